@@ -1,0 +1,3 @@
+from telebot.cli import main
+
+raise SystemExit(main())

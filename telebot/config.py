@@ -1,0 +1,108 @@
+"""Settings from the environment (and a `.env` in the working directory).
+
+The names are part of the contract in DESIGN.md section 2: tests outside the project set them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from telebot.errors import ConfigError
+
+DEFAULT_API_BASE = "https://api.telegram.org/bot"
+
+
+def _state_dir_default() -> Path:
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
+    return base / "telebot"
+
+
+def _number(env: dict[str, str], name: str, default: float, *, minimum: float = 0) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. {default:g}") from None
+    if value < minimum or value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name}={raw!r} must be a number >= {minimum:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    ikabot_path: Path
+    email: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    chat_id: str | None = None
+    api_base_url: str = DEFAULT_API_BASE
+    state_dir: Path = field(default_factory=_state_dir_default)
+    poll_seconds: float = 3.0
+    confirm_after_minutes: float = 30.0
+    scan_seconds: float = 15.0
+    report_minutes: float = 60.0
+    stall_minutes: float = 0.0
+
+    @property
+    def dedicated_token(self) -> bool:
+        """True when TELEBOT_TOKEN names a bot of telebot's own (normal long polling)."""
+        return self.token is not None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = dict(os.environ if env is None else env)
+        path = e.get("IKABOT_PATH", "").strip()
+        return cls(
+            ikabot_path=Path(path).expanduser() if path else Path.home() / ".ikabot",
+            email=e.get("IKABOT_EMAIL", "").strip() or None,
+            password=e.get("IKABOT_PASSWORD") or None,
+            token=e.get("TELEBOT_TOKEN", "").strip() or None,
+            chat_id=e.get("TELEBOT_CHAT_ID", "").strip() or None,
+            api_base_url=e.get("TELEGRAM_API_BASE_URL", "").strip() or DEFAULT_API_BASE,
+            state_dir=Path(e["TELEBOT_STATE_DIR"]).expanduser()
+            if e.get("TELEBOT_STATE_DIR", "").strip()
+            else _state_dir_default(),
+            poll_seconds=_number(e, "TELEBOT_POLL_SECONDS", 3.0, minimum=0.05),
+            confirm_after_minutes=_number(e, "TELEBOT_CONFIRM_AFTER_MINUTES", 30.0),
+            scan_seconds=_number(e, "TELEBOT_SCAN_SECONDS", 15.0, minimum=0.05),
+            report_minutes=_number(e, "TELEBOT_REPORT_MINUTES", 60.0),
+            stall_minutes=_number(e, "TELEBOT_STALL_MINUTES", 0.0),
+        )
+
+
+def load_dotenv_file(path: Path | None = None) -> Path | None:
+    """Read `.env` (without overriding the real environment), refusing a world-readable one.
+
+    A `.env` that holds IKABOT_PASSWORD or TELEBOT_TOKEN must not be readable by other users:
+    on a shared VPS that would hand out the player's Ikariam account.
+    """
+    from dotenv import dotenv_values, load_dotenv
+
+    env_path = path or Path.cwd() / ".env"
+    if not env_path.is_file():
+        return None
+    values = dotenv_values(env_path)
+    secret = any(values.get(k) for k in ("IKABOT_PASSWORD", "TELEBOT_TOKEN"))
+    if secret and os.name == "posix":
+        mode = env_path.stat().st_mode
+        if mode & (stat.S_IRGRP | stat.S_IROTH | stat.S_IWGRP | stat.S_IWOTH):
+            raise ConfigError(
+                f"{env_path} holds a password or token but other users can read it; "
+                f"run: chmod 600 {env_path}"
+            )
+    load_dotenv(env_path, override=False)
+    return env_path
+
+
+def mask_token(token: str | None) -> str:
+    """Show enough of a token to recognise it, never enough to use it."""
+    if not token:
+        return "(none)"
+    bot_id, _, _secret = token.partition(":")
+    return f"{bot_id}:***" if bot_id.isdigit() else "***"

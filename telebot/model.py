@@ -1,0 +1,133 @@
+"""The task view: one `processList` entry, merged with its `processDetails` and liveness.
+
+Everything after the store (alerts, render, bot) works on these dataclasses only, so each
+layer can be tested by building them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Layout = Literal["legacy", "directory"]
+State = Literal["running", "finished", "dead"]
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    """What ikabot stores in `shared.telegram` (or the TELEBOT_* overrides)."""
+
+    bot_token: str | None = field(default=None, repr=False)
+    chat_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountKey:
+    """One game account: ikabot keys its data by e-mail, then username/world/server."""
+
+    email: str | None
+    username: str
+    world: str
+    server: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.username} (s{self.world}-{self.server})"
+
+
+@dataclass
+class AccountData:
+    """The raw data of one username/world/server, as the store read it."""
+
+    key: AccountKey
+    process_list: list[dict[str, Any]]
+    process_details: dict[str, dict[str, Any]]
+
+
+@dataclass
+class Snapshot:
+    """Everything read from ikabot's data in one pass."""
+
+    layout: Layout
+    path: Path
+    telegram: TelegramConfig
+    accounts: list[AccountData]
+    emails: list[str]
+    read_at: float
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    unit: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return self.total > 0 and self.done >= self.total
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.total <= 0 else max(0.0, min(1.0, self.done / self.total))
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a status string says, where it says anything: never invented."""
+
+    progress: Progress | None = None
+    remaining: int | None = None
+    urls: tuple[str, ...] = ()
+    city: str | None = None
+    building: str | None = None
+    level: int | None = None
+    remaining_time: str | None = None
+    total_time: str | None = None
+
+
+@dataclass
+class Task:
+    """One ikabot task as telebot shows it."""
+
+    pid: int
+    action: str
+    account: AccountKey
+    status: str
+    started: float
+    details: dict[str, Any]
+    progress: Progress | None
+    remaining: int | None
+    urls: list[str]
+    alive: bool
+    state: State
+    parsed: Parsed = field(default_factory=Parsed)
+    create_time: float | None = None
+
+    @property
+    def key(self) -> tuple[int, float]:
+        """Identity of the task: a pid alone can be reused by an unrelated process."""
+        return (self.pid, self.started)
+
+    def as_json(self) -> dict[str, Any]:
+        """The contract's JSON shape (DESIGN.md section 2), plus a few extra fields."""
+        return {
+            "pid": self.pid,
+            "action": self.action,
+            "email": self.account.email,
+            "username": self.account.username,
+            "world": self.account.world,
+            "server": self.account.server,
+            "status": self.status,
+            "started": self.started,
+            "alive": self.alive,
+            "state": self.state,
+            "progress": None
+            if self.progress is None
+            else {"done": self.progress.done, "total": self.progress.total,
+                  "unit": self.progress.unit},
+            "remaining": self.remaining,
+            "urls": list(self.urls),
+            "details": self.details,
+        }
