@@ -1,0 +1,161 @@
+"""The `telebot` command: run | status | check | demo.
+
+Expected failures end with one line on stderr and exit status 2 (DESIGN.md section 2); the
+line says what to fix. Nothing here writes ikabot's files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from telebot import __version__
+from telebot.config import Settings, load_dotenv_file, mask_token
+from telebot.errors import ConfigError, UsageError
+
+
+def _settings() -> Settings:
+    load_dotenv_file()
+    return Settings.from_env()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from telebot import render
+    from telebot.store import open_store
+    from telebot.tasks import collect
+
+    settings = _settings()
+    tasks = collect(open_store(settings))
+    if args.json:
+        print(json.dumps(render.as_json(tasks), indent=2, ensure_ascii=False))
+    else:
+        print(render.status_table(tasks))
+    return 0
+
+
+def telegram_config(settings: Settings, snapshot_telegram: object | None) -> tuple[str, str, str]:
+    """(token, chat_id, where the token came from): TELEBOT_* wins over ikabot's own config."""
+    token = settings.token or getattr(snapshot_telegram, "bot_token", None)
+    chat = settings.chat_id or getattr(snapshot_telegram, "chat_id", None)
+    source = "TELEBOT_TOKEN" if settings.token else "ikabot's shared.telegram"
+    if not token:
+        raise ConfigError(
+            "no Telegram bot token: set up Telegram in ikabot's menu, or set TELEBOT_TOKEN "
+            "(and TELEBOT_CHAT_ID) in the environment or .env"
+        )
+    if not chat:
+        raise ConfigError(
+            "no Telegram chat id: set up Telegram in ikabot's menu, or set TELEBOT_CHAT_ID"
+        )
+    return token, str(chat), source
+
+
+async def _get_me(token: str, base_url: str) -> str:
+    from telegram import Bot
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
+    try:
+        async with Bot(token, base_url=base_url) as bot:
+            me = await bot.get_me()
+    except InvalidToken:
+        raise ConfigError(
+            "Telegram rejected the bot token (401): check TELEBOT_TOKEN or ikabot's Telegram "
+            "settings"
+        ) from None
+    except NetworkError:
+        raise ConfigError(
+            f"cannot reach the Bot API at {base_url}: check the network or TELEGRAM_API_BASE_URL"
+        ) from None
+    except TelegramError as e:
+        raise ConfigError(f"the Bot API answered getMe with an error: {e.message}") from None
+    return f"@{me.username}" if me.username else str(me.id)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from telebot.store import open_store
+    from telebot.tasks import build_tasks
+
+    settings = _settings()
+    store = open_store(settings)
+    snap = store.read()
+    tasks = build_tasks(snap)
+    running = sum(t.state == "running" for t in tasks)
+    print(f"ikabot data: {snap.layout} layout at {snap.path}")
+    print(f"accounts: {len(snap.accounts)}"
+          + (f" ({', '.join(a.key.label for a in snap.accounts)})" if snap.accounts else ""))
+    print(f"tasks: {len(tasks)} recorded, {running} running")
+    for w in snap.warnings:
+        print(f"warning: {w}")
+    token, chat, source = telegram_config(settings, snap.telegram)
+    print(f"telegram: token {mask_token(token)} (from {source}), chat {chat}")
+    mode = "dedicated bot (long polling)" if settings.dedicated_token else (
+        "shared with ikabot (polling without confirming young updates)")
+    print(f"mode: {mode}")
+    who = asyncio.run(_get_me(token, settings.api_base_url))
+    print(f"Bot API: getMe ok, the bot is {who}")
+    print(f"state: {settings.state_dir}")
+    print("all good")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from telebot.app import run_bot
+
+    return run_bot(_settings())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from telebot.demo import run_demo
+
+    return run_demo(keep_running=args.keep_running)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="telebot",
+        description="Telegram status, web-server URLs and death alerts for ikabot tasks.",
+    )
+    parser.add_argument("--version", action="version", version=f"telebot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("run", help="run the bot until SIGINT/SIGTERM")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("status", help="print every ikabot task (what /status shows)")
+    p.add_argument("--json", action="store_true", help="print the contract's JSON")
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("check", help="check the set-up: ikabot data, Telegram config, Bot API")
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser("demo", help="see the whole thing work, no account or Telegram needed")
+    p.add_argument("--keep-running", action="store_true",
+                   help="leave the demo up until Ctrl-C, to watch it")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse already printed its one-line usage error
+        return int(e.code or 0) if e.code in (0, None) else 2
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as e:
+        print(f"telebot: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # a bug: one redacted line unless asked for the traceback
+        if os.environ.get("TELEBOT_DEBUG"):
+            raise
+        from telebot.logsafe import redact
+
+        print(f"telebot: internal error ({type(e).__name__}): {redact(str(e))}; "
+              "set TELEBOT_DEBUG=1 for the traceback", file=sys.stderr)
+        return 1

@@ -1,0 +1,327 @@
+"""Turn task views into text: a terminal table for the CLI, HTML pages for Telegram.
+
+Every piece of ikabot text goes through `html.escape`, and every HTML line is self-contained
+(tags open and close on the same line), so pages can be split on line boundaries without ever
+cutting a tag in half. Lengths are counted in UTF-16 code units, as Telegram counts them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from telebot.model import AccountKey, Progress, Task
+
+TELEGRAM_LIMIT = 4096
+STATUS_CLIP = 300  # a runaway status string must not push one task past a whole message
+
+STATE_ICON = {"running": "🟢", "finished": "✅", "dead": "💀"}
+
+
+def tg_len(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units: an emoji can count as two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fmt_age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, _ = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} m"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def progress_bar(progress: Progress, width: int = 10) -> str:
+    filled = round(progress.fraction * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def progress_text(task: Task) -> str:
+    """'5/10' style figure, or the remaining runs, or '' when nothing is known."""
+    if task.progress is not None:
+        unit = f" {task.progress.unit}" if task.progress.unit else ""
+        return f"{task.progress.done}/{task.progress.total}{unit}"
+    if task.remaining is not None:
+        return f"{task.remaining} left"
+    return ""
+
+
+def clip(text: str, limit: int = STATUS_CLIP) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _grouped(tasks: Iterable[Task]) -> dict[AccountKey, list[Task]]:
+    groups: dict[AccountKey, list[Task]] = {}
+    for task in tasks:
+        groups.setdefault(task.account, []).append(task)
+    return groups
+
+
+# ---------------------------------------------------------------- terminal
+
+
+def status_table(tasks: Sequence[Task], now: float | None = None) -> str:
+    """The CLI's `telebot status`: one row a task, columns sized to their content."""
+    now = time.time() if now is None else now
+    if not tasks:
+        return "No ikabot tasks recorded."
+    header = ("PID", "ACCOUNT", "TASK", "STATE", "PROGRESS", "AGE", "STATUS")
+    rows = []
+    for t in tasks:
+        bar = ""
+        if t.progress is not None:
+            bar = f"[{progress_bar(t.progress).replace('█', '#').replace('░', '.')}] "
+        rows.append(
+            (
+                str(t.pid),
+                t.account.label,
+                t.action,
+                t.state,
+                bar + progress_text(t),
+                fmt_age(now - t.started),
+                clip(t.status, 80),
+            )
+        )
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for r in [header, *rows]:
+        cells = [c.ljust(w) for c, w in zip(r[:-1], widths)]
+        lines.append("  ".join([*cells, r[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- Telegram HTML
+
+
+def _account_header(key: AccountKey, continued: bool = False) -> str:
+    more = " <i>(continued)</i>" if continued else ""
+    email = f" · {html.escape(key.email)}" if key.email else ""
+    return (
+        f"👤 <b>{html.escape(key.username)}</b> · world {html.escape(key.world)} · "
+        f"{html.escape(key.server)}{email}{more}"
+    )
+
+
+def task_line(task: Task, now: float) -> str:
+    icon = STATE_ICON.get(task.state, "❔")
+    parts = [f"{icon} <b>{html.escape(task.action)}</b> <code>{task.pid}</code>"]
+    if task.progress is not None:
+        parts.append(f"{progress_bar(task.progress)} {html.escape(progress_text(task))}")
+    elif task.remaining is not None:
+        parts.append(html.escape(progress_text(task)))
+    parts.append(fmt_age(now - task.started))
+    line = " · ".join(parts)
+    if task.status:
+        line += f"\n    <i>{html.escape(clip(task.status))}</i>"
+    return line
+
+
+def status_pages(tasks: Sequence[Task], now: float | None = None,
+                 limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """The `/status` answer: tasks grouped by account, paged to fit Telegram's limit.
+
+    A page that starts in the middle of an account repeats its header, so every page
+    reads on its own.
+    """
+    now = time.time() if now is None else now
+    if not tasks:
+        return ["No ikabot tasks are recorded. Start one from ikabot's menu."]
+    running = sum(t.state == "running" for t in tasks)
+    title = f"<b>ikabot tasks</b>: {running} running, {len(tasks) - running} stopped"
+    pages: list[list[str]] = [[title]]
+    size = tg_len(title)
+    for key, group in _grouped(tasks).items():
+        header = _account_header(key)
+        first = True
+        for task in group:
+            entry = task_line(task, now)
+            block = [header, entry] if first else [entry]
+            block_len = sum(tg_len(x) + 1 for x in block)
+            if size + block_len > limit:
+                pages.append([])
+                size = 0
+                if not first:
+                    block = [_account_header(key, continued=True), entry]
+                    block_len = sum(tg_len(x) + 1 for x in block)
+            pages[-1].extend(block)
+            size += block_len
+            first = False
+    return ["\n".join(p) for p in pages if p]
+
+
+def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
+    """The `/webserver` answer: tappable URLs of running web servers, and dead ones noted."""
+    now = time.time() if now is None else now
+    servers = [t for t in tasks if t.action == "webServer"]
+    running = [t for t in servers if t.state == "running"]
+    lines: list[str] = []
+    if not running:
+        lines.append("No ikabot web server is running. Start one from ikabot's menu (webServer).")
+    for t in running:
+        lines.append(
+            f"🌐 <b>{html.escape(t.account.label)}</b> · pid <code>{t.pid}</code> · "
+            f"up {fmt_age(now - t.started)}"
+        )
+        if not t.urls:
+            lines.append(f"    (no URL known yet; status: <i>{html.escape(clip(t.status))}</i>)")
+        for url in t.urls:
+            lines.append(f'    <a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>')
+    for t in servers:
+        if t.state != "running":
+            urls = ", ".join(html.escape(u) for u in t.urls) or "its URL"
+            lines.append(
+                f"⚠️ webServer pid <code>{t.pid}</code> of {html.escape(t.account.label)} is "
+                f"recorded but its process is dead: {urls} no longer works."
+            )
+    return "\n".join(lines)
+
+
+def _details_specific(task: Task) -> list[str]:
+    d = task.details
+    lines: list[str] = []
+    missions = d.get("missions")
+    if isinstance(missions, dict):
+        bits = [f"{k} {html.escape(str(missions[k]))}"
+                for k in ("completed", "total", "remaining") if k in missions]
+        lines.append("Missions: " + ", ".join(bits))
+    schedule = d.get("schedule")
+    if isinstance(schedule, dict) and schedule:
+        bits = [f"{html.escape(str(k))}={html.escape(str(v))}" for k, v in schedule.items()]
+        lines.append("Schedule: " + clip(", ".join(bits), 600))
+    city = d.get("city")
+    if isinstance(city, dict) and city.get("name"):
+        lines.append(f"City: {html.escape(str(city['name']))}")
+    buildings = d.get("buildings")
+    if isinstance(buildings, list) and buildings:
+        lines.append("Building queue:")
+        for b in buildings[:30]:
+            if isinstance(b, dict):
+                lines.append(
+                    f"  • {html.escape(str(b.get('name', '?')))} "
+                    f"{html.escape(str(b.get('current_level', '?')))} → "
+                    f"{html.escape(str(b.get('target_level', '?')))} "
+                    f"({html.escape(str(b.get('status', '')))})"
+                )
+        if len(buildings) > 30:
+            lines.append(f"  …and {len(buildings) - 30} more")
+    return lines
+
+
+def details_html(task: Task, now: float | None = None) -> str:
+    """The `/details <pid>` answer: everything telebot knows about one task."""
+    now = time.time() if now is None else now
+    icon = STATE_ICON.get(task.state, "❔")
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(task.started))
+    lines = [
+        f"{icon} <b>{html.escape(task.action)}</b> · pid <code>{task.pid}</code> · {task.state}",
+        f"Account: {html.escape(task.account.label)}",
+        f"Started: {started} ({fmt_age(now - task.started)} ago)",
+    ]
+    if task.progress is not None:
+        lines.append(f"Progress: {progress_bar(task.progress)} "
+                     f"{html.escape(progress_text(task))}")
+    elif task.remaining is not None:
+        lines.append(f"Remaining: {task.remaining}")
+    p = task.parsed
+    if p.city:
+        building = f" · {html.escape(p.building)}" if p.building else ""
+        level = f" → level {p.level}" if p.level is not None else ""
+        lines.append(f"Construction: {html.escape(p.city)}{building}{level}")
+    if p.remaining_time or p.total_time:
+        lines.append(f"Time left: {html.escape(p.remaining_time or '?')}"
+                     f" (total {html.escape(p.total_time or '?')})")
+    for url in task.urls:
+        lines.append(f'URL: <a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>')
+    lines.append(f"Status: <i>{html.escape(clip(task.status, 1000))}</i>")
+    lines.extend(_details_specific(task))
+    if task.details:
+        raw = json.dumps(task.details, indent=1, ensure_ascii=False, default=str)
+        budget = TELEGRAM_LIMIT - tg_len("\n".join(lines)) - 40
+        if tg_len(raw) > budget:
+            raw = raw[: max(0, budget - 2)] + "\n…"
+        lines.append(f"<pre>{html.escape(raw)}</pre>")
+    return "\n".join(lines)
+
+
+def report_html(tasks: Sequence[Task], now: float | None = None) -> str:
+    """The scheduled progress report: one line a task that has something to show."""
+    now = time.time() if now is None else now
+    lines = ["📊 <b>Progress report</b>"]
+    for t in tasks:
+        if t.state != "running":
+            continue
+        fig = progress_text(t)
+        bar = f"{progress_bar(t.progress)} " if t.progress is not None else ""
+        lines.append(
+            f"{STATE_ICON['running']} {html.escape(t.account.username)} · "
+            f"<b>{html.escape(t.action)}</b> · {bar}{html.escape(fig) or html.escape(clip(t.status, 80))}"
+        )
+    stopped = [t for t in tasks if t.state != "running"]
+    if stopped:
+        lines.append(f"{len(stopped)} task(s) not running; /status for all.")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- utilities
+
+
+def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Split on line boundaries into chunks of at most `limit` (UTF-16 units).
+
+    A single line longer than the limit is cut by characters: callers keep HTML lines short
+    (see `clip`), so this only happens to plain text.
+    """
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        while tg_len(line) > limit:
+            cut = limit
+            while tg_len(line[:cut]) > limit:
+                cut -= 1
+            if current:
+                chunks.append("\n".join(current))
+                current, size = [], 0
+            chunks.append(line[:cut])
+            line = line[cut:]
+        extra = tg_len(line) + (1 if current else 0)
+        if current and size + extra > limit:
+            chunks.append("\n".join(current))
+            current, size = [], 0
+            extra = tg_len(line)
+        current.append(line)
+        size += extra
+    if current and any(current):
+        chunks.append("\n".join(current))
+    return chunks or [""]
+
+
+_A_TAG = re.compile(r'<a\s+href="([^"]*)"\s*>(.*?)</a>', re.S)
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+
+
+def html_to_text(markup: str) -> str:
+    """Telegram HTML as a person sees it, for the terminal (demo, logs)."""
+
+    def link(m: re.Match[str]) -> str:
+        href, label = html.unescape(m.group(1)), html.unescape(_TAG.sub("", m.group(2)))
+        return label if label == href else f"{label} ({href})"
+
+    text = _A_TAG.sub(lambda m: html.escape(link(m), quote=False), markup)
+    return html.unescape(_TAG.sub("", text))
+
+
+def as_json(tasks: Sequence[Task]) -> dict[str, Any]:
+    """`telebot status --json`: the contract's shape (DESIGN.md section 2)."""
+    return {"processes": [t.as_json() for t in tasks]}
