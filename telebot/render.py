@@ -96,7 +96,7 @@ def status_table(tasks: Sequence[Task], now: float | None = None) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     lines = []
     for r in [header, *rows]:
-        cells = [c.ljust(w) for c, w in zip(r[:-1], widths)]
+        cells = [c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)]
         lines.append("  ".join([*cells, r[-1]]).rstrip())
     return "\n".join(lines)
 
@@ -208,10 +208,10 @@ def _details_specific(task: Task) -> list[str]:
         for b in buildings[:30]:
             if isinstance(b, dict):
                 lines.append(
-                    f"  • {html.escape(str(b.get('name', '?')))} "
+                    f"  • {html.escape(clip(str(b.get('name', '?')), 60))} "
                     f"{html.escape(str(b.get('current_level', '?')))} → "
                     f"{html.escape(str(b.get('target_level', '?')))} "
-                    f"({html.escape(str(b.get('status', '')))})"
+                    f"({html.escape(clip(str(b.get('status', '')), 40))})"
                 )
         if len(buildings) > 30:
             lines.append(f"  …and {len(buildings) - 30} more")
@@ -247,10 +247,13 @@ def details_html(task: Task, now: float | None = None) -> str:
     lines.extend(_details_specific(task))
     if task.details:
         raw = json.dumps(task.details, indent=1, ensure_ascii=False, default=str)
-        budget = TELEGRAM_LIMIT - tg_len("\n".join(lines)) - 40
-        if tg_len(raw) > budget:
-            raw = raw[: max(0, budget - 2)] + "\n…"
-        lines.append(f"<pre>{html.escape(raw)}</pre>")
+        budget = TELEGRAM_LIMIT - tg_len("\n".join(lines)) - 20
+        escaped = html.escape(raw)
+        while tg_len(escaped) > budget and raw:
+            raw = raw[: int(len(raw) * 0.9)]
+            escaped = html.escape(raw) + "\n…"
+        if raw and budget > 200:
+            lines.append(f"<pre>{escaped}</pre>")
     return "\n".join(lines)
 
 
@@ -261,11 +264,11 @@ def report_html(tasks: Sequence[Task], now: float | None = None) -> str:
     for t in tasks:
         if t.state != "running":
             continue
-        fig = progress_text(t)
+        fig = html.escape(progress_text(t) or clip(t.status, 80))
         bar = f"{progress_bar(t.progress)} " if t.progress is not None else ""
         lines.append(
             f"{STATE_ICON['running']} {html.escape(t.account.username)} · "
-            f"<b>{html.escape(t.action)}</b> · {bar}{html.escape(fig) or html.escape(clip(t.status, 80))}"
+            f"<b>{html.escape(t.action)}</b> · {bar}{fig}"
         )
     stopped = [t for t in tasks if t.state != "running"]
     if stopped:
