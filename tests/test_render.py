@@ -13,10 +13,11 @@ from telebot.model import AccountKey, Progress, Task
 
 NOW = 1_700_000_000.0
 ACC = AccountKey("a@example.org", "player1", "59", "en")
+HALF = Progress(5, 10, "missions")
 
 
 def task(pid: int = 100, action: str = "autoPirate", status: str = "Mission 5/10 complete",
-         state: str = "running", progress: Progress | None = Progress(5, 10, "missions"),
+         state: str = "running", progress: Progress | None = HALF,
          urls: list[str] | None = None, account: AccountKey = ACC, details=None) -> Task:
     return Task(pid=pid, action=action, account=account, status=status, started=NOW - 3720,
                 details=details or {}, progress=progress, remaining=None, urls=urls or [],

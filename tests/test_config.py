@@ -1,0 +1,69 @@
+"""Settings and the .env permission check."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from telebot.config import Settings, load_dotenv_file, mask_token
+from telebot.errors import ConfigError
+
+SECRET = "s3cr3t-pass"
+
+
+def test_defaults_and_overrides(tmp_path: Path):
+    s = Settings.from_env({"HOME": str(tmp_path)})
+    assert s.poll_seconds == 3 and s.confirm_after_minutes == 30 and s.scan_seconds == 15
+    assert s.report_minutes == 60 and s.stall_minutes == 0
+    assert not s.dedicated_token
+    s = Settings.from_env({"IKABOT_PATH": str(tmp_path / "x"), "TELEBOT_TOKEN": "123:TEST",
+                           "TELEBOT_POLL_SECONDS": "0.5", "TELEBOT_STATE_DIR": str(tmp_path)})
+    assert s.ikabot_path == tmp_path / "x" and s.dedicated_token and s.poll_seconds == 0.5
+    assert s.state_dir == tmp_path
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "nan", "inf"])
+def test_bad_number_is_one_clear_line(value: str):
+    with pytest.raises(ConfigError) as e:
+        Settings.from_env({"TELEBOT_SCAN_SECONDS": value})
+    assert "TELEBOT_SCAN_SECONDS" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_settings_repr_hides_secrets(tmp_path: Path):
+    s = Settings.from_env({"IKABOT_PASSWORD": SECRET, "TELEBOT_TOKEN": "123:TEST"})
+    assert SECRET not in repr(s) and "123:TEST" not in repr(s)
+
+
+def test_mask_token_keeps_only_the_bot_id():
+    assert mask_token("123456:ABCdef") == "123456:***"
+    assert "ABC" not in mask_token("garbage-ABC")
+    assert mask_token(None) == "(none)"
+
+
+def test_world_readable_env_with_password_is_refused(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch):
+    env = tmp_path / ".env"
+    env.write_text(f"IKABOT_PASSWORD={SECRET}\n")
+    env.chmod(0o644)
+    monkeypatch.setenv("IKABOT_PASSWORD", "placeholder")  # so teardown restores the env
+    monkeypatch.delenv("IKABOT_PASSWORD")
+    with pytest.raises(ConfigError) as e:
+        load_dotenv_file(env)
+    assert "chmod 600" in str(e.value) and SECRET not in str(e.value)
+    assert "IKABOT_PASSWORD" not in os.environ
+    env.chmod(0o600)
+    assert load_dotenv_file(env) == env
+    assert os.environ["IKABOT_PASSWORD"] == SECRET
+
+
+def test_world_readable_env_without_secrets_is_fine(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch):
+    env = tmp_path / ".env"
+    env.write_text("TELEBOT_SCAN_SECONDS=7\n")
+    env.chmod(0o644)
+    monkeypatch.setenv("TELEBOT_SCAN_SECONDS", "1")
+    monkeypatch.delenv("TELEBOT_SCAN_SECONDS")
+    assert load_dotenv_file(env) == env
+    assert Settings.from_env().scan_seconds == 7
