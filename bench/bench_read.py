@@ -1,0 +1,135 @@
+"""Full read + merge + liveness of 1,000 tasks over 10 accounts, in each layout.
+
+Run: python bench/bench_read.py [--repeat 50]
+Prints one Markdown table row a case (median, spread) for BENCHMARKS.md. A few of the tasks
+are real live processes, the rest dead pids, as on a machine where ikabot ran for weeks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from telebot import legacy
+from telebot.config import Settings
+from telebot.store import open_store
+from telebot.tasks import build_tasks
+
+ACCOUNTS = 10
+TASKS_PER_ACCOUNT = 100
+LIVE = 20
+EMAIL = "player{}@example.org"
+PASSWORD = "bench-password"
+
+
+def _processes(live_pids: list[int], account: int, now: float) -> tuple[list, dict]:
+    plist, details = [], {}
+    for i in range(TASKS_PER_ACCOUNT):
+        n = account * TASKS_PER_ACCOUNT + i
+        pid = live_pids[n % len(live_pids)] if n < LIVE else 4_000_000 + n
+        action = ("autoPirate", "webServer", "constructionList")[n % 3]
+        status = {
+            "autoPirate": f"Mission {i % 10}/10 complete",
+            "webServer": f"running on http://127.0.0.1:{40000 + n} and http://192.168.1.9:{40000 + n}",
+            "constructionList": "Athens: Academy -> level 4 , current 1h 2m , total 3h 4m",
+        }[action]
+        plist.append({"pid": pid, "action": action, "date": now - 60, "status": status})
+        if n % 2:
+            details[str(pid)] = {"action": action, "timestamp": now - 30,
+                                 "progress": {"done": i % 10, "total": 10, "unit": "missions"}}
+    return plist, details
+
+
+def make_directory(root: Path, live: list[int]) -> Path:
+    path = root / ".ikabot"
+    (path / "users").mkdir(parents=True)
+    (path / "global.json").write_text(json.dumps({"telegram": {"botToken": "123:TEST",
+                                                               "chatId": "42"}}))
+    now = time.time()
+    for a in range(ACCOUNTS):
+        plist, details = _processes(live, a, now)
+        data = {"email": EMAIL.format(a), "shared": {},
+                "players": {f"user{a}": {"59": {"en": {"processList": plist,
+                                                      "processDetails": details}}}}}
+        name = EMAIL.format(a).replace("@", "_")
+        (path / "users" / f"{name}.json").write_text(json.dumps(data, indent=2))
+    return path
+
+
+def make_legacy(root: Path, live: list[int]) -> tuple[Path, str]:
+    """One e-mail holding 10 usernames (the legacy file is keyed by e-mail)."""
+    path = root / "legacy.ikabot"
+    now = time.time()
+    data: dict = {"shared": {"telegram": {"botToken": "123:TEST", "chatId": "42"}}}
+    for a in range(ACCOUNTS):
+        plist, details = _processes(live, a, now)
+        data[f"user{a}"] = {"59": {"en": {"processList": plist, "processDetails": details}}}
+    email = EMAIL.format(0)
+    key = legacy.derive_key(email, PASSWORD)
+    path.write_text(f"{legacy.entry_key(email)} {legacy.encrypt(key, data)}\n")
+    return path, email
+
+
+def measure(settings: Settings, repeat: int) -> tuple[list[float], int]:
+    store = open_store(settings)
+    tasks = build_tasks(store.read())
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        tasks = build_tasks(store.read())
+        times.append((time.perf_counter() - t0) * 1000)
+    return times, len(tasks)
+
+
+def row(name: str, times: list[float], count: int) -> str:
+    q = statistics.quantiles(times, n=20)
+    return (f"| {name} | {count} | {statistics.median(times):.1f} ms | "
+            f"{min(times):.1f}–{max(times):.1f} ms (p5 {q[0]:.1f}, p95 {q[-1]:.1f}) |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=50)
+    args = parser.parse_args()
+    live = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+            for _ in range(LIVE)]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            pids = [p.pid for p in live]
+            directory = make_directory(root, pids)
+            legacy_path, email = make_legacy(root, pids)
+            state = root / "state"
+            print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+                  f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+            print(f"command: python bench/bench_read.py --repeat {args.repeat}")
+            print("| case | tasks | median | spread |")
+            print("|---|---|---|---|")
+            t, n = measure(Settings(ikabot_path=directory, state_dir=state), args.repeat)
+            print(row("directory layout (7.6+), full read+merge+liveness", t, n))
+            t, n = measure(Settings(ikabot_path=legacy_path, email=email, password=PASSWORD,
+                                    state_dir=state), args.repeat)
+            print(row("legacy file (≤ 7.5), full read+merge+liveness", t, n))
+            kd = []
+            for _ in range(max(5, args.repeat // 5)):
+                t0 = time.perf_counter()
+                legacy.derive_key(email, PASSWORD)
+                kd.append((time.perf_counter() - t0) * 1000)
+            print(row("legacy key derivation (once per account)", kd, 1))
+    finally:
+        for p in live:
+            p.kill()
+            p.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,368 @@
+"""Read ikabot's data, in either layout, into a `Snapshot`. Read-only, always.
+
+ikabot ≤ 7.5 keeps one encrypted file that it rewrites in place without a lock, so a read can
+catch it empty or half-written: such a read is retried, and if it stays bad the last good
+snapshot is returned (with a warning) instead of "all tasks are gone". ikabot ≥ 7.6 keeps a
+directory of JSON files replaced atomically; 7.7 writers hold an exclusive `flock` on
+`session.lock`, so telebot reads under a brief *shared* lock on it, never an exclusive one,
+and never creates anything there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from telebot import legacy
+from telebot.config import Settings
+from telebot.errors import DataError, TornRead
+from telebot.model import AccountData, AccountKey, Layout, Snapshot, TelegramConfig
+
+RETRIES = 6
+BACKOFF = 0.01  # doubled each retry: about 0.6 s in all, longer than ikabot takes to write
+LOCK_WAIT = 2.0
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def _clean_entry(entry: Any) -> dict[str, Any] | None:
+    """A processList entry with the four fields typed, or None when it has no usable pid."""
+    if not isinstance(entry, dict):
+        return None
+    pid = entry.get("pid")
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        if isinstance(pid, str) and pid.isdigit():
+            pid = int(pid)
+        else:
+            return None
+    date = entry.get("date")
+    status = entry.get("status")
+    action = entry.get("action")
+    return {
+        **entry,
+        "pid": pid,
+        "action": action if isinstance(action, str) else "?",
+        "date": float(date) if isinstance(date, (int, float)) and not isinstance(date, bool)
+        else 0.0,
+        "status": status if isinstance(status, str) else "",
+    }
+
+
+def accounts_from(email: str | None, players: Any) -> list[AccountData]:
+    """username → world → server → {processList, processDetails} into AccountData rows."""
+    out: list[AccountData] = []
+    if not isinstance(players, dict):
+        return out
+    for username, worlds in players.items():
+        if username == "shared" or not isinstance(worlds, dict):
+            continue
+        for world, servers in worlds.items():
+            if not isinstance(servers, dict):
+                continue
+            for server, data in servers.items():
+                if not isinstance(data, dict):
+                    continue
+                plist = data.get("processList")
+                entries = [e for e in map(_clean_entry, plist if isinstance(plist, list) else [])
+                           if e is not None]
+                raw_details = data.get("processDetails")
+                details = {
+                    str(k): v for k, v in (raw_details or {}).items() if isinstance(v, dict)
+                } if isinstance(raw_details, dict) else {}
+                out.append(AccountData(AccountKey(email, str(username), str(world), str(server)),
+                                       entries, details))
+    return out
+
+
+def telegram_from(shared: Any) -> TelegramConfig:
+    tg = shared.get("telegram") if isinstance(shared, dict) else None
+    if not isinstance(tg, dict):
+        return TelegramConfig()
+    token, chat = tg.get("botToken"), tg.get("chatId")
+    return TelegramConfig(bot_token=str(token).strip() if token else None,
+                          chat_id=str(chat).strip() if chat not in (None, "") else None)
+
+
+class _KeyCache:
+    """Derived legacy keys, one per (e-mail, password): the stretching is the slow part."""
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str], bytes] = {}
+
+    def get(self, email: str, password: str) -> bytes:
+        k = (email, password)
+        if k not in self._keys:
+            self._keys[k] = legacy.derive_key(email, password)
+        return self._keys[k]
+
+
+def _read_legacy_account(path: Path, email: str, key: bytes) -> dict[str, Any]:
+    """Decrypt one e-mail's line; TornRead when it is missing or broken this time."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise TornRead("file missing") from None
+    lines, _bad = legacy.parse_lines(text)
+    wanted = legacy.entry_key(email)
+    mine = [ln for ln in lines if ln.key == wanted]
+    if not mine:
+        raise TornRead("no line for this e-mail")
+    last_error: Exception | None = None
+    for line in reversed(mine):  # the newest line wins if ikabot ever appended one
+        try:
+            return legacy.decrypt(key, line.ciphertext)
+        except legacy.DecryptError as e:
+            last_error = e
+    raise TornRead(str(last_error))
+
+
+def _retry(read: Any) -> Any:
+    delay = BACKOFF
+    for attempt in range(RETRIES):
+        try:
+            return read()
+        except TornRead:
+            if attempt == RETRIES - 1:
+                raise
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------- the stores
+
+
+@dataclass
+class Store:
+    """Base: `read()` returns a Snapshot; subclasses know one layout."""
+
+    settings: Settings
+    layout: Layout = "directory"
+
+    @property
+    def path(self) -> Path:
+        return self.settings.ikabot_path
+
+    def read(self) -> Snapshot:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class LegacyStore(Store):
+    """ikabot ≤ 7.5: `~/.ikabot` is one encrypted file; needs e-mail and password."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, "legacy")
+        if not settings.email or not settings.password:
+            raise DataError(
+                f"{settings.ikabot_path} is ikabot's encrypted file (ikabot ≤ 7.5): set "
+                "IKABOT_EMAIL and IKABOT_PASSWORD to the account ikabot logs in with"
+            )
+        self._keys = _KeyCache()
+        self._last: Snapshot | None = None
+        self._check_at_open()
+
+    def _check_at_open(self) -> None:
+        """Turn the first read's failures into the one line that says what to fix."""
+        path, email = self.path, self.settings.email or ""
+        try:
+            text = _retry(lambda: _nonempty(path))
+        except TornRead:
+            raise DataError(f"{path} is empty: it is not ikabot data, or ikabot never saved "
+                            "a session there; check IKABOT_PATH") from None
+        lines, _bad = legacy.parse_lines(text)
+        if not lines:
+            raise DataError(f"{path} is not an ikabot data file (no valid lines); check "
+                            "IKABOT_PATH") from None
+        if legacy.entry_key(email) not in {ln.key for ln in lines}:
+            raise DataError(f"no account for IKABOT_EMAIL={email} in {path}; use the e-mail "
+                            "you log in to ikabot with")
+        key = self._keys.get(email, self.settings.password or "")
+        try:
+            self._last = self._snapshot(_retry(lambda: _read_legacy_account(path, email, key)))
+        except TornRead:
+            raise DataError(f"cannot decrypt the account of {email} in {path}: IKABOT_PASSWORD "
+                            "does not match (or the file is corrupt)") from None
+
+    def _snapshot(self, data: dict[str, Any]) -> Snapshot:
+        email = self.settings.email
+        accounts = accounts_from(email, {k: v for k, v in data.items() if k != "shared"})
+        return Snapshot("legacy", self.path, telegram_from(data.get("shared")), accounts,
+                        [email] if email else [], time.time())
+
+    def read(self) -> Snapshot:
+        email = self.settings.email or ""
+        key = self._keys.get(email, self.settings.password or "")
+        try:
+            data = _retry(lambda: _read_legacy_account(self.path, email, key))
+        except TornRead as e:
+            if self._last is None:
+                raise DataError(f"cannot read {self.path}: {e}") from None
+            last = self._last
+            return Snapshot(last.layout, last.path, last.telegram, last.accounts, last.emails,
+                            last.read_at, [f"kept the last good read of {self.path}: it was "
+                                           "being rewritten"])
+        self._last = self._snapshot(data)
+        return self._last
+
+
+def _nonempty(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise TornRead("missing") from None
+    if not text.strip():
+        raise TornRead("empty")
+    return text
+
+
+@contextmanager
+def shared_lock(directory: Path, wait: float = LOCK_WAIT):
+    """Hold ikabot 7.7's `session.lock` shared while reading, if it exists.
+
+    Never created here (a reader must not write ikabot's directory); a writer that holds it
+    longer than `wait` is not waited for, since atomic replaces keep each file whole anyway.
+    """
+    lock = directory / "session.lock"
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            yield False
+            return
+        deadline = time.monotonic() + wait
+        held = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                held = True
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.005)
+        yield held
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@dataclass
+class _Cached:
+    stamp: tuple[int, int, int]
+    data: dict[str, Any]
+
+
+class DirectoryStore(Store):
+    """ikabot ≥ 7.6: `~/.ikabot/` with global.json and users/<e-mail>.json."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, "directory")
+        self._cache: dict[Path, _Cached] = {}
+        self._keys = _KeyCache()
+        self._legacy_last: dict[str, dict[str, Any]] = {}
+        path = self.path
+        if not (path / "global.json").exists() and not (path / "users").is_dir():
+            raise DataError(f"{path} is a directory but not ikabot's (no global.json, no "
+                            "users/); check IKABOT_PATH")
+        first = self.read()
+        email = settings.email
+        if email and email.lower() not in {e.lower() for e in first.emails}:
+            raise DataError(f"no account for IKABOT_EMAIL={email} in {path}/users; use the "
+                            "e-mail you log in to ikabot with, or unset IKABOT_EMAIL for all")
+
+    def _json(self, file: Path, warnings: list[str]) -> dict[str, Any] | None:
+        """A JSON file's content, parsed again only when it changed; last good if broken."""
+        try:
+            st = file.stat()
+        except FileNotFoundError:
+            self._cache.pop(file, None)
+            return None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        cached = self._cache.get(file)
+        if cached and cached.stamp == stamp:
+            return cached.data
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError):
+            warnings.append(f"{file.name} is unreadable or not JSON; "
+                            + ("kept its last good read" if cached else "skipped"))
+            return cached.data if cached else None
+        self._cache[file] = _Cached(stamp, data)
+        return data
+
+    def read(self) -> Snapshot:
+        warnings: list[str] = []
+        path = self.path
+        want = (self.settings.email or "").lower()
+        with shared_lock(path):
+            global_cfg = self._json(path / "global.json", warnings) or {}
+            accounts: list[AccountData] = []
+            emails: list[str] = []
+            users = path / "users"
+            files = sorted(users.glob("*.json")) if users.is_dir() else []
+            for file in files:
+                if file.name == "default_user.json":
+                    continue
+                data = self._json(file, warnings)
+                if data is None:
+                    continue
+                email = data.get("email") if isinstance(data.get("email"), str) else file.stem
+                if want and email.lower() != want:
+                    continue
+                emails.append(email)
+                accounts.extend(accounts_from(email, data.get("players")))
+            accounts.extend(self._migration(path, emails, warnings))
+        for a in accounts:
+            if a.key.email and a.key.email not in emails:
+                emails.append(a.key.email)
+        return Snapshot("directory", path, telegram_from(global_cfg), accounts, emails,
+                        time.time(), warnings)
+
+    def _migration(self, path: Path, known: list[str], warnings: list[str]) -> list[AccountData]:
+        """Accounts still waiting in `.legacy_migration.enc` (not yet moved to users/)."""
+        file = path / ".legacy_migration.enc"
+        if not file.exists():
+            return []
+        email, password = self.settings.email, self.settings.password
+        if not email or not password:
+            warnings.append(".legacy_migration.enc holds accounts not migrated yet; set "
+                            "IKABOT_EMAIL and IKABOT_PASSWORD to include them")
+            return []
+        if email.lower() in {e.lower() for e in known}:
+            return []
+        key = self._keys.get(email, password)
+        try:
+            data = _retry(lambda: _read_legacy_account(file, email, key))
+            self._legacy_last[email] = data
+        except TornRead:
+            data = self._legacy_last.get(email)
+            if data is None:
+                return []
+        return accounts_from(email, {k: v for k, v in data.items() if k != "shared"})
+
+
+def open_store(settings: Settings) -> Store:
+    """The store for `settings.ikabot_path`, or DataError with what to fix."""
+    path = settings.ikabot_path
+    if not path.exists():
+        raise DataError(
+            f"{path} does not exist: set IKABOT_PATH to ikabot's data, the ~/.ikabot file "
+            "(ikabot ≤ 7.5) or directory (ikabot ≥ 7.6)"
+        )
+    if path.is_dir():
+        return DirectoryStore(settings)
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{path} is not readable by this user; run telebot as ikabot's user")
+    return LegacyStore(settings)

@@ -1,0 +1,124 @@
+"""Merge a snapshot into task views: processList + processDetails + parsed status + liveness.
+
+Structured details win over the status string (the seed's hybrid approach). Details whose
+`timestamp` predates the entry's start belong to an earlier process with the same pid and are
+ignored: the same reuse problem as liveness, one layer up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from telebot import liveness
+from telebot.model import Parsed, Progress, Snapshot, Task
+from telebot.parse import MAX_COUNT, parse_status, valid_url
+
+if TYPE_CHECKING:
+    from telebot.store import Store
+
+Probe = Callable[[int, float], tuple[bool, "float | None"]]
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and 0 <= value <= MAX_COUNT else None
+
+
+def progress_from_details(details: dict[str, Any]) -> tuple[Progress | None, int | None]:
+    """(progress, remaining) from the generic `progress` field or autoPirate's `missions`."""
+    p = details.get("progress")
+    if isinstance(p, dict):
+        done, total = _int(p.get("done")), _int(p.get("total"))
+        unit = p.get("unit") if isinstance(p.get("unit"), str) else ""
+        if done is not None and total and done <= total:
+            return Progress(done, total, unit[:40]), total - done
+    m = details.get("missions")
+    if isinstance(m, dict):
+        total, done, left = _int(m.get("total")), _int(m.get("completed")), _int(m.get("remaining"))
+        if total and done is None and left is not None and left <= total:
+            done = total - left
+        if total and done is not None and done <= total:
+            return Progress(done, total, "missions"), total - done
+        if left is not None:
+            return None, left
+    return None, None
+
+
+def urls_from_details(details: dict[str, Any]) -> list[str]:
+    urls = details.get("urls")
+    if isinstance(urls, list):
+        good = [u for u in urls if isinstance(u, str) and valid_url(u)]
+        if good:
+            return list(dict.fromkeys(good))
+    port = _int(details.get("port"))
+    if port and 0 < port < 65536:
+        out = [f"http://127.0.0.1:{port}"]
+        ip = details.get("local_ip")
+        if isinstance(ip, str) and ip and valid_url(f"http://{ip}:{port}"):
+            out.append(f"http://{ip}:{port}")
+        return out
+    return []
+
+
+def _details_for(entry: dict[str, Any], details: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    d = details.get(str(entry["pid"]))
+    if not isinstance(d, dict):
+        return {}
+    ts = d.get("timestamp")
+    started = entry["date"]
+    if isinstance(ts, (int, float)) and started and ts < started - liveness.CREATE_TIME_TOLERANCE:
+        return {}  # written by an earlier process that had the same pid
+    return d
+
+
+def finished(progress: Progress | None, remaining: int | None, details: dict[str, Any]) -> bool:
+    if progress is not None and progress.complete:
+        return True
+    if remaining == 0:
+        return True
+    return details.get("finished") is True or details.get("state") == "finished"
+
+
+def build_task(account: Any, entry: dict[str, Any], details: dict[str, Any],
+               alive: bool, created: float | None) -> Task:
+    parsed = parse_status(entry["action"], entry["status"])
+    progress, remaining = progress_from_details(details)
+    if progress is None:
+        progress = parsed.progress
+    if remaining is None:
+        remaining = parsed.remaining
+        if remaining is None and progress is not None:
+            remaining = progress.total - progress.done
+    urls = urls_from_details(details) or list(parsed.urls)
+    state = "running" if alive else ("finished" if finished(progress, remaining, details)
+                                     else "dead")
+    return Task(pid=entry["pid"], action=entry["action"], account=account,
+                status=entry["status"], started=entry["date"], details=details,
+                progress=progress, remaining=remaining, urls=urls, alive=alive,
+                state=state, parsed=parsed if isinstance(parsed, Parsed) else Parsed(),
+                create_time=created)
+
+
+def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe) -> list[Task]:
+    tasks: list[Task] = []
+    for account in snapshot.accounts:
+        latest: dict[int, dict[str, Any]] = {}
+        for entry in account.process_list:
+            prev = latest.get(entry["pid"])
+            if prev is None or entry["date"] >= prev["date"]:
+                latest[entry["pid"]] = entry
+        for entry in latest.values():
+            alive, created = probe(entry["pid"], entry["date"])
+            details = _details_for(entry, account.process_details)
+            tasks.append(build_task(account.key, entry, details, alive, created))
+    tasks.sort(key=lambda t: (t.account.email or "", t.account.username, t.account.world,
+                              t.account.server, t.started, t.pid))
+    return tasks
+
+
+def collect(store: Store) -> list[Task]:
+    return build_tasks(store.read())
