@@ -1,0 +1,81 @@
+"""Shared fixtures: real task processes, ikabot data written by ikabot, the CLI as a process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from ikabotdata import Account, IkabotDir, LegacyFile, spawn_task
+
+TOKEN = "123:TEST"
+CHAT = "42"
+ALICE = Account("alice@example.org", "alice", "59", "en", password="alice-pw")
+BOB = Account("bob@example.org", "bob", "12", "de", password="bob-pw")
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start real task processes; every one is killed and reaped at teardown."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(code: str = "import time; time.sleep(600)") -> subprocess.Popen[bytes]:
+        p = spawn_task(code)
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+
+
+@pytest.fixture
+def ikabot_dir(tmp_path: Path) -> IkabotDir:
+    d = IkabotDir(tmp_path / "home")
+    d.set_telegram(TOKEN, CHAT)
+    return d
+
+
+@pytest.fixture
+def legacy_file(tmp_path: Path) -> LegacyFile:
+    f = LegacyFile(tmp_path / "ikabot-legacy")
+    f.set_telegram(ALICE, TOKEN, CHAT)
+    return f
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """An environment with no TELEBOT_/IKABOT_ leftovers from the developer's shell."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TELEBOT_", "IKABOT_", "TELEGRAM_"))}
+    env["HOME"] = str(tmp_path / "clihome")
+    env["TELEBOT_STATE_DIR"] = str(tmp_path / "state")
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> Callable[..., Result]:
+    """Run `python -m telebot ...` as a real process, in an empty working directory."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir(exist_ok=True)
+
+    def run(*args: str, timeout: float = 60, **env: str) -> Result:
+        p = subprocess.run([sys.executable, "-m", "telebot", *args], cwd=cwd,
+                           env=clean_env(tmp_path, **env), capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+        return Result(p.returncode, p.stdout, p.stderr)
+
+    return run

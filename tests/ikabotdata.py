@@ -1,0 +1,172 @@
+"""Write ikabot data with ikabot's own code, for tests.
+
+Directory layout (ikabot ≥ 7.6): `sessionStorage.init_storage`, `set_session_data`,
+`process.updateProcessList` and the Session's status path (`updateProcessEntry`, which is what
+`Session.setStatus` calls). Legacy layout (≤ 7.5): ikabot's `AESCipher` and entry key; ikabot
+7.7 has no legacy writer left, so the JSON is assembled here.
+
+ikabot finds its data through $HOME at call time, so every call runs inside `home(...)`.
+`updateProcessList` keeps only live pids whose process name equals the caller's: tasks are
+children started with `sys.executable`, like the test process itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ikabot.helpers import process as ika_process
+from ikabot.helpers import sessionStorage
+from ikabot.helpers.aesCipher import AESCipher
+from ikabot.web.session import Session
+
+from telebot.details import Target
+
+
+@contextmanager
+def home(path: Path) -> Iterator[None]:
+    old = os.environ.get("HOME")
+    os.environ["HOME"] = str(path)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("HOME", None)
+        else:
+            os.environ["HOME"] = old
+
+
+def spawn_task(code: str = "import time; time.sleep(600)") -> subprocess.Popen[bytes]:
+    """A real task process, named like the test process (ikabot checks process names)."""
+    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL)
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str
+    username: str
+    world: str = "59"
+    server: str = "en"
+    password: str = field(default="pw", repr=False)
+
+    def session(self) -> Session:
+        """An ikabot Session that never logged in: enough for its storage code."""
+        s = Session.__new__(Session)
+        s.mail, s.password = self.email, self.password
+        s.username, s.mundo, s.servidor = self.username, self.world, self.server
+        s.padre = False
+        s.logger = logging.getLogger("ikabot-test")
+        return s
+
+
+class IkabotDir:
+    """An ikabot ≥ 7.6 data directory at `<home>/.ikabot`, written by ikabot's code."""
+
+    def __init__(self, home_dir: Path) -> None:
+        self.home = home_dir
+        self.path = home_dir / ".ikabot"
+        with home(self.home):
+            sessionStorage.init_storage()
+
+    def set_telegram(self, token: str, chat_id: str, account: Account | None = None) -> None:
+        acc = account or Account("telegram@example.org", "nobody")
+        with home(self.home):
+            sessionStorage.set_session_data(acc.session(), {
+                "telegram": {"botToken": token, "chatId": chat_id}}, shared=True)
+
+    def add_task(self, account: Account, pid: int, action: str, status: str = "started",
+                 date: float | None = None) -> None:
+        entry = {"pid": pid, "action": action, "date": time.time() if date is None else date,
+                 "status": status}
+        with home(self.home):
+            ika_process.updateProcessList(account.session(), programprocesslist=[entry])
+
+    def set_status(self, account: Account, pid: int, status: str) -> None:
+        with home(self.home):
+            account.session().updateProcessEntry(pid, status=status)
+
+    def target(self, account: Account) -> Target:
+        return Target(account.email, account.username, account.world, account.server,
+                      account.password, self.path)
+
+    def user_file(self, account: Account) -> Path:
+        with home(self.home):
+            return Path(sessionStorage.get_user_file_path(account.email))
+
+    def session_data(self, account: Account) -> dict[str, Any]:
+        """What ikabot itself reads back for this account."""
+        with home(self.home):
+            return sessionStorage.get_session_data(account.session())
+
+
+def entry_key(email: str) -> str:
+    """ikabot's AESCipher.getEntryKey formula."""
+    return hashlib.sha256(b"ikabot" + email.encode("utf-8")).hexdigest()
+
+
+class LegacyFile:
+    """An ikabot ≤ 7.5 `~/.ikabot` file, encrypted with ikabot's AESCipher."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, dict[str, Any]] = {}  # e-mail → plaintext JSON
+        self.passwords: dict[str, str] = {}
+        self.extra_lines: list[str] = []
+
+    def set_telegram(self, account: Account, token: str, chat_id: str) -> None:
+        self._data(account)["shared"]["telegram"] = {"botToken": token, "chatId": chat_id}
+        self.write()
+
+    def _data(self, account: Account) -> dict[str, Any]:
+        self.passwords[account.email] = account.password
+        return self.data.setdefault(account.email, {"shared": {}})
+
+    def server(self, account: Account) -> dict[str, Any]:
+        data = self._data(account)
+        return (data.setdefault(account.username, {}).setdefault(account.world, {})
+                .setdefault(account.server, {"processList": [], "cookies": {}}))
+
+    def add_task(self, account: Account, pid: int, action: str, status: str = "started",
+                 date: float | None = None) -> None:
+        self.server(account)["processList"].append({
+            "pid": pid, "action": action, "date": time.time() if date is None else date,
+            "status": status})
+        self.write()
+
+    def set_status(self, account: Account, pid: int, status: str) -> None:
+        for p in self.server(account)["processList"]:
+            if p["pid"] == pid:
+                p["status"] = status
+        self.write()
+
+    def lines(self) -> list[str]:
+        return [f"{entry_key(email)} "
+                f"{AESCipher(email, self.passwords[email]).encrypt(json.dumps(data))}"
+                for email, data in self.data.items()] + self.extra_lines
+
+    def write(self) -> None:
+        """In place, like ikabot ≤ 7.5: open("w") then write, no lock, not atomic."""
+        with open(self.path, "w", encoding="utf-8") as f:
+            f.write("\n".join(self.lines()) + "\n")
+
+    def target(self, account: Account) -> Target:
+        return Target(account.email, account.username, account.world, account.server,
+                      account.password, self.path)
+
+    def decrypt(self, account: Account) -> dict[str, Any]:
+        """Read the account back with ikabot's own cipher."""
+        for line in self.path.read_text().splitlines():
+            if line.startswith(entry_key(account.email)):
+                return json.loads(AESCipher(account.email, account.password)
+                                  .decrypt(line[64:].strip()))
+        raise KeyError(account.email)
