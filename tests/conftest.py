@@ -38,7 +38,7 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 @pytest.fixture
 def ikabot_dir(tmp_path: Path) -> IkabotDir:
     d = IkabotDir(tmp_path / "home")
-    d.set_telegram(TOKEN, CHAT)
+    d.set_telegram(TOKEN, CHAT, ALICE)
     return d
 
 

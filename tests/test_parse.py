@@ -1,0 +1,96 @@
+"""Status-string parsers: the real strings ikabot writes, and never an invented figure."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from telebot.model import Progress
+from telebot.parse import parse_status
+
+
+def test_webserver_local_and_lan():
+    p = parse_status("webServer",
+                     "running on http://127.0.0.1:43527 and http://192.168.1.100:43527")
+    assert p.urls == ("http://127.0.0.1:43527", "http://192.168.1.100:43527")
+    assert p.progress is None
+
+
+def test_webserver_without_lan_as_ikabot_formats_it():
+    # ikabot's f-string leaves a trailing space when there is no LAN address
+    p = parse_status("webServer", "running on http://127.0.0.1:5000 ")
+    assert p.urls == ("http://127.0.0.1:5000",)
+
+
+def test_webserver_bad_port_is_not_a_url():
+    assert parse_status("webServer", "running on http://127.0.0.1:99999").urls == ()
+
+
+def test_pirating_remaining_runs():
+    p = parse_status("autoPirate", "Pirating for 5 more runs")
+    assert p.remaining == 5 and p.progress is None
+
+
+def test_mission_progress_from_the_seed():
+    assert parse_status("autoPirate", "Mission 5/10 complete").progress == Progress(
+        5, 10, "missions")
+
+
+@pytest.mark.parametrize("status", ["Resolving captcha 3/20", "Retrying captcha 4/20",
+                                    "Got captcha: 12/34 missions",
+                                    "Outside of scheduled hours, waiting for the next range",
+                                    "started on 12/05", "ratio 3/4"])
+def test_not_progress(status: str):
+    p = parse_status("autoPirate", status)
+    assert p.progress is None and p.remaining is None
+
+
+def test_construction_list_building():
+    p = parse_status("constructionList",
+                     "Athens: Academy -> level 4 , current 1h 2m , total 3h 4m , free speedup sent")
+    assert (p.city, p.building, p.level) == ("Athens", "Academy", 4)
+    assert (p.remaining_time, p.total_time) == ("1h 2m", "3h 4m")
+
+
+def test_construction_list_queue():
+    p = parse_status("constructionList", "Athens: queued 3 upgrades | total 5h")
+    assert p.city == "Athens" and p.remaining == 3 and p.total_time == "5h"
+
+
+def test_impossible_fraction_is_not_progress():
+    assert parse_status("x", "Mission 11/10").progress is None
+    assert parse_status("x", "Mission 1/0").progress is None
+
+
+@pytest.mark.parametrize("status", [None, 5, b"Mission 1/2", ["Mission 1/2"], ""])
+def test_non_strings_give_nothing(status: object):
+    assert parse_status("autoPirate", status) == parse_status("", "")
+
+
+@given(action=st.sampled_from(["autoPirate", "webServer", "constructionList", "", "x"]),
+       status=st.text(max_size=300))
+@settings(max_examples=400, deadline=None)
+def test_never_raises_and_never_invents(action: str, status: str):
+    p = parse_status(action, status)
+    if p.progress is not None:
+        assert 0 <= p.progress.done <= p.progress.total
+        assert re.search(rf"\b0*{p.progress.done}\s*/\s*0*{p.progress.total}\b", status)
+    if p.remaining is not None:
+        assert str(p.remaining) in status
+    for url in p.urls:
+        assert url in status
+
+
+@given(st.integers(0, 10**6), st.integers(1, 10**6), st.text(max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_mission_figures_round_trip(done: int, total: int, tail: str):
+    p = parse_status("autoPirate", f"Mission {done}/{total} {tail}")
+    if "captcha" in tail.lower():
+        assert p.progress is None
+    elif done <= total:
+        assert p.progress == Progress(done, total, "missions")
+    else:
+        assert p.progress is None
