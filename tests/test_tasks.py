@@ -1,0 +1,95 @@
+"""Merging processList, processDetails and parsed status into task views."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from telebot.model import AccountData, AccountKey, Progress, Snapshot, TelegramConfig
+from telebot.tasks import build_tasks
+
+KEY = AccountKey("a@example.org", "alice", "59", "en")
+
+
+def snap(entries, details=None) -> Snapshot:
+    return Snapshot("directory", Path("/x"), TelegramConfig(), [
+        AccountData(KEY, entries, details or {})], ["a@example.org"], time.time())
+
+
+def entry(pid, action="autoPirate", status="", date=None):
+    return {"pid": pid, "action": action, "status": status,
+            "date": time.time() - 10 if date is None else date}
+
+
+def alive(pid, started):
+    return True, started
+
+
+def dead(pid, started):
+    return False, None
+
+
+def test_details_beat_status():
+    s = snap([entry(1, status="Mission 1/10 complete")],
+             {"1": {"progress": {"done": 7, "total": 10, "unit": "missions"},
+                    "timestamp": time.time()}})
+    t = build_tasks(s, probe=alive)[0]
+    assert t.progress == Progress(7, 10, "missions") and t.remaining == 3
+
+
+def test_status_is_the_fallback():
+    t = build_tasks(snap([entry(1, status="Mission 4/10 complete")]), probe=alive)[0]
+    assert t.progress == Progress(4, 10, "missions")
+
+
+def test_details_of_an_earlier_process_with_the_same_pid_are_ignored():
+    s = snap([entry(1, status="Mission 1/10")],
+             {"1": {"progress": {"done": 9, "total": 10}, "timestamp": time.time() - 86400}})
+    assert build_tasks(s, probe=alive)[0].progress.done == 1
+
+
+def test_finished_versus_dead():
+    s = snap([entry(1, status="Mission 10/10 complete"), entry(2, status="Mission 5/10"),
+              entry(3, status="Pirating for 0 more runs"), entry(4)],
+             {"4": {"missions": {"total": 3, "completed": 3, "remaining": 0},
+                    "timestamp": time.time()}})
+    states = {t.pid: t.state for t in build_tasks(s, probe=dead)}
+    assert states == {1: "finished", 2: "dead", 3: "finished", 4: "finished"}
+    assert {t.state for t in build_tasks(s, probe=alive)} == {"running"}
+
+
+def test_webserver_urls_from_port_and_ip():
+    s = snap([entry(1, "webServer", "running on http://127.0.0.1:1")],
+             {"1": {"port": 43527, "local_ip": "192.168.1.100", "timestamp": time.time()}})
+    assert build_tasks(s, probe=alive)[0].urls == ["http://127.0.0.1:43527",
+                                                   "http://192.168.1.100:43527"]
+    s = snap([entry(1, "webServer")], {"1": {"urls": ["http://127.0.0.1:5", None, 7],
+                                             "timestamp": time.time()}})
+    assert build_tasks(s, probe=alive)[0].urls == ["http://127.0.0.1:5"]
+
+
+def test_bad_detail_shapes_never_raise():
+    bad = [{"progress": "5/10"}, {"progress": {"done": "5", "total": 10}},
+           {"progress": {"done": 11, "total": 10}}, {"missions": [1, 2]},
+           {"missions": {"total": -1, "completed": True}}, {"port": "80"}, {"urls": "x"},
+           {"port": 70000}, {"timestamp": "now"}]
+    for i, d in enumerate(bad):
+        t = build_tasks(snap([entry(i + 1, status="x")], {str(i + 1): d}), probe=alive)[0]
+        assert t.progress is None and t.urls == []
+
+
+def test_duplicate_pid_keeps_latest_and_order_is_stable():
+    now = time.time()
+    s = snap([entry(5, status="old", date=now - 100), entry(5, status="new", date=now - 1),
+              entry(3, date=now - 50)])
+    tasks = build_tasks(s, probe=alive)
+    assert [t.pid for t in tasks] == [3, 5] and tasks[1].status == "new"
+
+
+def test_json_has_the_contract_keys():
+    t = build_tasks(snap([entry(1, "webServer", "running on http://127.0.0.1:9")]),
+                    probe=alive)[0]
+    j = t.as_json()
+    assert {"pid", "action", "username", "world", "server", "status", "started", "alive",
+            "state", "progress", "urls"} <= set(j)
+    assert j["urls"] == ["http://127.0.0.1:9"] and j["progress"] is None
