@@ -1,0 +1,585 @@
+"""A Telegram Bot API server on loopback that behaves like Telegram where telebot depends on it.
+
+Used by the tests, `telebot demo` and the benchmarks, so it ships in the package and needs only
+the standard library. It serves from its own threads, so asyncio code in the same process and
+other processes (ikabot's plain `requests.get(".../getUpdates")`) can all talk to it.
+
+Faithful where it matters: `getUpdates` offset semantics (an offset confirms and forgets every
+earlier update; without one, the first 100 unconfirmed come back, again and again), long-poll
+timeouts, 409 when a second poll overtakes a waiting one, HTML parse-mode validation and the
+4096-character limit on the visible text (400 errors worded like Telegram's), 401 for a wrong
+token, and on demand 429 with `retry_after`, 5xx or a dropped connection. Every call is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+MAX_TEXT = 4096
+MAX_POLL = 50.0
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.retry_after = code, description, retry_after
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    status: int
+    time: float
+
+
+@dataclass
+class _Failure:
+    method: str | None
+    status: int
+    times: int
+    retry_after: int | None
+    drop: bool
+
+
+# ---------------------------------------------------------------- HTML like Telegram
+
+_ALLOWED = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
+            "a", "code", "pre", "blockquote", "tg-emoji"}
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|"
+                  r"[^\s>\"']+))?)*)\s*(/?)>")
+_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
+_ENTITY_CHARS = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def parse_html(text: str) -> str:
+    """The visible text of a Telegram HTML message, or ApiError 400 like Telegram's."""
+    out: list[str] = []
+    stack: list[str] = []
+    i = 0
+
+    def offset(pos: int) -> int:
+        return len(text[:pos].encode("utf-8"))
+
+    while i < len(text):
+        c = text[i]
+        if c == "<":
+            m = _TAG.match(text, i)
+            if not m:
+                raise ApiError(400, "Bad Request: can't parse entities: Unsupported start tag "
+                                    f"at byte offset {offset(i)}")
+            closing, name = m.group(1), m.group(2).lower()
+            if name not in _ALLOWED:
+                kind = "end" if closing else "start"
+                raise ApiError(400, f'Bad Request: can\'t parse entities: Unsupported {kind} tag '
+                                    f'"{name}" at byte offset {offset(i)}')
+            if closing:
+                if not stack or stack[-1] != name:
+                    raise ApiError(400, "Bad Request: can't parse entities: Unmatched end tag at "
+                                        f'byte offset {offset(i)}, expected "</{stack[-1]}>", '
+                                        f'found "</{name}>"' if stack else
+                                        "Bad Request: can't parse entities: Unmatched end tag "
+                                        f'at byte offset {offset(i)}, found "</{name}>"')
+                stack.pop()
+            else:
+                stack.append(name)
+            i = m.end()
+        elif c == "&":
+            m = _ENTITY.match(text, i)
+            if not m:
+                raise ApiError(400, "Bad Request: can't parse entities: Character '&' is "
+                                    "reserved and must be escaped with the preceding '\\' at "
+                                    f"byte offset {offset(i)}")
+            ent = m.group(1)
+            if ent.startswith("#x"):
+                out.append(chr(int(ent[2:], 16)))
+            elif ent.startswith("#"):
+                out.append(chr(min(int(ent[1:]), 0x10FFFF)))
+            else:
+                out.append(_ENTITY_CHARS[ent])
+            i = m.end()
+        elif c == ">":
+            raise ApiError(400, "Bad Request: can't parse entities: Character '>' is reserved "
+                                f"and must be escaped at byte offset {offset(i)}")
+        else:
+            out.append(c)
+            i += 1
+    if stack:
+        raise ApiError(400, "Bad Request: can't parse entities: Can't find end tag "
+                            f'corresponding to start tag "{stack[-1]}"')
+    return "".join(out)
+
+
+def _check_markup(markup: Any) -> dict[str, Any] | None:
+    if markup in (None, ""):
+        return None
+    if isinstance(markup, str):
+        try:
+            markup = json.loads(markup)
+        except ValueError:
+            raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object") \
+                from None
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if not isinstance(rows, list):
+        raise ApiError(400, "Bad Request: can't parse inline keyboard button: field "
+                            "\"inline_keyboard\" must be an Array")
+    for row in rows:
+        for button in row if isinstance(row, list) else [None]:
+            if not isinstance(button, dict) or not button.get("text"):
+                raise ApiError(400, "Bad Request: can't parse inline keyboard button: Text "
+                                    "buttons are unallowed in the inline keyboard")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+            if data is None and not button.get("url"):
+                raise ApiError(400, "Bad Request: can't parse inline keyboard button: "
+                                    "InlineKeyboardButton must have exactly one optional field")
+    return markup
+
+
+# ---------------------------------------------------------------- the server
+
+
+@dataclass
+class _State:
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    sent_order: list[tuple[int, int]] = field(default_factory=list)
+    callbacks: set[str] = field(default_factory=set)
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    failures: list[_Failure] = field(default_factory=list)
+    poll_generation: int = 0
+
+
+class FakeBotAPI:
+    """The server. See the module docstring; start(), then point a Bot at `base_url`."""
+
+    def __init__(self, token: str = "123:TEST", host: str = "127.0.0.1", port: int = 0,
+                 bot_username: str = "telebot_test_bot") -> None:
+        self.token = token
+        self.bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 1
+        self.bot_username = bot_username
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._state = _State()
+        self._ids = itertools.count(100_000)
+        self._msg_ids: dict[int, itertools.count[int]] = {}
+        self._cb_ids = itertools.count(1)
+        self.on_request: Callable[[str, dict[str, Any]], None] | None = None
+        self._stopping = False
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # the URL holds the token
+                pass
+
+            def do_GET(self) -> None:
+                api._serve(self, "GET")
+
+            def do_POST(self) -> None:
+                api._serve(self, "POST")
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    def start(self) -> FakeBotAPI:
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True,
+                                        name="fake-bot-api")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeBotAPI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- the player's side
+
+    def _user(self, user_id: int) -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+
+    def _chat(self, chat_id: int, chat_type: str = "private") -> dict[str, Any]:
+        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = f"User{chat_id}"
+        else:
+            chat["title"] = f"Chat {chat_id}"
+        return chat
+
+    def add_update(self, update: dict[str, Any]) -> int:
+        with self._cond:
+            update = dict(update)
+            update.setdefault("update_id", next(self._ids))
+            self._state.updates.append(update)
+            self._cond.notify_all()
+            return update["update_id"]
+
+    def add_message(self, text: str, chat_id: int = 42, user_id: int = 42,
+                    chat_type: str = "private", date: float | None = None) -> int:
+        with self._lock:
+            message_id = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
+        message: dict[str, Any] = {
+            "message_id": message_id, "date": int(time.time() if date is None else date),
+            "chat": self._chat(chat_id, chat_type), "text": text,
+        }
+        if chat_type != "channel":
+            message["from"] = self._user(user_id)
+        m = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
+        if m:
+            message["entities"] = [{"type": "bot_command", "offset": 0,
+                                    "length": utf16_len(m.group(0))}]
+        key = "channel_post" if chat_type == "channel" else "message"
+        return self.add_update({key: message})
+
+    def add_callback(self, data: str, message_id: int, chat_id: int = 42,
+                     user_id: int = 42) -> int:
+        with self._lock:
+            message = self._state.messages.get((chat_id, message_id))
+            query_id = str(next(self._cb_ids))
+            self._state.callbacks.add(query_id)
+        msg = self._message_json(message) if message else {
+            "message_id": message_id, "date": int(time.time()), "chat": self._chat(chat_id),
+            "text": "?"}
+        return self.add_update({"callback_query": {
+            "id": query_id, "from": self._user(user_id), "message": msg,
+            "chat_instance": str(chat_id), "data": data}})
+
+    # ---- inspection
+
+    def unconfirmed(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(u) for u in self._state.updates]
+
+    @property
+    def calls(self) -> list[Call]:
+        with self._lock:
+            return list(self._state.calls)
+
+    def sent(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            out = []
+            for key in self._state.sent_order:
+                m = self._state.messages[key]
+                if chat_id is None or m["chat"]["id"] == chat_id:
+                    out.append(dict(m))
+            return out
+
+    def commands(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._state.commands)
+
+    def fail(self, method: str | None = None, status: int = 502, times: int = 1,
+             retry_after: int | None = None, drop: bool = False) -> None:
+        with self._lock:
+            self._state.failures.append(_Failure(method, status, times, retry_after, drop))
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self._state.failures.clear()
+
+    def wait_for(self, predicate: Callable[[], object], timeout: float = 5.0) -> bool:
+        """Re-check `predicate` whenever the server's state changes, up to `timeout`."""
+        with self._cond:
+            return bool(self._cond.wait_for(predicate, timeout))
+
+    # ---- HTTP
+
+    def _serve(self, h: BaseHTTPRequestHandler, verb: str) -> None:
+        url = urlsplit(h.path)
+        m = re.fullmatch(r"/bot([^/]*)/([A-Za-z]+)", url.path)
+        params: dict[str, Any] = dict(parse_qsl(url.query))
+        if verb == "POST":
+            length = int(h.headers.get("Content-Length") or 0)
+            body = h.rfile.read(length) if length else b""
+            params.update(self._body(h.headers.get("Content-Type", ""), body))
+        method = m.group(2) if m else "?"
+        failure = self._take_failure(method)
+        if failure and failure.drop:
+            self._record(method, params, 0)
+            h.close_connection = True
+            with contextlib.suppress(OSError):
+                h.connection.shutdown(2)
+            return
+        try:
+            if failure:
+                raise ApiError(failure.status, {
+                    429: f"Too Many Requests: retry after {failure.retry_after or 1}",
+                    500: "Internal Server Error", 502: "Bad Gateway",
+                    503: "Service Unavailable", 504: "Gateway Timeout",
+                }.get(failure.status, "Error"), failure.retry_after or (
+                    1 if failure.status == 429 else None))
+            if not m:
+                raise ApiError(404, "Not Found")
+            if m.group(1) != self.token:
+                raise ApiError(401, "Unauthorized")
+            if self.on_request:
+                self.on_request(method, params)
+            handler = getattr(self, f"_m_{method}", None)
+            if handler is None:
+                raise ApiError(404, "Not Found: method not found")
+            result = handler(params)
+            payload, status = {"ok": True, "result": result}, 200
+        except ApiError as e:
+            payload = {"ok": False, "error_code": e.code, "description": e.description}
+            if e.retry_after is not None:
+                payload["parameters"] = {"retry_after": e.retry_after}
+            status = e.code
+        self._record(method, params, status)
+        data = json.dumps(payload).encode()
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+        except OSError:
+            pass
+
+    @staticmethod
+    def _body(content_type: str, body: bytes) -> dict[str, Any]:
+        if not body:
+            return {}
+        if "json" in content_type:
+            try:
+                data = json.loads(body)
+            except ValueError:
+                return {}
+            return data if isinstance(data, dict) else {}
+        if "multipart/form-data" in content_type:
+            from email.parser import BytesParser
+            from email.policy import HTTP
+
+            msg = BytesParser(policy=HTTP).parsebytes(
+                b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+            out: dict[str, Any] = {}
+            for part in msg.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                if name:
+                    out[str(name)] = part.get_content() if part.get_content_maintype() == \
+                        "text" else part.get_payload(decode=True)
+            return out
+        return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        with self._lock:
+            for f in self._state.failures:
+                if f.method in (None, method) and f.times > 0:
+                    f.times -= 1
+                    if f.times == 0:
+                        self._state.failures.remove(f)
+                    return f
+        return None
+
+    def _record(self, method: str, params: dict[str, Any], status: int) -> None:
+        with self._cond:
+            self._state.calls.append(Call(method, params, status, time.time()))
+            self._cond.notify_all()
+
+    # ---- methods
+
+    @staticmethod
+    def _int(params: dict[str, Any], name: str, default: int | None = None) -> int | None:
+        value = params.get(name)
+        if value in (None, ""):
+            return default
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ApiError(400, f"Bad Request: invalid {name} specified") from None
+
+    def _bot_user(self) -> dict[str, Any]:
+        return {"id": self.bot_id, "is_bot": True, "first_name": "telebot test",
+                "username": self.bot_username, "can_join_groups": True,
+                "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+    def _m_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._bot_user()
+
+    def _m_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        return True
+
+    def _m_logOut(self, params: dict[str, Any]) -> bool:
+        return True
+
+    def _m_close(self, params: dict[str, Any]) -> bool:
+        return True
+
+    def _m_setMyCommands(self, params: dict[str, Any]) -> bool:
+        commands = params.get("commands")
+        if isinstance(commands, str):
+            commands = json.loads(commands)
+        if not isinstance(commands, list):
+            raise ApiError(400, "Bad Request: can't parse commands JSON object")
+        for c in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(c.get("command", ""))) or not \
+                    1 <= len(str(c.get("description", ""))) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+        with self._lock:
+            self._state.commands = commands
+        return True
+
+    def _m_getMyCommands(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._state.commands)
+
+    def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = self._int(params, "offset")
+        limit = max(1, min(100, self._int(params, "limit", 100) or 100))
+        timeout = max(0.0, min(MAX_POLL, float(params.get("timeout") or 0)))
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            st = self._state
+            if offset is not None:
+                if offset < 0:
+                    keep = st.updates[offset:] if -offset <= len(st.updates) else st.updates
+                    st.updates = list(keep)
+                else:
+                    st.updates = [u for u in st.updates if u["update_id"] >= offset]
+            st.poll_generation += 1
+            me = st.poll_generation
+            self._cond.notify_all()
+            while True:
+                if st.poll_generation != me:
+                    raise ApiError(409, "Conflict: terminated by other getUpdates request; "
+                                        "make sure that only one bot instance is running")
+                if st.updates or self._stopping:
+                    return [dict(u) for u in st.updates[:limit]]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return []
+                self._cond.wait(left)
+
+    def _message_json(self, m: dict[str, Any]) -> dict[str, Any]:
+        out = {k: m[k] for k in ("message_id", "date", "chat", "text") if k in m}
+        out["from"] = self._bot_user()
+        if m.get("edit_date"):
+            out["edit_date"] = m["edit_date"]
+        if m.get("reply_markup"):
+            out["reply_markup"] = m["reply_markup"]
+        return out
+
+    def _text(self, params: dict[str, Any]) -> tuple[str, str]:
+        raw = params.get("text")
+        if raw in (None, ""):
+            raise ApiError(400, "Bad Request: message text is empty")
+        raw = str(raw)
+        mode = str(params.get("parse_mode") or "")
+        visible = parse_html(raw) if mode.upper() == "HTML" else raw
+        if not visible.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if utf16_len(visible) > MAX_TEXT:
+            raise ApiError(400, "Bad Request: message is too long")
+        return raw, visible
+
+    def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._int(params, "chat_id")
+        if chat_id is None:
+            raise ApiError(400, "Bad Request: chat_id is empty")
+        raw, visible = self._text(params)
+        markup = _check_markup(params.get("reply_markup"))
+        with self._cond:
+            message_id = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
+            m = {"message_id": message_id, "date": int(time.time()),
+                 "chat": self._chat(chat_id), "text": visible, "html": raw,
+                 "parse_mode": params.get("parse_mode"), "reply_markup": markup,
+                 "edits": 0}
+            self._state.messages[(chat_id, message_id)] = m
+            self._state.sent_order.append((chat_id, message_id))
+            self._cond.notify_all()
+            return self._message_json(m)
+
+    def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id, message_id = self._int(params, "chat_id"), self._int(params, "message_id")
+        raw, visible = self._text(params)
+        markup = _check_markup(params.get("reply_markup"))
+        with self._cond:
+            m = self._state.messages.get((chat_id or 0, message_id or 0))
+            if m is None:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            if m["html"] == raw and m["reply_markup"] == markup:
+                raise ApiError(400, "Bad Request: message is not modified: specified new "
+                                    "message content and reply markup are exactly the same "
+                                    "as a current content and reply markup of the message")
+            m.update(text=visible, html=raw, reply_markup=markup, edits=m["edits"] + 1,
+                     edit_date=int(time.time()), parse_mode=params.get("parse_mode"))
+            self._cond.notify_all()
+            return self._message_json(m)
+
+    def _m_deleteMessage(self, params: dict[str, Any]) -> bool:
+        key = (self._int(params, "chat_id") or 0, self._int(params, "message_id") or 0)
+        with self._cond:
+            if key not in self._state.messages:
+                raise ApiError(400, "Bad Request: message to delete not found")
+            del self._state.messages[key]
+            self._state.sent_order.remove(key)
+            return True
+
+    def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("callback_query_id", ""))
+        with self._lock:
+            if query_id not in self._state.callbacks:
+                raise ApiError(400, "Bad Request: query is too old and response timeout "
+                                    "expired or query ID is invalid")
+            self._state.callbacks.discard(query_id)
+        return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m telebot.fakeapi`: run it standalone until SIGINT/SIGTERM."""
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m telebot.fakeapi")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token", default=os.environ.get("FAKEAPI_TOKEN", "123:TEST"))
+    args = parser.parse_args(argv)
+    api = FakeBotAPI(token=args.token, port=args.port).start()
+    print(f"fake Bot API listening: TELEGRAM_API_BASE_URL={api.base_url}", flush=True)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    api.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
