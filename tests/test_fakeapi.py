@@ -1,0 +1,159 @@
+"""The loopback Bot API, exercised through python-telegram-bot as telebot uses it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import urllib.request
+
+import pytest
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter
+
+from telebot.fakeapi import FakeBotAPI, parse_html
+
+
+@pytest.fixture
+def api():
+    with FakeBotAPI() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(api):
+    async with Bot("123:TEST", base_url=api.base_url) as b:
+        yield b
+
+
+async def test_get_me(bot):
+    me = await bot.get_me()
+    assert me.is_bot and me.username == "telebot_test_bot"
+
+
+async def test_offset_semantics(api, bot):
+    ids = [api.add_message(f"m{i}") for i in range(3)]
+    assert [u.update_id for u in await bot.get_updates()] == ids  # no offset: all
+    assert [u.update_id for u in await bot.get_updates()] == ids  # ...again: none confirmed
+    assert [u.update_id for u in await bot.get_updates(offset=ids[1])] == ids[1:]
+    assert [u["update_id"] for u in api.unconfirmed()] == ids[1:]  # ids[0] is forgotten
+    assert [u.update_id for u in await bot.get_updates(offset=-1)] == ids[2:]
+    assert await bot.get_updates(offset=ids[2] + 1) == ()
+
+
+async def test_limit_is_at_most_100(api, bot):
+    for i in range(150):
+        api.add_message(f"m{i}")
+    assert len(await bot.get_updates()) == 100
+
+
+async def test_long_poll_returns_when_an_update_arrives(api, bot):
+    timer = threading.Timer(0.1, lambda: api.add_message("late"))
+    timer.start()
+    updates = await bot.get_updates(timeout=10, read_timeout=15)
+    assert [u.message.text for u in updates] == ["late"]
+
+
+async def test_second_poll_terminates_the_first_with_409(api, bot):
+    first = asyncio.create_task(bot.get_updates(timeout=10, read_timeout=15))
+    assert await asyncio.to_thread(api.wait_for, lambda: api._state.poll_generation == 1)
+    async with Bot("123:TEST", base_url=api.base_url) as other:
+        second = asyncio.create_task(other.get_updates(timeout=1, read_timeout=5))
+        with pytest.raises(Conflict):
+            await first
+        assert await second == ()
+
+
+def test_plain_get_without_offset_like_ikabot(api):
+    api.add_message("captcha answer")
+    url = f"{api.base_url}123:TEST/getUpdates"
+    with urllib.request.urlopen(url, timeout=5) as r:
+        data = json.load(r)
+    assert data["ok"] and data["result"][0]["message"]["text"] == "captcha answer"
+    assert len(api.unconfirmed()) == 1
+
+
+@pytest.mark.parametrize("markup", [
+    "<b>bold</b> <i>it</i> <u>u</u> <s>s</s> <code>c</code> <pre>p</pre>",
+    '<a href="http://127.0.0.1:1">link</a> &lt;tag&gt; &amp; &quot; &#65; &#x42;',
+    "<b>nested <i>fine</i></b>", '<pre><code class="language-python">x</code></pre>',
+])
+async def test_html_accepted(bot, markup):
+    await bot.send_message(42, markup, parse_mode="HTML")
+
+
+@pytest.mark.parametrize("markup", ["<script>x</script>", "<b>unclosed", "a & b", "1 < 2",
+                                    "<b><i>crossed</b></i>", "</b>"])
+async def test_html_rejected(bot, markup):
+    with pytest.raises(BadRequest, match="parse entities"):
+        await bot.send_message(42, markup, parse_mode="HTML")
+
+
+async def test_limit_counts_visible_text(api, bot):
+    ok = "<b>" + "x" * 4096 + "</b>"
+    await bot.send_message(42, ok, parse_mode="HTML")
+    with pytest.raises(BadRequest, match="too long"):
+        await bot.send_message(42, "<b>" + "x" * 4097 + "</b>", parse_mode="HTML")
+    with pytest.raises(BadRequest, match="too long"):
+        await bot.send_message(42, "😀" * 2049)  # UTF-16: two units each
+    assert len(parse_html(ok)) == 4096
+
+
+async def test_wrong_token(api):
+    with pytest.raises(InvalidToken):
+        async with Bot("123:WRONG", base_url=api.base_url):
+            pass
+
+
+async def test_injected_failures(api, bot):
+    api.fail("sendMessage", 429, retry_after=7)
+    with pytest.raises(RetryAfter) as e:
+        await bot.send_message(42, "x")
+    assert e.value.retry_after == 7
+    api.fail("sendMessage", 502)
+    with pytest.raises(NetworkError):
+        await bot.send_message(42, "x")
+    api.fail("sendMessage", drop=True)
+    with pytest.raises(NetworkError):
+        await bot.send_message(42, "x")
+    await bot.send_message(42, "through")
+    assert [m["text"] for m in api.sent()] == ["through"]
+    assert [c.status for c in api.calls if c.method == "sendMessage"] == [429, 502, 0, 200]
+
+
+async def test_edit_and_not_modified(api, bot):
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Refresh", callback_data="tb:r")]])
+    m = await bot.send_message(42, "<b>one</b>", parse_mode="HTML", reply_markup=markup)
+    await bot.edit_message_text("<b>two</b>", 42, m.message_id, parse_mode="HTML",
+                                reply_markup=markup)
+    assert api.sent()[0]["text"] == "two" and api.sent()[0]["edits"] == 1
+    with pytest.raises(BadRequest, match="not modified"):
+        await bot.edit_message_text("<b>two</b>", 42, m.message_id, parse_mode="HTML",
+                                    reply_markup=markup)
+
+
+async def test_callback_query_flow(api, bot):
+    m = await bot.send_message(42, "x", reply_markup=InlineKeyboardMarkup(
+        [[InlineKeyboardButton("Refresh", callback_data="tb:refresh")]]))
+    api.add_callback("tb:refresh", m.message_id)
+    (update,) = await bot.get_updates()
+    q = update.callback_query
+    assert q.data == "tb:refresh" and q.message.message_id == m.message_id
+    assert await bot.answer_callback_query(q.id)
+    with pytest.raises(BadRequest, match="(?i)query is too old"):
+        await bot.answer_callback_query(q.id)
+
+
+async def test_button_data_limit(bot):
+    with pytest.raises(BadRequest, match="(?i)button_data_invalid"):
+        await bot.send_message(42, "x", reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton("b", callback_data="x" * 65)]]))
+
+
+async def test_commands(api, bot):
+    from telegram import BotCommand
+
+    await bot.set_my_commands([BotCommand("status", "every task")])
+    assert [c.command for c in await bot.get_my_commands()] == ["status"]
+    with pytest.raises(BadRequest):
+        await bot.set_my_commands([BotCommand("Bad-Name", "x")])
