@@ -59,8 +59,8 @@ async def _get_me(token: str, base_url: str) -> str:
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
     try:
-        async with Bot(token, base_url=base_url) as bot:
-            me = await bot.get_me()
+        async with Bot(token, base_url=base_url) as bot:  # entering asks getMe
+            me = bot.bot
     except InvalidToken:
         raise ConfigError(
             "Telegram rejected the bot token (401): check TELEBOT_TOKEN or ikabot's Telegram "

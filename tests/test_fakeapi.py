@@ -140,12 +140,12 @@ async def test_callback_query_flow(api, bot):
     q = update.callback_query
     assert q.data == "tb:refresh" and q.message.message_id == m.message_id
     assert await bot.answer_callback_query(q.id)
-    with pytest.raises(BadRequest, match="(?i)query is too old"):
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
         await bot.answer_callback_query(q.id)
 
 
 async def test_button_data_limit(bot):
-    with pytest.raises(BadRequest, match="(?i)button_data_invalid"):
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
         await bot.send_message(42, "x", reply_markup=InlineKeyboardMarkup(
             [[InlineKeyboardButton("b", callback_data="x" * 65)]]))
 

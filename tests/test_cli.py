@@ -1,0 +1,135 @@
+"""`telebot status` and `telebot check` as real processes, on data written by ikabot."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ALICE, BOB, CHAT, TOKEN
+from ikabotdata import IkabotDir, LegacyFile
+
+from telebot.details import save_process_details
+from telebot.fakeapi import FakeBotAPI
+
+
+def files_of(path: Path) -> dict[Path, bytes]:
+    if path.is_file():
+        return {path: path.read_bytes()}
+    return {p: p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def test_status_json_directory_layout(ikabot_dir: IkabotDir, spawn, run_cli):
+    pirate, web, dead, reused = spawn(), spawn(), spawn(), spawn()
+    ikabot_dir.add_task(ALICE, pirate.pid, "autoPirate", "Pirating for 5 more runs")
+    save_process_details(ikabot_dir.target(ALICE), pirate.pid, {
+        "action": "autoPirate", "missions": {"total": 10, "completed": 5, "remaining": 5}})
+    ikabot_dir.add_task(BOB, web.pid, "webServer")
+    ikabot_dir.set_status(BOB, web.pid,
+                          "running on http://127.0.0.1:43527 and http://192.168.1.100:43527")
+    ikabot_dir.add_task(ALICE, dead.pid, "autoPirate", "Mission 3/10 complete")
+    ikabot_dir.add_task(ALICE, reused.pid, "constructionList", date=time.time() - 7200)
+    dead.kill()
+    dead.wait()
+    before = files_of(ikabot_dir.path)
+    r = run_cli("status", "--json", IKABOT_PATH=str(ikabot_dir.path))
+    assert r.code == 0, r.err
+    procs = {p["pid"]: p for p in json.loads(r.out)["processes"]}
+    assert set(procs) == {pirate.pid, web.pid, dead.pid, reused.pid}
+    p = procs[pirate.pid]
+    assert (p["action"], p["username"], p["world"], p["server"]) == ("autoPirate", "alice",
+                                                                     "59", "en")
+    assert p["alive"] and p["state"] == "running"
+    assert p["progress"]["done"] == 5 and p["progress"]["total"] == 10
+    w = procs[web.pid]
+    assert w["username"] == "bob" and w["urls"] == ["http://127.0.0.1:43527",
+                                                    "http://192.168.1.100:43527"]
+    assert not procs[dead.pid]["alive"] and procs[dead.pid]["state"] == "dead"
+    assert procs[dead.pid]["progress"]["done"] == 3
+    assert not procs[reused.pid]["alive"]
+    assert files_of(ikabot_dir.path) == before
+
+
+def test_status_json_legacy_layout(legacy_file: LegacyFile, spawn, run_cli):
+    p = spawn()
+    legacy_file.add_task(ALICE, p.pid, "autoPirate", "Mission 5/10 complete")
+    r = run_cli("status", "--json", IKABOT_PATH=str(legacy_file.path), IKABOT_EMAIL=ALICE.email,
+                IKABOT_PASSWORD=ALICE.password)
+    assert r.code == 0, r.err
+    (proc,) = json.loads(r.out)["processes"]
+    assert proc["pid"] == p.pid and proc["progress"] == {"done": 5, "total": 10,
+                                                         "unit": "missions"}
+    assert ALICE.password not in r.out + r.err
+
+
+def test_status_table(ikabot_dir: IkabotDir, spawn, run_cli):
+    p = spawn()
+    ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Mission 5/10 complete")
+    r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path))
+    assert r.code == 0
+    assert "PID" in r.out and "[#####.....] 5/10 missions" in r.out and str(p.pid) in r.out
+
+
+def test_check_reports_everything_and_asks_getme(ikabot_dir: IkabotDir, spawn, run_cli):
+    ikabot_dir.add_task(ALICE, spawn().pid, "autoPirate")
+    with FakeBotAPI(token=TOKEN) as api:
+        r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path),
+                    TELEGRAM_API_BASE_URL=api.base_url)
+        assert [c.method for c in api.calls] == ["getMe"]
+    assert r.code == 0, r.err
+    assert "directory layout" in r.out and "tasks: 1 recorded, 1 running" in r.out
+    assert "token 123:***" in r.out and f"chat {CHAT}" in r.out
+    assert "@telebot_test_bot" in r.out
+    assert TOKEN not in r.out + r.err
+
+
+def test_check_rejected_token(ikabot_dir: IkabotDir, run_cli):
+    with FakeBotAPI(token="999:OTHER") as api:
+        r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path),
+                    TELEGRAM_API_BASE_URL=api.base_url)
+    assert r.code == 2 and "rejected the bot token" in r.err
+    assert TOKEN not in r.out + r.err and "Traceback" not in r.err
+
+
+def test_check_without_telegram_config(tmp_path: Path, run_cli):
+    d = IkabotDir(tmp_path / "h")  # ikabot set up without Telegram
+    r = run_cli("check", IKABOT_PATH=str(d.path))
+    assert r.code == 2
+    assert r.err.count("\n") == 1 and "TELEBOT_TOKEN" in r.err and "Traceback" not in r.err
+
+
+@pytest.mark.parametrize("case", ["missing", "wrong_password", "unknown_email", "empty",
+                                  "corrupt", "bad_number"])
+def test_bad_input_exit_2_one_line(case: str, legacy_file: LegacyFile, spawn, run_cli,
+                                   tmp_path: Path):
+    legacy_file.add_task(ALICE, spawn().pid, "autoPirate")
+    env = {"IKABOT_PATH": str(legacy_file.path), "IKABOT_EMAIL": ALICE.email,
+           "IKABOT_PASSWORD": ALICE.password}
+    secret = "Wr0ng-Secret"
+    if case == "missing":
+        env["IKABOT_PATH"] = str(tmp_path / "nowhere")
+    elif case == "wrong_password":
+        env["IKABOT_PASSWORD"] = secret
+    elif case == "unknown_email":
+        env["IKABOT_EMAIL"] = "stranger@example.org"
+    elif case == "empty":
+        legacy_file.path.write_text("")
+    elif case == "corrupt":
+        legacy_file.path.write_text("not ikabot at all\n")
+    elif case == "bad_number":
+        env["TELEBOT_SCAN_SECONDS"] = "soon"
+    before = files_of(legacy_file.path)
+    for command in (["status"], ["status", "--json"], ["check"]):
+        r = run_cli(*command, **env)
+        assert r.code == 2, (case, command, r.err)
+        assert r.err.startswith("telebot: ") and r.err.count("\n") == 1
+        assert "Traceback" not in r.err and r.out == ""
+        assert secret not in r.err and ALICE.password not in r.err
+    assert files_of(legacy_file.path) == before
+
+
+def test_usage_errors(run_cli):
+    r = run_cli("frobnicate")
+    assert r.code == 2 and "invalid choice" in r.err
+    assert run_cli().code == 2
