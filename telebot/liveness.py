@@ -18,6 +18,8 @@ def probe(pid: int, started: float) -> tuple[bool, float | None]:
     """(alive, create time of whatever process now has this pid, if any)."""
     if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
         return False, None
+    if not psutil.pid_exists(pid):  # one kill(pid, 0): most recorded pids are long gone
+        return False, None
     try:
         proc = psutil.Process(pid)
         with proc.oneshot():

@@ -8,6 +8,7 @@ counter "Resolving captcha 3/20" is not mission progress, a date is not a fracti
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -64,8 +65,15 @@ def parse_status(action: Any, status: Any) -> Parsed:
     """Never raises; returns an empty Parsed when the string says nothing we can trust."""
     if not isinstance(status, str) or not status.strip():
         return Parsed()
+    if not isinstance(action, str):
+        action = ""
+    return _parse_cached(action, status)
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(action: str, status: str) -> Parsed:
+    """Statuses repeat from one scan to the next: parse each distinct one once."""
     status = status.strip()[:2000]
-    action = action if isinstance(action, str) else ""
     if "captcha" in status.lower():
         return Parsed()
 
