@@ -1,0 +1,109 @@
+"""Stand-in ikabot tasks for `telebot demo`: real processes that report like ikabot tasks.
+
+Each registers itself in the sample data's processList (as ikabot's menu does for its
+children), then reports through the producer API, as an ikabot task would with telebot's
+help. Run as `python -m telebot.demotask KIND IKABOT_PATH EMAIL USERNAME WORLD SERVER [N STEP]`.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from telebot.details import Target, modify_account, save_process_details
+
+
+def set_entry(target: Target, pid: int, **fields: Any) -> None:
+    """Create or update this pid's processList row, the way ikabot's setStatus does."""
+
+    def edit(server: dict[str, Any]) -> None:
+        plist = server.setdefault("processList", [])
+        for entry in plist:
+            if entry.get("pid") == pid:
+                entry.update(fields)
+                return
+        plist.append({"pid": pid, "date": time.time(), "status": "started", **fields})
+
+    modify_account(target, edit)
+
+
+def pirate(target: Target, pid: int, total: int, step: float) -> None:
+    """autoPirate: one mission every `step` seconds, progress in processDetails."""
+    set_entry(target, pid, action="autoPirate", status=f"Pirating for {total} more runs")
+    for done in range(total + 1):
+        save_process_details(target, pid, {
+            "action": "autoPirate",
+            "missions": {"total": total, "completed": done, "remaining": total - done},
+            "schedule": {"enabled": False}})
+        set_entry(target, pid, status=f"Mission {done}/{total} complete" if done else
+                  f"Pirating for {total} more runs")
+        if done < total:
+            time.sleep(step)
+
+
+def construction(target: Target, pid: int, total: int, step: float) -> None:
+    """constructionList: a building queue worked through one level at a time."""
+    set_entry(target, pid, action="constructionList", status="Athens: queued 3 upgrades")
+    for done in range(total + 1):
+        level = 3 + done
+        save_process_details(target, pid, {
+            "action": "constructionList", "city": {"id": "1", "name": "Athens"},
+            "buildings": [{"name": "Academy", "current_level": level, "target_level": 3 + total,
+                           "status": "building" if done < total else "done"}],
+            "progress": {"done": done, "total": total, "unit": "levels"}})
+        set_entry(target, pid, status=f"Athens: Academy -> level {level + 1} , current "
+                                      f"{int(step * 60)}m , total {int((total - done) * step)}h")
+        if done < total:
+            time.sleep(step)
+
+
+def web_server(target: Target, pid: int) -> None:
+    """webServer: really listens on a loopback port, and says where."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<h1>ikabot web server (telebot demo)</h1>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    port = server.server_address[1]
+    set_entry(target, pid, action="webServer", status=f"running on http://127.0.0.1:{port} ")
+    save_process_details(target, pid, {"action": "webServer", "port": port,
+                                       "custom_port": False,
+                                       "urls": [f"http://127.0.0.1:{port}"]})
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Event().wait()
+
+
+def main(argv: list[str]) -> int:
+    kind, path, email, username, world, server = argv[:6]
+    total = int(argv[6]) if len(argv) > 6 else 10
+    step = float(argv[7]) if len(argv) > 7 else 1.0
+    target = Target(email, username, world, server, None, Path(path))
+    pid = os.getpid()
+    if kind == "autoPirate":
+        pirate(target, pid, total, step)
+    elif kind == "constructionList":
+        construction(target, pid, total, step)
+    elif kind == "webServer":
+        web_server(target, pid)
+    else:
+        print(f"unknown demo task {kind}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
