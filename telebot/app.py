@@ -1,0 +1,191 @@
+"""`telebot run`: the python-telegram-bot Application, its jobs, and how it starts and stops.
+
+Shared-token mode (no TELEBOT_TOKEN): `.updater(None)` and the `SharedPoller` feeding
+`update_queue`, so ikabot keeps its updates. Dedicated mode: PTB's own long polling.
+Process deaths enter the same dispatcher as updates of their own type (`TypeHandler`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import signal
+import time
+
+from telegram.constants import ParseMode
+from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+
+from telebot import logsafe, render
+from telebot.config import Settings
+from telebot.errors import ConfigError
+from telebot.handlers import CALLBACK_PREFIX, COMMANDS, add_handlers, bot_commands
+from telebot.poller import SharedPoller
+from telebot.runtime import Runtime
+from telebot.state import StateDB
+from telebot.store import Store, open_store
+
+log = logging.getLogger(__name__)
+REPORT_JOB = "progress-report"
+
+
+def telegram_config(settings: Settings, store: Store) -> tuple[str, str]:
+    from telebot.cli import telegram_config as resolve
+
+    token, chat, _ = resolve(settings, store.read().telegram)
+    return token, chat
+
+
+def build_application(settings: Settings, token: str) -> Application:
+    builder = (ApplicationBuilder().token(token).base_url(settings.api_base_url)
+               .rate_limiter(AIORateLimiter(max_retries=2)))
+    if not settings.dedicated_token:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+async def scan(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Re-read ikabot's data: new tasks get tracked, silent ends get noticed."""
+    rt: Runtime = context.application.bot_data["runtime"]
+    tasks = await rt.tasks()
+    if rt.alerter is not None:
+        rt.alerter.observe(tasks)
+
+
+def _progress_signature(tasks: list) -> str:  # type: ignore[type-arg]
+    items = sorted((t.pid, t.started, t.state, t.progress.done if t.progress else None,
+                    t.remaining) for t in tasks)
+    return hashlib.sha256(json.dumps(items).encode()).hexdigest()
+
+
+async def report(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The scheduled progress report, sent only when some progress changed since the last."""
+    rt: Runtime = context.application.bot_data["runtime"]
+    tasks = await rt.tasks()
+    signature = _progress_signature(tasks)
+    if not tasks or signature == rt.state.get("report_signature"):
+        return
+    for chunk in render.split_message(render.report_html(tasks)):
+        await context.bot.send_message(rt.chat_id, chunk, parse_mode=ParseMode.HTML)
+    rt.state.set("report_signature", signature)
+
+
+def schedule_report(app: Application, minutes: float) -> None:
+    assert app.job_queue is not None
+    for job in app.job_queue.get_jobs_by_name(REPORT_JOB):
+        job.schedule_removal()
+    if minutes > 0:
+        app.job_queue.run_repeating(report, interval=minutes * 60, first=minutes * 60,
+                                    name=REPORT_JOB)
+
+
+def _dedicated_error_callback() -> object:
+    conflicts = 0
+
+    def on_error(error: TelegramError) -> None:
+        nonlocal conflicts
+        if isinstance(error, Conflict):
+            conflicts += 1
+            if conflicts == 3:
+                log.error("Telegram keeps answering 409 Conflict: another telebot (or a "
+                          "webhook) is using TELEBOT_TOKEN; stop it, or give this one its "
+                          "own bot")
+        else:
+            conflicts = 0
+            log.warning("polling error: %s", logsafe.redact(str(error)))
+
+    return on_error
+
+
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
+                store: Store | None = None, ready: asyncio.Event | None = None) -> None:
+    """Run the bot until `stop` is set. Raises ConfigError for what the player must fix."""
+    stop = stop or asyncio.Event()
+    store = store or open_store(settings)
+    token, chat_id = telegram_config(settings, store)
+    logsafe.add_secret(token)
+    logsafe.add_secret(settings.password)
+    logsafe.install_filter()
+    state = StateDB(settings.state_dir)
+    app = build_application(settings, token)
+    rt = Runtime(settings, store, state, chat_id)
+    app.bot_data["runtime"] = rt
+    add_handlers(app)
+    try:
+        await app.initialize()
+    except InvalidToken:
+        state.close()
+        raise ConfigError("Telegram rejected the bot token (401): check TELEBOT_TOKEN or "
+                          "ikabot's Telegram settings") from None
+    except NetworkError:
+        state.close()
+        raise ConfigError(f"cannot reach the Bot API at {settings.api_base_url}: check the "
+                          "network or TELEGRAM_API_BASE_URL") from None
+    from telebot.alerts import Alerter, attach
+
+    rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,
+                         fallback_interval=settings.scan_seconds)
+    attach(app, rt.alerter)
+    poller_task: asyncio.Task[None] | None = None
+    try:
+        with contextlib.suppress(TelegramError):
+            await app.bot.set_my_commands(bot_commands())
+        await app.start()
+        tasks = await rt.tasks()
+        rt.alerter.startup(tasks)
+        await rt.alerter.start()
+        if settings.dedicated_token:
+            assert app.updater is not None
+            await app.updater.start_polling(
+                error_callback=_dedicated_error_callback(),  # type: ignore[arg-type]
+                drop_pending_updates=False)
+        else:
+            poller = SharedPoller(app.bot, app.update_queue, state, set(COMMANDS),
+                                  settings.poll_seconds, settings.confirm_after_minutes * 60,
+                                  started_at=rt.started_at, callback_prefix=CALLBACK_PREFIX)
+            app.bot_data["poller"] = poller
+            poller_task = asyncio.create_task(poller.run(stop), name="shared-poller")
+        assert app.job_queue is not None
+        app.job_queue.run_repeating(scan, interval=settings.scan_seconds,
+                                    first=settings.scan_seconds, name="scan")
+        schedule_report(app, float(state.get("report_minutes", settings.report_minutes)))
+        running = [t for t in tasks if t.state == "running"]
+        accounts = {t.account for t in running}
+        with contextlib.suppress(TelegramError):
+            await app.bot.send_message(chat_id, f"👀 telebot is watching {len(running)} tasks "
+                                                f"on {len(accounts)} accounts. /status")
+        log.info("telebot running (%s mode), watching %d tasks",
+                 "dedicated" if settings.dedicated_token else "shared-token", len(running))
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+    finally:
+        if poller_task is not None:
+            stop.set()
+            await poller_task
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        await rt.alerter.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        state.close()
+
+
+def run_bot(settings: Settings) -> int:
+    """The blocking entry point: SIGINT/SIGTERM stop it cleanly with exit status 0."""
+    logsafe.setup_logging(logging.INFO, settings.token, settings.password)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop=stop)
+
+    asyncio.run(main())
+    log.info("telebot stopped at %s", time.strftime("%H:%M:%S"))
+    return 0

@@ -1,0 +1,279 @@
+"""Command and button handlers. Only the owner's chat gets an answer with data.
+
+Every handler reads ikabot's data afresh (a /status is worth a 10 ms read) and renders it with
+`render`; nothing here formats ikabot text itself, so escaping lives in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from telebot import render
+from telebot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+COMMANDS = {
+    "start": "what telebot does",
+    "help": "the commands",
+    "status": "every ikabot task, with progress",
+    "webserver": "URLs of running ikabot web servers",
+    "details": "everything about one task: /details <pid>",
+    "report": "scheduled progress report: /report [minutes|off]",
+    "alerts": "which alerts you get (died, finished, stalled)",
+    "mute": "hold non-urgent alerts: /mute <minutes>",
+}
+CALLBACK_PREFIX = "tb:"
+NOT_AUTHORISED = "Sorry, this bot answers only its owner."
+DETAIL_BUTTONS_PER_PAGE = 8
+
+HELP = (
+    "<b>telebot</b> watches the tasks ikabot runs for you (autoPirate, webServer, "
+    "constructionList, …) and tells you here when one dies, finishes or stalls.\n\n"
+    + "\n".join(f"/{name}: {desc}" for name, desc in COMMANDS.items())
+)
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+
+def runtime(context: ContextTypes.DEFAULT_TYPE) -> Runtime:
+    return context.application.bot_data["runtime"]
+
+
+def owner_only(handler: Handler) -> Handler:
+    """Anyone else gets at most the fixed line, and is logged without their text."""
+
+    async def wrapped(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        rt = runtime(context)
+        chat = update.effective_chat
+        if chat is not None and rt.is_owner(chat.id):
+            await handler(update, context)
+            return
+        log.info("ignored an update from chat %s (%s) that is not the owner's",
+                 chat.id if chat else "?", chat.type if chat else "?")
+        if update.callback_query:
+            await update.callback_query.answer(NOT_AUTHORISED)
+        elif chat is not None and chat.type == "private" and update.effective_message:
+            await update.effective_message.reply_text(NOT_AUTHORISED)
+
+    return wrapped
+
+
+async def send(context: ContextTypes.DEFAULT_TYPE, text: str,
+               markup: InlineKeyboardMarkup | None = None) -> None:
+    for chunk in render.split_message(text):
+        await context.bot.send_message(runtime(context).chat_id, chunk,
+                                       parse_mode=ParseMode.HTML, reply_markup=markup,
+                                       disable_web_page_preview=True)
+
+
+@owner_only
+async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await send(context, HELP)
+
+
+def status_markup(page: int, tasks: list[Any], page_text: str) -> InlineKeyboardMarkup:
+    """Refresh for this page, and a details button for the tasks shown on it."""
+    buttons = [InlineKeyboardButton(f"🔎 {t.action} {t.pid}",
+                                    callback_data=f"{CALLBACK_PREFIX}d:{t.pid}")
+               for t in tasks if f"<code>{t.pid}</code>" in page_text][:DETAIL_BUTTONS_PER_PAGE]
+    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([InlineKeyboardButton("🔄 Refresh", callback_data=f"{CALLBACK_PREFIX}r:{page}")])
+    return InlineKeyboardMarkup(rows)
+
+
+@owner_only
+async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    tasks = await runtime(context).tasks()
+    pages = render.status_pages(tasks)
+    for i, page in enumerate(pages):
+        await context.bot.send_message(runtime(context).chat_id, page,
+                                       parse_mode=ParseMode.HTML,
+                                       reply_markup=status_markup(i, tasks, page),
+                                       disable_web_page_preview=True)
+
+
+@owner_only
+async def cmd_webserver(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await send(context, render.webserver_html(await runtime(context).tasks()))
+
+
+def _find(tasks: list[Any], pid: int) -> Any:
+    """The live task with this pid, else the newest entry that had it."""
+    matches = [t for t in tasks if t.pid == pid]
+    alive = [t for t in matches if t.alive]
+    return (alive or sorted(matches, key=lambda t: t.started))[-1] if matches else None
+
+
+@owner_only
+async def cmd_details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    args = context.args or []
+    if len(args) != 1 or not args[0].isdigit():
+        await send(context, "Usage: /details &lt;pid&gt;, e.g. /details 12345 "
+                            "(the pids are in /status)")
+        return
+    await _send_details(context, int(args[0]))
+
+
+async def _send_details(context: ContextTypes.DEFAULT_TYPE, pid: int) -> None:
+    task = _find(await runtime(context).tasks(), pid)
+    if task is None:
+        await send(context, f"No ikabot task with pid {pid}. /status lists them.")
+        return
+    await send(context, render.details_html(task))
+
+
+@owner_only
+async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    from telebot.app import schedule_report
+
+    rt = runtime(context)
+    args = context.args or []
+    if not args:
+        minutes = rt.state.get("report_minutes", rt.settings.report_minutes)
+        now = "off" if not minutes else f"every {minutes:g} minutes (when progress changed)"
+        await send(context, f"Progress report: {now}.\nChange it with /report &lt;minutes&gt; "
+                            "or /report off.")
+        return
+    word = args[0].lower()
+    try:
+        minutes = 0.0 if word in ("off", "0") else float(word)
+        if not 1 <= minutes <= 7 * 24 * 60 and minutes != 0:
+            raise ValueError
+    except ValueError:
+        await send(context, "Usage: /report &lt;minutes from 1 to 10080&gt; or /report off")
+        return
+    rt.state.set("report_minutes", minutes)
+    schedule_report(context.application, minutes)
+    await send(context, "Progress report off." if not minutes else
+               f"Progress report every {minutes:g} minutes, when some progress changed.")
+
+
+def alerts_markup(kinds: dict[str, bool]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(f"{'✅' if on else '⬜'} {kind}",
+                             callback_data=f"{CALLBACK_PREFIX}a:{kind}")
+        for kind, on in kinds.items()]])
+
+
+def alerts_text(rt: Runtime) -> str:
+    kinds = rt.state.alert_kinds()
+    lines = ["<b>Alerts</b> (tap to switch):"]
+    lines += [f"{'✅' if on else '⬜'} {kind}" for kind, on in kinds.items()]
+    mute = rt.state.mute_until()
+    if mute > time.time():
+        lines.append(f"🔕 muted for {render.fmt_age(mute - time.time())} more (deaths still "
+                     "come through); /mute 0 to unmute")
+    stall = rt.settings.stall_minutes
+    lines.append(f"Stall alerts after {stall:g} min without change." if stall else
+                 "Stall alerts need TELEBOT_STALL_MINUTES (off now).")
+    return "\n".join(lines)
+
+
+@owner_only
+async def cmd_alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    rt = runtime(context)
+    await context.bot.send_message(rt.chat_id, alerts_text(rt), parse_mode=ParseMode.HTML,
+                                   reply_markup=alerts_markup(rt.state.alert_kinds()))
+
+
+@owner_only
+async def cmd_mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    rt = runtime(context)
+    args = context.args or []
+    try:
+        minutes = float(args[0]) if len(args) == 1 else -1
+        if not 0 <= minutes <= 7 * 24 * 60:
+            raise ValueError
+    except ValueError:
+        await send(context, "Usage: /mute &lt;minutes&gt; (0 unmutes). Deaths always come "
+                            "through.")
+        return
+    rt.state.set_mute_until(time.time() + minutes * 60 if minutes else 0.0)
+    if rt.alerter:
+        rt.alerter.wake()
+    await send(context, f"🔕 Finished and stalled alerts held for {minutes:g} minutes; deaths "
+                        "still come through." if minutes else "🔔 Alerts unmuted.")
+
+
+@owner_only
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    data = (query.data or "")[len(CALLBACK_PREFIX):]
+    rt = runtime(context)
+    kind, _, arg = data.partition(":")
+    if kind == "r" and arg.isdigit() and query.message is not None:
+        tasks = await rt.tasks()
+        pages = render.status_pages(tasks)
+        page = int(arg)
+        text = pages[page] if page < len(pages) else "(fewer tasks now: see the pages above)"
+        try:
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML,
+                                          reply_markup=status_markup(page, tasks, text),
+                                          disable_web_page_preview=True)
+            await query.answer("Refreshed")
+        except BadRequest as e:
+            if "not modified" not in e.message.lower():
+                raise
+            await query.answer("Already up to date")
+    elif kind == "d" and arg.isdigit():
+        await query.answer()
+        await _send_details(context, int(arg))
+    elif kind == "a" and arg in rt.state.alert_kinds():
+        rt.state.set_alert_kind(arg, not rt.state.alert_kinds()[arg])
+        await query.edit_message_text(alerts_text(rt), parse_mode=ParseMode.HTML,
+                                      reply_markup=alerts_markup(rt.state.alert_kinds()))
+        await query.answer()
+    else:
+        await query.answer()
+
+
+async def on_stranger(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Anything that no owner handler took: strangers get at most the fixed line."""
+    await owner_only(_nothing)(update, context)
+
+
+async def _nothing(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    return None
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    from telebot.logsafe import redact
+
+    log.warning("handler error: %s: %s", type(context.error).__name__,
+                redact(str(context.error)))
+
+
+def add_handlers(app: Application) -> None:
+    for name, fn in (("start", cmd_help), ("help", cmd_help), ("status", cmd_status),
+                     ("webserver", cmd_webserver), ("details", cmd_details),
+                     ("report", cmd_report), ("alerts", cmd_alerts), ("mute", cmd_mute)):
+        app.add_handler(CommandHandler(name, fn))
+    app.add_handler(CallbackQueryHandler(on_button, pattern=f"^{CALLBACK_PREFIX}"))
+    app.add_handler(MessageHandler(filters.COMMAND, on_stranger))
+    app.add_error_handler(on_error)
+
+
+def bot_commands() -> list[BotCommand]:
+    return [BotCommand(name, desc) for name, desc in COMMANDS.items()]

@@ -1,0 +1,42 @@
+"""What the running bot shares between its handlers, jobs and the alerter."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from telebot.config import Settings
+from telebot.model import Task
+from telebot.state import StateDB
+from telebot.store import Store
+from telebot.tasks import build_tasks
+
+if TYPE_CHECKING:
+    from telebot.alerts import Alerter
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    state: StateDB
+    chat_id: str
+    started_at: float = field(default_factory=time.time)
+    alerter: Alerter | None = None
+    last_tasks: list[Task] = field(default_factory=list)
+    _read_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _read(self) -> list[Task]:
+        with self._read_lock:  # the store keeps caches; one reader at a time
+            return build_tasks(self.store.read())
+
+    async def tasks(self) -> list[Task]:
+        """A fresh read, off the event loop: a torn legacy read may back off for a moment."""
+        self.last_tasks = await asyncio.to_thread(self._read)
+        return self.last_tasks
+
+    def is_owner(self, chat_id: int | str | None) -> bool:
+        return chat_id is not None and str(chat_id) == self.chat_id

@@ -1,0 +1,199 @@
+"""telebot's own state, in SQLite under TELEBOT_STATE_DIR (never in ikabot's files).
+
+Holds what must survive a restart or a SIGKILL: the highest Telegram update already handled
+(so a command is answered once), the tasks being tracked (so a death while telebot was down is
+still reported), and the alert outbox (an alert is written here before it is sent and marked
+sent only after Telegram said ok: never lost, never twice).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tracked (
+    pid INTEGER NOT NULL, create_time REAL NOT NULL, started REAL NOT NULL,
+    email TEXT, username TEXT NOT NULL, world TEXT NOT NULL, server TEXT NOT NULL,
+    action TEXT NOT NULL, status TEXT NOT NULL, progress TEXT, remaining INTEGER,
+    urls TEXT NOT NULL, first_seen REAL NOT NULL, last_seen_alive REAL NOT NULL,
+    last_change REAL NOT NULL, stalled_at REAL, ended_at REAL, end_kind TEXT,
+    PRIMARY KEY (pid, create_time));
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, dedup_key TEXT UNIQUE NOT NULL,
+    chat_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, created_at REAL NOT NULL,
+    not_before REAL NOT NULL DEFAULT 0, sent_at REAL, attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT, dropped INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sent_at, dropped, id);
+"""
+
+
+@dataclass
+class Tracked:
+    """A task telebot has seen alive, as remembered in the database."""
+
+    pid: int
+    create_time: float
+    started: float
+    email: str | None
+    username: str
+    world: str
+    server: str
+    action: str
+    status: str
+    progress: dict[str, Any] | None
+    remaining: int | None
+    urls: list[str]
+    first_seen: float
+    last_seen_alive: float
+    last_change: float
+    stalled_at: float | None
+    ended_at: float | None
+    end_kind: str | None
+
+    @property
+    def key(self) -> tuple[int, float]:
+        return (self.pid, self.create_time)
+
+
+@dataclass
+class OutboxItem:
+    id: int
+    dedup_key: str
+    chat_id: str
+    kind: str
+    text: str
+    created_at: float
+    not_before: float
+    attempts: int
+
+
+class StateDB:
+    """One SQLite connection, used from the event loop's thread; every call is tiny."""
+
+    def __init__(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = directory / "telebot.sqlite3"
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed "pending alert" survives a power cut, not just a SIGKILL.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+        self.set("schema_version", SCHEMA_VERSION)
+        os.chmod(self.path, 0o600)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ---- key/value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set(self, key: str, value: Any) -> None:
+        self._db.execute("INSERT INTO kv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE "
+                         "SET value=excluded.value", (key, json.dumps(value)))
+
+    # ---- tracked tasks
+
+    def track(self, row: Tracked) -> None:
+        self._db.execute(
+            "INSERT INTO tracked VALUES(:pid, :create_time, :started, :email, :username, :world,"
+            " :server, :action, :status, :progress, :remaining, :urls, :first_seen,"
+            " :last_seen_alive, :last_change, :stalled_at, :ended_at, :end_kind)"
+            " ON CONFLICT(pid, create_time) DO UPDATE SET status=excluded.status,"
+            " progress=excluded.progress, remaining=excluded.remaining, urls=excluded.urls,"
+            " last_seen_alive=excluded.last_seen_alive, last_change=excluded.last_change,"
+            " stalled_at=excluded.stalled_at, action=excluded.action",
+            {**row.__dict__, "progress": json.dumps(row.progress), "urls": json.dumps(row.urls)})
+
+    def tracked(self, *, open_only: bool = True) -> list[Tracked]:
+        sql = "SELECT * FROM tracked" + (" WHERE ended_at IS NULL" if open_only else "")
+        out = []
+        for r in self._db.execute(sql + " ORDER BY first_seen, pid"):
+            d = dict(r)
+            d["progress"] = json.loads(d["progress"]) if d["progress"] else None
+            d["urls"] = json.loads(d["urls"])
+            out.append(Tracked(**d))
+        return out
+
+    def end(self, pid: int, create_time: float, kind: str, at: float) -> bool:
+        """Mark a tracked task ended; False if it was already (so it is reported once)."""
+        cur = self._db.execute("UPDATE tracked SET ended_at=?, end_kind=? WHERE pid=? AND "
+                               "create_time=? AND ended_at IS NULL", (at, kind, pid, create_time))
+        return cur.rowcount == 1
+
+    def prune(self, older_than: float) -> None:
+        """Forget ended tasks and sent alerts older than this (the database stays small)."""
+        self._db.execute("DELETE FROM tracked WHERE ended_at IS NOT NULL AND ended_at < ?",
+                         (older_than,))
+        self._db.execute("DELETE FROM outbox WHERE (sent_at IS NOT NULL OR dropped=1) AND "
+                         "created_at < ?", (older_than,))
+
+    # ---- outbox
+
+    def enqueue(self, dedup_key: str, chat_id: str, kind: str, text: str,
+                not_before: float = 0.0) -> int | None:
+        """Store an alert to send; None when this very alert was stored before."""
+        cur = self._db.execute(
+            "INSERT INTO outbox(dedup_key, chat_id, kind, text, created_at, not_before) "
+            "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(dedup_key) DO NOTHING",
+            (dedup_key, chat_id, kind, text, time.time(), not_before))
+        return cur.lastrowid if cur.rowcount == 1 else None
+
+    def pending(self, now: float | None = None) -> list[OutboxItem]:
+        now = time.time() if now is None else now
+        rows = self._db.execute(
+            "SELECT id, dedup_key, chat_id, kind, text, created_at, not_before, attempts "
+            "FROM outbox WHERE sent_at IS NULL AND dropped=0 AND not_before<=? ORDER BY id",
+            (now,)).fetchall()
+        return [OutboxItem(**dict(r)) for r in rows]
+
+    def next_not_before(self) -> float | None:
+        row = self._db.execute("SELECT MIN(not_before) FROM outbox WHERE sent_at IS NULL AND "
+                               "dropped=0").fetchone()
+        return row[0]
+
+    def mark_sent(self, item_id: int) -> None:
+        self._db.execute("UPDATE outbox SET sent_at=?, attempts=attempts+1 WHERE id=?",
+                         (time.time(), item_id))
+
+    def record_failure(self, item_id: int, error: str, *, drop: bool = False) -> None:
+        self._db.execute("UPDATE outbox SET attempts=attempts+1, last_error=?, dropped=? "
+                         "WHERE id=?", (error[:500], 1 if drop else 0, item_id))
+
+    def release_held(self) -> None:
+        """Unmuted: alerts held back until the mute's end may go now."""
+        self._db.execute("UPDATE outbox SET not_before=0 WHERE sent_at IS NULL AND dropped=0")
+
+    def sent(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._db.execute(
+            "SELECT * FROM outbox WHERE sent_at IS NOT NULL ORDER BY id")]
+
+    # ---- alert settings
+
+    def alert_kinds(self) -> dict[str, bool]:
+        return {"died": True, "finished": True, "stalled": True, **self.get("alert_kinds", {})}
+
+    def set_alert_kind(self, kind: str, on: bool) -> None:
+        kinds = self.alert_kinds()
+        kinds[kind] = on
+        self.set("alert_kinds", kinds)
+
+    def mute_until(self) -> float:
+        return float(self.get("mute_until", 0.0))
+
+    def set_mute_until(self, ts: float) -> None:
+        self.set("mute_until", ts)
