@@ -1,0 +1,66 @@
+"""Run the real bot in-process against the loopback Bot API, and talk to it as the player."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from telebot.app import serve
+from telebot.config import Settings
+from telebot.fakeapi import FakeBotAPI
+
+OWNER = 42
+
+
+@dataclasses.dataclass
+class Harness:
+    api: FakeBotAPI
+    settings: Settings
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+    async def wait(self, predicate: Any, timeout: float = 10.0) -> bool:
+        return await asyncio.to_thread(self.api.wait_for, predicate, timeout)
+
+    async def ask(self, text: str, chat_id: int = OWNER, replies: int = 1,
+                  timeout: float = 10.0, **kw: Any) -> list[dict[str, Any]]:
+        """Send `text` as the player; return the bot's new messages to that chat."""
+        before = len(self.api.sent(chat_id))
+        self.api.add_message(text, chat_id=chat_id, user_id=chat_id, **kw)
+        ok = await self.wait(lambda: len(self.api.sent(chat_id)) >= before + replies, timeout)
+        assert ok, f"no answer to {text!r}"
+        return self.api.sent(chat_id)[before:]
+
+    def texts(self, chat_id: int = OWNER) -> list[str]:
+        return [m["text"] for m in self.api.sent(chat_id)]
+
+
+def fast_settings(ikabot_path: Path, api: FakeBotAPI, state_dir: Path, **kw: Any) -> Settings:
+    values: dict[str, Any] = {"ikabot_path": ikabot_path, "api_base_url": api.base_url,
+                              "state_dir": state_dir, "poll_seconds": 0.05,
+                              "scan_seconds": 0.2, "report_minutes": 0}
+    values.update(kw)
+    return Settings(**values)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings, api: FakeBotAPI) -> AsyncIterator[Harness]:
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop, ready=ready))
+    waiter = asyncio.create_task(ready.wait())
+    done, _ = await asyncio.wait({task, waiter}, timeout=20,
+                                 return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        waiter.cancel()
+        task.result()  # raises what serve raised
+    assert waiter in done, "the bot did not start"
+    h = Harness(api, settings, stop, task)
+    try:
+        yield h
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)

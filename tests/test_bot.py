@@ -1,0 +1,312 @@
+"""The bot through the whole python-telegram-bot stack, against the loopback Bot API,
+on data written by ikabot's own code, with real task processes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from botharness import OWNER, fast_settings, running_bot
+from conftest import ALICE, BOB, TOKEN
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ikabotdata import IkabotDir
+
+from telebot import render
+from telebot.details import modify_account, save_process_details
+from telebot.errors import ConfigError
+from telebot.fakeapi import FakeBotAPI
+from telebot.model import AccountKey, Task
+
+STRANGER = 666
+
+
+@pytest.fixture
+def api():
+    with FakeBotAPI(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def world(ikabot_dir: IkabotDir, spawn):
+    """Alice pirating (5/10 via processDetails) and running a web server; Bob building."""
+    pirate, web, builder = spawn(), spawn(), spawn()
+    ikabot_dir.add_task(ALICE, pirate.pid, "autoPirate", "Pirating for 5 more runs")
+    save_process_details(ikabot_dir.target(ALICE), pirate.pid, {
+        "action": "autoPirate", "missions": {"total": 10, "completed": 5, "remaining": 5}})
+    ikabot_dir.add_task(ALICE, web.pid, "webServer")
+    ikabot_dir.set_status(ALICE, web.pid,
+                          "running on http://127.0.0.1:43527 and http://192.168.1.100:43527")
+    ikabot_dir.add_task(BOB, builder.pid, "constructionList",
+                        "Athens: Academy -> level 4 , current 1h 2m , total 3h 4m")
+    return {"dir": ikabot_dir, "pirate": pirate, "web": web, "builder": builder}
+
+
+def settings_for(world, api, tmp_path: Path, **kw):
+    return fast_settings(world["dir"].path, api, tmp_path / "state", **kw)
+
+
+async def test_start_registers_commands_and_says_hello(world, api, tmp_path):
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        assert "telebot is watching 3 tasks on 2 accounts" in bot.texts()[0]
+        names = {c["command"] for c in api.commands()}
+        assert {"status", "webserver", "details", "report", "alerts", "mute"} <= names
+
+
+async def test_status_shows_progress_grouped_by_account(world, api, tmp_path):
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        (reply,) = await bot.ask("/status")
+        text = reply["text"]
+        assert "5/10 missions" in text and "autoPirate" in text
+        assert "👤 alice" in text and "👤 bob" in text
+        assert str(world["pirate"].pid) in text
+        assert reply["parse_mode"] == "HTML"
+        buttons = [b["callback_data"] for row in reply["reply_markup"]["inline_keyboard"]
+                   for b in row]
+        assert "tb:r:0" in buttons and f"tb:d:{world['pirate'].pid}" in buttons
+
+
+async def test_webserver_urls(world, api, tmp_path):
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        (reply,) = await bot.ask("/webserver")
+        assert "http://127.0.0.1:43527" in reply["text"]
+        assert '<a href="http://127.0.0.1:43527">' in reply["html"]
+        world["web"].kill()
+        world["web"].wait()
+        replies = await bot.ask("/webserver", replies=1)
+        assert "No ikabot web server is running" in replies[-1]["text"]
+        assert "dead" in replies[-1]["text"]
+
+
+async def test_details_and_usage(world, api, tmp_path):
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        (reply,) = await bot.ask(f"/details {world['pirate'].pid}")
+        assert "Missions: completed 5, total 10, remaining 5" in reply["text"]
+        (reply,) = await bot.ask("/details")
+        assert "Usage: /details <pid>" in reply["text"]
+        (reply,) = await bot.ask("/details 1")
+        assert "No ikabot task with pid 1" in reply["text"]
+
+
+async def test_stranger_gets_nothing(world, api, tmp_path):
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        for command in ("/status", "/webserver", f"/details {world['pirate'].pid}", "/help"):
+            (reply,) = await bot.ask(command, chat_id=STRANGER)
+            assert reply["text"] == "Sorry, this bot answers only its owner."
+        # a group gets not even that
+        n = len(api.calls)
+        api.add_message("/status", chat_id=-100123, user_id=STRANGER, chat_type="group")
+        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 3)
+        assert api.sent(-100123) == []
+        leaked = json.dumps(api.sent(STRANGER))
+        for secret in (str(world["pirate"].pid), "autoPirate", "alice", "bob", "43527"):
+            assert secret not in leaked
+
+
+async def test_refresh_edits_in_place(world, api, tmp_path):
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        (reply,) = await bot.ask("/status")
+        save_process_details(world["dir"].target(ALICE), world["pirate"].pid, {
+            "missions": {"total": 10, "completed": 6, "remaining": 4}})
+        api.add_callback("tb:r:0", reply["message_id"], chat_id=OWNER)
+        assert await bot.wait(lambda: any(c.method == "answerCallbackQuery"
+                                          for c in api.calls))
+        edited = next(m for m in api.sent(OWNER) if m["message_id"] == reply["message_id"])
+        assert edited["edits"] == 1 and "6/10 missions" in edited["text"]
+        assert any(c.method == "editMessageText" and c.status == 200 for c in api.calls)
+
+
+async def test_details_button(world, api, tmp_path):
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        (reply,) = await bot.ask("/status")
+        before = len(api.sent(OWNER))
+        api.add_callback(f"tb:d:{world['builder'].pid}", reply["message_id"], chat_id=OWNER)
+        assert await bot.wait(lambda: len(api.sent(OWNER)) > before)
+        assert "Construction: Athens · Academy → level 4" in api.sent(OWNER)[-1]["text"]
+
+
+def _ikabot_reads_updates(api: FakeBotAPI) -> list[dict]:
+    """What ikabot's getUserResponse sees: a plain GET without offset."""
+    with urllib.request.urlopen(f"{api.base_url}{TOKEN}/getUpdates", timeout=5) as r:
+        return json.load(r)["result"]
+
+
+async def test_shared_token_leaves_ikabot_its_updates(world, api, tmp_path):
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        captcha = api.add_message("xk4d", chat_id=OWNER)  # the player's captcha answer
+        reply_to_alert = api.add_message("12345:1", chat_id=OWNER)  # pid:action reply
+        await bot.ask("/status")
+        n = len(api.calls)
+        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 5)
+        seen = {u["update_id"]: u for u in _ikabot_reads_updates(api)}
+        assert captcha in seen and reply_to_alert in seen
+        assert seen[captcha]["message"]["text"] == "xk4d"
+        # nothing young was confirmed: no offset ever passed beyond an old update
+        offsets = [int(c.params["offset"]) for c in api.calls
+                   if c.method == "getUpdates" and "offset" in c.params]
+        assert offsets == []
+
+
+async def test_janitor_keeps_the_queue_from_filling(world, api, tmp_path):
+    old = time.time() - 3600
+    old_ids = [api.add_message(f"old {i}", chat_id=OWNER, date=old) for i in range(150)]
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        young = api.add_message("young captcha answer", chat_id=OWNER)
+        (reply,) = await bot.ask("/status")
+        assert "5/10 missions" in reply["text"]
+        assert await bot.wait(lambda: all(u["update_id"] > old_ids[-1]
+                                          for u in api.unconfirmed()))
+        remaining = [u["update_id"] for u in api.unconfirmed()]
+        assert young in remaining  # young ones stay for ikabot
+        offsets = [int(c.params["offset"]) for c in api.calls
+                   if c.method == "getUpdates" and "offset" in c.params]
+        assert offsets and max(offsets) <= old_ids[-1] + 1
+
+
+async def test_command_answered_once_across_restarts(world, api, tmp_path):
+    s = settings_for(world, api, tmp_path)
+    async with running_bot(s, api) as bot:
+        await bot.ask("/status")
+    answered = len(api.sent(OWNER))
+    async with running_bot(s, api) as bot:
+        n = len(api.calls)
+        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 5)
+        # only the new start message, not a second /status answer
+        assert len(api.sent(OWNER)) == answered + 1
+        assert "telebot is watching" in api.sent(OWNER)[-1]["text"]
+
+
+async def test_commands_sent_before_start_are_not_answered(world, api, tmp_path):
+    api.add_message("/status", chat_id=OWNER, date=time.time() - 120)
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        n = len(api.calls)
+        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 5)
+        assert len(api.sent(OWNER)) == 1  # the start message only
+
+
+async def test_dedicated_token_uses_long_polling(world, api, tmp_path):
+    s = settings_for(world, api, tmp_path, token=TOKEN, chat_id=str(OWNER))
+    async with running_bot(s, api) as bot:
+        (reply,) = await bot.ask("/status")
+        assert "5/10" in reply["text"]
+        assert any(c.method == "getUpdates" and "offset" in c.params for c in api.calls)
+
+
+async def test_429_on_reply_is_retried(world, api, tmp_path):
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        api.fail("sendMessage", 429, retry_after=1)
+        (reply,) = await bot.ask("/status")
+        assert "5/10" in reply["text"]
+        statuses = [c.status for c in api.calls if c.method == "sendMessage"]
+        assert 429 in statuses and statuses[-1] == 200
+
+
+async def test_report_command(world, api, tmp_path):
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        (reply,) = await bot.ask("/report")
+        assert "off" in reply["text"]
+        (reply,) = await bot.ask("/report 0.01")
+        assert "Usage" in reply["text"]
+        (reply,) = await bot.ask("/report 30")
+        assert "every 30 minutes" in reply["text"]
+        (reply,) = await bot.ask("/report")
+        assert "every 30 minutes" in reply["text"]
+
+
+async def test_scheduled_report_only_when_progress_changed(world, api, tmp_path):
+    s = settings_for(world, api, tmp_path, report_minutes=0.005)  # every 0.3 s
+    async with running_bot(s, api) as bot:
+        assert await bot.wait(lambda: any("Progress report" in t for t in bot.texts()))
+        save_process_details(world["dir"].target(ALICE), world["pirate"].pid, {
+            "missions": {"total": 10, "completed": 7, "remaining": 3}})
+        assert await bot.wait(lambda: sum("Progress report" in t for t in bot.texts()) >= 2)
+        n = len(api.calls)
+        # many more report intervals, no change: no more reports
+        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 40)
+        reports = [t for t in bot.texts() if "Progress report" in t]
+        assert len(reports) == 2 and "7/10" in reports[1]
+
+
+async def test_token_never_logged(world, api, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        await bot.ask("/status")
+        api.fail("sendMessage", 502)
+        api.add_message("/webserver", chat_id=OWNER)
+        assert await bot.wait(lambda: any(c.status == 502 for c in api.calls))
+    assert any("getUpdates" in r.getMessage() for r in caplog.records)  # URLs were logged...
+    assert TOKEN not in caplog.text  # ...without the token
+    assert "bot***" in caplog.text
+
+
+async def test_rejected_token_is_a_config_error(world, tmp_path):
+    with FakeBotAPI(token="999:OTHER") as other, pytest.raises(ConfigError,
+                                                                match="rejected the bot token"):
+        async with running_bot(settings_for(world, other, tmp_path), other):
+            pass
+
+
+async def test_300_tasks_page_and_every_page_is_accepted(tmp_path, spawn, api):
+    d = IkabotDir(tmp_path / "big")
+    d.set_telegram(TOKEN, str(OWNER), ALICE)
+    live = [spawn() for _ in range(10)]
+    for p in live:
+        d.add_task(ALICE, p.pid, "autoPirate", "Mission 5/10 complete")
+    # 290 more entries of long-dead tasks, as weeks of ikabot leave behind (ikabot's own
+    # updateProcessList would drop dead pids at once, so these go in through the data file)
+    now = time.time()
+
+    def dead_entries(server: dict) -> None:
+        server["processList"] += [
+            {"pid": 4_000_000 + i, "action": "autoPirate", "date": now - 600,
+             "status": f"Mission {i % 10}/10 complete <&> " + "x" * 40} for i in range(290)]
+
+    modify_account(d.target(ALICE), dead_entries)
+    expected = render.status_pages(bot_tasks(d))
+    assert len(bot_tasks(d)) == 300 and len(expected) > 2
+    async with running_bot(fast_settings(d.path, api, tmp_path / "state"), api) as bot:
+        pages = await bot.ask("/status", replies=len(expected))
+        assert len(pages) == len(expected)
+        assert all(c.status == 200 for c in api.calls if c.method == "sendMessage")
+        shown = "\n".join(m["text"] for m in pages)
+        assert all(shown.count(f"autoPirate {4_000_000 + i} ") == 1 for i in range(290))
+        for m in pages:
+            assert len(m["html"]) <= 4096
+
+
+def bot_tasks(d: IkabotDir) -> list[Task]:
+    from telebot.config import Settings
+    from telebot.store import open_store
+    from telebot.tasks import collect
+
+    return collect(open_store(Settings(ikabot_path=d.path)))
+
+
+@given(statuses=st.lists(st.text(max_size=400), min_size=1, max_size=5),
+       action=st.text(max_size=40))
+@settings(max_examples=50, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_status_renders_to_messages_telegram_accepts(statuses, action, api):
+    """Whatever ikabot writes, every message telebot builds is accepted by the server."""
+    key = AccountKey("a@b.c", "<user>", "1", "en")
+    tasks = [Task(pid=i + 1, action=action, account=key, status=s, started=time.time() - 99,
+                  details={"note": s}, progress=None, remaining=None,
+                  urls=["http://127.0.0.1:5"], alive=bool(i % 2),
+                  state="running" if i % 2 else "dead") for i, s in enumerate(statuses)]
+    messages = [*render.status_pages(tasks), render.webserver_html(tasks),
+                render.report_html(tasks), *(render.details_html(t) for t in tasks)]
+    for m in messages:
+        for chunk in render.split_message(m):
+            body = json.dumps({"chat_id": OWNER, "text": chunk, "parse_mode": "HTML"}).encode()
+            request = urllib.request.Request(f"{api.base_url}{TOKEN}/sendMessage", data=body,
+                                             headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=5) as r:
+                    assert json.load(r)["ok"]
+            except urllib.error.HTTPError as e:  # pragma: no cover - the failure message
+                raise AssertionError(f"{e.read()!r}: {chunk!r}") from None
