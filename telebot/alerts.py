@@ -279,12 +279,15 @@ class Alerter:
         kinds = self.state.alert_kinds()
         died = [e for e in batch if e.kind == "died" and kinds.get("died", True)]
         done = [e for e in batch if e.kind == "finished" and kinds.get("finished", True)]
-        if len(died) + len(done) > 1 and died:
-            self._enqueue_group("died", died + done)
+        muted = self.state.mute_until() > time.time()
+        group, held = (died, done) if muted else (died + done, [])
+        if len(group) > 1 and died:
+            self._enqueue_group("died", group)
         else:
-            for e in died + done:
-                self._enqueue(f"{e.kind}:{e.row.pid}:{e.row.create_time}", e.kind,
-                              "\n".join(alert_lines(e)))
+            held = group + held
+        for e in held:
+            self._enqueue(f"{e.kind}:{e.row.pid}:{e.row.create_time}", e.kind,
+                          "\n".join(alert_lines(e)))
 
     def _enqueue_group(self, kind: str, ended: list[Ended]) -> None:
         key = "storm:" + ",".join(f"{e.row.pid}:{e.row.create_time}" for e in ended[:50])
@@ -320,9 +323,14 @@ class Alerter:
         if self._flushing:
             await asyncio.gather(*self._flushing, return_exceptions=True)
         if self._deliverer is not None:
-            self._deliverer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._deliverer
+            # let a send in flight finish and be marked: cancelling it after Telegram took
+            # the message would send it again after the restart
+            try:
+                await asyncio.wait_for(asyncio.shield(self._deliverer), 5)
+            except asyncio.TimeoutError:
+                self._deliverer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._deliverer
         self.watcher.close()
 
     async def _deliver(self) -> None:

@@ -50,6 +50,17 @@ def create_time(pid: int) -> float | None:
 
 
 def same_process(pid: int, created: float) -> bool:
-    """Whether `pid` is still the very process that had `created` as its create time."""
-    now = create_time(pid)
-    return now is not None and abs(now - created) <= SAME_PROCESS_EPSILON
+    """Whether `pid` is still the very process created at `created`, and not a zombie."""
+    if not psutil.pid_exists(pid):
+        return False
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            if abs(proc.create_time() - created) > SAME_PROCESS_EPSILON:
+                return False
+            try:
+                return proc.status() != psutil.STATUS_ZOMBIE
+            except psutil.AccessDenied:
+                return True
+    except (psutil.Error, ValueError, OverflowError):
+        return False

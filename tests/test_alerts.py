@@ -1,0 +1,224 @@
+"""Death alerts: real processes killed, the Bot API failing, telebot itself killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from botharness import OWNER, fast_settings, running_bot
+from conftest import ALICE, BOB, TOKEN, clean_env
+from ikabotdata import IkabotDir
+
+from telebot.details import save_process_details
+from telebot.fakeapi import FakeBotAPI
+from telebot.state import StateDB
+
+
+@pytest.fixture
+def api():
+    with FakeBotAPI(token=TOKEN) as server:
+        yield server
+
+
+def alerts(api: FakeBotAPI, word: str = "") -> list[str]:
+    return [m["text"] for m in api.sent(OWNER)
+            if m["text"].startswith(("💀", "✅", "⏸")) and word in m["text"]]
+
+
+def pirate(d: IkabotDir, spawn, done: int = 5, total: int = 10, account=ALICE):
+    p = spawn()
+    d.add_task(account, p.pid, "autoPirate", f"Mission {done}/{total} complete")
+    save_process_details(d.target(account), p.pid, {
+        "action": "autoPirate",
+        "missions": {"total": total, "completed": done, "remaining": total - done}})
+    return p
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+async def test_death_alert_names_everything(ikabot_dir, spawn, api, tmp_path, sig):
+    p = pirate(ikabot_dir, spawn)
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        p.send_signal(sig)
+        p.wait()
+        assert await bot.wait(lambda: alerts(api))
+        (text,) = alerts(api)
+        assert "autoPirate died at Mission 5/10" in text
+        assert f"pid {p.pid}" in text and "alice (s59-en)" in text
+        assert "last status: Mission 5/10 complete" in text and "ran " in text
+
+
+async def test_webserver_death_names_the_dead_url(ikabot_dir, spawn, api, tmp_path):
+    web = spawn()
+    ikabot_dir.add_task(BOB, web.pid, "webServer", "running on http://127.0.0.1:43527 ")
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        web.kill()
+        assert await bot.wait(lambda: alerts(api))
+        assert "http://127.0.0.1:43527 no longer works" in alerts(api)[0]
+
+
+async def test_finished_is_not_died(ikabot_dir, spawn, api, tmp_path):
+    """A task that completes its work and exits is reported as finished."""
+    p = pirate(ikabot_dir, spawn, done=2, total=3)
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        save_process_details(ikabot_dir.target(ALICE), p.pid, {
+            "missions": {"total": 3, "completed": 3, "remaining": 0}})
+        p.terminate()
+        assert await bot.wait(lambda: alerts(api))
+        (text,) = alerts(api)
+        assert text.startswith("✅ autoPirate finished: Mission 3/3")
+
+
+async def test_storm_of_20_deaths_is_one_message(ikabot_dir, spawn, api, tmp_path):
+    procs = [pirate(ikabot_dir, spawn, done=i % 10) for i in range(20)]
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        for p in procs:
+            p.kill()
+        assert await bot.wait(lambda: alerts(api))
+        n = len(api.calls)
+        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 20)
+        (text,) = alerts(api)
+        assert "20 ikabot tasks stopped at once" in text
+        assert all(f"<code>{p.pid}</code>" in api.sent(OWNER)[-1]["html"] for p in procs)
+
+
+async def test_outage_then_delivered_exactly_once(ikabot_dir, spawn, api, tmp_path):
+    p = pirate(ikabot_dir, spawn)
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        api.fail("sendMessage", 502, times=3)
+        api.fail("sendMessage", drop=True, times=2)
+        p.kill()
+        assert await bot.wait(lambda: alerts(api), timeout=20)
+        n = len(api.calls)
+        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 10)
+        assert len(alerts(api)) == 1
+        statuses = [c.status for c in api.calls if c.method == "sendMessage"]
+        assert statuses.count(502) == 3 and statuses.count(0) == 2
+
+
+async def test_429_retry_after_is_honoured(ikabot_dir, spawn, api, tmp_path):
+    p = pirate(ikabot_dir, spawn)
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        api.fail("sendMessage", 429, times=4, retry_after=1)
+        p.kill()
+        assert await bot.wait(lambda: alerts(api), timeout=20)
+        sends = [c for c in api.calls if c.method == "sendMessage"]
+        limited = [c for c in sends if c.status == 429]
+        ok = [c for c in sends if c.status == 200 and "died" in str(c.params.get("text"))]
+        assert len(limited) == 4 and len(ok) == 1
+        assert ok[0].time - limited[0].time >= 1.0  # it waited as told, at least once
+
+
+async def test_mute_holds_finished_but_not_deaths(ikabot_dir, spawn, api, tmp_path):
+    doomed = pirate(ikabot_dir, spawn)
+    done = pirate(ikabot_dir, spawn, done=2, total=3)
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        (reply,) = await bot.ask("/mute 60")
+        assert "held for 60 minutes" in reply["text"]
+        save_process_details(ikabot_dir.target(ALICE), done.pid, {
+            "missions": {"total": 3, "completed": 3, "remaining": 0}})
+        done.kill()
+        done.wait()
+        doomed.kill()
+        assert await bot.wait(lambda: alerts(api, "died"))
+        assert alerts(api, "finished") == []
+        (reply,) = await bot.ask("/mute 0")
+        assert await bot.wait(lambda: alerts(api, "finished"))
+
+
+async def test_alerts_toggle(ikabot_dir, spawn, api, tmp_path):
+    p = pirate(ikabot_dir, spawn)
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        (reply,) = await bot.ask("/alerts")
+        assert "✅ died" in reply["text"]
+        api.add_callback("tb:a:died", reply["message_id"], chat_id=OWNER)
+        assert await bot.wait(lambda: "⬜ died" in api.sent(OWNER)[-1]["text"] or any(
+            "⬜ died" in m["text"] for m in api.sent(OWNER)))
+        p.kill()
+        p.wait()
+        n = len(api.calls)
+        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 20)
+        assert alerts(api) == []
+
+
+async def test_stall_alert(ikabot_dir, spawn, api, tmp_path):
+    pirate(ikabot_dir, spawn)
+    s = fast_settings(ikabot_dir.path, api, tmp_path / "s", stall_minutes=0.01)
+    async with running_bot(s, api) as bot:
+        assert await bot.wait(lambda: alerts(api, "stalled"), timeout=15)
+        assert "autoPirate stalled" in alerts(api)[0]
+        n = len(api.calls)
+        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 20)
+        assert len(alerts(api, "stalled")) == 1  # once per stall, not every scan
+
+
+# ---------------------------------------------------------------- telebot as a process
+
+
+def start_telebot(d: IkabotDir, api: FakeBotAPI, tmp_path: Path) -> subprocess.Popen[bytes]:
+    env = clean_env(tmp_path, IKABOT_PATH=str(d.path), TELEGRAM_API_BASE_URL=api.base_url,
+                    TELEBOT_POLL_SECONDS="0.05", TELEBOT_SCAN_SECONDS="0.2",
+                    TELEBOT_STATE_DIR=str(tmp_path / "state"))
+    return subprocess.Popen([sys.executable, "-m", "telebot", "run"], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def started(api: FakeBotAPI, count: int) -> bool:
+    return sum("telebot is watching" in m["text"] for m in api.sent(OWNER)) >= count
+
+
+def test_killed_during_outage_then_restarted_delivers_each_death_once(ikabot_dir, spawn, api,
+                                                                      tmp_path):
+    procs = [pirate(ikabot_dir, spawn, done=i) for i in range(3)]
+    bot = start_telebot(ikabot_dir, api, tmp_path)
+    try:
+        assert api.wait_for(lambda: started(api, 1), 20)
+        api.fail("sendMessage", 502, times=10_000)  # Telegram is down
+        procs[0].kill()
+        procs[0].wait()
+        state = StateDB(tmp_path / "state")
+        assert api.wait_for(lambda: any(c.status == 502 for c in api.calls), 10)
+        assert len(state.pending()) == 1  # stored before it was sent
+        bot.send_signal(signal.SIGKILL)  # telebot dies too, mid-outage
+        bot.wait()
+        procs[1].kill()  # and another task dies while telebot is down
+        procs[1].wait()
+        api.clear_failures()
+        bot = start_telebot(ikabot_dir, api, tmp_path)
+        assert api.wait_for(lambda: len(alerts(api)) >= 2, 20), alerts(api)
+        procs[2].kill()
+        assert api.wait_for(lambda: len(alerts(api)) >= 3, 20)
+        bot.send_signal(signal.SIGTERM)
+        assert bot.wait(20) == 0  # a clean stop
+        # once more: nothing is repeated
+        bot = start_telebot(ikabot_dir, api, tmp_path)
+        assert api.wait_for(lambda: started(api, 3), 20)
+        n = len(api.calls)
+        api.wait_for(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 20, 20)
+        texts = alerts(api)
+        assert len(texts) == 3, "\n---\n".join(texts)
+        assert sum(f"pid {procs[0].pid}" in t for t in texts) == 1
+        offline = [t for t in texts if f"pid {procs[1].pid}" in t]
+        assert len(offline) == 1 and "while telebot was offline" in offline[0]
+        assert sum(f"pid {procs[2].pid}" in t for t in texts) == 1
+        state.close()
+    finally:
+        if bot.poll() is None:
+            bot.send_signal(signal.SIGTERM)
+            bot.wait(20)
+        err = bot.stderr.read().decode() if bot.stderr else ""
+        assert TOKEN not in err
+
+
+def test_sigterm_and_sigint_exit_0(ikabot_dir, api, tmp_path):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        n = len(api.calls)
+        bot = start_telebot(ikabot_dir, api, tmp_path)
+        assert api.wait_for(lambda n=n: any(c.method == "getUpdates" for c in api.calls[n:]),
+                            20)
+        os.kill(bot.pid, sig)
+        assert bot.wait(20) == 0
