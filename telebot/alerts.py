@@ -37,6 +37,7 @@ from telebot.watcher import ProcessWatcher
 log = logging.getLogger(__name__)
 
 URGENT = {"died", "offline"}
+BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
 
 
@@ -334,7 +335,7 @@ class Alerter:
         self.watcher.close()
 
     async def _deliver(self) -> None:
-        backoff = 0.5
+        backoff = BACKOFF_START
         assert self.send is not None
         while not self._stopping:
             self._wake.clear()
@@ -358,7 +359,7 @@ class Alerter:
                     delay, backoff = backoff, min(BACKOFF_MAX, backoff * 2)
                     break
                 self.state.mark_sent(item.id)
-                backoff = 0.5
+                backoff = BACKOFF_START
             if delay is None:
                 held = self.state.next_not_before()
                 if held:

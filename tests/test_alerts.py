@@ -13,6 +13,7 @@ from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE, BOB, TOKEN, clean_env
 from ikabotdata import IkabotDir
 
+from telebot import alerts as alerts_module
 from telebot.details import save_process_details
 from telebot.fakeapi import FakeBotAPI
 from telebot.state import StateDB
@@ -85,7 +86,9 @@ async def test_storm_of_20_deaths_is_one_message(ikabot_dir, spawn, api, tmp_pat
         assert all(f"<code>{p.pid}</code>" in api.sent(OWNER)[-1]["html"] for p in procs)
 
 
-async def test_outage_then_delivered_exactly_once(ikabot_dir, spawn, api, tmp_path):
+async def test_outage_then_delivered_exactly_once(ikabot_dir, spawn, api, tmp_path,
+                                                  monkeypatch):
+    monkeypatch.setattr(alerts_module, "BACKOFF_START", 0.05)  # same backoff, shorter
     p = pirate(ikabot_dir, spawn)
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
         api.fail("sendMessage", 502, times=3)
