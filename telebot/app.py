@@ -155,8 +155,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
         running = [t for t in tasks if t.state == "running"]
         accounts = {t.account for t in running}
         with contextlib.suppress(TelegramError):
-            await app.bot.send_message(chat_id, f"👀 telebot is watching {len(running)} tasks "
-                                                f"on {len(accounts)} accounts. /status")
+            await app.bot.send_message(chat_id, f"👀 telebot is watching {_n(len(running), 'task')}"
+                                                f" on {_n(len(accounts), 'account')}. /status")
         log.info("telebot running (%s mode), watching %d tasks",
                  "dedicated" if settings.dedicated_token else "shared-token", len(running))
         if ready is not None:
@@ -173,6 +173,10 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
             await app.stop()
         await app.shutdown()
         state.close()
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def run_bot(settings: Settings) -> int:

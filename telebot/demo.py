@@ -7,15 +7,23 @@ finishes and one that gets killed), and telebot reading it all.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TextIO
 
+from telebot import render
 from telebot.details import atomic_write
+from telebot.fakeapi import FakeBotAPI
 
 EMAIL = "demo.player@example.org"
 USERNAME = "DemoPlayer"
@@ -58,7 +66,8 @@ class DemoWorld:
             p.wait()
 
 
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:  # type: ignore[no-untyped-def]
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0,
+             interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -67,38 +76,164 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool: 
     return bool(predicate())
 
 
-def run_demo(keep_running: bool = False) -> int:
-    from telebot import render
-    from telebot.config import Settings
-    from telebot.store import open_store
-    from telebot.tasks import collect
+class Transcript:
+    """Prints the chat as the player sees it: what they typed, what the bot said."""
 
-    with tempfile.TemporaryDirectory(prefix="telebot-demo-") as tmp:
+    def __init__(self, api: FakeBotAPI, chat_id: int = DEMO_CHAT, out: TextIO = sys.stdout):
+        self.api, self.chat_id, self.out = api, chat_id, out
+        self._seen: dict[int, int] = {}  # message_id → edits printed
+
+    def say(self, text: str) -> None:
+        print(f"\n👤 you: {text}", file=self.out, flush=True)
+        self.api.add_message(text, chat_id=self.chat_id, user_id=self.chat_id)
+
+    def press(self, label: str, data: str, message_id: int) -> None:
+        print(f"\n👤 you: [taps {label}]", file=self.out, flush=True)
+        self.api.add_callback(data, message_id, chat_id=self.chat_id, user_id=self.chat_id)
+
+    def new(self) -> list[dict[str, Any]]:
+        return [m for m in self.api.sent(self.chat_id)
+                if self._seen.get(m["message_id"], -1) < m["edits"]]
+
+    def flush(self) -> list[dict[str, Any]]:
+        shown = self.new()
+        for m in shown:
+            edited = m["message_id"] in self._seen
+            self._seen[m["message_id"]] = m["edits"]
+            text = render.html_to_text(m["html"]) if m.get("parse_mode") == "HTML" else m["text"]
+            alert = text.startswith(("💀", "✅", "⏸"))
+            who = "🔔 push alert" if alert else ("🤖 telebot (edited its message)" if edited
+                                               else "🤖 telebot")
+            body = "\n".join("   " + line for line in text.splitlines())
+            print(f"\n{who}:\n{body}", file=self.out, flush=True)
+            buttons = [b["text"] for row in (m.get("reply_markup") or {}).get(
+                "inline_keyboard", []) for b in row]
+            if buttons:
+                print("   " + "  ".join(f"[{b}]" for b in buttons), file=self.out, flush=True)
+        return shown
+
+    def expect(self, predicate: Callable[[list[dict[str, Any]]], bool],
+               timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until the new messages satisfy `predicate`, then print them."""
+        self.api.wait_for(lambda: predicate(self.new()), timeout)
+        return self.flush()
+
+
+def _url_answers(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            return f"HTTP {r.status}"
+    except OSError as e:
+        return f"no answer ({e})"
+
+
+def run_demo(keep_running: bool = False) -> int:
+    from telebot.config import Settings
+    from telebot.logsafe import install_filter
+
+    install_filter()
+    logging.getLogger("telebot").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="telebot-demo-") as tmp, \
+            FakeBotAPI(token=DEMO_TOKEN) as api:
         world = DemoWorld(Path(tmp)).create()
+        t = Transcript(api)
+        print("telebot demo: a sample ikabot data set (directory layout, "
+              f"{world.ikabot_path}),\nreal task processes, and a Telegram Bot API on "
+              f"loopback ({api.base_url.rsplit('/', 1)[0]}). Nothing leaves this machine.")
         try:
-            world.start("pirate", "autoPirate", 10, 0.4)
-            world.start("web", "webServer")
-            world.start("builder", "constructionList", 3, 0.3)
-            doomed = world.start("doomed", "autoPirate", 10, 0.4)
-            store = open_store(Settings(ikabot_path=world.ikabot_path,
-                                        state_dir=Path(tmp) / "state"))
-            wait_for(lambda: len(collect(store)) == 4 and
-                     all(t.urls for t in collect(store) if t.action == "webServer"))
-            print("$ telebot status   # four ikabot tasks started\n")
-            print(render.status_table(collect(store)))
-            wait_for(lambda: any(t.pid == doomed and (t.progress and t.progress.done >= 3)
-                                 for t in collect(store)))
-            world.procs["doomed"].kill()
-            world.procs["doomed"].wait()
-            wait_for(lambda: any(t.state == "finished" for t in collect(store)))
-            print("\n$ telebot status   # one finished, one was killed mid-way\n")
-            print(render.status_table(collect(store)))
-            if keep_running:
-                print("\n(--keep-running: Ctrl-C to stop)")
-                while True:
-                    time.sleep(3600)
+            pirate = world.start("pirate", "autoPirate", 10, 0.5)
+            web = world.start("web", "webServer")
+            world.start("builder", "constructionList", 3, 1.0)
+            doomed = world.start("doomed", "autoPirate", 10, 0.35)
+            settings = Settings(ikabot_path=world.ikabot_path, api_base_url=api.base_url,
+                                state_dir=Path(tmp) / "state", poll_seconds=0.1,
+                                scan_seconds=0.5, report_minutes=0)
+            from telebot.store import open_store
+            from telebot.tasks import collect
+
+            wait_for(lambda: len(collect(open_store(settings))) == 4 and all(
+                t.urls for t in collect(open_store(settings)) if t.action == "webServer"))
+            print(f"\nStarted 4 ikabot tasks: autoPirate (pid {pirate}), webServer (pid {web}),"
+                  f" constructionList, and a second autoPirate (pid {doomed}) that will be "
+                  "killed.")
+            asyncio.run(_conversation(settings, world, t, keep_running))
         except KeyboardInterrupt:
             pass
         finally:
             world.stop()
     return 0
+
+
+async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
+                        keep_running: bool) -> None:
+    from telebot.app import serve
+
+    stop, ready = asyncio.Event(), asyncio.Event()
+    bot = asyncio.create_task(serve(settings, stop=stop, ready=ready))
+    await asyncio.wait_for(ready.wait(), 20)
+
+    async def expect(predicate: Callable[[list[dict[str, Any]]], bool],
+                     timeout: float = 10.0) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(t.expect, predicate, timeout)
+
+    def has(word: str) -> Callable[[list[dict[str, Any]]], bool]:
+        return lambda msgs: any(word in m["text"] for m in msgs)
+
+    try:
+        await expect(has("watching"))
+        t.say("/status")
+        status = await expect(has("ikabot tasks"))
+        await asyncio.to_thread(wait_for, lambda: _mission(world, "pirate") >= 2, 10)
+        t.press("🔄 Refresh", "tb:r:0", status[0]["message_id"])
+        await expect(lambda msgs: any(m["edits"] for m in msgs))
+        t.say("/webserver")
+        (reply,) = await expect(has("http://127.0.0.1"))
+        url = next(w for w in reply["text"].split() if w.startswith("http://127.0.0.1"))
+        print(f"   (and {url} really answers: {_url_answers(url)})")
+        print("\n... a constructionList finishes its queue, and the second autoPirate is "
+              "killed at mission 3 ...")
+        await asyncio.to_thread(wait_for, lambda: _mission(world, "doomed") >= 3, 10)
+        world.procs["doomed"].kill()
+        world.procs["doomed"].wait()
+        await expect(lambda msgs: has("finished")(msgs) and has("died")(msgs), 15)
+        t.say(f"/details {world.procs['pirate'].pid}")
+        await expect(has("Missions:"))
+        if keep_running:
+            print("\n--keep-running: the bot stays up. Type commands (/status, /webserver, "
+                  "/details <pid>, /alerts ...) and press Enter; Ctrl-C to stop.")
+            await _interactive(t)
+    finally:
+        stop.set()
+        await bot
+
+
+def _mission(world: DemoWorld, name: str) -> int:
+    from telebot.details import Target, get_process_details
+
+    pid = world.procs[name].pid
+    d = get_process_details(Target(EMAIL, USERNAME, WORLD, SERVER, None, world.ikabot_path),
+                            pid) or {}
+    missions = d.get("missions") or {}
+    return int(missions.get("completed", 0))
+
+
+async def _interactive(t: Transcript) -> None:
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def reader() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line.strip())
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=reader, daemon=True).start()
+    while True:
+        try:
+            line = await asyncio.wait_for(lines.get(), 0.3)
+        except asyncio.TimeoutError:
+            t.flush()  # alerts and edits arrive on their own
+            continue
+        if line is None:
+            return
+        if line:
+            t.say(line)

@@ -1,0 +1,74 @@
+"""`telebot demo` end to end, and the deployment files."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_shows_the_whole_product(run_cli):
+    r = run_cli("demo", timeout=60)
+    assert r.code == 0, r.err
+    out = r.out
+    assert "👤 you: /status" in out and "ikabot tasks: 4 running" in out
+    assert re.search(r"\d+/10 missions", out)  # a progress figure
+    assert "(edited its message)" in out  # Refresh edited in place
+    assert re.search(r"http://127\.0\.0\.1:\d+ really answers: HTTP 200", out)  # a live URL
+    assert re.search(r"💀 autoPirate died at Mission [3-9]/10", out)  # the killed task
+    assert "✅ constructionList finished: Level 3/3" in out  # the finished task
+    assert "Traceback" not in r.err and "123456:DEMO" not in out + r.err
+
+
+def test_systemd_unit_parses():
+    unit = (ROOT / "deploy" / "telebot.service").read_text()
+    assert "ExecStart=" in unit and "Restart=on-failure" in unit
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze not installed")
+    r = subprocess.run(["systemd-analyze", "verify", "--user", "--man=no",
+                        str(ROOT / "deploy" / "telebot.service")],
+                       capture_output=True, text=True)
+    # the binary path exists only once installed; every other complaint is a real error
+    problems = [ln for ln in (r.stdout + r.stderr).splitlines()
+                if ln.strip() and "is not executable" not in ln and "No such file" not in ln
+                and "Failed to " not in ln and "systemd-analyze" not in ln]
+    assert problems == []
+
+
+def test_compose_runs_telebot_in_ikabots_pid_namespace():
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"ikabot", "telebot"} <= set(services)
+    tb = services["telebot"]
+    assert tb["pid"] == f"container:{services['ikabot']['container_name']}"
+    assert tb["environment"]["IKABOT_PATH"] and tb["environment"]["TELEBOT_STATE_DIR"]
+    data_volume = services["ikabot"]["volumes"][0].split(":")[0]
+    assert any(v.startswith(f"{data_volume}:") and v.endswith(":ro") for v in tb["volumes"])
+
+
+def test_dockerfile_installs_and_runs_telebot():
+    text = (ROOT / "Dockerfile").read_text()
+    assert "pip install" in text and 'ENTRYPOINT ["telebot"]' in text and "USER " in text
+
+
+def test_refuses_world_readable_env_with_password(run_cli, tmp_path):
+    env_file = tmp_path / "cwd" / ".env"
+    env_file.parent.mkdir(exist_ok=True)
+    env_file.write_text("IKABOT_PASSWORD=hunter2-secret\n")
+    env_file.chmod(0o644)
+    r = run_cli("status")
+    assert r.code == 2 and "chmod 600" in r.err and "hunter2" not in r.err
+    assert r.err.count("\n") == 1
+
+
+def test_python_dash_m_works():
+    r = subprocess.run([sys.executable, "-m", "telebot", "--version"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and r.stdout.startswith("telebot ")
