@@ -28,8 +28,16 @@ def test_demo_shows_the_whole_product(run_cli):
 
 
 def test_systemd_unit_parses():
-    unit = (ROOT / "deploy" / "telebot.service").read_text()
-    assert "ExecStart=" in unit and "Restart=on-failure" in unit
+    import configparser
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(ROOT / "deploy" / "telebot.service")
+    assert set(unit.sections()) == {"Unit", "Service", "Install"}
+    assert unit["Service"]["ExecStart"].endswith("telebot run")
+    assert unit["Service"]["Restart"] == "on-failure"
+    assert unit["Service"]["RestartPreventExitStatus"] == "2"  # a config error won't heal
+    assert unit["Install"]["WantedBy"] == "default.target"  # a user unit
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze not installed")
     r = subprocess.run(["systemd-analyze", "verify", "--user", "--man=no",
