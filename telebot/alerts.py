@@ -168,6 +168,7 @@ class Alerter:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _deliverer: asyncio.Task[None] | None = None
     _flushing: set[asyncio.Task[None]] = field(default_factory=set)
+    _reading: asyncio.Future[list[Task]] | None = None
     _stopping: bool = False
 
     def __post_init__(self) -> None:
@@ -255,6 +256,9 @@ class Alerter:
         if not self._batch:
             self._batch_started = time.monotonic()
         self._batch.append(Ended(row, "died", event.at))
+        if self.read_tasks is not None:
+            # read ikabot's data during the quiet gap, not after it: the latency budget
+            self._reading = asyncio.ensure_future(self.read_tasks())
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         delay = min(self.storm_gap, self._batch_started + self.storm_cap - time.monotonic())
@@ -264,15 +268,17 @@ class Alerter:
     def _start_flush(self) -> None:
         self._flush_handle = None
         batch, self._batch = self._batch, []
-        task = asyncio.get_running_loop().create_task(self._flush(batch))
+        reading, self._reading = self._reading, None
+        task = asyncio.get_running_loop().create_task(self._flush(batch, reading))
         self._flushing.add(task)
         task.add_done_callback(self._flushing.discard)
 
-    async def _flush(self, batch: list[Ended]) -> None:
+    async def _flush(self, batch: list[Ended],
+                     reading: asyncio.Future[list[Task]] | None = None) -> None:
         tasks: list[Task] = []
-        if self.read_tasks is not None:
+        if reading is not None:
             with contextlib.suppress(Exception):  # the last known state will do
-                tasks = await self.read_tasks()
+                tasks = await reading
         for e in batch:
             e.task = next((t for t in tasks if t.pid == e.row.pid and
                            abs(t.started - e.row.started) < 1), None)
