@@ -1,0 +1,120 @@
+"""Command → reply latency at the loopback Bot API, 200 tasks over 5 accounts.
+
+Run: python bench/bench_bot.py [--samples 50] [--poll 0.5]
+
+telebot runs as its own process (`python -m telebot run`). Dedicated mode (TELEBOT_TOKEN, long
+polling): from the moment `/status` is queued at the API to the reply's sendMessage arriving,
+which is the bot's own handling time (getUpdates returns at once on a long poll). Shared-token
+mode: the same, end to end, where the poll interval dominates (target ≤ interval + 50 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from telebot.details import atomic_write
+from telebot.fakeapi import FakeBotAPI
+
+TOKEN = "123:BENCH"
+CHAT = 42
+
+
+def make_data(root: Path, live: list[int]) -> Path:
+    path = root / ".ikabot"
+    (path / "users").mkdir(parents=True)
+    atomic_write(path / "global.json", json.dumps(
+        {"telegram": {"botToken": TOKEN, "chatId": str(CHAT)}}))
+    now = time.time()
+    for a in range(5):
+        plist = [{"pid": live[(a * 40 + i) % len(live)] if i < 8 else 4_000_000 + a * 40 + i,
+                  "action": ("autoPirate", "webServer", "constructionList")[i % 3],
+                  "date": now - 60, "status": f"Mission {i % 10}/10 complete"}
+                 for i in range(40)]
+        atomic_write(path / "users" / f"p{a}_example.org.json", json.dumps(
+            {"email": f"p{a}@example.org", "shared": {}, "players": {f"player{a}": {"59": {
+                "en": {"processList": plist}}}}}))
+    return path
+
+
+def summary(xs: list[float]) -> str:
+    xs = sorted(xs)
+    p95 = xs[min(len(xs) - 1, int(0.95 * len(xs)))]
+    return (f"median {statistics.median(xs):.1f} ms, p95 {p95:.1f} ms, min {xs[0]:.1f} ms, "
+            f"max {xs[-1]:.1f} ms (n={len(xs)})")
+
+
+def measure(data: Path, root: Path, samples: int, extra: dict[str, str]) -> list[float]:
+    with FakeBotAPI(token=TOKEN) as api:
+        replies: list[float] = []
+
+        def on_request(method: str, params: dict[str, Any]) -> None:
+            if method == "sendMessage" and "ikabot tasks" in str(params.get("text", "")):
+                replies.append(time.time())
+
+        api.on_request = on_request
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("TELEBOT_",
+                                                                          "IKABOT_"))},
+               "IKABOT_PATH": str(data), "TELEGRAM_API_BASE_URL": api.base_url,
+               "TELEBOT_STATE_DIR": str(root / f"state{len(extra)}"), "HOME": str(root),
+               **extra}
+        bot = subprocess.Popen([sys.executable, "-m", "telebot", "run"], env=env,
+                               stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert api.wait_for(lambda: any("watching" in m["text"] for m in api.sent()), 30)
+            out = []
+            for i in range(samples + 3):
+                before = len(replies)
+                sent = time.time()
+                api.add_message("/status", chat_id=CHAT, user_id=CHAT)
+                assert api.wait_for(lambda b=before: len(replies) > b, 30)
+                if i >= 3:  # warm-up: first imports and connections
+                    out.append((replies[before] - sent) * 1000)
+                # the rest of the pages of this answer, then a pause like a person's
+                api.wait_for(lambda: False, 0.05)
+            return out
+        finally:
+            bot.terminate()
+            bot.wait(20)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--samples", type=int, default=50)
+    ap.add_argument("--poll", type=float, default=0.5)
+    args = ap.parse_args()
+    live = [subprocess.Popen(["sleep", "3600"]) for _ in range(40)]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            data = make_data(root, [p.pid for p in live])
+            print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+                  f"{platform.python_version()}, {platform.system()} {platform.release()}")
+            print(f"command: python bench/bench_bot.py --samples {args.samples} "
+                  f"--poll {args.poll:g}")
+            ded = measure(data, root, args.samples,
+                          {"TELEBOT_TOKEN": TOKEN, "TELEBOT_CHAT_ID": str(CHAT)})
+            print(f"- dedicated token (long polling), /status → first reply page: "
+                  f"{summary(ded)}")
+            shared = measure(data, root, max(10, args.samples // 3),
+                             {"TELEBOT_POLL_SECONDS": str(args.poll)})
+            print(f"- shared token, TELEBOT_POLL_SECONDS={args.poll:g}, end to end: "
+                  f"{summary(shared)}; target ≤ {args.poll * 1000 + 50:.0f} ms")
+    finally:
+        for p in live:
+            p.kill()
+            p.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
