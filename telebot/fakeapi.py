@@ -188,6 +188,9 @@ class FakeBotAPI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out as two writes: without TCP_NODELAY, Nagle and the
+            # client's delayed ACK add 40 ms to every answer on loopback
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # the URL holds the token
                 pass

@@ -94,9 +94,10 @@ async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def status_markup(page: int, tasks: list[Any], page_text: str) -> InlineKeyboardMarkup:
     """Refresh for this page, and a details button for the tasks shown on it."""
+    shown = [t for t in tasks if f"<code>{t.pid}</code>" in page_text]
     buttons = [InlineKeyboardButton(f"🔎 {t.action} {t.pid}",
                                     callback_data=f"{CALLBACK_PREFIX}d:{t.pid}")
-               for t in tasks if f"<code>{t.pid}</code>" in page_text][:DETAIL_BUTTONS_PER_PAGE]
+               for t in shown[:DETAIL_BUTTONS_PER_PAGE]]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     rows.append([InlineKeyboardButton("🔄 Refresh", callback_data=f"{CALLBACK_PREFIX}r:{page}")])
     return InlineKeyboardMarkup(rows)
