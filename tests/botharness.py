@@ -14,6 +14,7 @@ from telebot.config import Settings
 from telebot.fakeapi import FakeBotAPI
 
 OWNER = 42
+ALERT_MARKS = ("💀", "✅", "⏸")
 
 
 @dataclasses.dataclass
@@ -28,12 +29,20 @@ class Harness:
 
     async def ask(self, text: str, chat_id: int = OWNER, replies: int = 1,
                   timeout: float = 10.0, **kw: Any) -> list[dict[str, Any]]:
-        """Send `text` as the player; return the bot's new messages to that chat."""
+        """Send `text` as the player; return the bot's new answers to that chat.
+
+        Push alerts that arrive meanwhile are not answers, and are left out.
+        """
         before = len(self.api.sent(chat_id))
+
+        def answers() -> list[dict[str, Any]]:
+            return [m for m in self.api.sent(chat_id)[before:]
+                    if not m["text"].startswith(ALERT_MARKS)]
+
         self.api.add_message(text, chat_id=chat_id, user_id=chat_id, **kw)
-        ok = await self.wait(lambda: len(self.api.sent(chat_id)) >= before + replies, timeout)
+        ok = await self.wait(lambda: len(answers()) >= replies, timeout)
         assert ok, f"no answer to {text!r}"
-        return self.api.sent(chat_id)[before:]
+        return answers()
 
     def texts(self, chat_id: int = OWNER) -> list[str]:
         return [m["text"] for m in self.api.sent(chat_id)]

@@ -78,9 +78,10 @@ async def test_webserver_urls(world, api, tmp_path):
         assert '<a href="http://127.0.0.1:43527">' in reply["html"]
         world["web"].kill()
         world["web"].wait()
-        replies = await bot.ask("/webserver", replies=1)
-        assert "No ikabot web server is running" in replies[-1]["text"]
-        assert "dead" in replies[-1]["text"]
+        assert await bot.wait(lambda: any("webServer died" in t for t in bot.texts()))
+        (reply,) = await bot.ask("/webserver")
+        assert "No ikabot web server is running" in reply["text"]
+        assert "dead" in reply["text"]
 
 
 async def test_details_and_usage(world, api, tmp_path):
