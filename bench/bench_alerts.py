@@ -11,9 +11,7 @@ shortest cycle (`set daemon 1`) with an `exec` action that appends the time to a
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -26,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from common import machine_line, summary, write_directory
 
-from telebot.details import atomic_write
 from telebot.fakeapi import FakeBotAPI
 
 TOKEN = "123:BENCH"
@@ -36,17 +34,10 @@ EMAIL = "bench@example.org"
 
 
 def make_data(root: Path, pids: list[int]) -> Path:
-    path = root / ".ikabot"
-    (path / "users").mkdir(parents=True)
-    atomic_write(path / "global.json", json.dumps(
-        {"telegram": {"botToken": TOKEN, "chatId": str(CHAT)}}))
     now = time.time()
     plist = [{"pid": pid, "action": "autoPirate", "date": now,
               "status": f"Mission {i % 10}/10 complete"} for i, pid in enumerate(pids)]
-    atomic_write(path / "users" / "bench_example.org.json", json.dumps(
-        {"email": EMAIL, "shared": {}, "players": {"bench": {"1": {"en": {
-            "processList": plist}}}}}))
-    return path
+    return write_directory(root, TOKEN, CHAT, [(EMAIL, "bench", plist)])
 
 
 def spawn(n: int) -> list[subprocess.Popen[bytes]]:
@@ -80,13 +71,6 @@ def monit_events(root: Path) -> dict[str, float]:
     return out
 
 
-def summary(xs: list[float]) -> str:
-    xs = sorted(xs)
-    p = lambda q: xs[min(len(xs) - 1, int(q * len(xs)))]  # noqa: E731
-    return (f"median {statistics.median(xs):.1f} ms, p95 {p(0.95):.1f} ms, p99 {p(0.99):.1f} "
-            f"ms, min {xs[0]:.1f} ms, max {xs[-1]:.1f} ms (n={len(xs)})")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kills", type=int, default=50)
@@ -94,8 +78,7 @@ def main() -> int:
     ap.add_argument("--no-monit", action="store_true")
     args = ap.parse_args()
     use_monit = not args.no_monit and shutil.which("monit") is not None
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, {platform.system()} {platform.release()}")
+    print(machine_line())
     print(f"command: python bench/bench_alerts.py --kills {args.kills} --idle {args.idle:g}")
     with tempfile.TemporaryDirectory() as tmp, FakeBotAPI(token=TOKEN) as api:
         root = Path(tmp)

@@ -11,10 +11,7 @@ mode: the same, end to end, where the poll interval dominates (target ≤ interv
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from telebot.details import atomic_write
+from common import machine_line, summary, write_directory
+
 from telebot.fakeapi import FakeBotAPI
 
 TOKEN = "123:BENCH"
@@ -30,27 +28,15 @@ CHAT = 42
 
 
 def make_data(root: Path, live: list[int]) -> Path:
-    path = root / ".ikabot"
-    (path / "users").mkdir(parents=True)
-    atomic_write(path / "global.json", json.dumps(
-        {"telegram": {"botToken": TOKEN, "chatId": str(CHAT)}}))
     now = time.time()
+    accounts = []
     for a in range(5):
         plist = [{"pid": live[(a * 40 + i) % len(live)] if i < 8 else 4_000_000 + a * 40 + i,
                   "action": ("autoPirate", "webServer", "constructionList")[i % 3],
                   "date": now - 60, "status": f"Mission {i % 10}/10 complete"}
                  for i in range(40)]
-        atomic_write(path / "users" / f"p{a}_example.org.json", json.dumps(
-            {"email": f"p{a}@example.org", "shared": {}, "players": {f"player{a}": {"59": {
-                "en": {"processList": plist}}}}}))
-    return path
-
-
-def summary(xs: list[float]) -> str:
-    xs = sorted(xs)
-    p95 = xs[min(len(xs) - 1, int(0.95 * len(xs)))]
-    return (f"median {statistics.median(xs):.1f} ms, p95 {p95:.1f} ms, min {xs[0]:.1f} ms, "
-            f"max {xs[-1]:.1f} ms (n={len(xs)})")
+        accounts.append((f"p{a}@example.org", f"player{a}", plist))
+    return write_directory(root, TOKEN, CHAT, accounts)
 
 
 def measure(data: Path, root: Path, samples: int,
@@ -118,8 +104,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             data = make_data(root, [p.pid for p in live])
-            print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-                  f"{platform.python_version()}, {platform.system()} {platform.release()}")
+            print(machine_line())
             print(f"command: python bench/bench_bot.py --samples {args.samples} "
                   f"--poll {args.poll:g}")
             ded, own = measure(data, root, args.samples,

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import machine_line
 
 from telebot import legacy
 from telebot.config import Settings
@@ -111,8 +111,7 @@ def main() -> int:
             directory = make_directory(root, pids)
             legacy_path, email = make_legacy(root, pids)
             state = root / "state"
-            print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-                  f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+            print(machine_line())
             print(f"command: python bench/bench_read.py --repeat {args.repeat}")
             print("| case | tasks | median | spread |")
             print("|---|---|---|---|")

@@ -9,7 +9,9 @@ outbox → the deliverer sends pending items in order and marks each sent only a
 answered ok, retrying network errors, 5xx and 429 (after `retry_after`) with backoff.
 
 The quiet gap: when ikabot is killed its tasks die within a few milliseconds of each other, so
-a gap of ~10 ms gathers a storm into one message while a lone death still goes out at once.
+a gap of ~10 ms gathers a storm into one message while a lone death still goes out at once;
+once a second death joined, the gap widens a little (a loaded machine delivers the rest of a
+storm less evenly), and the whole storm waits at most `storm_cap`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from telebot.watcher import ProcessWatcher
 log = logging.getLogger(__name__)
 
 URGENT = {"died", "offline"}
+STORM_GAP = 0.01  # quiet time after a death before its alert goes out
+STORM_GAP_MORE = 0.05  # once two died together, wait a little longer for the rest
+STORM_CAP = 2.0  # a storm's alert waits at most this long for more deaths
 BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
 
@@ -157,8 +162,9 @@ class Alerter:
     send: Send | None = None
     stall_minutes: float = 0.0
     fallback_interval: float = 15.0
-    storm_gap: float = 0.01
-    storm_cap: float = 2.0
+    storm_gap: float = field(default_factory=lambda: STORM_GAP)
+    storm_gap_more: float = field(default_factory=lambda: STORM_GAP_MORE)
+    storm_cap: float = field(default_factory=lambda: STORM_CAP)
     read_tasks: Callable[[], Awaitable[list[Task]]] | None = None
     exits: Callable[[ProcessExited], None] | None = None
     watcher: ProcessWatcher = field(init=False)
@@ -261,7 +267,9 @@ class Alerter:
             self._reading = asyncio.ensure_future(self.read_tasks())
         if self._flush_handle is not None:
             self._flush_handle.cancel()
-        delay = min(self.storm_gap, self._batch_started + self.storm_cap - time.monotonic())
+        gap = self.storm_gap if len(self._batch) == 1 else max(self.storm_gap,
+                                                                self.storm_gap_more)
+        delay = min(gap, self._batch_started + self.storm_cap - time.monotonic())
         self._flush_handle = asyncio.get_running_loop().call_later(max(0.0, delay),
                                                                    self._start_flush)
 

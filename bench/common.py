@@ -1,0 +1,42 @@
+"""What the benchmarks share: the machine line, the summary of a sample, sample data."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+from pathlib import Path
+from typing import Any
+
+from telebot.details import atomic_write, sanitize_email
+
+
+def machine_line() -> str:
+    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, {platform.system()} {platform.release()}")
+
+
+def summary(xs: list[float]) -> str:
+    """Median and spread of milliseconds, for BENCHMARKS.md."""
+    xs = sorted(xs)
+
+    def q(p: float) -> float:
+        return xs[min(len(xs) - 1, int(p * len(xs)))]
+
+    return (f"median {statistics.median(xs):.1f} ms, p95 {q(0.95):.1f} ms, p99 {q(0.99):.1f} "
+            f"ms, min {xs[0]:.1f} ms, max {xs[-1]:.1f} ms (n={len(xs)})")
+
+
+def write_directory(root: Path, token: str, chat: int,
+                    accounts: list[tuple[str, str, list[dict[str, Any]]]]) -> Path:
+    """An ikabot ≥ 7.6 data directory: (e-mail, username, processList) per account."""
+    path = root / ".ikabot"
+    (path / "users").mkdir(parents=True)
+    atomic_write(path / "global.json", json.dumps(
+        {"telegram": {"botToken": token, "chatId": str(chat)}}))
+    for email, username, plist in accounts:
+        atomic_write(path / "users" / f"{sanitize_email(email)}.json", json.dumps(
+            {"email": email, "shared": {}, "players": {username: {"59": {"en": {
+                "processList": plist}}}}}, indent=2))
+    return path
