@@ -9,34 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import signal
 import time
 
-from telegram.constants import ParseMode
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from telebot import logsafe, render
-from telebot.config import Settings
+from telebot import logsafe
+from telebot.config import Settings, resolve_telegram
 from telebot.errors import ConfigError
 from telebot.handlers import CALLBACK_PREFIX, COMMANDS, add_handlers, bot_commands
+from telebot.jobs import scan, schedule_report
 from telebot.poller import SharedPoller
 from telebot.runtime import Runtime
 from telebot.state import StateDB
 from telebot.store import Store, open_store
 
 log = logging.getLogger(__name__)
-REPORT_JOB = "progress-report"
-
-
-def telegram_config(settings: Settings, store: Store) -> tuple[str, str]:
-    from telebot.cli import telegram_config as resolve
-
-    token, chat, _ = resolve(settings, store.read().telegram)
-    return token, chat
 
 
 def build_application(settings: Settings, token: str) -> Application:
@@ -45,41 +35,6 @@ def build_application(settings: Settings, token: str) -> Application:
     if not settings.dedicated_token:
         builder = builder.updater(None)
     return builder.build()
-
-
-async def scan(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Re-read ikabot's data: new tasks get tracked, silent ends get noticed."""
-    rt: Runtime = context.application.bot_data["runtime"]
-    tasks = await rt.tasks()
-    if rt.alerter is not None:
-        rt.alerter.observe(tasks)
-
-
-def _progress_signature(tasks: list) -> str:  # type: ignore[type-arg]
-    items = sorted((t.pid, t.started, t.state, t.progress.done if t.progress else None,
-                    t.remaining) for t in tasks)
-    return hashlib.sha256(json.dumps(items).encode()).hexdigest()
-
-
-async def report(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The scheduled progress report, sent only when some progress changed since the last."""
-    rt: Runtime = context.application.bot_data["runtime"]
-    tasks = await rt.tasks()
-    signature = _progress_signature(tasks)
-    if not tasks or signature == rt.state.get("report_signature"):
-        return
-    for chunk in render.split_message(render.report_html(tasks)):
-        await context.bot.send_message(rt.chat_id, chunk, parse_mode=ParseMode.HTML)
-    rt.state.set("report_signature", signature)
-
-
-def schedule_report(app: Application, minutes: float) -> None:
-    assert app.job_queue is not None
-    for job in app.job_queue.get_jobs_by_name(REPORT_JOB):
-        job.schedule_removal()
-    if minutes > 0:
-        app.job_queue.run_repeating(report, interval=minutes * 60, first=minutes * 60,
-                                    name=REPORT_JOB)
 
 
 def _dedicated_error_callback() -> object:
@@ -105,7 +60,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     """Run the bot until `stop` is set. Raises ConfigError for what the player must fix."""
     stop = stop or asyncio.Event()
     store = store or open_store(settings)
-    token, chat_id = telegram_config(settings, store)
+    token, chat_id, _ = resolve_telegram(settings, store.read().telegram)
     logsafe.add_secret(token)
     logsafe.add_secret(settings.password)
     logsafe.install_filter()

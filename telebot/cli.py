@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from telebot import __version__
-from telebot.config import Settings, load_dotenv_file, mask_token
+from telebot.config import Settings, load_dotenv_file, mask_token, resolve_telegram
 from telebot.errors import ConfigError, UsageError
 
 
@@ -35,23 +35,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(render.status_table(tasks))
     return 0
-
-
-def telegram_config(settings: Settings, snapshot_telegram: object | None) -> tuple[str, str, str]:
-    """(token, chat_id, where the token came from): TELEBOT_* wins over ikabot's own config."""
-    token = settings.token or getattr(snapshot_telegram, "bot_token", None)
-    chat = settings.chat_id or getattr(snapshot_telegram, "chat_id", None)
-    source = "TELEBOT_TOKEN" if settings.token else "ikabot's shared.telegram"
-    if not token:
-        raise ConfigError(
-            "no Telegram bot token: set up Telegram in ikabot's menu, or set TELEBOT_TOKEN "
-            "(and TELEBOT_CHAT_ID) in the environment or .env"
-        )
-    if not chat:
-        raise ConfigError(
-            "no Telegram chat id: set up Telegram in ikabot's menu, or set TELEBOT_CHAT_ID"
-        )
-    return token, str(chat), source
 
 
 async def _get_me(token: str, base_url: str) -> str:
@@ -90,7 +73,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"tasks: {len(tasks)} recorded, {running} running")
     for w in snap.warnings:
         print(f"warning: {w}")
-    token, chat, source = telegram_config(settings, snap.telegram)
+    token, chat, source = resolve_telegram(settings, snap.telegram)
     print(f"telegram: token {mask_token(token)} (from {source}), chat {chat}")
     mode = "dedicated bot (long polling)" if settings.dedicated_token else (
         "shared with ikabot (polling without confirming young updates)")

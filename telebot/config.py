@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from telebot.errors import ConfigError
+from telebot.model import TelegramConfig
 
 DEFAULT_API_BASE = "https://api.telegram.org/bot"
 
@@ -106,3 +107,20 @@ def mask_token(token: str | None) -> str:
         return "(none)"
     bot_id, _, _secret = token.partition(":")
     return f"{bot_id}:***" if bot_id.isdigit() else "***"
+
+
+def resolve_telegram(settings: Settings, ikabot_telegram: TelegramConfig) -> tuple[str, str, str]:
+    """(token, chat id, where the token came from): TELEBOT_* wins over ikabot's own config."""
+    token = settings.token or ikabot_telegram.bot_token
+    chat = settings.chat_id or ikabot_telegram.chat_id
+    source = "TELEBOT_TOKEN" if settings.token else "ikabot's shared.telegram"
+    if not token:
+        raise ConfigError(
+            "no Telegram bot token: set up Telegram in ikabot's menu, or set TELEBOT_TOKEN "
+            "(and TELEBOT_CHAT_ID) in the environment or .env"
+        )
+    if not chat:
+        raise ConfigError(
+            "no Telegram chat id: set up Telegram in ikabot's menu, or set TELEBOT_CHAT_ID"
+        )
+    return token, str(chat), source

@@ -29,6 +29,7 @@ from telegram.ext import (
 )
 
 from telebot import render
+from telebot.jobs import schedule_report
 from telebot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -146,8 +147,6 @@ async def _send_details(context: ContextTypes.DEFAULT_TYPE, pid: int) -> None:
 
 @owner_only
 async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    from telebot.app import schedule_report
-
     rt = runtime(context)
     args = context.args or []
     if not args:

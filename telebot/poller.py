@@ -63,8 +63,12 @@ class SharedPoller:
         if not m or m.group(1).lower() not in self.commands:
             return False
         mention = m.group(2)
-        username = self.bot.username if self.bot._bot_user else None
-        return mention is None or username is None or mention.lower() == username.lower()
+        if mention is None:
+            return True
+        try:
+            return mention.lower() == self.bot.username.lower()
+        except RuntimeError:  # not initialised yet: the name is unknown, take it
+            return True
 
     def _age_base(self, update: Update, now: float) -> float:
         """When the update happened: the message date, else when telebot first saw it."""

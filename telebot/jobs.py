@@ -1,0 +1,52 @@
+"""The bot's scheduled work, on python-telegram-bot's JobQueue (APScheduler underneath)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from telegram.constants import ParseMode
+from telegram.ext import Application, ContextTypes
+
+from telebot import render
+from telebot.model import Task
+from telebot.runtime import Runtime
+
+REPORT_JOB = "progress-report"
+
+
+async def scan(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Re-read ikabot's data: new tasks get tracked, silent ends get noticed."""
+    rt: Runtime = context.application.bot_data["runtime"]
+    tasks = await rt.tasks()
+    if rt.alerter is not None:
+        rt.alerter.observe(tasks)
+
+
+def _progress_signature(tasks: list[Task]) -> str:
+    items = sorted((t.pid, t.started, t.state, t.progress.done if t.progress else None,
+                    t.remaining) for t in tasks)
+    return hashlib.sha256(json.dumps(items).encode()).hexdigest()
+
+
+async def report(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The scheduled progress report, sent only when some progress changed since the last."""
+    rt: Runtime = context.application.bot_data["runtime"]
+    tasks = await rt.tasks()
+    signature = _progress_signature(tasks)
+    if not tasks or signature == rt.state.get("report_signature"):
+        return
+    for chunk in render.split_message(render.report_html(tasks)):
+        await context.bot.send_message(rt.chat_id, chunk, parse_mode=ParseMode.HTML)
+    rt.state.set("report_signature", signature)
+
+
+def schedule_report(app: Application, minutes: float) -> None:
+    assert app.job_queue is not None
+    for job in app.job_queue.get_jobs_by_name(REPORT_JOB):
+        job.schedule_removal()
+    if minutes > 0:
+        app.job_queue.run_repeating(report, interval=minutes * 60, first=minutes * 60,
+                                    name=REPORT_JOB)
+
+
