@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import machine_line, summary, write_directory
+from common import live_processes, machine_line, summary, write_directory
 
 from telebot.fakeapi import FakeBotAPI
 
@@ -99,29 +99,23 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=50)
     ap.add_argument("--poll", type=float, default=0.5)
     args = ap.parse_args()
-    live = [subprocess.Popen(["sleep", "3600"]) for _ in range(40)]
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            data = make_data(root, [p.pid for p in live])
-            print(machine_line())
-            print(f"command: python bench/bench_bot.py --samples {args.samples} "
-                  f"--poll {args.poll:g}")
-            ded, own = measure(data, root, args.samples,
-                               {"TELEBOT_TOKEN": TOKEN, "TELEBOT_CHAT_ID": str(CHAT)})
-            print("- /status of 200 tasks is 6 pages; the figures are to the first page")
-            print(f"- dedicated token, the bot's own handling (getUpdates answered → reply "
-                  f"arrives): {summary(own)}; target ≤ 30 ms")
-            print(f"- dedicated token (long polling), end to end (queued → reply arrives): "
-                  f"{summary(ded)}")
-            shared, _ = measure(data, root, max(10, args.samples // 3),
-                                {"TELEBOT_POLL_SECONDS": str(args.poll)})
-            print(f"- shared token, TELEBOT_POLL_SECONDS={args.poll:g}, end to end: "
-                  f"{summary(shared)}; target ≤ {args.poll * 1000 + 50:.0f} ms")
-    finally:
-        for p in live:
-            p.kill()
-            p.wait()
+    with live_processes(40) as live, tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        data = make_data(root, [p.pid for p in live])
+        print(machine_line())
+        print(f"command: python bench/bench_bot.py --samples {args.samples} "
+              f"--poll {args.poll:g}")
+        ded, own = measure(data, root, args.samples,
+                           {"TELEBOT_TOKEN": TOKEN, "TELEBOT_CHAT_ID": str(CHAT)})
+        print("- /status of 200 tasks is 6 pages; the figures are to the first page")
+        print(f"- dedicated token, the bot's own handling (getUpdates answered → reply "
+              f"arrives): {summary(own)}; target ≤ 30 ms")
+        print(f"- dedicated token (long polling), end to end (queued → reply arrives): "
+              f"{summary(ded)}")
+        shared, _ = measure(data, root, max(10, args.samples // 3),
+                            {"TELEBOT_POLL_SECONDS": str(args.poll)})
+        print(f"- shared token, TELEBOT_POLL_SECONDS={args.poll:g}, end to end: "
+              f"{summary(shared)}; target ≤ {args.poll * 1000 + 50:.0f} ms")
     return 0
 
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import machine_line
+from common import live_processes, machine_line
 
 from telebot import legacy
 from telebot.config import Settings
@@ -102,36 +100,29 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=50)
     args = parser.parse_args()
-    live = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
-            for _ in range(LIVE)]
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            pids = [p.pid for p in live]
-            directory = make_directory(root, pids)
-            legacy_path, email = make_legacy(root, pids)
-            state = root / "state"
-            print(machine_line())
-            print(f"command: python bench/bench_read.py --repeat {args.repeat}")
-            print("| case | tasks | median | spread |")
-            print("|---|---|---|---|")
-            t, n = measure(Settings(ikabot_path=directory, state_dir=state), args.repeat)
-            print(row("directory layout (7.6+), full read+merge+liveness", t, n))
-            t, n = measure(Settings(ikabot_path=directory, state_dir=state), args.repeat, True)
-            print(row("directory layout, every file changed since the last read", t, n))
-            t, n = measure(Settings(ikabot_path=legacy_path, email=email, password=PASSWORD,
-                                    state_dir=state), args.repeat)
-            print(row("legacy file (≤ 7.5), full read+merge+liveness", t, n))
-            kd = []
-            for _ in range(max(5, args.repeat // 5)):
-                t0 = time.perf_counter()
-                legacy.derive_key(email, PASSWORD)
-                kd.append((time.perf_counter() - t0) * 1000)
-            print(row("legacy key derivation (once per account)", kd, 1))
-    finally:
-        for p in live:
-            p.kill()
-            p.wait()
+    with live_processes(LIVE) as live, tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        pids = [p.pid for p in live]
+        directory = make_directory(root, pids)
+        legacy_path, email = make_legacy(root, pids)
+        state = root / "state"
+        print(machine_line())
+        print(f"command: python bench/bench_read.py --repeat {args.repeat}")
+        print("| case | tasks | median | spread |")
+        print("|---|---|---|---|")
+        t, n = measure(Settings(ikabot_path=directory, state_dir=state), args.repeat)
+        print(row("directory layout (7.6+), full read+merge+liveness", t, n))
+        t, n = measure(Settings(ikabot_path=directory, state_dir=state), args.repeat, True)
+        print(row("directory layout, every file changed since the last read", t, n))
+        t, n = measure(Settings(ikabot_path=legacy_path, email=email, password=PASSWORD,
+                                state_dir=state), args.repeat)
+        print(row("legacy file (≤ 7.5), full read+merge+liveness", t, n))
+        kd = []
+        for _ in range(max(5, args.repeat // 5)):
+            t0 = time.perf_counter()
+            legacy.derive_key(email, PASSWORD)
+            kd.append((time.perf_counter() - t0) * 1000)
+        print(row("legacy key derivation (once per account)", kd, 1))
     return 0
 
 

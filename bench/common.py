@@ -6,6 +6,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +43,15 @@ def write_directory(root: Path, token: str, chat: int,
             {"email": email, "shared": {}, "players": {username: {"59": {"en": {
                 "processList": plist}}}}}, indent=2))
     return path
+
+
+@contextmanager
+def live_processes(n: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`n` real, idle processes to stand for live tasks; killed and reaped afterwards."""
+    procs = [subprocess.Popen(["sleep", "3600"]) for _ in range(n)]
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
