@@ -3,6 +3,7 @@ on data written by ikabot's own code, with real task processes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -311,3 +312,35 @@ def test_any_status_renders_to_messages_telegram_accepts(statuses, action, api):
                     assert json.load(r)["ok"]
             except urllib.error.HTTPError as e:  # pragma: no cover - the failure message
                 raise AssertionError(f"{e.read()!r}: {chunk!r}") from None
+
+
+async def test_dedicated_token_held_by_another_poller_says_so(world, api, tmp_path, caplog):
+    """A second program long-polling the dedicated token: one clear line, no crash."""
+    import threading
+
+    stop = threading.Event()
+
+    def rival() -> None:  # another telebot, say, on the same token
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{api.base_url}{TOKEN}/getUpdates?timeout=1",
+                                       timeout=5).read()
+
+    caplog.set_level(logging.WARNING)
+    s = settings_for(world, api, tmp_path, token=TOKEN, chat_id=str(OWNER))
+    async with running_bot(s, api) as bot:
+        thread = threading.Thread(target=rival, daemon=True)
+        thread.start()
+        try:
+            assert await bot.wait(lambda: "another telebot" in caplog.text, 30)
+            assert sum(c.status == 409 for c in api.calls) >= 3
+        finally:
+            stop.set()
+            thread.join(10)
+    assert caplog.text.count("another telebot") == 1 and TOKEN not in caplog.text
+
+
+def test_run_without_telegram_config_exits_2(tmp_path: Path, run_cli):
+    d = IkabotDir(tmp_path / "h")
+    r = run_cli("run", IKABOT_PATH=str(d.path))
+    assert r.code == 2 and r.err.count("\n") == 1 and "TELEBOT_TOKEN" in r.err
