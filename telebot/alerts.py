@@ -42,6 +42,7 @@ URGENT = {"died", "offline"}
 STORM_GAP = 0.01  # quiet time after a death before its alert goes out
 STORM_GAP_MORE = 0.05  # once two died together, wait a little longer for the rest
 STORM_CAP = 2.0  # a storm's alert waits at most this long for more deaths
+SEEN_ALIVE_EVERY = 60.0  # how often an unchanged task's "last seen alive" is written
 BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
 
@@ -212,17 +213,22 @@ class Alerter:
         now = time.time() if now is None else now
         open_rows = {r.key: r for r in self.state.tracked()}
         seen: set[tuple[int, float]] = set()
-        for task in tasks:
-            if not task.alive or task.create_time is None:
-                continue
-            key = (task.pid, float(task.create_time))
-            seen.add(key)
-            prev = open_rows.get(key)
-            row = self._row(task, now, prev)
-            self.state.track(row)
-            if prev is None:
-                self.watcher.watch(task.pid, row.create_time)
-            self._check_stall(row, now)
+        with self.state.transaction():
+            for task in tasks:
+                if not task.alive or task.create_time is None:
+                    continue
+                key = (task.pid, float(task.create_time))
+                seen.add(key)
+                prev = open_rows.get(key)
+                row = self._row(task, now, prev)
+                if prev is None or row.last_change != prev.last_change or \
+                        now - prev.last_seen_alive >= SEEN_ALIVE_EVERY:
+                    self.state.track(row)  # unchanged tasks are written once a minute
+                else:
+                    row.last_seen_alive = prev.last_seen_alive
+                if prev is None:
+                    self.watcher.watch(task.pid, row.create_time)
+                self._check_stall(row, now)
         for key, row in open_rows.items():  # tracked but gone from the live list
             if key not in seen and key[0] not in self.watcher.watched() and \
                     not liveness.same_process(row.pid, row.create_time):

@@ -230,3 +230,30 @@ def test_sigterm_and_sigint_exit_0(ikabot_dir, api, tmp_path):
                             20)
         os.kill(bot.pid, sig)
         assert bot.wait(20) == 0
+
+
+async def test_unchanged_tasks_are_not_rewritten_every_scan(ikabot_dir, spawn, tmp_path):
+    """On a Raspberry Pi's SD card, a write per task per scan adds up over months."""
+    from telebot.alerts import Alerter
+    from telebot.config import Settings
+    from telebot.store import open_store
+    from telebot.tasks import collect
+
+    for i in range(5):
+        pirate(ikabot_dir, spawn, done=i)
+    state = StateDB(tmp_path / "state")
+    alerter = Alerter(state, str(OWNER))
+    store = open_store(Settings(ikabot_path=ikabot_dir.path))
+    alerter.observe(collect(store))
+    assert len(state.tracked()) == 5
+    before = state._db.total_changes
+    for _ in range(10):
+        alerter.observe(collect(store))
+    assert state._db.total_changes == before
+    p = pirate(ikabot_dir, spawn, done=1)  # a new task: written once
+    save_process_details(ikabot_dir.target(ALICE), p.pid, {"missions": {
+        "total": 10, "completed": 2, "remaining": 8}})
+    alerter.observe(collect(store))
+    assert state._db.total_changes == before + 1
+    alerter.watcher.close()
+    state.close()
