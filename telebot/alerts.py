@@ -42,6 +42,7 @@ URGENT = {"died", "offline"}
 STORM_GAP = 0.01  # quiet time after a death before its alert goes out
 STORM_GAP_MORE = 0.05  # once two died together, wait a little longer for the rest
 STORM_CAP = 2.0  # a storm's alert waits at most this long for more deaths
+KEEP_DAYS = 30  # ended tasks and sent alerts are forgotten after this
 SEEN_ALIVE_EVERY = 60.0  # how often an unchanged task's "last seen alive" is written
 BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
@@ -177,6 +178,7 @@ class Alerter:
     _flushing: set[asyncio.Task[None]] = field(default_factory=set)
     _reading: asyncio.Future[list[Task]] | None = None
     _stopping: bool = False
+    _pruned: float = 0.0
 
     def __post_init__(self) -> None:
         self.watcher = ProcessWatcher(self._exited, fallback_interval=self.fallback_interval)
@@ -229,6 +231,9 @@ class Alerter:
                 if prev is None:
                     self.watcher.watch(task.pid, row.create_time)
                 self._check_stall(row, now)
+        if now - self._pruned >= 3600:  # keep months of running from growing the database
+            self.state.prune(now - KEEP_DAYS * 86400)
+            self._pruned = now
         for key, row in open_rows.items():  # tracked but gone from the live list
             if key not in seen and key[0] not in self.watcher.watched() and \
                     not liveness.same_process(row.pid, row.create_time):
