@@ -55,6 +55,29 @@ def _dedicated_error_callback() -> object:
     return on_error
 
 
+async def _initialize(app: Application, settings: Settings, stop: asyncio.Event) -> bool:
+    """Connect to the Bot API, waiting out a network that is not up yet (a Pi at boot).
+
+    A rejected token is the player's to fix: that one ends telebot with exit status 2.
+    False when told to stop while still waiting.
+    """
+    delay = 1.0
+    while True:
+        try:
+            await app.initialize()
+            return True
+        except InvalidToken:
+            raise ConfigError("Telegram rejected the bot token (401): check TELEBOT_TOKEN or "
+                              "ikabot's Telegram settings") from None
+        except NetworkError as e:  # includes 5xx and timeouts
+            log.warning("cannot reach the Bot API at %s yet (%s); trying again in %.0f s",
+                        settings.api_base_url, logsafe.redact(str(e)), delay)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+            return False
+        delay = min(60.0, delay * 2)
+
+
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                 store: Store | None = None, ready: asyncio.Event | None = None) -> None:
     """Run the bot until `stop` is set. Raises ConfigError for what the player must fix."""
@@ -69,16 +92,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     rt = Runtime(settings, store, state, chat_id)
     app.bot_data["runtime"] = rt
     add_handlers(app)
-    try:
-        await app.initialize()
-    except InvalidToken:
+    if not await _initialize(app, settings, stop):
         state.close()
-        raise ConfigError("Telegram rejected the bot token (401): check TELEBOT_TOKEN or "
-                          "ikabot's Telegram settings") from None
-    except NetworkError:
-        state.close()
-        raise ConfigError(f"cannot reach the Bot API at {settings.api_base_url}: check the "
-                          "network or TELEGRAM_API_BASE_URL") from None
+        return
     from telebot.alerts import Alerter, attach
 
     rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,

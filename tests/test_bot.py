@@ -344,3 +344,14 @@ def test_run_without_telegram_config_exits_2(tmp_path: Path, run_cli):
     d = IkabotDir(tmp_path / "h")
     r = run_cli("run", IKABOT_PATH=str(d.path))
     assert r.code == 2 and r.err.count("\n") == 1 and "TELEBOT_TOKEN" in r.err
+
+
+async def test_waits_for_the_bot_api_to_come_up(world, api, tmp_path, caplog):
+    """At boot the network may not be up yet: telebot waits instead of exiting."""
+    api.fail("getMe", 502, times=1)
+    api.fail("getMe", drop=True, times=1)
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        (reply,) = await bot.ask("/status")
+        assert "5/10" in reply["text"]
+    assert [c.status for c in api.calls if c.method == "getMe"][:3] == [502, 0, 200]
+    assert "cannot reach the Bot API" in caplog.text and TOKEN not in caplog.text
