@@ -139,6 +139,8 @@ def _check_markup(markup: Any) -> dict[str, Any] | None:
     if not isinstance(rows, list):
         raise ApiError(400, "Bad Request: can't parse inline keyboard button: field "
                             "\"inline_keyboard\" must be an Array")
+    if sum(len(row) if isinstance(row, list) else 1 for row in rows) > 100:
+        raise ApiError(400, "Bad Request: reply markup is too long")
     for row in rows:
         for button in row if isinstance(row, list) else [None]:
             if not isinstance(button, dict) or not button.get("text"):

@@ -46,7 +46,7 @@ COMMANDS = {
 }
 CALLBACK_PREFIX = "tb:"
 NOT_AUTHORISED = "Sorry, this bot answers only its owner."
-DETAIL_BUTTONS_PER_PAGE = 8
+DETAIL_BUTTONS_PER_PAGE = 99  # Telegram takes at most 100 buttons; one is Refresh
 
 HELP = (
     "<b>telebot</b> watches the tasks ikabot runs for you (autoPirate, webServer, "
@@ -94,12 +94,12 @@ async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def status_markup(page: int, tasks: list[Any], page_text: str) -> InlineKeyboardMarkup:
-    """Refresh for this page, and a details button for the tasks shown on it."""
+    """Refresh for this page, and a details button for each task shown on it."""
     shown = [t for t in tasks if f"<code>{t.pid}</code>" in page_text]
     buttons = [InlineKeyboardButton(f"🔎 {t.action} {t.pid}",
                                     callback_data=f"{CALLBACK_PREFIX}d:{t.pid}")
                for t in shown[:DETAIL_BUTTONS_PER_PAGE]]
-    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    rows = [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
     rows.append([InlineKeyboardButton("🔄 Refresh", callback_data=f"{CALLBACK_PREFIX}r:{page}")])
     return InlineKeyboardMarkup(rows)
 

@@ -277,6 +277,9 @@ async def test_300_tasks_page_and_every_page_is_accepted(tmp_path, spawn, api):
         assert all(c.status == 200 for c in api.calls if c.method == "sendMessage")
         shown = "\n".join(m["text"] for m in pages)
         assert all(shown.count(f"autoPirate {4_000_000 + i} ") == 1 for i in range(290))
+        buttons = [b["callback_data"] for m in pages
+                   for row in m["reply_markup"]["inline_keyboard"] for b in row]
+        assert all(f"tb:d:{4_000_000 + i}" in buttons for i in range(290))  # one per task
         for m in pages:
             assert len(m["html"]) <= 4096
 

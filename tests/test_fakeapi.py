@@ -150,6 +150,13 @@ async def test_button_data_limit(bot):
             [[InlineKeyboardButton("b", callback_data="x" * 65)]]))
 
 
+async def test_at_most_100_buttons(bot):
+    many = [[InlineKeyboardButton(f"b{r}{c}", callback_data=f"{r}:{c}") for c in range(8)]
+            for r in range(13)]
+    with pytest.raises(BadRequest, match=r"(?i)reply markup is too long"):
+        await bot.send_message(42, "x", reply_markup=InlineKeyboardMarkup(many))
+
+
 async def test_commands(api, bot):
     from telegram import BotCommand
 
