@@ -358,3 +358,18 @@ async def test_waits_for_the_bot_api_to_come_up(world, api, tmp_path, caplog):
         assert "5/10" in reply["text"]
     assert [c.status for c in api.calls if c.method == "getMe"][:3] == [502, 0, 200]
     assert "cannot reach the Bot API" in caplog.text and TOKEN not in caplog.text
+
+
+async def test_legacy_layout_bot(legacy_file, spawn, api, tmp_path):
+    """ikabot ≤ 7.5's encrypted file: the same answers, with e-mail and password given."""
+    p = spawn()
+    legacy_file.set_telegram(ALICE, TOKEN, str(OWNER))
+    legacy_file.add_task(ALICE, p.pid, "autoPirate", "Mission 5/10 complete")
+    s = fast_settings(legacy_file.path, api, tmp_path / "state", email=ALICE.email,
+                      password=ALICE.password)
+    async with running_bot(s, api) as bot:
+        (reply,) = await bot.ask("/status")
+        assert "5/10 missions" in reply["text"]
+        p.kill()
+        assert await bot.wait(lambda: any("died at Mission 5/10" in t for t in bot.texts()))
+    assert ALICE.password not in json.dumps(api.sent())
