@@ -30,7 +30,7 @@ from ikabot.helpers import sessionStorage
 from ikabot.helpers.aesCipher import AESCipher
 from ikabot.web.session import Session
 
-from telebot.details import Target
+from telebot.details import Target, save_process_details
 
 
 @contextmanager
@@ -98,6 +98,22 @@ class IkabotDir:
     def target(self, account: Account) -> Target:
         return Target(account.email, account.username, account.world, account.server,
                       account.password, self.path)
+
+    def add_pirate(self, account: Account, pid: int, done: int = 5, total: int = 10,
+                   status: str | None = None) -> None:
+        """An autoPirate whose progress is in processDetails (the producer API)."""
+        self.add_task(account, pid, "autoPirate",
+                      status or f"Pirating for {total - done} more runs")
+        save_process_details(self.target(account), pid, {
+            "action": "autoPirate",
+            "missions": {"total": total, "completed": done, "remaining": total - done}})
+
+    def add_webserver(self, account: Account, pid: int, port: int = 43527,
+                      lan: str | None = "192.168.1.100") -> None:
+        """A webServer with ikabot's own status string (set through setStatus's path)."""
+        self.add_task(account, pid, "webServer")
+        also = f"and http://{lan}:{port}" if lan else ""
+        self.set_status(account, pid, f"running on http://127.0.0.1:{port} {also}")
 
     def user_file(self, account: Account) -> Path:
         with home(self.home):

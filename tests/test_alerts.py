@@ -32,10 +32,7 @@ def alerts(api: FakeBotAPI, word: str = "") -> list[str]:
 
 def pirate(d: IkabotDir, spawn, done: int = 5, total: int = 10, account=ALICE):
     p = spawn()
-    d.add_task(account, p.pid, "autoPirate", f"Mission {done}/{total} complete")
-    save_process_details(d.target(account), p.pid, {
-        "action": "autoPirate",
-        "missions": {"total": total, "completed": done, "remaining": total - done}})
+    d.add_pirate(account, p.pid, done, total, status=f"Mission {done}/{total} complete")
     return p
 
 

@@ -37,12 +37,8 @@ def api():
 def world(ikabot_dir: IkabotDir, spawn):
     """Alice pirating (5/10 via processDetails) and running a web server; Bob building."""
     pirate, web, builder = spawn(), spawn(), spawn()
-    ikabot_dir.add_task(ALICE, pirate.pid, "autoPirate", "Pirating for 5 more runs")
-    save_process_details(ikabot_dir.target(ALICE), pirate.pid, {
-        "action": "autoPirate", "missions": {"total": 10, "completed": 5, "remaining": 5}})
-    ikabot_dir.add_task(ALICE, web.pid, "webServer")
-    ikabot_dir.set_status(ALICE, web.pid,
-                          "running on http://127.0.0.1:43527 and http://192.168.1.100:43527")
+    ikabot_dir.add_pirate(ALICE, pirate.pid)
+    ikabot_dir.add_webserver(ALICE, web.pid)
     ikabot_dir.add_task(BOB, builder.pid, "constructionList",
                         "Athens: Academy -> level 4 , current 1h 2m , total 3h 4m")
     return {"dir": ikabot_dir, "pirate": pirate, "web": web, "builder": builder}

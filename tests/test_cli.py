@@ -10,7 +10,6 @@ import pytest
 from conftest import ALICE, BOB, CHAT, TOKEN
 from ikabotdata import IkabotDir, LegacyFile
 
-from telebot.details import save_process_details
 from telebot.fakeapi import FakeBotAPI
 
 
@@ -22,12 +21,8 @@ def files_of(path: Path) -> dict[Path, bytes]:
 
 def test_status_json_directory_layout(ikabot_dir: IkabotDir, spawn, run_cli):
     pirate, web, dead, reused = spawn(), spawn(), spawn(), spawn()
-    ikabot_dir.add_task(ALICE, pirate.pid, "autoPirate", "Pirating for 5 more runs")
-    save_process_details(ikabot_dir.target(ALICE), pirate.pid, {
-        "action": "autoPirate", "missions": {"total": 10, "completed": 5, "remaining": 5}})
-    ikabot_dir.add_task(BOB, web.pid, "webServer")
-    ikabot_dir.set_status(BOB, web.pid,
-                          "running on http://127.0.0.1:43527 and http://192.168.1.100:43527")
+    ikabot_dir.add_pirate(ALICE, pirate.pid)
+    ikabot_dir.add_webserver(BOB, web.pid)
     ikabot_dir.add_task(ALICE, dead.pid, "autoPirate", "Mission 3/10 complete")
     ikabot_dir.add_task(ALICE, reused.pid, "constructionList", date=time.time() - 7200)
     dead.kill()
