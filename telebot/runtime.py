@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -11,11 +12,13 @@ from typing import TYPE_CHECKING
 from telebot.config import Settings
 from telebot.model import Task
 from telebot.state import StateDB
-from telebot.store import Store
+from telebot.store import Store, open_store
 from telebot.tasks import build_tasks
 
 if TYPE_CHECKING:
     from telebot.alerts import Alerter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,6 +34,12 @@ class Runtime:
 
     def _read(self) -> list[Task]:
         with self._read_lock:  # the store keeps caches; one reader at a time
+            if self.store.layout == "legacy" and self.store.path.is_dir():
+                # ikabot was upgraded to 7.6+ while telebot ran: it moved the file into a
+                # directory (the old lines wait in .legacy_migration.enc); follow it
+                log.warning("ikabot's data at %s is now a directory; reading that layout",
+                            self.store.path)
+                self.store = open_store(self.settings)
             return build_tasks(self.store.read())
 
     async def tasks(self) -> list[Task]:

@@ -268,3 +268,24 @@ def test_retry_gives_up_to_last_good(legacy_file: LegacyFile, spawn, monkeypatch
     legacy_file.path.write_text("")  # ikabot died mid-write: empty for good
     snap = s.read()
     assert len(snap.accounts) == 1 and "last good" in snap.warnings[0]
+
+
+def test_runtime_follows_ikabots_upgrade_to_the_directory_layout(tmp_path: Path, spawn):
+    """ikabot 7.6+ moves ~/.ikabot (a file) into ~/.ikabot/.legacy_migration.enc."""
+    from telebot.runtime import Runtime
+    from telebot.state import StateDB
+
+    home_dir = tmp_path / "home"
+    home_dir.mkdir()
+    f = LegacyFile(home_dir / ".ikabot")
+    p = spawn()
+    f.add_task(ALICE, p.pid, "autoPirate", "Mission 4/10 complete")
+    settings = Settings(ikabot_path=f.path, email=ALICE.email, password=ALICE.password)
+    rt = Runtime(settings, open_store(settings), StateDB(tmp_path / "state"), "42")
+    assert [t.pid for t in rt._read()] == [p.pid]
+    IkabotDir(home_dir)  # ikabot 7.7 starts: init_storage migrates the file
+    assert f.path.is_dir()
+    tasks = rt._read()
+    assert [t.pid for t in tasks] == [p.pid] and tasks[0].progress.done == 4
+    assert rt.store.layout == "directory"
+    rt.state.close()
