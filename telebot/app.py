@@ -92,7 +92,12 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     rt = Runtime(settings, store, state, chat_id)
     app.bot_data["runtime"] = rt
     add_handlers(app)
-    if not await _initialize(app, settings, stop):
+    try:
+        connected = await _initialize(app, settings, stop)
+    except ConfigError:
+        state.close()
+        raise
+    if not connected:
         state.close()
         return
     from telebot.alerts import Alerter, attach
