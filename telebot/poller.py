@@ -93,6 +93,7 @@ class SharedPoller:
             now = time.time()
             last = int(self.state.get("last_update_id", 0))
             new_last = last
+            ours = []
             for update in updates:
                 if update.update_id <= last:
                     continue
@@ -102,11 +103,14 @@ class SharedPoller:
                 message = update.message or update.channel_post
                 if message is not None and message.date.timestamp() < self.started_at - 1:
                     continue  # sent before telebot started: not answered late
-                handed += 1
-                await self.queue.put(update)
+                ours.append(update)
             if new_last != last:
-                # at most once: a crash after this line loses an answer, never doubles one
+                # recorded before handing over: a crash in between loses an answer, and
+                # never answers a command twice
                 self.state.set("last_update_id", new_last)
+            for update in ours:
+                await self.queue.put(update)
+            handed += len(ours)
             confirmed = await self._janitor(updates, now)
             if not (confirmed and len(updates) >= BATCH):
                 break
