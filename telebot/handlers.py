@@ -6,6 +6,7 @@ Every handler reads ikabot's data afresh (a /status is worth a 10 ms read) and r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -46,6 +47,7 @@ COMMANDS = {
 }
 CALLBACK_PREFIX = "tb:"
 NOT_AUTHORISED = "Sorry, this bot answers only its owner."
+REPLY_RETRIES = 3
 DETAIL_BUTTONS_PER_PAGE = 99  # Telegram takes at most 100 buttons; one is Refresh
 
 HELP = (
@@ -80,12 +82,30 @@ def owner_only(handler: Handler) -> Handler:
     return wrapped
 
 
+async def reply(context: ContextTypes.DEFAULT_TYPE, text: str,
+                markup: InlineKeyboardMarkup | None = None) -> None:
+    """Send one message to the owner, riding out a brief Bot API hiccup (5xx, a reset).
+
+    429 is handled by the rate limiter; errors Telegram means (400, 403) are not retried.
+    """
+    for attempt in range(REPLY_RETRIES + 1):
+        try:
+            await context.bot.send_message(runtime(context).chat_id, text,
+                                           parse_mode=ParseMode.HTML, reply_markup=markup,
+                                           disable_web_page_preview=True)
+            return
+        except (BadRequest, Forbidden):
+            raise
+        except (TimedOut, NetworkError):
+            if attempt == REPLY_RETRIES:
+                raise
+            await asyncio.sleep(0.5 * 2**attempt)
+
+
 async def send(context: ContextTypes.DEFAULT_TYPE, text: str,
                markup: InlineKeyboardMarkup | None = None) -> None:
     for chunk in render.split_message(text):
-        await context.bot.send_message(runtime(context).chat_id, chunk,
-                                       parse_mode=ParseMode.HTML, reply_markup=markup,
-                                       disable_web_page_preview=True)
+        await reply(context, chunk, markup)
 
 
 @owner_only
@@ -109,10 +129,7 @@ async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     tasks = await runtime(context).tasks()
     pages = render.status_pages(tasks)
     for i, page in enumerate(pages):
-        await context.bot.send_message(runtime(context).chat_id, page,
-                                       parse_mode=ParseMode.HTML,
-                                       reply_markup=status_markup(i, tasks, page),
-                                       disable_web_page_preview=True)
+        await reply(context, page, status_markup(i, tasks, page))
 
 
 @owner_only
@@ -193,8 +210,7 @@ def alerts_text(rt: Runtime) -> str:
 @owner_only
 async def cmd_alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
-    await context.bot.send_message(rt.chat_id, alerts_text(rt), parse_mode=ParseMode.HTML,
-                                   reply_markup=alerts_markup(rt.state.alert_kinds()))
+    await reply(context, alerts_text(rt), alerts_markup(rt.state.alert_kinds()))
 
 
 @owner_only
