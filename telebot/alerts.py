@@ -266,8 +266,7 @@ class Alerter:
     # ---- deaths and storms
 
     def on_exit(self, event: ProcessExited) -> None:
-        row = next((r for r in self.state.tracked() if r.key == (event.pid, event.create_time)),
-                   None)
+        row = self.state.tracked_one(event.pid, event.create_time)
         if row is None or not self.state.end(row.pid, row.create_time, "exited", event.at):
             return
         if not self._batch:

@@ -66,6 +66,13 @@ class Tracked:
         return (self.pid, self.create_time)
 
 
+def _tracked(r: sqlite3.Row) -> Tracked:
+    d = dict(r)
+    d["progress"] = json.loads(d["progress"]) if d["progress"] else None
+    d["urls"] = json.loads(d["urls"])
+    return Tracked(**d)
+
+
 @dataclass
 class OutboxItem:
     id: int
@@ -137,13 +144,12 @@ class StateDB:
 
     def tracked(self, *, open_only: bool = True) -> list[Tracked]:
         sql = "SELECT * FROM tracked" + (" WHERE ended_at IS NULL" if open_only else "")
-        out = []
-        for r in self._db.execute(sql + " ORDER BY first_seen, pid"):
-            d = dict(r)
-            d["progress"] = json.loads(d["progress"]) if d["progress"] else None
-            d["urls"] = json.loads(d["urls"])
-            out.append(Tracked(**d))
-        return out
+        return [_tracked(r) for r in self._db.execute(sql + " ORDER BY first_seen, pid")]
+
+    def tracked_one(self, pid: int, create_time: float) -> Tracked | None:
+        row = self._db.execute("SELECT * FROM tracked WHERE pid=? AND create_time=?",
+                               (pid, create_time)).fetchone()
+        return None if row is None else _tracked(row)
 
     def end(self, pid: int, create_time: float, kind: str, at: float) -> bool:
         """Mark a tracked task ended; False if it was already (so it is reported once)."""
