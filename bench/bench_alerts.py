@@ -26,7 +26,7 @@ from typing import Any
 import psutil
 from common import machine_line, summary, write_directory
 
-from telebot.fakeapi import FakeBotAPI
+from telebot.demo.fakeapi import FakeBotAPI
 
 TOKEN = "123:BENCH"
 CHAT = 42

@@ -21,7 +21,7 @@ from typing import Any
 
 from common import live_processes, machine_line, summary, write_directory
 
-from telebot.fakeapi import FakeBotAPI
+from telebot.demo.fakeapi import FakeBotAPI
 
 TOKEN = "123:BENCH"
 CHAT = 42
@@ -46,7 +46,7 @@ def measure(data: Path, root: Path, samples: int,
         sends: list[float] = []
         from telebot import render
         from telebot.config import Settings
-        from telebot.store import open_store
+        from telebot.ikabot.store import open_store
         from telebot.tasks import collect
 
         pages = len(render.status_pages(collect(open_store(Settings(ikabot_path=data)))))

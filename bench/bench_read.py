@@ -16,9 +16,9 @@ from pathlib import Path
 
 from common import live_processes, machine_line
 
-from telebot import legacy
 from telebot.config import Settings
-from telebot.store import open_store
+from telebot.ikabot import legacy
+from telebot.ikabot.store import open_store
 from telebot.tasks import build_tasks
 
 ACCOUNTS = 10

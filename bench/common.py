@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from telebot.details import atomic_write, sanitize_email
+from telebot.ikabot.details import atomic_write, sanitize_email
 
 
 def machine_line() -> str:

@@ -25,7 +25,7 @@ def _settings() -> Settings:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from telebot import render
-    from telebot.store import open_store
+    from telebot.ikabot.store import open_store
     from telebot.tasks import collect
 
     settings = _settings()
@@ -59,7 +59,7 @@ async def _get_me(token: str, base_url: str) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from telebot.store import open_store
+    from telebot.ikabot.store import open_store
     from telebot.tasks import build_tasks
 
     settings = _settings()
@@ -86,13 +86,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from telebot.app import run_bot
+    from telebot.bot.app import run_bot
 
     return run_bot(_settings())
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from telebot.demo import run_demo
+    from telebot.demo.run import run_demo
 
     return run_demo(keep_running=args.keep_running)
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from telebot import liveness
+from telebot.ikabot.statuses import MAX_COUNT, parse_status, valid_url
 from telebot.model import Parsed, Progress, Snapshot, Task
-from telebot.parse import MAX_COUNT, parse_status, valid_url
+from telebot.processes import liveness
 
 if TYPE_CHECKING:
-    from telebot.store import Store
+    from telebot.ikabot.store import Store
 
 Probe = Callable[[int, float], tuple[bool, "float | None"]]
 

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from telebot.app import serve
+from telebot.bot.app import serve
 from telebot.config import Settings
-from telebot.fakeapi import FakeBotAPI
+from telebot.demo.fakeapi import FakeBotAPI
 
 OWNER = 42
 ALERT_MARKS = ("💀", "✅", "⏸")

@@ -30,7 +30,7 @@ from ikabot.helpers import sessionStorage
 from ikabot.helpers.aesCipher import AESCipher
 from ikabot.web.session import Session
 
-from telebot.details import Target, save_process_details
+from telebot.ikabot.details import Target, save_process_details
 
 
 @contextmanager

@@ -13,9 +13,9 @@ from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE, BOB, TOKEN, clean_env
 from ikabotdata import IkabotDir
 
-from telebot import alerts as alerts_module
-from telebot.details import save_process_details
-from telebot.fakeapi import FakeBotAPI
+from telebot.alerts import alerter as alerts_module
+from telebot.demo.fakeapi import FakeBotAPI
+from telebot.ikabot.details import save_process_details
 from telebot.state import StateDB
 
 
@@ -231,9 +231,9 @@ def test_sigterm_and_sigint_exit_0(ikabot_dir, api, tmp_path):
 
 async def test_unchanged_tasks_are_not_rewritten_every_scan(ikabot_dir, spawn, tmp_path):
     """On a Raspberry Pi's SD card, a write per task per scan adds up over months."""
-    from telebot.alerts import Alerter
+    from telebot.alerts.alerter import Alerter
     from telebot.config import Settings
-    from telebot.store import open_store
+    from telebot.ikabot.store import open_store
     from telebot.tasks import collect
 
     for i in range(5):

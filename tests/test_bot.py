@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from ikabotdata import IkabotDir
 
 from telebot import render
-from telebot.details import modify_account, save_process_details
+from telebot.demo.fakeapi import FakeBotAPI
 from telebot.errors import ConfigError
-from telebot.fakeapi import FakeBotAPI
+from telebot.ikabot.details import modify_account, save_process_details
 from telebot.model import AccountKey, Task
 
 STRANGER = 666
@@ -281,7 +281,7 @@ async def test_300_tasks_page_and_every_page_is_accepted(tmp_path, spawn, api):
 
 def bot_tasks(d: IkabotDir) -> list[Task]:
     from telebot.config import Settings
-    from telebot.store import open_store
+    from telebot.ikabot.store import open_store
     from telebot.tasks import collect
 
     return collect(open_store(Settings(ikabot_path=d.path)))

@@ -10,7 +10,7 @@ import pytest
 from conftest import ALICE, BOB, CHAT, TOKEN
 from ikabotdata import IkabotDir, LegacyFile
 
-from telebot.fakeapi import FakeBotAPI
+from telebot.demo.fakeapi import FakeBotAPI
 
 
 def files_of(path: Path) -> dict[Path, bytes]:

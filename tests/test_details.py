@@ -10,7 +10,7 @@ from conftest import ALICE, BOB
 from ikabotdata import IkabotDir, LegacyFile, entry_key
 
 from telebot.config import Settings
-from telebot.details import (
+from telebot.ikabot.details import (
     Target,
     cleanup_dead_details,
     delete_process_details,
@@ -18,7 +18,7 @@ from telebot.details import (
     sanitize_email,
     save_process_details,
 )
-from telebot.store import open_store
+from telebot.ikabot.store import open_store
 from telebot.tasks import collect
 
 MISSIONS = {"action": "autoPirate", "missions": {"total": 10, "completed": 5, "remaining": 5}}
@@ -99,7 +99,7 @@ def test_concurrent_writers_lose_nothing(ikabot_dir: IkabotDir, tmp_path: Path):
     """Two processes each save 30 pids under ikabot's exclusive lock: all 60 survive."""
     code = (
         "import sys\n"
-        "from telebot.details import Target, save_process_details\n"
+        "from telebot.ikabot.details import Target, save_process_details\n"
         "t = Target('alice@example.org', 'alice', '59', 'en', None, sys.argv[1])\n"
         "for i in range(30):\n"
         "    save_process_details(t, int(sys.argv[2]) + i,\n"

@@ -11,7 +11,7 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter
 
-from telebot.fakeapi import FakeBotAPI, parse_html
+from telebot.demo.fakeapi import FakeBotAPI, parse_html
 
 
 @pytest.fixture

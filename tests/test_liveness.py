@@ -9,7 +9,7 @@ import psutil
 import pytest
 from util import wait_until
 
-from telebot import liveness
+from telebot.processes import liveness
 
 
 def test_live_child_is_alive(spawn):

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from telebot.ikabot.statuses import parse_status
 from telebot.model import Progress
-from telebot.parse import parse_status
 
 
 def test_webserver_local_and_lan():

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from conftest import ALICE, BOB, CHAT, TOKEN
 from ikabotdata import Account, IkabotDir, LegacyFile, home
-from util import wait_until
+from util import dead_pid, wait_until
 
-from telebot import legacy, store
 from telebot.config import Settings
 from telebot.errors import DataError
-from telebot.store import open_store
+from telebot.ikabot import legacy, store
+from telebot.ikabot.store import open_store
 from telebot.tasks import build_tasks, collect
 
 
@@ -238,17 +238,18 @@ def test_bad_input_one_line(case: str, tmp_path: Path, spawn):
 
 
 def test_store_shapes_are_defensive(tmp_path: Path):
+    gone, gone2 = dead_pid(), dead_pid()
     d = tmp_path / ".ikabot"
     (d / "users").mkdir(parents=True)
     (d / "global.json").write_text(json.dumps({"telegram": "not a dict"}))
     (d / "users" / "x.json").write_text(json.dumps({
         "email": "x@example.org",
         "players": {"u": {"1": {"en": {"processList": [
-            {"pid": "12", "action": 5}, {"pid": None}, "junk", {"pid": True},
-            {"pid": 99999999, "action": "a", "date": "yesterday", "status": 7}],
+            {"pid": str(gone), "action": 5}, {"pid": None}, "junk", {"pid": True},
+            {"pid": gone2, "action": "a", "date": "yesterday", "status": 7}],
             "processDetails": ["not", "a", "dict"]}}, "2": "junk"}}}))
     snap = open_store(Settings(ikabot_path=d)).read()
-    assert [e["pid"] for e in snap.accounts[0].process_list] == [12, 99999999]
+    assert [e["pid"] for e in snap.accounts[0].process_list] == [gone, gone2]
     assert snap.telegram.bot_token is None
     assert {t.state for t in build_tasks(snap)} == {"dead"}
 
@@ -272,7 +273,7 @@ def test_retry_gives_up_to_last_good(legacy_file: LegacyFile, spawn, monkeypatch
 
 def test_runtime_follows_ikabots_upgrade_to_the_directory_layout(tmp_path: Path, spawn):
     """ikabot 7.6+ moves ~/.ikabot (a file) into ~/.ikabot/.legacy_migration.enc."""
-    from telebot.runtime import Runtime
+    from telebot.bot.runtime import Runtime
     from telebot.state import StateDB
 
     home_dir = tmp_path / "home"

@@ -8,8 +8,8 @@ import signal
 
 import pytest
 
-from telebot.liveness import create_time
-from telebot.watcher import ProcessWatcher, pidfd_supported
+from telebot.processes.liveness import create_time
+from telebot.processes.watcher import ProcessWatcher, pidfd_supported
 
 pytestmark = pytest.mark.skipif(not pidfd_supported(), reason="no pidfd on this system")
 

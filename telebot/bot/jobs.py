@@ -9,8 +9,8 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes
 
 from telebot import render
+from telebot.bot.runtime import Runtime
 from telebot.model import Task
-from telebot.runtime import Runtime
 
 REPORT_JOB = "progress-report"
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from telebot.config import Settings
+from telebot.ikabot.store import Store, open_store
 from telebot.model import Task
 from telebot.state import StateDB
-from telebot.store import Store, open_store
 from telebot.tasks import build_tasks
 
 if TYPE_CHECKING:
-    from telebot.alerts import Alerter
+    from telebot.alerts.alerter import Alerter
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Each registers itself in the sample data's processList (as ikabot's menu does for its
 children), then reports through the producer API, as an ikabot task would with telebot's
-help. Run as `python -m telebot.demotask KIND IKABOT_PATH EMAIL USERNAME WORLD SERVER [N STEP]`.
+help. Run as `python -m telebot.demo.tasks KIND IKABOT_PATH EMAIL USERNAME WORLD SERVER [N STEP]`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from telebot.details import Target, modify_account, save_process_details
+from telebot.ikabot.details import Target, modify_account, save_process_details
 
 
 def set_entry(target: Target, pid: int, **fields: Any) -> None:

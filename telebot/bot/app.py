@@ -17,14 +17,14 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from telebot import logsafe
+from telebot.bot.handlers import CALLBACK_PREFIX, COMMANDS, add_handlers, bot_commands
+from telebot.bot.jobs import scan, schedule_report
+from telebot.bot.poller import SharedPoller
+from telebot.bot.runtime import Runtime
 from telebot.config import Settings, resolve_telegram
 from telebot.errors import ConfigError
-from telebot.handlers import CALLBACK_PREFIX, COMMANDS, add_handlers, bot_commands
-from telebot.jobs import scan, schedule_report
-from telebot.poller import SharedPoller
-from telebot.runtime import Runtime
+from telebot.ikabot.store import Store, open_store
 from telebot.state import StateDB
-from telebot.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     if not connected:
         state.close()
         return
-    from telebot.alerts import Alerter, attach
+    from telebot.alerts.alerter import Alerter, attach
 
     rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,
                          fallback_interval=settings.scan_seconds)

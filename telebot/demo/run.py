@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from telebot import render
-from telebot.details import atomic_write
-from telebot.fakeapi import FakeBotAPI
+from telebot.demo.fakeapi import FakeBotAPI
+from telebot.ikabot.details import atomic_write
 
 EMAIL = "demo.player@example.org"
 USERNAME = "DemoPlayer"
@@ -53,7 +53,7 @@ class DemoWorld:
 
     def start(self, name: str, kind: str, total: int = 10, step: float = 1.0) -> int:
         p = subprocess.Popen(
-            [sys.executable, "-m", "telebot.demotask", kind, str(self.ikabot_path), EMAIL,
+            [sys.executable, "-m", "telebot.demo.tasks", kind, str(self.ikabot_path), EMAIL,
              USERNAME, WORLD, SERVER, str(total), str(step)],
             stdin=subprocess.DEVNULL)
         self.procs[name] = p
@@ -148,7 +148,7 @@ def run_demo(keep_running: bool = False) -> int:
             settings = Settings(ikabot_path=world.ikabot_path, api_base_url=api.base_url,
                                 state_dir=Path(tmp) / "state", poll_seconds=0.1,
                                 scan_seconds=0.5, report_minutes=0)
-            from telebot.store import open_store
+            from telebot.ikabot.store import open_store
             from telebot.tasks import collect
 
             wait_for(lambda: len(collect(open_store(settings))) == 4 and all(
@@ -166,7 +166,7 @@ def run_demo(keep_running: bool = False) -> int:
 
 async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
                         keep_running: bool) -> None:
-    from telebot.app import serve
+    from telebot.bot.app import serve
 
     stop, ready = asyncio.Event(), asyncio.Event()
     bot = asyncio.create_task(serve(settings, stop=stop, ready=ready))
@@ -208,7 +208,7 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
 
 
 def _mission(world: DemoWorld, name: str) -> int:
-    from telebot.details import Target, get_process_details
+    from telebot.ikabot.details import Target, get_process_details
 
     pid = world.procs[name].pid
     d = get_process_details(Target(EMAIL, USERNAME, WORLD, SERVER, None, world.ikabot_path),

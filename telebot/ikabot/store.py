@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telebot import legacy
 from telebot.config import Settings
 from telebot.errors import DataError, TornRead
+from telebot.ikabot import legacy
 from telebot.model import AccountData, AccountKey, Layout, Snapshot, TelegramConfig
 
 RETRIES = 6

@@ -29,12 +29,13 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from telebot import liveness, render
+from telebot import render
+from telebot.bot.poller import retry_after_seconds
 from telebot.logsafe import redact
 from telebot.model import Progress, Task
-from telebot.poller import retry_after_seconds
+from telebot.processes import liveness
+from telebot.processes.watcher import ProcessWatcher
 from telebot.state import StateDB, Tracked
-from telebot.watcher import ProcessWatcher
 
 log = logging.getLogger(__name__)
 

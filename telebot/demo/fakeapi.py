@@ -569,10 +569,10 @@ class FakeBotAPI:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m telebot.fakeapi`: run it standalone until SIGINT/SIGTERM."""
+    """`python -m telebot.demo.fakeapi`: run it standalone until SIGINT/SIGTERM."""
     import os
 
-    parser = argparse.ArgumentParser(prog="python -m telebot.fakeapi")
+    parser = argparse.ArgumentParser(prog="python -m telebot.demo.fakeapi")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token", default=os.environ.get("FAKEAPI_TOKEN", "123:TEST"))
     args = parser.parse_args(argv)

@@ -30,8 +30,8 @@ from telegram.ext import (
 )
 
 from telebot import render
-from telebot.jobs import schedule_report
-from telebot.runtime import Runtime
+from telebot.bot.jobs import schedule_report
+from telebot.bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

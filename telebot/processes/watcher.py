@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from telebot.liveness import same_process
+from telebot.processes.liveness import same_process
 
 log = logging.getLogger(__name__)
 

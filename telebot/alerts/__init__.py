@@ -1,0 +1,1 @@
+"""Alerts: tracking live tasks, telling how one ended, storms, the durable outbox, the texts."""

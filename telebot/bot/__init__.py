@@ -1,0 +1,1 @@
+"""The Telegram bot: the Application, its handlers, the shared-token poller, its jobs."""

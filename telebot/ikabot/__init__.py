@@ -1,0 +1,1 @@
+"""ikabot's side: its data (both layouts), its statuses, its log, and the producer API."""
