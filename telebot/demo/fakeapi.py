@@ -9,6 +9,10 @@ earlier update; without one, the first 100 unconfirmed come back, again and agai
 timeouts, 409 when a second poll overtakes a waiting one, HTML parse-mode validation and the
 4096-character limit on the visible text (400 errors worded like Telegram's), 401 for a wrong
 token, and on demand 429 with `retry_after`, 5xx or a dropped connection. Every call is recorded.
+
+Several bots (`add_bot`) can share one server, as several telebots share one group chat: each
+bot has its own update queue; a group message reaches every bot (privacy mode off), a button
+press only the bot that sent the message, and a bot cannot edit another bot's message.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class Call:
     params: dict[str, Any]
     status: int
     time: float
+    bot: str = ""  # the username of the bot whose token made the call
 
 
 @dataclass
@@ -163,7 +168,7 @@ class _State:
     updates: list[dict[str, Any]] = field(default_factory=list)
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     sent_order: list[tuple[int, int]] = field(default_factory=list)
-    callbacks: set[str] = field(default_factory=set)
+    callbacks: dict[str, str] = field(default_factory=dict)  # query id → bot username
     commands: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     failures: list[_Failure] = field(default_factory=list)
@@ -181,6 +186,11 @@ class FakeBotAPI:
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._state = _State()
+        # the update queue, commands and poll generation of each bot; the first bot's are
+        # `_state`'s own, the shared chats and the call log live in `_state` only
+        self._queues: dict[str, _State] = {token: self._state}
+        self._usernames: dict[str, str] = {token: bot_username}
+        self._local = threading.local()  # the bot (token) of the request being served
         self._ids = itertools.count(100_000)
         self._msg_ids: dict[int, itertools.count[int]] = {}
         self._cb_ids = itertools.count(1)
@@ -237,6 +247,15 @@ class FakeBotAPI:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def add_bot(self, token: str, username: str) -> None:
+        """Another bot on this server (another machine's telebot in the same group chat)."""
+        with self._lock:
+            self._queues[token] = _State()
+            self._usernames[token] = username
+
+    def token_of(self, username: str) -> str:
+        return next(t for t, u in self._usernames.items() if u == username)
+
     # ---- the player's side
 
     def _user(self, user_id: int) -> dict[str, Any]:
@@ -250,16 +269,18 @@ class FakeBotAPI:
             chat["title"] = f"Chat {chat_id}"
         return chat
 
-    def add_update(self, update: dict[str, Any]) -> int:
+    def add_update(self, update: dict[str, Any], token: str | None = None) -> int:
         with self._cond:
             update = dict(update)
             update.setdefault("update_id", next(self._ids))
-            self._state.updates.append(update)
+            self._queues[token or self.token].updates.append(update)
             self._cond.notify_all()
             return update["update_id"]
 
     def add_message(self, text: str, chat_id: int = 42, user_id: int = 42,
-                    chat_type: str = "private", date: float | None = None) -> int:
+                    chat_type: str = "private", date: float | None = None,
+                    token: str | None = None) -> int:
+        """A user's message. In a group it reaches every bot unless `token` names one."""
         with self._lock:
             message_id = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
         message: dict[str, Any] = {
@@ -273,26 +294,33 @@ class FakeBotAPI:
             message["entities"] = [{"type": "bot_command", "offset": 0,
                                     "length": utf16_len(m.group(0))}]
         key = "channel_post" if chat_type == "channel" else "message"
-        return self.add_update({key: message})
+        if token is None and chat_type in ("group", "supergroup"):
+            with self._lock:
+                tokens = list(self._queues)
+            ids = [self.add_update({key: message}, t) for t in tokens]
+            return ids[0]
+        return self.add_update({key: message}, token)
 
     def add_callback(self, data: str, message_id: int, chat_id: int = 42,
                      user_id: int = 42) -> int:
+        """A press on a button of message `message_id`: only the bot that sent it hears it."""
         with self._lock:
             message = self._state.messages.get((chat_id, message_id))
+            token = self.token_of(message["bot"]) if message else self.token
             query_id = str(next(self._cb_ids))
-            self._state.callbacks.add(query_id)
+            self._state.callbacks[query_id] = self._usernames[token]
         msg = self._message_json(message) if message else {
-            "message_id": message_id, "date": int(time.time()), "chat": self._chat(chat_id),
-            "text": "?"}
+            "message_id": message_id, "date": int(time.time()),
+            "chat": self._chat(chat_id, "group" if chat_id < 0 else "private"), "text": "?"}
         return self.add_update({"callback_query": {
             "id": query_id, "from": self._user(user_id), "message": msg,
-            "chat_instance": str(chat_id), "data": data}})
+            "chat_instance": str(chat_id), "data": data}}, token)
 
     # ---- inspection
 
-    def unconfirmed(self) -> list[dict[str, Any]]:
+    def unconfirmed(self, token: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            return [dict(u) for u in self._state.updates]
+            return [dict(u) for u in self._queues[token or self.token].updates]
 
     @property
     def calls(self) -> list[Call]:
@@ -308,9 +336,9 @@ class FakeBotAPI:
                     out.append(dict(m))
             return out
 
-    def commands(self) -> list[dict[str, Any]]:
+    def commands(self, token: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self._state.commands)
+            return list(self._queues[token or self.token].commands)
 
     def fail(self, method: str | None = None, status: int = 502, times: int = 1,
              retry_after: int | None = None, drop: bool = False) -> None:
@@ -354,8 +382,9 @@ class FakeBotAPI:
                     1 if failure.status == 429 else None))
             if not m:
                 raise ApiError(404, "Not Found")
-            if m.group(1) != self.token:
+            if m.group(1) not in self._queues:
                 raise ApiError(401, "Unauthorized")
+            self._local.token = m.group(1)
             if self.on_request:
                 self.on_request(method, params)
             handler = getattr(self, f"_m_{method}", None)
@@ -416,7 +445,9 @@ class FakeBotAPI:
 
     def _record(self, method: str, params: dict[str, Any], status: int) -> None:
         with self._cond:
-            self._state.calls.append(Call(method, params, status, time.time()))
+            bot = self._usernames.get(getattr(self._local, "token", ""), "")
+            self._local.token = ""
+            self._state.calls.append(Call(method, params, status, time.time(), bot))
             self._cond.notify_all()
 
     # ---- methods
@@ -431,9 +462,17 @@ class FakeBotAPI:
         except (TypeError, ValueError):
             raise ApiError(400, f"Bad Request: invalid {name} specified") from None
 
-    def _bot_user(self) -> dict[str, Any]:
-        return {"id": self.bot_id, "is_bot": True, "first_name": "telebot test",
-                "username": self.bot_username, "can_join_groups": True,
+    def _queue(self) -> _State:
+        """The update queue and commands of the bot whose request is being served."""
+        return self._queues[getattr(self._local, "token", "") or self.token]
+
+    def _bot_user(self, username: str | None = None) -> dict[str, Any]:
+        token = self.token_of(username) if username else \
+            (getattr(self._local, "token", "") or self.token)
+        bot_id = token.split(":", 1)[0]
+        return {"id": int(bot_id) if bot_id.isdigit() else 1, "is_bot": True,
+                "first_name": "telebot test",
+                "username": self._usernames[token], "can_join_groups": True,
                 "can_read_all_group_messages": False, "supports_inline_queries": False}
 
     def _m_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -459,12 +498,12 @@ class FakeBotAPI:
                     1 <= len(str(c.get("description", ""))) <= 256:
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
         with self._lock:
-            self._state.commands = commands
+            self._queue().commands = commands
         return True
 
     def _m_getMyCommands(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self._state.commands)
+            return list(self._queue().commands)
 
     def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = self._int(params, "offset")
@@ -472,7 +511,7 @@ class FakeBotAPI:
         timeout = max(0.0, min(MAX_POLL, float(params.get("timeout") or 0)))
         deadline = time.monotonic() + timeout
         with self._cond:
-            st = self._state
+            st = self._queue()
             if offset is not None:
                 if offset < 0:
                     keep = st.updates[offset:] if -offset <= len(st.updates) else st.updates
@@ -493,9 +532,12 @@ class FakeBotAPI:
                     return []
                 self._cond.wait(left)
 
+    def _queue_name(self) -> str:
+        return self._usernames[getattr(self._local, "token", "") or self.token]
+
     def _message_json(self, m: dict[str, Any]) -> dict[str, Any]:
         out = {k: m[k] for k in ("message_id", "date", "chat", "text") if k in m}
-        out["from"] = self._bot_user()
+        out["from"] = self._bot_user(m.get("bot"))
         if m.get("edit_date"):
             out["edit_date"] = m["edit_date"]
         if m.get("reply_markup"):
@@ -524,9 +566,10 @@ class FakeBotAPI:
         with self._cond:
             message_id = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
             m = {"message_id": message_id, "date": int(time.time()),
-                 "chat": self._chat(chat_id), "text": visible, "html": raw,
+                 "chat": self._chat(chat_id, "group" if chat_id < 0 else "private"),
+                 "text": visible, "html": raw,
                  "parse_mode": params.get("parse_mode"), "reply_markup": markup,
-                 "edits": 0}
+                 "edits": 0, "bot": self._queue_name()}
             self._state.messages[(chat_id, message_id)] = m
             self._state.sent_order.append((chat_id, message_id))
             self._cond.notify_all()
@@ -540,6 +583,8 @@ class FakeBotAPI:
             m = self._state.messages.get((chat_id or 0, message_id or 0))
             if m is None:
                 raise ApiError(400, "Bad Request: message to edit not found")
+            if m.get("bot") != self._queue_name():
+                raise ApiError(400, "Bad Request: message can't be edited")
             if m["html"] == raw and m["reply_markup"] == markup:
                 raise ApiError(400, "Bad Request: message is not modified: specified new "
                                     "message content and reply markup are exactly the same "
@@ -561,10 +606,10 @@ class FakeBotAPI:
     def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         query_id = str(params.get("callback_query_id", ""))
         with self._lock:
-            if query_id not in self._state.callbacks:
+            if self._state.callbacks.get(query_id) != self._queue_name():
                 raise ApiError(400, "Bad Request: query is too old and response timeout "
                                     "expired or query ID is invalid")
-            self._state.callbacks.discard(query_id)
+            del self._state.callbacks[query_id]
         return True
 
 
