@@ -35,6 +35,37 @@ def _number(env: dict[str, str], name: str, default: float, *, minimum: float = 
     return value
 
 
+HOST_LABEL_MAX = 24  # the label heads every message; room is kept for it in render's limit
+
+
+def _flag(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a switch; set it to 1 or 0")
+
+
+def _label(env: dict[str, str]) -> str | None:
+    raw = " ".join(env.get("TELEBOT_HOST_LABEL", "").split())
+    if len(raw) > HOST_LABEL_MAX or any(not c.isprintable() for c in raw):
+        raise ConfigError(f"TELEBOT_HOST_LABEL={raw!r}: use a short name for this machine "
+                          f"(at most {HOST_LABEL_MAX} printable characters), e.g. pi-kitchen")
+    return raw or None
+
+
+def _owner_ids(env: dict[str, str]) -> frozenset[int]:
+    # a stand-in until the bottrust branch's TELEBOT_OWNER_IDS lands (theirs wins at merge)
+    raw = [x.strip() for x in env.get("TELEBOT_OWNER_IDS", "").split(",") if x.strip()]
+    if not all(x.isdigit() for x in raw):
+        raise ConfigError("TELEBOT_OWNER_IDS: list Telegram user ids separated by commas, "
+                          "e.g. 123456789,987654321")
+    return frozenset(int(x) for x in raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     ikabot_path: Path
@@ -49,6 +80,9 @@ class Settings:
     scan_seconds: float = 15.0
     report_minutes: float = 60.0
     stall_minutes: float = 0.0
+    host_label: str | None = None
+    allow_kill: bool = True
+    owner_ids: frozenset[int] = frozenset()
 
     @property
     def dedicated_token(self) -> bool:
@@ -74,6 +108,9 @@ class Settings:
             scan_seconds=_number(e, "TELEBOT_SCAN_SECONDS", 15.0, minimum=0.05),
             report_minutes=_number(e, "TELEBOT_REPORT_MINUTES", 60.0),
             stall_minutes=_number(e, "TELEBOT_STALL_MINUTES", 0.0),
+            host_label=_label(e),
+            allow_kill=_flag(e, "TELEBOT_ALLOW_KILL", True),
+            owner_ids=_owner_ids(e),
         )
 
 

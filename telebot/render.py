@@ -16,7 +16,8 @@ from typing import Any
 
 from telebot.model import AccountKey, Progress, Task
 
-TELEGRAM_LIMIT = 4096
+HOST_TAG_ROOM = 64  # every message may start with its machine's tag line (bot/hostlabel.py)
+TELEGRAM_LIMIT = 4096 - HOST_TAG_ROOM  # what telebot's own text may use of Telegram's 4096
 STATUS_CLIP = 300  # a runaway status string must not push one task past a whole message
 
 STATE_ICON = {"running": "🟢", "finished": "✅", "dead": "💀"}

@@ -35,6 +35,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     not_before REAL NOT NULL DEFAULT 0, sent_at REAL, attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT, dropped INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sent_at, dropped, id);
+CREATE TABLE IF NOT EXISTS kill_buttons (
+    nonce TEXT PRIMARY KEY, pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,
+    started REAL NOT NULL, action TEXT NOT NULL, account TEXT NOT NULL,
+    expires_at REAL NOT NULL, used_at REAL);
+CREATE TABLE IF NOT EXISTS stop_requests (
+    pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, who TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (pid, start_ticks));
 """
 
 
@@ -71,6 +78,30 @@ def _tracked(r: sqlite3.Row) -> Tracked:
     d["progress"] = json.loads(d["progress"]) if d["progress"] else None
     d["urls"] = json.loads(d["urls"])
     return Tracked(**d)
+
+
+@dataclass(frozen=True)
+class KillButton:
+    """A /kill confirmation: which process it stands for, until when, and whether used."""
+
+    nonce: str
+    pid: int
+    start_ticks: int
+    started: float  # the processList entry's date
+    action: str
+    account: str
+    expires_at: float
+    used_at: float | None
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """telebot was asked to stop this very process (written before the signal is sent)."""
+
+    pid: int
+    start_ticks: int
+    who: str
+    at: float
 
 
 @dataclass
@@ -219,3 +250,35 @@ class StateDB:
 
     def set_mute_until(self, ts: float) -> None:
         self.set("mute_until", ts)
+
+    # ---- stopping tasks from Telegram (bot/control.py)
+
+    def add_kill_button(self, button: KillButton) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM kill_buttons WHERE expires_at < ?",
+                             (time.time() - 86400,))
+            self._db.execute("INSERT INTO kill_buttons VALUES(:nonce, :pid, :start_ticks, "
+                             ":started, :action, :account, :expires_at, :used_at)",
+                             button.__dict__)
+
+    def kill_button(self, nonce: str) -> KillButton | None:
+        row = self._db.execute("SELECT * FROM kill_buttons WHERE nonce=?", (nonce,)).fetchone()
+        return None if row is None else KillButton(**dict(row))
+
+    def use_kill_button(self, nonce: str, now: float) -> KillButton | None:
+        """Spend a button once: the button if it was unused and not expired, else None."""
+        cur = self._db.execute("UPDATE kill_buttons SET used_at=? WHERE nonce=? AND "
+                               "used_at IS NULL AND expires_at>=?", (now, nonce, now))
+        return self.kill_button(nonce) if cur.rowcount == 1 else None
+
+    def record_stop(self, request: StopRequest) -> None:
+        """Written (and committed) before the signal: the end is then told as *stopped*."""
+        self._db.execute("DELETE FROM stop_requests WHERE at < ?", (request.at - 30 * 86400,))
+        self._db.execute("INSERT OR REPLACE INTO stop_requests VALUES(:pid, :start_ticks, :who, "
+                         ":at)", request.__dict__)
+
+    def stop_request(self, pid: int, start_ticks: int) -> StopRequest | None:
+        """Whether telebot itself stopped this process (pid + start ticks), and who asked."""
+        row = self._db.execute("SELECT * FROM stop_requests WHERE pid=? AND start_ticks=?",
+                               (pid, start_ticks)).fetchone()
+        return None if row is None else StopRequest(**dict(row))

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from telebot.bot.app import serve
+from telebot.bot.hostlabel import untagged
 from telebot.config import Settings
 from telebot.demo.fakeapi import FakeBotAPI
 
 OWNER = 42
-ALERT_MARKS = ("💀", "✅", "⏸")
+ALERT_MARKS = ("💀", "✅", "⏸", "🛑")
 
 
 @dataclasses.dataclass
@@ -37,9 +38,10 @@ class Harness:
 
         def answers() -> list[dict[str, Any]]:
             return [m for m in self.api.sent(chat_id)[before:]
-                    if not m["text"].startswith(ALERT_MARKS)]
+                    if not untagged(m["text"]).startswith(ALERT_MARKS)]
 
-        self.api.add_message(text, chat_id=chat_id, user_id=chat_id, **kw)
+        kw.setdefault("user_id", chat_id)
+        self.api.add_message(text, chat_id=chat_id, **kw)
         ok = await self.wait(lambda: len(answers()) >= replies, timeout)
         assert ok, f"no answer to {text!r}"
         return answers()

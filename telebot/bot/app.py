@@ -14,10 +14,11 @@ import signal
 import time
 
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
 from telebot import logsafe
 from telebot.bot.handlers import CALLBACK_PREFIX, COMMANDS, add_handlers, bot_commands
+from telebot.bot.hostlabel import label_for, make_bot
 from telebot.bot.jobs import scan, schedule_report
 from telebot.bot.poller import SharedPoller
 from telebot.bot.runtime import Runtime
@@ -29,9 +30,9 @@ from telebot.state import StateDB
 log = logging.getLogger(__name__)
 
 
-def build_application(settings: Settings, token: str) -> Application:
-    builder = (ApplicationBuilder().token(token).base_url(settings.api_base_url)
-               .rate_limiter(AIORateLimiter(max_retries=2)))
+def build_application(settings: Settings, token: str, label: str | None = None) -> Application:
+    """`label`: the machine's name heading every message (see `hostlabel`), or None."""
+    builder = ApplicationBuilder().bot(make_bot(settings, token, label))
     if not settings.dedicated_token:
         builder = builder.updater(None)
     return builder.build()
@@ -88,7 +89,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     logsafe.add_secret(settings.password)
     logsafe.install_filter()
     state = StateDB(settings.state_dir)
-    app = build_application(settings, token)
+    app = build_application(settings, token, label_for(settings, chat_id))
     rt = Runtime(settings, store, state, chat_id)
     app.bot_data["runtime"] = rt
     add_handlers(app)

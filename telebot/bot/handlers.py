@@ -30,6 +30,7 @@ from telegram.ext import (
 )
 
 from telebot import render
+from telebot.bot import control
 from telebot.bot.jobs import schedule_report
 from telebot.bot.runtime import Runtime
 
@@ -44,6 +45,7 @@ COMMANDS = {
     "report": "scheduled progress report: /report [minutes|off]",
     "alerts": "which alerts you get (died, finished, stalled)",
     "mute": "hold non-urgent alerts: /mute <minutes>",
+    "kill": "stop a task, after a confirmation: /kill <pid>",
 }
 CALLBACK_PREFIX = "tb:"
 NOT_AUTHORISED = "Sorry, this bot answers only its owner."
@@ -159,7 +161,15 @@ async def _send_details(context: ContextTypes.DEFAULT_TYPE, pid: int) -> None:
     if task is None:
         await send(context, f"No ikabot task with pid {pid}. /status lists them.")
         return
-    await send(context, render.details_html(task))
+    await send(context, render.details_html(task),
+               control.details_markup(runtime(context), task, context.bot))
+
+
+@owner_only
+async def cmd_kill(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    text, markup = await control.kill_command(runtime(context), update.effective_user,
+                                              context.args or [], context.bot)
+    await reply(context, text, markup)
 
 
 @owner_only
@@ -256,6 +266,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif kind == "d" and arg.isdigit():
         await query.answer()
         await _send_details(context, int(arg))
+    elif kind in control.BUTTON_KINDS:
+        await control.on_press(query, rt, context.application, kind, arg)
     elif kind == "a" and arg in rt.state.alert_kinds():
         rt.state.set_alert_kind(arg, not rt.state.alert_kinds()[arg])
         await query.edit_message_text(alerts_text(rt), parse_mode=ParseMode.HTML,
@@ -284,8 +296,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 def add_handlers(app: Application) -> None:
     for name, fn in (("start", cmd_help), ("help", cmd_help), ("status", cmd_status),
                      ("webserver", cmd_webserver), ("details", cmd_details),
-                     ("report", cmd_report), ("alerts", cmd_alerts), ("mute", cmd_mute)):
+                     ("report", cmd_report), ("alerts", cmd_alerts), ("mute", cmd_mute),
+                     ("kill", cmd_kill)):
         app.add_handler(CommandHandler(name, fn))
+    control.add_handlers(app)
     app.add_handler(CallbackQueryHandler(on_button, pattern=f"^{CALLBACK_PREFIX}"))
     app.add_handler(MessageHandler(filters.COMMAND, on_stranger))
     app.add_error_handler(on_error)

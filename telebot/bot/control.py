@@ -1,0 +1,406 @@
+"""Stop an ikabot task from Telegram, safely (`/kill`, and the 🛑 button in /details).
+
+ikabot's own *Kill tasks* menu sends `kill -9` with no confirmation. Here a stop takes two
+steps and several checks, because a pid is only a number that the kernel hands out again:
+
+1. `/kill <pid>` (or 🛑) answers with what it would stop and two buttons, *Stop it* and
+   *Cancel*. The button carries a one-time nonce kept in telebot's database, valid
+   `NONCE_TTL` seconds, bound to the process identity seen then (pid + start time) and to the
+   processList entry (its `date`).
+2. A press is honoured only from an owner, once, in time. Then telebot reads ikabot's data
+   again and checks that the pid is still a live ikabot task entry (the same entry), that the
+   process is still the very one the button was made for, and that it runs as telebot's own
+   user. It opens a pidfd *before* the last identity check and signals through it, so the
+   signal cannot reach a process that took the pid in between.
+3. The stop request is written to the database before the signal (`StateDB.record_stop`), so
+   the end is told as **stopped**, never as died or killed. SIGTERM, then SIGKILL after
+   `GRACE` seconds; the wait runs as a task of its own, so the bot keeps answering meanwhile.
+
+telebot never writes ikabot's files: ikabot's menu drops the entry itself when it next runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import os
+import secrets
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, User
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import Application, ContextTypes, TypeHandler
+
+from telebot import render
+from telebot.bot import hostlabel
+from telebot.bot.runtime import Runtime
+from telebot.model import Task
+from telebot.processes import liveness
+from telebot.processes.watcher import pidfd_supported
+from telebot.state import KillButton, StopRequest
+
+log = logging.getLogger(__name__)
+
+NONCE_TTL = 300.0  # seconds a confirmation button stays valid
+GRACE = 5.0  # seconds between SIGTERM and SIGKILL
+PREFIX = "tb:"
+ASK, CONFIRM, CANCEL = "kq", "k", "kx"  # callback kinds: show a confirmation, stop, cancel
+BUTTON_KINDS = frozenset({ASK, CONFIRM, CANCEL})
+LIST_BUTTONS = 99  # Telegram takes at most 100 buttons a message
+
+OFF = "Stopping tasks from Telegram is turned off on this machine (TELEBOT_ALLOW_KILL=0)."
+NOT_OWNER = "Only an owner can stop tasks (TELEBOT_OWNER_IDS)."
+SPENT = "This button has expired or was used already: send /kill <pid> again."
+USAGE = "Usage: /kill &lt;pid&gt;, e.g. /kill 12345, or /kill alone to pick a running task."
+
+
+# ---------------------------------------------------------------- who and what
+
+
+def is_owner(rt: Runtime, user_id: int | None) -> bool:
+    """May this Telegram user stop tasks? TELEBOT_OWNER_IDS, else the private chat's user.
+
+    In a group without TELEBOT_OWNER_IDS nobody may: everyone there can read, no one can act.
+    """
+    if user_id is None:
+        return False
+    owners = getattr(rt.settings, "owner_ids", None)
+    if owners:
+        return str(user_id) in {str(o) for o in owners}
+    return not rt.chat_id.startswith("-") and str(user_id) == rt.chat_id
+
+
+def identity(task: Task) -> float | None:
+    """The process identity recorded for a task (its start time)."""
+    return task.create_time
+
+
+def same_identity(pid: int, ident: float) -> bool:
+    """Is `pid` still the very process `ident` was recorded for (and not a zombie)?"""
+    return liveness.same_process(pid, ident)
+
+
+def same_user(pid: int) -> bool:
+    """Does the process run as telebot's own user? telebot stops nobody else's processes."""
+    try:
+        return psutil.Process(pid).uids().real == os.getuid()
+    except (psutil.Error, ValueError, OverflowError):
+        return False
+
+
+def running_task(tasks: list[Task], pid: int, started: float | None = None) -> Task | None:
+    """The live ikabot task entry with this pid (and this entry date, when given)."""
+    for t in tasks:
+        if t.pid == pid and t.alive and t.state == "running" and \
+                (started is None or abs(t.started - started) < 1):
+            return t
+    return None
+
+
+def _where(task: Task) -> str:
+    """'Mission 3/10', '3 runs left' or ''."""
+    p = task.progress
+    if p is not None:
+        unit = p.unit.rstrip("s").capitalize() if p.unit else "Step"
+        return f"{unit} {p.done}/{p.total}"
+    if task.remaining is not None:
+        return f"{task.remaining} runs left"
+    return ""
+
+
+def describe(task: Task) -> str:
+    """'autoPirate 12345 · Mission 3/10 · player1 s59-en' (plain text)."""
+    a = task.account
+    parts = [f"{task.action} {task.pid}", _where(task), f"{a.username} s{a.world}-{a.server}"]
+    return " · ".join(p for p in parts if p)
+
+
+def callback(kind: str, mark: str, arg: str | int) -> str:
+    return f"{PREFIX}{kind}:{mark}:{arg}"
+
+
+def mark_of(bot: Any) -> str:
+    return hostlabel.marker(getattr(bot, "host_label", None))
+
+
+# ---------------------------------------------------------------- offering a stop
+
+
+def _track(rt: Runtime, tasks: list[Task]) -> None:
+    """Make sure the task is tracked, so its end gets its alert (as a scan would)."""
+    if rt.alerter is not None:
+        rt.alerter.observe(tasks)
+
+
+async def offer(rt: Runtime, pid: int, mark: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The confirmation for stopping `pid`, or one line saying why there is none."""
+    tasks = await rt.tasks()
+    _track(rt, tasks)
+    task = running_task(tasks, pid)
+    ident = identity(task) if task is not None else None
+    if task is None or ident is None:
+        return (f"No running ikabot task has pid {pid} on this machine; nothing to stop. "
+                "/kill lists the running ones."), None
+    if not same_user(pid):
+        return (f"pid {pid} runs as another user; telebot stops only its own user's "
+                "tasks."), None
+    nonce = secrets.token_urlsafe(9)
+    a = task.account
+    rt.state.add_kill_button(KillButton(nonce, pid, ident, task.started,  # type: ignore[arg-type]
+                                        task.action, a.label, time.time() + NONCE_TTL, None))
+    text = (f"❓ Stop {html.escape(describe(task))}?\n"
+            f"<i>SIGTERM, then SIGKILL after {GRACE:g} s. This button works for "
+            f"{NONCE_TTL / 60:g} minutes.</i>")
+    markup = InlineKeyboardMarkup([[
+        InlineKeyboardButton("🛑 Stop it", callback_data=callback(CONFIRM, mark, nonce)),
+        InlineKeyboardButton("Cancel", callback_data=callback(CANCEL, mark, nonce))]])
+    return text, markup
+
+
+def pick_markup(tasks: list[Task], mark: str) -> InlineKeyboardMarkup | None:
+    """`/kill` alone: a button for each running task; a tap asks for the confirmation."""
+    running = [t for t in tasks if t.state == "running"][:LIST_BUTTONS]
+    if not running:
+        return None
+    buttons = [InlineKeyboardButton(f"🛑 {t.action} {t.pid}",
+                                    callback_data=callback(ASK, mark, t.pid)) for t in running]
+    return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
+
+
+def details_markup(rt: Runtime, task: Task, bot: Any) -> InlineKeyboardMarkup | None:
+    """The 🛑 button under /details of a running task (none when /kill is off)."""
+    if not rt.settings.allow_kill or task.state != "running":
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(
+        f"🛑 Stop {task.action} {task.pid}",
+        callback_data=callback(ASK, mark_of(bot), task.pid))]])
+
+
+async def kill_command(rt: Runtime, user: User | None, args: list[str],
+                       bot: Any) -> tuple[str, InlineKeyboardMarkup | None]:
+    """`/kill [pid]`: the answer's text and buttons."""
+    if not rt.settings.allow_kill:
+        return OFF, None
+    if not is_owner(rt, user.id if user else None):
+        return NOT_OWNER, None
+    if not args:
+        tasks = await rt.tasks()
+        markup = pick_markup(tasks, mark_of(bot))
+        if markup is None:
+            return "No ikabot task is running on this machine.", None
+        return "Which task should stop? Tap it; you confirm on the next step.", markup
+    if len(args) != 1 or not args[0].isdigit() or not 0 < int(args[0]) < 2**31:
+        return USAGE, None
+    return await offer(rt, int(args[0]), mark_of(bot))
+
+
+# ---------------------------------------------------------------- stopping
+
+
+@dataclass
+class Stopping:
+    """A stop under way: the signal went out through `fd` (a pidfd; None without pidfd)."""
+
+    button: KillButton
+    fd: int | None
+    at: float
+
+
+def _open_pidfd(pid: int) -> int | None:
+    if not pidfd_supported():
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None
+
+
+def _signal(stopping: Stopping, sig: signal.Signals) -> None:
+    b = stopping.button
+    if stopping.fd is not None:
+        signal.pidfd_send_signal(stopping.fd, sig)
+    elif same_identity(b.pid, b.start_ticks):  # no pidfd: check right before the signal
+        os.kill(b.pid, sig)
+
+
+async def begin_stop(rt: Runtime, button: KillButton, who: str) -> Stopping | str:
+    """Check everything again, record the request, send SIGTERM; or say why not."""
+    tasks = await rt.tasks()
+    _track(rt, tasks)
+    gone = (f"Not stopped: {html.escape(button.action)} {button.pid} is no longer running "
+            "(it ended, or its pid now belongs to another process). Nothing was signalled.")
+    if running_task(tasks, button.pid, button.started) is None:
+        return gone
+    fd = _open_pidfd(button.pid)
+    if fd is None and pidfd_supported():
+        return gone  # the process is gone already
+    # after the pidfd is open, this check proves the fd is the very process of the button
+    if not same_identity(button.pid, button.start_ticks) or not same_user(button.pid):
+        if fd is not None:
+            os.close(fd)
+        return gone
+    now = time.time()
+    rt.state.record_stop(StopRequest(button.pid, button.start_ticks, who, now))
+    stopping = Stopping(button, fd, now)
+    try:
+        _signal(stopping, signal.SIGTERM)
+    except ProcessLookupError:
+        pass  # it ended on its own in the meantime: the request explains nothing wrong
+    except OSError as e:
+        _close(stopping)
+        return f"Not stopped: {html.escape(button.action)} {button.pid}: {e.strerror}."
+    log.info("stopping %s %d (asked by %s)", button.action, button.pid, who)
+    return stopping
+
+
+def _close(stopping: Stopping) -> None:
+    if stopping.fd is not None:
+        os.close(stopping.fd)
+        stopping.fd = None
+
+
+async def _ended(stopping: Stopping, timeout: float) -> bool:
+    """Wait (without blocking the event loop) until the process has ended."""
+    b = stopping.button
+    if stopping.fd is None:
+        deadline = time.monotonic() + timeout
+        while same_identity(b.pid, b.start_ticks):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bool] = loop.create_future()
+    loop.add_reader(stopping.fd, lambda: done.done() or done.set_result(True))
+    try:
+        return await asyncio.wait_for(done, timeout)
+    except asyncio.TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(stopping.fd)
+
+
+async def finish_stop(stopping: Stopping, grace: float | None = None) -> str:
+    """SIGTERM went out: wait up to `grace` s, then SIGKILL. The result, as one line."""
+    grace = GRACE if grace is None else grace
+    b = stopping.button
+    what = f"{html.escape(b.action)} <code>{b.pid}</code> · {html.escape(b.account)}"
+    try:
+        if await _ended(stopping, grace):
+            return f"🛑 Stopped {what} (SIGTERM, {time.time() - stopping.at:.1f} s)."
+        with contextlib.suppress(ProcessLookupError):
+            _signal(stopping, signal.SIGKILL)
+        if await _ended(stopping, grace):
+            return (f"🛑 Stopped {what}: it did not end within {grace:g} s of SIGTERM, "
+                    "so it got SIGKILL.")
+        return f"⚠️ Sent SIGKILL to {what}, but it has not ended yet."
+    finally:
+        _close(stopping)
+
+
+# ---------------------------------------------------------------- button presses
+
+
+def who(user: User | None) -> str:
+    return "someone" if user is None else f"{user.full_name} ({user.id})"
+
+
+async def _edit(query: Any, text: str) -> None:
+    with contextlib.suppress(BadRequest):  # gone, or already says so
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML,
+                                      disable_web_page_preview=True)
+
+
+async def on_press(query: Any, rt: Runtime, app: Application, kind: str, rest: str) -> None:
+    """A press on a /kill button: `rest` is '<machine marker>:<pid or nonce>'."""
+    mark, _, arg = rest.partition(":")
+    if mark != mark_of(app.bot):
+        return  # another machine's button (same bot token): that telebot answers it
+    if not rt.settings.allow_kill:
+        await query.answer(OFF, show_alert=True)
+        return
+    user = query.from_user
+    if not is_owner(rt, user.id if user else None):
+        log.info("refused a stop button pressed by user %s, not an owner",
+                 user.id if user else "?")
+        await query.answer(NOT_OWNER, show_alert=True)
+        return
+    if kind == ASK:
+        await query.answer()
+        if not arg.isdigit():
+            return
+        text, markup = await offer(rt, int(arg), mark)
+        await app.bot.send_message(rt.chat_id, text, parse_mode=ParseMode.HTML,
+                                   reply_markup=markup, disable_web_page_preview=True)
+        return
+    button = rt.state.use_kill_button(arg, time.time())
+    if button is None:
+        await query.answer(SPENT, show_alert=True)
+        old = rt.state.kill_button(arg)
+        if old is not None and old.used_at is None:  # expired: take the buttons away
+            await _edit(query, f"⌛ This confirmation for {html.escape(old.action)} "
+                               f"{old.pid} expired; nothing was stopped.")
+        return
+    if kind == CANCEL:
+        await query.answer("Cancelled")
+        await _edit(query, f"Cancelled: {html.escape(button.action)} {button.pid} keeps "
+                           "running.")
+        return
+    result = await begin_stop(rt, button, who(user))
+    if isinstance(result, str):
+        await query.answer("Not stopped", show_alert=False)
+        await _edit(query, result)
+        return
+    await query.answer(f"Stopping {button.action} {button.pid}…")
+
+    async def complete() -> None:
+        await _edit(query, await finish_stop(result))
+
+    app.create_task(complete(), name=f"stop-{button.pid}")
+
+
+# ---------------------------------------------------------------- the stopped alert
+
+
+def stopped_text(row: Any, request: StopRequest, at: float) -> str:
+    """The alert for a task telebot stopped: the word is **stopped**, never died or killed."""
+    lines = [f"🛑 <b>{html.escape(row.action)} stopped</b> from Telegram by "
+             f"{html.escape(request.who)}",
+             f"account {html.escape(f'{row.username} (s{row.world}-{row.server})')} · pid "
+             f"<code>{row.pid}</code> · ran {render.fmt_age(at - row.started)}"]
+    if row.status:
+        lines.append(f"last status: <i>{html.escape(render.clip(row.status, 200))}</i>")
+    return "\n".join(lines)
+
+
+async def on_process_exited(update: Any, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs before the alerter: a process telebot stopped ends as *stopped*, once.
+
+    Marking the tracked task ended here makes the alerter skip it (it reports only what it
+    marks ended itself). When the alerter's own classifier consults
+    `StateDB.stop_request`, this handler can go.
+    """
+    rt: Runtime = context.application.bot_data["runtime"]
+    request = rt.state.stop_request(update.pid, update.create_time)
+    if request is None:
+        return
+    row = rt.state.tracked_one(update.pid, update.create_time)
+    if row is None or not rt.state.end(row.pid, row.create_time, "stopped", update.at):
+        return
+    rt.state.enqueue(f"stopped:{row.pid}:{row.create_time}", rt.chat_id, "stopped",
+                     stopped_text(row, request, update.at))
+    if rt.alerter is not None:
+        rt.alerter.wake()
+
+
+def add_handlers(app: Application) -> None:
+    from telebot.alerts.alerter import ProcessExited
+
+    app.add_handler(TypeHandler(ProcessExited, on_process_exited), group=-2)
