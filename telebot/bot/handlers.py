@@ -7,6 +7,7 @@ Every handler reads ikabot's data afresh (a /status is worth a 10 ms read) and r
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -55,7 +56,7 @@ DETAIL_BUTTONS_PER_PAGE = 99  # Telegram takes at most 100 buttons; one is Refre
 HELP = (
     "<b>telebot</b> watches the tasks ikabot runs for you (autoPirate, webServer, "
     "constructionList, …) and tells you here when one dies, finishes or stalls.\n\n"
-    + "\n".join(f"/{name}: {desc}" for name, desc in COMMANDS.items())
+    + "\n".join(f"/{name}: {html.escape(desc)}" for name, desc in COMMANDS.items())
 )
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
