@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import pytest
 from conftest import ALICE, BOB
-from ikabotdata import IkabotDir, LegacyFile, entry_key
+from ikabotdata import IkabotDir, LegacyFile, home
 
 from telebot.config import Settings
+from telebot.errors import DataError
+from telebot.ikabot import details as details_module
+from telebot.ikabot import sidecar
 from telebot.ikabot.details import (
     Target,
     cleanup_dead_details,
@@ -75,24 +82,121 @@ def test_cleanup_drops_only_dead(ikabot_dir: IkabotDir, spawn):
     assert get_process_details(target, dead.pid) is None
 
 
-def test_legacy_keeps_other_lines(legacy_file: LegacyFile, spawn):
+def test_legacy_file_is_never_written(legacy_file: LegacyFile, spawn):
+    """ikabot ≤ 7.5's file stays byte for byte; the details live in telebot's sidecar."""
     p = spawn()
     legacy_file.add_task(ALICE, p.pid, "autoPirate")
     legacy_file.add_task(BOB, spawn().pid, "autoPirate")
     legacy_file.extra_lines = ["some garbage line"]
     legacy_file.write()
-    bob_line = next(ln for ln in legacy_file.path.read_text().splitlines()
-                    if ln.startswith(entry_key(BOB.email)))
+    before = legacy_file.path.read_bytes()
     save_process_details(legacy_file.target(ALICE), p.pid, MISSIONS)
-    text = legacy_file.path.read_text()
-    assert bob_line in text.splitlines() and "some garbage line" in text
-    # ikabot's own cipher reads the updated line
-    data = legacy_file.decrypt(ALICE)
-    assert data["alice"]["59"]["en"]["processDetails"][str(p.pid)]["missions"]["total"] == 10
-    assert data["shared"]["telegram"]["chatId"] == "42"
+    assert legacy_file.path.read_bytes() == before
+    side = sidecar.path_for(legacy_file.path)
+    assert side.stat().st_mode & 0o777 == 0o600
+    assert ALICE.email not in side.read_text() and ALICE.password not in side.read_text()
+    assert get_process_details(legacy_file.target(ALICE), p.pid)["missions"]["total"] == 10
     task = collect(open_store(Settings(ikabot_path=legacy_file.path, email=ALICE.email,
                                        password=ALICE.password)))[0]
-    assert task.progress.done == 5
+    assert (task.progress.done, task.progress.total) == (5, 10)
+    assert delete_process_details(legacy_file.target(ALICE), p.pid) is True
+    assert legacy_file.path.read_bytes() == before
+
+
+def test_legacy_in_place_rewriter_races_the_producer_api(legacy_file: LegacyFile, spawn):
+    """ikabot ≤ 7.5 truncates and rewrites its file while a task saves details.
+
+    Before the sidecar, a save that read inside the truncate window found no line for its
+    account and wrote back a file holding only that line: Bob, the Telegram config and the
+    cookies were gone. Now every byte of ikabot's file is the rewriter's own.
+    """
+    p = spawn()
+    legacy_file.add_task(ALICE, p.pid, "autoPirate")
+    legacy_file.add_task(BOB, spawn().pid, "autoPirate")
+    stop = threading.Event()
+    writes: list[bytes] = []
+
+    def rewriter() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            legacy_file.set_status(BOB, legacy_file.server(BOB)["processList"][0]["pid"],
+                                   f"Pirating for {n} more runs")
+            writes.append(legacy_file.path.read_bytes())
+
+    thread = threading.Thread(target=rewriter, daemon=True)
+    thread.start()
+    try:
+        for i in range(40):
+            save_process_details(legacy_file.target(ALICE), p.pid,
+                                 {"progress": {"done": i, "total": 40}})
+    finally:
+        stop.set()
+        thread.join(10)
+    assert writes and legacy_file.path.read_bytes() == writes[-1]
+    assert legacy_file.decrypt(BOB)["shared"] == {}
+    assert legacy_file.decrypt(ALICE)["shared"]["telegram"]["chatId"] == "42"
+    assert get_process_details(legacy_file.target(ALICE), p.pid)["progress"]["done"] == 39
+
+
+def test_called_inside_ikabots_own_lock(ikabot_dir: IkabotDir, spawn):
+    """A task that publishes details while it holds ikabot's (re-entrant) lock: no deadlock."""
+    from ikabot.helpers import sessionStorage
+
+    p = spawn()
+    ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Pirating for 5 more runs")
+    done = threading.Event()
+
+    def inside() -> None:
+        with home(ikabot_dir.home), sessionStorage.session_data_lock():
+            save_process_details(ikabot_dir.target(ALICE), p.pid, MISSIONS)
+            done.set()
+
+    thread = threading.Thread(target=inside, daemon=True)
+    thread.start()
+    thread.join(15)
+    assert done.is_set(), "the producer API deadlocked inside ikabot's lock"
+    assert ikabot_dir.session_data(ALICE)["processDetails"][str(p.pid)]["action"] == "autoPirate"
+
+
+def test_lock_wait_is_bounded(ikabot_dir: IkabotDir, monkeypatch):
+    """Another process holding session.lock for good gives a clear error, not a hang."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n"), str(ikabot_dir.path / "session.lock")], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        monkeypatch.setattr(details_module, "LOCK_TIMEOUT", 0.2)
+        with pytest.raises(DataError) as e:
+            save_process_details(ikabot_dir.target(ALICE), 4242, MISSIONS)
+        assert "locked" in str(e.value)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("kind", ["symlink", "directory", "fifo", "not_utf8"])
+def test_users_file_we_must_not_replace(ikabot_dir: IkabotDir, tmp_path: Path, kind: str):
+    file = ikabot_dir.user_file(ALICE)
+    file.unlink(missing_ok=True)
+    if kind == "symlink":
+        real = tmp_path / "real.json"
+        real.write_text(json.dumps({"email": ALICE.email, "players": {}}))
+        file.symlink_to(real)
+    elif kind == "directory":
+        file.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(file)
+    else:
+        file.write_bytes(b'{"email": "\xff\xfe"}')
+    with pytest.raises(DataError) as e:
+        save_process_details(ikabot_dir.target(ALICE), 4242, MISSIONS)
+    assert "\n" not in str(e.value) and str(file) in str(e.value)
+    if kind == "symlink":
+        assert file.is_symlink() and json.loads(real.read_text())["players"] == {}
 
 
 def test_concurrent_writers_lose_nothing(ikabot_dir: IkabotDir, tmp_path: Path):

@@ -20,7 +20,7 @@ from typing import Any
 
 from telebot.config import Settings
 from telebot.errors import DataError, TornRead
-from telebot.ikabot import legacy
+from telebot.ikabot import legacy, sidecar
 from telebot.model import AccountData, AccountKey, Layout, Snapshot, TelegramConfig
 
 RETRIES = 6
@@ -192,6 +192,7 @@ class LegacyStore(Store):
     def _snapshot(self, data: dict[str, Any]) -> Snapshot:
         email = self.settings.email
         accounts = accounts_from(email, {k: v for k, v in data.items() if k != "shared"})
+        _merge_sidecar(self.path, email or "", accounts)
         return Snapshot("legacy", self.path, telegram_from(data.get("shared")), accounts,
                         [email] if email else [], time.time())
 
@@ -209,6 +210,18 @@ class LegacyStore(Store):
                                            "being rewritten"])
         self._last = self._snapshot(data)
         return self._last
+
+
+def _merge_sidecar(path: Path, email: str, accounts: list[AccountData]) -> None:
+    """Details the producer API keeps beside the legacy file (it never writes ikabot's)."""
+    mine = sidecar.details_of(sidecar.load(path), email)
+    for a in accounts:
+        try:
+            extra = mine[a.key.username][a.key.world][a.key.server]["processDetails"]
+        except (KeyError, TypeError):
+            continue
+        if isinstance(extra, dict):
+            a.process_details.update({str(k): v for k, v in extra.items() if isinstance(v, dict)})
 
 
 def _nonempty(path: Path) -> str:
