@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -26,10 +27,19 @@ def _settings() -> Settings:
 def cmd_status(args: argparse.Namespace) -> int:
     from telebot import render
     from telebot.ikabot.store import open_store
-    from telebot.tasks import collect
+    from telebot.state import StateDB
+    from telebot.tasks import annotate, collect
 
     settings = _settings()
     tasks = collect(open_store(settings))
+    state = StateDB.open_readonly(settings.state_dir)  # what telebot saw end, if it runs here
+    if state is not None:
+        try:
+            annotate(tasks, state)
+        except sqlite3.Error:
+            pass  # a locked or older database: the tasks as ikabot recorded them
+        finally:
+            state.close()
     if args.json:
         print(json.dumps(render.as_json(tasks), indent=2, ensure_ascii=False))
     else:

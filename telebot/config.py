@@ -49,6 +49,7 @@ class Settings:
     scan_seconds: float = 15.0
     report_minutes: float = 60.0
     stall_minutes: float = 0.0
+    ikabot_log: Path = field(default_factory=lambda: Path("/tmp/ikabot.log"))
 
     @property
     def dedicated_token(self) -> bool:
@@ -74,6 +75,8 @@ class Settings:
             scan_seconds=_number(e, "TELEBOT_SCAN_SECONDS", 15.0, minimum=0.05),
             report_minutes=_number(e, "TELEBOT_REPORT_MINUTES", 60.0),
             stall_minutes=_number(e, "TELEBOT_STALL_MINUTES", 0.0),
+            ikabot_log=Path(e["IKABOT_LOG"]).expanduser() if e.get("IKABOT_LOG", "").strip()
+            else Path("/tmp/ikabot.log"),
         )
 
 

@@ -46,13 +46,30 @@ def progress_bar(progress: Progress, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def progress_text(task: Task) -> str:
-    """'5/10' style figure, or the remaining runs, or '' when nothing is known."""
-    if task.progress is not None:
-        unit = f" {task.progress.unit}" if task.progress.unit else ""
-        return f"{task.progress.done}/{task.progress.total}{unit}"
+def fmt_clock(ts: float, now: float) -> str:
+    """'14:35' today, else 'Nov 26 14:35'."""
+    t = time.localtime(ts)
+    if time.localtime(now)[:3] == t[:3]:
+        return time.strftime("%H:%M", t)
+    return time.strftime("%b %d %H:%M", t)
+
+
+def progress_text(task: Task, now: float | None = None) -> str:
+    """'Mission 6/10 · ETA 14:35', '5/10 missions', '5 runs left', or '' when nothing is
+    known."""
+    p = task.progress
+    if p is not None:
+        if p.current is not None:
+            text = f"Mission {min(p.current, p.total)}/{p.total}"
+        else:
+            unit = f" {clip(p.unit, 40)}" if p.unit else ""
+            text = f"{p.done}/{p.total}{unit}"
+        if p.eta is not None:
+            text += f" · ETA {fmt_clock(p.eta, time.time() if now is None else now)}"
+        return text
     if task.remaining is not None:
-        return f"{task.remaining} left"
+        return f"{task.remaining} runs left" if task.action == "autoPirate" else \
+            f"{task.remaining} left"
     return ""
 
 
@@ -224,7 +241,8 @@ def details_html(task: Task, now: float | None = None) -> str:
     icon = STATE_ICON.get(task.state, "❔")
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(task.started))
     lines = [
-        f"{icon} <b>{html.escape(task.action)}</b> · pid <code>{task.pid}</code> · {task.state}",
+        f"🔎 <b>{html.escape(task.action)}</b> · pid <code>{task.pid}</code> · {icon} "
+        f"{task.state}",
         f"Account: {html.escape(task.account.label)}",
         f"Started: {started} ({fmt_age(now - task.started)} ago)",
     ]
@@ -244,6 +262,16 @@ def details_html(task: Task, now: float | None = None) -> str:
     for url in task.urls:
         lines.append(f'URL: <a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>')
     lines.append(f"Status: <i>{html.escape(clip(task.status, 1000))}</i>")
+    if task.ended:
+        how = task.ended.get("how") or "ended"
+        extra = task.ended.get("signal") or task.ended.get("cause") or ""
+        lines.append(f"Ended: {html.escape(str(how))}"
+                     + (f" ({html.escape(clip(str(extra), 300))})" if extra else ""))
+    if len(task.history) > 1:
+        lines.append("Recent status changes:")
+        for at, status in task.history[-5:]:
+            lines.append(f"  {time.strftime('%H:%M:%S', time.localtime(at))} "
+                         f"<i>{html.escape(clip(status, 120))}</i>")
     lines.extend(_details_specific(task))
     if task.details:
         raw = json.dumps(task.details, indent=1, ensure_ascii=False, default=str)

@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from telebot.alerts.texts import MARKS
 from telebot.bot.app import serve
 from telebot.config import Settings
 from telebot.demo.fakeapi import FakeBotAPI
 
 OWNER = 42
-ALERT_MARKS = ("💀", "✅", "⏸")
+ALERT_MARKS = MARKS
 
 
 @dataclasses.dataclass

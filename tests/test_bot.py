@@ -75,7 +75,7 @@ async def test_webserver_urls(world, api, tmp_path):
         assert '<a href="http://127.0.0.1:43527">' in reply["html"]
         world["web"].kill()
         world["web"].wait()
-        assert await bot.wait(lambda: any("webServer died" in t for t in bot.texts()))
+        assert await bot.wait(lambda: any("webServer killed (SIGKILL)" in t for t in bot.texts()))
         (reply,) = await bot.ask("/webserver")
         assert "No ikabot web server is running" in reply["text"]
         assert "dead" in reply["text"]
@@ -359,14 +359,15 @@ async def test_legacy_layout_bot(legacy_file, spawn, api, tmp_path):
     """ikabot ≤ 7.5's encrypted file: the same answers, with e-mail and password given."""
     p = spawn()
     legacy_file.set_telegram(ALICE, TOKEN, str(OWNER))
-    legacy_file.add_task(ALICE, p.pid, "autoPirate", "Mission 5/10 complete")
+    legacy_file.add_task(ALICE, p.pid, "autoPirate", "Pirating for 5 more runs")
     s = fast_settings(legacy_file.path, api, tmp_path / "state", email=ALICE.email,
                       password=ALICE.password)
     async with running_bot(s, api) as bot:
         (reply,) = await bot.ask("/status")
-        assert "5/10 missions" in reply["text"]
+        assert "Pirating for 5 more runs" in reply["text"]
         p.kill()
-        assert await bot.wait(lambda: any("died at Mission 5/10" in t for t in bot.texts()))
+        assert await bot.wait(lambda: any("autoPirate killed (SIGKILL) at 5 runs left" in t
+                                          for t in bot.texts()))
     assert ALICE.password not in json.dumps(api.sent())
 
 
