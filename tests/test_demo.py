@@ -22,7 +22,7 @@ def test_demo_shows_the_whole_product(run_cli):
     assert re.search(r"\d+/10 missions", out)  # a progress figure
     assert "(edited its message)" in out  # Refresh edited in place
     assert re.search(r"http://127\.0\.0\.1:\d+ really answers: HTTP 200", out)  # a live URL
-    assert "Pirating for 5 more runs" in out  # statuses as ikabot's autoPirate writes them
+    assert re.search(r"Pirating for \d more runs", out)  # as ikabot's autoPirate writes it
     assert re.search(r"💀 autoPirate killed \(SIGKILL\) at Mission \d+/10", out)  # kill -9
     assert "✅ autoPirate finished: all 5 runs done" in out  # ended by itself, no error
     assert "✅ constructionList finished" in out
