@@ -69,6 +69,7 @@ async def _get_me(token: str, base_url: str) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from telebot.ikabot.log import IkabotLog
     from telebot.ikabot.store import open_store
     from telebot.tasks import build_tasks
 
@@ -83,6 +84,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"tasks: {len(tasks)} recorded, {running} running")
     for w in snap.warnings:
         print(f"warning: {w}")
+    ikalog = IkabotLog(settings.ikabot_log)
+    ikalog.poll()
+    print(f"ikabot's log: {settings.ikabot_log} (read to tell failed tasks from finished ones)"
+          if ikalog.available else f"warning: ikabot's log: {ikalog.problem}; telebot works "
+          "without it, but cannot tell a task that failed from one that finished")
     token, chat, source = resolve_telegram(settings, snap.telegram)
     print(f"telegram: token {mask_token(token)} (from {source}), chat {chat}")
     mode = "dedicated bot (long polling)" if settings.dedicated_token else (
