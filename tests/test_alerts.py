@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE, BOB, TOKEN, clean_env
-from ikabotdata import IkabotDir
+from ikabotdata import IkabotDir, ikabot_task
 
 from telebot.alerts import outbox as alerts_module
 from telebot.alerts.texts import MARKS
@@ -284,3 +284,46 @@ async def test_unchanged_tasks_are_not_rewritten_every_scan(ikabot_dir, spawn, t
     assert state._db.total_changes == before + 2  # its row, and its first status in history
     alerter.watcher.close()
     state.close()
+
+
+async def test_raise_is_failed_with_the_cause_from_ikabots_log(ikabot_dir, api, tmp_path):
+    """ikabot's `@task` wrapper exits with status 0 after an exception too: only its log
+    (`MESSAGE TO TG BOT: Error in: … Cause: <traceback>`) tells the failure apart."""
+    log, trigger = tmp_path / "ikabot.log", tmp_path / "go"
+    cause = "Exception: No city with pirate fortress capable of executing selected mission"
+    p = ikabot_task(ikabot_dir.home, ALICE, log, trigger,
+                    f"raise Exception({cause.split(': ', 1)[1]!r})")
+    try:
+        ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Pirating for 3 more runs")
+        s = fast_settings(ikabot_dir.path, api, tmp_path / "s", ikabot_log=log)
+        async with running_bot(s, api) as bot:
+            trigger.touch()
+            assert await bot.wait(lambda: alerts(api))
+            (text,) = alerts(api)
+        assert p.wait(10) == 0  # ikabot's logout(): os._exit(0), as after a success
+        assert text.startswith("❌ autoPirate failed at 3 runs left")
+        assert f"cause: {cause}" in text and "Traceback" not in text
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+
+
+async def test_ikabot_task_that_returns_is_finished(ikabot_dir, api, tmp_path):
+    """The same wrapper after a normal return: one *finished* alert, nothing else."""
+    log, trigger = tmp_path / "ikabot.log", tmp_path / "go"
+    p = ikabot_task(ikabot_dir.home, ALICE, log, trigger, "return None")
+    try:
+        ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Pirating for 1 more runs")
+        s = fast_settings(ikabot_dir.path, api, tmp_path / "s", ikabot_log=log)
+        async with running_bot(s, api) as bot:
+            trigger.touch()
+            assert await bot.wait(lambda: alerts(api))
+            (reply,) = await bot.ask("/status")  # a later answer: no second alert came first
+            assert "✅" in reply["text"]
+            (text,) = alerts(api)
+        assert text.startswith("✅ autoPirate finished") and "probably" not in text
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
