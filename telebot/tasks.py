@@ -7,6 +7,7 @@ ignored: the same reuse problem as liveness, one layer up.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -149,6 +150,8 @@ def annotate(tasks: list[Task], state: StateDB) -> None:
             continue
         if task.action == "autoPirate" or task.progress is None:
             task.history = state.status_history(task.pid, task.start_ticks, limit=50)
+        if task.history and task.history[-1][1] != task.status:
+            task.history.append((time.time(), task.status))  # newer than the last scan
         if task.action == "autoPirate" and task.progress is None and task.history:
             row = state.tracked_one(task.pid, task.start_ticks)
             runs = runs_progress(task.history, task.started, row.first_seen if row else None)

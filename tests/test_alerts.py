@@ -301,7 +301,9 @@ async def test_raise_is_failed_with_the_cause_from_ikabots_log(ikabot_dir, api, 
             assert await bot.wait(lambda: alerts(api))
             (text,) = alerts(api)
         assert p.wait(10) == 0  # ikabot's logout(): os._exit(0), as after a success
-        assert text.startswith("❌ autoPirate failed at 3 runs left")
+        # telebot saw it start with 3 runs to go, so it knows the total
+        assert text.startswith(("❌ autoPirate failed at Mission 1/3",
+                                "❌ autoPirate failed at 3 runs left"))
         assert f"cause: {cause}" in text and "Traceback" not in text
     finally:
         if p.poll() is None:
@@ -327,3 +329,40 @@ async def test_ikabot_task_that_returns_is_finished(ikabot_dir, api, tmp_path):
         if p.poll() is None:
             p.kill()
         p.wait()
+
+
+async def test_status_shows_mission_k_of_n_for_a_pirate_seen_from_its_start(
+        ikabot_dir, spawn, api, tmp_path):
+    """ikabot writes only `Pirating for N more runs`; telebot saw the first one, so N is the
+    total and the run under way is shown as `Mission k/N`."""
+    p = spawn()
+    ikabot_dir.add_task(ALICE, p.pid, "autoPirate")  # ikabot's menu writes "started"
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+
+        async def status_says(text: str) -> bool:
+            for _ in range(50):
+                (reply,) = await bot.ask("/status")
+                if text in reply["text"]:
+                    return True
+            return False
+
+        def history_has(n: int) -> bool:
+            state = StateDB.open_readonly(tmp_path / "s")
+            if state is None:
+                return False
+            try:
+                return any(len(state.status_history(r.pid, r.start_ticks)) >= n
+                           for r in state.tracked())
+            finally:
+                state.close()
+
+        assert await status_says("started")
+        ikabot_dir.set_status(ALICE, p.pid, "Pirating for 5 more runs")
+        assert await status_says("Mission 1/5")
+        assert await bot.wait(lambda: history_has(2))  # a scan kept it in the history
+        ikabot_dir.set_status(ALICE, p.pid, "Pirating for 4 more runs")
+        assert await status_says("Mission 2/5")
+        assert await bot.wait(lambda: history_has(3))  # the alert tells what a scan last saw
+        p.kill()
+        assert await bot.wait(lambda: alerts(api))
+        assert alerts(api)[0].startswith("💀 autoPirate killed (SIGKILL) at Mission 2/5")

@@ -35,13 +35,17 @@ def _progress_of(row: Tracked, task: Task | None) -> Progress | None:
         return task.progress
     p = row.progress
     if isinstance(p, dict) and isinstance(p.get("done"), int) and isinstance(p.get("total"), int):
-        return Progress(p["done"], p["total"], str(p.get("unit") or ""))
+        current = p.get("current")
+        return Progress(p["done"], p["total"], str(p.get("unit") or ""),
+                        current if isinstance(current, int) else None)
     return None
 
 
 def where(row: Tracked, task: Task | None) -> str:
     """'Mission 5/10', '3 runs left', 'Athens · Academy → level 4', or ''."""
     progress = _progress_of(row, task)
+    if progress is not None and progress.current is not None:
+        return f"Mission {min(progress.current, progress.total)}/{progress.total}"
     if progress is not None:
         unit = progress.unit.rstrip("s").capitalize() if progress.unit else "Step"
         return f"{render.clip(unit, 40)} {progress.done}/{progress.total}"

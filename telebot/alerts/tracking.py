@@ -27,7 +27,12 @@ Stalled = Callable[[Tracked, float], None]
 
 def _progress(task: Task) -> dict | None:
     p = task.progress
-    return None if p is None else {"done": p.done, "total": p.total, "unit": p.unit}
+    if p is None:
+        return None
+    out: dict = {"done": p.done, "total": p.total, "unit": p.unit}
+    if p.current is not None:
+        out["current"] = p.current
+    return out
 
 
 @dataclass
