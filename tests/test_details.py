@@ -94,6 +94,8 @@ def test_legacy_file_is_never_written(legacy_file: LegacyFile, spawn):
     assert legacy_file.path.read_bytes() == before
     side = sidecar.path_for(legacy_file.path)
     assert side.stat().st_mode & 0o777 == 0o600
+    # one file of telebot's beside ikabot's, and no lock file (it locks the sidecar itself)
+    assert sorted(os.listdir(legacy_file.path.parent)) == [legacy_file.path.name, side.name]
     assert ALICE.email not in side.read_text() and ALICE.password not in side.read_text()
     assert get_process_details(legacy_file.target(ALICE), p.pid)["missions"]["total"] == 10
     task = collect(open_store(Settings(ikabot_path=legacy_file.path, email=ALICE.email,
@@ -253,3 +255,33 @@ def test_concurrent_writers_lose_nothing(ikabot_dir: IkabotDir, tmp_path: Path):
     assert [p.wait(60) for p in procs] == [0, 0]
     data = ikabot_dir.session_data(ALICE)
     assert len(data["processDetails"]) == 60
+
+
+def test_concurrent_sidecar_writers_lose_nothing(legacy_file: LegacyFile):
+    """Legacy layout: two processes each save 30 pids; the sidecar's own lock keeps all 60."""
+    code = (
+        "import sys\n"
+        "from telebot.ikabot.details import Target, save_process_details\n"
+        "t = Target('alice@example.org', 'alice', '59', 'en', None, sys.argv[1])\n"
+        "for i in range(30):\n"
+        "    save_process_details(t, int(sys.argv[2]) + i,\n"
+        "                         {'progress': {'done': i, 'total': 30}})\n"
+    )
+    before = legacy_file.path.read_bytes()
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(legacy_file.path), str(base)])
+             for base in (100000, 200000)]
+    assert [p.wait(60) for p in procs] == [0, 0]
+    data = sidecar.load(legacy_file.path)
+    server = sidecar.details_of(data, ALICE.email)["alice"]["59"]["en"]
+    assert len(server["processDetails"]) == 60
+    assert legacy_file.path.read_bytes() == before
+
+
+def test_symlinked_sidecar_is_refused(legacy_file: LegacyFile, tmp_path: Path):
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text("{}")
+    sidecar.path_for(legacy_file.path).symlink_to(elsewhere)
+    with pytest.raises(DataError) as e:
+        save_process_details(legacy_file.target(ALICE), 4242, MISSIONS)
+    assert "not writing" in str(e.value) and "\n" not in str(e.value)
+    assert elsewhere.read_text() == "{}"
