@@ -30,7 +30,7 @@ from typing import Any
 
 from telebot.errors import DataError
 from telebot.ikabot import sidecar
-from telebot.ikabot.safeio import UnsafeFile, atomic_write, read_text_capped
+from telebot.ikabot.safeio import UnsafeFile, atomic_write, flock_wait, read_text_capped
 from telebot.processes import liveness
 
 
@@ -76,20 +76,11 @@ LOCK_TIMEOUT = 10.0  # ikabot holds its lock for milliseconds; longer means some
 @contextmanager
 def _flock(lock_path: Path, timeout: float) -> Iterator[None]:
     """An exclusive flock, waited for at most `timeout` seconds (never forever)."""
-    import fcntl
-
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise DataError(f"{lock_path} stayed locked for {timeout:g} s; is an ikabot "
-                                    "process stuck? Not writing") from None
-                time.sleep(0.005)
+        if not flock_wait(fd, timeout):
+            raise DataError(f"{lock_path} stayed locked for {timeout:g} s; is an ikabot "
+                            "process stuck? Not writing")
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -192,11 +183,8 @@ def _modify_directory(path: Path, t: Target, edit: Edit) -> Any:
 
 def _modify_legacy(path: Path, t: Target, edit: Edit) -> Any:
     """ikabot ≤ 7.5's file is never written: the details go to telebot's sidecar beside it."""
-    with _flock(path.with_name(path.name + ".telebot.lock"), LOCK_TIMEOUT):
-        data = sidecar.load(path)
-        result = edit(_server_data(sidecar.account(data, t.email), t))
-        sidecar.save(path, data)
-    return result
+    return sidecar.update(path, lambda data: edit(_server_data(sidecar.account(data, t.email), t)),
+                          LOCK_TIMEOUT)
 
 
 def _target(session: Any, ikabot_path: Path | None) -> Target:
@@ -228,12 +216,15 @@ def get_process_details(session: Any, pid: int, *,
     path = t.path
     if path.is_dir():
         file = path / "users" / f"{sanitize_email(t.email)}.json"
-        try:
-            data = json.loads(file.read_text(encoding="utf-8")).get("players", {})
-        except (OSError, ValueError, AttributeError):
+        try:  # never blocks: a FIFO or a device there is refused, not read
+            data = json.loads(read_text_capped(file)).get("players", {})
+        except (OSError, ValueError, RecursionError, AttributeError):
             return None
     elif path.is_file():
-        data = sidecar.details_of(sidecar.load(path), t.email)
+        try:
+            data = sidecar.details_of(sidecar.load(path), t.email)
+        except (OSError, ValueError):
+            return None
     else:
         return None
     try:

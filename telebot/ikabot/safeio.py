@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+import time
 from contextlib import suppress
 from pathlib import Path
 
@@ -43,6 +44,21 @@ def read_bytes_capped(path: Path, cap: int = DEFAULT_CAP) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def flock_wait(fd: int, timeout: float) -> bool:
+    """Take an exclusive flock on `fd`, waiting at most `timeout` seconds; False if not."""
+    import fcntl
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
 
 
 def read_text_capped(path: Path, cap: int = DEFAULT_CAP) -> str:

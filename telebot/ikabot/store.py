@@ -192,9 +192,9 @@ class LegacyStore(Store):
     def _snapshot(self, data: dict[str, Any]) -> Snapshot:
         email = self.settings.email
         accounts = accounts_from(email, {k: v for k, v in data.items() if k != "shared"})
-        _merge_sidecar(self.path, email or "", accounts)
+        warnings = _merge_sidecar(self.path, email or "", accounts)
         return Snapshot("legacy", self.path, telegram_from(data.get("shared")), accounts,
-                        [email] if email else [], time.time())
+                        [email] if email else [], time.time(), warnings)
 
     def read(self) -> Snapshot:
         email = self.settings.email or ""
@@ -212,9 +212,15 @@ class LegacyStore(Store):
         return self._last
 
 
-def _merge_sidecar(path: Path, email: str, accounts: list[AccountData]) -> None:
-    """Details the producer API keeps beside the legacy file (it never writes ikabot's)."""
-    mine = sidecar.details_of(sidecar.load(path), email)
+def _merge_sidecar(path: Path, email: str, accounts: list[AccountData]) -> list[str]:
+    """Details the producer API keeps beside the legacy file (it never writes ikabot's).
+
+    An unreadable sidecar costs only the details (a warning names it); the tasks still show.
+    """
+    try:
+        mine = sidecar.details_of(sidecar.load(path), email)
+    except (OSError, ValueError) as e:
+        return [f"skipped {sidecar.path_for(path).name}: {_why(e)}"]
     for a in accounts:
         try:
             extra = mine[a.key.username][a.key.world][a.key.server]["processDetails"]
@@ -222,6 +228,16 @@ def _merge_sidecar(path: Path, email: str, accounts: list[AccountData]) -> None:
             continue
         if isinstance(extra, dict):
             a.process_details.update({str(k): v for k, v in extra.items() if isinstance(v, dict)})
+    return []
+
+
+def _why(e: BaseException) -> str:
+    """A short reason for a skipped file, without a path (the warning names the file)."""
+    if isinstance(e, OSError):
+        return (e.strerror or type(e).__name__).lower()
+    if isinstance(e, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return str(e) or type(e).__name__
 
 
 def _nonempty(path: Path) -> str:
