@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from telebot.ikabot.details import atomic_write, sanitize_email
+from telebot.ikabot.details import sanitize_email
+from telebot.ikabot.safeio import atomic_write
 
 
 def machine_line() -> str:

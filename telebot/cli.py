@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -26,10 +27,19 @@ def _settings() -> Settings:
 def cmd_status(args: argparse.Namespace) -> int:
     from telebot import render
     from telebot.ikabot.store import open_store
-    from telebot.tasks import collect
+    from telebot.state import StateDB
+    from telebot.tasks import annotate, collect
 
     settings = _settings()
     tasks = collect(open_store(settings))
+    state = StateDB.open_readonly(settings.state_dir)  # what telebot saw end, if it runs here
+    if state is not None:
+        try:
+            annotate(tasks, state)
+        except sqlite3.Error:
+            pass  # a locked or older database: the tasks as ikabot recorded them
+        finally:
+            state.close()
     if args.json:
         print(json.dumps(render.as_json(tasks), indent=2, ensure_ascii=False))
     else:
@@ -59,6 +69,7 @@ async def _get_me(token: str, base_url: str) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from telebot.ikabot.log import IkabotLog
     from telebot.ikabot.store import open_store
     from telebot.tasks import build_tasks
 
@@ -73,6 +84,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"tasks: {len(tasks)} recorded, {running} running")
     for w in snap.warnings:
         print(f"warning: {w}")
+    ikalog = IkabotLog(settings.ikabot_log)
+    ikalog.poll()
+    print(f"ikabot's log: {settings.ikabot_log} (read to tell failed tasks from finished ones)"
+          if ikalog.available else f"warning: ikabot's log: {ikalog.problem}; telebot works "
+          "without it, but cannot tell a task that failed from one that finished")
     token, chat, source = resolve_telegram(settings, snap.telegram)
     print(f"telegram: token {mask_token(token)} (from {source}), chat {chat}")
     mode = "dedicated bot (long polling)" if settings.dedicated_token else (

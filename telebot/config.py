@@ -83,6 +83,7 @@ class Settings:
     host_label: str | None = None
     allow_kill: bool = True
     owner_ids: frozenset[int] = frozenset()
+    ikabot_log: Path = field(default_factory=lambda: Path("/tmp/ikabot.log"))
 
     @property
     def dedicated_token(self) -> bool:
@@ -111,6 +112,8 @@ class Settings:
             host_label=_label(e),
             allow_kill=_flag(e, "TELEBOT_ALLOW_KILL", True),
             owner_ids=_owner_ids(e),
+            ikabot_log=Path(e["IKABOT_LOG"]).expanduser() if e.get("IKABOT_LOG", "").strip()
+            else Path("/tmp/ikabot.log"),
         )
 
 

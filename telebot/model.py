@@ -63,6 +63,8 @@ class Progress:
     done: int
     total: int
     unit: str = ""
+    current: int | None = None  # the run under way ("Mission 6/10"), when runs are counted
+    eta: float | None = None  # when the work should be done, from the observed pace
 
     @property
     def complete(self) -> bool:
@@ -103,7 +105,9 @@ class Task:
     alive: bool
     state: State
     parsed: Parsed = field(default_factory=Parsed)
-    create_time: float | None = None
+    start_ticks: int | None = None  # the process's identity (liveness), when alive
+    ended: dict[str, Any] | None = None  # how it ended, when telebot saw it end
+    history: list[tuple[float, str]] = field(default_factory=list)  # status changes seen
 
     @property
     def key(self) -> tuple[int, float]:
@@ -130,4 +134,5 @@ class Task:
             "remaining": self.remaining,
             "urls": list(self.urls),
             "details": self.details,
+            "ended": self.ended,
         }

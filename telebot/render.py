@@ -12,6 +12,7 @@ import json
 import re
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from telebot.model import AccountKey, Progress, Task
@@ -47,13 +48,30 @@ def progress_bar(progress: Progress, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def progress_text(task: Task) -> str:
-    """'5/10' style figure, or the remaining runs, or '' when nothing is known."""
-    if task.progress is not None:
-        unit = f" {task.progress.unit}" if task.progress.unit else ""
-        return f"{task.progress.done}/{task.progress.total}{unit}"
+def fmt_clock(ts: float, now: float) -> str:
+    """'14:35' today, else 'Nov 26 14:35'."""
+    t = time.localtime(ts)
+    if time.localtime(now)[:3] == t[:3]:
+        return time.strftime("%H:%M", t)
+    return time.strftime("%b %d %H:%M", t)
+
+
+def progress_text(task: Task, now: float | None = None) -> str:
+    """'Mission 6/10 · ETA 14:35', '5/10 missions', '5 runs left', or '' when nothing is
+    known."""
+    p = task.progress
+    if p is not None:
+        if p.current is not None:
+            text = f"Mission {min(p.current, p.total)}/{p.total}"
+        else:
+            unit = f" {clip(p.unit, 40)}" if p.unit else ""
+            text = f"{p.done}/{p.total}{unit}"
+        if p.eta is not None:
+            text += f" · ETA {fmt_clock(p.eta, time.time() if now is None else now)}"
+        return text
     if task.remaining is not None:
-        return f"{task.remaining} left"
+        return f"{task.remaining} runs left" if task.action == "autoPirate" else \
+            f"{task.remaining} left"
     return ""
 
 
@@ -114,35 +132,62 @@ def _account_header(key: AccountKey, continued: bool = False) -> str:
     )
 
 
-def task_line(task: Task, now: float) -> str:
+def task_line(task: Task, now: float, *, with_status: bool = True) -> str:
     icon = STATE_ICON.get(task.state, "❔")
-    parts = [f"{icon} <b>{html.escape(task.action)}</b> <code>{task.pid}</code>"]
+    parts = [f"{icon} <b>{html.escape(clip(task.action, 60))}</b> <code>{task.pid}</code>"]
     if task.progress is not None:
         parts.append(f"{progress_bar(task.progress)} {html.escape(progress_text(task))}")
     elif task.remaining is not None:
         parts.append(html.escape(progress_text(task)))
     parts.append(fmt_age(now - task.started))
     line = " · ".join(parts)
-    if task.status:
+    if task.status and with_status:
         line += f"\n    <i>{html.escape(clip(task.status))}</i>"
     return line
 
 
-def status_pages(tasks: Sequence[Task], now: float | None = None,
-                 limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """The `/status` answer: tasks grouped by account, paged to fit Telegram's limit.
+@dataclass
+class StatusPage:
+    """One message of the `/status` answer, and the tasks it shows (for their buttons)."""
+
+    text: str
+    tasks: list[Task]
+    stopped: int = 0  # on the last page: how many stopped tasks the summary counts
+
+
+def _stopped_summary(stopped: Sequence[Task]) -> list[str]:
+    """Stopped tasks summed up per action: months of ikabot leave thousands of entries."""
+    by_action: dict[str, dict[str, int]] = {}
+    for t in stopped:
+        counts = by_action.setdefault(t.action, {})
+        counts[t.state] = counts.get(t.state, 0) + 1
+    ranked = sorted(by_action.items(), key=lambda kv: -sum(kv[1].values()))
+    parts = []
+    for action, counts in ranked[:12]:
+        icons = " ".join(f"{STATE_ICON.get(state, '❔')}{n}" for state, n in sorted(counts.items()))
+        parts.append(f"{html.escape(clip(action, 40))} {icons}")
+    if len(ranked) > 12:
+        parts.append(f"…and {len(ranked) - 12} more kinds")
+    return [f"⏹ <b>{len(stopped)} not running</b> (still in ikabot's list): " + " · ".join(parts)]
+
+
+def status_view(tasks: Sequence[Task], now: float | None = None,
+                limit: int = TELEGRAM_LIMIT) -> list[StatusPage]:
+    """The `/status` answer: running tasks in full, grouped by account, paged to fit
+    Telegram's limit; stopped ones summed up per action (a button lists them).
 
     A page that starts in the middle of an account repeats its header, so every page
     reads on its own.
     """
     now = time.time() if now is None else now
     if not tasks:
-        return ["No ikabot tasks are recorded. Start one from ikabot's menu."]
-    running = sum(t.state == "running" for t in tasks)
-    title = f"<b>ikabot tasks</b>: {running} running, {len(tasks) - running} stopped"
-    pages: list[list[str]] = [[title]]
+        return [StatusPage("No ikabot tasks are recorded. Start one from ikabot's menu.", [])]
+    running = [t for t in tasks if t.state == "running"]
+    stopped = [t for t in tasks if t.state != "running"]
+    title = f"<b>ikabot tasks</b>: {len(running)} running, {len(stopped)} stopped"
+    pages: list[tuple[list[str], list[Task]]] = [([title], [])]
     size = tg_len(title)
-    for key, group in _grouped(tasks).items():
+    for key, group in _grouped(running).items():
         header = _account_header(key)
         first = True
         for task in group:
@@ -150,15 +195,47 @@ def status_pages(tasks: Sequence[Task], now: float | None = None,
             block = [header, entry] if first else [entry]
             block_len = sum(tg_len(x) + 1 for x in block)
             if size + block_len > limit:
-                pages.append([])
+                pages.append(([], []))
                 size = 0
                 if not first:
                     block = [_account_header(key, continued=True), entry]
                     block_len = sum(tg_len(x) + 1 for x in block)
-            pages[-1].extend(block)
+            pages[-1][0].extend(block)
+            pages[-1][1].append(task)
             size += block_len
             first = False
-    return ["\n".join(p) for p in pages if p]
+    if stopped:
+        summary = _stopped_summary(stopped)
+        if size + sum(tg_len(x) + 1 for x in summary) > limit:
+            pages.append(([], []))
+        pages[-1][0].extend(summary)
+    out = [StatusPage("\n".join(lines), shown) for lines, shown in pages if lines]
+    out[-1].stopped = len(stopped)
+    return out
+
+
+def status_pages(tasks: Sequence[Task], now: float | None = None,
+                 limit: int = TELEGRAM_LIMIT) -> list[str]:
+    return [p.text for p in status_view(tasks, now, limit)]
+
+
+STOPPED_PER_PAGE = 15  # one line each, every field clipped: always under 4096
+
+
+def stopped_page(tasks: Sequence[Task], page: int, now: float | None = None) -> StatusPage:
+    """One page of the stopped tasks, newest first (the list behind /status's button)."""
+    now = time.time() if now is None else now
+    stopped = sorted((t for t in tasks if t.state != "running"), key=lambda t: -t.started)
+    pages = max(1, -(-len(stopped) // STOPPED_PER_PAGE))
+    page = max(0, min(page, pages - 1))
+    shown = stopped[page * STOPPED_PER_PAGE:(page + 1) * STOPPED_PER_PAGE]
+    lines = [f"⏹ <b>Not running</b>: {len(stopped)} tasks, page {page + 1}/{pages}"]
+    for t in shown:
+        lines.append(f"{task_line(t, now, with_status=False)} · "
+                     f"{html.escape(clip(t.account.label, 80))}")
+    if not shown:
+        lines.append("None: every recorded task is running.")
+    return StatusPage("\n".join(lines), shown, len(stopped))
 
 
 def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
@@ -225,7 +302,8 @@ def details_html(task: Task, now: float | None = None) -> str:
     icon = STATE_ICON.get(task.state, "❔")
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(task.started))
     lines = [
-        f"{icon} <b>{html.escape(task.action)}</b> · pid <code>{task.pid}</code> · {task.state}",
+        f"🔎 <b>{html.escape(task.action)}</b> · pid <code>{task.pid}</code> · {icon} "
+        f"{task.state}",
         f"Account: {html.escape(task.account.label)}",
         f"Started: {started} ({fmt_age(now - task.started)} ago)",
     ]
@@ -245,6 +323,16 @@ def details_html(task: Task, now: float | None = None) -> str:
     for url in task.urls:
         lines.append(f'URL: <a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>')
     lines.append(f"Status: <i>{html.escape(clip(task.status, 1000))}</i>")
+    if task.ended:
+        how = task.ended.get("how") or "ended"
+        extra = task.ended.get("signal") or task.ended.get("cause") or ""
+        lines.append(f"Ended: {html.escape(str(how))}"
+                     + (f" ({html.escape(clip(str(extra), 300))})" if extra else ""))
+    if len(task.history) > 1:
+        lines.append("Recent status changes:")
+        for at, status in task.history[-5:]:
+            lines.append(f"  {time.strftime('%H:%M:%S', time.localtime(at))} "
+                         f"<i>{html.escape(clip(status, 120))}</i>")
     lines.extend(_details_specific(task))
     if task.details:
         raw = json.dumps(task.details, indent=1, ensure_ascii=False, default=str)

@@ -13,28 +13,34 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+HISTORY_KEEP = 50  # status changes remembered per task
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tracked (
-    pid INTEGER NOT NULL, create_time REAL NOT NULL, started REAL NOT NULL,
+    pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, started REAL NOT NULL,
     email TEXT, username TEXT NOT NULL, world TEXT NOT NULL, server TEXT NOT NULL,
     action TEXT NOT NULL, status TEXT NOT NULL, progress TEXT, remaining INTEGER,
     urls TEXT NOT NULL, first_seen REAL NOT NULL, last_seen_alive REAL NOT NULL,
     last_change REAL NOT NULL, stalled_at REAL, ended_at REAL, end_kind TEXT,
-    PRIMARY KEY (pid, create_time));
+    exit_status INTEGER, signal TEXT, cause TEXT,
+    PRIMARY KEY (pid, start_ticks));
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, dedup_key TEXT UNIQUE NOT NULL,
     chat_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, created_at REAL NOT NULL,
     not_before REAL NOT NULL DEFAULT 0, sent_at REAL, attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT, dropped INTEGER NOT NULL DEFAULT 0);
+    last_error TEXT, dropped INTEGER NOT NULL DEFAULT 0,
+    edits INTEGER, message_id INTEGER);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sent_at, dropped, id);
+CREATE TABLE IF NOT EXISTS history (
+    pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, at REAL NOT NULL, status TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS history_task ON history (pid, start_ticks, at);
 CREATE TABLE IF NOT EXISTS kill_buttons (
     nonce TEXT PRIMARY KEY, pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,
     started REAL NOT NULL, action TEXT NOT NULL, account TEXT NOT NULL,
@@ -44,13 +50,24 @@ CREATE TABLE IF NOT EXISTS stop_requests (
     PRIMARY KEY (pid, start_ticks));
 """
 
+# Version 1 keyed tasks by psutil's create time (moved by NTP steps) and knew nothing of how a
+# task ended; its open rows are converted when their process still runs, else reported.
+_MIGRATE_1 = [
+    "ALTER TABLE tracked RENAME COLUMN create_time TO start_ticks",
+    "ALTER TABLE tracked ADD COLUMN exit_status INTEGER",
+    "ALTER TABLE tracked ADD COLUMN signal TEXT",
+    "ALTER TABLE tracked ADD COLUMN cause TEXT",
+    "ALTER TABLE outbox ADD COLUMN edits INTEGER",
+    "ALTER TABLE outbox ADD COLUMN message_id INTEGER",
+]
+
 
 @dataclass
 class Tracked:
     """A task telebot has seen alive, as remembered in the database."""
 
     pid: int
-    create_time: float
+    start_ticks: int
     started: float
     email: str | None
     username: str
@@ -67,10 +84,20 @@ class Tracked:
     stalled_at: float | None
     ended_at: float | None
     end_kind: str | None
+    exit_status: int | None = None
+    signal: str | None = None
+    cause: str | None = None
 
     @property
-    def key(self) -> tuple[int, float]:
-        return (self.pid, self.create_time)
+    def key(self) -> tuple[int, int]:
+        return (self.pid, self.start_ticks)
+
+    def ended_json(self) -> dict[str, Any] | None:
+        """The contract's `ended` object (DESIGN 2), once telebot saw the task end."""
+        if self.ended_at is None:
+            return None
+        return {"how": self.end_kind, "exit_status": self.exit_status, "signal": self.signal,
+                "cause": self.cause, "at": self.ended_at}
 
 
 def _tracked(r: sqlite3.Row) -> Tracked:
@@ -114,24 +141,75 @@ class OutboxItem:
     created_at: float
     not_before: float
     attempts: int
+    edits: int | None = None  # an edit of this outbox item's message, not a new message
+    message_id: int | None = None
+
+
+_ITEM_COLUMNS = ("id, dedup_key, chat_id, kind, text, created_at, not_before, attempts, edits, "
+                 "message_id")
 
 
 class StateDB:
     """One SQLite connection, used from the event loop's thread; every call is tiny."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, readonly: bool = False) -> None:
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = directory / "telebot.sqlite3"
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a committed "pending alert" survives a power cut, not just a SIGKILL.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
-        self.set("schema_version", SCHEMA_VERSION)
-        os.chmod(self.path, 0o600)
+        if readonly:  # `telebot status` looks, never creates or changes anything
+            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                       isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA busy_timeout=2000")
+            return
+        # the database holds the chat id and every alert text: owner-only, and so are the
+        # -wal and -shm files SQLite creates beside it (they follow the umask, not the file)
+        old_umask = os.umask(0o077)
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if directory.stat().st_mode & 0o077:
+                os.chmod(directory, 0o700)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed "pending alert" survives a power cut, not just a SIGKILL.
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+            self._db.executescript(_SCHEMA)
+            self.set("schema_version", SCHEMA_VERSION)
+        finally:
+            os.umask(old_umask)
+        for name in ("telebot.sqlite3", "telebot.sqlite3-wal", "telebot.sqlite3-shm"):
+            with suppress(FileNotFoundError):
+                os.chmod(directory / name, 0o600)
+
+    @classmethod
+    def open_readonly(cls, directory: Path) -> StateDB | None:
+        """The database if telebot has one there, for a look; None otherwise."""
+        if not (Path(directory) / "telebot.sqlite3").is_file():
+            return None
+        try:
+            db = cls(directory, readonly=True)
+            db._db.execute("SELECT 1 FROM tracked LIMIT 1")
+            return db
+        except sqlite3.Error:
+            return None
+
+    def _migrate(self) -> None:
+        cols = {r[1] for r in self._db.execute("PRAGMA table_info(tracked)")}
+        if "create_time" not in cols:
+            return
+        from telebot.processes import liveness
+
+        with self.transaction():
+            for sql in _MIGRATE_1:
+                self._db.execute(sql)
+            for pid, created in self._db.execute(
+                    "SELECT pid, start_ticks FROM tracked WHERE ended_at IS NULL").fetchall():
+                ticks = liveness.start_ticks(pid)
+                if ticks is not None and abs(liveness.psutil_create_time(pid) - created) < 0.05:
+                    self._db.execute("UPDATE tracked SET start_ticks=? WHERE pid=? AND "
+                                     "start_ticks=?", (ticks, pid, created))
 
     def close(self) -> None:
         self._db.close()
@@ -164,10 +242,11 @@ class StateDB:
 
     def track(self, row: Tracked) -> None:
         self._db.execute(
-            "INSERT INTO tracked VALUES(:pid, :create_time, :started, :email, :username, :world,"
+            "INSERT INTO tracked VALUES(:pid, :start_ticks, :started, :email, :username, :world,"
             " :server, :action, :status, :progress, :remaining, :urls, :first_seen,"
-            " :last_seen_alive, :last_change, :stalled_at, :ended_at, :end_kind)"
-            " ON CONFLICT(pid, create_time) DO UPDATE SET status=excluded.status,"
+            " :last_seen_alive, :last_change, :stalled_at, :ended_at, :end_kind,"
+            " :exit_status, :signal, :cause)"
+            " ON CONFLICT(pid, start_ticks) DO UPDATE SET status=excluded.status,"
             " progress=excluded.progress, remaining=excluded.remaining, urls=excluded.urls,"
             " last_seen_alive=excluded.last_seen_alive, last_change=excluded.last_change,"
             " stalled_at=excluded.stalled_at, action=excluded.action",
@@ -177,19 +256,49 @@ class StateDB:
         sql = "SELECT * FROM tracked" + (" WHERE ended_at IS NULL" if open_only else "")
         return [_tracked(r) for r in self._db.execute(sql + " ORDER BY first_seen, pid")]
 
-    def tracked_one(self, pid: int, create_time: float) -> Tracked | None:
-        row = self._db.execute("SELECT * FROM tracked WHERE pid=? AND create_time=?",
-                               (pid, create_time)).fetchone()
+    def tracked_one(self, pid: int, start_ticks: int) -> Tracked | None:
+        row = self._db.execute("SELECT * FROM tracked WHERE pid=? AND start_ticks=?",
+                               (pid, start_ticks)).fetchone()
         return None if row is None else _tracked(row)
 
-    def end(self, pid: int, create_time: float, kind: str, at: float) -> bool:
+    def ended_near(self, pid: int, started: float) -> Tracked | None:
+        """The ended row of the task ikabot recorded with this pid and start date, if any."""
+        row = self._db.execute("SELECT * FROM tracked WHERE pid=? AND ended_at IS NOT NULL AND "
+                               "abs(started - ?) < 1 ORDER BY ended_at DESC LIMIT 1",
+                               (pid, started)).fetchone()
+        return None if row is None else _tracked(row)
+
+    def end(self, pid: int, start_ticks: int, kind: str, at: float, *,
+            exit_status: int | None = None, signal: str | None = None,
+            cause: str | None = None) -> bool:
         """Mark a tracked task ended; False if it was already (so it is reported once)."""
-        cur = self._db.execute("UPDATE tracked SET ended_at=?, end_kind=? WHERE pid=? AND "
-                               "create_time=? AND ended_at IS NULL", (at, kind, pid, create_time))
+        cur = self._db.execute(
+            "UPDATE tracked SET ended_at=?, end_kind=?, exit_status=?, signal=?, cause=? "
+            "WHERE pid=? AND start_ticks=? AND ended_at IS NULL",
+            (at, kind, exit_status, signal, cause, pid, start_ticks))
         return cur.rowcount == 1
+
+    # ---- status history (what the task said, and when: `Mission k/N`, pace, /details)
+
+    def record_status(self, pid: int, start_ticks: int, status: str, at: float) -> None:
+        self._db.execute("INSERT INTO history VALUES(?, ?, ?, ?)", (pid, start_ticks, at, status))
+        self._db.execute(
+            "DELETE FROM history WHERE pid=? AND start_ticks=? AND at < (SELECT at FROM history"
+            " WHERE pid=? AND start_ticks=? ORDER BY at DESC LIMIT 1 OFFSET ?)",
+            (pid, start_ticks, pid, start_ticks, HISTORY_KEEP - 1))
+
+    def status_history(self, pid: int, start_ticks: int,
+                       limit: int = HISTORY_KEEP) -> list[tuple[float, str]]:
+        """Oldest first."""
+        rows = self._db.execute("SELECT at, status FROM history WHERE pid=? AND start_ticks=? "
+                                "ORDER BY at DESC LIMIT ?", (pid, start_ticks, limit)).fetchall()
+        return [(r[0], r[1]) for r in reversed(rows)]
 
     def prune(self, older_than: float) -> None:
         """Forget ended tasks and sent alerts older than this (the database stays small)."""
+        self._db.execute("DELETE FROM history WHERE (pid, start_ticks) IN (SELECT pid, "
+                         "start_ticks FROM tracked WHERE ended_at IS NOT NULL AND ended_at < ?)",
+                         (older_than,))
         self._db.execute("DELETE FROM tracked WHERE ended_at IS NOT NULL AND ended_at < ?",
                          (older_than,))
         self._db.execute("DELETE FROM outbox WHERE (sent_at IS NOT NULL OR dropped=1) AND "
@@ -198,30 +307,50 @@ class StateDB:
     # ---- outbox
 
     def enqueue(self, dedup_key: str, chat_id: str, kind: str, text: str,
-                not_before: float = 0.0) -> int | None:
-        """Store an alert to send; None when this very alert was stored before."""
+                not_before: float = 0.0, *, edits: int | None = None) -> int | None:
+        """Store an alert to send (or, with `edits`, a new text for an alert already sent);
+        None when this very alert was stored before."""
         cur = self._db.execute(
-            "INSERT INTO outbox(dedup_key, chat_id, kind, text, created_at, not_before) "
-            "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(dedup_key) DO NOTHING",
-            (dedup_key, chat_id, kind, text, time.time(), not_before))
+            "INSERT INTO outbox(dedup_key, chat_id, kind, text, created_at, not_before, edits) "
+            "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedup_key) DO NOTHING",
+            (dedup_key, chat_id, kind, text, time.time(), not_before, edits))
         return cur.lastrowid if cur.rowcount == 1 else None
+
+    def retext_pending(self, item_id: int, text: str) -> bool:
+        """Give a not-yet-sent item a new text (a storm grew before its message went out)."""
+        cur = self._db.execute("UPDATE outbox SET text=? WHERE id=? AND sent_at IS NULL AND "
+                               "dropped=0", (text, item_id))
+        return cur.rowcount == 1
+
+    def item(self, item_id: int) -> OutboxItem | None:
+        row = self._db.execute(f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE id=?",
+                               (item_id,)).fetchone()
+        return None if row is None else OutboxItem(**dict(row))
 
     def pending(self, now: float | None = None) -> list[OutboxItem]:
         now = time.time() if now is None else now
         rows = self._db.execute(
-            "SELECT id, dedup_key, chat_id, kind, text, created_at, not_before, attempts "
-            "FROM outbox WHERE sent_at IS NULL AND dropped=0 AND not_before<=? ORDER BY id",
-            (now,)).fetchall()
+            f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE sent_at IS NULL AND dropped=0 AND "
+            "not_before<=? ORDER BY id", (now,)).fetchall()
         return [OutboxItem(**dict(r)) for r in rows]
+
+    def supersede_edits(self, edits: int, newer_than: int) -> None:
+        """Older pending edits of one message are moot once a newer text is there."""
+        self._db.execute("UPDATE outbox SET sent_at=?, last_error='superseded' WHERE edits=? AND "
+                         "id<? AND sent_at IS NULL", (time.time(), edits, newer_than))
 
     def next_not_before(self) -> float | None:
         row = self._db.execute("SELECT MIN(not_before) FROM outbox WHERE sent_at IS NULL AND "
                                "dropped=0").fetchone()
         return row[0]
 
-    def mark_sent(self, item_id: int) -> None:
-        self._db.execute("UPDATE outbox SET sent_at=?, attempts=attempts+1 WHERE id=?",
-                         (time.time(), item_id))
+    def mark_sent(self, item_id: int, message_id: int | None = None) -> None:
+        self._db.execute("UPDATE outbox SET sent_at=?, attempts=attempts+1, message_id="
+                         "coalesce(?, message_id) WHERE id=?", (time.time(), message_id, item_id))
+
+    def set_message_id(self, item_id: int, message_id: int) -> None:
+        """Later edits of this alert go to another message (the first could not be edited)."""
+        self._db.execute("UPDATE outbox SET message_id=? WHERE id=?", (message_id, item_id))
 
     def record_failure(self, item_id: int, error: str, *, drop: bool = False) -> None:
         self._db.execute("UPDATE outbox SET attempts=attempts+1, last_error=?, dropped=? "
@@ -234,6 +363,23 @@ class StateDB:
     def sent(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self._db.execute(
             "SELECT * FROM outbox WHERE sent_at IS NOT NULL ORDER BY id")]
+
+    # ---- stop requests (/kill): an end telebot caused itself is reported as *stopped*
+
+    def request_stop(self, pid: int, start_ticks: int, by: str, at: float) -> None:
+        """Written (and committed) before the signal: the end is then told as *stopped*."""
+        self._db.execute("DELETE FROM stop_requests WHERE at < ?", (at - 30 * 86400,))
+        self._db.execute("INSERT OR REPLACE INTO stop_requests VALUES(?, ?, ?, ?)",
+                         (pid, start_ticks, by, at))
+
+    def stop_request(self, pid: int, start_ticks: int) -> StopRequest | None:
+        """Whether telebot itself stopped this process (pid + start ticks), who asked, when."""
+        row = self._db.execute("SELECT * FROM stop_requests WHERE pid=? AND start_ticks=?",
+                               (pid, start_ticks)).fetchone()
+        return None if row is None else StopRequest(**dict(row))
+
+    def stop_requested(self, pid: int, start_ticks: int) -> bool:
+        return self.stop_request(pid, start_ticks) is not None
 
     # ---- alert settings
 
@@ -270,15 +416,3 @@ class StateDB:
         cur = self._db.execute("UPDATE kill_buttons SET used_at=? WHERE nonce=? AND "
                                "used_at IS NULL AND expires_at>=?", (now, nonce, now))
         return self.kill_button(nonce) if cur.rowcount == 1 else None
-
-    def record_stop(self, request: StopRequest) -> None:
-        """Written (and committed) before the signal: the end is then told as *stopped*."""
-        self._db.execute("DELETE FROM stop_requests WHERE at < ?", (request.at - 30 * 86400,))
-        self._db.execute("INSERT OR REPLACE INTO stop_requests VALUES(:pid, :start_ticks, :who, "
-                         ":at)", request.__dict__)
-
-    def stop_request(self, pid: int, start_ticks: int) -> StopRequest | None:
-        """Whether telebot itself stopped this process (pid + start ticks), and who asked."""
-        row = self._db.execute("SELECT * FROM stop_requests WHERE pid=? AND start_ticks=?",
-                               (pid, start_ticks)).fetchone()
-        return None if row is None else StopRequest(**dict(row))

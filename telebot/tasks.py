@@ -7,17 +7,20 @@ ignored: the same reuse problem as liveness, one layer up.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from telebot.ikabot.statuses import MAX_COUNT, parse_status, valid_url
 from telebot.model import Parsed, Progress, Snapshot, Task
 from telebot.processes import liveness
+from telebot.progress import runs_progress
 
 if TYPE_CHECKING:
     from telebot.ikabot.store import Store
+    from telebot.state import StateDB, Tracked
 
-Probe = Callable[[int, float], tuple[bool, "float | None"]]
+Probe = Callable[[int, float], tuple[bool, "int | None"]]
 
 
 def _int(value: Any) -> int | None:
@@ -84,7 +87,7 @@ def finished(progress: Progress | None, remaining: int | None, details: dict[str
 
 
 def build_task(account: Any, entry: dict[str, Any], details: dict[str, Any],
-               alive: bool, created: float | None) -> Task:
+               alive: bool, ticks: int | None) -> Task:
     parsed = parse_status(entry["action"], entry["status"])
     progress, remaining = progress_from_details(details)
     if progress is None:
@@ -100,7 +103,7 @@ def build_task(account: Any, entry: dict[str, Any], details: dict[str, Any],
                 status=entry["status"], started=entry["date"], details=details,
                 progress=progress, remaining=remaining, urls=urls, alive=alive,
                 state=state, parsed=parsed if isinstance(parsed, Parsed) else Parsed(),
-                create_time=created)
+                start_ticks=ticks if alive else None)
 
 
 def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe) -> list[Task]:
@@ -112,9 +115,9 @@ def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe) -> list[Ta
             if prev is None or entry["date"] >= prev["date"]:
                 latest[entry["pid"]] = entry
         for entry in latest.values():
-            alive, created = probe(entry["pid"], entry["date"])
+            alive, ticks = probe(entry["pid"], entry["date"])
             details = _details_for(entry, account.process_details)
-            tasks.append(build_task(account.key, entry, details, alive, created))
+            tasks.append(build_task(account.key, entry, details, alive, ticks))
     tasks.sort(key=lambda t: (t.account.email or "", t.account.username, t.account.world,
                               t.account.server, t.started, t.pid))
     return tasks
@@ -122,3 +125,35 @@ def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe) -> list[Ta
 
 def collect(store: Store) -> list[Task]:
     return build_tasks(store.read())
+
+
+def annotate(tasks: list[Task], state: StateDB) -> None:
+    """What telebot itself remembers: how a task it saw end ended, and `Mission k/N`.
+
+    Runs on the event loop's thread (the database connection is not shared across threads);
+    one query for every ended task, and a history lookup only for live autoPirates that have
+    no structured progress.
+    """
+    ended: dict[int, list[Tracked]] = {}
+    for row in state.tracked(open_only=False):
+        if row.ended_at is not None:
+            ended.setdefault(row.pid, []).append(row)
+    for task in tasks:
+        if not task.alive:
+            row = next((r for r in ended.get(task.pid, ()) if abs(r.started - task.started) < 1),
+                       None)
+            if row is not None:
+                task.ended = row.ended_json()
+                task.state = "finished" if row.end_kind == "finished" else "dead"
+            continue
+        if task.start_ticks is None:
+            continue
+        if task.action == "autoPirate" or task.progress is None:
+            task.history = state.status_history(task.pid, task.start_ticks, limit=50)
+        if task.history and task.history[-1][1] != task.status:
+            task.history.append((time.time(), task.status))  # newer than the last scan
+        if task.action == "autoPirate" and task.progress is None and task.history:
+            row = state.tracked_one(task.pid, task.start_ticks)
+            runs = runs_progress(task.history, task.started, row.first_seen if row else None)
+            if runs is not None:
+                task.progress = runs

@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from telebot.alerts.texts import MARKS
 from telebot.bot.app import serve
 from telebot.bot.hostlabel import untagged
 from telebot.config import Settings
 from telebot.demo.fakeapi import FakeBotAPI
 
 OWNER = 42
-ALERT_MARKS = ("💀", "✅", "⏸", "🛑")
+ALERT_MARKS = MARKS
 
 
 @dataclasses.dataclass
@@ -53,7 +54,9 @@ class Harness:
 def fast_settings(ikabot_path: Path, api: FakeBotAPI, state_dir: Path, **kw: Any) -> Settings:
     values: dict[str, Any] = {"ikabot_path": ikabot_path, "api_base_url": api.base_url,
                               "state_dir": state_dir, "poll_seconds": 0.05,
-                              "scan_seconds": 0.2, "report_minutes": 0}
+                              "scan_seconds": 0.2, "report_minutes": 0,
+                              # never the host's real /tmp/ikabot.log
+                              "ikabot_log": state_dir.parent / "ikabot.log"}
     values.update(kw)
     return Settings(**values)
 

@@ -62,6 +62,7 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
            if not k.startswith(("TELEBOT_", "IKABOT_", "TELEGRAM_"))}
     env["HOME"] = str(tmp_path / "clihome")
     env["TELEBOT_STATE_DIR"] = str(tmp_path / "state")
+    env["IKABOT_LOG"] = str(tmp_path / "ikabot.log")  # never the host's real /tmp/ikabot.log
     env.update(extra)
     return env
 

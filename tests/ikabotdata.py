@@ -46,6 +46,40 @@ def home(path: Path) -> Iterator[None]:
             os.environ["HOME"] = old
 
 
+IKABOT_TASK = """
+import os, sys, time
+sys.path.insert(0, {tests!r})
+import ikabot.config as config
+config.LOGS_DIRECTORY_FILE = {log!r}
+import ikabot.helpers.logging  # ikabot's own rotating log, into the test's file
+from ikabot.helpers import botComm
+botComm.get = lambda *a, **k: None  # the only stub: Telegram's HTTP (the internet)
+from ikabot.helpers.decorators import task
+from ikabotdata import Account, home
+
+@task("test")
+def {action}(session):
+    while not os.path.exists({trigger!r}):
+        time.sleep(0.01)
+    {body}
+
+os.environ["HOME"] = {home!r}
+{action}(Account({email!r}, {username!r}, {world!r}, {server!r}, password="pw").session())
+"""
+
+
+def ikabot_task(home_dir: Path, account: Account, log: Path, trigger: Path, body: str,
+                action: str = "autoPirate") -> subprocess.Popen[bytes]:
+    """A task run through ikabot's own `@task` wrapper: on an exception it sends (and so logs,
+    with ikabot's logging) `Error in:…Cause:…`, then `session.logout()` = `os._exit(0)`."""
+    code = IKABOT_TASK.format(tests=str(Path(__file__).parent), log=str(log),
+                              trigger=str(trigger), body=body, action=action,
+                              home=str(home_dir), email=account.email,
+                              username=account.username, world=account.world,
+                              server=account.server)
+    return spawn_task(code)
+
+
 def spawn_task(code: str = "import time; time.sleep(600)") -> subprocess.Popen[bytes]:
     """A real task process, named like the test process (ikabot checks process names)."""
     return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL)

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE, BOB, TOKEN, clean_env
-from ikabotdata import IkabotDir
+from ikabotdata import IkabotDir, ikabot_task
 
-from telebot.alerts import alerter as alerts_module
+from telebot.alerts import outbox as alerts_module
+from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
 from telebot.ikabot.details import save_process_details
 from telebot.state import StateDB
@@ -27,13 +28,22 @@ def api():
 
 def alerts(api: FakeBotAPI, word: str = "") -> list[str]:
     return [m["text"] for m in api.sent(OWNER)
-            if m["text"].startswith(("💀", "✅", "⏸")) and word in m["text"]]
+            if m["text"].startswith(MARKS) and word in m["text"]]
 
 
-def pirate(d: IkabotDir, spawn, done: int = 5, total: int = 10, account=ALICE):
-    p = spawn()
-    d.add_pirate(account, p.pid, done, total, status=f"Mission {done}/{total} complete")
+def pirate(d: IkabotDir, spawn, done: int = 5, total: int = 10, account=ALICE, code=None):
+    """An autoPirate as ikabot writes it (`Pirating for N more runs`), with its missions
+    published through the producer API."""
+    p = spawn(code) if code else spawn()
+    d.add_pirate(account, p.pid, done, total)
     return p
+
+
+def exits_when(trigger: Path, status: int = 0) -> str:
+    """Code for a task process that ends by itself (`os._exit`, as ikabot's tasks do) once
+    `trigger` exists."""
+    return (f"import os, time\nwhile not os.path.exists({str(trigger)!r}): time.sleep(0.01)\n"
+            f"os._exit({status})")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
@@ -44,9 +54,9 @@ async def test_death_alert_names_everything(ikabot_dir, spawn, api, tmp_path, si
         p.wait()
         assert await bot.wait(lambda: alerts(api))
         (text,) = alerts(api)
-        assert "autoPirate died at Mission 5/10" in text
+        assert text.startswith(f"💀 autoPirate killed ({sig.name}) at Mission 5/10")
         assert f"pid {p.pid}" in text and "alice (s59-en)" in text
-        assert "last status: Mission 5/10 complete" in text and "ran " in text
+        assert "last status: Pirating for 5 more runs" in text and "ran " in text
 
 
 async def test_webserver_death_names_the_dead_url(ikabot_dir, spawn, api, tmp_path):
@@ -59,33 +69,54 @@ async def test_webserver_death_names_the_dead_url(ikabot_dir, spawn, api, tmp_pa
 
 
 async def test_finished_is_not_died(ikabot_dir, spawn, api, tmp_path):
-    """A task that completes its work and exits is reported as finished."""
-    p = pirate(ikabot_dir, spawn, done=2, total=3)
+    """A task that ends by itself with status 0 and no error logged has finished."""
+    trigger = tmp_path / "go"
+    p = pirate(ikabot_dir, spawn, done=2, total=3, code=exits_when(trigger))
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
         save_process_details(ikabot_dir.target(ALICE), p.pid, {
             "missions": {"total": 3, "completed": 3, "remaining": 0}})
-        p.terminate()
+        await bot.wait(lambda: False, timeout=0.3)  # let a scan see the last progress
+        trigger.touch()
         assert await bot.wait(lambda: alerts(api))
         (text,) = alerts(api)
-        assert text.startswith("✅ autoPirate finished: Mission 3/3")
+        assert text.startswith("✅ autoPirate finished")
+        assert "died" not in text and "killed" not in text
 
 
-async def test_storm_of_20_deaths_is_one_message(ikabot_dir, spawn, api, tmp_path,
-                                                 monkeypatch):
-    # a busy test machine spreads the 20 exits over more than production's 10 ms gap;
-    # what is tested here is the batching, so the gaps are widened
-    monkeypatch.setattr(alerts_module, "STORM_GAP", 0.2)
-    monkeypatch.setattr(alerts_module, "STORM_GAP_MORE", 0.3)
+async def test_nonzero_exit_is_failed(ikabot_dir, spawn, api, tmp_path):
+    trigger = tmp_path / "go"
+    p = pirate(ikabot_dir, spawn, code=exits_when(trigger, 3))
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        trigger.touch()
+        assert await bot.wait(lambda: alerts(api))
+        (text,) = alerts(api)
+        assert text.startswith("❌ autoPirate failed") and "exit status 3" in text
+        assert f"pid {p.pid}" in text
+
+
+async def test_storm_of_20_deaths_is_one_message(ikabot_dir, spawn, api, tmp_path):
+    """The first death is sent at once; the other 19 edit that message into one list."""
     procs = [pirate(ikabot_dir, spawn, done=i % 10) for i in range(20)]
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
         for p in procs:
             p.kill()
-        assert await bot.wait(lambda: alerts(api))
+
+        def complete() -> bool:
+            found = alerts(api)
+            return len(found) == 1 and all(f"pid {p.pid}" in found[0] or
+                                           f" {p.pid} " in found[0] for p in procs)
+
+        assert await bot.wait(complete), alerts(api)
         n = len(api.calls)
         await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 20)
         (text,) = alerts(api)
-        assert "20 ikabot tasks stopped at once" in text
-        assert all(f"<code>{p.pid}</code>" in api.sent(OWNER)[-1]["html"] for p in procs)
+        assert text.startswith("💀 20 ikabot tasks killed at once")
+        message = next(m for m in api.sent(OWNER) if m["text"].startswith(MARKS))
+        assert all(f"<code>{p.pid}</code>" in message["html"] for p in procs)
+        assert message["edits"] >= 1
+        # one message sent, the rest were edits of it: nothing repeated
+        assert sum(c.method == "sendMessage" and str(c.params.get("text")).startswith(MARKS)
+                   for c in api.calls) == 1
 
 
 async def test_outage_then_delivered_exactly_once(ikabot_dir, spawn, api, tmp_path,
@@ -112,23 +143,22 @@ async def test_429_retry_after_is_honoured(ikabot_dir, spawn, api, tmp_path):
         assert await bot.wait(lambda: alerts(api), timeout=20)
         sends = [c for c in api.calls if c.method == "sendMessage"]
         limited = [c for c in sends if c.status == 429]
-        ok = [c for c in sends if c.status == 200 and "died" in str(c.params.get("text"))]
+        ok = [c for c in sends if c.status == 200 and "killed" in str(c.params.get("text"))]
         assert len(limited) == 4 and len(ok) == 1
         assert ok[0].time - limited[0].time >= 1.0  # it waited as told, at least once
 
 
 async def test_mute_holds_finished_but_not_deaths(ikabot_dir, spawn, api, tmp_path):
     doomed = pirate(ikabot_dir, spawn)
-    done = pirate(ikabot_dir, spawn, done=2, total=3)
+    trigger = tmp_path / "go"
+    done = pirate(ikabot_dir, spawn, done=2, total=3, code=exits_when(trigger))
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
         (reply,) = await bot.ask("/mute 60")
         assert "held for 60 minutes" in reply["text"]
-        save_process_details(ikabot_dir.target(ALICE), done.pid, {
-            "missions": {"total": 3, "completed": 3, "remaining": 0}})
-        done.kill()
+        trigger.touch()
         done.wait()
         doomed.kill()
-        assert await bot.wait(lambda: alerts(api, "died"))
+        assert await bot.wait(lambda: alerts(api, "killed"))
         assert alerts(api, "finished") == []
         (reply,) = await bot.ask("/mute 0")
         assert await bot.wait(lambda: alerts(api, "finished"))
@@ -251,6 +281,88 @@ async def test_unchanged_tasks_are_not_rewritten_every_scan(ikabot_dir, spawn, t
     save_process_details(ikabot_dir.target(ALICE), p.pid, {"missions": {
         "total": 10, "completed": 2, "remaining": 8}})
     alerter.observe(collect(store))
-    assert state._db.total_changes == before + 1
+    assert state._db.total_changes == before + 2  # its row, and its first status in history
     alerter.watcher.close()
     state.close()
+
+
+async def test_raise_is_failed_with_the_cause_from_ikabots_log(ikabot_dir, api, tmp_path):
+    """ikabot's `@task` wrapper exits with status 0 after an exception too: only its log
+    (`MESSAGE TO TG BOT: Error in: … Cause: <traceback>`) tells the failure apart."""
+    log, trigger = tmp_path / "ikabot.log", tmp_path / "go"
+    cause = "Exception: No city with pirate fortress capable of executing selected mission"
+    p = ikabot_task(ikabot_dir.home, ALICE, log, trigger,
+                    f"raise Exception({cause.split(': ', 1)[1]!r})")
+    try:
+        ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Pirating for 3 more runs")
+        s = fast_settings(ikabot_dir.path, api, tmp_path / "s", ikabot_log=log)
+        async with running_bot(s, api) as bot:
+            trigger.touch()
+            assert await bot.wait(lambda: alerts(api))
+            (text,) = alerts(api)
+        assert p.wait(10) == 0  # ikabot's logout(): os._exit(0), as after a success
+        # telebot saw it start with 3 runs to go, so it knows the total
+        assert text.startswith(("❌ autoPirate failed at Mission 1/3",
+                                "❌ autoPirate failed at 3 runs left"))
+        assert f"cause: {cause}" in text and "Traceback" not in text
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+
+
+async def test_ikabot_task_that_returns_is_finished(ikabot_dir, api, tmp_path):
+    """The same wrapper after a normal return: one *finished* alert, nothing else."""
+    log, trigger = tmp_path / "ikabot.log", tmp_path / "go"
+    p = ikabot_task(ikabot_dir.home, ALICE, log, trigger, "return None")
+    try:
+        ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Pirating for 1 more runs")
+        s = fast_settings(ikabot_dir.path, api, tmp_path / "s", ikabot_log=log)
+        async with running_bot(s, api) as bot:
+            trigger.touch()
+            assert await bot.wait(lambda: alerts(api))
+            (reply,) = await bot.ask("/status")  # a later answer: no second alert came first
+            assert "✅" in reply["text"]
+            (text,) = alerts(api)
+        assert text.startswith("✅ autoPirate finished") and "probably" not in text
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+
+
+async def test_status_shows_mission_k_of_n_for_a_pirate_seen_from_its_start(
+        ikabot_dir, spawn, api, tmp_path):
+    """ikabot writes only `Pirating for N more runs`; telebot saw the first one, so N is the
+    total and the run under way is shown as `Mission k/N`."""
+    p = spawn()
+    ikabot_dir.add_task(ALICE, p.pid, "autoPirate")  # ikabot's menu writes "started"
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+
+        async def status_says(text: str) -> bool:
+            for _ in range(50):
+                (reply,) = await bot.ask("/status")
+                if text in reply["text"]:
+                    return True
+            return False
+
+        def history_has(n: int) -> bool:
+            state = StateDB.open_readonly(tmp_path / "s")
+            if state is None:
+                return False
+            try:
+                return any(len(state.status_history(r.pid, r.start_ticks)) >= n
+                           for r in state.tracked())
+            finally:
+                state.close()
+
+        assert await status_says("started")
+        ikabot_dir.set_status(ALICE, p.pid, "Pirating for 5 more runs")
+        assert await status_says("Mission 1/5")
+        assert await bot.wait(lambda: history_has(2))  # a scan kept it in the history
+        ikabot_dir.set_status(ALICE, p.pid, "Pirating for 4 more runs")
+        assert await status_says("Mission 2/5")
+        assert await bot.wait(lambda: history_has(3))  # the alert tells what a scan last saw
+        p.kill()
+        assert await bot.wait(lambda: alerts(api))
+        assert alerts(api)[0].startswith("💀 autoPirate killed (SIGKILL) at Mission 2/5")

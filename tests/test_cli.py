@@ -79,6 +79,18 @@ def test_check_reports_everything_and_asks_getme(ikabot_dir: IkabotDir, spawn, r
     assert TOKEN not in r.out + r.err
 
 
+def test_check_names_ikabots_log(ikabot_dir: IkabotDir, tmp_path: Path, run_cli):
+    log = tmp_path / "ikabot.log"
+    with FakeBotAPI(token=TOKEN) as api:
+        missing = run_cli("check", IKABOT_PATH=str(ikabot_dir.path), IKABOT_LOG=str(log),
+                          TELEGRAM_API_BASE_URL=api.base_url)
+        log.write_text("")
+        present = run_cli("check", IKABOT_PATH=str(ikabot_dir.path), IKABOT_LOG=str(log),
+                          TELEGRAM_API_BASE_URL=api.base_url)
+    assert missing.code == 0 and f"warning: ikabot's log: {log} does not exist" in missing.out
+    assert present.code == 0 and f"ikabot's log: {log} (read to tell" in present.out
+
+
 def test_check_rejected_token(ikabot_dir: IkabotDir, run_cli):
     with FakeBotAPI(token="999:OTHER") as api:
         r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path),

@@ -21,6 +21,7 @@ from util import dead_pid
 from telebot.bot import control
 from telebot.bot.hostlabel import marker, untagged
 from telebot.demo.fakeapi import FakeBotAPI
+from telebot.processes import liveness
 from telebot.state import KillButton, StateDB
 
 STRANGER = 666
@@ -111,12 +112,12 @@ async def test_owner_stops_a_task_in_two_taps(ikabot_dir, pirate, api, tmp_path)
         await quiet(bot)
     alerts = [t for t in bot.texts() if t.startswith(("💀", "✅", "🛑 autoPirate"))]
     assert len(alerts) == 1 and str(pirate.pid) in alerts[0]
-    assert "by User42 (42)" in alerts[0].split("\n")[0]
+    assert "for User42 (42)" in message(api, confirm["message_id"])["text"]
     db = StateDB(tmp_path / "s")
     try:
         (row,) = db.tracked(open_only=False)
         assert row.end_kind == "stopped"
-        assert db.stop_request(row.pid, row.create_time) is not None
+        assert db.stop_request(row.pid, row.start_ticks).who == "User42 (42)"
     finally:
         db.close()
 
@@ -199,7 +200,8 @@ async def test_a_press_after_the_pid_changed_hands_is_refused(ikabot_dir, pirate
     try:
         rt = Runtime(settings, open_store(settings), state, str(OWNER))
         started = (await rt.tasks())[0].started
-        real = psutil.Process(pirate.pid).create_time()
+        real = liveness.start_ticks(pirate.pid)
+        assert real is not None
         button = KillButton("n", pirate.pid, real - 100, started, "autoPirate", "alice", 0, 0)
         result = await control.begin_stop(rt, button, "User42 (42)")
         assert isinstance(result, str) and result.startswith("Not stopped")

@@ -14,9 +14,9 @@ from telebot.processes import liveness
 
 def test_live_child_is_alive(spawn):
     p = spawn()
-    alive, created = liveness.probe(p.pid, time.time())
-    assert alive and created is not None
-    assert liveness.same_process(p.pid, created)
+    alive, ticks = liveness.probe(p.pid, time.time())
+    assert alive and ticks is not None
+    assert liveness.same_process(p.pid, ticks)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
@@ -26,6 +26,7 @@ def test_killed_and_reaped_is_dead(spawn, sig):
     p.send_signal(sig)
     p.wait()
     assert liveness.probe(p.pid, started) == (False, None)
+    assert liveness.read_stat(p.pid) is None
 
 
 def test_zombie_is_dead(spawn):
@@ -40,11 +41,48 @@ def test_zombie_is_dead(spawn):
 def test_reused_pid_is_not_the_task(spawn):
     """A live process created long after the entry's start is some other program."""
     p = spawn()
-    alive, created = liveness.probe(p.pid, time.time() - 3600)
-    assert not alive and created is not None
-    assert not liveness.same_process(p.pid, created - 10)
+    alive, ticks = liveness.probe(p.pid, time.time() - 3600)
+    assert not alive and ticks is not None
+    assert not liveness.same_process(p.pid, ticks - 10)
 
 
-@pytest.mark.parametrize("pid", [0, -1, 2**22 + 12345, True])
+def test_identity_does_not_follow_the_wall_clock(spawn, monkeypatch):
+    """Start ticks come from the kernel's boot clock: a step of the wall clock (NTP) changes
+    psutil's create time for the same process, never its identity."""
+    p = spawn()
+    ticks = liveness.start_ticks(p.pid)
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 3.0)  # the clock stepped 3 s
+    assert liveness.start_ticks(p.pid) == ticks
+    assert liveness.same_process(p.pid, ticks)
+    assert liveness.probe(p.pid, real() - 1)[0]
+
+
+def test_pi_booted_with_a_stale_clock():
+    """A task ikabot started before NTP set the clock has a `date` that looks far older than
+    its process; it is still taken as that task when the process started early in the boot."""
+    now = time.time()
+    boot_wall = now - liveness.uptime()
+    early = 30 * liveness.clock_ticks()  # started 30 s after boot
+    stale_date = boot_wall - 86400 * 200  # written with a clock 200 days behind
+    assert liveness.started_as_recorded(early, stale_date, now)
+    late = int((liveness.uptime() - 5) * liveness.clock_ticks())  # started 5 s ago
+    if liveness.uptime() > liveness.EARLY_BOOT + 10:
+        assert not liveness.started_as_recorded(late, now - 3600, now)  # a reused pid
+
+
+def test_zombie_wait_status_is_read(spawn):
+    from telebot.processes.exitinfo import read_zombie
+
+    p = spawn("import os; os._exit(3)")
+    ticks = None
+    assert wait_until(lambda: (liveness.read_stat(p.pid) or liveness.ProcStat("", 0, 0, 0))
+                      .zombie)
+    ticks = liveness.start_ticks(p.pid)
+    info = read_zombie(p.pid, ticks)
+    assert info is not None and info.exit_status == 3 and info.signal is None
+
+
+@pytest.mark.parametrize("pid", [0, -1, 2**22 + 12345, 2**31, True])
 def test_impossible_pids(pid):
     assert liveness.probe(pid, time.time())[0] is False

@@ -10,7 +10,7 @@ from telebot.state import StateDB, Tracked
 
 def row(pid: int, ended: float | None = None) -> Tracked:
     now = time.time()
-    return Tracked(pid, 1000.0 + pid, now - 60, "a@b.c", "u", "1", "en", "autoPirate", "s",
+    return Tracked(pid, 1000 + pid, now - 60, "a@b.c", "u", "1", "en", "autoPirate", "s",
                    {"done": 1, "total": 2, "unit": ""}, 1, ["http://127.0.0.1:1"], now, now,
                    now, None, None, None)
 
@@ -35,15 +35,16 @@ def test_end_once_and_prune(tmp_path: Path):
     db = StateDB(tmp_path)
     db.track(row(1))
     db.track(row(2))
-    assert db.end(1, 1001.0, "died", time.time() - 40 * 86400)
-    assert not db.end(1, 1001.0, "died", time.time())  # reported once
+    db.record_status(1, 1001, "Pirating for 3 more runs", time.time() - 41 * 86400)
+    assert db.end(1, 1001, "died", time.time() - 40 * 86400)
+    assert not db.end(1, 1001, "died", time.time())  # reported once
     item = db.enqueue("died:1", "42", "died", "x")
     assert item is not None
     db.mark_sent(item)
     db._db.execute("UPDATE outbox SET created_at=?", (time.time() - 40 * 86400,))
     db.prune(time.time() - 30 * 86400)
     assert [t.pid for t in db.tracked(open_only=False)] == [2]
-    assert db.sent() == []
+    assert db.sent() == [] and db.status_history(1, 1001) == []
     db.close()
 
 
@@ -54,3 +55,65 @@ def test_held_alerts_are_released(tmp_path: Path):
     db.release_held()
     assert len(db.pending()) == 1
     db.close()
+
+
+def test_status_history_is_bounded(tmp_path: Path):
+    db = StateDB(tmp_path)
+    for i in range(80):
+        db.record_status(7, 70, f"Pirating for {80 - i} more runs", 1000.0 + i)
+    history = db.status_history(7, 70)
+    assert len(history) == 50 and history[-1] == (1079.0, "Pirating for 1 more runs")
+    assert history[0][0] < history[-1][0]
+    db.close()
+
+
+def test_state_files_are_owner_only(tmp_path: Path):
+    """The database, its -wal and -shm files and the directory; a too-open directory is
+    tightened."""
+    d = tmp_path / "state"
+    d.mkdir(mode=0o755)
+    d.chmod(0o755)
+    db = StateDB(d)
+    db.set("x", 1)
+    assert d.stat().st_mode & 0o077 == 0
+    files = [f for f in d.iterdir() if f.name.startswith("telebot.sqlite3")]
+    assert {f.name for f in files} >= {"telebot.sqlite3", "telebot.sqlite3-wal"}
+    assert all(f.stat().st_mode & 0o077 == 0 for f in files), [oct(f.stat().st_mode) for f in files]
+    db.close()
+
+
+def test_version_1_database_is_migrated(tmp_path: Path, spawn):
+    """A row tracked by telebot 0.1 (psutil create time) keeps its task when it still runs."""
+    import sqlite3
+
+    import psutil
+
+    from telebot.processes import liveness
+
+    p = spawn()
+    db = sqlite3.connect(tmp_path / "telebot.sqlite3")
+    db.executescript("""
+CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE tracked (
+    pid INTEGER NOT NULL, create_time REAL NOT NULL, started REAL NOT NULL,
+    email TEXT, username TEXT NOT NULL, world TEXT NOT NULL, server TEXT NOT NULL,
+    action TEXT NOT NULL, status TEXT NOT NULL, progress TEXT, remaining INTEGER,
+    urls TEXT NOT NULL, first_seen REAL NOT NULL, last_seen_alive REAL NOT NULL,
+    last_change REAL NOT NULL, stalled_at REAL, ended_at REAL, end_kind TEXT,
+    PRIMARY KEY (pid, create_time));
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, dedup_key TEXT UNIQUE NOT NULL,
+    chat_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, created_at REAL NOT NULL,
+    not_before REAL NOT NULL DEFAULT 0, sent_at REAL, attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT, dropped INTEGER NOT NULL DEFAULT 0);
+""")
+    now = time.time()
+    db.execute("INSERT INTO tracked VALUES(?, ?, ?, 'a@b.c', 'u', '1', 'en', 'autoPirate', 's', "
+               "NULL, NULL, '[]', ?, ?, ?, NULL, NULL, NULL)",
+               (p.pid, psutil.Process(p.pid).create_time(), now, now, now, now))
+    db.commit()
+    db.close()
+    state = StateDB(tmp_path)
+    (row,) = state.tracked()
+    assert row.start_ticks == liveness.start_ticks(p.pid)
+    state.close()

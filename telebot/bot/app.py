@@ -24,6 +24,7 @@ from telebot.bot.poller import SharedPoller
 from telebot.bot.runtime import Runtime
 from telebot.config import Settings, resolve_telegram
 from telebot.errors import ConfigError
+from telebot.ikabot.log import IkabotLog
 from telebot.ikabot.store import Store, open_store
 from telebot.state import StateDB
 
@@ -104,7 +105,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     from telebot.alerts.alerter import Alerter, attach
 
     rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,
-                         fallback_interval=settings.scan_seconds)
+                         fallback_interval=settings.scan_seconds,
+                         ikabot_log=IkabotLog(settings.ikabot_log))
     attach(app, rt.alerter)
     poller_task: asyncio.Task[None] | None = None
     try:

@@ -12,9 +12,10 @@ steps and several checks, because a pid is only a number that the kernel hands o
    process is still the very one the button was made for, and that it runs as telebot's own
    user. It opens a pidfd *before* the last identity check and signals through it, so the
    signal cannot reach a process that took the pid in between.
-3. The stop request is written to the database before the signal (`StateDB.record_stop`), so
-   the end is told as **stopped**, never as died or killed. SIGTERM, then SIGKILL after
-   `GRACE` seconds; the wait runs as a task of its own, so the bot keeps answering meanwhile.
+3. The stop request is written to the database before the signal (`StateDB.request_stop`);
+   the alerter's classifier consults it, so the end is told as **stopped**, not died or killed.
+   SIGTERM, then SIGKILL after `GRACE` seconds; the wait runs as a task of its own, so the bot
+   keeps answering meanwhile.
 
 telebot never writes ikabot's files: ikabot's menu drops the entry itself when it next runs.
 """
@@ -36,15 +37,14 @@ import psutil
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, User
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import Application
 
-from telebot import render
 from telebot.bot import hostlabel
 from telebot.bot.runtime import Runtime
 from telebot.model import Task
 from telebot.processes import liveness
 from telebot.processes.watcher import pidfd_supported
-from telebot.state import KillButton, StopRequest
+from telebot.state import KillButton
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +77,14 @@ def is_owner(rt: Runtime, user_id: int | None) -> bool:
     return not rt.chat_id.startswith("-") and str(user_id) == rt.chat_id
 
 
-def identity(task: Task) -> float | None:
-    """The process identity recorded for a task (its start time)."""
-    return task.create_time
+def identity(task: Task) -> int | None:
+    """The process identity recorded for a task: its start ticks since boot."""
+    return task.start_ticks
 
 
-def same_identity(pid: int, ident: float) -> bool:
-    """Is `pid` still the very process `ident` was recorded for (and not a zombie)?"""
-    return liveness.same_process(pid, ident)
+def same_identity(pid: int, ticks: int) -> bool:
+    """Is `pid` still the very process `ticks` was recorded for (and not a zombie)?"""
+    return liveness.same_process(pid, ticks)
 
 
 def same_user(pid: int) -> bool:
@@ -153,8 +153,8 @@ async def offer(rt: Runtime, pid: int, mark: str) -> tuple[str, InlineKeyboardMa
                 "tasks."), None
     nonce = secrets.token_urlsafe(9)
     a = task.account
-    rt.state.add_kill_button(KillButton(nonce, pid, ident, task.started,  # type: ignore[arg-type]
-                                        task.action, a.label, time.time() + NONCE_TTL, None))
+    rt.state.add_kill_button(KillButton(nonce, pid, ident, task.started, task.action, a.label,
+                                        time.time() + NONCE_TTL, None))
     text = (f"❓ Stop {html.escape(describe(task))}?\n"
             f"<i>SIGTERM, then SIGKILL after {GRACE:g} s. This button works for "
             f"{NONCE_TTL / 60:g} minutes.</i>")
@@ -211,6 +211,7 @@ class Stopping:
     button: KillButton
     fd: int | None
     at: float
+    who: str = ""
 
 
 def _open_pidfd(pid: int) -> int | None:
@@ -247,8 +248,8 @@ async def begin_stop(rt: Runtime, button: KillButton, who: str) -> Stopping | st
             os.close(fd)
         return gone
     now = time.time()
-    rt.state.record_stop(StopRequest(button.pid, button.start_ticks, who, now))
-    stopping = Stopping(button, fd, now)
+    rt.state.request_stop(button.pid, button.start_ticks, who, now)  # before the signal
+    stopping = Stopping(button, fd, now, who)
     try:
         _signal(stopping, signal.SIGTERM)
     except ProcessLookupError:
@@ -292,13 +293,14 @@ async def finish_stop(stopping: Stopping, grace: float | None = None) -> str:
     grace = GRACE if grace is None else grace
     b = stopping.button
     what = f"{html.escape(b.action)} <code>{b.pid}</code> · {html.escape(b.account)}"
+    by = f" for {html.escape(stopping.who)}" if stopping.who else ""
     try:
         if await _ended(stopping, grace):
-            return f"🛑 Stopped {what} (SIGTERM, {time.time() - stopping.at:.1f} s)."
+            return f"🛑 Stopped {what}{by} (SIGTERM, {time.time() - stopping.at:.1f} s)."
         with contextlib.suppress(ProcessLookupError):
             _signal(stopping, signal.SIGKILL)
         if await _ended(stopping, grace):
-            return (f"🛑 Stopped {what}: it did not end within {grace:g} s of SIGTERM, "
+            return (f"🛑 Stopped {what}{by}: it did not end within {grace:g} s of SIGTERM, "
                     "so it got SIGKILL.")
         return f"⚠️ Sent SIGKILL to {what}, but it has not ended yet."
     finally:
@@ -364,43 +366,3 @@ async def on_press(query: Any, rt: Runtime, app: Application, kind: str, rest: s
         await _edit(query, await finish_stop(result))
 
     app.create_task(complete(), name=f"stop-{button.pid}")
-
-
-# ---------------------------------------------------------------- the stopped alert
-
-
-def stopped_text(row: Any, request: StopRequest, at: float) -> str:
-    """The alert for a task telebot stopped: the word is **stopped**, never died or killed."""
-    lines = [f"🛑 <b>{html.escape(row.action)} stopped</b> from Telegram by "
-             f"{html.escape(request.who)}",
-             f"account {html.escape(f'{row.username} (s{row.world}-{row.server})')} · pid "
-             f"<code>{row.pid}</code> · ran {render.fmt_age(at - row.started)}"]
-    if row.status:
-        lines.append(f"last status: <i>{html.escape(render.clip(row.status, 200))}</i>")
-    return "\n".join(lines)
-
-
-async def on_process_exited(update: Any, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Runs before the alerter: a process telebot stopped ends as *stopped*, once.
-
-    Marking the tracked task ended here makes the alerter skip it (it reports only what it
-    marks ended itself). When the alerter's own classifier consults
-    `StateDB.stop_request`, this handler can go.
-    """
-    rt: Runtime = context.application.bot_data["runtime"]
-    request = rt.state.stop_request(update.pid, update.create_time)
-    if request is None:
-        return
-    row = rt.state.tracked_one(update.pid, update.create_time)
-    if row is None or not rt.state.end(row.pid, row.create_time, "stopped", update.at):
-        return
-    rt.state.enqueue(f"stopped:{row.pid}:{row.create_time}", rt.chat_id, "stopped",
-                     stopped_text(row, request, update.at))
-    if rt.alerter is not None:
-        rt.alerter.wake()
-
-
-def add_handlers(app: Application) -> None:
-    from telebot.alerts.alerter import ProcessExited
-
-    app.add_handler(TypeHandler(ProcessExited, on_process_exited), group=-2)

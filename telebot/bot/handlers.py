@@ -116,23 +116,43 @@ async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send(context, HELP)
 
 
-def status_markup(page: int, tasks: list[Any], page_text: str) -> InlineKeyboardMarkup:
-    """Refresh for this page, and a details button for each task shown on it."""
-    shown = [t for t in tasks if f"<code>{t.pid}</code>" in page_text]
-    buttons = [InlineKeyboardButton(f"🔎 {t.action} {t.pid}",
+def _detail_rows(tasks: list[Any]) -> list[list[InlineKeyboardButton]]:
+    buttons = [InlineKeyboardButton(f"🔎 {render.clip(t.action, 30)} {t.pid}",
                                     callback_data=f"{CALLBACK_PREFIX}d:{t.pid}")
-               for t in shown[:DETAIL_BUTTONS_PER_PAGE]]
-    rows = [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
-    rows.append([InlineKeyboardButton("🔄 Refresh", callback_data=f"{CALLBACK_PREFIX}r:{page}")])
+               for t in tasks[:DETAIL_BUTTONS_PER_PAGE]]
+    return [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
+
+
+def status_markup(page: int, view: render.StatusPage) -> InlineKeyboardMarkup:
+    """Refresh for this page, a details button for each task shown on it, and (on the last
+    page) the list of stopped tasks."""
+    rows = _detail_rows(view.tasks)
+    last = [InlineKeyboardButton("🔄 Refresh", callback_data=f"{CALLBACK_PREFIX}r:{page}")]
+    if view.stopped:
+        last.append(InlineKeyboardButton(f"⏹ Not running ({view.stopped})",
+                                         callback_data=f"{CALLBACK_PREFIX}e:0"))
+    rows.append(last)
+    return InlineKeyboardMarkup(rows)
+
+
+def stopped_markup(page: int, view: render.StatusPage) -> InlineKeyboardMarkup:
+    rows = _detail_rows(view.tasks)
+    pages = max(1, -(-view.stopped // render.STOPPED_PER_PAGE))
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton("◀", callback_data=f"{CALLBACK_PREFIX}n:{page - 1}"))
+    if page + 1 < pages:
+        nav.append(InlineKeyboardButton("▶", callback_data=f"{CALLBACK_PREFIX}n:{page + 1}"))
+    if nav:
+        rows.append(nav)
     return InlineKeyboardMarkup(rows)
 
 
 @owner_only
 async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     tasks = await runtime(context).tasks()
-    pages = render.status_pages(tasks)
-    for i, page in enumerate(pages):
-        await reply(context, page, status_markup(i, tasks, page))
+    for i, view in enumerate(render.status_view(tasks)):
+        await reply(context, view.text, status_markup(i, view))
 
 
 @owner_only
@@ -250,16 +270,25 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     data = (query.data or "")[len(CALLBACK_PREFIX):]
     rt = runtime(context)
     kind, _, arg = data.partition(":")
-    if kind == "r" and arg.isdigit() and query.message is not None:
+    if kind == "e" and arg.isdigit():  # from /status: the list, as a message of its own
+        await query.answer()
+        view = render.stopped_page(await rt.tasks(), int(arg))
+        await reply(context, view.text, stopped_markup(int(arg), view))
+    elif kind in ("r", "n") and arg.isdigit() and query.message is not None:
         tasks = await rt.tasks()
-        pages = render.status_pages(tasks)
         page = int(arg)
-        text = pages[page] if page < len(pages) else "(fewer tasks now: see the pages above)"
+        if kind == "r":
+            views = render.status_view(tasks)
+            view = views[page] if page < len(views) else render.StatusPage(
+                "(fewer tasks now: see the pages above)", [])
+            markup = status_markup(page, view)
+        else:
+            view = render.stopped_page(tasks, page)
+            markup = stopped_markup(page, view)
         try:
-            await query.edit_message_text(text, parse_mode=ParseMode.HTML,
-                                          reply_markup=status_markup(page, tasks, text),
-                                          disable_web_page_preview=True)
-            await query.answer("Refreshed")
+            await query.edit_message_text(view.text, parse_mode=ParseMode.HTML,
+                                          reply_markup=markup, disable_web_page_preview=True)
+            await query.answer("Refreshed" if kind == "r" else None)
         except BadRequest as e:
             if "not modified" not in e.message.lower():
                 raise
@@ -300,7 +329,6 @@ def add_handlers(app: Application) -> None:
                      ("report", cmd_report), ("alerts", cmd_alerts), ("mute", cmd_mute),
                      ("kill", cmd_kill)):
         app.add_handler(CommandHandler(name, fn))
-    control.add_handlers(app)
     app.add_handler(CallbackQueryHandler(on_button, pattern=f"^{CALLBACK_PREFIX}"))
     app.add_handler(MessageHandler(filters.COMMAND, on_stranger))
     app.add_error_handler(on_error)

@@ -13,7 +13,7 @@ from telebot.config import Settings
 from telebot.ikabot.store import Store, open_store
 from telebot.model import Task
 from telebot.state import StateDB
-from telebot.tasks import build_tasks
+from telebot.tasks import annotate, build_tasks
 
 if TYPE_CHECKING:
     from telebot.alerts.alerter import Alerter
@@ -44,8 +44,10 @@ class Runtime:
 
     async def tasks(self) -> list[Task]:
         """A fresh read, off the event loop: a torn legacy read may back off for a moment."""
-        self.last_tasks = await asyncio.to_thread(self._read)
-        return self.last_tasks
+        tasks = await asyncio.to_thread(self._read)
+        annotate(tasks, self.state)
+        self.last_tasks = tasks
+        return tasks
 
     def is_owner(self, chat_id: int | str | None) -> bool:
         return chat_id is not None and str(chat_id) == self.chat_id

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from telebot import render
+from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
 from telebot.ikabot.details import atomic_write
 
@@ -101,7 +102,7 @@ class Transcript:
             edited = m["message_id"] in self._seen
             self._seen[m["message_id"]] = m["edits"]
             text = render.html_to_text(m["html"]) if m.get("parse_mode") == "HTML" else m["text"]
-            alert = text.startswith(("💀", "✅", "⏸"))
+            alert = text.startswith(MARKS)
             who = "🔔 push alert" if alert else ("🤖 telebot (edited its message)" if edited
                                                else "🤖 telebot")
             body = "\n".join("   " + line for line in text.splitlines())
@@ -141,7 +142,7 @@ def run_demo(keep_running: bool = False) -> int:
               f"{world.ikabot_path}),\nreal task processes, and a Telegram Bot API on "
               f"loopback ({api.base_url.rsplit('/', 1)[0]}). Nothing leaves this machine.")
         try:
-            pirate = world.start("pirate", "autoPirate", 10, 0.5)
+            pirate = world.start("pirate", "autoPirate", 5, 0.6)
             web = world.start("web", "webServer")
             world.start("builder", "constructionList", 3, 1.0)
             doomed = world.start("doomed", "autoPirate", 10, 0.35)
@@ -153,9 +154,9 @@ def run_demo(keep_running: bool = False) -> int:
 
             wait_for(lambda: len(collect(open_store(settings))) == 4 and all(
                 t.urls for t in collect(open_store(settings)) if t.action == "webServer"))
-            print(f"\nStarted 4 ikabot tasks: autoPirate (pid {pirate}), webServer (pid {web}),"
-                  f" constructionList, and a second autoPirate (pid {doomed}) that will be "
-                  "killed.")
+            print(f"\nStarted 4 ikabot tasks: autoPirate (pid {pirate}, 5 runs), webServer "
+                  f"(pid {web}), constructionList, and a second autoPirate (pid {doomed}) that "
+                  "will be killed.")
             asyncio.run(_conversation(settings, world, t, keep_running))
         except KeyboardInterrupt:
             pass
@@ -190,12 +191,14 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
         (reply,) = await expect(has("http://127.0.0.1"))
         url = next(w for w in reply["text"].split() if w.startswith("http://127.0.0.1"))
         print(f"   (and {url} really answers: {_url_answers(url)})")
-        print("\n... a constructionList finishes its queue, and the second autoPirate is "
-              "killed at mission 3 ...")
+        print("\n... the first autoPirate completes its 5 runs, a constructionList finishes its "
+              "queue, and the second autoPirate is killed (kill -9, as ikabot's Kill tasks "
+              "menu does) in its fourth run ...")
         await asyncio.to_thread(wait_for, lambda: _mission(world, "doomed") >= 3, 10)
         world.procs["doomed"].kill()
         world.procs["doomed"].wait()
-        await expect(lambda msgs: has("finished")(msgs) and has("died")(msgs), 15)
+        await expect(lambda msgs: has("autoPirate finished")(msgs) and
+                     has("constructionList finished")(msgs) and has("killed")(msgs), 15)
         t.say(f"/details {world.procs['pirate'].pid}")
         await expect(has("Missions:"))
         if keep_running:

@@ -33,22 +33,26 @@ def set_entry(target: Target, pid: int, **fields: Any) -> None:
 
 
 def pirate(target: Target, pid: int, total: int, step: float) -> None:
-    """autoPirate: one mission every `step` seconds, progress in processDetails."""
-    set_entry(target, pid, action="autoPirate", status=f"Pirating for {total} more runs")
-    for done in range(total + 1):
+    """autoPirate as ikabot 7.7 runs it: before each run its status says how many runs are
+    left, the current one included (`Pirating for N more runs`), so the last one it writes is
+    `Pirating for 1 more runs`; after the last run the task ends with `os._exit(0)` (ikabot's
+    `@task` wrapper calls `session.logout()`). The missions are also published through the
+    producer API, as an ikabot task would with telebot's help."""
+    set_entry(target, pid, action="autoPirate")
+    for done in range(total):
+        set_entry(target, pid, status=f"Pirating for {total - done} more runs")
         save_process_details(target, pid, {
             "action": "autoPirate",
             "missions": {"total": total, "completed": done, "remaining": total - done},
             "schedule": {"enabled": False}})
-        set_entry(target, pid, status=f"Mission {done}/{total} complete" if done else
-                  f"Pirating for {total} more runs")
-        if done < total:
-            time.sleep(step)
+        time.sleep(step)
+    os._exit(0)
 
 
 def construction(target: Target, pid: int, total: int, step: float) -> None:
     """constructionList: a building queue worked through one level at a time."""
-    set_entry(target, pid, action="constructionList", status="Athens: queued 3 upgrades")
+    set_entry(target, pid, action="constructionList",
+              status=f"Athens: queued {total} upgrades | total 0D 3H 0M")
     for done in range(total + 1):
         level = 3 + done
         save_process_details(target, pid, {

@@ -7,11 +7,12 @@ per-task parsing::
     save_process_details(session, os.getpid(), {"action": "autoPirate",
                          "progress": {"done": 5, "total": 10, "unit": "missions"}})
 
-`session` is ikabot's Session (only `mail`, `username`, `mundo`, `servidor` and, for the legacy
-layout, `password` are used) or a `Target`. Writers follow ikabot 7.7's rules: the exclusive
-`flock` on `session.lock` around the read-modify-write, an atomic replace of the JSON file.
-On the legacy file only this account's line changes; every other line is kept byte for byte.
-This is the only module of telebot that writes ikabot's data.
+`session` is ikabot's Session (only `mail`, `username`, `mundo`, `servidor` are used) or a
+`Target`. Directory layout (7.6+): writers follow ikabot 7.7's rules, the exclusive lock on
+`session.lock` around the read-modify-write (ikabot's own re-entrant lock when called inside
+ikabot) and an atomic replace of the users file. Legacy layout (≤ 7.5): ikabot's file is never
+written; the details go to telebot's sidecar file beside it (`sidecar.py`).
+This is the only module of telebot that writes next to ikabot's data.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
+import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from telebot.errors import DataError
-from telebot.ikabot import legacy
+from telebot.ikabot import sidecar
+from telebot.ikabot.safeio import UnsafeFile, atomic_write, flock_wait, read_text_capped
 from telebot.processes import liveness
 
 
@@ -68,35 +70,60 @@ def sanitize_email(email: str) -> str:
     return re.sub(r"_+", "_", name).strip("._") or "user"
 
 
-@contextmanager
-def exclusive_lock(directory: Path) -> Iterator[None]:
-    """ikabot 7.7's own writer lock: every ikabot writer and we serialise on it."""
-    import fcntl
+LOCK_TIMEOUT = 10.0  # ikabot holds its lock for milliseconds; longer means something is stuck
 
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / "session.lock", os.O_RDWR | os.O_CREAT, 0o644)
+
+@contextmanager
+def _flock(lock_path: Path, timeout: float) -> Iterator[None]:
+    """An exclusive flock, waited for at most `timeout` seconds (never forever)."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not flock_wait(fd, timeout):
+            raise DataError(f"{lock_path} stayed locked for {timeout:g} s; is an ikabot "
+                            "process stuck? Not writing")
         yield
     finally:
-        os.close(fd)
+        os.close(fd)  # closing releases the lock
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Temp file in the same directory, fsync, rename: a reader sees old or new, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _ikabot_storage(directory: Path) -> Any:
+    """ikabot's sessionStorage module, when this process runs ikabot on this very directory."""
+    storage = sys.modules.get("ikabot.helpers.sessionStorage")
+    if storage is None or not hasattr(storage, "_lock_guard"):
+        return None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        return storage if os.path.samefile(storage.get_ikabot_dir(), directory) else None
+    except (OSError, AttributeError):
+        return None
+
+
+@contextmanager
+def exclusive_lock(directory: Path, timeout: float | None = None) -> Iterator[None]:
+    """ikabot 7.7's writer lock on `session.lock`, shared by every ikabot writer and us.
+
+    Called from inside ikabot (a task publishing its details) the caller may already hold
+    ikabot's own lock: it is re-entrant within ikabot's process, but a second descriptor of
+    ours would wait for it forever. So when ikabot's module is loaded for this directory we
+    go through its in-process guard (re-entering if this thread holds it), and every wait
+    has a timeout.
+    """
+    timeout = LOCK_TIMEOUT if timeout is None else timeout
+    storage = _ikabot_storage(directory)
+    if storage is None:
+        with _flock(directory / "session.lock", timeout):
+            yield
+        return
+    guard = storage._lock_guard
+    if not guard.acquire(timeout=timeout):
+        raise DataError(f"ikabot's session lock stayed taken for {timeout:g} s; not writing")
+    try:
+        if storage._lock_depth > 0:  # this thread is inside ikabot's lock already
+            yield
+        else:
+            with _flock(directory / "session.lock", timeout):
+                yield
+    finally:
+        guard.release()
 
 
 Edit = Callable[[dict[str, Any]], Any]
@@ -118,14 +145,33 @@ def modify_account(target: Target, edit: Edit) -> Any:
     raise DataError(f"{path} does not exist: set IKABOT_PATH to ikabot's data")
 
 
+def _read_users_file(file: Path) -> dict[str, Any]:
+    """This account's users file, or a clear DataError for anything we must not replace."""
+    if file.is_symlink():
+        raise DataError(f"{file} is a symlink; not replacing it (ikabot writes a regular "
+                        "file there)")
+    if not os.path.lexists(file):
+        return {}
+    try:
+        data = json.loads(read_text_capped(file))
+    except UnsafeFile as e:
+        raise DataError(f"{file}: {e}; not writing to it") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{file} is not UTF-8 text; not writing to it") from None
+    except (ValueError, RecursionError):
+        raise DataError(f"{file} is not valid JSON; not writing to it") from None
+    except OSError as e:
+        raise DataError(f"cannot read {file}: {e.strerror}; not writing to it") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{file} does not hold a JSON object; not writing to it")
+    return data
+
+
 def _modify_directory(path: Path, t: Target, edit: Edit) -> Any:
     users = path / "users"
     file = users / f"{sanitize_email(t.email)}.json"
     with exclusive_lock(path):
-        try:
-            data = json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
-        except ValueError:
-            raise DataError(f"{file} is not valid JSON; not writing to it") from None
+        data = _read_users_file(file)
         data.setdefault("email", t.email)
         data.setdefault("shared", {})
         players = data.setdefault("players", {})
@@ -136,43 +182,9 @@ def _modify_directory(path: Path, t: Target, edit: Edit) -> Any:
 
 
 def _modify_legacy(path: Path, t: Target, edit: Edit) -> Any:
-    if not t.password:
-        raise DataError("the legacy ikabot file needs the account password to write details")
-    key = legacy.derive_key(t.email, t.password)
-    wanted = legacy.entry_key(t.email)
-    with _legacy_lock(path):
-        text = path.read_text(encoding="utf-8")
-        lines = text.splitlines()
-        data: dict[str, Any] = {}
-        index = None
-        for i, raw in enumerate(lines):
-            if raw.strip().startswith(wanted):
-                try:
-                    data = legacy.decrypt(key, raw.strip()[64:])
-                except legacy.DecryptError:
-                    raise DataError("cannot decrypt this account's line: wrong password?") from None
-                index = i
-        result = edit(_server_data(data, t))
-        line = f"{wanted} {legacy.encrypt(key, data)}"
-        if index is None:
-            lines.append(line)
-        else:
-            lines[index] = line
-        atomic_write(path, "\n".join(lines) + "\n")
-    return result
-
-
-@contextmanager
-def _legacy_lock(path: Path) -> Iterator[None]:
-    """ikabot ≤ 7.5 has no lock; serialise our own writers on a lock beside the file."""
-    import fcntl
-
-    fd = os.open(f"{path}.telebot.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    """ikabot ≤ 7.5's file is never written: the details go to telebot's sidecar beside it."""
+    return sidecar.update(path, lambda data: edit(_server_data(sidecar.account(data, t.email), t)),
+                          LOCK_TIMEOUT)
 
 
 def _target(session: Any, ikabot_path: Path | None) -> Target:
@@ -204,17 +216,14 @@ def get_process_details(session: Any, pid: int, *,
     path = t.path
     if path.is_dir():
         file = path / "users" / f"{sanitize_email(t.email)}.json"
-        try:
-            data = json.loads(file.read_text(encoding="utf-8")).get("players", {})
-        except (OSError, ValueError, AttributeError):
+        try:  # never blocks: a FIFO or a device there is refused, not read
+            data = json.loads(read_text_capped(file)).get("players", {})
+        except (OSError, ValueError, RecursionError, AttributeError):
             return None
-    elif path.is_file() and t.password:
-        key = legacy.derive_key(t.email, t.password)
-        lines, _ = legacy.parse_lines(path.read_text(encoding="utf-8"))
-        mine = [ln for ln in lines if ln.key == legacy.entry_key(t.email)]
+    elif path.is_file():
         try:
-            data = legacy.decrypt(key, mine[-1].ciphertext) if mine else {}
-        except legacy.DecryptError:
+            data = sidecar.details_of(sidecar.load(path), t.email)
+        except (OSError, ValueError):
             return None
     else:
         return None

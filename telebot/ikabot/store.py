@@ -20,7 +20,7 @@ from typing import Any
 
 from telebot.config import Settings
 from telebot.errors import DataError, TornRead
-from telebot.ikabot import legacy
+from telebot.ikabot import legacy, sidecar
 from telebot.model import AccountData, AccountKey, Layout, Snapshot, TelegramConfig
 
 RETRIES = 6
@@ -192,8 +192,9 @@ class LegacyStore(Store):
     def _snapshot(self, data: dict[str, Any]) -> Snapshot:
         email = self.settings.email
         accounts = accounts_from(email, {k: v for k, v in data.items() if k != "shared"})
+        warnings = _merge_sidecar(self.path, email or "", accounts)
         return Snapshot("legacy", self.path, telegram_from(data.get("shared")), accounts,
-                        [email] if email else [], time.time())
+                        [email] if email else [], time.time(), warnings)
 
     def read(self) -> Snapshot:
         email = self.settings.email or ""
@@ -209,6 +210,34 @@ class LegacyStore(Store):
                                            "being rewritten"])
         self._last = self._snapshot(data)
         return self._last
+
+
+def _merge_sidecar(path: Path, email: str, accounts: list[AccountData]) -> list[str]:
+    """Details the producer API keeps beside the legacy file (it never writes ikabot's).
+
+    An unreadable sidecar costs only the details (a warning names it); the tasks still show.
+    """
+    try:
+        mine = sidecar.details_of(sidecar.load(path), email)
+    except (OSError, ValueError) as e:
+        return [f"skipped {sidecar.path_for(path).name}: {_why(e)}"]
+    for a in accounts:
+        try:
+            extra = mine[a.key.username][a.key.world][a.key.server]["processDetails"]
+        except (KeyError, TypeError):
+            continue
+        if isinstance(extra, dict):
+            a.process_details.update({str(k): v for k, v in extra.items() if isinstance(v, dict)})
+    return []
+
+
+def _why(e: BaseException) -> str:
+    """A short reason for a skipped file, without a path (the warning names the file)."""
+    if isinstance(e, OSError):
+        return (e.strerror or type(e).__name__).lower()
+    if isinstance(e, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return str(e) or type(e).__name__
 
 
 def _nonempty(path: Path) -> str:

@@ -6,6 +6,8 @@ wakes us: no timer, no CPU while nothing dies. Identity is (pid, create time): a
 pidfd we check the process behind the pid is still the one we were told about, so a pid already
 reused is reported as gone, never watched as if it were the task. Where pidfd is missing
 (other systems, old kernels, seccomp), a single timer checks all such pids at the scan interval.
+When a pidfd fires, how the process ended is read (`exitinfo`) before the fd is closed: the
+pidfd is what still holds it once the task is reaped.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from telebot.processes.exitinfo import ExitInfo, read_exit
 from telebot.processes.liveness import same_process
 
 log = logging.getLogger(__name__)
 
-OnExit = Callable[[int, float], None]
+OnExit = Callable[[int, int, "ExitInfo | None"], None]
 
 
 def pidfd_supported() -> bool:
@@ -35,7 +38,7 @@ def pidfd_supported() -> bool:
 
 @dataclass
 class _Watch:
-    create_time: float
+    start_ticks: int
     fd: int | None  # None: watched by the fallback timer
 
 
@@ -55,13 +58,13 @@ class ProcessWatcher:
             self._loop = asyncio.get_running_loop()
         return self._loop
 
-    def watched(self) -> dict[int, float]:
-        return {pid: w.create_time for pid, w in self._watches.items()}
+    def watched(self) -> dict[int, int]:
+        return {pid: w.start_ticks for pid, w in self._watches.items()}
 
-    def watch(self, pid: int, create_time: float) -> None:
+    def watch(self, pid: int, start_ticks: int) -> None:
         current = self._watches.get(pid)
         if current is not None:
-            if abs(current.create_time - create_time) < 0.05:
+            if current.start_ticks == start_ticks:
                 return
             self.unwatch(pid)  # the pid now names another task: a new watch
         fd = None
@@ -69,17 +72,18 @@ class ProcessWatcher:
             try:
                 fd = os.pidfd_open(pid)
             except ProcessLookupError:
-                self.loop.call_soon(self._on_exit, pid, create_time)
+                self.loop.call_soon(self._on_exit, pid, start_ticks, None)
                 return
             except OSError as e:  # EPERM under some sandboxes, ENOSYS on old kernels
                 log.info("pidfd unavailable (%s); checking pid %d every %.0f s", e.strerror,
                          pid, self._interval)
-        if not same_process(pid, create_time):
+        if not same_process(pid, start_ticks):
+            info = read_exit(pid, start_ticks, fd) if fd is not None else None
             if fd is not None:
                 os.close(fd)
-            self.loop.call_soon(self._on_exit, pid, create_time)
+            self.loop.call_soon(self._on_exit, pid, start_ticks, info)
             return
-        self._watches[pid] = _Watch(create_time, fd)
+        self._watches[pid] = _Watch(start_ticks, fd)
         if fd is not None:
             self.loop.add_reader(fd, self._fired, pid)
         else:
@@ -90,8 +94,13 @@ class ProcessWatcher:
         if w is None or w.fd is None:
             return
         self.loop.remove_reader(w.fd)
-        os.close(w.fd)
-        self._on_exit(pid, w.create_time)
+        try:
+            info = read_exit(pid, w.start_ticks, w.fd)
+        except OSError:
+            info = None
+        finally:
+            os.close(w.fd)
+        self._on_exit(pid, w.start_ticks, info)
 
     def _arm_timer(self) -> None:
         if self._timer is None and any(w.fd is None for w in self._watches.values()):
@@ -100,9 +109,9 @@ class ProcessWatcher:
     def _check(self) -> None:
         self._timer = None
         for pid, w in list(self._watches.items()):
-            if w.fd is None and not same_process(pid, w.create_time):
+            if w.fd is None and not same_process(pid, w.start_ticks):
                 del self._watches[pid]
-                self._on_exit(pid, w.create_time)
+                self._on_exit(pid, w.start_ticks, read_exit(pid, w.start_ticks, None))
         self._arm_timer()
 
     def unwatch(self, pid: int) -> None:

@@ -1,0 +1,112 @@
+"""Which live tasks telebot tracks, remembered in its database so a restart loses none.
+
+After each scan of ikabot's data: a new live task is tracked and watched (pidfd), a changed
+status is written (and kept in the task's status history), an unchanged task is written only
+once a minute (an SD card lives longer for it), a stall is noticed. At start: tracked tasks
+whose process is gone (or that belong to an earlier boot of the machine) ended while telebot
+was not running.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from telebot.model import Task
+from telebot.processes import liveness
+from telebot.processes.watcher import ProcessWatcher
+from telebot.state import StateDB, Tracked
+
+SEEN_ALIVE_EVERY = 60.0  # how often an unchanged task's "last seen alive" is written
+KEEP_DAYS = 30  # ended tasks and sent alerts are forgotten after this
+
+Gone = Callable[[int, int], None]
+Stalled = Callable[[Tracked, float], None]
+
+
+def _progress(task: Task) -> dict | None:
+    p = task.progress
+    if p is None:
+        return None
+    out: dict = {"done": p.done, "total": p.total, "unit": p.unit}
+    if p.current is not None:
+        out["current"] = p.current
+    return out
+
+
+@dataclass
+class Tracker:
+    state: StateDB
+    watcher: ProcessWatcher
+    on_gone: Gone  # a tracked task found gone by a scan rather than by its pidfd
+    on_stall: Stalled
+    stall_minutes: float = 0.0
+    _pruned: float = field(default=0.0)
+
+    def _row(self, task: Task, now: float, prev: Tracked | None) -> Tracked:
+        progress = _progress(task)
+        changed = prev is None or prev.status != task.status or prev.progress != progress
+        return Tracked(task.pid, int(task.start_ticks or 0), task.started, task.account.email,
+                       task.account.username, task.account.world, task.account.server,
+                       task.action, task.status, progress, task.remaining, list(task.urls),
+                       prev.first_seen if prev else now, now,
+                       now if changed or prev is None else prev.last_change,
+                       None if changed or prev is None else prev.stalled_at,
+                       None, None)
+
+    def observe(self, tasks: list[Task], now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        open_rows = {r.key: r for r in self.state.tracked()}
+        seen: set[tuple[int, int]] = set()
+        with self.state.transaction():
+            for task in tasks:
+                if not task.alive or task.start_ticks is None:
+                    continue
+                key = (task.pid, task.start_ticks)
+                seen.add(key)
+                prev = open_rows.get(key)
+                row = self._row(task, now, prev)
+                if prev is None or prev.status != row.status:
+                    self.state.record_status(row.pid, row.start_ticks, row.status, now)
+                if prev is None or row.last_change != prev.last_change or \
+                        now - prev.last_seen_alive >= SEEN_ALIVE_EVERY:
+                    self.state.track(row)
+                else:
+                    row.last_seen_alive = prev.last_seen_alive
+                if prev is None:
+                    self.watcher.watch(task.pid, row.start_ticks)
+                self._check_stall(row, now)
+            if now - self._pruned >= 3600:  # months of running must not grow the database
+                self.state.prune(now - KEEP_DAYS * 86400)
+                self._pruned = now
+        watched = self.watcher.watched()
+        for key, row in open_rows.items():  # tracked, gone from the live list, not watched
+            if key not in seen and watched.get(row.pid) != row.start_ticks and \
+                    not liveness.same_process(row.pid, row.start_ticks):
+                self.on_gone(row.pid, row.start_ticks)
+
+    def _check_stall(self, row: Tracked, now: float) -> None:
+        if not self.stall_minutes or row.stalled_at is not None:
+            return
+        if now - row.last_change >= self.stall_minutes * 60:
+            row.stalled_at = now
+            self.state.track(row)
+            self.on_stall(row, now)
+
+    def gone_at_start(self) -> list[Tracked]:
+        """Tracked tasks that ended while telebot was down; the others are watched again.
+
+        Start ticks mean nothing across a reboot (a new process can start at the same tick
+        with the same pid), so every task tracked under another boot id has ended.
+        """
+        boot = liveness.boot_id()
+        same_boot = self.state.get("boot_id", boot) == boot
+        self.state.set("boot_id", boot)
+        gone = []
+        for row in self.state.tracked():
+            if same_boot and liveness.same_process(row.pid, row.start_ticks):
+                self.watcher.watch(row.pid, row.start_ticks)
+            else:
+                gone.append(row)
+        return gone
