@@ -106,8 +106,32 @@ def build_task(account: Any, entry: dict[str, Any], details: dict[str, Any],
                 start_ticks=ticks if alive else None)
 
 
-def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe) -> list[Task]:
+class DeadTasks:
+    """Task views of entries whose process is gone, kept from one read to the next.
+
+    Months of ikabot leave thousands of entries of long-gone processes; such an entry cannot
+    come back to life (a new process with its pid started after the entry's date, so it is
+    never taken for the task), so while the entry and its details are unchanged its view is
+    reused instead of probed and built again. Entries without a date are always looked at.
+    """
+
+    def __init__(self) -> None:
+        self._views: dict[tuple[Any, ...], tuple[dict[str, Any], Task]] = {}
+
+    def get(self, key: tuple[Any, ...], details: dict[str, Any]) -> Task | None:
+        hit = self._views.get(key)
+        if hit is None or not (hit[0] is details or (not hit[0] and not details)):
+            return None
+        return hit[1]
+
+    def keep(self, views: dict[tuple[Any, ...], tuple[dict[str, Any], Task]]) -> None:
+        self._views = views  # only what this read saw: the cache never outgrows the data
+
+
+def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe,
+                dead: DeadTasks | None = None) -> list[Task]:
     tasks: list[Task] = []
+    seen_dead: dict[tuple[Any, ...], tuple[dict[str, Any], Task]] = {}
     for account in snapshot.accounts:
         latest: dict[int, dict[str, Any]] = {}
         for entry in account.process_list:
@@ -115,9 +139,17 @@ def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe) -> list[Ta
             if prev is None or entry["date"] >= prev["date"]:
                 latest[entry["pid"]] = entry
         for entry in latest.values():
-            alive, ticks = probe(entry["pid"], entry["date"])
             details = _details_for(entry, account.process_details)
-            tasks.append(build_task(account.key, entry, details, alive, ticks))
+            key = (account.key, entry["pid"], entry["date"], entry["action"], entry["status"])
+            task = dead.get(key, details) if dead is not None and entry["date"] > 0 else None
+            if task is None:
+                alive, ticks = probe(entry["pid"], entry["date"])
+                task = build_task(account.key, entry, details, alive, ticks)
+            if not task.alive and entry["date"] > 0:
+                seen_dead[key] = (details, task)
+            tasks.append(task)
+    if dead is not None:
+        dead.keep(seen_dead)
     tasks.sort(key=lambda t: (t.account.email or "", t.account.username, t.account.world,
                               t.account.server, t.started, t.pid))
     return tasks

@@ -125,11 +125,12 @@ async def test_two_machines_share_one_group(api, tmp_path, spawn):
                                         for m in said(api, BOT_A)))
         assert b_task.poll() is None
 
-        # a death on B is told under B's name
+        # an end on B is told under B's name
         b_task.kill()
         b_task.wait()
-        assert await a.wait(lambda: any(m["text"].startswith("🖥 beta\n💀 autoPirate died")
-                                        for m in said(api, BOT_B)))
+        assert await a.wait(lambda: any(
+            m["text"].startswith("🖥 beta\n💀 autoPirate killed (SIGKILL)")
+            for m in said(api, BOT_B)))
         await barrier(a)
     texts = [m["text"] for m in api.sent(GROUP)]
     assert all(t.startswith(("🖥 alpha\n", "🖥 beta\n")) for t in texts)
@@ -143,10 +144,10 @@ async def test_a_death_on_each_machine_is_labelled(api, tmp_path, spawn):
             p.kill()
             p.wait()
         assert await a.wait(lambda: {m["bot"] for m in api.sent(GROUP)
-                                     if "💀 autoPirate died" in m["text"]} == {BOT_A, BOT_B})
-    died = {m["bot"]: m["text"] for m in api.sent(GROUP) if "died" in m["text"]}
-    assert died[BOT_A].startswith("🖥 alpha\n💀 autoPirate died at Mission 2/10")
-    assert died[BOT_B].startswith("🖥 beta\n💀 autoPirate died at Mission 7/10")
+                                     if "💀 autoPirate killed" in m["text"]} == {BOT_A, BOT_B})
+    died = {m["bot"]: m["text"] for m in api.sent(GROUP) if "💀" in m["text"]}
+    assert died[BOT_A].startswith("🖥 alpha\n💀 autoPirate killed (SIGKILL) at Mission 2/10")
+    assert died[BOT_B].startswith("🖥 beta\n💀 autoPirate killed (SIGKILL) at Mission 7/10")
 
 
 async def test_group_label_defaults_to_the_host_name(tmp_path, spawn):

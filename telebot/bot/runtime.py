@@ -13,7 +13,7 @@ from telebot.config import Settings
 from telebot.ikabot.store import Store, open_store
 from telebot.model import Task
 from telebot.state import StateDB
-from telebot.tasks import annotate, build_tasks
+from telebot.tasks import DeadTasks, annotate, build_tasks
 
 if TYPE_CHECKING:
     from telebot.alerts.alerter import Alerter
@@ -31,6 +31,7 @@ class Runtime:
     alerter: Alerter | None = None
     last_tasks: list[Task] = field(default_factory=list)
     _read_lock: threading.Lock = field(default_factory=threading.Lock)
+    _dead: DeadTasks = field(default_factory=DeadTasks)
 
     def _read(self) -> list[Task]:
         with self._read_lock:  # the store keeps caches; one reader at a time
@@ -40,7 +41,7 @@ class Runtime:
                 log.warning("ikabot's data at %s is now a directory; reading that layout",
                             self.store.path)
                 self.store = open_store(self.settings)
-            return build_tasks(self.store.read())
+            return build_tasks(self.store.read(), dead=self._dead)
 
     async def tasks(self) -> list[Task]:
         """A fresh read, off the event loop: a torn legacy read may back off for a moment."""
