@@ -20,6 +20,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telebot import logsafe
 from telebot.bot.handlers import CALLBACK_PREFIX, COMMANDS, add_handlers, bot_commands
 from telebot.bot.jobs import scan, schedule_report
+from telebot.bot.ordering import PerChatUpdateProcessor
 from telebot.bot.poller import SharedPoller
 from telebot.bot.runtime import Runtime
 from telebot.config import Settings, resolve_telegram
@@ -32,10 +33,10 @@ log = logging.getLogger(__name__)
 
 
 def build_application(settings: Settings, token: str) -> Application:
-    """Updates are handled concurrently: a death (which enters as an update of its own) must
-    not wait behind a /status of 10,000 tasks, nor the owner's command behind strangers'."""
+    """Chats are handled side by side, each in order (see `ordering`)."""
     builder = (ApplicationBuilder().token(token).base_url(settings.api_base_url)
-               .rate_limiter(AIORateLimiter(max_retries=2)).concurrent_updates(True))
+               .rate_limiter(AIORateLimiter(max_retries=2))
+               .concurrent_updates(PerChatUpdateProcessor()))
     if not settings.dedicated_token:
         builder = builder.updater(None)
     return builder.build()
