@@ -21,6 +21,7 @@ from telebot import logsafe
 from telebot.bot.handlers import CALLBACK_PREFIX, COMMANDS, add_handlers, bot_commands
 from telebot.bot.hostlabel import label_for, make_bot
 from telebot.bot.jobs import scan, schedule_report
+from telebot.bot.ordering import PerChatUpdateProcessor
 from telebot.bot.poller import SharedPoller
 from telebot.bot.runtime import Runtime
 from telebot.config import Settings, resolve_telegram
@@ -34,10 +35,9 @@ log = logging.getLogger(__name__)
 
 def build_application(settings: Settings, token: str, label: str | None = None) -> Application:
     """`label`: the machine's name heading every message (see `hostlabel`), or None.
-
-    Updates are handled concurrently: a death (which enters as an update of its own) must
-    not wait behind a /status of 10,000 tasks, nor the owner's command behind strangers'."""
-    builder = ApplicationBuilder().bot(make_bot(settings, token, label)).concurrent_updates(True)
+    Chats are handled side by side, each in order (see `ordering`)."""
+    builder = (ApplicationBuilder().bot(make_bot(settings, token, label))
+               .concurrent_updates(PerChatUpdateProcessor()))
     if not settings.dedicated_token:
         builder = builder.updater(None)
     return builder.build()
