@@ -15,7 +15,14 @@ import sys
 from collections.abc import Sequence
 
 from telebot import __version__
-from telebot.config import Settings, load_dotenv_file, mask_token, resolve_telegram
+from telebot.config import (
+    Settings,
+    for_ikabot,
+    load_dotenv_file,
+    mask_token,
+    resolve_telegram,
+    shares_ikabots_token,
+)
 from telebot.errors import ConfigError, UsageError
 
 
@@ -91,8 +98,12 @@ def cmd_check(args: argparse.Namespace) -> int:
           "without it, but cannot tell a task that failed from one that finished")
     token, chat, source = resolve_telegram(settings, snap.telegram)
     print(f"telegram: token {mask_token(token)} (from {source}), chat {chat}")
-    mode = "dedicated bot (long polling)" if settings.dedicated_token else (
-        "shared with ikabot (polling without confirming young updates)")
+    mode = "dedicated bot (long polling)" if for_ikabot(settings, snap.telegram).dedicated_token \
+        else "shared with ikabot (polling without confirming young updates)"
+    if shares_ikabots_token(settings, snap.telegram):
+        mode += ("; TELEBOT_TOKEN is ikabot's own token, so telebot reads it the shared way "
+                 "(ikabot keeps its captcha answers): leave TELEBOT_TOKEN unset, or give "
+                 "telebot a bot of its own")
     print(f"mode: {mode}")
     who = asyncio.run(_get_me(token, settings.api_base_url))
     print(f"Bot API: getMe ok, the bot is {who}")

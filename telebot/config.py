@@ -5,9 +5,10 @@ The names are part of the contract in DESIGN.md section 2: tests outside the pro
 
 from __future__ import annotations
 
+import io
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from telebot.errors import ConfigError
@@ -117,27 +118,59 @@ class Settings:
         )
 
 
-def load_dotenv_file(path: Path | None = None) -> Path | None:
-    """Read `.env` (without overriding the real environment), refusing a world-readable one.
+ENV_MAX_BYTES = 64 * 1024
 
-    A `.env` that holds IKABOT_PASSWORD or TELEBOT_TOKEN must not be readable by other users:
-    on a shared VPS that would hand out the player's Ikariam account.
+
+def load_dotenv_file(path: Path | None = None) -> Path | None:
+    """Read `.env` (without overriding the real environment), if it is the player's own.
+
+    A `.env` decides where the bot token is sent (TELEGRAM_API_BASE_URL) and who gets /status
+    (TELEBOT_CHAT_ID): one that another user owns or may write is refused whatever it holds,
+    or a planted file in a shared directory would steer telebot. One that holds
+    IKABOT_PASSWORD or TELEBOT_TOKEN must not be readable by others either: on a shared VPS
+    that would hand out the player's Ikariam account. The file is checked and read through
+    one descriptor, so it cannot be swapped in between.
     """
-    from dotenv import dotenv_values, load_dotenv
+    from dotenv import dotenv_values
 
     env_path = path or Path.cwd() / ".env"
-    if not env_path.is_file():
+    try:
+        fd = os.open(env_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
         return None
-    values = dotenv_values(env_path)
+    except OSError as e:
+        raise ConfigError(f"cannot read {env_path} ({e.strerror}); fix it or remove it") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            if stat.S_ISDIR(st.st_mode):
+                return None
+            raise ConfigError(f"{env_path} is not a regular file; remove it")
+        if st.st_uid != os.getuid():
+            raise ConfigError(f"{env_path} belongs to another user (uid {st.st_uid}), so telebot "
+                              "will not take settings from it; remove it, or create your own")
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise ConfigError(f"other users can change {env_path}, so telebot will not take "
+                              f"settings from it; run: chmod go-w {env_path}")
+        raw = os.read(fd, ENV_MAX_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > ENV_MAX_BYTES:
+        raise ConfigError(f"{env_path} is over {ENV_MAX_BYTES // 1024} KB; is it really a .env?")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{env_path} is not UTF-8 text; fix it or remove it") from None
+    values = dotenv_values(stream=io.StringIO(text))
     secret = any(values.get(k) for k in ("IKABOT_PASSWORD", "TELEBOT_TOKEN"))
-    if secret and os.name == "posix":
-        mode = env_path.stat().st_mode
-        if mode & (stat.S_IRGRP | stat.S_IROTH | stat.S_IWGRP | stat.S_IWOTH):
-            raise ConfigError(
-                f"{env_path} holds a password or token but other users can read it; "
-                f"run: chmod 600 {env_path}"
-            )
-    load_dotenv(env_path, override=False)
+    if secret and st.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+        raise ConfigError(
+            f"{env_path} holds a password or token but other users can read it; "
+            f"run: chmod 600 {env_path}"
+        )
+    for key, value in values.items():
+        if value is not None:
+            os.environ.setdefault(key, value)
     return env_path
 
 
@@ -149,11 +182,29 @@ def mask_token(token: str | None) -> str:
     return f"{bot_id}:***" if bot_id.isdigit() else "***"
 
 
+def shares_ikabots_token(settings: Settings, ikabot_telegram: TelegramConfig) -> bool:
+    """TELEBOT_TOKEN set to ikabot's own token is still the shared token.
+
+    Normal long polling would confirm every update, and ikabot would lose the captcha answers
+    and `pid:action` replies it reads without confirming: so that token is read the shared way.
+    """
+    return settings.token is not None and settings.token == ikabot_telegram.bot_token
+
+
+def for_ikabot(settings: Settings, ikabot_telegram: TelegramConfig) -> Settings:
+    """The settings to run with: shared-token mode whenever the token is ikabot's own."""
+    if shares_ikabots_token(settings, ikabot_telegram):
+        return replace(settings, token=None)
+    return settings
+
+
 def resolve_telegram(settings: Settings, ikabot_telegram: TelegramConfig) -> tuple[str, str, str]:
     """(token, chat id, where the token came from): TELEBOT_* wins over ikabot's own config."""
     token = settings.token or ikabot_telegram.bot_token
     chat = settings.chat_id or ikabot_telegram.chat_id
-    source = "TELEBOT_TOKEN" if settings.token else "ikabot's shared.telegram"
+    source = ("TELEBOT_TOKEN, the same as ikabot's" if shares_ikabots_token(
+        settings, ikabot_telegram) else "TELEBOT_TOKEN" if settings.token
+        else "ikabot's shared.telegram")
     if not token:
         raise ConfigError(
             "no Telegram bot token: set up Telegram in ikabot's menu, or set TELEBOT_TOKEN "

@@ -93,9 +93,14 @@ async def test_details_and_usage(world, api, tmp_path):
 
 async def test_stranger_gets_nothing(world, api, tmp_path):
     async with running_bot(settings_for(world, api, tmp_path), api) as bot:
-        for command in ("/status", "/webserver", f"/details {world['pirate'].pid}", "/help"):
-            (reply,) = await bot.ask(command, chat_id=STRANGER)
-            assert reply["text"] == "Sorry, this bot answers only its owner."
+        (reply,) = await bot.ask("/status", chat_id=STRANGER)
+        assert reply["text"] == "Sorry, this bot answers only its owner."
+        # the fixed line once an hour a chat: a stranger's flood costs one message
+        n = len(api.calls)
+        for command in ("/webserver", f"/details {world['pirate'].pid}", "/help", "/status"):
+            api.add_message(command, chat_id=STRANGER, user_id=STRANGER)
+        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 3)
+        assert len(api.sent(STRANGER)) == 1
         # a group gets not even that
         n = len(api.calls)
         api.add_message("/status", chat_id=-100123, user_id=STRANGER, chat_type="group")
@@ -166,6 +171,38 @@ async def test_janitor_keeps_the_queue_from_filling(world, api, tmp_path):
         assert offsets and max(offsets) <= old_ids[-1] + 1
 
 
+async def test_a_strangers_flood_does_not_make_telebot_or_ikabot_deaf(world, api, tmp_path):
+    """getUpdates without offset sees only the first 100 updates: a stranger's 150 young
+    commands at the head of the queue would hide the owner's for 30 minutes."""
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        for _ in range(150):
+            api.add_message("/status", chat_id=STRANGER, user_id=STRANGER)
+        captcha = api.add_message("xk4d", chat_id=OWNER)  # for ikabot
+        (reply,) = await bot.ask("/status")
+        assert "5/10 missions" in reply["text"]
+        assert await bot.wait(lambda: len(api.sent(STRANGER)) == 1)
+        remaining = [u["update_id"] for u in api.unconfirmed()]
+        assert remaining[0] == captcha  # the stranger's run is confirmed, ikabot's answer kept
+    assert len(api.sent(STRANGER)) == 1  # the fixed line once, not 150 times
+
+
+async def test_update_ids_kept_per_bot_and_a_restart_of_the_ids_is_followed(
+        world, api, tmp_path):
+    """Telegram numbers updates per bot and, after a week without any, starts again lower."""
+    from telebot.state import StateDB
+
+    s = settings_for(world, api, tmp_path)
+    db = StateDB(s.state_dir)
+    db.set("updates:999", {"id": 10**9, "date": time.time()})  # another bot's count
+    db.set(f"updates:{TOKEN.partition(':')[0]}", {"id": 5000, "date": time.time() - 8 * 86400})
+    db.close()
+    async with running_bot(s, api) as bot:
+        (reply,) = await bot.ask("/status")  # a low id: the fake's count starts at 1
+        assert "5/10 missions" in reply["text"]
+        (reply,) = await bot.ask("/webserver")
+        assert "43527" in reply["text"]
+
+
 async def test_command_answered_once_across_restarts(world, api, tmp_path):
     s = settings_for(world, api, tmp_path)
     async with running_bot(s, api) as bot:
@@ -187,12 +224,47 @@ async def test_commands_sent_before_start_are_not_answered(world, api, tmp_path)
         assert len(api.sent(OWNER)) == 1  # the start message only
 
 
+IKABOT_OWN_TOKEN = "555:IKABOT"  # ikabot's bot, when TELEBOT_TOKEN names telebot's own
+
+
 async def test_dedicated_token_uses_long_polling(world, api, tmp_path):
+    world["dir"].set_telegram(IKABOT_OWN_TOKEN, str(OWNER), ALICE)
     s = settings_for(world, api, tmp_path, token=TOKEN, chat_id=str(OWNER))
     async with running_bot(s, api) as bot:
         (reply,) = await bot.ask("/status")
         assert "5/10" in reply["text"]
         assert any(c.method == "getUpdates" and "offset" in c.params for c in api.calls)
+
+
+async def test_telebot_token_equal_to_ikabots_stays_shared(world, api, tmp_path):
+    """Long polling would confirm (and take away) ikabot's captcha answers."""
+    s = settings_for(world, api, tmp_path, token=TOKEN, chat_id=str(OWNER))
+    api.add_message("the captcha answer", chat_id=OWNER)  # for ikabot, not telebot
+    async with running_bot(s, api) as bot:
+        (reply,) = await bot.ask("/status")
+        assert "5/10" in reply["text"]
+    assert any(u.get("message", {}).get("text") == "the captcha answer"
+               for u in api.unconfirmed())
+
+
+async def test_dedicated_mode_answers_only_recent_commands_never_edits(world, api, tmp_path):
+    """Commands Telegram kept while telebot was down are not answered all at once, and an
+    edited command does not run again."""
+    world["dir"].set_telegram(IKABOT_OWN_TOKEN, str(OWNER), ALICE)
+    api.add_message("/status", chat_id=OWNER, date=time.time() - 3600)
+    s = settings_for(world, api, tmp_path, token=TOKEN, chat_id=str(OWNER))
+    async with running_bot(s, api) as bot:
+        (reply,) = await bot.ask("/help")
+        assert "/status" in reply["text"] and len(api.sent(OWNER)) == 2  # hello + help
+        n = len(api.calls)
+        api.add_update({"edited_message": {
+            "message_id": 99, "date": int(time.time()), "edit_date": int(time.time()),
+            "chat": {"id": OWNER, "type": "private", "first_name": "o"},
+            "from": {"id": OWNER, "is_bot": False, "first_name": "o"}, "text": "/status",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 7}]}})
+        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 3)
+        await bot.ask("/help")  # answered in order: the edit was seen before
+        assert len(api.sent(OWNER)) == 3
 
 
 async def test_429_on_reply_is_retried(world, api, tmp_path):
@@ -341,6 +413,7 @@ async def test_dedicated_token_held_by_another_poller_says_so(world, api, tmp_pa
                                        timeout=5).read()
 
     caplog.set_level(logging.WARNING)
+    world["dir"].set_telegram(IKABOT_OWN_TOKEN, str(OWNER), ALICE)
     s = settings_for(world, api, tmp_path, token=TOKEN, chat_id=str(OWNER))
     async with running_bot(s, api) as bot:
         thread = threading.Thread(target=rival, daemon=True)

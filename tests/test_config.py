@@ -67,3 +67,37 @@ def test_world_readable_env_without_secrets_is_fine(tmp_path: Path,
     monkeypatch.delenv("TELEBOT_SCAN_SECONDS")
     assert load_dotenv_file(env) == env
     assert Settings.from_env().scan_seconds == 7
+
+
+def _other_uid() -> int:
+    """A uid that is not ours (root can give a file away; others cannot)."""
+    import pwd
+
+    for entry in pwd.getpwall():
+        if entry.pw_uid != os.getuid():
+            return entry.pw_uid
+    return 65534
+
+
+def test_planted_env_is_refused_whatever_it_holds(tmp_path: Path, run_cli):
+    """A `.env` another user owns or may write would steer where the token goes."""
+    from telebot.demo.fakeapi import FakeBotAPI
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir(exist_ok=True)
+    env = cwd / ".env"
+    with FakeBotAPI() as planted:
+        env.write_text(f"TELEGRAM_API_BASE_URL={planted.base_url}\n")
+        env.chmod(0o666)  # writable by anyone
+        r = run_cli("check")
+        assert r.code == 2 and r.err.count("\n") == 1, r.err
+        assert "chmod go-w" in r.err and "Traceback" not in r.err
+        if os.geteuid() == 0:  # owned by another user, not writable by anyone else
+            env.chmod(0o644)
+            os.chown(env, _other_uid(), -1)
+            r = run_cli("check")
+            assert r.code == 2 and "belongs to another user" in r.err, r.err
+        assert planted.calls == []  # the token never went to the planted address
+    os.chown(env, os.getuid(), -1)
+    env.chmod(0o644)
+    assert "TELEGRAM_API_BASE_URL" not in run_cli("check").err

@@ -176,3 +176,29 @@ def test_settings_for_several_machines():
                       ({"TELEBOT_OWNER_IDS": "alice"}, "TELEBOT_OWNER_IDS")):
         with pytest.raises(ConfigError, match=word):
             Settings.from_env(env)
+
+
+async def test_in_a_group_only_owner_ids_change_anything(tmp_path, spawn):
+    """Everyone in the group reads /status; only TELEBOT_OWNER_IDS mute, switch or report."""
+    with FakeBotAPI(token=TOKEN_A, bot_username=BOT_A) as api:
+        d = IkabotDir(tmp_path / "h")
+        s = fast_settings(d.path, api, tmp_path / "s", token=TOKEN_A, chat_id=str(GROUP),
+                          host_label="alpha", owner_ids=frozenset({OWNER}))
+        group = {"chat_id": GROUP, "chat_type": "supergroup"}
+        async with running_bot(s, api) as bot:
+            (reply,) = await bot.ask("/status", user_id=MEMBER, **group)
+            assert "No ikabot tasks" in reply["text"] or "ikabot" in reply["text"]
+            for command in ("/mute 30", "/report 5"):
+                (reply,) = await bot.ask(command, user_id=MEMBER, **group)
+                assert "Only an owner can change this" in reply["text"], command
+            (reply,) = await bot.ask("/alerts", user_id=MEMBER, **group)
+            assert "muted" not in reply["text"] and "✅ finished" in reply["text"]
+            api.add_callback("tb:a:finished", reply["message_id"], chat_id=GROUP,
+                             user_id=MEMBER)
+            assert await bot.wait(lambda: any(c.method == "answerCallbackQuery" and
+                                              "Only an owner" in c.params.get("text", "")
+                                              for c in api.calls))
+            (reply,) = await bot.ask("/mute 30", user_id=OWNER, **group)
+            assert "held for 30 minutes" in reply["text"]
+            (reply,) = await bot.ask("/alerts", user_id=MEMBER, **group)
+            assert "muted for" in reply["text"] and "✅ finished" in reply["text"]

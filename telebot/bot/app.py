@@ -24,7 +24,7 @@ from telebot.bot.jobs import scan, schedule_report
 from telebot.bot.ordering import PerChatUpdateProcessor
 from telebot.bot.poller import SharedPoller
 from telebot.bot.runtime import Runtime
-from telebot.config import Settings, resolve_telegram
+from telebot.config import Settings, for_ikabot, resolve_telegram
 from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
 from telebot.ikabot.store import Store, open_store
@@ -89,7 +89,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     """Run the bot until `stop` is set. Raises ConfigError for what the player must fix."""
     stop = stop or asyncio.Event()
     store = store or open_store(settings)
-    token, chat_id, _ = resolve_telegram(settings, store.read().telegram)
+    telegram = store.read().telegram
+    token, chat_id, _ = resolve_telegram(settings, telegram)
+    settings = for_ikabot(settings, telegram)
     logsafe.add_secret(token)
     logsafe.add_secret(settings.password)
     logsafe.install_filter()
@@ -128,7 +130,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
         else:
             poller = SharedPoller(app.bot, app.update_queue, state, set(COMMANDS),
                                   settings.poll_seconds, settings.confirm_after_minutes * 60,
-                                  started_at=rt.started_at, callback_prefix=CALLBACK_PREFIX)
+                                  started_at=rt.started_at, callback_prefix=CALLBACK_PREFIX,
+                                  ikabot_chat=telegram.chat_id or chat_id)
             app.bot_data["poller"] = poller
             poller_task = asyncio.create_task(poller.run(stop), name="shared-poller")
         assert app.job_queue is not None

@@ -65,16 +65,8 @@ USAGE = "Usage: /kill &lt;pid&gt;, e.g. /kill 12345, or /kill alone to pick a ru
 
 
 def is_owner(rt: Runtime, user_id: int | None) -> bool:
-    """May this Telegram user stop tasks? TELEBOT_OWNER_IDS, else the private chat's user.
-
-    In a group without TELEBOT_OWNER_IDS nobody may: everyone there can read, no one can act.
-    """
-    if user_id is None:
-        return False
-    owners = getattr(rt.settings, "owner_ids", None)
-    if owners:
-        return str(user_id) in {str(o) for o in owners}
-    return not rt.chat_id.startswith("-") and str(user_id) == rt.chat_id
+    """May this Telegram user stop tasks? (`Runtime.may_change`)"""
+    return rt.may_change(user_id)
 
 
 def identity(task: Task) -> int | None:

@@ -23,10 +23,12 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -50,6 +52,8 @@ COMMANDS = {
 }
 CALLBACK_PREFIX = "tb:"
 NOT_AUTHORISED = "Sorry, this bot answers only its owner."
+NOT_AN_OWNER = ("Only an owner can change this (TELEBOT_OWNER_IDS on the machine running "
+                "telebot).")
 REPLY_RETRIES = 3
 DETAIL_BUTTONS_PER_PAGE = 99  # Telegram takes at most 100 buttons; one is Refresh
 
@@ -79,10 +83,41 @@ def owner_only(handler: Handler) -> Handler:
                  chat.id if chat else "?", chat.type if chat else "?")
         if update.callback_query:
             await update.callback_query.answer(NOT_AUTHORISED)
-        elif chat is not None and chat.type == "private" and update.effective_message:
+        elif chat is not None and chat.type == "private" and update.effective_message and \
+                rt.tell_stranger(chat.id):
             await update.effective_message.reply_text(NOT_AUTHORISED)
 
     return wrapped
+
+
+def changes(handler: Handler) -> Handler:
+    """For commands that change something: in a group, only TELEBOT_OWNER_IDS may."""
+
+    async def wrapped(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user = update.effective_user
+        if runtime(context).may_change(user.id if user else None):
+            await handler(update, context)
+            return
+        log.info("refused a change asked by user %s, not an owner", user.id if user else "?")
+        await send(context, NOT_AN_OWNER)
+
+    return wrapped
+
+
+async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Only what is recent, never an edit: telebot answers the commands sent while it runs.
+
+    Long polling (dedicated mode) would otherwise answer commands Telegram kept for up to 24 h
+    while telebot was down, all at once, and run a command again when its message is edited.
+    The shared-token poller applies the same rule before the dispatcher.
+    """
+    if update.edited_message is not None or update.edited_channel_post is not None:
+        raise ApplicationHandlerStop
+    message = update.message or update.channel_post
+    if message is not None and message.date is not None and \
+            message.date.timestamp() < runtime(context).started_at - 1:
+        log.info("ignored a command sent before telebot started (update %s)", update.update_id)
+        raise ApplicationHandlerStop
 
 
 async def reply(context: ContextTypes.DEFAULT_TYPE, text: str,
@@ -203,6 +238,10 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await send(context, f"Progress report: {now}.\nChange it with /report &lt;minutes&gt; "
                             "or /report off.")
         return
+    user = update.effective_user
+    if not rt.may_change(user.id if user else None):
+        await send(context, NOT_AN_OWNER)
+        return
     word = args[0].lower()
     try:
         minutes = 0.0 if word in ("off", "0") else float(word)
@@ -245,6 +284,7 @@ async def cmd_alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 @owner_only
+@changes
 async def cmd_mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
     args = context.args or []
@@ -298,6 +338,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _send_details(context, int(arg))
     elif kind in control.BUTTON_KINDS:
         await control.on_press(query, rt, context.application, kind, arg)
+    elif kind == "a" and not rt.may_change(query.from_user.id if query.from_user else None):
+        await query.answer(NOT_AN_OWNER, show_alert=True)
     elif kind == "a" and arg in rt.state.alert_kinds():
         rt.state.set_alert_kind(arg, not rt.state.alert_kinds()[arg])
         await query.edit_message_text(alerts_text(rt), parse_mode=ParseMode.HTML,
@@ -324,6 +366,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def add_handlers(app: Application) -> None:
+    app.add_handler(TypeHandler(Update, gate), group=-2)
     for name, fn in (("start", cmd_help), ("help", cmd_help), ("status", cmd_status),
                      ("webserver", cmd_webserver), ("details", cmd_details),
                      ("report", cmd_report), ("alerts", cmd_alerts), ("mute", cmd_mute),

@@ -35,6 +35,35 @@ BATCH = 100
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?:\s|$)")
 
 
+def _date(update: Update) -> float | None:
+    message = update.message or update.channel_post
+    return message.date.timestamp() if message is not None and message.date else None
+
+
+@dataclass(frozen=True)
+class Mark:
+    """The highest update telebot handled, and the newest message date among those seen.
+
+    Telegram numbers updates per bot, and after a week without updates it starts again from a
+    random id, possibly lower: an update at or below the mark whose message is newer than
+    anything seen can then only come from that restart (every update at or below the mark
+    was seen before, with its date). The mark is kept per bot id, so a new token on the same
+    state directory starts its own count.
+    """
+
+    update_id: int
+    date: float
+
+    def reset_by(self, update: Update) -> bool:
+        date = _date(update)
+        return date is not None and date > self.date
+
+    def after(self, updates: tuple[Update, ...]) -> Mark:
+        ids = [u.update_id for u in updates]
+        dates = [d for d in map(_date, updates) if d is not None]
+        return Mark(max([self.update_id, *ids]), max([self.date, *dates]))
+
+
 def retry_after_seconds(error: RetryAfter) -> float:
     value = error.retry_after
     return float(value.total_seconds() if hasattr(value, "total_seconds") else value)
@@ -50,8 +79,30 @@ class SharedPoller:
     confirm_after: float  # seconds
     started_at: float = field(default_factory=time.time)
     callback_prefix: str = "tb:"
+    ikabot_chat: str | None = None  # the chat ikabot reads its answers from
     _first_seen: dict[int, float] = field(default_factory=dict)
     handled: int = 0
+    _stored: Mark | None = None
+
+    @property
+    def _key(self) -> str:
+        return f"updates:{self.bot.token.partition(':')[0]}"
+
+    def _mark(self) -> Mark:
+        if self._stored is None:
+            saved = self.state.get(self._key)
+            if isinstance(saved, dict):
+                self._stored = Mark(int(saved.get("id", 0)), float(saved.get("date", 0.0)))
+            else:
+                # before marks were kept per bot: adopt the old one, dated at this start, so
+                # that only a message sent since can count as a restart of the ids
+                self._stored = Mark(int(self.state.get("last_update_id", 0)),
+                                    self.started_at - 2)
+        return self._stored
+
+    def _store(self, mark: Mark) -> None:
+        self.state.set(self._key, {"id": mark.update_id, "date": mark.date})
+        self._stored = mark
 
     def is_ours(self, update: Update) -> bool:
         if update.callback_query is not None:
@@ -91,23 +142,28 @@ class SharedPoller:
                 log.warning("getUpdates failed, retrying next tick: %s", redact(str(e)))
                 return handed
             now = time.time()
-            last = int(self.state.get("last_update_id", 0))
-            new_last = last
+            mark = self._mark()
+            last = mark.update_id
             ours = []
             for update in updates:
-                if update.update_id <= last:
+                if update.update_id <= last and not mark.reset_by(update):
                     continue
-                new_last = max(new_last, update.update_id)
+                if update.update_id <= last:
+                    log.warning("Telegram's update ids started again (update %d after %d): "
+                                "reading from there", update.update_id, last)
+                    mark = Mark(update.update_id - 1, mark.date)
+                    last = mark.update_id
                 if not self.is_ours(update):
                     continue
                 message = update.message or update.channel_post
                 if message is not None and message.date.timestamp() < self.started_at - 1:
                     continue  # sent before telebot started: not answered late
                 ours.append(update)
-            if new_last != last:
+            new = mark.after(updates)
+            if new != self._stored:
                 # recorded before handing over: a crash in between loses an answer, and
                 # never answers a command twice
-                self.state.set("last_update_id", new_last)
+                self._store(new)
             for update in ours:
                 await self.queue.put(update)
             handed += len(ours)
@@ -117,11 +173,25 @@ class SharedPoller:
         self.handled += handed
         return handed
 
+    def ikabot_may_use(self, update: Update, mark: Mark) -> bool:
+        """Could ikabot still want this update? It reads only `message` updates from its own
+        chat (captcha answers, `pid:action` replies), and never telebot's commands."""
+        message = update.message
+        if message is None or self.ikabot_chat is None:
+            return message is not None
+        if str(message.chat.id) != self.ikabot_chat:
+            return False
+        return not (update.update_id <= mark.update_id and self.is_ours(update))
+
     async def _janitor(self, updates: tuple[Update, ...], now: float) -> bool:
+        """Confirm the head run of the queue that nobody needs any more: updates ikabot can
+        never use (a stranger's 100 messages would otherwise hide everything behind them from
+        both ikabot and telebot), and any update older than TELEBOT_CONFIRM_AFTER_MINUTES."""
         limit = now - self.confirm_after
+        mark = self._mark()
         upto = None
         for update in sorted(updates, key=lambda u: u.update_id):
-            if self._age_base(update, now) > limit:
+            if self._age_base(update, now) > limit and self.ikabot_may_use(update, mark):
                 break
             upto = update.update_id
         for uid in [u for u in self._first_seen if upto is not None and u <= upto]:
@@ -133,8 +203,8 @@ class SharedPoller:
         except TelegramError as e:
             log.info("could not confirm old updates yet: %s", redact(str(e)))
             return False
-        log.info("confirmed Telegram updates up to %s (older than %.0f min)", upto,
-                 self.confirm_after / 60)
+        log.info("confirmed Telegram updates up to %s (ikabot cannot use them, or older than "
+                 "%.0f min)", upto, self.confirm_after / 60)
         return True
 
     async def run(self, stop: asyncio.Event) -> None:

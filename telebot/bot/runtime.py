@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+STRANGER_QUIET = 3600.0  # seconds between two fixed lines to one stranger's chat
+STRANGERS_REMEMBERED = 10_000
+
 
 @dataclass
 class Runtime:
@@ -50,5 +53,33 @@ class Runtime:
         self.last_tasks = tasks
         return tasks
 
+    _told: dict[int, float] = field(default_factory=dict)
+
     def is_owner(self, chat_id: int | str | None) -> bool:
+        """Is this the owner's chat (the one that gets answers with data)?"""
         return chat_id is not None and str(chat_id) == self.chat_id
+
+    def may_change(self, user_id: int | None) -> bool:
+        """May this user change anything (alerts, mute, reports, stop tasks)?
+
+        TELEBOT_OWNER_IDS when set; otherwise the user of the owner's private chat. In a group
+        chat without TELEBOT_OWNER_IDS everyone there can read, and nobody can change anything:
+        every member of a group would otherwise steer the bot.
+        """
+        if user_id is None:
+            return False
+        if self.settings.owner_ids:
+            return user_id in self.settings.owner_ids
+        return not self.chat_id.startswith("-") and str(user_id) == self.chat_id
+
+    def tell_stranger(self, chat_id: int, now: float | None = None) -> bool:
+        """Strangers get the fixed line at most once an hour a chat (a flood costs nothing)."""
+        now = time.time() if now is None else now
+        if len(self._told) > STRANGERS_REMEMBERED:
+            self._told = {c: t for c, t in self._told.items() if now - t < STRANGER_QUIET}
+        if now - self._told.get(chat_id, float("-inf")) < STRANGER_QUIET:
+            return False
+        if len(self._told) > STRANGERS_REMEMBERED:
+            return False  # a flood from that many chats within the hour: say nothing more
+        self._told[chat_id] = now
+        return True

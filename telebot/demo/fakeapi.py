@@ -279,7 +279,7 @@ class FakeBotAPI:
 
     def add_message(self, text: str, chat_id: int = 42, user_id: int = 42,
                     chat_type: str = "private", date: float | None = None,
-                    token: str | None = None) -> int:
+                    token: str | None = None, update_id: int | None = None) -> int:
         """A user's message. In a group it reaches every bot unless `token` names one."""
         with self._lock:
             message_id = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
@@ -299,7 +299,10 @@ class FakeBotAPI:
                 tokens = list(self._queues)
             ids = [self.add_update({key: message}, t) for t in tokens]
             return ids[0]
-        return self.add_update({key: message}, token)
+        update: dict[str, Any] = {key: message}
+        if update_id is not None:
+            update["update_id"] = update_id
+        return self.add_update(update, token)
 
     def add_callback(self, data: str, message_id: int, chat_id: int = 42,
                      user_id: int = 42) -> int:
