@@ -80,6 +80,56 @@ def ikabot_task(home_dir: Path, account: Account, log: Path, trigger: Path, body
     return spawn_task(code)
 
 
+REAL_AUTOPIRATE = """
+import os, sys, time
+sys.path.insert(0, {tests!r})
+import ikabot.config as config
+config.LOGS_DIRECTORY_FILE = {log!r}
+import ikabot.helpers.logging  # ikabot's own rotating log, into the test's file
+from ikabot.helpers import botComm
+botComm.get = lambda *a, **k: None  # Telegram's HTTP (the internet)
+import ikabot.function.autoPirate as ap
+from ikabotdata import Account, home
+
+def until(name):
+    while not os.path.exists(os.path.join({gates!r}, name)):
+        time.sleep(0.01)
+
+runs = iter(range(1, 10**6))
+def wait(seconds, maxrandom=0):  # a mission's 150 s: until the test lets run k end
+    until("run-%d" % next(runs))
+ap.wait = wait
+fortress = [{{"id": 1}}] if {fortress!r} else []
+ap.getPiracyCityById = lambda session, city_id, choice: fortress[0] if fortress else None
+ap.getPiracyCities = lambda session, choice: list(fortress)  # the game's city lookup
+
+os.environ["HOME"] = {home!r}
+session = Account({email!r}, {username!r}, {world!r}, {server!r}, password="pw").session()
+session.post = lambda *a, **k: ""  # the game's answer: no captcha, the crew left
+until("start")  # the menu has recorded the task
+ap.do_pirate_missions(session, pirateCount={runs!r}, pirateSchedule=False,
+                      pirateMissionChoice=1, pirateMissionDayChoice=1,
+                      pirateMissionNightChoice=1, dayStart=0, dayEnd=0, nightStart=0,
+                      nightEnd=0, autoConvert="n", convertPerMission=0,
+                      maxRandomWaitingTime=0, piracyCities=[])
+"""
+
+
+def real_autopirate(home_dir: Path, account: Account, log: Path, gates: Path, runs: int,
+                    fortress: bool = True) -> subprocess.Popen[bytes]:
+    """ikabot's own autoPirate task (`do_pirate_missions` through its `@task` wrapper, its
+    `setStatus`, its logging, its `logout()`), with only the game stubbed: the fortress
+    lookup, `session.post`, and `wait`, which holds run k until `gates/run-k` exists. The task
+    starts once `gates/start` exists (after the test recorded it as ikabot's menu would)."""
+    gates.mkdir(parents=True, exist_ok=True)
+    code = REAL_AUTOPIRATE.format(tests=str(Path(__file__).parent), log=str(log),
+                                  gates=str(gates), fortress=fortress, runs=runs,
+                                  home=str(home_dir), email=account.email,
+                                  username=account.username, world=account.world,
+                                  server=account.server)
+    return spawn_task(code)
+
+
 def spawn_task(code: str = "import time; time.sleep(600)") -> subprocess.Popen[bytes]:
     """A real task process, named like the test process (ikabot checks process names)."""
     return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL)

@@ -455,7 +455,8 @@ async def test_legacy_layout_bot(legacy_file, spawn, api, tmp_path):
         (reply,) = await bot.ask("/status")
         assert "Pirating for 5 more runs" in reply["text"]
         p.kill()
-        assert await bot.wait(lambda: any("autoPirate killed (SIGKILL) at 5 runs left" in t
+        # first seen within its first run with 5 to go: 5 is the total, the first run is on
+        assert await bot.wait(lambda: any("autoPirate killed (SIGKILL) at Mission 1/5" in t
                                           for t in bot.texts()))
     assert ALICE.password not in json.dumps(api.sent())
 

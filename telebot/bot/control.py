@@ -125,16 +125,9 @@ def mark_of(bot: Any) -> str:
 # ---------------------------------------------------------------- offering a stop
 
 
-def _track(rt: Runtime, tasks: list[Task]) -> None:
-    """Make sure the task is tracked, so its end gets its alert (as a scan would)."""
-    if rt.alerter is not None:
-        rt.alerter.observe(tasks)
-
-
 async def offer(rt: Runtime, pid: int, mark: str) -> tuple[str, InlineKeyboardMarkup | None]:
     """The confirmation for stopping `pid`, or one line saying why there is none."""
     tasks = await rt.tasks()
-    _track(rt, tasks)
     task = running_task(tasks, pid)
     ident = identity(task) if task is not None else None
     if task is None or ident is None:
@@ -226,7 +219,6 @@ def _signal(stopping: Stopping, sig: signal.Signals) -> None:
 async def begin_stop(rt: Runtime, button: KillButton, who: str) -> Stopping | str:
     """Check everything again, record the request, send SIGTERM; or say why not."""
     tasks = await rt.tasks()
-    _track(rt, tasks)
     gone = (f"Not stopped: {html.escape(button.action)} {button.pid} is no longer running "
             "(it ended, or its pid now belongs to another process). Nothing was signalled.")
     if running_task(tasks, button.pid, button.started) is None:

@@ -18,9 +18,7 @@ REPORT_JOB = "progress-report"
 async def scan(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Re-read ikabot's data: new tasks get tracked, silent ends get noticed."""
     rt: Runtime = context.application.bot_data["runtime"]
-    tasks = await rt.tasks()
-    if rt.alerter is not None:
-        rt.alerter.observe(tasks)
+    await rt.tasks()  # every read feeds the alerter's tracker (`Runtime.tasks`)
 
 
 def _progress_signature(tasks: list[Task]) -> str:

@@ -47,9 +47,13 @@ class Runtime:
             return build_tasks(self.store.read(), dead=self._dead)
 
     async def tasks(self) -> list[Task]:
-        """A fresh read, off the event loop: a torn legacy read may back off for a moment."""
+        """A fresh read (off the event loop: a torn legacy read may back off for a moment)."""
         tasks = await asyncio.to_thread(self._read)
         annotate(tasks, self.state)
+        if self.alerter is not None:
+            # every read is a scan: a status that lasted less than a scan interval but was
+            # shown to the player is in the task's history too (its `Mission k/N` depends on it)
+            self.alerter.observe(tasks)
         self.last_tasks = tasks
         return tasks
 
