@@ -13,6 +13,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from telebot import __version__
 from telebot.config import (
@@ -124,19 +125,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(keep_running=args.keep_running)
 
 
+ENVIRONMENT = """\
+environment (also read from a .env in the working directory; it must be yours, not writable
+by others, and private when it holds a password or token):
+  IKABOT_PATH                    ikabot's data: ~/.ikabot, a file (<= 7.5) or directory (7.6+)
+  IKABOT_EMAIL, IKABOT_PASSWORD  ikabot <= 7.5's encrypted file only (and legacy migration)
+  IKABOT_LOG                     ikabot's log, to tell failed from finished (/tmp/ikabot.log)
+  TELEBOT_TOKEN, TELEBOT_CHAT_ID a bot of telebot's own and its chat (default: ikabot's)
+  TELEGRAM_API_BASE_URL          the Bot API (https://api.telegram.org/bot)
+  TELEBOT_STATE_DIR              telebot's own database (~/.local/state/telebot)
+  TELEBOT_POLL_SECONDS           shared token: how often to read updates (3)
+  TELEBOT_CONFIRM_AFTER_MINUTES  shared token: age at which updates are confirmed (30)
+  TELEBOT_SCAN_SECONDS           how often ikabot's data is read again (15)
+  TELEBOT_REPORT_MINUTES         progress report interval, 0 = off (60)
+  TELEBOT_STALL_MINUTES          stall alert after this long without change, 0 = off (0)
+  TELEBOT_OWNER_IDS              Telegram user ids who may change settings and stop tasks
+  TELEBOT_HOST_LABEL             this machine's name on every message
+  TELEBOT_ALLOW_KILL             0 turns /kill off (1)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="telebot",
         description="Telegram status, web-server URLs and death alerts for ikabot tasks.",
+        epilog=ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"telebot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser("run", help="run the bot until SIGINT/SIGTERM")
+    documented: dict[str, Any] = {"epilog": ENVIRONMENT,
+                                  "formatter_class": argparse.RawDescriptionHelpFormatter}
+    p = sub.add_parser("run", help="run the bot until SIGINT/SIGTERM", **documented)
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("status", help="print every ikabot task (what /status shows)")
+    p = sub.add_parser("status", help="print every ikabot task (what /status shows)", **documented)
     p.add_argument("--json", action="store_true", help="print the contract's JSON")
     p.set_defaults(func=cmd_status)
-    p = sub.add_parser("check", help="check the set-up: ikabot data, Telegram config, Bot API")
+    p = sub.add_parser("check", help="check the set-up: ikabot data, Telegram config, Bot API",
+                       **documented)
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("demo", help="see the whole thing work, no account or Telegram needed")
     p.add_argument("--keep-running", action="store_true",

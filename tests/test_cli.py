@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -140,3 +141,23 @@ def test_usage_errors(run_cli):
     r = run_cli("frobnicate")
     assert r.code == 2 and "invalid choice" in r.err
     assert run_cli().code == 2
+
+
+def test_help_names_every_environment_variable(run_cli):
+    """Each command's --help names the environment variables and .env (DESIGN section 2)."""
+    import inspect
+
+    from telebot.config import Settings
+
+    names = {"IKABOT_PATH", "IKABOT_EMAIL", "IKABOT_PASSWORD", "IKABOT_LOG", "TELEBOT_TOKEN",
+             "TELEBOT_CHAT_ID", "TELEGRAM_API_BASE_URL", "TELEBOT_STATE_DIR",
+             "TELEBOT_POLL_SECONDS", "TELEBOT_CONFIRM_AFTER_MINUTES", "TELEBOT_SCAN_SECONDS",
+             "TELEBOT_REPORT_MINUTES", "TELEBOT_STALL_MINUTES", "TELEBOT_OWNER_IDS",
+             "TELEBOT_HOST_LABEL", "TELEBOT_ALLOW_KILL"}
+    read = set(re.findall(r'"((?:IKABOT|TELEBOT|TELEGRAM)_[A-Z_]+)"',
+                          inspect.getsource(Settings.from_env)))
+    assert read and read <= names  # a variable Settings reads but the help would not name
+    for command in ("run", "status", "check"):
+        r = run_cli(command, "--help")
+        assert r.code == 0 and ".env" in r.out
+        assert all(n in r.out for n in names), command

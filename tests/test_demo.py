@@ -41,6 +41,9 @@ def test_systemd_unit_parses():
     assert unit["Service"]["Restart"] == "on-failure"
     assert unit["Service"]["RestartPreventExitStatus"] == "2"  # a config error won't heal
     assert unit["Install"]["WantedBy"] == "default.target"  # a user unit
+    # a private /tmp would hide ikabot's log (/tmp/ikabot.log) from telebot
+    assert unit["Service"].get("PrivateTmp", "false") == "false"
+    assert "pypi.org" not in (ROOT / "deploy" / "telebot.service").read_text()  # not there
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze not installed")
     r = subprocess.run(["systemd-analyze", "verify", "--user", "--man=no",
@@ -62,6 +65,12 @@ def test_compose_runs_telebot_in_ikabots_pid_namespace():
     assert tb["environment"]["IKABOT_PATH"] and tb["environment"]["TELEBOT_STATE_DIR"]
     data_volume = services["ikabot"]["volumes"][0].split(":")[0]
     assert any(v.startswith(f"{data_volume}:") and v.endswith(":ro") for v in tb["volumes"])
+    # ikabot's /tmp (its log) is shared, read-only on telebot's side, and IKABOT_LOG points in
+    tmp_volume = next(v.split(":")[0] for v in services["ikabot"]["volumes"]
+                      if v.split(":")[1] == "/tmp")
+    mount = next(v for v in tb["volumes"] if v.startswith(f"{tmp_volume}:"))
+    assert mount.endswith(":ro")
+    assert tb["environment"]["IKABOT_LOG"] == mount.split(":")[1] + "/ikabot.log"
 
 
 def test_dockerfile_installs_and_runs_telebot():
