@@ -75,9 +75,22 @@ def progress_text(task: Task, now: float | None = None) -> str:
     return ""
 
 
-def clip(text: str, limit: int = STATUS_CLIP) -> str:
-    text = " ".join(str(text).split())
+_INVISIBLE = re.compile(  # C0/C1 controls (terminal escapes, bells), bidi overrides, zero-width
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+NAME_CLIP = 60  # an action, a username: room for any real one, not for a whole message
+
+
+def clip(text: object, limit: int = STATUS_CLIP) -> str:
+    """ikabot's text as one short, harmless line: controls and bidi overrides out (an `ESC]0;`
+    retitles the player's terminal, U+202E turns a line around), whitespace collapsed, at most
+    `limit` characters. Every field from ikabot goes through it before it is escaped."""
+    text = " ".join(_INVISIBLE.sub("", str(text)).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def field(text: object, limit: int = NAME_CLIP) -> str:
+    """A field from ikabot, clipped and HTML-escaped."""
+    return html.escape(clip(text, limit))
 
 
 def _grouped(tasks: Iterable[Task]) -> dict[AccountKey, list[Task]]:
@@ -104,10 +117,10 @@ def status_table(tasks: Sequence[Task], now: float | None = None) -> str:
         rows.append(
             (
                 str(t.pid),
-                t.account.label,
-                t.action,
+                clip(t.account.label, 120),
+                clip(t.action, NAME_CLIP),
                 t.state,
-                bar + progress_text(t),
+                clip(bar + progress_text(t), 120),
                 fmt_age(now - t.started),
                 clip(t.status, 80),
             )
@@ -125,10 +138,10 @@ def status_table(tasks: Sequence[Task], now: float | None = None) -> str:
 
 def _account_header(key: AccountKey, continued: bool = False) -> str:
     more = " <i>(continued)</i>" if continued else ""
-    email = f" · {html.escape(key.email)}" if key.email else ""
+    email = f" · {field(key.email, 120)}" if key.email else ""
     return (
-        f"👤 <b>{html.escape(key.username)}</b> · world {html.escape(key.world)} · "
-        f"{html.escape(key.server)}{email}{more}"
+        f"👤 <b>{field(key.username)}</b> · world {field(key.world, 20)} · "
+        f"{field(key.server, 20)}{email}{more}"
     )
 
 
@@ -248,7 +261,7 @@ def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
         lines.append("No ikabot web server is running. Start one from ikabot's menu (webServer).")
     for t in running:
         lines.append(
-            f"🌐 <b>{html.escape(t.account.label)}</b> · pid <code>{t.pid}</code> · "
+            f"🌐 <b>{field(t.account.label, 120)}</b> · pid <code>{t.pid}</code> · "
             f"up {fmt_age(now - t.started)}"
         )
         if not t.urls:
@@ -259,7 +272,7 @@ def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
         if t.state != "running":
             urls = ", ".join(html.escape(u) for u in t.urls) or "its URL"
             lines.append(
-                f"⚠️ webServer pid <code>{t.pid}</code> of {html.escape(t.account.label)} is "
+                f"⚠️ webServer pid <code>{t.pid}</code> of {field(t.account.label, 120)} is "
                 f"recorded but its process is dead: {urls} no longer works."
             )
     return "\n".join(lines)
@@ -279,7 +292,7 @@ def _details_specific(task: Task) -> list[str]:
         lines.append("Schedule: " + clip(", ".join(bits), 600))
     city = d.get("city")
     if isinstance(city, dict) and city.get("name"):
-        lines.append(f"City: {html.escape(str(city['name']))}")
+        lines.append(f"City: {field(city['name'])}")
     buildings = d.get("buildings")
     if isinstance(buildings, list) and buildings:
         lines.append("Building queue:")
@@ -302,9 +315,9 @@ def details_html(task: Task, now: float | None = None) -> str:
     icon = STATE_ICON.get(task.state, "❔")
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(task.started))
     lines = [
-        f"🔎 <b>{html.escape(task.action)}</b> · pid <code>{task.pid}</code> · {icon} "
+        f"🔎 <b>{field(task.action)}</b> · pid <code>{task.pid}</code> · {icon} "
         f"{task.state}",
-        f"Account: {html.escape(task.account.label)}",
+        f"Account: {field(task.account.label, 120)}",
         f"Started: {started} ({fmt_age(now - task.started)} ago)",
     ]
     if task.progress is not None:
@@ -314,9 +327,9 @@ def details_html(task: Task, now: float | None = None) -> str:
         lines.append(f"Remaining: {task.remaining}")
     p = task.parsed
     if p.city:
-        building = f" · {html.escape(p.building)}" if p.building else ""
+        building = f" · {field(p.building)}" if p.building else ""
         level = f" → level {p.level}" if p.level is not None else ""
-        lines.append(f"Construction: {html.escape(p.city)}{building}{level}")
+        lines.append(f"Construction: {field(p.city)}{building}{level}")
     if p.remaining_time or p.total_time:
         lines.append(f"Time left: {html.escape(p.remaining_time or '?')}"
                      f" (total {html.escape(p.total_time or '?')})")
@@ -335,7 +348,8 @@ def details_html(task: Task, now: float | None = None) -> str:
                          f"<i>{html.escape(clip(status, 120))}</i>")
     lines.extend(_details_specific(task))
     if task.details:
-        raw = json.dumps(task.details, indent=1, ensure_ascii=False, default=str)
+        raw = _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}",  # shown, not obeyed
+                             json.dumps(task.details, indent=1, ensure_ascii=False, default=str))
         budget = TELEGRAM_LIMIT - tg_len("\n".join(lines)) - 20
         escaped = html.escape(raw)
         while tg_len(escaped) > budget and raw:
@@ -356,8 +370,8 @@ def report_html(tasks: Sequence[Task], now: float | None = None) -> str:
         fig = html.escape(progress_text(t) or clip(t.status, 80))
         bar = f"{progress_bar(t.progress)} " if t.progress is not None else ""
         lines.append(
-            f"{STATE_ICON['running']} {html.escape(t.account.username)} · "
-            f"<b>{html.escape(t.action)}</b> · {bar}{fig}"
+            f"{STATE_ICON['running']} {field(t.account.username)} · "
+            f"<b>{field(t.action)}</b> · {bar}{fig}"
         )
     stopped = [t for t in tasks if t.state != "running"]
     if stopped:
@@ -371,17 +385,23 @@ def report_html(tasks: Sequence[Task], now: float | None = None) -> str:
 def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """Split on line boundaries into chunks of at most `limit` (UTF-16 units).
 
-    A single line longer than the limit is cut by characters: callers keep HTML lines short
-    (see `clip`), so this only happens to plain text.
+    Every line is self-contained HTML, so a chunk of whole lines is valid HTML. A single line
+    longer than the limit (callers keep lines short, see `clip`; this is the last resort) loses
+    its tags and is cut between characters, never inside an entity such as `&amp;`.
     """
     chunks: list[str] = []
     current: list[str] = []
     size = 0
     for line in text.split("\n"):
+        if tg_len(line) > limit:
+            line = html.escape(html_to_text(line), quote=False)
         while tg_len(line) > limit:
             cut = limit
             while tg_len(line[:cut]) > limit:
                 cut -= 1
+            amp = line.rfind("&", max(0, cut - 8), cut)
+            if amp >= 0 and ";" not in line[amp:cut]:
+                cut = amp  # `&lt;` and friends stay whole
             if current:
                 chunks.append("\n".join(current))
                 current, size = [], 0

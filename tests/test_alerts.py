@@ -366,3 +366,18 @@ async def test_status_shows_mission_k_of_n_for_a_pirate_seen_from_its_start(
         p.kill()
         assert await bot.wait(lambda: alerts(api))
         assert alerts(api)[0].startswith("💀 autoPirate killed (SIGKILL) at Mission 2/5")
+
+
+async def test_an_alert_for_a_task_with_a_5000_character_action_arrives(ikabot_dir, spawn, api,
+                                                                         tmp_path):
+    """Telegram refuses a message over 4096 characters: every field is clipped, so the alert
+    (and /status) still go out."""
+    p = spawn()
+    ikabot_dir.add_task(ALICE, p.pid, "a" * 5000, "Pirating for 3 more runs " + "s" * 5000)
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        (reply,) = await bot.ask("/status")
+        assert "aaaa…" in reply["text"]
+        p.kill()
+        p.wait()
+        assert await bot.wait(lambda: alerts(api, "killed"))
+    assert all(c.status == 200 for c in api.calls if c.method == "sendMessage")

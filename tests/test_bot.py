@@ -469,3 +469,16 @@ async def test_reply_rides_out_a_bot_api_hiccup(world, api, tmp_path):
         assert "5/10" in reply["text"]
         statuses = [c.status for c in api.calls if c.method == "sendMessage"]
         assert statuses[-3:] == [502, 0, 200]
+
+
+@pytest.mark.parametrize("dedicated", [False, True])
+async def test_unknown_command_gets_a_hint(world, api, tmp_path, dedicated):
+    if dedicated:
+        world["dir"].set_telegram(IKABOT_OWN_TOKEN, str(OWNER), ALICE)
+    s = settings_for(world, api, tmp_path, **({"token": TOKEN, "chat_id": str(OWNER)}
+                                              if dedicated else {}))
+    async with running_bot(s, api) as bot:
+        (reply,) = await bot.ask("/statsu")
+        assert reply["text"] == "I don't know /statsu. /help lists what I can do."
+        (reply,) = await bot.ask("/statsu", chat_id=STRANGER)
+        assert reply["text"] == "Sorry, this bot answers only its owner."

@@ -161,3 +161,18 @@ def test_help_names_every_environment_variable(run_cli):
         r = run_cli(command, "--help")
         assert r.code == 0 and ".env" in r.out
         assert all(n in r.out for n in names), command
+
+
+def test_status_keeps_terminal_escapes_and_long_fields_out(ikabot_dir: IkabotDir, spawn,
+                                                           run_cli):
+    """A status can hold anything: it must not retitle the terminal, clear it, or turn text
+    around (U+202E), and a 5,000-character action stays one short cell."""
+    p = spawn()
+    ikabot_dir.add_task(ALICE, p.pid, "x" * 5000,
+                        "\x1b]0;pwned\x07\x1b[2J\u202eevil\u202c Pirating for 3 more runs")
+    r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path))
+    assert r.code == 0, r.err
+    assert not any(c in r.out for c in ("\x1b", "\x07", "\u202e", "\u202c"))
+    assert "pwned" in r.out and "x" * 5000 not in r.out and max(map(len, r.out.splitlines())) < 600
+    r = run_cli("status", "--json", IKABOT_PATH=str(ikabot_dir.path))
+    assert "\x1b" not in r.out and json.loads(r.out)["processes"][0]["action"] == "x" * 5000

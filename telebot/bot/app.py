@@ -18,7 +18,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from telebot import logsafe
-from telebot.bot.handlers import CALLBACK_PREFIX, COMMANDS, add_handlers, bot_commands
+from telebot.bot.handlers import CALLBACK_PREFIX, add_handlers, bot_commands
 from telebot.bot.hostlabel import label_for, make_bot
 from telebot.bot.jobs import scan, schedule_report
 from telebot.bot.ordering import PerChatUpdateProcessor
@@ -128,7 +128,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                 error_callback=_dedicated_error_callback(),  # type: ignore[arg-type]
                 drop_pending_updates=False)
         else:
-            poller = SharedPoller(app.bot, app.update_queue, state, set(COMMANDS),
+            poller = SharedPoller(app.bot, app.update_queue, state,
                                   settings.poll_seconds, settings.confirm_after_minutes * 60,
                                   started_at=rt.started_at, callback_prefix=CALLBACK_PREFIX,
                                   ikabot_chat=telegram.chat_id or chat_id)

@@ -39,6 +39,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application
 
+from telebot import render
 from telebot.bot import hostlabel
 from telebot.bot.runtime import Runtime
 from telebot.model import Task
@@ -97,20 +98,21 @@ def running_task(tasks: list[Task], pid: int, started: float | None = None) -> T
 
 
 def _where(task: Task) -> str:
-    """'Mission 3/10', '3 runs left' or ''."""
+    """'Mission 3/10' (as alerts say it), '3 runs left' or ''."""
     p = task.progress
+    if p is not None and p.current is not None:
+        return f"Mission {min(p.current, p.total)}/{p.total}"
     if p is not None:
-        unit = p.unit.rstrip("s").capitalize() if p.unit else "Step"
+        unit = render.clip(p.unit, 40).rstrip("s").capitalize() if p.unit else "Step"
         return f"{unit} {p.done}/{p.total}"
-    if task.remaining is not None:
-        return f"{task.remaining} runs left"
-    return ""
+    return render.progress_text(task)
 
 
 def describe(task: Task) -> str:
     """'autoPirate 12345 · Mission 3/10 · player1 s59-en' (plain text)."""
     a = task.account
-    parts = [f"{task.action} {task.pid}", _where(task), f"{a.username} s{a.world}-{a.server}"]
+    parts = [f"{render.clip(task.action, render.NAME_CLIP)} {task.pid}", _where(task),
+             render.clip(f"{a.username} s{a.world}-{a.server}", 120)]
     return " · ".join(p for p in parts if p)
 
 
@@ -138,7 +140,9 @@ async def offer(rt: Runtime, pid: int, mark: str) -> tuple[str, InlineKeyboardMa
                 "tasks."), None
     nonce = secrets.token_urlsafe(9)
     a = task.account
-    rt.state.add_kill_button(KillButton(nonce, pid, ident, task.started, task.action, a.label,
+    rt.state.add_kill_button(KillButton(nonce, pid, ident, task.started,
+                                        render.clip(task.action, render.NAME_CLIP),
+                                        render.clip(a.label, 120),
                                         time.time() + NONCE_TTL, None))
     text = (f"❓ Stop {html.escape(describe(task))}?\n"
             f"<i>SIGTERM, then SIGKILL after {GRACE:g} s. This button works for "
@@ -154,7 +158,7 @@ def pick_markup(tasks: list[Task], mark: str) -> InlineKeyboardMarkup | None:
     running = [t for t in tasks if t.state == "running"][:LIST_BUTTONS]
     if not running:
         return None
-    buttons = [InlineKeyboardButton(f"🛑 {t.action} {t.pid}",
+    buttons = [InlineKeyboardButton(f"🛑 {render.clip(t.action, 30)} {t.pid}",
                                     callback_data=callback(ASK, mark, t.pid)) for t in running]
     return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
 
@@ -164,7 +168,7 @@ def details_markup(rt: Runtime, task: Task, bot: Any) -> InlineKeyboardMarkup | 
     if not rt.settings.allow_kill or task.state != "running":
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(
-        f"🛑 Stop {task.action} {task.pid}",
+        f"🛑 Stop {render.clip(task.action, 30)} {task.pid}",
         callback_data=callback(ASK, mark_of(bot), task.pid))]])
 
 

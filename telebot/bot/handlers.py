@@ -349,13 +349,22 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer()
 
 
-async def on_stranger(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Anything that no owner handler took: strangers get at most the fixed line."""
-    await owner_only(_nothing)(update, context)
+async def on_other_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command no handler took: the owner gets a hint, strangers at most the fixed line."""
+    await owner_only(_unknown_command)(update, context)
 
 
-async def _nothing(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    return None
+async def _unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    word = message.text.split(maxsplit=1)[0]
+    command, _, mention = word.partition("@")
+    if mention and mention.lower() != (context.bot.username or "").lower():
+        return  # another bot's command
+    if update.effective_chat and update.effective_chat.type != "private" and not mention:
+        return  # a bare command in a group may be another bot's: only ours get a hint
+    await send(context, f"I don't know {render.field(command, 40)}. /help lists what I can do.")
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -373,7 +382,7 @@ def add_handlers(app: Application) -> None:
                      ("kill", cmd_kill)):
         app.add_handler(CommandHandler(name, fn))
     app.add_handler(CallbackQueryHandler(on_button, pattern=f"^{CALLBACK_PREFIX}"))
-    app.add_handler(MessageHandler(filters.COMMAND, on_stranger))
+    app.add_handler(MessageHandler(filters.COMMAND, on_other_command))
     app.add_error_handler(on_error)
 
 

@@ -20,7 +20,6 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from telegram import Bot, Update
@@ -74,7 +73,6 @@ class SharedPoller:
     bot: Bot
     queue: asyncio.Queue[object]
     state: StateDB
-    commands: Collection[str]
     poll_seconds: float
     confirm_after: float  # seconds
     started_at: float = field(default_factory=time.time)
@@ -111,10 +109,10 @@ class SharedPoller:
         if message is None or not message.text:
             return False
         m = _COMMAND.match(message.text)
-        if not m or m.group(1).lower() not in self.commands:
+        if not m:
             return False
         mention = m.group(2)
-        if mention is None:
+        if mention is None:  # a bare unknown command still gets its hint (in a private chat)
             return True
         try:
             return mention.lower() == self.bot.username.lower()
