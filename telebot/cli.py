@@ -18,6 +18,7 @@ from typing import Any
 from telebot import __version__
 from telebot.config import (
     Settings,
+    api_error,
     for_ikabot,
     load_dotenv_file,
     mask_token,
@@ -59,20 +60,19 @@ async def _get_me(token: str, base_url: str) -> str:
     from telegram import Bot
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
+    from telebot.logsafe import redact
+
     try:
         async with Bot(token, base_url=base_url) as bot:  # entering asks getMe
             me = bot.bot
-    except InvalidToken:
-        raise ConfigError(
-            "Telegram rejected the bot token (401): check TELEBOT_TOKEN or ikabot's Telegram "
-            "settings"
-        ) from None
+    except InvalidToken as e:
+        raise api_error(e, base_url) from None
     except NetworkError:
-        raise ConfigError(
-            f"cannot reach the Bot API at {base_url}: check the network or TELEGRAM_API_BASE_URL"
-        ) from None
+        raise ConfigError(f"cannot reach the Bot API at {redact(base_url)}: check the network "
+                          "or TELEGRAM_API_BASE_URL") from None
     except TelegramError as e:
-        raise ConfigError(f"the Bot API answered getMe with an error: {e.message}") from None
+        raise ConfigError("the Bot API answered getMe with an error: "
+                          f"{redact(e.message)}") from None
     return f"@{me.username}" if me.username else str(me.id)
 
 

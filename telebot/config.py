@@ -23,7 +23,9 @@ def _state_dir_default() -> Path:
     return base / "telebot"
 
 
-def _number(env: dict[str, str], name: str, default: float, *, minimum: float = 0) -> float:
+def _number(env: dict[str, str], name: str, default: float, *, minimum: float = 0,
+            maximum: float) -> float:
+    """A number within sane bounds: `1e308` seconds would overflow the scheduler, not wait."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -31,9 +33,24 @@ def _number(env: dict[str, str], name: str, default: float, *, minimum: float = 
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. {default:g}") from None
-    if value < minimum or value != value or value in (float("inf"), float("-inf")):
-        raise ConfigError(f"{name}={raw!r} must be a number >= {minimum:g}")
+    if not minimum <= value <= maximum:  # NaN fails both
+        raise ConfigError(f"{name}={raw[:40]!r} must be a number from {minimum:g} to "
+                          f"{maximum:g}, e.g. {default:g}")
     return value
+
+
+def api_error(error: Exception, base_url: str) -> ConfigError:
+    """What a 401 or 404 from the Bot API means for the player (python-telegram-bot calls
+    both InvalidToken): a wrong token, or a wrong TELEGRAM_API_BASE_URL."""
+    from telebot.logsafe import redact
+
+    said = f"{error} {error.__cause__ or ''}".lower()  # Bot.initialize wraps get_me's error
+    if "not found" in said:
+        return ConfigError(f"the Bot API at {redact(base_url)} answered 404 Not Found: check "
+                           "TELEGRAM_API_BASE_URL (Telegram's is https://api.telegram.org/bot) "
+                           "and the token's form (digits:letters)")
+    return ConfigError("Telegram rejected the bot token (401): check TELEBOT_TOKEN or "
+                       "ikabot's Telegram settings")
 
 
 HOST_LABEL_MAX = 24  # the label heads every message; room is kept for it in render's limit
@@ -105,11 +122,12 @@ class Settings:
             state_dir=Path(e["TELEBOT_STATE_DIR"]).expanduser()
             if e.get("TELEBOT_STATE_DIR", "").strip()
             else _state_dir_default(),
-            poll_seconds=_number(e, "TELEBOT_POLL_SECONDS", 3.0, minimum=0.05),
-            confirm_after_minutes=_number(e, "TELEBOT_CONFIRM_AFTER_MINUTES", 30.0),
-            scan_seconds=_number(e, "TELEBOT_SCAN_SECONDS", 15.0, minimum=0.05),
-            report_minutes=_number(e, "TELEBOT_REPORT_MINUTES", 60.0),
-            stall_minutes=_number(e, "TELEBOT_STALL_MINUTES", 0.0),
+            poll_seconds=_number(e, "TELEBOT_POLL_SECONDS", 3.0, minimum=0.05, maximum=3600),
+            confirm_after_minutes=_number(e, "TELEBOT_CONFIRM_AFTER_MINUTES", 30.0,
+                                          maximum=24 * 60),
+            scan_seconds=_number(e, "TELEBOT_SCAN_SECONDS", 15.0, minimum=0.05, maximum=3600),
+            report_minutes=_number(e, "TELEBOT_REPORT_MINUTES", 60.0, maximum=7 * 24 * 60),
+            stall_minutes=_number(e, "TELEBOT_STALL_MINUTES", 0.0, maximum=7 * 24 * 60),
             host_label=_label(e),
             allow_kill=_flag(e, "TELEBOT_ALLOW_KILL", True),
             owner_ids=_owner_ids(e),

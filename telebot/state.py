@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from telebot.errors import ConfigError
+
 SCHEMA_VERSION = 2
 HISTORY_KEEP = 50  # status changes remembered per task
 
@@ -163,6 +165,14 @@ class StateDB:
             return
         # the database holds the chat id and every alert text: owner-only, and so are the
         # -wal and -shm files SQLite creates beside it (they follow the umask, not the file)
+        try:
+            self._open(directory)
+        except (OSError, sqlite3.Error) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise ConfigError(f"cannot keep telebot's state in {directory} ({reason}): set "
+                              "TELEBOT_STATE_DIR to a directory you can write") from None
+
+    def _open(self, directory: Path) -> None:
         old_umask = os.umask(0o077)
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)

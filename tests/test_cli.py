@@ -176,3 +176,32 @@ def test_status_keeps_terminal_escapes_and_long_fields_out(ikabot_dir: IkabotDir
     assert "pwned" in r.out and "x" * 5000 not in r.out and max(map(len, r.out.splitlines())) < 600
     r = run_cli("status", "--json", IKABOT_PATH=str(ikabot_dir.path))
     assert "\x1b" not in r.out and json.loads(r.out)["processes"][0]["action"] == "x" * 5000
+
+
+def test_check_tells_a_wrong_base_url_from_a_wrong_token(ikabot_dir: IkabotDir, run_cli):
+    """A base URL answering 404 is not a rejected token; a token pasted into the base URL is
+    never printed back."""
+    secret = "123456789:AAHk-SECRETSECRETSECRETSECRET_xyz"
+    with FakeBotAPI(token=TOKEN) as api:
+        wrong = api.base_url.rsplit("/bot", 1)[0] + "/nobot/"
+        r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path), TELEGRAM_API_BASE_URL=wrong)
+        assert r.code == 2 and "404 Not Found" in r.err and "TELEGRAM_API_BASE_URL" in r.err, r.err
+        assert "rejected the bot token" not in r.err
+        pasted = f"http://127.0.0.1:1/bot{secret}/"
+        r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path), TELEGRAM_API_BASE_URL=pasted)
+    assert r.code == 2 and r.err.count("\n") == 1, r.err
+    assert secret not in r.out + r.err and secret.split(":")[1] not in r.out + r.err
+
+
+@pytest.mark.parametrize("env", [{"TELEBOT_SCAN_SECONDS": "1e308"},
+                                 {"TELEBOT_REPORT_MINUTES": "1e308"},
+                                 {"TELEBOT_POLL_SECONDS": "nan"},
+                                 {"TELEBOT_STALL_MINUTES": "-1"},
+                                 {"TELEBOT_STATE_DIR": "/dev/null/x"}])
+def test_bad_settings_are_one_line_and_exit_2(ikabot_dir: IkabotDir, run_cli, env):
+    with FakeBotAPI(token=TOKEN) as api:
+        r = run_cli("run", IKABOT_PATH=str(ikabot_dir.path), TELEGRAM_API_BASE_URL=api.base_url,
+                    timeout=30, **env)
+    (name,) = env
+    assert r.code == 2 and r.err.count("\n") == 1, r.err
+    assert name in r.err and "Traceback" not in r.err and "internal error" not in r.err

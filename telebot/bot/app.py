@@ -24,7 +24,7 @@ from telebot.bot.jobs import scan, schedule_report
 from telebot.bot.ordering import PerChatUpdateProcessor
 from telebot.bot.poller import SharedPoller
 from telebot.bot.runtime import Runtime
-from telebot.config import Settings, for_ikabot, resolve_telegram
+from telebot.config import Settings, api_error, for_ikabot, resolve_telegram
 from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
 from telebot.ikabot.store import Store, open_store
@@ -72,9 +72,8 @@ async def _initialize(app: Application, settings: Settings, stop: asyncio.Event)
         try:
             await app.initialize()
             return True
-        except InvalidToken:
-            raise ConfigError("Telegram rejected the bot token (401): check TELEBOT_TOKEN or "
-                              "ikabot's Telegram settings") from None
+        except InvalidToken as e:
+            raise api_error(e, settings.api_base_url) from None
         except NetworkError as e:  # includes 5xx and timeouts
             log.warning("cannot reach the Bot API at %s yet (%s); trying again in %.0f s",
                         settings.api_base_url, logsafe.redact(str(e)), delay)
