@@ -1,17 +1,22 @@
-"""Death → alert latency (telebot vs Monit, same processes, same run) and idle cost.
+"""Death → alert latency (telebot vs Monit, same processes, same run), a storm, idle cost.
 
-Run: python bench/bench_alerts.py [--kills 50] [--idle 60] [--no-monit]
+Run: python bench/bench_alerts.py [--kills 50] [--storm 20] [--idle 60] [--no-monit]
 
 telebot runs as its own process (`python -m telebot run`) against the loopback Bot API in this
 process; the latency is from `kill()` to the alert's sendMessage arriving at that API. Monit
 (Debian package `monit`, if installed) watches the very same processes through pidfiles at its
-shortest cycle (`set daemon 1`) with an `exec` action that appends the time to a file.
+shortest cycle (`set daemon 1`) with an `exec` action that appends the time to a file; the
+processes are this script's children and are reaped at once (as init would), so both see them
+gone at the same moment. Kills come at random moments (50–300 ms apart), so neither tool's poll
+cycle is phase-locked to them. The storm: `--storm` processes killed at once; the time to the
+first alert, the time until one message lists them all (after its edits), and duplicates.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import shutil
 import statistics
@@ -26,6 +31,7 @@ from typing import Any
 import psutil
 from common import machine_line, summary, write_directory
 
+from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
 
 TOKEN = "123:BENCH"
@@ -35,8 +41,8 @@ EMAIL = "bench@example.org"
 
 def make_data(root: Path, pids: list[int]) -> Path:
     now = time.time()
-    plist = [{"pid": pid, "action": "autoPirate", "date": now,
-              "status": f"Mission {i % 10}/10 complete"} for i, pid in enumerate(pids)]
+    plist = [{"pid": pid, "action": "autoPirate", "date": now,  # as ikabot's autoPirate writes
+              "status": f"Pirating for {1 + i % 9} more runs"} for i, pid in enumerate(pids)]
     return write_directory(root, TOKEN, CHAT, [(EMAIL, "bench", plist)])
 
 
@@ -74,28 +80,36 @@ def monit_events(root: Path) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kills", type=int, default=50)
+    ap.add_argument("--storm", type=int, default=20)
     ap.add_argument("--idle", type=float, default=60.0)
     ap.add_argument("--no-monit", action="store_true")
     args = ap.parse_args()
     use_monit = not args.no_monit and shutil.which("monit") is not None
     print(machine_line())
-    print(f"command: python bench/bench_alerts.py --kills {args.kills} --idle {args.idle:g}")
+    print(f"command: python bench/bench_alerts.py --kills {args.kills} --storm {args.storm} "
+          f"--idle {args.idle:g}")
     with tempfile.TemporaryDirectory() as tmp, FakeBotAPI(token=TOKEN) as api:
         root = Path(tmp)
         arrivals: dict[int, float] = {}
         lock = threading.Lock()
 
+        storm_log: list[tuple[float, str, int]] = []  # (time, method, pids listed)
+
         def on_request(method: str, params: dict[str, Any]) -> None:
-            if method == "sendMessage" and "died" in str(params.get("text", "")):
+            text = str(params.get("text", ""))
+            if method in ("sendMessage", "editMessageText") and text.startswith(MARKS):
                 now = time.time()
-                for pid in re.findall(r"<code>(\d+)</code>", str(params["text"])):
-                    with lock:
+                pids = re.findall(r"<code>(\d+)</code>", text)
+                with lock:
+                    for pid in pids:
                         arrivals.setdefault(int(pid), now)
+                    storm_log.append((now, method, len(pids)))
 
         api.on_request = on_request
         idle_procs = spawn(50)
         kill_procs = spawn(args.kills)
-        everything = idle_procs + kill_procs
+        storm_procs = spawn(args.storm)
+        everything = idle_procs + kill_procs + storm_procs
         data = make_data(root, [p.pid for p in everything])
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("TELEBOT_",
                                                                           "IKABOT_"))},
@@ -137,7 +151,33 @@ def main() -> int:
                         time.sleep(0.01)
                     if name in monit_events(root):
                         monit_ms.append((monit_events(root)[name] - killed) * 1000)
-                time.sleep(0.05)  # apart, so no two deaths form a storm
+                time.sleep(random.uniform(0.05, 0.3))  # apart: no two deaths form a storm
+            # ---- a storm: all at once
+            time.sleep(3)  # well past the last storm window
+            with lock:
+                storm_log.clear()
+            first_kill = time.time()
+            for p in storm_procs:
+                p.kill()
+            for p in storm_procs:
+                p.wait()
+            storm_pids = {p.pid for p in storm_procs}
+            api.wait_for(lambda: storm_pids <= set(arrivals), 10)
+            time.sleep(2.5)  # let every edit land
+            with lock:
+                log = list(storm_log)
+            sends = [e for e in log if e[1] == "sendMessage"]
+            complete = [t for t, _, n in log if n >= len(storm_pids)]
+            listed = sorted(int(x) for m in api.sent(CHAT) for x in
+                            re.findall(r"\b(\d+)\b", m["text"]) if int(x) in storm_pids)
+            storm = (f"storm of {len(storm_pids)} killed at once: first alert "
+                     f"{(sends[0][0] - first_kill) * 1000:.1f} ms after the first kill, "
+                     + (f"one message listing all {len(storm_pids)} after "
+                        f"{(complete[0] - first_kill) * 1000:.0f} ms"
+                        if complete else "never one message listing all")
+                     + f"; {len(sends)} message(s) sent, "
+                     f"{sum(e[1] == 'editMessageText' for e in log)} edit(s); each task listed "
+                     f"{'once' if listed == sorted(storm_pids) else 'NOT once'} in the end")
             print(f"- telebot death → alert at the Bot API: {summary(telebot_ms)}")
             if monit_ms:
                 print(f"- Monit (set daemon 1, exec action) death → action: {summary(monit_ms)}")
@@ -145,7 +185,12 @@ def main() -> int:
                 print(f"- ratio of medians, Monit / telebot: {ratio:.0f}×")
             else:
                 print("- Monit: not measured (--no-monit, or not installed: apt-get install monit)")
+            print(f"- {storm}")
             print(f"- {idle}")
+            if monit_ms:
+                print("- the Monit rule, per process: `check process tN with pidfile …` / "
+                      "`if does not exist then exec \"/bin/sh -c 'echo tN $(date +%s.%N) >> "
+                      "events'\"` under `set daemon 1`")
         finally:
             bot.terminate()
             bot.wait(20)

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import live_processes, machine_line
+from common import live_processes, machine_line, started_at
 
 from telebot.config import Settings
 from telebot.ikabot import legacy
@@ -35,12 +35,13 @@ def _processes(live_pids: list[int], account: int, now: float) -> tuple[list, di
         pid = live_pids[n % len(live_pids)] if n < LIVE else 4_000_000 + n
         action = ("autoPirate", "webServer", "constructionList")[n % 3]
         status = {
-            "autoPirate": f"Mission {i % 10}/10 complete",
+            "autoPirate": f"Pirating for {1 + i % 9} more runs",
             "webServer": f"running on http://127.0.0.1:{40000 + n} "
                          f"and http://192.168.1.9:{40000 + n}",
             "constructionList": "Athens: Academy -> level 4 , current 1h 2m , total 3h 4m",
         }[action]
-        plist.append({"pid": pid, "action": action, "date": now - 60, "status": status})
+        date = started_at(pid) if n < LIVE else now - 86400  # live ones judged running
+        plist.append({"pid": pid, "action": action, "date": date, "status": status})
         if n % 2:
             details[str(pid)] = {"action": action, "timestamp": now - 30,
                                  "progress": {"done": i % 10, "total": 10, "unit": "missions"}}

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from common import machine_line, summary, write_directory
+from common import machine_line, started_at, summary, write_directory
 
 from telebot.bot.app import serve
 from telebot.config import Settings
@@ -44,7 +44,7 @@ def make_data(root: Path, live: list[int], total: int) -> Path:
             pid = live[n] if n < len(live) else 1_000_000 + n  # past pid_max: long gone
             plist.append({"pid": pid, "action": ("autoPirate", "constructionList",
                                                  "webServer")[n % 3],
-                          "date": now if n < len(live) else now - 86400 * 30,
+                          "date": started_at(pid) if n < len(live) else now - 86400 * 30,
                           "status": f"Pirating for {1 + n % 9} more runs"})
         accounts.append((f"p{a}@example.org", f"player{a}", plist))
     return write_directory(root, TOKEN, CHAT, accounts)

@@ -47,6 +47,14 @@ def write_directory(root: Path, token: str, chat: int,
 
 
 @contextmanager
+def started_at(pid: int) -> float:
+    """When the process started, as ikabot records a task's `date` (telebot takes an entry
+    dated long after its process started for a reused pid, not for the task)."""
+    import psutil
+
+    return psutil.Process(pid).create_time()
+
+
 def live_processes(n: int) -> Iterator[list[subprocess.Popen[bytes]]]:
     """`n` real, idle processes to stand for live tasks; killed and reaped afterwards."""
     procs = [subprocess.Popen(["sleep", "3600"]) for _ in range(n)]
