@@ -28,7 +28,8 @@ from telebot.bot.app import serve
 from telebot.config import Settings
 from telebot.demo.fakeapi import FakeBotAPI
 
-TOKEN = "123:BENCH"
+TOKEN = "123:BENCH"  # telebot's own bot (dedicated mode)
+IKABOT_TOKEN = "456:IKABOT"  # ikabot's bot: TELEBOT_TOKEN equal to it would be shared mode
 CHAT = 42
 LIVE = 100
 
@@ -47,7 +48,7 @@ def make_data(root: Path, live: list[int], total: int) -> Path:
                           "date": started_at(pid) if n < len(live) else now - 86400 * 30,
                           "status": f"Pirating for {1 + n % 9} more runs"})
         accounts.append((f"p{a}@example.org", f"player{a}", plist))
-    return write_directory(root, TOKEN, CHAT, accounts)
+    return write_directory(root, IKABOT_TOKEN, CHAT, accounts)
 
 
 class LoopMonitor:

@@ -46,7 +46,6 @@ def write_directory(root: Path, token: str, chat: int,
     return path
 
 
-@contextmanager
 def started_at(pid: int) -> float:
     """When the process started, as ikabot records a task's `date` (telebot takes an entry
     dated long after its process started for a reused pid, not for the task)."""
@@ -55,6 +54,7 @@ def started_at(pid: int) -> float:
     return psutil.Process(pid).create_time()
 
 
+@contextmanager
 def live_processes(n: int) -> Iterator[list[subprocess.Popen[bytes]]]:
     """`n` real, idle processes to stand for live tasks; killed and reaped afterwards."""
     procs = [subprocess.Popen(["sleep", "3600"]) for _ in range(n)]

@@ -87,6 +87,10 @@ class Parsed:
     level: int | None = None
     remaining_time: str | None = None
     total_time: str | None = None
+    remaining_unit: str | None = None  # what `remaining` counts: "runs", "upgrades", …
+    time_left: float | None = None  # seconds of work left, as the status said it
+    next_at: float | None = None  # unix time of the task's next run
+    total: str | None = None  # a running total, e.g. "total sent 12,000"
 
 
 @dataclass

@@ -57,9 +57,13 @@ def fmt_clock(ts: float, now: float) -> str:
 
 
 def progress_text(task: Task, now: float | None = None) -> str:
-    """'Mission 6/10 · ETA 14:35', '5/10 missions', '5 runs left', or '' when nothing is
-    known."""
+    """What a person reads as the task's progress: 'Mission 6/10 · ETA 14:35', '5/10
+    missions', '3 upgrades left · 2 h 0 m left', 'next run in 2 h 10 m', 'total sent 48,000',
+    or '' when nothing is known."""
+    now = time.time() if now is None else now
+    bits: list[str] = []
     p = task.progress
+    parsed = task.parsed
     if p is not None:
         if p.current is not None:
             text = f"Mission {min(p.current, p.total)}/{p.total}"
@@ -67,12 +71,20 @@ def progress_text(task: Task, now: float | None = None) -> str:
             unit = f" {clip(p.unit, 40)}" if p.unit else ""
             text = f"{p.done}/{p.total}{unit}"
         if p.eta is not None:
-            text += f" · ETA {fmt_clock(p.eta, time.time() if now is None else now)}"
-        return text
-    if task.remaining is not None:
-        return f"{task.remaining} runs left" if task.action == "autoPirate" else \
-            f"{task.remaining} left"
-    return ""
+            text += f" · ETA {fmt_clock(p.eta, now)}"
+        bits.append(text)
+    elif task.remaining is not None:
+        unit = parsed.remaining_unit or ("runs" if task.action == "autoPirate" else "")
+        bits.append(f"{task.remaining} {clip(unit, 40)} left" if unit else
+                    f"{task.remaining} left")
+    if parsed.time_left is not None:
+        bits.append(f"{fmt_age(parsed.time_left)} left")
+    if parsed.next_at is not None:
+        wait = parsed.next_at - now
+        bits.append(f"next run in {fmt_age(wait)}" if wait >= 60 else "next run due")
+    if parsed.total:
+        bits.append(clip(parsed.total, 60))
+    return " · ".join(bits)
 
 
 _INVISIBLE = re.compile(  # C0/C1 controls (terminal escapes, bells), bidi overrides, zero-width

@@ -133,6 +133,8 @@ def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe,
     tasks: list[Task] = []
     seen_dead: dict[tuple[Any, ...], tuple[dict[str, Any], Task]] = {}
     for account in snapshot.accounts:
+        a = account.key
+        who = f"{a.email}\0{a.username}\0{a.world}\0{a.server}"  # cheap to hash, unlike an AccountKey
         latest: dict[int, dict[str, Any]] = {}
         for entry in account.process_list:
             prev = latest.get(entry["pid"])
@@ -140,7 +142,7 @@ def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe,
                 latest[entry["pid"]] = entry
         for entry in latest.values():
             details = _details_for(entry, account.process_details)
-            key = (account.key, entry["pid"], entry["date"], entry["action"], entry["status"])
+            key = (who, entry["pid"], entry["date"], entry["action"], entry["status"])
             task = dead.get(key, details) if dead is not None and entry["date"] > 0 else None
             if task is None:
                 alive, ticks = probe(entry["pid"], entry["date"])

@@ -482,3 +482,34 @@ async def test_unknown_command_gets_a_hint(world, api, tmp_path, dedicated):
         assert reply["text"] == "I don't know /statsu. /help lists what I can do."
         (reply,) = await bot.ask("/statsu", chat_id=STRANGER)
         assert reply["text"] == "Sorry, this bot answers only its owner."
+
+
+async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, caplog):
+    """Before ikabot's first login there is no data (a fresh Docker volume): telebot says so
+    once and starts when it appears, instead of a restart loop on exit 2."""
+    import asyncio
+
+    from telebot.bot import app as app_module
+
+    monkeypatch.setattr(app_module, "DATA_POLL", 0.05)
+    caplog.set_level(logging.INFO)
+    home = tmp_path / "home"
+    home.mkdir()
+    s = fast_settings(home / ".ikabot", api, tmp_path / "state")
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(app_module.serve(s, stop=stop, ready=ready))
+    try:
+        for _ in range(200):
+            if "waiting for ikabot's data" in caplog.text:
+                break
+            await asyncio.sleep(0.05)
+        assert "waiting for ikabot's data" in caplog.text and not task.done()
+        await asyncio.sleep(0.3)  # several more looks: still said once
+        assert caplog.text.count("waiting for ikabot's data") == 1
+        d = IkabotDir(home)  # ikabot's first login
+        d.set_telegram(TOKEN, str(OWNER), ALICE)
+        await asyncio.wait_for(ready.wait(), 20)
+        assert any("telebot is watching" in m["text"] for m in api.sent(OWNER))
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)

@@ -63,6 +63,8 @@ def test_compose_runs_telebot_in_ikabots_pid_namespace():
     tb = services["telebot"]
     assert tb["pid"] == f"container:{services['ikabot']['container_name']}"
     assert tb["environment"]["IKABOT_PATH"] and tb["environment"]["TELEBOT_STATE_DIR"]
+    # the short form: `required:` in env_file needs Compose >= 2.24 (Debian has 1.29)
+    assert all(isinstance(f, str) for f in tb.get("env_file", []))
     data_volume = services["ikabot"]["volumes"][0].split(":")[0]
     assert any(v.startswith(f"{data_volume}:") and v.endswith(":ro") for v in tb["volumes"])
     # ikabot's /tmp (its log) is shared, read-only on telebot's side, and IKABOT_LOG points in
@@ -92,3 +94,36 @@ def test_python_dash_m_works():
     r = subprocess.run([sys.executable, "-m", "telebot", "--version"], capture_output=True,
                        text=True)
     assert r.returncode == 0 and r.stdout.startswith("telebot ")
+
+
+
+def test_demo_stops_its_tasks_on_sigterm(tmp_path):
+    """A demo ended by SIGTERM (a service manager, `kill`) leaves no task process behind."""
+    import signal
+    import time
+
+    import psutil
+    from conftest import clean_env
+
+    p = subprocess.Popen([sys.executable, "-m", "telebot", "demo", "--keep-running"],
+                         env=clean_env(tmp_path), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert p.stdout is not None
+        for line in p.stdout:
+            if "--keep-running" in line:
+                break
+        children = psutil.Process(p.pid).children(recursive=True)
+        assert len(children) >= 3  # the demo's ikabot-style tasks
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [c.pid for c in children
+                    if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

@@ -134,11 +134,15 @@ def test_torn_reads_never_lose_tasks(legacy_file: LegacyFile, spawn, monkeypatch
     )
     assert wait_until(counter.exists)
     try:
-        counts = [len(build_tasks(s.read())) for _ in range(1000)]
+        snapshots = [s.read() for _ in range(1000)]
     finally:
         writer.kill()
     assert int(counter.read_text()) >= 50  # the file really was being rewritten
-    assert min(counts) == 5
+    assert min(len(build_tasks(snap)) for snap in snapshots) == 5
+    # and the reads were real ones, not the last good snapshot kept over and over
+    fresh = [snap for snap in snapshots if not snap.warnings]
+    assert len(fresh) >= 100, f"only {len(fresh)} of 1000 reads were fresh"
+    assert len({snap.read_at for snap in fresh}) == len(fresh)
 
 
 def test_directory_read_takes_a_shared_lock_and_waits_for_a_writer(ikabot_dir: IkabotDir,

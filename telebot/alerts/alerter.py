@@ -10,6 +10,7 @@ once. Tracking live tasks is `tracking`'s; the texts are `texts`'.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -177,6 +178,9 @@ async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE)
     alerter: Alerter = context.application.bot_data["runtime"].alerter
     assert isinstance(update, ProcessExited)
     alerter.on_exit(update)
+    # one step of the event loop for the outbox, woken by this end, before the next end is
+    # written: in a storm the first alert is on its way while the others are recorded
+    await asyncio.sleep(0)
 
 
 def attach(app: Application, alerter: Alerter) -> None:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
@@ -43,12 +43,32 @@ class Deliverer:
     state: StateDB
     send: Send
     edit: Edit | None = None
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _woken: bool = False
+    _waiter: asyncio.Future[None] | None = None
     _stopping: bool = False
     _task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
-        self._wake.set()
+        """Look at the outbox now. The waiting loop resumes in the event loop's very next
+        step (a bare future, not an Event under wait_for, which takes three): the first alert
+        of a storm goes out while the deaths after it are still being written."""
+        self._woken = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def _sleep(self, delay: float | None) -> None:
+        if self._woken:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = None if delay is None else loop.call_later(
+            delay, lambda: waiter.done() or waiter.set_result(None))
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
 
     def start(self) -> None:
         self._stopping = False
@@ -58,7 +78,7 @@ class Deliverer:
         """Let a send in flight finish and be marked: cancelling it after Telegram took the
         message would send it again after the restart."""
         self._stopping = True
-        self._wake.set()
+        self.wake()
         if self._task is None:
             return
         try:
@@ -71,7 +91,7 @@ class Deliverer:
     async def _run(self) -> None:
         backoff = BACKOFF_START
         while not self._stopping:
-            self._wake.clear()
+            self._woken = False
             try:
                 delay = await self._round()
                 if delay is None:
@@ -85,8 +105,7 @@ class Deliverer:
                 log.error("alert delivery error (%s: %s); retrying in %.1f s", type(e).__name__,
                           redact(str(e)), backoff)
                 delay, backoff = backoff, min(BACKOFF_MAX, backoff * 2)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await self._sleep(delay)
 
     async def _round(self) -> float | None:
         """Send what is pending; None when done, a delay to wait, or -1 for the backoff."""
@@ -131,7 +150,7 @@ class Deliverer:
             if now is not None and now.text != item.text:
                 self.state.enqueue(f"edit:{item.id}:after-send:{time.monotonic_ns()}",
                                    item.chat_id, item.kind, now.text, edits=item.id)
-                self._wake.set()
+                self._woken = True
 
     async def _edit(self, item: OutboxItem) -> None:
         head = self.state.item(item.edits or 0)

@@ -83,11 +83,36 @@ async def _initialize(app: Application, settings: Settings, stop: asyncio.Event)
         delay = min(60.0, delay * 2)
 
 
+DATA_POLL = 5.0  # seconds between looks for ikabot's data that is not there yet
+
+
+async def _wait_for_store(settings: Settings, stop: asyncio.Event) -> Store | None:
+    """ikabot's data, once it exists: before ikabot's first login there is none (a fresh
+    Docker volume), and a restart loop on exit 2 would help nobody. Said once; a path whose
+    parent does not exist either is a mistake in IKABOT_PATH, and fails at once. None when
+    told to stop first."""
+    path = settings.ikabot_path
+    told = False
+    while not path.exists() and path.parent.is_dir():
+        if not told:
+            log.warning("waiting for ikabot's data at %s: ikabot creates it at its first "
+                        "login (or set IKABOT_PATH)", path)
+            told = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), DATA_POLL)
+            return None
+    if told:
+        log.info("ikabot's data appeared at %s", path)
+    return open_store(settings)
+
+
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                 store: Store | None = None, ready: asyncio.Event | None = None) -> None:
     """Run the bot until `stop` is set. Raises ConfigError for what the player must fix."""
     stop = stop or asyncio.Event()
-    store = store or open_store(settings)
+    store = store or await _wait_for_store(settings, stop)
+    if store is None:
+        return
     telegram = store.read().telegram
     token, chat_id, _ = resolve_telegram(settings, telegram)
     settings = for_ikabot(settings, telegram)

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 STRANGER_QUIET = 3600.0  # seconds between two fixed lines to one stranger's chat
 STRANGERS_REMEMBERED = 10_000
+STRANGER_LINES_PER_MINUTE = 10  # fixed lines to all strangers together
 
 
 @dataclass
@@ -85,5 +86,10 @@ class Runtime:
             return False
         if len(self._told) > STRANGERS_REMEMBERED:
             return False  # a flood from that many chats within the hour: say nothing more
+        recent = [t for t in self._told.values() if now - t < 60]
+        if len(recent) >= STRANGER_LINES_PER_MINUTE:
+            # many strangers at once (a bot list, a raid): their lines would fill Telegram's
+            # 30 messages a second, and the owner's answers would wait behind them
+            return False
         self._told[chat_id] = now
         return True

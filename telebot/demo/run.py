@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import subprocess
 import sys
 import tempfile
@@ -134,6 +135,11 @@ def run_demo(keep_running: bool = False) -> int:
 
     install_filter()
     logging.getLogger("telebot").setLevel(logging.WARNING)
+
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends the demo as Ctrl-C does: its tasks stop too
+
+    signal.signal(signal.SIGTERM, terminated)
     with tempfile.TemporaryDirectory(prefix="telebot-demo-") as tmp, \
             FakeBotAPI(token=DEMO_TOKEN) as api:
         world = DemoWorld(Path(tmp)).create()

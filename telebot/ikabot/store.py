@@ -289,6 +289,7 @@ def shared_lock(directory: Path, wait: float = LOCK_WAIT):
 class _Cached:
     stamp: tuple[int, int, int]
     data: dict[str, Any]
+    accounts: tuple[str, list[AccountData]] | None = None  # (e-mail, rows) built from `data`
 
 
 class DirectoryStore(Store):
@@ -331,6 +332,17 @@ class DirectoryStore(Store):
         self._cache[file] = _Cached(stamp, data)
         return data
 
+    def _accounts(self, file: Path, email: str, data: dict[str, Any]) -> list[AccountData]:
+        """The rows of one users file, built again only when the file changed: months of
+        ikabot leave thousands of entries, and most reads find every file as it was. The rows
+        are shared between reads, so nothing downstream may change them."""
+        cached = self._cache.get(file)
+        if cached is None or cached.data is not data:
+            return accounts_from(email, data.get("players"))
+        if cached.accounts is None or cached.accounts[0] != email:
+            cached.accounts = (email, accounts_from(email, data.get("players")))
+        return cached.accounts[1]
+
     def read(self) -> Snapshot:
         warnings: list[str] = []
         path = self.path
@@ -351,7 +363,7 @@ class DirectoryStore(Store):
                 if want and email.lower() != want:
                     continue
                 emails.append(email)
-                accounts.extend(accounts_from(email, data.get("players")))
+                accounts.extend(self._accounts(file, email, data))
             accounts.extend(self._migration(path, emails, warnings))
         for a in accounts:
             if a.key.email and a.key.email not in emails:
