@@ -7,12 +7,14 @@ ignored: the same reuse problem as liveness, one layer up.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from telebot.ikabot.statuses import MAX_COUNT, parse_status, valid_url
-from telebot.model import Parsed, Progress, Snapshot, Task
+from telebot.model import AccountData, Parsed, Progress, Snapshot, Task
 from telebot.processes import liveness
 from telebot.progress import runs_progress
 
@@ -106,17 +108,41 @@ def build_task(account: Any, entry: dict[str, Any], details: dict[str, Any],
                 start_ticks=ticks if alive else None)
 
 
+def _in_account_order(t: Task) -> tuple[float, int]:
+    return (t.started, t.pid)
+
+
+def _account_order(a: AccountData) -> tuple[str, str, str, str]:
+    k = a.key
+    return (k.email or "", k.username, k.world, k.server)
+
+
+@dataclass
+class _AccountViews:
+    """One account's views from the last read: its rows (the store shares them while the file
+    is unchanged), the views of gone processes in order, and the entries to look at again."""
+
+    rows: list[dict[str, Any]]
+    details: dict[str, dict[str, Any]]
+    gone: list[Task]
+    again: list[tuple[dict[str, Any], dict[str, Any]]]  # (entry, its details)
+    keyed: dict[tuple[Any, ...], tuple[dict[str, Any], Task]]  # gone views by entry key
+
+
 class DeadTasks:
     """Task views of entries whose process is gone, kept from one read to the next.
 
     Months of ikabot leave thousands of entries of long-gone processes; such an entry cannot
     come back to life (a new process with its pid started after the entry's date, so it is
     never taken for the task), so while the entry and its details are unchanged its view is
-    reused instead of probed and built again. Entries without a date are always looked at.
+    reused instead of probed and built again. Entries without a date, and every live one, are
+    looked at on each read. While an account's rows are the very ones of the last read (its
+    file did not change), its gone views are reused whole, already in order.
     """
 
     def __init__(self) -> None:
         self._views: dict[tuple[Any, ...], tuple[dict[str, Any], Task]] = {}
+        self._accounts: dict[tuple[str, str, str, str], _AccountViews] = {}
 
     def get(self, key: tuple[Any, ...], details: dict[str, Any]) -> Task | None:
         hit = self._views.get(key)
@@ -124,36 +150,75 @@ class DeadTasks:
             return None
         return hit[1]
 
-    def keep(self, views: dict[tuple[Any, ...], tuple[dict[str, Any], Task]]) -> None:
-        self._views = views  # only what this read saw: the cache never outgrows the data
+    def account(self, account: AccountData) -> _AccountViews | None:
+        hit = self._accounts.get(_account_order(account))
+        if hit is None or hit.rows is not account.process_list or \
+                hit.details is not account.process_details:
+            return None
+        return hit
+
+    def keep(self, views: dict[tuple[Any, ...], tuple[dict[str, Any], Task]],
+             accounts: dict[tuple[str, str, str, str], _AccountViews]) -> None:
+        # only what this read saw: the cache never outgrows the data
+        self._views, self._accounts = views, accounts
+
+
+def _account_tasks(account: AccountData, probe: Probe, dead: DeadTasks | None,
+                   seen_dead: dict[tuple[Any, ...], tuple[dict[str, Any], Task]]
+                   ) -> tuple[list[Task], _AccountViews]:
+    """Every view of one account, in order, and what a later read may reuse of them."""
+    a = account.key
+    who = f"{a.email}\0{a.username}\0{a.world}\0{a.server}"  # cheap to hash, unlike a key
+    latest: dict[int, dict[str, Any]] = {}
+    for entry in account.process_list:
+        prev = latest.get(entry["pid"])
+        if prev is None or entry["date"] >= prev["date"]:
+            latest[entry["pid"]] = entry
+    gone: list[Task] = []
+    again: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    keyed: dict[tuple[Any, ...], tuple[dict[str, Any], Task]] = {}
+    views: list[Task] = []
+    for entry in latest.values():
+        details = _details_for(entry, account.process_details)
+        key = (who, entry["pid"], entry["date"], entry["action"], entry["status"])
+        task = dead.get(key, details) if dead is not None and entry["date"] > 0 else None
+        if task is None:
+            alive, ticks = probe(entry["pid"], entry["date"])
+            task = build_task(account.key, entry, details, alive, ticks)
+        if not task.alive and entry["date"] > 0:
+            keyed[key] = (details, task)
+            gone.append(task)
+        else:
+            again.append((entry, details))
+        views.append(task)
+    views.sort(key=_in_account_order)
+    gone.sort(key=_in_account_order)
+    seen_dead.update(keyed)
+    return views, _AccountViews(account.process_list, account.process_details, gone, again,
+                                keyed)
 
 
 def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe,
                 dead: DeadTasks | None = None) -> list[Task]:
+    """Every task of every account, ordered by account, then start."""
     tasks: list[Task] = []
     seen_dead: dict[tuple[Any, ...], tuple[dict[str, Any], Task]] = {}
-    for account in snapshot.accounts:
-        a = account.key
-        who = f"{a.email}\0{a.username}\0{a.world}\0{a.server}"  # cheap to hash, unlike an AccountKey
-        latest: dict[int, dict[str, Any]] = {}
-        for entry in account.process_list:
-            prev = latest.get(entry["pid"])
-            if prev is None or entry["date"] >= prev["date"]:
-                latest[entry["pid"]] = entry
-        for entry in latest.values():
-            details = _details_for(entry, account.process_details)
-            key = (who, entry["pid"], entry["date"], entry["action"], entry["status"])
-            task = dead.get(key, details) if dead is not None and entry["date"] > 0 else None
-            if task is None:
+    kept: dict[tuple[str, str, str, str], _AccountViews] = {}
+    for account in sorted(snapshot.accounts, key=_account_order):
+        hit = dead.account(account) if dead is not None else None
+        if hit is None:
+            views, hit = _account_tasks(account, probe, dead, seen_dead)
+        else:  # the file did not change: only the live and undated entries are looked at
+            views = list(hit.gone)
+            for entry, details in hit.again:
                 alive, ticks = probe(entry["pid"], entry["date"])
-                task = build_task(account.key, entry, details, alive, ticks)
-            if not task.alive and entry["date"] > 0:
-                seen_dead[key] = (details, task)
-            tasks.append(task)
+                bisect.insort(views, build_task(account.key, entry, details, alive, ticks),
+                              key=_in_account_order)
+            seen_dead.update(hit.keyed)
+        kept[_account_order(account)] = hit
+        tasks.extend(views)
     if dead is not None:
-        dead.keep(seen_dead)
-    tasks.sort(key=lambda t: (t.account.email or "", t.account.username, t.account.world,
-                              t.account.server, t.started, t.pid))
+        dead.keep(seen_dead, kept)
     return tasks
 
 
