@@ -25,7 +25,7 @@ from telebot.config import (
     resolve_telegram,
     shares_ikabots_token,
 )
-from telebot.errors import ConfigError, UsageError
+from telebot.errors import ConfigError, DataError, UsageError
 
 
 def _settings() -> Settings:
@@ -37,10 +37,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     from telebot import render
     from telebot.ikabot.store import open_store
     from telebot.state import StateDB
-    from telebot.tasks import annotate, collect
+    from telebot.tasks import annotate, build_tasks
 
     settings = _settings()
-    tasks = collect(open_store(settings))
+    snap = open_store(settings).read()
+    for warning in snap.warnings:
+        print(f"telebot: warning: {warning}", file=sys.stderr)
+    if snap.warnings and not snap.accounts:
+        raise DataError(f"nothing in {snap.path} could be read ({snap.warnings[0]})")
+    tasks = build_tasks(snap)
     state = StateDB.open_readonly(settings.state_dir)  # what telebot saw end, if it runs here
     if state is not None:
         try:

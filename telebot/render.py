@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -197,7 +198,7 @@ def _stopped_summary(stopped: Sequence[Task]) -> list[str]:
 
 
 def status_view(tasks: Sequence[Task], now: float | None = None,
-                limit: int = TELEGRAM_LIMIT) -> list[StatusPage]:
+                limit: int = TELEGRAM_LIMIT, warnings: Sequence[str] = ()) -> list[StatusPage]:
     """The `/status` answer: running tasks in full, grouped by account, paged to fit
     Telegram's limit; stopped ones summed up per action (a button lists them).
 
@@ -206,10 +207,12 @@ def status_view(tasks: Sequence[Task], now: float | None = None,
     """
     now = time.time() if now is None else now
     if not tasks:
-        return [StatusPage("No ikabot tasks are recorded. Start one from ikabot's menu.", [])]
+        return [StatusPage("\n".join(["No ikabot tasks are recorded. Start one from ikabot's "
+                                      "menu.", *warning_lines(warnings)]), [])]
     running = [t for t in tasks if t.state == "running"]
     stopped = [t for t in tasks if t.state != "running"]
-    title = f"<b>ikabot tasks</b>: {len(running)} running, {len(stopped)} stopped"
+    title = "\n".join([f"<b>ikabot tasks</b>: {len(running)} running, {len(stopped)} stopped",
+                       *warning_lines(warnings)])
     pages: list[tuple[list[str], list[Task]]] = [([title], [])]
     size = tg_len(title)
     for key, group in _grouped(running).items():
@@ -447,5 +450,24 @@ def html_to_text(markup: str) -> str:
 
 
 def as_json(tasks: Sequence[Task]) -> dict[str, Any]:
-    """`telebot status --json`: the contract's shape (DESIGN.md section 2)."""
-    return {"processes": [t.as_json() for t in tasks]}
+    """`telebot status --json`: the contract's shape (DESIGN.md section 2), strict JSON: a NaN
+    or Infinity from ikabot's details (Python's json writes them) becomes null."""
+    return _finite({"processes": [t.as_json() for t in tasks]})
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def warning_lines(warnings: Sequence[str], limit: int = 3) -> list[str]:
+    """What could not be read, for /status: the player should know the list is partial."""
+    lines = [f"⚠️ {html.escape(clip(w, 200))}" for w in warnings[:limit]]
+    if len(warnings) > limit:
+        lines.append(f"⚠️ and {len(warnings) - limit} more (telebot status shows them all)")
+    return lines

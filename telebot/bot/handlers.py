@@ -185,8 +185,9 @@ def stopped_markup(page: int, view: render.StatusPage) -> InlineKeyboardMarkup:
 
 @owner_only
 async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    tasks = await runtime(context).tasks()
-    for i, view in enumerate(render.status_view(tasks)):
+    rt = runtime(context)
+    tasks = await rt.tasks()
+    for i, view in enumerate(render.status_view(tasks, warnings=rt.warnings)):
         await reply(context, view.text, status_markup(i, view))
 
 
@@ -318,7 +319,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         tasks = await rt.tasks()
         page = int(arg)
         if kind == "r":
-            views = render.status_view(tasks)
+            views = render.status_view(tasks, warnings=rt.warnings)
             view = views[page] if page < len(views) else render.StatusPage(
                 "(fewer tasks now: see the pages above)", [])
             markup = status_markup(page, view)

@@ -45,7 +45,9 @@ class Runtime:
                 log.warning("ikabot's data at %s is now a directory; reading that layout",
                             self.store.path)
                 self.store = open_store(self.settings)
-            return build_tasks(self.store.read(), dead=self._dead)
+            snap = self.store.read()
+            self.warnings = list(snap.warnings)
+            return build_tasks(snap, dead=self._dead)
 
     async def tasks(self) -> list[Task]:
         """A fresh read (off the event loop: a torn legacy read may back off for a moment)."""
@@ -59,6 +61,7 @@ class Runtime:
         return tasks
 
     _told: dict[int, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # what the last read could not read
 
     def is_owner(self, chat_id: int | str | None) -> bool:
         """Is this the owner's chat (the one that gets answers with data)?"""

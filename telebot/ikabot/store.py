@@ -11,6 +11,7 @@ and never creates anything there.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from typing import Any
 from telebot.config import Settings
 from telebot.errors import DataError, TornRead
 from telebot.ikabot import legacy, sidecar
+from telebot.ikabot.safeio import read_text_capped
 from telebot.model import AccountData, AccountKey, Layout, Snapshot, TelegramConfig
 
 RETRIES = 6
@@ -31,32 +33,44 @@ LOCK_WAIT = 2.0
 # ---------------------------------------------------------------- shared helpers
 
 
+PID_MAX = 2**22  # Linux's largest pid_max: a bigger pid is no process at all
+
+
 def _clean_entry(entry: Any) -> dict[str, Any] | None:
-    """A processList entry with the four fields typed, or None when it has no usable pid."""
+    """A processList entry with the four fields typed, or None when it cannot be a task: no
+    usable pid (past pid_max, `"²"`, which `isdigit()` takes), or a date that is not a finite
+    number (Python's json, and so ikabot, can write NaN and Infinity)."""
     if not isinstance(entry, dict):
         return None
     pid = entry.get("pid")
-    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
-        if isinstance(pid, str) and pid.isdigit():
-            pid = int(pid)
-        else:
-            return None
+    if isinstance(pid, str) and pid.isascii() and pid.isdigit() and len(pid) < 12:
+        pid = int(pid)
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid <= PID_MAX:
+        return None
     date = entry.get("date")
+    if isinstance(date, bool) or not isinstance(date, (int, float)):
+        date = 0.0  # no date (or not a number): undated, looked at on every read
+    elif not math.isfinite(date) or not 0 <= date < 2**33:
+        return None
     status = entry.get("status")
     action = entry.get("action")
     return {
         **entry,
         "pid": pid,
         "action": action if isinstance(action, str) else "?",
-        "date": float(date) if isinstance(date, (int, float)) and not isinstance(date, bool)
-        else 0.0,
+        "date": float(date),
         "status": status if isinstance(status, str) else "",
     }
 
 
-def accounts_from(email: str | None, players: Any) -> list[AccountData]:
-    """username → world → server → {processList, processDetails} into AccountData rows."""
+def accounts_from(email: str | None, players: Any,
+                  warnings: list[str] | None = None) -> list[AccountData]:
+    """username → world → server → {processList, processDetails} into AccountData rows.
+
+    A bad entry is dropped alone, and counted in `warnings`: one entry must never break a read.
+    """
     out: list[AccountData] = []
+    dropped = 0
     if not isinstance(players, dict):
         return out
     for username, worlds in players.items():
@@ -69,14 +83,18 @@ def accounts_from(email: str | None, players: Any) -> list[AccountData]:
                 if not isinstance(data, dict):
                     continue
                 plist = data.get("processList")
-                entries = [e for e in map(_clean_entry, plist if isinstance(plist, list) else [])
-                           if e is not None]
+                raw = plist if isinstance(plist, list) else []
+                entries = [e for e in map(_clean_entry, raw) if e is not None]
+                dropped += len(raw) - len(entries)
                 raw_details = data.get("processDetails")
                 details = {
                     str(k): v for k, v in (raw_details or {}).items() if isinstance(v, dict)
                 } if isinstance(raw_details, dict) else {}
                 out.append(AccountData(AccountKey(email, str(username), str(world), str(server)),
                                        entries, details))
+    if dropped and warnings is not None:
+        warnings.append(f"skipped {dropped} processList entr{'y' if dropped == 1 else 'ies'} "
+                        f"of {email or 'an account'} with no usable pid or date")
     return out
 
 
@@ -191,8 +209,9 @@ class LegacyStore(Store):
 
     def _snapshot(self, data: dict[str, Any]) -> Snapshot:
         email = self.settings.email
-        accounts = accounts_from(email, {k: v for k, v in data.items() if k != "shared"})
-        warnings = _merge_sidecar(self.path, email or "", accounts)
+        said: list[str] = []
+        accounts = accounts_from(email, {k: v for k, v in data.items() if k != "shared"}, said)
+        warnings = said + _merge_sidecar(self.path, email or "", accounts)
         return Snapshot("legacy", self.path, telegram_from(data.get("shared")), accounts,
                         [email] if email else [], time.time(), warnings)
 
@@ -289,7 +308,8 @@ def shared_lock(directory: Path, wait: float = LOCK_WAIT):
 class _Cached:
     stamp: tuple[int, int, int]
     data: dict[str, Any]
-    accounts: tuple[str, list[AccountData]] | None = None  # (e-mail, rows) built from `data`
+    # (e-mail, rows, warnings) built from `data`
+    accounts: tuple[str, list[AccountData], list[str]] | None = None
 
 
 class DirectoryStore(Store):
@@ -322,25 +342,28 @@ class DirectoryStore(Store):
         if cached and cached.stamp == stamp:
             return cached.data
         try:
-            data = json.loads(file.read_text(encoding="utf-8"))
+            data = json.loads(read_text_capped(file))  # a FIFO or /dev/zero: refused at once
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: nested 100,000 deep
             warnings.append(f"{file.name} is unreadable or not JSON; "
                             + ("kept its last good read" if cached else "skipped"))
             return cached.data if cached else None
         self._cache[file] = _Cached(stamp, data)
         return data
 
-    def _accounts(self, file: Path, email: str, data: dict[str, Any]) -> list[AccountData]:
+    def _accounts(self, file: Path, email: str, data: dict[str, Any],
+                  warnings: list[str]) -> list[AccountData]:
         """The rows of one users file, built again only when the file changed: months of
         ikabot leave thousands of entries, and most reads find every file as it was. The rows
         are shared between reads, so nothing downstream may change them."""
         cached = self._cache.get(file)
         if cached is None or cached.data is not data:
-            return accounts_from(email, data.get("players"))
+            return accounts_from(email, data.get("players"), warnings)
         if cached.accounts is None or cached.accounts[0] != email:
-            cached.accounts = (email, accounts_from(email, data.get("players")))
+            said: list[str] = []
+            cached.accounts = (email, accounts_from(email, data.get("players"), said), said)
+        warnings.extend(cached.accounts[2])
         return cached.accounts[1]
 
     def read(self) -> Snapshot:
@@ -363,7 +386,7 @@ class DirectoryStore(Store):
                 if want and email.lower() != want:
                     continue
                 emails.append(email)
-                accounts.extend(self._accounts(file, email, data))
+                accounts.extend(self._accounts(file, email, data, warnings))
             accounts.extend(self._migration(path, emails, warnings))
         for a in accounts:
             if a.key.email and a.key.email not in emails:
@@ -387,11 +410,18 @@ class DirectoryStore(Store):
         try:
             data = _retry(lambda: _read_legacy_account(file, email, key))
             self._legacy_last[email] = data
+        except OSError as e:
+            warnings.append(f".legacy_migration.enc is unreadable ({e.strerror or e}); its "
+                            "accounts were skipped")
+            return []
         except TornRead:
             data = self._legacy_last.get(email)
             if data is None:
+                warnings.append(".legacy_migration.enc could not be read with IKABOT_EMAIL and "
+                                "IKABOT_PASSWORD; its accounts were skipped")
                 return []
-        return accounts_from(email, {k: v for k, v in data.items() if k != "shared"})
+        return accounts_from(email, {k: v for k, v in data.items() if k != "shared"},
+                             warnings)
 
 
 def open_store(settings: Settings) -> Store:
