@@ -10,6 +10,8 @@ processes are this script's children and are reaped at once (as init would), so 
 gone at the same moment. Kills come at random moments (50–300 ms apart), so neither tool's poll
 cycle is phase-locked to them. The storm: `--storm` processes killed at once; the time to the
 first alert, the time until one message lists them all (after its edits), and duplicates.
+Each death is classified as telebot does it for real: its exit information and the new tail of
+ikabot's log (a 10 MB log in ikabot's format, as bench_log.py writes it).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from bench_log import make_log
 from common import machine_line, summary, write_directory
 
 from telebot.alerts.texts import MARKS
@@ -111,10 +114,13 @@ def main() -> int:
         storm_procs = spawn(args.storm)
         everything = idle_procs + kill_procs + storm_procs
         data = make_data(root, [p.pid for p in everything])
+        ikabot_log = root / "ikabot.log"
+        make_log(ikabot_log)  # ikabot's 10 MB log: each death reads its new tail
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("TELEBOT_",
                                                                           "IKABOT_"))},
                "IKABOT_PATH": str(data), "TELEGRAM_API_BASE_URL": api.base_url,
-               "TELEBOT_STATE_DIR": str(root / "state"), "HOME": str(root)}
+               "TELEBOT_STATE_DIR": str(root / "state"), "HOME": str(root),
+               "IKABOT_LOG": str(ikabot_log)}
         bot = subprocess.Popen([sys.executable, "-m", "telebot", "run"], env=env,
                                stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         monit = None

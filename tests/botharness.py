@@ -47,6 +47,27 @@ class Harness:
         assert ok, f"no answer to {text!r}"
         return answers()
 
+    async def settled(self) -> None:
+        """A positive event after whatever must *not* happen: the owner's /help is answered
+        (so every update before it was handled: the poller hands them over in order, and a
+        stranger's or an ignored update needs no await) and telebot's outbox has nothing
+        pending (so every alert decided so far was sent). A check that something did not
+        happen comes after this, never after a mere wait."""
+        from telebot.state import StateDB
+
+        await self.ask("/help")
+
+        def outbox_empty() -> bool:
+            state = StateDB.open_readonly(self.settings.state_dir)
+            if state is None:
+                return True
+            try:
+                return not state.pending()
+            finally:
+                state.close()
+
+        assert await self.wait(outbox_empty), "alerts still pending"
+
     def texts(self, chat_id: int = OWNER) -> list[str]:
         return [m["text"] for m in self.api.sent(chat_id)]
 

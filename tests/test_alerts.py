@@ -107,8 +107,7 @@ async def test_storm_of_20_deaths_is_one_message(ikabot_dir, spawn, api, tmp_pat
                                            f" {p.pid} " in found[0] for p in procs)
 
         assert await bot.wait(complete), alerts(api)
-        n = len(api.calls)
-        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 20)
+        await bot.settled()
         (text,) = alerts(api)
         assert text.startswith("💀 20 ikabot tasks killed at once")
         message = next(m for m in api.sent(OWNER) if m["text"].startswith(MARKS))
@@ -128,8 +127,7 @@ async def test_outage_then_delivered_exactly_once(ikabot_dir, spawn, api, tmp_pa
         api.fail("sendMessage", drop=True, times=2)
         p.kill()
         assert await bot.wait(lambda: alerts(api), timeout=20)
-        n = len(api.calls)
-        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 10)
+        await bot.settled()
         assert len(alerts(api)) == 1
         statuses = [c.status for c in api.calls if c.method == "sendMessage"]
         assert statuses.count(502) == 3 and statuses.count(0) == 2
@@ -174,8 +172,19 @@ async def test_alerts_toggle(ikabot_dir, spawn, api, tmp_path):
             "⬜ died" in m["text"] for m in api.sent(OWNER)))
         p.kill()
         p.wait()
-        n = len(api.calls)
-        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 20)
+
+        def ended() -> bool:  # telebot decided about this end (and its alert) already
+            state = StateDB.open_readonly(tmp_path / "s")
+            if state is None:
+                return False
+            try:
+                return any(r.pid == p.pid and r.ended_at for r in
+                           state.tracked(open_only=False))
+            finally:
+                state.close()
+
+        assert await bot.wait(ended)
+        await bot.settled()
         assert alerts(api) == []
 
 
@@ -185,8 +194,9 @@ async def test_stall_alert(ikabot_dir, spawn, api, tmp_path):
     async with running_bot(s, api) as bot:
         assert await bot.wait(lambda: alerts(api, "stalled"), timeout=15)
         assert "autoPirate stalled" in alerts(api)[0]
-        n = len(api.calls)
-        await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 20)
+        for _ in range(3):  # every read looks for stalls: three more looks
+            await bot.ask("/status")
+        await bot.settled()
         assert len(alerts(api, "stalled")) == 1  # once per stall, not every scan
 
 
