@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from ikabotdata import Account, IkabotDir, LegacyFile, spawn_task
 
+from telebot.demo.fakeapi import FakeBotAPI
+
 TOKEN = "123:TEST"
 CHAT = "42"
 ALICE = Account("alice@example.org", "alice", "59", "en", password="alice-pw")
@@ -33,6 +35,13 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
         if p.poll() is None:
             p.kill()
         p.wait()
+
+
+@pytest.fixture
+def api() -> Iterator[FakeBotAPI]:
+    """The loopback Bot API, knowing ikabot's bot token of the test data."""
+    with FakeBotAPI(token=TOKEN) as server:
+        yield server
 
 
 @pytest.fixture

@@ -20,12 +20,6 @@ from telebot.ikabot.details import save_process_details
 from telebot.state import StateDB
 
 
-@pytest.fixture
-def api():
-    with FakeBotAPI(token=TOKEN) as server:
-        yield server
-
-
 def alerts(api: FakeBotAPI, word: str = "") -> list[str]:
     return [m["text"] for m in api.sent(OWNER)
             if m["text"].startswith(MARKS) and word in m["text"]]

@@ -28,12 +28,6 @@ STRANGER = 666
 
 
 @pytest.fixture
-def api():
-    with FakeBotAPI(token=TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
 def world(ikabot_dir: IkabotDir, spawn):
     """Alice pirating (5/10 via processDetails) and running a web server; Bob building."""
     pirate, web, builder = spawn(), spawn(), spawn()

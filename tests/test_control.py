@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 import pytest
 from botharness import OWNER, Harness, fast_settings, running_bot
-from conftest import ALICE, TOKEN
+from conftest import ALICE
 from ikabotdata import IkabotDir
 from util import dead_pid
 
@@ -25,12 +25,6 @@ from telebot.processes import liveness
 from telebot.state import KillButton, StateDB
 
 STRANGER = 666
-
-
-@pytest.fixture
-def api():
-    with FakeBotAPI(token=TOKEN) as server:
-        yield server
 
 
 @pytest.fixture

@@ -11,17 +11,11 @@ from pathlib import Path
 
 import pytest
 from botharness import OWNER, fast_settings, running_bot
-from conftest import ALICE, TOKEN
+from conftest import ALICE
 from ikabotdata import IkabotDir, real_autopirate
 
 from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
-
-
-@pytest.fixture
-def api():
-    with FakeBotAPI(token=TOKEN) as server:
-        yield server
 
 
 def alerts(api: FakeBotAPI) -> list[str]:
