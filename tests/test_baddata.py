@@ -107,3 +107,14 @@ async def test_status_in_telegram_names_what_was_skipped(ikabot_dir, good_and_ba
             (reply,) = await bot.ask("/status")
     assert "autoPirate" in reply["text"]
     assert "⚠️ skipped 5 processList entries" in reply["text"]
+
+
+def test_an_undated_entry_on_a_live_pid_is_said(ikabot_dir, spawn, run_cli):
+    """Without a date a reused pid cannot be told from the task: shown, and said."""
+    p = spawn()
+    ikabot_dir.add_task(ALICE, spawn().pid, "autoPirate")
+    add_raw_entries(ikabot_dir, ALICE.email, [{"pid": p.pid, "action": "undated",
+                                               "status": "no date"}])
+    r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path))
+    assert r.code == 0 and "undated" in r.out
+    assert "1 processList entry of alice@example.org without a date" in r.err

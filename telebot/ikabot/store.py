@@ -70,7 +70,7 @@ def accounts_from(email: str | None, players: Any,
     A bad entry is dropped alone, and counted in `warnings`: one entry must never break a read.
     """
     out: list[AccountData] = []
-    dropped = 0
+    dropped = undated = 0
     if not isinstance(players, dict):
         return out
     for username, worlds in players.items():
@@ -86,6 +86,7 @@ def accounts_from(email: str | None, players: Any,
                 raw = plist if isinstance(plist, list) else []
                 entries = [e for e in map(_clean_entry, raw) if e is not None]
                 dropped += len(raw) - len(entries)
+                undated += sum(e["date"] == 0.0 for e in entries)
                 raw_details = data.get("processDetails")
                 details = {
                     str(k): v for k, v in (raw_details or {}).items() if isinstance(v, dict)
@@ -95,6 +96,12 @@ def accounts_from(email: str | None, players: Any,
     if dropped and warnings is not None:
         warnings.append(f"skipped {dropped} processList entr{'y' if dropped == 1 else 'ies'} "
                         f"of {email or 'an account'} with no usable pid or date")
+    if undated and warnings is not None:
+        # ikabot's menu always records a date; without one a process that got the pid later
+        # cannot be told from the task
+        warnings.append(f"{undated} processList entr{'y' if undated == 1 else 'ies'} of "
+                        f"{email or 'an account'} without a date: any live process with that "
+                        "pid is taken for the task")
     return out
 
 
