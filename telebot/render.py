@@ -12,6 +12,7 @@ import json
 import math
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -184,9 +185,8 @@ class StatusPage:
 def _stopped_summary(stopped: Sequence[Task]) -> list[str]:
     """Stopped tasks summed up per action: months of ikabot leave thousands of entries."""
     by_action: dict[str, dict[str, int]] = {}
-    for t in stopped:
-        counts = by_action.setdefault(t.action, {})
-        counts[t.state] = counts.get(t.state, 0) + 1
+    for (action, state), n in Counter((t.action, t.state) for t in stopped).items():
+        by_action.setdefault(action, {})[state] = n
     ranked = sorted(by_action.items(), key=lambda kv: -sum(kv[1].values()))
     parts = []
     for action, counts in ranked[:12]:

@@ -239,8 +239,10 @@ def annotate(tasks: list[Task], state: StateDB) -> None:
             ended.setdefault(row.pid, []).append(row)
     for task in tasks:
         if not task.alive:
-            row = next((r for r in ended.get(task.pid, ()) if abs(r.started - task.started) < 1),
-                       None)
+            rows = ended.get(task.pid)
+            if not rows:
+                continue  # most entries: long gone before telebot ever saw them
+            row = next((r for r in rows if abs(r.started - task.started) < 1), None)
             if row is not None:
                 task.ended = row.ended_json()
                 task.state = "finished" if row.end_kind == "finished" else "dead"
