@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 
@@ -18,7 +19,10 @@ REPORT_JOB = "progress-report"
 async def scan(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Re-read ikabot's data: new tasks get tracked, silent ends get noticed."""
     rt: Runtime = context.application.bot_data["runtime"]
-    await rt.tasks()  # every read feeds the alerter's tracker (`Runtime.tasks`)
+    try:
+        await rt.tasks()  # every read feeds the alerter's tracker (`Runtime.tasks`)
+    except asyncio.CancelledError:
+        return  # telebot is stopping: not an error worth a traceback in the log
 
 
 def _progress_signature(tasks: list[Task]) -> str:
