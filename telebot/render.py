@@ -83,7 +83,8 @@ def progress_text(task: Task, now: float | None = None) -> str:
         bits.append(f"{fmt_age(parsed.time_left)} left")
     if parsed.next_at is not None:
         wait = parsed.next_at - now
-        bits.append(f"next run in {fmt_age(wait)}" if wait >= 60 else "next run due")
+        bits.append(f"next run in {fmt_age(wait)} ({fmt_clock(parsed.next_at, now)})"
+                    if wait >= 60 else "next run due")
     if parsed.total:
         bits.append(clip(parsed.total, 60))
     return " · ".join(bits)
@@ -162,10 +163,11 @@ def _account_header(key: AccountKey, continued: bool = False) -> str:
 def task_line(task: Task, now: float, *, with_status: bool = True) -> str:
     icon = STATE_ICON.get(task.state, "❔")
     parts = [f"{icon} <b>{html.escape(clip(task.action, 60))}</b> <code>{task.pid}</code>"]
+    said = progress_text(task, now)
     if task.progress is not None:
-        parts.append(f"{progress_bar(task.progress)} {html.escape(progress_text(task))}")
-    elif task.remaining is not None:
-        parts.append(html.escape(progress_text(task)))
+        parts.append(f"{progress_bar(task.progress)} {html.escape(said)}")
+    elif said:
+        parts.append(html.escape(said))
     parts.append(fmt_age(now - task.started))
     line = " · ".join(parts)
     if task.status and with_status:
@@ -335,11 +337,11 @@ def details_html(task: Task, now: float | None = None) -> str:
         f"Account: {field(task.account.label, 120)}",
         f"Started: {started} ({fmt_age(now - task.started)} ago)",
     ]
+    said = progress_text(task, now)
     if task.progress is not None:
-        lines.append(f"Progress: {progress_bar(task.progress)} "
-                     f"{html.escape(progress_text(task))}")
-    elif task.remaining is not None:
-        lines.append(f"Remaining: {task.remaining}")
+        lines.append(f"Progress: {progress_bar(task.progress)} {html.escape(said)}")
+    elif said:
+        lines.append(f"Progress: {html.escape(said)}")
     p = task.parsed
     if p.city:
         building = f" · {field(p.building)}" if p.building else ""

@@ -128,8 +128,10 @@ def test_shown_as_a_person_reads_them():
                     urls=[], alive=True, state="running", parsed=parsed)
         return render.progress_text(task, now)
 
+    clock = time.strftime("%H:%M", time.localtime(now + 7800))
     assert line("loginDaily", f"Last activity @{dt(now)}, next activity @{dt(now + 7800)}") \
-        == "next run in 2 h 10 m"
+        in (f"next run in 2 h 10 m ({clock})",  # the same day
+            f"next run in 2 h 10 m ({time.strftime('%b %d %H:%M', time.localtime(now + 7800))})")
     assert line("UpgradeUnits", "Upgrade in progress (~42m)...") == "42 m left"
     assert line("constructionList", "Sparta: queued 3 upgrades | total 2H") == \
         "3 upgrades left · 2 h 0 m left"
@@ -138,3 +140,16 @@ def test_shown_as_a_person_reads_them():
     assert line("autoPirate", "Pirating for 5 more runs") == "5 runs left"
     assert line("activateShrine", f"Not enough favor @{dt(now - 4 * 3600)}, re-trying in 3h.") \
         == "next run due"
+
+
+def test_status_and_details_show_what_the_status_says():
+    """In /status and /details, not only in the parser: a task without a progress figure
+    still shows its next run."""
+    now = NOW
+    status = f"Last activity @{dt(now)}, next activity @{dt(now + 7800)}"
+    parsed = parse_status("loginDaily", status)
+    task = Task(pid=7, action="loginDaily", account=AccountKey("a@b.c", "alice", "59", "en"),
+                status=status, started=now - 60, details={}, progress=None, remaining=None,
+                urls=[], alive=True, state="running", parsed=parsed)
+    assert "next run in 2 h 10 m" in render.task_line(task, now)
+    assert "Progress: next run in 2 h 10 m" in render.details_html(task, now)
