@@ -118,3 +118,30 @@ def test_an_undated_entry_on_a_live_pid_is_said(ikabot_dir, spawn, run_cli):
     r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path))
     assert r.code == 0 and "undated" in r.out
     assert "1 processList entry of alice@example.org without a date" in r.err
+
+
+async def test_data_that_disappears_is_told_once(ikabot_dir, spawn, tmp_path):
+    """ikabot's data gone for good while telebot runs (a volume unmounted, ikabot removed):
+    the owner hears it once, and telebot reads the data again when it is back."""
+    from botharness import OWNER, fast_settings, running_bot
+    from conftest import TOKEN
+
+    from telebot.demo.fakeapi import FakeBotAPI
+
+    ikabot_dir.add_task(ALICE, spawn().pid, "autoPirate", "Pirating for 3 more runs")
+    away = ikabot_dir.path.with_name(".ikabot-away")
+    with FakeBotAPI(token=TOKEN) as api:
+        async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+            ikabot_dir.path.rename(away)
+
+            def gone() -> list[str]:
+                return [t for t in bot.texts(OWNER) if t.startswith("⚠️ ikabot's data at")]
+
+            assert await bot.wait(lambda: gone())
+            (reply,) = await bot.ask("/status")  # more reads: still told once
+            assert "is gone" in reply["text"]
+            await bot.settled()
+            assert len(gone()) == 1
+            away.rename(ikabot_dir.path)
+            (reply,) = await bot.ask("/status")
+            assert "autoPirate" in reply["text"] and "is gone" not in reply["text"]

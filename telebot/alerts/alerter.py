@@ -151,6 +151,11 @@ class Alerter:
                 self.storms.place(e, ending.how, key)
         self.deliverer.wake()
 
+    def notice(self, dedup_key: str, text: str) -> None:
+        """A message about telebot's own situation, through the durable outbox like alerts."""
+        self.state.enqueue(dedup_key, self.chat_id, "notice", text)
+        self.deliverer.wake()
+
     def _enqueue(self, dedup_key: str, kind: str, text: str) -> None:
         if not self.state.alert_kinds().get(kind, True):
             return

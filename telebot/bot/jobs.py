@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import json
+import time
 
 from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes
@@ -23,6 +25,9 @@ async def scan(context: ContextTypes.DEFAULT_TYPE) -> None:
         await rt.tasks()  # every read feeds the alerter's tracker (`Runtime.tasks`)
     except asyncio.CancelledError:
         return  # telebot is stopping: not an error worth a traceback in the log
+    news = rt.gone_news()
+    if news is not None and rt.alerter is not None:
+        rt.alerter.notice(f"data-gone:{int(time.time())}", html.escape(news))
 
 
 def _progress_signature(tasks: list[Task]) -> str:

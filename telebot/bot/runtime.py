@@ -45,9 +45,30 @@ class Runtime:
                 log.warning("ikabot's data at %s is now a directory; reading that layout",
                             self.store.path)
                 self.store = open_store(self.settings)
+            if not self.store.path.exists():
+                # removed (a volume gone, ikabot reinstalled): no tasks to read, and the
+                # owner is told once (`data_gone`); tracked tasks are still watched
+                self.warnings = [f"ikabot's data at {self.store.path} is gone"]
+                self.data_gone = True
+                return []
+            if self.data_gone and self.store.layout == "directory":
+                self.store = open_store(self.settings)  # back: read it afresh
+            self.data_gone = False
             snap = self.store.read()
             self.warnings = list(snap.warnings)
             return build_tasks(snap, dead=self._dead)
+
+    def gone_news(self) -> str | None:
+        """Once per disappearance: the line that tells the owner ikabot's data is gone."""
+        if not self.data_gone:
+            self._told_gone = False
+            return None
+        if self._told_gone:
+            return None
+        self._told_gone = True
+        return (f"⚠️ ikabot's data at {self.store.path} is gone: telebot sees no tasks now "
+                "(it still watches the ones it tracked). Was ikabot removed, or its volume "
+                "unmounted? telebot reads it again as soon as it is back.")
 
     async def tasks(self) -> list[Task]:
         """A fresh read (off the event loop: a torn legacy read may back off for a moment)."""
@@ -62,6 +83,8 @@ class Runtime:
 
     _told: dict[int, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # what the last read could not read
+    data_gone: bool = False  # ikabot's data disappeared (the last read found nothing there)
+    _told_gone: bool = False
 
     def is_owner(self, chat_id: int | str | None) -> bool:
         """Is this the owner's chat (the one that gets answers with data)?"""
