@@ -72,12 +72,15 @@ def ikabot_task(home_dir: Path, account: Account, log: Path, trigger: Path, body
                 action: str = "autoPirate") -> subprocess.Popen[bytes]:
     """A task run through ikabot's own `@task` wrapper: on an exception it sends (and so logs,
     with ikabot's logging) `Error in:…Cause:…`, then `session.logout()` = `os._exit(0)`."""
-    code = IKABOT_TASK.format(tests=str(Path(__file__).parent), log=str(log),
-                              trigger=str(trigger), body=body, action=action,
-                              home=str(home_dir), email=account.email,
-                              username=account.username, world=account.world,
-                              server=account.server)
-    return spawn_task(code)
+    return spawn_task(_child(IKABOT_TASK, home_dir, account, log, trigger=str(trigger),
+                             body=body, action=action))
+
+
+def _child(template: str, home_dir: Path, account: Account, log: Path, **more: Any) -> str:
+    """A child task's code: ikabot's logging into `log`, $HOME and the account filled in."""
+    return template.format(tests=str(Path(__file__).parent), log=str(log), home=str(home_dir),
+                           email=account.email, username=account.username,
+                           world=account.world, server=account.server, **more)
 
 
 REAL_AUTOPIRATE = """
@@ -122,12 +125,8 @@ def real_autopirate(home_dir: Path, account: Account, log: Path, gates: Path, ru
     lookup, `session.post`, and `wait`, which holds run k until `gates/run-k` exists. The task
     starts once `gates/start` exists (after the test recorded it as ikabot's menu would)."""
     gates.mkdir(parents=True, exist_ok=True)
-    code = REAL_AUTOPIRATE.format(tests=str(Path(__file__).parent), log=str(log),
-                                  gates=str(gates), fortress=fortress, runs=runs,
-                                  home=str(home_dir), email=account.email,
-                                  username=account.username, world=account.world,
-                                  server=account.server)
-    return spawn_task(code)
+    return spawn_task(_child(REAL_AUTOPIRATE, home_dir, account, log, gates=str(gates),
+                             fortress=fortress, runs=runs))
 
 
 def spawn_task(code: str = "import time; time.sleep(600)") -> subprocess.Popen[bytes]:
