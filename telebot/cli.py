@@ -147,6 +147,8 @@ by others, and private when it holds a password or token):
   TELEBOT_OWNER_IDS              Telegram user ids who may change settings and stop tasks
   TELEBOT_HOST_LABEL             this machine's name on every message
   TELEBOT_ALLOW_KILL             0 turns /kill off (1)
+  TELEBOT_ALLOW_MENU             0 turns /menu and Run again off (1)
+  IKABOT_COMMAND                 what starts ikabot's menu for /menu (ikabot beside ikabot)
 """
 
 

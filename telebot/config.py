@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -67,6 +68,18 @@ def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a switch; set it to 1 or 0")
 
 
+def _command(env: dict[str, str]) -> tuple[str, ...] | None:
+    raw = env.get("IKABOT_COMMAND", "").strip()
+    if not raw:
+        return None
+    try:
+        argv = tuple(shlex.split(raw))
+    except ValueError as e:
+        raise ConfigError(f"IKABOT_COMMAND: {e}; write it as in a shell, e.g. "
+                          "IKABOT_COMMAND='/home/me/venv/bin/ikabot'") from None
+    return argv or None
+
+
 def _label(env: dict[str, str]) -> str | None:
     raw = " ".join(env.get("TELEBOT_HOST_LABEL", "").split())
     if len(raw) > HOST_LABEL_MAX or any(not c.isprintable() for c in raw):
@@ -100,6 +113,8 @@ class Settings:
     stall_minutes: float = 0.0
     host_label: str | None = None
     allow_kill: bool = True
+    allow_menu: bool = True
+    ikabot_command: tuple[str, ...] | None = None  # None: `ikabot` found beside ikabot
     owner_ids: frozenset[int] = frozenset()
     ikabot_log: Path = field(default_factory=lambda: Path("/tmp/ikabot.log"))
 
@@ -130,6 +145,8 @@ class Settings:
             stall_minutes=_number(e, "TELEBOT_STALL_MINUTES", 0.0, maximum=7 * 24 * 60),
             host_label=_label(e),
             allow_kill=_flag(e, "TELEBOT_ALLOW_KILL", True),
+            allow_menu=_flag(e, "TELEBOT_ALLOW_MENU", True),
+            ikabot_command=_command(e),
             owner_ids=_owner_ids(e),
             ikabot_log=Path(e["IKABOT_LOG"]).expanduser() if e.get("IKABOT_LOG", "").strip()
             else Path("/tmp/ikabot.log"),

@@ -50,6 +50,11 @@ CREATE TABLE IF NOT EXISTS kill_buttons (
 CREATE TABLE IF NOT EXISTS stop_requests (
     pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, who TEXT NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (pid, start_ticks));
+CREATE TABLE IF NOT EXISTS menu_recordings (
+    pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, action TEXT NOT NULL, email TEXT,
+    username TEXT NOT NULL, world TEXT NOT NULL, server TEXT NOT NULL, steps TEXT NOT NULL,
+    recorded_at REAL NOT NULL, again_of_pid INTEGER, again_of_ticks INTEGER,
+    PRIMARY KEY (pid, start_ticks));
 """
 
 # Version 1 keyed tasks by psutil's create time (moved by NTP steps) and knew nothing of how a
@@ -223,6 +228,11 @@ class StateDB:
 
     def close(self) -> None:
         self._db.close()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for the stores of other stages (`menu.recorded`)."""
+        return self._db
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

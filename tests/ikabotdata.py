@@ -83,33 +83,49 @@ def _child(template: str, home_dir: Path, account: Account, log: Path, **more: A
                            world=account.world, server=account.server, **more)
 
 
+def stub_game(gates: str, fortress: bool = True, per_pid: bool = False) -> None:
+    """Inside an ikabot process: stub the internet's edge and nothing else. Telegram's HTTP
+    (`botComm.get`), the game's HTTP (`Session.get`/`post` answer nothing: no captcha, the
+    crew left), the fortress lookup (one city with a fortress, or none), and autoPirate's
+    `wait`: a mission's 150 s last until `gates/run-k` exists (`gates/<pid>-run-k` with
+    `per_pid`, for tasks forked from one menu that must end one by one)."""
+    import ikabot.function.autoPirate as ap
+    from ikabot.helpers import botComm
+
+    botComm.get = lambda *a, **k: None
+    runs = iter(range(1, 10**6))
+
+    def wait(seconds: float, maxrandom: float = 0) -> None:
+        name = f"run-{next(runs)}"
+        until(gates, f"{os.getpid()}-{name}" if per_pid else name)
+
+    ap.wait = wait
+    city = {"id": 1}
+    ap.getPiracyCityById = lambda session, city_id, choice: city if fortress else None
+    ap.getPiracyCities = lambda session, choice: [city] if fortress else []
+    Session.get = lambda self, *a, **k: ""  # type: ignore[method-assign]
+    Session.post = lambda self, *a, **k: ""  # type: ignore[method-assign]
+
+
+def until(gates: str, name: str) -> None:
+    """Block until the test opens the gate `gates/name`."""
+    while not os.path.exists(os.path.join(gates, name)):
+        time.sleep(0.01)
+
+
 REAL_AUTOPIRATE = """
-import os, sys, time
+import os, sys
 sys.path.insert(0, {tests!r})
 import ikabot.config as config
 config.LOGS_DIRECTORY_FILE = {log!r}
 import ikabot.helpers.logging  # ikabot's own rotating log, into the test's file
-from ikabot.helpers import botComm
-botComm.get = lambda *a, **k: None  # Telegram's HTTP (the internet)
 import ikabot.function.autoPirate as ap
-from ikabotdata import Account, home
+from ikabotdata import Account, stub_game, until
 
-def until(name):
-    while not os.path.exists(os.path.join({gates!r}, name)):
-        time.sleep(0.01)
-
-runs = iter(range(1, 10**6))
-def wait(seconds, maxrandom=0):  # a mission's 150 s: until the test lets run k end
-    until("run-%d" % next(runs))
-ap.wait = wait
-fortress = [{{"id": 1}}] if {fortress!r} else []
-ap.getPiracyCityById = lambda session, city_id, choice: fortress[0] if fortress else None
-ap.getPiracyCities = lambda session, choice: list(fortress)  # the game's city lookup
-
+stub_game({gates!r}, fortress={fortress!r})
 os.environ["HOME"] = {home!r}
 session = Account({email!r}, {username!r}, {world!r}, {server!r}, password="pw").session()
-session.post = lambda *a, **k: ""  # the game's answer: no captcha, the crew left
-until("start")  # the menu has recorded the task
+until({gates!r}, "start")  # the menu has recorded the task
 ap.do_pirate_missions(session, pirateCount={runs!r}, pirateSchedule=False,
                       pirateMissionChoice=1, pirateMissionDayChoice=1,
                       pirateMissionNightChoice=1, dayStart=0, dayEnd=0, nightStart=0,

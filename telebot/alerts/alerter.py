@@ -62,6 +62,7 @@ class Alerter:
     fallback_interval: float = 15.0
     ikabot_log: IkabotLog | None = None
     exits: Callable[[ProcessExited], None] | None = None
+    markup_for: Callable[[str], Any] | None = None  # buttons under an alert, by its key
     watcher: ProcessWatcher = field(init=False)
     tracker: Tracker = field(init=False)
     storms: Storms = field(init=False)
@@ -74,11 +75,12 @@ class Alerter:
         self.storms = Storms(self.state, self.chat_id)
         self.deliverer = Deliverer(self.state, self.send or self._bot_send,
                                    self.edit or (self._bot_edit if self.bot is not None
-                                                 else None))
+                                                 else None),
+                                   markup_for=self.markup_for)
 
-    async def _bot_send(self, chat_id: str, text: str) -> Any:
+    async def _bot_send(self, chat_id: str, text: str, markup: Any = None) -> Any:
         return await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                           disable_web_page_preview=True)
+                                           disable_web_page_preview=True, reply_markup=markup)
 
     async def _bot_edit(self, chat_id: str, message_id: int, text: str) -> Any:
         return await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,

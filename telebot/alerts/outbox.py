@@ -29,7 +29,7 @@ BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
 TOKEN_BACKOFF = 60.0
 
-Send = Callable[[str, str], Awaitable[Any]]  # → the sent message's id (or a Message)
+Send = Callable[..., Awaitable[Any]]  # (chat_id, text[, markup]) → the message id (or a Message)
 Edit = Callable[[str, int, str], Awaitable[Any]]
 
 
@@ -43,6 +43,7 @@ class Deliverer:
     state: StateDB
     send: Send
     edit: Edit | None = None
+    markup_for: Callable[[str], Any] | None = None  # buttons for an item, by its dedup key
     _woken: bool = False
     _waiter: asyncio.Future[None] | None = None
     _stopping: bool = False
@@ -122,7 +123,9 @@ class Deliverer:
                     self.state.supersede_edits(item.edits, item.id)
                     await self._edit(item)
                 else:
-                    result = await self.send(item.chat_id, item.text)
+                    markup = self.markup_for(item.dedup_key) if self.markup_for else None
+                    result = await (self.send(item.chat_id, item.text, markup) if markup
+                                    else self.send(item.chat_id, item.text))
                     self._sent(item, _message_id(result))
             except RetryAfter as e:
                 self.state.record_failure(item.id, "429")

@@ -133,10 +133,13 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
         state.close()
         return
     from telebot.alerts.alerter import Alerter, attach
+    from telebot.bot import menu_handlers
 
+    menu = menu_handlers.attach(app, rt)
     rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,
                          fallback_interval=settings.scan_seconds,
-                         ikabot_log=IkabotLog(settings.ikabot_log))
+                         ikabot_log=IkabotLog(settings.ikabot_log),
+                         markup_for=lambda key: menu_handlers.alert_markup(app, key))
     attach(app, rt.alerter)
     poller_task: asyncio.Task[None] | None = None
     try:
@@ -156,6 +159,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                                   settings.poll_seconds, settings.confirm_after_minutes * 60,
                                   started_at=rt.started_at, callback_prefix=CALLBACK_PREFIX,
                                   ikabot_chat=telegram.chat_id or chat_id)
+            poller.wants = menu.wants
             app.bot_data["poller"] = poller
             poller_task = asyncio.create_task(poller.run(stop), name="shared-poller")
         assert app.job_queue is not None
@@ -177,6 +181,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
             ready.set()
         await stop.wait()
     finally:
+        await menu.shutdown()  # the menu ends; the tasks it started do not
         if poller_task is not None:
             stop.set()
             await poller_task

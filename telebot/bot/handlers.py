@@ -35,6 +35,7 @@ from telegram.ext import (
 from telebot import render
 from telebot.bot import control
 from telebot.bot.jobs import schedule_report
+from telebot.bot.poller import IKABOTS_OWN
 from telebot.bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ COMMANDS = {
     "alerts": "which alerts you get (died, finished, stalled)",
     "mute": "hold non-urgent alerts: /mute <minutes>",
     "kill": "stop a task, after a confirmation: /kill <pid>",
+    "menu": "ikabot's own menu, here (owners only); /cancel ends it",
 }
 CALLBACK_PREFIX = "tb:"
 NOT_AUTHORISED = "Sorry, this bot answers only its owner."
@@ -214,12 +216,20 @@ async def cmd_details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def _send_details(context: ContextTypes.DEFAULT_TYPE, pid: int) -> None:
-    task = _find(await runtime(context).tasks(), pid)
+    from telebot.bot import menu_handlers
+
+    rt = runtime(context)
+    task = _find(await rt.tasks(), pid)
     if task is None:
         await send(context, f"No ikabot task with pid {pid}. /status lists them.")
         return
-    await send(context, render.details_html(task),
-               control.details_markup(runtime(context), task, context.bot))
+    markup = control.details_markup(rt, task, context.bot)
+    note, buttons = menu_handlers.details_note(rt, context.application, task)
+    if buttons:
+        rows = list(markup.inline_keyboard) if markup else []
+        markup = InlineKeyboardMarkup([*rows, buttons])
+    text = render.details_html(task)
+    await send(context, f"{text}\n{note}" if note else text, markup)
 
 
 @owner_only
@@ -361,6 +371,8 @@ async def _unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         return
     word = message.text.split(maxsplit=1)[0]
     command, _, mention = word.partition("@")
+    if command[1:].lower() in IKABOTS_OWN:
+        return  # ikabot's own set-up command: ikabot reads it, telebot says nothing
     if mention and mention.lower() != (context.bot.username or "").lower():
         return  # another bot's command
     if update.effective_chat and update.effective_chat.type != "private" and not mention:
@@ -376,7 +388,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def add_handlers(app: Application) -> None:
+    from telebot.bot import menu_handlers
+
     app.add_handler(TypeHandler(Update, gate), group=-2)
+    menu_handlers.add_handlers(app)
     for name, fn in (("start", cmd_help), ("help", cmd_help), ("status", cmd_status),
                      ("webserver", cmd_webserver), ("details", cmd_details),
                      ("report", cmd_report), ("alerts", cmd_alerts), ("mute", cmd_mute),

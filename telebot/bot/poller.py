@@ -20,6 +20,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from telegram import Bot, Update
@@ -31,6 +32,7 @@ from telebot.state import StateDB
 log = logging.getLogger(__name__)
 
 BATCH = 100
+IKABOTS_OWN = frozenset({"ikabot"})  # ikabot's Telegram set-up sends `/ikabot NNNN`: ikabot's
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?:\s|$)")
 
 
@@ -81,6 +83,7 @@ class SharedPoller:
     _first_seen: dict[int, float] = field(default_factory=dict)
     handled: int = 0
     _stored: Mark | None = None
+    wants: Callable[[Update], bool] | None = None  # more of telebot's (a /menu session's texts)
 
     @property
     def _key(self) -> str:
@@ -110,6 +113,8 @@ class SharedPoller:
             return False
         m = _COMMAND.match(message.text)
         if not m:
+            return self.wants is not None and self.wants(update)
+        if m.group(1).lower() in IKABOTS_OWN:
             return False
         mention = m.group(2)
         if mention is None:  # a bare unknown command still gets its hint (in a private chat)

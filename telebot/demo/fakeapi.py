@@ -167,6 +167,8 @@ def _check_markup(markup: Any) -> dict[str, Any] | None:
 class _State:
     updates: list[dict[str, Any]] = field(default_factory=list)
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    user_messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    deleted: list[tuple[int, int]] = field(default_factory=list)
     sent_order: list[tuple[int, int]] = field(default_factory=list)
     callbacks: dict[str, str] = field(default_factory=dict)  # query id → bot username
     commands: list[dict[str, Any]] = field(default_factory=list)
@@ -294,6 +296,8 @@ class FakeBotAPI:
             message["entities"] = [{"type": "bot_command", "offset": 0,
                                     "length": utf16_len(m.group(0))}]
         key = "channel_post" if chat_type == "channel" else "message"
+        with self._lock:
+            self._state.user_messages[(chat_id, message_id)] = message
         if token is None and chat_type in ("group", "supergroup"):
             with self._lock:
                 tokens = list(self._queues)
@@ -338,6 +342,17 @@ class FakeBotAPI:
                 if chat_id is None or m["chat"]["id"] == chat_id:
                     out.append(dict(m))
             return out
+
+    def user_message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
+        """A user's message as the chat still shows it (None once deleted)."""
+        with self._lock:
+            m = self._state.user_messages.get((chat_id, message_id))
+            return dict(m) if m is not None else None
+
+    def deleted(self) -> list[tuple[int, int]]:
+        """(chat id, message id) of every message deleted through deleteMessage."""
+        with self._lock:
+            return list(self._state.deleted)
 
     def commands(self, token: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -600,10 +615,20 @@ class FakeBotAPI:
     def _m_deleteMessage(self, params: dict[str, Any]) -> bool:
         key = (self._int(params, "chat_id") or 0, self._int(params, "message_id") or 0)
         with self._cond:
-            if key not in self._state.messages:
+            user = self._state.user_messages.get(key)
+            if user is not None:
+                # a bot deletes others' messages in a private chat; in a group only as an
+                # admin with that right, which the loopback's bot is not
+                if user["chat"]["type"] != "private":
+                    raise ApiError(400, "Bad Request: message can't be deleted")
+                del self._state.user_messages[key]
+            elif key in self._state.messages:
+                del self._state.messages[key]
+                self._state.sent_order.remove(key)
+            else:
                 raise ApiError(400, "Bad Request: message to delete not found")
-            del self._state.messages[key]
-            self._state.sent_order.remove(key)
+            self._state.deleted.append(key)
+            self._cond.notify_all()
             return True
 
     def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:

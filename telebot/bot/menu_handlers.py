@@ -1,0 +1,424 @@
+"""Telegram glue for /menu, /cancel and 🔁 Run again (the session itself is `menu.session`).
+
+Who may: an owner (`Runtime.may_change`, the check /kill uses) in the owner's chat
+(`owner_only`). Nobody else can open a session, press its buttons or type into it: their
+presses are refused, their texts are not typed. The screen is one message, edited in place.
+A reply typed while echo is off (a password) is deleted from the chat once typed, and never
+logged or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from telebot import render
+from telebot.bot.handlers import NOT_AN_OWNER, changes, owner_only, reply, runtime
+from telebot.bot.poller import retry_after_seconds
+from telebot.bot.runtime import Runtime
+from telebot.menu.launch import menu_command, menu_env
+from telebot.menu.recorded import RecordedAnswers, Recording, Step
+from telebot.menu.replay import replay
+from telebot.menu.session import GROUP_INTERVAL, MIN_INTERVAL, MenuSession, Started, View
+from telebot.model import Task
+
+log = logging.getLogger(__name__)
+
+OFF = "/menu is turned off on this machine (TELEBOT_ALLOW_MENU=0)."
+NO_COMMAND = ("ikabot's command was not found beside telebot nor on PATH: set IKABOT_COMMAND "
+              "to what starts ikabot's menu.")
+BUSY = "A /menu session is open already (its screen is above); /cancel ends it."
+GONE = "This /menu session has ended. /menu opens a new one."
+ROW = 3  # choice buttons a row
+
+# ---- callback data: the one place that spells it (tb:<kind>:<args>, ≤ 64 bytes)
+PREFIX = "tb:"
+KEY, ASK_AGAIN, RUN_AGAIN, NOT_AGAIN = "m", "ra", "rr", "rx"
+KINDS = (KEY, ASK_AGAIN, RUN_AGAIN, NOT_AGAIN)
+
+
+def callback(kind: str, *args: str | int) -> str:
+    return ":".join([PREFIX + kind, *map(str, args)])
+
+
+def parse(data: str) -> tuple[str, list[str]]:
+    kind, *args = data[len(PREFIX):].split(":")
+    return kind, args
+
+
+PATTERN = rf"^{PREFIX}({'|'.join(KINDS)}):"
+
+
+# ---- the manager: at most one session
+
+
+@dataclass
+class MenuManager:
+    rt: Runtime
+    bot: Any
+    session: MenuSession | None = None
+    message_id: int | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _publishing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _replays: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def recorded(self) -> RecordedAnswers:
+        return RecordedAnswers(self.rt.state.db)
+
+    def open_session(self) -> MenuSession | None:
+        s = self.session
+        return s if s is not None and not s.ended.is_set() else None
+
+    def wants(self, update: Update) -> bool:
+        """A plain text in the owner's chat while a session is open is telebot's: the poller
+        hands it over (ikabot reads only the replies it waits for)."""
+        message = update.message
+        return (self.open_session() is not None and message is not None
+                and bool(message.text) and str(message.chat.id) == self.rt.chat_id)
+
+    async def open(self, steps: tuple[Step, ...] = (), again_of: Recording | None = None
+                   ) -> str | None:
+        """Start a session (replaying `steps`); or say why not."""
+        async with self._lock:
+            if not self.rt.settings.allow_menu:
+                return OFF
+            if self.open_session() is not None:
+                return BUSY
+            argv = menu_command(self.rt.settings)
+            if argv is None:
+                return NO_COMMAND
+            group = self.rt.chat_id.startswith("-")
+            session = MenuSession(argv, menu_env(self.rt.settings), self._publish,
+                                  self.rt.tasks, self._started,
+                                  min_interval=GROUP_INTERVAL if group else MIN_INTERVAL)
+            if again_of is not None:
+                session.again_of = (again_of.pid, again_of.start_ticks)
+            self.message_id = None
+            try:
+                session.start()
+            except OSError as e:
+                return f"Could not start ikabot's menu ({html.escape(e.strerror or str(e))})."
+            self.session = session
+            log.info("menu session %s started (pid %d)", session.token, session.pid)
+            self._keep(asyncio.create_task(self._watch_end(session)))
+            if steps:
+                self._keep(asyncio.create_task(self._replay(session, steps, again_of)))
+            return None
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        self._replays.add(task)
+        task.add_done_callback(self._replays.discard)
+
+    async def _watch_end(self, session: MenuSession) -> None:
+        await session.ended.wait()
+        log.info("menu session %s ended: %s", session.token, session.end_reason)
+
+    async def close(self, reason: str) -> bool:
+        session = self.open_session()
+        if session is None:
+            return False
+        await session.close(reason)
+        return True
+
+    async def shutdown(self) -> None:
+        """telebot stops: the menu ends (its tasks do not)."""
+        for task in list(self._replays):
+            task.cancel()
+        await self.close("telebot stopped")
+
+    # ---- the screen message
+
+    def _markup(self, session: MenuSession, view: View) -> InlineKeyboardMarkup | None:
+        if view.ended:
+            return None
+        buttons = [InlineKeyboardButton(f"({c.number}) {render.clip(c.text, 24)}",
+                                        callback_data=callback(KEY, session.token, c.number))
+                   for c in view.question.choices]
+        rows = [buttons[i:i + ROW] for i in range(0, len(buttons), ROW)]
+        last = []
+        if view.echo_off:
+            last.append(InlineKeyboardButton("⏎ Enter",
+                                             callback_data=callback(KEY, session.token, "e")))
+        last.append(InlineKeyboardButton("✖ End session",
+                                         callback_data=callback(KEY, session.token, "x")))
+        rows.append(last)
+        return InlineKeyboardMarkup(rows)
+
+    def _text(self, session: MenuSession, view: View) -> str:
+        if view.ended:
+            head = f"⏹ ikabot's menu closed: {html.escape(session.end_reason or 'ended')}."
+        elif view.echo_off:
+            head = ("🔒 ikabot reads this with echo off: your reply is typed in, then deleted "
+                    "from the chat (never stored). ⏎ answers an [Enter].")
+        else:
+            head = "🖥 ikabot's menu · tap a choice or reply with text · /cancel ends it"
+        return f"{head}\n<pre>{html.escape(view.text)}</pre>"
+
+    async def _publish(self, view: View) -> None:
+        session = self.session
+        if session is None:
+            return
+        async with self._publishing:
+            text, markup = self._text(session, view), self._markup(session, view)
+            for _ in range(3):
+                try:
+                    if self.message_id is None:
+                        m = await self.bot.send_message(self.rt.chat_id, text,
+                                                        parse_mode=ParseMode.HTML,
+                                                        reply_markup=markup)
+                        self.message_id = m.message_id
+                    else:
+                        await self.bot.edit_message_text(text, chat_id=self.rt.chat_id,
+                                                         message_id=self.message_id,
+                                                         parse_mode=ParseMode.HTML,
+                                                         reply_markup=markup)
+                    return
+                except RetryAfter as e:
+                    await asyncio.sleep(retry_after_seconds(e))
+                except BadRequest as e:
+                    low = e.message.lower()
+                    if "not modified" in low:
+                        return
+                    if "not found" in low or "can't be edited" in low:
+                        self.message_id = None  # deleted by the owner: a new message
+                        continue
+                    log.warning("menu screen not shown: %s", e.message)
+                    return
+                except TelegramError as e:
+                    log.warning("menu screen not shown yet: %s", type(e).__name__)
+                    await asyncio.sleep(1)
+
+    async def reshow(self) -> None:
+        """A new message with the current screen (the old one scrolled away)."""
+        session = self.open_session()
+        if session is not None:
+            self.message_id = None
+            await self._publish(session.view())
+
+    # ---- tasks started from the menu
+
+    async def _started(self, session: MenuSession, started: Started) -> None:
+        t = started.task
+        again = session.again_of if not session.started[:-1] else None
+        self.recorded.add(Recording(
+            started.pid, started.start_ticks, t.action, t.account.email, t.account.username,
+            t.account.world, t.account.server, tuple(started.steps), time.time(), again))
+        line = (f"▶️ {html.escape(t.action)} started from /menu: pid {started.pid} "
+                f"({html.escape(t.account.label)}).")
+        if again:
+            line += f" 🔁 Run again of pid {again[0]}."
+        line += f" /details {started.pid}"
+        if self.rt.alerter is not None:
+            self.rt.alerter.observe(await self.rt.tasks())  # tracked from now on
+        with contextlib.suppress(TelegramError):
+            await self.bot.send_message(self.rt.chat_id, line, parse_mode=ParseMode.HTML)
+
+    # ---- 🔁 Run again
+
+    def recording_of(self, task: Task) -> Recording | None:
+        ticks = task.start_ticks
+        if ticks is None:
+            row = self.rt.state.ended_near(task.pid, task.started)
+            ticks = row.start_ticks if row is not None else None
+        return self.recorded.get(task.pid, ticks) if ticks is not None else None
+
+    async def _replay(self, session: MenuSession, steps: tuple[Step, ...],
+                      again_of: Recording | None) -> None:
+        outcome = await replay(session, steps)
+        if outcome.done:
+            text = (f"🔁 Replayed all {len(steps)} recorded answers; the new task is announced "
+                    "when ikabot's menu is back.")
+        else:
+            text = (f"⚠️ Run again {html.escape(outcome.explain(len(steps)))}. Nothing more "
+                    "was typed: the menu is yours now (answer it, or /cancel).")
+        with contextlib.suppress(TelegramError):
+            await self.bot.send_message(self.rt.chat_id, text, parse_mode=ParseMode.HTML)
+
+
+def details_note(rt: Runtime, app: Application,
+                 task: Task) -> tuple[str, list[InlineKeyboardButton]]:
+    """For /details: how the task relates to /menu, and its 🔁 button when it ended."""
+    mgr: MenuManager | None = app.bot_data.get("menu")
+    if mgr is None:
+        return "", []
+    rec = mgr.recording_of(task)
+    if rec is None:
+        return "", []
+    lines = [f"Started from /menu with {len(rec.steps)} recorded answers."]
+    if rec.again_of:
+        lines.append(f"🔁 Run again of pid {rec.again_of[0]}.")
+    later = mgr.recorded.again_as(rec.pid, rec.start_ticks)
+    if later is not None:
+        lines.append(f"Run again as pid {later.pid}: /details {later.pid}")
+    buttons = []
+    if task.state != "running" and rt.settings.allow_menu:
+        buttons.append(InlineKeyboardButton(
+            "🔁 Run again", callback_data=callback(ASK_AGAIN, rec.pid, rec.start_ticks)))
+    return "\n".join(lines), buttons
+
+
+def alert_markup(app: Application, dedup_key: str) -> InlineKeyboardMarkup | None:
+    """The 🔁 button under a task's end alert (`end:<pid>:<ticks>`), when it has answers."""
+    mgr: MenuManager | None = app.bot_data.get("menu")
+    kind, _, rest = dedup_key.partition(":")
+    pid, _, ticks = rest.partition(":")
+    if mgr is None or kind != "end" or not (pid.isdigit() and ticks.isdigit()) or \
+            not mgr.rt.settings.allow_menu or mgr.recorded.get(int(pid), int(ticks)) is None:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(
+        "🔁 Run again", callback_data=callback(ASK_AGAIN, pid, ticks))]])
+
+
+# ---- handlers
+
+
+def manager(context: ContextTypes.DEFAULT_TYPE) -> MenuManager:
+    return context.application.bot_data["menu"]
+
+
+@owner_only
+@changes
+async def cmd_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    mgr = manager(context)
+    problem = await mgr.open()
+    if problem == BUSY:
+        await mgr.reshow()
+    if problem:
+        await reply(context, problem)
+
+
+@owner_only
+@changes
+async def cmd_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await manager(context).close("ended with /cancel"):
+        await reply(context, "No /menu session is open.")
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The owner's reply, typed into the open session. Nobody else's; never logged."""
+    mgr = manager(context)
+    session = mgr.open_session()
+    message = update.message
+    user = update.effective_user
+    if session is None or message is None or message.text is None:
+        return
+    if str(message.chat.id) != mgr.rt.chat_id or \
+            not mgr.rt.may_change(user.id if user else None):
+        log.info("a text from user %s was not typed into the menu: not an owner",
+                 user.id if user else "?")
+        return
+    secret = session.answer(message.text, "text")
+    if secret:
+        try:
+            await message.delete()
+        except TelegramError as e:
+            log.warning("could not delete an echo-off reply from the chat: %s",
+                        type(e).__name__)
+            await reply(context, "⚠️ Delete your last message yourself: telebot could not "
+                                 "(it was typed with echo off, e.g. a password).")
+
+
+@owner_only
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    rt = runtime(context)
+    if not rt.may_change(query.from_user.id if query.from_user else None):
+        await query.answer(NOT_AN_OWNER, show_alert=True)
+        return
+    mgr = manager(context)
+    kind, args = parse(query.data or "")
+    if kind == KEY and len(args) == 2:
+        session = mgr.open_session()
+        if session is None or session.token != args[0]:
+            await query.answer(GONE, show_alert=True)
+            return
+        key = args[1]
+        if key == "x":
+            await query.answer("Ending the session")
+            await mgr.close("ended from Telegram")
+        elif key == "e":
+            session.answer("", "enter")
+            await query.answer("⏎")
+        elif key.isdigit():
+            session.answer(key, "choice")
+            await query.answer(f"({key})")
+        else:
+            await query.answer()
+    elif kind in (ASK_AGAIN, RUN_AGAIN) and len(args) == 2 and all(a.isdigit() for a in args):
+        rec = mgr.recorded.get(int(args[0]), int(args[1]))
+        if rec is None or not rt.settings.allow_menu:
+            await query.answer("Nothing recorded to run again." if rec is None else OFF,
+                               show_alert=True)
+            return
+        if kind == ASK_AGAIN:
+            await query.answer()
+            text, markup = await confirmation(rt, rec)
+            await reply(context, text, markup)
+            return
+        await query.answer("Starting ikabot's menu")
+        with contextlib.suppress(BadRequest):
+            await query.edit_message_reply_markup(None)
+        problem = await mgr.open(rec.steps, rec)
+        if problem:
+            await reply(context, problem)
+    elif kind == NOT_AGAIN:
+        await query.answer("Not run again")
+        with contextlib.suppress(BadRequest):
+            await query.edit_message_reply_markup(None)
+    else:
+        await query.answer()
+
+
+async def confirmation(rt: Runtime, rec: Recording) -> tuple[str, InlineKeyboardMarkup]:
+    """The recorded answers, and a warning when the same action runs on that account."""
+    same = [t for t in await rt.tasks() if t.state == "running" and t.action == rec.action
+            and (t.account.username, t.account.world, t.account.server) == rec.account_key]
+    lines = [f"🔁 Run {html.escape(rec.action)} again (was pid {rec.pid}) on "
+             f"{html.escape(rec.username)} (s{html.escape(rec.world)}-"
+             f"{html.escape(rec.server)})? ikabot's menu opens here and gets these answers, "
+             "each only if it asks the same question as before:"]
+    for i, step in enumerate(rec.steps, 1):
+        asked = step.question.prompt.splitlines()[0] if step.question.prompt else ""
+        lines.append(f"{i}. {html.escape(render.clip(asked, 50))} → "
+                     f"{html.escape(render.clip(step.describe(), 50))}")
+    if same:
+        pids = ", ".join(str(t.pid) for t in same)
+        lines.append(f"⚠️ {html.escape(rec.action)} already runs on that account (pid {pids}).")
+    markup = InlineKeyboardMarkup([[
+        InlineKeyboardButton("🔁 Run it", callback_data=callback(RUN_AGAIN, rec.pid,
+                                                                rec.start_ticks)),
+        InlineKeyboardButton("Cancel", callback_data=callback(NOT_AGAIN, rec.pid))]])
+    return "\n".join(lines), markup
+
+
+def add_handlers(app: Application) -> None:
+    """Before the general handlers: these take their commands, buttons and texts first."""
+    app.add_handler(CommandHandler("menu", cmd_menu))
+    app.add_handler(CommandHandler("cancel", cmd_cancel))
+    app.add_handler(CallbackQueryHandler(on_button, pattern=PATTERN))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
+
+
+def attach(app: Application, rt: Runtime) -> MenuManager:
+    mgr = MenuManager(rt, app.bot)
+    app.bot_data["menu"] = mgr
+    return mgr

@@ -1,0 +1,66 @@
+"""🔁 Run again: the recorded answers typed into a fresh menu, each only when the screen asks
+the very question it answered (same prompt, same choices). At the first difference the replay
+stops and says where; the live session stays with the owner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telebot.menu.recorded import Step
+from telebot.menu.screen import Question
+from telebot.menu.session import MenuSession
+
+PATIENCE = 3.0  # seconds a different screen must stay unchanged to count as a difference
+FIRST_SCREEN = 30.0  # seconds the menu may take to ask its first question
+
+
+@dataclass(frozen=True)
+class Outcome:
+    done: bool
+    step: int = 0  # 1-based: the step that differed
+    expected: Question | None = None
+    found: Question | None = None
+    echo_off: bool = False
+
+    def explain(self, total: int) -> str:
+        if self.done:
+            return f"all {total} recorded answers given"
+        assert self.expected is not None
+        if self.found is None:
+            return f"stopped at step {self.step} of {total}: the menu ended or went quiet"
+        what = "a question with echo off (a password?)" if self.echo_off else \
+            self.found.describe()
+        return (f"stopped at step {self.step} of {total}: recorded "
+                f"{self.expected.describe()}, the screen asks {what}")
+
+
+async def _asked(session: MenuSession, expected: Question, after: int,
+                 first: bool) -> tuple[bool, Question | None, bool]:
+    """Wait for the screen to ask `expected`; (matched, what it asks, echo off)."""
+    generation = after
+    patience = FIRST_SCREEN if first else PATIENCE
+    while True:
+        if not await session.next_settle(generation, patience) or session.ended.is_set():
+            if session.ended.is_set():
+                return False, None, False
+            view = session.view()
+            return False, view.question, view.echo_off
+        generation = session.generation
+        view = session.view()
+        if view.question == expected:
+            return True, view.question, view.echo_off
+        patience = PATIENCE
+
+
+async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...]) -> Outcome:
+    generation = 0
+    for i, step in enumerate(steps, 1):
+        matched, found, echo_off = await _asked(session, step.question, generation, i == 1)
+        if not matched and session.view().question == step.question and \
+                not session.ended.is_set():
+            matched = True  # asked already, before the wait began
+        if not matched:
+            return Outcome(False, i, step.question, found, echo_off and step.kind != "enter")
+        generation = session.generation
+        session.answer(step.answer, step.kind)
+    return Outcome(True)

@@ -1,0 +1,108 @@
+"""ikabot's menu in a pseudo-terminal (ptyprocess), its screen kept by a terminal emulator (pyte).
+
+The menu is started so that the tasks it forks outlive it, the terminal and telebot:
+- SIGHUP ignored (set in the child before exec, inherited through ikabot's fork): the kernel
+  sends SIGHUP to the terminal's foreground process group (the menu's, where ikabot's tasks
+  live, ignoring only SIGINT) when the menu, the session leader, exits or the master closes;
+- ending a session signals the menu's pid alone, never its process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import pyte
+from ptyprocess import PtyProcess
+
+log = logging.getLogger(__name__)
+
+COLUMNS, ROWS = 80, 50
+STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL to the menu
+
+
+def _ignore_sighup() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+class Terminal:
+    """One running menu process and what its screen shows now."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path | None = None,
+                 on_output: Callable[[], None] | None = None) -> None:
+        self.screen = pyte.Screen(COLUMNS, ROWS)
+        self._stream = pyte.ByteStream(self.screen)
+        self._on_output = on_output
+        self.proc = PtyProcess.spawn(argv, env=env, cwd=str(cwd) if cwd else None,
+                                     dimensions=(ROWS, COLUMNS), preexec_fn=_ignore_sighup)
+        self.proc.delayafterclose = 0  # close() would block the event loop for it
+        self.pid: int = self.proc.pid
+        self.closed = False
+        self.eof = asyncio.Event()
+        asyncio.get_running_loop().add_reader(self.proc.fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.proc.fd, 65536)
+        except OSError:  # EIO: the menu and everything holding the terminal are gone
+            data = b""
+        if not data:
+            self._stop_reading()
+            self.eof.set()
+        else:
+            self._stream.feed(data)
+        if self._on_output is not None:
+            self._on_output()
+
+    def _stop_reading(self) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            asyncio.get_running_loop().remove_reader(self.proc.fd)
+
+    def lines(self) -> list[str]:
+        """The screen's rows as text (colours and attributes dropped)."""
+        return list(self.screen.display)
+
+    def cursor_row(self) -> int:
+        return self.screen.cursor.y
+
+    def echo(self) -> bool:
+        """Does the terminal echo what is typed? Off while ikabot reads a password or
+        `[Enter]` through getpass (the ECHO flag of the terminal's mode)."""
+        try:
+            return bool(self.proc.getecho())
+        except (OSError, ValueError):
+            return True
+
+    def type_line(self, text: str) -> None:
+        """Type `text` and Enter, as the player at a keyboard would."""
+        os.write(self.proc.fd, text.encode("utf-8", "replace") + b"\r")
+
+    def alive(self) -> bool:
+        return not self.closed and self.proc.isalive()
+
+    async def close(self) -> None:
+        """End the menu: SIGTERM to its pid (never its group), SIGKILL after a grace time;
+        then close the terminal. The tasks it started keep running."""
+        if self.closed:
+            return
+        self.closed = True
+        self._stop_reading()
+        for sig, wait in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, STOP_GRACE)):
+            if not self.proc.isalive():
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+            for _ in range(int(wait / 0.05)):
+                if not self.proc.isalive():
+                    break
+                await asyncio.sleep(0.05)
+        with contextlib.suppress(OSError):
+            self.proc.close(force=False)
+        self.eof.set()
+        if self._on_output is not None:
+            self._on_output()
