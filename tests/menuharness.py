@@ -13,10 +13,11 @@ import psutil
 from botharness import OWNER, Harness
 from ikabotdata import Account
 
+from telebot.bot.hostlabel import untagged
 from telebot.demo.fakeapi import FakeBotAPI
 
 OFFLINE_IKABOT = Path(__file__).with_name("offline_ikabot.py")
-SCREEN_HEADS = ("🖥", "🔒", "⏹")
+SCREEN_HEADS = ("📟", "🔒", "⏹")
 
 
 def offline_command(home: Path, log: Path, gates: Path, *accounts: Account,
@@ -31,7 +32,7 @@ def offline_command(home: Path, log: Path, gates: Path, *accounts: Account,
 
 
 def screens(api: FakeBotAPI, chat_id: int = OWNER) -> list[dict[str, Any]]:
-    return [m for m in api.sent(chat_id) if m["text"].startswith(SCREEN_HEADS)]
+    return [m for m in api.sent(chat_id) if untagged(m["text"]).startswith(SCREEN_HEADS)]
 
 
 def screen(api: FakeBotAPI, chat_id: int = OWNER) -> dict[str, Any]:
@@ -62,7 +63,7 @@ class Player:
         """The bot's message (not the screen) containing `text`."""
         def found() -> list[str]:
             return [m["text"] for m in self.api.sent(self.chat_id)
-                    if text in m["text"] and not m["text"].startswith(SCREEN_HEADS)]
+                    if text in m["text"] and not untagged(m["text"]).startswith(SCREEN_HEADS)]
         assert await self.bot.wait(found, timeout), f"never said {text!r}"
         return found()[-1]
 

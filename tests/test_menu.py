@@ -56,5 +56,148 @@ async def test_an_autopirate_started_from_menu_outlives_the_session_and_telebot(
         assert str(pid) in status["text"]
         open_gate(tmp_path / "gates", f"{pid}-run-1")  # its one mission ends
         me = Player(bot)
-        alert = await me.said(f"autoPirate finished")
+        alert = await me.said("autoPirate finished")
         assert str(pid) in alert
+
+
+async def start_pirate_from_menu(bot, runs: str = "1") -> tuple[Player, int]:
+    me = Player(bot)
+    await bot.ask("/menu")
+    await me.answers("Mail:", ALICE.email)
+    await me.configures_autopirate(runs=runs)
+    return me, started_pid(await me.said("started from /menu"))
+
+
+async def test_a_task_outlives_the_menus_own_exit(menu_settings, api, tmp_path):
+    async with running_bot(menu_settings(), api) as bot:
+        me, pid = await start_pirate_from_menu(bot)
+        ticks = liveness.read_stat(pid).start_ticks
+        await me.sees("(24) Reorganize city buildings")
+        me.presses("(0)")
+        message = await me.sees("⏹")
+        assert "ikabot's menu exited" in message["text"]
+        assert liveness.same_process(pid, ticks)
+        (status,) = await bot.ask("/status")
+        assert str(pid) in status["text"]
+
+
+async def run_again(me: Player, old_pid: int) -> str:
+    """Press 🔁 under the end alert, then confirm; returns the confirmation's text."""
+    alert = next(m for m in reversed(me.api.sent(OWNER))
+                 if str(old_pid) in m["text"] and "finished" in m["text"])
+    me.presses("🔁", alert)
+    confirm = await me.said("Run autoPirate again")
+    message = next(m for m in reversed(me.api.sent(OWNER)) if m["text"] == confirm)
+    me.presses("🔁 Run it", message)
+    return confirm
+
+
+async def test_run_again_starts_an_identical_task_through_the_same_prompts(
+        menu_settings, api, tmp_path, ikabot_dir):
+    async with running_bot(menu_settings(), api) as bot:
+        me, old = await start_pirate_from_menu(bot, runs="3")
+        await bot.ask("/cancel", replies=0)
+        await me.sees("⏹")
+        for k in (1, 2, 3):
+            open_gate(tmp_path / "gates", f"{old}-run-{k}")
+        await me.said("autoPirate finished")
+        confirm = await run_again(me, old)
+        assert "“3”" in confirm and "(17) Auto-Pirate" in confirm and ALICE.email in confirm
+        assert "already runs" not in confirm
+        await me.said("Replayed all 8 recorded answers")
+        new = started_pid(await me.said("Run again of pid"))
+        assert new != old
+        (status,) = await bot.ask("/status")
+        assert str(new) in status["text"] and "Mission 1/3" in status["text"], status["text"]
+        (details,) = await bot.ask(f"/details {new}")
+        assert f"Run again of pid {old}" in details["text"]
+        (details,) = await bot.ask(f"/details {old}")
+        assert f"Run again as pid {new}" in details["text"]
+        assert "🔁 Run again" in str(details["reply_markup"])
+
+
+async def test_a_changed_prompt_stops_the_replay_at_that_step(menu_settings, api, tmp_path):
+    async with running_bot(menu_settings(), api) as bot:
+        me, old = await start_pirate_from_menu(bot)
+        await bot.ask("/cancel", replies=0)
+        await me.sees("⏹")
+        open_gate(tmp_path / "gates", f"{old}-run-1")
+        await me.said("autoPirate finished")
+    # the fortress is gone since: ikabot says so instead of YAAAAAR! before its [Enter]
+    async with running_bot(menu_settings(fortress=False), api) as bot:
+        me = Player(bot)
+        await run_again(me, old)
+        stopped = await me.said("Run again stopped at step 8 of 8")
+        assert "YAAAAAR!" in stopped and "pirate fortress" in stopped, stopped
+        screen_now = await me.sees("You do not have any city with a pirate fortress")
+        assert "⏹" not in screen_now["text"]  # the live session is the owner's now
+        await bot.settled()
+        assert " ".join(bot.texts()).count("started from /menu") == 1  # the first run's only
+
+
+async def test_an_echo_off_reply_is_typed_then_deleted_and_never_kept(
+        menu_settings, api, tmp_path, caplog):
+    secret = "s3cret-Pw-771"
+    s = menu_settings()
+    async with running_bot(s, api) as bot:
+        me = Player(bot)
+        await bot.ask("/menu")
+        await me.answers("Mail:", "new@example.org")  # no saved session: ikabot asks
+        await me.sees("Password:")
+        await me.sees("🔒")
+        message_id = me.types(secret)
+        assert await bot.wait(lambda: (OWNER, message_id) in api.deleted())
+        assert api.user_message(OWNER, message_id) is None
+        await me.configures_autopirate()
+        await me.said("started from /menu")
+        await bot.ask("/cancel", replies=0)
+        await me.sees("⏹")
+    for f in s.state_dir.iterdir():
+        assert secret.encode() not in f.read_bytes(), f
+    assert secret not in caplog.text
+    assert all(secret not in m["text"] for m in api.sent())
+
+
+async def test_strangers_and_group_members_cannot_open_see_or_type(menu_settings, api,
+                                                                   tmp_path):
+    group, member = -100555, 7
+    s = menu_settings(chat_id=str(group), owner_ids=frozenset({OWNER}))
+    async with running_bot(s, api) as bot:
+        api.add_message("/menu", chat_id=99, user_id=99)  # a stranger's private chat
+        api.add_message("/menu", chat_id=group, user_id=member, chat_type="supergroup")
+        await bot.wait(lambda: any("Only an owner" in t for t in bot.texts(group)))
+        await bot.ask("/help", chat_id=group, user_id=OWNER, chat_type="supergroup")
+        assert not [m for m in api.sent() if "ikabot's menu" in m["text"]]
+        owner = Player(bot, chat_id=group, user_id=OWNER)
+        api.add_message("/menu", chat_id=group, user_id=OWNER, chat_type="supergroup")
+        await owner.sees("Mail:")
+        stranger = Player(bot, chat_id=group, user_id=member)
+        stranger.types("intruder@example.org")  # a member's text is not typed in
+        await bot.ask("/help", chat_id=group, user_id=OWNER, chat_type="supergroup")
+        api.add_message("x", chat_id=99, user_id=99)
+        owner.types(ALICE.email)
+        await owner.sees("(17) Auto-Pirate")
+        stranger.presses("(17)")  # refused: not an owner
+        await bot.ask("/help", chat_id=group, user_id=OWNER, chat_type="supergroup")
+        text = screen(api, group)["text"]
+        assert "intruder" not in text and "How many pirate" not in text
+        assert not api.sent(99) or all("menu" not in m["text"] for m in api.sent(99))
+        await bot.ask("/cancel", chat_id=group, user_id=OWNER, chat_type="supergroup",
+                      replies=0)
+        await owner.sees("⏹")
+
+
+async def test_ikabots_own_setup_command_is_left_to_ikabot(menu_settings, api):
+    async with running_bot(menu_settings(), api) as bot:
+        api.add_message("/ikabot 4711")
+        await bot.settled()
+        assert not [t for t in bot.texts() if "ikabot" in t.lower() and "4711" in t]
+        assert not [t for t in bot.texts() if "don't know" in t]
+        assert any(u["message"]["text"] == "/ikabot 4711" for u in api.unconfirmed()
+                   if "message" in u)
+
+
+async def test_menu_can_be_turned_off(menu_settings, api):
+    async with running_bot(menu_settings(allow_menu=False), api) as bot:
+        (answer,) = await bot.ask("/menu")
+        assert "TELEBOT_ALLOW_MENU=0" in answer["text"]

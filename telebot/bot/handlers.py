@@ -221,7 +221,9 @@ async def _send_details(context: ContextTypes.DEFAULT_TYPE, pid: int) -> None:
     rt = runtime(context)
     task = _find(await rt.tasks(), pid)
     if task is None:
-        await send(context, f"No ikabot task with pid {pid}. /status lists them.")
+        gone = menu_handlers.gone_details(rt, context.application, pid)
+        await send(context, *gone) if gone else await send(
+            context, f"No ikabot task with pid {pid}. /status lists them.")
         return
     markup = control.details_markup(rt, task, context.bot)
     note, buttons = menu_handlers.details_note(rt, context.application, task)

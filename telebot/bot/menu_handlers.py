@@ -38,6 +38,7 @@ from telebot.menu.recorded import RecordedAnswers, Recording, Step
 from telebot.menu.replay import replay
 from telebot.menu.session import GROUP_INTERVAL, MIN_INTERVAL, MenuSession, Started, View
 from telebot.model import Task
+from telebot.processes import liveness
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ class MenuManager:
             head = ("🔒 ikabot reads this with echo off: your reply is typed in, then deleted "
                     "from the chat (never stored). ⏎ answers an [Enter].")
         else:
-            head = "🖥 ikabot's menu · tap a choice or reply with text · /cancel ends it"
+            head = "📟 ikabot's menu · tap a choice or reply with text · /cancel ends it"
         return f"{head}\n<pre>{html.escape(view.text)}</pre>"
 
     async def _publish(self, view: View) -> None:
@@ -273,6 +274,28 @@ def details_note(rt: Runtime, app: Application,
         buttons.append(InlineKeyboardButton(
             "🔁 Run again", callback_data=callback(ASK_AGAIN, rec.pid, rec.start_ticks)))
     return "\n".join(lines), buttons
+
+
+def gone_details(rt: Runtime, app: Application,
+                 pid: int) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """/details of a task started from /menu whose entry ikabot dropped since it ended."""
+    mgr: MenuManager | None = app.bot_data.get("menu")
+    rec = mgr.recorded.newest(pid) if mgr is not None else None
+    if mgr is None or rec is None or liveness.same_process(rec.pid, rec.start_ticks):
+        return None
+    lines = [f"<b>{html.escape(rec.action)}</b> {pid} · {html.escape(rec.username)} "
+             f"(s{html.escape(rec.world)}-{html.escape(rec.server)}) has ended; ikabot's menu "
+             f"has dropped its entry. It was started from /menu with {len(rec.steps)} "
+             "recorded answers."]
+    if rec.again_of:
+        lines.append(f"🔁 Run again of pid {rec.again_of[0]}.")
+    later = mgr.recorded.again_as(rec.pid, rec.start_ticks)
+    if later is not None:
+        lines.append(f"Run again as pid {later.pid}: /details {later.pid}")
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton(
+        "🔁 Run again", callback_data=callback(ASK_AGAIN, rec.pid, rec.start_ticks))]]) \
+        if rt.settings.allow_menu else None
+    return "\n".join(lines), markup
 
 
 def alert_markup(app: Application, dedup_key: str) -> InlineKeyboardMarkup | None:

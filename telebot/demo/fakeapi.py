@@ -612,6 +612,23 @@ class FakeBotAPI:
             self._cond.notify_all()
             return self._message_json(m)
 
+    def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id, message_id = self._int(params, "chat_id"), self._int(params, "message_id")
+        markup = _check_markup(params.get("reply_markup"))
+        with self._cond:
+            m = self._state.messages.get((chat_id or 0, message_id or 0))
+            if m is None:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            if m.get("bot") != self._queue_name():
+                raise ApiError(400, "Bad Request: message can't be edited")
+            if m["reply_markup"] == markup:
+                raise ApiError(400, "Bad Request: message is not modified: specified new "
+                                    "message content and reply markup are exactly the same "
+                                    "as a current content and reply markup of the message")
+            m.update(reply_markup=markup, edits=m["edits"] + 1, edit_date=int(time.time()))
+            self._cond.notify_all()
+            return self._message_json(m)
+
     def _m_deleteMessage(self, params: dict[str, Any]) -> bool:
         key = (self._int(params, "chat_id") or 0, self._int(params, "message_id") or 0)
         with self._cond:

@@ -84,6 +84,13 @@ class RecordedAnswers:
                                (pid, start_ticks)).fetchone()
         return _recording(row) if row else None
 
+    def newest(self, pid: int) -> Recording | None:
+        """The newest recording of a task with this pid (its entry may be gone from ikabot's
+        data: ikabot's menu drops the entries of ended tasks)."""
+        row = self._db.execute("SELECT * FROM menu_recordings WHERE pid=? ORDER BY "
+                               "recorded_at DESC LIMIT 1", (pid,)).fetchone()
+        return _recording(row) if row else None
+
     def again_as(self, pid: int, start_ticks: int) -> Recording | None:
         """The task started by 🔁 Run again of this one, if any (the newest)."""
         row = self._db.execute("SELECT * FROM menu_recordings WHERE again_of_pid=? AND "

@@ -88,7 +88,8 @@ def question(lines: list[str], cursor_row: int) -> Question:
     here = rows[-1].strip() if rows else ""
     block: list[Choice] = []
     above = ""
-    for line in reversed(rows[:-1]):
+    for j in range(len(rows) - 2, -1, -1):
+        line = rows[j]
         m = _CHOICE.match(line)
         if m:
             block.insert(0, Choice(int(m.group(1)), m.group(2)[:60]))
@@ -96,9 +97,17 @@ def question(lines: list[str], cursor_row: int) -> Question:
         if block and not line.strip():
             break  # the row before a choice block (blank): the menu's title is not part
         if line.strip() and not _is_art(line):
-            above = line.strip()
+            above = _unwrapped(lines, j).strip()
             break
-        if not line.strip() and not block:
-            continue
     prompt = f"{above}\n{here}".strip() if not block or above else here
     return Question(prompt, tuple(block))
+
+
+def _unwrapped(lines: list[str], j: int) -> str:
+    """Row `j` with the rows it continues: a row filled to the last column was wrapped by the
+    terminal, and the next row carries on the same line of text."""
+    text = lines[j].rstrip()
+    while j > 0 and len(lines[j - 1]) >= WIDTH and lines[j - 1][WIDTH - 1] != " ":
+        j -= 1
+        text = lines[j][:WIDTH] + text
+    return text

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import select
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -44,7 +45,39 @@ class Terminal:
         self.pid: int = self.proc.pid
         self.closed = False
         self.eof = asyncio.Event()
-        asyncio.get_running_loop().add_reader(self.proc.fd, self._readable)
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.proc.fd, self._readable)
+        # the terminal stays open after the menu exits (its tasks hold it): its end is known
+        # from the process, through a pidfd (or a look twice a second without one)
+        self._pidfd: int | None = None
+        self._poll: asyncio.Task[None] | None = None
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+            loop.add_reader(self._pidfd, self._menu_exited)
+        except (AttributeError, OSError):
+            self._poll = loop.create_task(self._poll_exit())
+
+    async def _poll_exit(self) -> None:
+        while self.proc.isalive():
+            await asyncio.sleep(0.5)
+        self._menu_exited()
+
+    def _menu_exited(self) -> None:
+        if self._pidfd is not None:
+            with contextlib.suppress(ValueError, OSError):
+                asyncio.get_running_loop().remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        with contextlib.suppress(OSError):  # what it printed last
+            while select.select([self.proc.fd], [], [], 0)[0]:
+                data = os.read(self.proc.fd, 65536)
+                if not data:
+                    break
+                self._stream.feed(data)
+        self._stop_reading()
+        self.eof.set()
+        if self._on_output is not None:
+            self._on_output()
 
     def _readable(self) -> None:
         try:
@@ -92,6 +125,8 @@ class Terminal:
             return
         self.closed = True
         self._stop_reading()
+        if self._poll is not None:
+            self._poll.cancel()
         for sig, wait in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, STOP_GRACE)):
             if not self.proc.isalive():
                 break
@@ -101,6 +136,8 @@ class Terminal:
                 if not self.proc.isalive():
                     break
                 await asyncio.sleep(0.05)
+        if self._pidfd is not None:
+            self._menu_exited()
         with contextlib.suppress(OSError):
             self.proc.close(force=False)
         self.eof.set()
