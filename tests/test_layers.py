@@ -84,3 +84,27 @@ def test_the_check_sees_a_shortcut():
     code = ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..bot import poller\n"
             "def f():\n    import telebot.bot.app\n")
     assert {"telebot.bot.poller", "telebot.bot.app"} <= imports_of(code, "telebot.alerts")
+
+
+async def test_a_handler_bug_is_logged_with_its_stack_without_the_token(caplog):
+    """`handlers.on_error`: the traceback (where the bug is) in the log, secrets redacted."""
+    import logging
+    from types import SimpleNamespace
+
+    from telebot import logsafe
+    from telebot.bot.handlers import on_error
+
+    token = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
+    logsafe.add_secret(token)
+
+    def buggy_handler() -> None:
+        raise KeyError(f"https://api.telegram.org/bot{token}/sendMessage")
+
+    try:
+        buggy_handler()
+    except KeyError as e:
+        error = e
+    caplog.set_level(logging.WARNING)
+    await on_error(None, SimpleNamespace(error=error))  # what PTB passes: context.error
+    assert "Traceback" in caplog.text and "buggy_handler" in caplog.text
+    assert token not in caplog.text and "KeyError" in caplog.text
