@@ -22,7 +22,13 @@ SCREEN_HEADS = ("📟", "🔒", "⏹")
 
 def offline_command(home: Path, log: Path, gates: Path, *accounts: Account,
                     fortress: bool = True) -> tuple[str, ...]:
-    argv = [sys.executable, str(OFFLINE_IKABOT), "--home", str(home), "--log", str(log),
+    """`python <gates>/../bin/ikabot …`: the command line of ikabot's console script (telebot
+    takes a process for ikabot's by it, `liveness.is_ikabot`), running the offline ikabot."""
+    script = gates.parent / "bin" / "ikabot"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(f"import sys\nsys.path.insert(0, {str(OFFLINE_IKABOT.parent)!r})\n"
+                      "from offline_ikabot import main\nmain()\n", encoding="utf-8")
+    argv = [sys.executable, str(script), "--home", str(home), "--log", str(log),
             "--gates", str(gates)]
     for a in accounts:
         argv += ["--account", f"{a.email},{a.username},{a.world},{a.server}"]

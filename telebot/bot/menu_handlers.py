@@ -1,8 +1,9 @@
 """Telegram glue for /menu, /cancel and 🔁 Run again (the session itself is `menu.session`).
 
-Who may: an owner (`Runtime.may_change`, the check /kill uses) in the owner's chat
-(`owner_only`). Nobody else can open a session, press its buttons or type into it: their
-presses are refused, their texts are not typed. The screen is one message, edited in place.
+Who may: an owner (`permissions.may_act`, the check /kill uses) in telebot's chat
+(`permissions.in_bots_chat`). Nobody else can open a session, press its buttons or type into
+it: their presses are refused, their texts are not typed. The screen is one message, edited
+in place.
 A reply typed while echo is off (a password) is deleted from the chat once typed, and never
 logged or stored.
 """
@@ -30,7 +31,10 @@ from telegram.ext import (
 )
 
 from telebot import render
-from telebot.bot.handlers import NOT_AN_OWNER, changes, owner_only, reply, runtime
+from telebot.bot.callbacks import Kind, make, pattern
+from telebot.bot.callbacks import decode as decode_button
+from telebot.bot.handlers import reply, runtime
+from telebot.bot.permissions import for_actors, in_bots_chat, user_may_act
 from telebot.bot.poller import retry_after_seconds
 from telebot.bot.runtime import Runtime
 from telebot.menu.launch import menu_command, menu_env
@@ -49,22 +53,20 @@ BUSY = "A /menu session is open already (its screen is above); /cancel ends it."
 GONE = "This /menu session has ended. /menu opens a new one."
 ROW = 3  # choice buttons a row
 
-# ---- callback data: the one place that spells it (tb:<kind>:<args>, ≤ 64 bytes)
-PREFIX = "tb:"
-KEY, ASK_AGAIN, RUN_AGAIN, NOT_AGAIN = "m", "ra", "rr", "rx"
-KINDS = (KEY, ASK_AGAIN, RUN_AGAIN, NOT_AGAIN)
+# ---- button data (on the codec of `bot.callbacks`): the menu's keys and 🔁 Run again
 
 
-def callback(kind: str, *args: str | int) -> str:
-    return ":".join([PREFIX + kind, *map(str, args)])
+def key_data(token: str, key: str | int) -> str:
+    return make(Kind.MENU_KEY, f"{token}.{key}")
 
 
-def parse(data: str) -> tuple[str, list[str]]:
-    kind, *args = data[len(PREFIX):].split(":")
-    return kind, args
+def again_data(kind: Kind, pid: int | str, ticks: int | str) -> str:
+    return make(kind, f"{pid}.{ticks}")
 
 
-PATTERN = rf"^{PREFIX}({'|'.join(KINDS)}):"
+def _pair(arg: str) -> tuple[str, str] | None:
+    first, dot, second = arg.partition(".")
+    return (first, second) if dot and first and second else None
 
 
 # ---- the manager: at most one session
@@ -108,7 +110,7 @@ class MenuManager:
                 return NO_COMMAND
             group = self.rt.chat_id.startswith("-")
             session = MenuSession(argv, menu_env(self.rt.settings), self._publish,
-                                  self.rt.tasks, self._started,
+                                  self.rt.refresh, self._started,
                                   min_interval=GROUP_INTERVAL if group else MIN_INTERVAL)
             if again_of is not None:
                 session.again_of = (again_of.pid, again_of.start_ticks)
@@ -151,15 +153,15 @@ class MenuManager:
         if view.ended:
             return None
         buttons = [InlineKeyboardButton(f"({c.number}) {render.clip(c.text, 24)}",
-                                        callback_data=callback(KEY, session.token, c.number))
+                                        callback_data=key_data(session.token, c.number))
                    for c in view.question.choices]
         rows = [buttons[i:i + ROW] for i in range(0, len(buttons), ROW)]
         last = []
         if view.echo_off:
             last.append(InlineKeyboardButton("⏎ Enter",
-                                             callback_data=callback(KEY, session.token, "e")))
+                                             callback_data=key_data(session.token, "e")))
         last.append(InlineKeyboardButton("✖ End session",
-                                         callback_data=callback(KEY, session.token, "x")))
+                                         callback_data=key_data(session.token, "x")))
         rows.append(last)
         return InlineKeyboardMarkup(rows)
 
@@ -227,8 +229,7 @@ class MenuManager:
         if again:
             line += f" 🔁 Run again of pid {again[0]}."
         line += f" /details {started.pid}"
-        if self.rt.alerter is not None:
-            self.rt.alerter.observe(await self.rt.tasks())  # tracked from now on
+        await self.rt.refresh()  # tracked from now on
         with contextlib.suppress(TelegramError):
             await self.bot.send_message(self.rt.chat_id, line, parse_mode=ParseMode.HTML)
 
@@ -272,7 +273,7 @@ def details_note(rt: Runtime, app: Application,
     buttons = []
     if task.state != "running" and rt.settings.allow_menu:
         buttons.append(InlineKeyboardButton(
-            "🔁 Run again", callback_data=callback(ASK_AGAIN, rec.pid, rec.start_ticks)))
+            "🔁 Run again", callback_data=again_data(Kind.AGAIN_ASK, rec.pid, rec.start_ticks)))
     return "\n".join(lines), buttons
 
 
@@ -293,7 +294,7 @@ def gone_details(rt: Runtime, app: Application,
     if later is not None:
         lines.append(f"Run again as pid {later.pid}: /details {later.pid}")
     markup = InlineKeyboardMarkup([[InlineKeyboardButton(
-        "🔁 Run again", callback_data=callback(ASK_AGAIN, rec.pid, rec.start_ticks))]]) \
+        "🔁 Run again", callback_data=again_data(Kind.AGAIN_ASK, rec.pid, rec.start_ticks))]]) \
         if rt.settings.allow_menu else None
     return "\n".join(lines), markup
 
@@ -307,7 +308,7 @@ def alert_markup(app: Application, dedup_key: str) -> InlineKeyboardMarkup | Non
             not mgr.rt.settings.allow_menu or mgr.recorded.get(int(pid), int(ticks)) is None:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(
-        "🔁 Run again", callback_data=callback(ASK_AGAIN, pid, ticks))]])
+        "🔁 Run again", callback_data=again_data(Kind.AGAIN_ASK, pid, ticks))]])
 
 
 # ---- handlers
@@ -317,8 +318,8 @@ def manager(context: ContextTypes.DEFAULT_TYPE) -> MenuManager:
     return context.application.bot_data["menu"]
 
 
-@owner_only
-@changes
+@in_bots_chat
+@for_actors
 async def cmd_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     mgr = manager(context)
     problem = await mgr.open()
@@ -328,8 +329,8 @@ async def cmd_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(context, problem)
 
 
-@owner_only
-@changes
+@in_bots_chat
+@for_actors
 async def cmd_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await manager(context).close("ended with /cancel"):
         await reply(context, "No /menu session is open.")
@@ -343,8 +344,8 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user = update.effective_user
     if session is None or message is None or message.text is None:
         return
-    if str(message.chat.id) != mgr.rt.chat_id or \
-            not mgr.rt.may_change(user.id if user else None):
+    if not mgr.rt.permissions.is_bots_chat(message.chat.id) or \
+            not user_may_act(update, context):
         log.info("a text from user %s was not typed into the menu: not an owner",
                  user.id if user else "?")
         return
@@ -359,22 +360,22 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                  "(it was typed with echo off, e.g. a password).")
 
 
-@owner_only
+@in_bots_chat
+@for_actors
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None
     rt = runtime(context)
-    if not rt.may_change(query.from_user.id if query.from_user else None):
-        await query.answer(NOT_AN_OWNER, show_alert=True)
-        return
     mgr = manager(context)
-    kind, args = parse(query.data or "")
-    if kind == KEY and len(args) == 2:
+    button = decode_button(query.data)
+    assert button is not None  # the pattern took only these kinds
+    pair = _pair(button.text)
+    if button.kind is Kind.MENU_KEY and pair is not None:
         session = mgr.open_session()
-        if session is None or session.token != args[0]:
+        if session is None or session.token != pair[0]:
             await query.answer(GONE, show_alert=True)
             return
-        key = args[1]
+        key = pair[1]
         if key == "x":
             await query.answer("Ending the session")
             await mgr.close("ended from Telegram")
@@ -386,13 +387,14 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await query.answer(f"({key})")
         else:
             await query.answer()
-    elif kind in (ASK_AGAIN, RUN_AGAIN) and len(args) == 2 and all(a.isdigit() for a in args):
-        rec = mgr.recorded.get(int(args[0]), int(args[1]))
+    elif button.kind in (Kind.AGAIN_ASK, Kind.AGAIN_RUN) and pair is not None and \
+            all(p.isdigit() for p in pair):
+        rec = mgr.recorded.get(int(pair[0]), int(pair[1]))
         if rec is None or not rt.settings.allow_menu:
             await query.answer("Nothing recorded to run again." if rec is None else OFF,
                                show_alert=True)
             return
-        if kind == ASK_AGAIN:
+        if button.kind is Kind.AGAIN_ASK:
             await query.answer()
             text, markup = await confirmation(rt, rec)
             await reply(context, text, markup)
@@ -403,7 +405,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         problem = await mgr.open(rec.steps, rec)
         if problem:
             await reply(context, problem)
-    elif kind == NOT_AGAIN:
+    elif button.kind is Kind.AGAIN_CANCEL:
         await query.answer("Not run again")
         with contextlib.suppress(BadRequest):
             await query.edit_message_reply_markup(None)
@@ -413,7 +415,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def confirmation(rt: Runtime, rec: Recording) -> tuple[str, InlineKeyboardMarkup]:
     """The recorded answers, and a warning when the same action runs on that account."""
-    same = [t for t in await rt.tasks() if t.state == "running" and t.action == rec.action
+    same = [t for t in await rt.refresh() if t.state == "running" and t.action == rec.action
             and (t.account.username, t.account.world, t.account.server) == rec.account_key]
     lines = [f"🔁 Run {html.escape(rec.action)} again (was pid {rec.pid}) on "
              f"{html.escape(rec.username)} (s{html.escape(rec.world)}-"
@@ -427,9 +429,9 @@ async def confirmation(rt: Runtime, rec: Recording) -> tuple[str, InlineKeyboard
         pids = ", ".join(str(t.pid) for t in same)
         lines.append(f"⚠️ {html.escape(rec.action)} already runs on that account (pid {pids}).")
     markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton("🔁 Run it", callback_data=callback(RUN_AGAIN, rec.pid,
-                                                                rec.start_ticks)),
-        InlineKeyboardButton("Cancel", callback_data=callback(NOT_AGAIN, rec.pid))]])
+        InlineKeyboardButton("🔁 Run it",
+                             callback_data=again_data(Kind.AGAIN_RUN, rec.pid, rec.start_ticks)),
+        InlineKeyboardButton("Cancel", callback_data=make(Kind.AGAIN_CANCEL, rec.pid))]])
     return "\n".join(lines), markup
 
 
@@ -437,7 +439,8 @@ def add_handlers(app: Application) -> None:
     """Before the general handlers: these take their commands, buttons and texts first."""
     app.add_handler(CommandHandler("menu", cmd_menu))
     app.add_handler(CommandHandler("cancel", cmd_cancel))
-    app.add_handler(CallbackQueryHandler(on_button, pattern=PATTERN))
+    app.add_handler(CallbackQueryHandler(on_button, pattern=pattern(
+        Kind.MENU_KEY, Kind.AGAIN_ASK, Kind.AGAIN_RUN, Kind.AGAIN_CANCEL)))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
 
 

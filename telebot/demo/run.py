@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from telebot import render
 from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
+from telebot.demo.tasks import MAIN, launcher
 from telebot.ikabot.details import atomic_write
 
 EMAIL = "demo.player@example.org"
@@ -55,8 +56,8 @@ class DemoWorld:
 
     def start(self, name: str, kind: str, total: int = 10, step: float = 1.0) -> int:
         p = subprocess.Popen(
-            [sys.executable, "-m", "telebot.demo.tasks", kind, str(self.ikabot_path), EMAIL,
-             USERNAME, WORLD, SERVER, str(total), str(step)],
+            [sys.executable, str(launcher(self.root / "bin")), MAIN, kind,
+             str(self.ikabot_path), EMAIL, USERNAME, WORLD, SERVER, str(total), str(step)],
             stdin=subprocess.DEVNULL)
         self.procs[name] = p
         return p.pid
