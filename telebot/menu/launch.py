@@ -1,4 +1,12 @@
-"""What starts ikabot's menu, and with which environment."""
+"""What starts ikabot's menu, and with which environment.
+
+Under systemd (a user unit, `deploy/telebot.service`) everything telebot starts lives in the
+service's control group, and `systemctl --user stop/restart telebot` kills that whole group:
+ikabot's tasks with it. So when telebot runs as a systemd service and `systemd-run` can reach
+the user manager, the menu is started in a transient scope of its own
+(`systemd-run --user --scope`, which execs the command: the pid stays the menu's), and its
+tasks, forked into that scope, outlive the service.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +21,33 @@ from telebot.config import Settings
 _KEPT_OUT = ("TELEBOT_", "IKABOT_PASSWORD", "IKABOT_EMAIL", "TELEGRAM_API_BASE_URL")
 
 
-def menu_command(settings: Settings) -> list[str] | None:
+def menu_command(settings: Settings, env: dict[str, str] | None = None) -> list[str] | None:
     """IKABOT_COMMAND, else the `ikabot` script beside this Python (ikabot installed in the
-    same environment as telebot), else `ikabot` on PATH; None when there is none."""
+    same environment as telebot), else `ikabot` on PATH; None when there is none. Wrapped in
+    a scope of its own under systemd (`own_scope`)."""
+    env = dict(os.environ) if env is None else env
     if settings.ikabot_command:
-        return list(settings.ikabot_command)
-    beside = Path(sys.executable).parent / "ikabot"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return [str(beside)]
-    found = shutil.which("ikabot")
-    return [found] if found else None
+        argv = list(settings.ikabot_command)
+    else:
+        beside = Path(sys.executable).parent / "ikabot"
+        found = str(beside) if beside.is_file() and os.access(beside, os.X_OK) else \
+            shutil.which("ikabot", path=env.get("PATH"))
+        if found is None:
+            return None
+        argv = [found]
+    return own_scope(env) + argv
+
+
+def own_scope(env: dict[str, str]) -> list[str]:
+    """`systemd-run --user --scope …` when telebot is a systemd service (INVOCATION_ID) and the
+    user manager's bus is there; nothing otherwise (a shell, Docker, a plain process)."""
+    runtime_dir = env.get("XDG_RUNTIME_DIR", "")
+    tool = shutil.which("systemd-run", path=env.get("PATH"))
+    if not env.get("INVOCATION_ID") or tool is None or not runtime_dir or \
+            not Path(runtime_dir, "bus").exists():
+        return []
+    return [tool, "--user", "--scope", "--quiet", "--collect",
+            "--description=ikabot menu started from Telegram by telebot"]
 
 
 def menu_env(settings: Settings) -> dict[str, str]:

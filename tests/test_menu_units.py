@@ -1,0 +1,91 @@
+"""The pure parts of /menu: what a phone is shown of ikabot's screen, the question an answer is
+matched against, how the menu is started. The screens are ikabot 7.7.2's own (its `banner()`
+and menu texts, rendered by the same terminal emulator telebot uses)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pyte
+from ikabot.helpers import gui
+
+from telebot.config import Settings
+from telebot.menu.launch import menu_command, menu_env
+from telebot.menu.screen import Choice, choices, question, text_for_chat, visible
+
+
+def rendered(text: str, columns: int = 80, rows: int = 50) -> tuple[list[str], int]:
+    screen = pyte.Screen(columns, rows)
+    pyte.Stream(screen).feed(text.replace("\n", "\r\n"))
+    return list(screen.display), screen.cursor.y
+
+
+def banner_text(capsys, monkeypatch) -> str:
+    # ikabot's clear() runs `clear`: nothing to clear here
+    monkeypatch.setattr(gui.os, "system", lambda command: 0)
+    gui.banner()
+    return capsys.readouterr().out
+
+
+def test_the_banner_art_is_dropped_and_ikabots_text_kept(capsys, monkeypatch):
+    lines, _ = rendered(banner_text(capsys, monkeypatch) + "(0)  Exit\n(1)  Construction list\n >>  ")
+    shown = visible(lines)
+    assert not any("MM" in line for line in shown)
+    assert not any(line.strip().startswith("v7.") for line in shown)
+    assert shown[-3:] == ["(0)  Exit", "(1)  Construction list", " >>"]
+    assert shown[0] != ""  # leading blank rows dropped
+
+
+def test_choices_and_the_question_of_a_menu(capsys, monkeypatch):
+    screen = (banner_text(capsys, monkeypatch) + "| pid | task |\n|  1  | x    |\n\n(0)  Exit\n"
+              "(17) Auto-Pirate\n >>  ")
+    lines, cursor = rendered(screen)
+    assert choices(lines) == [Choice(0, "Exit"), Choice(17, "Auto-Pirate")]
+    q = question(lines, cursor)
+    assert q.prompt == ">>" and q.choices == (Choice(0, "Exit"), Choice(17, "Auto-Pirate"))
+    # the process table above changes between visits; the question does not
+    other, cursor2 = rendered(screen.replace("|  1  | x    |", "| 99 | y |\n| 7 | z |"))
+    assert question(other, cursor2) == q
+
+
+def test_a_question_with_its_title_and_a_wrapped_line():
+    lines, cursor = rendered("Which pirate mission should I do?\n    (1) 2m 30s\n    (2) 7m\n"
+                             "\n >>  ")
+    q = question(lines, cursor)
+    assert q.prompt == "Which pirate mission should I do?\n>>"  # the title belongs to it
+    assert [c.number for c in q.choices] == [1, 2]
+    long = "You do not have any city with a pirate fortress capable of executing this mission!"
+    lines, cursor = rendered(f" >>  0\n{long}\n\n[Enter]")
+    assert question(lines, cursor).prompt == f"{long}\n[Enter]"
+
+
+def test_the_text_fits_telegram_and_keeps_the_bottom():
+    lines = [f"line {i} " + "x" * 70 for i in range(200)] + [" >>  "]
+    text = text_for_chat(lines, limit=1000)
+    assert len(text) <= 1000 and text.endswith(">>")
+
+
+def test_under_systemd_the_menu_gets_a_scope_of_its_own(tmp_path: Path):
+    tool = tmp_path / "bin" / "systemd-run"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "bus").touch()
+    settings = Settings(ikabot_path=tmp_path / "home" / ".ikabot",
+                        ikabot_command=("/opt/ikabot/bin/ikabot",))
+    env = {"PATH": str(tool.parent), "XDG_RUNTIME_DIR": str(tmp_path / "run")}
+    assert menu_command(settings, env) == ["/opt/ikabot/bin/ikabot"]  # not a service
+    argv = menu_command(settings, {**env, "INVOCATION_ID": "abc"})
+    assert argv[:3] == [str(tool), "--user", "--scope"] and argv[-1] == "/opt/ikabot/bin/ikabot"
+
+
+def test_ikabot_finds_the_data_telebot_reads(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("TELEBOT_TOKEN", "1:secret")
+    monkeypatch.setenv("IKABOT_PASSWORD", "pw")
+    env = menu_env(Settings(ikabot_path=tmp_path / "h" / ".ikabot"))
+    assert env["HOME"] == str(tmp_path / "h") and env["TERM"]
+    assert "TELEBOT_TOKEN" not in env and "IKABOT_PASSWORD" not in env
+    assert env["PATH"] == os.environ["PATH"]
