@@ -30,7 +30,8 @@ def banner_text(capsys, monkeypatch) -> str:
 
 
 def test_the_banner_art_is_dropped_and_ikabots_text_kept(capsys, monkeypatch):
-    lines, _ = rendered(banner_text(capsys, monkeypatch) + "(0)  Exit\n(1)  Construction list\n >>  ")
+    menu = "(0)  Exit\n(1)  Construction list\n >>  "
+    lines, _ = rendered(banner_text(capsys, monkeypatch) + menu)
     shown = visible(lines)
     assert not any("MM" in line for line in shown)
     assert not any(line.strip().startswith("v7.") for line in shown)
