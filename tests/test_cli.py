@@ -154,7 +154,7 @@ def test_help_names_every_environment_variable(run_cli):
              "TELEBOT_CHAT_ID", "TELEGRAM_API_BASE_URL", "TELEBOT_STATE_DIR",
              "TELEBOT_POLL_SECONDS", "TELEBOT_CONFIRM_AFTER_MINUTES", "TELEBOT_SCAN_SECONDS",
              "TELEBOT_REPORT_MINUTES", "TELEBOT_STALL_MINUTES", "TELEBOT_OWNER_IDS",
-             "TELEBOT_HOST_LABEL", "TELEBOT_ALLOW_KILL"}
+             "TELEBOT_HOST_LABEL", "TELEBOT_ALLOW_KILL", "TELEBOT_ALLOW_MENU", "IKABOT_COMMAND"}
     read = set(re.findall(r'"((?:IKABOT|TELEBOT|TELEGRAM)_[A-Z_]+)"',
                           inspect.getsource(Settings.from_env)))
     assert read and read <= names  # a variable Settings reads but the help would not name

@@ -90,3 +90,15 @@ def test_ikabot_finds_the_data_telebot_reads(tmp_path: Path, monkeypatch):
     assert env["HOME"] == str(tmp_path / "h") and env["TERM"]
     assert "TELEBOT_TOKEN" not in env and "IKABOT_PASSWORD" not in env
     assert env["PATH"] == os.environ["PATH"]
+
+
+def test_a_bad_ikabot_command_is_one_clear_line():
+    import pytest
+
+    from telebot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="IKABOT_COMMAND"):
+        Settings.from_env({"IKABOT_COMMAND": "'/opt/ikabot/bin/ikabot"})
+    assert Settings.from_env({"IKABOT_COMMAND": "python3 '/a b/ikabot'"}).ikabot_command == \
+        ("python3", "/a b/ikabot")
+    assert Settings.from_env({"TELEBOT_ALLOW_MENU": "0"}).allow_menu is False
