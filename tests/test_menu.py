@@ -27,6 +27,16 @@ def menu_settings(ikabot_dir: IkabotDir, api, tmp_path: Path):
         yield make
 
 
+def ours(tmp_path: Path) -> set[int]:
+    """Live processes started from the offline ikabot of this test."""
+    found = set()
+    for p in psutil.process_iter(["cmdline", "status"]):
+        if p.info["status"] != psutil.STATUS_ZOMBIE and \
+                any(str(tmp_path) in part for part in p.info["cmdline"] or []):
+            found.add(p.pid)
+    return found
+
+
 def started_pid(text: str) -> int:
     m = re.search(r"started from /menu: pid (\d+)", text)
     assert m, text
@@ -50,6 +60,8 @@ async def test_an_autopirate_started_from_menu_outlives_the_session_and_telebot(
         await me.sees("⏹")
         assert not psutil.pid_exists(menu_pid) or psutil.Process(menu_pid).status() == "zombie"
         assert liveness.same_process(pid, ticks), "the task died with the session"
+        # nothing else of the menu's is left (ikabot's multiprocessing manager is ended)
+        assert await bot.wait(lambda: ours(tmp_path) == {pid}), ours(tmp_path)
     assert liveness.same_process(pid, ticks), "the task died with telebot"
     async with running_bot(s, api) as bot:
         (status,) = await bot.ask("/status")

@@ -4,6 +4,7 @@ and menu texts, rendered by the same terminal emulator telebot uses)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from pathlib import Path
@@ -102,3 +103,31 @@ def test_a_bad_ikabot_command_is_one_clear_line():
     assert Settings.from_env({"IKABOT_COMMAND": "python3 '/a b/ikabot'"}).ikabot_command == \
         ("python3", "/a b/ikabot")
     assert Settings.from_env({"TELEBOT_ALLOW_MENU": "0"}).allow_menu is False
+
+
+async def test_a_session_nobody_answers_ends_and_its_menu_with_it():
+    import sys
+
+    import psutil
+
+    from telebot.menu.session import MenuSession
+
+    shown = []
+
+    async def publish(view):
+        shown.append(view)
+
+    async def no_tasks():
+        return []
+
+    async def started(*args):
+        raise AssertionError("no task here")
+
+    session = MenuSession([sys.executable, "-c", "print('<b>&'); input(' >>  ')"],
+                          dict(os.environ), publish, no_tasks, started, idle_limit=0.5)
+    session.start()
+    await asyncio.wait_for(session.ended.wait(), 20)
+    assert session.end_reason == "nobody answered for 10 minutes"
+    assert not psutil.pid_exists(session.pid) or \
+        psutil.Process(session.pid).status() == psutil.STATUS_ZOMBIE
+    assert shown[-1].ended and "<b>&" in shown[-1].text  # the glue escapes it, once

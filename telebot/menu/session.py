@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -92,7 +94,7 @@ class MenuSession:
     _published: View | None = None
     _generation: int = 0  # screens settled so far
     _shown_generation: int = 0
-    _known_children: set[int] = field(default_factory=set)
+    _known_children: dict[int, int] = field(default_factory=dict)  # pid → start ticks
     _pending: _Pending | None = None
     _segment: int = 0  # index of the first answer after the last task started
     _runner: asyncio.Task[None] | None = None
@@ -129,7 +131,7 @@ class MenuSession:
             while not self.terminal.eof.is_set():
                 due = self._last_publish + self.min_interval - time.monotonic()
                 unshown = self._generation != self._shown_generation
-                timeout = max(0.01, due) if unshown else 5.0
+                timeout = max(0.01, due) if unshown else min(5.0, self.idle_limit)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout)
                 if self._idle():
@@ -176,7 +178,10 @@ class MenuSession:
         except psutil.Error:
             return []
         new = [p.pid for p in kids if p.pid not in self._known_children]
-        self._known_children.update(new)
+        for pid in new:
+            stat = liveness.read_stat(pid)
+            if stat is not None:
+                self._known_children[pid] = stat.start_ticks
         return new
 
     async def _detect(self, q: Question) -> None:
@@ -251,6 +256,23 @@ class MenuSession:
 
     # ---- the end
 
+    async def _end_helpers(self) -> None:
+        """The menu's children that are no task (ikabot's `multiprocessing.Manager` server,
+        which its terminal's hangup would end, were SIGHUP not ignored): SIGTERM each, by pid
+        and only while it is the very process seen as the menu's child. Tasks (every pid in
+        ikabot's process lists) are left alone."""
+        self._new_children()
+        if not self._known_children:
+            return
+        try:
+            tasks = {t.pid for t in await self.read_tasks()}
+        except Exception:
+            return  # unsure which are tasks: end nothing
+        for pid, ticks in self._known_children.items():
+            if pid not in tasks and liveness.same_process(pid, ticks):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)
+
     async def close(self, reason: str) -> None:
         self.end_reason = self.end_reason or reason
         if self.terminal is not None:
@@ -263,6 +285,7 @@ class MenuSession:
         if self.ended.is_set():
             return
         await self.terminal.close()
+        await self._end_helpers()
         self.ended.set()
         self._settled.set()
         with contextlib.suppress(Exception):
