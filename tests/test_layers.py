@@ -21,6 +21,7 @@ RULES = [
                         "telebot.demo")),
     ("telebot.processes", ("telebot.alerts", "telebot.bot", "telebot.state", "telebot.demo")),
     ("telebot.alerts", ("telebot.bot", "telebot.demo")),
+    ("telebot.menu", ("telebot.alerts", "telebot.bot", "telebot.state", "telebot.demo")),
     ("telebot.bot", ("telebot.demo",)),
     ("telebot.model", ("telebot.state", "telebot.alerts", "telebot.bot")),
 ]

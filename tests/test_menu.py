@@ -3,6 +3,7 @@ Telegram through the running bot and the loopback Bot API."""
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -150,6 +151,7 @@ async def test_a_changed_prompt_stops_the_replay_at_that_step(menu_settings, api
 async def test_an_echo_off_reply_is_typed_then_deleted_and_never_kept(
         menu_settings, api, tmp_path, caplog):
     secret = "s3cret-Pw-771"
+    caplog.set_level(logging.DEBUG, logger="telebot")
     s = menu_settings()
     async with running_bot(s, api) as bot:
         me = Player(bot)

@@ -382,6 +382,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         elif key == "e":
             session.answer("", "enter")
             await query.answer("⏎")
+        elif key.isdigit() and int(key) not in {c.number for c in session.view().question.choices}:
+            await query.answer(f"({key}) is not on the screen any more.", show_alert=True)
         elif key.isdigit():
             session.answer(key, "choice")
             await query.answer(f"({key})")
