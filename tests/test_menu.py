@@ -127,6 +127,9 @@ async def test_run_again_starts_an_identical_task_through_the_same_prompts(
         (details,) = await bot.ask(f"/details {old}")
         assert f"Run again as pid {new}" in details["text"]
         assert "🔁 Run again" in str(details["reply_markup"])
+        me.presses("🔁", details)  # once more, while the new one runs: a warning
+        warning = await me.said(f"already runs on that account (pid {new})")
+        assert "Run autoPirate again" in warning
 
 
 async def test_a_changed_prompt_stops_the_replay_at_that_step(menu_settings, api, tmp_path):
