@@ -18,7 +18,9 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from telebot import logsafe
+from telebot.bot.chatcheck import announce
 from telebot.bot.handlers import CALLBACK_PREFIX, add_handlers, bot_commands
+from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
 from telebot.bot.hostlabel import label_for, make_bot
 from telebot.bot.jobs import scan, schedule_report
 from telebot.bot.ordering import PerChatUpdateProcessor
@@ -108,8 +110,18 @@ async def _wait_for_store(settings: Settings, stop: asyncio.Event) -> Store | No
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                 store: Store | None = None, ready: asyncio.Event | None = None) -> None:
-    """Run the bot until `stop` is set. Raises ConfigError for what the player must fix."""
-    stop = stop or asyncio.Event()
+    """Run the bot until `stop` is set. Raises ConfigError for what the player must fix.
+    The loop's heartbeat (`health`) beats from the first moment, waits included."""
+    pulse = Pulse(settings.state_dir, beat_interval())
+    pulse.start()
+    try:
+        await _serve(settings, stop or asyncio.Event(), store, ready)
+    finally:
+        await pulse.stop()
+
+
+async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
+                 ready: asyncio.Event | None) -> None:
     store = store or await _wait_for_store(settings, stop)
     if store is None:
         return
@@ -118,6 +130,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     settings = for_ikabot(settings, telegram)
     logsafe.add_secret(token)
     logsafe.add_secret(settings.password)
+    logsafe.add_secret(settings.heartbeat_url)  # a push monitor's URL is its secret
     logsafe.install_filter()
     state = StateDB(settings.state_dir)
     app = build_application(settings, token, label_for(settings, chat_id))
@@ -132,6 +145,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     if not connected:
         state.close()
         return
+    await announce(app.bot, chat_id)
     from telebot.alerts.alerter import Alerter, attach
 
     rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,
@@ -139,6 +153,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                          ikabot_log=IkabotLog(settings.ikabot_log))
     attach(app, rt.alerter)
     poller_task: asyncio.Task[None] | None = None
+    heartbeat: HeartbeatURL | None = None
     try:
         with contextlib.suppress(TelegramError):
             await app.bot.set_my_commands(bot_commands())
@@ -162,6 +177,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
         app.job_queue.run_repeating(scan, interval=settings.scan_seconds,
                                     first=settings.scan_seconds, name="scan")
         schedule_report(app, float(state.get("report_minutes", settings.report_minutes)))
+        if settings.heartbeat_url:
+            heartbeat = HeartbeatURL(settings.heartbeat_url)
+            heartbeat.schedule(app, settings.heartbeat_minutes)
         # everything loaded so far (python-telegram-bot, httpx, the first read) lives as long
         # as telebot: keep it out of the cyclic collector's full passes, which otherwise
         # walk it all and stall the event loop for tens of milliseconds at a time
@@ -183,6 +201,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         await rt.alerter.stop()
+        if heartbeat is not None:
+            await heartbeat.stop()
         if app.running:
             await app.stop()
         await app.shutdown()

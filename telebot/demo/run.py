@@ -154,7 +154,9 @@ def run_demo(keep_running: bool = False) -> int:
             doomed = world.start("doomed", "autoPirate", 10, 0.35)
             settings = Settings(ikabot_path=world.ikabot_path, api_base_url=api.base_url,
                                 state_dir=Path(tmp) / "state", poll_seconds=0.1,
-                                scan_seconds=0.5, report_minutes=0)
+                                scan_seconds=0.5, report_minutes=0,
+                                # its own (empty) ikabot log: never the host's /tmp/ikabot.log
+                                ikabot_log=Path(tmp) / "ikabot.log")
             from telebot.ikabot.store import open_store
             from telebot.tasks import collect
 
