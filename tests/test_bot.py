@@ -471,9 +471,12 @@ async def test_unknown_command_gets_a_hint(world, api, tmp_path, dedicated):
         assert reply["text"] == "Sorry, this bot answers only its owner."
 
 
-async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, caplog):
-    """Before ikabot's first login there is no data (a fresh Docker volume): telebot says so
-    once and starts when it appears, instead of a restart loop on exit 2."""
+@pytest.mark.parametrize("volume", [False, True])
+async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, caplog,
+                                                    volume):
+    """Before ikabot's first login there is no data (nothing there; in Docker, an empty
+    volume directory): telebot says so once and starts when it appears, instead of a
+    restart loop on exit 2."""
     import asyncio
 
     from telebot.bot import app as app_module
@@ -482,6 +485,8 @@ async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, 
     caplog.set_level(logging.INFO)
     home = tmp_path / "home"
     home.mkdir()
+    if volume:
+        (home / ".ikabot").mkdir()  # what Docker mounts before ikabot's first login
     s = fast_settings(home / ".ikabot", api, tmp_path / "state")
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(app_module.serve(s, stop=stop, ready=ready))

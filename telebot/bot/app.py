@@ -29,7 +29,7 @@ from telebot.bot.runtime import Runtime
 from telebot.config import Settings, api_error, for_ikabot, resolve_telegram
 from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
-from telebot.ikabot.store import Store, open_store
+from telebot.ikabot.store import Store, is_empty_dir, open_store
 from telebot.state import StateDB
 
 log = logging.getLogger(__name__)
@@ -90,12 +90,12 @@ DATA_POLL = 5.0  # seconds between looks for ikabot's data that is not there yet
 
 async def _wait_for_store(settings: Settings, stop: asyncio.Event) -> Store | None:
     """ikabot's data, once it exists: before ikabot's first login there is none (a fresh
-    Docker volume), and a restart loop on exit 2 would help nobody. Said once; a path whose
-    parent does not exist either is a mistake in IKABOT_PATH, and fails at once. None when
-    told to stop first."""
+    Docker volume: an empty directory), and a restart loop on exit 2 would help nobody. Said
+    once; a path whose parent does not exist either is a mistake in IKABOT_PATH, and fails at
+    once. None when told to stop first."""
     path = settings.ikabot_path
     told = False
-    while not path.exists() and path.parent.is_dir():
+    while (not path.exists() or is_empty_dir(path)) and path.parent.is_dir():
         if not told:
             log.warning("waiting for ikabot's data at %s: ikabot creates it at its first "
                         "login (or set IKABOT_PATH)", path)
