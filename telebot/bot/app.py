@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import html
 import logging
 import signal
 import time
@@ -24,12 +25,13 @@ from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
 from telebot.bot.hostlabel import label_for, make_bot
 from telebot.bot.jobs import scan, schedule_report
 from telebot.bot.ordering import PerChatUpdateProcessor
-from telebot.bot.poller import SharedPoller
+from telebot.bot.poller import SharedPoller, blind_spot_text
 from telebot.bot.runtime import Runtime
 from telebot.config import Settings, api_error, for_ikabot, resolve_telegram
 from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
 from telebot.ikabot.store import Store, is_empty_dir, open_store
+from telebot.render import fmt_clock
 from telebot.state import StateDB
 
 log = logging.getLogger(__name__)
@@ -172,6 +174,9 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
                                   started_at=rt.started_at, callback_prefix=CALLBACK_PREFIX,
                                   ikabot_chat=telegram.chat_id or chat_id)
             app.bot_data["poller"] = poller
+            poller.on_blind = lambda head, until: rt.alerter.notice(  # type: ignore[union-attr]
+                f"blind-spot:{head}", html.escape(blind_spot_text(
+                    fmt_clock(until, time.time()), settings.confirm_after_minutes)))
             poller_task = asyncio.create_task(poller.run(stop), name="shared-poller")
         assert app.job_queue is not None
         app.job_queue.run_repeating(scan, interval=settings.scan_seconds,
