@@ -21,7 +21,8 @@ def files_of(path: Path) -> dict[Path, bytes]:
 
 
 def test_status_json_directory_layout(ikabot_dir: IkabotDir, spawn, run_cli):
-    pirate, web, dead, reused = spawn(), spawn(), spawn(), spawn()
+    pirate, web, dead = spawn(), spawn(), spawn()
+    reused = spawn(ikabot=False)  # the pid now belongs to another program
     ikabot_dir.add_pirate(ALICE, pirate.pid)
     ikabot_dir.add_webserver(BOB, web.pid)
     ikabot_dir.add_task(ALICE, dead.pid, "autoPirate", "Mission 3/10 complete")

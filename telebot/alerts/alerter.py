@@ -186,7 +186,8 @@ class Alerter:
 
 async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     alerter: Alerter = context.application.bot_data["runtime"].alerter
-    assert isinstance(update, ProcessExited)
+    if not isinstance(update, ProcessExited):  # the TypeHandler lets only these through
+        return
     alerter.on_exit(update)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded

@@ -19,11 +19,12 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from telebot import logsafe
+from telebot.bot.callbacks import PREFIX as CALLBACK_PREFIX
 from telebot.bot.chatcheck import announce
-from telebot.bot.handlers import CALLBACK_PREFIX, add_handlers, bot_commands
+from telebot.bot.handlers import add_handlers, bot_commands
 from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
 from telebot.bot.hostlabel import label_for, make_bot
-from telebot.bot.jobs import scan, schedule_report
+from telebot.bot.jobs import job_queue, scan, schedule_report
 from telebot.bot.ordering import PerChatUpdateProcessor
 from telebot.bot.poller import SharedPoller, blind_spot_text
 from telebot.bot.runtime import Runtime
@@ -160,11 +161,12 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         with contextlib.suppress(TelegramError):
             await app.bot.set_my_commands(bot_commands())
         await app.start()
-        tasks = await rt.tasks()
-        rt.alerter.startup(tasks)
+        tasks = await rt.read()
+        rt.alerter.startup(tasks)  # what ended while telebot was down, then the first scan
         await rt.alerter.start()
         if settings.dedicated_token:
-            assert app.updater is not None
+            if app.updater is None:
+                raise RuntimeError("dedicated mode needs python-telegram-bot's Updater")
             await app.updater.start_polling(
                 error_callback=_dedicated_error_callback(),  # type: ignore[arg-type]
                 drop_pending_updates=False)
@@ -178,8 +180,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
                 f"blind-spot:{head}", html.escape(blind_spot_text(
                     fmt_clock(until, time.time()), settings.confirm_after_minutes)))
             poller_task = asyncio.create_task(poller.run(stop), name="shared-poller")
-        assert app.job_queue is not None
-        app.job_queue.run_repeating(scan, interval=settings.scan_seconds,
+        job_queue(app).run_repeating(scan, interval=settings.scan_seconds,
                                     first=settings.scan_seconds, name="scan")
         schedule_report(app, float(state.get("report_minutes", settings.report_minutes)))
         if settings.heartbeat_url:

@@ -26,21 +26,11 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from telebot.logsafe import redact
+from telebot.telegram_errors import refusal
 
 log = logging.getLogger(__name__)
 
 TEST_MESSAGE = "✅ telebot check: this chat gets telebot's alerts."
-
-
-def refusal(error: BaseException) -> str | None:
-    """'403: bot was blocked by the user' when Telegram refuses the chat itself (the same
-    send may work later, once the owner acts); None for any other error."""
-    said = str(getattr(error, "message", error))
-    if isinstance(error, Forbidden):
-        return "403: " + redact(said.removeprefix("Forbidden: "))
-    if isinstance(error, BadRequest) and "chat not found" in said.lower():
-        return "400: chat not found"
-    return None
 
 
 def advice(error: BaseException, chat_id: str) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 from telegram.ext import Application, ContextTypes
 
+from telebot.bot.jobs import job_queue
 from telebot.logsafe import redact
 
 log = logging.getLogger(__name__)
@@ -153,8 +154,7 @@ class HeartbeatURL:
         return True
 
     def schedule(self, app: Application, minutes: float) -> None:
-        assert app.job_queue is not None
-        app.job_queue.run_repeating(self.tick, interval=minutes * 60, first=0, name=PING_JOB)
+        job_queue(app).run_repeating(self.tick, interval=minutes * 60, first=0, name=PING_JOB)
 
     async def stop(self) -> None:
         if self._inflight is not None:
