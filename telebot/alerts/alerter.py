@@ -76,11 +76,16 @@ class Alerter:
         self.deliverer = Deliverer(self.state, self.send or self._bot_send,
                                    self.edit or (self._bot_edit if self.bot is not None
                                                  else None),
-                                   markup_for=self.markup_for)
+                                   markup_for=self.markup_for,
+                                   send_plain=self._bot_send_plain if self.bot is not None
+                                   and self.send is None else None)
 
     async def _bot_send(self, chat_id: str, text: str, markup: Any = None) -> Any:
         return await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
                                            disable_web_page_preview=True, reply_markup=markup)
+
+    async def _bot_send_plain(self, chat_id: str, text: str) -> Any:
+        return await self.bot.send_message(chat_id, text, disable_web_page_preview=True)
 
     async def _bot_edit(self, chat_id: str, message_id: int, text: str) -> Any:
         return await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
