@@ -638,39 +638,31 @@ class FakeBotAPI:
             return self._message_json(m)
 
     def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat_id, message_id = self._int(params, "chat_id"), self._int(params, "message_id")
-        self._refuse(chat_id or 0)
         raw, visible = self._text(params)
         markup = _check_markup(params.get("reply_markup"))
-        with self._cond:
-            m = self._state.messages.get((chat_id or 0, message_id or 0))
-            if m is None:
-                raise ApiError(400, "Bad Request: message to edit not found")
-            if m.get("bot") != self._queue_name():
-                raise ApiError(400, "Bad Request: message can't be edited")
-            if m["html"] == raw and m["reply_markup"] == markup:
-                raise ApiError(400, "Bad Request: message is not modified: specified new "
-                                    "message content and reply markup are exactly the same "
-                                    "as a current content and reply markup of the message")
-            m.update(text=visible, html=raw, reply_markup=markup, edits=m["edits"] + 1,
-                     edit_date=int(time.time()), parse_mode=params.get("parse_mode"))
-            self._cond.notify_all()
-            return self._message_json(m)
+        return self._edit(params, ("html", "reply_markup"), text=visible, html=raw,
+                          reply_markup=markup, parse_mode=params.get("parse_mode"))
 
     def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat_id, message_id = self._int(params, "chat_id"), self._int(params, "message_id")
         markup = _check_markup(params.get("reply_markup"))
+        return self._edit(params, ("reply_markup",), reply_markup=markup)
+
+    def _edit(self, params: dict[str, Any], compared: tuple[str, ...],
+              **changes: Any) -> dict[str, Any]:
+        """An edit of one of this bot's messages; 400 when nothing `compared` changes."""
+        chat_id, message_id = self._int(params, "chat_id"), self._int(params, "message_id")
+        self._refuse(chat_id or 0)
         with self._cond:
             m = self._state.messages.get((chat_id or 0, message_id or 0))
             if m is None:
                 raise ApiError(400, "Bad Request: message to edit not found")
             if m.get("bot") != self._queue_name():
                 raise ApiError(400, "Bad Request: message can't be edited")
-            if m["reply_markup"] == markup:
+            if all(m.get(k) == changes[k] for k in compared):
                 raise ApiError(400, "Bad Request: message is not modified: specified new "
                                     "message content and reply markup are exactly the same "
                                     "as a current content and reply markup of the message")
-            m.update(reply_markup=markup, edits=m["edits"] + 1, edit_date=int(time.time()))
+            m.update(changes, edits=m["edits"] + 1, edit_date=int(time.time()))
             self._cond.notify_all()
             return self._message_json(m)
 
