@@ -56,8 +56,10 @@ def buttons(message: dict[str, Any]) -> dict[str, str]:
 class Player:
     """The owner at the phone, on one running bot."""
 
-    def __init__(self, bot: Harness, chat_id: int = OWNER, user_id: int = OWNER) -> None:
+    def __init__(self, bot: Harness, chat_id: int = OWNER, user_id: int = OWNER,
+                 token: str | None = None) -> None:
         self.bot, self.api, self.chat_id, self.user_id = bot, bot.api, chat_id, user_id
+        self.token = token  # a dedicated bot's (TELEBOT_TOKEN); None: ikabot's
 
     async def sees(self, text: str, timeout: float = 20.0) -> dict[str, Any]:
         ok = await self.bot.wait(lambda: text in screen(self.api, self.chat_id)["text"],
@@ -76,7 +78,8 @@ class Player:
     def types(self, text: str) -> int:
         """Reply with text; returns the message id."""
         self.api.add_message(text, chat_id=self.chat_id, user_id=self.user_id,
-                             chat_type="private" if self.chat_id > 0 else "group")
+                             chat_type="private" if self.chat_id > 0 else "group",
+                             token=self.token)
         return max(k[1] for k in self._user_keys())
 
     def _user_keys(self) -> list[tuple[int, int]]:

@@ -217,3 +217,16 @@ async def test_menu_can_be_turned_off(menu_settings, api):
     async with running_bot(menu_settings(allow_menu=False), api) as bot:
         (answer,) = await bot.ask("/menu")
         assert "TELEBOT_ALLOW_MENU=0" in answer["text"]
+
+
+async def test_menu_on_a_dedicated_token(menu_settings, api, tmp_path):
+    """With TELEBOT_TOKEN python-telegram-bot's own long polling brings the replies."""
+    own = "777:OWN"
+    api.add_bot(own, "own_telebot")
+    async with running_bot(menu_settings(token=own, chat_id=str(OWNER)), api) as bot:
+        me = Player(bot, token=own)
+        me.types("/menu")
+        await me.answers("Mail:", ALICE.email)
+        await me.sees("(17) Auto-Pirate")
+        me.types("/cancel")
+        await me.sees("⏹")
