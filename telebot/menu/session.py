@@ -35,6 +35,7 @@ QUIET = 0.15  # seconds without output before the screen is shown
 MIN_INTERVAL = 1.0  # seconds between two edits of the screen message (private chat)
 GROUP_INTERVAL = 3.0  # in a group: Telegram allows 20 messages a minute there
 IDLE_LIMIT = 600.0  # a session nobody answered for this long ends
+CANDIDATE_LOOKS = 20  # settles a new child of the menu may take to appear in the process list
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,9 @@ class MenuSession:
     _shown_generation: int = 0
     _known_children: dict[int, int] = field(default_factory=dict)  # pid → start ticks
     _pending: _Pending | None = None
+    # children forked by an answer, not yet in ikabot's process list: (the question answered,
+    # answers given then, looks so far)
+    _candidates: dict[int, tuple[Question, int, int]] = field(default_factory=dict)
     _segment: int = 0  # index of the first answer after the last task started
     _runner: asyncio.Task[None] | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -186,16 +190,11 @@ class MenuSession:
 
     async def _detect(self, q: Question) -> None:
         if self._pending is None:
-            new = self._new_children()
-            if new and self.steps:
-                tasks = await self.read_tasks()
-                for t in tasks:
-                    stat = liveness.read_stat(t.pid)
-                    if t.pid in new and t.alive and stat is not None:
-                        home = self.steps[-1].question
-                        self._pending = _Pending(t.pid, stat.start_ticks, t, home,
-                                                 len(self.steps))
-                        break
+            for pid in self._new_children():
+                if self.steps:  # forked by an answer (not the manager ikabot starts first)
+                    self._candidates[pid] = (self.steps[-1].question, len(self.steps), 0)
+            if self._candidates:
+                await self._match_candidates()
             return
         p = self._pending
         if not liveness.same_process(p.pid, p.start_ticks):
@@ -209,6 +208,24 @@ class MenuSession:
             started = Started(p.pid, p.start_ticks, p.task, steps)
             self.started.append(started)
             await self.on_started(self, started)
+
+    async def _match_candidates(self) -> None:
+        """A child of the menu becomes the pending task once ikabot's process list has it
+        (ikabot writes the entry right after the fork: a settle or two later at most)."""
+        tasks = {t.pid: t for t in await self.read_tasks()}
+        for pid, (home, upto, looks) in list(self._candidates.items()):
+            task = tasks.get(pid)
+            ticks = self._known_children.get(pid)
+            if task is not None and task.alive and ticks is not None and \
+                    liveness.same_process(pid, ticks):
+                self._pending = _Pending(pid, ticks, task, home, upto)
+                self._candidates.clear()
+                return
+            if looks >= CANDIDATE_LOOKS or ticks is None or \
+                    not liveness.same_process(pid, ticks):
+                del self._candidates[pid]  # no task (it ended, or it is no task at all)
+            else:
+                self._candidates[pid] = (home, upto, looks + 1)
 
     def _login_steps(self) -> list[Step]:
         """The answers before the first menu (the mail): every run of the menu asks them."""
