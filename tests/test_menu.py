@@ -20,7 +20,8 @@ from telebot.processes import liveness
 @pytest.fixture
 def menu_settings(ikabot_dir: IkabotDir, api, tmp_path: Path):
     def make(**kw):
-        command = offline_command(ikabot_dir.home, tmp_path / "ikabot.log", tmp_path / "gates",
+        home = kw.pop("home", ikabot_dir.home)  # where the offline ikabot looks for its data
+        command = offline_command(home, tmp_path / "ikabot.log", tmp_path / "gates",
                                   ALICE, fortress=kw.pop("fortress", True))
         return fast_settings(ikabot_dir.path, api, tmp_path / "state", ikabot_command=command,
                              **kw)
@@ -230,3 +231,25 @@ async def test_menu_on_a_dedicated_token(menu_settings, api, tmp_path):
         await me.sees("(17) Auto-Pirate")
         me.types("/cancel")
         await me.sees("⏹")
+
+
+async def test_a_password_asked_on_replay_stops_it_and_is_the_owners(menu_settings, api,
+                                                                      tmp_path):
+    """The saved session is gone (cookies expired): ikabot asks for the password where the
+    recorded answers went straight to its menu. The replay stops there; the owner answers."""
+    async with running_bot(menu_settings(), api) as bot:
+        me, old = await start_pirate_from_menu(bot)
+        await bot.ask("/cancel", replies=0)
+        await me.sees("⏹")
+        open_gate(tmp_path / "gates", f"{old}-run-1")
+        await me.said("autoPirate finished")
+    (tmp_path / "elsewhere").mkdir()  # a home where ikabot has no saved session
+    async with running_bot(menu_settings(home=tmp_path / "elsewhere"), api) as bot:
+        me = Player(bot)
+        await run_again(me, old)
+        stopped = await me.said("Run again stopped at step 2 of 8")
+        assert "echo off (a password?)" in stopped, stopped
+        await me.sees("🔒")
+        message_id = me.types("the-Password-9")
+        assert await bot.wait(lambda: (OWNER, message_id) in api.deleted())
+        await me.sees("(17) Auto-Pirate")  # logged in: the session is the owner's

@@ -56,6 +56,7 @@ COMMANDS = {
     "mute": "hold non-urgent alerts: /mute <minutes>",
     "kill": "stop a task, after a confirmation: /kill <pid>",
     "menu": "ikabot's own menu, here (owners only); /cancel ends it",
+    "cancel": "end the /menu session",
 }
 OLD_BUTTON = "This button is from an older telebot: send the command again."
 REPLY_RETRIES = 3
