@@ -10,7 +10,7 @@ from telebot.menu.recorded import Step
 from telebot.menu.screen import Question
 from telebot.menu.session import MenuSession
 
-PATIENCE = 3.0  # seconds a different screen must stay unchanged to count as a difference
+PATIENCE = 5.0  # seconds a different screen must stay unchanged to count as a difference
 FIRST_SCREEN = 30.0  # seconds the menu may take to ask its first question
 
 

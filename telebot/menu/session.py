@@ -250,8 +250,11 @@ class MenuSession:
         q = self.view().question
         t.type_line(text)
         self._last_input = time.monotonic()
-        if not echo_off or kind == "enter":
-            self.steps.append(Step(q, "" if kind == "enter" else text, kind))
+        if not echo_off:
+            self.steps.append(Step(q, text, kind))
+        elif kind == "enter" or q.prompt.endswith("[Enter]"):
+            # ikabot's enter(): whatever was typed is thrown away, so it is kept as ⏎ alone
+            self.steps.append(Step(q, "", "enter"))
         return echo_off
 
     @property
