@@ -20,7 +20,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -34,8 +34,8 @@ from telebot import render
 from telebot.bot.callbacks import Kind, make, pattern
 from telebot.bot.callbacks import decode as decode_button
 from telebot.bot.handlers import reply, runtime
+from telebot.bot.menu_screen import ScreenMessage
 from telebot.bot.permissions import for_actors, in_bots_chat, user_may_act
-from telebot.bot.poller import retry_after_seconds
 from telebot.bot.runtime import Runtime
 from telebot.menu.launch import menu_command, menu_env
 from telebot.menu.recorded import RecordedAnswers, Recording, Step
@@ -51,13 +51,8 @@ NO_COMMAND = ("ikabot's command was not found beside telebot nor on PATH: set IK
               "to what starts ikabot's menu.")
 BUSY = "A /menu session is open already (its screen is above); /cancel ends it."
 GONE = "This /menu session has ended. /menu opens a new one."
-ROW = 3  # choice buttons a row
 
 # ---- button data (on the codec of `bot.callbacks`): the menu's keys and 🔁 Run again
-
-
-def key_data(token: str, key: str | int) -> str:
-    return make(Kind.MENU_KEY, f"{token}.{key}")
 
 
 def again_data(kind: Kind, pid: int | str, ticks: int | str) -> str:
@@ -77,10 +72,12 @@ class MenuManager:
     rt: Runtime
     bot: Any
     session: MenuSession | None = None
-    message_id: int | None = None
+    screen: ScreenMessage = field(init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _publishing: asyncio.Lock = field(default_factory=asyncio.Lock)
     _replays: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.screen = ScreenMessage(self.bot, self.rt.chat_id)
 
     @property
     def recorded(self) -> RecordedAnswers:
@@ -114,7 +111,7 @@ class MenuManager:
                                   min_interval=GROUP_INTERVAL if group else MIN_INTERVAL)
             if again_of is not None:
                 session.again_of = (again_of.pid, again_of.start_ticks)
-            self.message_id = None
+            self.screen.message_id = None
             try:
                 session.start()
             except OSError as e:
@@ -147,73 +144,15 @@ class MenuManager:
             task.cancel()
         await self.close("telebot stopped")
 
-    # ---- the screen message
-
-    def _markup(self, session: MenuSession, view: View) -> InlineKeyboardMarkup | None:
-        if view.ended:
-            return None
-        buttons = [InlineKeyboardButton(f"({c.number}) {render.clip(c.text, 24)}",
-                                        callback_data=key_data(session.token, c.number))
-                   for c in view.question.choices]
-        rows = [buttons[i:i + ROW] for i in range(0, len(buttons), ROW)]
-        last = []
-        if view.echo_off:
-            last.append(InlineKeyboardButton("⏎ Enter",
-                                             callback_data=key_data(session.token, "e")))
-        last.append(InlineKeyboardButton("✖ End session",
-                                         callback_data=key_data(session.token, "x")))
-        rows.append(last)
-        return InlineKeyboardMarkup(rows)
-
-    def _text(self, session: MenuSession, view: View) -> str:
-        if view.ended:
-            head = f"⏹ ikabot's menu closed: {html.escape(session.end_reason or 'ended')}."
-        elif view.echo_off:
-            head = ("🔒 ikabot reads this with echo off: your reply is typed in, then deleted "
-                    "from the chat (never stored). ⏎ answers an [Enter].")
-        else:
-            head = "📟 ikabot's menu · tap a choice or reply with text · /cancel ends it"
-        return f"{head}\n<pre>{html.escape(view.text)}</pre>"
-
     async def _publish(self, view: View) -> None:
-        session = self.session
-        if session is None:
-            return
-        async with self._publishing:
-            text, markup = self._text(session, view), self._markup(session, view)
-            for _ in range(3):
-                try:
-                    if self.message_id is None:
-                        m = await self.bot.send_message(self.rt.chat_id, text,
-                                                        parse_mode=ParseMode.HTML,
-                                                        reply_markup=markup)
-                        self.message_id = m.message_id
-                    else:
-                        await self.bot.edit_message_text(text, chat_id=self.rt.chat_id,
-                                                         message_id=self.message_id,
-                                                         parse_mode=ParseMode.HTML,
-                                                         reply_markup=markup)
-                    return
-                except RetryAfter as e:
-                    await asyncio.sleep(retry_after_seconds(e))
-                except BadRequest as e:
-                    low = e.message.lower()
-                    if "not modified" in low:
-                        return
-                    if "not found" in low or "can't be edited" in low:
-                        self.message_id = None  # deleted by the owner: a new message
-                        continue
-                    log.warning("menu screen not shown: %s", e.message)
-                    return
-                except TelegramError as e:
-                    log.warning("menu screen not shown yet: %s", type(e).__name__)
-                    await asyncio.sleep(1)
+        if self.session is not None:
+            await self.screen.show(self.session.token, self.session.end_reason, view)
 
     async def reshow(self) -> None:
         """A new message with the current screen (the old one scrolled away)."""
         session = self.open_session()
         if session is not None:
-            self.message_id = None
+            self.screen.message_id = None
             await self._publish(session.view())
 
     # ---- tasks started from the menu

@@ -1,0 +1,95 @@
+"""The /menu screen as one Telegram message: ikabot's screen in `<pre>`, a button for each
+`(N) text` choice, ⏎ while echo is off, ✖; sent once, then edited in place."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, RetryAfter, TelegramError
+
+from telebot import render
+from telebot.bot.callbacks import Kind, make
+from telebot.menu.session import View
+from telebot.telegram_errors import retry_after_seconds
+
+log = logging.getLogger(__name__)
+
+ROW = 3  # choice buttons a row
+ATTEMPTS = 3
+
+
+def key_data(token: str, key: str | int) -> str:
+    """A key of session `token`: a choice's number, `e` (⏎) or `x` (✖)."""
+    return make(Kind.MENU_KEY, f"{token}.{key}")
+
+
+def markup(token: str, view: View) -> InlineKeyboardMarkup | None:
+    if view.ended:
+        return None
+    buttons = [InlineKeyboardButton(f"({c.number}) {render.clip(c.text, 24)}",
+                                    callback_data=key_data(token, c.number))
+               for c in view.question.choices]
+    rows = [buttons[i:i + ROW] for i in range(0, len(buttons), ROW)]
+    last = []
+    if view.echo_off:
+        last.append(InlineKeyboardButton("⏎ Enter", callback_data=key_data(token, "e")))
+    last.append(InlineKeyboardButton("✖ End session", callback_data=key_data(token, "x")))
+    rows.append(last)
+    return InlineKeyboardMarkup(rows)
+
+
+def text(end_reason: str, view: View) -> str:
+    if view.ended:
+        head = f"⏹ ikabot's menu closed: {html.escape(end_reason or 'ended')}."
+    elif view.echo_off:
+        head = ("🔒 ikabot reads this with echo off: your reply is typed in, then deleted "
+                "from the chat (never stored). ⏎ answers an [Enter].")
+    else:
+        head = "📟 ikabot's menu · tap a choice or reply with text · /cancel ends it"
+    return f"{head}\n<pre>{html.escape(view.text)}</pre>"
+
+
+@dataclass
+class ScreenMessage:
+    bot: Any
+    chat_id: str
+    message_id: int | None = None  # None: the next screen is a new message
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def show(self, token: str, end_reason: str, view: View) -> None:
+        """Send or edit; a message the owner deleted is sent anew; never raises."""
+        async with self._lock:
+            body, keys = text(end_reason, view), markup(token, view)
+            for _ in range(ATTEMPTS):
+                try:
+                    if self.message_id is None:
+                        m = await self.bot.send_message(self.chat_id, body,
+                                                        parse_mode=ParseMode.HTML,
+                                                        reply_markup=keys)
+                        self.message_id = m.message_id
+                    else:
+                        await self.bot.edit_message_text(body, chat_id=self.chat_id,
+                                                         message_id=self.message_id,
+                                                         parse_mode=ParseMode.HTML,
+                                                         reply_markup=keys)
+                    return
+                except RetryAfter as e:
+                    await asyncio.sleep(retry_after_seconds(e))
+                except BadRequest as e:
+                    low = e.message.lower()
+                    if "not modified" in low:
+                        return
+                    if "not found" in low or "can't be edited" in low:
+                        self.message_id = None
+                        continue
+                    log.warning("menu screen not shown: %s", e.message)
+                    return
+                except TelegramError as e:
+                    log.warning("menu screen not shown yet: %s", type(e).__name__)
+                    await asyncio.sleep(1)
