@@ -244,10 +244,15 @@ def alert_markup(app: Application, dedup_key: str) -> InlineKeyboardMarkup | Non
     kind, _, rest = dedup_key.partition(":")
     pid, _, ticks = rest.partition(":")
     if mgr is None or kind != "end" or not (pid.isdigit() and ticks.isdigit()) or \
-            not mgr.rt.settings.allow_menu or mgr.recorded.get(int(pid), int(ticks)) is None:
+            not mgr.rt.settings.allow_menu:
         return None
+    rec = mgr.recorded.get(int(pid), int(ticks))
+    if rec is None:
+        return None
+    # named: in a storm the message tells of several tasks, the button is for this one
     return InlineKeyboardMarkup([[InlineKeyboardButton(
-        "🔁 Run again", callback_data=again_data(Kind.AGAIN_ASK, pid, ticks))]])
+        f"🔁 Run again: {render.clip(rec.action, 30)} {pid}",
+        callback_data=again_data(Kind.AGAIN_ASK, pid, ticks))]])
 
 
 # ---- handlers
