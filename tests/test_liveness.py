@@ -134,6 +134,7 @@ def test_ikabot_processes(spawn, tmp_path):
     script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(600)\n")
     script.chmod(0o755)
     direct = subprocess.Popen([str(script)])
+    kids: list[psutil.Process] = []
     try:
         parent = spawn("import multiprocessing as mp, time\n"
                        "c = mp.get_context('spawn').Process(target=time.sleep, args=(600,))\n"
@@ -145,6 +146,7 @@ def test_ikabot_processes(spawn, tmp_path):
                     if "--multiprocessing-fork" in c.cmdline()]
 
         assert wait_until(spawned, 20)
+        kids = psutil.Process(parent.pid).children()  # the resource tracker too
         (child,) = spawned()
         assert wait_until(lambda: psutil.Process(direct.pid).name() == "ikabot")
         for pid in (task.pid, direct.pid, parent.pid, child.pid):
@@ -155,6 +157,8 @@ def test_ikabot_processes(spawn, tmp_path):
         assert not liveness.may_signal(os.getppid())
         assert liveness.may_signal(task.pid)
     finally:
+        for kid in kids:  # they outlive their parent
+            kid.kill()
         direct.kill()
         direct.wait()
 

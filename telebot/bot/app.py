@@ -27,6 +27,7 @@ from telebot.bot.runtime import Runtime
 from telebot.config import Settings, api_error, for_ikabot, resolve_telegram
 from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
+from telebot.ikabot.safeio import owner_of
 from telebot.ikabot.store import Store, open_store
 from telebot.state import StateDB
 
@@ -136,7 +137,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
 
     rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,
                          fallback_interval=settings.scan_seconds,
-                         ikabot_log=IkabotLog(settings.ikabot_log))
+                         ikabot_log=IkabotLog(settings.ikabot_log,
+                                              owner=owner_of(settings.ikabot_path)))
     attach(app, rt.alerter)
     poller_task: asyncio.Task[None] | None = None
     try:

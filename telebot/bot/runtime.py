@@ -77,6 +77,7 @@ class Runtime:
         if self.alerter is not None:
             # every read is a scan: a status that lasted less than a scan interval but was
             # shown to the player is in the task's history too (its `Mission k/N` depends on it)
+            await self.alerter.read_log()
             self.alerter.observe(tasks)
         self.last_tasks = tasks
         return tasks
