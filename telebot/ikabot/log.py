@@ -28,6 +28,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from telebot.ikabot.clean import clean_text
 from telebot.ikabot.safeio import UnsafeFile, open_trusted
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ class IkabotLog:
             self._partial = data
             return
         self._partial = data[cut + 1:]
-        lines = data[:cut].decode("utf-8", "replace").split("\n")
+        lines = clean_text(data[:cut].decode("utf-8", "replace")).split("\n")
         if self._skip_to_line:
             lines = lines[1:]  # the backlog started mid-line
             self._skip_to_line = False
@@ -176,7 +177,7 @@ class IkabotLog:
 
     def _flush_partial(self) -> None:
         if self._partial:
-            self._line(self._partial.decode("utf-8", "replace"))
+            self._line(clean_text(self._partial.decode("utf-8", "replace")))
             self._partial = b""
 
     def _line(self, line: str) -> None:

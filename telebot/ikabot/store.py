@@ -10,7 +10,6 @@ and never creates anything there.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -22,6 +21,7 @@ from typing import Any
 from telebot.config import Settings
 from telebot.errors import DataError, TornRead
 from telebot.ikabot import legacy, sidecar
+from telebot.ikabot.clean import clean, clean_text, loads_clean
 from telebot.ikabot.safeio import (
     DEFAULT_CAP,
     UnsafeFile,
@@ -153,7 +153,7 @@ def _read_legacy_account(path: Path, email: str, key: bytes, owner: int) -> dict
     last_error: Exception | None = None
     for line in reversed(mine):  # the newest line wins if ikabot ever appended one
         try:
-            return legacy.decrypt(key, line.ciphertext)
+            return clean(legacy.decrypt(key, line.ciphertext))
         except legacy.DecryptError as e:
             last_error = e
     raise TornRead(str(last_error))
@@ -263,7 +263,7 @@ def _merge_sidecar(path: Path, email: str, accounts: list[AccountData],
     An unreadable sidecar costs only the details (a warning names it); the tasks still show.
     """
     try:
-        mine = sidecar.details_of(sidecar.load(path, owner), email)
+        mine = clean(sidecar.details_of(sidecar.load(path, owner), email))
     except (OSError, ValueError) as e:
         return [f"skipped {sidecar.path_for(path).name}: {_why(e)}"]
     for a in accounts:
@@ -370,7 +370,7 @@ class DirectoryStore(Store):
         if cached and cached.stamp == stamp:
             return cached.data
         try:  # a FIFO, /dev/zero, another user's file: refused at once
-            data = json.loads(read_text_capped(file, owner=self.owner))
+            data = loads_clean(read_text_capped(file, owner=self.owner))
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
         except UnsafeFile as e:
@@ -414,7 +414,8 @@ class DirectoryStore(Store):
                 data = self._json(file, warnings)
                 if data is None:
                     continue
-                email = data.get("email") if isinstance(data.get("email"), str) else file.stem
+                email = data.get("email") if isinstance(data.get("email"), str) else \
+                    clean_text(file.stem)  # a file name may hold any bytes
                 if want and email.lower() != want:
                     continue
                 emails.append(email)
@@ -424,7 +425,7 @@ class DirectoryStore(Store):
             if a.key.email and a.key.email not in emails:
                 emails.append(a.key.email)
         return Snapshot("directory", path, telegram_from(global_cfg), accounts, emails,
-                        time.time(), warnings)
+                        time.time(), [clean_text(w) for w in warnings])  # file names in them
 
     def _migration(self, path: Path, known: list[str], warnings: list[str]) -> list[AccountData]:
         """Accounts still waiting in `.legacy_migration.enc` (not yet moved to users/)."""
