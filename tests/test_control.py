@@ -195,7 +195,7 @@ async def test_a_press_after_the_pid_changed_hands_is_refused(ikabot_dir, pirate
     state = StateDB(settings.state_dir)
     try:
         rt = Runtime(settings, open_store(settings), state, str(OWNER))
-        started = (await rt.tasks())[0].started
+        started = (await rt.read())[0].started
         real = liveness.start_ticks(pirate.pid)
         assert real is not None
         button = KillButton("n", pirate.pid, real - 100, started, "autoPirate", "alice", 0, 0)

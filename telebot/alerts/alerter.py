@@ -183,7 +183,8 @@ class Alerter:
 
 async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     alerter: Alerter = context.application.bot_data["runtime"].alerter
-    assert isinstance(update, ProcessExited)
+    if not isinstance(update, ProcessExited):  # the TypeHandler lets only these through
+        return
     await alerter.read_log()  # the dead task's last words, read off the event loop
     alerter.on_exit(update)
     # one step of the event loop for the outbox, woken by this end, before the next end is

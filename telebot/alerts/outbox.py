@@ -19,9 +19,9 @@ from typing import Any
 
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 
-from telebot.bot.poller import retry_after_seconds
 from telebot.logsafe import redact
 from telebot.state import OutboxItem, StateDB
+from telebot.telegram_errors import retry_after_seconds
 
 log = logging.getLogger(__name__)
 

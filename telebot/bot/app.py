@@ -18,9 +18,10 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from telebot import logsafe
-from telebot.bot.handlers import CALLBACK_PREFIX, add_handlers, bot_commands
+from telebot.bot.callbacks import PREFIX as CALLBACK_PREFIX
+from telebot.bot.handlers import add_handlers, bot_commands
 from telebot.bot.hostlabel import label_for, make_bot
-from telebot.bot.jobs import scan, schedule_report
+from telebot.bot.jobs import job_queue, scan, schedule_report
 from telebot.bot.ordering import PerChatUpdateProcessor
 from telebot.bot.poller import SharedPoller
 from telebot.bot.runtime import Runtime
@@ -145,11 +146,13 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
         with contextlib.suppress(TelegramError):
             await app.bot.set_my_commands(bot_commands())
         await app.start()
-        tasks = await rt.tasks()
-        rt.alerter.startup(tasks)
+        tasks = await rt.read()
+        await rt.alerter.read_log()  # why the tasks that ended while telebot was down ended
+        rt.alerter.startup(tasks)  # what ended while telebot was down, then the first scan
         await rt.alerter.start()
         if settings.dedicated_token:
-            assert app.updater is not None
+            if app.updater is None:
+                raise RuntimeError("dedicated mode needs python-telegram-bot's Updater")
             await app.updater.start_polling(
                 error_callback=_dedicated_error_callback(),  # type: ignore[arg-type]
                 drop_pending_updates=False)
@@ -160,8 +163,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                                   ikabot_chat=telegram.chat_id or chat_id)
             app.bot_data["poller"] = poller
             poller_task = asyncio.create_task(poller.run(stop), name="shared-poller")
-        assert app.job_queue is not None
-        app.job_queue.run_repeating(scan, interval=settings.scan_seconds,
+        job_queue(app).run_repeating(scan, interval=settings.scan_seconds,
                                     first=settings.scan_seconds, name="scan")
         schedule_report(app, float(state.get("report_minutes", settings.report_minutes)))
         # everything loaded so far (python-telegram-bot, httpx, the first read) lives as long

@@ -27,6 +27,7 @@ from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError, Ti
 
 from telebot.logsafe import redact
 from telebot.state import StateDB
+from telebot.telegram_errors import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,6 @@ class Mark:
         ids = [u.update_id for u in updates]
         dates = [d for d in map(_date, updates) if d is not None]
         return Mark(max([self.update_id, *ids]), max([self.date, *dates]))
-
-
-def retry_after_seconds(error: RetryAfter) -> float:
-    value = error.retry_after
-    return float(value.total_seconds() if hasattr(value, "total_seconds") else value)
 
 
 @dataclass
