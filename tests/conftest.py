@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import ikabotlog  # noqa: F401  (first: ikabot's log into a temp dir, not /tmp/ikabot.log)
 import pytest
 from ikabotdata import Account, IkabotDir, LegacyFile, other_program, spawn_task
 
