@@ -150,3 +150,14 @@ async def test_cli_bot_and_alert_survive_an_odd_field(spawn, run_cli, tmp_path, 
             assert await bot.wait(lambda: alerts(api), 20)
     (text,) = alerts(api)
     assert "killed" in text.split("\n")[0] and str(p.pid) in text
+
+
+def test_the_legacy_layout_is_cleaned_too(legacy_file, spawn, run_cli):
+    """ikabot ≤ 7.5 encrypted JSON written with json.dumps: a lone surrogate as "\\ud83d"."""
+    p = spawn()
+    legacy_file.add_task(CAROL, p.pid, "autoPirate", ODD)
+    r = run_cli("status", "--json", IKABOT_PATH=str(legacy_file.path), IKABOT_EMAIL=CAROL.email,
+                IKABOT_PASSWORD=CAROL.password)
+    assert r.code == 0, r.err
+    (proc,) = json.loads(r.out)["processes"]
+    assert proc["status"] == "x\ufffdy\ufffdz" and proc["state"] == "running"
