@@ -163,6 +163,20 @@ def test_ikabot_processes(spawn, tmp_path):
         direct.wait()
 
 
+def test_never_itself_even_when_it_looks_like_ikabot(tmp_path):
+    """A telebot started the way ikabot is (its own command line ikabot's) still never takes
+    itself, its parent or pid 1 for something it may signal."""
+    from ikabotdata import LAUNCHER
+
+    code = ("import json, os\nfrom telebot.processes import liveness\n"
+            "print(json.dumps([liveness.is_ikabot(os.getpid()), liveness.may_signal(os.getpid()),"
+            " liveness.may_signal(os.getppid()), liveness.may_signal(1)]))")
+    r = subprocess.run([sys.executable, str(LAUNCHER), code], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [True, False, False, False]
+
+
 def test_zombie_wait_status_is_read(spawn):
     from telebot.processes.exitinfo import read_zombie
 
