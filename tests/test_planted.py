@@ -7,6 +7,7 @@ Tests run as root (CI): the planted files belong to uid 65534 (nobody), like ano
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import time
@@ -27,8 +28,10 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user
 
 
 def plant(path: Path, text: str, how: str) -> None:
-    """`trusted`: ikabot's user's own file; `other`: another user's; `writable`: ikabot's user's
-    but anyone may write it; `fifo`: a named pipe nobody writes to."""
+    """`trusted`: ikabot's user's own file; `private group`: the same, writable by its owner's
+    own group (umask 002); `other`: another user's; `writable`: ikabot's user's but anyone may
+    write it; `group`: writable by a group others are in; `fifo`: a named pipe nobody writes
+    to."""
     if how == "fifo":
         os.mkfifo(path)
         return
@@ -37,6 +40,12 @@ def plant(path: Path, text: str, how: str) -> None:
         os.chown(path, OTHER_UID, OTHER_UID)
     elif how == "writable":
         path.chmod(0o666)
+    elif how == "group":
+        os.chown(path, -1, OTHER_UID)
+        path.chmod(0o664)
+    elif how == "private group":  # root's own group, gid 0, with no other member
+        os.chown(path, -1, 0)
+        path.chmod(0o664)
 
 
 # ---------------------------------------------------------------- ikabot's log
@@ -127,8 +136,10 @@ def test_a_planted_migration_file(ikabot_dir: IkabotDir, spawn, run_cli, tmp_pat
         assert "legacy_migration.enc" in r.err and "Traceback" not in r.err
 
 
-@pytest.mark.parametrize("how", ["trusted", "other", "writable"])
+@pytest.mark.parametrize("how", ["trusted", "private group", "other", "writable", "group"])
 def test_a_planted_users_file(ikabot_dir: IkabotDir, spawn, run_cli, how):
+    if how == "private group" and grp.getgrgid(0).gr_mem:
+        pytest.skip("root's group has members on this host")
     ikabot_dir.add_task(ALICE, spawn().pid, "autoPirate")
     p = spawn()
     plant(ikabot_dir.path / "users" / "mallory_example.org.json", json.dumps(
@@ -138,6 +149,7 @@ def test_a_planted_users_file(ikabot_dir: IkabotDir, spawn, run_cli, how):
     r = run_cli("status", "--json", IKABOT_PATH=str(ikabot_dir.path), timeout=30)
     assert r.code == 0, r.err
     urls = [u for proc in json.loads(r.out)["processes"] for u in proc["urls"]]
-    assert (PHISH in urls) is (how == "trusted"), r.out
-    if how != "trusted":
+    trusted = how in ("trusted", "private group")
+    assert (PHISH in urls) is trusted, r.out
+    if not trusted:
         assert "mallory_example.org.json" in r.err
