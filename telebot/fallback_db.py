@@ -33,10 +33,16 @@ DISK_FAILURES = {
 }
 
 
-def disk_failure(e: sqlite3.Error) -> str | None:
-    """What the disk did wrong, or None when `e` is not the disk's fault."""
+def primary_code(e: BaseException) -> int | None:
+    """SQLite's primary result code of an error (extended codes folded), if it has one."""
     code = getattr(e, "sqlite_errorcode", None)
-    return None if code is None else DISK_FAILURES.get(code & 0xFF)
+    return None if code is None else code & 0xFF
+
+
+def disk_failure(e: BaseException) -> str | None:
+    """What the disk did wrong, or None when `e` is not the disk's fault."""
+    code = primary_code(e)
+    return None if code is None else DISK_FAILURES.get(code)
 
 
 class FallbackConnection:

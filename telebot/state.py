@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from telebot.errors import ConfigError
-from telebot.fallback_db import FallbackConnection, disk_failure
+from telebot.fallback_db import FallbackConnection, disk_failure, primary_code
 
 SCHEMA_VERSION = 2
 HISTORY_KEEP = 50  # status changes remembered per task
@@ -158,9 +158,8 @@ class _Corrupt(Exception):
 
 
 def _corrupt(e: BaseException) -> bool:
-    return isinstance(e, _Corrupt) or (isinstance(e, sqlite3.DatabaseError) and (
-        getattr(e, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_CORRUPT,
-                                                     sqlite3.SQLITE_NOTADB)))
+    return isinstance(e, _Corrupt) or primary_code(e) in (sqlite3.SQLITE_CORRUPT,
+                                                          sqlite3.SQLITE_NOTADB)
 
 
 class StateDB:
@@ -194,7 +193,7 @@ class StateDB:
                     self._news = (f"telebot's database {self.path} was corrupt ({e}): it was "
                                   f"moved aside to {aside} and a new one started; the tasks it "
                                   "tracked and the alerts not yet sent in it are lost.")
-                elif disk_failure(e) in ("the disk is full", "an I/O error"):
+                elif primary_code(e) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
                     self._open_in_memory(e)
                 else:
                     raise
