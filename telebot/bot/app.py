@@ -18,12 +18,12 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from telebot import logsafe
-from telebot.bot.handlers import CALLBACK_PREFIX, add_handlers, bot_commands
+from telebot.bot.handlers import add_handlers, bot_commands
 from telebot.bot.hostlabel import label_for, make_bot
 from telebot.bot.jobs import scan, schedule_report
 from telebot.bot.ordering import PerChatUpdateProcessor
-from telebot.bot.poller import SharedPoller
 from telebot.bot.runtime import Runtime
+from telebot.bot.sharing import UpdateSource
 from telebot.config import Settings, api_error, for_ikabot, resolve_telegram
 from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
@@ -115,7 +115,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
         return
     telegram = store.read().telegram
     token, chat_id, _ = resolve_telegram(settings, telegram)
-    settings = for_ikabot(settings, telegram)
+    configured, settings = settings, for_ikabot(settings, telegram)
     logsafe.add_secret(token)
     logsafe.add_secret(settings.password)
     logsafe.install_filter()
@@ -138,7 +138,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                          fallback_interval=settings.scan_seconds,
                          ikabot_log=IkabotLog(settings.ikabot_log))
     attach(app, rt.alerter)
-    poller_task: asyncio.Task[None] | None = None
+    source = UpdateSource(app, configured, state, chat_id, rt.started_at, telegram)
+    rt.on_telegram = source.follow
     try:
         with contextlib.suppress(TelegramError):
             await app.bot.set_my_commands(bot_commands())
@@ -146,18 +147,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
         tasks = await rt.tasks()
         rt.alerter.startup(tasks)
         await rt.alerter.start()
-        if settings.dedicated_token:
-            assert app.updater is not None
-            await app.updater.start_polling(
-                error_callback=_dedicated_error_callback(),  # type: ignore[arg-type]
-                drop_pending_updates=False)
-        else:
-            poller = SharedPoller(app.bot, app.update_queue, state,
-                                  settings.poll_seconds, settings.confirm_after_minutes * 60,
-                                  started_at=rt.started_at, callback_prefix=CALLBACK_PREFIX,
-                                  ikabot_chat=telegram.chat_id or chat_id)
-            app.bot_data["poller"] = poller
-            poller_task = asyncio.create_task(poller.run(stop), name="shared-poller")
+        await source.start(_dedicated_error_callback())
         assert app.job_queue is not None
         app.job_queue.run_repeating(scan, interval=settings.scan_seconds,
                                     first=settings.scan_seconds, name="scan")
@@ -172,16 +162,13 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
             await app.bot.send_message(chat_id, f"👀 telebot is watching {_n(len(running), 'task')}"
                                                 f" on {_n(len(accounts), 'account')}. /status")
         log.info("telebot running (%s mode), watching %d tasks",
-                 "dedicated" if settings.dedicated_token else "shared-token", len(running))
+                 "dedicated" if source.dedicated else "shared-token", len(running))
         if ready is not None:
             ready.set()
         await stop.wait()
     finally:
-        if poller_task is not None:
-            stop.set()
-            await poller_task
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
+        rt.on_telegram = None
+        await source.stop()
         await rt.alerter.stop()
         if app.running:
             await app.stop()

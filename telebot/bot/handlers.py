@@ -35,6 +35,7 @@ from telegram.ext import (
 from telebot import render
 from telebot.bot import control
 from telebot.bot.jobs import schedule_report
+from telebot.bot.poller import is_ikabot_setup
 from telebot.bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -109,11 +110,15 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
     Long polling (dedicated mode) would otherwise answer commands Telegram kept for up to 24 h
     while telebot was down, all at once, and run a command again when its message is edited.
-    The shared-token poller applies the same rule before the dispatcher.
+    The shared-token poller applies the same rule before the dispatcher. ikabot's own
+    set-up command `/ikabot NNNN` is ikabot's: never answered (the shared-token poller does
+    not even hand it over, nor confirm it).
     """
     if update.edited_message is not None or update.edited_channel_post is not None:
         raise ApplicationHandlerStop
     message = update.message or update.channel_post
+    if message is not None and is_ikabot_setup(message.text):
+        raise ApplicationHandlerStop
     if message is not None and message.date is not None and \
             message.date.timestamp() < runtime(context).started_at - 1:
         log.info("ignored a command sent before telebot started (update %s)", update.update_id)

@@ -6,12 +6,13 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from telebot.config import Settings
 from telebot.ikabot.store import Store, open_store
-from telebot.model import Task
+from telebot.model import Task, TelegramConfig
 from telebot.state import StateDB
 from telebot.tasks import DeadTasks, annotate, build_tasks
 
@@ -56,6 +57,7 @@ class Runtime:
             self.data_gone = False
             snap = self.store.read()
             self.warnings = list(snap.warnings)
+            self.telegram = snap.telegram
             return build_tasks(snap, dead=self._dead)
 
     def gone_news(self) -> str | None:
@@ -74,6 +76,8 @@ class Runtime:
         """A fresh read (off the event loop: a torn legacy read may back off for a moment)."""
         tasks = await asyncio.to_thread(self._read)
         annotate(tasks, self.state)
+        if self.on_telegram is not None and self.telegram is not None:
+            await self.on_telegram(self.telegram)  # token equality, checked on every read
         if self.alerter is not None:
             # every read is a scan: a status that lasted less than a scan interval but was
             # shown to the player is in the task's history too (its `Mission k/N` depends on it)
@@ -85,6 +89,9 @@ class Runtime:
     warnings: list[str] = field(default_factory=list)  # what the last read could not read
     data_gone: bool = False  # ikabot's data disappeared (the last read found nothing there)
     _told_gone: bool = False
+    telegram: TelegramConfig | None = None  # ikabot's Telegram settings, as last read
+    # told ikabot's Telegram settings after each read (`sharing.UpdateSource.follow`)
+    on_telegram: Callable[[TelegramConfig], Awaitable[None]] | None = None
 
     def is_owner(self, chat_id: int | str | None) -> bool:
         """Is this the owner's chat (the one that gets answers with data)?"""
