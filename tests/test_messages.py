@@ -18,7 +18,7 @@ from telebot import render
 from telebot.alerts.ending import Ending
 from telebot.alerts.storms import text_of
 from telebot.alerts.texts import Ended, stalled_text
-from telebot.bot import control, handlers
+from telebot.bot import handlers
 from telebot.demo.fakeapi import FakeBotAPI, parse_html, utf16_len
 from telebot.model import AccountKey, Progress, Task
 from telebot.state import Tracked
@@ -81,7 +81,6 @@ def test_every_message_kind_is_accepted_by_telegram(api, actions, users, statuse
     messages += [render.stopped_page(tasks, 0, now).text, render.webserver_html(tasks, now),
                  render.report_html(tasks, now)]
     messages += [render.details_html(t, now) for t in tasks]
-    messages += [f"❓ Stop {__import__('html').escape(control.describe(t))}?" for t in tasks]
     ends = []
     for i, t in enumerate(tasks):
         row = tracked(t.pid, t.action, t.account.username, t.status, now)

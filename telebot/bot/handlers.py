@@ -35,6 +35,7 @@ from telegram.ext import (
 from telebot import render
 from telebot.bot import control
 from telebot.bot.jobs import schedule_report
+from telebot.bot.ordering import MEMBER_ANSWERS_PER_MINUTE, Verdict
 from telebot.bot.poller import is_ikabot_setup
 from telebot.bot.runtime import Runtime
 
@@ -123,6 +124,41 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             message.date.timestamp() < runtime(context).started_at - 1:
         log.info("ignored a command sent before telebot started (update %s)", update.update_id)
         raise ApplicationHandlerStop
+
+
+TOO_MANY = (f"⏳ At most {MEMBER_ANSWERS_PER_MINUTE} commands a minute per member here; "
+            "the rest are skipped for now.")
+
+
+def _for_this_bot(text: str, username: str | None) -> bool:
+    """A command for this bot: bare, or /command@<this bot> (not another bot's in a group)."""
+    if not text.startswith("/"):
+        return False
+    _, _, mention = text.split(maxsplit=1)[0].partition("@")
+    return not mention or mention.lower() == (username or "").lower()
+
+
+async def member_limit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group member's commands and presses, at most MEMBER_ANSWERS_PER_MINUTE a minute;
+    owners (TELEBOT_OWNER_IDS) are never limited, nor is anyone in a private chat."""
+    rt = runtime(context)
+    chat, user = update.effective_chat, update.effective_user
+    message = update.message or update.channel_post
+    counted = update.callback_query is not None or (
+        message is not None and _for_this_bot(message.text or "", context.bot.username))
+    if chat is None or user is None or chat.type == "private" or not counted or \
+            not rt.is_owner(chat.id) or rt.may_change(user.id):
+        return
+    verdict = rt.member_limit.check(user.id)
+    if verdict is Verdict.ANSWER:
+        return
+    log.info("skipped a command of group member %s: over %d a minute", user.id,
+             MEMBER_ANSWERS_PER_MINUTE)
+    if update.callback_query is not None:
+        await update.callback_query.answer(TOO_MANY if verdict is Verdict.NOTICE else None)
+    elif verdict is Verdict.NOTICE:
+        await send(context, TOO_MANY)
+    raise ApplicationHandlerStop
 
 
 async def reply(context: ContextTypes.DEFAULT_TYPE, text: str,
@@ -364,10 +400,9 @@ async def _unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     message = update.effective_message
     if message is None or not message.text:
         return
-    word = message.text.split(maxsplit=1)[0]
-    command, _, mention = word.partition("@")
-    if mention and mention.lower() != (context.bot.username or "").lower():
+    if not _for_this_bot(message.text, context.bot.username):
         return  # another bot's command
+    command, _, mention = message.text.split(maxsplit=1)[0].partition("@")
     if update.effective_chat and update.effective_chat.type != "private" and not mention:
         return  # a bare command in a group may be another bot's: only ours get a hint
     await send(context, f"I don't know {render.field(command, 40)}. /help lists what I can do.")
@@ -382,6 +417,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def add_handlers(app: Application) -> None:
     app.add_handler(TypeHandler(Update, gate), group=-2)
+    app.add_handler(TypeHandler(Update, member_limit), group=-1)
     for name, fn in (("start", cmd_help), ("help", cmd_help), ("status", cmd_status),
                      ("webserver", cmd_webserver), ("details", cmd_details),
                      ("report", cmd_report), ("alerts", cmd_alerts), ("mute", cmd_mute),

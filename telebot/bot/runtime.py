@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from telebot.bot.ordering import MemberLimit
 from telebot.config import Settings
 from telebot.ikabot.store import Store, open_store
 from telebot.model import Task, TelegramConfig
@@ -89,6 +90,7 @@ class Runtime:
     warnings: list[str] = field(default_factory=list)  # what the last read could not read
     data_gone: bool = False  # ikabot's data disappeared (the last read found nothing there)
     _told_gone: bool = False
+    member_limit: MemberLimit = field(default_factory=MemberLimit)  # a group member's pace
     telegram: TelegramConfig | None = None  # ikabot's Telegram settings, as last read
     # told ikabot's Telegram settings after each read (`sharing.UpdateSource.follow`)
     on_telegram: Callable[[TelegramConfig], Awaitable[None]] | None = None
