@@ -418,7 +418,8 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
 
     Every line is self-contained HTML, so a chunk of whole lines is valid HTML. A single line
     longer than the limit (callers keep lines short, see `clip`; this is the last resort) loses
-    its tags and is cut between characters, never inside an entity such as `&amp;`.
+    its tags and is cut between characters, never inside an entity such as `&amp;`. No chunk
+    is blank: a text with nothing visible gives no chunk at all.
     """
     chunks: list[str] = []
     current: list[str] = []
@@ -445,9 +446,11 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
             extra = tg_len(line)
         current.append(line)
         size += extra
-    if current and any(current):
+    if current:
         chunks.append("\n".join(current))
-    return chunks or [""]
+    # Telegram refuses a message with nothing visible ("message text is empty"): a chunk of
+    # whitespace alone (a run of `\r` cut out of a long line) is dropped; it showed nothing
+    return [c for c in chunks if html_to_text(c).strip()]
 
 
 _A_TAG = re.compile(r'<a\s+href="([^"]*)"\s*>(.*?)</a>', re.S)
