@@ -14,17 +14,25 @@ def update(update_id: int, chat_id: int) -> Update:
     return Update(update_id, message=Message(update_id, None, chat, text="/status"))  # type: ignore[arg-type]
 
 
+class Steps:
+    """Handlers that note their name when they run; the slow ones wait for `release`."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.done: list[str] = []
+
+    async def slow(self, name: str) -> None:
+        await self.release.wait()
+        self.done.append(name)
+
+    async def quick(self, name: str) -> None:
+        self.done.append(name)
+
+
 async def test_one_chat_in_order_other_chats_and_events_meanwhile():
     proc = PerChatUpdateProcessor()
-    release = asyncio.Event()
-    done: list[str] = []
-
-    async def slow(name: str) -> None:
-        await release.wait()
-        done.append(name)
-
-    async def quick(name: str) -> None:
-        done.append(name)
+    steps = Steps()
+    slow, quick, release, done = steps.slow, steps.quick, steps.release, steps.done
 
     owner_first = asyncio.create_task(proc.process_update(update(1, 42), slow("owner /status")))
     owner_second = asyncio.create_task(proc.process_update(update(2, 42), quick("owner /help")))
@@ -50,15 +58,8 @@ async def test_in_a_group_each_member_is_in_order_and_none_waits_for_another():
     """A member's slow /status (or thirty of them) must not hold up the owner's command in the
     same group chat; each person's own commands stay in order."""
     proc = PerChatUpdateProcessor()
-    release = asyncio.Event()
-    done: list[str] = []
-
-    async def slow(name: str) -> None:
-        await release.wait()
-        done.append(name)
-
-    async def quick(name: str) -> None:
-        done.append(name)
+    steps = Steps()
+    slow, quick, release, done = steps.slow, steps.quick, steps.release, steps.done
 
     member = [asyncio.create_task(proc.process_update(group_update(i, -100, 7),
                                                       slow(f"member {i}"))) for i in range(30)]
