@@ -74,11 +74,16 @@ class Alerter:
         self.storms = Storms(self.state, self.chat_id)
         self.deliverer = Deliverer(self.state, self.send or self._bot_send,
                                    self.edit or (self._bot_edit if self.bot is not None
-                                                 else None))
+                                                 else None),
+                                   send_plain=self._bot_send_plain if self.bot is not None
+                                   and self.send is None else None)
 
     async def _bot_send(self, chat_id: str, text: str) -> Any:
         return await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
                                            disable_web_page_preview=True)
+
+    async def _bot_send_plain(self, chat_id: str, text: str) -> Any:
+        return await self.bot.send_message(chat_id, text, disable_web_page_preview=True)
 
     async def _bot_edit(self, chat_id: str, message_id: int, text: str) -> Any:
         return await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
@@ -181,7 +186,8 @@ class Alerter:
 
 async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     alerter: Alerter = context.application.bot_data["runtime"].alerter
-    assert isinstance(update, ProcessExited)
+    if not isinstance(update, ProcessExited):  # the TypeHandler lets only these through
+        return
     alerter.on_exit(update)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from telegram.ext import Application
 
-from telebot.bot.handlers import CALLBACK_PREFIX
+from telebot.bot.callbacks import PREFIX as CALLBACK_PREFIX
 from telebot.bot.poller import SharedPoller
 from telebot.config import Settings, shares_ikabots_token
 from telebot.model import TelegramConfig
@@ -33,6 +34,7 @@ class UpdateSource:
     chat_id: str
     started_at: float
     telegram: TelegramConfig  # ikabot's settings, as last read
+    on_blind: Callable[[int, float], None] | None = None  # `SharedPoller.on_blind`
     poller: SharedPoller | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poller_task: asyncio.Task[None] | None = None
@@ -45,7 +47,8 @@ class UpdateSource:
     async def start(self, error_callback: object) -> None:
         if self.settings.dedicated_token and not shares_ikabots_token(self.settings,
                                                                       self.telegram):
-            assert self.app.updater is not None
+            if self.app.updater is None:
+                raise RuntimeError("dedicated mode needs python-telegram-bot's Updater")
             await self.app.updater.start_polling(
                 error_callback=error_callback,  # type: ignore[arg-type]
                 drop_pending_updates=False)
@@ -58,6 +61,7 @@ class UpdateSource:
                                    self.settings.confirm_after_minutes * 60,
                                    started_at=self.started_at, callback_prefix=CALLBACK_PREFIX,
                                    ikabot_chat=self.telegram.chat_id or self.chat_id)
+        self.poller.on_blind = self.on_blind
         self.app.bot_data["poller"] = self.poller
         self._poller_task = asyncio.create_task(self.poller.run(self._stop),
                                                 name="shared-poller")
