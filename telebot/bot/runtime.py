@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -91,7 +92,10 @@ class Runtime:
         if found.store is not None:
             self.store = found.store
         self.warnings, self.data_gone = found.warnings, found.data_gone
-        annotate(found.tasks, self.state)
+        try:
+            annotate(found.tasks, self.state)
+        except sqlite3.Error as e:  # a locked database: the tasks as ikabot recorded them
+            log.warning("telebot's database could not be read (%s)", e)
         if self.on_telegram is not None and found.telegram is not None:
             await self.on_telegram(found.telegram)  # token equality, checked on every read
         return found.tasks
@@ -102,7 +106,11 @@ class Runtime:
         too (its `Mission k/N` depends on it)."""
         tasks = await self.read()
         if self.alerter is not None:
-            self.alerter.observe(tasks)
+            await self.alerter.read_log()
+            try:
+                self.alerter.observe(tasks)
+            except sqlite3.Error as e:  # /status answers even when tracking cannot write
+                log.warning("tracking the tasks failed (%s)", e)
         return tasks
 
     def gone_news(self) -> str | None:
