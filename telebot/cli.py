@@ -100,6 +100,7 @@ async def _ask_bot_api(token: str, base_url: str, chat: str,
 
 def cmd_check(args: argparse.Namespace) -> int:
     from telebot.ikabot.log import IkabotLog
+    from telebot.ikabot.safeio import owner_of
     from telebot.ikabot.store import open_store
     from telebot.tasks import build_tasks
 
@@ -116,7 +117,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"tasks: {len(tasks)} recorded, {running} running")
     for w in snap.warnings:
         print(f"warning: {w}")
-    ikalog = IkabotLog(settings.ikabot_log)
+    ikalog = IkabotLog(settings.ikabot_log, owner=owner_of(settings.ikabot_path))
     ikalog.poll()
     print(f"ikabot's log: {settings.ikabot_log} (read to tell failed tasks from finished ones)"
           if ikalog.available else f"warning: ikabot's log: {ikalog.problem}; telebot works "
@@ -180,7 +181,7 @@ must be yours, not writable by others, and private when it holds a password or t
   TELEGRAM_API_BASE_URL          the Bot API (https://api.telegram.org/bot)
   TELEBOT_STATE_DIR              telebot's own database (~/.local/state/telebot)
   TELEBOT_POLL_SECONDS           shared token: how often to read updates (3)
-  TELEBOT_CONFIRM_AFTER_MINUTES  shared token: age at which updates are confirmed (30)
+  TELEBOT_CONFIRM_AFTER_MINUTES  shared token: age at which updates are confirmed (30, min 5)
   TELEBOT_SCAN_SECONDS           how often ikabot's data is read again (15)
   TELEBOT_REPORT_MINUTES         progress report interval, 0 = off (60)
   TELEBOT_STALL_MINUTES          stall alert after this long without change, 0 = off (0)

@@ -101,10 +101,14 @@ class Alerter:
         else:
             self.on_exit(event)
 
+    async def read_log(self) -> None:
+        """Read what ikabot logged since the last look, off the event loop (a big tail, a
+        slow disk); each scan does it before `observe`."""
+        if self.ikabot_log is not None:
+            await asyncio.to_thread(self.ikabot_log.poll)
+
     def observe(self, tasks: list[Task], now: float | None = None) -> None:
         """After each scan: track new live tasks, keep their last state, spot stalls."""
-        if self.ikabot_log is not None:
-            self.ikabot_log.poll()
         self.tracker.observe(tasks, now)
 
     def _stalled(self, row: Tracked, now: float) -> None:
@@ -114,8 +118,6 @@ class Alerter:
     def startup(self, tasks: list[Task]) -> None:
         """Report, once, the tracked tasks that ended while telebot was not running."""
         now = time.time()
-        if self.ikabot_log is not None:
-            self.ikabot_log.poll()
         for row in self.tracker.gone_at_start():
             self._ended(row, self._classify(row, None), now, offline=True)
         self.storms.close()  # what ended while telebot was down is one message of its own
@@ -135,7 +137,7 @@ class Alerter:
         if row is None or row.ended_at is not None:
             return
         if self.ikabot_log is not None:
-            self.ikabot_log.poll()  # only the tail written since the last look
+            self.ikabot_log.poll()  # what is left since `read_log`: usually nothing
         self._ended(row, self._classify(row, event.exit), event.at)
 
     def _ended(self, row: Tracked, ending: Ending, at: float, *, offline: bool = False) -> None:
@@ -190,6 +192,7 @@ async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE)
     alerter: Alerter = context.application.bot_data["runtime"].alerter
     if not isinstance(update, ProcessExited):  # the TypeHandler lets only these through
         return
+    await alerter.read_log()  # the dead task's last words, read off the event loop
     alerter.on_exit(update)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded

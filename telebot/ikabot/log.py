@@ -9,6 +9,12 @@ The file is ikabot's RotatingFileHandler (10 MB × 10): read incrementally (inod
 following a rotation by finishing the renamed file's tail first; a record spans several lines
 and is complete only when the next one starts. A death reads only the new tail. Memory stays
 bounded: the last few records per pid, for the most recent pids.
+
+The log usually lives in `/tmp`, where anyone may put a file first: it is read only when it is
+a regular file of ikabot's user that no one else can write (`safeio.open_trusted`, opened
+non-blocking, so a FIFO there cannot hang telebot), else it is skipped with a warning. `poll`
+may take a while on a big tail: telebot calls it off the event loop (`asyncio.to_thread`); a
+lock keeps one poll at a time and the records whole while they are read.
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
+
+from telebot.ikabot.clean import clean_text
+from telebot.ikabot.safeio import UnsafeFile, open_trusted
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +38,13 @@ MAX_READ = 4 << 20  # one poll reads at most this much; the rest comes on the ne
 KEEP_PER_PID = 20
 KEEP_PIDS = 2000
 CAUSE_CLIP = 300
+# One log line is kept up to this many bytes: ikabot's longest is a Telegram message it logs
+# (4096 characters, at most 16 KB of UTF-8); a line without a newline, however long it grows,
+# is held only this far, and the rest of it dropped as it comes.
+LINE_MAX = 16 << 10
+# Lines kept of one record: its first (what it is) and its last (a traceback ends with its
+# cause); the middle of a longer one is dropped.
+RECORD_LINES = 400
 
 _RECORD = re.compile(
     r"^(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(?P<ms>\d{3}) - .*? - pid=(?P<pid>\d{1,10}) - "
@@ -76,8 +93,10 @@ def _timestamp(text: str, ms: str) -> float:
 class IkabotLog:
     """Follows one ikabot log file; every method is cheap when nothing new was written."""
 
-    def __init__(self, path: Path, *, backlog: int = BACKLOG) -> None:
+    def __init__(self, path: Path, *, backlog: int = BACKLOG, owner: int | None = None) -> None:
         self.path = Path(path)
+        self.owner = owner  # ikabot's user (`safeio.owner_of` its data); telebot's if None
+        self._lock = threading.RLock()
         self._backlog = backlog
         self._ino: int | None = None
         self._offset = 0
@@ -95,57 +114,70 @@ class IkabotLog:
 
     def poll(self, max_bytes: int = MAX_READ) -> None:
         """Read what ikabot wrote since the last poll; never raises."""
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            self._set_problem(f"{self.path} does not exist (yet): ikabot has logged nothing "
-                              "there; set IKABOT_LOG to ikabot's log file")
-            return
-        except OSError as e:
-            self._set_problem(f"cannot read {self.path}: {e.strerror}")
-            return
-        try:
-            if self._ino is None:
-                self._ino, self._offset = st.st_ino, max(0, st.st_size - self._backlog)
-                self._skip_to_line = self._offset > 0
-            elif st.st_ino != self._ino:
-                self._finish_rotated()
-                self._ino, self._offset, self._partial = st.st_ino, 0, b""
-            elif st.st_size < self._offset:  # truncated in place
-                self._offset, self._partial = 0, b""
-            if st.st_size > self._offset:
-                self._read(self.path, max_bytes)
-            self.problem = None
-        except OSError as e:
-            self._set_problem(f"cannot read {self.path}: {e.strerror}")
+        with self._lock:
+            try:
+                fd, st = open_trusted(self.path, self.owner)
+            except FileNotFoundError:
+                self._set_problem(f"{self.path} does not exist (yet): ikabot has logged "
+                                  "nothing there; set IKABOT_LOG to ikabot's log file")
+                return
+            except UnsafeFile as e:
+                self._set_problem(f"{self.path} skipped: {e}", warn=True)
+                return
+            except OSError as e:
+                self._set_problem(f"cannot read {self.path}: {e.strerror}")
+                return
+            try:
+                if self._ino is None:
+                    self._ino, self._offset = st.st_ino, max(0, st.st_size - self._backlog)
+                    self._skip_to_line = self._offset > 0
+                elif st.st_ino != self._ino:
+                    self._finish_rotated()
+                    self._ino, self._offset, self._partial = st.st_ino, 0, b""
+                elif st.st_size < self._offset:  # truncated in place
+                    self._offset, self._partial = 0, b""
+                if st.st_size > self._offset:
+                    self._read(fd, max_bytes)
+                self.problem = None
+            except OSError as e:
+                self._set_problem(f"cannot read {self.path}: {e.strerror}")
+            finally:
+                os.close(fd)
 
-    def _set_problem(self, text: str) -> None:
+    def _set_problem(self, text: str, warn: bool = False) -> None:
         if self.problem != text:
-            log.info("ikabot's log: %s", text)
+            log.log(logging.WARNING if warn else logging.INFO, "ikabot's log: %s", text)
         self.problem = text
 
     def _finish_rotated(self) -> None:
         """ikabot renamed the file to `.1`: read the rest of it before the new one."""
         rotated = self.path.with_name(self.path.name + ".1")
         try:
-            if os.stat(rotated).st_ino == self._ino:
-                self._read(rotated, MAX_READ)
+            fd, st = open_trusted(rotated, self.owner)
+        except (OSError, ValueError):
+            self._flush_partial()
+            return
+        try:
+            if st.st_ino == self._ino:
+                self._read(fd, MAX_READ)
         except OSError:
             pass
+        finally:
+            os.close(fd)
         self._flush_partial()
 
-    def _read(self, path: Path, max_bytes: int) -> None:
-        with open(path, "rb") as f:
-            f.seek(self._offset)
-            data = f.read(max_bytes)
+    def _read(self, fd: int, max_bytes: int) -> None:
+        data = os.pread(fd, max_bytes, self._offset)
         self._offset += len(data)
         data = self._partial + data
         cut = data.rfind(b"\n")
+        # the head of an unfinished line, never more: what follows it is appended and clipped
+        # again, so the line stays its first LINE_MAX bytes until its newline comes
+        self._partial = data[cut + 1:][:LINE_MAX]
         if cut < 0:
-            self._partial = data
             return
-        self._partial = data[cut + 1:]
-        lines = data[:cut].decode("utf-8", "replace").split("\n")
+        lines = [clean_text(b[:LINE_MAX].decode("utf-8", "replace"))
+                 for b in data[:cut].split(b"\n")]
         if self._skip_to_line:
             lines = lines[1:]  # the backlog started mid-line
             self._skip_to_line = False
@@ -154,14 +186,17 @@ class IkabotLog:
 
     def _flush_partial(self) -> None:
         if self._partial:
-            self._line(self._partial.decode("utf-8", "replace"))
+            self._line(clean_text(self._partial.decode("utf-8", "replace")))
             self._partial = b""
 
     def _line(self, line: str) -> None:
         m = _RECORD.match(line)
         if m is None:
-            if self._current is not None and len(self._current.lines) < 400:
-                self._current.lines.append(line)
+            if self._current is not None:
+                lines = self._current.lines
+                lines.append(line)
+                if len(lines) > RECORD_LINES:
+                    del lines[1]
             return
         record = Record(int(m["pid"]), _timestamp(m["at"], m["ms"]), m["level"], [m["msg"]])
         self._current = record
@@ -177,7 +212,8 @@ class IkabotLog:
     # ---- what a task said
 
     def records(self, pid: int) -> list[Record]:
-        return list(self._by_pid.get(pid, ()))
+        with self._lock:
+            return list(self._by_pid.get(pid, ()))
 
     def messages(self, pid: int) -> list[str]:
         """What this pid sent to Telegram, oldest first."""
