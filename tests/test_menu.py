@@ -3,6 +3,7 @@ Telegram through the running bot and the loopback Bot API."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE
 from ikabotdata import IkabotDir
-from menuharness import Player, no_leftovers, offline_command, open_gate
+from menuharness import Player, no_leftovers, offline_command, open_gate, screen
 
 from telebot.processes import liveness
 
@@ -57,6 +58,10 @@ async def test_an_autopirate_started_from_menu_outlives_the_session_and_telebot(
         ticks = liveness.read_stat(pid).start_ticks
         (status,) = await bot.ask("/status")
         assert str(pid) in status["text"] and "autoPirate" in status["text"]
+        # the screen message was edited at most once a second (Telegram's limit in a chat)
+        edits = [c.time for c in api.calls if c.method == "editMessageText"
+                 and str(c.params.get("message_id")) == str(screen(api)["message_id"])]
+        assert len(edits) >= 5 and min(b - a for a, b in itertools.pairwise(edits)) >= 0.95
         menu_pid = psutil.Process(pid).ppid()
         await bot.ask("/cancel", replies=0)
         await me.sees("⏹")

@@ -131,3 +131,27 @@ async def test_a_session_nobody_answers_ends_and_its_menu_with_it():
     assert not psutil.pid_exists(session.pid) or \
         psutil.Process(session.pid).status() == psutil.STATUS_ZOMBIE
     assert shown[-1].ended and "<b>&" in shown[-1].text  # the glue escapes it, once
+
+
+async def test_a_reply_is_typed_as_one_line_of_printable_text():
+    import sys
+
+    from telebot.menu.session import MenuSession
+
+    async def nothing(*args):
+        return []
+
+    code = "import sys; print(repr(input(' >>  ')), flush=True); input(' >>  ')"
+    session = MenuSession([sys.executable, "-c", code], dict(os.environ), nothing, nothing,
+                          nothing)
+    session.start()
+    try:
+        assert await session.next_settle(0, 20)
+        session.answer("first\nsecond\x03\x1a", "text")
+        for _ in range(200):
+            if any("'first second'" in line for line in session.terminal.lines()):
+                break
+            await asyncio.sleep(0.05)
+        assert any("'first second'" in line for line in session.terminal.lines())
+    finally:
+        await session.close("test over")

@@ -156,6 +156,9 @@ class MenuSession:
         t = self.terminal
         if t is None or not t.alive():
             return False
+        # one line of printable text: a message's line breaks would answer the questions
+        # after this one, and a control character is a signal (^C, ^Z) or an editing key
+        text = "".join(ch for ch in " ".join(text.splitlines()) if ch.isprintable())
         echo_off = not t.echo()
         q = self.view().question
         t.type_line(text)
