@@ -258,3 +258,26 @@ async def test_a_password_asked_on_replay_stops_it_and_is_the_owners(menu_settin
         message_id = me.types("the-Password-9")
         assert await bot.wait(lambda: (OWNER, message_id) in api.deleted())
         await me.sees("(17) Auto-Pirate")  # logged in: the session is the owner's
+
+
+async def test_two_tasks_from_one_session_each_keep_their_own_answers(menu_settings, api,
+                                                                      tmp_path):
+    async with running_bot(menu_settings(), api) as bot:
+        me, first = await start_pirate_from_menu(bot, runs="1")
+        await me.sees("(24) Reorganize city buildings")
+        await me.configures_autopirate(runs="2")
+        assert await bot.wait(lambda: " ".join(bot.texts()).count("started from /menu") == 2)
+        second = max(int(p) for p in re.findall(r"started from /menu: pid (\d+)",
+                                                " ".join(bot.texts())))
+        assert second != first
+        await bot.ask("/cancel", replies=0)
+        await me.sees("⏹")
+        for k in (1, 2):
+            open_gate(tmp_path / "gates", f"{second}-run-{k}")
+        await me.said("autoPirate finished: all 2 runs done")
+        alert = next(m for m in api.sent(OWNER) if "all 2 runs" in m["text"])
+        me.presses("🔁", alert)
+        confirm = await me.said("Run autoPirate again")
+        # the login's answer, then the second task's own: not the first task's
+        assert "1. Mail: → “alice@example.org”" in confirm and "“2”" in confirm
+        assert "\n8. " in confirm and "\n9. " not in confirm and "“1”" not in confirm, confirm
