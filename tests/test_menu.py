@@ -123,8 +123,9 @@ async def test_run_again_starts_an_identical_task_through_the_same_prompts(
         confirm = await run_again(me, old)
         assert "“3”" in confirm and "(17) Auto-Pirate" in confirm and ALICE.email in confirm
         assert "already runs" not in confirm
-        await me.said("Replayed all 8 recorded answers")
+        await me.said("Replayed all 8 recorded answers, and the task runs")
         new = started_pid(await me.said("Run again of pid"))
+        assert "Run again done" in (await me.sees("⏹"))["text"]  # the menu's work is done
         assert new != old
         (status,) = await bot.ask("/status")
         assert str(new) in status["text"] and "Mission 1/3" in status["text"], status["text"]

@@ -51,6 +51,7 @@ NO_COMMAND = ("ikabot's command was not found beside telebot nor on PATH: set IK
               "to what starts ikabot's menu.")
 BUSY = "A /menu session is open already (its screen is above); /cancel ends it."
 GONE = "This /menu session has ended. /menu opens a new one."
+STARTED_WAIT = 30.0  # seconds after the last replayed answer for the new task to start
 
 # ---- button data (on the codec of `bot.callbacks`): the menu's keys and 🔁 Run again
 
@@ -183,10 +184,20 @@ class MenuManager:
 
     async def _replay(self, session: MenuSession, steps: tuple[Step, ...],
                       again_of: Recording | None) -> None:
+        """Replay; once the new task has started, the session ends (its work is done)."""
         outcome = await replay(session, steps)
         if outcome.done:
-            text = (f"🔁 Replayed all {len(steps)} recorded answers; the new task is announced "
-                    "when ikabot's menu is back.")
+            deadline = time.monotonic() + STARTED_WAIT
+            while not session.started and not session.ended.is_set() and \
+                    time.monotonic() < deadline:
+                await session.next_settle(session.generation, deadline - time.monotonic())
+            if session.started:
+                text = (f"🔁 Replayed all {len(steps)} recorded answers, and the task runs; "
+                        "ikabot's menu is closed (/menu opens it).")
+                await session.close("Run again done")
+            else:
+                text = (f"🔁 Replayed all {len(steps)} recorded answers, but no task has "
+                        "started (yet): the menu is yours now (answer it, or /cancel).")
         else:
             text = (f"⚠️ Run again {html.escape(outcome.explain(len(steps)))}. Nothing more "
                     "was typed: the menu is yours now (answer it, or /cancel).")
