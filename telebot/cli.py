@@ -147,6 +147,7 @@ by others, and private when it holds a password or token):
   TELEBOT_OWNER_IDS              Telegram user ids who may change settings and stop tasks
   TELEBOT_HOST_LABEL             this machine's name on every message
   TELEBOT_ALLOW_KILL             0 turns /kill off (1)
+  TELEBOT_TZ                     time zone of every time shown, e.g. Europe/Berlin (the host's)
 """
 
 

@@ -75,6 +75,14 @@ def _label(env: dict[str, str]) -> str | None:
     return raw or None
 
 
+def _zone(env: dict[str, str]) -> str | None:
+    from telebot.clock import parse_zone
+
+    raw = env.get("TELEBOT_TZ", "").strip()
+    parse_zone(raw)  # a bad name is one line, exit 2
+    return raw or None
+
+
 def _owner_ids(env: dict[str, str]) -> frozenset[int]:
     # a stand-in until the bottrust branch's TELEBOT_OWNER_IDS lands (theirs wins at merge)
     raw = [x.strip() for x in env.get("TELEBOT_OWNER_IDS", "").split(",") if x.strip()]
@@ -102,6 +110,7 @@ class Settings:
     allow_kill: bool = True
     owner_ids: frozenset[int] = frozenset()
     ikabot_log: Path = field(default_factory=lambda: Path("/tmp/ikabot.log"))
+    tz: str | None = None  # TELEBOT_TZ, checked (`clock`); None: the host's zone
 
     @property
     def dedicated_token(self) -> bool:
@@ -133,6 +142,7 @@ class Settings:
             owner_ids=_owner_ids(e),
             ikabot_log=Path(e["IKABOT_LOG"]).expanduser() if e.get("IKABOT_LOG", "").strip()
             else Path("/tmp/ikabot.log"),
+            tz=_zone(e),
         )
 
 

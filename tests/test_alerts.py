@@ -48,7 +48,7 @@ async def test_death_alert_names_everything(ikabot_dir, spawn, api, tmp_path, si
         p.wait()
         assert await bot.wait(lambda: alerts(api))
         (text,) = alerts(api)
-        assert text.startswith(f"💀 autoPirate killed ({sig.name}) at Mission 5/10")
+        assert text.startswith(f"💀 autoPirate killed ({sig.name}) during run 6 of 10 (5 done)")
         assert f"pid {p.pid}" in text and "alice (s59-en)" in text
         assert "last status: Pirating for 5 more runs" in text and "ran " in text
 
@@ -310,8 +310,8 @@ async def test_raise_is_failed_with_the_cause_from_ikabots_log(ikabot_dir, api, 
             (text,) = alerts(api)
         assert p.wait(10) == 0  # ikabot's logout(): os._exit(0), as after a success
         # telebot saw it start with 3 runs to go, so it knows the total
-        assert text.startswith(("❌ autoPirate failed at Mission 1/3",
-                                "❌ autoPirate failed at 3 runs left"))
+        assert text.startswith(("❌ autoPirate failed during run 1 of 3 (0 done)",
+                                "❌ autoPirate failed with 3 runs left")), text  # before a scan
         assert f"cause: {cause}" in text and "Traceback" not in text
     finally:
         if p.poll() is None:
@@ -342,7 +342,7 @@ async def test_ikabot_task_that_returns_is_finished(ikabot_dir, api, tmp_path):
 async def test_status_shows_mission_k_of_n_for_a_pirate_seen_from_its_start(
         ikabot_dir, spawn, api, tmp_path):
     """ikabot writes only `Pirating for N more runs`; telebot saw the first one, so N is the
-    total and the run under way is shown as `Mission k/N`."""
+    total and the run under way is shown as `run k of N (k-1 done)`."""
     p = spawn()
     ikabot_dir.add_task(ALICE, p.pid, "autoPirate")  # ikabot's menu writes "started"
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
@@ -366,14 +366,15 @@ async def test_status_shows_mission_k_of_n_for_a_pirate_seen_from_its_start(
 
         assert await status_says("started")
         ikabot_dir.set_status(ALICE, p.pid, "Pirating for 5 more runs")
-        assert await status_says("Mission 1/5")
+        assert await status_says("run 1 of 5 (0 done)")
         assert await bot.wait(lambda: history_has(2))  # a scan kept it in the history
         ikabot_dir.set_status(ALICE, p.pid, "Pirating for 4 more runs")
-        assert await status_says("Mission 2/5")
+        assert await status_says("run 2 of 5 (1 done)")
         assert await bot.wait(lambda: history_has(3))  # the alert tells what a scan last saw
         p.kill()
         assert await bot.wait(lambda: alerts(api))
-        assert alerts(api)[0].startswith("💀 autoPirate killed (SIGKILL) at Mission 2/5")
+        assert alerts(api)[0].startswith(
+            "💀 autoPirate killed (SIGKILL) during run 2 of 5 (1 done)")
 
 
 async def test_an_alert_for_a_task_with_a_5000_character_action_arrives(ikabot_dir, spawn, api,

@@ -90,7 +90,7 @@ async def test_owner_stops_a_task_in_two_taps(ikabot_dir, pirate, api, tmp_path)
         assert await bot.wait(lambda: len(api.sent(OWNER)) > before)
         confirm = api.sent(OWNER)[-1]
         assert confirm["text"].startswith(
-            f"❓ Stop autoPirate {pirate.pid} · Mission 3/10 · alice s59-en?")
+            f"❓ Stop autoPirate {pirate.pid} · run 4 of 10 (3 done) · alice s59-en?")
         assert alive(pirate)
         stop_it = buttons(confirm)["🛑 Stop it"]
         await press(bot, stop_it, confirm)  # tap 2

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telebot import render
+from telebot.detailsview import details_html
 from telebot.model import AccountKey, Progress, Task
 
 NOW = 1_700_000_000.0
@@ -37,8 +38,8 @@ def test_status_table_has_progress_and_columns():
     header, row = out.splitlines()
     assert header.split()[:6] == ["PID", "ACCOUNT", "TASK", "STATE", "PROGRESS", "AGE"]
     assert "100" in row and "autoPirate" in row and "running" in row
-    assert "[#####.....] 5/10 missions" in row
-    assert "1 h 2 m" in row
+    assert "[#####.....] 5 of 10 missions done" in row
+    assert "up 1 h 2 m" in row
 
 
 def test_status_pages_escape_ikabot_text():
@@ -86,7 +87,9 @@ def test_webserver_lists_running_urls_and_notes_dead_ones():
     out = render.webserver_html([alive, dead], now=NOW)
     assert '<a href="http://127.0.0.1:43527">http://127.0.0.1:43527</a>' in out
     assert "http://192.168.1.100:43527" in out
-    assert "pid <code>8</code>" in out and "dead" in out
+    assert "1 web server recorded but gone (pid 8): its URL no longer works" in out
+    assert "only on that machine" in out  # 127.0.0.1 from a phone: the hint
+    assert out.count("only on that machine") == 1  # the LAN address needs none
     none = render.webserver_html([task()], now=NOW)
     assert "No ikabot web server is running" in none
 
@@ -97,9 +100,9 @@ def test_details_include_process_details_and_fit():
                               "status": "building"}] * 40,
                "blob": "x" * 10_000}
     t = task(action="constructionList", details=details, progress=None)
-    out = render.details_html(t, now=NOW)
-    assert "City: Athens" in out and "Academy 3 → 8 (building)" in out
-    assert "…and 10 more" in out
+    out = details_html(t, now=NOW)
+    assert "Building queue in Athens:" in out and "• Academy: level 3 → 8 (building)" in out
+    assert "…and 20 more" in out and "{" not in out
     assert render.tg_len(out) <= render.TELEGRAM_LIMIT
     assert _balanced(out)
 

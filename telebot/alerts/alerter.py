@@ -180,8 +180,13 @@ class Alerter:
 
 
 async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    alerter: Alerter = context.application.bot_data["runtime"].alerter
+    rt = context.application.bot_data["runtime"]
+    alerter: Alerter = rt.alerter
     assert isinstance(update, ProcessExited)
+    if rt.read_at < update.at:
+        # what ikabot wrote after the last scan (the run it was in when it was killed) is
+        # what the alert states, as /status will: one read serves every end before it
+        await rt.tasks()
     alerter.on_exit(update)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded

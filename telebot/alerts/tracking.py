@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from telebot.facts import progress_json
 from telebot.model import Task
 from telebot.processes import liveness
 from telebot.processes.watcher import ProcessWatcher
+from telebot.progress import runs_progress
 from telebot.state import StateDB, Tracked
 
 SEEN_ALIVE_EVERY = 60.0  # how often an unchanged task's "last seen alive" is written
@@ -23,16 +25,6 @@ KEEP_DAYS = 30  # ended tasks and sent alerts are forgotten after this
 
 Gone = Callable[[int, int], None]
 Stalled = Callable[[Tracked, float], None]
-
-
-def _progress(task: Task) -> dict | None:
-    p = task.progress
-    if p is None:
-        return None
-    out: dict = {"done": p.done, "total": p.total, "unit": p.unit}
-    if p.current is not None:
-        out["current"] = p.current
-    return out
 
 
 @dataclass
@@ -45,7 +37,7 @@ class Tracker:
     _pruned: float = field(default=0.0)
 
     def _row(self, task: Task, now: float, prev: Tracked | None) -> Tracked:
-        progress = _progress(task)
+        progress = progress_json(task.progress)
         changed = prev is None or prev.status != task.status or prev.progress != progress
         return Tracked(task.pid, int(task.start_ticks or 0), task.started, task.account.email,
                        task.account.username, task.account.world, task.account.server,
@@ -59,8 +51,11 @@ class Tracker:
         now = time.time() if now is None else now
         open_rows = {r.key: r for r in self.state.tracked()}
         seen: set[tuple[int, int]] = set()
+        by_pid = {r.pid: r for r in open_rows.values()}
         with self.state.transaction():
             for task in tasks:
+                if not task.alive and task.pid in by_pid:
+                    self._last_words(by_pid[task.pid], task, now)
                 if not task.alive or task.start_ticks is None:
                     continue
                 key = (task.pid, task.start_ticks)
@@ -85,6 +80,28 @@ class Tracker:
             if key not in seen and watched.get(row.pid) != row.start_ticks and \
                     not liveness.same_process(row.pid, row.start_ticks):
                 self.on_gone(row.pid, row.start_ticks)
+
+    def _last_words(self, row: Tracked, task: Task, now: float) -> None:
+        """A tracked task whose process is gone, its end not yet recorded: what ikabot wrote
+        last (a status that came after the last scan) is what its alert states."""
+        if abs(row.started - task.started) >= 1 or row.ended_at is not None:
+            return
+        progress = progress_json(task.progress)
+        if row.status == task.status and (progress is None or progress == row.progress):
+            return
+        if row.status != task.status:
+            self.state.record_status(row.pid, row.start_ticks, task.status, now)
+            if task.progress is None and task.action == "autoPirate":  # the runs it counted
+                progress = progress_json(runs_progress(
+                    self.state.status_history(row.pid, row.start_ticks), row.started,
+                    row.first_seen))
+        row.status = task.status
+        if progress is not None:
+            row.progress, row.remaining = progress, task.remaining
+        elif task.remaining is not None:
+            row.remaining = task.remaining
+        row.urls = list(task.urls) or row.urls
+        self.state.track(row)
 
     def _check_stall(self, row: Tracked, now: float) -> None:
         if not self.stall_minutes or row.stalled_at is not None:

@@ -97,21 +97,11 @@ def running_task(tasks: list[Task], pid: int, started: float | None = None) -> T
     return None
 
 
-def _where(task: Task) -> str:
-    """'Mission 3/10' (as alerts say it), '3 runs left' or ''."""
-    p = task.progress
-    if p is not None and p.current is not None:
-        return f"Mission {min(p.current, p.total)}/{p.total}"
-    if p is not None:
-        unit = render.clip(p.unit, 40).rstrip("s").capitalize() if p.unit else "Step"
-        return f"{unit} {p.done}/{p.total}"
-    return render.progress_text(task)
-
-
 def describe(task: Task) -> str:
-    """'autoPirate 12345 · Mission 3/10 · player1 s59-en' (plain text)."""
+    """'autoPirate 12345 · run 3 of 10 (2 done) · player1 s59-en' (plain text)."""
     a = task.account
-    parts = [f"{render.clip(task.action, render.NAME_CLIP)} {task.pid}", _where(task),
+    parts = [f"{render.clip(task.action, render.NAME_CLIP)} {task.pid}",
+             render.figure(task.facts),
              render.clip(f"{a.username} s{a.world}-{a.server}", 120)]
     return " · ".join(p for p in parts if p)
 

@@ -36,6 +36,7 @@ from telebot import render
 from telebot.bot import control
 from telebot.bot.jobs import schedule_report
 from telebot.bot.runtime import Runtime
+from telebot.detailsview import details_html
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,8 @@ def stopped_markup(page: int, view: render.StatusPage) -> InlineKeyboardMarkup:
 async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
     tasks = await rt.tasks()
-    for i, view in enumerate(render.status_view(tasks, warnings=rt.warnings)):
+    for i, view in enumerate(render.status_view(tasks, warnings=rt.warnings,
+                                                 email=not rt.group_chat)):
         await reply(context, view.text, status_markup(i, view))
 
 
@@ -218,8 +220,20 @@ async def _send_details(context: ContextTypes.DEFAULT_TYPE, pid: int) -> None:
     if task is None:
         await send(context, f"No ikabot task with pid {pid}. /status lists them.")
         return
-    await send(context, render.details_html(task),
-               control.details_markup(runtime(context), task, context.bot))
+    rt = runtime(context)
+    await send(context, details_html(task, history=_history(rt, task)),
+               control.details_markup(rt, task, context.bot))
+
+
+def _history(rt: Runtime, task: Any) -> list[tuple[float, str]]:
+    """The status changes telebot saw this task make (an ended one's too)."""
+    if task.history:
+        return list(task.history)
+    ticks = task.start_ticks
+    if ticks is None:
+        row = rt.state.ended_near(task.pid, task.started)
+        ticks = row.start_ticks if row is not None else None
+    return rt.state.status_history(task.pid, ticks) if ticks is not None else []
 
 
 @owner_only
@@ -319,7 +333,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         tasks = await rt.tasks()
         page = int(arg)
         if kind == "r":
-            views = render.status_view(tasks, warnings=rt.warnings)
+            views = render.status_view(tasks, warnings=rt.warnings, email=not rt.group_chat)
             view = views[page] if page < len(views) else render.StatusPage(
                 "(fewer tasks now: see the pages above)", [])
             markup = status_markup(page, view)

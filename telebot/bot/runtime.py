@@ -72,6 +72,7 @@ class Runtime:
 
     async def tasks(self) -> list[Task]:
         """A fresh read (off the event loop: a torn legacy read may back off for a moment)."""
+        self.read_at = time.time()
         tasks = await asyncio.to_thread(self._read)
         annotate(tasks, self.state)
         if self.alerter is not None:
@@ -85,6 +86,12 @@ class Runtime:
     warnings: list[str] = field(default_factory=list)  # what the last read could not read
     data_gone: bool = False  # ikabot's data disappeared (the last read found nothing there)
     _told_gone: bool = False
+    read_at: float = 0.0  # when the last read of ikabot's data began
+
+    @property
+    def group_chat(self) -> bool:
+        """telebot's chat is a group (negative ids): its members need not see the login."""
+        return self.chat_id.startswith("-")
 
     def is_owner(self, chat_id: int | str | None) -> bool:
         """Is this the owner's chat (the one that gets answers with data)?"""
@@ -101,7 +108,7 @@ class Runtime:
             return False
         if self.settings.owner_ids:
             return user_id in self.settings.owner_ids
-        return not self.chat_id.startswith("-") and str(user_id) == self.chat_id
+        return not self.group_chat and str(user_id) == self.chat_id
 
     def tell_stranger(self, chat_id: int, now: float | None = None) -> bool:
         """Strangers get the fixed line at most once an hour a chat (a flood costs nothing)."""
