@@ -46,12 +46,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     if snap.warnings and not snap.accounts:
         raise DataError(f"nothing in {snap.path} could be read ({snap.warnings[0]})")
     tasks = build_tasks(snap)
-    state = StateDB.open_readonly(settings.state_dir)  # what telebot saw end, if it runs here
+    # what the bot saw (how tasks ended, the runs it counted): its database, read-only, in
+    # a process of its own; a WAL reader never makes the bot wait
+    state = StateDB.open_readonly(settings.state_dir)
     if state is not None:
         try:
             annotate(tasks, state)
-        except sqlite3.Error:
-            pass  # a locked or older database: the tasks as ikabot recorded them
+        except sqlite3.Error as e:  # busy past the short wait, or an older database
+            tasks = build_tasks(snap)
+            print(f"telebot: warning: telebot's state in {settings.state_dir} could not be "
+                  f"read ({e}); how tasks ended is not shown", file=sys.stderr)
         finally:
             state.close()
     if args.json:

@@ -22,6 +22,7 @@ from telebot.errors import ConfigError
 
 SCHEMA_VERSION = 2
 HISTORY_KEEP = 50  # status changes remembered per task
+READONLY_WAIT_MS = 200  # `telebot status` waits this long at most for the bot's database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -161,7 +162,10 @@ class StateDB:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
                                        isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA busy_timeout=2000")
+            # a WAL reader never blocks the bot's writes; it waits at most this long itself
+            # (a checkpoint, a recovery) and then shows the tasks without telebot's memory
+            self._db.execute(f"PRAGMA busy_timeout={READONLY_WAIT_MS}")
+            self._db.execute("PRAGMA query_only=1")
             return
         # the database holds the chat id and every alert text: owner-only, and so are the
         # -wal and -shm files SQLite creates beside it (they follow the umask, not the file)
