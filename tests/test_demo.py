@@ -80,6 +80,8 @@ def test_compose_runs_telebot_in_ikabots_pid_namespace():
     mount = next(v for v in tb["volumes"] if v.startswith(f"{tmp_volume}:"))
     assert mount.endswith(":ro")
     assert tb["environment"]["IKABOT_LOG"] == mount.split(":")[1] + "/ikabot.log"
+    # how to set the zone of the times shown is said where the settings are
+    assert "# TELEBOT_TZ: " in (ROOT / "deploy" / "compose.yaml").read_text()
 
 
 def test_dockerfile_installs_and_runs_telebot():

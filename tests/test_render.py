@@ -128,3 +128,28 @@ def test_json_shape_has_contract_keys():
                 "state", "progress", "urls"):
         assert key in proc
     assert proc["progress"]["done"] == 5 and proc["progress"]["total"] == 10
+
+
+def test_details_a_person_reads():
+    """/details: labelled lines, plain words, times in TELEBOT_TZ with the zone said; no JSON,
+    no epoch numbers, no Python reprs (issue 18, item 3)."""
+    details = {"action": "autoPirate", "timestamp": NOW - 100,
+               "missions": {"total": 10, "completed": 4, "remaining": 6},
+               "schedule": {"enabled": True, "day_mission": 3, "day_hours": [10, 18],
+                            "night_mission": 7, "night_hours": [19, 9]},
+               "custom_port": False, "last_run_at": NOW - 600, "convertPerMission": 2,
+               "targets": {"city": "Athens", "limit": None}}
+    t = task(details=details, status="Pirating for 6 more runs",
+             progress=Progress(4, 10, "runs", current=5))
+    t.history = [(NOW - 900, "started"), (NOW - 800, "Pirating for 6 more runs")]
+    out = details_html(t, now=NOW)
+    text = render.html_to_text(out)
+    assert "Progress: ████░░░░░░ run 5 of 10 (4 done)" in text
+    assert "Schedule: day: mission 3, 10:00–18:00 · night: mission 7, 19:00–09:00" in text
+    assert "custom port: no" in text and "convert per mission: 2" in text
+    assert "targets: city Athens, limit none" in text
+    assert "last run at: 2023-11-15 03:33 IST" in text  # NOW - 600 in Asia/Kolkata (conftest)
+    assert "Started: 2023-11-15 02:41 IST · up 1 h 2 m" in text
+    assert "Status changes (IST):\n  03:28:20 started\n  03:30:00 Pirating for 6 more runs" in text
+    assert "{" not in text and "False" not in text and "True" not in text
+    assert not re.search(r"\d{9,}", text)  # no epoch number anywhere
