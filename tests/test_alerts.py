@@ -160,7 +160,13 @@ async def test_alerts_toggle(ikabot_dir, spawn, api, tmp_path):
     p = pirate(ikabot_dir, spawn)
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
         (reply,) = await bot.ask("/alerts")
-        assert "✅ died" in reply["text"]
+        # each switch says what it covers: *died* silences failed, killed and stopped too
+        assert "✅ died: a task failed, was killed, died or was stopped" in reply["text"]
+        # no TELEBOT_STALL_MINUTES here: *stalled* is off, whatever was chosen, and says why
+        assert "⬜ stalled: " in reply["text"] and "TELEBOT_STALL_MINUTES is not set" in \
+            reply["text"]
+        labels = [b["text"] for row in reply["reply_markup"]["inline_keyboard"] for b in row]
+        assert "⬜ stalled" in labels and "✅ died" in labels
         api.add_callback("tb:a:died", reply["message_id"], chat_id=OWNER)
         assert await bot.wait(lambda: "⬜ died" in api.sent(OWNER)[-1]["text"] or any(
             "⬜ died" in m["text"] for m in api.sent(OWNER)))

@@ -90,6 +90,12 @@ def test_webserver_lists_running_urls_and_notes_dead_ones():
     assert "1 web server recorded but gone (pid 8): its URL no longer works" in out
     assert "only on that machine" in out  # 127.0.0.1 from a phone: the hint
     assert out.count("only on that machine") == 1  # the LAN address needs none
+    docker = task(pid=9, action="webServer", progress=None, urls=["http://172.17.0.2:8000"])
+    gone = [task(pid=20 + i, action="webServer", state="dead", progress=None) for i in range(3)]
+    out = render.webserver_html([docker, *gone], now=NOW)
+    assert "(a container's address: only from the machine running it)" in out
+    assert "⚠️ 3 web servers recorded but gone (pid 20, 21, 22): their URLs no longer work." in out
+    assert out.count("⚠️") == 1  # one line for all that are gone
     none = render.webserver_html([task()], now=NOW)
     assert "No ikabot web server is running" in none
 

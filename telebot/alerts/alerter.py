@@ -41,6 +41,14 @@ def toggle_of(how: str) -> str:
     return "finished" if how == "finished" else "died"
 
 
+# What each /alerts switch covers, as /alerts says it (`toggle_of` decides it for ends).
+SWITCHES = {
+    "died": "a task failed, was killed, died or was stopped",
+    "finished": "a task finished its work",
+    "stalled": "a running task's status did not change for TELEBOT_STALL_MINUTES",
+}
+
+
 @dataclass(frozen=True)
 class ProcessExited:
     """An update of telebot's own: a watched task process is gone."""

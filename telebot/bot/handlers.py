@@ -33,6 +33,7 @@ from telegram.ext import (
 )
 
 from telebot import render
+from telebot.alerts.alerter import SWITCHES
 from telebot.bot import control
 from telebot.bot.jobs import schedule_report
 from telebot.bot.runtime import Runtime
@@ -271,6 +272,14 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
                f"Progress report every {minutes:g} minutes, when some progress changed.")
 
 
+def alert_switches(rt: Runtime) -> dict[str, bool]:
+    """The switches as they act: *stalled* is off while TELEBOT_STALL_MINUTES is unset,
+    whatever was chosen."""
+    kinds = rt.state.alert_kinds()
+    return {k: on and (k != "stalled" or bool(rt.settings.stall_minutes))
+            for k, on in kinds.items()}
+
+
 def alerts_markup(kinds: dict[str, bool]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(f"{'✅' if on else '⬜'} {kind}",
@@ -279,23 +288,25 @@ def alerts_markup(kinds: dict[str, bool]) -> InlineKeyboardMarkup:
 
 
 def alerts_text(rt: Runtime) -> str:
-    kinds = rt.state.alert_kinds()
+    kinds = alert_switches(rt)
     lines = ["<b>Alerts</b> (tap to switch):"]
-    lines += [f"{'✅' if on else '⬜'} {kind}" for kind, on in kinds.items()]
+    lines += [f"{'✅' if on else '⬜'} {kind}: {html.escape(SWITCHES.get(kind, kind))}"
+              for kind, on in kinds.items()]
     mute = rt.state.mute_until()
     if mute > time.time():
         lines.append(f"🔕 muted for {render.fmt_age(mute - time.time())} more (deaths still "
                      "come through); /mute 0 to unmute")
     stall = rt.settings.stall_minutes
     lines.append(f"Stall alerts after {stall:g} min without change." if stall else
-                 "Stall alerts need TELEBOT_STALL_MINUTES (off now).")
+                 "Stall alerts are off: TELEBOT_STALL_MINUTES is not set on the machine running "
+                 "telebot.")
     return "\n".join(lines)
 
 
 @owner_only
 async def cmd_alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
-    await reply(context, alerts_text(rt), alerts_markup(rt.state.alert_kinds()))
+    await reply(context, alerts_text(rt), alerts_markup(alert_switches(rt)))
 
 
 @owner_only
@@ -355,10 +366,13 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await control.on_press(query, rt, context.application, kind, arg)
     elif kind == "a" and not rt.may_change(query.from_user.id if query.from_user else None):
         await query.answer(NOT_AN_OWNER, show_alert=True)
+    elif kind == "a" and arg == "stalled" and not rt.settings.stall_minutes:
+        await query.answer("Stall alerts need TELEBOT_STALL_MINUTES on the machine running "
+                           "telebot.", show_alert=True)
     elif kind == "a" and arg in rt.state.alert_kinds():
         rt.state.set_alert_kind(arg, not rt.state.alert_kinds()[arg])
         await query.edit_message_text(alerts_text(rt), parse_mode=ParseMode.HTML,
-                                      reply_markup=alerts_markup(rt.state.alert_kinds()))
+                                      reply_markup=alerts_markup(alert_switches(rt)))
         await query.answer()
     else:
         await query.answer()
