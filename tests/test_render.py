@@ -93,7 +93,7 @@ def test_webserver_lists_running_urls_and_notes_dead_ones():
     docker = task(pid=9, action="webServer", progress=None, urls=["http://172.17.0.2:8000"])
     gone = [task(pid=20 + i, action="webServer", state="dead", progress=None) for i in range(3)]
     out = render.webserver_html([docker, *gone], now=NOW)
-    assert "(a container's address: only from the machine running it)" in out
+    assert "(a container's address: only from the machine running it)" in render.html_to_text(out)
     assert "⚠️ 3 web servers recorded but gone (pid 20, 21, 22): their URLs no longer work." in out
     assert out.count("⚠️") == 1  # one line for all that are gone
     none = render.webserver_html([task()], now=NOW)
