@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     chat_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, created_at REAL NOT NULL,
     not_before REAL NOT NULL DEFAULT 0, sent_at REAL, attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT, dropped INTEGER NOT NULL DEFAULT 0,
-    edits INTEGER, message_id INTEGER);
+    edits INTEGER, message_id INTEGER, markup TEXT);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sent_at, dropped, id);
 CREATE TABLE IF NOT EXISTS history (
     pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, at REAL NOT NULL, status TEXT NOT NULL);
@@ -146,10 +146,11 @@ class OutboxItem:
     attempts: int
     edits: int | None = None  # an edit of this outbox item's message, not a new message
     message_id: int | None = None
+    markup: str | None = None  # the message's buttons (Bot API JSON), if it has any
 
 
 _ITEM_COLUMNS = ("id, dedup_key, chat_id, kind, text, created_at, not_before, attempts, edits, "
-                 "message_id")
+                 "message_id, markup")
 
 
 class StateDB:
@@ -190,6 +191,7 @@ class StateDB:
             self._db.execute("PRAGMA busy_timeout=5000")
             self._migrate()
             self._db.executescript(_SCHEMA)
+            self._add_columns()
             self.set("schema_version", SCHEMA_VERSION)
         finally:
             os.umask(old_umask)
@@ -208,6 +210,11 @@ class StateDB:
             return db
         except sqlite3.Error:
             return None
+
+    def _add_columns(self) -> None:
+        """Columns added since a database was made (each a plain ALTER, no data moved)."""
+        if "markup" not in {r[1] for r in self._db.execute("PRAGMA table_info(outbox)")}:
+            self._db.execute("ALTER TABLE outbox ADD COLUMN markup TEXT")
 
     def _migrate(self) -> None:
         cols = {r[1] for r in self._db.execute("PRAGMA table_info(tracked)")}
@@ -321,13 +328,14 @@ class StateDB:
     # ---- outbox
 
     def enqueue(self, dedup_key: str, chat_id: str, kind: str, text: str,
-                not_before: float = 0.0, *, edits: int | None = None) -> int | None:
+                not_before: float = 0.0, *, edits: int | None = None,
+                markup: str | None = None) -> int | None:
         """Store an alert to send (or, with `edits`, a new text for an alert already sent);
-        None when this very alert was stored before."""
+        None when this very alert was stored before. `markup`: its buttons, as JSON."""
         cur = self._db.execute(
-            "INSERT INTO outbox(dedup_key, chat_id, kind, text, created_at, not_before, edits) "
-            "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedup_key) DO NOTHING",
-            (dedup_key, chat_id, kind, text, time.time(), not_before, edits))
+            "INSERT INTO outbox(dedup_key, chat_id, kind, text, created_at, not_before, edits, "
+            "markup) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedup_key) DO NOTHING",
+            (dedup_key, chat_id, kind, text, time.time(), not_before, edits, markup))
         return cur.lastrowid if cur.rowcount == 1 else None
 
     def retext_pending(self, item_id: int, text: str) -> bool:

@@ -11,20 +11,23 @@ once. Tracking live tasks is `tracking`'s; the texts are `texts`'.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from telebot.alerts.ending import Ending, classify
 from telebot.alerts.outbox import Deliverer
 from telebot.alerts.storms import Storms, text_of
-from telebot.alerts.texts import Ended, stalled_text
+from telebot.alerts.texts import Ended, stalled_text, twice_text
 from telebot.alerts.tracking import Tracker
+from telebot.doubled import doubles
 from telebot.ikabot.log import IkabotLog
 from telebot.model import Task
 from telebot.processes.exitinfo import ExitInfo
@@ -70,6 +73,9 @@ class Alerter:
     fallback_interval: float = 15.0
     ikabot_log: IkabotLog | None = None
     exits: Callable[[ProcessExited], None] | None = None
+    # the 🛑 buttons of a task (the /kill flow's, as JSON), or None when stopping is off
+    stop_markup: Callable[[list[Task]], str | None] | None = None
+    _told_twice: set[str] = field(default_factory=set)
     watcher: ProcessWatcher = field(init=False)
     tracker: Tracker = field(init=False)
     storms: Storms = field(init=False)
@@ -84,9 +90,10 @@ class Alerter:
                                    self.edit or (self._bot_edit if self.bot is not None
                                                  else None))
 
-    async def _bot_send(self, chat_id: str, text: str) -> Any:
+    async def _bot_send(self, chat_id: str, text: str, markup: str | None = None) -> Any:
+        buttons = InlineKeyboardMarkup.de_json(json.loads(markup), self.bot) if markup else None
         return await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                           disable_web_page_preview=True)
+                                           reply_markup=buttons, disable_web_page_preview=True)
 
     async def _bot_edit(self, chat_id: str, message_id: int, text: str) -> Any:
         return await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
@@ -103,10 +110,25 @@ class Alerter:
             self.on_exit(event)
 
     def observe(self, tasks: list[Task], now: float | None = None) -> None:
-        """After each scan: track new live tasks, keep their last state, spot stalls."""
+        """After each scan: track new live tasks, keep their last state, spot stalls and
+        tasks that run twice."""
         if self.ikabot_log is not None:
             self.ikabot_log.poll()
         self.tracker.observe(tasks, now)
+        self._twice(tasks)
+
+    def _twice(self, tasks: list[Task]) -> None:
+        """A harmful action running twice on one account: told once per set of copies (the
+        outbox's dedup key survives a restart), with a stop button for each copy."""
+        for double in doubles(tasks):
+            if double.key in self._told_twice:
+                continue
+            self._told_twice.add(double.key)
+            markup = self.stop_markup(list(double.tasks)) if self.stop_markup else None
+            hold = self.state.mute_until()
+            if self.state.enqueue(double.key, self.chat_id, "twice", twice_text(double),
+                                  not_before=hold, markup=markup) is not None:
+                self.deliverer.wake()
 
     def _stalled(self, row: Tracked, now: float) -> None:
         self._enqueue(f"stalled:{row.pid}:{row.start_ticks}:{row.last_change}", "stalled",

@@ -29,7 +29,8 @@ BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
 TOKEN_BACKOFF = 60.0
 
-Send = Callable[[str, str], Awaitable[Any]]  # → the sent message's id (or a Message)
+# (chat, text[, markup=buttons as JSON]) → the sent message's id (or a Message)
+Send = Callable[..., Awaitable[Any]]
 Edit = Callable[[str, int, str], Awaitable[Any]]
 
 
@@ -122,7 +123,8 @@ class Deliverer:
                     self.state.supersede_edits(item.edits, item.id)
                     await self._edit(item)
                 else:
-                    result = await self.send(item.chat_id, item.text)
+                    result = await (self.send(item.chat_id, item.text, markup=item.markup)
+                                    if item.markup else self.send(item.chat_id, item.text))
                     self._sent(item, _message_id(result))
             except RetryAfter as e:
                 self.state.record_failure(item.id, "429")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from telebot import clock, render
 from telebot.alerts.ending import Ending
+from telebot.doubled import Double
 from telebot.facts import Facts, figures, progress_from_row
 from telebot.ikabot.statuses import parse_status
 from telebot.state import Tracked
@@ -102,6 +103,26 @@ def storm_lines(ended: list[Ended]) -> list[str]:
                      f"{html.escape(render.clip(how, 200))} · {_account(e.row)}"
                      f" · {render.age_words(e.facts, e.at)}{cause}{url}")
     return lines
+
+
+def twice_text(double: Double) -> str:
+    """'⚠️ autoBarbarians runs twice on player1 s59-en (pids 4764 and 5012): both will
+    attack', and what each copy is doing."""
+    a = double.account
+    pids = [str(t.pid) for t in double.tasks]
+    listed = ", ".join(pids[:-1]) + f" and {pids[-1]}"
+    times = "twice" if len(pids) == 2 else f"{len(pids)} times"
+    lines = [f"⚠️ <b>{html.escape(render.clip(double.action, 60))}</b> runs {times} on "
+             f"{html.escape(render.clip(f'{a.username} s{a.world}-{a.server}', 120))} "
+             f"(pids {listed}): {html.escape(double.harm)}"]
+    for t in double.tasks:
+        said = render.figure(t.facts)
+        lines.append(f"• <code>{t.pid}</code> started {clock.stamp(t.started)}"
+                     + (f" · {html.escape(render.clip(said, 120))}" if said else "")
+                     + (f" · <i>{html.escape(render.clip(t.status, 120))}</i>"
+                        if t.status else ""))
+    lines.append("Stop the copy you do not want (🛑 below, or /kill &lt;pid&gt;).")
+    return "\n".join(lines)
 
 
 def stalled_text(row: Tracked, now: float) -> str:

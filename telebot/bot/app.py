@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import signal
 import time
@@ -18,6 +19,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from telebot import logsafe
+from telebot.bot import control
 from telebot.bot.handlers import CALLBACK_PREFIX, add_handlers, bot_commands
 from telebot.bot.hostlabel import label_for, make_bot
 from telebot.bot.jobs import scan, schedule_report
@@ -28,6 +30,7 @@ from telebot.config import Settings, api_error, for_ikabot, resolve_telegram
 from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
 from telebot.ikabot.store import Store, open_store
+from telebot.model import Task
 from telebot.state import StateDB
 
 log = logging.getLogger(__name__)
@@ -134,9 +137,13 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
         return
     from telebot.alerts.alerter import Alerter, attach
 
+    def stop_buttons(tasks: list[Task]) -> str | None:  # the /kill flow's 🛑, for an alert
+        markup = control.stop_markup(rt, tasks, app.bot)
+        return None if markup is None else json.dumps(markup.to_dict())
+
     rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,
                          fallback_interval=settings.scan_seconds,
-                         ikabot_log=IkabotLog(settings.ikabot_log))
+                         ikabot_log=IkabotLog(settings.ikabot_log), stop_markup=stop_buttons)
     attach(app, rt.alerter)
     poller_task: asyncio.Task[None] | None = None
     try:

@@ -153,13 +153,21 @@ def pick_markup(tasks: list[Task], mark: str) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
 
 
-def details_markup(rt: Runtime, task: Task, bot: Any) -> InlineKeyboardMarkup | None:
-    """The 🛑 button under /details of a running task (none when /kill is off)."""
-    if not rt.settings.allow_kill or task.state != "running":
+def stop_markup(rt: Runtime, tasks: list[Task], bot: Any) -> InlineKeyboardMarkup | None:
+    """A 🛑 button for each running task (none when /kill is off); a tap asks for the
+    confirmation, as /kill does. Under /details, and under the alert of a task that runs
+    twice."""
+    running = [t for t in tasks if t.state == "running"]
+    if not rt.settings.allow_kill or not running:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(
-        f"🛑 Stop {render.clip(task.action, 30)} {task.pid}",
-        callback_data=callback(ASK, mark_of(bot), task.pid))]])
+        f"🛑 Stop {render.clip(t.action, 30)} {t.pid}",
+        callback_data=callback(ASK, mark_of(bot), t.pid))] for t in running[:LIST_BUTTONS]])
+
+
+def details_markup(rt: Runtime, task: Task, bot: Any) -> InlineKeyboardMarkup | None:
+    """The 🛑 button under /details of a running task (none when /kill is off)."""
+    return stop_markup(rt, [task], bot)
 
 
 async def kill_command(rt: Runtime, user: User | None, args: list[str],
