@@ -114,7 +114,8 @@ def twice_text(double: Double) -> str:
     times = "twice" if len(pids) == 2 else f"{len(pids)} times"
     lines = [f"⚠️ <b>{html.escape(render.clip(double.action, 60))}</b> runs {times} on "
              f"{html.escape(render.clip(f'{a.username} s{a.world}-{a.server}', 120))} "
-             f"(pids {listed}): {html.escape(double.harm)}"]
+             f"(pids {listed}): {html.escape(double.harm if len(pids) == 2 else
+                                             double.harm.replace('both ', 'all ', 1))}"]
     for t in double.tasks:
         said = render.figure(t.facts)
         lines.append(f"• <code>{t.pid}</code> started {clock.stamp(t.started)}"
