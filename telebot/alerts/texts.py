@@ -112,10 +112,10 @@ def twice_text(double: Double) -> str:
     pids = [str(t.pid) for t in double.tasks]
     listed = ", ".join(pids[:-1]) + f" and {pids[-1]}"
     times = "twice" if len(pids) == 2 else f"{len(pids)} times"
+    harm = double.harm if len(pids) == 2 else double.harm.replace("both ", "all ", 1)
     lines = [f"⚠️ <b>{html.escape(render.clip(double.action, 60))}</b> runs {times} on "
              f"{html.escape(render.clip(f'{a.username} s{a.world}-{a.server}', 120))} "
-             f"(pids {listed}): {html.escape(double.harm if len(pids) == 2 else
-                                             double.harm.replace('both ', 'all ', 1))}"]
+             f"(pids {listed}): {html.escape(harm)}"]
     for t in double.tasks:
         said = render.figure(t.facts)
         lines.append(f"• <code>{t.pid}</code> started {clock.stamp(t.started)}"
