@@ -14,12 +14,12 @@ from conftest import ALICE, BOB
 from ikabotdata import IkabotDir, LegacyFile
 
 from telebot.config import Settings
+from telebot.details import cleanup_dead_details
 from telebot.errors import DataError
 from telebot.ikabot import details as details_module
 from telebot.ikabot import sidecar
 from telebot.ikabot.details import (
     Target,
-    cleanup_dead_details,
     delete_process_details,
     get_process_details,
     sanitize_email,

@@ -186,7 +186,7 @@ def test_reading_never_writes(ikabot_dir: IkabotDir, spawn):
 
 
 def test_dead_and_reused_pids(ikabot_dir: IkabotDir, spawn):
-    live, doomed, other = spawn(), spawn(), spawn()
+    live, doomed, other = spawn(), spawn(), spawn(ikabot=False)
     ikabot_dir.add_task(ALICE, live.pid, "autoPirate")
     ikabot_dir.add_task(ALICE, doomed.pid, "autoPirate", "Mission 5/10 complete")
     # a live pid recorded with an old date: the pid was reused by another process
@@ -275,7 +275,7 @@ def test_retry_gives_up_to_last_good(legacy_file: LegacyFile, spawn, monkeypatch
     assert len(snap.accounts) == 1 and "last good" in snap.warnings[0]
 
 
-def test_runtime_follows_ikabots_upgrade_to_the_directory_layout(tmp_path: Path, spawn):
+async def test_runtime_follows_ikabots_upgrade_to_the_directory_layout(tmp_path: Path, spawn):
     """ikabot 7.6+ moves ~/.ikabot (a file) into ~/.ikabot/.legacy_migration.enc."""
     from telebot.bot.runtime import Runtime
     from telebot.state import StateDB
@@ -287,10 +287,10 @@ def test_runtime_follows_ikabots_upgrade_to_the_directory_layout(tmp_path: Path,
     f.add_task(ALICE, p.pid, "autoPirate", "Mission 4/10 complete")
     settings = Settings(ikabot_path=f.path, email=ALICE.email, password=ALICE.password)
     rt = Runtime(settings, open_store(settings), StateDB(tmp_path / "state"), "42")
-    assert [t.pid for t in rt._read()] == [p.pid]
+    assert [t.pid for t in await rt.read()] == [p.pid]
     IkabotDir(home_dir)  # ikabot 7.7 starts: init_storage migrates the file
     assert f.path.is_dir()
-    tasks = rt._read()
+    tasks = await rt.read()
     assert [t.pid for t in tasks] == [p.pid] and tasks[0].progress.done == 4
     assert rt.store.layout == "directory"
     rt.state.close()

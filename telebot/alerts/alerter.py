@@ -88,12 +88,17 @@ class Alerter:
         self.storms = Storms(self.state, self.chat_id)
         self.deliverer = Deliverer(self.state, self.send or self._bot_send,
                                    self.edit or (self._bot_edit if self.bot is not None
-                                                 else None))
+                                                 else None),
+                                   send_plain=self._bot_send_plain if self.bot is not None
+                                   and self.send is None else None)
 
     async def _bot_send(self, chat_id: str, text: str, markup: str | None = None) -> Any:
         buttons = InlineKeyboardMarkup.de_json(json.loads(markup), self.bot) if markup else None
         return await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
                                            reply_markup=buttons, disable_web_page_preview=True)
+
+    async def _bot_send_plain(self, chat_id: str, text: str) -> Any:
+        return await self.bot.send_message(chat_id, text, disable_web_page_preview=True)
 
     async def _bot_edit(self, chat_id: str, message_id: int, text: str) -> Any:
         return await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
@@ -212,11 +217,12 @@ class Alerter:
 async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = context.application.bot_data["runtime"]
     alerter: Alerter = rt.alerter
-    assert isinstance(update, ProcessExited)
+    if not isinstance(update, ProcessExited):  # the TypeHandler lets only these through
+        return
     if rt.read_at < update.at:
         # what ikabot wrote after the last scan (the run it was in when it was killed) is
         # what the alert states, as /status will: one read serves every end before it
-        await rt.tasks()
+        await rt.refresh()
     alerter.on_exit(update)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded

@@ -3,15 +3,25 @@
 An item is marked sent only after Telegram answered ok, so delivery is *at least once*: a send
 whose answer was lost (a timeout after Telegram took it) is sent again; Telegram has no
 idempotency key to do better. Network errors, 5xx and 429 (after `retry_after`) are retried
-with backoff; a rejected token (401) keeps every alert until the token works again; only a text
-or chat Telegram will never accept (400, 403) is dropped. The loop survives any exception.
+with backoff; a rejected token (401) keeps every alert until the token works again.
+
+A chat that refuses the bot (403: blocked, never started, removed from the group; 400: chat not
+found) is not forever: it ends when the owner presses Start or fixes the chat id. Every alert is
+held, in order, and tried again with backoff, at most `HOLD_MAX` apart, until the chat accepts
+one; then all held alerts go out, in order, once. Each change (refused, accepted again, given up
+after `GIVE_UP_AFTER`) is one log line, not one per retry, and `telebot status` says why alerts
+wait (`waiting_line`). A text Telegram cannot parse (400 "can't parse entities") goes out again
+as plain text. Only another 400 (a text Telegram will never take) drops one alert, with an error
+line. The loop survives any exception.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,19 +29,35 @@ from typing import Any
 
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 
-from telebot.bot.poller import retry_after_seconds
 from telebot.logsafe import redact
 from telebot.state import OutboxItem, StateDB
+from telebot.telegram_errors import refusal, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
 BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
 TOKEN_BACKOFF = 60.0
+HOLD_START = 30.0  # a refusing chat: first retry after this, doubling …
+HOLD_MAX = 600.0  # … to at most every 10 minutes
+GIVE_UP_AFTER = 7 * 86400.0  # an alert refused this long is dropped (with an error line)
+REFUSAL_KEY = "chat_refusal"  # in the state's kv: {"since", "reason"} while the chat refuses
 
 # (chat, text[, markup=buttons as JSON]) → the sent message's id (or a Message)
 Send = Callable[..., Awaitable[Any]]
 Edit = Callable[[str, int, str], Awaitable[Any]]
+
+
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def plain_text(text_html: str) -> str:
+    """What a person reads in an HTML alert, without the markup: tags out, entities decoded."""
+    return html.unescape(_TAGS.sub("", text_html))
+
+
+def _unparsable(error: BadRequest) -> bool:
+    return "can't parse entities" in str(error.message).lower()
 
 
 def _message_id(result: Any) -> int | None:
@@ -44,7 +70,12 @@ class Deliverer:
     state: StateDB
     send: Send
     edit: Edit | None = None
+    send_plain: Send | None = None  # no parse mode; else `send` with the plain text escaped
+    clock: Callable[[], float] = time.time
     _woken: bool = False
+    _refused: str | None = None  # why the chat refuses alerts, while it does
+    _held_until: float = 0.0
+    _hold_delay: float = HOLD_START
     _waiter: asyncio.Future[None] | None = None
     _stopping: bool = False
     _task: asyncio.Task[None] | None = None
@@ -72,6 +103,8 @@ class Deliverer:
                 timer.cancel()
 
     def start(self) -> None:
+        held = self.state.get(REFUSAL_KEY)  # refused before a restart: still held, tried now
+        self._refused = held.get("reason") if isinstance(held, dict) else None
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="alert-outbox")
 
@@ -99,7 +132,7 @@ class Deliverer:
                     backoff = BACKOFF_START
                     held = self.state.next_not_before()
                     if held:
-                        delay = max(0.05, held - time.time())
+                        delay = max(0.05, held - self.clock())
                 elif delay < 0:  # a failure that backs off
                     delay, backoff = backoff, min(BACKOFF_MAX, backoff * 2)
             except Exception as e:  # a database hiccup must not end delivery for good
@@ -110,7 +143,10 @@ class Deliverer:
 
     async def _round(self) -> float | None:
         """Send what is pending; None when done, a delay to wait, or -1 for the backoff."""
-        items = self.state.pending()
+        now = self.clock()
+        if self._refused is not None and now < self._held_until:
+            return self._held_until - now  # a refusing chat: not before the next retry
+        items = self.state.pending(now)
         latest_edit: dict[int, int] = {}
         for item in items:
             if item.edits is not None:
@@ -119,13 +155,7 @@ class Deliverer:
             if item.edits is not None and latest_edit[item.edits] != item.id:
                 continue  # a newer text for the same message follows
             try:
-                if item.edits is not None:
-                    self.state.supersede_edits(item.edits, item.id)
-                    await self._edit(item)
-                else:
-                    result = await (self.send(item.chat_id, item.text, markup=item.markup)
-                                    if item.markup else self.send(item.chat_id, item.text))
-                    self._sent(item, _message_id(result))
+                await self._deliver(item)
             except RetryAfter as e:
                 self.state.record_failure(item.id, "429")
                 return retry_after_seconds(e) + 0.05
@@ -135,14 +165,65 @@ class Deliverer:
                           "again (check TELEBOT_TOKEN or ikabot's Telegram settings)")
                 return TOKEN_BACKOFF
             except (BadRequest, Forbidden) as e:
-                # permanent: this text or chat will never be accepted; don't block the rest
+                why = refusal(e)
+                if why is not None:  # the chat, not this text: hold them all, in order
+                    return self._hold(item, why, now)
+                # this text will never be accepted; don't block the rest
                 log.error("alert %d dropped: %s", item.id, redact(str(e)))
                 self.state.record_failure(item.id, redact(str(e)), drop=True)
             except (TelegramError, OSError) as e:
                 self.state.record_failure(item.id, redact(str(e)))
                 log.warning("alert %d not sent yet (%s); retrying", item.id, redact(str(e)))
                 return -1
+            else:
+                self._accepted(len(items))
         return None
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        """One item: an edit, or a new message; a text Telegram cannot parse goes as plain."""
+        try:
+            if item.edits is not None:
+                self.state.supersede_edits(item.edits, item.id)
+                await self._edit(item)
+            else:
+                result = await (self.send(item.chat_id, item.text, markup=item.markup)
+                                if item.markup else self.send(item.chat_id, item.text))
+                self._sent(item, _message_id(result))
+        except BadRequest as e:
+            if not _unparsable(e):
+                raise
+            log.warning("alert %d: Telegram cannot parse its text (%s); sending it as plain "
+                        "text", item.id, redact(str(e)))
+            text = plain_text(item.text)
+            result = await (self.send_plain(item.chat_id, text) if self.send_plain else
+                            self.send(item.chat_id, html.escape(text, quote=False)))
+            self.state.mark_sent(item.id, _message_id(result))
+
+    def _hold(self, item: OutboxItem, why: str, now: float) -> float:
+        """The chat refuses: keep every alert, retry later; say it once per change."""
+        self.state.record_failure(item.id, why)
+        expired = self.state.drop_pending_before(now - GIVE_UP_AFTER, f"given up: {why}")
+        if expired:
+            log.error("gave up on %d alert(s) the chat refused for 7 days (%s)", expired, why)
+        if self._refused != why:
+            log.error("the chat %s refuses alerts (%s): they are kept and tried again, at "
+                      "most every %d minutes, until it accepts them (open the bot in Telegram "
+                      "and press Start; `telebot check` says more)", item.chat_id, why,
+                      HOLD_MAX // 60)
+            self._refused, self._hold_delay = why, HOLD_START
+            self.state.set(REFUSAL_KEY, {"since": now, "reason": why})
+        else:
+            self._hold_delay = min(HOLD_MAX, self._hold_delay * 2)
+        self._held_until = now + self._hold_delay
+        return self._hold_delay
+
+    def _accepted(self, count: int) -> None:
+        if self._refused is None:
+            return
+        log.warning("the chat accepts alerts again (it refused them: %s); sending the %d "
+                    "held, in order", self._refused, count)
+        self._refused, self._held_until, self._hold_delay = None, 0.0, HOLD_START
+        self.state.set(REFUSAL_KEY, None)
 
     def _sent(self, item: OutboxItem, message_id: int | None) -> None:
         """Mark it sent; if a storm grew while it was on its way, queue the edit."""
@@ -178,3 +259,21 @@ class Deliverer:
             self.state.mark_sent(item.id, message_id)
             if head is not None and message_id is not None:
                 self.state.set_message_id(head.id, message_id)
+
+
+def waiting(state: StateDB, now: float | None = None) -> dict[str, Any] | None:
+    """Alerts held because the chat refuses them: count, since when, why (None if none)."""
+    refused = state.get(REFUSAL_KEY)
+    if not isinstance(refused, dict):
+        return None
+    count, oldest = state.unsent()
+    if not count:
+        return None
+    return {"count": count, "since": oldest, "reason": refused.get("reason")}
+
+
+def waiting_line(held: dict[str, Any], clock_text: str) -> str:
+    """`3 alerts waiting since 12:03: the chat refuses them (403: bot was blocked by the user)`"""
+    n = held["count"]
+    return (f"{n} alert{'' if n == 1 else 's'} waiting since {clock_text}: the chat refuses "
+            f"them ({held['reason']})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import html
 import json
 import logging
 import signal
@@ -20,17 +21,21 @@ from telegram.ext import Application, ApplicationBuilder
 
 from telebot import logsafe
 from telebot.bot import control
-from telebot.bot.handlers import CALLBACK_PREFIX, add_handlers, bot_commands
+from telebot.bot.callbacks import PREFIX as CALLBACK_PREFIX
+from telebot.bot.chatcheck import announce
+from telebot.bot.handlers import add_handlers, bot_commands
+from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
 from telebot.bot.hostlabel import label_for, make_bot
-from telebot.bot.jobs import scan, schedule_report
+from telebot.bot.jobs import job_queue, scan, schedule_report
 from telebot.bot.ordering import PerChatUpdateProcessor
-from telebot.bot.poller import SharedPoller
+from telebot.bot.poller import SharedPoller, blind_spot_text
 from telebot.bot.runtime import Runtime
 from telebot.config import Settings, api_error, for_ikabot, resolve_telegram
 from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
-from telebot.ikabot.store import Store, open_store
+from telebot.ikabot.store import Store, is_empty_dir, open_store
 from telebot.model import Task
+from telebot.render import fmt_clock
 from telebot.state import StateDB
 
 log = logging.getLogger(__name__)
@@ -91,12 +96,12 @@ DATA_POLL = 5.0  # seconds between looks for ikabot's data that is not there yet
 
 async def _wait_for_store(settings: Settings, stop: asyncio.Event) -> Store | None:
     """ikabot's data, once it exists: before ikabot's first login there is none (a fresh
-    Docker volume), and a restart loop on exit 2 would help nobody. Said once; a path whose
-    parent does not exist either is a mistake in IKABOT_PATH, and fails at once. None when
-    told to stop first."""
+    Docker volume: an empty directory), and a restart loop on exit 2 would help nobody. Said
+    once; a path whose parent does not exist either is a mistake in IKABOT_PATH, and fails at
+    once. None when told to stop first."""
     path = settings.ikabot_path
     told = False
-    while not path.exists() and path.parent.is_dir():
+    while (not path.exists() or is_empty_dir(path)) and path.parent.is_dir():
         if not told:
             log.warning("waiting for ikabot's data at %s: ikabot creates it at its first "
                         "login (or set IKABOT_PATH)", path)
@@ -111,8 +116,18 @@ async def _wait_for_store(settings: Settings, stop: asyncio.Event) -> Store | No
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                 store: Store | None = None, ready: asyncio.Event | None = None) -> None:
-    """Run the bot until `stop` is set. Raises ConfigError for what the player must fix."""
-    stop = stop or asyncio.Event()
+    """Run the bot until `stop` is set. Raises ConfigError for what the player must fix.
+    The loop's heartbeat (`health`) beats from the first moment, waits included."""
+    pulse = Pulse(settings.state_dir, beat_interval())
+    pulse.start()
+    try:
+        await _serve(settings, stop or asyncio.Event(), store, ready)
+    finally:
+        await pulse.stop()
+
+
+async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
+                 ready: asyncio.Event | None) -> None:
     store = store or await _wait_for_store(settings, stop)
     if store is None:
         return
@@ -121,6 +136,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     settings = for_ikabot(settings, telegram)
     logsafe.add_secret(token)
     logsafe.add_secret(settings.password)
+    logsafe.add_secret(settings.heartbeat_url)  # a push monitor's URL is its secret
     logsafe.install_filter()
     state = StateDB(settings.state_dir)
     app = build_application(settings, token, label_for(settings, chat_id))
@@ -135,6 +151,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     if not connected:
         state.close()
         return
+    await announce(app.bot, chat_id)
     from telebot.alerts.alerter import Alerter, attach
 
     def stop_buttons(tasks: list[Task]) -> str | None:  # the /kill flow's 🛑, for an alert
@@ -146,15 +163,17 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                          ikabot_log=IkabotLog(settings.ikabot_log), stop_markup=stop_buttons)
     attach(app, rt.alerter)
     poller_task: asyncio.Task[None] | None = None
+    heartbeat: HeartbeatURL | None = None
     try:
         with contextlib.suppress(TelegramError):
             await app.bot.set_my_commands(bot_commands())
         await app.start()
-        tasks = await rt.tasks()
-        rt.alerter.startup(tasks)
+        tasks = await rt.read()
+        rt.alerter.startup(tasks)  # what ended while telebot was down, then the first scan
         await rt.alerter.start()
         if settings.dedicated_token:
-            assert app.updater is not None
+            if app.updater is None:
+                raise RuntimeError("dedicated mode needs python-telegram-bot's Updater")
             await app.updater.start_polling(
                 error_callback=_dedicated_error_callback(),  # type: ignore[arg-type]
                 drop_pending_updates=False)
@@ -164,11 +183,16 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                                   started_at=rt.started_at, callback_prefix=CALLBACK_PREFIX,
                                   ikabot_chat=telegram.chat_id or chat_id)
             app.bot_data["poller"] = poller
+            poller.on_blind = lambda head, until: rt.alerter.notice(  # type: ignore[union-attr]
+                f"blind-spot:{head}", html.escape(blind_spot_text(
+                    fmt_clock(until, time.time()), settings.confirm_after_minutes)))
             poller_task = asyncio.create_task(poller.run(stop), name="shared-poller")
-        assert app.job_queue is not None
-        app.job_queue.run_repeating(scan, interval=settings.scan_seconds,
+        job_queue(app).run_repeating(scan, interval=settings.scan_seconds,
                                     first=settings.scan_seconds, name="scan")
         schedule_report(app, float(state.get("report_minutes", settings.report_minutes)))
+        if settings.heartbeat_url:
+            heartbeat = HeartbeatURL(settings.heartbeat_url)
+            heartbeat.schedule(app, settings.heartbeat_minutes)
         # everything loaded so far (python-telegram-bot, httpx, the first read) lives as long
         # as telebot: keep it out of the cyclic collector's full passes, which otherwise
         # walk it all and stall the event loop for tens of milliseconds at a time
@@ -190,6 +214,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         await rt.alerter.stop()
+        if heartbeat is not None:
+            await heartbeat.stop()
         if app.running:
             await app.stop()
         await app.shutdown()

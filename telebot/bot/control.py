@@ -9,9 +9,11 @@ steps and several checks, because a pid is only a number that the kernel hands o
    processList entry (its `date`).
 2. A press is honoured only from an owner, once, in time. Then telebot reads ikabot's data
    again and checks that the pid is still a live ikabot task entry (the same entry), that the
-   process is still the very one the button was made for, and that it runs as telebot's own
-   user. It opens a pidfd *before* the last identity check and signals through it, so the
-   signal cannot reach a process that took the pid in between.
+   process is still the very one the button was made for, that `/proc` says it is ikabot's,
+   and that it runs as telebot's own user. Whatever ikabot's data says, pid 1 and telebot
+   itself are never signalled (`liveness.may_signal`). It opens a pidfd *before* the last
+   identity check and signals through it, so the signal cannot reach a process that took the
+   pid in between.
 3. The stop request is written to the database before the signal (`StateDB.request_stop`);
    the alerter's classifier consults it, so the end is told as **stopped**, not died or killed.
    SIGTERM, then SIGKILL after `GRACE` seconds; the wait runs as a task of its own, so the bot
@@ -34,13 +36,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import psutil
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, User
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import Application
+from telegram.ext import ContextTypes
 
 from telebot import render
 from telebot.bot import hostlabel
+from telebot.bot.callbacks import Kind, decode, make
 from telebot.bot.runtime import Runtime
 from telebot.model import Task
 from telebot.processes import liveness
@@ -51,9 +54,8 @@ log = logging.getLogger(__name__)
 
 NONCE_TTL = 300.0  # seconds a confirmation button stays valid
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL
-PREFIX = "tb:"
-ASK, CONFIRM, CANCEL = "kq", "k", "kx"  # callback kinds: show a confirmation, stop, cancel
-BUTTON_KINDS = frozenset({ASK, CONFIRM, CANCEL})
+ASK, CONFIRM, CANCEL = Kind.KILL_ASK, Kind.KILL_CONFIRM, Kind.KILL_CANCEL
+BUTTON_KINDS = (ASK, CONFIRM, CANCEL)  # the buttons `on_press` answers
 LIST_BUTTONS = 99  # Telegram takes at most 100 buttons a message
 
 OFF = "Stopping tasks from Telegram is turned off on this machine (TELEBOT_ALLOW_KILL=0)."
@@ -63,11 +65,6 @@ USAGE = "Usage: /kill &lt;pid&gt;, e.g. /kill 12345, or /kill alone to pick a ru
 
 
 # ---------------------------------------------------------------- who and what
-
-
-def is_owner(rt: Runtime, user_id: int | None) -> bool:
-    """May this Telegram user stop tasks? (`Runtime.may_change`)"""
-    return rt.may_change(user_id)
 
 
 def identity(task: Task) -> int | None:
@@ -106,8 +103,8 @@ def describe(task: Task) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def callback(kind: str, mark: str, arg: str | int) -> str:
-    return f"{PREFIX}{kind}:{mark}:{arg}"
+def callback(kind: Kind, mark: str, arg: str | int) -> str:
+    return make(kind, arg, mark)
 
 
 def mark_of(bot: Any) -> str:
@@ -119,10 +116,10 @@ def mark_of(bot: Any) -> str:
 
 async def offer(rt: Runtime, pid: int, mark: str) -> tuple[str, InlineKeyboardMarkup | None]:
     """The confirmation for stopping `pid`, or one line saying why there is none."""
-    tasks = await rt.tasks()
+    tasks = await rt.refresh()
     task = running_task(tasks, pid)
     ident = identity(task) if task is not None else None
-    if task is None or ident is None:
+    if task is None or ident is None or not liveness.may_signal(pid):
         return (f"No running ikabot task has pid {pid} on this machine; nothing to stop. "
                 "/kill lists the running ones."), None
     if not same_user(pid):
@@ -175,10 +172,10 @@ async def kill_command(rt: Runtime, user: User | None, args: list[str],
     """`/kill [pid]`: the answer's text and buttons."""
     if not rt.settings.allow_kill:
         return OFF, None
-    if not is_owner(rt, user.id if user else None):
+    if not rt.permissions.may_act(user.id if user else None):
         return NOT_OWNER, None
     if not args:
-        tasks = await rt.tasks()
+        tasks = await rt.refresh()
         markup = pick_markup(tasks, mark_of(bot))
         if markup is None:
             return "No ikabot task is running on this machine.", None
@@ -214,13 +211,14 @@ def _signal(stopping: Stopping, sig: signal.Signals) -> None:
     b = stopping.button
     if stopping.fd is not None:
         signal.pidfd_send_signal(stopping.fd, sig)
-    elif same_identity(b.pid, b.start_ticks):  # no pidfd: check right before the signal
+    elif same_identity(b.pid, b.start_ticks) and liveness.may_signal(b.pid):
+        # no pidfd: check right before the signal
         os.kill(b.pid, sig)
 
 
 async def begin_stop(rt: Runtime, button: KillButton, who: str) -> Stopping | str:
     """Check everything again, record the request, send SIGTERM; or say why not."""
-    tasks = await rt.tasks()
+    tasks = await rt.refresh()
     gone = (f"Not stopped: {html.escape(button.action)} {button.pid} is no longer running "
             "(it ended, or its pid now belongs to another process). Nothing was signalled.")
     if running_task(tasks, button.pid, button.started) is None:
@@ -229,7 +227,8 @@ async def begin_stop(rt: Runtime, button: KillButton, who: str) -> Stopping | st
     if fd is None and pidfd_supported():
         return gone  # the process is gone already
     # after the pidfd is open, this check proves the fd is the very process of the button
-    if not same_identity(button.pid, button.start_ticks) or not same_user(button.pid):
+    if not same_identity(button.pid, button.start_ticks) or not same_user(button.pid) or \
+            not liveness.may_signal(button.pid):
         if fd is not None:
             os.close(fd)
         return gone
@@ -306,25 +305,28 @@ async def _edit(query: Any, text: str) -> None:
                                       disable_web_page_preview=True)
 
 
-async def on_press(query: Any, rt: Runtime, app: Application, kind: str, rest: str) -> None:
-    """A press on a /kill button: `rest` is '<machine marker>:<pid or nonce>'."""
-    mark, _, arg = rest.partition(":")
+async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A press on a /kill button (`BUTTON_KINDS`): a pid to confirm, or a nonce."""
+    query = update.callback_query
+    button = decode(query.data if query is not None else None)
+    if query is None or button is None:
+        raise ValueError("not a /kill button")  # the handler's pattern lets only those through
+    app, rt = context.application, context.application.bot_data["runtime"]
+    kind, mark, arg = button.kind, button.machine, button.text
     if mark != mark_of(app.bot):
         return  # another machine's button (same bot token): that telebot answers it
     if not rt.settings.allow_kill:
         await query.answer(OFF, show_alert=True)
         return
     user = query.from_user
-    if not is_owner(rt, user.id if user else None):
+    if not rt.permissions.may_act(user.id if user else None):
         log.info("refused a stop button pressed by user %s, not an owner",
                  user.id if user else "?")
         await query.answer(NOT_OWNER, show_alert=True)
         return
-    if kind == ASK:
+    if kind is ASK:
         await query.answer()
-        if not arg.isdigit():
-            return
-        text, markup = await offer(rt, int(arg), mark)
+        text, markup = await offer(rt, button.number, mark)
         await app.bot.send_message(rt.chat_id, text, parse_mode=ParseMode.HTML,
                                    reply_markup=markup, disable_web_page_preview=True)
         return
@@ -336,7 +338,7 @@ async def on_press(query: Any, rt: Runtime, app: Application, kind: str, rest: s
             await _edit(query, f"⌛ This confirmation for {html.escape(old.action)} "
                                f"{old.pid} expired; nothing was stopped.")
         return
-    if kind == CANCEL:
+    if kind is CANCEL:
         await query.answer("Cancelled")
         await _edit(query, f"Cancelled: {html.escape(button.action)} {button.pid} keeps "
                            "running.")

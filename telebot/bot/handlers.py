@@ -10,11 +10,12 @@ import asyncio
 import html
 import logging
 import time
-from collections.abc import Awaitable, Callable
+import traceback
 from typing import Any
 
 from telegram import (
     BotCommand,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Update,
@@ -35,9 +36,13 @@ from telegram.ext import (
 from telebot import render
 from telebot.alerts.alerter import SWITCHES
 from telebot.bot import control
+from telebot.bot.callbacks import Button, Kind, is_ours, make, pattern
+from telebot.bot.callbacks import decode as decode_button
 from telebot.bot.jobs import schedule_report
+from telebot.bot.permissions import NOT_AN_OWNER, Handler, for_actors, in_bots_chat, user_may_act
 from telebot.bot.runtime import Runtime
 from telebot.detailsview import details_html
+from telebot.logsafe import redact
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +57,7 @@ COMMANDS = {
     "mute": "hold non-urgent alerts: /mute <minutes>",
     "kill": "stop a task, after a confirmation: /kill <pid>",
 }
-CALLBACK_PREFIX = "tb:"
-NOT_AUTHORISED = "Sorry, this bot answers only its owner."
-NOT_AN_OWNER = ("Only an owner can change this (TELEBOT_OWNER_IDS on the machine running "
-                "telebot).")
+OLD_BUTTON = "This button is from an older telebot: send the command again."
 REPLY_RETRIES = 3
 DETAIL_BUTTONS_PER_PAGE = 99  # Telegram takes at most 100 buttons; one is Refresh
 
@@ -65,45 +67,8 @@ HELP = (
     + "\n".join(f"/{name}: {html.escape(desc)}" for name, desc in COMMANDS.items())
 )
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
-
-
 def runtime(context: ContextTypes.DEFAULT_TYPE) -> Runtime:
     return context.application.bot_data["runtime"]
-
-
-def owner_only(handler: Handler) -> Handler:
-    """Anyone else gets at most the fixed line, and is logged without their text."""
-
-    async def wrapped(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        rt = runtime(context)
-        chat = update.effective_chat
-        if chat is not None and rt.is_owner(chat.id):
-            await handler(update, context)
-            return
-        log.info("ignored an update from chat %s (%s) that is not the owner's",
-                 chat.id if chat else "?", chat.type if chat else "?")
-        if update.callback_query:
-            await update.callback_query.answer(NOT_AUTHORISED)
-        elif chat is not None and chat.type == "private" and update.effective_message and \
-                rt.tell_stranger(chat.id):
-            await update.effective_message.reply_text(NOT_AUTHORISED)
-
-    return wrapped
-
-
-def changes(handler: Handler) -> Handler:
-    """For commands that change something: in a group, only TELEBOT_OWNER_IDS may."""
-
-    async def wrapped(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        user = update.effective_user
-        if runtime(context).may_change(user.id if user else None):
-            await handler(update, context)
-            return
-        log.info("refused a change asked by user %s, not an owner", user.id if user else "?")
-        await send(context, NOT_AN_OWNER)
-
-    return wrapped
 
 
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -148,14 +113,14 @@ async def send(context: ContextTypes.DEFAULT_TYPE, text: str,
         await reply(context, chunk, markup)
 
 
-@owner_only
+@in_bots_chat
 async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send(context, HELP)
 
 
 def _detail_rows(tasks: list[Any]) -> list[list[InlineKeyboardButton]]:
     buttons = [InlineKeyboardButton(f"🔎 {render.clip(t.action, 30)} {t.pid}",
-                                    callback_data=f"{CALLBACK_PREFIX}d:{t.pid}")
+                                    callback_data=make(Kind.DETAILS, t.pid))
                for t in tasks[:DETAIL_BUTTONS_PER_PAGE]]
     return [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
 
@@ -164,10 +129,10 @@ def status_markup(page: int, view: render.StatusPage) -> InlineKeyboardMarkup:
     """Refresh for this page, a details button for each task shown on it, and (on the last
     page) the list of stopped tasks."""
     rows = _detail_rows(view.tasks)
-    last = [InlineKeyboardButton("🔄 Refresh", callback_data=f"{CALLBACK_PREFIX}r:{page}")]
+    last = [InlineKeyboardButton("🔄 Refresh", callback_data=make(Kind.REFRESH, page))]
     if view.stopped:
         last.append(InlineKeyboardButton(f"⏹ Not running ({view.stopped})",
-                                         callback_data=f"{CALLBACK_PREFIX}e:0"))
+                                         callback_data=make(Kind.STOPPED_LIST, 0)))
     rows.append(last)
     return InlineKeyboardMarkup(rows)
 
@@ -177,26 +142,26 @@ def stopped_markup(page: int, view: render.StatusPage) -> InlineKeyboardMarkup:
     pages = max(1, -(-view.stopped // render.STOPPED_PER_PAGE))
     nav = []
     if page > 0:
-        nav.append(InlineKeyboardButton("◀", callback_data=f"{CALLBACK_PREFIX}n:{page - 1}"))
+        nav.append(InlineKeyboardButton("◀", callback_data=make(Kind.STOPPED_PAGE, page - 1)))
     if page + 1 < pages:
-        nav.append(InlineKeyboardButton("▶", callback_data=f"{CALLBACK_PREFIX}n:{page + 1}"))
+        nav.append(InlineKeyboardButton("▶", callback_data=make(Kind.STOPPED_PAGE, page + 1)))
     if nav:
         rows.append(nav)
     return InlineKeyboardMarkup(rows)
 
 
-@owner_only
+@in_bots_chat
 async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
-    tasks = await rt.tasks()
+    tasks = await rt.refresh()
     for i, view in enumerate(render.status_view(tasks, warnings=rt.warnings,
-                                                 email=not rt.group_chat)):
+                                                 email=not rt.permissions.group_chat)):
         await reply(context, view.text, status_markup(i, view))
 
 
-@owner_only
+@in_bots_chat
 async def cmd_webserver(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await send(context, render.webserver_html(await runtime(context).tasks()))
+    await send(context, render.webserver_html(await runtime(context).refresh()))
 
 
 def _find(tasks: list[Any], pid: int) -> Any:
@@ -206,7 +171,7 @@ def _find(tasks: list[Any], pid: int) -> Any:
     return (alive or sorted(matches, key=lambda t: t.started))[-1] if matches else None
 
 
-@owner_only
+@in_bots_chat
 async def cmd_details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = context.args or []
     if len(args) != 1 or not args[0].isdigit():
@@ -217,7 +182,7 @@ async def cmd_details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def _send_details(context: ContextTypes.DEFAULT_TYPE, pid: int) -> None:
-    task = _find(await runtime(context).tasks(), pid)
+    task = _find(await runtime(context).refresh(), pid)
     if task is None:
         await send(context, f"No ikabot task with pid {pid}. /status lists them.")
         return
@@ -237,14 +202,14 @@ def _history(rt: Runtime, task: Any) -> list[tuple[float, str]]:
     return rt.state.status_history(task.pid, ticks) if ticks is not None else []
 
 
-@owner_only
+@in_bots_chat
 async def cmd_kill(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text, markup = await control.kill_command(runtime(context), update.effective_user,
                                               context.args or [], context.bot)
     await reply(context, text, markup)
 
 
-@owner_only
+@in_bots_chat
 async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
     args = context.args or []
@@ -254,8 +219,7 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await send(context, f"Progress report: {now}.\nChange it with /report &lt;minutes&gt; "
                             "or /report off.")
         return
-    user = update.effective_user
-    if not rt.may_change(user.id if user else None):
+    if not user_may_act(update, context):
         await send(context, NOT_AN_OWNER)
         return
     word = args[0].lower()
@@ -283,7 +247,7 @@ def alert_switches(rt: Runtime) -> dict[str, bool]:
 def alerts_markup(kinds: dict[str, bool]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(f"{'✅' if on else '⬜'} {kind}",
-                             callback_data=f"{CALLBACK_PREFIX}a:{kind}")
+                             callback_data=make(Kind.ALERT_SWITCH, kind))
         for kind, on in kinds.items()]])
 
 
@@ -303,14 +267,14 @@ def alerts_text(rt: Runtime) -> str:
     return "\n".join(lines)
 
 
-@owner_only
+@in_bots_chat
 async def cmd_alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
     await reply(context, alerts_text(rt), alerts_markup(alert_switches(rt)))
 
 
-@owner_only
-@changes
+@in_bots_chat
+@for_actors
 async def cmd_mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
     args = context.args or []
@@ -329,58 +293,97 @@ async def cmd_mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                         "still come through." if minutes else "🔔 Alerts unmuted.")
 
 
-@owner_only
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+def pressed(update: Update) -> tuple[CallbackQuery, Button]:
+    """The press and its decoded button (the handlers' patterns let only those through)."""
     query = update.callback_query
-    assert query is not None
-    data = (query.data or "")[len(CALLBACK_PREFIX):]
+    button = decode_button(query.data if query is not None else None)
+    if query is None or button is None:
+        raise ValueError("a button handler got an update that is not one of its buttons")
+    return query, button
+
+
+@in_bots_chat
+async def on_stopped_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """From /status: the list of tasks not running, as a message of its own."""
+    query, button = pressed(update)
+    await query.answer()
+    view = render.stopped_page(await runtime(context).refresh(), button.number)
+    await reply(context, view.text, stopped_markup(button.number, view))
+
+
+@in_bots_chat
+async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """🔄 Refresh of a /status page, ◀ ▶ in the stopped list: the message, edited."""
+    query, button = pressed(update)
+    if query.message is None:  # too old for Telegram to say which message
+        await query.answer()
+        return
     rt = runtime(context)
-    kind, _, arg = data.partition(":")
-    if kind == "e" and arg.isdigit():  # from /status: the list, as a message of its own
-        await query.answer()
-        view = render.stopped_page(await rt.tasks(), int(arg))
-        await reply(context, view.text, stopped_markup(int(arg), view))
-    elif kind in ("r", "n") and arg.isdigit() and query.message is not None:
-        tasks = await rt.tasks()
-        page = int(arg)
-        if kind == "r":
-            views = render.status_view(tasks, warnings=rt.warnings, email=not rt.group_chat)
-            view = views[page] if page < len(views) else render.StatusPage(
-                "(fewer tasks now: see the pages above)", [])
-            markup = status_markup(page, view)
-        else:
-            view = render.stopped_page(tasks, page)
-            markup = stopped_markup(page, view)
-        try:
-            await query.edit_message_text(view.text, parse_mode=ParseMode.HTML,
-                                          reply_markup=markup, disable_web_page_preview=True)
-            await query.answer("Refreshed" if kind == "r" else None)
-        except BadRequest as e:
-            if "not modified" not in e.message.lower():
-                raise
-            await query.answer("Already up to date")
-    elif kind == "d" and arg.isdigit():
-        await query.answer()
-        await _send_details(context, int(arg))
-    elif kind in control.BUTTON_KINDS:
-        await control.on_press(query, rt, context.application, kind, arg)
-    elif kind == "a" and not rt.may_change(query.from_user.id if query.from_user else None):
-        await query.answer(NOT_AN_OWNER, show_alert=True)
-    elif kind == "a" and arg == "stalled" and not rt.settings.stall_minutes:
+    tasks = await rt.refresh()
+    page = button.number
+    if button.kind is Kind.REFRESH:
+        views = render.status_view(tasks, warnings=rt.warnings,
+                                   email=not rt.permissions.group_chat)
+        view = views[page] if page < len(views) else render.StatusPage(
+            "(fewer tasks now: see the pages above)", [])
+        markup = status_markup(page, view)
+    else:
+        view = render.stopped_page(tasks, page)
+        markup = stopped_markup(page, view)
+    try:
+        await query.edit_message_text(view.text, parse_mode=ParseMode.HTML,
+                                      reply_markup=markup, disable_web_page_preview=True)
+        await query.answer("Refreshed" if button.kind is Kind.REFRESH else None)
+    except BadRequest as e:
+        if "not modified" not in e.message.lower():
+            raise
+        await query.answer("Already up to date")
+
+
+@in_bots_chat
+async def on_details_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query, button = pressed(update)
+    await query.answer()
+    await _send_details(context, button.number)
+
+
+@in_bots_chat
+@for_actors
+async def on_alert_switch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query, button = pressed(update)
+    rt = runtime(context)
+    kinds = rt.state.alert_kinds()
+    if button.text == "stalled" and not rt.settings.stall_minutes:
         await query.answer("Stall alerts need TELEBOT_STALL_MINUTES on the machine running "
                            "telebot.", show_alert=True)
-    elif kind == "a" and arg in rt.state.alert_kinds():
-        rt.state.set_alert_kind(arg, not rt.state.alert_kinds()[arg])
+        return
+    if button.text in kinds:
+        rt.state.set_alert_kind(button.text, not kinds[button.text])
         await query.edit_message_text(alerts_text(rt), parse_mode=ParseMode.HTML,
                                       reply_markup=alerts_markup(alert_switches(rt)))
-        await query.answer()
-    else:
-        await query.answer()
+    await query.answer()
+
+
+@in_bots_chat
+async def on_old_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """telebot's prefix, but no button this version makes (an older telebot's)."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(OLD_BUTTON, show_alert=True)
+
+
+# which handler answers which buttons: one CallbackQueryHandler each, in this order
+BUTTONS: list[tuple[tuple[Kind, ...], Handler]] = [
+    ((Kind.STOPPED_LIST,), on_stopped_list),
+    ((Kind.REFRESH, Kind.STOPPED_PAGE), on_page),
+    ((Kind.DETAILS,), on_details_button),
+    ((Kind.ALERT_SWITCH,), on_alert_switch),
+    (control.BUTTON_KINDS, in_bots_chat(control.on_press)),
+]
 
 
 async def on_other_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A command no handler took: the owner gets a hint, strangers at most the fixed line."""
-    await owner_only(_unknown_command)(update, context)
+    await in_bots_chat(_unknown_command)(update, context)
 
 
 async def _unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -397,10 +400,16 @@ async def _unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    from telebot.logsafe import redact
-
-    log.warning("handler error: %s: %s", type(context.error).__name__,
-                redact(str(context.error)))
+    """A handler raised: log it with its stack (redacted: a URL in it may carry the token), so
+    a bug can be found; a Bot API that is briefly unreachable is one line."""
+    error = context.error
+    if error is None:
+        return
+    if isinstance(error, (TimedOut, NetworkError)) and not isinstance(error, BadRequest):
+        log.warning("handler error: %s: %s", type(error).__name__, redact(str(error)))
+        return
+    stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    log.error("handler error: %s", redact(stack.rstrip()))
 
 
 def add_handlers(app: Application) -> None:
@@ -410,7 +419,9 @@ def add_handlers(app: Application) -> None:
                      ("report", cmd_report), ("alerts", cmd_alerts), ("mute", cmd_mute),
                      ("kill", cmd_kill)):
         app.add_handler(CommandHandler(name, fn))
-    app.add_handler(CallbackQueryHandler(on_button, pattern=f"^{CALLBACK_PREFIX}"))
+    for kinds, handler in BUTTONS:
+        app.add_handler(CallbackQueryHandler(handler, pattern=pattern(*kinds)))
+    app.add_handler(CallbackQueryHandler(on_old_button, pattern=is_ours))
     app.add_handler(MessageHandler(filters.COMMAND, on_other_command))
     app.add_error_handler(on_error)
 

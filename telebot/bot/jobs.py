@@ -9,7 +9,7 @@ import json
 import time
 
 from telegram.constants import ParseMode
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application, ContextTypes, JobQueue
 
 from telebot import render
 from telebot.bot.runtime import Runtime
@@ -22,7 +22,7 @@ async def scan(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Re-read ikabot's data: new tasks get tracked, silent ends get noticed."""
     rt: Runtime = context.application.bot_data["runtime"]
     try:
-        await rt.tasks()  # every read feeds the alerter's tracker (`Runtime.tasks`)
+        await rt.refresh()  # new tasks tracked, ends noticed (`Alerter.observe`)
     except asyncio.CancelledError:
         return  # telebot is stopping: not an error worth a traceback in the log
     news = rt.gone_news()
@@ -39,7 +39,7 @@ def _progress_signature(tasks: list[Task]) -> str:
 async def report(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The scheduled progress report, sent only when some progress changed since the last."""
     rt: Runtime = context.application.bot_data["runtime"]
-    tasks = await rt.tasks()
+    tasks = await rt.refresh()
     signature = _progress_signature(tasks)
     if not tasks or signature == rt.state.get("report_signature"):
         return
@@ -48,12 +48,20 @@ async def report(context: ContextTypes.DEFAULT_TYPE) -> None:
     rt.state.set("report_signature", signature)
 
 
+def job_queue(app: Application) -> JobQueue:
+    """The Application's JobQueue (None only when PTB lacks its `job-queue` extra)."""
+    if app.job_queue is None:
+        raise RuntimeError("python-telegram-bot lacks its job-queue extra: install telebot "
+                           "with its dependencies (pip install telebot)")
+    return app.job_queue
+
+
 def schedule_report(app: Application, minutes: float) -> None:
-    assert app.job_queue is not None
-    for job in app.job_queue.get_jobs_by_name(REPORT_JOB):
+    jobs = job_queue(app)
+    for job in jobs.get_jobs_by_name(REPORT_JOB):
         job.schedule_removal()
     if minutes > 0:
-        app.job_queue.run_repeating(report, interval=minutes * 60, first=minutes * 60,
+        jobs.run_repeating(report, interval=minutes * 60, first=minutes * 60,
                                     name=REPORT_JOB)
 
 

@@ -31,7 +31,6 @@ from typing import Any
 from telebot.errors import DataError
 from telebot.ikabot import sidecar
 from telebot.ikabot.safeio import UnsafeFile, atomic_write, flock_wait, read_text_capped
-from telebot.processes import liveness
 
 
 @dataclass(frozen=True)
@@ -244,8 +243,15 @@ def delete_process_details(session: Any, pid: int, *, ikabot_path: Path | None =
     return modify_account(_target(session, ikabot_path), edit)
 
 
-def cleanup_dead_details(session: Any, *, ikabot_path: Path | None = None) -> list[int]:
-    """Drop the details of every pid that is no longer its task's process; the pids dropped."""
+Alive = Callable[[int, float], bool]  # is pid still the process that started at this time?
+
+
+def cleanup_dead_details(session: Any, *, alive: Alive,
+                         ikabot_path: Path | None = None) -> list[int]:
+    """Drop the details of every pid that is no longer its task's process; the pids dropped.
+
+    `alive` answers for one pid (`telebot.details` passes process watching's answer: this
+    module reads and writes ikabot's files and knows nothing of processes)."""
 
     def edit(server: dict[str, Any]) -> list[int]:
         all_details = server.get("processDetails")
@@ -255,8 +261,7 @@ def cleanup_dead_details(session: Any, *, ikabot_path: Path | None = None) -> li
         for key, value in list(all_details.items()):
             ts = value.get("timestamp", 0) if isinstance(value, dict) else 0
             started = ts if isinstance(ts, (int, float)) else 0
-            alive, _ = liveness.probe(int(key), started) if key.isdigit() else (False, None)
-            if not alive:
+            if not (key.isdigit() and alive(int(key), started)):
                 dead.append(int(key) if key.isdigit() else -1)
                 del all_details[key]
         return sorted(dead)
