@@ -133,11 +133,14 @@ def age_words(f: Facts, now: float) -> str:
     return f"started {fmt_age(now - f.started)} ago"
 
 
-def progress_text(task: Task, now: float | None = None) -> str:
-    """What a person reads as the task's progress: 'run 6 of 10 (5 done) · ETA 14:35 CET',
-    '3 upgrades left · 2 h 0 m left', 'next run in 2 h 10 m (05:12 CET)', or ''."""
-    now = time.time() if now is None else now
+def said(task: Task, now: float) -> str:
+    """A task's figures in one line: how it ended (when telebot saw it end) or its progress
+    and what comes ('run 6 of 10 (5 done) · ETA 14:35 CET', '3 upgrades left · 2 h 0 m
+    left', 'next run in 2 h 10 m (05:12 CET)'), the same words in /status, the report and
+    `telebot status`."""
     f = task.facts
+    if f.end is not None:
+        return ending_words(f)
     return " · ".join(b for b in [figure(f), *future(f, now)] if b)
 
 
@@ -167,15 +170,6 @@ def _grouped(tasks: Iterable[Task]) -> dict[AccountKey, list[Task]]:
 
 
 # ---------------------------------------------------------------- terminal
-
-
-def said(task: Task, now: float) -> str:
-    """A task's figures in one line: how it ended (when telebot saw it end) or its progress
-    and what comes, the same words in /status, the report and `telebot status`."""
-    f = task.facts
-    if f.end is not None:
-        return ending_words(f)
-    return " · ".join(b for b in [figure(f), *future(f, now)] if b)
 
 
 def status_table(tasks: Sequence[Task], now: float | None = None) -> str:

@@ -129,7 +129,7 @@ def test_shown_as_a_person_reads_them():
         task = Task(pid=1, action=action, account=key, status=status, started=now - 60,
                     details={}, progress=parsed.progress, remaining=parsed.remaining,
                     urls=[], alive=True, state="running", parsed=parsed)
-        return render.progress_text(task, now)
+        return render.said(task, now)
 
     then = datetime.fromtimestamp(now + 7800, ZoneInfo("Asia/Kolkata"))  # TELEBOT_TZ (conftest)
     assert line("loginDaily", f"Last activity @{dt(now)}, next activity @{dt(now + 7800)}") \
