@@ -21,6 +21,7 @@ import pytest
 from botharness import OWNER
 from conftest import ALICE
 from ikabotdata import IkabotDir
+from util import until
 
 from telebot import render
 from telebot.alerts.alerter import Alerter
@@ -91,15 +92,6 @@ CASES = [
 ]
 
 
-async def _until(predicate: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 async def test_every_surface_states_the_same_figures(case: Case, ikabot_dir: IkabotDir, spawn,
                                                      tmp_path: Path, run_cli):
@@ -141,7 +133,7 @@ async def test_every_surface_states_the_same_figures(case: Case, ikabot_dir: Ika
             return any(r.pid == proc.pid and r.ended_at for r in state.tracked(open_only=False))
 
         if case.end:
-            assert await _until(ended), "telebot did not see it end"
+            assert await until(ended), "telebot did not see it end"
         tasks = scan()
         (task,) = [t for t in tasks if t.pid == proc.pid]
         now = time.time()

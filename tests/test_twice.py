@@ -7,15 +7,11 @@ from typing import Any
 
 from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE, BOB
+from util import buttons
 
 
 def warnings(api) -> list[dict[str, Any]]:
     return [m for m in api.sent(OWNER) if m["text"].startswith("⚠️")]
-
-
-def buttons(message: dict[str, Any]) -> dict[str, str]:
-    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-    return {b["text"]: b["callback_data"] for row in rows for b in row}
 
 
 async def test_a_task_running_twice_is_warned_once_with_a_stop_button_each(
