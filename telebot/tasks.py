@@ -217,6 +217,16 @@ def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe,
     return tasks
 
 
+def view_of(snapshot: Snapshot, pid: int, started: float) -> Task | None:
+    """The view of one entry whose process is known to be gone (not probed), or None."""
+    for account in snapshot.accounts:
+        for entry in account.process_list:
+            if entry["pid"] == pid and abs(entry["date"] - started) < 1:
+                details = _details_for(entry, account.process_details)
+                return build_task(account.key, entry, details, False, None)
+    return None
+
+
 def collect(store: Store) -> list[Task]:
     return build_tasks(store.read())
 

@@ -171,3 +171,27 @@ async def test_every_surface_states_the_same_figures(case: Case, ikabot_dir: Ika
     finally:
         alerter.watcher.close()
         state.close()
+
+
+async def test_the_alert_states_what_ikabot_wrote_after_the_last_scan(ikabot_dir, spawn, api,
+                                                                       tmp_path: Path):
+    """A run begins, then the task is killed before any scan saw it: the alert reads the
+    entry once the process is gone, so it states the run /status states afterwards."""
+    from botharness import fast_settings, running_bot
+
+    from telebot.alerts.texts import MARKS
+
+    p = spawn()
+    ikabot_dir.add_pirate(ALICE, p.pid, done=3, total=10)
+    s = fast_settings(ikabot_dir.path, api, tmp_path / "s", scan_seconds=3600)  # no scans
+    async with running_bot(s, api) as bot:
+        (status,) = await bot.ask("/status")
+        assert "run 4 of 10 (3 done)" in status["text"]
+        ikabot_dir.add_pirate(ALICE, p.pid, done=4, total=10)  # run 5 begins …
+        p.kill()  # … and the task is killed before telebot looked again
+        assert await bot.wait(lambda: any(m["text"].startswith(MARKS) for m in api.sent(OWNER)))
+        (alert,) = [m["text"] for m in api.sent(OWNER) if m["text"].startswith(MARKS)]
+        (details,) = await bot.ask(f"/details {p.pid}")
+    words = "killed (SIGKILL) during run 5 of 10 (4 done)"
+    assert alert.startswith(f"💀 autoPirate {words}"), alert
+    assert words in details["text"], details["text"]

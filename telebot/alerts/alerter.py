@@ -158,19 +158,25 @@ class Alerter:
         return classify(row, exit, cause,
                         stopped=self.state.stop_requested(row.pid, row.start_ticks))
 
-    def on_exit(self, event: ProcessExited) -> None:
+    def on_exit(self, event: ProcessExited, last: Task | None = None) -> None:
+        """`last`: the task's entry as ikabot left it, read after the end (what it wrote after
+        the last scan, such as the run it was in when it was killed), if there is one."""
         row = self.state.tracked_one(event.pid, event.start_ticks)
         if row is None or row.ended_at is not None:
             return
         if self.ikabot_log is not None:
             self.ikabot_log.poll()  # only the tail written since the last look
-        self._ended(row, self._classify(row, event.exit), event.at)
+        changed = self.tracker.last_words(row, last, event.at) if last is not None else None
+        self._ended(row, self._classify(row, event.exit), event.at, last_words=changed)
 
-    def _ended(self, row: Tracked, ending: Ending, at: float, *, offline: bool = False) -> None:
+    def _ended(self, row: Tracked, ending: Ending, at: float, *, offline: bool = False,
+               last_words: bool | None = None) -> None:
         """Mark the task ended and write its alert, in one transaction: a crash right after
         leaves both or neither, so no alert is ever lost or doubled."""
         e = Ended(row, ending, at, offline=offline)
         with self.state.transaction():
+            if last_words is not None:
+                self.tracker.keep_last_words(row, last_words, at)
             if not self.state.end(row.pid, row.start_ticks, ending.how, at,
                                   exit_status=ending.exit_status, signal=ending.signal,
                                   cause=ending.cause):
@@ -219,11 +225,13 @@ async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE)
     alerter: Alerter = rt.alerter
     if not isinstance(update, ProcessExited):  # the TypeHandler lets only these through
         return
-    if rt.read_at < update.at:
-        # what ikabot wrote after the last scan (the run it was in when it was killed) is
-        # what the alert states, as /status will: one read serves every end before it
-        await rt.refresh()
-    alerter.on_exit(update)
+    # what ikabot wrote after the last scan (the run it was in when it was killed) is what the
+    # alert states, as /status will: its entry, read once the process is gone
+    row = alerter.state.tracked_one(update.pid, update.start_ticks)
+    last = None
+    if row is not None and row.ended_at is None:
+        last = await rt.ended_view(row.pid, row.started, update.at)
+    alerter.on_exit(update, last)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded
     await asyncio.sleep(0)

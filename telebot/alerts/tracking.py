@@ -82,25 +82,35 @@ class Tracker:
                 self.on_gone(row.pid, row.start_ticks)
 
     def _last_words(self, row: Tracked, task: Task, now: float) -> None:
+        changed = self.last_words(row, task, now)
+        if changed is not None:
+            self.keep_last_words(row, changed, now)
+
+    def last_words(self, row: Tracked, task: Task, now: float) -> bool | None:
         """A tracked task whose process is gone, its end not yet recorded: what ikabot wrote
-        last (a status that came after the last scan) is what its alert states."""
+        last (a status that came after the last scan) is what its alert states. Updates
+        `row` (not the database: `keep_last_words`); None when nothing changed, else whether
+        the status did."""
         if abs(row.started - task.started) >= 1 or row.ended_at is not None:
-            return
+            return None
         progress = progress_json(task.progress)
-        if row.status == task.status and (progress is None or progress == row.progress):
-            return
-        if row.status != task.status:
-            self.state.record_status(row.pid, row.start_ticks, task.status, now)
-            if task.progress is None and task.action == "autoPirate":  # the runs it counted
-                progress = progress_json(runs_progress(
-                    self.state.status_history(row.pid, row.start_ticks), row.started,
-                    row.first_seen))
+        status_changed = row.status != task.status
+        if not status_changed and (progress is None or progress == row.progress):
+            return None
+        if status_changed and task.progress is None and task.action == "autoPirate":
+            history = [*self.state.status_history(row.pid, row.start_ticks), (now, task.status)]
+            progress = progress_json(runs_progress(history, row.started, row.first_seen))
         row.status = task.status
         if progress is not None:
             row.progress, row.remaining = progress, task.remaining
         elif task.remaining is not None:
             row.remaining = task.remaining
         row.urls = list(task.urls) or row.urls
+        return status_changed
+
+    def keep_last_words(self, row: Tracked, status_changed: bool, now: float) -> None:
+        if status_changed:
+            self.state.record_status(row.pid, row.start_ticks, row.status, now)
         self.state.track(row)
 
     def _check_stall(self, row: Tracked, now: float) -> None:

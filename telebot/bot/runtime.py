@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from telebot.bot.permissions import Permissions, Strangers
 from telebot.config import Settings
 from telebot.ikabot.store import Store, open_store
-from telebot.model import Task
+from telebot.model import Snapshot, Task
 from telebot.state import StateDB
-from telebot.tasks import DeadTasks, annotate, build_tasks
+from telebot.tasks import DeadTasks, annotate, build_tasks, view_of
 
 if TYPE_CHECKING:
     from telebot.alerts.alerter import Alerter
@@ -69,7 +69,7 @@ class Runtime:
     warnings: list[str] = field(default_factory=list)  # what the last read could not read
     data_gone: bool = False  # ikabot's data disappeared (the last read found nothing there)
     _told_gone: bool = False
-    read_at: float = 0.0  # when the last read of ikabot's data began
+    _after_end: tuple[float, Snapshot] | None = None  # (read at, what) for ended_view
     _read_lock: threading.Lock = field(default_factory=threading.Lock)
     _dead: DeadTasks = field(default_factory=DeadTasks)  # touched by the reader only
 
@@ -82,7 +82,6 @@ class Runtime:
 
     async def read(self) -> list[Task]:
         """ikabot's tasks as they are now, with what telebot's database knows of them."""
-        self.read_at = time.time()
         found = await asyncio.to_thread(self._read, self.store, self.data_gone)
         if found.store is not None:
             self.store = found.store
@@ -98,6 +97,24 @@ class Runtime:
         if self.alerter is not None:
             self.alerter.observe(tasks)
         return tasks
+
+    def _snapshot(self) -> Snapshot:
+        with self._read_lock:
+            return self.store.read()
+
+    async def ended_view(self, pid: int, started: float, ended_at: float) -> Task | None:
+        """The entry of a task whose process just ended, as ikabot left it: one read of
+        ikabot's data after the end (ikabot's unchanged files cost a stat each) serves every
+        end before it, as in a storm. None if it cannot be read: the alert then states what
+        the last scan saw, and goes out anyway."""
+        if self._after_end is None or self._after_end[0] < ended_at:
+            try:
+                at = time.time()
+                self._after_end = (at, await asyncio.to_thread(self._snapshot))
+            except Exception as e:  # never in the way of an alert
+                log.warning("reading ikabot's data after an end: %s: %s", type(e).__name__, e)
+                return None
+        return view_of(self._after_end[1], pid, started)
 
     def gone_news(self) -> str | None:
         """Once per disappearance: the line that tells the owner ikabot's data is gone."""
