@@ -195,3 +195,27 @@ async def test_the_alert_states_what_ikabot_wrote_after_the_last_scan(ikabot_dir
     words = "killed (SIGKILL) during run 5 of 10 (4 done)"
     assert alert.startswith(f"💀 autoPirate {words}"), alert
     assert words in details["text"], details["text"]
+
+
+async def test_an_end_while_telebot_was_down_states_what_ikabot_wrote_last(
+        ikabot_dir, spawn, api, tmp_path: Path):
+    from botharness import fast_settings, running_bot
+
+    from telebot.alerts.texts import MARKS
+
+    p = spawn()
+    ikabot_dir.add_pirate(ALICE, p.pid, done=3, total=10)
+    s = fast_settings(ikabot_dir.path, api, tmp_path / "s")
+    async with running_bot(s, api) as bot:
+        (status,) = await bot.ask("/status")
+        assert "run 4 of 10 (3 done)" in status["text"]
+    ikabot_dir.add_pirate(ALICE, p.pid, done=4, total=10)  # telebot is down meanwhile
+    p.kill()
+    p.wait()
+    async with running_bot(s, api) as bot:
+        assert await bot.wait(lambda: any(m["text"].startswith(MARKS) for m in api.sent(OWNER)))
+        (alert,) = [m["text"] for m in api.sent(OWNER) if m["text"].startswith(MARKS)]
+        (details,) = await bot.ask(f"/details {p.pid}")
+    words = "died during run 5 of 10 (4 done)"
+    assert alert.startswith(f"💀 autoPirate {words} while telebot was offline"), alert
+    assert words in details["text"], details["text"]

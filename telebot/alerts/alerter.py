@@ -144,8 +144,11 @@ class Alerter:
         now = time.time()
         if self.ikabot_log is not None:
             self.ikabot_log.poll()
+        gone = {t.pid: t for t in tasks if not t.alive}
         for row in self.tracker.gone_at_start():
-            self._ended(row, self._classify(row, None), now, offline=True)
+            last = gone.get(row.pid)  # what ikabot wrote last, maybe after telebot stopped
+            changed = self.tracker.last_words(row, last, now) if last is not None else None
+            self._ended(row, self._classify(row, None), now, offline=True, last_words=changed)
         self.storms.close()  # what ended while telebot was down is one message of its own
         self.tracker.observe(tasks, now)
 
