@@ -125,7 +125,7 @@ class Task:
     @cached_property
     def facts(self) -> Facts:
         """Every figure a surface states about this task, computed once (`telebot.facts`)."""
-        from telebot.facts import End, figures
+        from telebot.facts import End, figures  # facts builds on this module's dataclasses
 
         return figures(action=self.action, state=self.state, started=self.started,
                        progress=self.progress, remaining=self.remaining, parsed=self.parsed,

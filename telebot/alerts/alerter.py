@@ -25,9 +25,9 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from telebot.alerts.ending import Ending, classify
 from telebot.alerts.outbox import Deliverer
 from telebot.alerts.storms import Storms, text_of
-from telebot.alerts.texts import Ended, stalled_text, twice_text
+from telebot.alerts.texts import Ended, stalled_text
 from telebot.alerts.tracking import Tracker
-from telebot.doubled import doubles
+from telebot.alerts.twice import StopMarkup, TwiceWarnings
 from telebot.ikabot.log import IkabotLog
 from telebot.model import Task
 from telebot.processes.exitinfo import ExitInfo
@@ -74,12 +74,12 @@ class Alerter:
     ikabot_log: IkabotLog | None = None
     exits: Callable[[ProcessExited], None] | None = None
     # the 🛑 buttons of a task (the /kill flow's, as JSON), or None when stopping is off
-    stop_markup: Callable[[list[Task]], str | None] | None = None
-    _told_twice: set[str] = field(default_factory=set)
+    stop_markup: StopMarkup | None = None
     watcher: ProcessWatcher = field(init=False)
     tracker: Tracker = field(init=False)
     storms: Storms = field(init=False)
     deliverer: Deliverer = field(init=False)
+    twice: TwiceWarnings = field(init=False)
 
     def __post_init__(self) -> None:
         self.watcher = ProcessWatcher(self._exited, fallback_interval=self.fallback_interval)
@@ -91,6 +91,8 @@ class Alerter:
                                                  else None),
                                    send_plain=self._bot_send_plain if self.bot is not None
                                    and self.send is None else None)
+        self.twice = TwiceWarnings(self.state, self.chat_id, self.deliverer.wake,
+                                   self.stop_markup)
 
     async def _bot_send(self, chat_id: str, text: str, markup: str | None = None) -> Any:
         buttons = InlineKeyboardMarkup.de_json(json.loads(markup), self.bot) if markup else None
@@ -120,20 +122,7 @@ class Alerter:
         if self.ikabot_log is not None:
             self.ikabot_log.poll()
         self.tracker.observe(tasks, now)
-        self._twice(tasks)
-
-    def _twice(self, tasks: list[Task]) -> None:
-        """A harmful action running twice on one account: told once per set of copies (the
-        outbox's dedup key survives a restart), with a stop button for each copy."""
-        for double in doubles(tasks):
-            if double.key in self._told_twice:
-                continue
-            self._told_twice.add(double.key)
-            markup = self.stop_markup(list(double.tasks)) if self.stop_markup else None
-            hold = self.state.mute_until()
-            if self.state.enqueue(double.key, self.chat_id, "twice", twice_text(double),
-                                  not_before=hold, markup=markup) is not None:
-                self.deliverer.wake()
+        self.twice.observe(tasks)
 
     def _stalled(self, row: Tracked, now: float) -> None:
         self._enqueue(f"stalled:{row.pid}:{row.start_ticks}:{row.last_change}", "stalled",
