@@ -160,6 +160,8 @@ def details_html(task: Task, now: float | None = None,
             lines.append(f"Cause: <code>{html.escape(clip(f.end.cause, 300))}</code>")
     elif f.state == "dead":
         lines.append("Ended: not running; telebot did not see how it ended")
+    elif f.state == "finished":
+        lines.append("Ended: finished, as its last status says (telebot did not see it end)")
     if f.doing and f.running:
         lines.append(f"Working on: {html.escape(clip(f.doing, 120))}")
     for url in task.urls[:8]:

@@ -140,8 +140,11 @@ def figures(*, action: str, state: State, started: float, progress: Progress | N
             progress = replace(progress, eta=None)
         return Facts(state, started, progress, left, left_unit, total=parsed.total,
                      doing=doing, end=end)
-    return Facts(state, started, progress, left, left_unit, parsed.time_left, parsed.next_at,
-                 progress.eta if progress is not None else None, parsed.total, doing, end)
+    done = progress is not None and progress.complete  # its work is done: nothing is left
+    return Facts(state, started, progress, left, left_unit,
+                 None if done else parsed.time_left, parsed.next_at,
+                 progress.eta if progress is not None and not done else None, parsed.total,
+                 doing, end)
 
 
 def progress_from_row(p: Any) -> Progress | None:
