@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botharness import OWNER
+from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE
 from ikabotdata import IkabotDir
 from util import until
 
 from telebot import render
 from telebot.alerts.alerter import Alerter
+from telebot.alerts.texts import MARKS
 from telebot.config import Settings
 from telebot.detailsview import details_html
 from telebot.ikabot.details import save_process_details
@@ -173,49 +174,50 @@ async def test_every_surface_states_the_same_figures(case: Case, ikabot_dir: Ika
         state.close()
 
 
+async def _alert_and_details(bot: Any, api: Any, pid: int) -> tuple[str, str]:
+    """The one alert, once it came, and /details of that task after it."""
+    def alerts() -> list[str]:
+        return [m["text"] for m in api.sent(OWNER) if m["text"].startswith(MARKS)]
+
+    assert await bot.wait(alerts)
+    (alert,) = alerts()
+    (details,) = await bot.ask(f"/details {pid}")
+    return alert, details["text"]
+
+
+async def _pirate_at_run_4(ikabot_dir: IkabotDir, spawn: Any, bot: Any) -> Any:
+    p = spawn()
+    ikabot_dir.add_pirate(ALICE, p.pid, done=3, total=10)
+    (status,) = await bot.ask("/status")
+    assert "run 4 of 10 (3 done)" in status["text"]
+    return p
+
+
 async def test_the_alert_states_what_ikabot_wrote_after_the_last_scan(ikabot_dir, spawn, api,
                                                                        tmp_path: Path):
     """A run begins, then the task is killed before any scan saw it: the alert reads the
     entry once the process is gone, so it states the run /status states afterwards."""
-    from botharness import fast_settings, running_bot
-
-    from telebot.alerts.texts import MARKS
-
-    p = spawn()
-    ikabot_dir.add_pirate(ALICE, p.pid, done=3, total=10)
     s = fast_settings(ikabot_dir.path, api, tmp_path / "s", scan_seconds=3600)  # no scans
     async with running_bot(s, api) as bot:
-        (status,) = await bot.ask("/status")
-        assert "run 4 of 10 (3 done)" in status["text"]
+        p = await _pirate_at_run_4(ikabot_dir, spawn, bot)
         ikabot_dir.add_pirate(ALICE, p.pid, done=4, total=10)  # run 5 begins …
         p.kill()  # … and the task is killed before telebot looked again
-        assert await bot.wait(lambda: any(m["text"].startswith(MARKS) for m in api.sent(OWNER)))
-        (alert,) = [m["text"] for m in api.sent(OWNER) if m["text"].startswith(MARKS)]
-        (details,) = await bot.ask(f"/details {p.pid}")
+        alert, details = await _alert_and_details(bot, api, p.pid)
     words = "killed (SIGKILL) during run 5 of 10 (4 done)"
     assert alert.startswith(f"💀 autoPirate {words}"), alert
-    assert words in details["text"], details["text"]
+    assert words in details, details
 
 
 async def test_an_end_while_telebot_was_down_states_what_ikabot_wrote_last(
         ikabot_dir, spawn, api, tmp_path: Path):
-    from botharness import fast_settings, running_bot
-
-    from telebot.alerts.texts import MARKS
-
-    p = spawn()
-    ikabot_dir.add_pirate(ALICE, p.pid, done=3, total=10)
     s = fast_settings(ikabot_dir.path, api, tmp_path / "s")
     async with running_bot(s, api) as bot:
-        (status,) = await bot.ask("/status")
-        assert "run 4 of 10 (3 done)" in status["text"]
+        p = await _pirate_at_run_4(ikabot_dir, spawn, bot)
     ikabot_dir.add_pirate(ALICE, p.pid, done=4, total=10)  # telebot is down meanwhile
     p.kill()
     p.wait()
     async with running_bot(s, api) as bot:
-        assert await bot.wait(lambda: any(m["text"].startswith(MARKS) for m in api.sent(OWNER)))
-        (alert,) = [m["text"] for m in api.sent(OWNER) if m["text"].startswith(MARKS)]
-        (details,) = await bot.ask(f"/details {p.pid}")
+        alert, details = await _alert_and_details(bot, api, p.pid)
     words = "died during run 5 of 10 (4 done)"
     assert alert.startswith(f"💀 autoPirate {words} while telebot was offline"), alert
-    assert words in details["text"], details["text"]
+    assert words in details, details
