@@ -9,6 +9,7 @@ sent only after Telegram said ok: never lost, never twice).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from telebot.errors import ConfigError
+from telebot.fallback_db import FallbackConnection, disk_failure, primary_code
 
 SCHEMA_VERSION = 2
 HISTORY_KEEP = 50  # status changes remembered per task
@@ -153,8 +155,22 @@ _ITEM_COLUMNS = ("id, dedup_key, chat_id, kind, text, created_at, not_before, at
                  "message_id, markup")
 
 
+class _Corrupt(Exception):
+    """The database file is damaged (`PRAGMA quick_check` says so, or SQLite cannot read it)."""
+
+
+def _corrupt(e: BaseException) -> bool:
+    return isinstance(e, _Corrupt) or primary_code(e) in (sqlite3.SQLITE_CORRUPT,
+                                                          sqlite3.SQLITE_NOTADB)
+
+
 class StateDB:
-    """One SQLite connection, used from the event loop's thread; every call is tiny."""
+    """One SQLite connection, used from the event loop's thread; every call is tiny.
+
+    The disk failing telebot never silences it: a corrupt file is moved aside (renamed with a
+    time stamp) and a new one started; a full or failing disk, at start or later, leaves
+    telebot working from memory (`fallback_db`). `take_news` says either to the owner, once.
+    """
 
     def __init__(self, directory: Path, *, readonly: bool = False) -> None:
         directory = Path(directory)
@@ -168,14 +184,36 @@ class StateDB:
             self._db.execute(f"PRAGMA busy_timeout={READONLY_WAIT_MS}")
             self._db.execute("PRAGMA query_only=1")
             return
+        self._news: str | None = None  # what the owner must hear about the database, once
+        self._told: set[str] = set()
         # the database holds the chat id and every alert text: owner-only, and so are the
         # -wal and -shm files SQLite creates beside it (they follow the umask, not the file)
         try:
-            self._open(directory)
-        except (OSError, sqlite3.Error) as e:
+            try:
+                self._open(directory)
+            except (sqlite3.Error, _Corrupt) as e:
+                if _corrupt(e):
+                    aside = self._move_aside()
+                    self._open(directory)
+                    self._news = (f"telebot's database {self.path} was corrupt ({e}): it was "
+                                  f"moved aside to {aside} and a new one started; the tasks it "
+                                  "tracked and the alerts not yet sent in it are lost.")
+                elif primary_code(e) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+                    self._open_in_memory(e)
+                else:
+                    raise
+        except (OSError, sqlite3.Error, _Corrupt) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             raise ConfigError(f"cannot keep telebot's state in {directory} ({reason}): set "
                               "TELEBOT_STATE_DIR to a directory you can write") from None
+        self._db.armed = True
+        if self._news:
+            logging.getLogger(__name__).warning("%s", self._news)
+
+    def _connect(self, target: str | Path, **kw: Any) -> FallbackConnection:
+        db = sqlite3.connect(target, isolation_level=None, check_same_thread=False, **kw)
+        db.row_factory = sqlite3.Row
+        return FallbackConnection(db, lambda mem: mem.executescript(_SCHEMA), str(self.path))
 
     def _open(self, directory: Path) -> None:
         old_umask = os.umask(0o077)
@@ -183,21 +221,54 @@ class StateDB:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             if directory.stat().st_mode & 0o077:
                 os.chmod(directory, 0o700)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a committed "pending alert" survives a power cut, not just a SIGKILL.
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._migrate()
-            self._db.executescript(_SCHEMA)
-            self._add_columns()
-            self.set("schema_version", SCHEMA_VERSION)
+            self._db = self._connect(self.path)
+            try:
+                check = self._db.execute("PRAGMA quick_check").fetchone()[0]
+                if check != "ok":
+                    raise _Corrupt(check)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                # FULL: a committed "pending alert" survives a power cut, not just a SIGKILL.
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute("PRAGMA busy_timeout=5000")
+                self._migrate()
+                self._db.executescript(_SCHEMA)
+                self._add_columns()
+                self.set("schema_version", SCHEMA_VERSION)
+            except BaseException:
+                self._db.close()
+                raise
         finally:
             os.umask(old_umask)
         for name in ("telebot.sqlite3", "telebot.sqlite3-wal", "telebot.sqlite3-shm"):
             with suppress(FileNotFoundError):
                 os.chmod(directory / name, 0o600)
+
+    def _move_aside(self) -> str:
+        """Rename the damaged database (and its -wal, -shm) with a time stamp; its new name."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for name in ("telebot.sqlite3", "telebot.sqlite3-wal", "telebot.sqlite3-shm"):
+            with suppress(FileNotFoundError):
+                os.replace(self.path.with_name(name),
+                           self.path.with_name(f"{name}.corrupt-{stamp}"))
+        return f"telebot.sqlite3.corrupt-{stamp}"
+
+    def _open_in_memory(self, e: sqlite3.Error) -> None:
+        """The disk refuses to start the database: work from memory (with what it had)."""
+        try:
+            self._db = self._connect(f"file:{self.path}?mode=ro", uri=True)
+        except sqlite3.Error:
+            self._db = self._connect(":memory:")
+        self._db.fail_over(disk_failure(e) or str(e))
+        self._db.executescript(_SCHEMA)
+        self._add_columns()
+
+    def take_news(self) -> str | None:
+        """A problem with the database the owner has not been told yet (then it is told)."""
+        for news in (self._news, getattr(self._db, "problem", None)):
+            if news and news not in self._told:
+                self._told.add(news)
+                return news
+        return None
 
     @classmethod
     def open_readonly(cls, directory: Path) -> StateDB | None:

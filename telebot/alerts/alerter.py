@@ -116,11 +116,15 @@ class Alerter:
         else:
             self.on_exit(event)
 
+    async def read_log(self) -> None:
+        """Read what ikabot logged since the last look, off the event loop (a big tail, a
+        slow disk); each scan does it before `observe`."""
+        if self.ikabot_log is not None:
+            await asyncio.to_thread(self.ikabot_log.poll)
+
     def observe(self, tasks: list[Task], now: float | None = None) -> None:
         """After each scan: track new live tasks, keep their last state, spot stalls and
         tasks that run twice."""
-        if self.ikabot_log is not None:
-            self.ikabot_log.poll()
         self.tracker.observe(tasks, now)
         self.twice.observe(tasks)
 
@@ -131,8 +135,6 @@ class Alerter:
     def startup(self, tasks: list[Task]) -> None:
         """Report, once, the tracked tasks that ended while telebot was not running."""
         now = time.time()
-        if self.ikabot_log is not None:
-            self.ikabot_log.poll()
         gone = {t.pid: t for t in tasks if not t.alive}
         for row in self.tracker.gone_at_start():
             last = gone.get(row.pid)  # what ikabot wrote last, maybe after telebot stopped
@@ -157,7 +159,7 @@ class Alerter:
         if row is None or row.ended_at is not None:
             return
         if self.ikabot_log is not None:
-            self.ikabot_log.poll()  # only the tail written since the last look
+            self.ikabot_log.poll()  # what is left since `read_log`: usually nothing
         changed = self.tracker.last_words(row, last, event.at) if last is not None else None
         self._ended(row, self._classify(row, event.exit), event.at, last_words=changed)
 
@@ -217,6 +219,7 @@ async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE)
     alerter: Alerter = rt.alerter
     if not isinstance(update, ProcessExited):  # the TypeHandler lets only these through
         return
+    await alerter.read_log()  # the dead task's last words, read off the event loop
     # what ikabot wrote after the last scan (the run it was in when it was killed) is what the
     # alert states, as /status will: its entry, read once the process is gone
     row = alerter.state.tracked_one(update.pid, update.start_ticks)

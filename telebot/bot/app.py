@@ -33,6 +33,7 @@ from telebot.bot.runtime import Runtime
 from telebot.config import Settings, api_error, for_ikabot, resolve_telegram
 from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
+from telebot.ikabot.safeio import owner_of
 from telebot.ikabot.store import Store, is_empty_dir, open_store
 from telebot.model import Task
 from telebot.render import fmt_clock
@@ -160,7 +161,9 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
 
     rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,
                          fallback_interval=settings.scan_seconds,
-                         ikabot_log=IkabotLog(settings.ikabot_log), stop_markup=stop_buttons)
+                         ikabot_log=IkabotLog(settings.ikabot_log,
+                                              owner=owner_of(settings.ikabot_path)),
+                         stop_markup=stop_buttons)
     attach(app, rt.alerter)
     poller_task: asyncio.Task[None] | None = None
     heartbeat: HeartbeatURL | None = None
@@ -169,6 +172,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
             await app.bot.set_my_commands(bot_commands())
         await app.start()
         tasks = await rt.read()
+        await rt.alerter.read_log()  # why the tasks that ended while telebot was down ended
         rt.alerter.startup(tasks)  # what ended while telebot was down, then the first scan
         await rt.alerter.start()
         if settings.dedicated_token:
