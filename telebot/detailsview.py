@@ -28,6 +28,7 @@ from telebot.render import (
     future,
     progress_bar,
     tg_len,
+    url_links,
 )
 
 HISTORY_SHOWN = 6  # the last few status changes
@@ -164,8 +165,7 @@ def details_html(task: Task, now: float | None = None,
         lines.append("Ended: finished, as its last status says (telebot did not see it end)")
     if f.doing and f.running:
         lines.append(f"Working on: {html.escape(clip(f.doing, 120))}")
-    for url in task.urls[:8]:
-        lines.append(f'URL: <a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>')
+    lines += [f"URL: {link}" for link in url_links(task.urls)]
     lines.append(f"Status: <i>{html.escape(clip(task.status, 1000))}</i>")
     changes: list[str] = []
     seen = list(task.history if history is None else history)

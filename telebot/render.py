@@ -13,7 +13,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +26,10 @@ from telebot.model import AccountKey, Progress, Task
 HOST_TAG_ROOM = 64  # every message may start with its machine's tag line (bot/hostlabel.py)
 TELEGRAM_LIMIT = 4096 - HOST_TAG_ROOM  # what telebot's own text may use of Telegram's 4096
 STATUS_CLIP = 300  # a runaway status string must not push one task past a whole message
+# URLs shown per task, then "+N more": ikabot's webServer has two (local and LAN); a task
+# listing 3,000 must not turn /webserver into 40 messages
+URLS_SHOWN = 5
+URL_CLIP = 200  # one URL: room for any real address, not for a whole message
 
 STATE_ICON = {"running": "🟢", "finished": "✅", "dead": "💀"}
 
@@ -337,6 +341,22 @@ def stopped_page(tasks: Sequence[Task], page: int, now: float | None = None) -> 
     return StatusPage("\n".join(lines), shown, len(stopped))
 
 
+def url_links(urls: Sequence[str], note: Callable[[str], str | None] = lambda _: None
+              ) -> list[str]:
+    """Tappable links for the first URLS_SHOWN URLs, and a "+N more" line for the rest (a
+    URL too long to be a real address is shown clipped, not linked). `note`: a few words
+    after a URL (why it may not open from the player's phone), or None."""
+    out = []
+    for u in urls[:URLS_SHOWN]:
+        link = (f'<a href="{html.escape(u, quote=True)}">{html.escape(u)}</a>'
+                if len(u) <= URL_CLIP else html.escape(clip(u, URL_CLIP)))
+        why = note(u)
+        out.append(link + (f" <i>({html.escape(why)})</i>" if why else ""))
+    if len(urls) > URLS_SHOWN:
+        out.append(f"+{len(urls) - URLS_SHOWN} more")
+    return out
+
+
 def _local_only(url: str) -> str | None:
     """Why a URL cannot be opened from the player's phone, if it cannot: a loopback address
     works only on the machine itself, a container's bridge address only from its host."""
@@ -372,13 +392,9 @@ def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
         )
         if not t.urls:
             lines.append(f"    (no URL known yet; status: <i>{html.escape(clip(t.status))}</i>)")
-        for url in t.urls[:8]:
-            why = _local_only(url)
-            note = f" <i>({html.escape(why)})</i>" if why else ""
-            if why:
-                hints.add(why)
-            lines.append(f'    <a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>'
-                         f"{note}")
+        notes = {u: _local_only(u) for u in t.urls[:URLS_SHOWN]}
+        hints.update(why for why in notes.values() if why)
+        lines += [f"    {link}" for link in url_links(t.urls, notes.get)]
     if hints:
         lines.append("💡 Away from that machine, open a URL through an SSH tunnel "
                      "(ssh -L 8080:127.0.0.1:PORT you@host, then http://127.0.0.1:8080), or "
@@ -421,7 +437,8 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
 
     Every line is self-contained HTML, so a chunk of whole lines is valid HTML. A single line
     longer than the limit (callers keep lines short, see `clip`; this is the last resort) loses
-    its tags and is cut between characters, never inside an entity such as `&amp;`.
+    its tags and is cut between characters, never inside an entity such as `&amp;`. No chunk
+    is blank: a text with nothing visible gives no chunk at all.
     """
     chunks: list[str] = []
     current: list[str] = []
@@ -448,9 +465,11 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
             extra = tg_len(line)
         current.append(line)
         size += extra
-    if current and any(current):
+    if current:
         chunks.append("\n".join(current))
-    return chunks or [""]
+    # Telegram refuses a message with nothing visible ("message text is empty"): a chunk of
+    # whitespace alone (a run of `\r` cut out of a long line) is dropped; it showed nothing
+    return [c for c in chunks if html_to_text(c).strip()]
 
 
 _A_TAG = re.compile(r'<a\s+href="([^"]*)"\s*>(.*?)</a>', re.S)

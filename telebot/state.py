@@ -13,7 +13,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ from telebot.fallback_db import FallbackConnection, disk_failure, primary_code
 SCHEMA_VERSION = 2
 HISTORY_KEEP = 50  # status changes remembered per task
 READONLY_WAIT_MS = 200  # `telebot status` waits this long at most for the bot's database
+SQL_IN_CHUNK = 500  # values in one `IN (…)`: far below SQLite's limit on bound parameters
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -352,6 +353,19 @@ class StateDB:
         row = self._db.execute("SELECT * FROM tracked WHERE pid=? AND start_ticks=?",
                                (pid, start_ticks)).fetchone()
         return None if row is None else _tracked(row)
+
+    def ended_of(self, pids: Iterable[int]) -> dict[int, list[Tracked]]:
+        """The ended rows of these pids only, through the primary key's index: a month of
+        deaths in the table (9,000 rows) costs a scan nothing when few entries are gone."""
+        out: dict[int, list[Tracked]] = {}
+        wanted = sorted(set(pids))
+        for i in range(0, len(wanted), SQL_IN_CHUNK):
+            chunk = wanted[i:i + SQL_IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for r in self._db.execute(f"SELECT * FROM tracked WHERE pid IN ({marks}) AND "
+                                      "ended_at IS NOT NULL", chunk):
+                out.setdefault(r["pid"], []).append(_tracked(r))
+        return out
 
     def ended_near(self, pid: int, started: float) -> Tracked | None:
         """The ended row of the task ikabot recorded with this pid and start date, if any."""

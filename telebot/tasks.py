@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from telebot.ikabot.store import Store
 
 Probe = Callable[[int, float], tuple[bool, "int | None"]]
+
+# What telebot's database keeps of ikabot's free text (the tracker's rows, the status history,
+# written with each change): a task that writes megabytes into its status must not go there
+# whole. Far more than any message shows (render clips a status to 1,000 characters); the
+# task view itself keeps the whole text for `telebot status --json` (DESIGN.md's contract).
+STATUS_KEEP = 4000
+ACTION_KEEP = 200  # an action is a function's name
 
 
 def _int(value: Any) -> int | None:
@@ -235,7 +242,7 @@ class Memory(Protocol):
     """What `annotate` asks of telebot's memory (its state database); rows come back as plain
     values with the fields of `state.Tracked`, so the task model does not depend on it."""
 
-    def tracked(self, *, open_only: bool = True) -> list[Any]: ...
+    def ended_of(self, pids: Iterable[int]) -> dict[int, list[Any]]: ...
 
     def tracked_one(self, pid: int, start_ticks: int) -> Any: ...
 
@@ -256,7 +263,7 @@ def learn_end(task: Task, row: Any) -> None:
 def learn_runs(task: Task, history: list[tuple[float, str]], first_seen: float | None) -> None:
     """`run k of N` for an autoPirate telebot saw from its start (`progress.runs_progress`)."""
     task.history = history
-    if history and history[-1][1] != task.status:
+    if history and history[-1][1] != task.status[:STATUS_KEEP]:  # as the database keeps it
         task.history.append((time.time(), task.status))  # newer than the last scan
     if task.action == "autoPirate" and task.progress is None and task.history:
         runs = runs_progress(task.history, task.started, first_seen)
@@ -267,14 +274,12 @@ def learn_runs(task: Task, history: list[tuple[float, str]], first_seen: float |
 def annotate(tasks: list[Task], state: Memory) -> None:
     """What telebot itself remembers: how a task it saw end ended, and `run k of N`.
 
-    Runs on the event loop's thread (the database connection is not shared across threads);
-    one query for every ended task, and a history lookup only for live autoPirates that have
-    no structured progress.
+    Runs on the event loop's thread (the database connection is not shared across threads),
+    so it touches only the rows it needs, through indexes: the ended rows of the pids of gone
+    entries (ikabot drops an entry once its process is gone, so these are few), and a history
+    lookup only for live autoPirates that have no structured progress.
     """
-    ended: dict[int, list[Any]] = {}
-    for row in state.tracked(open_only=False):
-        if row.ended_at is not None:
-            ended.setdefault(row.pid, []).append(row)
+    ended = state.ended_of(t.pid for t in tasks if not t.alive)
     for task in tasks:
         if not task.alive:
             rows = ended.get(task.pid)

@@ -13,12 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from telebot import render
 from telebot.facts import progress_json
 from telebot.model import Task
 from telebot.processes import liveness
 from telebot.processes.watcher import ProcessWatcher
 from telebot.progress import runs_progress
 from telebot.state import StateDB, Tracked
+from telebot.tasks import ACTION_KEEP, STATUS_KEEP
 
 SEEN_ALIVE_EVERY = 60.0  # how often an unchanged task's "last seen alive" is written
 KEEP_DAYS = 30  # ended tasks and sent alerts are forgotten after this
@@ -38,10 +40,12 @@ class Tracker:
 
     def _row(self, task: Task, now: float, prev: Tracked | None) -> Tracked:
         progress = progress_json(task.progress)
-        changed = prev is None or prev.status != task.status or prev.progress != progress
+        status = task.status[:STATUS_KEEP]
+        changed = prev is None or prev.status != status or prev.progress != progress
         return Tracked(task.pid, int(task.start_ticks or 0), task.started, task.account.email,
                        task.account.username, task.account.world, task.account.server,
-                       task.action, task.status, progress, task.remaining, list(task.urls),
+                       task.action[:ACTION_KEEP], status, progress, task.remaining,
+                       list(task.urls[:render.URLS_SHOWN]),  # what an alert can show
                        prev.first_seen if prev else now, now,
                        now if changed or prev is None else prev.last_change,
                        None if changed or prev is None else prev.stalled_at,
@@ -94,18 +98,19 @@ class Tracker:
         if abs(row.started - task.started) >= 1 or row.ended_at is not None:
             return None
         progress = progress_json(task.progress)
-        status_changed = row.status != task.status
+        status = task.status[:STATUS_KEEP]  # kept as bounded as a scan's row (`_row`)
+        status_changed = row.status != status
         if not status_changed and (progress is None or progress == row.progress):
             return None
         if status_changed and task.progress is None and task.action == "autoPirate":
-            history = [*self.state.status_history(row.pid, row.start_ticks), (now, task.status)]
+            history = [*self.state.status_history(row.pid, row.start_ticks), (now, status)]
             progress = progress_json(runs_progress(history, row.started, row.first_seen))
-        row.status = task.status
+        row.status = status
         if progress is not None:
             row.progress, row.remaining = progress, task.remaining
         elif task.remaining is not None:
             row.remaining = task.remaining
-        row.urls = list(task.urls) or row.urls
+        row.urls = list(task.urls[:render.URLS_SHOWN]) or row.urls
         return status_changed
 
     def keep_last_words(self, row: Tracked, status_changed: bool, now: float) -> None:
