@@ -543,7 +543,7 @@ async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, 
 
 @pytest.mark.parametrize("dedicated", [False, True])
 async def test_ikabots_setup_command_is_never_answered_nor_confirmed(world, api, tmp_path,
-                                                                    dedicated):
+                                                                    dedicated, caplog):
     """ikabot's menu 21 -> 1 waits for `/ikabot NNNN` (`botComm.updateTelegramData`: the
     text, stripped, equal to it) by getUpdates without offset, from a chat it does not know
     yet: telebot must neither answer it nor take it away."""
@@ -561,6 +561,8 @@ async def test_ikabots_setup_command_is_never_answered_nor_confirmed(world, api,
         if not dedicated:  # long polling confirms everything it reads: nothing to keep
             remaining = {u["update_id"] for u in api.unconfirmed()}
             assert {own, other} <= remaining
+        # …and so, on telebot's own token, the player is told why ikabot's set-up cannot work
+        assert ("ikabot cannot read it there" in caplog.text) == dedicated
 
 
 async def test_token_shared_later_is_read_the_shared_way(world, api, tmp_path, caplog):

@@ -86,6 +86,11 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise ApplicationHandlerStop
     message = update.message or update.channel_post
     if message is not None and is_ikabot_setup(message.text):
+        if context.application.updater is not None and context.application.updater.running:
+            # long polling has confirmed it already: ikabot's set-up cannot see it
+            log.warning("ikabot's set-up command /ikabot reached TELEBOT_TOKEN's bot, which "
+                        "telebot long-polls: ikabot cannot read it there. Set ikabot up with "
+                        "its own bot's token (or stop telebot during ikabot's set-up)")
         raise ApplicationHandlerStop
     if message is not None and message.date is not None and \
             message.date.timestamp() < runtime(context).started_at - 1:
