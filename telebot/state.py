@@ -24,6 +24,7 @@ from telebot.fallback_db import FallbackConnection, disk_failure, primary_code
 
 SCHEMA_VERSION = 2
 HISTORY_KEEP = 50  # status changes remembered per task
+READONLY_WAIT_MS = 200  # `telebot status` waits this long at most for the bot's database
 SQL_IN_CHUNK = 500  # values in one `IN (…)`: far below SQLite's limit on bound parameters
 
 _SCHEMA = """
@@ -41,7 +42,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     chat_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, created_at REAL NOT NULL,
     not_before REAL NOT NULL DEFAULT 0, sent_at REAL, attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT, dropped INTEGER NOT NULL DEFAULT 0,
-    edits INTEGER, message_id INTEGER);
+    edits INTEGER, message_id INTEGER, markup TEXT);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sent_at, dropped, id);
 CREATE TABLE IF NOT EXISTS history (
     pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, at REAL NOT NULL, status TEXT NOT NULL);
@@ -153,10 +154,11 @@ class OutboxItem:
     attempts: int
     edits: int | None = None  # an edit of this outbox item's message, not a new message
     message_id: int | None = None
+    markup: str | None = None  # the message's buttons (Bot API JSON), if it has any
 
 
 _ITEM_COLUMNS = ("id, dedup_key, chat_id, kind, text, created_at, not_before, attempts, edits, "
-                 "message_id")
+                 "message_id, markup")
 
 
 class _Corrupt(Exception):
@@ -183,7 +185,10 @@ class StateDB:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
                                        isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA busy_timeout=2000")
+            # a WAL reader never blocks the bot's writes; it waits at most this long itself
+            # (a checkpoint, a recovery) and then shows the tasks without telebot's memory
+            self._db.execute(f"PRAGMA busy_timeout={READONLY_WAIT_MS}")
+            self._db.execute("PRAGMA query_only=1")
             return
         self._news: str | None = None  # what the owner must hear about the database, once
         self._told: set[str] = set()
@@ -233,6 +238,7 @@ class StateDB:
                 self._db.execute("PRAGMA busy_timeout=5000")
                 self._migrate()
                 self._db.executescript(_SCHEMA)
+                self._add_columns()
                 self.set("schema_version", SCHEMA_VERSION)
             except BaseException:
                 self._db.close()
@@ -260,6 +266,7 @@ class StateDB:
             self._db = self._connect(":memory:")
         self._db.fail_over(disk_failure(e) or str(e))
         self._db.executescript(_SCHEMA)
+        self._add_columns()
 
     def take_news(self) -> str | None:
         """A problem with the database the owner has not been told yet (then it is told)."""
@@ -280,6 +287,11 @@ class StateDB:
             return db
         except sqlite3.Error:
             return None
+
+    def _add_columns(self) -> None:
+        """Columns added since a database was made (each a plain ALTER, no data moved)."""
+        if "markup" not in {r[1] for r in self._db.execute("PRAGMA table_info(outbox)")}:
+            self._db.execute("ALTER TABLE outbox ADD COLUMN markup TEXT")
 
     def _migrate(self) -> None:
         cols = {r[1] for r in self._db.execute("PRAGMA table_info(tracked)")}
@@ -411,13 +423,14 @@ class StateDB:
     # ---- outbox
 
     def enqueue(self, dedup_key: str, chat_id: str, kind: str, text: str,
-                not_before: float = 0.0, *, edits: int | None = None) -> int | None:
+                not_before: float = 0.0, *, edits: int | None = None,
+                markup: str | None = None) -> int | None:
         """Store an alert to send (or, with `edits`, a new text for an alert already sent);
-        None when this very alert was stored before."""
+        None when this very alert was stored before. `markup`: its buttons, as JSON."""
         cur = self._db.execute(
-            "INSERT INTO outbox(dedup_key, chat_id, kind, text, created_at, not_before, edits) "
-            "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedup_key) DO NOTHING",
-            (dedup_key, chat_id, kind, text, time.time(), not_before, edits))
+            "INSERT INTO outbox(dedup_key, chat_id, kind, text, created_at, not_before, edits, "
+            "markup) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedup_key) DO NOTHING",
+            (dedup_key, chat_id, kind, text, time.time(), not_before, edits, markup))
         return cur.lastrowid if cur.rowcount == 1 else None
 
     def retext_pending(self, item_id: int, text: str) -> bool:

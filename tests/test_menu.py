@@ -128,7 +128,7 @@ async def test_run_again_starts_an_identical_task_through_the_same_prompts(
         assert "Run again done" in (await me.sees("⏹"))["text"]  # the menu's work is done
         assert new != old
         (status,) = await bot.ask("/status")
-        assert str(new) in status["text"] and "Mission 1/3" in status["text"], status["text"]
+        assert str(new) in status["text"] and "run 1 of 3" in status["text"], status["text"]
         (details,) = await bot.ask(f"/details {new}")
         assert f"Run again of pid {old}" in details["text"]
         (details,) = await bot.ask(f"/details {old}")
@@ -275,8 +275,8 @@ async def test_two_tasks_from_one_session_each_keep_their_own_answers(menu_setti
         await me.sees("⏹")
         for k in (1, 2):
             open_gate(tmp_path / "gates", f"{second}-run-{k}")
-        await me.said("autoPirate finished: all 2 runs done")
-        alert = next(m for m in api.sent(OWNER) if "all 2 runs" in m["text"])
+        await me.said("finished: 2 of 2 runs done")
+        alert = next(m for m in api.sent(OWNER) if "2 of 2 runs done" in m["text"])
         me.presses("🔁", alert)
         confirm = await me.said("Run autoPirate again")
         # the login's answer, then the second task's own: not the first task's

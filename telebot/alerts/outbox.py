@@ -43,7 +43,8 @@ HOLD_MAX = 600.0  # … to at most every 10 minutes
 GIVE_UP_AFTER = 7 * 86400.0  # an alert refused this long is dropped (with an error line)
 REFUSAL_KEY = "chat_refusal"  # in the state's kv: {"since", "reason"} while the chat refuses
 
-Send = Callable[..., Awaitable[Any]]  # (chat_id, text[, markup]) → the message id (or a Message)
+# (chat, text[, markup=buttons as JSON]) → the sent message's id (or a Message)
+Send = Callable[..., Awaitable[Any]]
 Edit = Callable[[str, int, str], Awaitable[Any]]
 
 
@@ -186,9 +187,10 @@ class Deliverer:
                 self.state.supersede_edits(item.edits, item.id)
                 await self._edit(item)
             else:
-                markup = self.markup_for(item.dedup_key) if self.markup_for else None
-                result = await (self.send(item.chat_id, item.text, markup) if markup
-                                else self.send(item.chat_id, item.text))
+                markup = item.markup or (self.markup_for(item.dedup_key)
+                                         if self.markup_for else None)
+                result = await (self.send(item.chat_id, item.text, markup=markup)
+                                if markup else self.send(item.chat_id, item.text))
                 self._sent(item, _message_id(result))
         except BadRequest as e:
             if not _unparsable(e):

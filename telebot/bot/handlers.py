@@ -34,6 +34,7 @@ from telegram.ext import (
 )
 
 from telebot import render
+from telebot.alerts.alerter import SWITCHES
 from telebot.bot import control
 from telebot.bot.callbacks import Button, Kind, is_ours, make, pattern
 from telebot.bot.callbacks import decode as decode_button
@@ -42,6 +43,7 @@ from telebot.bot.ordering import MEMBER_ANSWERS_PER_MINUTE, Verdict
 from telebot.bot.permissions import NOT_AN_OWNER, Handler, for_actors, in_bots_chat, user_may_act
 from telebot.bot.poller import is_ikabot_setup
 from telebot.bot.runtime import Runtime
+from telebot.detailsview import details_html
 from telebot.logsafe import redact
 
 log = logging.getLogger(__name__)
@@ -200,7 +202,8 @@ def stopped_markup(page: int, view: render.StatusPage) -> InlineKeyboardMarkup:
 async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
     tasks = await rt.refresh()
-    for i, view in enumerate(render.status_view(tasks, warnings=rt.warnings)):
+    for i, view in enumerate(render.status_view(tasks, warnings=rt.warnings,
+                                                 email=not rt.permissions.group_chat)):
         await reply(context, view.text, status_markup(i, view))
 
 
@@ -241,8 +244,19 @@ async def _send_details(context: ContextTypes.DEFAULT_TYPE, pid: int) -> None:
     if buttons:
         rows = list(markup.inline_keyboard) if markup else []
         markup = InlineKeyboardMarkup([*rows, buttons])
-    text = render.details_html(task)
+    text = details_html(task, history=_history(rt, task))
     await send(context, f"{text}\n{note}" if note else text, markup)
+
+
+def _history(rt: Runtime, task: Any) -> list[tuple[float, str]]:
+    """The status changes telebot saw this task make (an ended one's too)."""
+    if task.history:
+        return list(task.history)
+    ticks = task.start_ticks
+    if ticks is None:
+        row = rt.state.ended_near(task.pid, task.started)
+        ticks = row.start_ticks if row is not None else None
+    return rt.state.status_history(task.pid, ticks) if ticks is not None else []
 
 
 @in_bots_chat
@@ -279,6 +293,14 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
                f"Progress report every {minutes:g} minutes, when some progress changed.")
 
 
+def alert_switches(rt: Runtime) -> dict[str, bool]:
+    """The switches as they act: *stalled* is off while TELEBOT_STALL_MINUTES is unset,
+    whatever was chosen."""
+    kinds = rt.state.alert_kinds()
+    return {k: on and (k != "stalled" or bool(rt.settings.stall_minutes))
+            for k, on in kinds.items()}
+
+
 def alerts_markup(kinds: dict[str, bool]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(f"{'✅' if on else '⬜'} {kind}",
@@ -287,23 +309,25 @@ def alerts_markup(kinds: dict[str, bool]) -> InlineKeyboardMarkup:
 
 
 def alerts_text(rt: Runtime) -> str:
-    kinds = rt.state.alert_kinds()
+    kinds = alert_switches(rt)
     lines = ["<b>Alerts</b> (tap to switch):"]
-    lines += [f"{'✅' if on else '⬜'} {kind}" for kind, on in kinds.items()]
+    lines += [f"{'✅' if on else '⬜'} {kind}: {html.escape(SWITCHES.get(kind, kind))}"
+              for kind, on in kinds.items()]
     mute = rt.state.mute_until()
     if mute > time.time():
         lines.append(f"🔕 muted for {render.fmt_age(mute - time.time())} more (deaths still "
                      "come through); /mute 0 to unmute")
     stall = rt.settings.stall_minutes
     lines.append(f"Stall alerts after {stall:g} min without change." if stall else
-                 "Stall alerts need TELEBOT_STALL_MINUTES (off now).")
+                 "Stall alerts are off: TELEBOT_STALL_MINUTES is not set on the machine running "
+                 "telebot.")
     return "\n".join(lines)
 
 
 @in_bots_chat
 async def cmd_alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
-    await reply(context, alerts_text(rt), alerts_markup(rt.state.alert_kinds()))
+    await reply(context, alerts_text(rt), alerts_markup(alert_switches(rt)))
 
 
 @in_bots_chat
@@ -355,7 +379,8 @@ async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     tasks = await rt.refresh()
     page = button.number
     if button.kind is Kind.REFRESH:
-        views = render.status_view(tasks, warnings=rt.warnings)
+        views = render.status_view(tasks, warnings=rt.warnings,
+                                   email=not rt.permissions.group_chat)
         view = views[page] if page < len(views) else render.StatusPage(
             "(fewer tasks now: see the pages above)", [])
         markup = status_markup(page, view)
@@ -385,10 +410,14 @@ async def on_alert_switch(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     query, button = pressed(update)
     rt = runtime(context)
     kinds = rt.state.alert_kinds()
+    if button.text == "stalled" and not rt.settings.stall_minutes:
+        await query.answer("Stall alerts need TELEBOT_STALL_MINUTES on the machine running "
+                           "telebot.", show_alert=True)
+        return
     if button.text in kinds:
         rt.state.set_alert_kind(button.text, not kinds[button.text])
         await query.edit_message_text(alerts_text(rt), parse_mode=ParseMode.HTML,
-                                      reply_markup=alerts_markup(rt.state.alert_kinds()))
+                                      reply_markup=alerts_markup(alert_switches(rt)))
     await query.answer()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -249,8 +250,9 @@ def gone_details(rt: Runtime, app: Application,
     return "\n".join(lines), markup
 
 
-def alert_markup(app: Application, dedup_key: str) -> InlineKeyboardMarkup | None:
-    """The 🔁 button under a task's end alert (`end:<pid>:<ticks>`), when it has answers."""
+def alert_markup(app: Application, dedup_key: str) -> str | None:
+    """The 🔁 button under a task's end alert (`end:<pid>:<ticks>`), when it has answers:
+    JSON, as the outbox keeps an alert's buttons."""
     mgr: MenuManager | None = app.bot_data.get("menu")
     kind, _, rest = dedup_key.partition(":")
     pid, _, ticks = rest.partition(":")
@@ -261,9 +263,9 @@ def alert_markup(app: Application, dedup_key: str) -> InlineKeyboardMarkup | Non
     if rec is None:
         return None
     # named: in a storm the message tells of several tasks, the button is for this one
-    return InlineKeyboardMarkup([[InlineKeyboardButton(
+    return json.dumps(InlineKeyboardMarkup([[InlineKeyboardButton(
         f"🔁 Run again: {render.clip(rec.action, 30)} {pid}",
-        callback_data=again_data(Kind.AGAIN_ASK, pid, ticks))]])
+        callback_data=again_data(Kind.AGAIN_ASK, pid, ticks))]]).to_dict())
 
 
 # ---- handlers
