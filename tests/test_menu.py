@@ -139,13 +139,19 @@ async def test_run_again_starts_an_identical_task_through_the_same_prompts(
         assert "Run autoPirate again" in warning
 
 
-async def test_a_changed_prompt_stops_the_replay_at_that_step(menu_settings, api, tmp_path):
-    async with running_bot(menu_settings(), api) as bot:
+async def a_pirate_that_ran(settings, api, tmp_path: Path) -> int:
+    """An autoPirate started from /menu with one run, then finished: its pid."""
+    async with running_bot(settings, api) as bot:
         me, old = await start_pirate_from_menu(bot)
         await bot.ask("/cancel", replies=0)
         await me.sees("⏹")
         open_gate(tmp_path / "gates", f"{old}-run-1")
         await me.said("autoPirate finished")
+    return old
+
+
+async def test_a_changed_prompt_stops_the_replay_at_that_step(menu_settings, api, tmp_path):
+    old = await a_pirate_that_ran(menu_settings(), api, tmp_path)
     # the fortress is gone since: ikabot says so instead of YAAAAAR! before its [Enter]
     async with running_bot(menu_settings(fortress=False), api) as bot:
         me = Player(bot)
@@ -243,12 +249,7 @@ async def test_a_password_asked_on_replay_stops_it_and_is_the_owners(menu_settin
                                                                       tmp_path):
     """The saved session is gone (cookies expired): ikabot asks for the password where the
     recorded answers went straight to its menu. The replay stops there; the owner answers."""
-    async with running_bot(menu_settings(), api) as bot:
-        me, old = await start_pirate_from_menu(bot)
-        await bot.ask("/cancel", replies=0)
-        await me.sees("⏹")
-        open_gate(tmp_path / "gates", f"{old}-run-1")
-        await me.said("autoPirate finished")
+    old = await a_pirate_that_ran(menu_settings(), api, tmp_path)
     (tmp_path / "elsewhere").mkdir()  # a home where ikabot has no saved session
     async with running_bot(menu_settings(home=tmp_path / "elsewhere"), api) as bot:
         me = Player(bot)
