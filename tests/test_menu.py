@@ -240,7 +240,11 @@ async def test_menu_on_a_dedicated_token(menu_settings, api, tmp_path):
         me = Player(bot, token=own)
         me.types("/menu")
         await me.answers("Mail:", ALICE.email)
-        await me.sees("(17) Auto-Pirate")
+        first = await me.sees("(17) Auto-Pirate")
+        me.types("/menu")  # one session at a time: its screen again, as a new message
+        await me.said("A /menu session is open already")
+        assert await bot.wait(lambda: screen(api)["message_id"] != first["message_id"])
+        assert "(17) Auto-Pirate" in screen(api)["text"]
         me.types("/cancel")
         await me.sees("⏹")
 

@@ -74,12 +74,9 @@ class MenuManager:
     rt: Runtime
     bot: Any
     session: MenuSession | None = None
-    screen: ScreenMessage = field(init=False)
+    screen: ScreenMessage | None = None  # the session's own message
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _replays: set[asyncio.Task[None]] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.screen = ScreenMessage(self.bot, self.rt.chat_id)
 
     @property
     def recorded(self) -> RecordedAnswers:
@@ -94,7 +91,7 @@ class MenuManager:
         hands it over (ikabot reads only the replies it waits for)."""
         message = update.message
         return (self.open_session() is not None and message is not None
-                and bool(message.text) and str(message.chat.id) == self.rt.chat_id)
+                and bool(message.text) and self.rt.permissions.is_bots_chat(message.chat.id))
 
     async def open(self, steps: tuple[Step, ...] = (), again_of: Recording | None = None
                    ) -> str | None:
@@ -108,17 +105,21 @@ class MenuManager:
             if argv is None:
                 return NO_COMMAND
             group = self.rt.chat_id.startswith("-")
-            session = MenuSession(argv, menu_env(self.rt.settings), self._publish,
+            screen = ScreenMessage(self.bot, self.rt.chat_id)
+
+            async def publish(view: View) -> None:  # this session's screen, to its message
+                await screen.show(session.token, session.end_reason, view)
+
+            session = MenuSession(argv, menu_env(self.rt.settings), publish,
                                   self.rt.refresh, self._started,
                                   min_interval=GROUP_INTERVAL if group else MIN_INTERVAL)
             if again_of is not None:
                 session.again_of = (again_of.pid, again_of.start_ticks)
-            self.screen.message_id = None
             try:
                 session.start()
             except OSError as e:
                 return f"Could not start ikabot's menu ({html.escape(e.strerror or str(e))})."
-            self.session = session
+            self.session, self.screen = session, screen
             log.info("menu session %s started (pid %d)", session.token, session.pid)
             self._keep(asyncio.create_task(self._watch_end(session)))
             if steps:
@@ -146,16 +147,12 @@ class MenuManager:
             task.cancel()
         await self.close("telebot stopped")
 
-    async def _publish(self, view: View) -> None:
-        if self.session is not None:
-            await self.screen.show(self.session.token, self.session.end_reason, view)
-
     async def reshow(self) -> None:
         """A new message with the current screen (the old one scrolled away)."""
-        session = self.open_session()
-        if session is not None:
-            self.screen.message_id = None
-            await self._publish(session.view())
+        session, screen = self.open_session(), self.screen
+        if session is not None and screen is not None:
+            screen.message_id = None
+            await screen.show(session.token, session.end_reason, session.view())
 
     # ---- tasks started from the menu
 
