@@ -49,7 +49,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     state = StateDB.open_readonly(settings.state_dir)  # what telebot saw end, if it runs here
     if state is not None:
         try:
-            annotate(tasks, state)
+            annotate(tasks, state.tracking)
         except sqlite3.Error:
             pass  # a locked or older database: the tasks as ikabot recorded them
         finally:

@@ -20,7 +20,8 @@ from telebot.progress import runs_progress
 
 if TYPE_CHECKING:
     from telebot.ikabot.store import Store
-    from telebot.state import StateDB, Tracked
+    from telebot.state import Tracked
+    from telebot.state.tracking import TrackingStore
 
 Probe = Callable[[int, float], tuple[bool, "int | None"]]
 
@@ -226,12 +227,11 @@ def collect(store: Store) -> list[Task]:
     return build_tasks(store.read())
 
 
-def annotate(tasks: list[Task], state: StateDB) -> None:
+def annotate(tasks: list[Task], state: TrackingStore) -> None:
     """What telebot itself remembers: how a task it saw end ended, and `Mission k/N`.
 
-    Runs on the event loop's thread (the database connection is not shared across threads);
-    one query for every ended task, and a history lookup only for live autoPirates that have
-    no structured progress.
+    The bot runs it on the state's writer thread (`StateDB.run`); one query for every ended
+    task, and a history lookup only for live autoPirates that have no structured progress.
     """
     ended: dict[int, list[Tracked]] = {}
     for row in state.tracked(open_only=False):

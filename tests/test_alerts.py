@@ -173,7 +173,7 @@ async def test_alerts_toggle(ikabot_dir, spawn, api, tmp_path):
                 return False
             try:
                 return any(r.pid == p.pid and r.ended_at for r in
-                           state.tracked(open_only=False))
+                           state.tracking.tracked(open_only=False))
             finally:
                 state.close()
 
@@ -221,7 +221,7 @@ def test_killed_during_outage_then_restarted_delivers_each_death_once(ikabot_dir
         procs[0].wait()
         state = StateDB(tmp_path / "state")
         assert api.wait_for(lambda: any(c.status == 502 for c in api.calls), 10)
-        assert len(state.pending()) == 1  # stored before it was sent
+        assert len(state.outbox.pending()) == 1  # stored before it was sent
         bot.send_signal(signal.SIGKILL)  # telebot dies too, mid-outage
         bot.wait()
         procs[1].kill()  # and another task dies while telebot is down
@@ -241,7 +241,7 @@ def test_killed_during_outage_then_restarted_delivers_each_death_once(ikabot_dir
         api.add_message("/status", chat_id=OWNER)
         assert api.wait_for(lambda: any("ikabot tasks" in m["text"]
                                         for m in api.sent(OWNER)), 20)
-        assert api.wait_for(lambda: not state.pending(), 20)
+        assert api.wait_for(lambda: not state.outbox.pending(), 20)
         texts = alerts(api)
         assert len(texts) == 3, "\n---\n".join(texts)
         assert sum(f"pid {procs[0].pid}" in t for t in texts) == 1
@@ -279,17 +279,17 @@ async def test_unchanged_tasks_are_not_rewritten_every_scan(ikabot_dir, spawn, t
     state = StateDB(tmp_path / "state")
     alerter = Alerter(state, str(OWNER))
     store = open_store(Settings(ikabot_path=ikabot_dir.path))
-    alerter.observe(collect(store))
-    assert len(state.tracked()) == 5
-    before = state._db.total_changes
+    await alerter.observe(collect(store))
+    assert len(state.tracking.tracked()) == 5
+    before = state.db.conn.total_changes
     for _ in range(10):
-        alerter.observe(collect(store))
-    assert state._db.total_changes == before
+        await alerter.observe(collect(store))
+    assert state.db.conn.total_changes == before
     p = pirate(ikabot_dir, spawn, done=1)  # a new task: written once
     save_process_details(ikabot_dir.target(ALICE), p.pid, {"missions": {
         "total": 10, "completed": 2, "remaining": 8}})
-    alerter.observe(collect(store))
-    assert state._db.total_changes == before + 2  # its row, and its first status in history
+    await alerter.observe(collect(store))
+    assert state.db.conn.total_changes == before + 2  # its row, and its first status in history
     alerter.watcher.close()
     state.close()
 
@@ -359,8 +359,8 @@ async def test_status_shows_mission_k_of_n_for_a_pirate_seen_from_its_start(
             if state is None:
                 return False
             try:
-                return any(len(state.status_history(r.pid, r.start_ticks)) >= n
-                           for r in state.tracked())
+                return any(len(state.tracking.status_history(r.pid, r.start_ticks)) >= n
+                           for r in state.tracking.tracked())
             finally:
                 state.close()
 

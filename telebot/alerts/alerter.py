@@ -20,7 +20,7 @@ from typing import Any
 from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from telebot.alerts.ending import Ending, classify
+from telebot.alerts.ending import classify
 from telebot.alerts.outbox import Deliverer
 from telebot.alerts.storms import Storms, text_of
 from telebot.alerts.texts import Ended, stalled_text
@@ -66,6 +66,7 @@ class Alerter:
     tracker: Tracker = field(init=False)
     storms: Storms = field(init=False)
     deliverer: Deliverer = field(init=False)
+    _ending: set[asyncio.Task[None]] = field(default_factory=set)  # ends told without an app
 
     def __post_init__(self) -> None:
         self.watcher = ProcessWatcher(self._exited, fallback_interval=self.fallback_interval)
@@ -92,81 +93,90 @@ class Alerter:
         if self.exits is not None:
             self.exits(event)  # through the Application's dispatcher
         else:
-            self.on_exit(event)
+            task = asyncio.get_running_loop().create_task(self.on_exit(event))
+            self._ending.add(task)
+            task.add_done_callback(self._ending.discard)
 
-    def observe(self, tasks: list[Task], now: float | None = None) -> None:
+    async def observe(self, tasks: list[Task], now: float | None = None) -> None:
         """After each scan: track new live tasks, keep their last state, spot stalls."""
         if self.ikabot_log is not None:
             self.ikabot_log.poll()
-        self.tracker.observe(tasks, now)
+        if await self.tracker.observe(tasks, now):
+            self.deliverer.wake()
 
-    def _stalled(self, row: Tracked, now: float) -> None:
-        self._enqueue(f"stalled:{row.pid}:{row.start_ticks}:{row.last_change}", "stalled",
-                      stalled_text(row, now))
+    def _stalled(self, row: Tracked, now: float) -> bool:
+        """On the writer thread, inside the scan's transaction."""
+        kind = "stalled"
+        if not self.state.settings.alert_kinds().get(kind, True):
+            return False
+        self.state.outbox.enqueue(f"stalled:{row.pid}:{row.start_ticks}:{row.last_change}",
+                                  self.chat_id, kind, stalled_text(row, now),
+                                  not_before=self.state.settings.mute_until())
+        return True
 
-    def startup(self, tasks: list[Task]) -> None:
-        """Report, once, the tracked tasks that ended while telebot was not running."""
+    async def startup(self, tasks: list[Task]) -> None:
+        """Report, once, the tracked tasks that ended while telebot was not running; then the
+        first scan."""
         now = time.time()
         if self.ikabot_log is not None:
             self.ikabot_log.poll()
-        for row in self.tracker.gone_at_start():
-            self._ended(row, self._classify(row, None), now, offline=True)
-        self.storms.close()  # what ended while telebot was down is one message of its own
-        self.tracker.observe(tasks, now)
+        for row in await self.tracker.gone_at_start():
+            await self._end(row, None, now, offline=True)
+        await self.state.run(self.storms.close)  # what ended meanwhile is a message of its own
+        await self.observe(tasks, now)
 
     # ---- ends
 
-    def _classify(self, row: Tracked, exit: ExitInfo | None) -> Ending:
-        cause = None
-        if self.ikabot_log is not None:
-            cause = self.ikabot_log.error_cause(row.pid, since=row.started)
-        return classify(row, exit, cause,
-                        stopped=self.state.stop_requested(row.pid, row.start_ticks))
-
-    def on_exit(self, event: ProcessExited) -> None:
-        row = self.state.tracked_one(event.pid, event.start_ticks)
+    async def on_exit(self, event: ProcessExited) -> None:
+        row = await self.state.run(self.state.tracking.tracked_one, event.pid, event.start_ticks)
         if row is None or row.ended_at is not None:
             return
         if self.ikabot_log is not None:
             self.ikabot_log.poll()  # only the tail written since the last look
-        self._ended(row, self._classify(row, event.exit), event.at)
+        await self._end(row, event.exit, event.at)
 
-    def _ended(self, row: Tracked, ending: Ending, at: float, *, offline: bool = False) -> None:
-        """Mark the task ended and write its alert, in one transaction: a crash right after
-        leaves both or neither, so no alert is ever lost or doubled."""
+    async def _end(self, row: Tracked, exit: ExitInfo | None, at: float, *,
+                   offline: bool = False) -> None:
+        cause = None
+        if self.ikabot_log is not None:
+            cause = self.ikabot_log.error_cause(row.pid, since=row.started)
+        if await self.state.run(self._write_end, row, exit, cause, at, offline):
+            self.deliverer.wake()
+
+    def _write_end(self, row: Tracked, exit: ExitInfo | None, cause: str | None, at: float,
+                   offline: bool) -> bool:
+        """On the writer thread: mark the task ended and write its alert, in one transaction
+        (a crash right after leaves both or neither: no alert is ever lost or doubled). True
+        when an alert was written."""
+        state = self.state
+        ending = classify(row, exit, cause,
+                          stopped=state.control.stop_requested(row.pid, row.start_ticks))
         e = Ended(row, ending, at, offline=offline)
-        with self.state.transaction():
-            if not self.state.end(row.pid, row.start_ticks, ending.how, at,
-                                  exit_status=ending.exit_status, signal=ending.signal,
-                                  cause=ending.cause):
-                return
-            if not self.state.alert_kinds().get(toggle_of(ending.how), True):
-                return
+        with state.db.transaction():
+            if not state.tracking.end(row.pid, row.start_ticks, ending.how, at,
+                                      exit_status=ending.exit_status, signal=ending.signal,
+                                      cause=ending.cause):
+                return False
+            if not state.settings.alert_kinds().get(toggle_of(ending.how), True):
+                return False
             key = f"end:{row.pid}:{row.start_ticks}"
-            muted = self.state.mute_until() > time.time()
-            if muted and ending.how not in URGENT:
-                self.state.enqueue(key, self.chat_id, ending.how, text_of([e]),
-                                   not_before=self.state.mute_until())
+            mute = state.settings.mute_until()
+            if mute > time.time() and ending.how not in URGENT:
+                state.outbox.enqueue(key, self.chat_id, ending.how, text_of([e]),
+                                     not_before=mute)
             else:
                 self.storms.place(e, ending.how, key)
-        self.deliverer.wake()
+        return True
 
-    def notice(self, dedup_key: str, text: str) -> None:
+    async def notice(self, dedup_key: str, text: str) -> None:
         """A message about telebot's own situation, through the durable outbox like alerts."""
-        self.state.enqueue(dedup_key, self.chat_id, "notice", text)
+        await self.state.run(self.state.outbox.enqueue, dedup_key, self.chat_id, "notice", text)
         self.deliverer.wake()
 
-    def _enqueue(self, dedup_key: str, kind: str, text: str) -> None:
-        if not self.state.alert_kinds().get(kind, True):
-            return
-        hold = 0.0 if kind in URGENT else self.state.mute_until()
-        self.state.enqueue(dedup_key, self.chat_id, kind, text, not_before=hold)
-        self.deliverer.wake()
-
-    def wake(self) -> None:
+    async def wake(self) -> None:
         """Settings changed (e.g. unmuted): release held alerts, look at the outbox again."""
-        if self.state.mute_until() <= time.time():
-            self.state.release_held()
+        if self.state.settings.mute_until() <= time.time():
+            await self.state.run(self.state.outbox.release_held)
         self.deliverer.wake()
 
     # ---- life cycle
@@ -183,7 +193,7 @@ async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE)
     alerter: Alerter = context.application.bot_data["runtime"].alerter
     if not isinstance(update, ProcessExited):  # the TypeHandler lets only these through
         return
-    alerter.on_exit(update)
+    await alerter.on_exit(update)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded
     await asyncio.sleep(0)

@@ -15,12 +15,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 
 from telebot.logsafe import redact
 from telebot.state import OutboxItem, StateDB
+from telebot.state.outbox import OutboxStore
 from telebot.telegram_errors import retry_after_seconds
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
 TOKEN_BACKOFF = 60.0
 
+T = TypeVar("T")
 Send = Callable[[str, str], Awaitable[Any]]  # → the sent message's id (or a Message)
 Edit = Callable[[str, int, str], Awaitable[Any]]
 
@@ -47,6 +49,15 @@ class Deliverer:
     _waiter: asyncio.Future[None] | None = None
     _stopping: bool = False
     _task: asyncio.Task[None] | None = None
+
+    @property
+    def outbox(self) -> OutboxStore:
+        return self.state.outbox
+
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Every read and write on the state's writer thread: an item this reads was committed
+        (the write that stored it was handed over first), and no commit stalls the loop."""
+        return await self.state.run(fn, *args, **kwargs)
 
     def wake(self) -> None:
         """Look at the outbox now. The waiting loop resumes in the event loop's very next
@@ -96,7 +107,7 @@ class Deliverer:
                 delay = await self._round()
                 if delay is None:
                     backoff = BACKOFF_START
-                    held = self.state.next_not_before()
+                    held = await self._db(self.outbox.next_not_before)
                     if held:
                         delay = max(0.05, held - time.time())
                 elif delay < 0:  # a failure that backs off
@@ -109,7 +120,7 @@ class Deliverer:
 
     async def _round(self) -> float | None:
         """Send what is pending; None when done, a delay to wait, or -1 for the backoff."""
-        items = self.state.pending()
+        items = await self._db(self.outbox.pending)
         latest_edit: dict[int, int] = {}
         for item in items:
             if item.edits is not None:
@@ -119,60 +130,65 @@ class Deliverer:
                 continue  # a newer text for the same message follows
             try:
                 if item.edits is not None:
-                    self.state.supersede_edits(item.edits, item.id)
+                    await self._db(self.outbox.supersede_edits, item.edits, item.id)
                     await self._edit(item)
                 else:
                     result = await self.send(item.chat_id, item.text)
-                    self._sent(item, _message_id(result))
+                    if await self._db(self._sent, item, _message_id(result)):
+                        self._woken = True
             except RetryAfter as e:
-                self.state.record_failure(item.id, "429")
+                await self._db(self.outbox.record_failure, item.id, "429")
                 return retry_after_seconds(e) + 0.05
             except InvalidToken:
-                self.state.record_failure(item.id, "the bot token was rejected (401)")
+                await self._db(self.outbox.record_failure, item.id,
+                               "the bot token was rejected (401)")
                 log.error("Telegram rejects the bot token; alerts are kept until it works "
                           "again (check TELEBOT_TOKEN or ikabot's Telegram settings)")
                 return TOKEN_BACKOFF
             except (BadRequest, Forbidden) as e:
                 # permanent: this text or chat will never be accepted; don't block the rest
                 log.error("alert %d dropped: %s", item.id, redact(str(e)))
-                self.state.record_failure(item.id, redact(str(e)), drop=True)
+                await self._db(self.outbox.record_failure, item.id, redact(str(e)), drop=True)
             except (TelegramError, OSError) as e:
-                self.state.record_failure(item.id, redact(str(e)))
+                await self._db(self.outbox.record_failure, item.id, redact(str(e)))
                 log.warning("alert %d not sent yet (%s); retrying", item.id, redact(str(e)))
                 return -1
         return None
 
-    def _sent(self, item: OutboxItem, message_id: int | None) -> None:
-        """Mark it sent; if a storm grew while it was on its way, queue the edit."""
-        with self.state.transaction():
-            self.state.mark_sent(item.id, message_id)
-            now = self.state.item(item.id)
+    def _sent(self, item: OutboxItem, message_id: int | None) -> bool:
+        """Mark it sent; if a storm grew while it was on its way, queue the edit (True).
+        On the writer thread, one transaction."""
+        with self.state.db.transaction():
+            self.outbox.mark_sent(item.id, message_id)
+            now = self.outbox.item(item.id)
             if now is not None and now.text != item.text:
-                self.state.enqueue(f"edit:{item.id}:after-send:{time.monotonic_ns()}",
-                                   item.chat_id, item.kind, now.text, edits=item.id)
-                self._woken = True
+                self.outbox.enqueue(f"edit:{item.id}:after-send:{time.monotonic_ns()}",
+                                    item.chat_id, item.kind, now.text, edits=item.id)
+                return True
+        return False
 
     async def _edit(self, item: OutboxItem) -> None:
-        head = self.state.item(item.edits or 0)
+        head = await self._db(self.outbox.item, item.edits or 0)
         target = head.message_id if head is not None else None
         if target is None or self.edit is None:
             result = await self.send(item.chat_id, item.text)  # nothing to edit: a new message
-            self._retarget(item, head, _message_id(result))
+            await self._db(self._retarget, item, head, _message_id(result))
             return
         try:
             await self.edit(item.chat_id, target, item.text)
         except BadRequest as e:
             if "not modified" in str(e).lower():
-                self.state.mark_sent(item.id)
+                await self._db(self.outbox.mark_sent, item.id)
                 return
             # too old, deleted, …: a new message carries the whole storm
             result = await self.send(item.chat_id, item.text)
-            self._retarget(item, head, _message_id(result))
+            await self._db(self._retarget, item, head, _message_id(result))
             return
-        self.state.mark_sent(item.id)
+        await self._db(self.outbox.mark_sent, item.id)
 
     def _retarget(self, item: OutboxItem, head: OutboxItem | None, message_id: int | None) -> None:
-        with self.state.transaction():
-            self.state.mark_sent(item.id, message_id)
+        """On the writer thread, one transaction."""
+        with self.state.db.transaction():
+            self.outbox.mark_sent(item.id, message_id)
             if head is not None and message_id is not None:
-                self.state.set_message_id(head.id, message_id)
+                self.outbox.set_message_id(head.id, message_id)

@@ -145,7 +145,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
             await app.bot.set_my_commands(bot_commands())
         await app.start()
         tasks = await rt.read()
-        rt.alerter.startup(tasks)  # what ended while telebot was down, then the first scan
+        await rt.alerter.startup(tasks)  # what ended while telebot was down, then the first scan
         await rt.alerter.start()
         if settings.dedicated_token:
             if app.updater is None:
@@ -162,7 +162,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
             poller_task = asyncio.create_task(poller.run(stop), name="shared-poller")
         job_queue(app).run_repeating(scan, interval=settings.scan_seconds,
                                     first=settings.scan_seconds, name="scan")
-        schedule_report(app, float(state.get("report_minutes", settings.report_minutes)))
+        schedule_report(app, state.settings.report_minutes(settings.report_minutes))
         # everything loaded so far (python-telegram-bot, httpx, the first read) lives as long
         # as telebot: keep it out of the cyclic collector's full passes, which otherwise
         # walk it all and stall the event loop for tens of milliseconds at a time

@@ -199,7 +199,7 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     rt = runtime(context)
     args = context.args or []
     if not args:
-        minutes = rt.state.get("report_minutes", rt.settings.report_minutes)
+        minutes = rt.state.settings.report_minutes(rt.settings.report_minutes)
         now = "off" if not minutes else f"every {minutes:g} minutes (when progress changed)"
         await send(context, f"Progress report: {now}.\nChange it with /report &lt;minutes&gt; "
                             "or /report off.")
@@ -215,7 +215,7 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     except ValueError:
         await send(context, "Usage: /report &lt;minutes from 1 to 10080&gt; or /report off")
         return
-    rt.state.set("report_minutes", minutes)
+    await rt.state.run(rt.state.settings.set_report_minutes, minutes)
     schedule_report(context.application, minutes)
     await send(context, "Progress report off." if not minutes else
                f"Progress report every {minutes:g} minutes, when some progress changed.")
@@ -229,10 +229,10 @@ def alerts_markup(kinds: dict[str, bool]) -> InlineKeyboardMarkup:
 
 
 def alerts_text(rt: Runtime) -> str:
-    kinds = rt.state.alert_kinds()
+    kinds = rt.state.settings.alert_kinds()
     lines = ["<b>Alerts</b> (tap to switch):"]
     lines += [f"{'✅' if on else '⬜'} {kind}" for kind, on in kinds.items()]
-    mute = rt.state.mute_until()
+    mute = rt.state.settings.mute_until()
     if mute > time.time():
         lines.append(f"🔕 muted for {render.fmt_age(mute - time.time())} more (deaths still "
                      "come through); /mute 0 to unmute")
@@ -245,7 +245,7 @@ def alerts_text(rt: Runtime) -> str:
 @in_bots_chat
 async def cmd_alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
-    await reply(context, alerts_text(rt), alerts_markup(rt.state.alert_kinds()))
+    await reply(context, alerts_text(rt), alerts_markup(rt.state.settings.alert_kinds()))
 
 
 @in_bots_chat
@@ -261,9 +261,10 @@ async def cmd_mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send(context, "Usage: /mute &lt;minutes&gt; (0 unmutes). Deaths always come "
                             "through.")
         return
-    rt.state.set_mute_until(time.time() + minutes * 60 if minutes else 0.0)
+    await rt.state.run(rt.state.settings.set_mute_until,
+                       time.time() + minutes * 60 if minutes else 0.0)
     if rt.alerter:
-        rt.alerter.wake()
+        await rt.alerter.wake()
     await send(context, f"🔕 Finished and stalled alerts held for {minutes:g} minutes; deaths "
                         "still come through." if minutes else "🔔 Alerts unmuted.")
 
@@ -326,11 +327,12 @@ async def on_details_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 async def on_alert_switch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query, button = pressed(update)
     rt = runtime(context)
-    kinds = rt.state.alert_kinds()
+    settings = rt.state.settings
+    kinds = settings.alert_kinds()
     if button.text in kinds:
-        rt.state.set_alert_kind(button.text, not kinds[button.text])
+        await rt.state.run(settings.set_alert_kind, button.text, not kinds[button.text])
         await query.edit_message_text(alerts_text(rt), parse_mode=ParseMode.HTML,
-                                      reply_markup=alerts_markup(rt.state.alert_kinds()))
+                                      reply_markup=alerts_markup(settings.alert_kinds()))
     await query.answer()
 
 

@@ -79,23 +79,24 @@ class SharedPoller:
     _stored: Mark | None = None
 
     @property
-    def _key(self) -> str:
-        return f"updates:{self.bot.token.partition(':')[0]}"
+    def _bot_id(self) -> str:
+        return self.bot.token.partition(":")[0]
 
     def _mark(self) -> Mark:
         if self._stored is None:
-            saved = self.state.get(self._key)
-            if isinstance(saved, dict):
+            saved = self.state.settings.update_mark(self._bot_id)
+            if saved is not None:
                 self._stored = Mark(int(saved.get("id", 0)), float(saved.get("date", 0.0)))
             else:
                 # before marks were kept per bot: adopt the old one, dated at this start, so
                 # that only a message sent since can count as a restart of the ids
-                self._stored = Mark(int(self.state.get("last_update_id", 0)),
+                self._stored = Mark(self.state.settings.legacy_last_update() or 0,
                                     self.started_at - 2)
         return self._stored
 
-    def _store(self, mark: Mark) -> None:
-        self.state.set(self._key, {"id": mark.update_id, "date": mark.date})
+    async def _store(self, mark: Mark) -> None:
+        await self.state.run(self.state.settings.set_update_mark, self._bot_id, mark.update_id,
+                             mark.date)
         self._stored = mark
 
     def is_ours(self, update: Update) -> bool:
@@ -157,7 +158,7 @@ class SharedPoller:
             if new != self._stored:
                 # recorded before handing over: a crash in between loses an answer, and
                 # never answers a command twice
-                self._store(new)
+                await self._store(new)
             for update in ours:
                 await self.queue.put(update)
             handed += len(ours)

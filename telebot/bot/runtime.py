@@ -85,7 +85,7 @@ class Runtime:
         if found.store is not None:
             self.store = found.store
         self.warnings, self.data_gone = found.warnings, found.data_gone
-        annotate(found.tasks, self.state)
+        await self.state.run(annotate, found.tasks, self.state.tracking)
         return found.tasks
 
     async def refresh(self) -> list[Task]:
@@ -94,7 +94,7 @@ class Runtime:
         too (its `Mission k/N` depends on it)."""
         tasks = await self.read()
         if self.alerter is not None:
-            self.alerter.observe(tasks)
+            await self.alerter.observe(tasks)
         return tasks
 
     def gone_news(self) -> str | None:
