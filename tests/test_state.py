@@ -118,3 +118,49 @@ CREATE TABLE outbox (
     (row,) = state.tracking.tracked()
     assert row.start_ticks == liveness.start_ticks(p.pid)
     state.close()
+
+
+async def test_no_statement_runs_on_the_event_loop(ikabot_dir, spawn, api, tmp_path,
+                                                   monkeypatch):
+    """Every commit (an fsync, slow on an SD card) and every query of the running bot happen
+    on the state's writer thread, never on the event loop's: through a death, its alert,
+    /status, /mute, an /alerts switch and a /kill."""
+    import threading
+
+    from botharness import OWNER, fast_settings, running_bot
+    from conftest import ALICE
+    from test_control import buttons, press
+
+    from telebot.alerts.texts import MARKS
+    from telebot.state.db import Database
+
+    threads: set[str] = set()
+    run, commit = Database.run, Database.commit
+
+    async def watched_run(self, fn, *args, **kwargs):
+        threads.add("loop" if threading.current_thread() is loop_thread else "other")
+        return await run(self, fn, *args, **kwargs)
+
+    def watched_commit(self):
+        threads.add("commit on the loop" if threading.current_thread() is loop_thread
+                     else "commit elsewhere")
+        commit(self)
+
+    monkeypatch.setattr(Database, "commit", watched_commit)
+    loop_thread = threading.current_thread()
+    doomed, kept = spawn(), spawn()
+    ikabot_dir.add_pirate(ALICE, doomed.pid)
+    ikabot_dir.add_pirate(ALICE, kept.pid)
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        monkeypatch.setattr(Database, "run", watched_run)
+        doomed.kill()
+        assert await bot.wait(lambda: any(m["text"].startswith(MARKS) for m in api.sent(OWNER)))
+        await bot.ask("/status")
+        await bot.ask("/mute 5")
+        (alerts,) = await bot.ask("/alerts")
+        await press(bot, "tb:a:died", alerts)
+        (confirm,) = await bot.ask(f"/kill {kept.pid}")
+        await press(bot, buttons(confirm)["Cancel"], confirm)
+        await bot.settled()
+    assert "commit elsewhere" in threads and "loop" in threads
+    assert "commit on the loop" not in threads

@@ -134,7 +134,9 @@ class Deliverer:
                     await self._edit(item)
                 else:
                     result = await self.send(item.chat_id, item.text)
-                    if await self._db(self._sent, item, _message_id(result)):
+                    # a storm grew while it was on its way: its edit is queued
+                    if await self._db(self.outbox.mark_sent_and_follow, item,
+                                      _message_id(result)):
                         self._woken = True
             except RetryAfter as e:
                 await self._db(self.outbox.record_failure, item.id, "429")
@@ -155,24 +157,12 @@ class Deliverer:
                 return -1
         return None
 
-    def _sent(self, item: OutboxItem, message_id: int | None) -> bool:
-        """Mark it sent; if a storm grew while it was on its way, queue the edit (True).
-        On the writer thread, one transaction."""
-        with self.state.db.transaction():
-            self.outbox.mark_sent(item.id, message_id)
-            now = self.outbox.item(item.id)
-            if now is not None and now.text != item.text:
-                self.outbox.enqueue(f"edit:{item.id}:after-send:{time.monotonic_ns()}",
-                                    item.chat_id, item.kind, now.text, edits=item.id)
-                return True
-        return False
-
     async def _edit(self, item: OutboxItem) -> None:
         head = await self._db(self.outbox.item, item.edits or 0)
         target = head.message_id if head is not None else None
         if target is None or self.edit is None:
             result = await self.send(item.chat_id, item.text)  # nothing to edit: a new message
-            await self._db(self._retarget, item, head, _message_id(result))
+            await self._db(self.outbox.retarget, item, head, _message_id(result))
             return
         try:
             await self.edit(item.chat_id, target, item.text)
@@ -182,13 +172,6 @@ class Deliverer:
                 return
             # too old, deleted, …: a new message carries the whole storm
             result = await self.send(item.chat_id, item.text)
-            await self._db(self._retarget, item, head, _message_id(result))
+            await self._db(self.outbox.retarget, item, head, _message_id(result))
             return
         await self._db(self.outbox.mark_sent, item.id)
-
-    def _retarget(self, item: OutboxItem, head: OutboxItem | None, message_id: int | None) -> None:
-        """On the writer thread, one transaction."""
-        with self.state.db.transaction():
-            self.outbox.mark_sent(item.id, message_id)
-            if head is not None and message_id is not None:
-                self.outbox.set_message_id(head.id, message_id)

@@ -120,7 +120,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     logsafe.add_secret(token)
     logsafe.add_secret(settings.password)
     logsafe.install_filter()
-    state = StateDB(settings.state_dir)
+    state = await asyncio.to_thread(StateDB, settings.state_dir)  # creating it may fsync
     app = build_application(settings, token, label_for(settings, chat_id))
     rt = Runtime(settings, store, state, chat_id)
     app.bot_data["runtime"] = rt

@@ -63,10 +63,25 @@ class OutboxStore:
             c.execute("UPDATE outbox SET sent_at=?, attempts=attempts+1, message_id="
                       "coalesce(?, message_id) WHERE id=?", (time.time(), message_id, item_id))
 
-    def set_message_id(self, item_id: int, message_id: int) -> None:
-        """Later edits of this alert go to another message (the first could not be edited)."""
+    def mark_sent_and_follow(self, item: OutboxItem, message_id: int | None) -> bool:
+        """Mark `item` sent; if its text changed while it was on its way (a storm grew), queue
+        the edit that brings the message up to date (True). One transaction."""
+        with self.db.transaction():
+            self.mark_sent(item.id, message_id)
+            now = self.item(item.id)
+            if now is None or now.text == item.text:
+                return False
+            self.enqueue(f"edit:{item.id}:after-send:{time.monotonic_ns()}", item.chat_id,
+                         item.kind, now.text, edits=item.id)
+            return True
+
+    def retarget(self, item: OutboxItem, head: OutboxItem | None,
+                 message_id: int | None) -> None:
+        """An edit went out as a new message: later edits of `head` go to that message."""
         with self.db.transaction() as c:
-            c.execute("UPDATE outbox SET message_id=? WHERE id=?", (message_id, item_id))
+            self.mark_sent(item.id, message_id)
+            if head is not None and message_id is not None:
+                c.execute("UPDATE outbox SET message_id=? WHERE id=?", (message_id, head.id))
 
     def record_failure(self, item_id: int, error: str, *, drop: bool = False) -> None:
         with self.db.transaction() as c:
