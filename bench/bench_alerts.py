@@ -32,7 +32,7 @@ from typing import Any
 
 import psutil
 from bench_log import make_log
-from common import machine_line, summary, write_directory
+from common import machine_line, summary, task_process, write_directory
 
 from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
@@ -50,7 +50,7 @@ def make_data(root: Path, pids: list[int]) -> Path:
 
 
 def spawn(n: int) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen(["sleep", "3600"]) for _ in range(n)]
+    return [task_process() for _ in range(n)]
 
 
 def monit_config(root: Path, pids: list[int]) -> Path:

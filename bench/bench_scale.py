@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from common import machine_line, started_at, summary, write_directory
+from common import machine_line, started_at, summary, task_process, write_directory
 
 from telebot.bot.app import serve
 from telebot.config import Settings
@@ -127,7 +127,7 @@ async def measure(total: int, samples: int, procs: list[subprocess.Popen[bytes]]
 
 
 async def main_async(samples: int) -> None:
-    procs = [subprocess.Popen(["sleep", "3600"]) for _ in range(LIVE)]
+    procs = [task_process() for _ in range(LIVE)]
     try:
         with tempfile.TemporaryDirectory() as tmp:
             print(machine_line())

@@ -54,10 +54,18 @@ def started_at(pid: int) -> float:
     return psutil.Process(pid).create_time()
 
 
+def task_process() -> subprocess.Popen[bytes]:
+    """A real, idle process standing for an ikabot task: `sleep`, with ikabot's name as its
+    argv[0] (telebot takes only ikabot's processes for tasks)."""
+    import shutil
+
+    return subprocess.Popen(["ikabot", "3600"], executable=shutil.which("sleep"))
+
+
 @contextmanager
 def live_processes(n: int) -> Iterator[list[subprocess.Popen[bytes]]]:
     """`n` real, idle processes to stand for live tasks; killed and reaped afterwards."""
-    procs = [subprocess.Popen(["sleep", "3600"]) for _ in range(n)]
+    procs = [task_process() for _ in range(n)]
     try:
         yield procs
     finally:

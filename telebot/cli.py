@@ -12,73 +12,90 @@ import json
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from telebot import __version__
 from telebot.config import (
     Settings,
     api_error,
+    config_env_file,
     for_ikabot,
-    load_dotenv_file,
+    load_settings_files,
     mask_token,
     resolve_telegram,
     shares_ikabots_token,
 )
 from telebot.errors import ConfigError, DataError, UsageError
 
+if TYPE_CHECKING:
+    from telebot.bot.chatcheck import ChatCheck
 
-def _settings() -> Settings:
-    load_dotenv_file()
-    return Settings.from_env()
+
+def _settings() -> tuple[Settings, list[Path]]:
+    """The settings, and the `.env` files they were read from."""
+    files = load_settings_files()
+    return Settings.from_env(), files
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from telebot import render
+    from telebot.alerts.outbox import waiting, waiting_line
     from telebot.ikabot.store import open_store
     from telebot.state import StateDB
     from telebot.tasks import annotate, build_tasks
 
-    settings = _settings()
+    settings, _ = _settings()
     snap = open_store(settings).read()
     for warning in snap.warnings:
         print(f"telebot: warning: {warning}", file=sys.stderr)
     if snap.warnings and not snap.accounts:
         raise DataError(f"nothing in {snap.path} could be read ({snap.warnings[0]})")
     tasks = build_tasks(snap)
+    held = None
     state = StateDB.open_readonly(settings.state_dir)  # what telebot saw end, if it runs here
     if state is not None:
         try:
             annotate(tasks, state.tracking)
+            held = waiting(state)
         except sqlite3.Error:
             pass  # a locked or older database: the tasks as ikabot recorded them
         finally:
             state.close()
     if args.json:
-        print(json.dumps(render.as_json(tasks), indent=2, ensure_ascii=False))
+        print(json.dumps({**render.as_json(tasks), "waiting_alerts": held}, indent=2,
+                         ensure_ascii=False))
     else:
         print(render.status_table(tasks))
+        if held is not None:
+            print(waiting_line(held, render.fmt_clock(held["since"], time.time())))
     return 0
 
 
-async def _get_me(token: str, base_url: str) -> str:
+async def _ask_bot_api(token: str, base_url: str, chat: str,
+                       send_test: bool) -> tuple[str, ChatCheck]:
+    """getMe (the token), then the chat (`chatcheck`): who the bot is, and the chat's verdict."""
     from telegram import Bot
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
+    from telebot.bot.chatcheck import check_chat
     from telebot.logsafe import redact
 
     try:
         async with Bot(token, base_url=base_url) as bot:  # entering asks getMe
             me = bot.bot
+            verdict = await check_chat(bot, chat, send_test=send_test)
     except InvalidToken as e:
         raise api_error(e, base_url) from None
     except NetworkError:
         raise ConfigError(f"cannot reach the Bot API at {redact(base_url)}: check the network "
                           "or TELEGRAM_API_BASE_URL") from None
     except TelegramError as e:
-        raise ConfigError("the Bot API answered getMe with an error: "
+        raise ConfigError("the Bot API answered with an error: "
                           f"{redact(e.message)}") from None
-    return f"@{me.username}" if me.username else str(me.id)
+    return (f"@{me.username}" if me.username else str(me.id)), verdict
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -86,11 +103,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     from telebot.ikabot.store import open_store
     from telebot.tasks import build_tasks
 
-    settings = _settings()
+    settings, files = _settings()
     store = open_store(settings)
     snap = store.read()
     tasks = build_tasks(snap)
     running = sum(t.state == "running" for t in tasks)
+    print("settings: " + (", ".join(str(f) for f in files) if files else
+                          f"environment only (no .env in {Path.cwd()} or {config_env_file()})"))
     print(f"ikabot data: {snap.layout} layout at {snap.path}")
     print(f"accounts: {len(snap.accounts)}"
           + (f" ({', '.join(a.key.label for a in snap.accounts)})" if snap.accounts else ""))
@@ -111,9 +130,13 @@ def cmd_check(args: argparse.Namespace) -> int:
                  "(ikabot keeps its captcha answers): leave TELEBOT_TOKEN unset, or give "
                  "telebot a bot of its own")
     print(f"mode: {mode}")
-    who = asyncio.run(_get_me(token, settings.api_base_url))
+    who, verdict = asyncio.run(_ask_bot_api(token, settings.api_base_url, chat,
+                                             args.send_test))
     print(f"Bot API: getMe ok, the bot is {who}")
     print(f"state: {settings.state_dir}")
+    if not verdict.ok:
+        raise ConfigError(verdict.line)
+    print(verdict.line)
     print("all good")
     return 0
 
@@ -121,7 +144,24 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from telebot.bot.app import run_bot
 
-    return run_bot(_settings())
+    return run_bot(_settings()[0])
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Docker's HEALTHCHECK: is telebot's event loop beating (not just its process alive)?"""
+    from telebot.bot.health import STALE_AFTER, heartbeat_age, heartbeat_path
+
+    settings, _ = _settings()
+    age = heartbeat_age(settings.state_dir)
+    if age is None:
+        print(f"telebot: no heartbeat at {heartbeat_path(settings.state_dir)}: telebot is not "
+              "running with this TELEBOT_STATE_DIR", file=sys.stderr)
+        return 1
+    if age > STALE_AFTER:
+        print(f"telebot: stuck: its loop last beat {age:.0f} s ago", file=sys.stderr)
+        return 1
+    print(f"healthy: its loop beat {max(0.0, age):.0f} s ago")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -131,8 +171,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 ENVIRONMENT = """\
-environment (also read from a .env in the working directory; it must be yours, not writable
-by others, and private when it holds a password or token):
+environment (also read from ~/.config/telebot/.env and a .env in the working directory; it
+must be yours, not writable by others, and private when it holds a password or token):
   IKABOT_PATH                    ikabot's data: ~/.ikabot, a file (<= 7.5) or directory (7.6+)
   IKABOT_EMAIL, IKABOT_PASSWORD  ikabot <= 7.5's encrypted file only (and legacy migration)
   IKABOT_LOG                     ikabot's log, to tell failed from finished (/tmp/ikabot.log)
@@ -147,6 +187,8 @@ by others, and private when it holds a password or token):
   TELEBOT_OWNER_IDS              Telegram user ids who may change settings and stop tasks
   TELEBOT_HOST_LABEL             this machine's name on every message
   TELEBOT_ALLOW_KILL             0 turns /kill off (1)
+  TELEBOT_HEARTBEAT_URL          requested while telebot runs (Uptime Kuma push, healthchecks.io)
+  TELEBOT_HEARTBEAT_MINUTES      how often (5)
 """
 
 
@@ -165,9 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="print every ikabot task (what /status shows)", **documented)
     p.add_argument("--json", action="store_true", help="print the contract's JSON")
     p.set_defaults(func=cmd_status)
-    p = sub.add_parser("check", help="check the set-up: ikabot data, Telegram config, Bot API",
-                       **documented)
+    p = sub.add_parser("check", help="check the set-up: ikabot data, Telegram config, Bot API, "
+                       "the chat", **documented)
+    p.add_argument("--send-test", action="store_true",
+                   help="also send one test message to the chat")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("health", help="exit 0 when telebot's loop beat within a minute "
+                       "(a container HEALTHCHECK)", **documented)
+    p.set_defaults(func=cmd_health)
     p = sub.add_parser("demo", help="see the whole thing work, no account or Telegram needed")
     p.add_argument("--keep-running", action="store_true",
                    help="leave the demo up until Ctrl-C, to watch it")

@@ -84,6 +84,14 @@ def _owner_ids(env: dict[str, str]) -> frozenset[int]:
     return frozenset(int(x) for x in raw)
 
 
+def _url(env: dict[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if raw and not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http:// or https:// URL (an Uptime Kuma push URL "
+                          "or a healthchecks.io ping URL)")
+    return raw or None
+
+
 @dataclass(frozen=True)
 class Settings:
     ikabot_path: Path
@@ -102,6 +110,8 @@ class Settings:
     allow_kill: bool = True
     owner_ids: frozenset[int] = frozenset()
     ikabot_log: Path = field(default_factory=lambda: Path("/tmp/ikabot.log"))
+    heartbeat_url: str | None = field(default=None, repr=False)
+    heartbeat_minutes: float = 5.0
 
     @property
     def dedicated_token(self) -> bool:
@@ -133,10 +143,33 @@ class Settings:
             owner_ids=_owner_ids(e),
             ikabot_log=Path(e["IKABOT_LOG"]).expanduser() if e.get("IKABOT_LOG", "").strip()
             else Path("/tmp/ikabot.log"),
+            heartbeat_url=_url(e, "TELEBOT_HEARTBEAT_URL"),
+            heartbeat_minutes=_number(e, "TELEBOT_HEARTBEAT_MINUTES", 5.0, minimum=0.01,
+                                      maximum=24 * 60),
         )
 
 
 ENV_MAX_BYTES = 64 * 1024
+
+
+def config_env_file() -> Path:
+    """The one canonical `.env`: `$XDG_CONFIG_HOME/telebot/.env` (`~/.config/telebot/.env`).
+    The systemd unit runs in that directory, so `check`, `run` and the unit read the same."""
+    xdg = os.environ.get("XDG_CONFIG_HOME", "").strip()
+    return (Path(xdg) if xdg else Path.home() / ".config") / "telebot" / ".env"
+
+
+def load_settings_files() -> list[Path]:
+    """Read `./.env` (DESIGN 2), then the canonical `config_env_file()`; what is set first
+    wins (the real environment before both). Returns the files read, for `check` to name."""
+    read: list[Path] = []
+    for candidate in (Path.cwd() / ".env", config_env_file()):
+        if any(candidate.resolve() == p.resolve() for p in read):
+            continue
+        found = load_dotenv_file(candidate)
+        if found is not None:
+            read.append(found)
+    return read
 
 
 def load_dotenv_file(path: Path | None = None) -> Path | None:

@@ -3,10 +3,23 @@ a neutral module, so the alerts stage does not reach into the bot stage for it."
 
 from __future__ import annotations
 
-from telegram.error import RetryAfter
+from telegram.error import BadRequest, Forbidden, RetryAfter
+
+from telebot.logsafe import redact
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
     """How long Telegram asked to wait (python-telegram-bot gives seconds or a timedelta)."""
     value = error.retry_after
     return float(value.total_seconds() if hasattr(value, "total_seconds") else value)
+
+
+def refusal(error: BaseException) -> str | None:
+    """'403: bot was blocked by the user' when Telegram refuses the chat itself (the same
+    send may work later, once the owner acts); None for any other error."""
+    said = str(getattr(error, "message", error))
+    if isinstance(error, Forbidden):
+        return "403: " + redact(said.removeprefix("Forbidden: "))
+    if isinstance(error, BadRequest) and "chat not found" in said.lower():
+        return "400: chat not found"
+    return None

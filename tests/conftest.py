@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import ikabotlog  # noqa: F401  (first: ikabot's log into a temp dir, not /tmp/ikabot.log)
 import pytest
-from ikabotdata import Account, IkabotDir, LegacyFile, spawn_task
+from ikabotdata import Account, IkabotDir, LegacyFile, other_program, spawn_task
 
 from telebot.demo.fakeapi import FakeBotAPI
 
@@ -22,11 +23,13 @@ BOB = Account("bob@example.org", "bob", "12", "de", password="bob-pw")
 
 @pytest.fixture
 def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start real task processes; every one is killed and reaped at teardown."""
+    """Start real task processes (`ikabot=False`: another program's process); every one is
+    killed and reaped at teardown."""
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(code: str = "import time; time.sleep(600)") -> subprocess.Popen[bytes]:
-        p = spawn_task(code)
+    def start(code: str = "import time; time.sleep(600)",
+              ikabot: bool = True) -> subprocess.Popen[bytes]:
+        p = spawn_task(code) if ikabot else other_program(code)
         procs.append(p)
         return p
 

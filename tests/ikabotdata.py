@@ -7,17 +7,21 @@ Directory layout (ikabot ≥ 7.6): `sessionStorage.init_storage`, `set_session_d
 
 ikabot finds its data through $HOME at call time, so every call runs inside `home(...)`.
 `updateProcessList` keeps only live pids whose process name equals the caller's: tasks are
-children started with `sys.executable`, like the test process itself.
+children started with `sys.executable`, like the test process itself. Their command line is
+that of ikabot's console script (`python …/ikabot …`), as telebot checks.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +34,11 @@ from ikabot.helpers import sessionStorage
 from ikabot.helpers.aesCipher import AESCipher
 from ikabot.web.session import Session
 
+from telebot.demo.tasks import launcher
 from telebot.ikabot.details import Target, save_process_details
+
+LAUNCHER = launcher(Path(tempfile.mkdtemp(prefix="ikabot-bin-")))
+atexit.register(shutil.rmtree, LAUNCHER.parent, True)
 
 
 @contextmanager
@@ -130,7 +138,13 @@ def real_autopirate(home_dir: Path, account: Account, log: Path, gates: Path, ru
 
 
 def spawn_task(code: str = "import time; time.sleep(600)") -> subprocess.Popen[bytes]:
-    """A real task process, named like the test process (ikabot checks process names)."""
+    """A real task process, named like the test process (ikabot checks process names), with
+    ikabot's command line (telebot checks it)."""
+    return subprocess.Popen([sys.executable, str(LAUNCHER), code], stdin=subprocess.DEVNULL)
+
+
+def other_program(code: str = "import time; time.sleep(600)") -> subprocess.Popen[bytes]:
+    """A process that is not ikabot's (a pid reused by another program)."""
     return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL)
 
 

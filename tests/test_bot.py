@@ -177,6 +177,35 @@ async def test_a_strangers_flood_does_not_make_telebot_or_ikabot_deaf(world, api
     assert len(api.sent(STRANGER)) == 1  # the fixed line once, not 150 times
 
 
+async def test_the_shared_tokens_blind_spot_is_said_once(world, api, tmp_path, caplog):
+    """ikabot's young captcha answer at the head and a page of a stranger's chatter behind it:
+    nothing can be confirmed for 30 minutes and the owner's /status is out of sight. The owner
+    is told once: why, until when, and that a token of telebot's own avoids it."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    async with running_bot(settings_for(world, api, tmp_path), api) as bot:
+        captcha = api.add_message("xk4d", chat_id=OWNER)  # ikabot's: kept while young
+        (head,) = [u["message"]["date"] for u in api.unconfirmed() if u["update_id"] == captcha]
+        for i in range(150):
+            api.add_message(f"chatter {i}", chat_id=STRANGER, user_id=STRANGER)
+        api.add_message("/status", chat_id=OWNER)
+
+        def notices() -> list[str]:
+            return [t for t in bot.texts() if "cannot see your commands" in t]
+
+        assert await bot.wait(notices)
+        polls = sum(c.method == "getUpdates" for c in api.calls)
+        assert await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls)
+                              >= polls + 5)  # several more looks at the same queue
+        (text,) = notices()
+        until = time.strftime("%H:%M", time.localtime(head + 30 * 60))
+        assert f"until about {until}" in text
+        assert "TELEBOT_TOKEN" in text and "ikabot may still need" in text
+        assert not [t for t in bot.texts() if "5/10 missions" in t]  # out of sight indeed
+    assert len([r for r in caplog.records if "cannot see commands" in r.getMessage()]) == 1
+
+
 async def test_update_ids_kept_per_bot_and_a_restart_of_the_ids_is_followed(
         world, api, tmp_path):
     """Telegram numbers updates per bot and, after a week without any, starts again lower."""
@@ -471,9 +500,12 @@ async def test_unknown_command_gets_a_hint(world, api, tmp_path, dedicated):
         assert reply["text"] == "Sorry, this bot answers only its owner."
 
 
-async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, caplog):
-    """Before ikabot's first login there is no data (a fresh Docker volume): telebot says so
-    once and starts when it appears, instead of a restart loop on exit 2."""
+@pytest.mark.parametrize("volume", [False, True])
+async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, caplog,
+                                                    volume):
+    """Before ikabot's first login there is no data (nothing there; in Docker, an empty
+    volume directory): telebot says so once and starts when it appears, instead of a
+    restart loop on exit 2."""
     import asyncio
 
     from telebot.bot import app as app_module
@@ -482,6 +514,8 @@ async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, 
     caplog.set_level(logging.INFO)
     home = tmp_path / "home"
     home.mkdir()
+    if volume:
+        (home / ".ikabot").mkdir()  # what Docker mounts before ikabot's first login
     s = fast_settings(home / ".ikabot", api, tmp_path / "state")
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(app_module.serve(s, stop=stop, ready=ready))

@@ -21,7 +21,8 @@ def files_of(path: Path) -> dict[Path, bytes]:
 
 
 def test_status_json_directory_layout(ikabot_dir: IkabotDir, spawn, run_cli):
-    pirate, web, dead, reused = spawn(), spawn(), spawn(), spawn()
+    pirate, web, dead = spawn(), spawn(), spawn()
+    reused = spawn(ikabot=False)  # the pid now belongs to another program
     ikabot_dir.add_pirate(ALICE, pirate.pid)
     ikabot_dir.add_webserver(BOB, web.pid)
     ikabot_dir.add_task(ALICE, dead.pid, "autoPirate", "Mission 3/10 complete")
@@ -72,12 +73,51 @@ def test_check_reports_everything_and_asks_getme(ikabot_dir: IkabotDir, spawn, r
     with FakeBotAPI(token=TOKEN) as api:
         r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path),
                     TELEGRAM_API_BASE_URL=api.base_url)
-        assert [c.method for c in api.calls] == ["getMe"]
+        # the chat is asked too, and nothing is sent to it without --send-test
+        assert [c.method for c in api.calls] == ["getMe", "getChat", "sendChatAction"]
+        assert not api.sent()
     assert r.code == 0, r.err
     assert "directory layout" in r.out and "tasks: 1 recorded, 1 running" in r.out
     assert "token 123:***" in r.out and f"chat {CHAT}" in r.out
-    assert "@telebot_test_bot" in r.out
+    assert "@telebot_test_bot" in r.out and f"chat {CHAT}: private chat" in r.out
+    assert "settings: environment only (no .env in" in r.out
     assert TOKEN not in r.out + r.err
+
+
+@pytest.mark.parametrize(("state", "says"), [
+    ("missing", "TELEBOT_CHAT_ID (or ikabot's chatId) is wrong"),
+    ("blocked", "(403: bot was blocked by the user): open the bot in Telegram and press Start"),
+    ("unstarted", "(403: bot can't initiate conversation with a user): open the bot in "
+                  "Telegram and press Start"),
+    ("kicked", "the bot is not in the group"),
+])
+def test_check_names_a_chat_that_refuses_the_bot(state: str, says: str,
+                                                 ikabot_dir: IkabotDir, run_cli):
+    """A wrong chat id, a bot never started or blocked, a group without the bot: `check`
+    says which, in one line, with what to do, and exits 2."""
+    with FakeBotAPI(token=TOKEN) as api:
+        api.set_chat(int(CHAT), state)
+        r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path),
+                    TELEGRAM_API_BASE_URL=api.base_url)
+    assert r.code == 2, r.out + r.err
+    assert r.err.startswith("telebot: ") and r.err.count("\n") == 1 and says in r.err, r.err
+    assert "all good" not in r.out and TOKEN not in r.out + r.err
+
+
+def test_check_send_test_sends_one_message_and_reads_the_canonical_env(
+        ikabot_dir: IkabotDir, run_cli, tmp_path: Path):
+    """`--send-test` sends one message; the settings come from ~/.config/telebot/.env, which
+    `check` names."""
+    env_file = tmp_path / "clihome" / ".config" / "telebot" / ".env"
+    env_file.parent.mkdir(parents=True)
+    env_file.write_text(f"IKABOT_PATH={ikabot_dir.path}\n")
+    env_file.chmod(0o600)
+    with FakeBotAPI(token=TOKEN) as api:
+        r = run_cli("check", "--send-test", TELEGRAM_API_BASE_URL=api.base_url)
+        sent = api.sent(int(CHAT))
+    assert r.code == 0, r.err
+    assert f"settings: {env_file}" in r.out and "a test message sent" in r.out
+    assert len(sent) == 1 and "telebot check" in sent[0]["text"]
 
 
 def test_check_names_ikabots_log(ikabot_dir: IkabotDir, tmp_path: Path, run_cli):
@@ -153,7 +193,8 @@ def test_help_names_every_environment_variable(run_cli):
              "TELEBOT_CHAT_ID", "TELEGRAM_API_BASE_URL", "TELEBOT_STATE_DIR",
              "TELEBOT_POLL_SECONDS", "TELEBOT_CONFIRM_AFTER_MINUTES", "TELEBOT_SCAN_SECONDS",
              "TELEBOT_REPORT_MINUTES", "TELEBOT_STALL_MINUTES", "TELEBOT_OWNER_IDS",
-             "TELEBOT_HOST_LABEL", "TELEBOT_ALLOW_KILL"}
+             "TELEBOT_HOST_LABEL", "TELEBOT_ALLOW_KILL", "TELEBOT_HEARTBEAT_URL",
+             "TELEBOT_HEARTBEAT_MINUTES"}
     read = set(re.findall(r'"((?:IKABOT|TELEBOT|TELEGRAM)_[A-Z_]+)"',
                           inspect.getsource(Settings.from_env)))
     assert read and read <= names  # a variable Settings reads but the help would not name

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,9 +16,9 @@ from typing import Any
 import psutil
 import pytest
 from botharness import OWNER, Harness, fast_settings, running_bot
-from conftest import ALICE
+from conftest import ALICE, clean_env
 from ikabotdata import IkabotDir
-from util import dead_pid
+from util import booted_ago, dead_pid
 
 from telebot.bot import control
 from telebot.bot.hostlabel import marker, untagged
@@ -145,7 +147,7 @@ def _ignores_term(pid: int) -> bool:
 async def test_refusals_leave_the_process_running(ikabot_dir, pirate, spawn, api, tmp_path,
                                                   monkeypatch):
     other = spawn()  # a process of ours that is no ikabot task
-    reused = spawn()  # its pid is in an entry written an hour before it started
+    reused = spawn(ikabot=False)  # another program, at a pid in an entry an hour old
     ikabot_dir.add_task(ALICE, reused.pid, "constructionList", date=time.time() - 3600)
     gone = dead_pid()
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
@@ -234,3 +236,43 @@ async def test_kill_off_and_the_list(ikabot_dir, pirate, api, tmp_path):
 def test_the_host_tag_is_only_a_first_line():
     assert untagged("🖥 pi\n💀 x died") == "💀 x died"
     assert untagged("💀 x died") == "💀 x died"
+
+
+def test_after_a_reboot_kill_touches_only_the_task(ikabot_dir, spawn, api, tmp_path):
+    """telebot as a process whose machine booted a minute ago (a time namespace): an entry
+    two days old whose pid now belongs to another program, an undated entry at another
+    program's pid, and an entry at telebot's own pid are not running, and /kill refuses them
+    all (and pid 1); only the ikabot task is offered."""
+    prefix = booted_ago(60)
+    task, other, undated = spawn(), spawn(ikabot=False), spawn(ikabot=False)
+    stale = time.time() - 2 * 86400
+    ikabot_dir.add_pirate(ALICE, task.pid, done=3, total=10)
+    ikabot_dir.add_task(ALICE, other.pid, "webServer", date=stale)
+    ikabot_dir.add_task(ALICE, undated.pid, "constructionList", date=0)
+    env = clean_env(tmp_path, IKABOT_PATH=str(ikabot_dir.path),
+                    TELEGRAM_API_BASE_URL=api.base_url, TELEBOT_POLL_SECONDS="0.05",
+                    TELEBOT_SCAN_SECONDS="0.2")
+    bot = subprocess.Popen([*prefix, sys.executable, "-m", "telebot", "run"], env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
+    try:
+        ikabot_dir.add_task(ALICE, bot.pid, "autoPirate", date=0)  # telebot's own pid
+        assert api.wait_for(lambda: any("telebot is watching" in m["text"]
+                                        for m in api.sent(OWNER)), 20)
+
+        def ask(text: str) -> dict[str, Any]:
+            n = len(api.sent(OWNER))
+            api.add_message(text, chat_id=OWNER, user_id=OWNER)
+            assert api.wait_for(lambda: len(api.sent(OWNER)) > n, 20), text
+            return api.sent(OWNER)[n]
+
+        for pid in (other.pid, undated.pid, bot.pid, 1):
+            reply = ask(f"/kill {pid}")
+            assert reply["text"].startswith(f"No running ikabot task has pid {pid}"), reply
+        assert set(buttons(ask("/kill"))) == {f"🛑 autoPirate {task.pid}"}
+        assert "Stop it" in str(buttons(ask(f"/kill {task.pid}")))
+        assert all(alive(p) for p in (task, other, undated, bot))
+    finally:
+        bot.terminate()
+        _, err = bot.communicate(timeout=20)
+    assert bot.returncode == 0, err.decode()

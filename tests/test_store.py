@@ -186,7 +186,7 @@ def test_reading_never_writes(ikabot_dir: IkabotDir, spawn):
 
 
 def test_dead_and_reused_pids(ikabot_dir: IkabotDir, spawn):
-    live, doomed, other = spawn(), spawn(), spawn()
+    live, doomed, other = spawn(), spawn(), spawn(ikabot=False)
     ikabot_dir.add_task(ALICE, live.pid, "autoPirate")
     ikabot_dir.add_task(ALICE, doomed.pid, "autoPirate", "Mission 5/10 complete")
     # a live pid recorded with an old date: the pid was reused by another process

@@ -25,3 +25,23 @@ def dead_pid() -> int:
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
     return p.pid
+
+
+def booted_ago(seconds: float) -> list[str]:
+    """A command prefix that runs a program as if the machine booted `seconds` ago: a time
+    namespace (`unshare --time --boottime`, root) moves the boot clock and the start times in
+    `/proc/<pid>/stat`, not the wall clock. Skips the test where namespaces are refused."""
+    import subprocess
+    import time
+
+    import pytest
+
+    offset = int(seconds - time.clock_gettime(time.CLOCK_BOOTTIME))
+    prefix = ["unshare", "--time", "--boottime", str(offset)]
+    try:
+        ok = subprocess.run([*prefix, "true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    if not ok:
+        pytest.skip("no time namespace here (unshare --time needs root)")
+    return prefix

@@ -75,11 +75,16 @@ class Alerter:
         self.storms = Storms(self.state, self.chat_id)
         self.deliverer = Deliverer(self.state, self.send or self._bot_send,
                                    self.edit or (self._bot_edit if self.bot is not None
-                                                 else None))
+                                                 else None),
+                                   send_plain=self._bot_send_plain if self.bot is not None
+                                   and self.send is None else None)
 
     async def _bot_send(self, chat_id: str, text: str) -> Any:
         return await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
                                            disable_web_page_preview=True)
+
+    async def _bot_send_plain(self, chat_id: str, text: str) -> Any:
+        return await self.bot.send_message(chat_id, text, disable_web_page_preview=True)
 
     async def _bot_edit(self, chat_id: str, message_id: int, text: str) -> Any:
         return await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,

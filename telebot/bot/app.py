@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import html
 import logging
 import signal
 import time
@@ -19,16 +20,19 @@ from telegram.ext import Application, ApplicationBuilder
 
 from telebot import logsafe
 from telebot.bot.callbacks import PREFIX as CALLBACK_PREFIX
+from telebot.bot.chatcheck import announce
 from telebot.bot.handlers import add_handlers, bot_commands
+from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
 from telebot.bot.hostlabel import label_for, make_bot
 from telebot.bot.jobs import job_queue, scan, schedule_report
 from telebot.bot.ordering import PerChatUpdateProcessor
-from telebot.bot.poller import SharedPoller
+from telebot.bot.poller import SharedPoller, blind_spot_text
 from telebot.bot.runtime import Runtime
 from telebot.config import Settings, api_error, for_ikabot, resolve_telegram
 from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
-from telebot.ikabot.store import Store, open_store
+from telebot.ikabot.store import Store, is_empty_dir, open_store
+from telebot.render import fmt_clock
 from telebot.state import StateDB
 
 log = logging.getLogger(__name__)
@@ -89,12 +93,12 @@ DATA_POLL = 5.0  # seconds between looks for ikabot's data that is not there yet
 
 async def _wait_for_store(settings: Settings, stop: asyncio.Event) -> Store | None:
     """ikabot's data, once it exists: before ikabot's first login there is none (a fresh
-    Docker volume), and a restart loop on exit 2 would help nobody. Said once; a path whose
-    parent does not exist either is a mistake in IKABOT_PATH, and fails at once. None when
-    told to stop first."""
+    Docker volume: an empty directory), and a restart loop on exit 2 would help nobody. Said
+    once; a path whose parent does not exist either is a mistake in IKABOT_PATH, and fails at
+    once. None when told to stop first."""
     path = settings.ikabot_path
     told = False
-    while not path.exists() and path.parent.is_dir():
+    while (not path.exists() or is_empty_dir(path)) and path.parent.is_dir():
         if not told:
             log.warning("waiting for ikabot's data at %s: ikabot creates it at its first "
                         "login (or set IKABOT_PATH)", path)
@@ -109,8 +113,18 @@ async def _wait_for_store(settings: Settings, stop: asyncio.Event) -> Store | No
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                 store: Store | None = None, ready: asyncio.Event | None = None) -> None:
-    """Run the bot until `stop` is set. Raises ConfigError for what the player must fix."""
-    stop = stop or asyncio.Event()
+    """Run the bot until `stop` is set. Raises ConfigError for what the player must fix.
+    The loop's heartbeat (`health`) beats from the first moment, waits included."""
+    pulse = Pulse(settings.state_dir, beat_interval())
+    pulse.start()
+    try:
+        await _serve(settings, stop or asyncio.Event(), store, ready)
+    finally:
+        await pulse.stop()
+
+
+async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
+                 ready: asyncio.Event | None) -> None:
     store = store or await _wait_for_store(settings, stop)
     if store is None:
         return
@@ -119,8 +133,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     settings = for_ikabot(settings, telegram)
     logsafe.add_secret(token)
     logsafe.add_secret(settings.password)
+    logsafe.add_secret(settings.heartbeat_url)  # a push monitor's URL is its secret
     logsafe.install_filter()
-    state = await asyncio.to_thread(StateDB, settings.state_dir)  # creating it may fsync
+    state = StateDB(settings.state_dir)
     app = build_application(settings, token, label_for(settings, chat_id))
     rt = Runtime(settings, store, state, chat_id)
     app.bot_data["runtime"] = rt
@@ -133,6 +148,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     if not connected:
         state.close()
         return
+    await announce(app.bot, chat_id)
     from telebot.alerts.alerter import Alerter, attach
 
     rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,
@@ -140,6 +156,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                          ikabot_log=IkabotLog(settings.ikabot_log))
     attach(app, rt.alerter)
     poller_task: asyncio.Task[None] | None = None
+    heartbeat: HeartbeatURL | None = None
     try:
         with contextlib.suppress(TelegramError):
             await app.bot.set_my_commands(bot_commands())
@@ -159,10 +176,16 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                                   started_at=rt.started_at, callback_prefix=CALLBACK_PREFIX,
                                   ikabot_chat=telegram.chat_id or chat_id)
             app.bot_data["poller"] = poller
+            poller.on_blind = lambda head, until: rt.alerter.notice(  # type: ignore[union-attr]
+                f"blind-spot:{head}", html.escape(blind_spot_text(
+                    fmt_clock(until, time.time()), settings.confirm_after_minutes)))
             poller_task = asyncio.create_task(poller.run(stop), name="shared-poller")
         job_queue(app).run_repeating(scan, interval=settings.scan_seconds,
                                     first=settings.scan_seconds, name="scan")
         schedule_report(app, state.settings.report_minutes(settings.report_minutes))
+        if settings.heartbeat_url:
+            heartbeat = HeartbeatURL(settings.heartbeat_url)
+            heartbeat.schedule(app, settings.heartbeat_minutes)
         # everything loaded so far (python-telegram-bot, httpx, the first read) lives as long
         # as telebot: keep it out of the cyclic collector's full passes, which otherwise
         # walk it all and stall the event loop for tens of milliseconds at a time
@@ -184,6 +207,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         await rt.alerter.stop()
+        if heartbeat is not None:
+            await heartbeat.stop()
         if app.running:
             await app.stop()
         await app.shutdown()

@@ -9,9 +9,11 @@ steps and several checks, because a pid is only a number that the kernel hands o
    processList entry (its `date`).
 2. A press is honoured only from an owner, once, in time. Then telebot reads ikabot's data
    again and checks that the pid is still a live ikabot task entry (the same entry), that the
-   process is still the very one the button was made for, and that it runs as telebot's own
-   user. It opens a pidfd *before* the last identity check and signals through it, so the
-   signal cannot reach a process that took the pid in between.
+   process is still the very one the button was made for, that `/proc` says it is ikabot's,
+   and that it runs as telebot's own user. Whatever ikabot's data says, pid 1 and telebot
+   itself are never signalled (`liveness.may_signal`). It opens a pidfd *before* the last
+   identity check and signals through it, so the signal cannot reach a process that took the
+   pid in between.
 3. The stop request is written to the database before the signal (`ControlStore.request_stop`);
    the alerter's classifier consults it, so the end is told as **stopped**, not died or killed.
    SIGTERM, then SIGKILL after `GRACE` seconds; the wait runs as a task of its own, so the bot
@@ -127,7 +129,7 @@ async def offer(rt: Runtime, pid: int, mark: str) -> tuple[str, InlineKeyboardMa
     tasks = await rt.refresh()
     task = running_task(tasks, pid)
     ident = identity(task) if task is not None else None
-    if task is None or ident is None:
+    if task is None or ident is None or not liveness.may_signal(pid):
         return (f"No running ikabot task has pid {pid} on this machine; nothing to stop. "
                 "/kill lists the running ones."), None
     if not same_user(pid):
@@ -211,7 +213,8 @@ def _signal(stopping: Stopping, sig: signal.Signals) -> None:
     b = stopping.button
     if stopping.fd is not None:
         signal.pidfd_send_signal(stopping.fd, sig)
-    elif same_identity(b.pid, b.start_ticks):  # no pidfd: check right before the signal
+    elif same_identity(b.pid, b.start_ticks) and liveness.may_signal(b.pid):
+        # no pidfd: check right before the signal
         os.kill(b.pid, sig)
 
 
@@ -226,7 +229,8 @@ async def begin_stop(rt: Runtime, button: KillButton, who: str) -> Stopping | st
     if fd is None and pidfd_supported():
         return gone  # the process is gone already
     # after the pidfd is open, this check proves the fd is the very process of the button
-    if not same_identity(button.pid, button.start_ticks) or not same_user(button.pid):
+    if not same_identity(button.pid, button.start_ticks) or not same_user(button.pid) or \
+            not liveness.may_signal(button.pid):
         if fd is not None:
             os.close(fd)
         return gone

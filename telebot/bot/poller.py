@@ -11,6 +11,11 @@ A queue nobody confirms fills up: Telegram returns only the first 100 unconfirme
 after which ikabot and telebot would both go deaf. So updates older than
 TELEBOT_CONFIRM_AFTER_MINUTES are confirmed, by an offset just past the longest run of old
 updates at the head of the queue (an offset confirms *everything* before it).
+
+The one blind spot left: a young message ikabot may still need at the head, and a full page
+(100) of other updates behind it. Nothing can be confirmed before that message is old enough,
+and the owner's commands further back stay out of sight until then. That is inherent to a
+shared token, so it is said once (`on_blind`): why, until when, and that TELEBOT_TOKEN avoids it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from telegram import Bot, Update
@@ -77,6 +83,8 @@ class SharedPoller:
     _first_seen: dict[int, float] = field(default_factory=dict)
     handled: int = 0
     _stored: Mark | None = None
+    on_blind: Callable[[int, float], Awaitable[None]] | None = None  # (head id, blind until)
+    _blind_head: int | None = None
 
     @property
     def _bot_id(self) -> str:
@@ -163,6 +171,7 @@ class SharedPoller:
                 await self.queue.put(update)
             handed += len(ours)
             confirmed = await self._janitor(updates, now)
+            await self._watch_blind_spot(updates, now, confirmed)
             if not (confirmed and len(updates) >= BATCH):
                 break
         self.handled += handed
@@ -202,6 +211,25 @@ class SharedPoller:
                  "%.0f min)", upto, self.confirm_after / 60)
         return True
 
+    async def _watch_blind_spot(self, updates: tuple[Update, ...], now: float,
+                                confirmed: bool) -> None:
+        """A full page whose head could not be confirmed: updates past it are out of sight
+        until the head is old enough. Said once per head."""
+        if confirmed or len(updates) < BATCH:
+            self._blind_head = None
+            return
+        head = min(updates, key=lambda u: u.update_id)
+        until = self._age_base(head, now) + self.confirm_after
+        if until <= now or self._blind_head == head.update_id:
+            return
+        self._blind_head = head.update_id
+        log.warning("shared token: a message ikabot may still need heads Telegram's queue with "
+                    "%d+ updates behind it; telebot cannot see commands behind them until %s "
+                    "(a TELEBOT_TOKEN of its own avoids this)", len(updates),
+                    time.strftime("%H:%M", time.localtime(until)))
+        if self.on_blind is not None:
+            await self.on_blind(head.update_id, until)
+
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
@@ -210,3 +238,14 @@ class SharedPoller:
                 log.warning("poller error: %s: %s", type(e).__name__, redact(str(e)))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.poll_seconds)
+
+
+def blind_spot_text(until_clock: str, confirm_minutes: float) -> str:
+    """What the owner is told once when the shared token's queue hides their commands."""
+    return ("⚠️ telebot cannot see your commands for now (until about "
+            f"{until_clock}). It shares ikabot's bot token: Telegram shows both only the first "
+            "100 waiting updates, and the first of them is a message ikabot may still need (a "
+            "captcha answer or a reply), which telebot must not take away before it is "
+            f"{confirm_minutes:.0f} minutes old; more than 100 messages from other chats wait "
+            "behind it. Alerts still arrive. A bot of telebot's own (TELEBOT_TOKEN, see "
+            "README) avoids this.")

@@ -10,6 +10,14 @@ timeouts, 409 when a second poll overtakes a waiting one, HTML parse-mode valida
 4096-character limit on the visible text (400 errors worded like Telegram's), 401 for a wrong
 token, and on demand 429 with `retry_after`, 5xx or a dropped connection. Every call is recorded.
 
+Chats that refuse the bot, worded as Telegram words them (`set_chat`): a chat id Telegram does
+not know answers 400 "Bad Request: chat not found" to everything; a private chat whose user
+blocked the bot, or never pressed Start, still answers `getChat` but refuses every message
+(403 "Forbidden: bot was blocked by the user" / "Forbidden: bot can't initiate conversation
+with a user"); a group the bot was removed from refuses even `getChat` (403 "Forbidden: bot was
+kicked from the group chat"). `strict_chats=True` makes every chat unknown until it wrote to
+the bot or was set.
+
 Several bots (`add_bot`) can share one server, as several telebots share one group chat: each
 bot has its own update queue; a group message reaches every bot (privacy mode off), a button
 press only the bot that sent the message, and a bot cannot edit another bot's message.
@@ -173,14 +181,28 @@ class _State:
     calls: list[Call] = field(default_factory=list)
     failures: list[_Failure] = field(default_factory=list)
     poll_generation: int = 0
+    chat_states: dict[int, str] = field(default_factory=dict)  # chat id → CHAT_STATES key
+
+
+# What Telegram answers in a chat that refuses the bot: (code, description) for getChat and
+# for everything sent there (sendMessage, sendChatAction, editMessageText); None = allowed.
+CHAT_STATES: dict[str, tuple[tuple[int, str] | None, tuple[int, str] | None]] = {
+    "open": (None, None),
+    "missing": ((400, "Bad Request: chat not found"), (400, "Bad Request: chat not found")),
+    "blocked": (None, (403, "Forbidden: bot was blocked by the user")),
+    "unstarted": (None, (403, "Forbidden: bot can't initiate conversation with a user")),
+    "kicked": ((403, "Forbidden: bot was kicked from the group chat"),
+               (403, "Forbidden: bot was kicked from the group chat")),
+}
 
 
 class FakeBotAPI:
     """The server. See the module docstring; start(), then point a Bot at `base_url`."""
 
     def __init__(self, token: str = "123:TEST", host: str = "127.0.0.1", port: int = 0,
-                 bot_username: str = "telebot_test_bot") -> None:
+                 bot_username: str = "telebot_test_bot", *, strict_chats: bool = False) -> None:
         self.token = token
+        self.strict_chats = strict_chats
         self.bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 1
         self.bot_username = bot_username
         self._lock = threading.RLock()
@@ -282,6 +304,7 @@ class FakeBotAPI:
                     token: str | None = None, update_id: int | None = None) -> int:
         """A user's message. In a group it reaches every bot unless `token` names one."""
         with self._lock:
+            self._state.chat_states.setdefault(chat_id, "open")  # the chat exists now
             message_id = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
         message: dict[str, Any] = {
             "message_id": message_id, "date": int(time.time() if date is None else date),
@@ -342,6 +365,26 @@ class FakeBotAPI:
     def commands(self, token: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._queues[token or self.token].commands)
+
+    def set_chat(self, chat_id: int, state: str) -> None:
+        """How a chat treats the bot from now on: one of CHAT_STATES (the test switch)."""
+        if state not in CHAT_STATES:
+            raise ValueError(f"chat state {state!r}: one of {', '.join(CHAT_STATES)}")
+        with self._cond:
+            self._state.chat_states[chat_id] = state
+            self._cond.notify_all()
+
+    def _chat_state(self, chat_id: int) -> str:
+        with self._lock:
+            return self._state.chat_states.get(chat_id, "missing" if self.strict_chats
+                                               else "open")
+
+    def _refuse(self, chat_id: int, *, sending: bool = True) -> None:
+        """Raise what Telegram answers in a chat that refuses the bot (see CHAT_STATES)."""
+        on_get, on_send = CHAT_STATES[self._chat_state(chat_id)]
+        refusal = on_send if sending else on_get
+        if refusal is not None:
+            raise ApiError(*refusal)
 
     def fail(self, method: str | None = None, status: int = 502, times: int = 1,
              retry_after: int | None = None, drop: bool = False) -> None:
@@ -564,6 +607,7 @@ class FakeBotAPI:
         chat_id = self._int(params, "chat_id")
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
+        self._refuse(chat_id)
         raw, visible = self._text(params)
         markup = _check_markup(params.get("reply_markup"))
         with self._cond:
@@ -580,6 +624,7 @@ class FakeBotAPI:
 
     def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id, message_id = self._int(params, "chat_id"), self._int(params, "message_id")
+        self._refuse(chat_id or 0)
         raw, visible = self._text(params)
         markup = _check_markup(params.get("reply_markup"))
         with self._cond:
@@ -605,6 +650,30 @@ class FakeBotAPI:
             del self._state.messages[key]
             self._state.sent_order.remove(key)
             return True
+
+    def _m_getChat(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._int(params, "chat_id")
+        if chat_id is None:
+            raise ApiError(400, "Bad Request: chat_id is empty")
+        self._refuse(chat_id, sending=False)
+        chat = self._chat(chat_id, "group" if chat_id < 0 else "private")
+        return {**chat, "accent_color_id": 0, "max_reaction_count": 11,
+                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
+                                        "unique_gifts": False, "premium_subscription": False,
+                                        "gifts_from_channels": False}}
+
+    def _m_sendChatAction(self, params: dict[str, Any]) -> bool:
+        chat_id = self._int(params, "chat_id")
+        if chat_id is None:
+            raise ApiError(400, "Bad Request: chat_id is empty")
+        if str(params.get("action") or "") not in ("typing", "upload_photo", "record_video",
+                                                     "upload_video", "record_voice",
+                                                     "upload_voice", "upload_document",
+                                                     "choose_sticker", "find_location",
+                                                     "record_video_note", "upload_video_note"):
+            raise ApiError(400, "Bad Request: wrong parameter action in request")
+        self._refuse(chat_id)
+        return True
 
     def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         query_id = str(params.get("callback_query_id", ""))

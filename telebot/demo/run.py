@@ -24,7 +24,9 @@ from typing import Any, TextIO
 
 from telebot import render
 from telebot.alerts.texts import MARKS
+from telebot.bot import callbacks
 from telebot.demo.fakeapi import FakeBotAPI
+from telebot.demo.tasks import MAIN, launcher
 from telebot.ikabot.details import atomic_write
 
 EMAIL = "demo.player@example.org"
@@ -55,8 +57,8 @@ class DemoWorld:
 
     def start(self, name: str, kind: str, total: int = 10, step: float = 1.0) -> int:
         p = subprocess.Popen(
-            [sys.executable, "-m", "telebot.demo.tasks", kind, str(self.ikabot_path), EMAIL,
-             USERNAME, WORLD, SERVER, str(total), str(step)],
+            [sys.executable, str(launcher(self.root / "bin")), MAIN, kind,
+             str(self.ikabot_path), EMAIL, USERNAME, WORLD, SERVER, str(total), str(step)],
             stdin=subprocess.DEVNULL)
         self.procs[name] = p
         return p.pid
@@ -154,7 +156,9 @@ def run_demo(keep_running: bool = False) -> int:
             doomed = world.start("doomed", "autoPirate", 10, 0.35)
             settings = Settings(ikabot_path=world.ikabot_path, api_base_url=api.base_url,
                                 state_dir=Path(tmp) / "state", poll_seconds=0.1,
-                                scan_seconds=0.5, report_minutes=0)
+                                scan_seconds=0.5, report_minutes=0,
+                                # its own (empty) ikabot log: never the host's /tmp/ikabot.log
+                                ikabot_log=Path(tmp) / "ikabot.log")
             from telebot.ikabot.store import open_store
             from telebot.tasks import collect
 
@@ -191,7 +195,7 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
         t.say("/status")
         status = await expect(has("ikabot tasks"))
         await asyncio.to_thread(wait_for, lambda: _mission(world, "pirate") >= 2, 10)
-        t.press("🔄 Refresh", "tb:r:0", status[0]["message_id"])
+        t.press("🔄 Refresh", callbacks.make(callbacks.Kind.REFRESH, 0), status[0]["message_id"])
         await expect(lambda msgs: any(m["edits"] for m in msgs))
         t.say("/webserver")
         (reply,) = await expect(has("http://127.0.0.1"))

@@ -2,7 +2,8 @@
 
 Each registers itself in the sample data's processList (as ikabot's menu does for its
 children), then reports through the producer API, as an ikabot task would with telebot's
-help. Run as `python -m telebot.demo.tasks KIND IKABOT_PATH EMAIL USERNAME WORLD SERVER [N STEP]`.
+help. Run through `launcher` (as ikabot's console script is run) with `MAIN` as the code and
+`KIND IKABOT_PATH EMAIL USERNAME WORLD SERVER [N STEP]` as its arguments.
 """
 
 from __future__ import annotations
@@ -16,6 +17,27 @@ from pathlib import Path
 from typing import Any
 
 from telebot.ikabot.details import Target, modify_account, save_process_details
+
+LAUNCHER = """import sys
+if __name__ == "__main__":  # not when a multiprocessing child imports it again
+    code = sys.argv.pop(1)
+    exec(compile(code, "<ikabot task>", "exec"), {"__name__": "__main__"})
+"""
+MAIN = "import sys; from telebot.demo.tasks import main; raise SystemExit(main(sys.argv[1:]))"
+
+
+def launcher(directory: Path) -> Path:
+    """A script named `ikabot` that runs the Python code given as its first argument.
+
+    Started as `python <directory>/ikabot CODE ARG…`, a stand-in task has the command line of
+    ikabot's console script (`python /venv/bin/ikabot …`); telebot takes a process for an ikabot
+    task only when its command line or name is ikabot's (`liveness.is_ikabot`).
+    """
+    path = directory / "ikabot"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        path.write_text(LAUNCHER, encoding="utf-8")
+    return path
 
 
 def set_entry(target: Target, pid: int, **fields: Any) -> None:

@@ -329,6 +329,9 @@ class DirectoryStore(Store):
         self._legacy_last: dict[str, dict[str, Any]] = {}
         path = self.path
         if not (path / "global.json").exists() and not (path / "users").is_dir():
+            if is_empty_dir(path):
+                raise DataError(f"{path} is empty: ikabot has saved nothing there yet (log in "
+                                "to ikabot once), or IKABOT_PATH points elsewhere")
             raise DataError(f"{path} is a directory but not ikabot's (no global.json, no "
                             "users/); check IKABOT_PATH")
         first = self.read()
@@ -429,6 +432,14 @@ class DirectoryStore(Store):
                 return []
         return accounts_from(email, {k: v for k, v in data.items() if k != "shared"},
                              warnings)
+
+
+def is_empty_dir(path: Path) -> bool:
+    """An empty directory: a fresh Docker volume before ikabot's first login."""
+    try:
+        return path.is_dir() and next(path.iterdir(), None) is None
+    except OSError:
+        return False
 
 
 def open_store(settings: Settings) -> Store:

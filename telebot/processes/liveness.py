@@ -10,11 +10,17 @@ ikabot records only a wall-clock `date` for each task. To judge whether the proc
 holding a recorded pid is that task, its age (measured on the boot clock) is compared with the
 entry's age (measured on the wall clock): the process must be at least as old as the entry,
 give or take `CREATE_TIME_TOLERANCE`.
+
+Before any of that, the process must be ikabot's at all (`is_ikabot`): what its `/proc` says,
+its command line or its name, is ikabot's. ikabot itself keeps a recorded pid as its task only
+when the process has its own process name (`helpers/process._updateProcessList`); telebot is
+never weaker than that before it calls a task running or signals it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,9 +30,13 @@ CREATE_TIME_TOLERANCE = 5.0
 # A Raspberry Pi has no battery clock: it boots with a stale wall clock and NTP steps it
 # forward minutes later. A task ikabot started before that step carries a `date` that is too
 # old by the size of the step, so by the comparison above it looks older than its process.
-# A process that started within this many seconds of boot, with an entry dated before the
-# boot (by the corrected clock), is taken as started before the clock was set.
+# During the first EARLY_BOOT seconds after boot, an ikabot process that started in that time,
+# with an entry dated before the boot (by the corrected clock), is taken as started before the
+# clock was set; telebot remembers it (pid, start ticks, date), so the same process stays that
+# task later on, and nothing else is ever taken for an entry older than its process.
 EARLY_BOOT = 900.0
+_EARLY_LIMIT = 4096  # remembered early-boot tasks (a handful in practice)
+_early: dict[tuple[int, int, float], None] = {}
 
 PROC = Path("/proc")
 
@@ -93,21 +103,115 @@ def process_age(ticks: int) -> float:
 
 
 def started_as_recorded(ticks: int, started: float, now: float | None = None) -> bool:
-    """Could the process with these start ticks be the task ikabot recorded at `started`?"""
+    """Could the process with these start ticks be the task ikabot recorded at `started`?
+
+    Only for a process already known to be ikabot's (`is_ikabot`): an undated entry has
+    nothing to compare with, so it is that task (the store warns about such entries).
+    """
     if started <= 0:
-        return True  # no date recorded: nothing to compare with (the store warns)
-    now = time.time() if now is None else now
-    entry_age = now - started
-    age = process_age(ticks)
-    if age + CREATE_TIME_TOLERANCE >= entry_age:
         return True
-    since_boot = ticks / clock_ticks()
-    booted_at = now - uptime()  # by the wall clock as it is now
-    return since_boot <= EARLY_BOOT and started < booted_at
+    now = time.time() if now is None else now
+    if process_age(ticks) + CREATE_TIME_TOLERANCE >= now - started:
+        return True
+    up = uptime()
+    booted_at = now - up  # by the wall clock as it is now
+    return up <= EARLY_BOOT and ticks / clock_ticks() <= EARLY_BOOT and started < booted_at
+
+
+# ---------------------------------------------------------------- is it ikabot's at all?
+
+IKABOT = "ikabot"
+_PYTHON = re.compile(r"(python|pypy)[0-9.]*[dmu]?")
+_WITH_ARG = frozenset("WXQ")  # interpreter options that take the next argument
+_IKABOT_MAIN = re.compile(r"(^|/)ikabot(/__main__\.py|/command_line\.py)?$")
+# the command line of a multiprocessing helper (spawn / forkserver start methods): its code
+# names the main script it was started for
+_MP_HELPER = "from multiprocessing."
+_MP_MAIN = re.compile(r"['\"]main_path['\"]: ['\"][^'\"]*/ikabot(/__main__\.py)?['\"]")
+
+
+def looks_like_ikabot(argv: list[str], comm: str) -> bool | None:
+    """What a command line says: ikabot's (True), not (False), or a multiprocessing helper
+    that does not say (None: its parent decides).
+
+    ikabot runs as its console script (`/venv/bin/ikabot`: the kernel names the process
+    `ikabot`, its command line is `python /venv/bin/ikabot …`), as `python -m ikabot`, or as a
+    frozen `ikabot` binary; its tasks are multiprocessing children, forked (same command line)
+    or started by a spawn / forkserver helper.
+    """
+    if comm == IKABOT:
+        return True
+    if not argv:
+        return False  # a kernel thread, or a zombie
+    if os.path.basename(argv[0]) == IKABOT:
+        return True
+    if not _PYTHON.fullmatch(os.path.basename(argv[0])):
+        return False
+    args = iter(argv[1:])
+    for arg in args:
+        if arg in ("-m", "-c"):
+            value = next(args, "")
+            if arg == "-m":
+                return value == IKABOT
+            if not value.startswith(_MP_HELPER):
+                return False
+            return True if _MP_MAIN.search(value) else None
+        if arg.startswith("-m"):
+            return arg[2:] == IKABOT
+        if arg == "-" or not arg.startswith("-"):
+            return bool(_IKABOT_MAIN.search(arg))
+        if arg[1:2] in _WITH_ARG and len(arg) == 2:
+            next(args, None)
+    return False
+
+
+def _cmdline(pid: int) -> tuple[list[str], str, int] | None:
+    """(argv, name, parent pid) from /proc, or None when there is no such process."""
+    try:
+        raw = (PROC / str(pid) / "cmdline").read_bytes()
+        comm = (PROC / str(pid) / "comm").read_text(errors="replace").rstrip("\n")
+    except (OSError, ValueError):
+        return None
+    st = read_stat(pid)
+    if st is None:
+        return None
+    argv = [a.decode("utf-8", "replace") for a in raw.split(b"\0")]
+    if argv and argv[-1] == "":
+        argv.pop()
+    return argv, comm, st.ppid
+
+
+def is_ikabot(pid: int) -> bool:
+    """Does `/proc` say this process is ikabot's (its command line or name)?
+
+    A multiprocessing helper's child that does not name its main script is ikabot's when its
+    parent is (the menu while it lives, or the forkserver that names ikabot).
+    """
+    for _ in range(2):  # the process, then at most its parent
+        seen = _cmdline(pid)
+        if seen is None:
+            return False
+        argv, comm, ppid = seen
+        verdict = looks_like_ikabot(argv, comm)
+        if verdict is not None:
+            return verdict
+        pid = ppid
+    return False
+
+
+def may_signal(pid: int) -> bool:
+    """Whatever ikabot's data says: never pid 1, telebot itself or its parent, never a
+    process that is not ikabot's."""
+    if pid in (0, 1, os.getpid(), os.getppid()):
+        return False
+    return is_ikabot(pid)
 
 
 def probe(pid: int, started: float) -> tuple[bool, int | None]:
-    """(alive, start ticks of whatever process now has this pid, if any)."""
+    """(alive, start ticks of whatever process now has this pid, if any).
+
+    Alive means: an ikabot process, not a zombie, that may be the task recorded at `started`.
+    """
     if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0 or pid >= 2**31:
         return False, None
     try:
@@ -123,7 +227,15 @@ def probe(pid: int, started: float) -> tuple[bool, int | None]:
         return False, None
     if st.zombie:
         return False, st.start_ticks
-    return started_as_recorded(st.start_ticks, started), st.start_ticks
+    key = (pid, st.start_ticks, started)
+    known = key in _early  # an early-boot task seen before: the same process still is
+    if not known and not started_as_recorded(st.start_ticks, started):
+        return False, st.start_ticks
+    if not is_ikabot(pid):
+        return False, st.start_ticks
+    if not known and 0 < started < time.time() - uptime() and len(_early) < _EARLY_LIMIT:
+        _early[key] = None  # taken by the early-boot allowance: remembered
+    return True, st.start_ticks
 
 
 def same_process(pid: int, ticks: int) -> bool:

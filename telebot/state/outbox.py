@@ -88,6 +88,19 @@ class OutboxStore:
             c.execute("UPDATE outbox SET attempts=attempts+1, last_error=?, dropped=? WHERE id=?",
                       (error[:500], 1 if drop else 0, item_id))
 
+    def unsent(self) -> tuple[int, float | None]:
+        """How many alerts wait to be sent (held by a mute too), and the oldest one's time."""
+        row = self.db.conn.execute("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE sent_at "
+                                   "IS NULL AND dropped=0").fetchone()
+        return int(row[0]), row[1]
+
+    def drop_pending_before(self, created_before: float, error: str) -> int:
+        """Give up on unsent alerts created before this time; how many."""
+        with self.db.transaction() as c:
+            cur = c.execute("UPDATE outbox SET dropped=1, last_error=? WHERE sent_at IS NULL AND "
+                            "dropped=0 AND created_at<?", (error[:500], created_before))
+        return cur.rowcount
+
     def release_held(self) -> None:
         """Unmuted: alerts held back until the mute's end may go now."""
         with self.db.transaction() as c:

@@ -75,6 +75,16 @@ class SettingsStore:
         value = self._get("last_update_id")
         return None if value is None else int(value)
 
+    # ---- a chat that refuses alerts (`alerts/outbox.Hold`)
+
+    def chat_refusal(self) -> dict[str, Any] | None:
+        """{"since": when, "reason": why} while the chat refuses alerts, else None."""
+        value = self._get("chat_refusal")
+        return value if isinstance(value, dict) else None
+
+    def set_chat_refusal(self, refusal: dict[str, Any] | None) -> None:
+        self._put("chat_refusal", refusal)
+
     # ---- the machine's boot (start ticks mean nothing across a reboot)
 
     def boot_id(self) -> str | None:

@@ -1,0 +1,163 @@
+"""Who watches the watcher: a heartbeat file, systemd's watchdog, and a heartbeat URL.
+
+A process that exists is not a telebot that works: a hung event loop sends no alert either.
+So every sign of life comes *from the event loop*, and stops when it hangs:
+
+- `Pulse` (an asyncio task from the first moment of `serve`, also while it waits for ikabot's
+  data or the network) writes the time into `<state dir>/heartbeat` and sends `WATCHDOG=1`
+  to systemd (`sd_notify` over `NOTIFY_SOCKET`: one datagram, no library). `telebot health`
+  (Docker's HEALTHCHECK) reads the file's age; systemd restarts a unit whose watchdog pings
+  stop (`WatchdogSec=`).
+- `TELEBOT_HEARTBEAT_URL` is requested every `TELEBOT_HEARTBEAT_MINUTES` from a JobQueue job
+  (Uptime Kuma's push monitor, healthchecks.io): the owner hears from *them* when telebot or
+  its machine is down. The request has a short timeout and runs beside the alerts, never in
+  front of them; its failures are logged once per change, not once per try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from telegram.ext import Application, ContextTypes
+
+from telebot.bot.jobs import job_queue
+from telebot.logsafe import redact
+
+log = logging.getLogger(__name__)
+
+BEAT_SECONDS = 10.0  # the heartbeat file and the watchdog, at most this far apart
+STALE_AFTER = 60.0  # `telebot health`: a heartbeat older than this means the loop is stuck
+PING_TIMEOUT = 10.0
+HEARTBEAT_FILE = "heartbeat"
+PING_JOB = "heartbeat-url"
+
+
+def sd_notify(message: str) -> bool:
+    """Tell systemd (`READY=1`, `WATCHDOG=1`, `STATUS=…`); False when not run by it."""
+    address = os.environ.get("NOTIFY_SOCKET", "")
+    if not address:
+        return False
+    if address.startswith("@"):  # an abstract socket
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+            s.connect(address)
+            s.sendall(message.encode())
+    except OSError as e:
+        log.warning("cannot notify systemd at %s: %s", address.lstrip("\0"), e.strerror)
+        return False
+    return True
+
+
+def beat_interval() -> float:
+    """Half systemd's watchdog timeout when it set one for this process, else BEAT_SECONDS."""
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    pid = os.environ.get("WATCHDOG_PID", "")
+    if usec.isdigit() and int(usec) > 0 and (not pid or pid == str(os.getpid())):
+        return min(BEAT_SECONDS, int(usec) / 1e6 / 2)
+    return BEAT_SECONDS
+
+
+def heartbeat_path(state_dir: Path) -> Path:
+    return Path(state_dir) / HEARTBEAT_FILE
+
+
+def heartbeat_age(state_dir: Path, now: float | None = None) -> float | None:
+    """Seconds since the loop last beat, or None when it never did here."""
+    try:
+        beat = float(heartbeat_path(state_dir).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return (time.time() if now is None else now) - beat
+
+
+@dataclass
+class Pulse:
+    """The loop's own heartbeat: the file and systemd's watchdog, every `interval` seconds."""
+
+    state_dir: Path
+    interval: float = BEAT_SECONDS
+    _task: asyncio.Task[None] | None = None
+    _failed: bool = False
+
+    def beat(self) -> None:
+        path = heartbeat_path(self.state_dir)
+        try:
+            if not path.parent.is_dir():  # not yet: the state database creates it, owner-only
+                sd_notify("WATCHDOG=1")
+                return
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(f"{time.time():.3f}\n")
+            os.replace(tmp, path)
+            self._failed = False
+        except OSError as e:
+            if not self._failed:
+                log.warning("cannot write the heartbeat file %s (%s): `telebot health` will "
+                            "say telebot is stuck", path, e.strerror)
+            self._failed = True
+        sd_notify("WATCHDOG=1")
+
+    def start(self) -> None:
+        sd_notify("READY=1\nSTATUS=telebot is running")
+        self._task = asyncio.create_task(self._run(), name="heartbeat")
+
+    async def _run(self) -> None:
+        while True:
+            self.beat()
+            await asyncio.sleep(self.interval)
+
+    async def stop(self) -> None:
+        sd_notify("STOPPING=1")
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+@dataclass
+class HeartbeatURL:
+    """Requests the owner's monitoring URL while the loop runs; quiet while all is well.
+
+    The JobQueue job only starts the request (one at a time) and returns: a monitor that
+    hangs then holds up neither the jobs after it nor telebot's stop."""
+
+    url: str
+    failing: bool = False
+    _inflight: asyncio.Task[bool] | None = None
+
+    async def tick(self, context: ContextTypes.DEFAULT_TYPE | None = None) -> None:
+        if self._inflight is None or self._inflight.done():
+            self._inflight = asyncio.create_task(self.ping(), name="heartbeat-url")
+
+    async def ping(self) -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=PING_TIMEOUT, follow_redirects=True) as client:
+                response = await client.get(self.url)
+            response.raise_for_status()
+        except (httpx.HTTPError, OSError) as e:
+            if not self.failing:
+                log.warning("the heartbeat URL does not answer (%s); alerts go on regardless, "
+                            "and it is tried again on schedule", redact(str(e)) or type(e).__name__)
+            self.failing = True
+            return False
+        if self.failing:
+            log.info("the heartbeat URL answers again")
+        self.failing = False
+        return True
+
+    def schedule(self, app: Application, minutes: float) -> None:
+        job_queue(app).run_repeating(self.tick, interval=minutes * 60, first=0, name=PING_JOB)
+
+    async def stop(self) -> None:
+        if self._inflight is not None:
+            self._inflight.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._inflight

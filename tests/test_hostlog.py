@@ -1,0 +1,40 @@
+"""The player's real ikabot log (`/tmp/ikabot.log`) is never written or read by the tests or
+the demo (`.ci/run` also compares it before and after the suite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ikabotlog
+
+
+def test_ikabots_logging_in_the_test_process_writes_into_a_temp_dir():
+    import logging
+
+    import ikabot.helpers.logging as ikabot_logging
+
+    handler = ikabot_logging.rotatingFileHandler
+    assert Path(handler.baseFilename) == ikabotlog.TEST_IKABOT_LOG
+    assert Path(handler.baseFilename) != ikabotlog.HOST_LOG
+    files = {Path(h.baseFilename) for h in logging.getLogger().handlers
+             if isinstance(h, logging.FileHandler)}
+    assert ikabotlog.HOST_LOG not in files
+
+
+def test_demo_reads_its_own_ikabot_log(monkeypatch):
+    """`telebot demo` is a sample world: it reads its own (empty) log, whatever IKABOT_LOG
+    or the host's /tmp/ikabot.log hold."""
+    from telebot.bot import app
+    from telebot.demo.run import run_demo
+
+    opened: list[Path] = []
+
+    class Recorded(app.IkabotLog):  # type: ignore[misc,name-defined]
+        def __init__(self, path: Path, *args, **kwargs) -> None:
+            opened.append(Path(path))
+            super().__init__(path, *args, **kwargs)
+
+    monkeypatch.setattr(app, "IkabotLog", Recorded)
+    monkeypatch.setenv("IKABOT_LOG", str(ikabotlog.HOST_LOG))
+    assert run_demo() == 0  # the whole conversation, every expected alert included
+    assert opened and all(p != ikabotlog.HOST_LOG and p.name == "ikabot.log" for p in opened)
