@@ -66,6 +66,36 @@ def _message_id(result: Any) -> int | None:
 
 
 @dataclass
+class Wakeup:
+    """The delivery loop's sleep, cut short by `wake`. The sleeper resumes in the event loop's
+    very next step (a bare future, not an Event under wait_for, which takes three): the first
+    alert of a storm goes out while the deaths after it are still being written."""
+
+    woken: bool = False
+    _waiter: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        self.woken = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def sleep(self, delay: float | None) -> None:
+        """Up to `delay` seconds (None: until woken); not at all if woken meanwhile."""
+        if self.woken:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = None if delay is None else loop.call_later(
+            delay, lambda: waiter.done() or waiter.set_result(None))
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+
+@dataclass
 class Hold:
     """A chat that refuses alerts: why, and when to try again (backoff up to `HOLD_MAX`).
     Kept in the settings store too, so a restart still holds (and still says why)."""
@@ -120,8 +150,7 @@ class Deliverer:
     send_plain: Send | None = None  # no parse mode; else `send` with the plain text escaped
     clock: Callable[[], float] = time.time
     hold: Hold = field(init=False)
-    _woken: bool = False
-    _waiter: asyncio.Future[None] | None = None
+    _wakeup: Wakeup = field(default_factory=lambda: Wakeup())
     _stopping: bool = False
     _task: asyncio.Task[None] | None = None
 
@@ -137,26 +166,8 @@ class Deliverer:
         return await self.state.run(fn, *args, **kwargs)
 
     def wake(self) -> None:
-        """Look at the outbox now. The waiting loop resumes in the event loop's very next
-        step (a bare future, not an Event under wait_for, which takes three): the first alert
-        of a storm goes out while the deaths after it are still being written."""
-        self._woken = True
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def _sleep(self, delay: float | None) -> None:
-        if self._woken:
-            return
-        loop = asyncio.get_running_loop()
-        waiter = self._waiter = loop.create_future()
-        timer = None if delay is None else loop.call_later(
-            delay, lambda: waiter.done() or waiter.set_result(None))
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-            if timer is not None:
-                timer.cancel()
+        """Look at the outbox now (`Wakeup.wake`)."""
+        self._wakeup.wake()
 
     def start(self) -> None:
         self.hold.load()
@@ -180,7 +191,7 @@ class Deliverer:
     async def _run(self) -> None:
         backoff = BACKOFF_START
         while not self._stopping:
-            self._woken = False
+            self._wakeup.woken = False
             try:
                 delay = await self._round()
                 if delay is None:
@@ -194,7 +205,7 @@ class Deliverer:
                 log.error("alert delivery error (%s: %s); retrying in %.1f s", type(e).__name__,
                           redact(str(e)), backoff)
                 delay, backoff = backoff, min(BACKOFF_MAX, backoff * 2)
-            await self._sleep(delay)
+            await self._wakeup.sleep(delay)
 
     async def _round(self) -> float | None:
         """Send what is pending; None when done, a delay to wait, or -1 for the backoff."""
@@ -243,7 +254,7 @@ class Deliverer:
             result = await self.send(item.chat_id, item.text)
             # a storm grew while it was on its way: its edit is queued
             if await self._db(self.outbox.mark_sent_and_follow, item, _message_id(result)):
-                self._woken = True
+                self._wakeup.woken = True
         except BadRequest as e:
             if not _unparsable(e):
                 raise

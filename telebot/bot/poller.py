@@ -71,6 +71,34 @@ class Mark:
 
 
 @dataclass
+class Marks:
+    """The poller's `Mark`, kept in the settings store per bot id."""
+
+    state: StateDB
+    bot_id: str
+    started_at: float
+    stored: Mark | None = None
+
+    def current(self) -> Mark:
+        if self.stored is None:
+            saved = self.state.settings.update_mark(self.bot_id)
+            if saved is not None:
+                self.stored = Mark(int(saved.get("id", 0)), float(saved.get("date", 0.0)))
+            else:
+                # before marks were kept per bot: adopt the old one, dated at this start, so
+                # that only a message sent since can count as a restart of the ids
+                self.stored = Mark(self.state.settings.legacy_last_update() or 0,
+                                   self.started_at - 2)
+        return self.stored
+
+    async def store(self, mark: Mark) -> None:
+        """Committed before the updates it covers are handed over (`SharedPoller.tick`)."""
+        await self.state.run(self.state.settings.set_update_mark, self.bot_id, mark.update_id,
+                             mark.date)
+        self.stored = mark
+
+
+@dataclass
 class SharedPoller:
     bot: Bot
     queue: asyncio.Queue[object]
@@ -82,30 +110,12 @@ class SharedPoller:
     ikabot_chat: str | None = None  # the chat ikabot reads its answers from
     _first_seen: dict[int, float] = field(default_factory=dict)
     handled: int = 0
-    _stored: Mark | None = None
+    marks: Marks = field(init=False)
     on_blind: Callable[[int, float], Awaitable[None]] | None = None  # (head id, blind until)
     _blind_head: int | None = None
 
-    @property
-    def _bot_id(self) -> str:
-        return self.bot.token.partition(":")[0]
-
-    def _mark(self) -> Mark:
-        if self._stored is None:
-            saved = self.state.settings.update_mark(self._bot_id)
-            if saved is not None:
-                self._stored = Mark(int(saved.get("id", 0)), float(saved.get("date", 0.0)))
-            else:
-                # before marks were kept per bot: adopt the old one, dated at this start, so
-                # that only a message sent since can count as a restart of the ids
-                self._stored = Mark(self.state.settings.legacy_last_update() or 0,
-                                    self.started_at - 2)
-        return self._stored
-
-    async def _store(self, mark: Mark) -> None:
-        await self.state.run(self.state.settings.set_update_mark, self._bot_id, mark.update_id,
-                             mark.date)
-        self._stored = mark
+    def __post_init__(self) -> None:
+        self.marks = Marks(self.state, self.bot.token.partition(":")[0], self.started_at)
 
     def is_ours(self, update: Update) -> bool:
         if update.callback_query is not None:
@@ -145,7 +155,7 @@ class SharedPoller:
                 log.warning("getUpdates failed, retrying next tick: %s", redact(str(e)))
                 return handed
             now = time.time()
-            mark = self._mark()
+            mark = self.marks.current()
             last = mark.update_id
             ours = []
             for update in updates:
@@ -163,10 +173,10 @@ class SharedPoller:
                     continue  # sent before telebot started: not answered late
                 ours.append(update)
             new = mark.after(updates)
-            if new != self._stored:
+            if new != self.marks.stored:
                 # recorded before handing over: a crash in between loses an answer, and
                 # never answers a command twice
-                await self._store(new)
+                await self.marks.store(new)
             for update in ours:
                 await self.queue.put(update)
             handed += len(ours)
@@ -192,7 +202,7 @@ class SharedPoller:
         never use (a stranger's 100 messages would otherwise hide everything behind them from
         both ikabot and telebot), and any update older than TELEBOT_CONFIRM_AFTER_MINUTES."""
         limit = now - self.confirm_after
-        mark = self._mark()
+        mark = self.marks.current()
         upto = None
         for update in sorted(updates, key=lambda u: u.update_id):
             if self._age_base(update, now) > limit and self.ikabot_may_use(update, mark):
