@@ -24,17 +24,16 @@ import argparse
 import asyncio
 import re
 import statistics
-import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from bench_scale import CHAT, IKABOT_TOKEN, TOKEN, LoopMonitor
 from bench_scale import make_data as make_scale_data
-from common import machine_line, started_at, summary, write_directory
+from common import live_processes, machine_line, started_at, summary, write_directory
 
 from telebot.alerts.alerter import Alerter
 from telebot.bot.app import serve
@@ -127,56 +126,49 @@ def settings_for(data: Path, api: FakeBotAPI, state_dir: Path, scan: float) -> S
                     ikabot_log=state_dir.parent / "no-ikabot.log")
 
 
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[LoopMonitor]:
+    """The bot, started and ready; the monitor on its event loop."""
+    stop, ready = asyncio.Event(), asyncio.Event()
+    bot = asyncio.create_task(serve(settings, stop=stop, ready=ready))
+    await asyncio.wait_for(ready.wait(), 60)
+    monitor = LoopMonitor()
+    monitor.start()
+    try:
+        yield monitor
+    finally:
+        stop.set()
+        await bot
+
+
 async def storm(root: Path, samples: int) -> list[float]:
     """Worst loop block from 20 kills at once until every death is told."""
     blocks = []
     for i in range(samples):
-        procs = [subprocess.Popen(["sleep", "3600"]) for _ in range(STORM)]
-        try:
+        with live_processes(STORM) as procs, FakeBotAPI(token=TOKEN) as api:
             data = storm_data(root / f"storm{i}", [p.pid for p in procs])
-            with FakeBotAPI(token=TOKEN) as api:
-                stop, ready = asyncio.Event(), asyncio.Event()
-                bot = asyncio.create_task(serve(settings_for(data, api, root / f"s{i}", 0.5),
-                                                stop=stop, ready=ready))
-                await asyncio.wait_for(ready.wait(), 60)
-                monitor = LoopMonitor()
-                monitor.start()
+            async with running(settings_for(data, api, root / f"s{i}", 0.5)) as monitor:
                 await asyncio.sleep(0.3)
                 monitor.take()
                 for p in procs:
                     p.kill()
-
                 pids = {p.pid for p in procs}
 
                 def all_told(pids: set[int] = pids) -> bool:
                     told = "\n".join(m["text"] for m in api.sent(CHAT))
                     return pids <= {int(n) for n in re.findall(r"\b\d+\b", told)}
 
-                assert await asyncio.to_thread(api.wait_for, all_told, 60), \
-                    [m["text"][:200] for m in api.sent(CHAT)]
+                assert await asyncio.to_thread(api.wait_for, all_told, 60), "not all told"
                 blocks.append(monitor.take())
-                stop.set()
-                await bot
-        finally:
-            for p in procs:
-                p.kill()
-                p.wait()
     return blocks
 
 
 async def status(root: Path, samples: int, tag: str) -> list[float]:
     """Worst loop block while /status at 10,000 tasks is handled."""
-    procs = [subprocess.Popen(["sleep", "3600"]) for _ in range(100)]
     blocks = []
-    try:
+    with live_processes(100) as procs, FakeBotAPI(token=TOKEN) as api:
         data = make_scale_data(root / f"scale-{tag}", [p.pid for p in procs], 10_000)
-        with FakeBotAPI(token=TOKEN) as api:
-            stop, ready = asyncio.Event(), asyncio.Event()
-            bot = asyncio.create_task(serve(settings_for(data, api, root / f"sc-{tag}", 15),
-                                            stop=stop, ready=ready))
-            await asyncio.wait_for(ready.wait(), 60)
-            monitor = LoopMonitor()
-            monitor.start()
+        async with running(settings_for(data, api, root / f"sc-{tag}", 15)) as monitor:
             for i in range(samples + 2):
                 await asyncio.sleep(0.3)
                 monitor.take()
@@ -187,12 +179,6 @@ async def status(root: Path, samples: int, tag: str) -> list[float]:
                 await asyncio.sleep(0.2)  # every page of the answer
                 if i >= 2:  # warm-up
                     blocks.append(monitor.take())
-            stop.set()
-            await bot
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
     return blocks
 
 
