@@ -43,7 +43,7 @@ from telegram.ext import ContextTypes
 
 from telebot import render
 from telebot.bot import hostlabel
-from telebot.bot.callbacks import Kind, decode, make
+from telebot.bot.callbacks import Kind, make, pressed
 from telebot.bot.runtime import Runtime
 from telebot.model import Task
 from telebot.processes import liveness
@@ -310,10 +310,7 @@ async def _edit(query: Any, text: str) -> None:
 
 async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A press on a /kill button (`BUTTON_KINDS`): a pid to confirm, or a nonce."""
-    query = update.callback_query
-    button = decode(query.data if query is not None else None)
-    if query is None or button is None:
-        raise ValueError("not a /kill button")  # the handler's pattern lets only those through
+    query, button = pressed(update)
     app, rt = context.application, context.application.bot_data["runtime"]
     kind, mark, arg = button.kind, button.machine, button.text
     if mark != mark_of(app.bot):

@@ -15,7 +15,6 @@ from typing import Any
 
 from telegram import (
     BotCommand,
-    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Update,
@@ -35,8 +34,7 @@ from telegram.ext import (
 
 from telebot import render
 from telebot.bot import control
-from telebot.bot.callbacks import Button, Kind, is_ours, make, pattern
-from telebot.bot.callbacks import decode as decode_button
+from telebot.bot.callbacks import Kind, is_ours, make, pattern, pressed
 from telebot.bot.jobs import schedule_report
 from telebot.bot.permissions import NOT_AN_OWNER, Handler, for_actors, in_bots_chat, user_may_act
 from telebot.bot.runtime import Runtime
@@ -267,15 +265,6 @@ async def cmd_mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await rt.alerter.wake()
     await send(context, f"🔕 Finished and stalled alerts held for {minutes:g} minutes; deaths "
                         "still come through." if minutes else "🔔 Alerts unmuted.")
-
-
-def pressed(update: Update) -> tuple[CallbackQuery, Button]:
-    """The press and its decoded button (the handlers' patterns let only those through)."""
-    query = update.callback_query
-    button = decode_button(query.data if query is not None else None)
-    if query is None or button is None:
-        raise ValueError("a button handler got an update that is not one of its buttons")
-    return query, button
 
 
 @in_bots_chat
