@@ -100,6 +100,7 @@ async def _ask_bot_api(token: str, base_url: str, chat: str,
 
 def cmd_check(args: argparse.Namespace) -> int:
     from telebot.ikabot.log import IkabotLog
+    from telebot.ikabot.safeio import owner_of
     from telebot.ikabot.store import open_store
     from telebot.tasks import build_tasks
 
@@ -116,7 +117,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"tasks: {len(tasks)} recorded, {running} running")
     for w in snap.warnings:
         print(f"warning: {w}")
-    ikalog = IkabotLog(settings.ikabot_log)
+    ikalog = IkabotLog(settings.ikabot_log, owner=owner_of(settings.ikabot_path))
     ikalog.poll()
     print(f"ikabot's log: {settings.ikabot_log} (read to tell failed tasks from finished ones)"
           if ikalog.available else f"warning: ikabot's log: {ikalog.problem}; telebot works "

@@ -164,3 +164,31 @@ async def test_commands(api, bot):
     assert [c.command for c in await bot.get_my_commands()] == ["status"]
     with pytest.raises(BadRequest):
         await bot.set_my_commands([BotCommand("Bad-Name", "x")])
+
+
+async def test_chats_that_refuse_the_bot_answer_as_telegram_does(api, bot):
+    """Worded as Telegram words them (checked against bot libraries' error tables and their
+    users' reports): a chat Telegram does not know; a blocked or never started bot, where
+    getChat still works but nothing can be sent; a group the bot was removed from."""
+    from telegram.error import Forbidden
+
+    with FakeBotAPI(strict_chats=True) as strict:
+        async with Bot("123:TEST", base_url=strict.base_url) as b:
+            with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+                await b.get_chat(7)  # never wrote to the bot
+            strict.add_message("hi", chat_id=7)
+            assert (await b.get_chat(7)).id == 7  # now it exists
+    refusals = {"blocked": "Forbidden: bot was blocked by the user",
+                "unstarted": "Forbidden: bot can't initiate conversation with a user"}
+    for chat, (state, said) in enumerate(refusals.items(), start=100):
+        api.set_chat(chat, state)
+        assert (await bot.get_chat(chat)).id == chat
+        for send in (bot.send_message(chat, "x"), bot.send_chat_action(chat, "typing")):
+            with pytest.raises(Forbidden) as e:
+                await send
+            assert e.value.message == said
+    api.set_chat(-5, "kicked")
+    with pytest.raises(Forbidden, match="kicked from the group chat"):
+        await bot.get_chat(-5)
+    api.set_chat(100, "open")  # unblocked
+    assert (await bot.send_message(100, "x")).text == "x"

@@ -38,3 +38,16 @@ def test_demo_reads_its_own_ikabot_log(monkeypatch):
     monkeypatch.setenv("IKABOT_LOG", str(ikabotlog.HOST_LOG))
     assert run_demo() == 0  # the whole conversation, every expected alert included
     assert opened and all(p != ikabotlog.HOST_LOG and p.name == "ikabot.log" for p in opened)
+
+
+def test_a_child_python_that_imports_ikabots_logging_writes_into_the_temp_dir():
+    """Any `python -c` a test starts (a task, a lock holder) inherits the redirection."""
+    import subprocess
+    import sys
+
+    code = ("import ikabot.helpers.logging as l; "
+            "print(l.rotatingFileHandler.baseFilename)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert Path(r.stdout.strip()) == ikabotlog.TEST_IKABOT_LOG

@@ -134,6 +134,7 @@ def test_ikabot_processes(spawn, tmp_path):
     script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(600)\n")
     script.chmod(0o755)
     direct = subprocess.Popen([str(script)])
+    kids: list[psutil.Process] = []
     try:
         parent = spawn("import multiprocessing as mp, time\n"
                        "c = mp.get_context('spawn').Process(target=time.sleep, args=(600,))\n"
@@ -145,6 +146,7 @@ def test_ikabot_processes(spawn, tmp_path):
                     if "--multiprocessing-fork" in c.cmdline()]
 
         assert wait_until(spawned, 20)
+        kids = psutil.Process(parent.pid).children()  # the resource tracker too
         (child,) = spawned()
         assert wait_until(lambda: psutil.Process(direct.pid).name() == "ikabot")
         for pid in (task.pid, direct.pid, parent.pid, child.pid):
@@ -155,8 +157,24 @@ def test_ikabot_processes(spawn, tmp_path):
         assert not liveness.may_signal(os.getppid())
         assert liveness.may_signal(task.pid)
     finally:
+        for kid in kids:  # they outlive their parent
+            kid.kill()
         direct.kill()
         direct.wait()
+
+
+def test_never_itself_even_when_it_looks_like_ikabot(tmp_path):
+    """A telebot started the way ikabot is (its own command line ikabot's) still never takes
+    itself, its parent or pid 1 for something it may signal."""
+    from ikabotdata import LAUNCHER
+
+    code = ("import json, os\nfrom telebot.processes import liveness\n"
+            "print(json.dumps([liveness.is_ikabot(os.getpid()), liveness.may_signal(os.getpid()),"
+            " liveness.may_signal(os.getppid()), liveness.may_signal(1)]))")
+    r = subprocess.run([sys.executable, str(LAUNCHER), code], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [True, False, False, False]
 
 
 def test_zombie_wait_status_is_read(spawn):

@@ -102,10 +102,14 @@ class Alerter:
             self._ending.add(task)
             task.add_done_callback(self._ending.discard)
 
+    async def read_log(self) -> None:
+        """Read what ikabot logged since the last look, off the event loop (a big tail, a
+        slow disk); each scan does it before `observe`."""
+        if self.ikabot_log is not None:
+            await asyncio.to_thread(self.ikabot_log.poll)
+
     async def observe(self, tasks: list[Task], now: float | None = None) -> None:
         """After each scan: track new live tasks, keep their last state, spot stalls."""
-        if self.ikabot_log is not None:
-            self.ikabot_log.poll()
         if await self.tracker.observe(tasks, now):
             self.deliverer.wake()
 
@@ -123,8 +127,6 @@ class Alerter:
         """Report, once, the tracked tasks that ended while telebot was not running; then the
         first scan."""
         now = time.time()
-        if self.ikabot_log is not None:
-            self.ikabot_log.poll()
         for row in await self.tracker.gone_at_start():
             await self._end(row, None, now, offline=True)
         await self.state.run(self.storms.close)  # what ended meanwhile is a message of its own
@@ -137,7 +139,7 @@ class Alerter:
         if row is None or row.ended_at is not None:
             return
         if self.ikabot_log is not None:
-            self.ikabot_log.poll()  # only the tail written since the last look
+            self.ikabot_log.poll()  # what is left since `read_log`: usually nothing
         await self._end(row, event.exit, event.at)
 
     async def _end(self, row: Tracked, exit: ExitInfo | None, at: float, *,
@@ -198,6 +200,7 @@ async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE)
     alerter: Alerter = context.application.bot_data["runtime"].alerter
     if not isinstance(update, ProcessExited):  # the TypeHandler lets only these through
         return
+    await alerter.read_log()  # the dead task's last words, read off the event loop
     await alerter.on_exit(update)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded

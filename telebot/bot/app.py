@@ -31,6 +31,7 @@ from telebot.bot.runtime import Runtime
 from telebot.config import Settings, api_error, for_ikabot, resolve_telegram
 from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
+from telebot.ikabot.safeio import owner_of
 from telebot.ikabot.store import Store, is_empty_dir, open_store
 from telebot.render import fmt_clock
 from telebot.state import StateDB
@@ -153,7 +154,8 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
 
     rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,
                          fallback_interval=settings.scan_seconds,
-                         ikabot_log=IkabotLog(settings.ikabot_log))
+                         ikabot_log=IkabotLog(settings.ikabot_log,
+                                              owner=owner_of(settings.ikabot_path)))
     attach(app, rt.alerter)
     poller_task: asyncio.Task[None] | None = None
     heartbeat: HeartbeatURL | None = None
@@ -162,6 +164,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
             await app.bot.set_my_commands(bot_commands())
         await app.start()
         tasks = await rt.read()
+        await rt.alerter.read_log()  # why the tasks that ended while telebot was down ended
         await rt.alerter.startup(tasks)  # what ended while telebot was down, then the first scan
         await rt.alerter.start()
         if settings.dedicated_token:

@@ -29,6 +29,7 @@ import httpx
 from telegram.ext import Application, ContextTypes
 
 from telebot.bot.jobs import job_queue
+from telebot.ikabot.safeio import read_text_capped
 from telebot.logsafe import redact
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,8 @@ def heartbeat_path(state_dir: Path) -> Path:
 def heartbeat_age(state_dir: Path, now: float | None = None) -> float | None:
     """Seconds since the loop last beat, or None when it never did here."""
     try:
-        beat = float(heartbeat_path(state_dir).read_text().strip())
+        # a FIFO or another user's file there can neither hang nor fool `telebot health`
+        beat = float(read_text_capped(heartbeat_path(state_dir), 64).strip())
     except (OSError, ValueError):
         return None
     return (time.time() if now is None else now) - beat

@@ -28,6 +28,9 @@ async def scan(context: ContextTypes.DEFAULT_TYPE) -> None:
     news = rt.gone_news()
     if news is not None and rt.alerter is not None:
         await rt.alerter.notice(f"data-gone:{int(time.time())}", html.escape(news))
+    db_news = rt.state.take_news()  # its database full, failing or found corrupt: once
+    if db_news is not None and rt.alerter is not None:
+        await rt.alerter.notice(f"state-db:{time.time()}", "⚠️ " + html.escape(db_news))
 
 
 def _progress_signature(tasks: list[Task]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -85,7 +86,10 @@ class Runtime:
         if found.store is not None:
             self.store = found.store
         self.warnings, self.data_gone = found.warnings, found.data_gone
-        await self.state.run(annotate, found.tasks, self.state.tracking)
+        try:
+            await self.state.run(annotate, found.tasks, self.state.tracking)
+        except sqlite3.Error as e:  # a locked database: the tasks as ikabot recorded them
+            log.warning("telebot's database could not be read (%s)", e)
         return found.tasks
 
     async def refresh(self) -> list[Task]:
@@ -94,7 +98,11 @@ class Runtime:
         too (its `Mission k/N` depends on it)."""
         tasks = await self.read()
         if self.alerter is not None:
-            await self.alerter.observe(tasks)
+            await self.alerter.read_log()
+            try:
+                await self.alerter.observe(tasks)
+            except sqlite3.Error as e:  # /status answers even when tracking cannot write
+                log.warning("tracking the tasks failed (%s)", e)
         return tasks
 
     def gone_news(self) -> str | None:

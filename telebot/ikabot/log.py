@@ -9,6 +9,12 @@ The file is ikabot's RotatingFileHandler (10 MB × 10): read incrementally (inod
 following a rotation by finishing the renamed file's tail first; a record spans several lines
 and is complete only when the next one starts. A death reads only the new tail. Memory stays
 bounded: the last few records per pid, for the most recent pids.
+
+The log usually lives in `/tmp`, where anyone may put a file first: it is read only when it is
+a regular file of ikabot's user that no one else can write (`safeio.open_trusted`, opened
+non-blocking, so a FIFO there cannot hang telebot), else it is skipped with a warning. `poll`
+may take a while on a big tail: telebot calls it off the event loop (`asyncio.to_thread`); a
+lock keeps one poll at a time and the records whole while they are read.
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
+
+from telebot.ikabot.clean import clean_text
+from telebot.ikabot.safeio import UnsafeFile, open_trusted
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +86,10 @@ def _timestamp(text: str, ms: str) -> float:
 class IkabotLog:
     """Follows one ikabot log file; every method is cheap when nothing new was written."""
 
-    def __init__(self, path: Path, *, backlog: int = BACKLOG) -> None:
+    def __init__(self, path: Path, *, backlog: int = BACKLOG, owner: int | None = None) -> None:
         self.path = Path(path)
+        self.owner = owner  # ikabot's user (`safeio.owner_of` its data); telebot's if None
+        self._lock = threading.RLock()
         self._backlog = backlog
         self._ino: int | None = None
         self._offset = 0
@@ -95,49 +107,60 @@ class IkabotLog:
 
     def poll(self, max_bytes: int = MAX_READ) -> None:
         """Read what ikabot wrote since the last poll; never raises."""
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            self._set_problem(f"{self.path} does not exist (yet): ikabot has logged nothing "
-                              "there; set IKABOT_LOG to ikabot's log file")
-            return
-        except OSError as e:
-            self._set_problem(f"cannot read {self.path}: {e.strerror}")
-            return
-        try:
-            if self._ino is None:
-                self._ino, self._offset = st.st_ino, max(0, st.st_size - self._backlog)
-                self._skip_to_line = self._offset > 0
-            elif st.st_ino != self._ino:
-                self._finish_rotated()
-                self._ino, self._offset, self._partial = st.st_ino, 0, b""
-            elif st.st_size < self._offset:  # truncated in place
-                self._offset, self._partial = 0, b""
-            if st.st_size > self._offset:
-                self._read(self.path, max_bytes)
-            self.problem = None
-        except OSError as e:
-            self._set_problem(f"cannot read {self.path}: {e.strerror}")
+        with self._lock:
+            try:
+                fd, st = open_trusted(self.path, self.owner)
+            except FileNotFoundError:
+                self._set_problem(f"{self.path} does not exist (yet): ikabot has logged "
+                                  "nothing there; set IKABOT_LOG to ikabot's log file")
+                return
+            except UnsafeFile as e:
+                self._set_problem(f"{self.path} skipped: {e}", warn=True)
+                return
+            except OSError as e:
+                self._set_problem(f"cannot read {self.path}: {e.strerror}")
+                return
+            try:
+                if self._ino is None:
+                    self._ino, self._offset = st.st_ino, max(0, st.st_size - self._backlog)
+                    self._skip_to_line = self._offset > 0
+                elif st.st_ino != self._ino:
+                    self._finish_rotated()
+                    self._ino, self._offset, self._partial = st.st_ino, 0, b""
+                elif st.st_size < self._offset:  # truncated in place
+                    self._offset, self._partial = 0, b""
+                if st.st_size > self._offset:
+                    self._read(fd, max_bytes)
+                self.problem = None
+            except OSError as e:
+                self._set_problem(f"cannot read {self.path}: {e.strerror}")
+            finally:
+                os.close(fd)
 
-    def _set_problem(self, text: str) -> None:
+    def _set_problem(self, text: str, warn: bool = False) -> None:
         if self.problem != text:
-            log.info("ikabot's log: %s", text)
+            log.log(logging.WARNING if warn else logging.INFO, "ikabot's log: %s", text)
         self.problem = text
 
     def _finish_rotated(self) -> None:
         """ikabot renamed the file to `.1`: read the rest of it before the new one."""
         rotated = self.path.with_name(self.path.name + ".1")
         try:
-            if os.stat(rotated).st_ino == self._ino:
-                self._read(rotated, MAX_READ)
+            fd, st = open_trusted(rotated, self.owner)
+        except (OSError, ValueError):
+            self._flush_partial()
+            return
+        try:
+            if st.st_ino == self._ino:
+                self._read(fd, MAX_READ)
         except OSError:
             pass
+        finally:
+            os.close(fd)
         self._flush_partial()
 
-    def _read(self, path: Path, max_bytes: int) -> None:
-        with open(path, "rb") as f:
-            f.seek(self._offset)
-            data = f.read(max_bytes)
+    def _read(self, fd: int, max_bytes: int) -> None:
+        data = os.pread(fd, max_bytes, self._offset)
         self._offset += len(data)
         data = self._partial + data
         cut = data.rfind(b"\n")
@@ -145,7 +168,7 @@ class IkabotLog:
             self._partial = data
             return
         self._partial = data[cut + 1:]
-        lines = data[:cut].decode("utf-8", "replace").split("\n")
+        lines = clean_text(data[:cut].decode("utf-8", "replace")).split("\n")
         if self._skip_to_line:
             lines = lines[1:]  # the backlog started mid-line
             self._skip_to_line = False
@@ -154,7 +177,7 @@ class IkabotLog:
 
     def _flush_partial(self) -> None:
         if self._partial:
-            self._line(self._partial.decode("utf-8", "replace"))
+            self._line(clean_text(self._partial.decode("utf-8", "replace")))
             self._partial = b""
 
     def _line(self, line: str) -> None:
@@ -177,7 +200,8 @@ class IkabotLog:
     # ---- what a task said
 
     def records(self, pid: int) -> list[Record]:
-        return list(self._by_pid.get(pid, ()))
+        with self._lock:
+            return list(self._by_pid.get(pid, ()))
 
     def messages(self, pid: int) -> list[str]:
         """What this pid sent to Telegram, oldest first."""

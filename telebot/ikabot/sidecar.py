@@ -55,14 +55,15 @@ def parse(text: str) -> dict[str, Any]:
     return data
 
 
-def load(ikabot_file: Path) -> dict[str, Any]:
+def load(ikabot_file: Path, owner: int | None = None) -> dict[str, Any]:
     """The sidecar's content (empty when there is none yet).
 
-    OSError or ValueError (`UnsafeFile`, bad UTF-8, not JSON) when it cannot be read: the
-    store names it in a warning and shows the tasks without it.
+    OSError or ValueError (`UnsafeFile`: not a regular file of `owner`, ikabot's user, or
+    root, or writable by others; bad UTF-8, not JSON) when it cannot be read: the store names
+    it in a warning and shows the tasks without it.
     """
     try:
-        return parse(read_text_capped(path_for(ikabot_file), MAX_BYTES))
+        return parse(read_text_capped(path_for(ikabot_file), MAX_BYTES, owner))
     except FileNotFoundError:
         return empty()
 

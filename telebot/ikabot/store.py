@@ -10,7 +10,6 @@ and never creates anything there.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -22,7 +21,14 @@ from typing import Any
 from telebot.config import Settings
 from telebot.errors import DataError, TornRead
 from telebot.ikabot import legacy, sidecar
-from telebot.ikabot.safeio import read_text_capped
+from telebot.ikabot.clean import clean, clean_text, loads_clean
+from telebot.ikabot.safeio import (
+    DEFAULT_CAP,
+    UnsafeFile,
+    owner_of,
+    read_bytes_capped,
+    read_text_capped,
+)
 from telebot.model import AccountData, AccountKey, Layout, Snapshot, TelegramConfig
 
 RETRIES = 6
@@ -97,11 +103,11 @@ def accounts_from(email: str | None, players: Any,
         warnings.append(f"skipped {dropped} processList entr{'y' if dropped == 1 else 'ies'} "
                         f"of {email or 'an account'} with no usable pid or date")
     if undated and warnings is not None:
-        # ikabot's menu always records a date; without one a process that got the pid later
-        # cannot be told from the task
+        # ikabot's menu always records a date; without one an ikabot process that got the
+        # pid later cannot be told from the task
         warnings.append(f"{undated} processList entr{'y' if undated == 1 else 'ies'} of "
-                        f"{email or 'an account'} without a date: any live process with that "
-                        "pid is taken for the task")
+                        f"{email or 'an account'} without a date: a live ikabot process with "
+                        "that pid is taken for the task")
     return out
 
 
@@ -127,10 +133,16 @@ class _KeyCache:
         return self._keys[k]
 
 
-def _read_legacy_account(path: Path, email: str, key: bytes) -> dict[str, Any]:
-    """Decrypt one e-mail's line; TornRead when it is missing or broken this time."""
+def _legacy_text(path: Path, owner: int) -> str:
+    """A legacy-format file's text (`safeio`: never hangs, only ikabot's user's file)."""
+    return read_bytes_capped(path, DEFAULT_CAP, owner).decode("utf-8", "replace")
+
+
+def _read_legacy_account(path: Path, email: str, key: bytes, owner: int) -> dict[str, Any]:
+    """Decrypt one e-mail's line; TornRead when it is missing or broken this time;
+    UnsafeFile when the file is not one telebot may trust."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = _legacy_text(path, owner)
     except FileNotFoundError:
         raise TornRead("file missing") from None
     lines, _bad = legacy.parse_lines(text)
@@ -141,7 +153,7 @@ def _read_legacy_account(path: Path, email: str, key: bytes) -> dict[str, Any]:
     last_error: Exception | None = None
     for line in reversed(mine):  # the newest line wins if ikabot ever appended one
         try:
-            return legacy.decrypt(key, line.ciphertext)
+            return clean(legacy.decrypt(key, line.ciphertext))
         except legacy.DecryptError as e:
             last_error = e
     raise TornRead(str(last_error))
@@ -170,6 +182,9 @@ class Store:
     settings: Settings
     layout: Layout = "directory"
 
+    def __post_init__(self) -> None:
+        self.owner = owner_of(self.path)  # ikabot's user: the only one whose files are read
+
     @property
     def path(self) -> Path:
         return self.settings.ikabot_path
@@ -196,7 +211,9 @@ class LegacyStore(Store):
         """Turn the first read's failures into the one line that says what to fix."""
         path, email = self.path, self.settings.email or ""
         try:
-            text = _retry(lambda: _nonempty(path))
+            text = _retry(lambda: _nonempty(path, self.owner))
+        except UnsafeFile as e:
+            raise DataError(f"{path} is not read: {e}; check IKABOT_PATH") from None
         except TornRead:
             raise DataError(f"{path} is empty: it is not ikabot data, or ikabot never saved "
                             "a session there; check IKABOT_PATH") from None
@@ -209,7 +226,8 @@ class LegacyStore(Store):
                             "you log in to ikabot with")
         key = self._keys.get(email, self.settings.password or "")
         try:
-            self._last = self._snapshot(_retry(lambda: _read_legacy_account(path, email, key)))
+            self._last = self._snapshot(_retry(lambda: _read_legacy_account(path, email, key,
+                                                                            self.owner)))
         except TornRead:
             raise DataError(f"cannot decrypt the account of {email} in {path}: IKABOT_PASSWORD "
                             "does not match (or the file is corrupt)") from None
@@ -218,7 +236,7 @@ class LegacyStore(Store):
         email = self.settings.email
         said: list[str] = []
         accounts = accounts_from(email, {k: v for k, v in data.items() if k != "shared"}, said)
-        warnings = said + _merge_sidecar(self.path, email or "", accounts)
+        warnings = said + _merge_sidecar(self.path, email or "", accounts, self.owner)
         return Snapshot("legacy", self.path, telegram_from(data.get("shared")), accounts,
                         [email] if email else [], time.time(), warnings)
 
@@ -226,25 +244,26 @@ class LegacyStore(Store):
         email = self.settings.email or ""
         key = self._keys.get(email, self.settings.password or "")
         try:
-            data = _retry(lambda: _read_legacy_account(self.path, email, key))
-        except TornRead as e:
+            data = _retry(lambda: _read_legacy_account(self.path, email, key, self.owner))
+        except (TornRead, UnsafeFile) as e:
             if self._last is None:
                 raise DataError(f"cannot read {self.path}: {e}") from None
             last = self._last
+            why = f"skipped: {e}" if isinstance(e, UnsafeFile) else "it was being rewritten"
             return Snapshot(last.layout, last.path, last.telegram, last.accounts, last.emails,
-                            last.read_at, [f"kept the last good read of {self.path}: it was "
-                                           "being rewritten"])
+                            last.read_at, [f"kept the last good read of {self.path}: {why}"])
         self._last = self._snapshot(data)
         return self._last
 
 
-def _merge_sidecar(path: Path, email: str, accounts: list[AccountData]) -> list[str]:
+def _merge_sidecar(path: Path, email: str, accounts: list[AccountData],
+                   owner: int) -> list[str]:
     """Details the producer API keeps beside the legacy file (it never writes ikabot's).
 
     An unreadable sidecar costs only the details (a warning names it); the tasks still show.
     """
     try:
-        mine = sidecar.details_of(sidecar.load(path), email)
+        mine = clean(sidecar.details_of(sidecar.load(path, owner), email))
     except (OSError, ValueError) as e:
         return [f"skipped {sidecar.path_for(path).name}: {_why(e)}"]
     for a in accounts:
@@ -266,9 +285,9 @@ def _why(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
-def _nonempty(path: Path) -> str:
+def _nonempty(path: Path, owner: int) -> str:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = _legacy_text(path, owner)
     except FileNotFoundError:
         raise TornRead("missing") from None
     if not text.strip():
@@ -337,8 +356,10 @@ class DirectoryStore(Store):
         first = self.read()
         email = settings.email
         if email and email.lower() not in {e.lower() for e in first.emails}:
-            raise DataError(f"no account for IKABOT_EMAIL={email} in {path}/users; use the "
-                            "e-mail you log in to ikabot with, or unset IKABOT_EMAIL for all")
+            skipped = "".join(f" ({w})" for w in first.warnings)  # e.g. a file not trusted
+            raise DataError(f"no account for IKABOT_EMAIL={email} in {path}/users{skipped}; "
+                            "use the e-mail you log in to ikabot with, or unset IKABOT_EMAIL "
+                            "for all")
 
     def _json(self, file: Path, warnings: list[str]) -> dict[str, Any] | None:
         """A JSON file's content, parsed again only when it changed; last good if broken."""
@@ -351,10 +372,14 @@ class DirectoryStore(Store):
         cached = self._cache.get(file)
         if cached and cached.stamp == stamp:
             return cached.data
-        try:
-            data = json.loads(read_text_capped(file))  # a FIFO or /dev/zero: refused at once
+        try:  # a FIFO, /dev/zero, another user's file: refused at once
+            data = loads_clean(read_text_capped(file, owner=self.owner))
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
+        except UnsafeFile as e:
+            warnings.append(f"{e}: skipped")
+            self._cache.pop(file, None)  # what it said before is not trusted either
+            return None
         except (OSError, ValueError, RecursionError):  # RecursionError: nested 100,000 deep
             warnings.append(f"{file.name} is unreadable or not JSON; "
                             + ("kept its last good read" if cached else "skipped"))
@@ -392,7 +417,8 @@ class DirectoryStore(Store):
                 data = self._json(file, warnings)
                 if data is None:
                     continue
-                email = data.get("email") if isinstance(data.get("email"), str) else file.stem
+                email = data.get("email") if isinstance(data.get("email"), str) else \
+                    clean_text(file.stem)  # a file name may hold any bytes
                 if want and email.lower() != want:
                     continue
                 emails.append(email)
@@ -402,7 +428,7 @@ class DirectoryStore(Store):
             if a.key.email and a.key.email not in emails:
                 emails.append(a.key.email)
         return Snapshot("directory", path, telegram_from(global_cfg), accounts, emails,
-                        time.time(), warnings)
+                        time.time(), [clean_text(w) for w in warnings])  # file names in them
 
     def _migration(self, path: Path, known: list[str], warnings: list[str]) -> list[AccountData]:
         """Accounts still waiting in `.legacy_migration.enc` (not yet moved to users/)."""
@@ -417,9 +443,12 @@ class DirectoryStore(Store):
         if email.lower() in {e.lower() for e in known}:
             return []
         key = self._keys.get(email, password)
-        try:
-            data = _retry(lambda: _read_legacy_account(file, email, key))
+        try:  # under ikabot's shared lock: a FIFO here must not make both of them wait
+            data = _retry(lambda: _read_legacy_account(file, email, key, self.owner))
             self._legacy_last[email] = data
+        except UnsafeFile as e:
+            warnings.append(f"{e}: its accounts were skipped")
+            return []
         except OSError as e:
             warnings.append(f".legacy_migration.enc is unreadable ({e.strerror or e}); its "
                             "accounts were skipped")

@@ -165,20 +165,11 @@ def looks_like_ikabot(argv: list[str], comm: str) -> bool | None:
     return False
 
 
-def _cmdline(pid: int) -> tuple[list[str], str, int] | None:
-    """(argv, name, parent pid) from /proc, or None when there is no such process."""
+def _proc_file(pid: int, name: str) -> bytes | None:
     try:
-        raw = (PROC / str(pid) / "cmdline").read_bytes()
-        comm = (PROC / str(pid) / "comm").read_text(errors="replace").rstrip("\n")
+        return (PROC / str(pid) / name).read_bytes()
     except (OSError, ValueError):
         return None
-    st = read_stat(pid)
-    if st is None:
-        return None
-    argv = [a.decode("utf-8", "replace") for a in raw.split(b"\0")]
-    if argv and argv[-1] == "":
-        argv.pop()
-    return argv, comm, st.ppid
 
 
 def is_ikabot(pid: int) -> bool:
@@ -188,14 +179,20 @@ def is_ikabot(pid: int) -> bool:
     parent is (the menu while it lives, or the forkserver that names ikabot).
     """
     for _ in range(2):  # the process, then at most its parent
-        seen = _cmdline(pid)
-        if seen is None:
+        comm = _proc_file(pid, "comm")
+        raw = _proc_file(pid, "cmdline") if comm is not None else None
+        if raw is None:
             return False
-        argv, comm, ppid = seen
-        verdict = looks_like_ikabot(argv, comm)
+        argv = [a.decode("utf-8", "replace") for a in raw.split(b"\0")]
+        if argv and argv[-1] == "":
+            argv.pop()
+        verdict = looks_like_ikabot(argv, comm.rstrip(b"\n").decode("utf-8", "replace"))
         if verdict is not None:
             return verdict
-        pid = ppid
+        st = read_stat(pid)
+        if st is None:
+            return False
+        pid = st.ppid
     return False
 
 

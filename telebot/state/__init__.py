@@ -61,5 +61,9 @@ class StateDB:
         """`fn(*args)` on the writer thread, awaited (`Database.run`)."""
         return await self.db.run(fn, *args, **kwargs)
 
+    def take_news(self) -> str | None:
+        """A problem with the database the owner has not been told yet (`Database.take_news`)."""
+        return self.db.take_news()
+
     def close(self) -> None:
         self.db.close()
