@@ -7,9 +7,12 @@ process; the latency is from `kill()` to the alert's sendMessage arriving at tha
 (Debian package `monit`, if installed) watches the very same processes through pidfiles at its
 shortest cycle (`set daemon 1`) with an `exec` action that appends the time to a file; the
 processes are this script's children and are reaped at once (as init would), so both see them
-gone at the same moment. Kills come at random moments (50–300 ms apart), so neither tool's poll
-cycle is phase-locked to them. The storm: `--storm` processes killed at once; the time to the
-first alert, the time until one message lists them all (after its edits), and duplicates.
+gone at the same moment. Each kill's moment is drawn before it, from the previous kill's moment
+alone (KILL_GAP plus a uniform share of Monit's 1 s cycle), never from either tool's events: so
+kills land at uniformly random phases of Monit's cycle (an earlier version waited for Monit's
+event and then 50–300 ms, which put every kill just after a Monit check). The storm:
+`--storm` processes killed at once; the time to the first alert, the time until one message
+lists them all (after its edits), and duplicates.
 Each death is classified as telebot does it for real: its exit information and the new tail of
 ikabot's log (a 10 MB log in ikabot's format, as bench_log.py writes it).
 """
@@ -39,6 +42,8 @@ from telebot.demo.fakeapi import FakeBotAPI
 
 TOKEN = "123:BENCH"
 CHAT = 42
+MONIT_CYCLE = 1.0  # `set daemon 1`
+KILL_GAP = 1.2  # seconds between kills at least: no two deaths form a storm (STORM_GAP 0.25 s)
 EMAIL = "bench@example.org"
 
 
@@ -143,21 +148,27 @@ def main() -> int:
                     f"RSS {rss:.1f} MB")
             # ---- one kill at a time
             telebot_ms, monit_ms = [], []
-            for i, p in enumerate(kill_procs):
-                killed = time.time()
+            killed_at: list[float] = []
+            next_kill = time.monotonic()
+            for p in kill_procs:
+                time.sleep(max(0.0, next_kill - time.monotonic()))
+                killed_at.append(time.time())
                 p.kill()
                 p.wait()
-                ok = api.wait_for(lambda p=p: p.pid in arrivals, 10)
-                if ok:
+                next_kill += KILL_GAP + random.uniform(0.0, MONIT_CYCLE)
+            for p, killed in zip(kill_procs, killed_at, strict=True):
+                if api.wait_for(lambda p=p: p.pid in arrivals, 10):
                     telebot_ms.append((arrivals[p.pid] - killed) * 1000)
-                if monit is not None:
-                    name = f"t{i}"
-                    deadline = time.monotonic() + 10
-                    while name not in monit_events(root) and time.monotonic() < deadline:
-                        time.sleep(0.01)
-                    if name in monit_events(root):
-                        monit_ms.append((monit_events(root)[name] - killed) * 1000)
-                time.sleep(random.uniform(0.05, 0.3))  # apart: no two deaths form a storm
+            if monit is not None:
+                names = [f"t{i}" for i in range(len(kill_procs))]
+                deadline = time.monotonic() + 10
+                while not set(names) <= set(monit_events(root)) and \
+                        time.monotonic() < deadline:
+                    time.sleep(0.05)
+                events = monit_events(root)
+                monit_ms = [(events[name] - killed) * 1000
+                            for name, killed in zip(names, killed_at, strict=True)
+                            if name in events]
             # ---- a storm: all at once
             time.sleep(3)  # well past the last storm window
             with lock:

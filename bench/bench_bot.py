@@ -21,7 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import live_processes, machine_line, started_at, summary, write_directory
+from common import (
+    gone_pids,
+    live_processes,
+    machine_line,
+    started_at,
+    summary,
+    write_directory,
+)
 
 from telebot.demo.fakeapi import FakeBotAPI
 
@@ -33,11 +40,12 @@ CHAT = 42
 def make_data(root: Path, live: list[int]) -> Path:
     now = time.time()
     accounts = []
+    gone = gone_pids(5 * 40)
     for a in range(5):
         plist = []
         for i in range(40):
             live_one = i < 8  # 40 live processes over 5 accounts, the rest long gone
-            pid = live[(a * 8 + i) % len(live)] if live_one else 4_000_000 + a * 40 + i
+            pid = live[(a * 8 + i) % len(live)] if live_one else gone[a * 40 + i]
             plist.append({"pid": pid,
                           "action": ("autoPirate", "webServer", "constructionList")[i % 3],
                           "date": started_at(pid) if live_one else now - 86400,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from common import machine_line, started_at, summary, task_process, write_directory
+from common import gone_pids, machine_line, started_at, summary, task_process, write_directory
 
 from telebot.bot.app import serve
 from telebot.config import Settings
@@ -38,11 +38,12 @@ def make_data(root: Path, live: list[int], total: int) -> Path:
     now = time.time()
     accounts = []
     per = total // 10
+    gone = gone_pids(total)
     for a in range(10):
         plist = []
         for i in range(per):
             n = a * per + i
-            pid = live[n] if n < len(live) else 1_000_000 + n  # past pid_max: long gone
+            pid = live[n] if n < len(live) else gone[n]  # past pid_max: long gone
             plist.append({"pid": pid, "action": ("autoPirate", "constructionList",
                                                  "webServer")[n % 3],
                           "date": started_at(pid) if n < len(live) else now - 86400 * 30,

@@ -16,20 +16,41 @@ from telebot.ikabot.details import sanitize_email
 from telebot.ikabot.safeio import atomic_write
 
 
-def machine_line() -> str:
-    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, {platform.system()} {platform.release()}")
+def kernel_pid_max() -> int:
+    with open("/proc/sys/kernel/pid_max") as f:
+        return int(f.read())
+
+
+def gone_pids(count: int) -> list[int]:
+    """`count` pids no process has, for entries of long-gone tasks: above this machine's
+    /proc/sys/kernel/pid_max (the kernel hands out pids below it) and within the 2**22 that
+    telebot takes from ikabot's data. Where pid_max is already 2**22 (systemd's default)
+    there is no such room: then pids from the top down that no process has now."""
+    from telebot.ikabot.store import PID_MAX
+
+    pid_max = kernel_pid_max()
+    above = list(range(pid_max, min(PID_MAX, pid_max + count - 1) + 1))
+    top = (p for p in range(PID_MAX - 1, 0, -1) if not os.path.exists(f"/proc/{p}"))
+    return above + [next(top) for _ in range(count - len(above))]
 
 
 def summary(xs: list[float]) -> str:
-    """Median and spread of milliseconds, for BENCHMARKS.md."""
+    """Median and spread of milliseconds, for BENCHMARKS.md. A percentile is named only when
+    more than one sample lies above it (p95 from n > 20, p99 from n > 100): below that it
+    would be the maximum under another name."""
     xs = sorted(xs)
+    n = len(xs)
+    parts = [f"median {statistics.median(xs):.1f} ms"]
+    for pct in (95, 99):
+        if (100 - pct) * n > 100:
+            parts.append(f"p{pct} {xs[min(n - 1, pct * n // 100)]:.1f} ms")
+    parts += [f"min {xs[0]:.1f} ms", f"max {xs[-1]:.1f} ms (n={n})"]
+    return ", ".join(parts)
 
-    def q(p: float) -> float:
-        return xs[min(len(xs) - 1, int(p * len(xs)))]
 
-    return (f"median {statistics.median(xs):.1f} ms, p95 {q(0.95):.1f} ms, p99 {q(0.99):.1f} "
-            f"ms, min {xs[0]:.1f} ms, max {xs[-1]:.1f} ms (n={len(xs)})")
+def machine_line() -> str:
+    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, {platform.system()} {platform.release()}")
 
 
 def write_directory(root: Path, token: str, chat: int,

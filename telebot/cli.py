@@ -181,7 +181,7 @@ must be yours, not writable by others, and private when it holds a password or t
   TELEGRAM_API_BASE_URL          the Bot API (https://api.telegram.org/bot)
   TELEBOT_STATE_DIR              telebot's own database (~/.local/state/telebot)
   TELEBOT_POLL_SECONDS           shared token: how often to read updates (3)
-  TELEBOT_CONFIRM_AFTER_MINUTES  shared token: age at which updates are confirmed (30)
+  TELEBOT_CONFIRM_AFTER_MINUTES  shared token: age at which updates are confirmed (30, min 5)
   TELEBOT_SCAN_SECONDS           how often ikabot's data is read again (15)
   TELEBOT_REPORT_MINUTES         progress report interval, 0 = off (60)
   TELEBOT_STALL_MINUTES          stall alert after this long without change, 0 = off (0)

@@ -24,8 +24,9 @@ def _state_dir_default() -> Path:
 
 
 def _number(env: dict[str, str], name: str, default: float, *, minimum: float = 0,
-            maximum: float) -> float:
-    """A number within sane bounds: `1e308` seconds would overflow the scheduler, not wait."""
+            maximum: float, why: str = "") -> float:
+    """A number within sane bounds: `1e308` seconds would overflow the scheduler, not wait.
+    `why`: what the bounds protect, said with the error."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -35,7 +36,7 @@ def _number(env: dict[str, str], name: str, default: float, *, minimum: float = 
         raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. {default:g}") from None
     if not minimum <= value <= maximum:  # NaN fails both
         raise ConfigError(f"{name}={raw[:40]!r} must be a number from {minimum:g} to "
-                          f"{maximum:g}, e.g. {default:g}")
+                          f"{maximum:g}, e.g. {default:g}{why}")
     return value
 
 
@@ -52,6 +53,11 @@ def api_error(error: Exception, base_url: str) -> ConfigError:
     return ConfigError("Telegram rejected the bot token (401): check TELEBOT_TOKEN or "
                        "ikabot's Telegram settings")
 
+
+# ikabot reads the player's captcha answers and `pid:action` replies every 3 minutes
+# (`alertAttacks`, `getUserResponse`), without confirming them: telebot, reading the same
+# token, must leave an update unconfirmed longer than that, with room for a slow cycle
+CONFIRM_AFTER_MIN_MINUTES = 5.0
 
 HOST_LABEL_MAX = 24  # the label heads every message; room is kept for it in render's limit
 
@@ -133,8 +139,10 @@ class Settings:
             if e.get("TELEBOT_STATE_DIR", "").strip()
             else _state_dir_default(),
             poll_seconds=_number(e, "TELEBOT_POLL_SECONDS", 3.0, minimum=0.05, maximum=3600),
-            confirm_after_minutes=_number(e, "TELEBOT_CONFIRM_AFTER_MINUTES", 30.0,
-                                          maximum=24 * 60),
+            confirm_after_minutes=_number(
+                e, "TELEBOT_CONFIRM_AFTER_MINUTES", 30.0, minimum=CONFIRM_AFTER_MIN_MINUTES,
+                maximum=24 * 60, why=" (ikabot reads captcha answers only every 3 minutes: "
+                "confirming sooner takes them away)"),
             scan_seconds=_number(e, "TELEBOT_SCAN_SECONDS", 15.0, minimum=0.05, maximum=3600),
             report_minutes=_number(e, "TELEBOT_REPORT_MINUTES", 60.0, maximum=7 * 24 * 60),
             stall_minutes=_number(e, "TELEBOT_STALL_MINUTES", 0.0, maximum=7 * 24 * 60),

@@ -22,6 +22,10 @@ from telebot.model import AccountKey, Progress, Task
 HOST_TAG_ROOM = 64  # every message may start with its machine's tag line (bot/hostlabel.py)
 TELEGRAM_LIMIT = 4096 - HOST_TAG_ROOM  # what telebot's own text may use of Telegram's 4096
 STATUS_CLIP = 300  # a runaway status string must not push one task past a whole message
+# URLs shown per task, then "+N more": ikabot's webServer has two (local and LAN); a task
+# listing 3,000 must not turn /webserver into 40 messages
+URLS_SHOWN = 5
+URL_CLIP = 200  # one URL: room for any real address, not for a whole message
 
 STATE_ICON = {"running": "🟢", "finished": "✅", "dead": "💀"}
 
@@ -268,6 +272,16 @@ def stopped_page(tasks: Sequence[Task], page: int, now: float | None = None) -> 
     return StatusPage("\n".join(lines), shown, len(stopped))
 
 
+def url_links(urls: Sequence[str]) -> list[str]:
+    """Tappable links for the first URLS_SHOWN URLs, and a "+N more" line for the rest (a
+    URL too long to be a real address is shown clipped, not linked)."""
+    out = [f'<a href="{html.escape(u, quote=True)}">{html.escape(u)}</a>'
+           if len(u) <= URL_CLIP else html.escape(clip(u, URL_CLIP)) for u in urls[:URLS_SHOWN]]
+    if len(urls) > URLS_SHOWN:
+        out.append(f"+{len(urls) - URLS_SHOWN} more")
+    return out
+
+
 def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
     """The `/webserver` answer: tappable URLs of running web servers, and dead ones noted."""
     now = time.time() if now is None else now
@@ -283,11 +297,12 @@ def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
         )
         if not t.urls:
             lines.append(f"    (no URL known yet; status: <i>{html.escape(clip(t.status))}</i>)")
-        for url in t.urls:
-            lines.append(f'    <a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>')
+        lines += [f"    {u}" for u in url_links(t.urls)]
     for t in servers:
         if t.state != "running":
-            urls = ", ".join(html.escape(u) for u in t.urls) or "its URL"
+            shown = [html.escape(clip(u, URL_CLIP)) for u in t.urls[:URLS_SHOWN]]
+            more = len(t.urls) - len(shown)
+            urls = ", ".join(shown + ([f"+{more} more"] if more > 0 else [])) or "its URL"
             lines.append(
                 f"⚠️ webServer pid <code>{t.pid}</code> of {field(t.account.label, 120)} is "
                 f"recorded but its process is dead: {urls} no longer works."
@@ -350,8 +365,7 @@ def details_html(task: Task, now: float | None = None) -> str:
     if p.remaining_time or p.total_time:
         lines.append(f"Time left: {html.escape(p.remaining_time or '?')}"
                      f" (total {html.escape(p.total_time or '?')})")
-    for url in task.urls:
-        lines.append(f'URL: <a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>')
+    lines += [f"URL: {u}" for u in url_links(task.urls)]
     lines.append(f"Status: <i>{html.escape(clip(task.status, 1000))}</i>")
     if task.ended:
         how = task.ended.get("how") or "ended"
@@ -404,7 +418,8 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
 
     Every line is self-contained HTML, so a chunk of whole lines is valid HTML. A single line
     longer than the limit (callers keep lines short, see `clip`; this is the last resort) loses
-    its tags and is cut between characters, never inside an entity such as `&amp;`.
+    its tags and is cut between characters, never inside an entity such as `&amp;`. No chunk
+    is blank: a text with nothing visible gives no chunk at all.
     """
     chunks: list[str] = []
     current: list[str] = []
@@ -431,9 +446,11 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
             extra = tg_len(line)
         current.append(line)
         size += extra
-    if current and any(current):
+    if current:
         chunks.append("\n".join(current))
-    return chunks or [""]
+    # Telegram refuses a message with nothing visible ("message text is empty"): a chunk of
+    # whitespace alone (a run of `\r` cut out of a long line) is dropped; it showed nothing
+    return [c for c in chunks if html_to_text(c).strip()]
 
 
 _A_TAG = re.compile(r'<a\s+href="([^"]*)"\s*>(.*?)</a>', re.S)

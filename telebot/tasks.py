@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 
 Probe = Callable[[int, float], tuple[bool, "int | None"]]
 
+# What telebot's database keeps of ikabot's free text (the tracker's rows, the status history,
+# written with each change): a task that writes megabytes into its status must not go there
+# whole. Far more than any message shows (render clips a status to 1,000 characters); the
+# task view itself keeps the whole text for `telebot status --json` (DESIGN.md's contract).
+STATUS_KEEP = 4000
+ACTION_KEEP = 200  # an action is a function's name
+
 
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
@@ -230,13 +237,12 @@ def collect(store: Store) -> list[Task]:
 def annotate(tasks: list[Task], state: TrackingStore) -> None:
     """What telebot itself remembers: how a task it saw end ended, and `Mission k/N`.
 
-    The bot runs it on the state's writer thread (`StateDB.run`); one query for every ended
-    task, and a history lookup only for live autoPirates that have no structured progress.
+    The bot runs it on the state's writer thread (`StateDB.run`), so it touches only the rows
+    it needs, through indexes: the ended rows of the pids of gone entries (ikabot drops an
+    entry once its process is gone, so these are few), and a history lookup only for live
+    autoPirates that have no structured progress.
     """
-    ended: dict[int, list[Tracked]] = {}
-    for row in state.tracked(open_only=False):
-        if row.ended_at is not None:
-            ended.setdefault(row.pid, []).append(row)
+    ended: dict[int, list[Tracked]] = state.ended_of(t.pid for t in tasks if not t.alive)
     for task in tasks:
         if not task.alive:
             rows = ended.get(task.pid)
@@ -251,7 +257,7 @@ def annotate(tasks: list[Task], state: TrackingStore) -> None:
             continue
         if task.action == "autoPirate" or task.progress is None:
             task.history = state.status_history(task.pid, task.start_ticks, limit=50)
-        if task.history and task.history[-1][1] != task.status:
+        if task.history and task.history[-1][1] != task.status[:STATUS_KEEP]:
             task.history.append((time.time(), task.status))  # newer than the last scan
         if task.action == "autoPirate" and task.progress is None and task.history:
             row = state.tracked_one(task.pid, task.start_ticks)

@@ -534,3 +534,45 @@ async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, 
     finally:
         stop.set()
         await asyncio.wait_for(task, 20)
+
+
+@pytest.mark.parametrize("dedicated", [False, True])
+async def test_ikabots_setup_command_is_never_answered_nor_confirmed(world, api, tmp_path,
+                                                                    dedicated, caplog):
+    """ikabot's menu 21 -> 1 waits for `/ikabot NNNN` (`botComm.updateTelegramData`: the
+    text, stripped, equal to it) by getUpdates without offset, from a chat it does not know
+    yet: telebot must neither answer it nor take it away."""
+    if dedicated:
+        world["dir"].set_telegram(IKABOT_OWN_TOKEN, str(OWNER), ALICE)
+    s = settings_for(world, api, tmp_path, **({"token": TOKEN, "chat_id": str(OWNER)}
+                                              if dedicated else {}))
+    async with running_bot(s, api) as bot:
+        # first from a chat ikabot does not know yet: the janitor confirms only a head run
+        other = api.add_message(" /ikabot 7301 ", chat_id=STRANGER, user_id=STRANGER)
+        own = api.add_message("/ikabot 0421", chat_id=OWNER)
+        await bot.settled()
+        assert len(api.sent(OWNER)) == 2  # the start message and the /help only
+        assert api.sent(STRANGER) == []
+        if not dedicated:  # long polling confirms everything it reads: nothing to keep
+            remaining = {u["update_id"] for u in api.unconfirmed()}
+            assert {own, other} <= remaining
+        # …and so, on telebot's own token, the player is told why ikabot's set-up cannot work
+        assert ("ikabot cannot read it there" in caplog.text) == dedicated
+
+
+async def test_token_shared_later_is_read_the_shared_way(world, api, tmp_path, caplog):
+    """The player sets ikabot's Telegram up with telebot's token while telebot runs: from the
+    next read of ikabot's data on, telebot must leave ikabot its updates."""
+    caplog.set_level(logging.INFO)
+    world["dir"].set_telegram(IKABOT_OWN_TOKEN, str(OWNER), ALICE)
+    s = settings_for(world, api, tmp_path, token=TOKEN, chat_id=str(OWNER))
+    async with running_bot(s, api) as bot:
+        (reply,) = await bot.ask("/status")
+        assert "5/10" in reply["text"]
+        world["dir"].set_telegram(TOKEN, str(OWNER), ALICE)
+        assert await bot.wait(lambda: "shared way" in caplog.text)
+        captcha = api.add_message("the captcha answer", chat_id=OWNER)
+        (reply,) = await bot.ask("/status")
+        assert "5/10" in reply["text"]
+        await bot.settled()
+        assert captcha in {u["update_id"] for u in api.unconfirmed()}

@@ -31,6 +31,18 @@ def test_bad_number_is_one_clear_line(value: str):
     assert "TELEBOT_SCAN_SECONDS" in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("value", ["0", "2", "4.9"])
+def test_confirm_after_below_ikabots_reply_polling_is_refused(value: str, run_cli):
+    """ikabot reads captcha answers every 3 minutes: confirming sooner takes them away."""
+    with pytest.raises(ConfigError):
+        Settings.from_env({"TELEBOT_CONFIRM_AFTER_MINUTES": value})
+    assert Settings.from_env({"TELEBOT_CONFIRM_AFTER_MINUTES": "5"}).confirm_after_minutes == 5
+    r = run_cli("run", TELEBOT_CONFIRM_AFTER_MINUTES=value)
+    assert r.code == 2 and "Traceback" not in r.err
+    (line,) = [x for x in r.err.splitlines() if x.strip()]
+    assert "TELEBOT_CONFIRM_AFTER_MINUTES" in line and "5" in line
+
+
 def test_settings_repr_hides_secrets(tmp_path: Path):
     s = Settings.from_env({"IKABOT_PASSWORD": SECRET, "TELEBOT_TOKEN": "123:TEST"})
     assert SECRET not in repr(s) and "123:TEST" not in repr(s)

@@ -276,3 +276,37 @@ def test_after_a_reboot_kill_touches_only_the_task(ikabot_dir, spawn, api, tmp_p
         bot.terminate()
         _, err = bot.communicate(timeout=20)
     assert bot.returncode == 0, err.decode()
+
+
+async def test_the_kill_confirmation_reaches_telegram_escaped(ikabot_dir, spawn, api, tmp_path):
+    """An action and a username holding `<b>` and `&` (ikabot's data can hold anything): the
+    confirmation is checked as the loopback Bot API received it, which refuses what Telegram
+    would refuse (an unclosed tag, a bare `&`), and shows ikabot's text as text."""
+    from ikabotdata import Account
+
+    nasty = Account("n@example.org", "a<b>&c", "59", "en")
+    p = spawn()
+    ikabot_dir.add_task(nasty, p.pid, "auto<b>Pirate&Co", "Pirating for 3 more runs")
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        reply = await confirmation(bot, p.pid)
+    assert reply["text"].startswith(f"❓ Stop auto<b>Pirate&Co {p.pid} · ")
+    assert "a<b>&c s59-en?" in reply["text"]
+    assert alive(p)
+
+
+async def test_a_non_owners_press_in_the_owners_private_chat_is_refused(ikabot_dir, pirate,
+                                                                        api, tmp_path):
+    """In a private-chat set-up the chat check passes for any press that claims the owner's
+    chat: the user check must refuse a press from anyone but the owner."""
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        confirm = await confirmation(bot, pirate.pid)
+        stop_it = buttons(confirm)["🛑 Stop it"]
+        assert await press(bot, stop_it, confirm, user_id=STRANGER) == control.NOT_OWNER
+        ask = f"tb:kq:{marker(None)}:{pirate.pid}"
+        before = len(api.sent(OWNER))
+        assert await press(bot, ask, confirm, user_id=STRANGER) == control.NOT_OWNER
+        await bot.settled()
+        assert len(api.sent(OWNER)) == before + 1  # the /help only: no new confirmation
+        assert alive(pirate)
+        await press(bot, stop_it, confirm)  # the owner's own press still works
+        assert await until(lambda: not alive(pirate))

@@ -89,6 +89,14 @@ async def test_html_rejected(bot, markup):
         await bot.send_message(42, markup, parse_mode="HTML")
 
 
+@pytest.mark.parametrize("text,mode", [("\r\r\r\r", None), (" \n\t", None),
+                                       ("<b> </b>\r", "HTML")])
+async def test_blank_text_is_refused_like_telegram(bot, text, mode):
+    """Telegram trims a message and refuses it when nothing is left."""
+    with pytest.raises(BadRequest, match=r"(?i)message text is empty"):
+        await bot.send_message(42, text, parse_mode=mode)
+
+
 async def test_limit_counts_visible_text(api, bot):
     ok = "<b>" + "x" * 4096 + "</b>"
     await bot.send_message(42, ok, parse_mode="HTML")

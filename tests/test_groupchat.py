@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -51,11 +52,12 @@ def said(api: FakeBotAPI, bot: str, since: int = 0) -> list[dict[str, Any]]:
     return [m for m in api.sent(GROUP)[since:] if m["bot"] == bot]
 
 
-async def barrier(bot: Harness) -> int:
-    """Both bots handle updates in order: once each answered a later /start, each has handled
-    everything before it. Returns how many group messages there were before the answers."""
+async def barrier(bot: Harness, user: int = OWNER) -> int:
+    """Both bots handle one person's updates in a group in order: once each answered a later
+    /start of `user`, each has handled everything `user` sent before it. Returns how many
+    group messages there were before the answers. The owner's by default: never limited."""
     n = len(bot.api.sent(GROUP))
-    bot.api.add_message("/start", chat_id=GROUP, user_id=MEMBER, chat_type="supergroup")
+    bot.api.add_message("/start", chat_id=GROUP, user_id=user, chat_type="supergroup")
     assert await bot.wait(lambda: {m["bot"] for m in said(bot.api, BOT_A, n) + said(
         bot.api, BOT_B, n) if "telebot</b>" in m["html"]} == {BOT_A, BOT_B})
     return n
@@ -83,7 +85,7 @@ async def test_two_machines_share_one_group(api, tmp_path, spawn):
             api.add_message(f"/status@{name}", chat_id=GROUP, user_id=MEMBER,
                             chat_type="supergroup")
             assert await a.wait(lambda name=name, n=n: said(api, name, n))
-            end = await barrier(a)
+            end = await barrier(a, MEMBER)
             assert [m for m in api.sent(GROUP)[n:end] if m["bot"] == other] == []
             assert len([m for m in api.sent(GROUP)[n:end] if m["bot"] == name]) == 1
 
@@ -202,3 +204,42 @@ async def test_in_a_group_only_owner_ids_change_anything(tmp_path, spawn):
             assert "held for 30 minutes" in reply["text"]
             (reply,) = await bot.ask("/alerts", user_id=MEMBER, **group)
             assert "muted for" in reply["text"] and "✅ finished" in reply["text"]
+
+
+async def test_a_members_flood_is_limited_and_never_holds_up_the_owner_or_an_alert(
+        tmp_path, spawn, caplog):
+    """30 /status from one member: MEMBER_ANSWERS_PER_MINUTE answers and one short notice;
+    the owner is never limited, and a death alert still goes out."""
+    from telebot.bot.handlers import TOO_MANY
+    from telebot.bot.hostlabel import untagged
+    from telebot.bot.ordering import MEMBER_ANSWERS_PER_MINUTE
+
+    with FakeBotAPI(token=TOKEN_A, bot_username=BOT_A) as api:
+        d = IkabotDir(tmp_path / "h")
+        task = spawn()
+        d.add_pirate(ALICE, task.pid, done=2, total=10)
+        s = fast_settings(d.path, api, tmp_path / "s", token=TOKEN_A, chat_id=str(GROUP),
+                          owner_ids=frozenset({OWNER}))
+        group = {"chat_id": GROUP, "chat_type": "supergroup"}
+        caplog.set_level(logging.INFO)
+        async with running_bot(s, api) as bot:
+            n = len(api.sent(GROUP))
+            for _ in range(30):
+                api.add_message("/status", user_id=MEMBER, **group)
+            helps = MEMBER_ANSWERS_PER_MINUTE + 2  # owners: never limited
+            for _ in range(helps):
+                api.add_message("/help", user_id=OWNER, **group)
+
+            def texts() -> list[str]:
+                return [untagged(m["text"]) for m in api.sent(GROUP)[n:]]
+
+            assert await bot.wait(lambda: sum("/status" in t for t in texts()) == helps)
+            dropped = 30 - MEMBER_ANSWERS_PER_MINUTE
+            assert await until(lambda: caplog.text.count("skipped a command of group member")
+                               == dropped)  # every /status of the member handled
+            task.kill()
+            assert await bot.wait(lambda: any(t.startswith("💀 autoPirate killed")
+                                              for t in texts()))
+            said = texts()
+            assert sum(t.startswith("ikabot tasks") for t in said) == MEMBER_ANSWERS_PER_MINUTE
+            assert said.count(TOO_MANY) == 1

@@ -153,3 +153,25 @@ def test_status_and_details_show_what_the_status_says():
                 urls=[], alive=True, state="running", parsed=parsed)
     assert "next run in 2 h 10 m" in render.task_line(task, now)
     assert "Progress: next run in 2 h 10 m" in render.details_html(task, now)
+
+
+@pytest.mark.parametrize("zone", ["XST-5:30", "YST+7"])  # POSIX TZ rules: UTC+5:30, UTC-7
+def test_ikabots_dates_are_read_in_the_machines_local_time(zone, monkeypatch):
+    """ikabot writes `getDateTime()`: the machine's local time, no zone. Read in UTC it would
+    be hours off on any host not on UTC: so the test runs in zones that are not UTC, whatever
+    the host's, and puts the host's zone back."""
+    from ikabot.helpers.varios import getDateTime
+
+    from telebot.ikabot.statuses import _parse_cached
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        _parse_cached.cache_clear()  # parsed under another zone
+        now = float(int(time.time()))
+        status = f"Miracle Forge is activated. Available at: {getDateTime(now + 7200)}"
+        assert parse_status("activateMiracle", status).next_at == now + 7200
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        _parse_cached.cache_clear()

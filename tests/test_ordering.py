@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from telegram import Chat, Message, Update
+from telegram import Chat, Message, Update, User
 
-from telebot.bot.ordering import PerChatUpdateProcessor
+from telebot.bot.ordering import MemberLimit, PerChatUpdateProcessor, Verdict
 
 
 def update(update_id: int, chat_id: int) -> Update:
@@ -14,17 +14,25 @@ def update(update_id: int, chat_id: int) -> Update:
     return Update(update_id, message=Message(update_id, None, chat, text="/status"))  # type: ignore[arg-type]
 
 
+class Steps:
+    """Handlers that note their name when they run; the slow ones wait for `release`."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.done: list[str] = []
+
+    async def slow(self, name: str) -> None:
+        await self.release.wait()
+        self.done.append(name)
+
+    async def quick(self, name: str) -> None:
+        self.done.append(name)
+
+
 async def test_one_chat_in_order_other_chats_and_events_meanwhile():
     proc = PerChatUpdateProcessor()
-    release = asyncio.Event()
-    done: list[str] = []
-
-    async def slow(name: str) -> None:
-        await release.wait()
-        done.append(name)
-
-    async def quick(name: str) -> None:
-        done.append(name)
+    steps = Steps()
+    slow, quick, release, done = steps.slow, steps.quick, steps.release, steps.done
 
     owner_first = asyncio.create_task(proc.process_update(update(1, 42), slow("owner /status")))
     owner_second = asyncio.create_task(proc.process_update(update(2, 42), quick("owner /help")))
@@ -37,3 +45,36 @@ async def test_one_chat_in_order_other_chats_and_events_meanwhile():
     await asyncio.wait_for(asyncio.gather(owner_first, owner_second), 5)
     assert done[2:] == ["owner /status", "owner /help"]
     assert proc._lanes == {}  # lanes of chats with nothing queued are gone
+
+
+def group_update(update_id: int, chat_id: int, user_id: int) -> Update:
+    chat = Chat(chat_id, "supergroup")
+    return Update(update_id, message=Message(update_id, None, chat,  # type: ignore[arg-type]
+                                             from_user=User(user_id, "u", False),
+                                             text="/status"))
+
+
+async def test_in_a_group_each_member_is_in_order_and_none_waits_for_another():
+    """A member's slow /status (or thirty of them) must not hold up the owner's command in the
+    same group chat; each person's own commands stay in order."""
+    proc = PerChatUpdateProcessor()
+    steps = Steps()
+    slow, quick, release, done = steps.slow, steps.quick, steps.release, steps.done
+
+    member = [asyncio.create_task(proc.process_update(group_update(i, -100, 7),
+                                                      slow(f"member {i}"))) for i in range(30)]
+    owner = asyncio.create_task(proc.process_update(group_update(99, -100, 42),
+                                                    quick("owner /help")))
+    await asyncio.wait_for(owner, 5)
+    assert done == ["owner /help"]
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*member), 5)
+    assert done[1:] == [f"member {i}" for i in range(30)]
+
+
+def test_a_member_gets_so_many_answers_a_minute_and_one_notice():
+    limit = MemberLimit(per_minute=3)
+    verdicts = [limit.check(7, now=1000.0 + i) for i in range(10)]
+    assert verdicts == [Verdict.ANSWER] * 3 + [Verdict.NOTICE] + [Verdict.DROP] * 6
+    assert limit.check(8, now=1010.0) is Verdict.ANSWER  # another member: their own count
+    assert limit.check(7, now=1060.0) is Verdict.ANSWER  # a minute after the first

@@ -94,3 +94,24 @@ def test_mission_figures_round_trip(done: int, total: int, tail: str):
         assert p.progress == Progress(done, total, "missions")
     else:
         assert p.progress is None
+
+
+def test_parse_cache_keeps_clipped_statuses_only():
+    """4,096 distinct statuses of 20 KB (a task that writes its whole log into its status)
+    must cost the parser's cache their clipped length, not 84 MB."""
+    import tracemalloc
+
+    from telebot.ikabot.statuses import PARSE_CACHE, STATUS_PARSE_MAX, _parse_cached
+
+    _parse_cached.cache_clear()
+    tracemalloc.start()
+    try:
+        for i in range(PARSE_CACHE):
+            status = f"Mission {i % 10}/10 " + f"{i:06d}" * (20_000 // 6)
+            assert parse_status("autoPirate", status).progress == Progress(i % 10, 10,
+                                                                            "missions")
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        _parse_cached.cache_clear()
+    assert held < 2 * PARSE_CACHE * STATUS_PARSE_MAX, held  # ~8 MB of text at most, not 84

@@ -109,8 +109,10 @@ def test_details_include_process_details_and_fit():
 def test_split_message_keeps_everything_under_limit(text: str):
     chunks = render.split_message(text, limit=500)
     assert all(render.tg_len(c) <= 500 for c in chunks)
-    # nothing is lost but the line breaks chosen as cut points
-    assert "".join(chunks).replace("\n", "") == text.replace("\n", "")
+    assert all(render.html_to_text(c).strip() for c in chunks)  # Telegram refuses blank ones
+    # nothing visible is lost: only the line breaks chosen as cut points, and chunks of
+    # whitespace alone (Telegram trims a message's whitespace anyway)
+    assert re.sub(r"\s", "", "".join(chunks)) == re.sub(r"\s", "", text)
 
 
 def test_html_to_text_shows_links_and_unescapes():
@@ -125,3 +127,14 @@ def test_json_shape_has_contract_keys():
                 "state", "progress", "urls"):
         assert key in proc
     assert proc["progress"]["done"] == 5 and proc["progress"]["total"] == 10
+
+
+def test_a_webserver_with_3000_urls_is_one_message():
+    """Each task shows URLS_SHOWN URLs and "+N more": not 40 messages of URLs."""
+    urls = [f"http://10.0.{i // 250}.{i % 250}:43527" for i in range(3000)]
+    alive = task(pid=7, action="webServer", progress=None, urls=urls)
+    dead = task(pid=8, action="webServer", state="dead", progress=None, urls=urls)
+    for out in (render.webserver_html([alive, dead], now=NOW), render.details_html(alive)):
+        (chunk,) = render.split_message(out)
+        assert f"+{3000 - render.URLS_SHOWN} more" in chunk
+        assert urls[render.URLS_SHOWN - 1] in chunk and urls[render.URLS_SHOWN] not in chunk

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from telebot import render
 from telebot.model import Task
 from telebot.processes import liveness
 from telebot.processes.watcher import ProcessWatcher
 from telebot.state import StateDB, Tracked
+from telebot.tasks import ACTION_KEEP, STATUS_KEEP
 
 SEEN_ALIVE_EVERY = 60.0  # how often an unchanged task's "last seen alive" is written
 KEEP_DAYS = 30  # ended tasks and sent alerts are forgotten after this
@@ -57,10 +59,12 @@ class Tracker:
 
     def _row(self, task: Task, now: float, prev: Tracked | None) -> Tracked:
         progress = _progress(task)
-        changed = prev is None or prev.status != task.status or prev.progress != progress
+        status = task.status[:STATUS_KEEP]
+        changed = prev is None or prev.status != status or prev.progress != progress
         return Tracked(task.pid, int(task.start_ticks or 0), task.started, task.account.email,
                        task.account.username, task.account.world, task.account.server,
-                       task.action, task.status, progress, task.remaining, list(task.urls),
+                       task.action[:ACTION_KEEP], status, progress, task.remaining,
+                       list(task.urls[:render.URLS_SHOWN]),  # what an alert can show
                        prev.first_seen if prev else now, now,
                        now if changed or prev is None else prev.last_change,
                        None if changed or prev is None else prev.stalled_at,

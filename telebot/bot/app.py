@@ -19,15 +19,15 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from telebot import logsafe
-from telebot.bot.callbacks import PREFIX as CALLBACK_PREFIX
 from telebot.bot.chatcheck import announce
 from telebot.bot.handlers import add_handlers, bot_commands
 from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
 from telebot.bot.hostlabel import label_for, make_bot
 from telebot.bot.jobs import job_queue, scan, schedule_report
 from telebot.bot.ordering import PerChatUpdateProcessor
-from telebot.bot.poller import SharedPoller, blind_spot_text
+from telebot.bot.poller import blind_spot_text
 from telebot.bot.runtime import Runtime
+from telebot.bot.sharing import UpdateSource
 from telebot.config import Settings, api_error, for_ikabot, resolve_telegram
 from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
@@ -131,7 +131,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         return
     telegram = store.read().telegram
     token, chat_id, _ = resolve_telegram(settings, telegram)
-    settings = for_ikabot(settings, telegram)
+    configured, settings = settings, for_ikabot(settings, telegram)
     logsafe.add_secret(token)
     logsafe.add_secret(settings.password)
     logsafe.add_secret(settings.heartbeat_url)  # a push monitor's URL is its secret
@@ -157,7 +157,15 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
                          ikabot_log=IkabotLog(settings.ikabot_log,
                                               owner=owner_of(settings.ikabot_path)))
     attach(app, rt.alerter)
-    poller_task: asyncio.Task[None] | None = None
+    alerter = rt.alerter
+
+    async def on_blind(head: int, until: float) -> None:
+        await alerter.notice(f"blind-spot:{head}", html.escape(blind_spot_text(
+            fmt_clock(until, time.time()), settings.confirm_after_minutes)))
+
+    source = UpdateSource(app, configured, state, chat_id, rt.started_at, telegram,
+                          on_blind=on_blind)
+    rt.on_telegram = source.follow
     heartbeat: HeartbeatURL | None = None
     try:
         with contextlib.suppress(TelegramError):
@@ -167,22 +175,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         await rt.alerter.read_log()  # why the tasks that ended while telebot was down ended
         await rt.alerter.startup(tasks)  # what ended while telebot was down, then the first scan
         await rt.alerter.start()
-        if settings.dedicated_token:
-            if app.updater is None:
-                raise RuntimeError("dedicated mode needs python-telegram-bot's Updater")
-            await app.updater.start_polling(
-                error_callback=_dedicated_error_callback(),  # type: ignore[arg-type]
-                drop_pending_updates=False)
-        else:
-            poller = SharedPoller(app.bot, app.update_queue, state,
-                                  settings.poll_seconds, settings.confirm_after_minutes * 60,
-                                  started_at=rt.started_at, callback_prefix=CALLBACK_PREFIX,
-                                  ikabot_chat=telegram.chat_id or chat_id)
-            app.bot_data["poller"] = poller
-            poller.on_blind = lambda head, until: rt.alerter.notice(  # type: ignore[union-attr]
-                f"blind-spot:{head}", html.escape(blind_spot_text(
-                    fmt_clock(until, time.time()), settings.confirm_after_minutes)))
-            poller_task = asyncio.create_task(poller.run(stop), name="shared-poller")
+        await source.start(_dedicated_error_callback())
         job_queue(app).run_repeating(scan, interval=settings.scan_seconds,
                                     first=settings.scan_seconds, name="scan")
         schedule_report(app, state.settings.report_minutes(settings.report_minutes))
@@ -199,16 +192,13 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
             await app.bot.send_message(chat_id, f"👀 telebot is watching {_n(len(running), 'task')}"
                                                 f" on {_n(len(accounts), 'account')}. /status")
         log.info("telebot running (%s mode), watching %d tasks",
-                 "dedicated" if settings.dedicated_token else "shared-token", len(running))
+                 "dedicated" if source.dedicated else "shared-token", len(running))
         if ready is not None:
             ready.set()
         await stop.wait()
     finally:
-        if poller_task is not None:
-            stop.set()
-            await poller_task
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
+        rt.on_telegram = None
+        await source.stop()
         await rt.alerter.stop()
         if heartbeat is not None:
             await heartbeat.stop()

@@ -36,7 +36,9 @@ from telebot import render
 from telebot.bot import control
 from telebot.bot.callbacks import Kind, is_ours, make, pattern, pressed
 from telebot.bot.jobs import schedule_report
+from telebot.bot.ordering import MEMBER_ANSWERS_PER_MINUTE, Verdict
 from telebot.bot.permissions import NOT_AN_OWNER, Handler, for_actors, in_bots_chat, user_may_act
+from telebot.bot.poller import is_ikabot_setup
 from telebot.bot.runtime import Runtime
 from telebot.logsafe import redact
 
@@ -72,15 +74,59 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
     Long polling (dedicated mode) would otherwise answer commands Telegram kept for up to 24 h
     while telebot was down, all at once, and run a command again when its message is edited.
-    The shared-token poller applies the same rule before the dispatcher.
+    The shared-token poller applies the same rule before the dispatcher. ikabot's own
+    set-up command `/ikabot NNNN` is ikabot's: never answered (the shared-token poller does
+    not even hand it over, nor confirm it).
     """
     if update.edited_message is not None or update.edited_channel_post is not None:
         raise ApplicationHandlerStop
     message = update.message or update.channel_post
+    if message is not None and is_ikabot_setup(message.text):
+        if context.application.updater is not None and context.application.updater.running:
+            # long polling has confirmed it already: ikabot's set-up cannot see it
+            log.warning("ikabot's set-up command /ikabot reached TELEBOT_TOKEN's bot, which "
+                        "telebot long-polls: ikabot cannot read it there. Set ikabot up with "
+                        "its own bot's token (or stop telebot during ikabot's set-up)")
+        raise ApplicationHandlerStop
     if message is not None and message.date is not None and \
             message.date.timestamp() < runtime(context).started_at - 1:
         log.info("ignored a command sent before telebot started (update %s)", update.update_id)
         raise ApplicationHandlerStop
+
+
+TOO_MANY = (f"⏳ At most {MEMBER_ANSWERS_PER_MINUTE} commands a minute per member here; "
+            "the rest are skipped for now.")
+
+
+def _for_this_bot(text: str, username: str | None) -> bool:
+    """A command for this bot: bare, or /command@<this bot> (not another bot's in a group)."""
+    if not text.startswith("/"):
+        return False
+    _, _, mention = text.split(maxsplit=1)[0].partition("@")
+    return not mention or mention.lower() == (username or "").lower()
+
+
+async def member_limit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group member's commands and presses, at most MEMBER_ANSWERS_PER_MINUTE a minute;
+    owners (TELEBOT_OWNER_IDS) are never limited, nor is anyone in a private chat."""
+    rt = runtime(context)
+    chat, user = update.effective_chat, update.effective_user
+    message = update.message or update.channel_post
+    counted = update.callback_query is not None or (
+        message is not None and _for_this_bot(message.text or "", context.bot.username))
+    if chat is None or user is None or chat.type == "private" or not counted or \
+            not rt.permissions.is_bots_chat(chat.id) or rt.permissions.may_act(user.id):
+        return
+    verdict = rt.member_limit.check(user.id)
+    if verdict is Verdict.ANSWER:
+        return
+    log.info("skipped a command of group member %s: over %d a minute", user.id,
+             MEMBER_ANSWERS_PER_MINUTE)
+    if update.callback_query is not None:
+        await update.callback_query.answer(TOO_MANY if verdict is Verdict.NOTICE else None)
+    elif verdict is Verdict.NOTICE:
+        await send(context, TOO_MANY)
+    raise ApplicationHandlerStop
 
 
 async def reply(context: ContextTypes.DEFAULT_TYPE, text: str,
@@ -351,10 +397,9 @@ async def _unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     message = update.effective_message
     if message is None or not message.text:
         return
-    word = message.text.split(maxsplit=1)[0]
-    command, _, mention = word.partition("@")
-    if mention and mention.lower() != (context.bot.username or "").lower():
+    if not _for_this_bot(message.text, context.bot.username):
         return  # another bot's command
+    command, _, mention = message.text.split(maxsplit=1)[0].partition("@")
     if update.effective_chat and update.effective_chat.type != "private" and not mention:
         return  # a bare command in a group may be another bot's: only ours get a hint
     await send(context, f"I don't know {render.field(command, 40)}. /help lists what I can do.")
@@ -375,6 +420,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def add_handlers(app: Application) -> None:
     app.add_handler(TypeHandler(Update, gate), group=-2)
+    app.add_handler(TypeHandler(Update, member_limit), group=-1)
     for name, fn in (("start", cmd_help), ("help", cmd_help), ("status", cmd_status),
                      ("webserver", cmd_webserver), ("details", cmd_details),
                      ("report", cmd_report), ("alerts", cmd_alerts), ("mute", cmd_mute),

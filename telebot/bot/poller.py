@@ -39,6 +39,14 @@ log = logging.getLogger(__name__)
 
 BATCH = 100
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]+))?(?:\s|$)")
+# ikabot's Telegram set-up (menu 21 -> 1, `botComm.updateTelegramData`) asks the player to send
+# `/ikabot NNNN` and reads it without an offset, from any chat (it learns its chat from it)
+_IKABOT_SETUP = re.compile(r"^\s*/ikabot(?:@[A-Za-z0-9_]+)?(?:\s|$)", re.IGNORECASE)
+
+
+def is_ikabot_setup(text: str | None) -> bool:
+    """ikabot's own set-up command: telebot never answers it, and leaves it to ikabot."""
+    return text is not None and _IKABOT_SETUP.match(text) is not None
 
 
 def _date(update: Update) -> float | None:
@@ -121,7 +129,7 @@ class SharedPoller:
         if update.callback_query is not None:
             return (update.callback_query.data or "").startswith(self.callback_prefix)
         message = update.message or update.channel_post
-        if message is None or not message.text:
+        if message is None or not message.text or is_ikabot_setup(message.text):
             return False
         m = _COMMAND.match(message.text)
         if not m:
@@ -189,9 +197,10 @@ class SharedPoller:
 
     def ikabot_may_use(self, update: Update, mark: Mark) -> bool:
         """Could ikabot still want this update? It reads only `message` updates from its own
-        chat (captcha answers, `pid:action` replies), and never telebot's commands."""
+        chat (captcha answers, `pid:action` replies), and never telebot's commands; its set-up
+        command `/ikabot NNNN` from any chat (the set-up learns ikabot's chat from it)."""
         message = update.message
-        if message is None or self.ikabot_chat is None:
+        if message is None or self.ikabot_chat is None or is_ikabot_setup(message.text):
             return message is not None
         if str(message.chat.id) != self.ikabot_chat:
             return False

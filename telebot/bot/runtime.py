@@ -13,13 +13,15 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from telebot.bot.ordering import MemberLimit
 from telebot.bot.permissions import Permissions, Strangers
 from telebot.config import Settings
 from telebot.ikabot.store import Store, open_store
-from telebot.model import Task
+from telebot.model import Task, TelegramConfig
 from telebot.state import StateDB
 from telebot.tasks import DeadTasks, annotate, build_tasks
 
@@ -37,6 +39,7 @@ class Read:
     warnings: list[str]  # what could not be read
     data_gone: bool  # ikabot's data is not there at all
     store: Store | None = None  # a store opened afresh (the layout changed, or the data is back)
+    telegram: TelegramConfig | None = None  # ikabot's Telegram settings, when read
 
 
 def read_tasks(store: Store, settings: Settings, data_gone: bool, dead: DeadTasks) -> Read:
@@ -54,7 +57,7 @@ def read_tasks(store: Store, settings: Settings, data_gone: bool, dead: DeadTask
     if data_gone and store.layout == "directory":
         store = fresh = open_store(settings)  # back: read it afresh
     snap = store.read()
-    return Read(build_tasks(snap, dead=dead), list(snap.warnings), False, fresh)
+    return Read(build_tasks(snap, dead=dead), list(snap.warnings), False, fresh, snap.telegram)
 
 
 @dataclass
@@ -72,6 +75,9 @@ class Runtime:
     _told_gone: bool = False
     _read_lock: threading.Lock = field(default_factory=threading.Lock)
     _dead: DeadTasks = field(default_factory=DeadTasks)  # touched by the reader only
+    member_limit: MemberLimit = field(default_factory=MemberLimit)  # a group member's pace
+    # told ikabot's Telegram settings after each read (`sharing.UpdateSource.follow`)
+    on_telegram: Callable[[TelegramConfig], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         self.permissions = Permissions(self.chat_id, self.settings.owner_ids)
@@ -90,6 +96,8 @@ class Runtime:
             await self.state.run(annotate, found.tasks, self.state.tracking)
         except sqlite3.Error as e:  # a locked database: the tasks as ikabot recorded them
             log.warning("telebot's database could not be read (%s)", e)
+        if self.on_telegram is not None and found.telegram is not None:
+            await self.on_telegram(found.telegram)  # token equality, checked on every read
         return found.tasks
 
     async def refresh(self) -> list[Task]:

@@ -38,6 +38,13 @@ MAX_READ = 4 << 20  # one poll reads at most this much; the rest comes on the ne
 KEEP_PER_PID = 20
 KEEP_PIDS = 2000
 CAUSE_CLIP = 300
+# One log line is kept up to this many bytes: ikabot's longest is a Telegram message it logs
+# (4096 characters, at most 16 KB of UTF-8); a line without a newline, however long it grows,
+# is held only this far, and the rest of it dropped as it comes.
+LINE_MAX = 16 << 10
+# Lines kept of one record: its first (what it is) and its last (a traceback ends with its
+# cause); the middle of a longer one is dropped.
+RECORD_LINES = 400
 
 _RECORD = re.compile(
     r"^(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(?P<ms>\d{3}) - .*? - pid=(?P<pid>\d{1,10}) - "
@@ -164,11 +171,13 @@ class IkabotLog:
         self._offset += len(data)
         data = self._partial + data
         cut = data.rfind(b"\n")
+        # the head of an unfinished line, never more: what follows it is appended and clipped
+        # again, so the line stays its first LINE_MAX bytes until its newline comes
+        self._partial = data[cut + 1:][:LINE_MAX]
         if cut < 0:
-            self._partial = data
             return
-        self._partial = data[cut + 1:]
-        lines = clean_text(data[:cut].decode("utf-8", "replace")).split("\n")
+        lines = [clean_text(b[:LINE_MAX].decode("utf-8", "replace"))
+                 for b in data[:cut].split(b"\n")]
         if self._skip_to_line:
             lines = lines[1:]  # the backlog started mid-line
             self._skip_to_line = False
@@ -183,8 +192,11 @@ class IkabotLog:
     def _line(self, line: str) -> None:
         m = _RECORD.match(line)
         if m is None:
-            if self._current is not None and len(self._current.lines) < 400:
-                self._current.lines.append(line)
+            if self._current is not None:
+                lines = self._current.lines
+                lines.append(line)
+                if len(lines) > RECORD_LINES:
+                    del lines[1]
             return
         record = Record(int(m["pid"]), _timestamp(m["at"], m["ms"]), m["level"], [m["msg"]])
         self._current = record

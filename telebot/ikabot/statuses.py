@@ -218,19 +218,26 @@ def urls_in(status: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+# What the parser reads of a status, and so what its cache keeps: every status ikabot writes
+# is a line or two (a webServer's URLs included); a runaway one must cost the cache 2,000
+# characters, not its whole length, times PARSE_CACHE.
+STATUS_PARSE_MAX = 2000
+ACTION_PARSE_MAX = 64  # an action name is one word; the parser only compares it
+PARSE_CACHE = 4096  # distinct (action, status) pairs kept parsed: more than ikabot has tasks
+
+
 def parse_status(action: Any, status: Any) -> Parsed:
     """Never raises; returns an empty Parsed when the string says nothing we can trust."""
     if not isinstance(status, str) or not status.strip():
         return Parsed()
     if not isinstance(action, str):
         action = ""
-    return _parse_cached(action, status)
+    return _parse_cached(action[:ACTION_PARSE_MAX], status.strip()[:STATUS_PARSE_MAX])
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=PARSE_CACHE)
 def _parse_cached(action: str, status: str) -> Parsed:
     """Statuses repeat from one scan to the next: parse each distinct one once."""
-    status = status.strip()[:2000]
     if "captcha" in status.lower():
         return Parsed()
 
