@@ -125,11 +125,4 @@ def long_classes(paths: list[Path]) -> list[str]:
 
 
 def test_every_class_reads_on_one_page():
-    assert long_classes([p for p in sorted(ROOT.rglob("*.py"))
-                         if "demo" not in p.relative_to(ROOT).parts]) == []
-
-
-@pytest.mark.xfail(strict=False, reason="the loopback Bot API (demo/fakeapi.py) is one class "
-                                        "still: its split is left for later")
-def test_the_demo_classes_read_on_one_page_too():
-    assert long_classes(sorted((ROOT / "demo").rglob("*.py"))) == []
+    assert long_classes(sorted(ROOT.rglob("*.py"))) == []
