@@ -35,7 +35,7 @@ from bench_scale import CHAT, IKABOT_TOKEN, TOKEN, LoopMonitor
 from bench_scale import make_data as make_scale_data
 from common import live_processes, machine_line, started_at, summary, write_directory
 
-from telebot.alerts.alerter import Alerter
+from telebot.alerts.alerter import BotOut
 from telebot.bot.app import serve
 from telebot.config import Settings
 from telebot.demo.fakeapi import FakeBotAPI
@@ -71,7 +71,7 @@ def slow_commits(ms: float, on_loop: bool) -> Iterator[CommitLog]:
     """Every commit `ms` slower; with `on_loop`, the old way: every statement on the loop.
     Every alert or edit the bot hands to the Bot API is checked against the commits."""
     commit, enqueue, retext = Database.commit, OutboxStore.enqueue, OutboxStore.retext_pending
-    send, edit = Alerter._bot_send, Alerter._bot_edit
+    send, edit = BotOut.send, BotOut.edit
     log = CommitLog()
 
     def slow_commit(self: Database) -> None:
@@ -91,17 +91,18 @@ def slow_commits(ms: float, on_loop: bool) -> Iterator[CommitLog]:
         log.wrote(text)
         return retext(self, item_id, text)
 
-    async def checked_send(self: Alerter, chat_id: str, text: str) -> Any:
+    async def checked_send(self: BotOut, chat_id: str, text: str, markup: str | None = None
+                           ) -> Any:
         log.check(text)
-        return await send(self, chat_id, text)
+        return await send(self, chat_id, text, markup)
 
-    async def checked_edit(self: Alerter, chat_id: str, message_id: int, text: str) -> Any:
+    async def checked_edit(self: BotOut, chat_id: str, message_id: int, text: str) -> Any:
         log.check(text)
         return await edit(self, chat_id, message_id, text)
 
     patches = [(Database, "commit", slow_commit), (OutboxStore, "enqueue", logged_enqueue),
-               (OutboxStore, "retext_pending", logged_retext), (Alerter, "_bot_send", checked_send),
-               (Alerter, "_bot_edit", checked_edit)]
+               (OutboxStore, "retext_pending", logged_retext), (BotOut, "send", checked_send),
+               (BotOut, "edit", checked_edit)]
     if on_loop:
         patches.append((Database, "run", inline))
     originals = [(cls, name, getattr(cls, name)) for cls, name, _ in patches]

@@ -55,13 +55,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         raise DataError(f"nothing in {snap.path} could be read ({snap.warnings[0]})")
     tasks = build_tasks(snap)
     held = None
-    state = StateDB.open_readonly(settings.state_dir)  # what telebot saw end, if it runs here
+    # what the bot saw (how tasks ended, the runs it counted): its database, read-only, in
+    # a process of its own; a WAL reader never makes the bot wait
+    state = StateDB.open_readonly(settings.state_dir)
     if state is not None:
         try:
             annotate(tasks, state.tracking)
             held = waiting(state)
-        except sqlite3.Error:
-            pass  # a locked or older database: the tasks as ikabot recorded them
+        except sqlite3.Error as e:  # busy past the short wait, or an older database
+            tasks = build_tasks(snap)
+            print(f"telebot: warning: telebot's state in {settings.state_dir} could not be "
+                  f"read ({e}); how tasks ended is not shown", file=sys.stderr)
         finally:
             state.close()
     if args.json:
@@ -190,6 +194,7 @@ must be yours, not writable by others, and private when it holds a password or t
   TELEBOT_ALLOW_KILL             0 turns /kill off (1)
   TELEBOT_HEARTBEAT_URL          requested while telebot runs (Uptime Kuma push, healthchecks.io)
   TELEBOT_HEARTBEAT_MINUTES      how often (5)
+  TELEBOT_TZ                     time zone of every time shown, e.g. Europe/Berlin (the host's)
 """
 
 

@@ -81,6 +81,14 @@ def _label(env: dict[str, str]) -> str | None:
     return raw or None
 
 
+def _zone(env: dict[str, str]) -> str | None:
+    from telebot.clock import parse_zone
+
+    raw = env.get("TELEBOT_TZ", "").strip()
+    parse_zone(raw)  # a bad name is one line, exit 2
+    return raw or None
+
+
 def _owner_ids(env: dict[str, str]) -> frozenset[int]:
     # a stand-in until the bottrust branch's TELEBOT_OWNER_IDS lands (theirs wins at merge)
     raw = [x.strip() for x in env.get("TELEBOT_OWNER_IDS", "").split(",") if x.strip()]
@@ -118,6 +126,7 @@ class Settings:
     ikabot_log: Path = field(default_factory=lambda: Path("/tmp/ikabot.log"))
     heartbeat_url: str | None = field(default=None, repr=False)
     heartbeat_minutes: float = 5.0
+    tz: str | None = None  # TELEBOT_TZ, checked (`clock`); None: the host's zone
 
     @property
     def dedicated_token(self) -> bool:
@@ -154,6 +163,7 @@ class Settings:
             heartbeat_url=_url(e, "TELEBOT_HEARTBEAT_URL"),
             heartbeat_minutes=_number(e, "TELEBOT_HEARTBEAT_MINUTES", 5.0, minimum=0.01,
                                       maximum=24 * 60),
+            tz=_zone(e),
         )
 
 

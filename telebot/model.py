@@ -7,8 +7,12 @@ layer can be tested by building them directly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from telebot.facts import Facts
 
 Layout = Literal["legacy", "directory"]
 State = Literal["running", "finished", "dead"]
@@ -63,7 +67,7 @@ class Progress:
     done: int
     total: int
     unit: str = ""
-    current: int | None = None  # the run under way ("Mission 6/10"), when runs are counted
+    current: int | None = None  # the run under way ("run 6 of 10"), when runs are counted
     eta: float | None = None  # when the work should be done, from the observed pace
 
     @property
@@ -118,8 +122,35 @@ class Task:
         """Identity of the task: a pid alone can be reused by an unrelated process."""
         return (self.pid, self.started)
 
+    @cached_property
+    def facts(self) -> Facts:
+        """Every figure a surface states about this task, computed once (`telebot.facts`)."""
+        from telebot.facts import End, figures  # facts builds on this module's dataclasses
+
+        return figures(action=self.action, state=self.state, started=self.started,
+                       progress=self.progress, remaining=self.remaining, parsed=self.parsed,
+                       end=End.from_json(self.ended))
+
+    def learn(self, *, ended: dict[str, Any] | None = None, state: State | None = None,
+              progress: Progress | None = None, remaining: int | None = None) -> None:
+        """What telebot itself knows beyond ikabot's data (how it ended, the runs it saw):
+        the one way a view changes after it was built, so its facts are computed again."""
+        if ended is not None:
+            self.ended = ended
+        if state is not None:
+            self.state = state
+        if progress is not None:
+            self.progress = progress
+        if remaining is not None:
+            self.remaining = remaining
+        self.__dict__.pop("facts", None)
+
     def as_json(self) -> dict[str, Any]:
-        """The contract's JSON shape (DESIGN.md section 2), plus a few extra fields."""
+        """The contract's JSON shape (DESIGN.md section 2), plus a few extra fields: the
+        same facts every other surface states."""
+        from telebot.facts import progress_json
+
+        f = self.facts
         return {
             "pid": self.pid,
             "action": self.action,
@@ -131,12 +162,11 @@ class Task:
             "started": self.started,
             "alive": self.alive,
             "state": self.state,
-            "progress": None
-            if self.progress is None
-            else {"done": self.progress.done, "total": self.progress.total,
-                  "unit": self.progress.unit},
-            "remaining": self.remaining,
+            "progress": progress_json(f.progress),
+            "remaining": f.left,
+            "time_left": f.time_left,
+            "next_at": f.next_at,
             "urls": list(self.urls),
             "details": self.details,
-            "ended": self.ended,
+            "ended": f.end.as_json() if f.end is not None else None,
         }

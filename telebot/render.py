@@ -8,15 +8,19 @@ cutting a tag in half. Lengths are counted in UTF-16 code units, as Telegram cou
 from __future__ import annotations
 
 import html
-import json
+import ipaddress
 import math
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from telebot import clock
+from telebot.doubled import doubled_pids
+from telebot.facts import Facts
 from telebot.model import AccountKey, Progress, Task
 
 HOST_TAG_ROOM = 64  # every message may start with its machine's tag line (bot/hostlabel.py)
@@ -55,43 +59,93 @@ def progress_bar(progress: Progress, width: int = 10) -> str:
 
 
 def fmt_clock(ts: float, now: float) -> str:
-    """'14:35' today, else 'Nov 26 14:35'."""
-    t = time.localtime(ts)
-    if time.localtime(now)[:3] == t[:3]:
-        return time.strftime("%H:%M", t)
-    return time.strftime("%b %d %H:%M", t)
+    """'14:35 CET' today, else 'Nov 26 14:35 CET', in TELEBOT_TZ (`clock`)."""
+    return clock.clock(ts, now)
 
 
-def progress_text(task: Task, now: float | None = None) -> str:
-    """What a person reads as the task's progress: 'Mission 6/10 · ETA 14:35', '5/10
-    missions', '3 upgrades left · 2 h 0 m left', 'next run in 2 h 10 m', 'total sent 48,000',
-    or '' when nothing is known."""
-    now = time.time() if now is None else now
-    bits: list[str] = []
-    p = task.progress
-    parsed = task.parsed
+# ---------------------------------------------------------------- a task's facts, in words
+# Every surface says a task's figures with these functions, from its `Facts`: the alert, the
+# /status line, /details, the report and `telebot status` cannot word them differently.
+
+
+def _unit(n: int, unit: str) -> str:
+    unit = clip(unit, 40)
+    return unit[:-1] if n == 1 and unit.endswith("s") and len(unit) > 1 else unit
+
+
+def figure(f: Facts) -> str:
+    """The progress figure: 'run 5 of 10 (4 done)' while a run is under way, '5 of 5 runs
+    done', '2 of 3 levels done', '5 runs left, this one included', '3 upgrades left', or ''."""
+    p = f.progress
     if p is not None:
         if p.current is not None:
-            text = f"Mission {min(p.current, p.total)}/{p.total}"
-        else:
-            unit = f" {clip(p.unit, 40)}" if p.unit else ""
-            text = f"{p.done}/{p.total}{unit}"
-        if p.eta is not None:
-            text += f" · ETA {fmt_clock(p.eta, now)}"
-        bits.append(text)
-    elif task.remaining is not None:
-        unit = parsed.remaining_unit or ("runs" if task.action == "autoPirate" else "")
-        bits.append(f"{task.remaining} {clip(unit, 40)} left" if unit else
-                    f"{task.remaining} left")
-    if parsed.time_left is not None:
-        bits.append(f"{fmt_age(parsed.time_left)} left")
-    if parsed.next_at is not None:
-        wait = parsed.next_at - now
-        bits.append(f"next run in {fmt_age(wait)} ({fmt_clock(parsed.next_at, now)})"
+            return f"run {min(p.current, p.total)} of {p.total} ({p.done} done)"
+        unit = _unit(p.total, p.unit)
+        return f"{p.done} of {p.total}{' ' + unit if unit else ''} done"
+    if f.left is None or f.state == "finished":
+        return ""
+    unit = _unit(f.left, f.left_unit)
+    text = f"{f.left} {unit} left" if unit else f"{f.left} left"
+    if f.running and f.left_unit == "runs":
+        text += ", this one included"  # ikabot's `N more runs` counts the run under way
+    return text
+
+
+def future(f: Facts, now: float) -> list[str]:
+    """What a running task says of what comes: 'ETA 14:35 CET', '42 m left', 'next run in
+    2 h 10 m (05:12 CET)'; and a running total it states ('total sent 48,000')."""
+    bits: list[str] = []
+    if f.eta is not None:
+        bits.append(f"ETA {fmt_clock(f.eta, now)}")
+    if f.time_left is not None:
+        bits.append(f"{fmt_age(f.time_left)} left")
+    if f.next_at is not None:
+        wait = f.next_at - now
+        bits.append(f"next run in {fmt_age(wait)} ({fmt_clock(f.next_at, now)})"
                     if wait >= 60 else "next run due")
-    if parsed.total:
-        bits.append(clip(parsed.total, 60))
-    return " · ".join(bits)
+    if f.total:
+        bits.append(clip(f.total, 60))
+    return bits
+
+
+def ending_words(f: Facts) -> str:
+    """How it ended, with the figure it ended at: 'finished: 5 of 5 runs done', 'killed
+    (SIGKILL) during run 5 of 10 (4 done)', 'failed with 2 of 3 levels done', 'died with 5
+    runs left'; '' when telebot did not see it end."""
+    e = f.end
+    if e is None:
+        return ""
+    fig = figure(f)
+    if e.how == "finished":
+        text = "finished" + (f": {fig}" if fig else "")
+        return f"probably {text} (no error logged; how it exited is unknown)" if e.probably \
+            else text
+    head = {"killed": f"killed ({e.signal})" if e.signal else "killed",
+            "stopped": "stopped from Telegram"}.get(e.how, e.how)
+    if fig:
+        under_way = f.progress is not None and f.progress.current is not None
+        return f"{head} {'during' if under_way else 'with'} {fig}"
+    return f"{head} at {clip(f.doing, 120)}" if f.doing else head
+
+
+def age_words(f: Facts, now: float) -> str:
+    """'up 3 h 12 m' (running), 'ran 2 h 0 m' (ended), 'started 3 d 1 h ago'."""
+    if f.running:
+        return f"up {fmt_age(f.ran(now))}"
+    if f.end is not None and f.end.at is not None:
+        return f"ran {fmt_age(f.ran(now))}"
+    return f"started {fmt_age(now - f.started)} ago"
+
+
+def said(task: Task, now: float) -> str:
+    """A task's figures in one line: how it ended (when telebot saw it end) or its progress
+    and what comes ('run 6 of 10 (5 done) · ETA 14:35 CET', '3 upgrades left · 2 h 0 m
+    left', 'next run in 2 h 10 m (05:12 CET)'), the same words in /status, the report and
+    `telebot status`."""
+    f = task.facts
+    if f.end is not None:
+        return ending_words(f)
+    return " · ".join(b for b in [figure(f), *future(f, now)] if b)
 
 
 _INVISIBLE = re.compile(  # C0/C1 controls (terminal escapes, bells), bidi overrides, zero-width
@@ -128,19 +182,22 @@ def status_table(tasks: Sequence[Task], now: float | None = None) -> str:
     if not tasks:
         return "No ikabot tasks recorded."
     header = ("PID", "ACCOUNT", "TASK", "STATE", "PROGRESS", "AGE", "STATUS")
+    twice = doubled_pids(tasks)
     rows = []
     for t in tasks:
+        f = t.facts
         bar = ""
-        if t.progress is not None:
-            bar = f"[{progress_bar(t.progress).replace('█', '#').replace('░', '.')}] "
+        if f.progress is not None:
+            bar = f"[{progress_bar(f.progress).replace('█', '#').replace('░', '.')}] "
+        mark = f" · runs twice: {twice[t.pid].harm}" if t.pid in twice else ""
         rows.append(
             (
                 str(t.pid),
                 clip(t.account.label, 120),
                 clip(t.action, NAME_CLIP),
                 t.state,
-                clip(bar + progress_text(t), 120),
-                fmt_age(now - t.started),
+                clip(bar + said(t, now) + mark, 160),
+                age_words(f, now),
                 clip(t.status, 80),
             )
         )
@@ -155,24 +212,33 @@ def status_table(tasks: Sequence[Task], now: float | None = None) -> str:
 # ---------------------------------------------------------------- Telegram HTML
 
 
-def _account_header(key: AccountKey, continued: bool = False) -> str:
+def _account_header(key: AccountKey, continued: bool = False, *, email: bool = True) -> str:
+    """'👤 player1 · world 59 · en · e-mail': the e-mail only in a private chat (a group's
+    members need not learn the login)."""
     more = " <i>(continued)</i>" if continued else ""
-    email = f" · {field(key.email, 120)}" if key.email else ""
+    mail = f" · {field(key.email, 120)}" if key.email and email else ""
     return (
         f"👤 <b>{field(key.username)}</b> · world {field(key.world, 20)} · "
-        f"{field(key.server, 20)}{email}{more}"
+        f"{field(key.server, 20)}{mail}{more}"
     )
 
 
-def task_line(task: Task, now: float, *, with_status: bool = True) -> str:
+TWICE_MARK = "⚠️ runs twice"
+
+
+def task_line(task: Task, now: float, *, with_status: bool = True,
+              twice: bool = False) -> str:
+    f = task.facts
     icon = STATE_ICON.get(task.state, "❔")
     parts = [f"{icon} <b>{html.escape(clip(task.action, 60))}</b> <code>{task.pid}</code>"]
-    said = progress_text(task, now)
-    if task.progress is not None:
-        parts.append(f"{progress_bar(task.progress)} {html.escape(said)}")
-    elif said:
-        parts.append(html.escape(said))
-    parts.append(fmt_age(now - task.started))
+    words = said(task, now)
+    if f.progress is not None:
+        parts.append(f"{progress_bar(f.progress)} {html.escape(words)}")
+    elif words:
+        parts.append(html.escape(words))
+    parts.append(age_words(f, now))
+    if twice:
+        parts.append(TWICE_MARK)
     line = " · ".join(parts)
     if task.status and with_status:
         line += f"\n    <i>{html.escape(clip(task.status))}</i>"
@@ -204,9 +270,11 @@ def _stopped_summary(stopped: Sequence[Task]) -> list[str]:
 
 
 def status_view(tasks: Sequence[Task], now: float | None = None,
-                limit: int = TELEGRAM_LIMIT, warnings: Sequence[str] = ()) -> list[StatusPage]:
+                limit: int = TELEGRAM_LIMIT, warnings: Sequence[str] = (), *,
+                email: bool = True) -> list[StatusPage]:
     """The `/status` answer: running tasks in full, grouped by account, paged to fit
-    Telegram's limit; stopped ones summed up per action (a button lists them).
+    Telegram's limit; stopped ones summed up per action (a button lists them). `email`:
+    show each account's login (not in a group chat).
 
     A page that starts in the middle of an account repeats its header, so every page
     reads on its own.
@@ -217,22 +285,23 @@ def status_view(tasks: Sequence[Task], now: float | None = None,
                                       "menu.", *warning_lines(warnings)]), [])]
     running = [t for t in tasks if t.state == "running"]
     stopped = [t for t in tasks if t.state != "running"]
+    twice = doubled_pids(running)
     title = "\n".join([f"<b>ikabot tasks</b>: {len(running)} running, {len(stopped)} stopped",
                        *warning_lines(warnings)])
     pages: list[tuple[list[str], list[Task]]] = [([title], [])]
     size = tg_len(title)
     for key, group in _grouped(running).items():
-        header = _account_header(key)
+        header = _account_header(key, email=email)
         first = True
         for task in group:
-            entry = task_line(task, now)
+            entry = task_line(task, now, twice=task.pid in twice)
             block = [header, entry] if first else [entry]
             block_len = sum(tg_len(x) + 1 for x in block)
             if size + block_len > limit:
                 pages.append(([], []))
                 size = 0
                 if not first:
-                    block = [_account_header(key, continued=True), entry]
+                    block = [_account_header(key, continued=True, email=email), entry]
                     block_len = sum(tg_len(x) + 1 for x in block)
             pages[-1][0].extend(block)
             pages[-1][1].append(task)
@@ -272,122 +341,71 @@ def stopped_page(tasks: Sequence[Task], page: int, now: float | None = None) -> 
     return StatusPage("\n".join(lines), shown, len(stopped))
 
 
-def url_links(urls: Sequence[str]) -> list[str]:
+def url_links(urls: Sequence[str], note: Callable[[str], str | None] = lambda _: None
+              ) -> list[str]:
     """Tappable links for the first URLS_SHOWN URLs, and a "+N more" line for the rest (a
-    URL too long to be a real address is shown clipped, not linked)."""
-    out = [f'<a href="{html.escape(u, quote=True)}">{html.escape(u)}</a>'
-           if len(u) <= URL_CLIP else html.escape(clip(u, URL_CLIP)) for u in urls[:URLS_SHOWN]]
+    URL too long to be a real address is shown clipped, not linked). `note`: a few words
+    after a URL (why it may not open from the player's phone), or None."""
+    out = []
+    for u in urls[:URLS_SHOWN]:
+        link = (f'<a href="{html.escape(u, quote=True)}">{html.escape(u)}</a>'
+                if len(u) <= URL_CLIP else html.escape(clip(u, URL_CLIP)))
+        why = note(u)
+        out.append(link + (f" <i>({html.escape(why)})</i>" if why else ""))
     if len(urls) > URLS_SHOWN:
         out.append(f"+{len(urls) - URLS_SHOWN} more")
     return out
 
 
+def _local_only(url: str) -> str | None:
+    """Why a URL cannot be opened from the player's phone, if it cannot: a loopback address
+    works only on the machine itself, a container's bridge address only from its host."""
+    try:
+        host = urlsplit(url).hostname or ""
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return "only on that machine" if host == "localhost" else None
+    if ip.is_loopback:
+        return "only on that machine"
+    if ip in _DOCKER_NETS:
+        return "a container's address: only from the machine running it"
+    return None
+
+
+_DOCKER_NETS = ipaddress.ip_network("172.16.0.0/12")  # Docker's bridge networks
+
+
 def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
-    """The `/webserver` answer: tappable URLs of running web servers, and dead ones noted."""
+    """The `/webserver` answer: tappable URLs of running web servers, those that are gone
+    summed up in one line, and a hint where a URL works only on the machine itself."""
     now = time.time() if now is None else now
     servers = [t for t in tasks if t.action == "webServer"]
     running = [t for t in servers if t.state == "running"]
     lines: list[str] = []
     if not running:
         lines.append("No ikabot web server is running. Start one from ikabot's menu (webServer).")
+    hints: set[str] = set()
     for t in running:
         lines.append(
             f"🌐 <b>{field(t.account.label, 120)}</b> · pid <code>{t.pid}</code> · "
-            f"up {fmt_age(now - t.started)}"
+            f"{age_words(t.facts, now)}"
         )
         if not t.urls:
             lines.append(f"    (no URL known yet; status: <i>{html.escape(clip(t.status))}</i>)")
-        lines += [f"    {u}" for u in url_links(t.urls)]
-    for t in servers:
-        if t.state != "running":
-            shown = [html.escape(clip(u, URL_CLIP)) for u in t.urls[:URLS_SHOWN]]
-            more = len(t.urls) - len(shown)
-            urls = ", ".join(shown + ([f"+{more} more"] if more > 0 else [])) or "its URL"
-            lines.append(
-                f"⚠️ webServer pid <code>{t.pid}</code> of {field(t.account.label, 120)} is "
-                f"recorded but its process is dead: {urls} no longer works."
-            )
-    return "\n".join(lines)
-
-
-def _details_specific(task: Task) -> list[str]:
-    d = task.details
-    lines: list[str] = []
-    missions = d.get("missions")
-    if isinstance(missions, dict):
-        bits = [f"{k} {html.escape(str(missions[k]))}"
-                for k in ("completed", "total", "remaining") if k in missions]
-        lines.append("Missions: " + ", ".join(bits))
-    schedule = d.get("schedule")
-    if isinstance(schedule, dict) and schedule:
-        bits = [f"{html.escape(str(k))}={html.escape(str(v))}" for k, v in schedule.items()]
-        lines.append("Schedule: " + clip(", ".join(bits), 600))
-    city = d.get("city")
-    if isinstance(city, dict) and city.get("name"):
-        lines.append(f"City: {field(city['name'])}")
-    buildings = d.get("buildings")
-    if isinstance(buildings, list) and buildings:
-        lines.append("Building queue:")
-        for b in buildings[:30]:
-            if isinstance(b, dict):
-                lines.append(
-                    f"  • {html.escape(clip(str(b.get('name', '?')), 60))} "
-                    f"{html.escape(str(b.get('current_level', '?')))} → "
-                    f"{html.escape(str(b.get('target_level', '?')))} "
-                    f"({html.escape(clip(str(b.get('status', '')), 40))})"
-                )
-        if len(buildings) > 30:
-            lines.append(f"  …and {len(buildings) - 30} more")
-    return lines
-
-
-def details_html(task: Task, now: float | None = None) -> str:
-    """The `/details <pid>` answer: everything telebot knows about one task."""
-    now = time.time() if now is None else now
-    icon = STATE_ICON.get(task.state, "❔")
-    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(task.started))
-    lines = [
-        f"🔎 <b>{field(task.action)}</b> · pid <code>{task.pid}</code> · {icon} "
-        f"{task.state}",
-        f"Account: {field(task.account.label, 120)}",
-        f"Started: {started} ({fmt_age(now - task.started)} ago)",
-    ]
-    said = progress_text(task, now)
-    if task.progress is not None:
-        lines.append(f"Progress: {progress_bar(task.progress)} {html.escape(said)}")
-    elif said:
-        lines.append(f"Progress: {html.escape(said)}")
-    p = task.parsed
-    if p.city:
-        building = f" · {field(p.building)}" if p.building else ""
-        level = f" → level {p.level}" if p.level is not None else ""
-        lines.append(f"Construction: {field(p.city)}{building}{level}")
-    if p.remaining_time or p.total_time:
-        lines.append(f"Time left: {html.escape(p.remaining_time or '?')}"
-                     f" (total {html.escape(p.total_time or '?')})")
-    lines += [f"URL: {u}" for u in url_links(task.urls)]
-    lines.append(f"Status: <i>{html.escape(clip(task.status, 1000))}</i>")
-    if task.ended:
-        how = task.ended.get("how") or "ended"
-        extra = task.ended.get("signal") or task.ended.get("cause") or ""
-        lines.append(f"Ended: {html.escape(str(how))}"
-                     + (f" ({html.escape(clip(str(extra), 300))})" if extra else ""))
-    if len(task.history) > 1:
-        lines.append("Recent status changes:")
-        for at, status in task.history[-5:]:
-            lines.append(f"  {time.strftime('%H:%M:%S', time.localtime(at))} "
-                         f"<i>{html.escape(clip(status, 120))}</i>")
-    lines.extend(_details_specific(task))
-    if task.details:
-        raw = _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}",  # shown, not obeyed
-                             json.dumps(task.details, indent=1, ensure_ascii=False, default=str))
-        budget = TELEGRAM_LIMIT - tg_len("\n".join(lines)) - 20
-        escaped = html.escape(raw)
-        while tg_len(escaped) > budget and raw:
-            raw = raw[: int(len(raw) * 0.9)]
-            escaped = html.escape(raw) + "\n…"
-        if raw and budget > 200:
-            lines.append(f"<pre>{escaped}</pre>")
+        notes = {u: _local_only(u) for u in t.urls[:URLS_SHOWN]}
+        hints.update(why for why in notes.values() if why)
+        lines += [f"    {link}" for link in url_links(t.urls, notes.get)]
+    if hints:
+        lines.append("💡 Away from that machine, open a URL through an SSH tunnel "
+                     "(ssh -L 8080:127.0.0.1:PORT you@host, then http://127.0.0.1:8080), or "
+                     "start the web server with its LAN address.")
+    gone = [t for t in servers if t.state != "running"]
+    if gone:
+        pids = ", ".join(str(t.pid) for t in gone[:10]) + (" …" if len(gone) > 10 else "")
+        many = len(gone) > 1
+        lines.append(f"⚠️ {len(gone)} web server{'s' if many else ''} recorded but gone "
+                     f"(pid {pids}): {'their URLs' if many else 'its URL'} no longer "
+                     f"work{'' if many else 's'}.")
     return "\n".join(lines)
 
 
@@ -398,8 +416,9 @@ def report_html(tasks: Sequence[Task], now: float | None = None) -> str:
     for t in tasks:
         if t.state != "running":
             continue
-        fig = html.escape(progress_text(t) or clip(t.status, 80))
-        bar = f"{progress_bar(t.progress)} " if t.progress is not None else ""
+        f = t.facts
+        fig = html.escape(said(t, now) or clip(t.status, 80))
+        bar = f"{progress_bar(f.progress)} " if f.progress is not None else ""
         lines.append(
             f"{STATE_ICON['running']} {field(t.account.username)} · "
             f"<b>{field(t.action)}</b> · {bar}{fig}"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from telebot.facts import looks_finished, progress_from_row, state_of
 from telebot.ikabot.statuses import MAX_COUNT, parse_status, valid_url
 from telebot.model import AccountData, Parsed, Progress, Snapshot, Task
 from telebot.processes import liveness
@@ -20,8 +21,6 @@ from telebot.progress import runs_progress
 
 if TYPE_CHECKING:
     from telebot.ikabot.store import Store
-    from telebot.state import Tracked
-    from telebot.state.tracking import TrackingStore
 
 Probe = Callable[[int, float], tuple[bool, "int | None"]]
 
@@ -42,7 +41,10 @@ def _int(value: Any) -> int | None:
 
 
 def progress_from_details(details: dict[str, Any]) -> tuple[Progress | None, int | None]:
-    """(progress, remaining) from the generic `progress` field or autoPirate's `missions`."""
+    """(progress, remaining) from the generic `progress` field or autoPirate's `missions`.
+
+    `missions` (the seed's autoPirate shape) counts `completed` runs; while fewer than the
+    total are done, the next one is under way, as ikabot's own `N more runs` counts it."""
     p = details.get("progress")
     if isinstance(p, dict):
         done, total = _int(p.get("done")), _int(p.get("total"))
@@ -55,7 +57,8 @@ def progress_from_details(details: dict[str, Any]) -> tuple[Progress | None, int
         if total and done is None and left is not None and left <= total:
             done = total - left
         if total and done is not None and done <= total:
-            return Progress(done, total, "missions"), total - done
+            return Progress(done, total, "runs", done + 1 if done < total else None), \
+                total - done
         if left is not None:
             return None, left
     return None, None
@@ -88,14 +91,6 @@ def _details_for(entry: dict[str, Any], details: dict[str, dict[str, Any]]) -> d
     return d
 
 
-def finished(progress: Progress | None, remaining: int | None, details: dict[str, Any]) -> bool:
-    if progress is not None and progress.complete:
-        return True
-    if remaining == 0:
-        return True
-    return details.get("finished") is True or details.get("state") == "finished"
-
-
 def build_task(account: Any, entry: dict[str, Any], details: dict[str, Any],
                alive: bool, ticks: int | None) -> Task:
     parsed = parse_status(entry["action"], entry["status"])
@@ -107,8 +102,7 @@ def build_task(account: Any, entry: dict[str, Any], details: dict[str, Any],
         if remaining is None and progress is not None:
             remaining = progress.total - progress.done
     urls = urls_from_details(details) or list(parsed.urls)
-    state = "running" if alive else ("finished" if finished(progress, remaining, details)
-                                     else "dead")
+    state = state_of(alive, None, looks_finished(entry["action"], progress, remaining, details))
     return Task(pid=entry["pid"], action=entry["action"], account=account,
                 status=entry["status"], started=entry["date"], details=details,
                 progress=progress, remaining=remaining, urls=urls, alive=alive,
@@ -230,19 +224,62 @@ def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe,
     return tasks
 
 
+def view_of(snapshot: Snapshot, pid: int, started: float) -> Task | None:
+    """The view of one entry whose process is known to be gone (not probed), or None."""
+    for account in snapshot.accounts:
+        for entry in account.process_list:
+            if entry["pid"] == pid and abs(entry["date"] - started) < 1:
+                details = _details_for(entry, account.process_details)
+                return build_task(account.key, entry, details, False, None)
+    return None
+
+
 def collect(store: Store) -> list[Task]:
     return build_tasks(store.read())
 
 
-def annotate(tasks: list[Task], state: TrackingStore) -> None:
-    """What telebot itself remembers: how a task it saw end ended, and `Mission k/N`.
+class Memory(Protocol):
+    """What `annotate` asks of telebot's memory (its state database); rows come back as plain
+    values with the fields of `state.Tracked`, so the task model does not depend on it."""
 
-    The bot runs it on the state's writer thread (`StateDB.run`), so it touches only the rows
-    it needs, through indexes: the ended rows of the pids of gone entries (ikabot drops an
-    entry once its process is gone, so these are few), and a history lookup only for live
-    autoPirates that have no structured progress.
+    def ended_of(self, pids: Iterable[int]) -> dict[int, list[Any]]: ...
+
+    def tracked_one(self, pid: int, start_ticks: int) -> Any: ...
+
+    def status_history(self, pid: int, start_ticks: int,
+                       limit: int = ...) -> list[tuple[float, str]]: ...
+
+
+def learn_end(task: Task, row: Any) -> None:
+    """A task telebot saw end: how it ended, and the figure it had when it ended (the
+    runs telebot counted while it ran, which ikabot's data alone no longer says)."""
+    progress = progress_from_row(row.progress) if task.progress is None else None
+    task.learn(ended=row.ended_json(),
+               state="finished" if row.end_kind == "finished" else "dead",
+               progress=progress,
+               remaining=row.remaining if task.remaining is None else None)
+
+
+def learn_runs(task: Task, history: list[tuple[float, str]], first_seen: float | None) -> None:
+    """`run k of N` for an autoPirate telebot saw from its start (`progress.runs_progress`)."""
+    task.history = history
+    if history and history[-1][1] != task.status[:STATUS_KEEP]:  # as the database keeps it
+        task.history.append((time.time(), task.status))  # newer than the last scan
+    if task.action == "autoPirate" and task.progress is None and task.history:
+        runs = runs_progress(task.history, task.started, first_seen)
+        if runs is not None:
+            task.learn(progress=runs)
+
+
+def annotate(tasks: list[Task], state: Memory) -> None:
+    """What telebot itself remembers: how a task it saw end ended, and `run k of N`.
+
+    Runs on the event loop's thread (the database connection is not shared across threads),
+    so it touches only the rows it needs, through indexes: the ended rows of the pids of gone
+    entries (ikabot drops an entry once its process is gone, so these are few), and a history
+    lookup only for live autoPirates that have no structured progress.
     """
-    ended: dict[int, list[Tracked]] = state.ended_of(t.pid for t in tasks if not t.alive)
+    ended = state.ended_of(t.pid for t in tasks if not t.alive)
     for task in tasks:
         if not task.alive:
             rows = ended.get(task.pid)
@@ -250,17 +287,12 @@ def annotate(tasks: list[Task], state: TrackingStore) -> None:
                 continue  # most entries: long gone before telebot ever saw them
             row = next((r for r in rows if abs(r.started - task.started) < 1), None)
             if row is not None:
-                task.ended = row.ended_json()
-                task.state = "finished" if row.end_kind == "finished" else "dead"
+                learn_end(task, row)
             continue
         if task.start_ticks is None:
             continue
         if task.action == "autoPirate" or task.progress is None:
-            task.history = state.status_history(task.pid, task.start_ticks, limit=50)
-        if task.history and task.history[-1][1] != task.status[:STATUS_KEEP]:
-            task.history.append((time.time(), task.status))  # newer than the last scan
-        if task.action == "autoPirate" and task.progress is None and task.history:
-            row = state.tracked_one(task.pid, task.start_ticks)
-            runs = runs_progress(task.history, task.started, row.first_seen if row else None)
-            if runs is not None:
-                task.progress = runs
+            history = state.status_history(task.pid, task.start_ticks, limit=50)
+            row = state.tracked_one(task.pid, task.start_ticks) \
+                if task.action == "autoPirate" and task.progress is None and history else None
+            learn_runs(task, history, row.first_seen if row else None)

@@ -21,6 +21,15 @@ ALICE = Account("alice@example.org", "alice", "59", "en", password="alice-pw")
 BOB = Account("bob@example.org", "bob", "12", "de", password="bob-pw")
 
 
+TEST_TZ = "Asia/Kolkata"  # +05:30 all year: a test that assumes the host's zone or UTC fails
+
+
+@pytest.fixture(autouse=True)
+def _zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every time shown is in TELEBOT_TZ; tests never depend on the host's zone."""
+    monkeypatch.setenv("TELEBOT_TZ", TEST_TZ)
+
+
 @pytest.fixture
 def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start real task processes (`ikabot=False`: another program's process); every one is
@@ -73,6 +82,7 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TELEBOT_", "IKABOT_", "TELEGRAM_"))}
     env["HOME"] = str(tmp_path / "clihome")
+    env["TELEBOT_TZ"] = TEST_TZ
     env["TELEBOT_STATE_DIR"] = str(tmp_path / "state")
     env["IKABOT_LOG"] = str(tmp_path / "ikabot.log")  # never the host's real /tmp/ikabot.log
     env.update(extra)

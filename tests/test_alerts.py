@@ -49,7 +49,7 @@ async def test_death_alert_names_everything(ikabot_dir, spawn, api, tmp_path, si
         p.wait()
         assert await bot.wait(lambda: alerts(api))
         (text,) = alerts(api)
-        assert text.startswith(f"💀 autoPirate killed ({sig.name}) at Mission 5/10")
+        assert text.startswith(f"💀 autoPirate killed ({sig.name}) during run 6 of 10 (5 done)")
         assert f"pid {p.pid}" in text and "alice (s59-en)" in text
         assert "last status: Pirating for 5 more runs" in text and "ran " in text
 
@@ -169,7 +169,13 @@ async def test_alerts_toggle(ikabot_dir, spawn, api, tmp_path):
     p = pirate(ikabot_dir, spawn)
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
         (reply,) = await bot.ask("/alerts")
-        assert "✅ died" in reply["text"]
+        # each switch says what it covers: *died* silences failed, killed and stopped too
+        assert "✅ died: a task failed, was killed, died or was stopped" in reply["text"]
+        # no TELEBOT_STALL_MINUTES here: *stalled* is off, whatever was chosen, and says why
+        assert "⬜ stalled: " in reply["text"] and "TELEBOT_STALL_MINUTES is not set" in \
+            reply["text"]
+        labels = [b["text"] for row in reply["reply_markup"]["inline_keyboard"] for b in row]
+        assert "⬜ stalled" in labels and "✅ died" in labels
         api.add_callback("tb:a:died", reply["message_id"], chat_id=OWNER)
         assert await bot.wait(lambda: "⬜ died" in api.sent(OWNER)[-1]["text"] or any(
             "⬜ died" in m["text"] for m in api.sent(OWNER)))
@@ -319,8 +325,8 @@ async def test_raise_is_failed_with_the_cause_from_ikabots_log(ikabot_dir, api, 
             (text,) = alerts(api)
         assert p.wait(10) == 0  # ikabot's logout(): os._exit(0), as after a success
         # telebot saw it start with 3 runs to go, so it knows the total
-        assert text.startswith(("❌ autoPirate failed at Mission 1/3",
-                                "❌ autoPirate failed at 3 runs left"))
+        assert text.startswith(("❌ autoPirate failed during run 1 of 3 (0 done)",
+                                "❌ autoPirate failed with 3 runs left")), text  # before a scan
         assert f"cause: {cause}" in text and "Traceback" not in text
     finally:
         if p.poll() is None:
@@ -351,7 +357,7 @@ async def test_ikabot_task_that_returns_is_finished(ikabot_dir, api, tmp_path):
 async def test_status_shows_mission_k_of_n_for_a_pirate_seen_from_its_start(
         ikabot_dir, spawn, api, tmp_path):
     """ikabot writes only `Pirating for N more runs`; telebot saw the first one, so N is the
-    total and the run under way is shown as `Mission k/N`."""
+    total and the run under way is shown as `run k of N (k-1 done)`."""
     p = spawn()
     ikabot_dir.add_task(ALICE, p.pid, "autoPirate")  # ikabot's menu writes "started"
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
@@ -375,14 +381,15 @@ async def test_status_shows_mission_k_of_n_for_a_pirate_seen_from_its_start(
 
         assert await status_says("started")
         ikabot_dir.set_status(ALICE, p.pid, "Pirating for 5 more runs")
-        assert await status_says("Mission 1/5")
+        assert await status_says("run 1 of 5 (0 done)")
         assert await bot.wait(lambda: history_has(2))  # a scan kept it in the history
         ikabot_dir.set_status(ALICE, p.pid, "Pirating for 4 more runs")
-        assert await status_says("Mission 2/5")
+        assert await status_says("run 2 of 5 (1 done)")
         assert await bot.wait(lambda: history_has(3))  # the alert tells what a scan last saw
         p.kill()
         assert await bot.wait(lambda: alerts(api))
-        assert alerts(api)[0].startswith("💀 autoPirate killed (SIGKILL) at Mission 2/5")
+        assert alerts(api)[0].startswith(
+            "💀 autoPirate killed (SIGKILL) during run 2 of 5 (1 done)")
 
 
 async def test_an_alert_for_a_task_with_a_5000_character_action_arrives(ikabot_dir, spawn, api,
@@ -440,4 +447,33 @@ async def test_a_runaway_status_is_kept_bounded_in_telebots_database(ikabot_dir,
         assert len(row.status) == STATUS_KEEP and len(row.action) == ACTION_KEEP
         (entry,) = state.tracking.status_history(row.pid, row.start_ticks)
         assert len(entry[1]) == STATUS_KEEP
+        state.close()
+
+
+async def test_what_ikabot_wrote_after_the_last_scan_is_kept_bounded_too(ikabot_dir, spawn,
+                                                                         api, tmp_path):
+    """The last words of a task read once its process is gone (`Tracker.last_words`): a
+    runaway status and a page of URLs are kept as bounded as a scan keeps them."""
+    from telebot.render import URLS_SHOWN
+    from telebot.tasks import STATUS_KEEP
+
+    p = spawn()
+    ikabot_dir.add_task(ALICE, p.pid, "webServer", "running on http://127.0.0.1:43527 ")
+    s = fast_settings(ikabot_dir.path, api, tmp_path / "s", scan_seconds=3600)  # no scans
+    async with running_bot(s, api) as bot:
+        (reply,) = await bot.ask("/status")
+        assert "webServer" in reply["text"]
+        urls = " and ".join(f"http://10.0.0.{i}:43527" for i in range(1, 21))
+        ikabot_dir.set_status(ALICE, p.pid, f"running on {urls} " + "x" * 10**6)
+        p.kill()
+        assert await bot.wait(lambda: alerts(api, "webServer"))
+    state = StateDB.open_readonly(s.state_dir)
+    assert state is not None
+    try:
+        (row,) = state.tracking.tracked(open_only=False)
+        assert row.ended_at is not None and len(row.status) == STATUS_KEEP
+        assert row.urls == [f"http://10.0.0.{i}:43527" for i in range(1, URLS_SHOWN + 1)]
+        assert all(len(said) <= STATUS_KEEP
+                   for _, said in state.tracking.status_history(row.pid, row.start_ticks))
+    finally:
         state.close()

@@ -9,7 +9,9 @@ import logging
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from botharness import OWNER, fast_settings, running_bot
@@ -20,6 +22,7 @@ from ikabotdata import IkabotDir
 
 from telebot import render
 from telebot.demo.fakeapi import FakeBotAPI
+from telebot.detailsview import details_html
 from telebot.errors import ConfigError
 from telebot.ikabot.details import modify_account, save_process_details
 from telebot.model import AccountKey, Task
@@ -53,7 +56,7 @@ async def test_status_shows_progress_grouped_by_account(world, api, tmp_path):
     async with running_bot(settings_for(world, api, tmp_path), api) as bot:
         (reply,) = await bot.ask("/status")
         text = reply["text"]
-        assert "5/10 missions" in text and "autoPirate" in text
+        assert "run 6 of 10 (5 done)" in text and "autoPirate" in text
         assert "👤 alice" in text and "👤 bob" in text
         assert str(world["pirate"].pid) in text
         assert reply["parse_mode"] == "HTML"
@@ -72,13 +75,15 @@ async def test_webserver_urls(world, api, tmp_path):
         assert await bot.wait(lambda: any("webServer killed (SIGKILL)" in t for t in bot.texts()))
         (reply,) = await bot.ask("/webserver")
         assert "No ikabot web server is running" in reply["text"]
-        assert "dead" in reply["text"]
+        assert f"1 web server recorded but gone (pid {world['web'].pid})" in reply["text"]
 
 
 async def test_details_and_usage(world, api, tmp_path):
     async with running_bot(settings_for(world, api, tmp_path), api) as bot:
         (reply,) = await bot.ask(f"/details {world['pirate'].pid}")
-        assert "Missions: completed 5, total 10, remaining 5" in reply["text"]
+        assert "Progress: █████░░░░░ run 6 of 10 (5 done)" in reply["text"]
+        # a person reads it: no JSON, no epoch number
+        assert "{" not in reply["text"] and "timestamp" not in reply["text"]
         (reply,) = await bot.ask("/details")
         assert "Usage: /details <pid>" in reply["text"]
         (reply,) = await bot.ask("/details 1")
@@ -112,7 +117,7 @@ async def test_refresh_edits_in_place(world, api, tmp_path):
         assert await bot.wait(lambda: any(c.method == "answerCallbackQuery"
                                           for c in api.calls))
         edited = next(m for m in api.sent(OWNER) if m["message_id"] == reply["message_id"])
-        assert edited["edits"] == 1 and "6/10 missions" in edited["text"]
+        assert edited["edits"] == 1 and "run 7 of 10 (6 done)" in edited["text"]
         assert any(c.method == "editMessageText" and c.status == 200 for c in api.calls)
 
 
@@ -122,7 +127,7 @@ async def test_details_button(world, api, tmp_path):
         before = len(api.sent(OWNER))
         api.add_callback(f"tb:d:{world['builder'].pid}", reply["message_id"], chat_id=OWNER)
         assert await bot.wait(lambda: len(api.sent(OWNER)) > before)
-        assert "Construction: Athens · Academy → level 4" in api.sent(OWNER)[-1]["text"]
+        assert "Working on: Athens · Academy → level 4" in api.sent(OWNER)[-1]["text"]
 
 
 def _ikabot_reads_updates(api: FakeBotAPI) -> list[dict]:
@@ -152,7 +157,7 @@ async def test_janitor_keeps_the_queue_from_filling(world, api, tmp_path):
     async with running_bot(settings_for(world, api, tmp_path), api) as bot:
         young = api.add_message("young captcha answer", chat_id=OWNER)
         (reply,) = await bot.ask("/status")
-        assert "5/10 missions" in reply["text"]
+        assert "run 6 of 10 (5 done)" in reply["text"]
         assert await bot.wait(lambda: all(u["update_id"] > old_ids[-1]
                                           for u in api.unconfirmed()))
         remaining = [u["update_id"] for u in api.unconfirmed()]
@@ -170,7 +175,7 @@ async def test_a_strangers_flood_does_not_make_telebot_or_ikabot_deaf(world, api
             api.add_message("/status", chat_id=STRANGER, user_id=STRANGER)
         captcha = api.add_message("xk4d", chat_id=OWNER)  # for ikabot
         (reply,) = await bot.ask("/status")
-        assert "5/10 missions" in reply["text"]
+        assert "run 6 of 10 (5 done)" in reply["text"]
         assert await bot.wait(lambda: len(api.sent(STRANGER)) == 1)
         remaining = [u["update_id"] for u in api.unconfirmed()]
         assert remaining[0] == captcha  # the stranger's run is confirmed, ikabot's answer kept
@@ -199,10 +204,10 @@ async def test_the_shared_tokens_blind_spot_is_said_once(world, api, tmp_path, c
         assert await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls)
                               >= polls + 5)  # several more looks at the same queue
         (text,) = notices()
-        until = time.strftime("%H:%M", time.localtime(head + 30 * 60))
-        assert f"until about {until}" in text
+        until = datetime.fromtimestamp(head + 30 * 60, ZoneInfo("Asia/Kolkata"))  # TELEBOT_TZ
+        assert f"until about {until:%H:%M} IST" in text
         assert "TELEBOT_TOKEN" in text and "ikabot may still need" in text
-        assert not [t for t in bot.texts() if "5/10 missions" in t]  # out of sight indeed
+        assert not [t for t in bot.texts() if "run 6 of 10" in t]  # out of sight indeed
     assert len([r for r in caplog.records if "cannot see commands" in r.getMessage()]) == 1
 
 
@@ -218,7 +223,7 @@ async def test_update_ids_kept_per_bot_and_a_restart_of_the_ids_is_followed(
     db.close()
     async with running_bot(s, api) as bot:
         (reply,) = await bot.ask("/status")  # a low id: the fake's count starts at 1
-        assert "5/10 missions" in reply["text"]
+        assert "run 6 of 10 (5 done)" in reply["text"]
         (reply,) = await bot.ask("/webserver")
         assert "43527" in reply["text"]
 
@@ -250,7 +255,7 @@ async def test_dedicated_token_uses_long_polling(world, api, tmp_path):
     s = settings_for(world, api, tmp_path, token=TOKEN, chat_id=str(OWNER))
     async with running_bot(s, api) as bot:
         (reply,) = await bot.ask("/status")
-        assert "5/10" in reply["text"]
+        assert "run 6 of 10 (5 done)" in reply["text"]
         assert any(c.method == "getUpdates" and "offset" in c.params for c in api.calls)
 
 
@@ -260,7 +265,7 @@ async def test_telebot_token_equal_to_ikabots_stays_shared(world, api, tmp_path)
     api.add_message("the captcha answer", chat_id=OWNER)  # for ikabot, not telebot
     async with running_bot(s, api) as bot:
         (reply,) = await bot.ask("/status")
-        assert "5/10" in reply["text"]
+        assert "run 6 of 10 (5 done)" in reply["text"]
     assert any(u.get("message", {}).get("text") == "the captcha answer"
                for u in api.unconfirmed())
 
@@ -287,7 +292,7 @@ async def test_429_on_reply_is_retried(world, api, tmp_path):
     async with running_bot(settings_for(world, api, tmp_path), api) as bot:
         api.fail("sendMessage", 429, retry_after=1)
         (reply,) = await bot.ask("/status")
-        assert "5/10" in reply["text"]
+        assert "run 6 of 10 (5 done)" in reply["text"]
         statuses = [c.status for c in api.calls if c.method == "sendMessage"]
         assert 429 in statuses and statuses[-1] == 200
 
@@ -315,7 +320,7 @@ async def test_scheduled_report_only_when_progress_changed(world, api, tmp_path)
         # many more report intervals, no change: no more reports
         await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls[n:]) >= 40)
         reports = [t for t in bot.texts() if "Progress report" in t]
-        assert len(reports) == 2 and "7/10" in reports[1]
+        assert len(reports) == 2 and "run 8 of 10 (7 done)" in reports[1]
 
 
 async def test_token_never_logged(world, api, tmp_path, caplog):
@@ -403,7 +408,7 @@ def test_any_status_renders_to_messages_telegram_accepts(statuses, action, api):
                   urls=["http://127.0.0.1:5"], alive=bool(i % 2),
                   state="running" if i % 2 else "dead") for i, s in enumerate(statuses)]
     messages = [*render.status_pages(tasks), render.webserver_html(tasks),
-                render.report_html(tasks), *(render.details_html(t) for t in tasks)]
+                render.report_html(tasks), *(details_html(t) for t in tasks)]
     for m in messages:
         for chunk in render.split_message(m):
             body = json.dumps({"chat_id": OWNER, "text": chunk, "parse_mode": "HTML"}).encode()
@@ -455,7 +460,7 @@ async def test_waits_for_the_bot_api_to_come_up(world, api, tmp_path, caplog):
     api.fail("getMe", drop=True, times=1)
     async with running_bot(settings_for(world, api, tmp_path), api) as bot:
         (reply,) = await bot.ask("/status")
-        assert "5/10" in reply["text"]
+        assert "run 6 of 10 (5 done)" in reply["text"]
     assert [c.status for c in api.calls if c.method == "getMe"][:3] == [502, 0, 200]
     assert "cannot reach the Bot API" in caplog.text and TOKEN not in caplog.text
 
@@ -472,8 +477,8 @@ async def test_legacy_layout_bot(legacy_file, spawn, api, tmp_path):
         assert "Pirating for 5 more runs" in reply["text"]
         p.kill()
         # first seen within its first run with 5 to go: 5 is the total, the first run is on
-        assert await bot.wait(lambda: any("autoPirate killed (SIGKILL) at Mission 1/5" in t
-                                          for t in bot.texts()))
+        assert await bot.wait(lambda: any(
+            "autoPirate killed (SIGKILL) during run 1 of 5 (0 done)" in t for t in bot.texts()))
     assert ALICE.password not in json.dumps(api.sent())
 
 
@@ -482,7 +487,7 @@ async def test_reply_rides_out_a_bot_api_hiccup(world, api, tmp_path):
         api.fail("sendMessage", 502, times=1)
         api.fail("sendMessage", drop=True, times=1)
         (reply,) = await bot.ask("/status")
-        assert "5/10" in reply["text"]
+        assert "run 6 of 10 (5 done)" in reply["text"]
         statuses = [c.status for c in api.calls if c.method == "sendMessage"]
         assert statuses[-3:] == [502, 0, 200]
 
@@ -568,11 +573,11 @@ async def test_token_shared_later_is_read_the_shared_way(world, api, tmp_path, c
     s = settings_for(world, api, tmp_path, token=TOKEN, chat_id=str(OWNER))
     async with running_bot(s, api) as bot:
         (reply,) = await bot.ask("/status")
-        assert "5/10" in reply["text"]
+        assert "run 6 of 10 (5 done)" in reply["text"]
         world["dir"].set_telegram(TOKEN, str(OWNER), ALICE)
         assert await bot.wait(lambda: "shared way" in caplog.text)
         captcha = api.add_message("the captcha answer", chat_id=OWNER)
         (reply,) = await bot.ask("/status")
-        assert "5/10" in reply["text"]
+        assert "run 6 of 10 (5 done)" in reply["text"]
         await bot.settled()
         assert captcha in {u["update_id"] for u in api.unconfirmed()}

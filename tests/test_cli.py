@@ -65,7 +65,7 @@ def test_status_table(ikabot_dir: IkabotDir, spawn, run_cli):
     ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Mission 5/10 complete")
     r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path))
     assert r.code == 0
-    assert "PID" in r.out and "[#####.....] 5/10 missions" in r.out and str(p.pid) in r.out
+    assert "PID" in r.out and "[#####.....] 5 of 10 missions done" in r.out and str(p.pid) in r.out
 
 
 def test_check_reports_everything_and_asks_getme(ikabot_dir: IkabotDir, spawn, run_cli):
@@ -194,7 +194,7 @@ def test_help_names_every_environment_variable(run_cli):
              "TELEBOT_POLL_SECONDS", "TELEBOT_CONFIRM_AFTER_MINUTES", "TELEBOT_SCAN_SECONDS",
              "TELEBOT_REPORT_MINUTES", "TELEBOT_STALL_MINUTES", "TELEBOT_OWNER_IDS",
              "TELEBOT_HOST_LABEL", "TELEBOT_ALLOW_KILL", "TELEBOT_HEARTBEAT_URL",
-             "TELEBOT_HEARTBEAT_MINUTES"}
+             "TELEBOT_HEARTBEAT_MINUTES", "TELEBOT_TZ"}
     read = set(re.findall(r'"((?:IKABOT|TELEBOT|TELEGRAM)_[A-Z_]+)"',
                           inspect.getsource(Settings.from_env)))
     assert read and read <= names  # a variable Settings reads but the help would not name

@@ -113,3 +113,28 @@ def test_planted_env_is_refused_whatever_it_holds(tmp_path: Path, run_cli):
     os.chown(env, os.getuid(), -1)
     env.chmod(0o644)
     assert "TELEGRAM_API_BASE_URL" not in run_cli("check").err
+
+
+def test_time_zone_is_an_iana_name(run_cli):
+    """TELEBOT_TZ: a bad name is one line naming the variable, exit 2, no traceback."""
+    assert Settings.from_env({"TELEBOT_TZ": "Europe/Berlin"}).tz == "Europe/Berlin"
+    assert Settings.from_env({}).tz is None
+    for bad in ("Mars/Olympus", "../../etc/passwd", "CET+99"):
+        with pytest.raises(ConfigError) as e:
+            Settings.from_env({"TELEBOT_TZ": bad})
+        assert "TELEBOT_TZ" in str(e.value) and "\n" not in str(e.value)
+    r = run_cli("status", TELEBOT_TZ="Mars/Olympus")
+    assert r.code == 2 and r.err.count("\n") == 1 and "TELEBOT_TZ" in r.err
+    assert "Traceback" not in r.err
+
+
+def test_times_are_shown_in_telebot_tz(monkeypatch):
+    """Every time shown is in TELEBOT_TZ, with the zone said (not the host's zone)."""
+    from telebot import clock
+
+    ts = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
+    monkeypatch.setenv("TELEBOT_TZ", "UTC")
+    assert clock.stamp(ts) == "2027-01-15 08:00 UTC"
+    monkeypatch.setenv("TELEBOT_TZ", "Asia/Tokyo")
+    assert clock.stamp(ts) == "2027-01-15 17:00 JST"
+    assert clock.clock(ts + 60, ts) == "17:01 JST"

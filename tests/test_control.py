@@ -4,13 +4,11 @@ loopback Bot API."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import psutil
@@ -18,7 +16,7 @@ import pytest
 from botharness import OWNER, Harness, fast_settings, running_bot
 from conftest import ALICE, clean_env
 from ikabotdata import IkabotDir
-from util import booted_ago, dead_pid
+from util import booted_ago, buttons, dead_pid, until
 
 from telebot.bot import control
 from telebot.bot.hostlabel import marker, untagged
@@ -35,21 +33,6 @@ def pirate(ikabot_dir: IkabotDir, spawn):
     p = spawn()
     ikabot_dir.add_pirate(ALICE, p.pid, done=3, total=10)
     return p
-
-
-def buttons(message: dict[str, Any]) -> dict[str, str]:
-    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-    return {b["text"]: b["callback_data"] for row in rows for b in row}
-
-
-async def until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
-    """Poll a condition the Bot API does not see (a process ending), off the bot's way."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
 
 
 async def quiet(bot: Harness, polls: int = 5) -> None:
@@ -92,7 +75,7 @@ async def test_owner_stops_a_task_in_two_taps(ikabot_dir, pirate, api, tmp_path)
         assert await bot.wait(lambda: len(api.sent(OWNER)) > before)
         confirm = api.sent(OWNER)[-1]
         assert confirm["text"].startswith(
-            f"❓ Stop autoPirate {pirate.pid} · Mission 3/10 · alice s59-en?")
+            f"❓ Stop autoPirate {pirate.pid} · run 4 of 10 (3 done) · alice s59-en?")
         assert alive(pirate)
         stop_it = buttons(confirm)["🛑 Stop it"]
         await press(bot, stop_it, confirm)  # tap 2

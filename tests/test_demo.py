@@ -18,13 +18,20 @@ def test_demo_shows_the_whole_product(run_cli):
     assert r.code == 0, r.err
     out = r.out
     assert "👤 you: /status" in out and "ikabot tasks: 4 running" in out
-    assert re.search(r"\d+/10 missions", out)  # a progress figure
+    assert re.search(r"run \d+ of (5|10) \(\d+ done\)", out)  # a progress figure
     assert "(edited its message)" in out  # Refresh edited in place
     assert re.search(r"http://127\.0\.0\.1:\d+ really answers: HTTP 200", out)  # a live URL
     assert re.search(r"Pirating for \d more runs", out)  # as ikabot's autoPirate writes it
-    assert re.search(r"💀 autoPirate killed \(SIGKILL\) at Mission \d+/10", out)  # kill -9
-    assert "✅ autoPirate finished: all 5 runs done" in out  # ended by itself, no error
-    assert "✅ constructionList finished" in out
+    # kill -9: the alert states the run the narration saw it killed in
+    said = re.search(r"killed during run (\d+) of 10, with (\d+) done", out)
+    assert said, out
+    assert f"💀 autoPirate killed (SIGKILL) during run {said[1]} of 10 ({said[2]} done)" in out
+    assert "✅ autoPirate finished: 5 of 5 runs done" in out  # ended by itself, no error
+    assert "✅ constructionList finished: 3 of 3 levels done" in out
+    # /details a person reads: the same figure, no JSON, no epoch number
+    details = out[out.index("👤 you: /details"):]
+    assert "Ended: ██████████ finished: 5 of 5 runs done" in details
+    assert "{" not in details and not re.search(r"\b1[789]\d{8}\b", details)
     assert " died" not in out  # nothing that ended by itself is reported as a death
     assert "Traceback" not in r.err and "123456:DEMO" not in out + r.err
 

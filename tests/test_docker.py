@@ -56,6 +56,8 @@ def test_compose_shares_data_and_log_read_only_and_sets_the_time_zone():
     assert mount.endswith(":ro")
     assert tb["environment"]["IKABOT_LOG"] == mount.split(":")[1] + "/ikabot.log"
     assert "TZ" in tb["environment"] and "TZ" in services["ikabot"]["environment"]
+    # how to show times in another zone than ikabot's is said where the settings are
+    assert "# TELEBOT_TZ: " in (ROOT / "deploy" / "compose.yaml").read_text()
 
 
 def test_dockerfile_builds_in_a_stage_with_a_compiler_and_runs_without_it():

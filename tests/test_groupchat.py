@@ -74,9 +74,12 @@ async def test_two_machines_share_one_group(api, tmp_path, spawn):
         api.add_message("/status", chat_id=GROUP, user_id=MEMBER, chat_type="supergroup")
         assert await a.wait(lambda: said(api, BOT_A, n) and said(api, BOT_B, n))
         (sa,), (sb,) = said(api, BOT_A, n), said(api, BOT_B, n)
-        assert sa["text"].startswith("🖥 alpha\nikabot tasks") and "2/10" in sa["text"]
+        assert sa["text"].startswith("🖥 alpha\nikabot tasks") and \
+            "run 3 of 10 (2 done)" in sa["text"]
+        assert ALICE.email not in sa["text"]  # a group's members need not see the login
         assert "👤 alice" in sa["text"] and "bob" not in sa["text"]
-        assert sb["text"].startswith("🖥 beta\nikabot tasks") and "7/10" in sb["text"]
+        assert sb["text"].startswith("🖥 beta\nikabot tasks") and \
+            "run 8 of 10 (7 done)" in sb["text"]
         assert "👤 bob" in sb["text"] and "alice" not in sb["text"]
 
         # /status@<bot>: that one only, in either way of reading updates
@@ -148,8 +151,9 @@ async def test_a_death_on_each_machine_is_labelled(api, tmp_path, spawn):
         assert await a.wait(lambda: {m["bot"] for m in api.sent(GROUP)
                                      if "💀 autoPirate killed" in m["text"]} == {BOT_A, BOT_B})
     died = {m["bot"]: m["text"] for m in api.sent(GROUP) if "💀" in m["text"]}
-    assert died[BOT_A].startswith("🖥 alpha\n💀 autoPirate killed (SIGKILL) at Mission 2/10")
-    assert died[BOT_B].startswith("🖥 beta\n💀 autoPirate killed (SIGKILL) at Mission 7/10")
+    killed = "💀 autoPirate killed (SIGKILL) during run"
+    assert died[BOT_A].startswith(f"🖥 alpha\n{killed} 3 of 10 (2 done)")
+    assert died[BOT_B].startswith(f"🖥 beta\n{killed} 8 of 10 (7 done)")
 
 
 async def test_group_label_defaults_to_the_host_name(tmp_path, spawn):

@@ -11,11 +11,14 @@ import ast
 import importlib.util
 import re
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from telebot import render
+from telebot.detailsview import details_html
 from telebot.ikabot.statuses import FORMATS, SAYS_NOTHING, duration, parse_status
 from telebot.model import AccountKey, Task
 
@@ -126,18 +129,18 @@ def test_shown_as_a_person_reads_them():
         task = Task(pid=1, action=action, account=key, status=status, started=now - 60,
                     details={}, progress=parsed.progress, remaining=parsed.remaining,
                     urls=[], alive=True, state="running", parsed=parsed)
-        return render.progress_text(task, now)
+        return render.said(task, now)
 
-    clock = time.strftime("%H:%M", time.localtime(now + 7800))
+    then = datetime.fromtimestamp(now + 7800, ZoneInfo("Asia/Kolkata"))  # TELEBOT_TZ (conftest)
     assert line("loginDaily", f"Last activity @{dt(now)}, next activity @{dt(now + 7800)}") \
-        in (f"next run in 2 h 10 m ({clock})",  # the same day
-            f"next run in 2 h 10 m ({time.strftime('%b %d %H:%M', time.localtime(now + 7800))})")
+        in (f"next run in 2 h 10 m ({then:%H:%M} IST)",  # the same day there
+            f"next run in 2 h 10 m ({then:%b %d %H:%M} IST)")
     assert line("UpgradeUnits", "Upgrade in progress (~42m)...") == "42 m left"
     assert line("constructionList", "Sparta: queued 3 upgrades | total 2H") == \
         "3 upgrades left · 2 h 0 m left"
     assert line("donationBot", "Checking cities... | Total Donated: 5,000") == \
         "total donated 5,000"
-    assert line("autoPirate", "Pirating for 5 more runs") == "5 runs left"
+    assert line("autoPirate", "Pirating for 5 more runs") == "5 runs left, this one included"
     assert line("activateShrine", f"Not enough favor @{dt(now - 4 * 3600)}, re-trying in 3h.") \
         == "next run due"
 
@@ -152,7 +155,7 @@ def test_status_and_details_show_what_the_status_says():
                 status=status, started=now - 60, details={}, progress=None, remaining=None,
                 urls=[], alive=True, state="running", parsed=parsed)
     assert "next run in 2 h 10 m" in render.task_line(task, now)
-    assert "Progress: next run in 2 h 10 m" in render.details_html(task, now)
+    assert "Progress: next run in 2 h 10 m" in details_html(task, now)
 
 
 @pytest.mark.parametrize("zone", ["XST-5:30", "YST+7"])  # POSIX TZ rules: UTC+5:30, UTC-7

@@ -59,14 +59,14 @@ async def test_a_completed_autopirate_is_finished(ikabot_dir, api, tmp_path, pir
     s = fast_settings(ikabot_dir.path, api, tmp_path / "s", ikabot_log=tmp_path / "ikabot.log")
     async with running_bot(s, api) as bot:
         gate(tmp_path, "start")
-        assert await status_shows(bot, "Mission 1/3")
+        assert await status_shows(bot, "run 1 of 3 (0 done)")
         for k in (1, 2, 3):
             gate(tmp_path, f"run-{k}")
         assert await bot.wait(lambda: alerts(api), 20)
         await bot.ask("/status")  # a later answer: no second alert came first
         (text,) = alerts(api)
     assert p.wait(10) == 0  # ikabot's logout(): os._exit(0)
-    assert text.startswith("✅ autoPirate finished") and "all 3 runs done" in text, text
+    assert text.startswith("✅ autoPirate finished") and "finished: 3 of 3 runs done" in text, text
     assert "probably" not in text
 
 
@@ -76,16 +76,16 @@ async def test_a_sigkilled_autopirate_is_killed_where_it_stopped(ikabot_dir, api
     s = fast_settings(ikabot_dir.path, api, tmp_path / "s", ikabot_log=tmp_path / "ikabot.log")
     async with running_bot(s, api) as bot:
         gate(tmp_path, "start")
-        assert await status_shows(bot, "Mission 1/5")
+        assert await status_shows(bot, "run 1 of 5 (0 done)")
         gate(tmp_path, "run-1")
         gate(tmp_path, "run-2")
-        assert await status_shows(bot, "Mission 3/5")
+        assert await status_shows(bot, "run 3 of 5 (2 done)")
         p.send_signal(signal.SIGKILL)  # ikabot's Kill tasks menu, the OOM killer, kill -9
         p.wait()
         assert await bot.wait(lambda: alerts(api), 20)
         await bot.ask("/status")
         (text,) = alerts(api)
-    assert text.startswith("💀 autoPirate killed (SIGKILL) at Mission 3/5"), text
+    assert text.startswith("💀 autoPirate killed (SIGKILL) during run 3 of 5 (2 done)"), text
 
 
 async def test_an_autopirate_without_a_fortress_failed_with_its_cause(ikabot_dir, api, tmp_path,

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telebot import render
+from telebot.detailsview import details_html
 from telebot.model import AccountKey, Progress, Task
 
 NOW = 1_700_000_000.0
@@ -37,8 +38,8 @@ def test_status_table_has_progress_and_columns():
     header, row = out.splitlines()
     assert header.split()[:6] == ["PID", "ACCOUNT", "TASK", "STATE", "PROGRESS", "AGE"]
     assert "100" in row and "autoPirate" in row and "running" in row
-    assert "[#####.....] 5/10 missions" in row
-    assert "1 h 2 m" in row
+    assert "[#####.....] 5 of 10 missions done" in row
+    assert "up 1 h 2 m" in row
 
 
 def test_status_pages_escape_ikabot_text():
@@ -86,7 +87,15 @@ def test_webserver_lists_running_urls_and_notes_dead_ones():
     out = render.webserver_html([alive, dead], now=NOW)
     assert '<a href="http://127.0.0.1:43527">http://127.0.0.1:43527</a>' in out
     assert "http://192.168.1.100:43527" in out
-    assert "pid <code>8</code>" in out and "dead" in out
+    assert "1 web server recorded but gone (pid 8): its URL no longer works" in out
+    assert "only on that machine" in out  # 127.0.0.1 from a phone: the hint
+    assert out.count("only on that machine") == 1  # the LAN address needs none
+    docker = task(pid=9, action="webServer", progress=None, urls=["http://172.17.0.2:8000"])
+    gone = [task(pid=20 + i, action="webServer", state="dead", progress=None) for i in range(3)]
+    out = render.webserver_html([docker, *gone], now=NOW)
+    assert "(a container's address: only from the machine running it)" in render.html_to_text(out)
+    assert "⚠️ 3 web servers recorded but gone (pid 20, 21, 22): their URLs no longer work." in out
+    assert out.count("⚠️") == 1  # one line for all that are gone
     none = render.webserver_html([task()], now=NOW)
     assert "No ikabot web server is running" in none
 
@@ -97,9 +106,9 @@ def test_details_include_process_details_and_fit():
                               "status": "building"}] * 40,
                "blob": "x" * 10_000}
     t = task(action="constructionList", details=details, progress=None)
-    out = render.details_html(t, now=NOW)
-    assert "City: Athens" in out and "Academy 3 → 8 (building)" in out
-    assert "…and 10 more" in out
+    out = details_html(t, now=NOW)
+    assert "Building queue in Athens:" in out and "• Academy: level 3 → 8 (building)" in out
+    assert "…and 20 more" in out and "{" not in out
     assert render.tg_len(out) <= render.TELEGRAM_LIMIT
     assert _balanced(out)
 
@@ -129,12 +138,37 @@ def test_json_shape_has_contract_keys():
     assert proc["progress"]["done"] == 5 and proc["progress"]["total"] == 10
 
 
+def test_details_a_person_reads():
+    """/details: labelled lines, plain words, times in TELEBOT_TZ with the zone said; no JSON,
+    no epoch numbers, no Python reprs (issue 18, item 3)."""
+    details = {"action": "autoPirate", "timestamp": NOW - 100,
+               "missions": {"total": 10, "completed": 4, "remaining": 6},
+               "schedule": {"enabled": True, "day_mission": 3, "day_hours": [10, 18],
+                            "night_mission": 7, "night_hours": [19, 9]},
+               "custom_port": False, "last_run_at": NOW - 600, "convertPerMission": 2,
+               "targets": {"city": "Athens", "limit": None}}
+    t = task(details=details, status="Pirating for 6 more runs",
+             progress=Progress(4, 10, "runs", current=5))
+    t.history = [(NOW - 900, "started"), (NOW - 800, "Pirating for 6 more runs")]
+    out = details_html(t, now=NOW)
+    text = render.html_to_text(out)
+    assert "Progress: ████░░░░░░ run 5 of 10 (4 done)" in text
+    assert "Schedule: day: mission 3, 10:00–18:00 · night: mission 7, 19:00–09:00" in text
+    assert "custom port: no" in text and "convert per mission: 2" in text
+    assert "targets: city Athens, limit none" in text
+    assert "last run at: 2023-11-15 03:33 IST" in text  # NOW - 600 in Asia/Kolkata (conftest)
+    assert "Started: 2023-11-15 02:41 IST · up 1 h 2 m" in text
+    assert "Status changes (IST):\n  03:28:20 started\n  03:30:00 Pirating for 6 more runs" in text
+    assert "{" not in text and "False" not in text and "True" not in text
+    assert not re.search(r"\d{9,}", text)  # no epoch number anywhere
+
+
 def test_a_webserver_with_3000_urls_is_one_message():
     """Each task shows URLS_SHOWN URLs and "+N more": not 40 messages of URLs."""
     urls = [f"http://10.0.{i // 250}.{i % 250}:43527" for i in range(3000)]
     alive = task(pid=7, action="webServer", progress=None, urls=urls)
     dead = task(pid=8, action="webServer", state="dead", progress=None, urls=urls)
-    for out in (render.webserver_html([alive, dead], now=NOW), render.details_html(alive)):
+    for out in (render.webserver_html([alive, dead], now=NOW), details_html(alive)):
         (chunk,) = render.split_message(out)
         assert f"+{3000 - render.URLS_SHOWN} more" in chunk
         assert urls[render.URLS_SHOWN - 1] in chunk and urls[render.URLS_SHOWN] not in chunk

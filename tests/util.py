@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
+from typing import Any
 
 from telebot.demo.run import wait_for
 
@@ -11,6 +14,22 @@ def wait_until(predicate: Callable[[], object], timeout: float = 5.0,
                interval: float = 0.005) -> bool:
     """Poll until `predicate()` is true or `timeout` passes: synchronisation, not a delay."""
     return wait_for(predicate, timeout, interval)
+
+
+async def until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Poll a condition the Bot API does not see (a process ending), off the bot's way."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+def buttons(message: dict[str, Any]) -> dict[str, str]:
+    """A sent message's inline buttons: label → callback data."""
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return {b["text"]: b["callback_data"] for row in rows for b in row}
 
 
 def dead_pid() -> int:

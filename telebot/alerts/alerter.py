@@ -11,12 +11,14 @@ once. Tracking live tasks is `tracking`'s; the texts are `texts`'.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes, TypeHandler
 
@@ -25,6 +27,7 @@ from telebot.alerts.outbox import Deliverer
 from telebot.alerts.storms import Storms, text_of
 from telebot.alerts.texts import Ended, stalled_text
 from telebot.alerts.tracking import Tracker
+from telebot.alerts.twice import StopMarkup, TwiceWarnings
 from telebot.ikabot.log import IkabotLog
 from telebot.model import Task
 from telebot.processes.exitinfo import ExitInfo
@@ -41,6 +44,14 @@ def toggle_of(how: str) -> str:
     return "finished" if how == "finished" else "died"
 
 
+# What each /alerts switch covers, as /alerts says it (`toggle_of` decides it for ends).
+SWITCHES = {
+    "died": "a task failed, was killed, died or was stopped",
+    "finished": "a task finished its work",
+    "stalled": "a running task's status did not change for TELEBOT_STALL_MINUTES",
+}
+
+
 @dataclass(frozen=True)
 class ProcessExited:
     """An update of telebot's own: a watched task process is gone."""
@@ -49,6 +60,26 @@ class ProcessExited:
     start_ticks: int
     at: float
     exit: ExitInfo | None = None
+
+
+@dataclass
+class BotOut:
+    """How alerts reach Telegram through the bot: HTML, buttons as JSON, no link previews."""
+
+    bot: Any
+
+    async def send(self, chat_id: str, text: str, markup: str | None = None) -> Any:
+        buttons = InlineKeyboardMarkup.de_json(json.loads(markup), self.bot) if markup else None
+        return await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                           reply_markup=buttons, disable_web_page_preview=True)
+
+    async def send_plain(self, chat_id: str, text: str) -> Any:
+        return await self.bot.send_message(chat_id, text, disable_web_page_preview=True)
+
+    async def edit(self, chat_id: str, message_id: int, text: str) -> Any:
+        return await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
+                                                parse_mode=ParseMode.HTML,
+                                                disable_web_page_preview=True)
 
 
 @dataclass
@@ -62,10 +93,13 @@ class Alerter:
     fallback_interval: float = 15.0
     ikabot_log: IkabotLog | None = None
     exits: Callable[[ProcessExited], None] | None = None
+    # the 🛑 buttons of a task (the /kill flow's, as JSON), or None when stopping is off
+    stop_markup: StopMarkup | None = None
     watcher: ProcessWatcher = field(init=False)
     tracker: Tracker = field(init=False)
     storms: Storms = field(init=False)
     deliverer: Deliverer = field(init=False)
+    twice: TwiceWarnings = field(init=False)
     _ending: set[asyncio.Task[None]] = field(default_factory=set)  # ends told without an app
 
     def __post_init__(self) -> None:
@@ -73,23 +107,12 @@ class Alerter:
         self.tracker = Tracker(self.state, self.watcher, lambda pid, ticks:
                                self._exited(pid, ticks, None), self._stalled, self.stall_minutes)
         self.storms = Storms(self.state, self.chat_id)
-        self.deliverer = Deliverer(self.state, self.send or self._bot_send,
-                                   self.edit or (self._bot_edit if self.bot is not None
-                                                 else None),
-                                   send_plain=self._bot_send_plain if self.bot is not None
+        out = BotOut(self.bot)
+        self.deliverer = Deliverer(self.state, self.send or out.send,
+                                   self.edit or (out.edit if self.bot is not None else None),
+                                   send_plain=out.send_plain if self.bot is not None
                                    and self.send is None else None)
-
-    async def _bot_send(self, chat_id: str, text: str) -> Any:
-        return await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                           disable_web_page_preview=True)
-
-    async def _bot_send_plain(self, chat_id: str, text: str) -> Any:
-        return await self.bot.send_message(chat_id, text, disable_web_page_preview=True)
-
-    async def _bot_edit(self, chat_id: str, message_id: int, text: str) -> Any:
-        return await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
-                                                parse_mode=ParseMode.HTML,
-                                                disable_web_page_preview=True)
+        self.twice = TwiceWarnings(self.state, self.chat_id, self.stop_markup)
 
     # ---- tracking
 
@@ -109,8 +132,10 @@ class Alerter:
             await asyncio.to_thread(self.ikabot_log.poll)
 
     async def observe(self, tasks: list[Task], now: float | None = None) -> None:
-        """After each scan: track new live tasks, keep their last state, spot stalls."""
-        if await self.tracker.observe(tasks, now):
+        """After each scan: track new live tasks, keep their last state, spot stalls and
+        tasks that run twice (their alerts written on the state's writer thread)."""
+        stalled = await self.tracker.observe(tasks, now)
+        if await self.state.run(self.twice.observe, tasks) or stalled:
             self.deliverer.wake()
 
     def _stalled(self, row: Tracked, now: float) -> bool:
@@ -124,42 +149,49 @@ class Alerter:
         return True
 
     async def startup(self, tasks: list[Task]) -> None:
-        """Report, once, the tracked tasks that ended while telebot was not running; then the
-        first scan."""
+        """Report, once, the tracked tasks that ended while telebot was not running."""
         now = time.time()
+        gone = {t.pid: t for t in tasks if not t.alive}
         for row in await self.tracker.gone_at_start():
-            await self._end(row, None, now, offline=True)
+            # what ikabot wrote last, maybe after telebot stopped
+            await self._end(row, None, now, offline=True, last=gone.get(row.pid))
         await self.state.run(self.storms.close)  # what ended meanwhile is a message of its own
-        await self.observe(tasks, now)
+        if await self.tracker.observe(tasks, now):
+            self.deliverer.wake()
 
     # ---- ends
 
-    async def on_exit(self, event: ProcessExited) -> None:
+    async def on_exit(self, event: ProcessExited, last: Task | None = None) -> None:
+        """`last`: the task's entry as ikabot left it, read after the end (what it wrote after
+        the last scan, such as the run it was in when it was killed), if there is one."""
         row = await self.state.run(self.state.tracking.tracked_one, event.pid, event.start_ticks)
         if row is None or row.ended_at is not None:
             return
         if self.ikabot_log is not None:
             self.ikabot_log.poll()  # what is left since `read_log`: usually nothing
-        await self._end(row, event.exit, event.at)
+        await self._end(row, event.exit, event.at, last=last)
 
     async def _end(self, row: Tracked, exit: ExitInfo | None, at: float, *,
-                   offline: bool = False) -> None:
+                   offline: bool = False, last: Task | None = None) -> None:
         cause = None
         if self.ikabot_log is not None:
             cause = self.ikabot_log.error_cause(row.pid, since=row.started)
-        if await self.state.run(self._write_end, row, exit, cause, at, offline):
+        if await self.state.run(self._write_end, row, exit, cause, at, offline, last):
             self.deliverer.wake()
 
     def _write_end(self, row: Tracked, exit: ExitInfo | None, cause: str | None, at: float,
-                   offline: bool) -> bool:
+                   offline: bool, last: Task | None) -> bool:
         """On the writer thread: mark the task ended and write its alert, in one transaction
         (a crash right after leaves both or neither: no alert is ever lost or doubled). True
         when an alert was written."""
         state = self.state
+        changed = self.tracker.last_words(row, last, at) if last is not None else None
         ending = classify(row, exit, cause,
                           stopped=state.control.stop_requested(row.pid, row.start_ticks))
         e = Ended(row, ending, at, offline=offline)
         with state.db.transaction():
+            if changed is not None:
+                self.tracker.keep_last_words(row, changed, at)
             if not state.tracking.end(row.pid, row.start_ticks, ending.how, at,
                                       exit_status=ending.exit_status, signal=ending.signal,
                                       cause=ending.cause):
@@ -197,11 +229,19 @@ class Alerter:
 
 
 async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    alerter: Alerter = context.application.bot_data["runtime"].alerter
+    rt = context.application.bot_data["runtime"]
+    alerter: Alerter = rt.alerter
     if not isinstance(update, ProcessExited):  # the TypeHandler lets only these through
         return
     await alerter.read_log()  # the dead task's last words, read off the event loop
-    await alerter.on_exit(update)
+    # what ikabot wrote after the last scan (the run it was in when it was killed) is what the
+    # alert states, as /status will: its entry, read once the process is gone
+    state = alerter.state
+    row = await state.run(state.tracking.tracked_one, update.pid, update.start_ticks)
+    last = None
+    if row is not None and row.ended_at is None:
+        last = await rt.ended_view(row.pid, row.started, update.at)
+    await alerter.on_exit(update, last)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded
     await asyncio.sleep(0)

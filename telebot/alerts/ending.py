@@ -9,36 +9,21 @@ of answer is marked *probably*.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from telebot.facts import HOWS, End, progress_from_row
+from telebot.facts import looks_finished as _looks_finished
 from telebot.processes.exitinfo import ExitInfo
 from telebot.state import Tracked
 
-HOWS = ("finished", "failed", "killed", "died", "stopped")
+__all__ = ["HOWS", "Ending", "classify", "looks_finished"]
 
 
-@dataclass(frozen=True)
-class Ending:
-    how: str  # one of HOWS
-    exit_status: int | None = None
-    signal: str | None = None
-    cause: str | None = None
-    probably: bool = False
+Ending = End  # how a task ended; its `at` is filled in by whoever records the end
 
 
 def looks_finished(row: Tracked) -> bool:
-    """The task's last known state says its work was done (the fallback's only evidence).
-
-    autoPirate counts down `Pirating for N more runs` and exits after the run that said 1;
-    a progress figure at its total, or no work left, says the same for any task.
-    """
-    p = row.progress
-    if isinstance(p, dict) and isinstance(p.get("done"), int) and \
-            isinstance(p.get("total"), int) and p["total"] > 0 and p["done"] >= p["total"]:
-        return True
-    if row.remaining == 0:
-        return True
-    return row.action == "autoPirate" and row.remaining == 1
+    """The task's last known state says its work was done (the fallback's only evidence):
+    the one definition, `facts.looks_finished`, applied to what telebot remembers."""
+    return _looks_finished(row.action, progress_from_row(row.progress), row.remaining)
 
 
 def classify(row: Tracked, exit: ExitInfo | None, cause: str | None, *,

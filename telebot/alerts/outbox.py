@@ -44,7 +44,8 @@ HOLD_MAX = 600.0  # … to at most every 10 minutes
 GIVE_UP_AFTER = 7 * 86400.0  # an alert refused this long is dropped (with an error line)
 
 T = TypeVar("T")
-Send = Callable[[str, str], Awaitable[Any]]  # → the sent message's id (or a Message)
+# (chat, text[, markup=buttons as JSON]) → the sent message's id (or a Message)
+Send = Callable[..., Awaitable[Any]]
 Edit = Callable[[str, int, str], Awaitable[Any]]
 
 
@@ -251,7 +252,8 @@ class Deliverer:
                 await self._db(self.outbox.supersede_edits, item.edits, item.id)
                 await self._edit(item)
                 return
-            result = await self.send(item.chat_id, item.text)
+            result = await (self.send(item.chat_id, item.text, markup=item.markup)
+                            if item.markup else self.send(item.chat_id, item.text))
             # a storm grew while it was on its way: its edit is queued
             if await self._db(self.outbox.mark_sent_and_follow, item, _message_id(result)):
                 self._wakeup.woken = True

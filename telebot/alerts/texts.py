@@ -7,12 +7,13 @@ long storm can be split on line boundaries.
 from __future__ import annotations
 
 import html
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from telebot import render
+from telebot import clock, render
 from telebot.alerts.ending import Ending
-from telebot.model import Progress, Task
+from telebot.doubled import Double
+from telebot.facts import Facts, figures, progress_from_row
+from telebot.ikabot.statuses import parse_status
 from telebot.state import Tracked
 
 ICON = {"finished": "✅", "failed": "❌", "killed": "💀", "died": "💀", "stopped": "🛑"}
@@ -26,37 +27,21 @@ class Ended:
     row: Tracked
     ending: Ending
     at: float
-    task: Task | None = None
     offline: bool = False
 
-
-def _progress_of(row: Tracked, task: Task | None) -> Progress | None:
-    if task is not None and task.progress is not None:
-        return task.progress
-    p = row.progress
-    if isinstance(p, dict) and isinstance(p.get("done"), int) and isinstance(p.get("total"), int):
-        current = p.get("current")
-        return Progress(p["done"], p["total"], str(p.get("unit") or ""),
-                        current if isinstance(current, int) else None)
-    return None
+    @property
+    def facts(self) -> Facts:
+        return row_facts(self.row, replace(self.ending, at=self.at))
 
 
-def where(row: Tracked, task: Task | None) -> str:
-    """'Mission 5/10', '3 runs left', 'Athens · Academy → level 4', or ''."""
-    progress = _progress_of(row, task)
-    if progress is not None and progress.current is not None:
-        return f"Mission {min(progress.current, progress.total)}/{progress.total}"
-    if progress is not None:
-        unit = progress.unit.rstrip("s").capitalize() if progress.unit else "Step"
-        return f"{render.clip(unit, 40)} {progress.done}/{progress.total}"
-    remaining = task.remaining if task is not None else row.remaining
-    if remaining is not None:
-        return f"{remaining} runs left" if row.action == "autoPirate" else f"{remaining} left"
-    if task is not None and task.parsed.city:
-        b = f" · {task.parsed.building}" if task.parsed.building else ""
-        lvl = f" → level {task.parsed.level}" if task.parsed.level is not None else ""
-        return render.clip(f"{task.parsed.city}{b}{lvl}", 120)
-    return ""
+def row_facts(row: Tracked, end: Ending | None = None) -> Facts:
+    """A tracked task's facts as telebot last saw it (with its end, once it ended): the same
+    computation (`facts.figures`) as the task view's, so an alert and /status state one
+    figure."""
+    state = "running" if end is None else "finished" if end.how == "finished" else "dead"
+    return figures(action=row.action, state=state, started=row.started,
+                   progress=progress_from_row(row.progress), remaining=row.remaining,
+                   parsed=parse_status(row.action, row.status), end=end)
 
 
 def _account(row: Tracked) -> str:
@@ -68,27 +53,8 @@ def _action(row: Tracked) -> str:
 
 
 def headline(e: Ended) -> str:
-    """'autoPirate finished: all 10 runs done', 'autoPirate killed (SIGKILL) at Mission 3/5'."""
-    row, end = e.row, e.ending
-    at = where(row, e.task)
-    word = end.how
-    if end.how == "finished":
-        if row.action == "autoPirate" and isinstance(row.progress, dict) and \
-                row.progress.get("total") and at.startswith("Mission"):
-            detail = f"all {row.progress['total']} runs done"
-        else:
-            detail = at
-        text = f"{word}" + (f": {detail}" if detail else "")
-        if end.probably:
-            text = f"probably {text} (no error logged; how it exited is unknown)"
-    elif end.how == "killed":
-        text = f"{word} ({end.signal})" + (f" at {at}" if at else "")
-    elif end.how == "failed":
-        text = f"{word}" + (f" at {at}" if at else "")
-    elif end.how == "stopped":
-        text = f"{word} from Telegram" + (f" at {at}" if at else "")
-    else:
-        text = f"{word}" + (f" at {at}" if at else "")
+    """'finished: 5 of 5 runs done', 'killed (SIGKILL) during run 5 of 10 (4 done)'."""
+    text = render.ending_words(e.facts)
     if e.offline:
         text += " while telebot was offline"
     return html.escape(render.clip(text, 300))
@@ -96,22 +62,19 @@ def headline(e: Ended) -> str:
 
 def alert_lines(e: Ended) -> list[str]:
     """The full text of one ended task."""
-    row, task, end = e.row, e.task, e.ending
-    status = task.status if task is not None else row.status
-    urls = task.urls if task is not None and task.urls else row.urls
+    row, end = e.row, e.ending
     icon = ICON.get(end.how, "💀")
     lines = [f"{icon} <b>{_action(row)}</b> {headline(e)}",
-             f"account {_account(row)} · pid <code>{row.pid}</code> · ran "
-             f"{render.fmt_age(e.at - row.started)}"]
+             f"account {_account(row)} · pid <code>{row.pid}</code> · "
+             f"{render.age_words(e.facts, e.at)}"]
     if end.cause:
         lines.append(f"cause: <code>{html.escape(render.clip(end.cause, 300))}</code>")
     if e.offline:
-        seen = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.last_seen_alive))
-        lines.append(f"last seen alive at {seen}")
-    if status:
-        lines.append(f"last status: <i>{html.escape(render.clip(status, 200))}</i>")
+        lines.append(f"last seen alive at {clock.stamp(row.last_seen_alive)}")
+    if row.status:
+        lines.append(f"last status: <i>{html.escape(render.clip(row.status, 200))}</i>")
     if row.action == "webServer" and end.how != "finished":
-        for url in urls[:4]:
+        for url in row.urls[:4]:
             lines.append(f"🌐 {html.escape(render.clip(url, 200))} no longer works")
     return lines
 
@@ -130,23 +93,45 @@ def storm_lines(ended: list[Ended]) -> list[str]:
         head = f"{icon} <b>{len(ended)} ikabot tasks ended at once</b>: {parts}"
     lines = [head]
     for e in ended:
-        at = where(e.row, e.task)
-        how = e.ending.how + (f" ({e.ending.signal})" if e.ending.signal else "")
+        how = render.ending_words(e.facts)
         url = ""
         if e.row.action == "webServer" and e.ending.how != "finished" and e.row.urls:
             url = f" · {html.escape(render.clip(e.row.urls[0], 200))} no longer works"
         cause = (f" · <code>{html.escape(render.clip(e.ending.cause, 120))}</code>"
                  if e.ending.cause else "")
-        lines.append(f"• {_action(e.row)} <code>{e.row.pid}</code> {html.escape(how)} · "
-                     f"{_account(e.row)}" + (f" · at {html.escape(at)}" if at else "")
-                     + f" · ran {render.fmt_age(e.at - e.row.started)}{cause}{url}")
+        lines.append(f"• {_action(e.row)} <code>{e.row.pid}</code> "
+                     f"{html.escape(render.clip(how, 200))} · {_account(e.row)}"
+                     f" · {render.age_words(e.facts, e.at)}{cause}{url}")
     return lines
 
 
+def twice_text(double: Double) -> str:
+    """'⚠️ autoBarbarians runs twice on player1 s59-en (pids 4764 and 5012): both will
+    attack', and what each copy is doing."""
+    a = double.account
+    pids = [str(t.pid) for t in double.tasks]
+    listed = ", ".join(pids[:-1]) + f" and {pids[-1]}"
+    times = "twice" if len(pids) == 2 else f"{len(pids)} times"
+    harm = double.harm if len(pids) == 2 else double.harm.replace("both ", "all ", 1)
+    lines = [f"⚠️ <b>{html.escape(render.clip(double.action, 60))}</b> runs {times} on "
+             f"{html.escape(render.clip(f'{a.username} s{a.world}-{a.server}', 120))} "
+             f"(pids {listed}): {html.escape(harm)}"]
+    for t in double.tasks:
+        said = render.figure(t.facts)
+        lines.append(f"• <code>{t.pid}</code> started {clock.stamp(t.started)}"
+                     + (f" · {html.escape(render.clip(said, 120))}" if said else "")
+                     + (f" · <i>{html.escape(render.clip(t.status, 120))}</i>"
+                        if t.status else ""))
+    lines.append("Stop the copy you do not want (🛑 below, or /kill &lt;pid&gt;).")
+    return "\n".join(lines)
+
+
 def stalled_text(row: Tracked, now: float) -> str:
+    fig = render.figure(row_facts(row))
     return "\n".join([
-        f"⏸ <b>{_action(row)} stalled</b>: no change for "
-        f"{render.fmt_age(now - row.last_change)}",
+        f"⏸ <b>{_action(row)} stalled</b>"
+        + (f" at {html.escape(render.clip(fig, 120))}" if fig else "")
+        + f": no change for {render.fmt_age(now - row.last_change)}",
         f"account {_account(row)} · pid <code>{row.pid}</code>",
         f"status: <i>{html.escape(render.clip(row.status, 200))}</i>",
     ])

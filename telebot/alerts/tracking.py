@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from telebot import render
+from telebot.facts import progress_json
 from telebot.model import Task
 from telebot.processes import liveness
 from telebot.processes.watcher import ProcessWatcher
+from telebot.progress import runs_progress
 from telebot.state import StateDB, Tracked
 from telebot.tasks import ACTION_KEEP, STATUS_KEEP
 
@@ -25,16 +27,6 @@ KEEP_DAYS = 30  # ended tasks and sent alerts are forgotten after this
 
 Gone = Callable[[int, int], None]
 Stalled = Callable[[Tracked, float], bool]
-
-
-def _progress(task: Task) -> dict | None:
-    p = task.progress
-    if p is None:
-        return None
-    out: dict = {"done": p.done, "total": p.total, "unit": p.unit}
-    if p.current is not None:
-        out["current"] = p.current
-    return out
 
 
 @dataclass
@@ -58,7 +50,7 @@ class Tracker:
     _pruned: float = field(default=0.0)
 
     def _row(self, task: Task, now: float, prev: Tracked | None) -> Tracked:
-        progress = _progress(task)
+        progress = progress_json(task.progress)
         status = task.status[:STATUS_KEEP]
         changed = prev is None or prev.status != status or prev.progress != progress
         return Tracked(task.pid, int(task.start_ticks or 0), task.started, task.account.email,
@@ -88,9 +80,12 @@ class Tracker:
         """One transaction for the whole scan; unchanged tasks are written once a minute."""
         tracking = self.state.tracking
         scan = Scan({r.key: r for r in tracking.tracked()})
+        by_pid = {r.pid: r for r in scan.open_rows.values()}
         history: list[tuple[int, int, str, float]] = []
         with self.state.db.transaction():
             for task in tasks:
+                if not task.alive and task.pid in by_pid:
+                    self._last_words(by_pid[task.pid], task, now)
                 if not task.alive or task.start_ticks is None:
                     continue
                 key = (task.pid, task.start_ticks)
@@ -113,6 +108,39 @@ class Tracker:
                 self.state.outbox.prune(now - KEEP_DAYS * 86400)
                 self._pruned = now
         return scan
+
+    def _last_words(self, row: Tracked, task: Task, now: float) -> None:
+        changed = self.last_words(row, task, now)
+        if changed is not None:
+            self.keep_last_words(row, changed, now)
+
+    def last_words(self, row: Tracked, task: Task, now: float) -> bool | None:
+        """A tracked task whose process is gone, its end not yet recorded: what ikabot wrote
+        last (a status that came after the last scan) is what its alert states. Updates
+        `row` (not the database: `keep_last_words`); None when nothing changed, else whether
+        the status did. On the writer thread, as `keep_last_words`."""
+        if abs(row.started - task.started) >= 1 or row.ended_at is not None:
+            return None
+        progress = progress_json(task.progress)
+        status = task.status[:STATUS_KEEP]  # kept as bounded as a scan's row (`_row`)
+        status_changed = row.status != status
+        if not status_changed and (progress is None or progress == row.progress):
+            return None
+        if status_changed and task.progress is None and task.action == "autoPirate":
+            history = [*self.state.tracking.status_history(row.pid, row.start_ticks), (now, status)]
+            progress = progress_json(runs_progress(history, row.started, row.first_seen))
+        row.status = status
+        if progress is not None:
+            row.progress, row.remaining = progress, task.remaining
+        elif task.remaining is not None:
+            row.remaining = task.remaining
+        row.urls = list(task.urls[:render.URLS_SHOWN]) or row.urls
+        return status_changed
+
+    def keep_last_words(self, row: Tracked, status_changed: bool, now: float) -> None:
+        if status_changed:
+            self.state.tracking.record_status(row.pid, row.start_ticks, row.status, now)
+        self.state.tracking.track(row)
 
     def _check_stall(self, row: Tracked, now: float) -> bool:
         if not self.stall_minutes or row.stalled_at is not None:

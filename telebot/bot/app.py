@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import html
+import json
 import logging
 import signal
 import time
@@ -19,6 +20,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from telebot import logsafe
+from telebot.bot import control
 from telebot.bot.chatcheck import announce
 from telebot.bot.handlers import add_handlers, bot_commands
 from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
@@ -33,6 +35,7 @@ from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
 from telebot.ikabot.safeio import owner_of
 from telebot.ikabot.store import Store, is_empty_dir, open_store
+from telebot.model import Task
 from telebot.render import fmt_clock
 from telebot.state import StateDB
 
@@ -152,10 +155,15 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
     await announce(app.bot, chat_id)
     from telebot.alerts.alerter import Alerter, attach
 
+    def stop_buttons(tasks: list[Task]) -> str | None:  # the /kill flow's 🛑, for an alert
+        markup = control.stop_markup(rt, tasks, app.bot)
+        return None if markup is None else json.dumps(markup.to_dict())
+
     rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,
                          fallback_interval=settings.scan_seconds,
                          ikabot_log=IkabotLog(settings.ikabot_log,
-                                              owner=owner_of(settings.ikabot_path)))
+                                              owner=owner_of(settings.ikabot_path)),
+                         stop_markup=stop_buttons)
     attach(app, rt.alerter)
     alerter = rt.alerter
 

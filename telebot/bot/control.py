@@ -94,21 +94,11 @@ def running_task(tasks: list[Task], pid: int, started: float | None = None) -> T
     return None
 
 
-def _where(task: Task) -> str:
-    """'Mission 3/10' (as alerts say it), '3 runs left' or ''."""
-    p = task.progress
-    if p is not None and p.current is not None:
-        return f"Mission {min(p.current, p.total)}/{p.total}"
-    if p is not None:
-        unit = render.clip(p.unit, 40).rstrip("s").capitalize() if p.unit else "Step"
-        return f"{unit} {p.done}/{p.total}"
-    return render.progress_text(task)
-
-
 def describe(task: Task) -> str:
-    """'autoPirate 12345 · Mission 3/10 · player1 s59-en' (plain text)."""
+    """'autoPirate 12345 · run 3 of 10 (2 done) · player1 s59-en' (plain text)."""
     a = task.account
-    parts = [f"{render.clip(task.action, render.NAME_CLIP)} {task.pid}", _where(task),
+    parts = [f"{render.clip(task.action, render.NAME_CLIP)} {task.pid}",
+             render.figure(task.facts),
              render.clip(f"{a.username} s{a.world}-{a.server}", 120)]
     return " · ".join(p for p in parts if p)
 
@@ -160,13 +150,21 @@ def pick_markup(tasks: list[Task], mark: str) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
 
 
-def details_markup(rt: Runtime, task: Task, bot: Any) -> InlineKeyboardMarkup | None:
-    """The 🛑 button under /details of a running task (none when /kill is off)."""
-    if not rt.settings.allow_kill or task.state != "running":
+def stop_markup(rt: Runtime, tasks: list[Task], bot: Any) -> InlineKeyboardMarkup | None:
+    """A 🛑 button for each running task (none when /kill is off); a tap asks for the
+    confirmation, as /kill does. Under /details, and under the alert of a task that runs
+    twice."""
+    running = [t for t in tasks if t.state == "running"]
+    if not rt.settings.allow_kill or not running:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(
-        f"🛑 Stop {render.clip(task.action, 30)} {task.pid}",
-        callback_data=callback(ASK, mark_of(bot), task.pid))]])
+        f"🛑 Stop {render.clip(t.action, 30)} {t.pid}",
+        callback_data=callback(ASK, mark_of(bot), t.pid))] for t in running[:LIST_BUTTONS]])
+
+
+def details_markup(rt: Runtime, task: Task, bot: Any) -> InlineKeyboardMarkup | None:
+    """The 🛑 button under /details of a running task (none when /kill is off)."""
+    return stop_markup(rt, [task], bot)
 
 
 async def kill_command(rt: Runtime, user: User | None, args: list[str],

@@ -33,6 +33,7 @@ from telegram.ext import (
 )
 
 from telebot import render
+from telebot.alerts.alerter import SWITCHES
 from telebot.bot import control
 from telebot.bot.callbacks import Kind, is_ours, make, pattern, pressed
 from telebot.bot.jobs import schedule_report
@@ -40,6 +41,7 @@ from telebot.bot.ordering import MEMBER_ANSWERS_PER_MINUTE, Verdict
 from telebot.bot.permissions import NOT_AN_OWNER, Handler, for_actors, in_bots_chat, user_may_act
 from telebot.bot.poller import is_ikabot_setup
 from telebot.bot.runtime import Runtime
+from telebot.detailsview import details_html
 from telebot.logsafe import redact
 
 log = logging.getLogger(__name__)
@@ -196,7 +198,8 @@ def stopped_markup(page: int, view: render.StatusPage) -> InlineKeyboardMarkup:
 async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
     tasks = await rt.refresh()
-    for i, view in enumerate(render.status_view(tasks, warnings=rt.warnings)):
+    for i, view in enumerate(render.status_view(tasks, warnings=rt.warnings,
+                                                 email=not rt.permissions.group_chat)):
         await reply(context, view.text, status_markup(i, view))
 
 
@@ -227,8 +230,17 @@ async def _send_details(context: ContextTypes.DEFAULT_TYPE, pid: int) -> None:
     if task is None:
         await send(context, f"No ikabot task with pid {pid}. /status lists them.")
         return
-    await send(context, render.details_html(task),
-               control.details_markup(runtime(context), task, context.bot))
+    rt = runtime(context)
+    await send(context, details_html(task, history=await _history(rt, task)),
+               control.details_markup(rt, task, context.bot))
+
+
+async def _history(rt: Runtime, task: Any) -> list[tuple[float, str]]:
+    """The status changes telebot saw this task make (an ended one's too)."""
+    if task.history:
+        return list(task.history)
+    tracking = rt.state.tracking
+    return await rt.state.run(tracking.history_of, task.pid, task.started, task.start_ticks)
 
 
 @in_bots_chat
@@ -265,6 +277,14 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
                f"Progress report every {minutes:g} minutes, when some progress changed.")
 
 
+def alert_switches(rt: Runtime) -> dict[str, bool]:
+    """The switches as they act: *stalled* is off while TELEBOT_STALL_MINUTES is unset,
+    whatever was chosen."""
+    kinds = rt.state.settings.alert_kinds()
+    return {k: on and (k != "stalled" or bool(rt.settings.stall_minutes))
+            for k, on in kinds.items()}
+
+
 def alerts_markup(kinds: dict[str, bool]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(f"{'✅' if on else '⬜'} {kind}",
@@ -273,23 +293,25 @@ def alerts_markup(kinds: dict[str, bool]) -> InlineKeyboardMarkup:
 
 
 def alerts_text(rt: Runtime) -> str:
-    kinds = rt.state.settings.alert_kinds()
+    kinds = alert_switches(rt)
     lines = ["<b>Alerts</b> (tap to switch):"]
-    lines += [f"{'✅' if on else '⬜'} {kind}" for kind, on in kinds.items()]
+    lines += [f"{'✅' if on else '⬜'} {kind}: {html.escape(SWITCHES.get(kind, kind))}"
+              for kind, on in kinds.items()]
     mute = rt.state.settings.mute_until()
     if mute > time.time():
         lines.append(f"🔕 muted for {render.fmt_age(mute - time.time())} more (deaths still "
                      "come through); /mute 0 to unmute")
     stall = rt.settings.stall_minutes
     lines.append(f"Stall alerts after {stall:g} min without change." if stall else
-                 "Stall alerts need TELEBOT_STALL_MINUTES (off now).")
+                 "Stall alerts are off: TELEBOT_STALL_MINUTES is not set on the machine running "
+                 "telebot.")
     return "\n".join(lines)
 
 
 @in_bots_chat
 async def cmd_alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
-    await reply(context, alerts_text(rt), alerts_markup(rt.state.settings.alert_kinds()))
+    await reply(context, alerts_text(rt), alerts_markup(alert_switches(rt)))
 
 
 @in_bots_chat
@@ -333,7 +355,8 @@ async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     tasks = await rt.refresh()
     page = button.number
     if button.kind is Kind.REFRESH:
-        views = render.status_view(tasks, warnings=rt.warnings)
+        views = render.status_view(tasks, warnings=rt.warnings,
+                                   email=not rt.permissions.group_chat)
         view = views[page] if page < len(views) else render.StatusPage(
             "(fewer tasks now: see the pages above)", [])
         markup = status_markup(page, view)
@@ -364,10 +387,14 @@ async def on_alert_switch(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     rt = runtime(context)
     settings = rt.state.settings
     kinds = settings.alert_kinds()
+    if button.text == "stalled" and not rt.settings.stall_minutes:
+        await query.answer("Stall alerts need TELEBOT_STALL_MINUTES on the machine running "
+                           "telebot.", show_alert=True)
+        return
     if button.text in kinds:
         await rt.state.run(settings.set_alert_kind, button.text, not kinds[button.text])
         await query.edit_message_text(alerts_text(rt), parse_mode=ParseMode.HTML,
-                                      reply_markup=alerts_markup(settings.alert_kinds()))
+                                      reply_markup=alerts_markup(alert_switches(rt)))
     await query.answer()
 
 

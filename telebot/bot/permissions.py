@@ -51,7 +51,12 @@ class Permissions:
             return False
         if self.owner_ids:
             return user_id in self.owner_ids
-        return not self.chat_id.startswith("-") and str(user_id) == self.chat_id
+        return not self.group_chat and str(user_id) == self.chat_id
+
+    @property
+    def group_chat(self) -> bool:
+        """telebot's chat is a group (negative ids): its members need not see the login."""
+        return self.chat_id.startswith("-")
 
 
 @dataclass

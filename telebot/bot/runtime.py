@@ -21,9 +21,9 @@ from telebot.bot.ordering import MemberLimit
 from telebot.bot.permissions import Permissions, Strangers
 from telebot.config import Settings
 from telebot.ikabot.store import Store, open_store
-from telebot.model import Task, TelegramConfig
+from telebot.model import Snapshot, Task, TelegramConfig
 from telebot.state import StateDB
-from telebot.tasks import DeadTasks, annotate, build_tasks
+from telebot.tasks import DeadTasks, annotate, build_tasks, view_of
 
 if TYPE_CHECKING:
     from telebot.alerts.alerter import Alerter
@@ -73,6 +73,7 @@ class Runtime:
     warnings: list[str] = field(default_factory=list)  # what the last read could not read
     data_gone: bool = False  # ikabot's data disappeared (the last read found nothing there)
     _told_gone: bool = False
+    _after_end: tuple[float, Snapshot] | None = None  # (read at, what) for ended_view
     _read_lock: threading.Lock = field(default_factory=threading.Lock)
     _dead: DeadTasks = field(default_factory=DeadTasks)  # touched by the reader only
     member_limit: MemberLimit = field(default_factory=MemberLimit)  # a group member's pace
@@ -103,7 +104,7 @@ class Runtime:
     async def refresh(self) -> list[Task]:
         """`read`, then hand the tasks to the alerter: every read is a scan, so a status that
         lasted less than a scan interval but was shown to the player is in the task's history
-        too (its `Mission k/N` depends on it)."""
+        too (its `run k of N` depends on it)."""
         tasks = await self.read()
         if self.alerter is not None:
             await self.alerter.read_log()
@@ -112,6 +113,24 @@ class Runtime:
             except sqlite3.Error as e:  # /status answers even when tracking cannot write
                 log.warning("tracking the tasks failed (%s)", e)
         return tasks
+
+    def _snapshot(self) -> Snapshot:
+        with self._read_lock:
+            return self.store.read()
+
+    async def ended_view(self, pid: int, started: float, ended_at: float) -> Task | None:
+        """The entry of a task whose process just ended, as ikabot left it: one read of
+        ikabot's data after the end (ikabot's unchanged files cost a stat each) serves every
+        end before it, as in a storm. None if it cannot be read: the alert then states what
+        the last scan saw, and goes out anyway."""
+        if self._after_end is None or self._after_end[0] < ended_at:
+            try:
+                at = time.time()
+                self._after_end = (at, await asyncio.to_thread(self._snapshot))
+            except Exception as e:  # never in the way of an alert
+                log.warning("reading ikabot's data after an end: %s: %s", type(e).__name__, e)
+                return None
+        return view_of(self._after_end[1], pid, started)
 
     def gone_news(self) -> str | None:
         """Once per disappearance: the line that tells the owner ikabot's data is gone."""

@@ -203,14 +203,17 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
         print(f"   (and {url} really answers: {_url_answers(url)})")
         print("\n... the first autoPirate completes its 5 runs, a constructionList finishes its "
               "queue, and the second autoPirate is killed (kill -9, as ikabot's Kill tasks "
-              "menu does) in its fourth run ...")
+              "menu does) partway through ...")
         await asyncio.to_thread(wait_for, lambda: _mission(world, "doomed") >= 3, 10)
         world.procs["doomed"].kill()
         world.procs["doomed"].wait()
+        done = _mission(world, "doomed")
+        print(f"   (it was killed during run {done + 1} of 10, with {done} done: the alert "
+              "below says the same)")
         await expect(lambda msgs: has("autoPirate finished")(msgs) and
                      has("constructionList finished")(msgs) and has("killed")(msgs), 15)
         t.say(f"/details {world.procs['pirate'].pid}")
-        await expect(has("Missions:"))
+        await expect(has("Ended:"))
         if keep_running:
             print("\n--keep-running: the bot stays up. Type commands (/status, /webserver, "
                   "/details <pid>, /alerts ...) and press Enter; Ctrl-C to stop.")

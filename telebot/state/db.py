@@ -33,6 +33,7 @@ from telebot.state import schema
 P = ParamSpec("P")
 T = TypeVar("T")
 FILES = ("telebot.sqlite3", "telebot.sqlite3-wal", "telebot.sqlite3-shm")
+READONLY_WAIT_MS = 200  # `telebot status` waits this long at most for the bot's database
 log = logging.getLogger(__name__)
 
 
@@ -57,7 +58,10 @@ class Database:
         self._told: set[str] = set()
         if readonly:  # `telebot status` looks, never creates or changes anything
             self.conn = self._connect(f"file:{self.path}?mode=ro", uri=True)
-            self.conn.execute("PRAGMA busy_timeout=2000")
+            # a WAL reader never blocks the bot's writes; it waits at most this long itself
+            # (a checkpoint, a recovery) and then shows the tasks without telebot's memory
+            self.conn.execute(f"PRAGMA busy_timeout={READONLY_WAIT_MS}")
+            self.conn.execute("PRAGMA query_only=1")
             return
         try:
             try:
@@ -132,6 +136,7 @@ class Database:
             self.conn = self._connect(":memory:")
         self.conn.fail_over(disk_failure(e) or str(e))
         self.conn.executescript(schema.SCHEMA)
+        schema.add_columns(self.conn)
 
     def take_news(self) -> str | None:
         """A problem with the database the owner has not been told yet (then it is told)."""

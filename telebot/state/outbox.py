@@ -10,7 +10,7 @@ from telebot.state.db import Database
 from telebot.state.records import OutboxItem
 
 _ITEM_COLUMNS = ("id, dedup_key, chat_id, kind, text, created_at, not_before, attempts, edits, "
-                 "message_id")
+                 "message_id, markup")
 
 
 class OutboxStore:
@@ -18,14 +18,16 @@ class OutboxStore:
         self.db = db
 
     def enqueue(self, dedup_key: str, chat_id: str, kind: str, text: str,
-                not_before: float = 0.0, *, edits: int | None = None) -> int | None:
+                not_before: float = 0.0, *, edits: int | None = None,
+                markup: str | None = None) -> int | None:
         """Store an alert to send (or, with `edits`, a new text for an alert already sent);
-        None when this very alert was stored before."""
+        None when this very alert was stored before. `markup`: its buttons, as JSON."""
         with self.db.transaction() as c:
             cur = c.execute(
                 "INSERT INTO outbox(dedup_key, chat_id, kind, text, created_at, not_before, "
-                "edits) VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedup_key) DO NOTHING",
-                (dedup_key, chat_id, kind, text, time.time(), not_before, edits))
+                "edits, markup) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedup_key) DO "
+                "NOTHING", (dedup_key, chat_id, kind, text, time.time(), not_before, edits,
+                            markup))
         return cur.lastrowid if cur.rowcount == 1 else None
 
     def retext_pending(self, item_id: int, text: str) -> bool:

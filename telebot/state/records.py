@@ -80,3 +80,4 @@ class OutboxItem:
     attempts: int
     edits: int | None = None  # an edit of this outbox item's message, not a new message
     message_id: int | None = None
+    markup: str | None = None  # the message's buttons (Bot API JSON), if it has any

@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     chat_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, created_at REAL NOT NULL,
     not_before REAL NOT NULL DEFAULT 0, sent_at REAL, attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT, dropped INTEGER NOT NULL DEFAULT 0,
-    edits INTEGER, message_id INTEGER);
+    edits INTEGER, message_id INTEGER, markup TEXT);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sent_at, dropped, id);
 CREATE TABLE IF NOT EXISTS history (
     pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, at REAL NOT NULL, status TEXT NOT NULL);
@@ -64,6 +64,12 @@ def migrate(conn: sqlite3.Connection) -> None:
                          (ticks, pid, created))
 
 
+def add_columns(conn: sqlite3.Connection) -> None:
+    """Columns added since a database was made (each a plain ALTER, no data moved)."""
+    if "markup" not in {r[1] for r in conn.execute("PRAGMA table_info(outbox)")}:
+        conn.execute("ALTER TABLE outbox ADD COLUMN markup TEXT")
+
+
 def create(conn: sqlite3.Connection) -> None:
     """Migrate, then create what is missing (every statement is IF NOT EXISTS)."""
     conn.execute("BEGIN")
@@ -74,5 +80,6 @@ def create(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
         raise
     conn.executescript(SCHEMA)
+    add_columns(conn)
     conn.execute("INSERT INTO kv(key, value) VALUES('schema_version', ?) ON CONFLICT(key) DO "
                  "UPDATE SET value=excluded.value", (str(SCHEMA_VERSION),))

@@ -105,6 +105,15 @@ class TrackingStore:
                                     (pid, start_ticks, limit)).fetchall()
         return [(r[0], r[1]) for r in reversed(rows)]
 
+    def history_of(self, pid: int, started: float,
+                   start_ticks: int | None) -> list[tuple[float, str]]:
+        """The status history of the task ikabot recorded with this pid and start date; for
+        an ended one (no start ticks any more) through its ended row."""
+        if start_ticks is None:
+            row = self.ended_near(pid, started)
+            start_ticks = row.start_ticks if row is not None else None
+        return self.status_history(pid, start_ticks) if start_ticks is not None else []
+
     def prune(self, older_than: float) -> None:
         """Forget tasks that ended before this, and their history (the database stays small)."""
         with self.db.transaction() as c:

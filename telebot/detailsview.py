@@ -1,0 +1,182 @@
+"""The `/details <pid>` page: everything telebot knows about one task, as a person reads it.
+
+No JSON, no epoch numbers, no Python reprs: the figures come from the task's `Facts` (the same
+words as /status and the alerts), `processDetails` fields are labelled lines (an autoPirate
+schedule, a construction queue one building a line), fields telebot has no words for are
+`name: value` in plain words, and every time is in TELEBOT_TZ with its zone said.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from telebot import clock
+from telebot.model import Task
+from telebot.render import (
+    STATE_ICON,
+    TELEGRAM_LIMIT,
+    age_words,
+    clip,
+    ending_words,
+    field,
+    figure,
+    fmt_age,
+    future,
+    progress_bar,
+    tg_len,
+    url_links,
+)
+
+HISTORY_SHOWN = 6  # the last few status changes
+QUEUE_SHOWN = 20  # buildings of a construction queue
+OTHER_SHOWN = 12  # unknown processDetails fields
+# fields the page says in its own lines (or that only ikabot's side needs)
+KNOWN = {"action", "timestamp", "started_at", "missions", "progress", "schedule", "city",
+         "buildings", "urls", "port", "local_ip", "finished", "state"}
+_TIME_KEY = re.compile(r"(time|date|_at$|^at$|started|until|since)", re.I)
+EPOCHS = (946_684_800, 4_102_444_800)  # 2000 … 2100: a number under a time-like name is a time
+
+
+def _words(name: str) -> str:
+    """'custom_port' / 'customPort' → 'custom port'."""
+    return clip(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ").strip().lower(), 40)
+
+
+def plain(value: Any, key: str = "", depth: int = 0) -> str:
+    """A JSON value in plain words: yes/no, a time for a timestamp, lists joined."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "none"
+    if isinstance(value, (int, float)):
+        if _TIME_KEY.search(key) and EPOCHS[0] <= value <= EPOCHS[1]:
+            return clock.stamp(float(value))
+        return str(value) if isinstance(value, int) else f"{value:g}"
+    if depth >= 2:
+        return "…"
+    if isinstance(value, dict):
+        return ", ".join(f"{_words(str(k))} {plain(v, str(k), depth + 1)}"
+                         for k, v in list(value.items())[:10])
+    if isinstance(value, (list, tuple)):
+        return ", ".join(plain(v, key, depth + 1) for v in value[:10]) + \
+            (" …" if len(value) > 10 else "")
+    return clip(value, 200)
+
+
+def _hours(value: Any) -> str | None:
+    if isinstance(value, (list, tuple)) and len(value) == 2 and \
+            all(isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 24 for h in value):
+        return f"{value[0]:02d}:00–{value[1]:02d}:00"
+    return None
+
+
+def schedule_line(schedule: dict[str, Any]) -> str:
+    """'day: mission 3, 10:00–18:00 · night: mission 7, 19:00–09:00', or 'off'."""
+    if schedule.get("enabled") is False:
+        return "off (runs at any hour)"
+    parts = []
+    for part in ("day", "night"):
+        mission, hours = schedule.get(f"{part}_mission"), _hours(schedule.get(f"{part}_hours"))
+        bits = [f"mission {plain(mission)}" if mission is not None else "", hours or ""]
+        if any(bits):
+            parts.append(f"{part}: " + ", ".join(b for b in bits if b))
+    rest = {k: v for k, v in schedule.items() if k != "enabled" and not
+            re.fullmatch(r"(day|night)_(mission|hours)", str(k))}
+    parts += [f"{_words(str(k))} {plain(v, str(k))}" for k, v in list(rest.items())[:6]]
+    return " · ".join(parts) or "on"
+
+
+def queue_lines(buildings: list[Any]) -> list[str]:
+    """One line per building: '  • Academy: level 3 → 8 (building)'."""
+    lines = []
+    for b in buildings[:QUEUE_SHOWN]:
+        if not isinstance(b, dict):
+            continue
+        now, target = b.get("current_level"), b.get("target_level")
+        levels = f"level {plain(now)} → {plain(target)}" if now is not None and \
+            target is not None else (f"level {plain(target)}" if target is not None else "")
+        status = f" ({clip(b['status'], 40)})" if isinstance(b.get("status"), str) and \
+            b["status"] else ""
+        lines.append(f"  • {field(b.get('name', '?'))}: {html.escape(levels)}"
+                     f"{html.escape(status)}")
+    if len(buildings) > QUEUE_SHOWN:
+        lines.append(f"  …and {len(buildings) - QUEUE_SHOWN} more")
+    return lines
+
+
+def _moment(ts: float, now: float) -> str:
+    """'14:35:02' today, else 'Dec 04 14:35:02' (the zone is said in the heading)."""
+    t = clock.at(ts)
+    return t.strftime("%H:%M:%S") if clock.at(now).date() == t.date() else \
+        t.strftime("%b %d %H:%M:%S")
+
+
+def _detail_lines(d: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    schedule = d.get("schedule")
+    if isinstance(schedule, dict) and schedule:
+        lines.append(f"Schedule: {html.escape(schedule_line(schedule))}")
+    city = d.get("city")
+    name = city.get("name") if isinstance(city, dict) else city if isinstance(city, str) else None
+    buildings = d.get("buildings")
+    if isinstance(buildings, list) and buildings:
+        lines.append(f"Building queue{f' in {field(name)}' if name else ''}:")
+        lines += queue_lines(buildings)
+    elif name:
+        lines.append(f"City: {field(name)}")
+    other = [(k, v) for k, v in d.items() if str(k) not in KNOWN]
+    for k, v in other[:OTHER_SHOWN]:
+        lines.append(f"{html.escape(_words(str(k)))}: {html.escape(clip(plain(v, str(k)), 300))}")
+    if len(other) > OTHER_SHOWN:
+        lines.append(f"…and {len(other) - OTHER_SHOWN} more fields")
+    return lines
+
+
+def details_html(task: Task, now: float | None = None,
+                 history: Sequence[tuple[float, str]] | None = None) -> str:
+    """The `/details <pid>` answer. `history`: the task's status changes telebot saw (oldest
+    first); the view's own when not given."""
+    now = time.time() if now is None else now
+    f = task.facts
+    icon = STATE_ICON.get(task.state, "❔")
+    lines = [
+        f"🔎 <b>{field(task.action)}</b> · pid <code>{task.pid}</code> · {icon} {task.state}",
+        f"Account: {field(task.account.label, 120)}",
+        f"Started: {clock.stamp(task.started)}"
+        + ("" if f.end is not None else f" · {age_words(f, now)}"),
+    ]
+    fig = " · ".join(b for b in [figure(f), *future(f, now)] if b)
+    bar = f"{progress_bar(f.progress)} " if f.progress is not None else ""
+    if fig and f.end is None:
+        lines.append(f"Progress: {bar}{html.escape(fig)}")
+    if f.end is not None:  # the figure it ended at is in the end's words
+        at = f" · {clock.stamp(f.end.at)} · ran {fmt_age(f.ran(now))}" \
+            if f.end.at is not None else ""
+        lines.append(f"Ended: {bar}{html.escape(ending_words(f))}{at}")
+        if f.end.cause:
+            lines.append(f"Cause: <code>{html.escape(clip(f.end.cause, 300))}</code>")
+    elif f.state == "dead":
+        lines.append("Ended: not running; telebot did not see how it ended")
+    elif f.state == "finished":
+        lines.append("Ended: finished, as its last status says (telebot did not see it end)")
+    if f.doing and f.running:
+        lines.append(f"Working on: {html.escape(clip(f.doing, 120))}")
+    lines += [f"URL: {link}" for link in url_links(task.urls)]
+    lines.append(f"Status: <i>{html.escape(clip(task.status, 1000))}</i>")
+    changes: list[str] = []
+    seen = list(task.history if history is None else history)
+    if len(seen) > 1:
+        changes.append(f"Status changes ({clock.zone_name(now)}):")
+        for at, status in seen[-HISTORY_SHOWN:]:
+            changes.append(f"  {_moment(at, now)} <i>{html.escape(clip(status, 120))}</i>")
+    fields = _detail_lines(task.details)
+    room = TELEGRAM_LIMIT - tg_len("\n".join(lines + changes)) - 40
+    while fields and tg_len("\n".join(fields)) > room:  # one message, whatever the details
+        fields.pop()
+        if fields and fields[-1] != "…":
+            fields[-1] = "…"
+    return "\n".join(lines + fields + changes)
