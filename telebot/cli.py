@@ -60,7 +60,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     state = StateDB.open_readonly(settings.state_dir)
     if state is not None:
         try:
-            annotate(tasks, state)
+            annotate(tasks, state.tracking)
             held = waiting(state)
         except sqlite3.Error as e:  # busy past the short wait, or an older database
             tasks = build_tasks(snap)

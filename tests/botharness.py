@@ -62,7 +62,7 @@ class Harness:
             if state is None:
                 return True
             try:
-                return not state.pending()
+                return not state.outbox.pending()
             finally:
                 state.close()
 

@@ -188,7 +188,7 @@ async def test_alerts_toggle(ikabot_dir, spawn, api, tmp_path):
                 return False
             try:
                 return any(r.pid == p.pid and r.ended_at for r in
-                           state.tracked(open_only=False))
+                           state.tracking.tracked(open_only=False))
             finally:
                 state.close()
 
@@ -236,7 +236,7 @@ def test_killed_during_outage_then_restarted_delivers_each_death_once(ikabot_dir
         procs[0].wait()
         state = StateDB(tmp_path / "state")
         assert api.wait_for(lambda: any(c.status == 502 for c in api.calls), 10)
-        assert len(state.pending()) == 1  # stored before it was sent
+        assert len(state.outbox.pending()) == 1  # stored before it was sent
         bot.send_signal(signal.SIGKILL)  # telebot dies too, mid-outage
         bot.wait()
         procs[1].kill()  # and another task dies while telebot is down
@@ -256,7 +256,7 @@ def test_killed_during_outage_then_restarted_delivers_each_death_once(ikabot_dir
         api.add_message("/status", chat_id=OWNER)
         assert api.wait_for(lambda: any("ikabot tasks" in m["text"]
                                         for m in api.sent(OWNER)), 20)
-        assert api.wait_for(lambda: not state.pending(), 20)
+        assert api.wait_for(lambda: not state.outbox.pending(), 20)
         texts = alerts(api)
         assert len(texts) == 3, "\n---\n".join(texts)
         assert sum(f"pid {procs[0].pid}" in t for t in texts) == 1
@@ -294,17 +294,17 @@ async def test_unchanged_tasks_are_not_rewritten_every_scan(ikabot_dir, spawn, t
     state = StateDB(tmp_path / "state")
     alerter = Alerter(state, str(OWNER))
     store = open_store(Settings(ikabot_path=ikabot_dir.path))
-    alerter.observe(collect(store))
-    assert len(state.tracked()) == 5
-    before = state._db.total_changes
+    await alerter.observe(collect(store))
+    assert len(state.tracking.tracked()) == 5
+    before = state.db.conn.total_changes
     for _ in range(10):
-        alerter.observe(collect(store))
-    assert state._db.total_changes == before
+        await alerter.observe(collect(store))
+    assert state.db.conn.total_changes == before
     p = pirate(ikabot_dir, spawn, done=1)  # a new task: written once
     save_process_details(ikabot_dir.target(ALICE), p.pid, {"missions": {
         "total": 10, "completed": 2, "remaining": 8}})
-    alerter.observe(collect(store))
-    assert state._db.total_changes == before + 2  # its row, and its first status in history
+    await alerter.observe(collect(store))
+    assert state.db.conn.total_changes == before + 2  # its row, and its first status in history
     alerter.watcher.close()
     state.close()
 
@@ -374,8 +374,8 @@ async def test_status_shows_mission_k_of_n_for_a_pirate_seen_from_its_start(
             if state is None:
                 return False
             try:
-                return any(len(state.status_history(r.pid, r.start_ticks)) >= n
-                           for r in state.tracked())
+                return any(len(state.tracking.status_history(r.pid, r.start_ticks)) >= n
+                           for r in state.tracking.tracked())
             finally:
                 state.close()
 
@@ -443,9 +443,9 @@ async def test_a_runaway_status_is_kept_bounded_in_telebots_database(ikabot_dir,
         await bot.settled()  # scanned again meanwhile: an unchanged status is not a change
         state = StateDB.open_readonly(s.state_dir)
         assert state is not None
-        (row,) = state.tracked()
+        (row,) = state.tracking.tracked()
         assert len(row.status) == STATUS_KEEP and len(row.action) == ACTION_KEEP
-        (entry,) = state.status_history(row.pid, row.start_ticks)
+        (entry,) = state.tracking.status_history(row.pid, row.start_ticks)
         assert len(entry[1]) == STATUS_KEEP
         state.close()
 
@@ -470,10 +470,10 @@ async def test_what_ikabot_wrote_after_the_last_scan_is_kept_bounded_too(ikabot_
     state = StateDB.open_readonly(s.state_dir)
     assert state is not None
     try:
-        (row,) = state.tracked(open_only=False)
+        (row,) = state.tracking.tracked(open_only=False)
         assert row.ended_at is not None and len(row.status) == STATUS_KEEP
         assert row.urls == [f"http://10.0.0.{i}:43527" for i in range(1, URLS_SHOWN + 1)]
         assert all(len(said) <= STATUS_KEEP
-                   for _, said in state.status_history(row.pid, row.start_ticks))
+                   for _, said in state.tracking.status_history(row.pid, row.start_ticks))
     finally:
         state.close()

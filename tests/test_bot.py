@@ -218,8 +218,8 @@ async def test_update_ids_kept_per_bot_and_a_restart_of_the_ids_is_followed(
 
     s = settings_for(world, api, tmp_path)
     db = StateDB(s.state_dir)
-    db.set("updates:999", {"id": 10**9, "date": time.time()})  # another bot's count
-    db.set(f"updates:{TOKEN.partition(':')[0]}", {"id": 5000, "date": time.time() - 8 * 86400})
+    db.settings.set_update_mark("999", 10**9, time.time())  # another bot's count
+    db.settings.set_update_mark(TOKEN.partition(":")[0], 5000, time.time() - 8 * 86400)
     db.close()
     async with running_bot(s, api) as bot:
         (reply,) = await bot.ask("/status")  # a low id: the fake's count starts at 1

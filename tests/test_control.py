@@ -94,9 +94,9 @@ async def test_owner_stops_a_task_in_two_taps(ikabot_dir, pirate, api, tmp_path)
     assert "for User42 (42)" in message(api, confirm["message_id"])["text"]
     db = StateDB(tmp_path / "s")
     try:
-        (row,) = db.tracked(open_only=False)
+        (row,) = db.tracking.tracked(open_only=False)
         assert row.end_kind == "stopped"
-        assert db.stop_request(row.pid, row.start_ticks).who == "User42 (42)"
+        assert db.control.stop_request(row.pid, row.start_ticks).who == "User42 (42)"
     finally:
         db.close()
 
@@ -184,7 +184,7 @@ async def test_a_press_after_the_pid_changed_hands_is_refused(ikabot_dir, pirate
         button = KillButton("n", pirate.pid, real - 100, started, "autoPirate", "alice", 0, 0)
         result = await control.begin_stop(rt, button, "User42 (42)")
         assert isinstance(result, str) and result.startswith("Not stopped")
-        assert state.stop_request(pirate.pid, real - 100) is None
+        assert state.control.stop_request(pirate.pid, real - 100) is None
         assert alive(pirate)
         # the same button with the true identity does stop it
         button = KillButton("n", pirate.pid, real, started, "autoPirate", "alice", 0, 0)

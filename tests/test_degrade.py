@@ -54,11 +54,12 @@ def test_a_full_disk_keeps_the_outbox_in_memory(tiny_disk):
     state = StateDB(tiny_disk / "state")
     try:
         fill(tiny_disk)
-        with state.transaction():  # an end and its alert, as the alerter writes them
-            state.set("marker", 1)
-            state.enqueue("end:1:1", "42", "died", "💀 autoPirate died")
-        assert [i.text for i in state.pending()] == ["💀 autoPirate died"]
-        assert state.get("marker") == 1  # the whole transaction, not just its last statement
+        with state.db.transaction():  # an end and its alert, as the alerter writes them
+            state.settings.set_mute_until(1.0)
+            state.outbox.enqueue("end:1:1", "42", "died", "💀 autoPirate died")
+        assert [i.text for i in state.outbox.pending()] == ["💀 autoPirate died"]
+        # the whole transaction, not just its last statement
+        assert state.db.conn.execute("SELECT value FROM kv WHERE key='mute_until'").fetchone()
         news = state.take_news()
         assert news is not None and FULL in news and "the disk is full" in news
         assert state.take_news() is None  # once
@@ -72,8 +73,8 @@ def test_a_disk_full_at_start_starts_in_memory(tiny_disk):
     fill(tiny_disk)
     state = StateDB(tiny_disk / "state")
     try:
-        state.enqueue("end:1:1", "42", "died", "💀 autoPirate died")
-        assert [i.text for i in state.pending()] == ["💀 autoPirate died"]
+        state.outbox.enqueue("end:1:1", "42", "died", "💀 autoPirate died")
+        assert [i.text for i in state.outbox.pending()] == ["💀 autoPirate died"]
         news = state.take_news()
         assert news is not None and FULL in news and "the disk is full" in news
     finally:
@@ -112,7 +113,7 @@ def torn_page(path: Path) -> None:
     """A real telebot database with one of its pages overwritten."""
     db = StateDB(path.parent)
     for i in range(200):
-        db.enqueue(f"k{i}", "42", "died", "x" * 200)
+        db.outbox.enqueue(f"k{i}", "42", "died", "x" * 200)
     db.close()
     with open(path, "r+b") as f:
         f.seek(4096 * 2)
@@ -130,8 +131,8 @@ def test_a_corrupt_database_is_moved_aside(tmp_path, damage):
         news = db.take_news()
         assert news is not None and "corrupt" in news and aside.name in news
         assert "TELEBOT_STATE_DIR" not in news
-        db.enqueue("k", "42", "died", "works")  # a new database, on disk
-        assert not db._db.in_memory and [i.text for i in db.pending()] == ["works"]
+        db.outbox.enqueue("k", "42", "died", "works")  # a new database, on disk
+        assert not db.db.conn.in_memory and [i.text for i in db.outbox.pending()] == ["works"]
     finally:
         db.close()
 

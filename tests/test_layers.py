@@ -112,3 +112,21 @@ async def test_a_handler_bug_is_logged_with_its_stack_without_the_token(caplog):
     await on_error(None, SimpleNamespace(error=error))  # what PTB passes: context.error
     assert "Traceback" in caplog.text and "buggy_handler" in caplog.text
     assert token not in caplog.text and "KeyError" in caplog.text
+
+
+LONGEST_CLASS = 150  # lines: a class one reads on one page
+
+
+def long_classes(paths: list[Path]) -> list[str]:
+    out = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and \
+                    node.end_lineno - node.lineno + 1 > LONGEST_CLASS:  # type: ignore[operator]
+                out.append(f"{module_name(path)}.{node.name}: "
+                           f"{node.end_lineno - node.lineno + 1} lines")  # type: ignore[operator]
+    return out
+
+
+def test_every_class_reads_on_one_page():
+    assert long_classes(sorted(ROOT.rglob("*.py"))) == []

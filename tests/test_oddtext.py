@@ -79,11 +79,11 @@ def surfaces(ikabot_path: Path, state_dir: Path) -> tuple[Any, ...]:
         state = StateDB(state_dir)
         alerter = Alerter(state, str(OWNER))
         try:
-            alerter.observe(tasks, NOW)  # tracked in SQLite
+            await alerter.observe(tasks, NOW)  # tracked in SQLite
             (task,) = tasks
-            alerter.on_exit(ProcessExited(task.pid, task.start_ticks or 0, NOW,
-                                          ExitInfo(signal=9)))
-            return [item.text for item in state.pending(NOW + 1)]
+            await alerter.on_exit(ProcessExited(task.pid, task.start_ticks or 0, NOW,
+                                                ExitInfo(signal=9)))
+            return [item.text for item in state.outbox.pending(NOW + 1)]
         finally:
             alerter.watcher.close()
             state.close()

@@ -108,10 +108,10 @@ async def test_every_surface_states_the_same_figures(case: Case, ikabot_dir: Ika
     alerter = Alerter(state, str(OWNER), ikabot_log=IkabotLog(log))
     store = open_store(Settings(ikabot_path=ikabot_dir.path))
 
-    def scan(now: float | None = None) -> list[Any]:
+    async def scan(now: float | None = None) -> list[Any]:
         tasks = build_tasks(store.read())
-        annotate(tasks, state)
-        alerter.observe(tasks, now)
+        annotate(tasks, state.tracking)
+        await alerter.observe(tasks, now)
         return tasks
 
     try:
@@ -121,7 +121,7 @@ async def test_every_surface_states_the_same_figures(case: Case, ikabot_dir: Ika
                 ikabot_dir.set_status(ALICE, proc.pid, status)
             if details is not None:
                 save_process_details(target, proc.pid, details)
-            scan(clock)
+            await scan(clock)
             clock += 300  # a run's minutes between two statuses
         if case.last_details is not None:  # the queue's last level, after the last scan
             save_process_details(target, proc.pid, case.last_details)
@@ -131,16 +131,17 @@ async def test_every_surface_states_the_same_figures(case: Case, ikabot_dir: Ika
             trigger.touch()
 
         def ended() -> bool:
-            return any(r.pid == proc.pid and r.ended_at for r in state.tracked(open_only=False))
+            return any(r.pid == proc.pid and r.ended_at
+                       for r in state.tracking.tracked(open_only=False))
 
         if case.end:
             assert await until(ended), "telebot did not see it end"
-        tasks = scan()
+        tasks = await scan()
         (task,) = [t for t in tasks if t.pid == proc.pid]
         now = time.time()
         surfaces: dict[str, str] = {}
         if case.end:
-            (alert,) = [i.text for i in state.pending()]
+            (alert,) = [i.text for i in state.outbox.pending()]
             surfaces["alert"] = alert.split("\n")[0]
             surfaces["/status line"] = render.stopped_page(tasks, 0, now).text
         else:

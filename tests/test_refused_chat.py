@@ -16,7 +16,7 @@ from telegram import Bot
 from telegram.constants import ParseMode
 
 from telebot.alerts import outbox
-from telebot.alerts.outbox import REFUSAL_KEY, Deliverer, waiting
+from telebot.alerts.outbox import Deliverer, waiting
 from telebot.demo.fakeapi import FakeBotAPI
 from telebot.state import StateDB
 
@@ -48,12 +48,12 @@ async def test_blocked_chat_holds_alerts_then_delivers_each_once_in_order(
     caplog.set_level(logging.INFO)
     state, clock = StateDB(tmp_path / "state"), Clock()
     for i in range(3):
-        state.enqueue(f"a{i}", str(OWNER), "died", f"💀 alert <b>{i}</b>")
+        state.outbox.enqueue(f"a{i}", str(OWNER), "died", f"💀 alert <b>{i}</b>")
     api.set_chat(OWNER, "blocked")
     async with Bot(TOKEN, base_url=api.base_url) as bot:
         d = deliverer(state, bot, clock)
         delays = [await d._round()]
-        assert state.get(REFUSAL_KEY)["reason"] == "403: bot was blocked by the user"
+        assert state.settings.chat_refusal()["reason"] == "403: bot was blocked by the user"
         assert waiting(state)["count"] == 3 and not api.sent()
         # a wake-up before the retry is due asks Telegram nothing
         calls = sends(api)
@@ -72,25 +72,25 @@ async def test_blocked_chat_holds_alerts_then_delivers_each_once_in_order(
         assert await d._round() is None  # nothing twice
     assert [m["text"] for m in api.sent(OWNER)] == [f"💀 alert {i}" for i in range(3)]
     assert len(records(caplog, "accepts alerts again")) == 1
-    assert waiting(state) is None and state.get(REFUSAL_KEY) is None
+    assert waiting(state) is None and state.settings.chat_refusal() is None
     state.close()
 
 
 async def test_an_alert_refused_for_7_days_is_given_up_with_an_error_line(
         api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture):
     state, clock = StateDB(tmp_path / "state"), Clock()
-    state.enqueue("old", str(OWNER), "died", "old alert")
+    state.outbox.enqueue("old", str(OWNER), "died", "old alert")
     api.set_chat(OWNER, "missing")
     async with Bot(TOKEN, base_url=api.base_url) as bot:
         d = deliverer(state, bot, clock)
         await d._round()
-        assert state.get(REFUSAL_KEY)["reason"] == "400: chat not found"
+        assert state.settings.chat_refusal()["reason"] == "400: chat not found"
         clock.now += 6 * 86400
         await d._round()
         assert waiting(state)["count"] == 1  # six days: still kept
-        new = state.enqueue("new", str(OWNER), "died", "new alert")
+        new = state.outbox.enqueue("new", str(OWNER), "died", "new alert")
         # written on day 6 (enqueue dates an alert by the wall clock, not the injected one)
-        state._db.execute("UPDATE outbox SET created_at=? WHERE id=?", (clock.now, new))
+        state.db.conn.execute("UPDATE outbox SET created_at=? WHERE id=?", (clock.now, new))
         clock.now += 86400 + 1
         await d._round()
         assert waiting(state)["count"] == 1  # the old one given up, the new one kept
@@ -100,12 +100,13 @@ async def test_an_alert_refused_for_7_days_is_given_up_with_an_error_line(
 
 async def test_unparsable_text_is_sent_again_as_plain_text(api: FakeBotAPI, tmp_path: Path):
     state = StateDB(tmp_path / "state")
-    state.enqueue("bad", str(OWNER), "died", "💀 <b>autoPirate</i> died &amp; <code>x</code>")
+    state.outbox.enqueue("bad", str(OWNER), "died",
+                         "💀 <b>autoPirate</i> died &amp; <code>x</code>")
     async with Bot(TOKEN, base_url=api.base_url) as bot:
         assert await deliverer(state, bot, Clock())._round() is None
     (sent,) = api.sent(OWNER)
     assert sent["text"] == "💀 autoPirate died & x" and sent["parse_mode"] is None
-    assert not state.pending()
+    assert not state.outbox.pending()
     state.close()
 
 

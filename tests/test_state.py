@@ -17,15 +17,15 @@ def row(pid: int, ended: float | None = None) -> Tracked:
 
 def test_survives_reopen_and_dedups(tmp_path: Path):
     db = StateDB(tmp_path)
-    assert db.enqueue("died:1", "42", "died", "text") is not None
-    assert db.enqueue("died:1", "42", "died", "text") is None
-    db.set("last_update_id", 7)
-    db.track(row(1))
+    assert db.outbox.enqueue("died:1", "42", "died", "text") is not None
+    assert db.outbox.enqueue("died:1", "42", "died", "text") is None
+    db.settings.set_report_minutes(7)
+    db.tracking.track(row(1))
     db.close()
     db = StateDB(tmp_path)
-    assert [i.dedup_key for i in db.pending()] == ["died:1"]
-    assert db.get("last_update_id") == 7
-    (t,) = db.tracked()
+    assert [i.dedup_key for i in db.outbox.pending()] == ["died:1"]
+    assert db.settings.report_minutes(60) == 7
+    (t,) = db.tracking.tracked()
     assert t.progress == {"done": 1, "total": 2, "unit": ""} and t.urls == ["http://127.0.0.1:1"]
     assert (tmp_path / "telebot.sqlite3").stat().st_mode & 0o077 == 0
     db.close()
@@ -33,35 +33,36 @@ def test_survives_reopen_and_dedups(tmp_path: Path):
 
 def test_end_once_and_prune(tmp_path: Path):
     db = StateDB(tmp_path)
-    db.track(row(1))
-    db.track(row(2))
-    db.record_status(1, 1001, "Pirating for 3 more runs", time.time() - 41 * 86400)
-    assert db.end(1, 1001, "died", time.time() - 40 * 86400)
-    assert not db.end(1, 1001, "died", time.time())  # reported once
-    item = db.enqueue("died:1", "42", "died", "x")
+    db.tracking.track(row(1))
+    db.tracking.track(row(2))
+    db.tracking.record_status(1, 1001, "Pirating for 3 more runs", time.time() - 41 * 86400)
+    assert db.tracking.end(1, 1001, "died", time.time() - 40 * 86400)
+    assert not db.tracking.end(1, 1001, "died", time.time())  # reported once
+    item = db.outbox.enqueue("died:1", "42", "died", "x")
     assert item is not None
-    db.mark_sent(item)
-    db._db.execute("UPDATE outbox SET created_at=?", (time.time() - 40 * 86400,))
-    db.prune(time.time() - 30 * 86400)
-    assert [t.pid for t in db.tracked(open_only=False)] == [2]
-    assert db.sent() == [] and db.status_history(1, 1001) == []
+    db.outbox.mark_sent(item)
+    db.db.conn.execute("UPDATE outbox SET created_at=?", (time.time() - 40 * 86400,))
+    db.tracking.prune(time.time() - 30 * 86400)
+    db.outbox.prune(time.time() - 30 * 86400)
+    assert [t.pid for t in db.tracking.tracked(open_only=False)] == [2]
+    assert db.outbox.sent() == [] and db.tracking.status_history(1, 1001) == []
     db.close()
 
 
 def test_held_alerts_are_released(tmp_path: Path):
     db = StateDB(tmp_path)
-    db.enqueue("finished:1", "42", "finished", "x", not_before=time.time() + 3600)
-    assert db.pending() == [] and db.next_not_before() is not None
-    db.release_held()
-    assert len(db.pending()) == 1
+    db.outbox.enqueue("finished:1", "42", "finished", "x", not_before=time.time() + 3600)
+    assert db.outbox.pending() == [] and db.outbox.next_not_before() is not None
+    db.outbox.release_held()
+    assert len(db.outbox.pending()) == 1
     db.close()
 
 
 def test_status_history_is_bounded(tmp_path: Path):
     db = StateDB(tmp_path)
     for i in range(80):
-        db.record_status(7, 70, f"Pirating for {80 - i} more runs", 1000.0 + i)
-    history = db.status_history(7, 70)
+        db.tracking.record_status(7, 70, f"Pirating for {80 - i} more runs", 1000.0 + i)
+    history = db.tracking.status_history(7, 70)
     assert len(history) == 50 and history[-1] == (1079.0, "Pirating for 1 more runs")
     assert history[0][0] < history[-1][0]
     db.close()
@@ -74,7 +75,7 @@ def test_state_files_are_owner_only(tmp_path: Path):
     d.mkdir(mode=0o755)
     d.chmod(0o755)
     db = StateDB(d)
-    db.set("x", 1)
+    db.settings.set_mute_until(1.0)
     assert d.stat().st_mode & 0o077 == 0
     files = [f for f in d.iterdir() if f.name.startswith("telebot.sqlite3")]
     assert {f.name for f in files} >= {"telebot.sqlite3", "telebot.sqlite3-wal"}
@@ -114,6 +115,52 @@ CREATE TABLE outbox (
     db.commit()
     db.close()
     state = StateDB(tmp_path)
-    (row,) = state.tracked()
+    (row,) = state.tracking.tracked()
     assert row.start_ticks == liveness.start_ticks(p.pid)
     state.close()
+
+
+async def test_no_statement_runs_on_the_event_loop(ikabot_dir, spawn, api, tmp_path,
+                                                   monkeypatch):
+    """Every commit (an fsync, slow on an SD card) and every query of the running bot happen
+    on the state's writer thread, never on the event loop's: through a death, its alert,
+    /status, /mute, an /alerts switch and a /kill."""
+    import threading
+
+    from botharness import OWNER, fast_settings, running_bot
+    from conftest import ALICE
+    from test_control import buttons, press
+
+    from telebot.alerts.texts import MARKS
+    from telebot.state.db import Database
+
+    threads: set[str] = set()
+    run, commit = Database.run, Database.commit
+
+    async def watched_run(self, fn, *args, **kwargs):
+        threads.add("loop" if threading.current_thread() is loop_thread else "other")
+        return await run(self, fn, *args, **kwargs)
+
+    def watched_commit(self):
+        threads.add("commit on the loop" if threading.current_thread() is loop_thread
+                     else "commit elsewhere")
+        commit(self)
+
+    monkeypatch.setattr(Database, "commit", watched_commit)
+    loop_thread = threading.current_thread()
+    doomed, kept = spawn(), spawn()
+    ikabot_dir.add_pirate(ALICE, doomed.pid)
+    ikabot_dir.add_pirate(ALICE, kept.pid)
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        monkeypatch.setattr(Database, "run", watched_run)
+        doomed.kill()
+        assert await bot.wait(lambda: any(m["text"].startswith(MARKS) for m in api.sent(OWNER)))
+        await bot.ask("/status")
+        await bot.ask("/mute 5")
+        (alerts,) = await bot.ask("/alerts")
+        await press(bot, "tb:a:died", alerts)
+        (confirm,) = await bot.ask(f"/kill {kept.pid}")
+        await press(bot, buttons(confirm)["Cancel"], confirm)
+        await bot.settled()
+    assert "commit elsewhere" in threads and "loop" in threads
+    assert "commit on the loop" not in threads

@@ -107,25 +107,25 @@ def test_annotate_reads_only_the_rows_of_gone_entries_through_an_index(tmp_path:
     now = time.time()
     base = Tracked(0, 0, now - 60, "a@b.c", "u", "1", "en", "autoPirate", "s", None, None, [],
                    now, now, now, None, None, None)
-    with db.transaction():
+    with db.db.transaction():
         for pid in range(1, 2001):
-            db.track(replace(base, pid=pid, start_ticks=pid, started=now - 600 - pid))
-            db.end(pid, pid, "died", now - pid)
+            db.tracking.track(replace(base, pid=pid, start_ticks=pid, started=now - 600 - pid))
+            db.tracking.end(pid, pid, "died", now - pid)
     tasks = build_tasks(snap([entry(7, date=now - 607), entry(9, date=now - 1)]),
                         probe=dead)
     statements: list[str] = []
-    db._db.set_trace_callback(statements.append)
+    db.db.conn.set_trace_callback(statements.append)
     try:
-        annotate(tasks, db)
+        annotate(tasks, db.tracking)
     finally:
-        db._db.set_trace_callback(None)
+        db.db.conn.set_trace_callback(None)
     assert [t.state for t in tasks] == ["dead", "dead"]
     by_pid = {t.pid: t for t in tasks}
     assert by_pid[7].ended is not None and by_pid[9].ended is None  # 9's row is another run
     reads = [s for s in statements if "tracked" in s and s.lstrip().upper().startswith("SELECT")]
     assert reads
     for sql in reads:
-        plan = " ".join(str(tuple(r)) for r in db._db.execute("EXPLAIN QUERY PLAN " + sql))
+        plan = " ".join(str(tuple(r)) for r in db.db.conn.execute("EXPLAIN QUERY PLAN " + sql))
         assert "SCAN tracked" not in plan, (sql, plan)
     db.close()
 

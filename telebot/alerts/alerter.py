@@ -22,7 +22,7 @@ from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from telebot.alerts.ending import Ending, classify
+from telebot.alerts.ending import classify
 from telebot.alerts.outbox import Deliverer
 from telebot.alerts.storms import Storms, text_of
 from telebot.alerts.texts import Ended, stalled_text
@@ -63,6 +63,26 @@ class ProcessExited:
 
 
 @dataclass
+class BotOut:
+    """How alerts reach Telegram through the bot: HTML, buttons as JSON, no link previews."""
+
+    bot: Any
+
+    async def send(self, chat_id: str, text: str, markup: str | None = None) -> Any:
+        buttons = InlineKeyboardMarkup.de_json(json.loads(markup), self.bot) if markup else None
+        return await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                           reply_markup=buttons, disable_web_page_preview=True)
+
+    async def send_plain(self, chat_id: str, text: str) -> Any:
+        return await self.bot.send_message(chat_id, text, disable_web_page_preview=True)
+
+    async def edit(self, chat_id: str, message_id: int, text: str) -> Any:
+        return await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
+                                                parse_mode=ParseMode.HTML,
+                                                disable_web_page_preview=True)
+
+
+@dataclass
 class Alerter:
     state: StateDB
     chat_id: str
@@ -75,40 +95,28 @@ class Alerter:
     exits: Callable[[ProcessExited], None] | None = None
     # the 🛑 buttons of a task (the /kill flow's, as JSON), or None when stopping is off
     stop_markup: StopMarkup | None = None
-    # buttons for an alert by its outbox key (as JSON), e.g. /menu's 🔁 Run again under an end
+    # buttons for an alert by its outbox key (JSON, on the writer thread), e.g. /menu's
+    # 🔁 Run again under an end
     markup_for: Callable[[str], str | None] | None = None
     watcher: ProcessWatcher = field(init=False)
     tracker: Tracker = field(init=False)
     storms: Storms = field(init=False)
     deliverer: Deliverer = field(init=False)
     twice: TwiceWarnings = field(init=False)
+    _ending: set[asyncio.Task[None]] = field(default_factory=set)  # ends told without an app
 
     def __post_init__(self) -> None:
         self.watcher = ProcessWatcher(self._exited, fallback_interval=self.fallback_interval)
         self.tracker = Tracker(self.state, self.watcher, lambda pid, ticks:
                                self._exited(pid, ticks, None), self._stalled, self.stall_minutes)
         self.storms = Storms(self.state, self.chat_id)
-        self.deliverer = Deliverer(self.state, self.send or self._bot_send,
-                                   self.edit or (self._bot_edit if self.bot is not None
-                                                 else None),
-                                   markup_for=self.markup_for,
-                                   send_plain=self._bot_send_plain if self.bot is not None
-                                   and self.send is None else None)
-        self.twice = TwiceWarnings(self.state, self.chat_id, self.deliverer.wake,
-                                   self.stop_markup)
-
-    async def _bot_send(self, chat_id: str, text: str, markup: str | None = None) -> Any:
-        buttons = InlineKeyboardMarkup.de_json(json.loads(markup), self.bot) if markup else None
-        return await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                           reply_markup=buttons, disable_web_page_preview=True)
-
-    async def _bot_send_plain(self, chat_id: str, text: str) -> Any:
-        return await self.bot.send_message(chat_id, text, disable_web_page_preview=True)
-
-    async def _bot_edit(self, chat_id: str, message_id: int, text: str) -> Any:
-        return await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
-                                                parse_mode=ParseMode.HTML,
-                                                disable_web_page_preview=True)
+        out = BotOut(self.bot)
+        self.deliverer = Deliverer(self.state, self.send or out.send,
+                                   self.edit or (out.edit if self.bot is not None else None),
+                                   send_plain=out.send_plain if self.bot is not None
+                                   and self.send is None else None,
+                                   markup_for=self.markup_for)
+        self.twice = TwiceWarnings(self.state, self.chat_id, self.stop_markup)
 
     # ---- tracking
 
@@ -117,7 +125,9 @@ class Alerter:
         if self.exits is not None:
             self.exits(event)  # through the Application's dispatcher
         else:
-            self.on_exit(event)
+            task = asyncio.get_running_loop().create_task(self.on_exit(event))
+            self._ending.add(task)
+            task.add_done_callback(self._ending.discard)
 
     async def read_log(self) -> None:
         """Read what ikabot logged since the last look, off the event loop (a big tail, a
@@ -125,86 +135,91 @@ class Alerter:
         if self.ikabot_log is not None:
             await asyncio.to_thread(self.ikabot_log.poll)
 
-    def observe(self, tasks: list[Task], now: float | None = None) -> None:
+    async def observe(self, tasks: list[Task], now: float | None = None) -> None:
         """After each scan: track new live tasks, keep their last state, spot stalls and
-        tasks that run twice."""
-        self.tracker.observe(tasks, now)
-        self.twice.observe(tasks)
+        tasks that run twice (their alerts written on the state's writer thread)."""
+        stalled = await self.tracker.observe(tasks, now)
+        if await self.state.run(self.twice.observe, tasks) or stalled:
+            self.deliverer.wake()
 
-    def _stalled(self, row: Tracked, now: float) -> None:
-        self._enqueue(f"stalled:{row.pid}:{row.start_ticks}:{row.last_change}", "stalled",
-                      stalled_text(row, now))
+    def _stalled(self, row: Tracked, now: float) -> bool:
+        """On the writer thread, inside the scan's transaction."""
+        kind = "stalled"
+        if not self.state.settings.alert_kinds().get(kind, True):
+            return False
+        self.state.outbox.enqueue(f"stalled:{row.pid}:{row.start_ticks}:{row.last_change}",
+                                  self.chat_id, kind, stalled_text(row, now),
+                                  not_before=self.state.settings.mute_until())
+        return True
 
-    def startup(self, tasks: list[Task]) -> None:
+    async def startup(self, tasks: list[Task]) -> None:
         """Report, once, the tracked tasks that ended while telebot was not running."""
         now = time.time()
         gone = {t.pid: t for t in tasks if not t.alive}
-        for row in self.tracker.gone_at_start():
-            last = gone.get(row.pid)  # what ikabot wrote last, maybe after telebot stopped
-            changed = self.tracker.last_words(row, last, now) if last is not None else None
-            self._ended(row, self._classify(row, None), now, offline=True, last_words=changed)
-        self.storms.close()  # what ended while telebot was down is one message of its own
-        self.tracker.observe(tasks, now)
+        for row in await self.tracker.gone_at_start():
+            # what ikabot wrote last, maybe after telebot stopped
+            await self._end(row, None, now, offline=True, last=gone.get(row.pid))
+        await self.state.run(self.storms.close)  # what ended meanwhile is a message of its own
+        if await self.tracker.observe(tasks, now):
+            self.deliverer.wake()
 
     # ---- ends
 
-    def _classify(self, row: Tracked, exit: ExitInfo | None) -> Ending:
-        cause = None
-        if self.ikabot_log is not None:
-            cause = self.ikabot_log.error_cause(row.pid, since=row.started)
-        return classify(row, exit, cause,
-                        stopped=self.state.stop_requested(row.pid, row.start_ticks))
-
-    def on_exit(self, event: ProcessExited, last: Task | None = None) -> None:
+    async def on_exit(self, event: ProcessExited, last: Task | None = None) -> None:
         """`last`: the task's entry as ikabot left it, read after the end (what it wrote after
         the last scan, such as the run it was in when it was killed), if there is one."""
-        row = self.state.tracked_one(event.pid, event.start_ticks)
+        row = await self.state.run(self.state.tracking.tracked_one, event.pid, event.start_ticks)
         if row is None or row.ended_at is not None:
             return
         if self.ikabot_log is not None:
             self.ikabot_log.poll()  # what is left since `read_log`: usually nothing
-        changed = self.tracker.last_words(row, last, event.at) if last is not None else None
-        self._ended(row, self._classify(row, event.exit), event.at, last_words=changed)
+        await self._end(row, event.exit, event.at, last=last)
 
-    def _ended(self, row: Tracked, ending: Ending, at: float, *, offline: bool = False,
-               last_words: bool | None = None) -> None:
-        """Mark the task ended and write its alert, in one transaction: a crash right after
-        leaves both or neither, so no alert is ever lost or doubled."""
+    async def _end(self, row: Tracked, exit: ExitInfo | None, at: float, *,
+                   offline: bool = False, last: Task | None = None) -> None:
+        cause = None
+        if self.ikabot_log is not None:
+            cause = self.ikabot_log.error_cause(row.pid, since=row.started)
+        if await self.state.run(self._write_end, row, exit, cause, at, offline, last):
+            self.deliverer.wake()
+
+    def _write_end(self, row: Tracked, exit: ExitInfo | None, cause: str | None, at: float,
+                   offline: bool, last: Task | None) -> bool:
+        """On the writer thread: mark the task ended and write its alert, in one transaction
+        (a crash right after leaves both or neither: no alert is ever lost or doubled). True
+        when an alert was written."""
+        state = self.state
+        changed = self.tracker.last_words(row, last, at) if last is not None else None
+        ending = classify(row, exit, cause,
+                          stopped=state.control.stop_requested(row.pid, row.start_ticks))
         e = Ended(row, ending, at, offline=offline)
-        with self.state.transaction():
-            if last_words is not None:
-                self.tracker.keep_last_words(row, last_words, at)
-            if not self.state.end(row.pid, row.start_ticks, ending.how, at,
-                                  exit_status=ending.exit_status, signal=ending.signal,
-                                  cause=ending.cause):
-                return
-            if not self.state.alert_kinds().get(toggle_of(ending.how), True):
-                return
+        with state.db.transaction():
+            if changed is not None:
+                self.tracker.keep_last_words(row, changed, at)
+            if not state.tracking.end(row.pid, row.start_ticks, ending.how, at,
+                                      exit_status=ending.exit_status, signal=ending.signal,
+                                      cause=ending.cause):
+                return False
+            if not state.settings.alert_kinds().get(toggle_of(ending.how), True):
+                return False
             key = f"end:{row.pid}:{row.start_ticks}"
-            muted = self.state.mute_until() > time.time()
-            if muted and ending.how not in URGENT:
-                self.state.enqueue(key, self.chat_id, ending.how, text_of([e]),
-                                   not_before=self.state.mute_until())
+            mute = state.settings.mute_until()
+            if mute > time.time() and ending.how not in URGENT:
+                state.outbox.enqueue(key, self.chat_id, ending.how, text_of([e]),
+                                     not_before=mute)
             else:
                 self.storms.place(e, ending.how, key)
-        self.deliverer.wake()
+        return True
 
-    def notice(self, dedup_key: str, text: str) -> None:
+    async def notice(self, dedup_key: str, text: str) -> None:
         """A message about telebot's own situation, through the durable outbox like alerts."""
-        self.state.enqueue(dedup_key, self.chat_id, "notice", text)
+        await self.state.run(self.state.outbox.enqueue, dedup_key, self.chat_id, "notice", text)
         self.deliverer.wake()
 
-    def _enqueue(self, dedup_key: str, kind: str, text: str) -> None:
-        if not self.state.alert_kinds().get(kind, True):
-            return
-        hold = 0.0 if kind in URGENT else self.state.mute_until()
-        self.state.enqueue(dedup_key, self.chat_id, kind, text, not_before=hold)
-        self.deliverer.wake()
-
-    def wake(self) -> None:
+    async def wake(self) -> None:
         """Settings changed (e.g. unmuted): release held alerts, look at the outbox again."""
-        if self.state.mute_until() <= time.time():
-            self.state.release_held()
+        if self.state.settings.mute_until() <= time.time():
+            await self.state.run(self.state.outbox.release_held)
         self.deliverer.wake()
 
     # ---- life cycle
@@ -225,11 +240,12 @@ async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE)
     await alerter.read_log()  # the dead task's last words, read off the event loop
     # what ikabot wrote after the last scan (the run it was in when it was killed) is what the
     # alert states, as /status will: its entry, read once the process is gone
-    row = alerter.state.tracked_one(update.pid, update.start_ticks)
+    state = alerter.state
+    row = await state.run(state.tracking.tracked_one, update.pid, update.start_ticks)
     last = None
     if row is not None and row.ended_at is None:
         last = await rt.ended_view(row.pid, row.started, update.at)
-    alerter.on_exit(update, last)
+    await alerter.on_exit(update, last)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded
     await asyncio.sleep(0)

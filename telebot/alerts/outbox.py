@@ -24,13 +24,14 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 
 from telebot.logsafe import redact
 from telebot.state import OutboxItem, StateDB
+from telebot.state.outbox import OutboxStore
 from telebot.telegram_errors import refusal, retry_after_seconds
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ TOKEN_BACKOFF = 60.0
 HOLD_START = 30.0  # a refusing chat: first retry after this, doubling …
 HOLD_MAX = 600.0  # … to at most every 10 minutes
 GIVE_UP_AFTER = 7 * 86400.0  # an alert refused this long is dropped (with an error line)
-REFUSAL_KEY = "chat_refusal"  # in the state's kv: {"since", "reason"} while the chat refuses
 
+T = TypeVar("T")
 # (chat, text[, markup=buttons as JSON]) → the sent message's id (or a Message)
 Send = Callable[..., Awaitable[Any]]
 Edit = Callable[[str, int, str], Awaitable[Any]]
@@ -66,31 +67,22 @@ def _message_id(result: Any) -> int | None:
 
 
 @dataclass
-class Deliverer:
-    state: StateDB
-    send: Send
-    edit: Edit | None = None
-    markup_for: Callable[[str], Any] | None = None  # buttons for an item, by its dedup key
-    send_plain: Send | None = None  # no parse mode; else `send` with the plain text escaped
-    clock: Callable[[], float] = time.time
-    _woken: bool = False
-    _refused: str | None = None  # why the chat refuses alerts, while it does
-    _held_until: float = 0.0
-    _hold_delay: float = HOLD_START
+class Wakeup:
+    """The delivery loop's sleep, cut short by `wake`. The sleeper resumes in the event loop's
+    very next step (a bare future, not an Event under wait_for, which takes three): the first
+    alert of a storm goes out while the deaths after it are still being written."""
+
+    woken: bool = False
     _waiter: asyncio.Future[None] | None = None
-    _stopping: bool = False
-    _task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
-        """Look at the outbox now. The waiting loop resumes in the event loop's very next
-        step (a bare future, not an Event under wait_for, which takes three): the first alert
-        of a storm goes out while the deaths after it are still being written."""
-        self._woken = True
+        self.woken = True
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def _sleep(self, delay: float | None) -> None:
-        if self._woken:
+    async def sleep(self, delay: float | None) -> None:
+        """Up to `delay` seconds (None: until woken); not at all if woken meanwhile."""
+        if self.woken:
             return
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
@@ -103,9 +95,85 @@ class Deliverer:
             if timer is not None:
                 timer.cancel()
 
+
+@dataclass
+class Hold:
+    """A chat that refuses alerts: why, and when to try again (backoff up to `HOLD_MAX`).
+    Kept in the settings store too, so a restart still holds (and still says why)."""
+
+    state: StateDB
+    refused: str | None = None  # why the chat refuses alerts, while it does
+    until: float = 0.0
+    delay: float = HOLD_START
+
+    def load(self) -> None:
+        held = self.state.settings.chat_refusal()  # refused before a restart: tried now
+        self.refused = held.get("reason") if held is not None else None
+
+    def waiting(self, now: float) -> float | None:
+        """Seconds until the next try while the chat refuses, else None."""
+        return self.until - now if self.refused is not None and now < self.until else None
+
+    async def refuse(self, item: OutboxItem, why: str, now: float) -> float:
+        """The chat refuses: keep every alert, retry later; say it once per change."""
+        outbox, settings = self.state.outbox, self.state.settings
+        await self.state.run(outbox.record_failure, item.id, why)
+        expired = await self.state.run(outbox.drop_pending_before, now - GIVE_UP_AFTER,
+                                       f"given up: {why}")
+        if expired:
+            log.error("gave up on %d alert(s) the chat refused for 7 days (%s)", expired, why)
+        if self.refused != why:
+            log.error("the chat %s refuses alerts (%s): they are kept and tried again, at "
+                      "most every %d minutes, until it accepts them (open the bot in Telegram "
+                      "and press Start; `telebot check` says more)", item.chat_id, why,
+                      HOLD_MAX // 60)
+            self.refused, self.delay = why, HOLD_START
+            await self.state.run(settings.set_chat_refusal, {"since": now, "reason": why})
+        else:
+            self.delay = min(HOLD_MAX, self.delay * 2)
+        self.until = now + self.delay
+        return self.delay
+
+    async def accepted(self, count: int) -> None:
+        if self.refused is None:
+            return
+        log.warning("the chat accepts alerts again (it refused them: %s); sending the %d "
+                    "held, in order", self.refused, count)
+        self.refused, self.until, self.delay = None, 0.0, HOLD_START
+        await self.state.run(self.state.settings.set_chat_refusal, None)
+
+
+@dataclass
+class Deliverer:
+    state: StateDB
+    send: Send
+    edit: Edit | None = None
+    send_plain: Send | None = None  # no parse mode; else `send` with the plain text escaped
+    clock: Callable[[], float] = time.time
+    # buttons for an item by its key (JSON; on the writer thread), when it has none of its own
+    markup_for: Callable[[str], str | None] | None = None
+    hold: Hold = field(init=False)
+    _wakeup: Wakeup = field(default_factory=lambda: Wakeup())
+    _stopping: bool = False
+    _task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.hold = Hold(self.state)
+
+    @property
+    def outbox(self) -> OutboxStore:
+        return self.state.outbox
+
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """On the writer thread: what this reads was committed, no commit stalls the loop."""
+        return await self.state.run(fn, *args, **kwargs)
+
+    def wake(self) -> None:
+        """Look at the outbox now (`Wakeup.wake`)."""
+        self._wakeup.wake()
+
     def start(self) -> None:
-        held = self.state.get(REFUSAL_KEY)  # refused before a restart: still held, tried now
-        self._refused = held.get("reason") if isinstance(held, dict) else None
+        self.hold.load()
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="alert-outbox")
 
@@ -126,12 +194,12 @@ class Deliverer:
     async def _run(self) -> None:
         backoff = BACKOFF_START
         while not self._stopping:
-            self._woken = False
+            self._wakeup.woken = False
             try:
                 delay = await self._round()
                 if delay is None:
                     backoff = BACKOFF_START
-                    held = self.state.next_not_before()
+                    held = await self._db(self.outbox.next_not_before)
                     if held:
                         delay = max(0.05, held - self.clock())
                 elif delay < 0:  # a failure that backs off
@@ -140,58 +208,59 @@ class Deliverer:
                 log.error("alert delivery error (%s: %s); retrying in %.1f s", type(e).__name__,
                           redact(str(e)), backoff)
                 delay, backoff = backoff, min(BACKOFF_MAX, backoff * 2)
-            await self._sleep(delay)
+            await self._wakeup.sleep(delay)
 
     async def _round(self) -> float | None:
         """Send what is pending; None when done, a delay to wait, or -1 for the backoff."""
         now = self.clock()
-        if self._refused is not None and now < self._held_until:
-            return self._held_until - now  # a refusing chat: not before the next retry
-        items = self.state.pending(now)
-        latest_edit: dict[int, int] = {}
-        for item in items:
-            if item.edits is not None:
-                latest_edit[item.edits] = item.id
+        wait = self.hold.waiting(now)
+        if wait is not None:
+            return wait  # a refusing chat: not before the next retry
+        items = await self._db(self.outbox.pending, now)
+        latest_edit = {item.edits: item.id for item in items if item.edits is not None}
         for item in items:
             if item.edits is not None and latest_edit[item.edits] != item.id:
                 continue  # a newer text for the same message follows
             try:
                 await self._deliver(item)
             except RetryAfter as e:
-                self.state.record_failure(item.id, "429")
+                await self._db(self.outbox.record_failure, item.id, "429")
                 return retry_after_seconds(e) + 0.05
             except InvalidToken:
-                self.state.record_failure(item.id, "the bot token was rejected (401)")
+                await self._db(self.outbox.record_failure, item.id,
+                               "the bot token was rejected (401)")
                 log.error("Telegram rejects the bot token; alerts are kept until it works "
                           "again (check TELEBOT_TOKEN or ikabot's Telegram settings)")
                 return TOKEN_BACKOFF
             except (BadRequest, Forbidden) as e:
                 why = refusal(e)
                 if why is not None:  # the chat, not this text: hold them all, in order
-                    return self._hold(item, why, now)
+                    return await self.hold.refuse(item, why, now)
                 # this text will never be accepted; don't block the rest
                 log.error("alert %d dropped: %s", item.id, redact(str(e)))
-                self.state.record_failure(item.id, redact(str(e)), drop=True)
+                await self._db(self.outbox.record_failure, item.id, redact(str(e)), drop=True)
             except (TelegramError, OSError) as e:
-                self.state.record_failure(item.id, redact(str(e)))
+                await self._db(self.outbox.record_failure, item.id, redact(str(e)))
                 log.warning("alert %d not sent yet (%s); retrying", item.id, redact(str(e)))
                 return -1
             else:
-                self._accepted(len(items))
+                await self.hold.accepted(len(items))
         return None
 
     async def _deliver(self, item: OutboxItem) -> None:
         """One item: an edit, or a new message; a text Telegram cannot parse goes as plain."""
         try:
             if item.edits is not None:
-                self.state.supersede_edits(item.edits, item.id)
+                await self._db(self.outbox.supersede_edits, item.edits, item.id)
                 await self._edit(item)
-            else:
-                markup = item.markup or (self.markup_for(item.dedup_key)
-                                         if self.markup_for else None)
-                result = await (self.send(item.chat_id, item.text, markup=markup)
-                                if markup else self.send(item.chat_id, item.text))
-                self._sent(item, _message_id(result))
+                return
+            markup = item.markup or (await self._db(self.markup_for, item.dedup_key)
+                                     if self.markup_for else None)
+            result = await (self.send(item.chat_id, item.text, markup=markup)
+                            if markup else self.send(item.chat_id, item.text))
+            # a storm grew while it was on its way: its edit is queued
+            if await self._db(self.outbox.mark_sent_and_follow, item, _message_id(result)):
+                self._wakeup.woken = True
         except BadRequest as e:
             if not _unparsable(e):
                 raise
@@ -200,76 +269,34 @@ class Deliverer:
             text = plain_text(item.text)
             result = await (self.send_plain(item.chat_id, text) if self.send_plain else
                             self.send(item.chat_id, html.escape(text, quote=False)))
-            self.state.mark_sent(item.id, _message_id(result))
-
-    def _hold(self, item: OutboxItem, why: str, now: float) -> float:
-        """The chat refuses: keep every alert, retry later; say it once per change."""
-        self.state.record_failure(item.id, why)
-        expired = self.state.drop_pending_before(now - GIVE_UP_AFTER, f"given up: {why}")
-        if expired:
-            log.error("gave up on %d alert(s) the chat refused for 7 days (%s)", expired, why)
-        if self._refused != why:
-            log.error("the chat %s refuses alerts (%s): they are kept and tried again, at "
-                      "most every %d minutes, until it accepts them (open the bot in Telegram "
-                      "and press Start; `telebot check` says more)", item.chat_id, why,
-                      HOLD_MAX // 60)
-            self._refused, self._hold_delay = why, HOLD_START
-            self.state.set(REFUSAL_KEY, {"since": now, "reason": why})
-        else:
-            self._hold_delay = min(HOLD_MAX, self._hold_delay * 2)
-        self._held_until = now + self._hold_delay
-        return self._hold_delay
-
-    def _accepted(self, count: int) -> None:
-        if self._refused is None:
-            return
-        log.warning("the chat accepts alerts again (it refused them: %s); sending the %d "
-                    "held, in order", self._refused, count)
-        self._refused, self._held_until, self._hold_delay = None, 0.0, HOLD_START
-        self.state.set(REFUSAL_KEY, None)
-
-    def _sent(self, item: OutboxItem, message_id: int | None) -> None:
-        """Mark it sent; if a storm grew while it was on its way, queue the edit."""
-        with self.state.transaction():
-            self.state.mark_sent(item.id, message_id)
-            now = self.state.item(item.id)
-            if now is not None and now.text != item.text:
-                self.state.enqueue(f"edit:{item.id}:after-send:{time.monotonic_ns()}",
-                                   item.chat_id, item.kind, now.text, edits=item.id)
-                self._woken = True
+            await self._db(self.outbox.mark_sent, item.id, _message_id(result))
 
     async def _edit(self, item: OutboxItem) -> None:
-        head = self.state.item(item.edits or 0)
+        head = await self._db(self.outbox.item, item.edits or 0)
         target = head.message_id if head is not None else None
         if target is None or self.edit is None:
             result = await self.send(item.chat_id, item.text)  # nothing to edit: a new message
-            self._retarget(item, head, _message_id(result))
+            await self._db(self.outbox.retarget, item, head, _message_id(result))
             return
         try:
             await self.edit(item.chat_id, target, item.text)
         except BadRequest as e:
             if "not modified" in str(e).lower():
-                self.state.mark_sent(item.id)
+                await self._db(self.outbox.mark_sent, item.id)
                 return
             # too old, deleted, …: a new message carries the whole storm
             result = await self.send(item.chat_id, item.text)
-            self._retarget(item, head, _message_id(result))
+            await self._db(self.outbox.retarget, item, head, _message_id(result))
             return
-        self.state.mark_sent(item.id)
-
-    def _retarget(self, item: OutboxItem, head: OutboxItem | None, message_id: int | None) -> None:
-        with self.state.transaction():
-            self.state.mark_sent(item.id, message_id)
-            if head is not None and message_id is not None:
-                self.state.set_message_id(head.id, message_id)
+        await self._db(self.outbox.mark_sent, item.id)
 
 
 def waiting(state: StateDB, now: float | None = None) -> dict[str, Any] | None:
     """Alerts held because the chat refuses them: count, since when, why (None if none)."""
-    refused = state.get(REFUSAL_KEY)
-    if not isinstance(refused, dict):
+    refused = state.settings.chat_refusal()
+    if refused is None:
         return None
-    count, oldest = state.unsent()
+    count, oldest = state.outbox.unsent()
     if not count:
         return None
     return {"count": count, "since": oldest, "reason": refused.get("reason")}

@@ -6,7 +6,8 @@ within `STORM_GAP` (and its first within `STORM_CAP`) rewrites that message into
 form: while it is still unsent its text is replaced, once sent an edit is queued in the
 durable outbox. Each step is written in the same transaction that ends the task, so a restart
 mid-storm neither loses a death nor repeats one. Tasks that finished are not storms: each gets
-its own message.
+its own message. `Storms` lives on the state's writer thread (it is used inside the
+transaction that ends a task), so one storm is never changed from two threads.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class Storms:
         now = time.monotonic()
         storm = self._current
         if e.ending.how == "finished":  # good news is not a storm
-            self.state.enqueue(dedup_key, self.chat_id, kind, text_of([e]))
+            self.state.outbox.enqueue(dedup_key, self.chat_id, kind, text_of([e]))
             return
         if storm is not None and now - storm.last <= self.gap and \
                 now - storm.started <= self.cap and len(storm.members) < STORM_MAX:
@@ -63,9 +64,10 @@ class Storms:
             if render.tg_len(text) <= render.TELEGRAM_LIMIT:
                 storm.members.append(e)
                 storm.last = now
-                if not self.state.retext_pending(storm.head, text):
-                    self.state.enqueue(f"edit:{storm.head}:{len(storm.members)}", self.chat_id,
-                                       storm.kind, text, edits=storm.head)
+                outbox = self.state.outbox
+                if not outbox.retext_pending(storm.head, text):
+                    outbox.enqueue(f"edit:{storm.head}:{len(storm.members)}", self.chat_id,
+                                   storm.kind, text, edits=storm.head)
                 return
-        head = self.state.enqueue(dedup_key, self.chat_id, kind, text_of([e]))
+        head = self.state.outbox.enqueue(dedup_key, self.chat_id, kind, text_of([e]))
         self._current = None if head is None else _Storm(head, kind, [e], now, now)

@@ -26,7 +26,18 @@ SEEN_ALIVE_EVERY = 60.0  # how often an unchanged task's "last seen alive" is wr
 KEEP_DAYS = 30  # ended tasks and sent alerts are forgotten after this
 
 Gone = Callable[[int, int], None]
-Stalled = Callable[[Tracked, float], None]
+Stalled = Callable[[Tracked, float], bool]
+
+
+@dataclass
+class Scan:
+    """What one scan's write found: the rows open before it, the live keys, the new ones, and
+    whether a stall alert was written."""
+
+    open_rows: dict[tuple[int, int], Tracked]
+    seen: set[tuple[int, int]] = field(default_factory=set)
+    new: list[tuple[int, int]] = field(default_factory=list)
+    stalled: bool = False
 
 
 @dataclass
@@ -34,7 +45,7 @@ class Tracker:
     state: StateDB
     watcher: ProcessWatcher
     on_gone: Gone  # a tracked task found gone by a scan rather than by its pidfd
-    on_stall: Stalled
+    on_stall: Stalled  # on the writer thread, inside the scan's transaction: write the alert
     stall_minutes: float = 0.0
     _pruned: float = field(default=0.0)
 
@@ -51,39 +62,52 @@ class Tracker:
                        None if changed or prev is None else prev.stalled_at,
                        None, None)
 
-    def observe(self, tasks: list[Task], now: float | None = None) -> None:
+    async def observe(self, tasks: list[Task], now: float | None = None) -> bool:
+        """After each scan: track new live tasks, keep their last state, spot stalls (True
+        when a stall alert was written); the write runs on the state's writer thread."""
         now = time.time() if now is None else now
-        open_rows = {r.key: r for r in self.state.tracked()}
-        seen: set[tuple[int, int]] = set()
-        by_pid = {r.pid: r for r in open_rows.values()}
-        with self.state.transaction():
+        scan = await self.state.run(self._write, tasks, now)
+        for pid, ticks in scan.new:
+            self.watcher.watch(pid, ticks)
+        watched = self.watcher.watched()
+        for key, row in scan.open_rows.items():  # tracked, gone from the live list, not watched
+            if key not in scan.seen and watched.get(row.pid) != row.start_ticks and \
+                    not liveness.same_process(row.pid, row.start_ticks):
+                self.on_gone(row.pid, row.start_ticks)
+        return scan.stalled
+
+    def _write(self, tasks: list[Task], now: float) -> Scan:
+        """One transaction for the whole scan; unchanged tasks are written once a minute."""
+        tracking = self.state.tracking
+        scan = Scan({r.key: r for r in tracking.tracked()})
+        by_pid = {r.pid: r for r in scan.open_rows.values()}
+        history: list[tuple[int, int, str, float]] = []
+        with self.state.db.transaction():
             for task in tasks:
                 if not task.alive and task.pid in by_pid:
                     self._last_words(by_pid[task.pid], task, now)
                 if not task.alive or task.start_ticks is None:
                     continue
                 key = (task.pid, task.start_ticks)
-                seen.add(key)
-                prev = open_rows.get(key)
+                scan.seen.add(key)
+                prev = scan.open_rows.get(key)
                 row = self._row(task, now, prev)
                 if prev is None or prev.status != row.status:
-                    self.state.record_status(row.pid, row.start_ticks, row.status, now)
+                    history.append((row.pid, row.start_ticks, row.status, now))
                 if prev is None or row.last_change != prev.last_change or \
                         now - prev.last_seen_alive >= SEEN_ALIVE_EVERY:
-                    self.state.track(row)
+                    tracking.track(row)
                 else:
                     row.last_seen_alive = prev.last_seen_alive
                 if prev is None:
-                    self.watcher.watch(task.pid, row.start_ticks)
-                self._check_stall(row, now)
+                    scan.new.append(key)
+                scan.stalled |= self._check_stall(row, now)
+            tracking.record_statuses(history)
             if now - self._pruned >= 3600:  # months of running must not grow the database
-                self.state.prune(now - KEEP_DAYS * 86400)
+                tracking.prune(now - KEEP_DAYS * 86400)
+                self.state.outbox.prune(now - KEEP_DAYS * 86400)
                 self._pruned = now
-        watched = self.watcher.watched()
-        for key, row in open_rows.items():  # tracked, gone from the live list, not watched
-            if key not in seen and watched.get(row.pid) != row.start_ticks and \
-                    not liveness.same_process(row.pid, row.start_ticks):
-                self.on_gone(row.pid, row.start_ticks)
+        return scan
 
     def _last_words(self, row: Tracked, task: Task, now: float) -> None:
         changed = self.last_words(row, task, now)
@@ -94,7 +118,7 @@ class Tracker:
         """A tracked task whose process is gone, its end not yet recorded: what ikabot wrote
         last (a status that came after the last scan) is what its alert states. Updates
         `row` (not the database: `keep_last_words`); None when nothing changed, else whether
-        the status did."""
+        the status did. On the writer thread, as `keep_last_words`."""
         if abs(row.started - task.started) >= 1 or row.ended_at is not None:
             return None
         progress = progress_json(task.progress)
@@ -103,7 +127,7 @@ class Tracker:
         if not status_changed and (progress is None or progress == row.progress):
             return None
         if status_changed and task.progress is None and task.action == "autoPirate":
-            history = [*self.state.status_history(row.pid, row.start_ticks), (now, status)]
+            history = [*self.state.tracking.status_history(row.pid, row.start_ticks), (now, status)]
             progress = progress_json(runs_progress(history, row.started, row.first_seen))
         row.status = status
         if progress is not None:
@@ -115,28 +139,29 @@ class Tracker:
 
     def keep_last_words(self, row: Tracked, status_changed: bool, now: float) -> None:
         if status_changed:
-            self.state.record_status(row.pid, row.start_ticks, row.status, now)
-        self.state.track(row)
+            self.state.tracking.record_status(row.pid, row.start_ticks, row.status, now)
+        self.state.tracking.track(row)
 
-    def _check_stall(self, row: Tracked, now: float) -> None:
+    def _check_stall(self, row: Tracked, now: float) -> bool:
         if not self.stall_minutes or row.stalled_at is not None:
-            return
-        if now - row.last_change >= self.stall_minutes * 60:
-            row.stalled_at = now
-            self.state.track(row)
-            self.on_stall(row, now)
+            return False
+        if now - row.last_change < self.stall_minutes * 60:
+            return False
+        row.stalled_at = now
+        self.state.tracking.track(row)
+        return self.on_stall(row, now)
 
-    def gone_at_start(self) -> list[Tracked]:
+    async def gone_at_start(self) -> list[Tracked]:
         """Tracked tasks that ended while telebot was down; the others are watched again.
 
         Start ticks mean nothing across a reboot (a new process can start at the same tick
         with the same pid), so every task tracked under another boot id has ended.
         """
         boot = liveness.boot_id()
-        same_boot = self.state.get("boot_id", boot) == boot
-        self.state.set("boot_id", boot)
+        same_boot = self.state.settings.boot_id() in (None, boot)
+        await self.state.run(self.state.settings.set_boot_id, boot)
         gone = []
-        for row in self.state.tracked():
+        for row in await self.state.run(self.state.tracking.tracked):
             if same_boot and liveness.same_process(row.pid, row.start_ticks):
                 self.watcher.watch(row.pid, row.start_ticks)
             else:

@@ -19,17 +19,19 @@ StopMarkup = Callable[[list[Task]], "str | None"]  # the 🛑 buttons as JSON, o
 class TwiceWarnings:
     state: StateDB
     chat_id: str
-    wake: Callable[[], None]  # the outbox's deliverer
     stop_markup: StopMarkup | None = None
     _told: set[str] = field(default_factory=set)  # this run's; the outbox keeps them for good
 
-    def observe(self, tasks: list[Task]) -> None:
+    def observe(self, tasks: list[Task]) -> bool:
+        """On the state's writer thread: write the warnings not written yet; True when one
+        is new in the outbox (the deliverer is then woken)."""
+        new = False
         for double in doubles(tasks):
             if double.key in self._told:
                 continue
             self._told.add(double.key)
             markup = self.stop_markup(list(double.tasks)) if self.stop_markup else None
-            if self.state.enqueue(double.key, self.chat_id, "twice", twice_text(double),
-                                  not_before=self.state.mute_until(),
-                                  markup=markup) is not None:
-                self.wake()
+            new |= self.state.outbox.enqueue(
+                double.key, self.chat_id, "twice", twice_text(double),
+                not_before=self.state.settings.mute_until(), markup=markup) is not None
+        return new

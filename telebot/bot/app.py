@@ -171,8 +171,8 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
     attach(app, rt.alerter)
     alerter = rt.alerter
 
-    def on_blind(head: int, until: float) -> None:
-        alerter.notice(f"blind-spot:{head}", html.escape(blind_spot_text(
+    async def on_blind(head: int, until: float) -> None:
+        await alerter.notice(f"blind-spot:{head}", html.escape(blind_spot_text(
             fmt_clock(until, time.time()), settings.confirm_after_minutes)))
 
     source = UpdateSource(app, configured, state, chat_id, rt.started_at, telegram,
@@ -185,12 +185,12 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         await app.start()
         tasks = await rt.read()
         await rt.alerter.read_log()  # why the tasks that ended while telebot was down ended
-        rt.alerter.startup(tasks)  # what ended while telebot was down, then the first scan
+        await rt.alerter.startup(tasks)  # what ended while telebot was down, then the first scan
         await rt.alerter.start()
         await source.start(_dedicated_error_callback())
         job_queue(app).run_repeating(scan, interval=settings.scan_seconds,
                                     first=settings.scan_seconds, name="scan")
-        schedule_report(app, float(state.get("report_minutes", settings.report_minutes)))
+        schedule_report(app, state.settings.report_minutes(settings.report_minutes))
         if settings.heartbeat_url:
             heartbeat = HeartbeatURL(settings.heartbeat_url)
             heartbeat.schedule(app, settings.heartbeat_minutes)

@@ -17,6 +17,8 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from telegram import CallbackQuery, Update
+
 PREFIX = "tb:"
 MAX_BYTES = 64  # Telegram's limit on callback_data
 
@@ -121,6 +123,16 @@ def pattern(*kinds: Kind) -> Callable[[object], bool]:
         return button is not None and button.kind in wanted
 
     return matches
+
+
+def pressed(update: Update) -> tuple[CallbackQuery, Button]:
+    """The press and its button, for a handler routed by `pattern` (which lets only
+    decodable data through)."""
+    query = update.callback_query
+    button = decode(query.data if query is not None else None)
+    if query is None or button is None:
+        raise ValueError("a button handler got an update that is not one of its buttons")
+    return query, button
 
 
 def is_ours(data: object) -> bool:

@@ -14,7 +14,7 @@ steps and several checks, because a pid is only a number that the kernel hands o
    itself are never signalled (`liveness.may_signal`). It opens a pidfd *before* the last
    identity check and signals through it, so the signal cannot reach a process that took the
    pid in between.
-3. The stop request is written to the database before the signal (`StateDB.request_stop`);
+3. The stop request is written to the database before the signal (`ControlStore.request_stop`);
    the alerter's classifier consults it, so the end is told as **stopped**, not died or killed.
    SIGTERM, then SIGKILL after `GRACE` seconds; the wait runs as a task of its own, so the bot
    keeps answering meanwhile.
@@ -43,7 +43,7 @@ from telegram.ext import ContextTypes
 
 from telebot import render
 from telebot.bot import hostlabel
-from telebot.bot.callbacks import Kind, decode, make
+from telebot.bot.callbacks import Kind, make, pressed
 from telebot.bot.runtime import Runtime
 from telebot.model import Task
 from telebot.processes import liveness
@@ -127,10 +127,10 @@ async def offer(rt: Runtime, pid: int, mark: str) -> tuple[str, InlineKeyboardMa
                 "tasks."), None
     nonce = secrets.token_urlsafe(9)
     a = task.account
-    rt.state.add_kill_button(KillButton(nonce, pid, ident, task.started,
-                                        render.clip(task.action, render.NAME_CLIP),
-                                        render.clip(a.label, 120),
-                                        time.time() + NONCE_TTL, None))
+    await rt.state.run(rt.state.control.add_kill_button,
+                       KillButton(nonce, pid, ident, task.started,
+                                  render.clip(task.action, render.NAME_CLIP),
+                                  render.clip(a.label, 120), time.time() + NONCE_TTL, None))
     text = (f"❓ Stop {html.escape(describe(task))}?\n"
             f"<i>SIGTERM, then SIGKILL after {GRACE:g} s. This button works for "
             f"{NONCE_TTL / 60:g} minutes.</i>")
@@ -233,7 +233,8 @@ async def begin_stop(rt: Runtime, button: KillButton, who: str) -> Stopping | st
             os.close(fd)
         return gone
     now = time.time()
-    rt.state.request_stop(button.pid, button.start_ticks, who, now)  # before the signal
+    # committed before the signal: the end is then told as *stopped*
+    await rt.state.run(rt.state.control.request_stop, button.pid, button.start_ticks, who, now)
     stopping = Stopping(button, fd, now, who)
     try:
         _signal(stopping, signal.SIGTERM)
@@ -307,10 +308,7 @@ async def _edit(query: Any, text: str) -> None:
 
 async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A press on a /kill button (`BUTTON_KINDS`): a pid to confirm, or a nonce."""
-    query = update.callback_query
-    button = decode(query.data if query is not None else None)
-    if query is None or button is None:
-        raise ValueError("not a /kill button")  # the handler's pattern lets only those through
+    query, button = pressed(update)
     app, rt = context.application, context.application.bot_data["runtime"]
     kind, mark, arg = button.kind, button.machine, button.text
     if mark != mark_of(app.bot):
@@ -330,10 +328,10 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await app.bot.send_message(rt.chat_id, text, parse_mode=ParseMode.HTML,
                                    reply_markup=markup, disable_web_page_preview=True)
         return
-    button = rt.state.use_kill_button(arg, time.time())
+    button = await rt.state.run(rt.state.control.use_kill_button, arg, time.time())
     if button is None:
         await query.answer(SPENT, show_alert=True)
-        old = rt.state.kill_button(arg)
+        old = await rt.state.run(rt.state.control.kill_button, arg)
         if old is not None and old.used_at is None:  # expired: take the buttons away
             await _edit(query, f"⌛ This confirmation for {html.escape(old.action)} "
                                f"{old.pid} expired; nothing was stopped.")

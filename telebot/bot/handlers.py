@@ -15,7 +15,6 @@ from typing import Any
 
 from telegram import (
     BotCommand,
-    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Update,
@@ -36,8 +35,7 @@ from telegram.ext import (
 from telebot import render
 from telebot.alerts.alerter import SWITCHES
 from telebot.bot import control
-from telebot.bot.callbacks import Button, Kind, is_ours, make, pattern
-from telebot.bot.callbacks import decode as decode_button
+from telebot.bot.callbacks import Kind, is_ours, make, pattern, pressed
 from telebot.bot.jobs import schedule_report
 from telebot.bot.ordering import MEMBER_ANSWERS_PER_MINUTE, Verdict
 from telebot.bot.permissions import NOT_AN_OWNER, Handler, for_actors, in_bots_chat, user_may_act
@@ -235,28 +233,25 @@ async def _send_details(context: ContextTypes.DEFAULT_TYPE, pid: int) -> None:
     rt = runtime(context)
     task = _find(await rt.refresh(), pid)
     if task is None:
-        gone = menu_handlers.gone_details(rt, context.application, pid)
+        gone = await menu_handlers.gone_details(rt, context.application, pid)
         await send(context, *gone) if gone else await send(
             context, f"No ikabot task with pid {pid}. /status lists them.")
         return
     markup = control.details_markup(rt, task, context.bot)
-    note, buttons = menu_handlers.details_note(rt, context.application, task)
+    note, buttons = await menu_handlers.details_note(rt, context.application, task)
     if buttons:
         rows = list(markup.inline_keyboard) if markup else []
         markup = InlineKeyboardMarkup([*rows, buttons])
-    text = details_html(task, history=_history(rt, task))
+    text = details_html(task, history=await _history(rt, task))
     await send(context, f"{text}\n{note}" if note else text, markup)
 
 
-def _history(rt: Runtime, task: Any) -> list[tuple[float, str]]:
+async def _history(rt: Runtime, task: Any) -> list[tuple[float, str]]:
     """The status changes telebot saw this task make (an ended one's too)."""
     if task.history:
         return list(task.history)
-    ticks = task.start_ticks
-    if ticks is None:
-        row = rt.state.ended_near(task.pid, task.started)
-        ticks = row.start_ticks if row is not None else None
-    return rt.state.status_history(task.pid, ticks) if ticks is not None else []
+    tracking = rt.state.tracking
+    return await rt.state.run(tracking.history_of, task.pid, task.started, task.start_ticks)
 
 
 @in_bots_chat
@@ -271,7 +266,7 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     rt = runtime(context)
     args = context.args or []
     if not args:
-        minutes = rt.state.get("report_minutes", rt.settings.report_minutes)
+        minutes = rt.state.settings.report_minutes(rt.settings.report_minutes)
         now = "off" if not minutes else f"every {minutes:g} minutes (when progress changed)"
         await send(context, f"Progress report: {now}.\nChange it with /report &lt;minutes&gt; "
                             "or /report off.")
@@ -287,7 +282,7 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     except ValueError:
         await send(context, "Usage: /report &lt;minutes from 1 to 10080&gt; or /report off")
         return
-    rt.state.set("report_minutes", minutes)
+    await rt.state.run(rt.state.settings.set_report_minutes, minutes)
     schedule_report(context.application, minutes)
     await send(context, "Progress report off." if not minutes else
                f"Progress report every {minutes:g} minutes, when some progress changed.")
@@ -296,7 +291,7 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 def alert_switches(rt: Runtime) -> dict[str, bool]:
     """The switches as they act: *stalled* is off while TELEBOT_STALL_MINUTES is unset,
     whatever was chosen."""
-    kinds = rt.state.alert_kinds()
+    kinds = rt.state.settings.alert_kinds()
     return {k: on and (k != "stalled" or bool(rt.settings.stall_minutes))
             for k, on in kinds.items()}
 
@@ -313,7 +308,7 @@ def alerts_text(rt: Runtime) -> str:
     lines = ["<b>Alerts</b> (tap to switch):"]
     lines += [f"{'✅' if on else '⬜'} {kind}: {html.escape(SWITCHES.get(kind, kind))}"
               for kind, on in kinds.items()]
-    mute = rt.state.mute_until()
+    mute = rt.state.settings.mute_until()
     if mute > time.time():
         lines.append(f"🔕 muted for {render.fmt_age(mute - time.time())} more (deaths still "
                      "come through); /mute 0 to unmute")
@@ -343,20 +338,12 @@ async def cmd_mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send(context, "Usage: /mute &lt;minutes&gt; (0 unmutes). Deaths always come "
                             "through.")
         return
-    rt.state.set_mute_until(time.time() + minutes * 60 if minutes else 0.0)
+    await rt.state.run(rt.state.settings.set_mute_until,
+                       time.time() + minutes * 60 if minutes else 0.0)
     if rt.alerter:
-        rt.alerter.wake()
+        await rt.alerter.wake()
     await send(context, f"🔕 Finished and stalled alerts held for {minutes:g} minutes; deaths "
                         "still come through." if minutes else "🔔 Alerts unmuted.")
-
-
-def pressed(update: Update) -> tuple[CallbackQuery, Button]:
-    """The press and its decoded button (the handlers' patterns let only those through)."""
-    query = update.callback_query
-    button = decode_button(query.data if query is not None else None)
-    if query is None or button is None:
-        raise ValueError("a button handler got an update that is not one of its buttons")
-    return query, button
 
 
 @in_bots_chat
@@ -409,13 +396,14 @@ async def on_details_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 async def on_alert_switch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query, button = pressed(update)
     rt = runtime(context)
-    kinds = rt.state.alert_kinds()
+    settings = rt.state.settings
+    kinds = settings.alert_kinds()
     if button.text == "stalled" and not rt.settings.stall_minutes:
         await query.answer("Stall alerts need TELEBOT_STALL_MINUTES on the machine running "
                            "telebot.", show_alert=True)
         return
     if button.text in kinds:
-        rt.state.set_alert_kind(button.text, not kinds[button.text])
+        await rt.state.run(settings.set_alert_kind, button.text, not kinds[button.text])
         await query.edit_message_text(alerts_text(rt), parse_mode=ParseMode.HTML,
                                       reply_markup=alerts_markup(alert_switches(rt)))
     await query.answer()

@@ -27,10 +27,10 @@ async def scan(context: ContextTypes.DEFAULT_TYPE) -> None:
         return  # telebot is stopping: not an error worth a traceback in the log
     news = rt.gone_news()
     if news is not None and rt.alerter is not None:
-        rt.alerter.notice(f"data-gone:{int(time.time())}", html.escape(news))
+        await rt.alerter.notice(f"data-gone:{int(time.time())}", html.escape(news))
     db_news = rt.state.take_news()  # its database full, failing or found corrupt: once
     if db_news is not None and rt.alerter is not None:
-        rt.alerter.notice(f"state-db:{time.time()}", "⚠️ " + html.escape(db_news))
+        await rt.alerter.notice(f"state-db:{time.time()}", "⚠️ " + html.escape(db_news))
 
 
 def _progress_signature(tasks: list[Task]) -> str:
@@ -44,11 +44,11 @@ async def report(context: ContextTypes.DEFAULT_TYPE) -> None:
     rt: Runtime = context.application.bot_data["runtime"]
     tasks = await rt.refresh()
     signature = _progress_signature(tasks)
-    if not tasks or signature == rt.state.get("report_signature"):
+    if not tasks or signature == rt.state.settings.report_signature():
         return
     for chunk in render.split_message(render.report_html(tasks)):
         await context.bot.send_message(rt.chat_id, chunk, parse_mode=ParseMode.HTML)
-    rt.state.set("report_signature", signature)
+    await rt.state.run(rt.state.settings.set_report_signature, signature)
 
 
 def job_queue(app: Application) -> JobQueue:

@@ -39,7 +39,7 @@ from telebot.bot.menu_screen import ScreenMessage
 from telebot.bot.permissions import for_actors, in_bots_chat, user_may_act
 from telebot.bot.runtime import Runtime
 from telebot.menu.launch import menu_command, menu_env
-from telebot.menu.recorded import RecordedAnswers, Recording, Step
+from telebot.menu.recorded import Recording, Step, from_row, to_row
 from telebot.menu.replay import replay
 from telebot.menu.session import GROUP_INTERVAL, MIN_INTERVAL, MenuSession, Started, View
 from telebot.model import Task
@@ -78,9 +78,25 @@ class MenuManager:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _replays: set[asyncio.Task[None]] = field(default_factory=set)
 
-    @property
-    def recorded(self) -> RecordedAnswers:
-        return RecordedAnswers(self.rt.state.db)
+    # ---- recorded answers (telebot's state, through its writer thread)
+
+    async def recording(self, pid: int, ticks: int) -> Recording | None:
+        return from_row(await self.rt.state.run(self.rt.state.recordings.get, pid, ticks))
+
+    async def newest(self, pid: int) -> Recording | None:
+        return from_row(await self.rt.state.run(self.rt.state.recordings.newest, pid))
+
+    async def again_as(self, rec: Recording) -> Recording | None:
+        return from_row(await self.rt.state.run(self.rt.state.recordings.again_as, rec.pid,
+                                                rec.start_ticks))
+
+    async def recording_of(self, task: Task) -> Recording | None:
+        ticks = task.start_ticks
+        if ticks is None:
+            row = await self.rt.state.run(self.rt.state.tracking.ended_near, task.pid,
+                                          task.started)
+            ticks = row.start_ticks if row is not None else None
+        return await self.recording(task.pid, ticks) if ticks is not None else None
 
     def open_session(self) -> MenuSession | None:
         s = self.session
@@ -159,9 +175,9 @@ class MenuManager:
     async def _started(self, session: MenuSession, started: Started) -> None:
         t = started.task
         again = session.again_of if not session.started[:-1] else None
-        self.recorded.add(Recording(
+        await self.rt.state.run(self.rt.state.recordings.add, to_row(Recording(
             started.pid, started.start_ticks, t.action, t.account.email, t.account.username,
-            t.account.world, t.account.server, tuple(started.steps), time.time(), again))
+            t.account.world, t.account.server, tuple(started.steps), time.time(), again)))
         line = (f"▶️ {html.escape(t.action)} started from /menu: pid {started.pid} "
                 f"({html.escape(t.account.label)}).")
         if again:
@@ -172,13 +188,6 @@ class MenuManager:
             await self.bot.send_message(self.rt.chat_id, line, parse_mode=ParseMode.HTML)
 
     # ---- 🔁 Run again
-
-    def recording_of(self, task: Task) -> Recording | None:
-        ticks = task.start_ticks
-        if ticks is None:
-            row = self.rt.state.ended_near(task.pid, task.started)
-            ticks = row.start_ticks if row is not None else None
-        return self.recorded.get(task.pid, ticks) if ticks is not None else None
 
     async def _replay(self, session: MenuSession, steps: tuple[Step, ...],
                       again_of: Recording | None) -> None:
@@ -203,19 +212,19 @@ class MenuManager:
             await self.bot.send_message(self.rt.chat_id, text, parse_mode=ParseMode.HTML)
 
 
-def details_note(rt: Runtime, app: Application,
-                 task: Task) -> tuple[str, list[InlineKeyboardButton]]:
+async def details_note(rt: Runtime, app: Application,
+                       task: Task) -> tuple[str, list[InlineKeyboardButton]]:
     """For /details: how the task relates to /menu, and its 🔁 button when it ended."""
     mgr: MenuManager | None = app.bot_data.get("menu")
     if mgr is None:
         return "", []
-    rec = mgr.recording_of(task)
+    rec = await mgr.recording_of(task)
     if rec is None:
         return "", []
     lines = [f"Started from /menu with {len(rec.steps)} recorded answers."]
     if rec.again_of:
         lines.append(f"🔁 Run again of pid {rec.again_of[0]}.")
-    later = mgr.recorded.again_as(rec.pid, rec.start_ticks)
+    later = await mgr.again_as(rec)
     if later is not None:
         lines.append(f"Run again as pid {later.pid}: /details {later.pid}")
     buttons = []
@@ -225,11 +234,11 @@ def details_note(rt: Runtime, app: Application,
     return "\n".join(lines), buttons
 
 
-def gone_details(rt: Runtime, app: Application,
-                 pid: int) -> tuple[str, InlineKeyboardMarkup | None] | None:
+async def gone_details(rt: Runtime, app: Application,
+                       pid: int) -> tuple[str, InlineKeyboardMarkup | None] | None:
     """/details of a task started from /menu whose entry ikabot dropped since it ended."""
     mgr: MenuManager | None = app.bot_data.get("menu")
-    rec = mgr.recorded.newest(pid) if mgr is not None else None
+    rec = await mgr.newest(pid) if mgr is not None else None
     if mgr is None or rec is None or liveness.same_process(rec.pid, rec.start_ticks):
         return None
     lines = [f"<b>{html.escape(rec.action)}</b> {pid} · {html.escape(rec.username)} "
@@ -238,7 +247,7 @@ def gone_details(rt: Runtime, app: Application,
              "recorded answers."]
     if rec.again_of:
         lines.append(f"🔁 Run again of pid {rec.again_of[0]}.")
-    later = mgr.recorded.again_as(rec.pid, rec.start_ticks)
+    later = await mgr.again_as(rec)
     if later is not None:
         lines.append(f"Run again as pid {later.pid}: /details {later.pid}")
     markup = InlineKeyboardMarkup([[InlineKeyboardButton(
@@ -249,14 +258,15 @@ def gone_details(rt: Runtime, app: Application,
 
 def alert_markup(app: Application, dedup_key: str) -> str | None:
     """The 🔁 button under a task's end alert (`end:<pid>:<ticks>`), when it has answers:
-    JSON, as the outbox keeps an alert's buttons."""
+    JSON, as the outbox keeps an alert's buttons. Runs on the state's writer thread (the
+    outbox's sender calls it there)."""
     mgr: MenuManager | None = app.bot_data.get("menu")
     kind, _, rest = dedup_key.partition(":")
     pid, _, ticks = rest.partition(":")
     if mgr is None or kind != "end" or not (pid.isdigit() and ticks.isdigit()) or \
             not mgr.rt.settings.allow_menu:
         return None
-    rec = mgr.recorded.get(int(pid), int(ticks))
+    rec = from_row(mgr.rt.state.recordings.get(int(pid), int(ticks)))
     if rec is None:
         return None
     # named: in a storm the message tells of several tasks, the button is for this one
@@ -345,7 +355,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await query.answer()
     elif button.kind in (Kind.AGAIN_ASK, Kind.AGAIN_RUN) and pair is not None and \
             all(p.isdigit() for p in pair):
-        rec = mgr.recorded.get(int(pair[0]), int(pair[1]))
+        rec = await mgr.recording(int(pair[0]), int(pair[1]))
         if rec is None or not rt.settings.allow_menu:
             await query.answer("Nothing recorded to run again." if rec is None else OFF,
                                show_alert=True)

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from telegram import Bot, Update
@@ -79,6 +79,34 @@ class Mark:
 
 
 @dataclass
+class Marks:
+    """The poller's `Mark`, kept in the settings store per bot id."""
+
+    state: StateDB
+    bot_id: str
+    started_at: float
+    stored: Mark | None = None
+
+    def current(self) -> Mark:
+        if self.stored is None:
+            saved = self.state.settings.update_mark(self.bot_id)
+            if saved is not None:
+                self.stored = Mark(int(saved.get("id", 0)), float(saved.get("date", 0.0)))
+            else:
+                # before marks were kept per bot: adopt the old one, dated at this start, so
+                # that only a message sent since can count as a restart of the ids
+                self.stored = Mark(self.state.settings.legacy_last_update() or 0,
+                                   self.started_at - 2)
+        return self.stored
+
+    async def store(self, mark: Mark) -> None:
+        """Committed before the updates it covers are handed over (`SharedPoller.tick`)."""
+        await self.state.run(self.state.settings.set_update_mark, self.bot_id, mark.update_id,
+                             mark.date)
+        self.stored = mark
+
+
+@dataclass
 class SharedPoller:
     bot: Bot
     queue: asyncio.Queue[object]
@@ -90,30 +118,13 @@ class SharedPoller:
     ikabot_chat: str | None = None  # the chat ikabot reads its answers from
     _first_seen: dict[int, float] = field(default_factory=dict)
     handled: int = 0
-    _stored: Mark | None = None
+    marks: Marks = field(init=False)
     wants: Callable[[Update], bool] | None = None  # more of telebot's (a /menu session's texts)
-    on_blind: Callable[[int, float], None] | None = None  # (head update id, blind until)
+    on_blind: Callable[[int, float], Awaitable[None]] | None = None  # (head id, blind until)
     _blind_head: int | None = None
 
-    @property
-    def _key(self) -> str:
-        return f"updates:{self.bot.token.partition(':')[0]}"
-
-    def _mark(self) -> Mark:
-        if self._stored is None:
-            saved = self.state.get(self._key)
-            if isinstance(saved, dict):
-                self._stored = Mark(int(saved.get("id", 0)), float(saved.get("date", 0.0)))
-            else:
-                # before marks were kept per bot: adopt the old one, dated at this start, so
-                # that only a message sent since can count as a restart of the ids
-                self._stored = Mark(int(self.state.get("last_update_id", 0)),
-                                    self.started_at - 2)
-        return self._stored
-
-    def _store(self, mark: Mark) -> None:
-        self.state.set(self._key, {"id": mark.update_id, "date": mark.date})
-        self._stored = mark
+    def __post_init__(self) -> None:
+        self.marks = Marks(self.state, self.bot.token.partition(":")[0], self.started_at)
 
     def is_ours(self, update: Update) -> bool:
         if update.callback_query is not None:
@@ -121,8 +132,7 @@ class SharedPoller:
         message = update.message or update.channel_post
         if message is None or not message.text or is_ikabot_setup(message.text):
             return False
-        m = _COMMAND.match(message.text)
-        if not m:
+        if not (m := _COMMAND.match(message.text)):
             return self.wants is not None and self.wants(update)
         mention = m.group(2)
         if mention is None:  # a bare unknown command still gets its hint (in a private chat)
@@ -153,7 +163,7 @@ class SharedPoller:
                 log.warning("getUpdates failed, retrying next tick: %s", redact(str(e)))
                 return handed
             now = time.time()
-            mark = self._mark()
+            mark = self.marks.current()
             last = mark.update_id
             ours = []
             for update in updates:
@@ -171,15 +181,15 @@ class SharedPoller:
                     continue  # sent before telebot started: not answered late
                 ours.append(update)
             new = mark.after(updates)
-            if new != self._stored:
+            if new != self.marks.stored:
                 # recorded before handing over: a crash in between loses an answer, and
                 # never answers a command twice
-                self._store(new)
+                await self.marks.store(new)
             for update in ours:
                 await self.queue.put(update)
             handed += len(ours)
             confirmed = await self._janitor(updates, now)
-            self._watch_blind_spot(updates, now, confirmed)
+            await self._watch_blind_spot(updates, now, confirmed)
             if not (confirmed and len(updates) >= BATCH):
                 break
         self.handled += handed
@@ -201,7 +211,7 @@ class SharedPoller:
         never use (a stranger's 100 messages would otherwise hide everything behind them from
         both ikabot and telebot), and any update older than TELEBOT_CONFIRM_AFTER_MINUTES."""
         limit = now - self.confirm_after
-        mark = self._mark()
+        mark = self.marks.current()
         upto = None
         for update in sorted(updates, key=lambda u: u.update_id):
             if self._age_base(update, now) > limit and self.ikabot_may_use(update, mark):
@@ -220,8 +230,8 @@ class SharedPoller:
                  "%.0f min)", upto, self.confirm_after / 60)
         return True
 
-    def _watch_blind_spot(self, updates: tuple[Update, ...], now: float,
-                          confirmed: bool) -> None:
+    async def _watch_blind_spot(self, updates: tuple[Update, ...], now: float,
+                                confirmed: bool) -> None:
         """A full page whose head could not be confirmed: updates past it are out of sight
         until the head is old enough. Said once per head."""
         if confirmed or len(updates) < BATCH:
@@ -237,7 +247,7 @@ class SharedPoller:
                     "(a TELEBOT_TOKEN of its own avoids this)", len(updates),
                     time.strftime("%H:%M", time.localtime(until)))
         if self.on_blind is not None:
-            self.on_blind(head.update_id, until)
+            await self.on_blind(head.update_id, until)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -94,7 +94,7 @@ class Runtime:
             self.store = found.store
         self.warnings, self.data_gone = found.warnings, found.data_gone
         try:
-            annotate(found.tasks, self.state)
+            await self.state.run(annotate, found.tasks, self.state.tracking)
         except sqlite3.Error as e:  # a locked database: the tasks as ikabot recorded them
             log.warning("telebot's database could not be read (%s)", e)
         if self.on_telegram is not None and found.telegram is not None:
@@ -109,7 +109,7 @@ class Runtime:
         if self.alerter is not None:
             await self.alerter.read_log()
             try:
-                self.alerter.observe(tasks)
+                await self.alerter.observe(tasks)
             except sqlite3.Error as e:  # /status answers even when tracking cannot write
                 log.warning("tracking the tasks failed (%s)", e)
         return tasks

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from telegram import Update
@@ -35,7 +35,7 @@ class UpdateSource:
     chat_id: str
     started_at: float
     telegram: TelegramConfig  # ikabot's settings, as last read
-    on_blind: Callable[[int, float], None] | None = None  # `SharedPoller.on_blind`
+    on_blind: Callable[[int, float], Awaitable[None]] | None = None  # `SharedPoller.on_blind`
     wants: Callable[[Update], bool] | None = None  # `SharedPoller.wants` (/menu's texts)
     poller: SharedPoller | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 MAX_TEXT = 4096
@@ -198,8 +198,9 @@ CHAT_STATES: dict[str, tuple[tuple[int, str] | None, tuple[int, str] | None]] = 
 }
 
 
-class FakeBotAPI:
-    """The server. See the module docstring; start(), then point a Bot at `base_url`."""
+class _Server:
+    """The server's life: its state under one lock, its bots, start and stop. The classes
+    below add one side each; `FakeBotAPI` is the whole."""
 
     def __init__(self, token: str = "123:TEST", host: str = "127.0.0.1", port: int = 0,
                  bot_username: str = "telebot_test_bot", *, strict_chats: bool = False) -> None:
@@ -251,7 +252,7 @@ class FakeBotAPI:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/bot"
 
-    def start(self) -> FakeBotAPI:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True,
                                         name="fake-bot-api")
@@ -265,7 +266,7 @@ class FakeBotAPI:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> FakeBotAPI:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -280,7 +281,10 @@ class FakeBotAPI:
     def token_of(self, username: str) -> str:
         return next(t for t, u in self._usernames.items() if u == username)
 
-    # ---- the player's side
+
+class _Player(_Server):
+    """The player's side: messages and button presses, as Telegram would deliver them."""
+
 
     def _user(self, user_id: int) -> dict[str, Any]:
         return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
@@ -346,7 +350,10 @@ class FakeBotAPI:
             "id": query_id, "from": self._user(user_id), "message": msg,
             "chat_instance": str(chat_id), "data": data}}, token)
 
-    # ---- inspection
+
+class _Inspection(_Player):
+    """What a test looks at and sets: calls, messages sent, chat states, failures to inject."""
+
 
     def unconfirmed(self, token: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -415,7 +422,10 @@ class FakeBotAPI:
         with self._cond:
             return bool(self._cond.wait_for(predicate, timeout))
 
-    # ---- HTTP
+
+class _Http(_Inspection):
+    """One request: the token and method from the URL, the body, injected failures, the log."""
+
 
     def _serve(self, h: BaseHTTPRequestHandler, verb: str) -> None:
         url = urlsplit(h.path)
@@ -511,7 +521,11 @@ class FakeBotAPI:
             self._state.calls.append(Call(method, params, status, time.time(), bot))
             self._cond.notify_all()
 
-    # ---- methods
+
+class _Updates(_Http):
+    """The bot's own methods: getMe, commands, webhooks, and getUpdates with Telegram's offset
+    and long-poll semantics."""
+
 
     @staticmethod
     def _int(params: dict[str, Any], name: str, default: int | None = None) -> int | None:
@@ -595,6 +609,11 @@ class FakeBotAPI:
 
     def _queue_name(self) -> str:
         return self._usernames[getattr(self._local, "token", "") or self.token]
+
+
+class FakeBotAPI(_Updates):
+    """The server. See the module docstring; start(), then point a Bot at `base_url`. Its own
+    part: messages (send, edit, delete), chats and button answers, validated like Telegram."""
 
     def _message_json(self, m: dict[str, Any]) -> dict[str, Any]:
         out = {k: m[k] for k in ("message_id", "date", "chat", "text") if k in m}

@@ -1,15 +1,14 @@
-"""The answers a /menu session gave to start a task, kept in telebot's state (SQLite) with that
-task's identity, for 🔁 Run again. Never an echo-off answer: those are not given to this store.
-
-The table (`menu_recordings`) is created with telebot's other tables (`state._SCHEMA`).
+"""The answers a /menu session gave to start a task, with that task's identity, for 🔁 Run
+again. Never an echo-off answer: the session records none. telebot's state keeps them as rows
+(`state.recordings`, its table in `state.schema`); `to_row` / `from_row` convert.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from telebot.menu.screen import Choice, Question
 
@@ -59,47 +58,18 @@ class Recording:
         return (self.username, self.world, self.server)
 
 
-class RecordedAnswers:
-    """Recordings keyed by task identity (pid + start ticks)."""
-
-    KEEP = 500  # recordings kept; the oldest go first
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def add(self, r: Recording) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO menu_recordings (pid, start_ticks, action, email, username,"
-            " world, server, steps, recorded_at, again_of_pid, again_of_ticks) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (r.pid, r.start_ticks, r.action, r.email, r.username, r.world, r.server,
-             json.dumps([s.to_json() for s in r.steps]), r.recorded_at,
-             r.again_of[0] if r.again_of else None, r.again_of[1] if r.again_of else None))
-        self._db.execute(
-            "DELETE FROM menu_recordings WHERE rowid NOT IN (SELECT rowid FROM menu_recordings "
-            "ORDER BY recorded_at DESC LIMIT ?)", (self.KEEP,))
-
-    def get(self, pid: int, start_ticks: int) -> Recording | None:
-        row = self._db.execute("SELECT * FROM menu_recordings WHERE pid=? AND start_ticks=?",
-                               (pid, start_ticks)).fetchone()
-        return _recording(row) if row else None
-
-    def newest(self, pid: int) -> Recording | None:
-        """The newest recording of a task with this pid (its entry may be gone from ikabot's
-        data: ikabot's menu drops the entries of ended tasks)."""
-        row = self._db.execute("SELECT * FROM menu_recordings WHERE pid=? ORDER BY "
-                               "recorded_at DESC LIMIT 1", (pid,)).fetchone()
-        return _recording(row) if row else None
-
-    def again_as(self, pid: int, start_ticks: int) -> Recording | None:
-        """The task started by 🔁 Run again of this one, if any (the newest)."""
-        row = self._db.execute("SELECT * FROM menu_recordings WHERE again_of_pid=? AND "
-                               "again_of_ticks=? ORDER BY recorded_at DESC LIMIT 1",
-                               (pid, start_ticks)).fetchone()
-        return _recording(row) if row else None
+def to_row(r: Recording) -> dict[str, object]:
+    """A recording as telebot's state keeps it (`state.recordings`)."""
+    return {"pid": r.pid, "start_ticks": r.start_ticks, "action": r.action, "email": r.email,
+            "username": r.username, "world": r.world, "server": r.server,
+            "steps": json.dumps([s.to_json() for s in r.steps]), "recorded_at": r.recorded_at,
+            "again_of_pid": r.again_of[0] if r.again_of else None,
+            "again_of_ticks": r.again_of[1] if r.again_of else None}
 
 
-def _recording(row: sqlite3.Row) -> Recording:
+def from_row(row: dict[str, Any] | None) -> Recording | None:
+    if row is None:
+        return None
     again = (int(row["again_of_pid"]), int(row["again_of_ticks"])) \
         if row["again_of_pid"] is not None else None
     return Recording(int(row["pid"]), int(row["start_ticks"]), row["action"], row["email"],

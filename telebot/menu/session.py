@@ -30,6 +30,12 @@ GROUP_INTERVAL = 3.0  # in a group: Telegram allows 20 messages a minute there
 IDLE_LIMIT = 600.0  # a session nobody answered for this long ends
 
 
+def one_line(text: str) -> str:
+    """A reply as one line of printable text: a message's line breaks would answer the
+    questions after this one, and a control character is a signal (^C, ^Z) or an editing key."""
+    return "".join(ch for ch in " ".join(text.splitlines()) if ch.isprintable())
+
+
 @dataclass(frozen=True)
 class View:
     """What the glue shows: the screen's text, its question, whether echo is off."""
@@ -59,13 +65,14 @@ class MenuSession:
     again_of: tuple[int, int] | None = None  # a replay: the task run again
     end_reason: str = ""
     terminal: Terminal | None = None
+    pid: int = 0  # the menu's, once started
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _settled: asyncio.Event = field(default_factory=asyncio.Event)
     _last_output: float = 0.0
     _last_input: float = field(default_factory=time.monotonic)
     _last_publish: float = 0.0
     _published: View | None = None
-    _generation: int = 0  # screens settled so far
+    generation: int = 0  # how many times the screen settled (output, then QUIET s of none)
     _shown_generation: int = 0
     spotter: Spotter = field(init=False)
     _runner: asyncio.Task[None] | None = None
@@ -76,12 +83,8 @@ class MenuSession:
 
     def start(self) -> None:
         self.terminal = Terminal(self.argv, self.env, on_output=self._output)
+        self.pid = self.terminal.pid
         self._runner = asyncio.create_task(self._run(), name=f"menu-{self.token}")
-
-    @property
-    def pid(self) -> int:
-        assert self.terminal is not None
-        return self.terminal.pid
 
     def _output(self) -> None:
         self._last_output = time.monotonic()
@@ -104,11 +107,11 @@ class MenuSession:
         try:
             while not self.terminal.eof.is_set():
                 due = self._last_publish + self.min_interval - time.monotonic()
-                unshown = self._generation != self._shown_generation
+                unshown = self.generation != self._shown_generation
                 timeout = max(0.01, due) if unshown else min(5.0, self.idle_limit)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout)
-                if self._idle():
+                if time.monotonic() - self._last_input > self.idle_limit:
                     self.end_reason = "nobody answered for 10 minutes"
                     break
                 if self._changed.is_set():
@@ -121,11 +124,11 @@ class MenuSession:
                     if started is not None:
                         self.started.append(started)
                         await self.on_started(self, started)
-                    self._generation += 1
+                    self.generation += 1
                     self._settled.set()
-                if self._generation != self._shown_generation and \
+                if self.generation != self._shown_generation and \
                         time.monotonic() >= self._last_publish + self.min_interval:
-                    self._shown_generation = self._generation
+                    self._shown_generation = self.generation
                     view = self.view()
                     if view != self._published:
                         self._published = view
@@ -138,9 +141,6 @@ class MenuSession:
             if not self.end_reason and self.terminal.eof.is_set():
                 self.end_reason = "ikabot's menu exited"
             await self._finish()
-
-    def _idle(self) -> bool:
-        return time.monotonic() - self._last_input > self.idle_limit
 
     async def _quiet(self) -> None:
         """Until the menu has printed nothing for QUIET seconds (or at most a second)."""
@@ -156,9 +156,7 @@ class MenuSession:
         t = self.terminal
         if t is None or not t.alive():
             return False
-        # one line of printable text: a message's line breaks would answer the questions
-        # after this one, and a control character is a signal (^C, ^Z) or an editing key
-        text = "".join(ch for ch in " ".join(text.splitlines()) if ch.isprintable())
+        text = one_line(text)
         echo_off = not t.echo()
         q = self.view().question
         t.type_line(text)
@@ -170,22 +168,17 @@ class MenuSession:
             self.steps.append(Step(q, "", "enter"))
         return echo_off
 
-    @property
-    def generation(self) -> int:
-        """How many times the screen settled (output, then QUIET seconds of none)."""
-        return self._generation
-
     async def next_settle(self, after: int, timeout: float) -> bool:
         """Wait until the screen settled after generation `after`; False on timeout."""
         deadline = time.monotonic() + timeout
-        while self._generation <= after and not self.ended.is_set():
+        while self.generation <= after and not self.ended.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
             self._settled.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._settled.wait(), left)
-        return self._generation > after
+        return self.generation > after
 
     # ---- the end
 

@@ -1,0 +1,83 @@
+"""The rows telebot keeps, as dataclasses (no SQL here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Tracked:
+    """A task telebot has seen alive, as remembered in the database."""
+
+    pid: int
+    start_ticks: int
+    started: float
+    email: str | None
+    username: str
+    world: str
+    server: str
+    action: str
+    status: str
+    progress: dict[str, Any] | None
+    remaining: int | None
+    urls: list[str]
+    first_seen: float
+    last_seen_alive: float
+    last_change: float
+    stalled_at: float | None
+    ended_at: float | None
+    end_kind: str | None
+    exit_status: int | None = None
+    signal: str | None = None
+    cause: str | None = None
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.pid, self.start_ticks)
+
+    def ended_json(self) -> dict[str, Any] | None:
+        """The contract's `ended` object (DESIGN 2), once telebot saw the task end."""
+        if self.ended_at is None:
+            return None
+        return {"how": self.end_kind, "exit_status": self.exit_status, "signal": self.signal,
+                "cause": self.cause, "at": self.ended_at}
+
+
+@dataclass(frozen=True)
+class KillButton:
+    """A /kill confirmation: which process it stands for, until when, and whether used."""
+
+    nonce: str
+    pid: int
+    start_ticks: int
+    started: float  # the processList entry's date
+    action: str
+    account: str
+    expires_at: float
+    used_at: float | None
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """telebot was asked to stop this very process (written before the signal is sent)."""
+
+    pid: int
+    start_ticks: int
+    who: str
+    at: float
+
+
+@dataclass
+class OutboxItem:
+    id: int
+    dedup_key: str
+    chat_id: str
+    kind: str
+    text: str
+    created_at: float
+    not_before: float
+    attempts: int
+    edits: int | None = None  # an edit of this outbox item's message, not a new message
+    message_id: int | None = None
+    markup: str | None = None  # the message's buttons (Bot API JSON), if it has any
