@@ -155,3 +155,12 @@ async def test_a_reply_is_typed_as_one_line_of_printable_text():
         assert any("'first second'" in line for line in session.terminal.lines())
     finally:
         await session.close("test over")
+
+
+def test_the_menu_package_goes_into_the_wheel():
+    """pyproject's `packages.find` takes regular packages only: telebot.menu needs its
+    __init__.py, or an installed telebot cannot import /menu's code."""
+    from setuptools import find_packages
+
+    root = Path(__file__).resolve().parent.parent
+    assert "telebot.menu" in find_packages(str(root), include=["telebot*"])
