@@ -18,7 +18,7 @@ from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE, BOB, TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ikabotdata import IkabotDir
+from ikabotdata import IkabotDir, building_status
 
 from telebot import render
 from telebot.demo.fakeapi import FakeBotAPI
@@ -37,7 +37,7 @@ def world(ikabot_dir: IkabotDir, spawn):
     ikabot_dir.add_pirate(ALICE, pirate.pid)
     ikabot_dir.add_webserver(ALICE, web.pid)
     ikabot_dir.add_task(BOB, builder.pid, "constructionList",
-                        "Athens: Academy -> level 4 , current 1h 2m , total 3h 4m")
+                        building_status("Athens", "Academy", 4, 3720, 11040))
     return {"dir": ikabot_dir, "pirate": pirate, "web": web, "builder": builder}
 
 

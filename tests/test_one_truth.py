@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE
-from ikabotdata import IkabotDir
+from ikabotdata import IkabotDir, building_status, queue_status
 from util import until
 
 from telebot import render
@@ -40,7 +40,7 @@ def pirating(n: int) -> str:
 
 
 def building(level: int, left_h: int) -> str:  # ikabot 7.7.2's constructionList
-    return f"Athens: Academy -> level {level} , current 1H , total {left_h}H"
+    return building_status("Athens", "Academy", level, 3600, left_h * 3600)
 
 
 def queue(done: int, total: int = 3) -> dict[str, Any]:
@@ -82,7 +82,7 @@ CASES = [
          {"done": 4, "total": 10, "unit": "runs", "current": 5}, state="dead",
          ended={"how": "killed", "exit_status": None, "signal": "SIGKILL"}),
     Case("constructionList finishing its queue", "constructionList",
-         [("Athens: queued 3 upgrades | total 0D 3H 0M", queue(0)), (building(4, 3), queue(0)),
+         [(queue_status("Athens", 3, 3 * 3600), queue(0)), (building(4, 3), queue(0)),
           (building(5, 2), queue(1)), (building(6, 1), queue(2))], "exit",
          "finished: 3 of 3 levels done", {"done": 3, "total": 3, "unit": "levels"},
          state="finished", last_details=queue(3),
