@@ -62,6 +62,7 @@ def test_construction_list_reads_ikabots_durations(current: int, total: int):
     """ikabot's `_formatRemainingTime`: upper case, zero parts left out, `0S`, days."""
     p = parse_status("constructionList", building_status("Athens", "Academy", 4, current, total))
     assert (duration(p.remaining_time), duration(p.total_time)) == (current, total)
+    assert p.time_left == total  # the task's time left: the queue's total, not one building's
     p = parse_status("constructionList", queue_status("Athens", 3, total))
     assert p.remaining == 3 and p.time_left == total
 
