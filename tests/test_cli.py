@@ -246,3 +246,31 @@ def test_bad_settings_are_one_line_and_exit_2(ikabot_dir: IkabotDir, run_cli, en
     (name,) = env
     assert r.code == 2 and r.err.count("\n") == 1, r.err
     assert name in r.err and "Traceback" not in r.err and "internal error" not in r.err
+
+
+def test_undated_entries_are_not_aged_from_1970(ikabot_dir: IkabotDir, spawn, run_cli):
+    """ikabot's `"date": 0` (or none) means the start is unknown: no `20792 d` anywhere."""
+    from util import dead_pid
+
+    from telebot import render
+    from telebot.config import Settings
+    from telebot.detailsview import details_html
+    from telebot.ikabot.store import open_store
+    from telebot.tasks import build_tasks
+
+    live, gone = spawn(), dead_pid()
+    ikabot_dir.add_task(ALICE, live.pid, "autoPirate", "Pirating for 3 more runs", date=0)
+    ikabot_dir.add_task(ALICE, gone, "webServer", "started", date=-5)
+    r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path))
+    assert r.code == 0, r.err
+    tasks = build_tasks(open_store(Settings(ikabot_path=ikabot_dir.path)).read())
+    assert live.pid in {t.pid for t in tasks}
+    now = time.time()
+    shown = {"telebot status": r.out,
+             "/status": "\n".join(p.text for p in render.status_view(tasks, now)),
+             "stopped": render.stopped_page(tasks, 0, now).text,
+             **{f"/details {t.pid}": details_html(t, now) for t in tasks}}
+    for where, text in shown.items():
+        assert not re.search(r"\b\d{4,} d\b|1970", text), f"{where}: {text}"
+    assert "start unknown" in r.out
+    assert all("Started: unknown" in details_html(t, now) for t in tasks)
