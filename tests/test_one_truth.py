@@ -227,3 +227,44 @@ async def test_an_end_while_telebot_was_down_states_what_ikabot_wrote_last(
     words = "died during run 5 of 10 (4 done)"
     assert alert.startswith(f"💀 autoPirate {words} while telebot was offline"), alert
     assert words in details, details
+
+
+async def test_a_pid_in_two_accounts_stays_with_its_own_entry(ikabot_dir: IkabotDir, spawn,
+                                                              tmp_path: Path):
+    """The same live pid under alice (dated, the process's own entry) and under bob (undated,
+    another status): one process is one running task, alice's, with alice's statuses only;
+    `/kill` alone offers one 🛑 for it."""
+    from conftest import BOB
+
+    from telebot.bot.control import pick_markup
+
+    proc = spawn()
+    ikabot_dir.add_task(ALICE, proc.pid, "autoPirate", "started")
+    ikabot_dir.add_task(BOB, proc.pid, "autoPirate", pirating(2), date=0)
+    state = StateDB(tmp_path / "state")
+    log = tmp_path / "ikabot.log"
+    log.write_text("")
+    alerter = Alerter(state, str(OWNER), ikabot_log=IkabotLog(log))
+    store = open_store(Settings(ikabot_path=ikabot_dir.path))
+    try:
+        clock = time.time()
+        for alice, bob in ((pirating(5), pirating(2)), (pirating(4), pirating(1))):
+            ikabot_dir.set_status(ALICE, proc.pid, alice)
+            ikabot_dir.set_status(BOB, proc.pid, bob)
+            tasks = build_tasks(store.read())
+            annotate(tasks, state.tracking)
+            await alerter.observe(tasks, clock)
+            clock += 300
+        tasks = build_tasks(store.read())
+        annotate(tasks, state.tracking)
+        (running,) = [t for t in tasks if t.pid == proc.pid and t.state == "running"]
+        assert running.account.username == "alice"
+        assert {s for _, s in running.history} <= {"started", pirating(5), pirating(4)}
+        assert "run 2 of 5 (1 done)" in render.said(running, time.time())
+        markup = pick_markup(tasks, "a1b2c3")
+        assert markup is not None
+        assert [b.text for row in markup.inline_keyboard for b in row] == \
+            [f"🛑 autoPirate {proc.pid}"]
+    finally:
+        alerter.watcher.close()
+        state.close()
