@@ -19,6 +19,7 @@ from conftest import ALICE, BOB, TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ikabotdata import IkabotDir, building_status
+from util import until
 
 from telebot import render
 from telebot.demo.fakeapi import FakeBotAPI
@@ -535,7 +536,8 @@ async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, 
         d = IkabotDir(home)  # ikabot's first login
         d.set_telegram(TOKEN, str(OWNER), ALICE)
         await asyncio.wait_for(ready.wait(), 20)
-        assert any("telebot is watching" in m["text"] for m in api.sent(OWNER))
+        assert await until(lambda: any("telebot is watching" in m["text"]
+                                       for m in api.sent(OWNER)))
     finally:
         stop.set()
         await asyncio.wait_for(task, 20)
