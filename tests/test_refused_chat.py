@@ -149,3 +149,20 @@ async def test_run_says_the_chat_refuses_and_status_shows_why_alerts_wait(
         await bot.settled()
     assert sum("killed" in t for t in bot.texts()) == 1
     assert sum("👀 telebot is watching 1 task on 1 account" in t for t in bot.texts()) == 1
+
+
+@pytest.mark.parametrize("chat", ["blocked", "missing"])
+async def test_an_answer_into_a_refusing_chat_is_one_log_line(
+        ikabot_dir, api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        chat: str):
+    """A command whose answer the chat refuses (403, chat not found) is the chat's doing,
+    not a bug: one redacted line, no traceback."""
+    caplog.set_level(logging.INFO)
+    s = fast_settings(ikabot_dir.path, api, tmp_path / "state")
+    async with running_bot(s, api) as bot:
+        api.set_chat(OWNER, chat)
+        api.add_message("/status", chat_id=OWNER, user_id=OWNER)
+        assert await bot.wait(lambda: records(caplog, "handler error"))
+    (line,) = records(caplog, "handler error")
+    assert "refuses the answer" in line and "\n" not in line and TOKEN not in line
+    assert "Traceback" not in caplog.text
