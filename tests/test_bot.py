@@ -508,7 +508,7 @@ async def test_unknown_command_gets_a_hint(world, api, tmp_path, dedicated):
 
 @pytest.mark.parametrize("volume", [False, True])
 async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, caplog,
-                                                    volume):
+                                                    volume, run_cli):
     """Before ikabot's first login there is no data (nothing there; in Docker, an empty
     volume directory): telebot says so once and starts when it appears, instead of a
     restart loop on exit 2."""
@@ -531,6 +531,11 @@ async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, 
                 break
             await asyncio.sleep(0.05)
         assert "waiting for ikabot's data" in caplog.text and not task.done()
+        # waiting is healthy (README): the heartbeat is there before the state database is,
+        # in a directory as private as the database makes it
+        health = await asyncio.to_thread(run_cli, "health", TELEBOT_STATE_DIR=str(s.state_dir))
+        assert health.code == 0 and "healthy" in health.out, health.err
+        assert s.state_dir.stat().st_mode & 0o777 == 0o700
         await asyncio.sleep(0.3)  # several more looks: still said once
         assert caplog.text.count("waiting for ikabot's data") == 1
         d = IkabotDir(home)  # ikabot's first login
