@@ -274,3 +274,17 @@ def test_undated_entries_are_not_aged_from_1970(ikabot_dir: IkabotDir, spawn, ru
         assert not re.search(r"\b\d{4,} d\b|1970", text), f"{where}: {text}"
     assert "start unknown" in r.out
     assert all("Started: unknown" in details_html(t, now) for t in tasks)
+
+
+@pytest.mark.parametrize("line", ["TELEBOT_SCAN_SECONDS=soon", "IKABOT_PATH={missing}"])
+def test_check_names_the_settings_file_before_a_check_fails(tmp_path: Path, run_cli,
+                                                            line: str):
+    """#17: whatever `check` finds wrong, it first says which settings file it read."""
+    env_file = tmp_path / "clihome" / ".config" / "telebot" / ".env"
+    env_file.parent.mkdir(parents=True)
+    env_file.write_text(line.format(missing=tmp_path / "nowhere" / "data") + "\n")
+    env_file.chmod(0o600)
+    r = run_cli("check")
+    assert r.code == 2, r.out + r.err
+    assert r.out.startswith(f"settings: {env_file}\n"), r.out
+    assert "Traceback" not in r.err
