@@ -172,7 +172,10 @@ def test_bad_input_exit_2_one_line(case: str, legacy_file: LegacyFile, spawn, ru
         r = run_cli(*command, **env)
         assert r.code == 2, (case, command, r.err)
         assert r.err.startswith("telebot: ") and r.err.count("\n") == 1
-        assert "Traceback" not in r.err and r.out == ""
+        assert "Traceback" not in r.err
+        # `check` names the settings file it read before anything (#17), then stops
+        assert r.out == "" if command != ["check"] else \
+            r.out.startswith("settings: ") and r.out.count("\n") == 1, r.out
         assert secret not in r.err and ALICE.password not in r.err
     assert files_of(legacy_file.path) == before
 
@@ -288,3 +291,16 @@ def test_check_names_the_settings_file_before_a_check_fails(tmp_path: Path, run_
     assert r.code == 2, r.out + r.err
     assert r.out.startswith(f"settings: {env_file}\n"), r.out
     assert "Traceback" not in r.err
+
+
+@pytest.mark.parametrize("layout", ["directory", "legacy"])
+@pytest.mark.parametrize("json_flag", [True, False])
+def test_status_prints_each_warning_once(ikabot_dir: IkabotDir, legacy_file: LegacyFile,
+                                         spawn, run_cli, layout: str, json_flag: bool):
+    data = ikabot_dir if layout == "directory" else legacy_file
+    data.add_task(ALICE, spawn().pid, "autoPirate", "Pirating for 3 more runs", date=0)
+    r = run_cli("status", *(["--json"] if json_flag else []), IKABOT_PATH=str(data.path),
+                IKABOT_EMAIL=ALICE.email, IKABOT_PASSWORD=ALICE.password)
+    assert r.code == 0, r.err
+    lines = r.err.splitlines()
+    assert lines and len(lines) == len(set(lines)), r.err
