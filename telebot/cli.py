@@ -108,13 +108,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     from telebot.ikabot.store import open_store
     from telebot.tasks import build_tasks
 
-    settings, files = _settings()
+    files = load_settings_files()
+    # first, before any check that can fail: the player sees which file was read
+    print("settings: " + (", ".join(str(f) for f in files) if files else
+                          f"environment only (no .env in {Path.cwd()} or {config_env_file()})"),
+          flush=True)
+    settings = Settings.from_env()
     store = open_store(settings)
     snap = store.read()
     tasks = build_tasks(snap)
     running = sum(t.state == "running" for t in tasks)
-    print("settings: " + (", ".join(str(f) for f in files) if files else
-                          f"environment only (no .env in {Path.cwd()} or {config_env_file()})"))
     print(f"ikabot data: {snap.layout} layout at {snap.path}")
     print(f"accounts: {len(snap.accounts)}"
           + (f" ({', '.join(a.key.label for a in snap.accounts)})" if snap.accounts else ""))

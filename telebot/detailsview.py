@@ -146,16 +146,16 @@ def details_html(task: Task, now: float | None = None,
     lines = [
         f"🔎 <b>{field(task.action)}</b> · pid <code>{task.pid}</code> · {icon} {task.state}",
         f"Account: {field(task.account.label, 120)}",
-        f"Started: {clock.stamp(task.started)}"
-        + ("" if f.end is not None else f" · {age_words(f, now)}"),
+        (f"Started: {clock.stamp(task.started)}" if f.dated else "Started: unknown")
+        + ("" if f.end is not None or not f.dated else f" · {age_words(f, now)}"),
     ]
     fig = " · ".join(b for b in [figure(f), *future(f, now)] if b)
     bar = f"{progress_bar(f.progress)} " if f.progress is not None else ""
     if fig and f.end is None:
         lines.append(f"Progress: {bar}{html.escape(fig)}")
     if f.end is not None:  # the figure it ended at is in the end's words
-        at = f" · {clock.stamp(f.end.at)} · ran {fmt_age(f.ran(now))}" \
-            if f.end.at is not None else ""
+        at = "" if f.end.at is None else f" · {clock.stamp(f.end.at)}" + (
+            f" · ran {fmt_age(f.ran(now))}" if f.dated else "")
         lines.append(f"Ended: {bar}{html.escape(ending_words(f))}{at}")
         if f.end.cause:
             lines.append(f"Cause: <code>{html.escape(clip(f.end.cause, 300))}</code>")

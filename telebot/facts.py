@@ -86,6 +86,11 @@ class Facts:
     def running(self) -> bool:
         return self.state == "running"
 
+    @property
+    def dated(self) -> bool:
+        """ikabot wrote a start time: an entry's `"date": 0` (or less) means it is unknown."""
+        return self.started > 0
+
     def ran(self, now: float) -> float:
         """How long it ran (ended tasks), or has been up (running ones)."""
         until = self.end.at if self.end is not None and self.end.at is not None else now

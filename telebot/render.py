@@ -129,7 +129,10 @@ def ending_words(f: Facts) -> str:
 
 
 def age_words(f: Facts, now: float) -> str:
-    """'up 3 h 12 m' (running), 'ran 2 h 0 m' (ended), 'started 3 d 1 h ago'."""
+    """'up 3 h 12 m' (running), 'ran 2 h 0 m' (ended), 'started 3 d 1 h ago'; 'start
+    unknown' for an undated entry (never an age counted from 1970)."""
+    if not f.dated:
+        return "start unknown"
     if f.running:
         return f"up {fmt_age(f.ran(now))}"
     if f.end is not None and f.end.at is not None:

@@ -221,7 +221,29 @@ def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe,
         tasks.extend(views)
     if dead is not None:
         dead.keep(seen_dead, kept)
-    return tasks
+    return _one_entry_per_process(tasks)
+
+
+def _one_entry_per_process(tasks: list[Task]) -> list[Task]:
+    """A live process is one task: when its pid is in several accounts' processLists, the
+    entry whose date the process's start time matched wins over an undated one (whose date
+    proves nothing), and the others are views of entries whose process is gone. Without this
+    one process would be tracked, its statuses recorded and its 🛑 offered once per entry,
+    and each entry would show the other's figures."""
+    owner: dict[tuple[int, int | None], Task] = {}
+    for t in tasks:
+        if t.alive:
+            best = owner.get((t.pid, t.start_ticks))
+            if best is None or (best.started <= 0 < t.started):
+                owner[(t.pid, t.start_ticks)] = t
+    if len(owner) == sum(t.alive for t in tasks):
+        return tasks
+    return [t if not t.alive or owner[(t.pid, t.start_ticks)] is t
+            else build_task(t.account, _entry_of(t), t.details, False, None) for t in tasks]
+
+
+def _entry_of(task: Task) -> dict[str, Any]:
+    return {"pid": task.pid, "action": task.action, "status": task.status, "date": task.started}
 
 
 def view_of(snapshot: Snapshot, pid: int, started: float) -> Task | None:
@@ -285,7 +307,10 @@ def annotate(tasks: list[Task], state: Memory) -> None:
             rows = ended.get(task.pid)
             if not rows:
                 continue  # most entries: long gone before telebot ever saw them
-            row = next((r for r in rows if abs(r.started - task.started) < 1), None)
+            a = task.account  # the row of this account's entry: the same pid may be another's
+            row = next((r for r in rows if abs(r.started - task.started) < 1 and
+                        (r.email, r.username, r.world, r.server) ==
+                        (a.email, a.username, a.world, a.server)), None)
             if row is not None:
                 learn_end(task, row)
             continue

@@ -84,6 +84,11 @@ def fast_settings(ikabot_path: Path, api: FakeBotAPI, state_dir: Path, **kw: Any
 
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings, api: FakeBotAPI) -> AsyncIterator[Harness]:
+    def watching() -> int:  # the start-up message's tries (it goes through the outbox)
+        return sum(c.method == "sendMessage" and "telebot is watching" in str(c.params)
+                   for c in api.calls)
+
+    started_before = watching()
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(serve(settings, stop=stop, ready=ready))
     waiter = asyncio.create_task(ready.wait())
@@ -94,6 +99,9 @@ async def running_bot(settings: Settings, api: FakeBotAPI) -> AsyncIterator[Harn
         task.result()  # raises what serve raised
     assert waiter in done, "the bot did not start"
     h = Harness(api, settings, stop, task)
+    # the start-up message was offered to the chat (sent, or refused and held): a test's
+    # own messages and failures come after it, as they did when it was sent directly
+    assert await h.wait(lambda: watching() > started_before, 20), "no start-up message"
     try:
         yield h
     finally:

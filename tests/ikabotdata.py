@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ikabot.function.constructionList import _formatRemainingTime
 from ikabot.helpers import process as ika_process
 from ikabot.helpers import sessionStorage
 from ikabot.helpers.aesCipher import AESCipher
@@ -36,6 +37,19 @@ from ikabot.web.session import Session
 
 from telebot.demo.tasks import launcher
 from telebot.ikabot.details import Target, save_process_details
+
+
+def building_status(city: str, building: str, level: int, current_s: int, total_s: int) -> str:
+    """constructionList's status while a level is built, as ikabot 7.7.2 formats it (its own
+    `_formatRemainingTime`: `1H 2M`, `3H`, `0S`)."""
+    current, total = _formatRemainingTime(current_s), _formatRemainingTime(total_s)
+    return f"{city}: {building} -> level {level} , current {current} , total {total}"
+
+
+def queue_status(city: str, upgrades: int, total_s: int) -> str:
+    """constructionList's first status, as ikabot 7.7.2's `do_it` writes it."""
+    return f"{city}: queued {upgrades} upgrades | total {_formatRemainingTime(total_s)}"
+
 
 LAUNCHER = launcher(Path(tempfile.mkdtemp(prefix="ikabot-bin-")))
 atexit.register(shutil.rmtree, LAUNCHER.parent, True)

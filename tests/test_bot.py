@@ -18,7 +18,8 @@ from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE, BOB, TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ikabotdata import IkabotDir
+from ikabotdata import IkabotDir, building_status
+from util import until
 
 from telebot import render
 from telebot.demo.fakeapi import FakeBotAPI
@@ -37,7 +38,7 @@ def world(ikabot_dir: IkabotDir, spawn):
     ikabot_dir.add_pirate(ALICE, pirate.pid)
     ikabot_dir.add_webserver(ALICE, web.pid)
     ikabot_dir.add_task(BOB, builder.pid, "constructionList",
-                        "Athens: Academy -> level 4 , current 1h 2m , total 3h 4m")
+                        building_status("Athens", "Academy", 4, 3720, 11040))
     return {"dir": ikabot_dir, "pirate": pirate, "web": web, "builder": builder}
 
 
@@ -507,7 +508,7 @@ async def test_unknown_command_gets_a_hint(world, api, tmp_path, dedicated):
 
 @pytest.mark.parametrize("volume", [False, True])
 async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, caplog,
-                                                    volume):
+                                                    volume, run_cli):
     """Before ikabot's first login there is no data (nothing there; in Docker, an empty
     volume directory): telebot says so once and starts when it appears, instead of a
     restart loop on exit 2."""
@@ -530,12 +531,18 @@ async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, 
                 break
             await asyncio.sleep(0.05)
         assert "waiting for ikabot's data" in caplog.text and not task.done()
+        # waiting is healthy (README): the heartbeat is there before the state database is,
+        # in a directory as private as the database makes it
+        health = await asyncio.to_thread(run_cli, "health", TELEBOT_STATE_DIR=str(s.state_dir))
+        assert health.code == 0 and "healthy" in health.out, health.err
+        assert s.state_dir.stat().st_mode & 0o777 == 0o700
         await asyncio.sleep(0.3)  # several more looks: still said once
         assert caplog.text.count("waiting for ikabot's data") == 1
         d = IkabotDir(home)  # ikabot's first login
         d.set_telegram(TOKEN, str(OWNER), ALICE)
         await asyncio.wait_for(ready.wait(), 20)
-        assert any("telebot is watching" in m["text"] for m in api.sent(OWNER))
+        assert await until(lambda: any("telebot is watching" in m["text"]
+                                       for m in api.sent(OWNER)))
     finally:
         stop.set()
         await asyncio.wait_for(task, 20)

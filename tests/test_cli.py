@@ -172,7 +172,10 @@ def test_bad_input_exit_2_one_line(case: str, legacy_file: LegacyFile, spawn, ru
         r = run_cli(*command, **env)
         assert r.code == 2, (case, command, r.err)
         assert r.err.startswith("telebot: ") and r.err.count("\n") == 1
-        assert "Traceback" not in r.err and r.out == ""
+        assert "Traceback" not in r.err
+        # `check` names the settings file it read before anything (#17), then stops
+        assert r.out == "" if command != ["check"] else \
+            r.out.startswith("settings: ") and r.out.count("\n") == 1, r.out
         assert secret not in r.err and ALICE.password not in r.err
     assert files_of(legacy_file.path) == before
 
@@ -246,3 +249,58 @@ def test_bad_settings_are_one_line_and_exit_2(ikabot_dir: IkabotDir, run_cli, en
     (name,) = env
     assert r.code == 2 and r.err.count("\n") == 1, r.err
     assert name in r.err and "Traceback" not in r.err and "internal error" not in r.err
+
+
+def test_undated_entries_are_not_aged_from_1970(ikabot_dir: IkabotDir, spawn, run_cli):
+    """ikabot's `"date": 0` (or none) means the start is unknown: no `20792 d` anywhere."""
+    from util import dead_pid
+
+    from telebot import render
+    from telebot.config import Settings
+    from telebot.detailsview import details_html
+    from telebot.ikabot.store import open_store
+    from telebot.tasks import build_tasks
+
+    live, gone = spawn(), dead_pid()
+    ikabot_dir.add_task(ALICE, live.pid, "autoPirate", "Pirating for 3 more runs", date=0)
+    ikabot_dir.add_task(BOB, gone, "webServer", "started", date=0)
+    r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path))
+    assert r.code == 0, r.err
+    tasks = build_tasks(open_store(Settings(ikabot_path=ikabot_dir.path)).read())
+    assert {live.pid, gone} <= {t.pid for t in tasks}
+    now = time.time()
+    shown = {"telebot status": r.out,
+             "/status": "\n".join(p.text for p in render.status_view(tasks, now)),
+             "stopped": render.stopped_page(tasks, 0, now).text,
+             **{f"/details {t.pid}": details_html(t, now) for t in tasks}}
+    for where, text in shown.items():
+        assert not re.search(r"\b\d{4,} d\b|1970", text), f"{where}: {text}"
+    assert r.out.count("start unknown") == 2, r.out
+    assert all("Started: unknown" in details_html(t, now) for t in tasks)
+
+
+@pytest.mark.parametrize("line", ["TELEBOT_SCAN_SECONDS=soon", "IKABOT_PATH={missing}"])
+def test_check_names_the_settings_file_before_a_check_fails(tmp_path: Path, run_cli,
+                                                            line: str):
+    """#17: whatever `check` finds wrong, it first says which settings file it read."""
+    env_file = tmp_path / "clihome" / ".config" / "telebot" / ".env"
+    env_file.parent.mkdir(parents=True)
+    env_file.write_text(line.format(missing=tmp_path / "nowhere" / "data") + "\n")
+    env_file.chmod(0o600)
+    r = run_cli("check")
+    assert r.code == 2, r.out + r.err
+    assert r.out.startswith(f"settings: {env_file}\n"), r.out
+    assert "Traceback" not in r.err
+
+
+@pytest.mark.parametrize("layout", ["directory", "legacy"])
+@pytest.mark.parametrize("json_flag", [True, False])
+def test_status_prints_each_warning_once(ikabot_dir: IkabotDir, legacy_file: LegacyFile,
+                                         spawn, run_cli, layout: str, json_flag: bool):
+    data = ikabot_dir if layout == "directory" else legacy_file
+    data.add_task(ALICE, spawn().pid, "autoPirate", "Pirating for 3 more runs", date=0)
+    r = run_cli("status", *(["--json"] if json_flag else []), IKABOT_PATH=str(data.path),
+                IKABOT_EMAIL=ALICE.email, IKABOT_PASSWORD=ALICE.password)
+    assert r.code == 0, r.err
+    lines = r.err.splitlines()
+    assert lines and len(lines) == len(set(lines)), r.err

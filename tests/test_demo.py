@@ -113,3 +113,22 @@ def test_demo_stops_its_tasks_on_sigterm(tmp_path):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_demo_construction_writes_what_ikabot_writes(ikabot_dir):
+    """The demo's constructionList statuses are ikabot 7.7.2's own (`_formatRemainingTime`:
+    `3H`, `1H`, no `0D`/`0M`), and the last one names the queue's target level."""
+    from conftest import ALICE
+    from ikabot.function.constructionList import _formatRemainingTime as ikabot_time
+
+    from telebot.demo import tasks
+
+    for seconds in (0, 1, 59, 60, 3600, 3660, 3720, 86400, 93784, 10800):
+        assert tasks.remaining_time(seconds) == ikabot_time(seconds)
+    ikabot_dir.add_task(ALICE, 4242, "constructionList")
+    tasks.construction(ikabot_dir.target(ALICE), 4242, 3, 0.0)
+    server = ikabot_dir.session_data(ALICE)
+    status = server["processList"][0]["status"]
+    target = server["processDetails"]["4242"]["buildings"][0]["target_level"]
+    assert status == f"Athens: Academy -> level {target} , current {ikabot_time(3600)} , " \
+                     f"total {ikabot_time(3600)}"

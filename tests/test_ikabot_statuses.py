@@ -71,7 +71,7 @@ NOW = float(int(time.time()))
 @pytest.mark.parametrize("action,status,expect", [
     ("autoPirate", "Pirating for 7 more runs", {"remaining": 7, "remaining_unit": "runs"}),
     ("constructionList", "Athens: Academy -> level 5 , current 1H 2M , total 3H 4M",
-     {"city": "Athens", "building": "Academy", "level": 5, "time_left": 3720.0,
+     {"city": "Athens", "building": "Academy", "level": 5, "time_left": 11040.0,
       "remaining_time": "1H 2M", "total_time": "3H 4M"}),
     ("constructionList", "Athens: Academy -> level 5 , current 4M 10S , total 4M 10S , "
                          "free speedup sent", {"city": "Athens", "time_left": 250.0}),

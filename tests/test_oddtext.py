@@ -21,7 +21,7 @@ from botharness import OWNER, fast_settings, running_bot
 from conftest import CHAT, TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ikabotdata import Account, IkabotDir
+from ikabotdata import Account, IkabotDir, queue_status
 from test_alerts import alerts
 
 from telebot import render
@@ -42,7 +42,7 @@ def write(home: Path, pid: int, date: float, field: str, value: str) -> Path:
     """ikabot's data with one task of Carol's; `field` set to `value` (JSON-escaped)."""
     d = IkabotDir(home)
     d.set_telegram(TOKEN, CHAT)
-    d.add_task(CAROL, pid, "constructionList", "Athens: queued 3 upgrades | total 0D 3H 0M",
+    d.add_task(CAROL, pid, "constructionList", queue_status("Athens", 3, 3 * 3600),
                date=date)
     file = d.user_file(CAROL)
     data = json.loads(file.read_text())

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE
-from ikabotdata import IkabotDir
+from ikabotdata import IkabotDir, building_status, queue_status
 from util import until
 
 from telebot import render
@@ -40,7 +40,7 @@ def pirating(n: int) -> str:
 
 
 def building(level: int, left_h: int) -> str:  # ikabot 7.7.2's constructionList
-    return f"Athens: Academy -> level {level} , current 1H , total {left_h}H"
+    return building_status("Athens", "Academy", level, 3600, left_h * 3600)
 
 
 def queue(done: int, total: int = 3) -> dict[str, Any]:
@@ -82,11 +82,16 @@ CASES = [
          {"done": 4, "total": 10, "unit": "runs", "current": 5}, state="dead",
          ended={"how": "killed", "exit_status": None, "signal": "SIGKILL"}),
     Case("constructionList finishing its queue", "constructionList",
-         [("Athens: queued 3 upgrades | total 0D 3H 0M", queue(0)), (building(4, 3), queue(0)),
+         [(queue_status("Athens", 3, 3 * 3600), queue(0)), (building(4, 3), queue(0)),
           (building(5, 2), queue(1)), (building(6, 1), queue(2))], "exit",
          "finished: 3 of 3 levels done", {"done": 3, "total": 3, "unit": "levels"},
          state="finished", last_details=queue(3),
          ended={"how": "finished", "exit_status": 0, "signal": None}),
+    Case("constructionList midway: the queue's time left, not the building's",
+         "constructionList",
+         [(queue_status("Athens", 3, 3 * 3600), queue(0)), (building(4, 3), queue(0)),
+          (building(5, 2), queue(1))], None, "1 of 3 levels done · 2 h 0 m left",
+         {"done": 1, "total": 3, "unit": "levels"}),
     Case("webServer gone", "webServer",
          [("running on http://127.0.0.1:43527 ", None)], "kill", "killed (SIGKILL)", None,
          state="dead", ended={"how": "killed", "exit_status": None, "signal": "SIGKILL"}),
@@ -222,3 +227,44 @@ async def test_an_end_while_telebot_was_down_states_what_ikabot_wrote_last(
     words = "died during run 5 of 10 (4 done)"
     assert alert.startswith(f"💀 autoPirate {words} while telebot was offline"), alert
     assert words in details, details
+
+
+async def test_a_pid_in_two_accounts_stays_with_its_own_entry(ikabot_dir: IkabotDir, spawn,
+                                                              tmp_path: Path):
+    """The same live pid under alice (dated, the process's own entry) and under bob (undated,
+    another status): one process is one running task, alice's, with alice's statuses only;
+    `/kill` alone offers one 🛑 for it."""
+    from conftest import BOB
+
+    from telebot.bot.control import pick_markup
+
+    proc = spawn()
+    ikabot_dir.add_task(ALICE, proc.pid, "autoPirate", "started")
+    ikabot_dir.add_task(BOB, proc.pid, "autoPirate", pirating(2), date=0)
+    state = StateDB(tmp_path / "state")
+    log = tmp_path / "ikabot.log"
+    log.write_text("")
+    alerter = Alerter(state, str(OWNER), ikabot_log=IkabotLog(log))
+    store = open_store(Settings(ikabot_path=ikabot_dir.path))
+    try:
+        clock = time.time()
+        for alice, bob in ((pirating(5), pirating(2)), (pirating(4), pirating(1))):
+            ikabot_dir.set_status(ALICE, proc.pid, alice)
+            ikabot_dir.set_status(BOB, proc.pid, bob)
+            tasks = build_tasks(store.read())
+            annotate(tasks, state.tracking)
+            await alerter.observe(tasks, clock)
+            clock += 300
+        tasks = build_tasks(store.read())
+        annotate(tasks, state.tracking)
+        (running,) = [t for t in tasks if t.pid == proc.pid and t.state == "running"]
+        assert running.account.username == "alice"
+        assert {s for _, s in running.history} <= {"started", pirating(5), pirating(4)}
+        assert "run 2 of 5 (1 done)" in render.said(running, time.time())
+        markup = pick_markup(tasks, "a1b2c3")
+        assert markup is not None
+        assert [b.text for row in markup.inline_keyboard for b in row] == \
+            [f"🛑 autoPirate {proc.pid}"]
+    finally:
+        alerter.watcher.close()
+        state.close()

@@ -7,8 +7,9 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ikabotdata import building_status, queue_status
 
-from telebot.ikabot.statuses import parse_status
+from telebot.ikabot.statuses import duration, parse_status
 from telebot.model import Progress
 
 
@@ -49,15 +50,26 @@ def test_not_progress(status: str):
 
 
 def test_construction_list_building():
-    p = parse_status("constructionList",
-                     "Athens: Academy -> level 4 , current 1h 2m , total 3h 4m , free speedup sent")
+    status = building_status("Athens", "Academy", 4, 3720, 11040) + " , free speedup sent"
+    p = parse_status("constructionList", status)
     assert (p.city, p.building, p.level) == ("Athens", "Academy", 4)
-    assert (p.remaining_time, p.total_time) == ("1h 2m", "3h 4m")
+    assert (p.remaining_time, p.total_time) == ("1H 2M", "3H 4M")
+
+
+@pytest.mark.parametrize("current,total", [(0, 0), (3600, 10800), (59, 86400 + 1),
+                                           (3720, 93784), (300, 86400)])
+def test_construction_list_reads_ikabots_durations(current: int, total: int):
+    """ikabot's `_formatRemainingTime`: upper case, zero parts left out, `0S`, days."""
+    p = parse_status("constructionList", building_status("Athens", "Academy", 4, current, total))
+    assert (duration(p.remaining_time), duration(p.total_time)) == (current, total)
+    assert p.time_left == total  # the task's time left: the queue's total, not one building's
+    p = parse_status("constructionList", queue_status("Athens", 3, total))
+    assert p.remaining == 3 and p.time_left == total
 
 
 def test_construction_list_queue():
-    p = parse_status("constructionList", "Athens: queued 3 upgrades | total 5h")
-    assert p.city == "Athens" and p.remaining == 3 and p.total_time == "5h"
+    p = parse_status("constructionList", queue_status("Athens", 3, 5 * 3600))
+    assert p.city == "Athens" and p.remaining == 3 and p.total_time == "5H"
 
 
 def test_impossible_fraction_is_not_progress():

@@ -114,7 +114,8 @@ async def test_run_says_the_chat_refuses_and_status_shows_why_alerts_wait(
         ikabot_dir, spawn, api: FakeBotAPI, tmp_path: Path, run_cli, monkeypatch,
         caplog: pytest.LogCaptureFixture):
     """`run` checks the chat at start and says loudly that it refuses, runs on, holds the
-    alert of a task that died; `status` says why; once the chat accepts, the alert arrives."""
+    alert of a task that died and the start-up message; `status` says why; once the chat
+    accepts, both arrive, once each."""
     monkeypatch.setattr(outbox, "HOLD_START", 0.05)
     caplog.set_level(logging.INFO)
     api.set_chat(OWNER, "blocked")
@@ -138,12 +139,30 @@ async def test_run_says_the_chat_refuses_and_status_shows_why_alerts_wait(
         env = {"IKABOT_PATH": str(ikabot_dir.path), "TELEBOT_STATE_DIR": str(s.state_dir)}
         r = run_cli("status", **env)
         assert r.code == 0, r.err
-        assert "1 alert waiting since " in r.out
+        assert "2 alerts waiting since " in r.out  # the start-up message and the alert
         assert r.out.rstrip().endswith(
             ": the chat refuses them (403: bot was blocked by the user)"), r.out
         held = json.loads(run_cli("status", "--json", **env).out)["waiting_alerts"]
-        assert held["count"] == 1 and held["reason"] == "403: bot was blocked by the user"
+        assert held["count"] == 2 and held["reason"] == "403: bot was blocked by the user"
         api.set_chat(OWNER, "open")
         assert await bot.wait(lambda: any("killed" in t for t in bot.texts()))
         await bot.settled()
     assert sum("killed" in t for t in bot.texts()) == 1
+    assert sum("👀 telebot is watching 1 task on 1 account" in t for t in bot.texts()) == 1
+
+
+@pytest.mark.parametrize("chat", ["blocked", "missing"])
+async def test_an_answer_into_a_refusing_chat_is_one_log_line(
+        ikabot_dir, api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        chat: str):
+    """A command whose answer the chat refuses (403, chat not found) is the chat's doing,
+    not a bug: one redacted line, no traceback."""
+    caplog.set_level(logging.INFO)
+    s = fast_settings(ikabot_dir.path, api, tmp_path / "state")
+    async with running_bot(s, api) as bot:
+        api.set_chat(OWNER, chat)
+        api.add_message("/status", chat_id=OWNER, user_id=OWNER)
+        assert await bot.wait(lambda: records(caplog, "handler error"))
+    (line,) = records(caplog, "handler error")
+    assert "refuses the answer" in line and "\n" not in line and TOKEN not in line
+    assert "Traceback" not in caplog.text

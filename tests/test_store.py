@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ALICE, BOB, CHAT, TOKEN
-from ikabotdata import Account, IkabotDir, LegacyFile, home
+from ikabotdata import Account, IkabotDir, LegacyFile, building_status, home
 from util import dead_pid, wait_until
 
 from telebot.config import Settings
@@ -32,7 +32,7 @@ def test_directory_layout_every_account_and_task(ikabot_dir: IkabotDir, spawn):
     ikabot_dir.add_task(alice2, a2.pid, "webServer")
     ikabot_dir.set_status(alice2, a2.pid, "running on http://127.0.0.1:43527 ")
     ikabot_dir.add_task(BOB, b.pid, "constructionList",
-                        "Athens: Academy -> level 4 , current 1h 2m , total 3h 4m")
+                        building_status("Athens", "Academy", 4, 3720, 11040))
     snap = open_store(Settings(ikabot_path=ikabot_dir.path)).read()
     assert snap.layout == "directory"
     assert snap.telegram.bot_token == TOKEN and snap.telegram.chat_id == CHAT

@@ -98,14 +98,14 @@ def test_json_has_the_contract_keys():
 def test_annotate_reads_only_the_rows_of_gone_entries_through_an_index(tmp_path: Path):
     """A month of 300 deaths a day leaves 9,000 ended rows: a scan and every command must
     look up the few pids that are gone, not load the whole table on the event loop."""
-    from dataclasses import replace
+    from dataclasses import astuple, replace
 
     from telebot.state import StateDB, Tracked
     from telebot.tasks import annotate
 
     db = StateDB(tmp_path)
     now = time.time()
-    base = Tracked(0, 0, now - 60, "a@b.c", "u", "1", "en", "autoPirate", "s", None, None, [],
+    base = Tracked(0, 0, now - 60, *astuple(KEY), "autoPirate", "s", None, None, [],
                    now, now, now, None, None, None)
     with db.db.transaction():
         for pid in range(1, 2001):
@@ -129,3 +129,23 @@ def test_annotate_reads_only_the_rows_of_gone_entries_through_an_index(tmp_path:
         assert "SCAN tracked" not in plan, (sql, plan)
     db.close()
 
+
+
+def test_an_ended_row_of_another_account_is_not_this_entrys_end(tmp_path: Path):
+    """The same pid and start date under two accounts: the end telebot saw is told of the
+    account whose task it tracked, not of the other's entry."""
+    from dataclasses import astuple
+
+    from telebot.state import StateDB, Tracked
+    from telebot.tasks import annotate
+
+    db = StateDB(tmp_path)
+    now = time.time()
+    other = AccountKey("b@example.org", "bob", "12", "de")
+    db.tracking.track(Tracked(7, 70, now - 600, *astuple(other), "autoPirate", "s", None, None,
+                              [], now, now, now, None, None, None))
+    db.tracking.end(7, 70, "died", now - 1)
+    tasks = build_tasks(snap([entry(7, date=now - 600)]), probe=dead)
+    annotate(tasks, db.tracking)
+    assert tasks[0].ended is None
+    db.close()

@@ -118,7 +118,8 @@ def twice_text(double: Double) -> str:
              f"(pids {listed}): {html.escape(harm)}"]
     for t in double.tasks:
         said = render.figure(t.facts)
-        lines.append(f"• <code>{t.pid}</code> started {clock.stamp(t.started)}"
+        start = f"started {clock.stamp(t.started)}" if t.facts.dated else "start unknown"
+        lines.append(f"• <code>{t.pid}</code> {start}"
                      + (f" · {html.escape(render.clip(said, 120))}" if said else "")
                      + (f" · <i>{html.escape(render.clip(t.status, 120))}</i>"
                         if t.status else ""))

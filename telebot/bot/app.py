@@ -200,9 +200,11 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         gc.freeze()
         running = [t for t in tasks if t.state == "running"]
         accounts = {t.account for t in running}
-        with contextlib.suppress(TelegramError):
-            await app.bot.send_message(chat_id, f"👀 telebot is watching {_n(len(running), 'task')}"
-                                                f" on {_n(len(accounts), 'account')}. /status")
+        # through the durable outbox, as alerts: a chat that refuses it now gets it once it
+        # accepts; one per start
+        await rt.alerter.notice(f"watching:{rt.started_at}",
+                                f"👀 telebot is watching {_n(len(running), 'task')} on "
+                                f"{_n(len(accounts), 'account')}. /status")
         log.info("telebot running (%s mode), watching %d tasks",
                  "dedicated" if source.dedicated else "shared-token", len(running))
         if ready is not None:

@@ -43,6 +43,7 @@ from telebot.bot.poller import is_ikabot_setup
 from telebot.bot.runtime import Runtime
 from telebot.detailsview import details_html
 from telebot.logsafe import redact
+from telebot.telegram_errors import refusal
 
 log = logging.getLogger(__name__)
 
@@ -445,9 +446,14 @@ async def _unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A handler raised: log it with its stack (redacted: a URL in it may carry the token), so
-    a bug can be found; a Bot API that is briefly unreachable is one line."""
+    a bug can be found; a Bot API that is briefly unreachable, or a chat that refuses the
+    answer (403, chat not found: the chat's doing, not a bug), is one line."""
     error = context.error
     if error is None:
+        return
+    refused = refusal(error)
+    if refused is not None:
+        log.warning("handler error: the chat refuses the answer (%s)", refused)
         return
     if isinstance(error, (TimedOut, NetworkError)) and not isinstance(error, BadRequest):
         log.warning("handler error: %s: %s", type(error).__name__, redact(str(error)))

@@ -31,6 +31,7 @@ from telegram.ext import Application, ContextTypes
 from telebot.bot.jobs import job_queue
 from telebot.ikabot.safeio import read_text_capped
 from telebot.logsafe import redact
+from telebot.state.db import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,8 @@ class Pulse:
     def beat(self) -> None:
         path = heartbeat_path(self.state_dir)
         try:
-            if not path.parent.is_dir():  # not yet: the state database creates it, owner-only
-                sd_notify("WATCHDOG=1")
-                return
+            # before the state database exists too: waiting for ikabot's data is healthy
+            private_dir(path.parent)
             tmp = path.with_suffix(".tmp")
             tmp.write_text(f"{time.time():.3f}\n")
             os.replace(tmp, path)

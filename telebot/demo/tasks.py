@@ -71,10 +71,24 @@ def pirate(target: Target, pid: int, total: int, step: float) -> None:
     os._exit(0)
 
 
+def remaining_time(seconds: float) -> str:
+    """A duration as ikabot 7.7's constructionList writes it (`_formatRemainingTime`:
+    upper-case units, zero parts left out, `0S` for nothing left); the demo does not import
+    ikabot, which is no runtime dependency of telebot."""
+    rest = max(0, int(seconds))
+    days, rest = divmod(rest, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, rest = divmod(rest, 60)
+    parts = ((days, "D"), (hours, "H"), (minutes, "M"), (rest, "S"))
+    return " ".join(f"{value}{unit}" for value, unit in parts if value) or "0S"
+
+
 def construction(target: Target, pid: int, total: int, step: float) -> None:
-    """constructionList: a building queue worked through one level at a time."""
+    """constructionList: a building queue worked through one level at a time, from level 3
+    to level 3 + total (a step stands for an hour of building)."""
+    hour = 3600.0
     set_entry(target, pid, action="constructionList",
-              status=f"Athens: queued {total} upgrades | total 0D 3H 0M")
+              status=f"Athens: queued {total} upgrades | total {remaining_time(total * hour)}")
     for done in range(total + 1):
         level = 3 + done
         save_process_details(target, pid, {
@@ -82,9 +96,10 @@ def construction(target: Target, pid: int, total: int, step: float) -> None:
             "buildings": [{"name": "Academy", "current_level": level, "target_level": 3 + total,
                            "status": "building" if done < total else "done"}],
             "progress": {"done": done, "total": total, "unit": "levels"}})
-        set_entry(target, pid, status=f"Athens: Academy -> level {level + 1} , current "
-                                      f"{int(step * 60)}m , total {int((total - done) * step)}h")
-        if done < total:
+        if done < total:  # ikabot's status names the level being built, up to the target
+            set_entry(target, pid, status=f"Athens: Academy -> level {level + 1} , current "
+                                          f"{remaining_time(hour)} , total "
+                                          f"{remaining_time((total - done) * hour)}")
             time.sleep(step)
 
 

@@ -72,11 +72,13 @@ class Format:
 
 
 def _construction(m: re.Match[str]) -> dict[str, Any]:
+    """The task's time left is ikabot's `total` (the building under way plus the rest of the
+    queue); `current` is that one building's, kept as `remaining_time`."""
     current = (m["current"] or "").strip() or None
+    total = (m["total"] or "").strip() or None
     return {"city": m["city"].strip(), "building": m["building"].strip(),
-            "level": int(m["level"]), "remaining_time": current,
-            "total_time": (m["total"] or "").strip() or None,
-            "time_left": duration(current) if current else None}
+            "level": int(m["level"]), "remaining_time": current, "total_time": total,
+            "time_left": duration(total) if total else None}
 
 
 def _then(m: re.Match[str], group: str = "at", plus: float = 0.0) -> float | None:

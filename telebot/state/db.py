@@ -37,6 +37,14 @@ READONLY_WAIT_MS = 200  # `telebot status` waits this long at most for the bot's
 log = logging.getLogger(__name__)
 
 
+
+def private_dir(directory: Path) -> None:
+    """telebot's state directory, created owner-only (0700) if missing: it holds the chat id,
+    every alert text and the heartbeat."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if directory.stat().st_mode & 0o077:
+        os.chmod(directory, 0o700)
+
 class _Corrupt(Exception):
     """The database file is damaged (`PRAGMA quick_check` says so, or SQLite cannot read it)."""
 
@@ -97,9 +105,7 @@ class Database:
         # -wal and -shm files SQLite creates beside it (they follow the umask, not the file)
         old_umask = os.umask(0o077)
         try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if directory.stat().st_mode & 0o077:
-                os.chmod(directory, 0o700)
+            private_dir(directory)
             self.conn = self._connect(self.path)
             try:
                 check = self.conn.execute("PRAGMA quick_check").fetchone()[0]
