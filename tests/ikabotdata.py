@@ -167,15 +167,34 @@ def real_autopirate(home_dir: Path, account: Account, log: Path, gates: Path, ru
                              fortress=fortress, runs=runs))
 
 
+def exec_done(p: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    """`p` once the kernel shows its new command line.
+
+    Popen returns when the exec closed its close-on-exec pipe, which the kernel does before it
+    sets up the new program's arguments: for a moment `/proc/<pid>/cmdline` is empty, and the
+    process is no one's yet (seen 3 times in 300 spawns on a loaded machine).
+    """
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and p.poll() is None:
+        try:
+            if Path(f"/proc/{p.pid}/cmdline").read_bytes():
+                break
+        except OSError:
+            break
+        time.sleep(0.001)
+    return p
+
+
 def spawn_task(code: str = "import time; time.sleep(600)") -> subprocess.Popen[bytes]:
     """A real task process, named like the test process (ikabot checks process names), with
     ikabot's command line (telebot checks it)."""
-    return subprocess.Popen([sys.executable, str(LAUNCHER), code], stdin=subprocess.DEVNULL)
+    return exec_done(subprocess.Popen([sys.executable, str(LAUNCHER), code],
+                                      stdin=subprocess.DEVNULL))
 
 
 def other_program(code: str = "import time; time.sleep(600)") -> subprocess.Popen[bytes]:
     """A process that is not ikabot's (a pid reused by another program)."""
-    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL)
+    return exec_done(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL))
 
 
 @dataclass(frozen=True)

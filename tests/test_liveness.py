@@ -11,6 +11,7 @@ import time
 
 import psutil
 import pytest
+from ikabotdata import exec_done
 from util import booted_ago, wait_until
 
 from telebot.processes import liveness
@@ -133,7 +134,7 @@ def test_ikabot_processes(spawn, tmp_path):
     script.parent.mkdir()
     script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(600)\n")
     script.chmod(0o755)
-    direct = subprocess.Popen([str(script)])
+    direct = exec_done(subprocess.Popen([str(script)]))
     kids: list[psutil.Process] = []
     try:
         parent = spawn("import multiprocessing as mp, time\n"
