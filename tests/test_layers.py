@@ -130,3 +130,13 @@ def long_classes(paths: list[Path]) -> list[str]:
 
 def test_every_class_reads_on_one_page():
     assert long_classes(sorted(ROOT.rglob("*.py"))) == []
+
+
+def runtime_asserts(paths: list[Path]) -> list[str]:
+    """`assert` statements: `python -O` drops them, so none may guard a runtime path."""
+    return [f"{module_name(path)}:{node.lineno}" for path in paths
+            for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Assert)]
+
+
+def test_no_assert_as_a_runtime_check():
+    assert runtime_asserts(sorted(ROOT.rglob("*.py"))) == []

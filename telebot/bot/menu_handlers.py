@@ -32,8 +32,7 @@ from telegram.ext import (
 )
 
 from telebot import render
-from telebot.bot.callbacks import Kind, make, pattern
-from telebot.bot.callbacks import decode as decode_button
+from telebot.bot.callbacks import Kind, make, pattern, pressed
 from telebot.bot.handlers import reply, runtime
 from telebot.bot.menu_screen import ScreenMessage
 from telebot.bot.permissions import for_actors, in_bots_chat, user_may_act
@@ -327,12 +326,9 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 @in_bots_chat
 @for_actors
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    assert query is not None
+    query, button = pressed(update)  # the pattern took only these kinds
     rt = runtime(context)
     mgr = manager(context)
-    button = decode_button(query.data)
-    assert button is not None  # the pattern took only these kinds
     pair = _pair(button.text)
     if button.kind is Kind.MENU_KEY and pair is not None:
         session = mgr.open_session()

@@ -25,8 +25,7 @@ class Outcome:
     def explain(self, total: int) -> str:
         if self.done:
             return f"all {total} recorded answers given"
-        assert self.expected is not None
-        if self.found is None:
+        if self.expected is None or self.found is None:
             return f"stopped at step {self.step} of {total}: the menu ended or went quiet"
         what = "a question with echo off (a password?)" if self.echo_off else \
             self.found.describe()

@@ -46,6 +46,13 @@ class View:
     ended: bool = False
 
 
+def started_terminal(session: MenuSession) -> Terminal:
+    """The session's terminal; a session used before `start()` is a bug in the caller."""
+    if session.terminal is None:
+        raise RuntimeError(f"menu session {session.token} was used before start()")
+    return session.terminal
+
+
 Publish = Callable[[View], Awaitable[None]]
 OnStarted = Callable[["MenuSession", Started], Awaitable[None]]
 
@@ -94,8 +101,7 @@ class MenuSession:
     # ---- what the screen shows
 
     def view(self) -> View:
-        t = self.terminal
-        assert t is not None
+        t = started_terminal(self)
         lines = t.lines()
         return View(text_for_chat(lines), question(lines, t.cursor_row()), not t.echo(),
                     ended=self.ended.is_set())
@@ -103,9 +109,9 @@ class MenuSession:
     async def _run(self) -> None:
         """Settle after each burst of output (a task seen, the replay told), and publish the
         screen when it differs from the one shown, no more often than `min_interval`."""
-        assert self.terminal is not None
+        terminal = started_terminal(self)
         try:
-            while not self.terminal.eof.is_set():
+            while not terminal.eof.is_set():
                 due = self._last_publish + self.min_interval - time.monotonic()
                 unshown = self.generation != self._shown_generation
                 timeout = max(0.01, due) if unshown else min(5.0, self.idle_limit)
@@ -117,7 +123,7 @@ class MenuSession:
                 if self._changed.is_set():
                     await self._quiet()
                     self._changed.clear()
-                    if self.terminal.eof.is_set():
+                    if terminal.eof.is_set():
                         break
                     started = await self.spotter.observe(self.pid, self.steps,
                                                          self.view().question)
@@ -138,7 +144,7 @@ class MenuSession:
             log.exception("menu session %s failed", self.token)
             self.end_reason = self.end_reason or "telebot's side of the session failed"
         finally:
-            if not self.end_reason and self.terminal.eof.is_set():
+            if not self.end_reason and terminal.eof.is_set():
                 self.end_reason = "ikabot's menu exited"
             await self._finish()
 
@@ -190,10 +196,9 @@ class MenuSession:
             await asyncio.shield(self._runner)
 
     async def _finish(self) -> None:
-        assert self.terminal is not None
         if self.ended.is_set():
             return
-        await self.terminal.close()
+        await started_terminal(self).close()
         await self.spotter.end_helpers(self.pid)
         self.ended.set()
         self._settled.set()
