@@ -42,6 +42,8 @@ class Kind(enum.Enum):
 
 _INT_ARG = {Kind.STOPPED_LIST, Kind.REFRESH, Kind.STOPPED_PAGE, Kind.DETAILS, Kind.KILL_ASK,
             Kind.AGAIN_CANCEL}
+_PAIR = {Kind.MENU_KEY, Kind.AGAIN_ASK, Kind.AGAIN_RUN}  # arg: "<first>.<second>"
+_NUMBER_PAIR = {Kind.AGAIN_ASK, Kind.AGAIN_RUN}  # both numbers: a pid and its start ticks
 _MACHINE = {Kind.KILL_ASK, Kind.KILL_CONFIRM, Kind.KILL_CANCEL}  # carry a machine marker
 _BY_CODE = {k.value: k for k in Kind}
 
@@ -66,6 +68,21 @@ class Button:
     def text(self) -> str:
         return str(self.arg)
 
+    @property
+    def pair(self) -> tuple[str, str]:
+        """The two halves of a /menu key or a 🔁 Run again argument."""
+        if self.kind not in _PAIR:
+            raise TypeError(f"{self.kind.name} carries no pair")
+        first, _, second = self.text.partition(".")
+        return first, second
+
+
+def _pair_ok(kind: Kind, arg: str) -> bool:
+    first, dot, second = arg.partition(".")
+    if not (dot and first and second and "." not in second):
+        return False
+    return kind not in _NUMBER_PAIR or all(p.isascii() and p.isdigit() for p in (first, second))
+
 
 def encode(button: Button) -> str:
     """The callback_data for `button`; ValueError if it could not come back as the same."""
@@ -80,6 +97,8 @@ def encode(button: Button) -> str:
     parts = [kind.value, *([button.machine] if button.machine else []), str(arg)]
     if any(":" in p or not p for p in parts[1:]):
         raise ValueError(f"{kind.name}: an empty part or a ':' in {parts[1:]}")
+    if kind in _PAIR and not _pair_ok(kind, str(arg)):
+        raise ValueError(f"{kind.name} takes '<first>.<second>', not {arg!r}")
     data = PREFIX + ":".join(parts)
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"{kind.name}: {len(data.encode())} bytes, Telegram takes {MAX_BYTES}")
@@ -111,6 +130,8 @@ def decode(data: object) -> Button | None:
         if not (rest.isascii() and rest.isdigit()):
             return None
         return Button(kind, int(rest), machine)
+    if kind in _PAIR and not _pair_ok(kind, rest):
+        return None
     return Button(kind, rest, machine)
 
 

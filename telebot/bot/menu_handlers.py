@@ -60,11 +60,6 @@ def again_data(kind: Kind, pid: int | str, ticks: int | str) -> str:
     return make(kind, f"{pid}.{ticks}")
 
 
-def _pair(arg: str) -> tuple[str, str] | None:
-    first, dot, second = arg.partition(".")
-    return (first, second) if dot and first and second else None
-
-
 # ---- the manager: at most one session
 
 
@@ -329,8 +324,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query, button = pressed(update)  # the pattern took only these kinds
     rt = runtime(context)
     mgr = manager(context)
-    pair = _pair(button.text)
-    if button.kind is Kind.MENU_KEY and pair is not None:
+    if button.kind is Kind.MENU_KEY:
+        pair = button.pair
         session = mgr.open_session()
         if session is None or session.token != pair[0]:
             await query.answer(GONE, show_alert=True)
@@ -349,8 +344,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await query.answer(f"({key})")
         else:
             await query.answer()
-    elif button.kind in (Kind.AGAIN_ASK, Kind.AGAIN_RUN) and pair is not None and \
-            all(p.isdigit() for p in pair):
+    elif button.kind in (Kind.AGAIN_ASK, Kind.AGAIN_RUN):
+        pair = button.pair
         rec = await mgr.recording(int(pair[0]), int(pair[1]))
         if rec is None or not rt.settings.allow_menu:
             await query.answer("Nothing recorded to run again." if rec is None else OFF,
