@@ -59,6 +59,9 @@ def setup_logging(level: int = logging.INFO, *secrets: str | None) -> None:
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # python-telegram-bot's DEBUG lines print every update in full: a password typed into
+    # /menu (deleted from the chat, never stored) would be in them
+    logging.getLogger("telegram").setLevel(max(level, logging.INFO))
 
 
 def install_filter() -> None:

@@ -5,6 +5,7 @@ and menu texts, rendered by the same terminal emulator telebot uses)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pyte
 from ikabot.helpers import gui
 
+from telebot import logsafe
 from telebot.config import Settings
 from telebot.menu.launch import menu_command, menu_env
 from telebot.menu.screen import Choice, choices, question, text_for_chat, visible
@@ -164,3 +166,18 @@ def test_the_menu_package_goes_into_the_wheel():
 
     root = Path(__file__).resolve().parent.parent
     assert "telebot.menu" in find_packages(str(root), include=["telebot*"])
+
+
+def test_telebots_log_at_debug_never_prints_the_updates_a_password_comes_in():
+    """python-telegram-bot logs each getUpdates result at DEBUG (the owner's reply included):
+    telebot's logging keeps that logger at INFO even when telebot's own is at DEBUG."""
+    root, ptb = logging.getLogger(), logging.getLogger("telegram")
+    saved = root.level, list(root.handlers), ptb.level
+    try:
+        logsafe.setup_logging(logging.DEBUG)
+        assert logging.getLogger("telebot.bot").isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("telegram.ext.ExtBot").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+        ptb.setLevel(saved[2])
