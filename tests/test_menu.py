@@ -287,3 +287,19 @@ async def test_two_tasks_from_one_session_each_keep_their_own_answers(menu_setti
         # the login's answer, then the second task's own: not the first task's
         assert "1. Mail: → “alice@example.org”" in confirm and "“2”" in confirm
         assert "\n8. " in confirm and "\n9. " not in confirm and "“1”" not in confirm, confirm
+
+
+async def test_cancel_without_a_session_and_a_command_that_is_not_there(ikabot_dir, api,
+                                                                       tmp_path):
+    """/cancel with nothing open, and IKABOT_COMMAND naming a file that is gone: one clear
+    line in the chat each, no session left open."""
+    s = fast_settings(ikabot_dir.path, api, tmp_path / "state",
+                      ikabot_command=(str(tmp_path / "gone" / "ikabot"),))
+    async with running_bot(s, api) as bot:
+        (answer,) = await bot.ask("/cancel")
+        assert answer["text"] == "No /menu session is open."
+        (answer,) = await bot.ask("/menu")
+        assert "Could not start ikabot's menu" in answer["text"], answer
+        assert str(tmp_path / "gone" / "ikabot") in answer["text"]
+        (answer,) = await bot.ask("/cancel")  # the failed start left no session behind
+        assert answer["text"] == "No /menu session is open."

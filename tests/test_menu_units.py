@@ -181,3 +181,11 @@ def test_telebots_log_at_debug_never_prints_the_updates_a_password_comes_in():
         root.setLevel(saved[0])
         root.handlers[:] = saved[1]
         ptb.setLevel(saved[2])
+
+
+def test_no_ikabot_command_anywhere_is_said(tmp_path: Path, monkeypatch):
+    """Neither IKABOT_COMMAND, nor `ikabot` beside telebot's Python, nor on PATH: None (the
+    chat is told what to set)."""
+    monkeypatch.setattr("sys.executable", str(tmp_path / "python3"))
+    assert menu_command(Settings(ikabot_path=tmp_path / ".ikabot"), {"PATH": str(tmp_path)}) \
+        is None
