@@ -13,7 +13,7 @@ import pytest
 from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE
 from ikabotdata import IkabotDir
-from menuharness import Player, no_leftovers, offline_command, open_gate, screen
+from menuharness import Player, buttons, no_leftovers, offline_command, open_gate, screen
 
 from telebot.processes import liveness
 
@@ -303,3 +303,51 @@ async def test_cancel_without_a_session_and_a_command_that_is_not_there(ikabot_d
         assert str(tmp_path / "gone" / "ikabot") in answer["text"]
         (answer,) = await bot.ask("/cancel")  # the failed start left no session behind
         assert answer["text"] == "No /menu session is open."
+
+
+async def toast(bot, data: str, message: dict, user_id: int = OWNER,
+                chat_id: int = OWNER) -> str:
+    """Press a button's data on `message`; the bot's answer to the press."""
+    n = len(bot.api.calls)
+    bot.api.add_callback(data, message["message_id"], chat_id=chat_id, user_id=user_id)
+    assert await bot.wait(lambda: any(c.method == "answerCallbackQuery"
+                                      for c in bot.api.calls[n:]))
+    return str(next(c for c in bot.api.calls[n:]
+                    if c.method == "answerCallbackQuery").params.get("text", ""))
+
+
+async def test_turned_off_means_no_run_again_either(menu_settings, api, tmp_path):
+    """TELEBOT_ALLOW_MENU=0: /details offers no 🔁, and the 🔁 already in the chat (and its
+    🔁 Run it, forged) open no menu."""
+    old = await a_pirate_that_ran(menu_settings(), api, tmp_path)
+    alert = next(m for m in reversed(api.sent(OWNER))
+                 if str(old) in m["text"] and "finished" in m["text"])
+    ask = next(d for label, d in buttons(alert).items() if label.startswith("🔁"))
+    async with running_bot(menu_settings(allow_menu=False), api) as bot:
+        (details,) = await bot.ask(f"/details {old}")
+        assert "🔁" not in str(details.get("reply_markup")), details
+        before = len(api.sent(OWNER))
+        assert "TELEBOT_ALLOW_MENU=0" in await toast(bot, ask, alert)
+        run = ask.replace("tb:ra:", "tb:rr:")
+        assert "TELEBOT_ALLOW_MENU=0" in await toast(bot, run, alert)
+        await bot.settled()
+        assert not any(m["text"].startswith(("📟", "🔁 Run")) for m in api.sent(OWNER)[before:])
+
+
+async def test_a_key_of_an_ended_session_does_nothing_in_the_next(menu_settings, api):
+    async with running_bot(menu_settings(), api) as bot:
+        me = Player(bot)
+        await bot.ask("/menu", replies=0)
+        first = await me.sees("Mail:")
+        end_first = buttons(first)["✖ End session"]
+        await bot.ask("/cancel", replies=0)
+        await me.sees("⏹")
+        await bot.ask("/menu", replies=0)
+        assert await bot.wait(lambda: screen(api)["message_id"] != first["message_id"])
+        second = await me.sees("Mail:")
+        assert "has ended" in await toast(bot, end_first, second)  # forged onto the new one
+        assert "has ended" in await toast(bot, end_first.replace(".x", ".1"), second)
+        me.types(ALICE.email)
+        await me.sees("(17) Auto-Pirate")  # the new session is still open, and the owner's
+        await bot.ask("/cancel", replies=0)
+        await me.sees("⏹")
