@@ -351,3 +351,17 @@ async def test_a_key_of_an_ended_session_does_nothing_in_the_next(menu_settings,
         await me.sees("(17) Auto-Pirate")  # the new session is still open, and the owner's
         await bot.ask("/cancel", replies=0)
         await me.sees("⏹")
+
+
+async def test_telebot_stopped_during_a_session_ends_the_menu_and_keeps_its_task(
+        menu_settings, api, tmp_path):
+    async with running_bot(menu_settings(), api) as bot:
+        me, pid = await start_pirate_from_menu(bot)
+        ticks = liveness.read_stat(pid).start_ticks
+        menu_pid = psutil.Process(pid).ppid()
+        await me.sees("(24) Reorganize city buildings")  # the session is still open
+    # telebot has stopped: the menu is gone (or a zombie nobody reaps yet), its task runs
+    assert not psutil.pid_exists(menu_pid) or psutil.Process(menu_pid).status() == "zombie"
+    assert liveness.same_process(pid, ticks), "the task died with telebot"
+    assert ours(tmp_path) == {pid}  # nothing else of the menu's (its manager ended too)
+    assert "telebot stopped" in screen(api)["text"]
