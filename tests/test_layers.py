@@ -7,6 +7,7 @@ flow fails here rather than in a reviewer's head."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,15 @@ def runtime_asserts(paths: list[Path]) -> list[str]:
 
 def test_no_assert_as_a_runtime_check():
     assert runtime_asserts(sorted(ROOT.rglob("*.py"))) == []
+
+
+def test_the_readme_map_names_every_module():
+    """README's "How it is built" is where a newcomer finds the room for a change: every
+    module of telebot/ is named there."""
+    readme = (ROOT.parent / "README.md").read_text()
+    section = readme[readme.index("## How it is built"):]
+    section = section[:section.find("\n## ", 1)] if "\n## " in section[1:] else section
+    missing = [module_name(p) for p in sorted(ROOT.rglob("*.py"))
+               if p.stem not in ("__init__", "__main__")
+               and not re.search(rf"\b{re.escape(p.stem)}\b", section)]
+    assert missing == []
