@@ -365,3 +365,24 @@ async def test_telebot_stopped_during_a_session_ends_the_menu_and_keeps_its_task
     assert liveness.same_process(pid, ticks), "the task died with telebot"
     assert ours(tmp_path) == {pid}  # nothing else of the menu's (its manager ended too)
     assert "telebot stopped" in screen(api)["text"]
+
+
+async def test_a_password_in_a_group_is_warned_of_before_and_after(menu_settings, api):
+    """In a group the loopback's bot (like Telegram's, unless an admin with that right) cannot
+    delete a member's message: the 🔒 screen says so before the owner answers, and telebot
+    asks the owner to delete it after; it is still never stored."""
+    group, secret = -100777, "gr0up-Pw-913"
+    s = menu_settings(chat_id=str(group), owner_ids=frozenset({OWNER}))
+    async with running_bot(s, api) as bot:
+        owner = Player(bot, chat_id=group, user_id=OWNER)
+        api.add_message("/menu", chat_id=group, user_id=OWNER, chat_type="supergroup")
+        await owner.answers("Mail:", "new@example.org")  # no saved session: ikabot asks
+        locked = await owner.sees("🔒")
+        assert "Password:" in locked["text"] and "admin allowed to delete" in locked["text"]
+        owner.types(secret)
+        await owner.said("Delete your last message yourself")
+        await bot.ask("/cancel", chat_id=group, user_id=OWNER, chat_type="supergroup",
+                      replies=0)
+        await owner.sees("⏹")
+    for f in s.state_dir.iterdir():
+        assert secret.encode() not in f.read_bytes(), f

@@ -44,12 +44,17 @@ def markup(token: str, view: View) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
-def text(end_reason: str, view: View) -> str:
+GROUP_SECRET = (" In a group its members see your reply until it is deleted, and telebot can "
+                "delete it only as an admin allowed to delete messages.")
+
+
+def text(end_reason: str, view: View, group: bool = False) -> str:
     if view.ended:
         head = f"⏹ ikabot's menu closed: {html.escape(end_reason or 'ended')}."
     elif view.echo_off:
         head = ("🔒 ikabot reads this with echo off: your reply is typed in, then deleted "
-                "from the chat (never stored). ⏎ answers an [Enter].")
+                "from the chat (never stored). ⏎ answers an [Enter]."
+                + (GROUP_SECRET if group else ""))
     else:
         head = "📟 ikabot's menu · tap a choice or reply with text · /cancel ends it"
     return f"{head}\n<pre>{html.escape(view.text)}</pre>"
@@ -65,7 +70,8 @@ class ScreenMessage:
     async def show(self, token: str, end_reason: str, view: View) -> None:
         """Send or edit; a message the owner deleted is sent anew; never raises."""
         async with self._lock:
-            body, keys = text(end_reason, view), markup(token, view)
+            body = text(end_reason, view, group=self.chat_id.startswith("-"))
+            keys = markup(token, view)
             for _ in range(ATTEMPTS):
                 try:
                     if self.message_id is None:
