@@ -16,7 +16,8 @@ from ikabot.helpers import gui
 from telebot import logsafe
 from telebot.config import Settings
 from telebot.menu.launch import menu_command, menu_env
-from telebot.menu.screen import Choice, choices, question, text_for_chat, visible
+from telebot.menu.screen import MAX_CHARS, Choice, choices, question, text_for_chat, visible
+from telebot.render import tg_len
 
 
 def rendered(text: str, columns: int = 80, rows: int = 50) -> tuple[list[str], int]:
@@ -69,6 +70,12 @@ def test_the_text_fits_telegram_and_keeps_the_bottom():
     lines = [f"line {i} " + "x" * 70 for i in range(200)] + [" >>  "]
     text = text_for_chat(lines, limit=1000)
     assert len(text) <= 1000 and text.endswith(">>")
+
+
+def test_a_screen_of_emoji_fits_telegram_as_it_counts():
+    """Telegram counts UTF-16 units: an emoji (ikabot prints 💡, 🚢) is two of them."""
+    lines = ["🚢" * 70 for _ in range(50)] + [" >>  "]
+    assert tg_len(text_for_chat(lines)) <= MAX_CHARS
 
 
 def test_under_systemd_the_menu_gets_a_scope_of_its_own(tmp_path: Path):

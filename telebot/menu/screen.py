@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from telebot.render import tg_len
+
 MAX_CHARS = 3500  # of the visible text; Telegram allows 4096 with the HTML taken out
 MAX_CHOICES = 96  # Telegram allows 100 buttons a message; the rest are ⏎ and ✖
 WIDTH = 80
@@ -62,7 +64,7 @@ def visible(lines: list[str]) -> list[str]:
 def text_for_chat(lines: list[str], limit: int = MAX_CHARS) -> str:
     """The screen's text within `limit` characters; the bottom (the question) is kept."""
     rows = visible(lines)
-    while rows and sum(len(r) + 1 for r in rows) > limit:
+    while rows and sum(tg_len(r) + 1 for r in rows) > limit:  # as Telegram counts: UTF-16
         rows.pop(0)
     return "\n".join(rows) or " "
 
