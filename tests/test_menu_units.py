@@ -182,7 +182,7 @@ def test_telebots_log_at_debug_never_prints_the_updates_a_password_comes_in():
     saved = root.level, list(root.handlers), ptb.level
     try:
         logsafe.setup_logging(logging.DEBUG)
-        assert logging.getLogger("telebot.bot").isEnabledFor(logging.DEBUG)
+        assert root.isEnabledFor(logging.DEBUG)
         assert not logging.getLogger("telegram.ext.ExtBot").isEnabledFor(logging.DEBUG)
     finally:
         root.setLevel(saved[0])
