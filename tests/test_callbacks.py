@@ -44,7 +44,8 @@ def test_the_wire_shapes_stay_the_ones_in_chats():
     "tb:zz:1", "tb:r", "tb:r:", "tb:r:x", "tb:r:-1", "tb:r:1:2", "tb:d:١٢", "tb:kq:12",
     "tb:k::n", "tb:", "r:1", "", None, 5, "tb:a:" + "x" * 70,
     # /menu keys and 🔁 Run again carry a pair, pid and ticks in numbers: one codec checks it
-    "tb:m:abc", "tb:m:abc.", "tb:m:.1", "tb:rr:12", "tb:ra:12.x", "tb:rr:²2.3", "tb:ra:1.2.3"])
+    "tb:m:abc", "tb:m:abc.", "tb:m:.1", "tb:rr:12", "tb:ra:12.x", "tb:rr:²2.3", "tb:ra:1.2.3",
+    "tb:m:abc.²", "tb:m:abc.q"])
 def test_what_no_telebot_makes_is_not_a_button(data):
     assert decode(data) is None
 

@@ -81,6 +81,8 @@ def _pair_ok(kind: Kind, arg: str) -> bool:
     first, dot, second = arg.partition(".")
     if not (dot and first and second and "." not in second):
         return False
+    if kind is Kind.MENU_KEY:  # a choice's number, ⏎ (e) or ✖ (x)
+        return second in ("e", "x") or (second.isascii() and second.isdigit())
     return kind not in _NUMBER_PAIR or all(p.isascii() and p.isdigit() for p in (first, second))
 
 
