@@ -21,6 +21,11 @@ def add_secret(secret: str | None) -> None:
         _secrets.add(secret)
 
 
+def looks_secret(text: str) -> bool:
+    """Is this text, or a part of it, a secret telebot knows or a bot token's shape?"""
+    return any(s in text for s in _secrets) or _TOKEN_SHAPE.search(text) is not None
+
+
 def redact(text: str) -> str:
     for s in sorted(_secrets, key=len, reverse=True):
         text = text.replace(s, "***")

@@ -196,3 +196,42 @@ def test_no_ikabot_command_anywhere_is_said(tmp_path: Path, monkeypatch):
     monkeypatch.setattr("sys.executable", str(tmp_path / "python3"))
     assert menu_command(Settings(ikabot_path=tmp_path / ".ikabot"), {"PATH": str(tmp_path)}) \
         is None
+
+
+async def test_a_token_typed_with_echo_on_is_never_recorded_and_the_replay_stops_there():
+    """ikabot's Telegram set-up asks for the bot token with echo on: the answer is kept as a
+    step without its text, and 🔁 Run again stops there for the owner to type it."""
+    import sys
+
+    from telebot.menu.recorded import SECRET
+    from telebot.menu.replay import replay
+    from telebot.menu.session import MenuSession
+
+    async def nothing(*args):
+        return []
+
+    token = "123456789:" + "A" * 35
+    code = "input(' token >>  '); input(' >>  ')"
+
+    def session() -> MenuSession:
+        return MenuSession([sys.executable, "-c", code], dict(os.environ), nothing, nothing,
+                           nothing)
+
+    first = session()
+    first.start()
+    try:
+        assert await first.next_settle(0, 20)
+        first.answer(token, "text")
+        assert [s.kind for s in first.steps] == [SECRET]
+        assert all(token not in s.answer for s in first.steps)
+        steps = list(first.steps)
+    finally:
+        await first.close("test over")
+    again = session()
+    again.start()
+    try:
+        outcome = await replay(again, steps)
+        assert not outcome.done and outcome.secret and outcome.step == 1
+        assert "type it yourself" in outcome.explain(len(steps))
+    finally:
+        await again.close("test over")

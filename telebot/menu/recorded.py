@@ -12,6 +12,8 @@ from typing import Any
 
 from telebot.menu.screen import Choice, Question
 
+SECRET = "secret"  # an answer shaped like a secret (a token): recorded without its text
+
 
 @dataclass(frozen=True)
 class Step:
@@ -19,7 +21,7 @@ class Step:
 
     question: Question
     answer: str
-    kind: str  # "choice" (a button), "text" (a typed reply), "enter" (the ⏎ button)
+    kind: str  # "choice" (a button), "text" (a typed reply), "enter" (the ⏎ button), SECRET
 
     def to_json(self) -> dict[str, object]:
         return {"prompt": self.question.prompt, "answer": self.answer, "kind": self.kind,
@@ -34,6 +36,8 @@ class Step:
         """'(17) Auto-Pirate' for a choice, '“5”' for text, '⏎' for Enter."""
         if self.kind == "enter":
             return "⏎"
+        if self.kind == SECRET:
+            return "a secret (never kept: you type it)"
         for c in self.question.choices:
             if str(c.number) == self.answer:
                 return f"({c.number}) {c.text}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telebot.menu.recorded import Step
+from telebot.menu.recorded import SECRET, Step
 from telebot.menu.screen import Question
 from telebot.menu.session import MenuSession
 
@@ -21,10 +21,14 @@ class Outcome:
     expected: Question | None = None
     found: Question | None = None
     echo_off: bool = False
+    secret: bool = False  # the recorded step was a secret: telebot never kept its text
 
     def explain(self, total: int) -> str:
         if self.done:
             return f"all {total} recorded answers given"
+        if self.secret:
+            return (f"stopped at step {self.step} of {total}: its answer was a secret "
+                    "(a token), which telebot never keeps: type it yourself")
         if self.expected is None or self.found is None:
             return f"stopped at step {self.step} of {total}: the menu ended or went quiet"
         what = "a question with echo off (a password?)" if self.echo_off else \
@@ -60,6 +64,8 @@ async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...]) -> 
             matched = True  # asked already, before the wait began
         if not matched:
             return Outcome(False, i, step.question, found, echo_off and step.kind != "enter")
+        if step.kind == SECRET:  # the owner types it: telebot never kept it
+            return Outcome(False, i, step.question, found, False, secret=True)
         generation = session.generation
         session.answer(step.answer, step.kind)
     return Outcome(True)

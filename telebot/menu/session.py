@@ -17,7 +17,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from telebot.menu.recorded import Step
+from telebot.logsafe import looks_secret
+from telebot.menu.recorded import SECRET, Step
 from telebot.menu.screen import Question, question, text_for_chat
 from telebot.menu.spotter import ReadTasks, Spotter, Started
 from telebot.menu.terminal import Terminal
@@ -167,7 +168,11 @@ class MenuSession:
         q = self.view().question
         t.type_line(text)
         self._last_input = time.monotonic()
-        if not echo_off:
+        if not echo_off and looks_secret(text):
+            # typed with echo on, yet a secret (a bot token for ikabot's Telegram set-up):
+            # kept as a step the replay stops at, never as its text
+            self.steps.append(Step(q, "", SECRET))
+        elif not echo_off:
             self.steps.append(Step(q, text, kind))
         elif kind == "enter" or q.prompt.endswith("[Enter]"):
             # ikabot's enter(): whatever was typed is thrown away, so it is kept as ⏎ alone
