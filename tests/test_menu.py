@@ -230,6 +230,9 @@ async def test_menu_can_be_turned_off(menu_settings, api):
     async with running_bot(menu_settings(allow_menu=False), api) as bot:
         (answer,) = await bot.ask("/menu")
         assert "TELEBOT_ALLOW_MENU=0" in answer["text"]
+        (helped,) = await bot.ask("/help")
+        assert "/kill" in helped["text"] and "/menu" not in helped["text"]
+        assert "/cancel" not in helped["text"]
 
 
 async def test_menu_on_a_dedicated_token(menu_settings, api, tmp_path):

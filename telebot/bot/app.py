@@ -181,7 +181,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
     heartbeat: HeartbeatURL | None = None
     try:
         with contextlib.suppress(TelegramError):
-            await app.bot.set_my_commands(bot_commands())
+            await app.bot.set_my_commands(bot_commands(settings))
         await app.start()
         tasks = await rt.read()
         await rt.alerter.read_log()  # why the tasks that ended while telebot was down ended

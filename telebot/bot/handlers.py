@@ -64,11 +64,24 @@ OLD_BUTTON = "This button is from an older telebot: send the command again."
 REPLY_RETRIES = 3
 DETAIL_BUTTONS_PER_PAGE = 99  # Telegram takes at most 100 buttons; one is Refresh
 
-HELP = (
-    "<b>telebot</b> watches the tasks ikabot runs for you (autoPirate, webServer, "
-    "constructionList, …) and tells you here when one dies, finishes or stalls.\n\n"
-    + "\n".join(f"/{name}: {html.escape(desc)}" for name, desc in COMMANDS.items())
-)
+# commands a setting turns off: /help and Telegram's command list leave them out then
+_SWITCHED = {"kill": ("allow_kill",), "menu": ("allow_menu",), "cancel": ("allow_menu",)}
+
+
+def commands_for(settings: Any) -> dict[str, str]:
+    """The commands this telebot answers, as its settings allow."""
+    return {name: desc for name, desc in COMMANDS.items()
+            if all(getattr(settings, flag, True) for flag in _SWITCHED.get(name, ()))}
+
+
+def help_text(settings: Any = None) -> str:
+    return ("<b>telebot</b> watches the tasks ikabot runs for you (autoPirate, webServer, "
+            "constructionList, …) and tells you here when one dies, finishes or stalls.\n\n"
+            + "\n".join(f"/{name}: {html.escape(desc)}"
+                         for name, desc in commands_for(settings).items()))
+
+
+HELP = help_text()
 
 def runtime(context: ContextTypes.DEFAULT_TYPE) -> Runtime:
     return context.application.bot_data["runtime"]
@@ -162,7 +175,7 @@ async def send(context: ContextTypes.DEFAULT_TYPE, text: str,
 
 @in_bots_chat
 async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await send(context, HELP)
+    await send(context, help_text(runtime(context).settings))
 
 
 def _detail_rows(tasks: list[Any]) -> list[list[InlineKeyboardButton]]:
@@ -480,5 +493,5 @@ def add_handlers(app: Application) -> None:
     app.add_error_handler(on_error)
 
 
-def bot_commands() -> list[BotCommand]:
-    return [BotCommand(name, desc) for name, desc in COMMANDS.items()]
+def bot_commands(settings: Any = None) -> list[BotCommand]:
+    return [BotCommand(name, desc) for name, desc in commands_for(settings).items()]
