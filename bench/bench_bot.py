@@ -60,10 +60,10 @@ def measure(data: Path, root: Path, samples: int, extra: dict[str, str],
     with FakeBotAPI(token=extra.get("TELEBOT_TOKEN", IKABOT_TOKEN)) as api:
         replies: list[float] = []
         sends: list[float] = []
-        from telebot import render
         from telebot.config import Settings
         from telebot.ikabot.store import open_store
-        from telebot.tasks import collect
+        from telebot.tasks.merge import collect
+        from telebot.views import render
 
         tasks = collect(open_store(Settings(ikabot_path=data)))
         pages = len(render.status_pages(tasks))

@@ -19,7 +19,7 @@ from common import gone_pids, live_processes, machine_line, started_at
 from telebot.config import Settings
 from telebot.ikabot import legacy
 from telebot.ikabot.store import open_store
-from telebot.tasks import build_tasks
+from telebot.tasks.merge import build_tasks
 
 ACCOUNTS = 10
 TASKS_PER_ACCOUNT = 100

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from telebot.ikabot.details import sanitize_email
+from telebot.ikabot.producer import sanitize_email
 from telebot.ikabot.safeio import atomic_write
 
 

@@ -41,11 +41,11 @@ def _settings() -> tuple[Settings, list[Path]]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from telebot import render
-    from telebot.alerts.outbox import waiting, waiting_line
+    from telebot.alerts.delivery import waiting, waiting_line
     from telebot.ikabot.store import open_store
     from telebot.state import StateDB
-    from telebot.tasks import annotate, build_tasks
+    from telebot.tasks.merge import annotate, build_tasks
+    from telebot.views import render
 
     settings, _ = _settings()
     snap = open_store(settings).read()
@@ -106,7 +106,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from telebot.ikabot.log import IkabotLog
     from telebot.ikabot.safeio import owner_of
     from telebot.ikabot.store import open_store
-    from telebot.tasks import build_tasks
+    from telebot.tasks.merge import build_tasks
 
     files = load_settings_files()
     # first, before any check that can fail: the player sees which file was read

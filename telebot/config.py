@@ -10,12 +10,21 @@ import os
 import shlex
 import stat
 from dataclasses import dataclass, field, replace
+from datetime import tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telebot.errors import ConfigError
-from telebot.model import TelegramConfig
 
 DEFAULT_API_BASE = "https://api.telegram.org/bot"
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    """What ikabot stores in `shared.telegram` (or the TELEBOT_* overrides)."""
+
+    bot_token: str | None = field(default=None, repr=False)
+    chat_id: str | None = None
 
 
 def _state_dir_default() -> Path:
@@ -94,9 +103,22 @@ def _label(env: dict[str, str]) -> str | None:
     return raw or None
 
 
-def _zone(env: dict[str, str]) -> str | None:
-    from telebot.clock import parse_zone
+def parse_zone(name: str | None) -> tzinfo | None:
+    """TELEBOT_TZ's value as a zone; None for the host's zone; ConfigError for a bad name."""
+    name = (name or "").strip()
+    if not name:
+        return None
+    try:
+        if name.startswith(("/", ".")) or ".." in name:
+            raise ValueError(name)  # a name, not a path to some file
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(f"TELEBOT_TZ={name[:60]!r} is not a time zone: use an IANA name "
+                          "such as Europe/Berlin or UTC (or leave it unset for the host's "
+                          "zone)") from None
 
+
+def _zone(env: dict[str, str]) -> str | None:
     raw = env.get("TELEBOT_TZ", "").strip()
     parse_zone(raw)  # a bad name is one line, exit 2
     return raw or None

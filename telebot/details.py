@@ -1,20 +1,20 @@
 """The producer API under the name the contract gives it (DESIGN.md section 3).
 
-The functions live in `telebot.ikabot.details` (ikabot's files, nothing else); this is where
+The functions live in `telebot.ikabot.producer` (ikabot's files, nothing else); this is where
 they meet process watching: `cleanup_dead_details` gets liveness's answer by default.
 """
 
 from pathlib import Path
 from typing import Any
 
-from telebot.ikabot.details import (
+from telebot.ikabot.producer import (
     Alive,
     Target,
     delete_process_details,
     get_process_details,
     save_process_details,
 )
-from telebot.ikabot.details import cleanup_dead_details as _cleanup
+from telebot.ikabot.producer import cleanup_dead_details as _cleanup
 from telebot.processes import liveness
 
 

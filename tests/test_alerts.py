@@ -14,10 +14,10 @@ from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE, BOB, TOKEN, clean_env
 from ikabotdata import IkabotDir, ikabot_task
 
-from telebot.alerts import outbox as alerts_module
+from telebot.alerts import delivery as alerts_module
 from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
-from telebot.ikabot.details import save_process_details
+from telebot.ikabot.producer import save_process_details
 from telebot.state import StateDB
 
 
@@ -287,7 +287,7 @@ async def test_unchanged_tasks_are_not_rewritten_every_scan(ikabot_dir, spawn, t
     from telebot.alerts.alerter import Alerter
     from telebot.config import Settings
     from telebot.ikabot.store import open_store
-    from telebot.tasks import collect
+    from telebot.tasks.merge import collect
 
     for i in range(5):
         pirate(ikabot_dir, spawn, done=i)
@@ -433,7 +433,7 @@ async def test_a_runaway_status_is_kept_bounded_in_telebots_database(ikabot_dir,
                                                                      tmp_path):
     """A task that writes megabytes into its status (and its action): telebot's database
     keeps STATUS_KEEP / ACTION_KEEP characters of them, once, not the whole text per change."""
-    from telebot.tasks import ACTION_KEEP, STATUS_KEEP
+    from telebot.tasks.merge import ACTION_KEEP, STATUS_KEEP
 
     p = spawn()
     ikabot_dir.add_task(ALICE, p.pid, "a" * 100_000, "Pirating for 3 more runs " + "x" * 10**6)
@@ -454,8 +454,8 @@ async def test_what_ikabot_wrote_after_the_last_scan_is_kept_bounded_too(ikabot_
                                                                          api, tmp_path):
     """The last words of a task read once its process is gone (`Tracker.last_words`): a
     runaway status and a page of URLs are kept as bounded as a scan keeps them."""
-    from telebot.render import URLS_SHOWN
-    from telebot.tasks import STATUS_KEEP
+    from telebot.tasks.merge import STATUS_KEEP
+    from telebot.views.render import URLS_SHOWN
 
     p = spawn()
     ikabot_dir.add_task(ALICE, p.pid, "webServer", "running on http://127.0.0.1:43527 ")

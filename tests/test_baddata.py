@@ -14,7 +14,7 @@ from ikabotdata import IkabotDir
 
 from telebot.config import Settings
 from telebot.ikabot.store import open_store
-from telebot.tasks import build_tasks
+from telebot.tasks.merge import build_tasks
 
 
 def users_file(d: IkabotDir, email: str) -> Path:

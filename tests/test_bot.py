@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 from ikabotdata import IkabotDir, building_status
 from util import until
 
-from telebot import render
 from telebot.demo.fakeapi import FakeBotAPI
-from telebot.detailsview import details_html
 from telebot.errors import ConfigError
-from telebot.ikabot.details import modify_account, save_process_details
-from telebot.model import AccountKey, Task
+from telebot.ikabot.producer import modify_account, save_process_details
+from telebot.tasks.model import AccountKey, Task
+from telebot.views import render
+from telebot.views.page import details_html
 
 STRANGER = 666
 
@@ -392,7 +392,7 @@ async def test_300_tasks_the_stopped_summed_up_and_listed_page_by_page(tmp_path,
 def bot_tasks(d: IkabotDir) -> list[Task]:
     from telebot.config import Settings
     from telebot.ikabot.store import open_store
-    from telebot.tasks import collect
+    from telebot.tasks.merge import collect
 
     return collect(open_store(Settings(ikabot_path=d.path)))
 

@@ -255,11 +255,11 @@ def test_undated_entries_are_not_aged_from_1970(ikabot_dir: IkabotDir, spawn, ru
     """ikabot's `"date": 0` (or none) means the start is unknown: no `20792 d` anywhere."""
     from util import dead_pid
 
-    from telebot import render
     from telebot.config import Settings
-    from telebot.detailsview import details_html
     from telebot.ikabot.store import open_store
-    from telebot.tasks import build_tasks
+    from telebot.tasks.merge import build_tasks
+    from telebot.views import render
+    from telebot.views.page import details_html
 
     live, gone = spawn(), dead_pid()
     ikabot_dir.add_task(ALICE, live.pid, "autoPirate", "Pirating for 3 more runs", date=0)

@@ -130,7 +130,7 @@ def test_time_zone_is_an_iana_name(run_cli):
 
 def test_times_are_shown_in_telebot_tz(monkeypatch):
     """Every time shown is in TELEBOT_TZ, with the zone said (not the host's zone)."""
-    from telebot import clock
+    from telebot.views import clock
 
     ts = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
     monkeypatch.setenv("TELEBOT_TZ", "UTC")

@@ -18,7 +18,7 @@ from conftest import ALICE, clean_env
 from ikabotdata import IkabotDir
 from util import booted_ago, buttons, dead_pid, until
 
-from telebot.bot import control
+from telebot.bot import kill
 from telebot.bot.hostlabel import marker, untagged
 from telebot.demo.fakeapi import FakeBotAPI
 from telebot.processes import liveness
@@ -103,7 +103,7 @@ async def test_owner_stops_a_task_in_two_taps(ikabot_dir, pirate, api, tmp_path)
 
 async def test_sigkill_after_the_grace_time(ikabot_dir, spawn, api, tmp_path, monkeypatch):
     """A task that ignores SIGTERM gets SIGKILL once the grace time is over."""
-    monkeypatch.setattr(control, "GRACE", 0.3)
+    monkeypatch.setattr(kill, "GRACE", 0.3)
     stubborn = spawn("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
                      "print('ready', flush=True)\ntime.sleep(600)")
     ikabot_dir.add_task(ALICE, stubborn.pid, "autoPirate", "Pirating for 4 more runs")
@@ -155,7 +155,7 @@ async def test_refusals_leave_the_process_running(ikabot_dir, pirate, spawn, api
                               .startswith("Cancelled"))
         assert "used already" in await press(bot, stop_it, confirm)
 
-        monkeypatch.setattr(control, "NONCE_TTL", 0.0)  # every new button is expired at once
+        monkeypatch.setattr(kill, "NONCE_TTL", 0.0)  # every new button is expired at once
         expired = await confirmation(bot, pirate.pid)
         assert "expired" in await press(bot, buttons(expired)["🛑 Stop it"], expired)
         assert await bot.wait(lambda: "expired" in
@@ -182,15 +182,15 @@ async def test_a_press_after_the_pid_changed_hands_is_refused(ikabot_dir, pirate
         real = liveness.start_ticks(pirate.pid)
         assert real is not None
         button = KillButton("n", pirate.pid, real - 100, started, "autoPirate", "alice", 0, 0)
-        result = await control.begin_stop(rt, button, "User42 (42)")
+        result = await kill.begin_stop(rt, button, "User42 (42)")
         assert isinstance(result, str) and result.startswith("Not stopped")
         assert state.control.stop_request(pirate.pid, real - 100) is None
         assert alive(pirate)
         # the same button with the true identity does stop it
         button = KillButton("n", pirate.pid, real, started, "autoPirate", "alice", 0, 0)
-        stopping = await control.begin_stop(rt, button, "User42 (42)")
-        assert isinstance(stopping, control.Stopping)
-        assert (await control.finish_stop(stopping)).startswith("🛑 Stopped")
+        stopping = await kill.begin_stop(rt, button, "User42 (42)")
+        assert isinstance(stopping, kill.Stopping)
+        assert (await kill.finish_stop(stopping)).startswith("🛑 Stopped")
         assert not alive(pirate) and pirate.returncode == -signal.SIGTERM
     finally:
         state.close()
@@ -284,10 +284,10 @@ async def test_a_non_owners_press_in_the_owners_private_chat_is_refused(ikabot_d
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
         confirm = await confirmation(bot, pirate.pid)
         stop_it = buttons(confirm)["🛑 Stop it"]
-        assert await press(bot, stop_it, confirm, user_id=STRANGER) == control.NOT_OWNER
+        assert await press(bot, stop_it, confirm, user_id=STRANGER) == kill.NOT_OWNER
         ask = f"tb:kq:{marker(None)}:{pirate.pid}"
         before = len(api.sent(OWNER))
-        assert await press(bot, ask, confirm, user_id=STRANGER) == control.NOT_OWNER
+        assert await press(bot, ask, confirm, user_id=STRANGER) == kill.NOT_OWNER
         await bot.settled()
         assert len(api.sent(OWNER)) == before + 1  # the /help only: no new confirmation
         assert alive(pirate)

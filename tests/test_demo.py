@@ -121,7 +121,7 @@ def test_demo_construction_writes_what_ikabot_writes(ikabot_dir):
     from conftest import ALICE
     from ikabot.function.constructionList import _formatRemainingTime as ikabot_time
 
-    from telebot.demo import tasks
+    from telebot.demo import sample_tasks as tasks
 
     for seconds in (0, 1, 59, 60, 3600, 3660, 3720, 86400, 93784, 10800):
         assert tasks.remaining_time(seconds) == ikabot_time(seconds)

@@ -16,9 +16,9 @@ from ikabotdata import IkabotDir, LegacyFile
 from telebot.config import Settings
 from telebot.details import cleanup_dead_details
 from telebot.errors import DataError
-from telebot.ikabot import details as details_module
+from telebot.ikabot import producer as details_module
 from telebot.ikabot import sidecar
-from telebot.ikabot.details import (
+from telebot.ikabot.producer import (
     Target,
     delete_process_details,
     get_process_details,
@@ -26,7 +26,7 @@ from telebot.ikabot.details import (
     save_process_details,
 )
 from telebot.ikabot.store import open_store
-from telebot.tasks import collect
+from telebot.tasks.merge import collect
 
 MISSIONS = {"action": "autoPirate", "missions": {"total": 10, "completed": 5, "remaining": 5}}
 
@@ -159,7 +159,7 @@ import os, sys, threading
 os.environ["HOME"] = sys.argv[1]
 from ikabot.helpers import sessionStorage
 from telebot.errors import DataError
-from telebot.ikabot import details
+from telebot.ikabot import producer as details
 t = details.Target("alice@example.org", "alice", "59", "en", None, sys.argv[2])
 pid = int(sys.argv[3])
 with sessionStorage.session_data_lock():      # a task inside ikabot's own (re-entrant) lock
@@ -244,7 +244,7 @@ def test_concurrent_writers_lose_nothing(ikabot_dir: IkabotDir, tmp_path: Path):
     """Two processes each save 30 pids under ikabot's exclusive lock: all 60 survive."""
     code = (
         "import sys\n"
-        "from telebot.ikabot.details import Target, save_process_details\n"
+        "from telebot.ikabot.producer import Target, save_process_details\n"
         "t = Target('alice@example.org', 'alice', '59', 'en', None, sys.argv[1])\n"
         "for i in range(30):\n"
         "    save_process_details(t, int(sys.argv[2]) + i,\n"
@@ -261,7 +261,7 @@ def test_concurrent_sidecar_writers_lose_nothing(legacy_file: LegacyFile):
     """Legacy layout: two processes each save 30 pids; the sidecar's own lock keeps all 60."""
     code = (
         "import sys\n"
-        "from telebot.ikabot.details import Target, save_process_details\n"
+        "from telebot.ikabot.producer import Target, save_process_details\n"
         "t = Target('alice@example.org', 'alice', '59', 'en', None, sys.argv[1])\n"
         "for i in range(30):\n"
         "    save_process_details(t, int(sys.argv[2]) + i,\n"

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from telebot import render
-from telebot.detailsview import details_html
 from telebot.ikabot.statuses import FORMATS, SAYS_NOTHING, duration, parse_status
-from telebot.model import AccountKey, Task
+from telebot.tasks.model import AccountKey, Task
+from telebot.views import render
+from telebot.views.page import details_html
 
 
 def template(node: ast.expr) -> str:

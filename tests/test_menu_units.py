@@ -17,7 +17,7 @@ from telebot import logsafe
 from telebot.config import Settings
 from telebot.menu.launch import menu_command, menu_env
 from telebot.menu.screen import MAX_CHARS, Choice, choices, question, text_for_chat, visible
-from telebot.render import tg_len
+from telebot.views.render import tg_len
 
 
 def rendered(text: str, columns: int = 80, rows: int = 50) -> tuple[list[str], int]:

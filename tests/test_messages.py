@@ -14,15 +14,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from telebot import render
 from telebot.alerts.ending import Ending
 from telebot.alerts.storms import text_of
 from telebot.alerts.texts import Ended, stalled_text
 from telebot.bot import handlers
 from telebot.demo.fakeapi import FakeBotAPI, parse_html, utf16_len
-from telebot.detailsview import details_html
-from telebot.model import AccountKey, Progress, Task
 from telebot.state import Tracked
+from telebot.tasks.model import AccountKey, Progress, Task
+from telebot.views import render
+from telebot.views.page import details_html
 
 TOKEN = "123:MSG"
 INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

@@ -24,14 +24,14 @@ from hypothesis import strategies as st
 from ikabotdata import Account, IkabotDir, queue_status
 from test_alerts import alerts
 
-from telebot import render
 from telebot.alerts.alerter import Alerter, ProcessExited
 from telebot.config import Settings
 from telebot.demo.fakeapi import FakeBotAPI, parse_html
 from telebot.ikabot.store import open_store
 from telebot.processes.exitinfo import ExitInfo
 from telebot.state import StateDB
-from telebot.tasks import build_tasks
+from telebot.tasks.merge import build_tasks
+from telebot.views import render
 
 FIELDS = ("status", "action", "username", "world", "server", "email", "details")
 CAROL = Account("carol@example.org", "carol", "59", "en")

@@ -23,16 +23,16 @@ from conftest import ALICE
 from ikabotdata import IkabotDir, building_status, queue_status
 from util import until
 
-from telebot import render
 from telebot.alerts.alerter import Alerter
 from telebot.alerts.texts import MARKS
 from telebot.config import Settings
-from telebot.detailsview import details_html
-from telebot.ikabot.details import save_process_details
 from telebot.ikabot.log import IkabotLog
+from telebot.ikabot.producer import save_process_details
 from telebot.ikabot.store import open_store
 from telebot.state import StateDB
-from telebot.tasks import annotate, build_tasks
+from telebot.tasks.merge import annotate, build_tasks
+from telebot.views import render
+from telebot.views.page import details_html
 
 
 def pirating(n: int) -> str:
@@ -236,7 +236,7 @@ async def test_a_pid_in_two_accounts_stays_with_its_own_entry(ikabot_dir: Ikabot
     `/kill` alone offers one 🛑 for it."""
     from conftest import BOB
 
-    from telebot.bot.control import pick_markup
+    from telebot.bot.kill import pick_markup
 
     proc = spawn()
     ikabot_dir.add_task(ALICE, proc.pid, "autoPirate", "started")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from ikabotdata import building_status, queue_status
 
 from telebot.ikabot.statuses import duration, parse_status
-from telebot.model import Progress
+from telebot.tasks.model import Progress
 
 
 def test_webserver_local_and_lan():

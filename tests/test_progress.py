@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telebot.progress import runs_progress
+from telebot.tasks.progress import runs_progress
 
 T0 = 1_800_000_000.0
 

@@ -15,8 +15,8 @@ from conftest import ALICE, TOKEN
 from telegram import Bot
 from telegram.constants import ParseMode
 
-from telebot.alerts import outbox
-from telebot.alerts.outbox import Deliverer, waiting
+from telebot.alerts import delivery as outbox
+from telebot.alerts.delivery import Deliverer, waiting
 from telebot.demo.fakeapi import FakeBotAPI
 from telebot.state import StateDB
 

@@ -8,9 +8,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telebot import render
-from telebot.detailsview import details_html
-from telebot.model import AccountKey, Progress, Task
+from telebot.tasks.model import AccountKey, Progress, Task
+from telebot.views import render
+from telebot.views.page import details_html
 
 NOW = 1_700_000_000.0
 ACC = AccountKey("a@example.org", "player1", "59", "en")

@@ -18,7 +18,7 @@ from telebot.config import Settings
 from telebot.errors import DataError
 from telebot.ikabot import legacy, store
 from telebot.ikabot.store import open_store
-from telebot.tasks import build_tasks, collect
+from telebot.tasks.merge import build_tasks, collect
 
 
 def by_pid(tasks):

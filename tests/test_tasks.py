@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from telebot.model import AccountData, AccountKey, Progress, Snapshot, TelegramConfig
-from telebot.tasks import build_tasks
+from telebot.tasks.facts import task_json
+from telebot.tasks.merge import build_tasks
+from telebot.tasks.model import AccountData, AccountKey, Progress, Snapshot, TelegramConfig
 
 KEY = AccountKey("a@example.org", "alice", "59", "en")
 
@@ -89,7 +90,7 @@ def test_duplicate_pid_keeps_latest_and_order_is_stable():
 def test_json_has_the_contract_keys():
     t = build_tasks(snap([entry(1, "webServer", "running on http://127.0.0.1:9")]),
                     probe=alive)[0]
-    j = t.as_json()
+    j = task_json(t)
     assert {"pid", "action", "username", "world", "server", "status", "started", "alive",
             "state", "progress", "urls"} <= set(j)
     assert j["urls"] == ["http://127.0.0.1:9"] and j["progress"] is None
@@ -101,7 +102,7 @@ def test_annotate_reads_only_the_rows_of_gone_entries_through_an_index(tmp_path:
     from dataclasses import astuple, replace
 
     from telebot.state import StateDB, Tracked
-    from telebot.tasks import annotate
+    from telebot.tasks.merge import annotate
 
     db = StateDB(tmp_path)
     now = time.time()
@@ -137,7 +138,7 @@ def test_an_ended_row_of_another_account_is_not_this_entrys_end(tmp_path: Path):
     from dataclasses import astuple
 
     from telebot.state import StateDB, Tracked
-    from telebot.tasks import annotate
+    from telebot.tasks.merge import annotate
 
     db = StateDB(tmp_path)
     now = time.time()

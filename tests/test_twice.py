@@ -55,8 +55,8 @@ def test_which_actions_count_twice():
     parallel copies are normal never count; a gone copy does not count."""
     import time
 
-    from telebot.doubled import doubles
-    from telebot.model import AccountKey, Task
+    from telebot.tasks.doubled import doubles
+    from telebot.tasks.model import AccountKey, Task
 
     key = AccountKey("a@b.c", "alice", "59", "en")
 

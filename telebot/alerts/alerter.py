@@ -22,17 +22,17 @@ from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from telebot.alerts.delivery import Deliverer
 from telebot.alerts.ending import classify
-from telebot.alerts.outbox import Deliverer
 from telebot.alerts.storms import Storms, text_of
 from telebot.alerts.texts import Ended, stalled_text
-from telebot.alerts.tracking import Tracker
+from telebot.alerts.tracker import Tracker
 from telebot.alerts.twice import StopMarkup, TwiceWarnings
 from telebot.ikabot.log import IkabotLog
-from telebot.model import Task
 from telebot.processes.exitinfo import ExitInfo
 from telebot.processes.watcher import ProcessWatcher
 from telebot.state import StateDB, Tracked
+from telebot.tasks.model import Task
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ of answer is marked *probably*.
 
 from __future__ import annotations
 
-from telebot.facts import HOWS, End, progress_from_row
-from telebot.facts import looks_finished as _looks_finished
 from telebot.processes.exitinfo import ExitInfo
 from telebot.state import Tracked
+from telebot.tasks.facts import HOWS, End, progress_from_row
+from telebot.tasks.facts import looks_finished as _looks_finished
 
 __all__ = ["HOWS", "Ending", "classify", "looks_finished"]
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from telebot import render
 from telebot.alerts.texts import Ended, alert_lines, storm_lines
 from telebot.state import StateDB
+from telebot.views import render
 
 STORM_GAP = 0.25  # a death this soon after the storm's previous one joins its message
 STORM_CAP = 2.0  # … as long as the storm's first death is no older than this

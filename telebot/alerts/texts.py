@@ -9,12 +9,12 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, replace
 
-from telebot import clock, render
 from telebot.alerts.ending import Ending
-from telebot.doubled import Double
-from telebot.facts import Facts, figures, progress_from_row
 from telebot.ikabot.statuses import parse_status
 from telebot.state import Tracked
+from telebot.tasks.doubled import Double
+from telebot.tasks.facts import Facts, facts_of, figures, progress_from_row
+from telebot.views import clock, render
 
 ICON = {"finished": "✅", "failed": "❌", "killed": "💀", "died": "💀", "stopped": "🛑"}
 MARKS = ("✅", "❌", "💀", "🛑", "⏸", "⚠")  # how an alert starts: tests tell them from answers
@@ -117,8 +117,8 @@ def twice_text(double: Double) -> str:
              f"{html.escape(render.clip(f'{a.username} s{a.world}-{a.server}', 120))} "
              f"(pids {listed}): {html.escape(harm)}"]
     for t in double.tasks:
-        said = render.figure(t.facts)
-        start = f"started {clock.stamp(t.started)}" if t.facts.dated else "start unknown"
+        said = render.figure(facts_of(t))
+        start = f"started {clock.stamp(t.started)}" if facts_of(t).dated else "start unknown"
         lines.append(f"• <code>{t.pid}</code> {start}"
                      + (f" · {html.escape(render.clip(said, 120))}" if said else "")
                      + (f" · <i>{html.escape(render.clip(t.status, 120))}</i>"

@@ -1,4 +1,4 @@
-"""The warning for an action that runs twice on one account (`telebot.doubled`): one message
+"""The warning for an action that runs twice on one account (`telebot.tasks.doubled`): one message
 per set of copies, through the durable outbox (its dedup key outlives a restart), with the
 /kill flow's 🛑 button for each copy."""
 
@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from telebot.alerts.texts import twice_text
-from telebot.doubled import doubles
-from telebot.model import Task
 from telebot.state import StateDB
+from telebot.tasks.doubled import doubles
+from telebot.tasks.model import Task
 
 StopMarkup = Callable[[list[Task]], "str | None"]  # the 🛑 buttons as JSON, or None
 

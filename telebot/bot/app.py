@@ -20,7 +20,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from telebot import logsafe
-from telebot.bot import control
+from telebot.bot import kill
 from telebot.bot.chatcheck import announce
 from telebot.bot.handlers import add_handlers, bot_commands
 from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
@@ -35,9 +35,9 @@ from telebot.errors import ConfigError
 from telebot.ikabot.log import IkabotLog
 from telebot.ikabot.safeio import owner_of
 from telebot.ikabot.store import Store, is_empty_dir, open_store
-from telebot.model import Task
-from telebot.render import fmt_clock
 from telebot.state import StateDB
+from telebot.tasks.model import Task
+from telebot.views.render import fmt_clock
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
     menu = menu_handlers.attach(app, rt)
 
     def stop_buttons(tasks: list[Task]) -> str | None:  # the /kill flow's 🛑, for an alert
-        markup = control.stop_markup(rt, tasks, app.bot)
+        markup = kill.stop_markup(rt, tasks, app.bot)
         return None if markup is None else json.dumps(markup.to_dict())
 
     rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,

@@ -25,8 +25,8 @@ from telegram import Bot
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from telebot.alerts.telegram_errors import refusal
 from telebot.logsafe import redact
-from telebot.telegram_errors import refusal
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ Every handler reads ikabot's data afresh (a /status is worth a 10 ms read) and r
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 import time
@@ -20,7 +19,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
+from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -32,18 +31,19 @@ from telegram.ext import (
     filters,
 )
 
-from telebot import render
 from telebot.alerts.alerter import SWITCHES
-from telebot.bot import control
+from telebot.alerts.telegram_errors import refusal
+from telebot.bot import kill
 from telebot.bot.callbacks import Kind, is_ours, make, pattern, pressed
 from telebot.bot.jobs import schedule_report
 from telebot.bot.ordering import MEMBER_ANSWERS_PER_MINUTE, Verdict
 from telebot.bot.permissions import NOT_AN_OWNER, Handler, for_actors, in_bots_chat, user_may_act
 from telebot.bot.poller import is_ikabot_setup
+from telebot.bot.replies import reply, runtime, send
 from telebot.bot.runtime import Runtime
-from telebot.detailsview import details_html
 from telebot.logsafe import redact
-from telebot.telegram_errors import refusal
+from telebot.views import render
+from telebot.views.page import details_html
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ COMMANDS = {
     "cancel": "end the /menu session",
 }
 OLD_BUTTON = "This button is from an older telebot: send the command again."
-REPLY_RETRIES = 3
 DETAIL_BUTTONS_PER_PAGE = 99  # Telegram takes at most 100 buttons; one is Refresh
 
 # commands a setting turns off: /help and Telegram's command list leave them out then
@@ -82,10 +81,6 @@ def help_text(settings: Any = None) -> str:
 
 
 HELP = help_text()
-
-def runtime(context: ContextTypes.DEFAULT_TYPE) -> Runtime:
-    return context.application.bot_data["runtime"]
-
 
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Only what is recent, never an edit: telebot answers the commands sent while it runs.
@@ -145,32 +140,6 @@ async def member_limit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     elif verdict is Verdict.NOTICE:
         await send(context, TOO_MANY)
     raise ApplicationHandlerStop
-
-
-async def reply(context: ContextTypes.DEFAULT_TYPE, text: str,
-                markup: InlineKeyboardMarkup | None = None) -> None:
-    """Send one message to the owner, riding out a brief Bot API hiccup (5xx, a reset).
-
-    429 is handled by the rate limiter; errors Telegram means (400, 403) are not retried.
-    """
-    for attempt in range(REPLY_RETRIES + 1):
-        try:
-            await context.bot.send_message(runtime(context).chat_id, text,
-                                           parse_mode=ParseMode.HTML, reply_markup=markup,
-                                           disable_web_page_preview=True)
-            return
-        except (BadRequest, Forbidden):
-            raise
-        except (TimedOut, NetworkError):
-            if attempt == REPLY_RETRIES:
-                raise
-            await asyncio.sleep(0.5 * 2**attempt)
-
-
-async def send(context: ContextTypes.DEFAULT_TYPE, text: str,
-               markup: InlineKeyboardMarkup | None = None) -> None:
-    for chunk in render.split_message(text):
-        await reply(context, chunk, markup)
 
 
 @in_bots_chat
@@ -251,7 +220,7 @@ async def _send_details(context: ContextTypes.DEFAULT_TYPE, pid: int) -> None:
         await send(context, *gone) if gone else await send(
             context, f"No ikabot task with pid {pid}. /status lists them.")
         return
-    markup = control.details_markup(rt, task, context.bot)
+    markup = kill.details_markup(rt, task, context.bot)
     note, buttons = await menu_handlers.details_note(rt, context.application, task)
     if buttons:
         rows = list(markup.inline_keyboard) if markup else []
@@ -270,7 +239,7 @@ async def _history(rt: Runtime, task: Any) -> list[tuple[float, str]]:
 
 @in_bots_chat
 async def cmd_kill(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    text, markup = await control.kill_command(runtime(context), update.effective_user,
+    text, markup = await kill.kill_command(runtime(context), update.effective_user,
                                               context.args or [], context.bot)
     await reply(context, text, markup)
 
@@ -436,7 +405,7 @@ BUTTONS: list[tuple[tuple[Kind, ...], Handler]] = [
     ((Kind.REFRESH, Kind.STOPPED_PAGE), on_page),
     ((Kind.DETAILS,), on_details_button),
     ((Kind.ALERT_SWITCH,), on_alert_switch),
-    (control.BUTTON_KINDS, in_bots_chat(control.on_press)),
+    (kill.BUTTON_KINDS, in_bots_chat(kill.on_press)),
 ]
 
 

@@ -11,9 +11,9 @@ import time
 from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes, JobQueue
 
-from telebot import render
 from telebot.bot.runtime import Runtime
-from telebot.model import Task
+from telebot.tasks.model import Task
+from telebot.views import render
 
 REPORT_JOB = "progress-report"
 

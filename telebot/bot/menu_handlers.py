@@ -31,18 +31,18 @@ from telegram.ext import (
     filters,
 )
 
-from telebot import render
 from telebot.bot.callbacks import Kind, make, pattern, pressed
-from telebot.bot.handlers import reply, runtime
 from telebot.bot.menu_screen import ScreenMessage
 from telebot.bot.permissions import for_actors, in_bots_chat, user_may_act
+from telebot.bot.replies import reply, runtime
 from telebot.bot.runtime import Runtime
 from telebot.menu.launch import menu_command, menu_env
 from telebot.menu.recorded import Recording, Step, from_row, to_row
 from telebot.menu.replay import replay
 from telebot.menu.session import GROUP_INTERVAL, MIN_INTERVAL, MenuSession, Started, View
-from telebot.model import Task
 from telebot.processes import liveness
+from telebot.tasks.model import Task
+from telebot.views import render
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
-from telebot import render
+from telebot.alerts.telegram_errors import retry_after_seconds
 from telebot.bot.callbacks import Kind, make
 from telebot.menu.session import View
-from telebot.telegram_errors import retry_after_seconds
+from telebot.views import render
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from telebot.bot.ordering import MemberLimit
 from telebot.bot.permissions import Permissions, Strangers
 from telebot.config import Settings
 from telebot.ikabot.store import Store, open_store
-from telebot.model import Snapshot, Task, TelegramConfig
 from telebot.state import StateDB
-from telebot.tasks import DeadTasks, annotate, build_tasks, view_of
+from telebot.tasks.merge import DeadTasks, annotate, build_tasks, view_of
+from telebot.tasks.model import Snapshot, Task, TelegramConfig
 
 if TYPE_CHECKING:
     from telebot.alerts.alerter import Alerter

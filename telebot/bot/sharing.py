@@ -21,8 +21,8 @@ from telegram.ext import Application
 from telebot.bot.callbacks import PREFIX as CALLBACK_PREFIX
 from telebot.bot.poller import SharedPoller
 from telebot.config import Settings, shares_ikabots_token
-from telebot.model import TelegramConfig
 from telebot.state import StateDB
+from telebot.tasks.model import TelegramConfig
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from telebot import render
 from telebot.alerts.texts import MARKS
 from telebot.bot import callbacks
 from telebot.demo.fakeapi import FakeBotAPI
-from telebot.demo.tasks import MAIN, launcher
-from telebot.ikabot.details import atomic_write
+from telebot.demo.sample_tasks import MAIN, launcher
+from telebot.ikabot.producer import atomic_write
+from telebot.views import render
 
 EMAIL = "demo.player@example.org"
 USERNAME = "DemoPlayer"
@@ -160,7 +160,7 @@ def run_demo(keep_running: bool = False) -> int:
                                 # its own (empty) ikabot log: never the host's /tmp/ikabot.log
                                 ikabot_log=Path(tmp) / "ikabot.log")
             from telebot.ikabot.store import open_store
-            from telebot.tasks import collect
+            from telebot.tasks.merge import collect
 
             wait_for(lambda: len(collect(open_store(settings))) == 4 and all(
                 t.urls for t in collect(open_store(settings)) if t.action == "webServer"))
@@ -224,7 +224,7 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
 
 
 def _mission(world: DemoWorld, name: str) -> int:
-    from telebot.ikabot.details import Target, get_process_details
+    from telebot.ikabot.producer import Target, get_process_details
 
     pid = world.procs[name].pid
     d = get_process_details(Target(EMAIL, USERNAME, WORLD, SERVER, None, world.ikabot_path),

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from telebot.model import Parsed, Progress
+from telebot.ikabot.records import Parsed, Progress
 
 MAX_COUNT = 10**9
 

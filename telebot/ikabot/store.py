@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telebot.config import Settings
+from telebot.config import Settings, TelegramConfig
 from telebot.errors import DataError, TornRead
 from telebot.ikabot import legacy, sidecar
 from telebot.ikabot.clean import clean, clean_text, loads_clean
+from telebot.ikabot.records import AccountData, AccountKey, Layout, Snapshot
 from telebot.ikabot.safeio import (
     DEFAULT_CAP,
     UnsafeFile,
@@ -29,7 +30,6 @@ from telebot.ikabot.safeio import (
     read_bytes_capped,
     read_text_capped,
 )
-from telebot.model import AccountData, AccountKey, Layout, Snapshot, TelegramConfig
 
 RETRIES = 6
 BACKOFF = 0.01  # doubled each retry: about 0.6 s in all, longer than ikabot takes to write

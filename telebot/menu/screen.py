@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from telebot.render import tg_len
+from telebot.views.render import tg_len
 
 MAX_CHARS = 3500  # of the visible text; Telegram allows 4096 with the HTML taken out
 MAX_CHOICES = 96  # Telegram allows 100 buttons a message; the rest are ⏎ and ✖

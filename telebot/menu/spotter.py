@@ -21,8 +21,8 @@ import psutil
 
 from telebot.menu.recorded import Step
 from telebot.menu.screen import Question
-from telebot.model import Task
 from telebot.processes import liveness
+from telebot.tasks.model import Task
 
 CANDIDATE_LOOKS = 20  # settles a new child of the menu may take to appear in the process list
 

@@ -1,4 +1,4 @@
-"""Stopping tasks from Telegram (`bot/control.py`): the one-time confirmation buttons, and the
+"""Stopping tasks from Telegram (`bot/kill.py`): the one-time confirmation buttons, and the
 stop requests that make an end telebot caused itself be told as *stopped*."""
 
 from __future__ import annotations

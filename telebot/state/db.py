@@ -10,7 +10,7 @@ work runs where it is called.
 
 The disk failing telebot never silences it: a corrupt file is moved aside (renamed with a time
 stamp) and a new one started; a full or failing disk, at start or later, leaves telebot working
-from memory (`fallback_db`). `take_news` says either to the owner, once.
+from memory (`state/fallback.py`). `take_news` says either to the owner, once.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from telebot.errors import ConfigError
-from telebot.fallback_db import FallbackConnection, disk_failure, primary_code
 from telebot.state import schema
+from telebot.state.fallback import FallbackConnection, disk_failure, primary_code
 
 P = ParamSpec("P")
 T = TypeVar("T")

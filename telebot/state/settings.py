@@ -75,7 +75,7 @@ class SettingsStore:
         value = self._get("last_update_id")
         return None if value is None else int(value)
 
-    # ---- a chat that refuses alerts (`alerts/outbox.Hold`)
+    # ---- a chat that refuses alerts (`alerts/delivery.Hold`)
 
     def chat_refusal(self) -> dict[str, Any] | None:
         """{"since": when, "reason": why} while the chat refuses alerts, else None."""

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from telebot import clock
-from telebot.doubled import doubled_pids
-from telebot.facts import Facts
-from telebot.model import AccountKey, Progress, Task
+from telebot.tasks.doubled import doubled_pids
+from telebot.tasks.facts import Facts, facts_of, task_json
+from telebot.tasks.model import AccountKey, Progress, Task
+from telebot.views import clock
 
 HOST_TAG_ROOM = 64  # every message may start with its machine's tag line (bot/hostlabel.py)
 TELEGRAM_LIMIT = 4096 - HOST_TAG_ROOM  # what telebot's own text may use of Telegram's 4096
@@ -145,7 +145,7 @@ def said(task: Task, now: float) -> str:
     and what comes ('run 6 of 10 (5 done) · ETA 14:35 CET', '3 upgrades left · 2 h 0 m
     left', 'next run in 2 h 10 m (05:12 CET)'), the same words in /status, the report and
     `telebot status`."""
-    f = task.facts
+    f = facts_of(task)
     if f.end is not None:
         return ending_words(f)
     return " · ".join(b for b in [figure(f), *future(f, now)] if b)
@@ -188,7 +188,7 @@ def status_table(tasks: Sequence[Task], now: float | None = None) -> str:
     twice = doubled_pids(tasks)
     rows = []
     for t in tasks:
-        f = t.facts
+        f = facts_of(t)
         bar = ""
         if f.progress is not None:
             bar = f"[{progress_bar(f.progress).replace('█', '#').replace('░', '.')}] "
@@ -231,7 +231,7 @@ TWICE_MARK = "⚠️ runs twice"
 
 def task_line(task: Task, now: float, *, with_status: bool = True,
               twice: bool = False) -> str:
-    f = task.facts
+    f = facts_of(task)
     icon = STATE_ICON.get(task.state, "❔")
     parts = [f"{icon} <b>{html.escape(clip(task.action, 60))}</b> <code>{task.pid}</code>"]
     words = said(task, now)
@@ -391,7 +391,7 @@ def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
     for t in running:
         lines.append(
             f"🌐 <b>{field(t.account.label, 120)}</b> · pid <code>{t.pid}</code> · "
-            f"{age_words(t.facts, now)}"
+            f"{age_words(facts_of(t), now)}"
         )
         if not t.urls:
             lines.append(f"    (no URL known yet; status: <i>{html.escape(clip(t.status))}</i>)")
@@ -419,7 +419,7 @@ def report_html(tasks: Sequence[Task], now: float | None = None) -> str:
     for t in tasks:
         if t.state != "running":
             continue
-        f = t.facts
+        f = facts_of(t)
         fig = html.escape(said(t, now) or clip(t.status, 80))
         bar = f"{progress_bar(f.progress)} " if f.progress is not None else ""
         lines.append(
@@ -493,7 +493,7 @@ def html_to_text(markup: str) -> str:
 def as_json(tasks: Sequence[Task]) -> dict[str, Any]:
     """`telebot status --json`: the contract's shape (DESIGN.md section 2), strict JSON: a NaN
     or Infinity from ikabot's details (Python's json writes them) becomes null."""
-    return _finite({"processes": [t.as_json() for t in tasks]})
+    return _finite({"processes": [task_json(t) for t in tasks]})
 
 
 def _finite(value: Any) -> Any:

@@ -14,9 +14,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from telebot import clock
-from telebot.model import Task
-from telebot.render import (
+from telebot.tasks.facts import facts_of
+from telebot.tasks.model import Task
+from telebot.views import clock
+from telebot.views.render import (
     STATE_ICON,
     TELEGRAM_LIMIT,
     age_words,
@@ -141,7 +142,7 @@ def details_html(task: Task, now: float | None = None,
     """The `/details <pid>` answer. `history`: the task's status changes telebot saw (oldest
     first); the view's own when not given."""
     now = time.time() if now is None else now
-    f = task.facts
+    f = facts_of(task)
     icon = STATE_ICON.get(task.state, "❔")
     lines = [
         f"🔎 <b>{field(task.action)}</b> · pid <code>{task.pid}</code> · {icon} {task.state}",

@@ -16,14 +16,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from telebot.ikabot.details import Target, modify_account, save_process_details
+from telebot.ikabot.producer import Target, modify_account, save_process_details
 
 LAUNCHER = """import sys
 if __name__ == "__main__":  # not when a multiprocessing child imports it again
     code = sys.argv.pop(1)
     exec(compile(code, "<ikabot task>", "exec"), {"__name__": "__main__"})
 """
-MAIN = "import sys; from telebot.demo.tasks import main; raise SystemExit(main(sys.argv[1:]))"
+MAIN = (
+    "import sys; from telebot.demo.sample_tasks import main; raise SystemExit(main(sys.argv[1:]))"
+)
 
 
 def launcher(directory: Path) -> Path:

@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from telebot import render
-from telebot.facts import progress_json
-from telebot.model import Task
 from telebot.processes import liveness
 from telebot.processes.watcher import ProcessWatcher
-from telebot.progress import runs_progress
 from telebot.state import StateDB, Tracked
-from telebot.tasks import ACTION_KEEP, STATUS_KEEP
+from telebot.tasks.facts import progress_json
+from telebot.tasks.merge import ACTION_KEEP, STATUS_KEEP
+from telebot.tasks.model import Task
+from telebot.tasks.progress import runs_progress
+from telebot.views import render
 
 SEEN_ALIVE_EVERY = 60.0  # how often an unchanged task's "last seen alive" is written
 KEEP_DAYS = 30  # ended tasks and sent alerts are forgotten after this

@@ -41,14 +41,15 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from telebot import render
 from telebot.bot import hostlabel
 from telebot.bot.callbacks import Kind, make, pressed
 from telebot.bot.runtime import Runtime
-from telebot.model import Task
 from telebot.processes import liveness
 from telebot.processes.watcher import pidfd_supported
 from telebot.state import KillButton
+from telebot.tasks.facts import facts_of
+from telebot.tasks.model import Task
+from telebot.views import render
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def describe(task: Task) -> str:
     """'autoPirate 12345 · run 3 of 10 (2 done) · player1 s59-en' (plain text)."""
     a = task.account
     parts = [f"{render.clip(task.action, render.NAME_CLIP)} {task.pid}",
-             render.figure(task.facts),
+             render.figure(facts_of(task)),
              render.clip(f"{a.username} s{a.world}-{a.server}", 120)]
     return " · ".join(p for p in parts if p)
 

@@ -9,7 +9,7 @@ the total, and `Mission k/N` follows; when telebot first saw it midway there is 
 from __future__ import annotations
 
 from telebot.ikabot.statuses import parse_status
-from telebot.model import Progress
+from telebot.tasks.model import Progress
 
 # A pirate run takes minutes (the shortest mission is 2.5 min plus travel): a task first seen
 # within this many seconds of its recorded start was seen in its first run.

@@ -29,10 +29,10 @@ from typing import Any, TypeVar
 
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 
+from telebot.alerts.telegram_errors import refusal, retry_after_seconds
 from telebot.logsafe import redact
 from telebot.state import OutboxItem, StateDB
 from telebot.state.outbox import OutboxStore
-from telebot.telegram_errors import refusal, retry_after_seconds
 
 log = logging.getLogger(__name__)
 

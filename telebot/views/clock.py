@@ -12,26 +12,11 @@ from __future__ import annotations
 import os
 from datetime import datetime, tzinfo
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from telebot.config import parse_zone
 from telebot.errors import ConfigError
 
 ENV = "TELEBOT_TZ"
-
-
-def parse_zone(name: str | None) -> tzinfo | None:
-    """TELEBOT_TZ's value as a zone; None for the host's zone; ConfigError for a bad name."""
-    name = (name or "").strip()
-    if not name:
-        return None
-    try:
-        if name.startswith(("/", ".")) or ".." in name:
-            raise ValueError(name)  # a name, not a path to some file
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ConfigError(f"TELEBOT_TZ={name[:60]!r} is not a time zone: use an IANA name "
-                          "such as Europe/Berlin or UTC (or leave it unset for the host's "
-                          "zone)") from None
 
 
 @lru_cache(maxsize=8)

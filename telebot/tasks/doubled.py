@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from telebot.model import AccountKey, Task
+from telebot.tasks.model import AccountKey, Task
 
 # A second copy on the same account does harm: what both copies would do, said short.
 HARM: dict[str, str] = {

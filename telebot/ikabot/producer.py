@@ -3,7 +3,7 @@
 An ikabot task (or custom module) calls these to publish its progress, so telebot needs no
 per-task parsing::
 
-    from telebot.ikabot.details import save_process_details
+    from telebot.ikabot.producer import save_process_details
     save_process_details(session, os.getpid(), {"action": "autoPirate",
                          "progress": {"done": 5, "total": 10, "unit": "missions"}})
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from telebot.model import Parsed, Progress, State
+from telebot.tasks.model import Parsed, Progress, State, Task
 
 HOWS = ("finished", "failed", "killed", "died", "stopped")
 
@@ -170,3 +170,41 @@ def progress_json(p: Progress | None) -> dict[str, Any] | None:
     if p.current is not None:
         out["current"] = p.current
     return out
+
+
+def facts_of(task: Task) -> Facts:
+    """Every figure a surface states about this task, computed once per view: the model holds
+    the data, the figures are a function of it (`Task.learn` drops them when the data grows)."""
+    cached = task.figures_cache
+    if isinstance(cached, Facts):
+        return cached
+    made = figures(action=task.action, state=task.state, started=task.started,
+                   progress=task.progress, remaining=task.remaining, parsed=task.parsed,
+                   end=End.from_json(task.ended))
+    task.figures_cache = made
+    return made
+
+
+def task_json(task: Task) -> dict[str, Any]:
+    """The contract's JSON shape (DESIGN.md section 2), plus a few extra fields: the
+    same facts every other surface states."""
+    f = facts_of(task)
+    return {
+        "pid": task.pid,
+        "action": task.action,
+        "email": task.account.email,
+        "username": task.account.username,
+        "world": task.account.world,
+        "server": task.account.server,
+        "status": task.status,
+        "started": task.started,
+        "alive": task.alive,
+        "state": task.state,
+        "progress": progress_json(f.progress),
+        "remaining": f.left,
+        "time_left": f.time_left,
+        "next_at": f.next_at,
+        "urls": list(task.urls),
+        "details": task.details,
+        "ended": f.end.as_json() if f.end is not None else None,
+    }

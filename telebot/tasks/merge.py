@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from telebot.facts import looks_finished, progress_from_row, state_of
 from telebot.ikabot.statuses import MAX_COUNT, parse_status, valid_url
-from telebot.model import AccountData, Parsed, Progress, Snapshot, Task
 from telebot.processes import liveness
-from telebot.progress import runs_progress
+from telebot.tasks.facts import looks_finished, progress_from_row, state_of
+from telebot.tasks.model import AccountData, Parsed, Progress, Snapshot, Task
+from telebot.tasks.progress import runs_progress
 
 if TYPE_CHECKING:
     from telebot.ikabot.store import Store

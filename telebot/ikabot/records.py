@@ -1,0 +1,84 @@
+"""What ikabot's data says, as telebot reads it: the accounts, their raw entries and what a
+status string says. The store and the status parser return these; the task model builds on
+them, so nothing in `ikabot/` needs to know what telebot computes later."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from telebot.config import TelegramConfig
+
+Layout = Literal["legacy", "directory"]
+
+
+@dataclass(frozen=True)
+class AccountKey:
+    """One game account: ikabot keys its data by e-mail, then username/world/server."""
+
+    email: str | None
+    username: str
+    world: str
+    server: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.username} (s{self.world}-{self.server})"
+
+
+@dataclass
+class AccountData:
+    """The raw data of one username/world/server, as the store read it."""
+
+    key: AccountKey
+    process_list: list[dict[str, Any]]
+    process_details: dict[str, dict[str, Any]]
+
+
+@dataclass
+class Snapshot:
+    """Everything read from ikabot's data in one pass."""
+
+    layout: Layout
+    path: Path
+    telegram: TelegramConfig
+    accounts: list[AccountData]
+    emails: list[str]
+    read_at: float
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    unit: str = ""
+    current: int | None = None  # the run under way ("run 6 of 10"), when runs are counted
+    eta: float | None = None  # when the work should be done, from the observed pace
+
+    @property
+    def complete(self) -> bool:
+        return self.total > 0 and self.done >= self.total
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.total <= 0 else max(0.0, min(1.0, self.done / self.total))
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a status string says, where it says anything: never invented."""
+
+    progress: Progress | None = None
+    remaining: int | None = None
+    urls: tuple[str, ...] = ()
+    city: str | None = None
+    building: str | None = None
+    level: int | None = None
+    remaining_time: str | None = None
+    total_time: str | None = None
+    remaining_unit: str | None = None  # what `remaining` counts: "runs", "upgrades", …
+    time_left: float | None = None  # seconds of work left, as the status said it
+    next_at: float | None = None  # unix time of the task's next run
+    total: str | None = None  # a running total, e.g. "total sent 12,000"
