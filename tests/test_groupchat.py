@@ -214,7 +214,7 @@ async def test_a_members_flood_is_limited_and_never_holds_up_the_owner_or_an_ale
         tmp_path, spawn, caplog):
     """30 /status from one member: MEMBER_ANSWERS_PER_MINUTE answers and one short notice;
     the owner is never limited, and a death alert still goes out."""
-    from telebot.bot.handlers import TOO_MANY
+    from telebot.bot.gates import TOO_MANY
     from telebot.bot.hostlabel import untagged
     from telebot.bot.ordering import MEMBER_ANSWERS_PER_MINUTE
 

@@ -148,12 +148,12 @@ def test_the_check_sees_a_shortcut(tmp_path):
 
 
 async def test_a_handler_bug_is_logged_with_its_stack_without_the_token(caplog):
-    """`handlers.on_error`: the traceback (where the bug is) in the log, secrets redacted."""
+    """`fallbacks.on_error`: the traceback (where the bug is) in the log, secrets redacted."""
     import logging
     from types import SimpleNamespace
 
     from telebot import logsafe
-    from telebot.bot.handlers import on_error
+    from telebot.bot.fallbacks import on_error
 
     token = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
     logsafe.add_secret(token)

@@ -9,7 +9,7 @@ from conftest import ALICE
 from ikabotdata import IkabotDir
 from test_control import press
 
-from telebot.bot.handlers import OLD_BUTTON
+from telebot.bot.fallbacks import OLD_BUTTON
 from telebot.bot.permissions import NOT_AN_OWNER, NOT_AUTHORISED, Permissions
 from telebot.demo.fakeapi import FakeBotAPI
 

@@ -14,13 +14,13 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import Application, TypeHandler
 
 from telebot.alerts.delivery import Deliverer
 from telebot.alerts.ending import classify
@@ -232,9 +232,11 @@ class Alerter:
         self.watcher.close()
 
 
-async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = context.application.bot_data["runtime"]
-    alerter: Alerter = rt.alerter
+# the entry of a task whose process just ended, as ikabot left it (`Runtime.ended_view`)
+EndedView = Callable[[int, float, float], Awaitable[Task | None]]
+
+
+async def _on_process_exited(alerter: Alerter, ended_view: EndedView, update: object) -> None:
     if not isinstance(update, ProcessExited):  # the TypeHandler lets only these through
         return
     await alerter.read_log()  # the dead task's last words, read off the event loop
@@ -244,14 +246,20 @@ async def _on_process_exited(update: object, context: ContextTypes.DEFAULT_TYPE)
     row = await state.run(state.tracking.tracked_one, update.pid, update.start_ticks)
     last = None
     if row is not None and row.ended_at is None:
-        last = await rt.ended_view(row.pid, row.started, update.at)
+        last = await ended_view(row.pid, row.started, update.at)
     await alerter.on_exit(update, last)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded
     await asyncio.sleep(0)
 
 
-def attach(app: Application, alerter: Alerter) -> None:
-    """Route process deaths through the Application's update queue, like Telegram updates."""
+def attach(app: Application[Any, Any, Any, Any, Any, Any], alerter: Alerter,
+           ended_view: EndedView) -> None:
+    """Route process deaths through the Application's update queue, like Telegram updates;
+    `ended_view` reads a dead task's entry once its process is gone."""
     alerter.exits = app.update_queue.put_nowait
-    app.add_handler(TypeHandler(ProcessExited, _on_process_exited), group=-1)
+
+    async def on_exit(update: object, context: object) -> None:
+        await _on_process_exited(alerter, ended_view, update)
+
+    app.add_handler(TypeHandler(ProcessExited, on_exit), group=-1)

@@ -17,15 +17,18 @@ import signal
 import time
 
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import ApplicationBuilder
 
 from telebot import logsafe
 from telebot.bot import kill
 from telebot.bot.chatcheck import announce
+from telebot.bot.context import CONTEXT_TYPES, BotApp
 from telebot.bot.handlers import add_handlers, bot_commands
 from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
 from telebot.bot.hostlabel import label_for, make_bot
 from telebot.bot.jobs import job_queue, scan, schedule_report
+from telebot.bot.menu_handlers import alert_markup
+from telebot.bot.menu_manager import MenuManager
 from telebot.bot.ordering import PerChatUpdateProcessor
 from telebot.bot.poller import blind_spot_text
 from telebot.bot.runtime import Runtime
@@ -42,10 +45,12 @@ from telebot.views.render import fmt_clock
 log = logging.getLogger(__name__)
 
 
-def build_application(settings: Settings, token: str, label: str | None = None) -> Application:
+def build_application(settings: Settings, token: str, label: str | None = None) -> BotApp:
     """`label`: the machine's name heading every message (see `hostlabel`), or None.
-    Chats are handled side by side, each in order (see `ordering`)."""
+    Chats are handled side by side, each in order (see `ordering`); every handler gets a
+    `BotContext` (see `context`)."""
     builder = (ApplicationBuilder().bot(make_bot(settings, token, label))
+               .context_types(CONTEXT_TYPES)
                .concurrent_updates(PerChatUpdateProcessor()))
     if not settings.dedicated_token:
         builder = builder.updater(None)
@@ -70,7 +75,7 @@ def _dedicated_error_callback() -> object:
     return on_error
 
 
-async def _initialize(app: Application, settings: Settings, stop: asyncio.Event) -> bool:
+async def _initialize(app: BotApp, settings: Settings, stop: asyncio.Event) -> bool:
     """Connect to the Bot API, waiting out a network that is not up yet (a Pi at boot).
 
     A rejected token is the player's to fix: that one ends telebot with exit status 2.
@@ -142,7 +147,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
     state = StateDB(settings.state_dir)
     app = build_application(settings, token, label_for(settings, chat_id))
     rt = Runtime(settings, store, state, chat_id)
-    app.bot_data["runtime"] = rt
+    app.bot_data.runtime = rt
     add_handlers(app)
     try:
         connected = await _initialize(app, settings, stop)
@@ -154,9 +159,8 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         return
     await announce(app.bot, chat_id)
     from telebot.alerts.alerter import Alerter, attach
-    from telebot.bot import menu_handlers
 
-    menu = menu_handlers.attach(app, rt)
+    menu = app.bot_data.menu = MenuManager(rt, app.bot)
 
     def stop_buttons(tasks: list[Task]) -> str | None:  # the /kill flow's 🛑, for an alert
         markup = kill.stop_markup(rt, tasks, app.bot)
@@ -167,8 +171,8 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
                          ikabot_log=IkabotLog(settings.ikabot_log,
                                               owner=owner_of(settings.ikabot_path)),
                          stop_markup=stop_buttons,
-                         markup_for=lambda key: menu_handlers.alert_markup(app, key))
-    attach(app, rt.alerter)
+                         markup_for=lambda key: alert_markup(menu, key))
+    attach(app, rt.alerter, rt.ended_view)
     alerter = rt.alerter
 
     async def on_blind(head: int, until: float) -> None:

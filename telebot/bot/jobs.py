@@ -9,18 +9,18 @@ import json
 import time
 
 from telegram.constants import ParseMode
-from telegram.ext import Application, ContextTypes, JobQueue
+from telegram.ext import JobQueue
 
-from telebot.bot.runtime import Runtime
+from telebot.bot.context import BotApp, BotContext
 from telebot.tasks.model import Task
 from telebot.views import render
 
 REPORT_JOB = "progress-report"
 
 
-async def scan(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def scan(context: BotContext) -> None:
     """Re-read ikabot's data: new tasks get tracked, silent ends get noticed."""
-    rt: Runtime = context.application.bot_data["runtime"]
+    rt = context.runtime
     try:
         await rt.refresh()  # new tasks tracked, ends noticed (`Alerter.observe`)
     except asyncio.CancelledError:
@@ -39,9 +39,9 @@ def _progress_signature(tasks: list[Task]) -> str:
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()
 
 
-async def report(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def report(context: BotContext) -> None:
     """The scheduled progress report, sent only when some progress changed since the last."""
-    rt: Runtime = context.application.bot_data["runtime"]
+    rt = context.runtime
     tasks = await rt.refresh()
     signature = _progress_signature(tasks)
     if not tasks or signature == rt.state.settings.report_signature():
@@ -51,7 +51,7 @@ async def report(context: ContextTypes.DEFAULT_TYPE) -> None:
     await rt.state.run(rt.state.settings.set_report_signature, signature)
 
 
-def job_queue(app: Application) -> JobQueue:
+def job_queue(app: BotApp) -> JobQueue[BotContext]:
     """The Application's JobQueue (None only when PTB lacks its `job-queue` extra)."""
     if app.job_queue is None:
         raise RuntimeError("python-telegram-bot lacks its job-queue extra: install telebot "
@@ -59,7 +59,7 @@ def job_queue(app: Application) -> JobQueue:
     return app.job_queue
 
 
-def schedule_report(app: Application, minutes: float) -> None:
+def schedule_report(app: BotApp, minutes: float) -> None:
     jobs = job_queue(app)
     for job in jobs.get_jobs_by_name(REPORT_JOB):
         job.schedule_removal()

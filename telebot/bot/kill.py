@@ -36,13 +36,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import psutil
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
 from telebot.bot import hostlabel
-from telebot.bot.callbacks import Kind, make, pressed
+from telebot.bot.callbacks import Button, Kind, make, pressed
+from telebot.bot.context import BotContext
+from telebot.bot.replies import reply
 from telebot.bot.runtime import Runtime
 from telebot.processes import liveness
 from telebot.processes.watcher import pidfd_supported
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 NONCE_TTL = 300.0  # seconds a confirmation button stays valid
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 ASK, CONFIRM, CANCEL = Kind.KILL_ASK, Kind.KILL_CONFIRM, Kind.KILL_CANCEL
-BUTTON_KINDS = (ASK, CONFIRM, CANCEL)  # the buttons `on_press` answers
 LIST_BUTTONS = 99  # Telegram takes at most 100 buttons a message
 
 OFF = "Stopping tasks from Telegram is turned off on this machine (TELEBOT_ALLOW_KILL=0)."
@@ -294,6 +294,13 @@ async def finish_stop(stopping: Stopping, grace: float | None = None) -> str:
         _close(stopping)
 
 
+async def cmd_kill(update: Update, context: BotContext) -> None:
+    """/kill [pid]: a confirmation (or a pick of the running tasks); guarded where registered."""
+    text, markup = await kill_command(context.runtime, update.effective_user,
+                                      context.args or [], context.bot)
+    await reply(context, text, markup)
+
+
 # ---------------------------------------------------------------- button presses
 
 
@@ -307,42 +314,77 @@ async def _edit(query: Any, text: str) -> None:
                                       disable_web_page_preview=True)
 
 
-async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A press on a /kill button (`BUTTON_KINDS`): a pid to confirm, or a nonce."""
+async def _may_press(update: Update, context: BotContext
+                     ) -> tuple[CallbackQuery, Button] | None:
+    """The checks every stop button passes (this machine's, allowed, an owner's press), or
+    None once the press is answered with why not (another machine's: not answered here)."""
     query, button = pressed(update)
-    app, rt = context.application, context.application.bot_data["runtime"]
-    kind, mark, arg = button.kind, button.machine, button.text
-    if mark != mark_of(app.bot):
-        return  # another machine's button (same bot token): that telebot answers it
+    rt = context.runtime
+    if button.machine != mark_of(context.bot):
+        return None  # another machine's button (same bot token): that telebot answers it
     if not rt.settings.allow_kill:
         await query.answer(OFF, show_alert=True)
-        return
+        return None
     user = query.from_user
     if not rt.permissions.may_act(user.id if user else None):
         log.info("refused a stop button pressed by user %s, not an owner",
                  user.id if user else "?")
         await query.answer(NOT_OWNER, show_alert=True)
+        return None
+    return query, button
+
+
+async def on_ask(update: Update, context: BotContext) -> None:
+    """🛑 under a task (its pid): what would be stopped, with Stop it and Cancel."""
+    pressed_ = await _may_press(update, context)
+    if pressed_ is None:
         return
-    if kind is ASK:
-        await query.answer()
-        text, markup = await offer(rt, button.number, mark)
-        await app.bot.send_message(rt.chat_id, text, parse_mode=ParseMode.HTML,
+    query, button = pressed_
+    rt = context.runtime
+    await query.answer()
+    text, markup = await offer(rt, button.number, button.machine)
+    await context.bot.send_message(rt.chat_id, text, parse_mode=ParseMode.HTML,
                                    reply_markup=markup, disable_web_page_preview=True)
-        return
-    button = await rt.state.run(rt.state.control.use_kill_button, arg, time.time())
-    if button is None:
+
+
+async def _spend(update: Update, context: BotContext
+                 ) -> tuple[CallbackQuery, KillButton] | None:
+    """A confirmation's nonce, used up (once, in time); None once the press is answered."""
+    pressed_ = await _may_press(update, context)
+    if pressed_ is None:
+        return None
+    query, button = pressed_
+    rt = context.runtime
+    kill_button = await rt.state.run(rt.state.control.use_kill_button, button.text,
+                                     time.time())
+    if kill_button is None:
         await query.answer(SPENT, show_alert=True)
-        old = await rt.state.run(rt.state.control.kill_button, arg)
+        old = await rt.state.run(rt.state.control.kill_button, button.text)
         if old is not None and old.used_at is None:  # expired: take the buttons away
             await _edit(query, f"⌛ This confirmation for {html.escape(old.action)} "
                                f"{old.pid} expired; nothing was stopped.")
+        return None
+    return query, kill_button
+
+
+async def on_cancel(update: Update, context: BotContext) -> None:
+    """Cancel under a confirmation: nothing is stopped, and the nonce is spent."""
+    spent = await _spend(update, context)
+    if spent is None:
         return
-    if kind is CANCEL:
-        await query.answer("Cancelled")
-        await _edit(query, f"Cancelled: {html.escape(button.action)} {button.pid} keeps "
-                           "running.")
+    query, button = spent
+    await query.answer("Cancelled")
+    await _edit(query, f"Cancelled: {html.escape(button.action)} {button.pid} keeps "
+                       "running.")
+
+
+async def on_confirm(update: Update, context: BotContext) -> None:
+    """Stop it: the checks of `begin_stop`, SIGTERM, and the outcome in the message."""
+    spent = await _spend(update, context)
+    if spent is None:
         return
-    result = await begin_stop(rt, button, who(user))
+    query, button = spent
+    result = await begin_stop(context.runtime, button, who(query.from_user))
     if isinstance(result, str):
         await query.answer("Not stopped", show_alert=False)
         await _edit(query, result)
@@ -352,4 +394,4 @@ async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     async def complete() -> None:
         await _edit(query, await finish_stop(result))
 
-    app.create_task(complete(), name=f"stop-{button.pid}")
+    context.application.create_task(complete(), name=f"stop-{button.pid}")

@@ -17,11 +17,11 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeAlias, TypeVar
 
-from telegram import Update
-from telegram.ext import ContextTypes
+from telegram import Bot, Update
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,6 @@ STRANGER_QUIET = 3600.0  # seconds between two fixed lines to one stranger's cha
 STRANGERS_REMEMBERED = 10_000
 STRANGER_LINES_PER_MINUTE = 10  # fixed lines to all strangers together
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -83,27 +82,49 @@ class Strangers:
         return True
 
 
-def of(context: ContextTypes.DEFAULT_TYPE) -> Permissions:
-    return context.application.bot_data["runtime"].permissions
+class _Knows(Protocol):
+    """What the guards read of the bot's runtime (`bot.runtime.Runtime`)."""
+
+    @property
+    def permissions(self) -> Permissions: ...
+
+    @property
+    def strangers(self) -> Strangers: ...
 
 
-def user_may_act(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+class GuardedContext(Protocol):
+    """What the guards need of a handler's context (`bot.context.BotContext` has it): named
+    by its shape, so this module stays below the runtime that holds its `Permissions`."""
+
+    @property
+    def runtime(self) -> _Knows: ...
+
+    @property
+    def bot(self) -> Bot: ...
+
+
+C = TypeVar("C", bound=GuardedContext)
+# a handler python-telegram-bot can call (it wants a coroutine function, not any awaitable)
+Handler: TypeAlias = Callable[[Update, C], Coroutine[Any, Any, None]]
+
+
+def user_may_act(update: Update, context: GuardedContext) -> bool:
     user = update.effective_user
-    if of(context).may_act(user.id if user else None):
+    if context.runtime.permissions.may_act(user.id if user else None):
         return True
     log.info("refused a change asked by user %s, not an owner", user.id if user else "?")
     return False
 
 
-def in_bots_chat(handler: Handler) -> Handler:
+def in_bots_chat(handler: Handler[C]) -> Handler[C]:
     """Run `handler` for updates from telebot's chat only; anyone else gets at most the fixed
     line (a private chat, once an hour: `Strangers`) and is logged without their
     text."""
 
     @functools.wraps(handler)
-    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def guarded(update: Update, context: C) -> None:
         chat = update.effective_chat
-        if chat is not None and of(context).is_bots_chat(chat.id):
+        if chat is not None and context.runtime.permissions.is_bots_chat(chat.id):
             await handler(update, context)
             return
         log.info("ignored an update from chat %s (%s) that is not telebot's",
@@ -111,18 +132,18 @@ def in_bots_chat(handler: Handler) -> Handler:
         if update.callback_query:
             await update.callback_query.answer(NOT_AUTHORISED)
         elif chat is not None and chat.type == "private" and update.effective_message and \
-                context.application.bot_data["runtime"].strangers.tell(chat.id):
+                context.runtime.strangers.tell(chat.id):
             await update.effective_message.reply_text(NOT_AUTHORISED)
 
     return guarded
 
 
-def for_actors(handler: Handler) -> Handler:
+def for_actors(handler: Handler[C]) -> Handler[C]:
     """Run `handler` only when the user may act; a press is answered with an alert saying
     why not, a command with a message in the chat."""
 
     @functools.wraps(handler)
-    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def guarded(update: Update, context: C) -> None:
         if user_may_act(update, context):
             await handler(update, context)
         elif update.callback_query is not None:

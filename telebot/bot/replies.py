@@ -8,19 +8,20 @@ import asyncio
 from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
-from telegram.ext import ContextTypes
 
+from telebot.bot.context import BotContext
 from telebot.bot.runtime import Runtime
 from telebot.views import render
 
 REPLY_RETRIES = 3
 
 
-def runtime(context: ContextTypes.DEFAULT_TYPE) -> Runtime:
-    return context.application.bot_data["runtime"]
+def runtime(context: BotContext) -> Runtime:
+    """The runtime a handler works on (the same as `context.runtime`)."""
+    return context.runtime
 
 
-async def reply(context: ContextTypes.DEFAULT_TYPE, text: str,
+async def reply(context: BotContext, text: str,
                 markup: InlineKeyboardMarkup | None = None) -> None:
     """Send one message to the owner, riding out a brief Bot API hiccup (5xx, a reset).
 
@@ -40,7 +41,7 @@ async def reply(context: ContextTypes.DEFAULT_TYPE, text: str,
             await asyncio.sleep(0.5 * 2**attempt)
 
 
-async def send(context: ContextTypes.DEFAULT_TYPE, text: str,
+async def send(context: BotContext, text: str,
                markup: InlineKeyboardMarkup | None = None) -> None:
     for chunk in render.split_message(text):
         await reply(context, chunk, markup)

@@ -65,7 +65,6 @@ class UpdateSource:
                                    ikabot_chat=self.telegram.chat_id or self.chat_id)
         self.poller.on_blind = self.on_blind
         self.poller.wants = self.wants
-        self.app.bot_data["poller"] = self.poller
         self._poller_task = asyncio.create_task(self.poller.run(self._stop),
                                                 name="shared-poller")
 

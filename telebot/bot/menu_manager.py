@@ -1,0 +1,180 @@
+"""/menu's manager: at most one session of ikabot's menu, its screen, its recorded answers.
+
+The Telegram handlers (`bot/menu_handlers`) ask it to open, answer and close; it owns the
+session's life (`menu.session`), the one message showing the screen (`menu_screen`), and the
+answers recorded in telebot's state for 🔁 Run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import time
+
+from telegram import Bot, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+
+from telebot.bot.menu_screen import ScreenMessage
+from telebot.bot.runtime import Runtime
+from telebot.menu.launch import menu_command, menu_env
+from telebot.menu.recorded import Recording, Step, from_row, to_row
+from telebot.menu.replay import replay
+from telebot.menu.session import GROUP_INTERVAL, MIN_INTERVAL, MenuSession, Started, View
+from telebot.tasks.model import Task
+
+log = logging.getLogger(__name__)
+
+OFF = "/menu is turned off on this machine (TELEBOT_ALLOW_MENU=0)."
+NO_COMMAND = ("ikabot's command was not found beside telebot nor on PATH: set IKABOT_COMMAND "
+              "to what starts ikabot's menu.")
+BUSY = "A /menu session is open already (its screen is above); /cancel ends it."
+STARTED_WAIT = 30.0  # seconds after the last replayed answer for the new task to start
+
+
+class MenuManager:
+    """At most one /menu session: opens it, routes its screen to one message, records the
+    tasks it starts and replays recorded answers (🔁 Run again)."""
+
+    def __init__(self, rt: Runtime, bot: Bot) -> None:
+        self.rt = rt
+        self.bot = bot
+        self.session: MenuSession | None = None
+        self.screen: ScreenMessage | None = None  # the session's own message
+        self._lock = asyncio.Lock()
+        self._replays: set[asyncio.Task[None]] = set()
+
+    # ---- recorded answers (telebot's state, through its writer thread)
+
+    async def recording(self, pid: int, ticks: int) -> Recording | None:
+        return from_row(await self.rt.state.run(self.rt.state.recordings.get, pid, ticks))
+
+    async def newest(self, pid: int) -> Recording | None:
+        return from_row(await self.rt.state.run(self.rt.state.recordings.newest, pid))
+
+    async def again_as(self, rec: Recording) -> Recording | None:
+        return from_row(await self.rt.state.run(self.rt.state.recordings.again_as, rec.pid,
+                                                rec.start_ticks))
+
+    async def recording_of(self, task: Task) -> Recording | None:
+        ticks = task.start_ticks
+        if ticks is None:
+            row = await self.rt.state.run(self.rt.state.tracking.ended_near, task.pid,
+                                          task.started)
+            ticks = row.start_ticks if row is not None else None
+        return await self.recording(task.pid, ticks) if ticks is not None else None
+
+    def open_session(self) -> MenuSession | None:
+        s = self.session
+        return s if s is not None and not s.ended.is_set() else None
+
+    def wants(self, update: Update) -> bool:
+        """A plain text in the owner's chat while a session is open is telebot's: the poller
+        hands it over (ikabot reads only the replies it waits for)."""
+        message = update.message
+        return (self.open_session() is not None and message is not None
+                and bool(message.text) and self.rt.permissions.is_bots_chat(message.chat.id))
+
+    async def open(self, steps: tuple[Step, ...] = (), again_of: Recording | None = None
+                   ) -> str | None:
+        """Start a session (replaying `steps`); or say why not."""
+        async with self._lock:
+            if not self.rt.settings.allow_menu:
+                return OFF
+            if self.open_session() is not None:
+                return BUSY
+            argv = menu_command(self.rt.settings)
+            if argv is None:
+                return NO_COMMAND
+            group = self.rt.chat_id.startswith("-")
+            screen = ScreenMessage(self.bot, self.rt.chat_id)
+
+            async def publish(view: View) -> None:  # this session's screen, to its message
+                await screen.show(session.token, session.end_reason, view)
+
+            session = MenuSession(argv, menu_env(self.rt.settings), publish,
+                                  self.rt.refresh, self._started,
+                                  min_interval=GROUP_INTERVAL if group else MIN_INTERVAL)
+            if again_of is not None:
+                session.again_of = (again_of.pid, again_of.start_ticks)
+            try:
+                session.start()
+            except OSError as e:
+                return f"Could not start ikabot's menu ({html.escape(e.strerror or str(e))})."
+            self.session, self.screen = session, screen
+            log.info("menu session %s started (pid %d)", session.token, session.pid)
+            self._keep(asyncio.create_task(self._watch_end(session)))
+            if steps:
+                self._keep(asyncio.create_task(self._replay(session, steps, again_of)))
+            return None
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        self._replays.add(task)
+        task.add_done_callback(self._replays.discard)
+
+    async def _watch_end(self, session: MenuSession) -> None:
+        await session.ended.wait()
+        log.info("menu session %s ended: %s", session.token, session.end_reason)
+
+    async def close(self, reason: str) -> bool:
+        session = self.open_session()
+        if session is None:
+            return False
+        await session.close(reason)
+        return True
+
+    async def shutdown(self) -> None:
+        """telebot stops: the menu ends (its tasks do not)."""
+        for task in list(self._replays):
+            task.cancel()
+        await self.close("telebot stopped")
+
+    async def reshow(self) -> None:
+        """A new message with the current screen (the old one scrolled away)."""
+        session, screen = self.open_session(), self.screen
+        if session is not None and screen is not None:
+            screen.message_id = None
+            await screen.show(session.token, session.end_reason, session.view())
+
+    # ---- tasks started from the menu
+
+    async def _started(self, session: MenuSession, started: Started) -> None:
+        t = started.task
+        again = session.again_of if not session.started[:-1] else None
+        await self.rt.state.run(self.rt.state.recordings.add, to_row(Recording(
+            started.pid, started.start_ticks, t.action, t.account.email, t.account.username,
+            t.account.world, t.account.server, tuple(started.steps), time.time(), again)))
+        line = (f"▶️ {html.escape(t.action)} started from /menu: pid {started.pid} "
+                f"({html.escape(t.account.label)}).")
+        if again:
+            line += f" 🔁 Run again of pid {again[0]}."
+        line += f" /details {started.pid}"
+        await self.rt.refresh()  # tracked from now on
+        with contextlib.suppress(TelegramError):
+            await self.bot.send_message(self.rt.chat_id, line, parse_mode=ParseMode.HTML)
+
+    # ---- 🔁 Run again
+
+    async def _replay(self, session: MenuSession, steps: tuple[Step, ...],
+                      again_of: Recording | None) -> None:
+        """Replay; once the new task has started, the session ends (its work is done)."""
+        outcome = await replay(session, steps)
+        if outcome.done:
+            deadline = time.monotonic() + STARTED_WAIT
+            while not session.started and not session.ended.is_set() and \
+                    time.monotonic() < deadline:
+                await session.next_settle(session.generation, deadline - time.monotonic())
+            if session.started:
+                text = (f"🔁 Replayed all {len(steps)} recorded answers, and the task runs; "
+                        "ikabot's menu is closed (/menu opens it).")
+                await session.close("Run again done")
+            else:
+                text = (f"🔁 Replayed all {len(steps)} recorded answers, but no task has "
+                        "started (yet): the menu is yours now (answer it, or /cancel).")
+        else:
+            text = (f"⚠️ Run again {html.escape(outcome.explain(len(steps)))}. Nothing more "
+                    "was typed: the menu is yours now (answer it, or /cancel).")
+        with contextlib.suppress(TelegramError):
+            await self.bot.send_message(self.rt.chat_id, text, parse_mode=ParseMode.HTML)
