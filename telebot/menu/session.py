@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from telebot.logsafe import looks_secret
 from telebot.menu.recorded import SECRET, Step
@@ -58,36 +58,37 @@ Publish = Callable[[View], Awaitable[None]]
 OnStarted = Callable[["MenuSession", Started], Awaitable[None]]
 
 
-@dataclass
 class MenuSession:
-    argv: list[str]
-    env: dict[str, str]
-    publish: Publish
-    read_tasks: ReadTasks
-    on_started: OnStarted
-    min_interval: float = MIN_INTERVAL
-    idle_limit: float = IDLE_LIMIT
-    token: str = field(default_factory=lambda: secrets.token_hex(3))
-    steps: list[Step] = field(default_factory=list)
-    started: list[Started] = field(default_factory=list)
-    again_of: tuple[int, int] | None = None  # a replay: the task run again
-    end_reason: str = ""
-    terminal: Terminal | None = None
-    pid: int = 0  # the menu's, once started
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
-    _settled: asyncio.Event = field(default_factory=asyncio.Event)
-    _last_output: float = 0.0
-    _last_input: float = field(default_factory=time.monotonic)
-    _last_publish: float = 0.0
-    _published: View | None = None
-    generation: int = 0  # how many times the screen settled (output, then QUIET s of none)
-    _shown_generation: int = 0
-    spotter: Spotter = field(init=False)
-    _runner: asyncio.Task[None] | None = None
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    """A service with a life (start, answers, close), not a value: a plain class whose
+    constructor takes what it needs and whose private state stays private."""
 
-    def __post_init__(self) -> None:
-        self.spotter = Spotter(self.read_tasks)
+    def __init__(self, argv: list[str], env: dict[str, str], publish: Publish,
+                 read_tasks: ReadTasks, on_started: OnStarted, *,
+                 min_interval: float = MIN_INTERVAL, idle_limit: float = IDLE_LIMIT) -> None:
+        self.argv = argv
+        self.env = env
+        self.publish = publish
+        self.on_started = on_started
+        self.min_interval = min_interval
+        self.idle_limit = idle_limit
+        self.token = secrets.token_hex(3)  # names the session in its buttons
+        self.steps: list[Step] = []  # the answers typed, as recorded
+        self.started: list[Started] = []  # the tasks it started
+        self.again_of: tuple[int, int] | None = None  # a replay: the task run again
+        self.end_reason = ""
+        self.terminal: Terminal | None = None
+        self.pid = 0  # the menu's, once started
+        self.generation = 0  # how many times the screen settled (output, then QUIET s of none)
+        self.spotter = Spotter(read_tasks)
+        self.ended = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._settled = asyncio.Event()
+        self._last_output = 0.0
+        self._last_input = time.monotonic()
+        self._last_publish = 0.0
+        self._published: View | None = None
+        self._shown_generation = 0
+        self._runner: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.terminal = Terminal(self.argv, self.env, on_output=self._output)
