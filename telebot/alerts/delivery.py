@@ -86,8 +86,12 @@ class Wakeup:
             return
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
-        timer = None if delay is None else loop.call_later(
-            delay, lambda: waiter.done() or waiter.set_result(None))
+
+        def due() -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        timer = None if delay is None else loop.call_later(delay, due)
         try:
             await waiter
         finally:

@@ -14,6 +14,7 @@ from telebot.ikabot.statuses import parse_status
 from telebot.state import Tracked
 from telebot.tasks.doubled import Double
 from telebot.tasks.facts import Facts, facts_of, figures, progress_from_row
+from telebot.tasks.model import State
 from telebot.views import clock, render
 
 ICON = {"finished": "✅", "failed": "❌", "killed": "💀", "died": "💀", "stopped": "🛑"}
@@ -38,7 +39,7 @@ def row_facts(row: Tracked, end: Ending | None = None) -> Facts:
     """A tracked task's facts as telebot last saw it (with its end, once it ended): the same
     computation (`facts.figures`) as the task view's, so an alert and /status state one
     figure."""
-    state = "running" if end is None else "finished" if end.how == "finished" else "dead"
+    state: State = "running" if end is None else "finished" if end.how == "finished" else "dead"
     return figures(action=row.action, state=state, started=row.started,
                    progress=progress_from_row(row.progress), remaining=row.remaining,
                    parsed=parse_status(row.action, row.status), end=end)

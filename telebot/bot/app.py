@@ -17,12 +17,12 @@ import signal
 import time
 
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
-from telegram.ext import ApplicationBuilder
+from telegram.ext import ApplicationBuilder, ExtBot, JobQueue
 
 from telebot import logsafe
 from telebot.bot import kill
 from telebot.bot.chatcheck import announce
-from telebot.bot.context import CONTEXT_TYPES, BotApp
+from telebot.bot.context import CONTEXT_TYPES, BotApp, BotContext
 from telebot.bot.handlers import add_handlers, bot_commands
 from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
 from telebot.bot.hostlabel import label_for, make_bot
@@ -49,8 +49,9 @@ def build_application(settings: Settings, token: str, label: str | None = None) 
     """`label`: the machine's name heading every message (see `hostlabel`), or None.
     Chats are handled side by side, each in order (see `ordering`); every handler gets a
     `BotContext` (see `context`)."""
-    builder = (ApplicationBuilder().bot(make_bot(settings, token, label))
-               .context_types(CONTEXT_TYPES)
+    bot: ExtBot[None] = make_bot(settings, token, label)
+    jobs: JobQueue[BotContext] = JobQueue()  # the builder's own, typed for BotContext
+    builder = (ApplicationBuilder().bot(bot).context_types(CONTEXT_TYPES).job_queue(jobs)
                .concurrent_updates(PerChatUpdateProcessor()))
     if not settings.dedicated_token:
         builder = builder.updater(None)

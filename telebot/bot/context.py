@@ -8,7 +8,7 @@ a misspelt name fails in mypy, not in front of the player.
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
@@ -39,6 +39,12 @@ class BotData:
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
     """A handler's context: the bot, the update's arguments, and telebot's runtime."""
+
+    # python-telegram-bot types `application` with a type variable it never binds (its ST),
+    # so mypy cannot see which it is: this says it, as `build_application` made it
+    @property
+    def application(self) -> BotApp:  # type: ignore[override]
+        return cast("BotApp", super().application)
 
     @property
     def runtime(self) -> Runtime:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from telegram.ext import Application, ContextTypes
 
+from telebot.bot.context import BotApp, BotContext
 from telebot.bot.jobs import job_queue
 from telebot.ikabot.safeio import read_text_capped
 from telebot.logsafe import redact
@@ -135,7 +135,7 @@ class HeartbeatURL:
     failing: bool = False
     _inflight: asyncio.Task[bool] | None = None
 
-    async def tick(self, context: ContextTypes.DEFAULT_TYPE | None = None) -> None:
+    async def tick(self, context: BotContext | None = None) -> None:
         if self._inflight is None or self._inflight.done():
             self._inflight = asyncio.create_task(self.ping(), name="heartbeat-url")
 
@@ -155,7 +155,7 @@ class HeartbeatURL:
         self.failing = False
         return True
 
-    def schedule(self, app: Application, minutes: float) -> None:
+    def schedule(self, app: BotApp, minutes: float) -> None:
         job_queue(app).run_repeating(self.tick, interval=minutes * 60, first=0, name=PING_JOB)
 
     async def stop(self) -> None:

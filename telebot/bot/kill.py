@@ -266,7 +266,12 @@ async def _ended(stopping: Stopping, timeout: float) -> bool:
         return True
     loop = asyncio.get_running_loop()
     done: asyncio.Future[bool] = loop.create_future()
-    loop.add_reader(stopping.fd, lambda: done.done() or done.set_result(True))
+
+    def readable() -> None:  # the pidfd is readable once the process has ended
+        if not done.done():
+            done.set_result(True)
+
+    loop.add_reader(stopping.fd, readable)
     try:
         return await asyncio.wait_for(done, timeout)
     except asyncio.TimeoutError:

@@ -22,7 +22,8 @@ from telebot.bot.runtime import Runtime
 from telebot.menu.launch import menu_command, menu_env
 from telebot.menu.recorded import Recording, Step, from_row, to_row
 from telebot.menu.replay import replay
-from telebot.menu.session import GROUP_INTERVAL, MIN_INTERVAL, MenuSession, Started, View
+from telebot.menu.session import GROUP_INTERVAL, MIN_INTERVAL, MenuSession, View
+from telebot.menu.spotter import Started
 from telebot.tasks.model import Task
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from telegram import Update
-from telegram.ext import Application
 
 from telebot.bot.callbacks import PREFIX as CALLBACK_PREFIX
+from telebot.bot.context import BotApp
 from telebot.bot.poller import SharedPoller
 from telebot.config import Settings, shares_ikabots_token
 from telebot.state import StateDB
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class UpdateSource:
-    app: Application
+    app: BotApp
     settings: Settings  # as configured: `token` is TELEBOT_TOKEN, None in shared mode
     state: StateDB
     chat_id: str

@@ -281,10 +281,17 @@ class _Server:
     def token_of(self, username: str) -> str:
         return next(t for t, u in self._usernames.items() if u == username)
 
+    def _serve(self, h: BaseHTTPRequestHandler, verb: str) -> None:
+        """One HTTP request, answered (by `_Http`, the part that speaks HTTP)."""
+        raise NotImplementedError
+
 
 class _Player(_Server):
     """The player's side: messages and button presses, as Telegram would deliver them."""
 
+    def _message_json(self, m: dict[str, Any]) -> dict[str, Any]:
+        """A kept message as Telegram shows it (`FakeBotAPI`'s, which keeps them)."""
+        raise NotImplementedError
 
     def _user(self, user_id: int) -> dict[str, Any]:
         return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
@@ -616,7 +623,8 @@ class FakeBotAPI(_Updates):
     part: messages (send, edit, delete), chats and button answers, validated like Telegram."""
 
     def _message_json(self, m: dict[str, Any]) -> dict[str, Any]:
-        out = {k: m[k] for k in ("message_id", "date", "chat", "text") if k in m}
+        out: dict[str, Any] = {k: m[k] for k in ("message_id", "date", "chat", "text")
+                               if k in m}
         out["from"] = self._bot_user(m.get("bot"))
         if m.get("edit_date"):
             out["edit_date"] = m["edit_date"]

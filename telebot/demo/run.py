@@ -26,7 +26,7 @@ from telebot.alerts.texts import MARKS
 from telebot.bot import callbacks
 from telebot.demo.fakeapi import FakeBotAPI
 from telebot.demo.sample_tasks import MAIN, launcher
-from telebot.ikabot.producer import atomic_write
+from telebot.ikabot.safeio import atomic_write
 from telebot.views import render
 
 EMAIL = "demo.player@example.org"

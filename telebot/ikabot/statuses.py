@@ -81,7 +81,7 @@ def _construction(m: re.Match[str]) -> dict[str, Any]:
             "time_left": duration(total) if total else None}
 
 
-def _then(m: re.Match[str], group: str = "at", plus: float = 0.0) -> float | None:
+def _then(m: re.Match[str], group: str | int = "at", plus: float = 0.0) -> float | None:
     at = ikabot_time(m[group])
     return None if at is None else at + plus
 

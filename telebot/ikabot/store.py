@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,7 +297,7 @@ def _nonempty(path: Path, owner: int) -> str:
 
 
 @contextmanager
-def shared_lock(directory: Path, wait: float = LOCK_WAIT):
+def shared_lock(directory: Path, wait: float = LOCK_WAIT) -> Iterator[bool]:
     """Hold ikabot 7.7's `session.lock` shared while reading, if it exists.
 
     Never created here (a reader must not write ikabot's directory); a writer that holds it
@@ -417,7 +418,8 @@ class DirectoryStore(Store):
                 data = self._json(file, warnings)
                 if data is None:
                     continue
-                email = data.get("email") if isinstance(data.get("email"), str) else \
+                given = data.get("email")
+                email = given if isinstance(given, str) else \
                     clean_text(file.stem)  # a file name may hold any bytes
                 if want and email.lower() != want:
                     continue

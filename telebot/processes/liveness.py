@@ -181,7 +181,7 @@ def is_ikabot(pid: int) -> bool:
     for _ in range(2):  # the process, then at most its parent
         comm = _proc_file(pid, "comm")
         raw = _proc_file(pid, "cmdline") if comm is not None else None
-        if raw is None:
+        if comm is None or raw is None:
             return False
         argv = [a.decode("utf-8", "replace") for a in raw.split(b"\0")]
         if argv and argv[-1] == "":

@@ -28,7 +28,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from telebot.errors import ConfigError
 from telebot.state import schema
-from telebot.state.fallback import FallbackConnection, disk_failure, primary_code
+from telebot.state.fallback import Connection, FallbackConnection, disk_failure, primary_code
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -134,7 +134,7 @@ class Database:
                            self.path.with_name(f"{name}.corrupt-{stamp}"))
         return f"{FILES[0]}.corrupt-{stamp}"
 
-    def _open_in_memory(self, e: sqlite3.Error) -> None:
+    def _open_in_memory(self, e: BaseException) -> None:
         """The disk refuses to start the database: work from memory (with what it had)."""
         try:
             self.conn = self._connect(f"file:{self.path}?mode=ro", uri=True)
@@ -160,7 +160,7 @@ class Database:
         return await loop.run_in_executor(self._writer, lambda: fn(*args, **kwargs))
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """Many small writes, one commit (one fsync): an SD card lives longer for it. Nested
         uses join the outer transaction."""
         if self.conn.in_transaction:

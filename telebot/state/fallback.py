@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,24 @@ def disk_failure(e: BaseException) -> str | None:
     return None if code is None else DISK_FAILURES.get(code)
 
 
+class Connection(Protocol):
+    """What telebot's stores and its schema use of a SQLite connection: a
+    `sqlite3.Connection` has it, and so has a `FallbackConnection`."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def execute(self, sql: str, params: Any = ..., /) -> sqlite3.Cursor: ...
+
+    def executemany(self, sql: str, seq: Iterable[Any], /) -> sqlite3.Cursor: ...
+
+    def executescript(self, script: str, /) -> sqlite3.Cursor: ...
+
+
 class FallbackConnection:
     """A `sqlite3.Connection` (what StateDB uses of one) that falls back to memory."""
 
-    def __init__(self, disk: sqlite3.Connection, fresh: Callable[[sqlite3.Connection], None],
+    def __init__(self, disk: sqlite3.Connection, fresh: Callable[[sqlite3.Connection], object],
                  where: str) -> None:
         self._conn = disk
         self._fresh = fresh  # creates the schema in an empty database
@@ -61,7 +75,11 @@ class FallbackConnection:
     def in_memory(self) -> bool:
         return self.problem is not None
 
-    def __getattr__(self, name: str) -> Any:  # row_factory, in_transaction, total_changes…
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+    def __getattr__(self, name: str) -> Any:  # row_factory, total_changes…
         return getattr(self._conn, name)
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
+from telebot.state.fallback import Connection
 
 SCHEMA_VERSION = 2
 
@@ -52,7 +52,7 @@ _MIGRATE_1 = [
 ]
 
 
-def migrate(conn: sqlite3.Connection) -> None:
+def migrate(conn: Connection) -> None:
     """Bring an older database up to `SCHEMA_VERSION`; call inside a transaction."""
     cols = {r[1] for r in conn.execute("PRAGMA table_info(tracked)")}
     if "create_time" not in cols:
@@ -69,13 +69,13 @@ def migrate(conn: sqlite3.Connection) -> None:
                          (ticks, pid, created))
 
 
-def add_columns(conn: sqlite3.Connection) -> None:
+def add_columns(conn: Connection) -> None:
     """Columns added since a database was made (each a plain ALTER, no data moved)."""
     if "markup" not in {r[1] for r in conn.execute("PRAGMA table_info(outbox)")}:
         conn.execute("ALTER TABLE outbox ADD COLUMN markup TEXT")
 
 
-def create(conn: sqlite3.Connection) -> None:
+def create(conn: Connection) -> None:
     """Migrate, then create what is missing (every statement is IF NOT EXISTS)."""
     conn.execute("BEGIN")
     try:

@@ -156,10 +156,10 @@ def progress_from_row(p: Any) -> Progress | None:
     """A progress figure as telebot's database keeps it (a dict), back as a Progress."""
     if not isinstance(p, dict):
         return None
-    done, total, current = p.get("done"), p.get("total"), p.get("current")
-    if not (_int_or_none(done) is not None and _int_or_none(total)):
+    done, total = _int_or_none(p.get("done")), _int_or_none(p.get("total"))
+    if done is None or not total:
         return None
-    return Progress(done, total, str(p.get("unit") or ""), _int_or_none(current))
+    return Progress(done, total, str(p.get("unit") or ""), _int_or_none(p.get("current")))
 
 
 def progress_json(p: Progress | None) -> dict[str, Any] | None:

@@ -48,7 +48,8 @@ def progress_from_details(details: dict[str, Any]) -> tuple[Progress | None, int
     p = details.get("progress")
     if isinstance(p, dict):
         done, total = _int(p.get("done")), _int(p.get("total"))
-        unit = p.get("unit") if isinstance(p.get("unit"), str) else ""
+        given = p.get("unit")
+        unit = given if isinstance(given, str) else ""
         if done is not None and total and done <= total:
             return Progress(done, total, unit[:40]), total - done
     m = details.get("missions")

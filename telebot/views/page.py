@@ -155,9 +155,9 @@ def details_html(task: Task, now: float | None = None,
     if fig and f.end is None:
         lines.append(f"Progress: {bar}{html.escape(fig)}")
     if f.end is not None:  # the figure it ended at is in the end's words
-        at = "" if f.end.at is None else f" · {clock.stamp(f.end.at)}" + (
+        when = "" if f.end.at is None else f" · {clock.stamp(f.end.at)}" + (
             f" · ran {fmt_age(f.ran(now))}" if f.dated else "")
-        lines.append(f"Ended: {bar}{html.escape(ending_words(f))}{at}")
+        lines.append(f"Ended: {bar}{html.escape(ending_words(f))}{when}")
         if f.end.cause:
             lines.append(f"Cause: <code>{html.escape(clip(f.end.cause, 300))}</code>")
     elif f.state == "dead":
