@@ -19,7 +19,7 @@ import telebot
 ROOT = Path(telebot.__file__).parent
 
 FLOORS = [
-    ("telebot.errors", "telebot.logsafe", "telebot.__init__"),
+    ("telebot.errors", "telebot.logsafe", "telebot.compat", "telebot.__init__"),
     ("telebot.config",),
     ("telebot.ikabot",),
     ("telebot.processes",),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from telebot.processes.exitinfo import ExitInfo
 from telebot.state import Tracked
-from telebot.tasks.facts import HOWS, End, progress_from_row
+from telebot.tasks.facts import HOWS, End, How, progress_from_row
 from telebot.tasks.facts import looks_finished as _looks_finished
 
 __all__ = ["HOWS", "Ending", "classify", "looks_finished"]
@@ -31,15 +31,15 @@ def classify(row: Tracked, exit: ExitInfo | None, cause: str | None, *,
     status = exit.exit_status if exit is not None else None
     signal = exit.signal_name if exit is not None else None
     if stopped:
-        return Ending("stopped", status, signal)
+        return Ending(How.STOPPED, status, signal)
     if exit is not None and exit.signal is not None:
-        return Ending("killed", None, signal, cause)
+        return Ending(How.KILLED, None, signal, cause)
     if status:
-        return Ending("failed", status, None, cause or f"exit status {status}")
+        return Ending(How.FAILED, status, None, cause or f"exit status {status}")
     if cause:
-        return Ending("failed", status, None, cause)
+        return Ending(How.FAILED, status, None, cause)
     if exit is not None:
-        return Ending("finished", status)
+        return Ending(How.FINISHED, status)
     if looks_finished(row):
-        return Ending("finished", probably=True)
-    return Ending("died")
+        return Ending(How.FINISHED, probably=True)
+    return Ending(How.DIED)

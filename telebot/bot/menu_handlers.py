@@ -25,7 +25,7 @@ from telebot.bot.menu_manager import BUSY, OFF, MenuManager
 from telebot.bot.permissions import for_actors, in_bots_chat, user_may_act
 from telebot.bot.replies import reply
 from telebot.bot.runtime import Runtime
-from telebot.menu.recorded import Recording, from_row
+from telebot.menu.recorded import Recording, StepKind, from_row
 from telebot.processes import liveness
 from telebot.tasks.model import Task
 from telebot.views import render
@@ -135,7 +135,7 @@ async def on_text(update: Update, context: BotContext) -> None:
         log.info("a text from user %s was not typed into the menu: not an owner",
                  user.id if user else "?")
         return
-    secret = session.answer(message.text, "text")
+    secret = session.answer(message.text, StepKind.TEXT)
     if secret:
         try:
             await message.delete()
@@ -161,12 +161,12 @@ async def on_menu_key(update: Update, context: BotContext) -> None:
         await query.answer("Ending the session")
         await mgr.close("ended from Telegram")
     elif key == "e":
-        session.answer("", "enter")
+        session.answer("", StepKind.ENTER)
         await query.answer("⏎")
     elif key.isdigit() and int(key) not in {c.number for c in session.view().question.choices}:
         await query.answer(f"({key}) is not on the screen any more.", show_alert=True)
     elif key.isdigit():
-        session.answer(key, "choice")
+        session.answer(key, StepKind.CHOICE)
         await query.answer(f"({key})")
     else:
         await query.answer()

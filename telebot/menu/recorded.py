@@ -10,9 +10,20 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from telebot.compat import StrEnum
 from telebot.menu.screen import Choice, Question
 
-SECRET = "secret"  # an answer shaped like a secret (a token): recorded without its text
+
+class StepKind(StrEnum):
+    """How an answer was given; stored as these strings (`state.recordings`)."""
+
+    CHOICE = "choice"  # a button: a number on the screen
+    TEXT = "text"  # a typed reply
+    ENTER = "enter"  # the ⏎ button (or a reply ikabot's enter() throws away)
+    SECRET = "secret"  # an answer shaped like a secret (a token): recorded without its text
+
+
+SECRET = StepKind.SECRET
 
 
 @dataclass(frozen=True)
@@ -21,7 +32,10 @@ class Step:
 
     question: Question
     answer: str
-    kind: str  # "choice" (a button), "text" (a typed reply), "enter" (the ⏎ button), SECRET
+    kind: StepKind
+
+    def __post_init__(self) -> None:  # a plain "enter" becomes StepKind.ENTER (or fails)
+        object.__setattr__(self, "kind", StepKind(self.kind))
 
     def to_json(self) -> dict[str, object]:
         return {"prompt": self.question.prompt, "answer": self.answer, "kind": self.kind,
@@ -30,13 +44,14 @@ class Step:
     @classmethod
     def from_json(cls, d: dict[str, object]) -> Step:
         choices = tuple(Choice(int(n), str(t)) for n, t in d.get("choices", []))  # type: ignore[attr-defined]
-        return cls(Question(str(d["prompt"]), choices), str(d["answer"]), str(d["kind"]))
+        return cls(Question(str(d["prompt"]), choices), str(d["answer"]),
+                   StepKind(str(d["kind"])))
 
     def describe(self) -> str:
         """'(17) Auto-Pirate' for a choice, '“5”' for text, '⏎' for Enter."""
-        if self.kind == "enter":
+        if self.kind is StepKind.ENTER:
             return "⏎"
-        if self.kind == SECRET:
+        if self.kind is StepKind.SECRET:
             return "a secret (never kept: you type it)"
         for c in self.question.choices:
             if str(c.number) == self.answer:

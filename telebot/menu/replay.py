@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telebot.menu.recorded import SECRET, Step
+from telebot.menu.recorded import Step, StepKind
 from telebot.menu.screen import Question
 from telebot.menu.session import MenuSession
 
@@ -63,8 +63,9 @@ async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...]) -> 
                 not session.ended.is_set():
             matched = True  # asked already, before the wait began
         if not matched:
-            return Outcome(False, i, step.question, found, echo_off and step.kind != "enter")
-        if step.kind == SECRET:  # the owner types it: telebot never kept it
+            return Outcome(False, i, step.question, found,
+                           echo_off and step.kind is not StepKind.ENTER)
+        if step.kind is StepKind.SECRET:  # the owner types it: telebot never kept it
             return Outcome(False, i, step.question, found, False, secret=True)
         generation = session.generation
         session.answer(step.answer, step.kind)

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telebot.logsafe import looks_secret
-from telebot.menu.recorded import SECRET, Step
+from telebot.menu.recorded import Step, StepKind
 from telebot.menu.screen import Question, question, text_for_chat
 from telebot.menu.spotter import ReadTasks, Spotter, Started
 from telebot.menu.terminal import Terminal
@@ -59,18 +59,14 @@ OnStarted = Callable[["MenuSession", Started], Awaitable[None]]
 
 
 class MenuSession:
-    """A service with a life (start, answers, close), not a value: a plain class whose
-    constructor takes what it needs and whose private state stays private."""
+    """A service with a life (start, answers, close), not a value: a plain class."""
 
     def __init__(self, argv: list[str], env: dict[str, str], publish: Publish,
                  read_tasks: ReadTasks, on_started: OnStarted, *,
                  min_interval: float = MIN_INTERVAL, idle_limit: float = IDLE_LIMIT) -> None:
-        self.argv = argv
-        self.env = env
-        self.publish = publish
-        self.on_started = on_started
-        self.min_interval = min_interval
-        self.idle_limit = idle_limit
+        self.argv, self.env = argv, env  # what runs ikabot's menu
+        self.publish, self.on_started = publish, on_started
+        self.min_interval, self.idle_limit = min_interval, idle_limit
         self.token = secrets.token_hex(3)  # names the session in its buttons
         self.steps: list[Step] = []  # the answers typed, as recorded
         self.started: list[Started] = []  # the tasks it started
@@ -81,11 +77,9 @@ class MenuSession:
         self.generation = 0  # how many times the screen settled (output, then QUIET s of none)
         self.spotter = Spotter(read_tasks)
         self.ended = asyncio.Event()
-        self._changed = asyncio.Event()
-        self._settled = asyncio.Event()
-        self._last_output = 0.0
+        self._changed, self._settled = asyncio.Event(), asyncio.Event()
+        self._last_output = self._last_publish = 0.0
         self._last_input = time.monotonic()
-        self._last_publish = 0.0
         self._published: View | None = None
         self._shown_generation = 0
         self._runner: asyncio.Task[None] | None = None
@@ -158,7 +152,7 @@ class MenuSession:
 
     # ---- input
 
-    def answer(self, text: str, kind: str) -> bool:
+    def answer(self, text: str, kind: StepKind) -> bool:
         """Type an answer and Enter. Recorded unless echo is off (a password); returns
         whether echo was off (the glue then deletes the message from the chat)."""
         t = self.terminal
@@ -172,12 +166,12 @@ class MenuSession:
         if not echo_off and looks_secret(text):
             # typed with echo on, yet a secret (a bot token for ikabot's Telegram set-up):
             # kept as a step the replay stops at, never as its text
-            self.steps.append(Step(q, "", SECRET))
+            self.steps.append(Step(q, "", StepKind.SECRET))
         elif not echo_off:
             self.steps.append(Step(q, text, kind))
-        elif kind == "enter" or q.prompt.endswith("[Enter]"):
+        elif kind is StepKind.ENTER or q.prompt.endswith("[Enter]"):
             # ikabot's enter(): whatever was typed is thrown away, so it is kept as ⏎ alone
-            self.steps.append(Step(q, "", "enter"))
+            self.steps.append(Step(q, "", StepKind.ENTER))
         return echo_off
 
     async def next_settle(self, after: int, timeout: float) -> bool:

@@ -21,32 +21,48 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from telebot.compat import StrEnum
 from telebot.tasks.model import Parsed, Progress, State, Task
 
-HOWS = ("finished", "failed", "killed", "died", "stopped")
+
+class How(StrEnum):
+    """How a task ended: the contract's `ended.how`, stored as these strings."""
+
+    FINISHED = "finished"  # its work done (exit status 0, or its last state says so)
+    FAILED = "failed"  # a non-zero exit status, or an error in ikabot's log
+    KILLED = "killed"  # a signal (not telebot's stop)
+    DIED = "died"  # gone, and nothing says how
+    STOPPED = "stopped"  # stopped from Telegram (/kill)
+
+
+HOWS = tuple(How)
 
 
 @dataclass(frozen=True)
 class End:
     """How a task ended, as telebot saw it (or, `probably`, as its last state implies)."""
 
-    how: str  # one of HOWS
+    how: How
     exit_status: int | None = None
     signal: str | None = None
     cause: str | None = None
     at: float | None = None
     probably: bool = False
 
+    def __post_init__(self) -> None:  # a plain "finished" becomes How.FINISHED (or fails)
+        object.__setattr__(self, "how", How(self.how))
+
     @classmethod
     def from_json(cls, ended: dict[str, Any] | None) -> End | None:
         """The contract's `ended` object (DESIGN 2) back as an End."""
         if not isinstance(ended, dict) or ended.get("how") not in HOWS:
             return None
+        how = How(ended["how"])
         at = ended.get("at")
         status = _int_or_none(ended.get("exit_status"))
         # a finish told from the task's last state alone has no exit status (`ending.classify`)
-        probably = bool(ended.get("probably")) or (ended["how"] == "finished" and status is None)
-        return cls(str(ended["how"]), status, _str_or_none(ended.get("signal")),
+        probably = bool(ended.get("probably")) or (how is How.FINISHED and status is None)
+        return cls(how, status, _str_or_none(ended.get("signal")),
                    _str_or_none(ended.get("cause")),
                    float(at) if isinstance(at, (int, float)) else None, probably)
 
@@ -117,7 +133,7 @@ def state_of(alive: bool, end: End | None, finished: bool) -> State:
     if alive:
         return "running"
     if end is not None:
-        return "finished" if end.how == "finished" else "dead"
+        return "finished" if end.how is How.FINISHED else "dead"
     return "finished" if finished else "dead"
 
 

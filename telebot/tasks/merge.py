@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from telebot.ikabot.statuses import MAX_COUNT, parse_status, valid_url
 from telebot.processes import liveness
-from telebot.tasks.facts import looks_finished, progress_from_row, state_of
+from telebot.tasks.facts import How, looks_finished, progress_from_row, state_of
 from telebot.tasks.model import AccountData, Parsed, Progress, Snapshot, Task
 from telebot.tasks.progress import runs_progress
 
@@ -278,7 +278,7 @@ def learn_end(task: Task, row: Any) -> None:
     runs telebot counted while it ran, which ikabot's data alone no longer says)."""
     progress = progress_from_row(row.progress) if task.progress is None else None
     task.learn(ended=row.ended_json(),
-               state="finished" if row.end_kind == "finished" else "dead",
+               state="finished" if row.end_kind == How.FINISHED else "dead",
                progress=progress,
                remaining=row.remaining if task.remaining is None else None)
 

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from telebot.tasks.doubled import doubled_pids
-from telebot.tasks.facts import Facts, facts_of, task_json
+from telebot.tasks.facts import Facts, How, facts_of, task_json
 from telebot.tasks.model import AccountKey, Progress, Task
 from telebot.views import clock
 
@@ -116,12 +116,12 @@ def ending_words(f: Facts) -> str:
     if e is None:
         return ""
     fig = figure(f)
-    if e.how == "finished":
+    if e.how is How.FINISHED:
         text = "finished" + (f": {fig}" if fig else "")
         return f"probably {text} (no error logged; how it exited is unknown)" if e.probably \
             else text
-    head = {"killed": f"killed ({e.signal})" if e.signal else "killed",
-            "stopped": "stopped from Telegram"}.get(e.how, e.how)
+    head = {How.KILLED: f"killed ({e.signal})" if e.signal else "killed",
+            How.STOPPED: "stopped from Telegram"}.get(e.how, e.how.value)
     if fig:
         under_way = f.progress is not None and f.progress.current is not None
         return f"{head} {'during' if under_way else 'with'} {fig}"
