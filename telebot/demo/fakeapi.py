@@ -36,8 +36,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
+
+if TYPE_CHECKING:  # typing.Self is 3.11's; pyproject promises 3.10
+    from typing import Self
 
 MAX_TEXT = 4096
 MAX_POLL = 50.0
