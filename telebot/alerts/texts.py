@@ -46,7 +46,7 @@ def row_facts(row: Tracked, end: Ending | None = None) -> Facts:
 
 
 def _account(row: Tracked) -> str:
-    return html.escape(render.clip(f"{row.username} (s{row.world}-{row.server})", 120))
+    return html.escape(render.clip(row.account.label, 120))
 
 
 def _action(row: Tracked) -> str:
@@ -115,7 +115,7 @@ def twice_text(double: Double) -> str:
     times = "twice" if len(pids) == 2 else f"{len(pids)} times"
     harm = double.harm if len(pids) == 2 else double.harm.replace("both ", "all ", 1)
     lines = [f"⚠️ <b>{html.escape(render.clip(double.action, 60))}</b> runs {times} on "
-             f"{html.escape(render.clip(f'{a.username} s{a.world}-{a.server}', 120))} "
+             f"{html.escape(render.clip(a.compact, 120))} "
              f"(pids {listed}): {html.escape(harm)}"]
     for t in double.tasks:
         said = render.figure(facts_of(t))

@@ -53,8 +53,7 @@ class Tracker:
         progress = progress_json(task.progress)
         status = task.status[:STATUS_KEEP]
         changed = prev is None or prev.status != status or prev.progress != progress
-        return Tracked(task.pid, int(task.start_ticks or 0), task.started, task.account.email,
-                       task.account.username, task.account.world, task.account.server,
+        return Tracked(task.pid, int(task.start_ticks or 0), task.started, *task.account.fields,
                        task.action[:ACTION_KEEP], status, progress, task.remaining,
                        list(task.urls[:render.URLS_SHOWN]),  # what an alert can show
                        prev.first_seen if prev else now, now,

@@ -100,7 +100,7 @@ def describe(task: Task) -> str:
     a = task.account
     parts = [f"{render.clip(task.action, render.NAME_CLIP)} {task.pid}",
              render.figure(facts_of(task)),
-             render.clip(f"{a.username} s{a.world}-{a.server}", 120)]
+             render.clip(a.compact, 120)]
     return " · ".join(p for p in parts if p)
 
 

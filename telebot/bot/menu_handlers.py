@@ -68,8 +68,8 @@ async def gone_details(mgr: MenuManager | None,
     rec = await mgr.newest(pid) if mgr is not None else None
     if mgr is None or rec is None or liveness.same_process(rec.pid, rec.start_ticks):
         return None
-    lines = [f"<b>{html.escape(rec.action)}</b> {pid} · {html.escape(rec.username)} "
-             f"(s{html.escape(rec.world)}-{html.escape(rec.server)}) has ended; ikabot's menu "
+    lines = [f"<b>{html.escape(rec.action)}</b> {pid} · {html.escape(rec.account.label)} "
+             "has ended; ikabot's menu "
              f"has dropped its entry. It was started from /menu with {len(rec.steps)} "
              "recorded answers."]
     if rec.again_of:
@@ -226,10 +226,9 @@ async def on_again_cancel(update: Update, context: BotContext) -> None:
 async def confirmation(rt: Runtime, rec: Recording) -> tuple[str, InlineKeyboardMarkup]:
     """The recorded answers, and a warning when the same action runs on that account."""
     same = [t for t in await rt.refresh() if t.state == "running" and t.action == rec.action
-            and (t.account.username, t.account.world, t.account.server) == rec.account_key]
+            and t.account.player == rec.account.player]
     lines = [f"🔁 Run {html.escape(rec.action)} again (was pid {rec.pid}) on "
-             f"{html.escape(rec.username)} (s{html.escape(rec.world)}-"
-             f"{html.escape(rec.server)})? ikabot's menu opens here and gets these answers, "
+             f"{html.escape(rec.account.label)}? ikabot's menu opens here and gets these answers, "
              "each only if it asks the same question as before:"]
     for i, step in enumerate(rec.steps, 1):
         asked = step.question.prompt.splitlines()[0] if step.question.prompt else ""

@@ -145,8 +145,8 @@ class MenuManager:
         t = started.task
         again = session.again_of if not session.started[:-1] else None
         await self.rt.state.run(self.rt.state.recordings.add, to_row(Recording(
-            started.pid, started.start_ticks, t.action, t.account.email, t.account.username,
-            t.account.world, t.account.server, tuple(started.steps), time.time(), again)))
+            started.pid, started.start_ticks, t.action, t.account, tuple(started.steps),
+            time.time(), again)))
         line = (f"▶️ {html.escape(t.action)} started from /menu: pid {started.pid} "
                 f"({html.escape(t.account.label)}).")
         if again:

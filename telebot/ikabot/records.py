@@ -15,7 +15,8 @@ Layout = Literal["legacy", "directory"]
 
 @dataclass(frozen=True)
 class AccountKey:
-    """One game account: ikabot keys its data by e-mail, then username/world/server."""
+    """One game account: ikabot keys its data by e-mail, then username/world/server. The one
+    place its words are built: every record that names an account holds or makes one."""
 
     email: str | None
     username: str
@@ -23,8 +24,29 @@ class AccountKey:
     server: str
 
     @property
+    def fields(self) -> tuple[str | None, str, str, str]:
+        """(email, username, world, server): a record's columns, in this order."""
+        return (self.email, self.username, self.world, self.server)
+
+    @property
+    def player(self) -> tuple[str, str, str]:
+        """The player in the game (username, world, server), whichever e-mail logs in."""
+        return (self.username, self.world, self.server)
+
+    @property
+    def where(self) -> str:
+        """'s59-en': the world and the server, as Ikariam's host names them."""
+        return f"s{self.world}-{self.server}"
+
+    @property
     def label(self) -> str:
-        return f"{self.username} (s{self.world}-{self.server})"
+        """'player1 (s59-en)'."""
+        return f"{self.username} ({self.where})"
+
+    @property
+    def compact(self) -> str:
+        """'player1 s59-en', inside a sentence that has parentheses of its own."""
+        return f"{self.username} {self.where}"
 
 
 @dataclass

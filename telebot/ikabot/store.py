@@ -15,11 +15,11 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from telebot.config import Settings, TelegramConfig
+from telebot.config import TelegramConfig
 from telebot.errors import DataError, TornRead
 from telebot.ikabot import legacy, sidecar
 from telebot.ikabot.clean import clean, clean_text, loads_clean
@@ -176,11 +176,41 @@ def _retry(read: Any) -> Any:
 # ---------------------------------------------------------------- the stores
 
 
+@dataclass(frozen=True)
+class IkabotData:
+    """What a store reads: where ikabot's data is, and the e-mail and password ikabot logs in
+    with (needed for ikabot ≤ 7.5's encrypted file; the e-mail keeps one account of a
+    directory). Nothing else of telebot's settings."""
+
+    path: Path
+    email: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+class GivesIkabotData(Protocol):
+    """Anything that says where ikabot's data is (telebot's `config.Settings` does)."""
+
+    @property
+    def ikabot_path(self) -> Path: ...
+
+    @property
+    def email(self) -> str | None: ...
+
+    @property
+    def password(self) -> str | None: ...
+
+
+def ikabot_data(given: IkabotData | GivesIkabotData) -> IkabotData:
+    if isinstance(given, IkabotData):
+        return given
+    return IkabotData(given.ikabot_path, given.email, given.password)
+
+
 @dataclass
 class Store:
     """Base: `read()` returns a Snapshot; subclasses know one layout."""
 
-    settings: Settings
+    source: IkabotData
     layout: Layout = "directory"
 
     def __post_init__(self) -> None:
@@ -188,7 +218,7 @@ class Store:
 
     @property
     def path(self) -> Path:
-        return self.settings.ikabot_path
+        return self.source.path
 
     def read(self) -> Snapshot:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -197,11 +227,11 @@ class Store:
 class LegacyStore(Store):
     """ikabot ≤ 7.5: `~/.ikabot` is one encrypted file; needs e-mail and password."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, "legacy")
-        if not settings.email or not settings.password:
+    def __init__(self, source: IkabotData) -> None:
+        super().__init__(source, "legacy")
+        if not source.email or not source.password:
             raise DataError(
-                f"{settings.ikabot_path} is ikabot's encrypted file (ikabot ≤ 7.5): set "
+                f"{source.path} is ikabot's encrypted file (ikabot ≤ 7.5): set "
                 "IKABOT_EMAIL and IKABOT_PASSWORD to the account ikabot logs in with"
             )
         self._keys = _KeyCache()
@@ -210,7 +240,7 @@ class LegacyStore(Store):
 
     def _check_at_open(self) -> None:
         """Turn the first read's failures into the one line that says what to fix."""
-        path, email = self.path, self.settings.email or ""
+        path, email = self.path, self.source.email or ""
         try:
             text = _retry(lambda: _nonempty(path, self.owner))
         except UnsafeFile as e:
@@ -225,7 +255,7 @@ class LegacyStore(Store):
         if legacy.entry_key(email) not in {ln.key for ln in lines}:
             raise DataError(f"no account for IKABOT_EMAIL={email} in {path}; use the e-mail "
                             "you log in to ikabot with")
-        key = self._keys.get(email, self.settings.password or "")
+        key = self._keys.get(email, self.source.password or "")
         try:
             self._last = self._snapshot(_retry(lambda: _read_legacy_account(path, email, key,
                                                                             self.owner)))
@@ -234,7 +264,7 @@ class LegacyStore(Store):
                             "does not match (or the file is corrupt)") from None
 
     def _snapshot(self, data: dict[str, Any]) -> Snapshot:
-        email = self.settings.email
+        email = self.source.email
         said: list[str] = []
         accounts = accounts_from(email, {k: v for k, v in data.items() if k != "shared"}, said)
         warnings = said + _merge_sidecar(self.path, email or "", accounts, self.owner)
@@ -242,8 +272,8 @@ class LegacyStore(Store):
                         [email] if email else [], time.time(), warnings)
 
     def read(self) -> Snapshot:
-        email = self.settings.email or ""
-        key = self._keys.get(email, self.settings.password or "")
+        email = self.source.email or ""
+        key = self._keys.get(email, self.source.password or "")
         try:
             data = _retry(lambda: _read_legacy_account(self.path, email, key, self.owner))
         except (TornRead, UnsafeFile) as e:
@@ -342,8 +372,8 @@ class _Cached:
 class DirectoryStore(Store):
     """ikabot ≥ 7.6: `~/.ikabot/` with global.json and users/<e-mail>.json."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, "directory")
+    def __init__(self, source: IkabotData) -> None:
+        super().__init__(source, "directory")
         self._cache: dict[Path, _Cached] = {}
         self._keys = _KeyCache()
         self._legacy_last: dict[str, dict[str, Any]] = {}
@@ -355,7 +385,7 @@ class DirectoryStore(Store):
             raise DataError(f"{path} is a directory but not ikabot's (no global.json, no "
                             "users/); check IKABOT_PATH")
         first = self.read()
-        email = settings.email
+        email = source.email
         if email and email.lower() not in {e.lower() for e in first.emails}:
             skipped = "".join(f" ({w})" for w in first.warnings)  # e.g. a file not trusted
             raise DataError(f"no account for IKABOT_EMAIL={email} in {path}/users{skipped}; "
@@ -405,7 +435,7 @@ class DirectoryStore(Store):
     def read(self) -> Snapshot:
         warnings: list[str] = []
         path = self.path
-        want = (self.settings.email or "").lower()
+        want = (self.source.email or "").lower()
         with shared_lock(path):
             global_cfg = self._json(path / "global.json", warnings) or {}
             accounts: list[AccountData] = []
@@ -437,7 +467,7 @@ class DirectoryStore(Store):
         file = path / ".legacy_migration.enc"
         if not file.exists():
             return []
-        email, password = self.settings.email, self.settings.password
+        email, password = self.source.email, self.source.password
         if not email or not password:
             warnings.append(".legacy_migration.enc holds accounts not migrated yet; set "
                             "IKABOT_EMAIL and IKABOT_PASSWORD to include them")
@@ -473,16 +503,17 @@ def is_empty_dir(path: Path) -> bool:
         return False
 
 
-def open_store(settings: Settings) -> Store:
-    """The store for `settings.ikabot_path`, or DataError with what to fix."""
-    path = settings.ikabot_path
+def open_store(given: IkabotData | GivesIkabotData) -> Store:
+    """The store for ikabot's data at `given`'s path, or DataError with what to fix."""
+    source = ikabot_data(given)
+    path = source.path
     if not path.exists():
         raise DataError(
             f"{path} does not exist: set IKABOT_PATH to ikabot's data, the ~/.ikabot file "
             "(ikabot ≤ 7.5) or directory (ikabot ≥ 7.6)"
         )
     if path.is_dir():
-        return DirectoryStore(settings)
+        return DirectoryStore(source)
     if not os.access(path, os.R_OK):
         raise DataError(f"{path} is not readable by this user; run telebot as ikabot's user")
-    return LegacyStore(settings)
+    return LegacyStore(source)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from telebot.compat import StrEnum
+from telebot.ikabot.records import AccountKey
 from telebot.menu.screen import Choice, Question
 
 
@@ -64,23 +65,17 @@ class Recording:
     pid: int
     start_ticks: int
     action: str
-    email: str | None
-    username: str
-    world: str
-    server: str
+    account: AccountKey
     steps: tuple[Step, ...]
     recorded_at: float
     again_of: tuple[int, int] | None  # the task this one was 🔁 run again from
 
-    @property
-    def account_key(self) -> tuple[str, str, str]:
-        return (self.username, self.world, self.server)
-
 
 def to_row(r: Recording) -> dict[str, object]:
     """A recording as telebot's state keeps it (`state.recordings`)."""
-    return {"pid": r.pid, "start_ticks": r.start_ticks, "action": r.action, "email": r.email,
-            "username": r.username, "world": r.world, "server": r.server,
+    a = r.account
+    return {"pid": r.pid, "start_ticks": r.start_ticks, "action": r.action, "email": a.email,
+            "username": a.username, "world": a.world, "server": a.server,
             "steps": json.dumps([s.to_json() for s in r.steps]), "recorded_at": r.recorded_at,
             "again_of_pid": r.again_of[0] if r.again_of else None,
             "again_of_ticks": r.again_of[1] if r.again_of else None}
@@ -91,7 +86,7 @@ def from_row(row: dict[str, Any] | None) -> Recording | None:
         return None
     again = (int(row["again_of_pid"]), int(row["again_of_ticks"])) \
         if row["again_of_pid"] is not None else None
-    return Recording(int(row["pid"]), int(row["start_ticks"]), row["action"], row["email"],
-                     row["username"], row["world"], row["server"],
+    account = AccountKey(row["email"], row["username"], row["world"], row["server"])
+    return Recording(int(row["pid"]), int(row["start_ticks"]), row["action"], account,
                      tuple(Step.from_json(s) for s in json.loads(row["steps"])),
                      float(row["recorded_at"] or time.time()), again)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from telebot.ikabot.records import AccountKey
+
 
 @dataclass
 class Tracked:
@@ -35,6 +37,10 @@ class Tracked:
     @property
     def key(self) -> tuple[int, int]:
         return (self.pid, self.start_ticks)
+
+    @property
+    def account(self) -> AccountKey:
+        return AccountKey(self.email, self.username, self.world, self.server)
 
     def ended_json(self) -> dict[str, Any] | None:
         """The contract's `ended` object (DESIGN 2), once telebot saw the task end."""

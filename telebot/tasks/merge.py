@@ -310,8 +310,7 @@ def annotate(tasks: list[Task], state: Memory) -> None:
                 continue  # most entries: long gone before telebot ever saw them
             a = task.account  # the row of this account's entry: the same pid may be another's
             row = next((r for r in rows if abs(r.started - task.started) < 1 and
-                        (r.email, r.username, r.world, r.server) ==
-                        (a.email, a.username, a.world, a.server)), None)
+                        r.account == a), None)
             if row is not None:
                 learn_end(task, row)
             continue
