@@ -1,0 +1,71 @@
+"""Closed sets are StrEnums stored as the same strings; one AccountKey words an account;
+the store reads an IkabotData, not telebot's settings."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ALICE
+
+from telebot.config import Settings
+from telebot.ikabot.records import AccountKey
+from telebot.ikabot.store import IkabotData, open_store
+from telebot.menu.recorded import Recording, Step, StepKind, from_row, to_row
+from telebot.menu.screen import Question
+from telebot.state import StateDB, Tracked
+from telebot.tasks.facts import HOWS, End, How
+
+
+def test_how_a_task_ended_is_one_of_five_words_stored_as_before(tmp_path: Path):
+    assert [h.value for h in How] == ["finished", "failed", "killed", "died", "stopped"]
+    assert tuple(How) == HOWS
+    assert End("killed").how is How.KILLED  # a plain word becomes the member
+    with pytest.raises(ValueError):
+        End("crashed")
+    assert End.from_json({"how": "stopped"}).how is How.STOPPED
+    assert End.from_json({"how": "crashed"}) is None
+    assert json.loads(json.dumps(End(How.DIED).as_json()))["how"] == "died"
+    assert f"{How.FAILED}" == str(How.FAILED) == "failed"
+    db = StateDB(tmp_path)
+    now = time.time()
+    db.tracking.track(Tracked(7, 70, now, "a@b.c", "u", "1", "en", "autoPirate", "s", None,
+                              None, [], now, now, now, None, None, None))
+    assert db.tracking.end(7, 70, How.DIED, now)
+    assert db.db.conn.execute("SELECT typeof(end_kind), end_kind FROM tracked").fetchone()[:] \
+        == ("text", "died")
+    db.close()
+
+
+def test_a_menu_answers_kind_is_one_of_four_words_stored_as_before():
+    q = Question("Choose", ())
+    step = Step(q, "", "enter")
+    assert step.kind is StepKind.ENTER and step.describe() == "⏎"
+    assert step.to_json()["kind"] == "enter"
+    assert Step.from_json(json.loads(json.dumps(step.to_json()))) == step
+    assert {k.value for k in StepKind} == {"choice", "text", "enter", "secret"}
+    with pytest.raises(ValueError):
+        Step(q, "1", "button")
+
+
+def test_one_account_key_words_an_account():
+    key = AccountKey("a@b.c", "alice", "59", "en")
+    assert key.label == "alice (s59-en)" and key.compact == "alice s59-en"
+    assert key.fields == ("a@b.c", "alice", "59", "en")
+    assert key.player == AccountKey(None, "alice", "59", "en").player
+    rec = Recording(1, 2, "autoPirate", key, (Step(Question("?", ()), "5", "text"),), 3.0, None)
+    row = to_row(rec)
+    assert (row["email"], row["username"], row["world"], row["server"]) == key.fields
+    assert from_row({**row, "recorded_at": 3.0}) == rec
+
+
+def test_the_store_reads_a_path_an_email_and_a_password(ikabot_dir):
+    ikabot_dir.add_task(ALICE, 4242, "autoPirate")
+    source = IkabotData(ikabot_dir.path, ALICE.email, "Sup3r-secret")
+    assert "Sup3r-secret" not in repr(source)
+    by_source = open_store(source).read()
+    by_settings = open_store(Settings(ikabot_path=ikabot_dir.path, email=ALICE.email)).read()
+    assert [a.key for a in by_source.accounts] == [a.key for a in by_settings.accounts]
+    assert by_source.accounts[0].process_list[0]["pid"] == 4242
