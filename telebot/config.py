@@ -164,6 +164,7 @@ class Settings:
     heartbeat_url: str | None = field(default=None, repr=False)
     heartbeat_minutes: float = 5.0
     tz: str | None = None  # TELEBOT_TZ, checked (`clock`); None: the host's zone
+    report_picture: bool = False  # TELEBOT_REPORT_PICTURE: the report carries /timeline's
 
     @property
     def dedicated_token(self) -> bool:
@@ -203,6 +204,7 @@ class Settings:
             heartbeat_minutes=_number(e, "TELEBOT_HEARTBEAT_MINUTES", 5.0, minimum=0.01,
                                       maximum=24 * 60),
             tz=_zone(e),
+            report_picture=_flag(e, "TELEBOT_REPORT_PICTURE", False),
         )
 
 

@@ -55,7 +55,8 @@ def untagged(text: str) -> str:
 
 
 class LabelledBot(ExtBot[None]):
-    """An ExtBot whose every message (sent or edited) starts with the machine's tag."""
+    """An ExtBot whose every message (sent or edited, a photo's caption too) starts with the
+    machine's tag."""
 
     def __init__(self, label: str | None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -72,6 +73,12 @@ class LabelledBot(ExtBot[None]):
                            **kwargs: Any) -> Any:
         return await super().send_message(chat_id, self._tagged(text, kwargs.get("parse_mode")),
                                           *args, **kwargs)
+
+    async def send_photo(self, chat_id: Any, photo: Any, caption: str | None = None,
+                         *args: Any, **kwargs: Any) -> Any:
+        return await super().send_photo(
+            chat_id, photo, self._tagged(caption or "", kwargs.get("parse_mode")) or None,
+            *args, **kwargs)
 
     async def edit_message_text(self, text: str, *args: Any, **kwargs: Any) -> Any:
         return await super().edit_message_text(
