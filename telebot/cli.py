@@ -78,8 +78,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _ask_bot_api(token: str, base_url: str, chat: str,
-                       send_test: bool) -> tuple[str, ChatCheck]:
+async def _ask_bot_api(token: str, base_url: str, chat: str, send_test: bool,
+                       topic_id: int | None = None) -> tuple[str, ChatCheck]:
     """getMe (the token), then the chat (`chatcheck`): who the bot is, and the chat's verdict."""
     from telegram import Bot
     from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -90,7 +90,7 @@ async def _ask_bot_api(token: str, base_url: str, chat: str,
     try:
         async with Bot(token, base_url=base_url) as bot:  # entering asks getMe
             me = bot.bot
-            verdict = await check_chat(bot, chat, send_test=send_test)
+            verdict = await check_chat(bot, chat, send_test=send_test, topic_id=topic_id)
     except InvalidToken as e:
         raise api_error(e, base_url) from None
     except NetworkError:
@@ -139,7 +139,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                  "telebot a bot of its own")
     print(f"mode: {mode}")
     who, verdict = asyncio.run(_ask_bot_api(token, settings.api_base_url, chat,
-                                             args.send_test))
+                                             args.send_test, settings.topic_id))
     print(f"Bot API: getMe ok, the bot is {who}")
     print(f"state: {settings.state_dir}")
     if not verdict.ok:
@@ -232,6 +232,9 @@ must be yours, not writable by others, and private when it holds a password or t
   TELEBOT_STALL_MINUTES          stall alert after this long without change, 0 = off (0)
   TELEBOT_OWNER_IDS              Telegram user ids who may change settings and stop tasks
   TELEBOT_HOST_LABEL             this machine's name on every message
+  TELEBOT_TOPIC_ID               the forum topic this machine writes in (a group with topics)
+  TELEBOT_METRICS_ADDR           serve Prometheus metrics at host:port/metrics
+  TELEBOT_METRICS_FILE           write them for node_exporter's textfile collector (*.prom)
   TELEBOT_ALLOW_KILL             0 turns /kill off (1)
   TELEBOT_ALLOW_MENU             0 turns /menu and Run again off (1)
   IKABOT_COMMAND                 what starts ikabot's menu for /menu (ikabot beside ikabot)

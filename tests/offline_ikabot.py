@@ -10,6 +10,8 @@ the internet's edge is stubbed:
 - the game's HTTP, Telegram's HTTP and the fortress lookup (`ikabotdata.stub_game`; a task's
   mission waits for the gate `G/<pid>-run-k`);
 - the update check (`pip search`).
+With the gate `G/slow-menu` there, the menu, back from a task's configurator, waits for the gate
+`G/menu-back` before it shows its main menu again (a slow redraw, made certain).
 ikabot's log goes to `--log` (never /tmp/ikabot.log): set before ikabot's logging is imported.
 """
 
@@ -71,12 +73,21 @@ def main() -> None:
     import ikabot.helpers.logging  # noqa: F401  ikabot's own log, into the test's file
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from ikabotdata import stub_game
+    from ikabotdata import stub_game, until
 
     stub_game(args.gates, fortress=not args.no_fortress, per_pid=True)
     import ikabot.command_line as command_line
 
     command_line.checkForUpdate = lambda: None  # `pip search`: the internet
+    shown = command_line.show_proxy  # called as each main menu starts to be drawn
+    visits = iter(range(10**6))
+
+    def show_proxy(session: object) -> None:
+        if next(visits) and os.path.exists(os.path.join(args.gates, "slow-menu")):
+            until(args.gates, "menu-back")
+        shown(session)
+
+    command_line.show_proxy = show_proxy
     identity = {}
     for spec in args.account:
         email, username, world, server = spec.split(",")

@@ -21,6 +21,10 @@ the bot or was set.
 Several bots (`add_bot`) can share one server, as several telebots share one group chat: each
 bot has its own update queue; a group message reaches every bot (privacy mode off), a button
 press only the bot that sent the message, and a bot cannot edit another bot's message.
+
+A group can be a forum (`make_forum`, `add_topic`; `createForumTopic`): messages carry
+`message_thread_id` and `is_topic_message` in their topic, and a send names a topic only in a
+forum, only one that exists and is open (400 "message thread not found" / "TOPIC_CLOSED").
 """
 
 from __future__ import annotations
@@ -188,6 +192,8 @@ class _State:
     failures: list[_Failure] = field(default_factory=list)
     poll_generation: int = 0
     chat_states: dict[int, str] = field(default_factory=dict)  # chat id → CHAT_STATES key
+    # forum supergroups: chat id → their topics, thread id → {"name", "closed"}
+    forums: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
 
 
 # What Telegram answers in a chat that refuses the bot: (code, description) for getChat and
@@ -297,12 +303,20 @@ class _Player(_Server):
         """A kept message as Telegram shows it (`FakeBotAPI`'s, which keeps them)."""
         raise NotImplementedError
 
+    def _chat_of(self, chat_id: int) -> dict[str, Any]:
+        """A chat the bot writes to, as Telegram shows it (a negative id is a group)."""
+        return self._chat(chat_id, "group" if chat_id < 0 else "private")
+
     def _user(self, user_id: int) -> dict[str, Any]:
         return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
 
     def _chat(self, chat_id: int, chat_type: str = "private") -> dict[str, Any]:
-        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
-        if chat_type == "private":
+        with self._lock:
+            forum = chat_id in self._state.forums
+        chat: dict[str, Any] = {"id": chat_id, "type": "supergroup" if forum else chat_type}
+        if forum:
+            chat["is_forum"] = True
+        if chat_type == "private" and not forum:
             chat["first_name"] = f"User{chat_id}"
         else:
             chat["title"] = f"Chat {chat_id}"
@@ -318,15 +332,21 @@ class _Player(_Server):
 
     def add_message(self, text: str, chat_id: int = 42, user_id: int = 42,
                     chat_type: str = "private", date: float | None = None,
-                    token: str | None = None, update_id: int | None = None) -> int:
-        """A user's message. In a group it reaches every bot unless `token` names one."""
+                    token: str | None = None, update_id: int | None = None,
+                    topic: int | None = None) -> int:
+        """A user's message (in forum topic `topic`: see `make_forum`). In a group it
+        reaches every bot unless `token` names one."""
         with self._lock:
             self._state.chat_states.setdefault(chat_id, "open")  # the chat exists now
+            if topic is not None and topic not in self._state.forums.get(chat_id, {}):
+                raise ValueError(f"chat {chat_id} has no topic {topic}: make_forum, add_topic")
             message_id = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
         message: dict[str, Any] = {
             "message_id": message_id, "date": int(time.time() if date is None else date),
             "chat": self._chat(chat_id, chat_type), "text": text,
         }
+        if topic is not None:
+            message.update(message_thread_id=topic, is_topic_message=True)
         if chat_type != "channel":
             message["from"] = self._user(user_id)
         m = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
@@ -356,7 +376,7 @@ class _Player(_Server):
             self._state.callbacks[query_id] = self._usernames[token]
         msg = self._message_json(message) if message else {
             "message_id": message_id, "date": int(time.time()),
-            "chat": self._chat(chat_id, "group" if chat_id < 0 else "private"), "text": "?"}
+            "chat": self._chat_of(chat_id), "text": "?"}
         return self.add_update({"callback_query": {
             "id": query_id, "from": self._user(user_id), "message": msg,
             "chat_instance": str(chat_id), "data": data}}, token)
@@ -638,6 +658,65 @@ class _Updates(_Http):
         return self._usernames[getattr(self._local, "token", "") or self.token]
 
 
+class _Forums(_Updates):
+    """Forum supergroups and their topics, strict as Telegram: `message_thread_id` only in a
+    forum, only for a topic that exists (400 "message thread not found") and is open (400
+    "TOPIC_CLOSED"); without one a message goes to the forum's General topic. A topic's id
+    is the id of the service message that created it, as in Telegram."""
+
+    def make_forum(self, chat_id: int) -> None:
+        """Turn a group (a negative id) into a forum supergroup (Topics on)."""
+        if chat_id >= 0:
+            raise ValueError("only a group can be a forum")
+        with self._cond:
+            self._state.chat_states.setdefault(chat_id, "open")
+            self._state.forums.setdefault(chat_id, {})
+            self._cond.notify_all()
+
+    def add_topic(self, chat_id: int, name: str) -> int:
+        """A new open topic (as an admin creates it); its message_thread_id."""
+        with self._cond:
+            topics = self._state.forums.get(chat_id)
+            if topics is None:
+                raise ApiError(400, "Bad Request: the chat is not a forum")
+            thread = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
+            topics[thread] = {"name": name, "closed": False}
+            self._cond.notify_all()
+            return thread
+
+    def close_topic(self, chat_id: int, thread: int, *, delete: bool = False) -> None:
+        with self._cond:
+            topics = self._state.forums.get(chat_id, {})
+            if delete:
+                topics.pop(thread, None)
+            elif thread in topics:
+                topics[thread]["closed"] = True
+            self._cond.notify_all()
+
+    def _topic_of(self, params: dict[str, Any], chat_id: int) -> int | None:
+        """The `message_thread_id` of a send, checked as Telegram checks it."""
+        thread = self._int(params, "message_thread_id")
+        if thread is None:
+            return None
+        with self._lock:
+            topic = self._state.forums.get(chat_id, {}).get(thread)
+        if topic is None:
+            raise ApiError(400, "Bad Request: message thread not found")
+        if topic["closed"]:
+            raise ApiError(400, "Bad Request: TOPIC_CLOSED")
+        return thread
+
+    def _m_createForumTopic(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._int(params, "chat_id") or 0
+        self._refuse(chat_id)
+        name = str(params.get("name") or "")
+        if not 1 <= len(name) <= 128:
+            raise ApiError(400, "Bad Request: TOPIC_TITLE_EMPTY" if not name else
+                           "Bad Request: TOPIC_TITLE_TOO_LONG")
+        thread = self.add_topic(chat_id, name)
+        return {"message_thread_id": thread, "name": name, "icon_color": 7322096}
+
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_CAPTION = 1024
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -662,7 +741,7 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-class _Media(_Updates):
+class _Media(_Forums):
     """Photos, validated like Telegram: a real image (here: a PNG, checked), at most 10 MB,
     width + height at most 10000 and a side ratio of at most 20, a caption of at most 1024
     characters once its HTML is parsed. A photo message is kept with its caption as `text`
@@ -673,6 +752,7 @@ class _Media(_Updates):
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
         self._refuse(chat_id)
+        thread = self._topic_of(params, chat_id)
         data = params.get("photo")
         if not isinstance(data, bytes) or not data:
             raise ApiError(400, "Bad Request: there is no photo in the request")
@@ -687,7 +767,8 @@ class _Media(_Updates):
         if utf16_len(visible) > MAX_CAPTION:
             raise ApiError(400, "Bad Request: message caption is too long")
         markup = _check_markup(params.get("reply_markup"))
-        return self._keep(chat_id, {"text": visible, "html": raw, "parse_mode": mode or None,
+        return self._keep(chat_id, {"message_thread_id": thread, "text": visible, "html": raw,
+                                    "parse_mode": mode or None,
                                     "reply_markup": markup,
                                     "photo": {"png": data, "width": width, "height": height}})
 
@@ -710,6 +791,8 @@ class FakeBotAPI(_Media):
                 out["caption"] = m["text"]
         elif "text" in m:
             out["text"] = m["text"]
+        if m.get("message_thread_id") is not None:
+            out.update(message_thread_id=m["message_thread_id"], is_topic_message=True)
         out["from"] = self._bot_user(m.get("bot"))
         if m.get("edit_date"):
             out["edit_date"] = m["edit_date"]
@@ -735,9 +818,10 @@ class FakeBotAPI(_Media):
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
         self._refuse(chat_id)
+        thread = self._topic_of(params, chat_id)
         raw, visible = self._text(params)
         markup = _check_markup(params.get("reply_markup"))
-        return self._keep(chat_id, {"text": visible, "html": raw,
+        return self._keep(chat_id, {"message_thread_id": thread, "text": visible, "html": raw,
                                     "parse_mode": params.get("parse_mode"),
                                     "reply_markup": markup})
 
@@ -746,8 +830,8 @@ class FakeBotAPI(_Media):
         with self._cond:
             message_id = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
             m = {"message_id": message_id, "date": int(time.time()),
-                 "chat": self._chat(chat_id, "group" if chat_id < 0 else "private"),
-                 **fields, "edits": 0, "bot": self._queue_name()}
+                 "chat": self._chat_of(chat_id), **fields, "edits": 0,
+                 "bot": self._queue_name()}
             self._state.messages[(chat_id, message_id)] = m
             self._state.sent_order.append((chat_id, message_id))
             self._cond.notify_all()
@@ -806,7 +890,7 @@ class FakeBotAPI(_Media):
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
         self._refuse(chat_id, sending=False)
-        chat = self._chat(chat_id, "group" if chat_id < 0 else "private")
+        chat = self._chat_of(chat_id)
         return {**chat, "accent_color_id": 0, "max_reaction_count": 11,
                 "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
                                         "unique_gifts": False, "premium_subscription": False,
@@ -823,6 +907,7 @@ class FakeBotAPI(_Media):
                                                      "record_video_note", "upload_video_note"):
             raise ApiError(400, "Bad Request: wrong parameter action in request")
         self._refuse(chat_id)
+        self._topic_of(params, chat_id)
         return True
 
     def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
