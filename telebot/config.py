@@ -208,6 +208,7 @@ class Settings:
     topic_id: int | None = None  # TELEBOT_TOPIC_ID: the forum topic this telebot writes in
     metrics_addr: tuple[str, int] | None = None  # TELEBOT_METRICS_ADDR: /metrics served there
     metrics_file: Path | None = None  # TELEBOT_METRICS_FILE: node_exporter's textfile
+    report_picture: bool = False  # TELEBOT_REPORT_PICTURE: the report carries /timeline's
 
     @property
     def dedicated_token(self) -> bool:
@@ -250,6 +251,7 @@ class Settings:
             topic_id=_topic(e),
             metrics_addr=_metrics_addr(e),
             metrics_file=_metrics_file(e),
+            report_picture=_flag(e, "TELEBOT_REPORT_PICTURE", False),
         )
 
 
