@@ -124,6 +124,19 @@ def test_no_import_circle():
     assert circles(all_modules()) == []
 
 
+def test_telegram_is_spoken_only_in_the_bot_stage():
+    """alerts/ decides and hands a typed `Send`/`Edit` to the bot side (`bot/alert_out.py`);
+    neither it nor anything below it (the menu, the state, ikabot's files) imports
+    python-telegram-bot."""
+    bot_floor = floor_of("telebot.bot") or 0
+    below_bot = [name for name in all_modules() if (floor_of(name) or 0) < bot_floor]
+    speaking = [name for name in below_bot
+                if any(m == "telegram" or m.startswith("telegram.")
+                       for m in imports(all_modules()[name], name))]
+    assert speaking == []
+    assert any(m.startswith("telegram") for m in imports(ROOT / "bot" / "alert_out.py"))
+
+
 def test_the_task_model_does_not_import_what_is_computed_from_it():
     modules = all_modules()
     assert telebot_imports("telebot.tasks.model", modules) & {
@@ -133,7 +146,7 @@ def test_the_task_model_does_not_import_what_is_computed_from_it():
 def test_the_check_sees_a_shortcut(tmp_path):
     """The parser itself: relative, lazy and TYPE_CHECKING imports all count; so do a cycle
     and an import up the floors (planted in files of our own, not in telebot)."""
-    assert "telebot.alerts.telegram_errors" in imports(ROOT / "alerts" / "delivery.py")
+    assert "telebot.alerts.sending" in imports(ROOT / "alerts" / "delivery.py")
     code = ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..bot import poller\n"
             "def f():\n    import telebot.bot.app\n")
     assert {"telebot.bot.poller", "telebot.bot.app"} <= imports_of(code, "telebot.alerts")
