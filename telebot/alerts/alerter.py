@@ -82,6 +82,11 @@ class BotOut:
                                                 disable_web_page_preview=True)
 
 
+# told of every end, on the event loop: (action, how, its alert's outbox key, when it died,
+# whether it ended while telebot was not running)
+EndHook = Callable[[str, str, str, float, bool], None]
+
+
 @dataclass
 class Alerter:
     state: StateDB
@@ -95,8 +100,7 @@ class Alerter:
     exits: Callable[[ProcessExited], None] | None = None
     # the 🛑 buttons of a task (the /kill flow's, as JSON), or None when stopping is off
     stop_markup: StopMarkup | None = None
-    # buttons for an alert by its outbox key (JSON, on the writer thread), e.g. /menu's
-    # 🔁 Run again under an end
+    # buttons for an alert by its outbox key (JSON, writer thread): /menu's 🔁 Run again
     markup_for: Callable[[str], str | None] | None = None
     watcher: ProcessWatcher = field(init=False)
     tracker: Tracker = field(init=False)
@@ -104,6 +108,7 @@ class Alerter:
     deliverer: Deliverer = field(init=False)
     twice: TwiceWarnings = field(init=False)
     _ending: set[asyncio.Task[None]] = field(default_factory=set)  # ends told without an app
+    on_ended: list[EndHook] = field(default_factory=list)  # told of every end (the metrics)
 
     def __post_init__(self) -> None:
         self.watcher = ProcessWatcher(self._exited, fallback_interval=self.fallback_interval)
@@ -180,14 +185,17 @@ class Alerter:
         cause = None
         if self.ikabot_log is not None:
             cause = self.ikabot_log.error_cause(row.pid, since=row.started)
-        if await self.state.run(self._write_end, row, exit, cause, at, offline, last):
+        how, alerted = await self.state.run(self._write_end, row, exit, cause, at, offline, last)
+        for hook in self.on_ended if how is not None else ():
+            hook(row.action, str(how), f"end:{row.pid}:{row.start_ticks}", at, offline)
+        if alerted:
             self.deliverer.wake()
 
     def _write_end(self, row: Tracked, exit: ExitInfo | None, cause: str | None, at: float,
-                   offline: bool, last: Task | None) -> bool:
+                   offline: bool, last: Task | None) -> tuple[str | None, bool]:
         """On the writer thread: mark the task ended and write its alert, in one transaction
-        (a crash right after leaves both or neither: no alert is ever lost or doubled). True
-        when an alert was written."""
+        (a crash right after leaves both or neither: no alert is ever lost or doubled): how
+        it ended (None: already ended) and whether an alert was written."""
         state = self.state
         changed = self.tracker.last_words(row, last, at) if last is not None else None
         ending = classify(row, exit, cause,
@@ -199,9 +207,9 @@ class Alerter:
             if not state.tracking.end(row.pid, row.start_ticks, ending.how, at,
                                       exit_status=ending.exit_status, signal=ending.signal,
                                       cause=ending.cause):
-                return False
+                return None, False
             if not state.settings.alert_kinds().get(toggle_of(ending.how), True):
-                return False
+                return ending.how, False
             key = f"end:{row.pid}:{row.start_ticks}"
             mute = state.settings.mute_until()
             if mute > time.time() and ending.how not in URGENT:
@@ -209,7 +217,7 @@ class Alerter:
                                      not_before=mute)
             else:
                 self.storms.place(e, ending.how, key)
-        return True
+        return ending.how, True
 
     async def notice(self, dedup_key: str, text: str) -> None:
         """A message about telebot's own situation, through the durable outbox like alerts."""

@@ -156,6 +156,7 @@ class Deliverer:
     clock: Callable[[], float] = time.time
     # buttons for an item by its key (JSON; on the writer thread), when it has none of its own
     markup_for: Callable[[str], str | None] | None = None
+    on_delivered: Callable[[OutboxItem, float], None] | None = None  # (item, when accepted)
     hold: Hold = field(init=False)
     _wakeup: Wakeup = field(default_factory=lambda: Wakeup())
     _stopping: bool = False
@@ -262,6 +263,8 @@ class Deliverer:
                                      if self.markup_for else None)
             result = await (self.send(item.chat_id, item.text, markup=markup)
                             if markup else self.send(item.chat_id, item.text))
+            if self.on_delivered is not None:  # Telegram took it: the alert latency ends
+                self.on_delivered(item, self.clock())
             # a storm grew while it was on its way: its edit is queued
             if await self._db(self.outbox.mark_sent_and_follow, item, _message_id(result)):
                 self._wakeup.woken = True
@@ -273,6 +276,8 @@ class Deliverer:
             text = plain_text(item.text)
             result = await (self.send_plain(item.chat_id, text) if self.send_plain else
                             self.send(item.chat_id, html.escape(text, quote=False)))
+            if self.on_delivered is not None:  # Telegram took it: the alert latency ends
+                self.on_delivered(item, self.clock())
             await self._db(self.outbox.mark_sent, item.id, _message_id(result))
 
     async def _edit(self, item: OutboxItem) -> None:
