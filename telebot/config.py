@@ -182,6 +182,16 @@ def _url(env: dict[str, str], name: str) -> str | None:
     return raw or None
 
 
+def _lang(env: dict[str, str]) -> str | None:
+    from telebot.i18n import LANGS
+
+    raw = env.get("TELEBOT_LANG", "").strip().lower()
+    if raw and raw not in LANGS:
+        raise ConfigError(f"TELEBOT_LANG={raw[:20]!r}: telebot speaks {', '.join(LANGS)}; set "
+                          "one of them, or leave it unset for the owner's Telegram language")
+    return raw or None
+
+
 @dataclass(frozen=True)
 class Settings:
     ikabot_path: Path
@@ -208,6 +218,8 @@ class Settings:
     topic_id: int | None = None  # TELEBOT_TOPIC_ID: the forum topic this telebot writes in
     metrics_addr: tuple[str, int] | None = None  # TELEBOT_METRICS_ADDR: /metrics served there
     metrics_file: Path | None = None  # TELEBOT_METRICS_FILE: node_exporter's textfile
+    report_picture: bool = False  # TELEBOT_REPORT_PICTURE: the report carries /timeline's
+    lang: str | None = None  # TELEBOT_LANG (en|es|pt); None: the owner's Telegram language
 
     @property
     def dedicated_token(self) -> bool:
@@ -250,6 +262,8 @@ class Settings:
             topic_id=_topic(e),
             metrics_addr=_metrics_addr(e),
             metrics_file=_metrics_file(e),
+            report_picture=_flag(e, "TELEBOT_REPORT_PICTURE", False),
+            lang=_lang(e),
         )
 
 

@@ -1,7 +1,7 @@
 """Imports follow the data, floor by floor (`docs/architecture.md`):
 
-    errors, logsafe → config → ikabot/ → processes/ → tasks/ → views/ → state/ → alerts/
-        → menu/ → bot/ → details (the producer API's path), demo/, cli
+    errors, logsafe, i18n → config → ikabot/ → processes/ → tasks/ → views/ → state/ → alerts/
+        → metrics/ → menu/ → bot/ → details (the producer API's path), demo/, cli
 
 A module may use its own floor and the floors below it, never one above: read from the source
 with `ast` (every import, also one inside a function or under TYPE_CHECKING), so a shortcut
@@ -19,7 +19,7 @@ import telebot
 ROOT = Path(telebot.__file__).parent
 
 FLOORS = [
-    ("telebot.errors", "telebot.logsafe", "telebot.compat", "telebot.__init__"),
+    ("telebot.errors", "telebot.logsafe", "telebot.compat", "telebot.i18n", "telebot.__init__"),
     ("telebot.config",),
     ("telebot.ikabot",),
     ("telebot.processes",),
@@ -27,6 +27,7 @@ FLOORS = [
     ("telebot.views",),
     ("telebot.state",),
     ("telebot.alerts",),
+    ("telebot.metrics",),
     ("telebot.menu",),
     ("telebot.bot",),
     ("telebot.details", "telebot.demo", "telebot.cli", "telebot.__main__"),

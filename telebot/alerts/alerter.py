@@ -57,6 +57,11 @@ def tell(listeners: list[Callable[..., None]], *args: object) -> None:
                       type(e).__name__, e)
 
 
+# told of every end, on the event loop: (action, how, its alert's outbox key, when it died,
+# whether it ended while telebot was not running)
+EndHook = Callable[[str, str, str, float, bool], None]
+
+
 @dataclass(frozen=True)
 class ProcessExited:
     """An update of telebot's own: a watched task process is gone."""
@@ -81,8 +86,8 @@ class Alerter:
     # buttons for an alert by its outbox key (JSON, on the writer thread, inside the
     # transaction that ends the task), e.g. /menu's 🔁 Run again under an end
     markup_for: Callable[[str], str | None] | None = None
-    # told on the event loop of every end once it is recorded (with or without an alert)
-    on_ended: list[Callable[[Tracked, Ending], None]] = field(default_factory=list)
+    # told of every end once it is recorded, with or without an alert (the metrics, …)
+    on_ended: list[EndHook] = field(default_factory=list)
     watcher: ProcessWatcher = field(init=False)
     tracker: Tracker = field(init=False)
     storms: Storms = field(init=False)
@@ -165,7 +170,8 @@ class Alerter:
         if alerted:
             self.deliverer.wake()
         if ending is not None:
-            tell(self.on_ended, row, ending)
+            tell(self.on_ended, row.action, str(ending.how), f"end:{row.pid}:{row.start_ticks}",
+                 at, offline)
 
     def _write_end(self, row: Tracked, exit: ExitInfo | None, cause: str | None, at: float,
                    offline: bool, last: Task | None) -> tuple[Ending | None, bool]:

@@ -17,7 +17,7 @@ line. The loop survives any exception.
 Two parts: the `Courier` keeps the outbox's record (each step one durable commit on the
 state's writer thread), the `Deliverer` runs the loop that hands each item to the way out
 (`sending.Out`, the bot stage's) and reads its outcome. Listeners on `on_delivered` hear of
-every item Telegram took (a metric, a follow-up), after it was marked sent.
+every item Telegram took (a metric, a follow-up), the moment it took it.
 """
 
 from __future__ import annotations
@@ -278,11 +278,6 @@ class Deliverer:
                 log.warning("alert %d not sent yet (%s); retrying", item.id, why)
                 return -1
             else:
-                for listener in self.on_delivered:
-                    try:
-                        listener(item, time.time())
-                    except Exception as e:  # a listener's bug never stops delivery
-                        log.error("on_delivered listener failed: %s", type(e).__name__)
                 await self.hold.accepted(len(items))
         return None
 
@@ -294,12 +289,14 @@ class Deliverer:
                 await self._edit(item)
                 return
             mid = await self.out.send(Send(item.chat_id, item.text, item.markup))
+            self._took(item)
             if await self.courier.sent(item, mid):  # a storm grew on the way: edit queued
                 self._wakeup.woken = True
         except Unparsable as e:
             log.warning("alert %d: Telegram cannot parse its text (%s); sending it as plain "
                         "text", item.id, e.why)
             mid = await self.out.send(Send(item.chat_id, plain_text(item.text), html=False))
+            self._took(item)
             await self.courier.done(item, mid)
 
     async def _edit(self, item: OutboxItem) -> None:
@@ -313,10 +310,22 @@ class Deliverer:
             except (Rejected, Unparsable):  # too old, deleted, …: a new message carries it
                 target = None
             if target is not None:
+                self._took(item)
                 await self.courier.done(item)
                 return
         mid = await self.out.send(Send(item.chat_id, item.text))  # nothing to edit: anew
+        self._took(item)
         await self.courier.retarget(item, head, mid)
+
+    def _took(self, item: OutboxItem) -> None:
+        """Telegram took `item` (just now: the alert's latency ends here, before the commit
+        that records it); each listener told, none able to stop delivery."""
+        at = self.clock()
+        for listener in self.on_delivered:
+            try:
+                listener(item, at)
+            except Exception as e:
+                log.error("on_delivered listener failed: %s", type(e).__name__)
 
 
 def waiting(state: StateDB, now: float | None = None) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ import json
 import logging
 import signal
 import time
+from typing import TYPE_CHECKING
 
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import ApplicationBuilder, ExtBot, JobQueue
@@ -26,7 +27,7 @@ from telebot.bot.context import CONTEXT_TYPES, BotApp, BotContext
 from telebot.bot.handlers import add_handlers, bot_commands
 from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
 from telebot.bot.hostlabel import label_for, make_bot
-from telebot.bot.jobs import job_queue, scan, schedule_report
+from telebot.bot.jobs import job_queue, publish_metrics, scan, schedule_report
 from telebot.bot.menu_handlers import alert_markup
 from telebot.bot.menu_manager import MenuManager
 from telebot.bot.ordering import PerChatUpdateProcessor
@@ -41,6 +42,10 @@ from telebot.ikabot.store import Store, is_empty_dir, open_store
 from telebot.state import StateDB
 from telebot.tasks.model import Task
 from telebot.views.render import fmt_clock
+
+if TYPE_CHECKING:
+    from telebot.alerts.alerter import Alerter
+    from telebot.metrics.exporter import MetricsExporter
 
 log = logging.getLogger(__name__)
 
@@ -129,13 +134,13 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     pulse = Pulse(settings.state_dir, beat_interval())
     pulse.start()
     try:
-        await _serve(settings, stop or asyncio.Event(), store, ready)
+        await _serve(settings, stop or asyncio.Event(), store, ready, pulse)
     finally:
         await pulse.stop()
 
 
 async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
-                 ready: asyncio.Event | None) -> None:
+                 ready: asyncio.Event | None, pulse: Pulse) -> None:
     store = store or await _wait_for_store(settings, stop)
     if store is None:
         return
@@ -177,6 +182,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
                          markup_for=lambda key: alert_markup(menu, key))
     attach(app, rt.alerter, rt.ended_view)
     alerter = rt.alerter
+    metrics: MetricsExporter | None = None
 
     async def on_blind(head: int, until: float) -> None:
         await alerter.notice(f"blind-spot:{head}", html.escape(blind_spot_text(
@@ -187,6 +193,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
     rt.on_telegram = source.follow
     heartbeat: HeartbeatURL | None = None
     try:
+        rt.metrics = metrics = _metrics(settings, alerter, pulse)  # its address, or exit 2
         with contextlib.suppress(TelegramError):
             await app.bot.set_my_commands(bot_commands(settings))
         await app.start()
@@ -194,6 +201,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         await rt.alerter.read_log()  # why the tasks that ended while telebot was down ended
         await rt.alerter.startup(tasks)  # what ended while telebot was down, then the first scan
         await rt.alerter.start()
+        await publish_metrics(rt, tasks)
         await source.start(_dedicated_error_callback())
         job_queue(app).run_repeating(scan, interval=settings.scan_seconds,
                                     first=settings.scan_seconds, name="scan")
@@ -219,6 +227,8 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         await stop.wait()
     finally:
         await menu.shutdown()  # the menu ends; the tasks it started do not
+        if metrics is not None:
+            metrics.stop()
         rt.on_telegram = None
         await source.stop()
         await rt.alerter.stop()
@@ -228,6 +238,20 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
             await app.stop()
         await app.shutdown()
         state.close()
+
+
+def _metrics(settings: Settings, alerter: Alerter, pulse: Pulse) -> MetricsExporter | None:
+    """TELEBOT_METRICS_ADDR's server started (its address taken, or ConfigError), fed by the
+    alerter's ends and deliveries; None when neither metrics setting is set."""
+    if settings.metrics_addr is None and settings.metrics_file is None:
+        return None
+    from telebot.metrics.exporter import MetricsExporter
+
+    metrics = MetricsExporter(settings, lambda: pulse.last_beat)
+    metrics.start()
+    alerter.on_ended.append(metrics.ended)
+    alerter.deliverer.on_delivered.append(metrics.delivered)
+    return metrics
 
 
 def _n(count: int, noun: str) -> str:
