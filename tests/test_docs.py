@@ -42,3 +42,24 @@ def test_the_quick_start_comes_first_and_is_what_ci_runs():
         " && .venv/bin/python -m pytest -q",
     ]
     assert commands[1] in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_the_code_cites_only_pages_the_repository_has():
+    """Docstrings cite the contract by its page (docs/contract.md), never a file from outside
+    the repository (the design notes it grew from)."""
+    cited = {(path.relative_to(ROOT), page)
+             for path in sorted((ROOT / "telebot").rglob("*.py")) + sorted(ROOT.glob("tests/*.py"))
+             for page in re.findall(r"\bdocs/[\w.-]+\.md|\bDESIGN(?:\.md)?\b", path.read_text())}
+    assert [(str(path), page) for path, page in sorted(cited)
+            if not (ROOT / page).is_file()] == []
+
+
+def test_every_variable_is_in_the_contract_and_the_configuration_page():
+    """`.env.example` lists every variable telebot reads; each is promised in the contract and
+    explained to the player."""
+    names = set(re.findall(r"\b(?:TELEBOT|IKABOT|TELEGRAM)_[A-Z_]+\b",
+                           (ROOT / ".env.example").read_text()))
+    assert names
+    for page in ("contract.md", "configuration.md"):
+        text = (ROOT / "docs" / page).read_text()
+        assert sorted(n for n in names if not re.search(rf"`{n}[`=]", text)) == [], page
