@@ -1,6 +1,6 @@
 """The `telebot` command: run | status | check | demo.
 
-Expected failures end with one line on stderr and exit status 2 (DESIGN.md section 2); the
+Expected failures end with one line on stderr and exit status 2 (docs/contract.md section 2); the
 line says what to fix. Nothing here writes ikabot's files.
 """
 
@@ -242,6 +242,7 @@ must be yours, not writable by others, and private when it holds a password or t
   TELEBOT_HEARTBEAT_MINUTES      how often (5)
   TELEBOT_TZ                     time zone of every time shown, e.g. Europe/Berlin (the host's)
   TELEBOT_REPORT_PICTURE         1: the progress report carries /timeline's picture (0)
+  TELEBOT_LANG                   en, es or pt (the owner's Telegram language, else en)
 """
 
 

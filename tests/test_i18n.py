@@ -1,0 +1,154 @@
+"""telebot in English, Spanish and Portuguese: the catalogs are complete and match the code,
+every translation keeps the English's placeholders and HTML, numbers and plural forms are the
+language's own, and the compiled catalogs ship with the package."""
+
+from __future__ import annotations
+
+import gettext
+import re
+import string
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from telebot import i18n
+from telebot.config import Settings
+from telebot.demo.fakeapi import ApiError, parse_html
+from telebot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALE = ROOT / "telebot" / "locale"
+LANGS = ("es", "pt")
+
+
+def in_code() -> set[tuple[str | None, str]]:
+    """(context, English text) of every text the code marks, as Babel extracts it."""
+    found = set()
+    for _file, _line, message, _comments, context in extract_from_dir(
+            str(ROOT / "telebot"), method_map=[("**.py", "python")]):
+        found.add((context, message if isinstance(message, str) else message[0]))
+    return found
+
+
+def catalog(lang: str):
+    with open(LOCALE / lang / "LC_MESSAGES" / "telebot.po", "rb") as f:
+        return read_po(f, locale=lang)
+
+
+def entries(lang: str):
+    return [m for m in catalog(lang) if m.id]
+
+
+def fields(text: str) -> list[str]:
+    return sorted(name for _, name, _, _ in string.Formatter().parse(text) if name is not None)
+
+
+def tags(text: str) -> list[str]:
+    return re.findall(r"</?[a-z-]+", text)
+
+
+def pairs(lang: str):
+    """(English, translation) for every form of every entry (a plural's forms each against
+    the English plural, its first against the singular)."""
+    for m in entries(lang):
+        if isinstance(m.id, str):
+            yield m.id, m.string
+        else:
+            yield m.id[0], m.string[0]
+            for form in m.string[1:]:
+                yield m.id[1], form
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_catalog_is_complete_and_matches_the_code(lang):
+    marked = in_code()
+    have = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in entries(lang)}
+    assert marked - have == set(), "texts in the code the catalog lacks: run pybabel update"
+    assert have - marked == set(), "entries no code uses any more: run pybabel update"
+    for m in entries(lang):
+        forms = [m.string] if isinstance(m.id, str) else list(m.string)
+        assert all(forms), f"{lang}: untranslated: {m.id!r}"
+        assert not m.fuzzy, f"{lang}: fuzzy: {m.id!r}"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_translations_keep_the_placeholders_and_the_html(lang):
+    for english, translated in pairs(lang):
+        assert fields(translated) == fields(english), (lang, english, translated)
+        assert sorted(tags(translated)) == sorted(tags(english)), (lang, english, translated)
+        sample = {name: "x" for name in fields(english)}
+        try:
+            parse_html(english.format(**sample))
+        except ApiError:
+            continue  # a plain-text line (the terminal's), not Telegram HTML
+        parse_html(translated.format(**sample))  # what the strict loopback Bot API checks
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_compiled_catalogs_are_the_po_files(lang):
+    """The committed .mo says what its .po says (`pybabel compile` was run after the edit)."""
+    mo = LOCALE / lang / "LC_MESSAGES" / "telebot.mo"
+    with open(mo, "rb") as f:
+        compiled = gettext.GNUTranslations(f)
+    for m in entries(lang):
+        key = m.id if isinstance(m.id, str) else m.id[0]
+        if m.context:
+            assert compiled.pgettext(m.context, key) == m.string
+        elif isinstance(m.id, str):
+            assert compiled.gettext(key) == m.string, key
+        else:
+            assert compiled.ngettext(m.id[0], m.id[1], 1) == m.string[0]
+            assert compiled.ngettext(m.id[0], m.id[1], 2) == m.string[-1]
+
+
+def test_plural_forms_and_numbers_are_the_languages():
+    from telebot.tasks.facts import Facts
+    from telebot.views.render import _unit, figure
+
+    left = Facts("running", 0.0, None, 2, "runs")  # type: ignore[arg-type]
+    with i18n.in_language("en"):
+        assert (_unit(1, "runs"), _unit(2, "runs")) == ("run", "runs")
+        assert i18n.number(48000) == "48,000" and i18n.number(2.5, digits=1) == "2.5"
+        assert figure(left) == "2 runs left, this one included"
+    with i18n.in_language("es"):
+        assert (_unit(1, "runs"), _unit(2, "runs")) == ("ejecución", "ejecuciones")
+        assert i18n.number(48000) == "48.000" and i18n.number(2.5, digits=1) == "2,5"
+        assert figure(left) == "faltan 2 ejecuciones, incluida la actual"
+    with i18n.in_language("pt"):
+        assert (_unit(1, "runs"), _unit(2, "runs")) == ("execução", "execuções")
+        assert i18n.number(48000) == "48.000"
+    assert i18n.current() == "en"  # the block gives the language back
+
+
+def test_which_language():
+    assert i18n.choose("pt", "es") == "pt"  # TELEBOT_LANG wins
+    assert i18n.choose(None, "es-419") == "es" and i18n.choose(None, "pt-br") == "pt"
+    assert i18n.choose(None, "de") == "en" and i18n.choose(None, None) == "en"
+    assert Settings.from_env({"TELEBOT_LANG": "ES"}).lang == "es"
+    with pytest.raises(ConfigError, match="TELEBOT_LANG"):
+        Settings.from_env({"TELEBOT_LANG": "fr"})
+
+
+def test_a_built_wheel_carries_the_compiled_catalogs(tmp_path):
+    """What `pip install .` installs: the wheel setuptools builds from pyproject (from a copy
+    of the source: an in-tree build leaves build/ behind)."""
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "telebot", src / "telebot",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                        str(tmp_path / "dist"), str(src)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("*telebot-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for lang in LANGS:
+        assert f"telebot/locale/{lang}/LC_MESSAGES/telebot.mo" in names
