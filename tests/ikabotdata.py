@@ -36,7 +36,7 @@ from ikabot.helpers.aesCipher import AESCipher
 from ikabot.web.session import Session
 
 from telebot.demo.sample_tasks import launcher
-from telebot.ikabot.producer import Target, save_process_details
+from telebot.details import Target, save_process_details
 
 
 def building_status(city: str, building: str, level: int, current_s: int, total_s: int) -> str:

@@ -17,7 +17,7 @@ from ikabotdata import IkabotDir, ikabot_task
 from telebot.alerts import delivery as alerts_module
 from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
-from telebot.ikabot.producer import save_process_details
+from telebot.details import save_process_details
 from telebot.state import StateDB
 
 

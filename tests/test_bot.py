@@ -22,8 +22,9 @@ from ikabotdata import IkabotDir, building_status
 from util import until
 
 from telebot.demo.fakeapi import FakeBotAPI
+from telebot.details import save_process_details
 from telebot.errors import ConfigError
-from telebot.ikabot.producer import modify_account, save_process_details
+from telebot.ikabot.producer import modify_account
 from telebot.tasks.model import AccountKey, Task
 from telebot.views import render
 from telebot.views.page import details_html

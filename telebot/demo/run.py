@@ -224,7 +224,7 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
 
 
 def _mission(world: DemoWorld, name: str) -> int:
-    from telebot.ikabot.producer import Target, get_process_details
+    from telebot.details import Target, get_process_details
 
     pid = world.procs[name].pid
     d = get_process_details(Target(EMAIL, USERNAME, WORLD, SERVER, None, world.ikabot_path),

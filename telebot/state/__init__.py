@@ -25,7 +25,7 @@ from telebot.state.control import ControlStore
 from telebot.state.db import Database
 from telebot.state.outbox import OutboxStore
 from telebot.state.recordings import RecordingsStore
-from telebot.state.records import AgainButton, KillButton, OutboxItem, StopRequest, Tracked
+from telebot.state.rows import AgainButton, KillButton, OutboxItem, StopRequest, Tracked
 from telebot.state.schema import SCHEMA_VERSION
 from telebot.state.settings import SettingsStore
 from telebot.state.tracking import HISTORY_KEEP, TrackingStore

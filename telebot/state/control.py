@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from telebot.state.db import Database
-from telebot.state.records import AgainButton, KillButton, StopRequest
+from telebot.state.rows import AgainButton, KillButton, StopRequest
 
 STOP_REQUESTS_KEPT = 30 * 86400.0
 BUTTONS_KEPT = 86400.0  # past their expiry

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from telebot.state.db import Database
-from telebot.state.records import OutboxItem
+from telebot.state.rows import OutboxItem
 
 _ITEM_COLUMNS = ("id, dedup_key, chat_id, kind, text, created_at, not_before, attempts, edits, "
                  "message_id, markup")

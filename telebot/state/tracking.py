@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterable
 
 from telebot.state.db import Database
-from telebot.state.records import Tracked
+from telebot.state.rows import Tracked
 
 HISTORY_KEEP = 50  # status changes remembered per task
 SQL_IN_CHUNK = 500  # values in one `IN (…)`: far below SQLite's limit on bound parameters
