@@ -78,8 +78,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _ask_bot_api(token: str, base_url: str, chat: str,
-                       send_test: bool) -> tuple[str, ChatCheck]:
+async def _ask_bot_api(token: str, base_url: str, chat: str, send_test: bool,
+                       topic_id: int | None = None) -> tuple[str, ChatCheck]:
     """getMe (the token), then the chat (`chatcheck`): who the bot is, and the chat's verdict."""
     from telegram import Bot
     from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -90,7 +90,7 @@ async def _ask_bot_api(token: str, base_url: str, chat: str,
     try:
         async with Bot(token, base_url=base_url) as bot:  # entering asks getMe
             me = bot.bot
-            verdict = await check_chat(bot, chat, send_test=send_test)
+            verdict = await check_chat(bot, chat, send_test=send_test, topic_id=topic_id)
     except InvalidToken as e:
         raise api_error(e, base_url) from None
     except NetworkError:
@@ -139,13 +139,51 @@ def cmd_check(args: argparse.Namespace) -> int:
                  "telebot a bot of its own")
     print(f"mode: {mode}")
     who, verdict = asyncio.run(_ask_bot_api(token, settings.api_base_url, chat,
-                                             args.send_test))
+                                             args.send_test, settings.topic_id))
     print(f"Bot API: getMe ok, the bot is {who}")
     print(f"state: {settings.state_dir}")
     if not verdict.ok:
         raise ConfigError(verdict.line)
     print(verdict.line)
     print("all good")
+    return 0
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    """/timeline's picture, written to a file, from telebot's database (read-only)."""
+    from telebot.bot.timeline_commands import gather
+    from telebot.state import StateDB
+    from telebot.views import timeline
+
+    try:
+        hours = timeline.hours_arg(args.hours)
+    except ValueError:
+        raise UsageError(f"--hours {args.hours!r}: give a number of hours from 1 to "
+                         f"{timeline.MAX_HOURS}, e.g. --hours 48") from None
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise UsageError(f"--out {out}: name a file in an existing directory, e.g. "
+                         "--out timeline.png")
+    settings, _ = _settings()
+    state = StateDB.open_readonly(settings.state_dir)
+    if state is None:
+        raise ConfigError(f"no telebot database in {settings.state_dir}: the picture is drawn "
+                          "from what a running telebot saw (telebot run), or set "
+                          "TELEBOT_STATE_DIR")
+    now = time.time()
+    try:
+        spans = gather(state, now, hours)
+    except sqlite3.Error as e:
+        raise ConfigError(f"telebot's state in {settings.state_dir} could not be read ({e})"
+                          ) from None
+    finally:
+        state.close()
+    pic = timeline.png(spans, now, hours)
+    try:
+        out.write_bytes(pic.png)
+    except OSError as e:
+        raise UsageError(f"cannot write {out} ({e.strerror}): choose another --out") from None
+    print(f"{out}: {pic.caption}")
     return 0
 
 
@@ -194,12 +232,16 @@ must be yours, not writable by others, and private when it holds a password or t
   TELEBOT_STALL_MINUTES          stall alert after this long without change, 0 = off (0)
   TELEBOT_OWNER_IDS              Telegram user ids who may change settings and stop tasks
   TELEBOT_HOST_LABEL             this machine's name on every message
+  TELEBOT_TOPIC_ID               the forum topic this machine writes in (a group with topics)
+  TELEBOT_METRICS_ADDR           serve Prometheus metrics at host:port/metrics
+  TELEBOT_METRICS_FILE           write them for node_exporter's textfile collector (*.prom)
   TELEBOT_ALLOW_KILL             0 turns /kill off (1)
   TELEBOT_ALLOW_MENU             0 turns /menu and Run again off (1)
   IKABOT_COMMAND                 what starts ikabot's menu for /menu (ikabot beside ikabot)
   TELEBOT_HEARTBEAT_URL          requested while telebot runs (Uptime Kuma push, healthchecks.io)
   TELEBOT_HEARTBEAT_MINUTES      how often (5)
   TELEBOT_TZ                     time zone of every time shown, e.g. Europe/Berlin (the host's)
+  TELEBOT_REPORT_PICTURE         1: the progress report carries /timeline's picture (0)
 """
 
 
@@ -223,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--send-test", action="store_true",
                    help="also send one test message to the chat")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("timeline", help="draw /timeline's picture of what ran into a PNG file",
+                       **documented)
+    p.add_argument("--hours", default=None, help="how far back, 1 to 168 (24)")
+    p.add_argument("--out", required=True, help="the PNG file to write")
+    p.set_defaults(func=cmd_timeline)
     p = sub.add_parser("health", help="exit 0 when telebot's loop beat within a minute "
                        "(a container HEALTHCHECK)", **documented)
     p.set_defaults(func=cmd_health)

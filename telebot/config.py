@@ -103,6 +103,47 @@ def _label(env: dict[str, str]) -> str | None:
     return raw or None
 
 
+def _topic(env: dict[str, str]) -> int | None:
+    raw = env.get("TELEBOT_TOPIC_ID", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) < 2**31:
+        raise ConfigError(f"TELEBOT_TOPIC_ID={raw[:40]!r}: use the number of a topic of the "
+                          "forum group (the number after the group in a topic's link, "
+                          "t.me/c/<group>/<topic>), or leave it unset")
+    return int(raw)
+
+
+def parse_metrics_addr(raw: str) -> tuple[str, int]:
+    """`host:port` (`[::1]:9464` for IPv6) as (host, port); ConfigError when it is not one."""
+    host, sep, port = raw.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or \
+            any(c.isspace() or c in "/[]" for c in host):
+        raise ConfigError(f"TELEBOT_METRICS_ADDR={raw[:60]!r}: write host:port, e.g. "
+                          "127.0.0.1:9464 (0.0.0.0:9464 to let another machine's Prometheus "
+                          "scrape it)")
+    return host, int(port)
+
+
+def _metrics_addr(env: dict[str, str]) -> tuple[str, int] | None:
+    raw = env.get("TELEBOT_METRICS_ADDR", "").strip()
+    return parse_metrics_addr(raw) if raw else None
+
+
+def _metrics_file(env: dict[str, str]) -> Path | None:
+    raw = env.get("TELEBOT_METRICS_FILE", "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.name.endswith(".prom") or not path.parent.is_dir():
+        raise ConfigError(f"TELEBOT_METRICS_FILE={raw[:80]!r}: name a file ending in .prom in "
+                          "an existing directory (node_exporter's "
+                          "--collector.textfile.directory), e.g. "
+                          "/var/lib/node_exporter/textfile_collector/telebot.prom")
+    return path
+
+
 def parse_zone(name: str | None) -> tzinfo | None:
     """TELEBOT_TZ's value as a zone; None for the host's zone; ConfigError for a bad name."""
     name = (name or "").strip()
@@ -164,6 +205,10 @@ class Settings:
     heartbeat_url: str | None = field(default=None, repr=False)
     heartbeat_minutes: float = 5.0
     tz: str | None = None  # TELEBOT_TZ, checked (`clock`); None: the host's zone
+    topic_id: int | None = None  # TELEBOT_TOPIC_ID: the forum topic this telebot writes in
+    metrics_addr: tuple[str, int] | None = None  # TELEBOT_METRICS_ADDR: /metrics served there
+    metrics_file: Path | None = None  # TELEBOT_METRICS_FILE: node_exporter's textfile
+    report_picture: bool = False  # TELEBOT_REPORT_PICTURE: the report carries /timeline's
 
     @property
     def dedicated_token(self) -> bool:
@@ -203,6 +248,10 @@ class Settings:
             heartbeat_minutes=_number(e, "TELEBOT_HEARTBEAT_MINUTES", 5.0, minimum=0.01,
                                       maximum=24 * 60),
             tz=_zone(e),
+            topic_id=_topic(e),
+            metrics_addr=_metrics_addr(e),
+            metrics_file=_metrics_file(e),
+            report_picture=_flag(e, "TELEBOT_REPORT_PICTURE", False),
         )
 
 

@@ -45,11 +45,12 @@ from telebot.views.render import fmt_clock
 log = logging.getLogger(__name__)
 
 
-def build_application(settings: Settings, token: str, label: str | None = None) -> BotApp:
+def build_application(settings: Settings, token: str, label: str | None = None,
+                      chat_id: str | None = None) -> BotApp:
     """`label`: the machine's name heading every message (see `hostlabel`), or None.
     Chats are handled side by side, each in order (see `ordering`); every handler gets a
-    `BotContext` (see `context`)."""
-    bot: ExtBot[None] = make_bot(settings, token, label)
+    `BotContext` (see `context`); messages to `chat_id` go to its topic (see `topics`)."""
+    bot: ExtBot[None] = make_bot(settings, token, label, chat_id)
     jobs: JobQueue[BotContext] = JobQueue()  # the builder's own, typed for BotContext
     builder = (ApplicationBuilder().bot(bot).context_types(CONTEXT_TYPES).job_queue(jobs)
                .concurrent_updates(PerChatUpdateProcessor()))
@@ -146,7 +147,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
     logsafe.add_secret(settings.heartbeat_url)  # a push monitor's URL is its secret
     logsafe.install_filter()
     state = StateDB(settings.state_dir)
-    app = build_application(settings, token, label_for(settings, chat_id))
+    app = build_application(settings, token, label_for(settings, chat_id), chat_id)
     rt = Runtime(settings, store, state, chat_id)
     app.bot_data.runtime = rt
     add_handlers(app)
@@ -158,7 +159,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
     if not connected:
         state.close()
         return
-    await announce(app.bot, chat_id)
+    await announce(app.bot, chat_id, settings.topic_id)
     from telebot.alerts.alerter import Alerter, attach
 
     menu = app.bot_data.menu = MenuManager(rt, app.bot)

@@ -4,8 +4,9 @@ commands /help and Telegram's command menu show.
 Each concern has its module (one feature per file, as python-telegram-bot's examples keep
 them): the gates every update passes (`gates`), /status (`status_commands`), /details
 (`details_commands`), /alerts and /mute (`alert_commands`), /report (`report_commands`),
-/kill (`kill`), /menu (`menu_handlers`), and what answers when nothing else did
-(`fallbacks`). A new command: its own module, one line below, one entry in COMMANDS.
+/timeline (`timeline_commands`), /kill (`kill`), /menu (`menu_handlers`), and what answers
+when nothing else did (`fallbacks`). A new command: its own module, one line below, one
+entry in COMMANDS.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from telebot.bot import (
     menu_handlers,
     report_commands,
     status_commands,
+    timeline_commands,
 )
 from telebot.bot.callbacks import Kind, is_ours, pattern
 from telebot.bot.context import BotApp, BotContext
@@ -43,6 +45,7 @@ COMMANDS = {
     "status": "every ikabot task, with progress",
     "webserver": "URLs of running ikabot web servers",
     "details": "everything about one task: /details <pid>",
+    "timeline": "a picture of what ran: /timeline [hours]",
     "report": "scheduled progress report: /report [minutes|off]",
     "alerts": "which alerts you get (died, finished, stalled)",
     "mute": "hold non-urgent alerts: /mute <minutes>",
@@ -90,6 +93,7 @@ def add_handlers(app: BotApp) -> None:
             ("status", status_commands.cmd_status),
             ("webserver", status_commands.cmd_webserver),
             ("details", details_commands.cmd_details),
+            ("timeline", timeline_commands.cmd_timeline),
             ("report", report_commands.cmd_report),
             ("alerts", alert_commands.cmd_alerts),
             ("mute", alert_commands.cmd_mute),

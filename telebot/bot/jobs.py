@@ -12,8 +12,9 @@ from telegram.constants import ParseMode
 from telegram.ext import JobQueue
 
 from telebot.bot.context import BotApp, BotContext
+from telebot.bot.timeline_commands import picture
 from telebot.tasks.model import Task
-from telebot.views import render
+from telebot.views import render, timeline
 
 REPORT_JOB = "progress-report"
 
@@ -48,6 +49,9 @@ async def report(context: BotContext) -> None:
         return
     for chunk in render.split_message(render.report_html(tasks)):
         await context.bot.send_message(rt.chat_id, chunk, parse_mode=ParseMode.HTML)
+    if rt.settings.report_picture:  # TELEBOT_REPORT_PICTURE=1: /timeline's picture too
+        pic = await picture(rt.state, timeline.DEFAULT_HOURS)
+        await context.bot.send_photo(rt.chat_id, pic.png, caption=pic.caption)
     await rt.state.run(rt.state.settings.set_report_signature, signature)
 
 

@@ -29,6 +29,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 # the code a launcher named `ikabot` runs (`demo.sample_tasks.launcher`): its command line is
@@ -150,7 +151,9 @@ def stub_game(gates: str | None, fortress: bool = True, per_pid: bool = False,
     Session.post = lambda self, *a, **k: ""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def prepare(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, ModuleType]:
+    """Everything up to ikabot's `command_line.main`, which is returned (still to be run):
+    a test may wrap more of it."""
     parser = argparse.ArgumentParser(prog="offline ikabot")
     parser.add_argument("--home", required=True)
     parser.add_argument("--log", required=True)
@@ -179,5 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     stub_login(identity or {"": ("offline", "59", "en")})
     os.environ["HOME"] = args.home
     sys.argv = [sys.argv[0]]  # ikabot reads its arguments as answers
+    return args, command_line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _, command_line = prepare(argv)
     command_line.main()
     return 0

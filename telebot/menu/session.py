@@ -29,6 +29,7 @@ QUIET = 0.15  # seconds without output before the screen is shown
 MIN_INTERVAL = 1.0  # seconds between two edits of the screen message (private chat)
 GROUP_INTERVAL = 3.0  # in a group: Telegram allows 20 messages a minute there
 IDLE_LIMIT = 600.0  # a session nobody answered for this long ends
+CLOSE_WAIT = 5.0  # seconds after the last answer a closing session waits for its new task
 
 
 def one_line(text: str) -> str:
@@ -189,7 +190,10 @@ class MenuSession:
     # ---- the end
 
     async def close(self, reason: str) -> None:
+        """End the session (/cancel, ✖, telebot stopping); a task forked by the last answers
+        first gets its chance to be seen started (`wait_for_started`)."""
         self.end_reason = self.end_reason or reason
+        await wait_for_started(self)
         if self.terminal is not None:
             await self.terminal.close()
         if self._runner is not None:
@@ -199,8 +203,31 @@ class MenuSession:
         if self.ended.is_set():
             return
         await started_terminal(self).close()
+        await record_last(self)
         await self.spotter.end_helpers(self.pid)
         self.ended.set()
         self._settled.set()
         with contextlib.suppress(Exception):
             await self.publish(self.view())
+
+
+async def wait_for_started(session: MenuSession) -> None:
+    """A closing session gives a task forked by its last answers until `CLOSE_WAIT` s after
+    the last answer to be seen started (the menu shows its choices again), so that its
+    recording does not depend on how quickly the owner ended the session."""
+    deadline = session._last_input + CLOSE_WAIT
+    while session.spotter.unresolved() and not session.ended.is_set() and \
+            time.monotonic() < deadline:
+        await session.next_settle(session.generation, deadline - time.monotonic())
+
+
+async def record_last(session: MenuSession) -> None:
+    """After the hangup: a task whose configurator finished is recorded however the session
+    ended, even when the menu never showed its choices again (`Spotter.last_look`)."""
+    try:
+        started = await session.spotter.last_look(session.steps)
+        if started is not None:
+            session.started.append(started)
+            await session.on_started(session, started)
+    except Exception:
+        log.exception("menu session %s: its last task could not be recorded", session.token)

@@ -65,6 +65,24 @@ class KillButton:
 
 
 @dataclass(frozen=True)
+class AgainButton:
+    """A 🔁 Run it confirmation: which recording it replays, the copies of that action the
+    owner was shown as already running (`twin_guard.identity_of`, space-separated), until
+    when it is valid, and whether it was used."""
+
+    nonce: str
+    pid: int
+    start_ticks: int
+    acknowledged: str
+    expires_at: float
+    used_at: float | None
+
+    @property
+    def seen(self) -> tuple[str, ...]:
+        return tuple(self.acknowledged.split())
+
+
+@dataclass(frozen=True)
 class StopRequest:
     """telebot was asked to stop this very process (written before the signal is sent)."""
 
