@@ -152,3 +152,33 @@ def test_a_built_wheel_carries_the_compiled_catalogs(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for lang in LANGS:
         assert f"telebot/locale/{lang}/LC_MESSAGES/telebot.mo" in names
+
+
+@pytest.mark.parametrize("lang", ("en", *LANGS))
+def test_alerts_in_every_language_are_html_telegram_accepts(lang):
+    """An end, a storm of mixed ends, a stall: each text passes the strict Bot API's HTML
+    check, and says its word in the language."""
+    import time as _time
+
+    from telebot.alerts import texts
+    from telebot.alerts.ending import Ending
+    from telebot.state import Tracked
+    from telebot.tasks.facts import How
+
+    now = _time.time()
+    row = Tracked(7, 70, now - 3600, "a@b.c", "alice", "59", "en", "autoPirate",
+                  "Pirating for 3 more runs", {"done": 7, "total": 10, "unit": "runs"}, 3,
+                  [], now - 3600, now - 5, now - 900, None, None, None)
+    killed = texts.Ended(row, Ending(How.KILLED, None, "SIGKILL", None), now)
+    failed = texts.Ended(row, Ending(How.FAILED, 1, None, "Error <in> & out"), now)
+    with i18n.in_language(lang):
+        one = "\n".join(texts.alert_lines(killed))
+        storm = "\n".join(texts.storm_lines([killed, failed]))
+        stalled = texts.stalled_text(row, now)
+    for text in (one, storm, stalled):
+        parse_html(text)
+    word = {"en": "killed", "es": "eliminada", "pt": "encerrada à força"}[lang]
+    assert word in parse_html(one).split("\n")[0]
+    run = {"en": "with 7 of 10 runs done", "es": "con 7 de 10 ejecuciones",
+           "pt": "com 7 de 10 execuções"}[lang]
+    assert run in one
