@@ -1,6 +1,6 @@
 """The `telebot` command: run | status | check | demo.
 
-Expected failures end with one line on stderr and exit status 2 (DESIGN.md section 2); the
+Expected failures end with one line on stderr and exit status 2 (docs/contract.md section 2); the
 line says what to fix. Nothing here writes ikabot's files.
 """
 

@@ -187,7 +187,8 @@ def test_usage_errors(run_cli):
 
 
 def test_help_names_every_environment_variable(run_cli):
-    """Each command's --help names the environment variables and .env (DESIGN section 2)."""
+    """Each command's --help names the environment variables and .env (docs/contract.md,
+    section 2)."""
     import inspect
 
     from telebot.config import Settings

@@ -165,7 +165,8 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         state.close()
         return
     await announce(app.bot, chat_id, settings.topic_id)
-    from telebot.alerts.alerter import Alerter, attach
+    from telebot.alerts.alerter import Alerter
+    from telebot.bot.alert_out import BotOut, attach
 
     menu = app.bot_data.menu = MenuManager(rt, app.bot)
 
@@ -173,7 +174,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         markup = kill.stop_markup(rt, tasks, app.bot)
         return None if markup is None else json.dumps(markup.to_dict())
 
-    rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,
+    rt.alerter = Alerter(state, chat_id, BotOut(app.bot), stall_minutes=settings.stall_minutes,
                          fallback_interval=settings.scan_seconds,
                          ikabot_log=IkabotLog(settings.ikabot_log,
                                               owner=owner_of(settings.ikabot_path)),
@@ -249,7 +250,7 @@ def _metrics(settings: Settings, alerter: Alerter, pulse: Pulse) -> MetricsExpor
     metrics = MetricsExporter(settings, lambda: pulse.last_beat)
     metrics.start()
     alerter.on_ended.append(metrics.ended)
-    alerter.deliverer.on_delivered = metrics.delivered
+    alerter.deliverer.on_delivered.append(metrics.delivered)
     return metrics
 
 

@@ -9,11 +9,11 @@ import traceback
 from telegram import Update
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from telebot.alerts.telegram_errors import refusal
 from telebot.bot.context import BotContext
 from telebot.bot.gates import for_this_bot
 from telebot.bot.permissions import in_bots_chat
 from telebot.bot.replies import send
+from telebot.bot.telegram_errors import refusal
 from telebot.logsafe import redact
 from telebot.views import render
 

@@ -560,8 +560,8 @@ def html_to_text(markup: str) -> str:
 
 
 def as_json(tasks: Sequence[Task]) -> dict[str, Any]:
-    """`telebot status --json`: the contract's shape (DESIGN.md section 2), strict JSON: a NaN
-    or Infinity from ikabot's details (Python's json writes them) becomes null."""
+    """`telebot status --json`: the contract's shape (docs/contract.md section 2), strict JSON:
+    a NaN or Infinity from ikabot's details (Python's json writes them) becomes null."""
     return _finite({"processes": [task_json(t) for t in tasks]})
 
 
