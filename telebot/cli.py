@@ -1,6 +1,6 @@
 """The `telebot` command: run | status | check | demo.
 
-Expected failures end with one line on stderr and exit status 2 (DESIGN.md section 2); the
+Expected failures end with one line on stderr and exit status 2 (docs/contract.md section 2); the
 line says what to fix. Nothing here writes ikabot's files.
 """
 
@@ -213,7 +213,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from telebot.demo.run import run_demo
 
-    return run_demo(keep_running=args.keep_running)
+    return run_demo(keep_running=args.keep_running, lang=args.lang)
 
 
 ENVIRONMENT = """\
@@ -242,6 +242,7 @@ must be yours, not writable by others, and private when it holds a password or t
   TELEBOT_HEARTBEAT_MINUTES      how often (5)
   TELEBOT_TZ                     time zone of every time shown, e.g. Europe/Berlin (the host's)
   TELEBOT_REPORT_PICTURE         1: the progress report carries /timeline's picture (0)
+  TELEBOT_LANG                   en, es or pt (the owner's Telegram language, else en)
 """
 
 
@@ -276,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="see the whole thing work, no account or Telegram needed")
     p.add_argument("--keep-running", action="store_true",
                    help="leave the demo up until Ctrl-C, to watch it")
+    p.add_argument("--lang", choices=("en", "es", "pt"), default=None,
+                   help="the language telebot speaks in the demo (TELEBOT_LANG)")
     p.set_defaults(func=cmd_demo)
     return parser
 

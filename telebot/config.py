@@ -1,6 +1,7 @@
 """Settings from the environment (and a `.env` in the working directory).
 
-The names are part of the contract in DESIGN.md section 2: tests outside the project set them.
+The names are part of the contract in docs/contract.md section 2: tests outside the project set
+them.
 """
 
 from __future__ import annotations
@@ -182,6 +183,16 @@ def _url(env: dict[str, str], name: str) -> str | None:
     return raw or None
 
 
+def _lang(env: dict[str, str]) -> str | None:
+    from telebot.i18n import LANGS
+
+    raw = env.get("TELEBOT_LANG", "").strip().lower()
+    if raw and raw not in LANGS:
+        raise ConfigError(f"TELEBOT_LANG={raw[:20]!r}: telebot speaks {', '.join(LANGS)}; set "
+                          "one of them, or leave it unset for the owner's Telegram language")
+    return raw or None
+
+
 @dataclass(frozen=True)
 class Settings:
     ikabot_path: Path
@@ -209,6 +220,7 @@ class Settings:
     metrics_addr: tuple[str, int] | None = None  # TELEBOT_METRICS_ADDR: /metrics served there
     metrics_file: Path | None = None  # TELEBOT_METRICS_FILE: node_exporter's textfile
     report_picture: bool = False  # TELEBOT_REPORT_PICTURE: the report carries /timeline's
+    lang: str | None = None  # TELEBOT_LANG (en|es|pt); None: the owner's Telegram language
 
     @property
     def dedicated_token(self) -> bool:
@@ -252,6 +264,7 @@ class Settings:
             metrics_addr=_metrics_addr(e),
             metrics_file=_metrics_file(e),
             report_picture=_flag(e, "TELEBOT_REPORT_PICTURE", False),
+            lang=_lang(e),
         )
 
 
@@ -266,8 +279,9 @@ def config_env_file() -> Path:
 
 
 def load_settings_files() -> list[Path]:
-    """Read `./.env` (DESIGN 2), then the canonical `config_env_file()`; what is set first
-    wins (the real environment before both). Returns the files read, for `check` to name."""
+    """Read `./.env` (docs/contract.md section 2), then the canonical `config_env_file()`; what
+    is set first wins (the real environment before both). Returns the files read, for `check`
+    to name."""
     read: list[Path] = []
     for candidate in (Path.cwd() / ".env", config_env_file()):
         if any(candidate.resolve() == p.resolve() for p in read):

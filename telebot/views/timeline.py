@@ -23,7 +23,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from telebot.i18n import _, ngettext, number
 from telebot.views import clock
+from telebot.views.render import counted, how_label
 
 MAX_HOURS = 168
 DEFAULT_HOURS = 24
@@ -103,15 +105,18 @@ def counts(spans: Sequence[Span]) -> Counter[str]:
 
 def caption(spans: Sequence[Span], hours: float, more: int = 0) -> str:
     """'14 ran · 11 finished · 2 killed · 1 failed' (plain text, ≤ 1024 characters)."""
+    h = number(hours, digits=1)
     if not spans:
-        return f"Nothing ran in the last {hours:g} h that telebot saw."
+        return _("Nothing ran in the last {hours} h that telebot saw.").format(hours=h)
     tally = counts(spans)
-    parts = [f"{len(spans)} ran"] + [f"{tally[o]} {o}" for o in OUTCOMES[1:] if tally[o]]
+    parts = [ngettext("{n} ran", "{n} ran", len(spans)).format(n=number(len(spans)))]
+    parts += [counted(o, tally[o]) for o in OUTCOMES[1:] if tally[o]]
     if tally["running"]:
-        parts.append(f"{tally['running']} still running")
-    text = " · ".join(parts) + f" (last {hours:g} h)"
+        parts.append(counted("running", tally["running"]))
+    text = " · ".join(parts) + " " + _("(last {hours} h)").format(hours=h)
     if more:
-        text += f"\n+{more} more not drawn: the {MAX_ROWS} most recent are shown"
+        text += "\n" + _("+{more} more not drawn: the {rows} most recent are shown").format(
+            more=number(more), rows=MAX_ROWS)
     return text[:CAPTION_LIMIT]
 
 
@@ -127,6 +132,7 @@ def png(spans: Sequence[Span], now: float, hours: float = DEFAULT_HOURS, *,
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
 
     start = now - hours * 3600
     rows = chosen(spans, limit)
@@ -173,26 +179,32 @@ def png(spans: Sequence[Span], now: float, hours: float = DEFAULT_HOURS, *,
     ax.set_ylim(-0.7, max(len(lines), 1) - 0.3)
     ax.set_xlim(mdates.date2num(clock.at(start)), mdates.date2num(clock.at(now)))
     ax.axvline(mdates.date2num(clock.at(now)), color="#CC0000", linewidth=1.2)
-    ax.text(mdates.date2num(clock.at(now)), 1.0, "now", color="#CC0000", fontsize=9,
+    ax.text(mdates.date2num(clock.at(now)), 1.0, _("now"), color="#CC0000", fontsize=9,
             ha="right", va="bottom", transform=ax.get_xaxis_transform())
-    fmt = "%H:%M" if hours <= 36 else "%a %d"
-    ax.xaxis.set_major_formatter(mdates.DateFormatter(fmt, tz=zone))
+    if hours <= 36:
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
+    else:  # 'Mon 04' / 'lun 04': the day's name in the language
+        ax.xaxis.set_major_formatter(FuncFormatter(
+            lambda x, _pos: clock.weekday(mdates.num2date(x, tz=zone).timestamp())))
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=zone, minticks=4, maxticks=8))
     ax.tick_params(axis="x", labelsize=9)
-    ax.set_xlabel(f"time ({clock.zone_name(now)})", fontsize=9)
+    ax.set_xlabel(_("time ({zone})").format(zone=clock.zone_name(now)), fontsize=9)
     ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
     ax.set_axisbelow(True)
     if not rows:
-        ax.text(0.5, 0.5, f"nothing ran in the last {hours:g} h", ha="center", va="center",
+        ax.text(0.5, 0.5, _("nothing ran in the last {hours} h").format(
+            hours=number(hours, digits=1)), ha="center", va="center",
                 transform=ax.transAxes, fontsize=10, color="#666666")
-    fig.suptitle(f"ikabot tasks, last {hours:g} h", fontsize=11, x=0.02, ha="left",
+    fig.suptitle(_("ikabot tasks, last {hours} h").format(hours=number(hours, digits=1)),
+                 fontsize=11, x=0.02, ha="left",
                  y=1 - 0.12 / height)
-    handles = [Patch(color=COLOURS[o], label=o) for o in OUTCOMES]
+    handles = [Patch(color=COLOURS[o], label=how_label(o)) for o in OUTCOMES]
     fig.legend(handles=handles, loc="lower left", ncol=4, fontsize=8,
                frameon=False, bbox_to_anchor=(0.0, 0.0), handlelength=1.2,
                columnspacing=0.8)
     if more:
-        fig.text(0.98, 0.01, f"+{more} more (older)", ha="right", va="bottom", fontsize=9)
+        fig.text(0.98, 0.01, _("+{n} more (older)").format(n=number(more)), ha="right",
+                 va="bottom", fontsize=9)
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return Picture(out.getvalue(), caption(spans, hours, more), len(rows), more)
