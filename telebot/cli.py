@@ -213,7 +213,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from telebot.demo.run import run_demo
 
-    return run_demo(keep_running=args.keep_running)
+    return run_demo(keep_running=args.keep_running, lang=args.lang)
 
 
 ENVIRONMENT = """\
@@ -277,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="see the whole thing work, no account or Telegram needed")
     p.add_argument("--keep-running", action="store_true",
                    help="leave the demo up until Ctrl-C, to watch it")
+    p.add_argument("--lang", choices=("en", "es", "pt"), default=None,
+                   help="the language telebot speaks in the demo (TELEBOT_LANG)")
     p.set_defaults(func=cmd_demo)
     return parser
 
