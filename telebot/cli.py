@@ -268,7 +268,7 @@ must be yours, not writable by others, and private when it holds a password or t
   TELEBOT_METRICS_FILE           write them for node_exporter's textfile collector (*.prom)
   TELEBOT_ALLOW_KILL             0 turns /kill off (1)
   TELEBOT_ALLOW_MENU             0 turns /menu and Run again off (1)
-  IKABOT_COMMAND                 what starts ikabot's menu for /menu (ikabot beside ikabot)
+  IKABOT_COMMAND                 what starts ikabot's menu for /menu (the ikabot beside telebot)
   TELEBOT_HEARTBEAT_URL          requested while telebot runs (Uptime Kuma push, healthchecks.io)
   TELEBOT_HEARTBEAT_MINUTES      how often (5)
   TELEBOT_TZ                     time zone of every time shown, e.g. Europe/Berlin (the host's)
@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Telegram status, web-server URLs and death alerts for ikabot tasks.",
         epilog=ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"telebot {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"telebot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     documented: dict[str, Any] = {"epilog": ENVIRONMENT,
                                   "formatter_class": argparse.RawDescriptionHelpFormatter}
@@ -311,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=("en", "es", "pt"), default=None,
                    help="the language telebot speaks in the demo (TELEBOT_LANG)")
     p.set_defaults(func=cmd_demo)
+    for action in sub._choices_actions:  # each command's --help says what it does, too
+        command = sub.choices[action.dest]
+        command.description = command.description or f"telebot {action.dest}: {action.help}."
     return parser
 
 
