@@ -1,6 +1,7 @@
 """Settings from the environment (and a `.env` in the working directory).
 
-The names are part of the contract in DESIGN.md section 2: tests outside the project set them.
+The names are part of the contract in docs/contract.md section 2: tests outside the project set
+them.
 """
 
 from __future__ import annotations
@@ -278,8 +279,9 @@ def config_env_file() -> Path:
 
 
 def load_settings_files() -> list[Path]:
-    """Read `./.env` (DESIGN 2), then the canonical `config_env_file()`; what is set first
-    wins (the real environment before both). Returns the files read, for `check` to name."""
+    """Read `./.env` (docs/contract.md section 2), then the canonical `config_env_file()`; what
+    is set first wins (the real environment before both). Returns the files read, for `check`
+    to name."""
     read: list[Path] = []
     for candidate in (Path.cwd() / ".env", config_env_file()):
         if any(candidate.resolve() == p.resolve() for p in read):

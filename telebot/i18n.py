@@ -3,9 +3,9 @@
 Every text telebot writes goes through `_` (or `ngettext` when it counts something), and every
 figure through `number`; ikabot's own words (its statuses, its menu screen) never do: they are
 shown as ikabot wrote them. The catalogs live in `telebot/locale/<lang>/LC_MESSAGES/telebot.po`
-(made with Babel: `pybabel extract`, `pybabel update`, `pybabel compile`, see the README); the
-compiled `.mo` files are committed beside them and shipped as package data, so an installed
-telebot, editable or not, has them without a build step of its own.
+(made with Babel: `pybabel extract`, `pybabel update`, `pybabel compile`, see
+docs/languages.md); the compiled `.mo` files are committed beside them and shipped as package
+data, so an installed telebot, editable or not, has them without a build step of its own.
 
 Which language: `TELEBOT_LANG` (en|es|pt) when set; else the owner's Telegram `language_code`
 (`es-419` → es, `pt-br` → pt; the bot learns it from the owner's first update and keeps it in

@@ -1,4 +1,4 @@
-"""Prometheus metrics (DESIGN 2c): the real bot with TELEBOT_METRICS_ADDR and
+"""Prometheus metrics (docs/contract.md section 2c): the real bot with TELEBOT_METRICS_ADDR and
 TELEBOT_METRICS_FILE, real task processes written into ikabot's data by ikabot's code, the
 loopback Bot API; the exposition scraped over HTTP and read from the textfile, and parsed with
 prometheus-client's own parser."""

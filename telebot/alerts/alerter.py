@@ -23,6 +23,7 @@ from telebot.alerts.storms import Storms, text_of
 from telebot.alerts.texts import Ended, stalled_text
 from telebot.alerts.tracker import Tracker
 from telebot.alerts.twice import StopMarkup, TwiceWarnings
+from telebot.i18n import N_
 from telebot.ikabot.log import IkabotLog
 from telebot.processes.exitinfo import ExitInfo
 from telebot.processes.watcher import ProcessWatcher
@@ -41,9 +42,9 @@ def toggle_of(how: str) -> str:
 
 # What each /alerts switch covers, as /alerts says it (`toggle_of` decides it for ends).
 SWITCHES = {
-    "died": "a task failed, was killed, died or was stopped",
-    "finished": "a task finished its work",
-    "stalled": "a running task's status did not change for TELEBOT_STALL_MINUTES",
+    "died": N_("a task failed, was killed, died or was stopped"),
+    "finished": N_("a task finished its work"),
+    "stalled": N_("a running task's status did not change for TELEBOT_STALL_MINUTES"),
 }
 
 

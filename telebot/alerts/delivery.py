@@ -44,6 +44,7 @@ from telebot.alerts.sending import (
     Unparsable,
     Unreachable,
 )
+from telebot.i18n import ngettext, number
 from telebot.logsafe import redact
 from telebot.state import OutboxItem, StateDB
 
@@ -342,5 +343,6 @@ def waiting(state: StateDB, now: float | None = None) -> dict[str, Any] | None:
 def waiting_line(held: dict[str, Any], clock_text: str) -> str:
     """`3 alerts waiting since 12:03: the chat refuses them (403: bot was blocked by the user)`"""
     n = held["count"]
-    return (f"{n} alert{'' if n == 1 else 's'} waiting since {clock_text}: the chat refuses "
-            f"them ({held['reason']})")
+    return ngettext("{n} alert waiting since {time}: the chat refuses it ({why})",
+                    "{n} alerts waiting since {time}: the chat refuses them ({why})", n).format(
+        n=number(n), time=clock_text, why=held["reason"])

@@ -55,7 +55,7 @@ def scan_families(scan: ScanFigures) -> tuple[Metric, ...]:
 
 
 class TelebotCollector(Collector):
-    """This machine's metrics (DESIGN 2c), for one CollectorRegistry."""
+    """This machine's metrics (docs/contract.md section 2c), for one CollectorRegistry."""
 
     def __init__(self, host: str, version: str,
                  heartbeat: Callable[[], float | None] = lambda: None) -> None:

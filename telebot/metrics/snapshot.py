@@ -4,7 +4,7 @@ Everything here comes from the task views and their `Facts` (telebot/tasks/facts
 progress ratio is the fraction /status draws as its bar, the state is /status's state, so a
 graph and a chat message about one task never disagree. Labels name the machine (`host`), the
 player in the game (`username`, `world`, `server`), the `action` and the `pid`; never the
-account's e-mail, a token or a chat id (DESIGN 2c).
+account's e-mail, a token or a chat id (docs/contract.md section 2c).
 
 Which tasks have an `ikabot_task_up` series: the running ones (1) and those that ended badly
 or unknown (failed, killed, died: 0). A task that finished its work, or that an owner stopped,

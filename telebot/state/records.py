@@ -43,7 +43,8 @@ class Tracked:
         return AccountKey(self.email, self.username, self.world, self.server)
 
     def ended_json(self) -> dict[str, Any] | None:
-        """The contract's `ended` object (DESIGN 2), once telebot saw the task end."""
+        """The contract's `ended` object (docs/contract.md section 2), once telebot saw the
+        task end."""
         if self.ended_at is None:
             return None
         return {"how": self.end_kind, "exit_status": self.exit_status, "signal": self.signal,
