@@ -151,10 +151,12 @@ class Alerter:
 
     # ---- ends
 
-    async def on_exit(self, event: ProcessExited, last: Task | None = None) -> None:
-        """`last`: the task's entry as ikabot left it, read after the end (what it wrote after
-        the last scan, such as the run it was in when it was killed), if there is one."""
-        row = await self.state.run(self.state.tracking.tracked_one, event.pid, event.start_ticks)
+    async def on_exit(self, event: ProcessExited, last: Task | None = None,
+                      row: Tracked | None = None) -> None:
+        """`last`: the task's entry as ikabot left it after the end (the run it was in when
+        killed), if any; `row`: its tracked row, if the caller has it (one hop fewer)."""
+        tracking = self.state.tracking
+        row = row or await self.state.run(tracking.tracked_one, event.pid, event.start_ticks)
         if row is None or row.ended_at is not None:
             return
         if self.ikabot_log is not None:
@@ -239,7 +241,7 @@ async def on_process_exited(alerter: Alerter, ended_view: EndedView,
     last = None
     if row is not None and row.ended_at is None:
         last = await ended_view(row.pid, row.started, update.at)
-    await alerter.on_exit(update, last)
+    await alerter.on_exit(update, last, row)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded
     await asyncio.sleep(0)
