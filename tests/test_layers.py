@@ -1,7 +1,7 @@
 """Imports follow the data, floor by floor (`docs/architecture.md`):
 
     errors, logsafe → config → ikabot/ → processes/ → tasks/ → views/ → state/ → alerts/
-        → menu/ → bot/ → details (the producer API's path), demo/, cli
+        → menu/ → keepalive/ → bot/ → details (the producer API's path), demo/, cli
 
 A module may use its own floor and the floors below it, never one above: read from the source
 with `ast` (every import, also one inside a function or under TYPE_CHECKING), so a shortcut
@@ -28,6 +28,7 @@ FLOORS = [
     ("telebot.state",),
     ("telebot.alerts",),
     ("telebot.menu",),
+    ("telebot.keepalive",),
     ("telebot.bot",),
     ("telebot.details", "telebot.demo", "telebot.cli", "telebot.__main__"),
 ]

@@ -93,11 +93,11 @@ class Alerter:
     fallback_interval: float = 15.0
     ikabot_log: IkabotLog | None = None
     exits: Callable[[ProcessExited], None] | None = None
-    # the 🛑 buttons of a task (the /kill flow's, as JSON), or None when stopping is off
-    stop_markup: StopMarkup | None = None
-    # buttons for an alert by its outbox key (JSON, on the writer thread), e.g. /menu's
-    # 🔁 Run again under an end
+    stop_markup: StopMarkup | None = None  # a task's 🛑 (/kill's, JSON); None: stopping off
+    # buttons for an alert by its outbox key (JSON, writer thread): 🔁 Run again, ♻️
     markup_for: Callable[[str], str | None] | None = None
+    end_note: Callable[[Tracked, str], str | None] | None = None  # ♻️ line, in the end's
+    after_end: Callable[[Tracked], Awaitable[None]] | None = None  # transaction; then
     watcher: ProcessWatcher = field(init=False)
     tracker: Tracker = field(init=False)
     storms: Storms = field(init=False)
@@ -182,6 +182,8 @@ class Alerter:
             cause = self.ikabot_log.error_cause(row.pid, since=row.started)
         if await self.state.run(self._write_end, row, exit, cause, at, offline, last):
             self.deliverer.wake()
+        if self.after_end is not None:
+            await self.after_end(row)
 
     def _write_end(self, row: Tracked, exit: ExitInfo | None, cause: str | None, at: float,
                    offline: bool, last: Task | None) -> bool:
@@ -192,7 +194,6 @@ class Alerter:
         changed = self.tracker.last_words(row, last, at) if last is not None else None
         ending = classify(row, exit, cause,
                           stopped=state.control.stop_requested(row.pid, row.start_ticks))
-        e = Ended(row, ending, at, offline=offline)
         with state.db.transaction():
             if changed is not None:
                 self.tracker.keep_last_words(row, changed, at)
@@ -200,6 +201,8 @@ class Alerter:
                                       exit_status=ending.exit_status, signal=ending.signal,
                                       cause=ending.cause):
                 return False
+            note = self.end_note(row, ending.how) if self.end_note else None
+            e = Ended(row, ending, at, offline=offline, note=note or "")
             if not state.settings.alert_kinds().get(toggle_of(ending.how), True):
                 return False
             key = f"end:{row.pid}:{row.start_ticks}"

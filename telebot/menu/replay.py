@@ -4,11 +4,12 @@ stops and says where; the live session stays with the owner."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telebot.menu.recorded import Step, StepKind
 from telebot.menu.screen import Question
-from telebot.menu.session import MenuSession
+from telebot.menu.session import MenuSession, View
 
 PATIENCE = 5.0  # seconds a different screen must stay unchanged to count as a difference
 FIRST_SCREEN = 30.0  # seconds the menu may take to ask its first question
@@ -55,10 +56,21 @@ async def _asked(session: MenuSession, expected: Question, after: int,
         patience = PATIENCE
 
 
-async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...]) -> Outcome:
+# an echo-off question the recording has no answer for (ikabot's password prompt): answered
+# by keep-alive (True: the replay goes on), or not (False: it stops there)
+AtEchoOff = Callable[[View], Awaitable[bool]]
+
+
+async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...],
+                 at_echo_off: AtEchoOff | None = None) -> Outcome:
     generation = 0
     for i, step in enumerate(steps, 1):
         matched, found, echo_off = await _asked(session, step.question, generation, i == 1)
+        while not matched and echo_off and at_echo_off is not None and \
+                step.kind is not StepKind.ENTER and not session.ended.is_set() and \
+                await at_echo_off(session.view()):
+            generation = session.generation
+            matched, found, echo_off = await _asked(session, step.question, generation, True)
         if not matched and session.view().question == step.question and \
                 not session.ended.is_set():
             matched = True  # asked already, before the wait began
