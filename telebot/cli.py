@@ -1,6 +1,6 @@
 """The `telebot` command: run | status | check | demo.
 
-Expected failures end with one line on stderr and exit status 2 (DESIGN.md section 2); the
+Expected failures end with one line on stderr and exit status 2 (docs/contract.md section 2); the
 line says what to fix. Nothing here writes ikabot's files.
 """
 
@@ -155,6 +155,44 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_timeline(args: argparse.Namespace) -> int:
+    """/timeline's picture, written to a file, from telebot's database (read-only)."""
+    from telebot.bot.timeline_commands import gather
+    from telebot.state import StateDB
+    from telebot.views import timeline
+
+    try:
+        hours = timeline.hours_arg(args.hours)
+    except ValueError:
+        raise UsageError(f"--hours {args.hours!r}: give a number of hours from 1 to "
+                         f"{timeline.MAX_HOURS}, e.g. --hours 48") from None
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise UsageError(f"--out {out}: name a file in an existing directory, e.g. "
+                         "--out timeline.png")
+    settings, _ = _settings()
+    state = StateDB.open_readonly(settings.state_dir)
+    if state is None:
+        raise ConfigError(f"no telebot database in {settings.state_dir}: the picture is drawn "
+                          "from what a running telebot saw (telebot run), or set "
+                          "TELEBOT_STATE_DIR")
+    now = time.time()
+    try:
+        spans = gather(state, now, hours)
+    except sqlite3.Error as e:
+        raise ConfigError(f"telebot's state in {settings.state_dir} could not be read ({e})"
+                          ) from None
+    finally:
+        state.close()
+    pic = timeline.png(spans, now, hours)
+    try:
+        out.write_bytes(pic.png)
+    except OSError as e:
+        raise UsageError(f"cannot write {out} ({e.strerror}): choose another --out") from None
+    print(f"{out}: {pic.caption}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from telebot.bot.app import run_bot
 
@@ -181,7 +219,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from telebot.demo.run import run_demo
 
-    return run_demo(keep_running=args.keep_running)
+    return run_demo(keep_running=args.keep_running, lang=args.lang)
 
 
 ENVIRONMENT = """\
@@ -213,6 +251,8 @@ must be yours, not writable by others, and private when it holds a password or t
   TELEBOT_HEARTBEAT_URL          requested while telebot runs (Uptime Kuma push, healthchecks.io)
   TELEBOT_HEARTBEAT_MINUTES      how often (5)
   TELEBOT_TZ                     time zone of every time shown, e.g. Europe/Berlin (the host's)
+  TELEBOT_REPORT_PICTURE         1: the progress report carries /timeline's picture (0)
+  TELEBOT_LANG                   en, es or pt (the owner's Telegram language, else en)
 """
 
 
@@ -236,12 +276,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--send-test", action="store_true",
                    help="also send one test message to the chat")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("timeline", help="draw /timeline's picture of what ran into a PNG file",
+                       **documented)
+    p.add_argument("--hours", default=None, help="how far back, 1 to 168 (24)")
+    p.add_argument("--out", required=True, help="the PNG file to write")
+    p.set_defaults(func=cmd_timeline)
     p = sub.add_parser("health", help="exit 0 when telebot's loop beat within a minute "
                        "(a container HEALTHCHECK)", **documented)
     p.set_defaults(func=cmd_health)
     p = sub.add_parser("demo", help="see the whole thing work, no account or Telegram needed")
     p.add_argument("--keep-running", action="store_true",
                    help="leave the demo up until Ctrl-C, to watch it")
+    p.add_argument("--lang", choices=("en", "es", "pt"), default=None,
+                   help="the language telebot speaks in the demo (TELEBOT_LANG)")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -1,6 +1,7 @@
 """Settings from the environment (and a `.env` in the working directory).
 
-The names are part of the contract in DESIGN.md section 2: tests outside the project set them.
+The names are part of the contract in docs/contract.md section 2: tests outside the project set
+them.
 """
 
 from __future__ import annotations
@@ -193,6 +194,16 @@ def _url(env: dict[str, str], name: str) -> str | None:
     return raw or None
 
 
+def _lang(env: dict[str, str]) -> str | None:
+    from telebot.i18n import LANGS
+
+    raw = env.get("TELEBOT_LANG", "").strip().lower()
+    if raw and raw not in LANGS:
+        raise ConfigError(f"TELEBOT_LANG={raw[:20]!r}: telebot speaks {', '.join(LANGS)}; set "
+                          "one of them, or leave it unset for the owner's Telegram language")
+    return raw or None
+
+
 @dataclass(frozen=True)
 class Settings:
     ikabot_path: Path
@@ -224,6 +235,8 @@ class Settings:
     keepalive_max: int = 5  # TELEBOT_KEEPALIVE_MAX: restarts of one chain within an hour
     keepalive_login: bool = False  # TELEBOT_KEEPALIVE_LOGIN: type IKABOT_PASSWORD at its prompt
     keepalive_backoff: float = 10.0  # TELEBOT_KEEPALIVE_BACKOFF_SECONDS: the first back-off
+    report_picture: bool = False  # TELEBOT_REPORT_PICTURE: the report carries /timeline's
+    lang: str | None = None  # TELEBOT_LANG (en|es|pt); None: the owner's Telegram language
 
     @property
     def dedicated_token(self) -> bool:
@@ -271,6 +284,8 @@ class Settings:
             keepalive_login=_flag(e, "TELEBOT_KEEPALIVE_LOGIN", False),
             keepalive_backoff=_number(e, "TELEBOT_KEEPALIVE_BACKOFF_SECONDS", 10.0,
                                       minimum=0.1, maximum=1800),
+            report_picture=_flag(e, "TELEBOT_REPORT_PICTURE", False),
+            lang=_lang(e),
         )
 
 
@@ -285,8 +300,9 @@ def config_env_file() -> Path:
 
 
 def load_settings_files() -> list[Path]:
-    """Read `./.env` (DESIGN 2), then the canonical `config_env_file()`; what is set first
-    wins (the real environment before both). Returns the files read, for `check` to name."""
+    """Read `./.env` (docs/contract.md section 2), then the canonical `config_env_file()`; what
+    is set first wins (the real environment before both). Returns the files read, for `check`
+    to name."""
     read: list[Path] = []
     for candidate in (Path.cwd() / ".env", config_env_file()):
         if any(candidate.resolve() == p.resolve() for p in read):

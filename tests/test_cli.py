@@ -187,7 +187,8 @@ def test_usage_errors(run_cli):
 
 
 def test_help_names_every_environment_variable(run_cli):
-    """Each command's --help names the environment variables and .env (DESIGN section 2)."""
+    """Each command's --help names the environment variables and .env (docs/contract.md,
+    section 2)."""
     import inspect
 
     from telebot.config import Settings
@@ -198,6 +199,7 @@ def test_help_names_every_environment_variable(run_cli):
              "TELEBOT_REPORT_MINUTES", "TELEBOT_STALL_MINUTES", "TELEBOT_OWNER_IDS",
              "TELEBOT_HOST_LABEL", "TELEBOT_ALLOW_KILL", "TELEBOT_HEARTBEAT_URL",
              "TELEBOT_HEARTBEAT_MINUTES", "TELEBOT_TZ", "TELEBOT_ALLOW_MENU", "IKABOT_COMMAND",
+             "TELEBOT_REPORT_PICTURE", "TELEBOT_LANG",
              "TELEBOT_KEEPALIVE", "TELEBOT_KEEPALIVE_MAX", "TELEBOT_KEEPALIVE_LOGIN",
              "TELEBOT_KEEPALIVE_BACKOFF_SECONDS"}
     read = set(re.findall(r'"((?:IKABOT|TELEBOT|TELEGRAM)_[A-Z_]+)"',

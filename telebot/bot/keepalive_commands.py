@@ -23,7 +23,7 @@ from telebot.bot.replies import reply
 from telebot.keepalive.chain import is_kept
 from telebot.keepalive.keeper import Keeper, Restart
 from telebot.menu.recorded import Recording, from_row
-from telebot.menu.replay import replay
+from telebot.menu.replay import no_twin, replay
 from telebot.menu.session import MenuSession, View, started_terminal
 from telebot.tasks.model import Task
 from telebot.views import render
@@ -69,7 +69,9 @@ class KeptReplayer:
             return await self._password(session, rec, view, why)
 
         try:
-            outcome = await replay(session, rec.steps, at_echo_off)
+            # the harm-twice guard of 🔁 Run it, right before each answer is typed
+            guard = no_twin(session, self.mgr.rt.refresh, rec.action, rec.account)
+            outcome = await replay(session, rec.steps, guard, at_echo_off)
             deadline = time.monotonic() + STARTED_WAIT
             while outcome.done and not session.started and not session.ended.is_set() and \
                     time.monotonic() < deadline:

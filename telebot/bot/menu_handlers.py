@@ -15,6 +15,9 @@ import contextlib
 import html
 import json
 import logging
+import secrets
+import time
+from collections.abc import Callable
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
@@ -27,12 +30,17 @@ from telebot.bot.replies import reply
 from telebot.bot.runtime import Runtime
 from telebot.menu.recorded import Recording, StepKind, from_row
 from telebot.processes import liveness
+from telebot.state import AgainButton
+from telebot.tasks import twin_guard
 from telebot.tasks.model import Task
 from telebot.views import render
 
 log = logging.getLogger(__name__)
 
 GONE = "This /menu session has ended. /menu opens a new one."
+AGAIN_TTL = 300.0  # seconds a 🔁 Run it stays valid (as /kill's confirmation)
+AGAIN_SPENT = "This 🔁 Run it has expired or was used already: press 🔁 Run again for a new one."
+clock: Callable[[], float] = time.time  # the buttons' clock (a test moves it on)
 
 # ---- button data (on the codec of `bot.callbacks`): the menu's keys and 🔁 Run again
 
@@ -201,15 +209,25 @@ async def on_again_ask(update: Update, context: BotContext) -> None:
 @in_bots_chat
 @for_actors
 async def on_again_run(update: Update, context: BotContext) -> None:
-    """🔁 Run it: a session that replays the recorded answers."""
-    found = await _pressed_recording(update, context)
-    if found is None:
+    """🔁 Run it: its nonce spent (once, in time), then a session that replays the recorded
+    answers; the duplicate check is made again before each answer is typed (`twin_guard`)."""
+    query, button = pressed(update)
+    rt = context.runtime
+    if not rt.settings.allow_menu:
+        await query.answer(OFF, show_alert=True)
         return
-    query, rec = found
+    spent = await rt.state.run(rt.state.control.use_again_button, button.text, clock())
+    rec = None if spent is None else \
+        await context.menu.recording(spent.pid, spent.start_ticks)
+    if spent is None or rec is None:
+        await query.answer(AGAIN_SPENT, show_alert=True)
+        with contextlib.suppress(BadRequest):
+            await query.edit_message_reply_markup(None)
+        return
     await query.answer("Starting ikabot's menu")
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(None)
-    problem = await context.menu.open(rec.steps, rec)
+    problem = await context.menu.open(rec.steps, rec, spent.seen)
     if problem:
         await reply(context, problem)
 
@@ -224,9 +242,10 @@ async def on_again_cancel(update: Update, context: BotContext) -> None:
 
 
 async def confirmation(rt: Runtime, rec: Recording) -> tuple[str, InlineKeyboardMarkup]:
-    """The recorded answers, and a warning when the same action runs on that account."""
-    same = [t for t in await rt.refresh() if t.state == "running" and t.action == rec.action
-            and t.account.player == rec.account.player]
+    """The recorded answers, a warning when the same action runs on that account, and a
+    one-time 🔁 Run it valid `AGAIN_TTL` seconds (the copies warned of are acknowledged by
+    pressing it; one that starts since stops the replay)."""
+    same = twin_guard.twins(await rt.refresh(), rec.action, rec.account)
     lines = [f"🔁 Run {html.escape(rec.action)} again (was pid {rec.pid}) on "
              f"{html.escape(rec.account.label)}? ikabot's menu opens here and gets these answers, "
              "each only if it asks the same question as before:"]
@@ -237,8 +256,12 @@ async def confirmation(rt: Runtime, rec: Recording) -> tuple[str, InlineKeyboard
     if same:
         pids = ", ".join(str(t.pid) for t in same)
         lines.append(f"⚠️ {html.escape(rec.action)} already runs on that account (pid {pids}).")
+    lines.append(f"<i>This button works once, for {AGAIN_TTL / 60:g} minutes.</i>")
+    nonce = secrets.token_urlsafe(9)
+    await rt.state.run(rt.state.control.add_again_button, AgainButton(
+        nonce, rec.pid, rec.start_ticks, " ".join(twin_guard.identity_of(t) for t in same),
+        clock() + AGAIN_TTL, None))
     markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton("🔁 Run it",
-                             callback_data=again_data(Kind.AGAIN_RUN, rec.pid, rec.start_ticks)),
+        InlineKeyboardButton("🔁 Run it", callback_data=make(Kind.AGAIN_RUN, nonce)),
         InlineKeyboardButton("Cancel", callback_data=make(Kind.AGAIN_CANCEL, rec.pid))]])
     return "\n".join(lines), markup

@@ -21,7 +21,7 @@ from telebot.bot.menu_screen import ScreenMessage
 from telebot.bot.runtime import Runtime
 from telebot.menu.launch import menu_command, menu_env
 from telebot.menu.recorded import Recording, Step, from_row, to_row
-from telebot.menu.replay import replay
+from telebot.menu.replay import Guard, no_twin, replay
 from telebot.menu.session import GROUP_INTERVAL, MIN_INTERVAL, MenuSession, View
 from telebot.menu.spotter import Started
 from telebot.tasks.model import Task
@@ -80,9 +80,11 @@ class MenuManager:
                 and bool(message.text) and self.rt.permissions.is_bots_chat(message.chat.id))
 
     async def open(self, steps: tuple[Step, ...] = (), again_of: Recording | None = None,
-                   unattended: bool = False) -> str | None:
-        """Start a session (replaying `steps`); or say why not. `unattended` (keep-alive's):
-        its screen is shown only once `show` is called, and the caller replays."""
+                   acknowledged: tuple[str, ...] = (), unattended: bool = False
+                   ) -> str | None:
+        """Start a session (replaying `steps` of `again_of`; the copies of its action in
+        `acknowledged` were shown to the owner); or say why not. `unattended` (keep-alive's):
+        no screen until `show`, and the caller replays."""
         async with self._lock:
             if not self.rt.settings.allow_menu:
                 return OFF
@@ -113,7 +115,8 @@ class MenuManager:
             log.info("menu session %s started (pid %d)", session.token, session.pid)
             self._keep(asyncio.create_task(self._watch_end(session)))
             if steps and not unattended:
-                self._keep(asyncio.create_task(self._replay(session, steps, again_of)))
+                self._keep(asyncio.create_task(self._replay(session, steps, again_of,
+                                                            acknowledged)))
             return None
 
     def _keep(self, task: asyncio.Task[None]) -> None:
@@ -158,24 +161,11 @@ class MenuManager:
     # ---- 🔁 Run again
 
     async def _replay(self, session: MenuSession, steps: tuple[Step, ...],
-                      again_of: Recording | None) -> None:
-        """Replay; once the new task has started, the session ends (its work is done)."""
-        outcome = await replay(session, steps)
-        if outcome.done:
-            deadline = time.monotonic() + STARTED_WAIT
-            while not session.started and not session.ended.is_set() and \
-                    time.monotonic() < deadline:
-                await session.next_settle(session.generation, deadline - time.monotonic())
-            if session.started:
-                text = (f"🔁 Replayed all {len(steps)} recorded answers, and the task runs; "
-                        "ikabot's menu is closed (/menu opens it).")
-                await session.close("Run again done")
-            else:
-                text = (f"🔁 Replayed all {len(steps)} recorded answers, but no task has "
-                        "started (yet): the menu is yours now (answer it, or /cancel).")
-        else:
-            text = (f"⚠️ Run again {html.escape(outcome.explain(len(steps)))}. Nothing more "
-                    "was typed: the menu is yours now (answer it, or /cancel).")
+                      again_of: Recording | None, acknowledged: tuple[str, ...] = ()) -> None:
+        """Replay, and tell the chat how it went."""
+        guard = None if again_of is None else no_twin(
+            session, self.rt.refresh, again_of.action, again_of.account, acknowledged)
+        text = await replay_told(session, steps, guard)
         with contextlib.suppress(TelegramError):
             await self.bot.send_message(self.rt.chat_id, text, parse_mode=ParseMode.HTML)
 
@@ -199,3 +189,28 @@ async def record_started(mgr: MenuManager, session: MenuSession, started: Starte
     await mgr.rt.refresh()  # tracked from now on
     with contextlib.suppress(TelegramError):
         await mgr.bot.send_message(mgr.rt.chat_id, line, parse_mode=ParseMode.HTML)
+
+
+async def replay_told(session: MenuSession, steps: tuple[Step, ...], guard: Guard | None
+                      ) -> str:
+    """Replay; once the new task has started, the session ends (its work is done); refused
+    by `guard`, it ends at once. What to tell the chat."""
+    outcome = await replay(session, steps, guard)
+    if outcome.refused:
+        await session.close("Run again refused")
+        return (f"⚠️ Run again {html.escape(outcome.explain(len(steps)))}. Nothing more was "
+                "typed, and ikabot's menu is closed (press 🔁 Run again to see it again, or "
+                "/menu).")
+    if not outcome.done:
+        return (f"⚠️ Run again {html.escape(outcome.explain(len(steps)))}. Nothing more "
+                "was typed: the menu is yours now (answer it, or /cancel).")
+    deadline = time.monotonic() + STARTED_WAIT
+    while not session.started and not session.ended.is_set() and \
+            time.monotonic() < deadline:
+        await session.next_settle(session.generation, deadline - time.monotonic())
+    if session.started:
+        await session.close("Run again done")
+        return (f"🔁 Replayed all {len(steps)} recorded answers, and the task runs; "
+                "ikabot's menu is closed (/menu opens it).")
+    return (f"🔁 Replayed all {len(steps)} recorded answers, but no task has "
+            "started (yet): the menu is yours now (answer it, or /cancel).")

@@ -131,7 +131,8 @@ def _url_answers(url: str) -> str:
         return f"no answer ({e})"
 
 
-def run_demo(keep_running: bool = False) -> int:
+def run_demo(keep_running: bool = False, lang: str | None = None) -> int:
+    """`lang`: the demo's telebot speaks it (TELEBOT_LANG), whatever the environment says."""
     from telebot.config import Settings
     from telebot.logsafe import install_filter
 
@@ -158,7 +159,8 @@ def run_demo(keep_running: bool = False) -> int:
                                 state_dir=Path(tmp) / "state", poll_seconds=0.1,
                                 scan_seconds=0.5, report_minutes=0,
                                 # its own (empty) ikabot log: never the host's /tmp/ikabot.log
-                                ikabot_log=Path(tmp) / "ikabot.log")
+                                ikabot_log=Path(tmp) / "ikabot.log",
+                                lang=lang or Settings.from_env().lang)
             from telebot.ikabot.store import open_store
             from telebot.tasks.merge import collect
 
@@ -191,9 +193,9 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
         return lambda msgs: any(word in m["text"] for m in msgs)
 
     try:
-        await expect(has("watching"))
+        await expect(has("👀"))  # telebot is watching …, in whichever language it speaks
         t.say("/status")
-        status = await expect(has("ikabot tasks"))
+        status = await expect(has("👤"))  # an account's header
         await asyncio.to_thread(wait_for, lambda: _mission(world, "pirate") >= 2, 10)
         t.press("🔄 Refresh", callbacks.make(callbacks.Kind.REFRESH, 0), status[0]["message_id"])
         await expect(lambda msgs: any(m["edits"] for m in msgs))
@@ -210,10 +212,14 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
         done = _mission(world, "doomed")
         print(f"   (it was killed during run {done + 1} of 10, with {done} done: the alert "
               "below says the same)")
-        await expect(lambda msgs: has("autoPirate finished")(msgs) and
-                     has("constructionList finished")(msgs) and has("killed")(msgs), 15)
+        from telebot.i18n import _
+        from telebot.views.render import how_word
+
+        finished, killed = how_word("finished"), how_word("killed")
+        await expect(lambda msgs: has(f"autoPirate {finished}")(msgs) and
+                     has(f"constructionList {finished}")(msgs) and has(killed)(msgs), 15)
         t.say(f"/details {world.procs['pirate'].pid}")
-        await expect(has("Ended:"))
+        await expect(has(_("Ended: {how}").split("{")[0]))
         if keep_running:
             print("\n--keep-running: the bot stays up. Type commands (/status, /webserver, "
                   "/details <pid>, /alerts ...) and press Enter; Ctrl-C to stop.")

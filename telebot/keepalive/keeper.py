@@ -63,6 +63,7 @@ class Keeper:
         self.read_tasks, self.schedule, self.wake, self.clock = (read_tasks, schedule, wake,
                                                                  clock)
         self._one = asyncio.Lock()  # one replay at a time
+        self._loop = asyncio.get_running_loop()  # end_note runs on the state's writer thread
 
     # ---- at the end (on the state's writer thread, inside the end's transaction)
 
@@ -81,6 +82,9 @@ class Keeper:
             return None
         if d.restart_in is not None:
             ks.plan(row.pid, row.start_ticks, row.action, now + d.restart_in, None, d.note)
+            # scheduled on the event loop; a rolled-back plan leaves nothing due to restart
+            self._loop.call_soon_threadsafe(self._schedule_row, row.pid, row.start_ticks,
+                                            d.restart_in)
         elif d.gave_up:
             ks.give_up(row.pid, row.start_ticks, row.action, d.note)
         return d.note
@@ -97,7 +101,9 @@ class Keeper:
             self._schedule(kept, (kept.due_at or 0) - self.clock())
 
     def _schedule(self, kept: Kept, delay: float) -> None:
-        pid, ticks = kept.pid, kept.start_ticks
+        self._schedule_row(kept.pid, kept.start_ticks, delay)
+
+    def _schedule_row(self, pid: int, ticks: int, delay: float) -> None:
         self.schedule(max(0.0, delay), f"keepalive-{pid}-{ticks}",
                       lambda: self.restart(pid, ticks))
 

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from telebot.menu.recorded import Step, StepKind
 from telebot.menu.screen import Question
 from telebot.menu.session import MenuSession, View
+from telebot.menu.spotter import ReadTasks
+from telebot.tasks import twin_guard
+from telebot.tasks.model import AccountKey
 
 PATIENCE = 5.0  # seconds a different screen must stay unchanged to count as a difference
 FIRST_SCREEN = 30.0  # seconds the menu may take to ask its first question
@@ -23,10 +26,13 @@ class Outcome:
     found: Question | None = None
     echo_off: bool = False
     secret: bool = False  # the recorded step was a secret: telebot never kept its text
+    refused: str = ""  # the guard's reason to type nothing more (`twin_guard`)
 
     def explain(self, total: int) -> str:
         if self.done:
             return f"all {total} recorded answers given"
+        if self.refused:
+            return f"refused before step {self.step} of {total}: {self.refused}"
         if self.secret:
             return (f"stopped at step {self.step} of {total}: its answer was a secret "
                     "(a token), which telebot never keeps: type it yourself")
@@ -61,8 +67,30 @@ async def _asked(session: MenuSession, expected: Question, after: int,
 AtEchoOff = Callable[[View], Awaitable[bool]]
 
 
+Guard = Callable[[], Awaitable[str | None]]  # None: go on; else why nothing more is typed
+
+
+def no_twin(session: MenuSession, read_tasks: ReadTasks, action: str, account: AccountKey,
+            acknowledged: tuple[str, ...] = ()) -> Guard:
+    """The guard 🔁 Run again types behind: a fresh read of ikabot's data before each answer,
+    refused when a copy of `action` runs on `account` that the owner did not see when
+    confirming (`tasks.twin_guard`). The session's own children are left out: ikabot forks
+    the task when its menu's choice is answered and asks the task's questions in it."""
+
+    async def guard() -> str | None:
+        forked = session.spotter.forked(session.pid)
+        tasks = [t for t in await read_tasks() if forked.get(t.pid) != t.start_ticks]
+        refusal = twin_guard.guard(tasks, action, account, acknowledged)
+        return refusal.line() if refusal is not None else None
+
+    return guard
+
+
 async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...],
-                 at_echo_off: AtEchoOff | None = None) -> Outcome:
+                 guard: Guard | None = None, at_echo_off: AtEchoOff | None = None) -> Outcome:
+    """Type `steps`, each when its question is on the screen. `guard` is asked right before
+    each answer is typed (a fresh look at what runs: `tasks.twin_guard`); a reason from it
+    stops the replay there."""
     generation = 0
     for i, step in enumerate(steps, 1):
         matched, found, echo_off = await _asked(session, step.question, generation, i == 1)
@@ -79,6 +107,8 @@ async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...],
                            echo_off and step.kind is not StepKind.ENTER)
         if step.kind is StepKind.SECRET:  # the owner types it: telebot never kept it
             return Outcome(False, i, step.question, found, False, secret=True)
+        if guard is not None and (reason := await guard()):
+            return Outcome(False, i, refused=reason)
         generation = session.generation
         session.answer(step.answer, step.kind)
     return Outcome(True)

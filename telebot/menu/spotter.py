@@ -73,6 +73,12 @@ class Spotter:
                 self.children[pid] = stat.start_ticks
         return new
 
+    def forked(self, menu_pid: int) -> dict[int, int]:
+        """Every child the menu forked so far (pid → start ticks): the tasks this session
+        started itself, which are no copy of what it replays (`tasks.twin_guard`)."""
+        self._new_children(menu_pid)
+        return dict(self.children)
+
     async def observe(self, menu_pid: int, steps: list[Step], q: Question) -> Started | None:
         """After each settle of the screen: the task that has just started, if one has."""
         if self._pending is None:

@@ -8,7 +8,7 @@ migrations are in `schema`):
 - `tracking`: the tasks being tracked (a death while telebot was down is still told) and their
   status history;
 - `outbox`: the alerts, written before they are sent, marked sent after Telegram said ok;
-- `control`: /kill's one-time buttons and stop requests;
+- `control`: /kill's and 🔁 Run it's one-time buttons, and stop requests;
 - `recordings`: /menu's recorded answers, for 🔁 Run again;
 - `keepalive`: ♻️ keep alive: the owner's word per task, chains of restarts, restarts due.
 
@@ -27,7 +27,7 @@ from telebot.state.db import Database
 from telebot.state.keepalive import KeepaliveStore
 from telebot.state.outbox import OutboxStore
 from telebot.state.recordings import RecordingsStore
-from telebot.state.records import Kept, KillButton, OutboxItem, StopRequest, Tracked
+from telebot.state.records import AgainButton, Kept, KillButton, OutboxItem, StopRequest, Tracked
 from telebot.state.schema import SCHEMA_VERSION
 from telebot.state.settings import SettingsStore
 from telebot.state.tracking import HISTORY_KEEP, TrackingStore
@@ -35,8 +35,8 @@ from telebot.state.tracking import HISTORY_KEEP, TrackingStore
 P = ParamSpec("P")
 T = TypeVar("T")
 
-__all__ = ["HISTORY_KEEP", "SCHEMA_VERSION", "Kept", "KillButton", "OutboxItem", "StateDB",
-           "StopRequest", "Tracked"]
+__all__ = ["HISTORY_KEEP", "SCHEMA_VERSION", "AgainButton", "Kept", "KillButton",
+           "OutboxItem", "StateDB", "StopRequest", "Tracked"]
 
 
 class StateDB:

@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS kill_buttons (
     nonce TEXT PRIMARY KEY, pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,
     started REAL NOT NULL, action TEXT NOT NULL, account TEXT NOT NULL,
     expires_at REAL NOT NULL, used_at REAL);
+CREATE TABLE IF NOT EXISTS again_buttons (
+    nonce TEXT PRIMARY KEY, pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,
+    acknowledged TEXT NOT NULL, expires_at REAL NOT NULL, used_at REAL);
 CREATE TABLE IF NOT EXISTS stop_requests (
     pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, who TEXT NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (pid, start_ticks));
