@@ -248,3 +248,12 @@ def test_the_demo_runs_in_each_language(run_cli, lang):
                     "autoPirate concluída")}[lang]
     for word in words:
         assert word in r.out, (word, r.out[-3000:])
+
+
+def test_the_terminal_speaks_telebot_lang_and_its_errors_are_one_line(tmp_path, run_cli):
+    out = tmp_path / "t.png"
+    r = run_cli("timeline", "--hours", "500", "--out", str(out), TELEBOT_LANG="pt")
+    assert r.code == 2 and r.err.startswith("telebot: --hours '500': informe um número")
+    assert r.err.count("\n") == 1
+    r = run_cli("health", TELEBOT_LANG="es", TELEBOT_STATE_DIR=str(tmp_path / "none"))
+    assert r.code == 1 and "no hay latido en" in r.err
