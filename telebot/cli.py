@@ -64,6 +64,7 @@ def speak(settings: Settings) -> None:
 def cmd_status(args: argparse.Namespace) -> int:
     from telebot.alerts.delivery import waiting, waiting_line
     from telebot.ikabot.store import open_store
+    from telebot.keepalive.status import keepalive_json
     from telebot.state import StateDB
     from telebot.tasks.merge import annotate, build_tasks
     from telebot.views import render
@@ -77,6 +78,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             path=snap.path, why=snap.warnings[0]))
     tasks = build_tasks(snap)
     held = None
+    kept: list[dict[str, object]] = []
     # what the bot saw (how tasks ended, the runs it counted): its database, read-only, in
     # a process of its own; a WAL reader never makes the bot wait
     state = StateDB.open_readonly(settings.state_dir)
@@ -84,6 +86,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         try:
             annotate(tasks, state.tracking)
             held = waiting(state)
+            kept = [keepalive_json(state, settings, t) for t in tasks]
         except sqlite3.Error as e:  # busy past the short wait, or an older database
             tasks = build_tasks(snap)
             print(_("telebot: warning: telebot's state in {dir} could not be read ({why}); "
@@ -92,8 +95,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         finally:
             state.close()
     if args.json:
-        print(json.dumps({**render.as_json(tasks), "waiting_alerts": held}, indent=2,
-                         ensure_ascii=False))
+        shown = render.as_json(tasks)
+        for i, entry in enumerate(shown["processes"]):
+            entry["keepalive"] = kept[i] if i < len(kept) else keepalive_json(None, settings,
+                                                                              tasks[i])
+        print(json.dumps({**shown, "waiting_alerts": held}, indent=2, ensure_ascii=False))
     else:
         print(render.status_table(tasks))
         if held is not None:
@@ -269,6 +275,10 @@ must be yours, not writable by others, and private when it holds a password or t
   TELEBOT_ALLOW_KILL             0 turns /kill off (1)
   TELEBOT_ALLOW_MENU             0 turns /menu and Run again off (1)
   IKABOT_COMMAND                 what starts ikabot's menu for /menu (the ikabot beside telebot)
+  TELEBOT_KEEPALIVE              actions restarted when they die (names, or all; /keepalive)
+  TELEBOT_KEEPALIVE_MAX          restarts of one task chain in an hour before giving up (5)
+  TELEBOT_KEEPALIVE_LOGIN        1: a restart types IKABOT_PASSWORD at ikabot's prompt (0)
+  TELEBOT_KEEPALIVE_BACKOFF_SECONDS  the first wait before a restart, then x3 (10)
   TELEBOT_HEARTBEAT_URL          requested while telebot runs (Uptime Kuma push, healthchecks.io)
   TELEBOT_HEARTBEAT_MINUTES      how often (5)
   TELEBOT_TZ                     time zone of every time shown, e.g. Europe/Berlin (the host's)

@@ -84,6 +84,17 @@ def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a switch; set it to 1 or 0")
 
 
+def _actions(env: dict[str, str], name: str) -> frozenset[str]:
+    """ikabot action names, comma-separated (`all`: every action)."""
+    names = [n.strip() for n in env.get(name, "").split(",") if n.strip()]
+    bad = [n for n in names if not (n.isascii() and n.replace("_", "").isalnum())]
+    if bad:
+        raise ConfigError(f"{name}: {bad[0][:40]!r} is no ikabot action name; list them "
+                          "comma-separated as ikabot's process list names them (e.g. "
+                          "autoPirate,constructionList), or write all")
+    return frozenset(names)
+
+
 def _command(env: dict[str, str]) -> tuple[str, ...] | None:
     raw = env.get("IKABOT_COMMAND", "").strip()
     if not raw:
@@ -219,6 +230,11 @@ class Settings:
     topic_id: int | None = None  # TELEBOT_TOPIC_ID: the forum topic this telebot writes in
     metrics_addr: tuple[str, int] | None = None  # TELEBOT_METRICS_ADDR: /metrics served there
     metrics_file: Path | None = None  # TELEBOT_METRICS_FILE: node_exporter's textfile
+    # TELEBOT_KEEPALIVE: actions restarted when they end badly ("all": every one)
+    keepalive: frozenset[str] = frozenset()
+    keepalive_max: int = 5  # TELEBOT_KEEPALIVE_MAX: restarts of one chain within an hour
+    keepalive_login: bool = False  # TELEBOT_KEEPALIVE_LOGIN: type IKABOT_PASSWORD at its prompt
+    keepalive_backoff: float = 10.0  # TELEBOT_KEEPALIVE_BACKOFF_SECONDS: the first back-off
     report_picture: bool = False  # TELEBOT_REPORT_PICTURE: the report carries /timeline's
     lang: str | None = None  # TELEBOT_LANG (en|es|pt); None: the owner's Telegram language
 
@@ -263,6 +279,11 @@ class Settings:
             topic_id=_topic(e),
             metrics_addr=_metrics_addr(e),
             metrics_file=_metrics_file(e),
+            keepalive=_actions(e, "TELEBOT_KEEPALIVE"),
+            keepalive_max=int(_number(e, "TELEBOT_KEEPALIVE_MAX", 5, minimum=1, maximum=1000)),
+            keepalive_login=_flag(e, "TELEBOT_KEEPALIVE_LOGIN", False),
+            keepalive_backoff=_number(e, "TELEBOT_KEEPALIVE_BACKOFF_SECONDS", 10.0,
+                                      minimum=0.1, maximum=1800),
             report_picture=_flag(e, "TELEBOT_REPORT_PICTURE", False),
             lang=_lang(e),
         )

@@ -199,7 +199,9 @@ def test_help_names_every_environment_variable(run_cli):
              "TELEBOT_REPORT_MINUTES", "TELEBOT_STALL_MINUTES", "TELEBOT_OWNER_IDS",
              "TELEBOT_HOST_LABEL", "TELEBOT_ALLOW_KILL", "TELEBOT_HEARTBEAT_URL",
              "TELEBOT_HEARTBEAT_MINUTES", "TELEBOT_TZ", "TELEBOT_ALLOW_MENU", "IKABOT_COMMAND",
-             "TELEBOT_REPORT_PICTURE", "TELEBOT_LANG"}
+             "TELEBOT_REPORT_PICTURE", "TELEBOT_LANG",
+             "TELEBOT_KEEPALIVE", "TELEBOT_KEEPALIVE_MAX", "TELEBOT_KEEPALIVE_LOGIN",
+             "TELEBOT_KEEPALIVE_BACKOFF_SECONDS"}
     read = set(re.findall(r'"((?:IKABOT|TELEBOT|TELEGRAM)_[A-Z_]+)"',
                           inspect.getsource(Settings.from_env)))
     assert read and read <= names  # a variable Settings reads but the help would not name

@@ -82,13 +82,14 @@ class Alerter:
     fallback_interval: float = 15.0
     ikabot_log: IkabotLog | None = None
     exits: Callable[[ProcessExited], None] | None = None
-    # the 🛑 buttons of a task (the /kill flow's, as JSON), or None when stopping is off
-    stop_markup: StopMarkup | None = None
+    stop_markup: StopMarkup | None = None  # a task's 🛑 (/kill's, JSON); None: stopping off
     # buttons for an alert by its outbox key (JSON, on the writer thread, inside the
     # transaction that ends the task), e.g. /menu's 🔁 Run again under an end
     markup_for: Callable[[str], str | None] | None = None
     # told of every end once it is recorded, with or without an alert (the metrics, …)
     on_ended: list[EndHook] = field(default_factory=list)
+    # keep-alive's ♻️ line of an end's alert (writer thread, in the end's transaction)
+    end_note: Callable[[Tracked, str], str | None] | None = None
     watcher: ProcessWatcher = field(init=False)
     tracker: Tracker = field(init=False)
     storms: Storms = field(init=False)
@@ -185,7 +186,6 @@ class Alerter:
         changed = self.tracker.last_words(row, last, at) if last is not None else None
         ending = classify(row, exit, cause,
                           stopped=state.control.stop_requested(row.pid, row.start_ticks))
-        e = Ended(row, ending, at, offline=offline)
         with state.db.transaction():
             if changed is not None:
                 self.tracker.keep_last_words(row, changed, at)
@@ -193,6 +193,8 @@ class Alerter:
                                       exit_status=ending.exit_status, signal=ending.signal,
                                       cause=ending.cause):
                 return None, False
+            note = self.end_note(row, ending.how) if self.end_note else None
+            e = Ended(row, ending, at, offline=offline, note=note or "")
             if not state.settings.alert_kinds().get(toggle_of(ending.how), True):
                 return ending, False
             key = f"end:{row.pid}:{row.start_ticks}"

@@ -30,6 +30,7 @@ class Ended:
     ending: Ending
     at: float
     offline: bool = False
+    note: str = ""  # keep-alive's line (♻️ restarting in N s), plain text
 
     @property
     def facts(self) -> Facts:
@@ -82,6 +83,8 @@ def alert_lines(e: Ended) -> list[str]:
         for url in row.urls[:4]:
             lines.append(_("🌐 {url} no longer works").format(
                 url=html.escape(render.clip(url, 200))))
+    if e.note:
+        lines.append(html.escape(e.note))
     return lines
 
 
@@ -110,7 +113,8 @@ def storm_lines(ended: list[Ended]) -> list[str]:
                  if e.ending.cause else "")
         lines.append(f"• {_action(e.row)} <code>{e.row.pid}</code> "
                      f"{html.escape(render.clip(how, 200))} · {_account(e.row)}"
-                     f" · {render.age_words(e.facts, e.at)}{cause}{url}")
+                     f" · {render.age_words(e.facts, e.at)}{cause}{url}"
+                     + (f" · {html.escape(e.note)}" if e.note else ""))
     return lines
 
 

@@ -15,7 +15,8 @@ import json
 import logging
 import signal
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import ApplicationBuilder, ExtBot, JobQueue
@@ -28,7 +29,7 @@ from telebot.bot.handlers import add_handlers, command_lists
 from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
 from telebot.bot.hostlabel import label_for, make_bot
 from telebot.bot.jobs import job_queue, publish_metrics, scan, schedule_report
-from telebot.bot.menu_handlers import alert_markup
+from telebot.bot.keepalive_commands import KeptReplayer, alert_buttons
 from telebot.bot.menu_manager import MenuManager
 from telebot.bot.ordering import PerChatUpdateProcessor
 from telebot.bot.poller import blind_spot_text
@@ -40,6 +41,7 @@ from telebot.i18n import _, ngettext
 from telebot.ikabot.log import IkabotLog
 from telebot.ikabot.safeio import owner_of
 from telebot.ikabot.store import Store, is_empty_dir, open_store
+from telebot.keepalive.keeper import Keeper, Schedule
 from telebot.state import StateDB
 from telebot.tasks.model import Task
 from telebot.views.render import fmt_clock
@@ -172,6 +174,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
     from telebot.bot.alert_out import BotOut, attach
 
     menu = app.bot_data.menu = MenuManager(rt, app.bot)
+    keeper: Keeper | None = None
 
     def stop_buttons(tasks: list[Task]) -> str | None:  # the /kill flow's 🛑, for an alert
         markup = kill.stop_markup(rt, tasks, app.bot)
@@ -182,9 +185,12 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
                          ikabot_log=IkabotLog(settings.ikabot_log,
                                               owner=owner_of(settings.ikabot_path)),
                          stop_markup=stop_buttons,
-                         markup_for=lambda key: alert_markup(menu, key))
+                         markup_for=lambda key: alert_buttons(menu, keeper, key))
     attach(app, rt.alerter, rt.ended_view)
     alerter = rt.alerter
+    keeper = app.bot_data.keeper = Keeper(state, settings, KeptReplayer(menu), rt.refresh,
+                                          _scheduler(app), alerter.deliverer.wake, chat_id)
+    alerter.end_note = keeper.end_note
     metrics: MetricsExporter | None = None
 
     async def on_blind(head: int, until: float) -> None:
@@ -206,6 +212,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         await rt.alerter.startup(tasks)  # what ended while telebot was down, then the first scan
         await rt.alerter.start()
         await publish_metrics(rt, tasks)
+        await keeper.resume()  # the restarts that were due when telebot stopped
         await source.start(_dedicated_error_callback())
         job_queue(app).run_repeating(scan, interval=settings.scan_seconds,
                                     first=settings.scan_seconds, name="scan")
@@ -263,6 +270,23 @@ def watching_text(tasks: int, accounts: int) -> str:
         tasks=ngettext("{n} task", "{n} tasks", tasks).format(n=i18n.number(tasks)),
         accounts=ngettext("{n} account", "{n} accounts", accounts).format(
             n=i18n.number(accounts)))
+
+
+def _scheduler(app: Any) -> Schedule:
+    """Keep-alive's delayed restarts, as jobs of python-telegram-bot's JobQueue (one per
+    task: a newer one replaces it)."""
+    jobs = job_queue(app)
+
+    def schedule(delay: float, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        for old in jobs.get_jobs_by_name(name):
+            old.schedule_removal()
+
+        async def callback(context: object) -> None:
+            await run()
+
+        jobs.run_once(callback, when=delay, name=name)
+
+    return schedule
 
 
 def run_bot(settings: Settings) -> int:

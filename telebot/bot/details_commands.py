@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from telebot.bot import kill, menu_handlers
+from telebot.bot import keepalive_commands, kill, menu_handlers
 from telebot.bot.callbacks import pressed
 from telebot.bot.context import BotContext
 from telebot.bot.permissions import in_bots_chat
@@ -51,6 +51,10 @@ async def send_details(context: BotContext, pid: int) -> None:
         return
     markup = kill.details_markup(rt, task, context.bot)
     note, buttons = await menu_handlers.details_note(menu, task)
+    kept, keep_buttons = await keepalive_commands.details_note(context.bot_data.keeper, menu,
+                                                                task)
+    note = "\n".join(n for n in (note, kept) if n)
+    buttons = [*buttons, *keep_buttons]
     if buttons:
         rows = list(markup.inline_keyboard) if markup else []
         markup = InlineKeyboardMarkup([*rows, buttons])

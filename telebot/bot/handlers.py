@@ -29,6 +29,7 @@ from telebot.bot import (
     details_commands,
     fallbacks,
     gates,
+    keepalive_commands,
     kill,
     menu_handlers,
     report_commands,
@@ -54,10 +55,12 @@ COMMANDS = {
     "kill": N_("stop a task, after a confirmation: /kill <pid>"),
     "menu": N_("ikabot's own menu, here (owners only); /cancel ends it"),
     "cancel": N_("end the /menu session"),
+    "keepalive": N_("tasks started again when they die: /keepalive [<pid> on|off]"),
 }
 
 # commands a setting turns off: /help and Telegram's command list leave them out then
-_SWITCHED = {"kill": ("allow_kill",), "menu": ("allow_menu",), "cancel": ("allow_menu",)}
+_SWITCHED = {"kill": ("allow_kill",), "menu": ("allow_menu",), "cancel": ("allow_menu",),
+             "keepalive": ("allow_menu",)}
 
 
 def commands_for(settings: Any) -> dict[str, str]:
@@ -99,13 +102,16 @@ def add_handlers(app: BotApp) -> None:
             ("report", report_commands.cmd_report),
             ("alerts", alert_commands.cmd_alerts),
             ("mute", alert_commands.cmd_mute),
-            ("kill", in_bots_chat(kill.cmd_kill))):
+            ("kill", in_bots_chat(kill.cmd_kill)),
+            ("keepalive", keepalive_commands.cmd_keepalive)):
         app.add_handler(CommandHandler(name, command))
     for kind, button in (
             (Kind.MENU_KEY, menu_handlers.on_menu_key),
             (Kind.AGAIN_ASK, menu_handlers.on_again_ask),
             (Kind.AGAIN_RUN, menu_handlers.on_again_run),
             (Kind.AGAIN_CANCEL, menu_handlers.on_again_cancel),
+            (Kind.KEEP_ON, keepalive_commands.on_keep_on),
+            (Kind.KEEP_OFF, keepalive_commands.on_keep_off),
             (Kind.STOPPED_LIST, status_commands.on_stopped_list),
             (Kind.REFRESH, status_commands.on_refresh),
             (Kind.STOPPED_PAGE, status_commands.on_stopped_page),
