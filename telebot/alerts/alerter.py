@@ -83,8 +83,7 @@ class Alerter:
     ikabot_log: IkabotLog | None = None
     exits: Callable[[ProcessExited], None] | None = None
     stop_markup: StopMarkup | None = None  # a task's 🛑 (/kill's, JSON); None: stopping off
-    # buttons for an alert by its outbox key (JSON, on the writer thread, inside the
-    # transaction that ends the task), e.g. /menu's 🔁 Run again under an end
+    # an end's buttons by its outbox key (JSON; writer thread, in the end's transaction): 🔁
     markup_for: Callable[[str], str | None] | None = None
     # told of every end once it is recorded, with or without an alert (the metrics, …)
     on_ended: list[EndHook] = field(default_factory=list)
@@ -154,8 +153,7 @@ class Alerter:
 
     async def on_exit(self, event: ProcessExited, last: Task | None = None,
                       row: Tracked | None = None) -> None:
-        """`last`: the task's entry as ikabot left it after the end (the run it was in when
-        killed), if any; `row`: its tracked row, if the caller has it (one hop fewer)."""
+        """`last`: ikabot's entry after the end, if any; `row`: the tracked row, if read."""
         tracking = self.state.tracking
         row = row or await self.state.run(tracking.tracked_one, event.pid, event.start_ticks)
         if row is None or row.ended_at is not None:
