@@ -353,6 +353,7 @@ def load_dotenv_file(path: Path | None = None) -> Path | None:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{env_path} is not UTF-8 text; fix it or remove it") from None
+    refuse_malformed_lines(env_path, text)
     values = dotenv_values(stream=io.StringIO(text))
     secret = any(values.get(k) for k in ("IKABOT_PASSWORD", "TELEBOT_TOKEN"))
     if secret and st.st_mode & (stat.S_IRGRP | stat.S_IROTH):
@@ -364,6 +365,24 @@ def load_dotenv_file(path: Path | None = None) -> Path | None:
         if value is not None:
             os.environ.setdefault(key, value)
     return env_path
+
+
+def refuse_malformed_lines(env_path: Path, text: str) -> None:
+    """python-dotenv skips a line it cannot parse (an unclosed quote, a line of garbage) with a
+    warning that names no file, and the setting on it is silently not applied: `check` would
+    then say all is well about a chat id that was never read. Name the file and the line
+    instead (never the line's text: it may hold the token)."""
+    from dotenv.parser import parse_stream
+
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raw = binding.original.string
+            blank = raw[: len(raw) - len(raw.lstrip())]
+            line = binding.original.line + blank.count("\n")
+            raise ConfigError(
+                f"{env_path}, line {line}: not a KEY=value setting (an unclosed quote?); "
+                "fix or remove that line"
+            )
 
 
 def mask_token(token: str | None) -> str:

@@ -138,3 +138,22 @@ def test_times_are_shown_in_telebot_tz(monkeypatch):
     monkeypatch.setenv("TELEBOT_TZ", "Asia/Tokyo")
     assert clock.stamp(ts) == "2027-01-15 17:00 JST"
     assert clock.clock(ts + 60, ts) == "17:01 JST"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [('TELEBOT_SCAN_SECONDS=7\n\nTELEBOT_CHAT_ID="424242\n', 3), ("# ok\nthis is garbage\n", 2)],
+)
+def test_malformed_env_line_is_named_with_its_file_and_line(tmp_path: Path, run_cli,
+                                                             text: str, line: int):
+    """python-dotenv skips such a line with a warning naming no file: the setting would be
+    dropped in silence and `check` would say all is well."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir(exist_ok=True)
+    env = cwd / ".env"
+    env.write_text(text)
+    env.chmod(0o600)
+    r = run_cli("check")
+    assert r.code == 2 and "Traceback" not in r.err, r.err
+    (said,) = [x for x in r.err.splitlines() if x.strip()]
+    assert f"{env}, line {line}:" in said and "424242" not in said
