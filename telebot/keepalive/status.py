@@ -1,4 +1,4 @@
-"""A task's keep-alive as `telebot status --json` states it (DESIGN 2a): `on`, `restarts`
+"""A task's keep-alive as `telebot status --json` states it (docs/contract.md section 2a): `on`, `restarts`
 (of its chain, within the last hour: what the limit counts), `gave_up`, `of_pid`."""
 
 from __future__ import annotations
