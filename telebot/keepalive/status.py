@@ -1,5 +1,6 @@
-"""A task's keep-alive as `telebot status --json` states it (docs/contract.md section 2a): `on`, `restarts`
-(of its chain, within the last hour: what the limit counts), `gave_up`, `of_pid`."""
+"""A task's keep-alive as `telebot status --json` states it (docs/contract.md section 2a):
+`on`, `restarts` (of its chain, within the last hour: what the limit counts),
+`gave_up`, `of_pid`."""
 
 from __future__ import annotations
 
