@@ -71,6 +71,20 @@ def test_a_chain_survives_a_restart_of_telebot(tmp_path: Path):
         state.close()
 
 
+def test_a_chain_given_up_counts_for_the_metric_until_turned_off(tmp_path: Path):
+    state = StateDB(tmp_path)
+    try:
+        ks = state.keepalive
+        assert ks.gave_up_count() == 0
+        ks.give_up(10, 1000, "autoPirate", "gave up: 5 restarts within an hour")
+        ks.give_up(11, 1100, "autoPirate", "gave up: 5 restarts within an hour")
+        assert ks.gave_up_count() == 2
+        ks.set_want(10, 1000, "autoPirate", False)
+        assert ks.gave_up_count() == 1
+    finally:
+        state.close()
+
+
 class _Replayer:
     """Counts the replays the keeper asks for (the real one is `KeptReplayer`, driven in
     tests/test_keepalive.py through ikabot's own menu)."""

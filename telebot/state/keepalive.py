@@ -56,6 +56,15 @@ class KeepaliveStore:
         rows = self.db.conn.execute("SELECT * FROM keepalive WHERE want IS NOT NULL")
         return [k for k in map(_kept, rows.fetchall()) if k is not None]
 
+    def gave_up_count(self) -> int:
+        """Chains telebot gave up restarting and the owner has not yet turned off: what
+        Prometheus' keep-alive rule pages about (an owner's `/keepalive <pid> off` is the
+        acknowledgement)."""
+        row = self.db.conn.execute(
+            "SELECT COUNT(*) FROM keepalive WHERE gave_up=1 AND (want IS NULL OR want=1)"
+        ).fetchone()
+        return int(row[0])
+
     def restarts_since(self, chain: str, since: float) -> list[float]:
         return [r[0] for r in self.db.conn.execute(
             "SELECT at FROM keepalive_restarts WHERE chain=? AND at>=? ORDER BY at",
