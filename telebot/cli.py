@@ -33,6 +33,7 @@ from telebot.i18n import _
 
 if TYPE_CHECKING:
     from telebot.bot.chatcheck import ChatCheck
+    from telebot.ikabot.records import Snapshot
 
 
 def _settings() -> tuple[Settings, list[Path]]:
@@ -61,6 +62,13 @@ def speak(settings: Settings) -> None:
     i18n.use(i18n.choose(settings.lang, owners))
 
 
+def _require_readable(snap: Snapshot) -> None:
+    """`check` and `status` fail alike when ikabot's data is there but none of it reads."""
+    if snap.warnings and not snap.accounts:
+        raise DataError(_("nothing in {path} could be read ({why})").format(
+            path=snap.path, why=snap.warnings[0]))
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from telebot.alerts.delivery import waiting, waiting_line
     from telebot.ikabot.store import open_store
@@ -73,9 +81,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     snap = open_store(settings).read()
     for warning in snap.warnings:
         print(_("telebot: warning: {warning}").format(warning=warning), file=sys.stderr)
-    if snap.warnings and not snap.accounts:
-        raise DataError(_("nothing in {path} could be read ({why})").format(
-            path=snap.path, why=snap.warnings[0]))
+    _require_readable(snap)
     tasks = build_tasks(snap)
     held = None
     kept: list[dict[str, object]] = []
@@ -154,6 +160,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(_("tasks: {n} recorded, {running} running").format(n=len(tasks), running=running))
     for w in snap.warnings:
         print(_("warning: {warning}").format(warning=w))
+    _require_readable(snap)
     ikalog = IkabotLog(settings.ikabot_log, owner=owner_of(settings.ikabot_path))
     ikalog.poll()
     print(_("ikabot's log: {path} (read to tell failed tasks from finished ones)").format(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shlex
 import stat
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,19 @@ def _state_dir_default() -> Path:
     xdg = os.environ.get("XDG_STATE_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "state"
     return base / "telebot"
+
+
+CHAT_ID = re.compile(r"-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31}")
+
+
+def _chat_id(e: dict[str, str]) -> str | None:
+    """A chat id Telegram could know: a number (a user, a group: -100…) or a public @name.
+    Anything else would only fail later, at the first alert, as "chat not found"."""
+    value = e.get("TELEBOT_CHAT_ID", "").strip()
+    if value and not CHAT_ID.fullmatch(value):
+        raise ConfigError("TELEBOT_CHAT_ID must be a chat's number (a user or group id, such as "
+                          "-1001234567890) or a public @name; fix it in your .env")
+    return value or None
 
 
 def _number(env: dict[str, str], name: str, default: float, *, minimum: float = 0,
@@ -252,7 +266,7 @@ class Settings:
             email=e.get("IKABOT_EMAIL", "").strip() or None,
             password=e.get("IKABOT_PASSWORD") or None,
             token=e.get("TELEBOT_TOKEN", "").strip() or None,
-            chat_id=e.get("TELEBOT_CHAT_ID", "").strip() or None,
+            chat_id=_chat_id(e),
             api_base_url=e.get("TELEGRAM_API_BASE_URL", "").strip() or DEFAULT_API_BASE,
             state_dir=Path(e["TELEBOT_STATE_DIR"]).expanduser()
             if e.get("TELEBOT_STATE_DIR", "").strip()

@@ -157,3 +157,14 @@ def test_malformed_env_line_is_named_with_its_file_and_line(tmp_path: Path, run_
     assert r.code == 2 and "Traceback" not in r.err, r.err
     (said,) = [x for x in r.err.splitlines() if x.strip()]
     assert f"{env}, line {line}:" in said and "424242" not in said
+
+
+def test_chat_id_is_a_number_or_a_public_name(run_cli):
+    for good in ("424242", "-1001234567890", "@my_channel"):
+        assert Settings.from_env({"TELEBOT_CHAT_ID": good}).chat_id == good
+    for bad in ("424242x", "my chat", "@ab", "1.5"):
+        with pytest.raises(ConfigError) as e:
+            Settings.from_env({"TELEBOT_CHAT_ID": bad})
+        assert "TELEBOT_CHAT_ID" in str(e.value) and "\n" not in str(e.value)
+    r = run_cli("check", TELEBOT_CHAT_ID="chat-of-mine")
+    assert r.code == 2 and "TELEBOT_CHAT_ID" in r.err and "Traceback" not in r.err
