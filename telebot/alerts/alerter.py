@@ -58,6 +58,20 @@ def tell(listeners: list[Callable[..., None]], *args: object) -> None:
                       type(e).__name__, e)
 
 
+def told_end(listeners: list[EndHook], row: Tracked, ending: Ending, at: float,
+             offline: bool) -> None:
+    """One INFO line per end, so the log says what happened (pid, how, where it stopped),
+    then each listener told."""
+    why = ending.cause or (f"signal {ending.signal}" if ending.signal else
+                           f"exit status {ending.exit_status}"
+                           if ending.exit_status is not None else "")
+    log.info("task %d (%s, %s) ended: %s%s%s; last status: %s", row.pid, row.action,
+             row.username, ending.how, f" ({why})" if why else "",
+             " while telebot was not running" if offline else "", row.status or "none")
+    tell(listeners, row.action, str(ending.how), f"end:{row.pid}:{row.start_ticks}", at,
+         offline)
+
+
 # told of every end, on the event loop: (action, how, its alert's outbox key, when it died,
 # whether it ended while telebot was not running)
 EndHook = Callable[[str, str, str, float, bool], None]
@@ -172,8 +186,7 @@ class Alerter:
         if alerted:
             self.deliverer.wake()
         if ending is not None:
-            tell(self.on_ended, row.action, str(ending.how), f"end:{row.pid}:{row.start_ticks}",
-                 at, offline)
+            told_end(self.on_ended, row, ending, at, offline)
 
     def _write_end(self, row: Tracked, exit: ExitInfo | None, cause: str | None, at: float,
                    offline: bool, last: Task | None) -> tuple[Ending | None, bool]:

@@ -181,6 +181,8 @@ class Hold:
         else:
             self.delay = min(HOLD_MAX, self.delay * 2)
         self.until = now + self.delay
+        log.info("alert %d held (the chat refuses it: %s); next try in %.0f s", item.id, why,
+                 self.delay)
         return self.delay
 
     async def accepted(self, count: int) -> None:
@@ -322,6 +324,8 @@ class Deliverer:
         """Telegram took `item` (just now: the alert's latency ends here, before the commit
         that records it); each listener told, none able to stop delivery."""
         at = self.clock()
+        log.info("alert %d (%s) delivered, %.0f ms after it was written", item.id, item.kind,
+                 max(0.0, at - item.created_at) * 1000)
         for listener in self.on_delivered:
             try:
                 listener(item, at)
