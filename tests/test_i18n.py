@@ -152,3 +152,108 @@ def test_a_built_wheel_carries_the_compiled_catalogs(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for lang in LANGS:
         assert f"telebot/locale/{lang}/LC_MESSAGES/telebot.mo" in names
+
+
+@pytest.mark.parametrize("lang", ("en", *LANGS))
+def test_alerts_in_every_language_are_html_telegram_accepts(lang):
+    """An end, a storm of mixed ends, a stall: each text passes the strict Bot API's HTML
+    check, and says its word in the language."""
+    import time as _time
+
+    from telebot.alerts import texts
+    from telebot.alerts.ending import Ending
+    from telebot.state import Tracked
+    from telebot.tasks.facts import How
+
+    now = _time.time()
+    row = Tracked(7, 70, now - 3600, "a@b.c", "alice", "59", "en", "autoPirate",
+                  "Pirating for 3 more runs", {"done": 7, "total": 10, "unit": "runs"}, 3,
+                  [], now - 3600, now - 5, now - 900, None, None, None)
+    killed = texts.Ended(row, Ending(How.KILLED, None, "SIGKILL", None), now)
+    failed = texts.Ended(row, Ending(How.FAILED, 1, None, "Error <in> & out"), now)
+    with i18n.in_language(lang):
+        one = "\n".join(texts.alert_lines(killed))
+        storm = "\n".join(texts.storm_lines([killed, failed]))
+        stalled = texts.stalled_text(row, now)
+    for text in (one, storm, stalled):
+        parse_html(text)
+    word = {"en": "killed", "es": "eliminada", "pt": "encerrada à força"}[lang]
+    assert word in parse_html(one).split("\n")[0]
+    run = {"en": "with 7 of 10 runs done", "es": "con 7 de 10 ejecuciones",
+           "pt": "com 7 de 10 execuções"}[lang]
+    assert run in one
+
+
+# ---------------------------------------------------------------- the bot, in each language
+
+
+@pytest.fixture
+def world(ikabot_dir, spawn):
+    from conftest import ALICE
+
+    pirate = spawn()
+    ikabot_dir.add_pirate(ALICE, pirate.pid)
+    return ikabot_dir
+
+
+async def test_the_bot_speaks_telebot_lang_and_sets_its_commands_per_language(
+        world, api, tmp_path):
+    from botharness import fast_settings, running_bot
+
+    s = fast_settings(world.path, api, tmp_path / "state", lang="es")
+    async with running_bot(s, api) as bot:
+        assert "👀 telebot está vigilando 1 tarea en 1 cuenta. /status" in bot.texts()
+        (reply,) = await bot.ask("/help", language_code="pt-br")  # TELEBOT_LANG wins
+        assert "vigila las tareas que ikabot ejecuta por ti" in reply["text"]
+        (reply,) = await bot.ask("/status")
+        assert "Tareas de ikabot" in reply["text"] and "en marcha" in reply["text"]
+        (reply,) = await bot.ask("/report 0.001")
+        assert reply["text"].startswith("Uso: /report")
+        (reply,) = await bot.ask("/nada")
+        assert "No conozco /nada" in reply["text"]
+    described = {lang: {c["command"]: c["description"] for c in api.commands(language_code=lang)}
+                 for lang in ("", "en", "es", "pt")}
+    assert described[""]["status"] == described["en"]["status"] == \
+        "every ikabot task, with progress"
+    assert described["es"]["status"] == "todas las tareas de ikabot, con su progreso"
+    assert described["pt"]["status"] == "todas as tarefas do ikabot, com o progresso"
+
+
+async def test_unset_the_owners_telegram_language_chooses_and_is_remembered(
+        world, api, tmp_path):
+    from botharness import OWNER, fast_settings, running_bot
+
+    s = fast_settings(world.path, api, tmp_path / "state")
+    async with running_bot(s, api) as bot:
+        assert any("telebot is watching" in t for t in bot.texts())  # nothing known: English
+        (reply,) = await bot.ask("/help", language_code="de")  # not spoken: still English
+        assert "watches the tasks" in reply["text"]
+        (reply,) = await bot.ask("/help", language_code="pt-br")
+        assert "acompanha as tarefas" in reply["text"]
+        api.add_message("/help", chat_id=666, user_id=666, language_code="es")  # a stranger
+        (reply,) = await bot.ask("/status")
+        assert "Tarefas do ikabot" in reply["text"]  # a stranger does not choose
+    async with running_bot(s, api) as bot:  # restarted: it remembers the owner's language
+        assert any("O telebot está acompanhando 1 tarefa" in t for t in bot.texts(OWNER))
+    i18n.use("en")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_demo_runs_in_each_language(run_cli, lang):
+    r = run_cli("demo", "--lang", lang, timeout=90)
+    assert r.code == 0, r.err[-2000:]
+    assert "Traceback" not in r.err
+    words = {"es": ("Tareas de ikabot", "eliminada (SIGKILL)", "autoPirate terminó"),
+             "pt": ("Tarefas do ikabot", "encerrada à força (SIGKILL)",
+                    "autoPirate concluída")}[lang]
+    for word in words:
+        assert word in r.out, (word, r.out[-3000:])
+
+
+def test_the_terminal_speaks_telebot_lang_and_its_errors_are_one_line(tmp_path, run_cli):
+    out = tmp_path / "t.png"
+    r = run_cli("timeline", "--hours", "500", "--out", str(out), TELEBOT_LANG="pt")
+    assert r.code == 2 and r.err.startswith("telebot: --hours '500': informe um número")
+    assert r.err.count("\n") == 1
+    r = run_cli("health", TELEBOT_LANG="es", TELEBOT_STATE_DIR=str(tmp_path / "none"))
+    assert r.code == 1 and "no hay latido en" in r.err

@@ -1,7 +1,7 @@
 """Imports follow the data, floor by floor (`docs/architecture.md`):
 
     errors, logsafe, i18n → config → ikabot/ → processes/ → tasks/ → views/ → state/ → alerts/
-        → metrics/ → menu/ → bot/ → details (the producer API's path), demo/, cli
+        → metrics/ → menu/ → keepalive/ → bot/ → details (the producer API's path), demo/, cli
 
 A module may use its own floor and the floors below it, never one above: read from the source
 with `ast` (every import, also one inside a function or under TYPE_CHECKING), so a shortcut
@@ -29,6 +29,7 @@ FLOORS = [
     ("telebot.alerts",),
     ("telebot.metrics",),
     ("telebot.menu",),
+    ("telebot.keepalive",),
     ("telebot.bot",),
     ("telebot.details", "telebot.demo", "telebot.cli", "telebot.__main__"),
 ]

@@ -23,6 +23,7 @@ from telebot.alerts.storms import Storms, text_of
 from telebot.alerts.texts import Ended, stalled_text
 from telebot.alerts.tracker import Tracker
 from telebot.alerts.twice import StopMarkup, TwiceWarnings
+from telebot.i18n import N_
 from telebot.ikabot.log import IkabotLog
 from telebot.processes.exitinfo import ExitInfo
 from telebot.processes.watcher import ProcessWatcher
@@ -41,9 +42,9 @@ def toggle_of(how: str) -> str:
 
 # What each /alerts switch covers, as /alerts says it (`toggle_of` decides it for ends).
 SWITCHES = {
-    "died": "a task failed, was killed, died or was stopped",
-    "finished": "a task finished its work",
-    "stalled": "a running task's status did not change for TELEBOT_STALL_MINUTES",
+    "died": N_("a task failed, was killed, died or was stopped"),
+    "finished": N_("a task finished its work"),
+    "stalled": N_("a running task's status did not change for TELEBOT_STALL_MINUTES"),
 }
 
 
@@ -55,6 +56,20 @@ def tell(listeners: list[Callable[..., None]], *args: object) -> None:
         except Exception as e:
             log.error("alert listener %s failed: %s: %s", getattr(listener, "__name__", "?"),
                       type(e).__name__, e)
+
+
+def told_end(listeners: list[EndHook], row: Tracked, ending: Ending, at: float,
+             offline: bool) -> None:
+    """One INFO line per end, so the log says what happened (pid, how, where it stopped),
+    then each listener told."""
+    why = ending.cause or (f"signal {ending.signal}" if ending.signal else
+                           f"exit status {ending.exit_status}"
+                           if ending.exit_status is not None else "")
+    log.info("task %d (%s, %s) ended: %s%s%s; last status: %s", row.pid, row.action,
+             row.username, ending.how, f" ({why})" if why else "",
+             " while telebot was not running" if offline else "", row.status or "none")
+    tell(listeners, row.action, str(ending.how), f"end:{row.pid}:{row.start_ticks}", at,
+         offline)
 
 
 # told of every end, on the event loop: (action, how, its alert's outbox key, when it died,
@@ -81,13 +96,13 @@ class Alerter:
     fallback_interval: float = 15.0
     ikabot_log: IkabotLog | None = None
     exits: Callable[[ProcessExited], None] | None = None
-    # the 🛑 buttons of a task (the /kill flow's, as JSON), or None when stopping is off
-    stop_markup: StopMarkup | None = None
-    # buttons for an alert by its outbox key (JSON, on the writer thread, inside the
-    # transaction that ends the task), e.g. /menu's 🔁 Run again under an end
+    stop_markup: StopMarkup | None = None  # a task's 🛑 (/kill's, JSON); None: stopping off
+    # an end's buttons by its outbox key (JSON; writer thread, in the end's transaction): 🔁
     markup_for: Callable[[str], str | None] | None = None
     # told of every end once it is recorded, with or without an alert (the metrics, …)
     on_ended: list[EndHook] = field(default_factory=list)
+    # keep-alive's ♻️ line of an end's alert (writer thread, in the end's transaction)
+    end_note: Callable[[Tracked, str], str | None] | None = None
     watcher: ProcessWatcher = field(init=False)
     tracker: Tracker = field(init=False)
     storms: Storms = field(init=False)
@@ -150,10 +165,11 @@ class Alerter:
 
     # ---- ends
 
-    async def on_exit(self, event: ProcessExited, last: Task | None = None) -> None:
-        """`last`: the task's entry as ikabot left it, read after the end (what it wrote after
-        the last scan, such as the run it was in when it was killed), if there is one."""
-        row = await self.state.run(self.state.tracking.tracked_one, event.pid, event.start_ticks)
+    async def on_exit(self, event: ProcessExited, last: Task | None = None,
+                      row: Tracked | None = None) -> None:
+        """`last`: ikabot's entry after the end, if any; `row`: the tracked row, if read."""
+        tracking = self.state.tracking
+        row = row or await self.state.run(tracking.tracked_one, event.pid, event.start_ticks)
         if row is None or row.ended_at is not None:
             return
         if self.ikabot_log is not None:
@@ -170,8 +186,7 @@ class Alerter:
         if alerted:
             self.deliverer.wake()
         if ending is not None:
-            tell(self.on_ended, row.action, str(ending.how), f"end:{row.pid}:{row.start_ticks}",
-                 at, offline)
+            told_end(self.on_ended, row, ending, at, offline)
 
     def _write_end(self, row: Tracked, exit: ExitInfo | None, cause: str | None, at: float,
                    offline: bool, last: Task | None) -> tuple[Ending | None, bool]:
@@ -182,7 +197,6 @@ class Alerter:
         changed = self.tracker.last_words(row, last, at) if last is not None else None
         ending = classify(row, exit, cause,
                           stopped=state.control.stop_requested(row.pid, row.start_ticks))
-        e = Ended(row, ending, at, offline=offline)
         with state.db.transaction():
             if changed is not None:
                 self.tracker.keep_last_words(row, changed, at)
@@ -190,6 +204,8 @@ class Alerter:
                                       exit_status=ending.exit_status, signal=ending.signal,
                                       cause=ending.cause):
                 return None, False
+            note = self.end_note(row, ending.how) if self.end_note else None
+            e = Ended(row, ending, at, offline=offline, note=note or "")
             if not state.settings.alert_kinds().get(toggle_of(ending.how), True):
                 return ending, False
             key = f"end:{row.pid}:{row.start_ticks}"
@@ -238,7 +254,7 @@ async def on_process_exited(alerter: Alerter, ended_view: EndedView,
     last = None
     if row is not None and row.ended_at is None:
         last = await ended_view(row.pid, row.started, update.at)
-    await alerter.on_exit(update, last)
+    await alerter.on_exit(update, last, row)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded
     await asyncio.sleep(0)

@@ -44,6 +44,7 @@ from telebot.alerts.sending import (
     Unparsable,
     Unreachable,
 )
+from telebot.i18n import ngettext, number
 from telebot.logsafe import redact
 from telebot.state import OutboxItem, StateDB
 
@@ -180,6 +181,8 @@ class Hold:
         else:
             self.delay = min(HOLD_MAX, self.delay * 2)
         self.until = now + self.delay
+        log.info("alert %d held (the chat refuses it: %s); next try in %.0f s", item.id, why,
+                 self.delay)
         return self.delay
 
     async def accepted(self, count: int) -> None:
@@ -321,6 +324,8 @@ class Deliverer:
         """Telegram took `item` (just now: the alert's latency ends here, before the commit
         that records it); each listener told, none able to stop delivery."""
         at = self.clock()
+        log.info("alert %d (%s) delivered, %.0f ms after it was written", item.id, item.kind,
+                 max(0.0, at - item.created_at) * 1000)
         for listener in self.on_delivered:
             try:
                 listener(item, at)
@@ -342,5 +347,6 @@ def waiting(state: StateDB, now: float | None = None) -> dict[str, Any] | None:
 def waiting_line(held: dict[str, Any], clock_text: str) -> str:
     """`3 alerts waiting since 12:03: the chat refuses them (403: bot was blocked by the user)`"""
     n = held["count"]
-    return (f"{n} alert{'' if n == 1 else 's'} waiting since {clock_text}: the chat refuses "
-            f"them ({held['reason']})")
+    return ngettext("{n} alert waiting since {time}: the chat refuses it ({why})",
+                    "{n} alerts waiting since {time}: the chat refuses them ({why})", n).format(
+        n=number(n), time=clock_text, why=held["reason"])

@@ -42,7 +42,8 @@ async def publish_metrics(rt: Runtime, tasks: list[Task]) -> None:
     if rt.metrics is None:
         return
     held = await rt.state.run(waiting, rt.state)
-    await rt.metrics.scanned(tasks, held["count"] if held else 0)
+    gave_up = await rt.state.run(rt.state.keepalive.gave_up_count)
+    await rt.metrics.scanned(tasks, held["count"] if held else 0, gave_up)
 
 
 def _progress_signature(tasks: list[Task]) -> str:

@@ -18,6 +18,7 @@ from telegram.constants import ChatAction
 from telebot.bot.context import BotContext
 from telebot.bot.permissions import in_bots_chat
 from telebot.bot.replies import runtime, send
+from telebot.i18n import _
 from telebot.state import StateDB, Tracked
 from telebot.tasks.facts import HOWS
 from telebot.views import timeline
@@ -65,8 +66,9 @@ async def cmd_timeline(update: Update, context: BotContext) -> None:
     try:
         hours = timeline.hours_arg(args[0] if args else None)
     except ValueError:
-        await send(context, f"Usage: /timeline [hours from 1 to {timeline.MAX_HOURS}], "
-                            f"e.g. /timeline 48 (default {timeline.DEFAULT_HOURS})")
+        await send(context, _("Usage: /timeline [hours from 1 to {max}], e.g. /timeline 48 "
+                              "(default {default})").format(max=timeline.MAX_HOURS,
+                                                            default=timeline.DEFAULT_HOURS))
         return
     rt = runtime(context)
     await context.bot.send_chat_action(rt.chat_id, ChatAction.UPLOAD_PHOTO)

@@ -333,9 +333,10 @@ class _Player(_Server):
     def add_message(self, text: str, chat_id: int = 42, user_id: int = 42,
                     chat_type: str = "private", date: float | None = None,
                     token: str | None = None, update_id: int | None = None,
-                    topic: int | None = None) -> int:
+                    topic: int | None = None, language_code: str | None = None) -> int:
         """A user's message (in forum topic `topic`: see `make_forum`). In a group it
-        reaches every bot unless `token` names one."""
+        reaches every bot unless `token` names one. `language_code`: the user's Telegram
+        app language, as Telegram sends it with the user."""
         with self._lock:
             self._state.chat_states.setdefault(chat_id, "open")  # the chat exists now
             if topic is not None and topic not in self._state.forums.get(chat_id, {}):
@@ -349,6 +350,8 @@ class _Player(_Server):
             message.update(message_thread_id=topic, is_topic_message=True)
         if chat_type != "channel":
             message["from"] = self._user(user_id)
+            if language_code:
+                message["from"]["language_code"] = language_code
         m = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
         if m:
             message["entities"] = [{"type": "bot_command", "offset": 0,

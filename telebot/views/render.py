@@ -169,6 +169,20 @@ def how_label(how: str) -> str:
             "running": pgettext("label", "running")}.get(str(how), str(how))
 
 
+def counted(outcome: str, n: int) -> str:
+    """'11 finished', '2 killed', '1 still running': a count of one way of ending."""
+    form = {
+        "finished": ngettext("{n} finished", "{n} finished", n),
+        "failed": ngettext("{n} failed", "{n} failed", n),
+        "killed": ngettext("{n} killed", "{n} killed", n),
+        "died": ngettext("{n} died", "{n} died", n),
+        "stopped": ngettext("{n} stopped", "{n} stopped", n),
+        "stalled": ngettext("{n} stalled", "{n} stalled", n),
+        "running": ngettext("{n} still running", "{n} still running", n),
+    }[outcome]
+    return form.format(n=number(n))
+
+
 def age_words(f: Facts, now: float) -> str:
     """'up 3 h 12 m' (running), 'ran 2 h 0 m' (ended), 'started 3 d 1 h ago'; 'start
     unknown' for an undated entry (never an age counted from 1970)."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from telebot.i18n import _, ngettext, number
 from telebot.views import clock
-from telebot.views.render import how_label
+from telebot.views.render import counted, how_label
 
 MAX_HOURS = 168
 DEFAULT_HOURS = 24
@@ -101,20 +101,6 @@ def chosen(spans: Sequence[Span], limit: int = MAX_ROWS) -> list[Span]:
 
 def counts(spans: Sequence[Span]) -> Counter[str]:
     return Counter(s.outcome for s in spans)
-
-
-def counted(outcome: str, n: int) -> str:
-    """'11 finished', '2 killed', '1 still running': a count of one way of ending."""
-    form = {
-        "finished": ngettext("{n} finished", "{n} finished", n),
-        "failed": ngettext("{n} failed", "{n} failed", n),
-        "killed": ngettext("{n} killed", "{n} killed", n),
-        "died": ngettext("{n} died", "{n} died", n),
-        "stopped": ngettext("{n} stopped", "{n} stopped", n),
-        "stalled": ngettext("{n} stalled", "{n} stalled", n),
-        "running": ngettext("{n} still running", "{n} still running", n),
-    }[outcome]
-    return form.format(n=number(n))
 
 
 def caption(spans: Sequence[Span], hours: float, more: int = 0) -> str:
