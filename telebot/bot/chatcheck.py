@@ -25,7 +25,7 @@ from telegram import Bot
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from telebot.alerts.telegram_errors import refusal
+from telebot.bot.telegram_errors import refusal
 from telebot.logsafe import redact
 
 log = logging.getLogger(__name__)

@@ -15,17 +15,19 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, Job
 from telebot.bot import topics
 from telebot.bot.menu_manager import MenuManager
 from telebot.bot.runtime import Runtime
+from telebot.keepalive.keeper import Keeper
 
 
 class BotData:
     """What the Application keeps for all its handlers: set by `serve` before the first
     update is handled (the runtime when the Application is built, the menu once connected)."""
 
-    __slots__ = ("_runtime", "menu")
+    __slots__ = ("_runtime", "keeper", "menu")
 
     def __init__(self) -> None:  # python-telegram-bot makes it without arguments
         self._runtime: Runtime | None = None
         self.menu: MenuManager | None = None  # /menu's manager, once attached
+        self.keeper: Keeper | None = None  # keep-alive (♻️), once attached
 
     @property
     def runtime(self) -> Runtime:

@@ -56,9 +56,9 @@ def untagged(text: str) -> str:
 
 
 class LabelledBot(ExtBot[None]):
-    """An ExtBot whose every message (sent or edited) starts with the machine's tag, and goes
-    into the right forum topic (`topics`): home (`topic_id` in `chat_id`), or where the
-    command being answered came from."""
+    """An ExtBot whose every message (sent or edited, a photo's caption too) starts with the
+    machine's tag, and goes into the right forum topic (`topics`): home (`topic_id` in
+    `chat_id`), or where the command being answered came from."""
 
     def __init__(self, label: str | None, *args: Any, chat_id: str | None = None,
                  topic_id: int | None = None, **kwargs: Any) -> None:
@@ -89,6 +89,12 @@ class LabelledBot(ExtBot[None]):
                            **kwargs: Any) -> Any:
         return await super().send_message(chat_id, self._tagged(text, kwargs.get("parse_mode")),
                                           *args, **kwargs)
+
+    async def send_photo(self, chat_id: Any, photo: Any, caption: str | None = None,
+                         *args: Any, **kwargs: Any) -> Any:
+        return await super().send_photo(
+            chat_id, photo, self._tagged(caption or "", kwargs.get("parse_mode")) or None,
+            *args, **kwargs)
 
     async def edit_message_text(self, text: str, *args: Any, **kwargs: Any) -> Any:
         return await super().edit_message_text(

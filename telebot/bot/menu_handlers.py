@@ -22,6 +22,7 @@ from collections.abc import Callable
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 
+from telebot.bot import fallbacks
 from telebot.bot.callbacks import Kind, make, pressed
 from telebot.bot.context import BotContext
 from telebot.bot.menu_manager import BUSY, OFF, MenuManager
@@ -137,7 +138,10 @@ async def on_text(update: Update, context: BotContext) -> None:
     session = mgr.open_session()
     message = update.message
     user = update.effective_user
-    if session is None or message is None or message.text is None:
+    if message is None or message.text is None:
+        return
+    if session is None:
+        await fallbacks.on_plain_text(update, context)
         return
     if not mgr.rt.permissions.is_bots_chat(message.chat.id) or \
             not user_may_act(update, context):

@@ -46,6 +46,7 @@ class MenuManager:
         self.screen: ScreenMessage | None = None  # the session's own message
         self._lock = asyncio.Lock()
         self._replays: set[asyncio.Task[None]] = set()
+        self.unattended: set[str] = set()  # sessions of keep-alive: no screen unless shown
 
     # ---- recorded answers (telebot's state, through its writer thread)
 
@@ -79,9 +80,11 @@ class MenuManager:
                 and bool(message.text) and self.rt.permissions.is_bots_chat(message.chat.id))
 
     async def open(self, steps: tuple[Step, ...] = (), again_of: Recording | None = None,
-                   acknowledged: tuple[str, ...] = ()) -> str | None:
+                   acknowledged: tuple[str, ...] = (), unattended: bool = False
+                   ) -> str | None:
         """Start a session (replaying `steps` of `again_of`; the copies of its action in
-        `acknowledged` were shown to the owner); or say why not."""
+        `acknowledged` were shown to the owner); or say why not. `unattended` (keep-alive's):
+        no screen until `show`, and the caller replays."""
         async with self._lock:
             if not self.rt.settings.allow_menu:
                 return OFF
@@ -94,13 +97,16 @@ class MenuManager:
             screen = ScreenMessage(self.bot, self.rt.chat_id)
 
             async def publish(view: View) -> None:  # this session's screen, to its message
-                await screen.show(session.token, session.end_reason, view)
+                if session.token not in self.unattended:
+                    await screen.show(session.token, session.end_reason, view)
 
             session = MenuSession(argv, menu_env(self.rt.settings), publish,
                                   self.rt.refresh, self._started,
                                   min_interval=GROUP_INTERVAL if group else MIN_INTERVAL)
             if again_of is not None:
                 session.again_of = (again_of.pid, again_of.start_ticks)
+            if unattended:
+                self.unattended.add(session.token)
             try:
                 session.start()
             except OSError as e:
@@ -108,7 +114,7 @@ class MenuManager:
             self.session, self.screen = session, screen
             log.info("menu session %s started (pid %d)", session.token, session.pid)
             self._keep(asyncio.create_task(self._watch_end(session)))
-            if steps:
+            if steps and not unattended:
                 self._keep(asyncio.create_task(self._replay(session, steps, again_of,
                                                             acknowledged)))
             return None
@@ -143,20 +149,14 @@ class MenuManager:
 
     # ---- tasks started from the menu
 
+    async def show(self, session: MenuSession) -> None:
+        """An unattended session's screen, from now on (the owner is asked something)."""
+        self.unattended.discard(session.token)
+        if self.screen is not None:
+            await self.screen.show(session.token, session.end_reason, session.view())
+
     async def _started(self, session: MenuSession, started: Started) -> None:
-        t = started.task
-        again = session.again_of if not session.started[:-1] else None
-        await self.rt.state.run(self.rt.state.recordings.add, to_row(Recording(
-            started.pid, started.start_ticks, t.action, t.account, tuple(started.steps),
-            time.time(), again)))
-        line = (f"▶️ {html.escape(t.action)} started from /menu: pid {started.pid} "
-                f"({html.escape(t.account.label)}).")
-        if again:
-            line += f" 🔁 Run again of pid {again[0]}."
-        line += f" /details {started.pid}"
-        await self.rt.refresh()  # tracked from now on
-        with contextlib.suppress(TelegramError):
-            await self.bot.send_message(self.rt.chat_id, line, parse_mode=ParseMode.HTML)
+        await record_started(self, session, started)
 
     # ---- 🔁 Run again
 
@@ -168,6 +168,27 @@ class MenuManager:
         text = await replay_told(session, steps, guard)
         with contextlib.suppress(TelegramError):
             await self.bot.send_message(self.rt.chat_id, text, parse_mode=ParseMode.HTML)
+
+
+async def record_started(mgr: MenuManager, session: MenuSession, started: Started) -> None:
+    """A task the session started: its answers recorded, the chat told (not for
+    keep-alive's: its end alert is edited instead); tracked from now on."""
+    t = started.task
+    again = session.again_of if not session.started[:-1] else None
+    await mgr.rt.state.run(mgr.rt.state.recordings.add, to_row(Recording(
+        started.pid, started.start_ticks, t.action, t.account, tuple(started.steps),
+        time.time(), again)))
+    if session.token in mgr.unattended:  # keep-alive's: its end alert is edited
+        await mgr.rt.refresh()
+        return
+    line = (f"▶️ {html.escape(t.action)} started from /menu: pid {started.pid} "
+            f"({html.escape(t.account.label)}).")
+    if again:
+        line += f" 🔁 Run again of pid {again[0]}."
+    line += f" /details {started.pid}"
+    await mgr.rt.refresh()  # tracked from now on
+    with contextlib.suppress(TelegramError):
+        await mgr.bot.send_message(mgr.rt.chat_id, line, parse_mode=ParseMode.HTML)
 
 
 async def replay_told(session: MenuSession, steps: tuple[Step, ...], guard: Guard | None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from telebot.menu.recorded import Step, StepKind
 from telebot.menu.screen import Question
-from telebot.menu.session import MenuSession
+from telebot.menu.session import MenuSession, View
 from telebot.menu.spotter import ReadTasks
 from telebot.tasks import twin_guard
 from telebot.tasks.model import AccountKey
@@ -62,6 +62,11 @@ async def _asked(session: MenuSession, expected: Question, after: int,
         patience = PATIENCE
 
 
+# an echo-off question the recording has no answer for (ikabot's password prompt): answered
+# by keep-alive (True: the replay goes on), or not (False: it stops there)
+AtEchoOff = Callable[[View], Awaitable[bool]]
+
+
 Guard = Callable[[], Awaitable[str | None]]  # None: go on; else why nothing more is typed
 
 
@@ -82,13 +87,18 @@ def no_twin(session: MenuSession, read_tasks: ReadTasks, action: str, account: A
 
 
 async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...],
-                 guard: Guard | None = None) -> Outcome:
+                 guard: Guard | None = None, at_echo_off: AtEchoOff | None = None) -> Outcome:
     """Type `steps`, each when its question is on the screen. `guard` is asked right before
     each answer is typed (a fresh look at what runs: `tasks.twin_guard`); a reason from it
     stops the replay there."""
     generation = 0
     for i, step in enumerate(steps, 1):
         matched, found, echo_off = await _asked(session, step.question, generation, i == 1)
+        while not matched and echo_off and at_echo_off is not None and \
+                step.kind is not StepKind.ENTER and not session.ended.is_set() and \
+                await at_echo_off(session.view()):
+            generation = session.generation
+            matched, found, echo_off = await _asked(session, step.question, generation, True)
         if not matched and session.view().question == step.question and \
                 not session.ended.is_set():
             matched = True  # asked already, before the wait began

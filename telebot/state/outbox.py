@@ -42,6 +42,11 @@ class OutboxStore:
                                    (item_id,)).fetchone()
         return None if row is None else OutboxItem(**dict(row))
 
+    def by_key(self, dedup_key: str) -> OutboxItem | None:
+        row = self.db.conn.execute(f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE dedup_key=?",
+                                   (dedup_key,)).fetchone()
+        return None if row is None else OutboxItem(**dict(row))
+
     def pending(self, now: float | None = None) -> list[OutboxItem]:
         now = time.time() if now is None else now
         rows = self.db.conn.execute(

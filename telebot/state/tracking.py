@@ -49,6 +49,13 @@ class TrackingStore:
                                    (pid, start_ticks)).fetchone()
         return None if row is None else _tracked(row)
 
+    def since(self, at: float) -> list[Tracked]:
+        """Every task that was alive at or after `at` (still open, or ended since): what
+        /timeline draws."""
+        return [_tracked(r) for r in self.db.conn.execute(
+            "SELECT * FROM tracked WHERE ended_at IS NULL OR ended_at >= ? "
+            "ORDER BY first_seen, pid", (at,))]
+
     def ended_of(self, pids: Iterable[int]) -> dict[int, list[Tracked]]:
         """The ended rows of these pids only, through the primary key's index: a month of
         deaths in the table (9,000 rows) costs a scan nothing when few entries are gone."""

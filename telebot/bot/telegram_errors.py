@@ -1,5 +1,5 @@
-"""What Telegram's errors mean for whoever talks to it (the alert outbox, the shared poller):
-a neutral module, so the alerts stage does not reach into the bot stage for it."""
+"""What Telegram's errors mean for whoever talks to it in the bot stage (the alerts' way out,
+`alert_out`; the shared poller; the chat check): one reading of python-telegram-bot's errors."""
 
 from __future__ import annotations
 
