@@ -52,8 +52,22 @@ def queue_status(city: str, upgrades: int, total_s: int) -> str:
     return f"{city}: queued {upgrades} upgrades | total {_formatRemainingTime(total_s)}"
 
 
-LAUNCHER = launcher(Path(tempfile.mkdtemp(prefix="ikabot-bin-")))
-atexit.register(shutil.rmtree, LAUNCHER.parent, True)
+BIN_ENV = "TEST_IKABOT_BIN_DIR"  # not TELEBOT_/IKABOT_: clean_env keeps it for children
+
+
+def _launcher_dir() -> Path:
+    """One directory for the whole test session: the task processes that import this module
+    take their parent's (they are killed, so an atexit of theirs would never remove one)."""
+    inherited = os.environ.get(BIN_ENV)
+    if inherited and Path(inherited, "ikabot").is_file():
+        return Path(inherited)
+    made = Path(tempfile.mkdtemp(prefix="ikabot-bin-"))
+    os.environ[BIN_ENV] = str(made)
+    atexit.register(shutil.rmtree, made, True)
+    return made
+
+
+LAUNCHER = launcher(_launcher_dir())
 
 
 @contextmanager
