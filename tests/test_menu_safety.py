@@ -3,18 +3,26 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import test_menu as menu_tests
 from botharness import OWNER, fast_settings, running_bot
-from conftest import ALICE, BOB
+from conftest import ALICE, BOB, clean_env
 from ikabotdata import IkabotDir
 from menuharness import Player, buttons, no_leftovers, offline_command
+from util import until
 
 from telebot.bot import menu_handlers
 from telebot.ikabot.records import AccountKey
+from telebot.menu.terminal import INPUT_LIMIT, Terminal
 from telebot.state import AgainButton, StateDB
 from telebot.tasks import twin_guard
 from telebot.tasks.model import Task
@@ -135,3 +143,91 @@ async def test_a_copy_started_after_the_confirmation_stops_the_replay_before_it_
         assert ALICE.email not in ended["text"]  # nothing was typed
         await bot.settled()
         assert " ".join(bot.texts()).count("started from /menu") == 1  # the first run's only
+
+
+# ---- a menu that does not read: typing never blocks telebot
+
+BUSY_MENU = """import os, sys, time
+print("(0) Exit\\n(1) Busy for a while\\n >> ", end="", flush=True)
+gate = sys.argv[1]
+while not os.path.exists(gate):  # busy: reads nothing until the gate opens
+    time.sleep(0.05)
+n = 0
+for line in sys.stdin:
+    n += 1
+    print(f"read {n} lines", flush=True)
+"""
+
+
+def busy_menu(tmp_path: Path) -> tuple[list[str], Path]:
+    script = tmp_path / "busy_menu.py"
+    script.write_text(BUSY_MENU, encoding="utf-8")
+    return [sys.executable, str(script), str(tmp_path / "gate")], tmp_path / "gate"
+
+
+async def test_typing_into_a_menu_that_does_not_read_never_blocks_and_drains_later(tmp_path):
+    argv, gate = busy_menu(tmp_path)
+    with no_leftovers(tmp_path):
+        t = Terminal(argv, dict(os.environ))
+        try:
+            assert await until(lambda: "Busy" in "".join(t.lines()), 20)
+            line = "x" * 4000
+            started = time.monotonic()
+            typed = [t.type_line(line) for _ in range(60)]  # 240 KB at a menu reading nothing
+            assert time.monotonic() - started < 5  # never waited for the menu
+            assert typed[0] and not typed[-1]  # the first queued, the last refused
+            accepted = typed.count(True)
+            assert typed == [True] * accepted + [False] * (60 - accepted)
+            assert 0 < t.waiting_input() <= INPUT_LIMIT
+            gate.touch()  # the menu reads: the queue drains through the writer callback
+            assert await until(lambda: t.waiting_input() == 0, 30), t.waiting_input()
+            assert t.type_line("z")  # room again
+            assert await until(lambda: f"read {accepted + 1} lines" in "".join(t.lines())
+                               or f"read {accepted + 2} lines" in "".join(t.lines()), 30), \
+                t.lines()[-5:]
+        finally:
+            await t.close()
+
+
+def start_telebot(ikabot_dir: IkabotDir, api, tmp_path: Path, command: list[str]
+                  ) -> subprocess.Popen[bytes]:
+    env = clean_env(tmp_path, IKABOT_PATH=str(ikabot_dir.path),
+                    TELEGRAM_API_BASE_URL=api.base_url, TELEBOT_POLL_SECONDS="0.05",
+                    TELEBOT_SCAN_SECONDS="0.2", IKABOT_COMMAND=shlex.join(command))
+    return subprocess.Popen([sys.executable, "-m", "telebot", "run"], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def said_after(api, n: int, text: str) -> bool:
+    return any(text in m["text"] for m in api.sent(OWNER)[n:])
+
+
+def test_thirty_long_replies_to_a_busy_menu_leave_telebot_answering(ikabot_dir, api,
+                                                                     tmp_path):
+    """Issue 23, item 1: the menu busy (not reading), 30 owner replies of 4,000 characters
+    through the loopback Bot API; /status is still answered, what did not fit is refused
+    with a line in the chat, and SIGTERM still stops telebot."""
+    argv, _gate = busy_menu(tmp_path)
+    with no_leftovers(tmp_path):
+        bot = start_telebot(ikabot_dir, api, tmp_path, argv)
+        try:
+            assert api.wait_for(lambda: said_after(api, 0, "telebot is watching"), 30)
+            api.add_message("/menu", chat_id=OWNER, user_id=OWNER)
+            assert api.wait_for(lambda: said_after(api, 0, "Busy for a while"), 30)
+            for _ in range(30):
+                api.add_message("x" * 4000, chat_id=OWNER, user_id=OWNER)
+            assert api.wait_for(lambda: said_after(api, 0, "Not typed: ikabot's menu has not "
+                                                           "read"), 30)
+            n = len(api.sent(OWNER))
+            api.add_message("/status", chat_id=OWNER, user_id=OWNER)
+            assert api.wait_for(lambda: said_after(api, n, "ikabot tasks"), 30)
+            menu = next(p for p in psutil.Process(bot.pid).children()
+                        if str(tmp_path) in " ".join(p.cmdline()))
+            bot.send_signal(signal.SIGTERM)
+            assert bot.wait(30) == 0
+            assert not psutil.pid_exists(menu.pid) or menu.status() == psutil.STATUS_ZOMBIE
+        finally:
+            if bot.poll() is None:
+                bot.kill()
+            bot.wait()

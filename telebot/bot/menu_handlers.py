@@ -30,6 +30,7 @@ from telebot.bot.permissions import for_actors, in_bots_chat, user_may_act
 from telebot.bot.replies import reply
 from telebot.bot.runtime import Runtime
 from telebot.menu.recorded import Recording, StepKind, from_row
+from telebot.menu.session import NOT_READING
 from telebot.processes import liveness
 from telebot.state import AgainButton
 from telebot.tasks import twin_guard
@@ -147,8 +148,10 @@ async def on_text(update: Update, context: BotContext) -> None:
         log.info("a text from user %s was not typed into the menu: not an owner",
                  user.id if user else "?")
         return
-    secret = session.answer(message.text, StepKind.TEXT)
-    if secret:
+    typed = session.answer(message.text, StepKind.TEXT)
+    if not typed.typed:
+        await reply(context, NOT_READING)
+    if typed.echo_off:
         try:
             await message.delete()
         except TelegramError as e:
@@ -173,13 +176,14 @@ async def on_menu_key(update: Update, context: BotContext) -> None:
         await query.answer("Ending the session")
         await mgr.close("ended from Telegram")
     elif key == "e":
-        session.answer("", StepKind.ENTER)
-        await query.answer("⏎")
+        typed = session.answer("", StepKind.ENTER)
+        await query.answer("⏎" if typed.typed else NOT_READING, show_alert=not typed.typed)
     elif key.isdigit() and int(key) not in {c.number for c in session.view().question.choices}:
         await query.answer(f"({key}) is not on the screen any more.", show_alert=True)
     elif key.isdigit():
-        session.answer(key, StepKind.CHOICE)
-        await query.answer(f"({key})")
+        typed = session.answer(key, StepKind.CHOICE)
+        await query.answer(f"({key})" if typed.typed else NOT_READING,
+                           show_alert=not typed.typed)
     else:
         await query.answer()
 

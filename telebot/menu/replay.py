@@ -110,5 +110,6 @@ async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...],
         if guard is not None and (reason := await guard()):
             return Outcome(False, i, refused=reason)
         generation = session.generation
-        session.answer(step.answer, step.kind)
+        if not session.answer(step.answer, step.kind).typed:
+            return Outcome(False, i, refused="ikabot's menu did not read what was typed")
     return Outcome(True)

@@ -39,6 +39,23 @@ def one_line(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class Typed:
+    """What became of an answer: typed (queued for the terminal) or refused because the menu
+    has not taken what was typed before (`Terminal.type_line`); and whether echo was off."""
+
+    typed: bool
+    echo_off: bool = False
+
+    def __bool__(self) -> bool:
+        raise TypeError("say .typed or .echo_off")
+
+
+REFUSED = Typed(False)
+NOT_READING = ("⚠️ Not typed: ikabot's menu has not read what was typed before (it is busy, "
+               "or not reading at all). Send it again when the screen asks, or /cancel.")
+
+
+@dataclass(frozen=True)
 class View:
     """What the glue shows: the screen's text, its question, whether echo is off."""
 
@@ -46,6 +63,20 @@ class View:
     question: Question
     echo_off: bool
     ended: bool = False
+
+
+def step_of(q: Question, text: str, kind: StepKind, echo_off: bool) -> Step | None:
+    """How an answer typed is recorded: never an echo-off one's text."""
+    if not echo_off and looks_secret(text):
+        # typed with echo on, yet a secret (a bot token for ikabot's Telegram set-up):
+        # kept as a step the replay stops at, never as its text
+        return Step(q, "", StepKind.SECRET)
+    if not echo_off:
+        return Step(q, text, kind)
+    if kind is StepKind.ENTER or q.prompt.endswith("[Enter]"):
+        # ikabot's enter(): whatever was typed is thrown away, so it is kept as ⏎ alone
+        return Step(q, "", StepKind.ENTER)
+    return None
 
 
 def started_terminal(session: MenuSession) -> Terminal:
@@ -153,27 +184,22 @@ class MenuSession:
 
     # ---- input
 
-    def answer(self, text: str, kind: StepKind) -> bool:
-        """Type an answer and Enter. Recorded unless echo is off (a password); returns
-        whether echo was off (the glue then deletes the message from the chat)."""
+    def answer(self, text: str, kind: StepKind) -> Typed:
+        """Type an answer and Enter; recorded unless echo is off (a password). The glue
+        tells the chat when it was not typed, and deletes it when echo was off."""
         t = self.terminal
         if t is None or not t.alive():
-            return False
+            return REFUSED
         text = one_line(text)
         echo_off = not t.echo()
         q = self.view().question
-        t.type_line(text)
+        if not t.type_line(text):
+            return Typed(False, echo_off)
         self._last_input = time.monotonic()
-        if not echo_off and looks_secret(text):
-            # typed with echo on, yet a secret (a bot token for ikabot's Telegram set-up):
-            # kept as a step the replay stops at, never as its text
-            self.steps.append(Step(q, "", StepKind.SECRET))
-        elif not echo_off:
-            self.steps.append(Step(q, text, kind))
-        elif kind is StepKind.ENTER or q.prompt.endswith("[Enter]"):
-            # ikabot's enter(): whatever was typed is thrown away, so it is kept as ⏎ alone
-            self.steps.append(Step(q, "", StepKind.ENTER))
-        return echo_off
+        step = step_of(q, text, kind, echo_off)
+        if step is not None:
+            self.steps.append(step)
+        return Typed(True, echo_off)
 
     async def next_settle(self, after: int, timeout: float) -> bool:
         """Wait until the screen settled after generation `after`; False on timeout."""
