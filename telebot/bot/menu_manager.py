@@ -144,9 +144,7 @@ class MenuManager:
     async def _started(self, session: MenuSession, started: Started) -> None:
         t = started.task
         again = session.again_of if not session.started[:-1] else None
-        await self.rt.state.run(self.rt.state.recordings.add, to_row(Recording(
-            started.pid, started.start_ticks, t.action, t.account, tuple(started.steps),
-            time.time(), again)))
+        await self.rt.state.run(self.rt.state.recordings.add, to_row(started.recording(again)))
         line = (f"▶️ {html.escape(t.action)} started from /menu: pid {started.pid} "
                 f"({html.escape(t.account.label)}).")
         if again:

@@ -63,8 +63,11 @@ class MenuSession:
 
     def __init__(self, argv: list[str], env: dict[str, str], publish: Publish,
                  read_tasks: ReadTasks, on_started: OnStarted, *,
-                 min_interval: float = MIN_INTERVAL, idle_limit: float = IDLE_LIMIT) -> None:
+                 min_interval: float = MIN_INTERVAL, idle_limit: float = IDLE_LIMIT,
+                 pty_size: tuple[int, int] | None = None,
+                 tee: Callable[[bytes], None] | None = None) -> None:
         self.argv, self.env = argv, env  # what runs ikabot's menu
+        self.pty_size, self.tee = pty_size, tee  # the console's window and screen (`console`)
         self.publish, self.on_started = publish, on_started
         self.min_interval, self.idle_limit = min_interval, idle_limit
         self.token = secrets.token_hex(3)  # names the session in its buttons
@@ -85,7 +88,8 @@ class MenuSession:
         self._runner: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.terminal = Terminal(self.argv, self.env, on_output=self._output)
+        self.terminal = Terminal(self.argv, self.env, on_output=self._output,
+                                 size=self.pty_size, tee=self.tee)
         self.pid = self.terminal.pid
         self._runner = asyncio.create_task(self._run(), name=f"menu-{self.token}")
 
@@ -162,6 +166,12 @@ class MenuSession:
         echo_off = not t.echo()
         q = self.view().question
         t.type_line(text)
+        self.record(q, text, kind, echo_off)
+        return echo_off
+
+    def record(self, q: Question, text: str, kind: StepKind, echo_off: bool) -> None:
+        """Keep an answer typed at question `q` (here or at the console, `console`): never
+        one typed with echo off, never a secret's text."""
         self._last_input = time.monotonic()
         if not echo_off and looks_secret(text):
             # typed with echo on, yet a secret (a bot token for ikabot's Telegram set-up):
@@ -172,7 +182,10 @@ class MenuSession:
         elif kind is StepKind.ENTER or q.prompt.endswith("[Enter]"):
             # ikabot's enter(): whatever was typed is thrown away, so it is kept as ⏎ alone
             self.steps.append(Step(q, "", StepKind.ENTER))
-        return echo_off
+
+    def settling(self) -> bool:
+        """The menu printed within QUIET seconds, or its last output is not settled yet."""
+        return self._changed.is_set() or time.monotonic() - self._last_output < QUIET
 
     async def next_settle(self, after: int, timeout: float) -> bool:
         """Wait until the screen settled after generation `after`; False on timeout."""
