@@ -1,6 +1,7 @@
 """Death → alert latency (telebot vs Monit, same processes, same run), a storm, idle cost.
 
 Run: python bench/bench_alerts.py [--kills 50] [--storm 20] [--idle 60] [--no-monit]
+     [--hog] [--entries 10000] [--profile]
 
 telebot runs as its own process (`python -m telebot run`) against the loopback Bot API in this
 process; the latency is from `kill()` to the alert's sendMessage arriving at that API. Monit
@@ -15,11 +16,18 @@ event and then 50–300 ms, which put every kill just after a Monit check). The 
 lists them all (after its edits), and duplicates.
 Each death is classified as telebot does it for real: its exit information and the new tail of
 ikabot's log (a 10 MB log in ikabot's format, as bench_log.py writes it).
+
+`--hog`: during the kills and the storm, one busy loop per core (`python -c 'while 1: pass'`,
+at telebot's own priority, nice 0) keeps every core busy. `--entries N`: ikabot's data also
+holds N entries of long-gone tasks (months of ikabot), over 10 accounts. `--profile`: telebot
+runs under `path_probe.py`, which marks each stage of the path, and the medians of each stage
+are printed (where the milliseconds go).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -35,7 +43,7 @@ from typing import Any
 
 import psutil
 from bench_log import make_log
-from common import machine_line, summary, task_process, write_directory
+from common import gone_pids, machine_line, summary, task_process, write_directory
 
 from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
@@ -47,11 +55,52 @@ KILL_GAP = 1.2  # seconds between kills at least: no two deaths form a storm (ST
 EMAIL = "bench@example.org"
 
 
-def make_data(root: Path, pids: list[int]) -> Path:
+def make_data(root: Path, pids: list[int], entries: int = 0) -> Path:
     now = time.time()
     plist = [{"pid": pid, "action": "autoPirate", "date": now,  # as ikabot's autoPirate writes
               "status": f"Pirating for {1 + i % 9} more runs"} for i, pid in enumerate(pids)]
-    return write_directory(root, TOKEN, CHAT, [(EMAIL, "bench", plist)])
+    gone = [{"pid": pid, "action": "autoPirate", "date": now - 86400 * 30,
+             "status": "Pirating for 1 more runs"} for pid in gone_pids(entries)]
+    accounts = [(EMAIL, "bench", plist + gone[::10])]
+    accounts += [(f"old{k}@example.org", f"old{k}", gone[k::10]) for k in range(1, 10)
+                 if gone[k::10]]
+    return write_directory(root, TOKEN, CHAT, accounts)
+
+
+def hog() -> list[subprocess.Popen[bytes]]:
+    """One busy loop per core, at the same priority as telebot."""
+    return [subprocess.Popen([sys.executable, "-c", "while 1: pass"])
+            for _ in range(os.cpu_count() or 1)]
+
+
+STAGES = [("wake (pidfd read) → handler", "wake:in", "handler:in"),
+          ("read_log (thread hop)", "read_log:in", "read_log:out"),
+          ("ended_view (re-read ikabot's data)", "ended_view:in", "ended_view:out"),
+          ("handler → _end", "handler:in", "end:in"),
+          ("_end → writer thread starts", "end:in", "write_end:in"),
+          ("writer: classify + commit", "write_end:in", "write_end:out"),
+          ("commit → send starts", "write_end:out", "send:in"),
+          ("send → Bot API has it", "send:in", "api"),
+          ("kill → wake", "kill", "wake:in")]
+
+
+def profile(trace: Path, killed: dict[int, float], arrived: dict[int, float]) -> list[str]:
+    """Per stage, the median and max over the lone deaths (ms)."""
+    marks: dict[tuple[str, int], float] = {}
+    for stage, pid, at in json.loads(trace.read_text()):
+        marks.setdefault((stage, pid), at)
+    out = []
+    for name, a, b in STAGES:
+        xs = []
+        for pid, k in killed.items():
+            t = {"kill": k, "api": arrived.get(pid)}
+            ta = t.get(a) or marks.get((a, pid))
+            tb = t.get(b) or marks.get((b, pid))
+            if ta and tb:
+                xs.append((tb - ta) * 1000)
+        if xs:
+            out.append(f"  - {name}: median {statistics.median(xs):.2f} ms, max {max(xs):.2f}")
+    return out
 
 
 def spawn(n: int) -> list[subprocess.Popen[bytes]]:
@@ -91,11 +140,16 @@ def main() -> int:
     ap.add_argument("--storm", type=int, default=20)
     ap.add_argument("--idle", type=float, default=60.0)
     ap.add_argument("--no-monit", action="store_true")
+    ap.add_argument("--hog", action="store_true")
+    ap.add_argument("--entries", type=int, default=0)
+    ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     use_monit = not args.no_monit and shutil.which("monit") is not None
     print(machine_line())
     print(f"command: python bench/bench_alerts.py --kills {args.kills} --storm {args.storm} "
-          f"--idle {args.idle:g}")
+          f"--idle {args.idle:g}" + (" --no-monit" if args.no_monit else "")
+          + (" --hog" if args.hog else "") + (f" --entries {args.entries}" if args.entries
+                                              else "") + (" --profile" if args.profile else ""))
     with tempfile.TemporaryDirectory() as tmp, FakeBotAPI(token=TOKEN) as api:
         root = Path(tmp)
         arrivals: dict[int, float] = {}
@@ -118,7 +172,7 @@ def main() -> int:
         kill_procs = spawn(args.kills)
         storm_procs = spawn(args.storm)
         everything = idle_procs + kill_procs + storm_procs
-        data = make_data(root, [p.pid for p in everything])
+        data = make_data(root, [p.pid for p in everything], args.entries)
         ikabot_log = root / "ikabot.log"
         make_log(ikabot_log)  # ikabot's 10 MB log: each death reads its new tail
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("TELEBOT_",
@@ -126,9 +180,16 @@ def main() -> int:
                "IKABOT_PATH": str(data), "TELEGRAM_API_BASE_URL": api.base_url,
                "TELEBOT_STATE_DIR": str(root / "state"), "HOME": str(root),
                "IKABOT_LOG": str(ikabot_log)}
-        bot = subprocess.Popen([sys.executable, "-m", "telebot", "run"], env=env,
-                               stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        trace = root / "trace.json"
+        here = Path(__file__).parent
+        command = ([sys.executable, str(here / "path_probe.py"), str(trace)] if args.profile
+                   else [sys.executable, "-m", "telebot", "run"])
+        if args.profile:
+            env["PYTHONPATH"] = os.pathsep.join([str(here.parent), env.get("PYTHONPATH", "")])
+        bot = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
         monit = None
+        hogs: list[subprocess.Popen[bytes]] = []
         try:
             assert api.wait_for(lambda: any("watching" in m["text"] for m in api.sent()), 30)
             if use_monit:
@@ -147,6 +208,9 @@ def main() -> int:
                     f"{100 * used / (t1 - t0):.2f} % of one core ({used * 1000:.0f} ms), "
                     f"RSS {rss:.1f} MB")
             # ---- one kill at a time
+            if args.hog:
+                hogs = hog()
+                time.sleep(1)
             telebot_ms, monit_ms = [], []
             killed_at: list[float] = []
             next_kill = time.monotonic()
@@ -208,7 +272,16 @@ def main() -> int:
                 print("- the Monit rule, per process: `check process tN with pidfile …` / "
                       "`if does not exist then exec \"/bin/sh -c 'echo tN $(date +%s.%N) >> "
                       "events'\"` under `set daemon 1`")
+            if args.profile:
+                bot.terminate()
+                bot.wait(20)
+                lone = {p.pid: k for p, k in zip(kill_procs, killed_at, strict=True)}
+                print("- where the time goes, lone deaths (stages overlap where nested):")
+                print("\n".join(profile(trace, lone, arrivals)))
         finally:
+            for h in hogs:
+                h.kill()
+                h.wait()
             bot.terminate()
             bot.wait(20)
             if monit is not None:

@@ -35,7 +35,8 @@ from bench_scale import CHAT, IKABOT_TOKEN, TOKEN, LoopMonitor
 from bench_scale import make_data as make_scale_data
 from common import live_processes, machine_line, started_at, summary, write_directory
 
-from telebot.alerts.alerter import BotOut
+from telebot.alerts.sending import Edit, Send
+from telebot.bot.alert_out import BotOut
 from telebot.bot.app import serve
 from telebot.config import Settings
 from telebot.demo.fakeapi import FakeBotAPI
@@ -91,14 +92,13 @@ def slow_commits(ms: float, on_loop: bool) -> Iterator[CommitLog]:
         log.wrote(text)
         return retext(self, item_id, text)
 
-    async def checked_send(self: BotOut, chat_id: str, text: str, markup: str | None = None
-                           ) -> Any:
-        log.check(text)
-        return await send(self, chat_id, text, markup)
+    async def checked_send(self: BotOut, message: Send) -> Any:
+        log.check(message.text)
+        return await send(self, message)
 
-    async def checked_edit(self: BotOut, chat_id: str, message_id: int, text: str) -> Any:
-        log.check(text)
-        return await edit(self, chat_id, message_id, text)
+    async def checked_edit(self: BotOut, message: Edit) -> Any:
+        log.check(message.text)
+        return await edit(self, message)
 
     patches = [(Database, "commit", slow_commit), (OutboxStore, "enqueue", logged_enqueue),
                (OutboxStore, "retext_pending", logged_retext), (BotOut, "send", checked_send),

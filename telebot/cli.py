@@ -1,6 +1,6 @@
 """The `telebot` command: run | status | check | health | ikabot | demo.
 
-Expected failures end with one line on stderr and exit status 2 (DESIGN.md section 2); the
+Expected failures end with one line on stderr and exit status 2 (docs/contract.md section 2); the
 line says what to fix. Nothing here writes ikabot's files.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from telebot import __version__
+from telebot import __version__, i18n
 from telebot.config import (
     Settings,
     api_error,
@@ -29,32 +29,62 @@ from telebot.config import (
     shares_ikabots_token,
 )
 from telebot.errors import ConfigError, DataError, UsageError
+from telebot.i18n import _
 
 if TYPE_CHECKING:
     from telebot.bot.chatcheck import ChatCheck
+    from telebot.ikabot.records import Snapshot
 
 
 def _settings() -> tuple[Settings, list[Path]]:
     """The settings, and the `.env` files they were read from."""
     files = load_settings_files()
-    return Settings.from_env(), files
+    settings = Settings.from_env()
+    speak(settings)
+    return settings, files
+
+
+def speak(settings: Settings) -> None:
+    """The terminal's language: TELEBOT_LANG, else the owner's Telegram language as the bot
+    last saw it (its database, read-only), else English."""
+    from telebot.state import StateDB
+
+    owners = None
+    if not settings.lang:
+        state = StateDB.open_readonly(settings.state_dir)
+        if state is not None:
+            try:
+                owners = state.settings.owner_language()
+            except sqlite3.Error:
+                owners = None
+            finally:
+                state.close()
+    i18n.use(i18n.choose(settings.lang, owners))
+
+
+def _require_readable(snap: Snapshot) -> None:
+    """`check` and `status` fail alike when ikabot's data is there but none of it reads."""
+    if snap.warnings and not snap.accounts:
+        raise DataError(_("nothing in {path} could be read ({why})").format(
+            path=snap.path, why=snap.warnings[0]))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from telebot.alerts.delivery import waiting, waiting_line
     from telebot.ikabot.store import open_store
+    from telebot.keepalive.status import keepalive_json
     from telebot.state import StateDB
     from telebot.tasks.merge import annotate, build_tasks
     from telebot.views import render
 
-    settings, _ = _settings()
+    settings, _files = _settings()
     snap = open_store(settings).read()
     for warning in snap.warnings:
-        print(f"telebot: warning: {warning}", file=sys.stderr)
-    if snap.warnings and not snap.accounts:
-        raise DataError(f"nothing in {snap.path} could be read ({snap.warnings[0]})")
+        print(_("telebot: warning: {warning}").format(warning=warning), file=sys.stderr)
+    _require_readable(snap)
     tasks = build_tasks(snap)
     held = None
+    kept: list[dict[str, object]] = []
     # what the bot saw (how tasks ended, the runs it counted): its database, read-only, in
     # a process of its own; a WAL reader never makes the bot wait
     state = StateDB.open_readonly(settings.state_dir)
@@ -62,15 +92,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         try:
             annotate(tasks, state.tracking)
             held = waiting(state)
+            kept = [keepalive_json(state, settings, t) for t in tasks]
         except sqlite3.Error as e:  # busy past the short wait, or an older database
             tasks = build_tasks(snap)
-            print(f"telebot: warning: telebot's state in {settings.state_dir} could not be "
-                  f"read ({e}); how tasks ended is not shown", file=sys.stderr)
+            print(_("telebot: warning: telebot's state in {dir} could not be read ({why}); "
+                    "how tasks ended is not shown").format(dir=settings.state_dir, why=e),
+                  file=sys.stderr)
         finally:
             state.close()
     if args.json:
-        print(json.dumps({**render.as_json(tasks), "waiting_alerts": held}, indent=2,
-                         ensure_ascii=False))
+        shown = render.as_json(tasks)
+        for i, entry in enumerate(shown["processes"]):
+            entry["keepalive"] = kept[i] if i < len(kept) else keepalive_json(None, settings,
+                                                                              tasks[i])
+        print(json.dumps({**shown, "waiting_alerts": held}, indent=2, ensure_ascii=False))
     else:
         print(render.status_table(tasks))
         if held is not None:
@@ -78,8 +113,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _ask_bot_api(token: str, base_url: str, chat: str,
-                       send_test: bool) -> tuple[str, ChatCheck]:
+async def _ask_bot_api(token: str, base_url: str, chat: str, send_test: bool,
+                       topic_id: int | None = None) -> tuple[str, ChatCheck]:
     """getMe (the token), then the chat (`chatcheck`): who the bot is, and the chat's verdict."""
     from telegram import Bot
     from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -90,7 +125,7 @@ async def _ask_bot_api(token: str, base_url: str, chat: str,
     try:
         async with Bot(token, base_url=base_url) as bot:  # entering asks getMe
             me = bot.bot
-            verdict = await check_chat(bot, chat, send_test=send_test)
+            verdict = await check_chat(bot, chat, send_test=send_test, topic_id=topic_id)
     except InvalidToken as e:
         raise api_error(e, base_url) from None
     except NetworkError:
@@ -110,42 +145,87 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     files = load_settings_files()
     # first, before any check that can fail: the player sees which file was read
-    print("settings: " + (", ".join(str(f) for f in files) if files else
-                          f"environment only (no .env in {Path.cwd()} or {config_env_file()})"),
-          flush=True)
+    print(_("settings: {files}").format(files=", ".join(str(f) for f in files)) if files else
+          _("settings: environment only (no .env in {cwd} or {file})").format(
+              cwd=Path.cwd(), file=config_env_file()), flush=True)
     settings = Settings.from_env()
+    speak(settings)
     store = open_store(settings)
     snap = store.read()
     tasks = build_tasks(snap)
     running = sum(t.state == "running" for t in tasks)
-    print(f"ikabot data: {snap.layout} layout at {snap.path}")
-    print(f"accounts: {len(snap.accounts)}"
+    print(_("ikabot data: {layout} layout at {path}").format(layout=snap.layout, path=snap.path))
+    print(_("accounts: {n}").format(n=len(snap.accounts))
           + (f" ({', '.join(a.key.label for a in snap.accounts)})" if snap.accounts else ""))
-    print(f"tasks: {len(tasks)} recorded, {running} running")
+    print(_("tasks: {n} recorded, {running} running").format(n=len(tasks), running=running))
     for w in snap.warnings:
-        print(f"warning: {w}")
+        print(_("warning: {warning}").format(warning=w))
+    _require_readable(snap)
     ikalog = IkabotLog(settings.ikabot_log, owner=owner_of(settings.ikabot_path))
     ikalog.poll()
-    print(f"ikabot's log: {settings.ikabot_log} (read to tell failed tasks from finished ones)"
-          if ikalog.available else f"warning: ikabot's log: {ikalog.problem}; telebot works "
-          "without it, but cannot tell a task that failed from one that finished")
+    print(_("ikabot's log: {path} (read to tell failed tasks from finished ones)").format(
+        path=settings.ikabot_log) if ikalog.available else
+          _("warning: ikabot's log: {problem}; telebot works without it, but cannot tell a "
+            "task that failed from one that finished").format(problem=ikalog.problem))
     token, chat, source = resolve_telegram(settings, snap.telegram)
-    print(f"telegram: token {mask_token(token)} (from {source}), chat {chat}")
-    mode = "dedicated bot (long polling)" if for_ikabot(settings, snap.telegram).dedicated_token \
-        else "shared with ikabot (polling without confirming young updates)"
+    print(_("telegram: token {token} (from {source}), chat {chat}").format(
+        token=mask_token(token), source=source, chat=chat))
+    mode = _("dedicated bot (long polling)") if for_ikabot(
+        settings, snap.telegram).dedicated_token else \
+        _("shared with ikabot (polling without confirming young updates)")
     if shares_ikabots_token(settings, snap.telegram):
-        mode += ("; TELEBOT_TOKEN is ikabot's own token, so telebot reads it the shared way "
-                 "(ikabot keeps its captcha answers): leave TELEBOT_TOKEN unset, or give "
-                 "telebot a bot of its own")
-    print(f"mode: {mode}")
+        mode += _("; TELEBOT_TOKEN is ikabot's own token, so telebot reads it the shared way "
+                  "(ikabot keeps its captcha answers): leave TELEBOT_TOKEN unset, or give "
+                  "telebot a bot of its own")
+    print(_("mode: {mode}").format(mode=mode))
     who, verdict = asyncio.run(_ask_bot_api(token, settings.api_base_url, chat,
-                                             args.send_test))
-    print(f"Bot API: getMe ok, the bot is {who}")
-    print(f"state: {settings.state_dir}")
+                                             args.send_test, settings.topic_id))
+    print(_("Bot API: getMe ok, the bot is {who}").format(who=who))
+    print(_("state: {dir}").format(dir=settings.state_dir))
     if not verdict.ok:
         raise ConfigError(verdict.line)
     print(verdict.line)
-    print("all good")
+    print(_("all good"))
+    return 0
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    """/timeline's picture, written to a file, from telebot's database (read-only)."""
+    from telebot.bot.timeline_commands import gather
+    from telebot.state import StateDB
+    from telebot.views import timeline
+
+    try:
+        hours = timeline.hours_arg(args.hours)
+    except ValueError:
+        raise UsageError(_("--hours {value}: give a number of hours from 1 to {max}, e.g. "
+                           "--hours 48").format(value=repr(args.hours), max=timeline.MAX_HOURS)
+                         ) from None
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise UsageError(_("--out {file}: name a file in an existing directory, e.g. --out "
+                           "timeline.png").format(file=out))
+    settings, _files = _settings()
+    state = StateDB.open_readonly(settings.state_dir)
+    if state is None:
+        raise ConfigError(_("no telebot database in {dir}: the picture is drawn from what a "
+                            "running telebot saw (telebot run), or set TELEBOT_STATE_DIR")
+                          .format(dir=settings.state_dir))
+    now = time.time()
+    try:
+        spans = gather(state, now, hours)
+    except sqlite3.Error as e:
+        raise ConfigError(_("telebot's state in {dir} could not be read ({why})").format(
+            dir=settings.state_dir, why=e)) from None
+    finally:
+        state.close()
+    pic = timeline.png(spans, now, hours)
+    try:
+        out.write_bytes(pic.png)
+    except OSError as e:
+        raise UsageError(_("cannot write {file} ({why}): choose another --out").format(
+            file=out, why=e.strerror)) from None
+    print(f"{out}: {pic.caption}")
     return 0
 
 
@@ -159,16 +239,18 @@ def cmd_health(args: argparse.Namespace) -> int:
     """Docker's HEALTHCHECK: is telebot's event loop beating (not just its process alive)?"""
     from telebot.bot.health import STALE_AFTER, heartbeat_age, heartbeat_path
 
-    settings, _ = _settings()
+    settings, _files = _settings()
     age = heartbeat_age(settings.state_dir)
     if age is None:
-        print(f"telebot: no heartbeat at {heartbeat_path(settings.state_dir)}: telebot is not "
-              "running with this TELEBOT_STATE_DIR", file=sys.stderr)
+        print(_("telebot: no heartbeat at {path}: telebot is not running with this "
+                "TELEBOT_STATE_DIR").format(path=heartbeat_path(settings.state_dir)),
+              file=sys.stderr)
         return 1
     if age > STALE_AFTER:
-        print(f"telebot: stuck: its loop last beat {age:.0f} s ago", file=sys.stderr)
+        print(_("telebot: stuck: its loop last beat {s} s ago").format(s=f"{age:.0f}"),
+              file=sys.stderr)
         return 1
-    print(f"healthy: its loop beat {max(0.0, age):.0f} s ago")
+    print(_("healthy: its loop beat {s} s ago").format(s=f"{max(0.0, age):.0f}"))
     return 0
 
 
@@ -181,7 +263,7 @@ def cmd_ikabot(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from telebot.demo.run import run_demo
 
-    return run_demo(keep_running=args.keep_running)
+    return run_demo(keep_running=args.keep_running, lang=args.lang)
 
 
 ENVIRONMENT = """\
@@ -200,12 +282,21 @@ must be yours, not writable by others, and private when it holds a password or t
   TELEBOT_STALL_MINUTES          stall alert after this long without change, 0 = off (0)
   TELEBOT_OWNER_IDS              Telegram user ids who may change settings and stop tasks
   TELEBOT_HOST_LABEL             this machine's name on every message
+  TELEBOT_TOPIC_ID               the forum topic this machine writes in (a group with topics)
+  TELEBOT_METRICS_ADDR           serve Prometheus metrics at host:port/metrics
+  TELEBOT_METRICS_FILE           write them for node_exporter's textfile collector (*.prom)
   TELEBOT_ALLOW_KILL             0 turns /kill off (1)
   TELEBOT_ALLOW_MENU             0 turns /menu and Run again off (1)
-  IKABOT_COMMAND                 what starts ikabot's menu for /menu (ikabot beside ikabot)
+  IKABOT_COMMAND                 what starts ikabot's menu for /menu (the ikabot beside telebot)
+  TELEBOT_KEEPALIVE              actions restarted when they die (names, or all; /keepalive)
+  TELEBOT_KEEPALIVE_MAX          restarts of one task chain in an hour before giving up (5)
+  TELEBOT_KEEPALIVE_LOGIN        1: a restart types IKABOT_PASSWORD at ikabot's prompt (0)
+  TELEBOT_KEEPALIVE_BACKOFF_SECONDS  the first wait before a restart, then x3 (10)
   TELEBOT_HEARTBEAT_URL          requested while telebot runs (Uptime Kuma push, healthchecks.io)
   TELEBOT_HEARTBEAT_MINUTES      how often (5)
   TELEBOT_TZ                     time zone of every time shown, e.g. Europe/Berlin (the host's)
+  TELEBOT_REPORT_PICTURE         1: the progress report carries /timeline's picture (0)
+  TELEBOT_LANG                   en, es or pt (the owner's Telegram language, else en)
 """
 
 
@@ -215,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Telegram status, web-server URLs and death alerts for ikabot tasks.",
         epilog=ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"telebot {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"telebot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     documented: dict[str, Any] = {"epilog": ENVIRONMENT,
                                   "formatter_class": argparse.RawDescriptionHelpFormatter}
@@ -229,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--send-test", action="store_true",
                    help="also send one test message to the chat")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("timeline", help="draw /timeline's picture of what ran into a PNG file",
+                       **documented)
+    p.add_argument("--hours", default=None, help="how far back, 1 to 168 (24)")
+    p.add_argument("--out", required=True, help="the PNG file to write")
+    p.set_defaults(func=cmd_timeline)
     p = sub.add_parser("health", help="exit 0 when telebot's loop beat within a minute "
                        "(a container HEALTHCHECK)", **documented)
     p.set_defaults(func=cmd_health)
@@ -240,7 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="see the whole thing work, no account or Telegram needed")
     p.add_argument("--keep-running", action="store_true",
                    help="leave the demo up until Ctrl-C, to watch it")
+    p.add_argument("--lang", choices=("en", "es", "pt"), default=None,
+                   help="the language telebot speaks in the demo (TELEBOT_LANG)")
     p.set_defaults(func=cmd_demo)
+    for action in sub._choices_actions:  # each command's --help says what it does, too
+        command = sub.choices[action.dest]
+        command.description = command.description or f"telebot {action.dest}: {action.help}."
     return parser
 
 
@@ -253,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # TELEBOT_LANG from the environment at once (a bad --hours is said in it); `speak` refines
+    # it once the settings (.env, the owner's language in the database) are read
+    i18n.use(i18n.choose(os.environ.get("TELEBOT_LANG"), None))
     try:
         return int(args.func(args) or 0)
     except UsageError as e:
@@ -265,6 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         from telebot.logsafe import redact
 
-        print(f"telebot: internal error ({type(e).__name__}): {redact(str(e))}; "
-              "set TELEBOT_DEBUG=1 for the traceback", file=sys.stderr)
+        print(_("telebot: internal error ({kind}): {what}; set TELEBOT_DEBUG=1 for the "
+                "traceback").format(kind=type(e).__name__, what=redact(str(e))),
+              file=sys.stderr)
         return 1

@@ -1,12 +1,14 @@
 """Settings from the environment (and a `.env` in the working directory).
 
-The names are part of the contract in DESIGN.md section 2: tests outside the project set them.
+The names are part of the contract in docs/contract.md section 2: tests outside the project set
+them.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import shlex
 import stat
 from dataclasses import dataclass, field, replace
@@ -31,6 +33,19 @@ def _state_dir_default() -> Path:
     xdg = os.environ.get("XDG_STATE_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "state"
     return base / "telebot"
+
+
+CHAT_ID = re.compile(r"-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31}")
+
+
+def _chat_id(e: dict[str, str]) -> str | None:
+    """A chat id Telegram could know: a number (a user, a group: -100…) or a public @name.
+    Anything else would only fail later, at the first alert, as "chat not found"."""
+    value = e.get("TELEBOT_CHAT_ID", "").strip()
+    if value and not CHAT_ID.fullmatch(value):
+        raise ConfigError("TELEBOT_CHAT_ID must be a chat's number (a user or group id, such as "
+                          "-1001234567890) or a public @name; fix it in your .env")
+    return value or None
 
 
 def _number(env: dict[str, str], name: str, default: float, *, minimum: float = 0,
@@ -83,6 +98,17 @@ def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a switch; set it to 1 or 0")
 
 
+def _actions(env: dict[str, str], name: str) -> frozenset[str]:
+    """ikabot action names, comma-separated (`all`: every action)."""
+    names = [n.strip() for n in env.get(name, "").split(",") if n.strip()]
+    bad = [n for n in names if not (n.isascii() and n.replace("_", "").isalnum())]
+    if bad:
+        raise ConfigError(f"{name}: {bad[0][:40]!r} is no ikabot action name; list them "
+                          "comma-separated as ikabot's process list names them (e.g. "
+                          "autoPirate,constructionList), or write all")
+    return frozenset(names)
+
+
 def _command(env: dict[str, str]) -> tuple[str, ...] | None:
     raw = env.get("IKABOT_COMMAND", "").strip()
     if not raw:
@@ -101,6 +127,47 @@ def _label(env: dict[str, str]) -> str | None:
         raise ConfigError(f"TELEBOT_HOST_LABEL={raw!r}: use a short name for this machine "
                           f"(at most {HOST_LABEL_MAX} printable characters), e.g. pi-kitchen")
     return raw or None
+
+
+def _topic(env: dict[str, str]) -> int | None:
+    raw = env.get("TELEBOT_TOPIC_ID", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) < 2**31:
+        raise ConfigError(f"TELEBOT_TOPIC_ID={raw[:40]!r}: use the number of a topic of the "
+                          "forum group (the number after the group in a topic's link, "
+                          "t.me/c/<group>/<topic>), or leave it unset")
+    return int(raw)
+
+
+def parse_metrics_addr(raw: str) -> tuple[str, int]:
+    """`host:port` (`[::1]:9464` for IPv6) as (host, port); ConfigError when it is not one."""
+    host, sep, port = raw.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or \
+            any(c.isspace() or c in "/[]" for c in host):
+        raise ConfigError(f"TELEBOT_METRICS_ADDR={raw[:60]!r}: write host:port, e.g. "
+                          "127.0.0.1:9464 (0.0.0.0:9464 to let another machine's Prometheus "
+                          "scrape it)")
+    return host, int(port)
+
+
+def _metrics_addr(env: dict[str, str]) -> tuple[str, int] | None:
+    raw = env.get("TELEBOT_METRICS_ADDR", "").strip()
+    return parse_metrics_addr(raw) if raw else None
+
+
+def _metrics_file(env: dict[str, str]) -> Path | None:
+    raw = env.get("TELEBOT_METRICS_FILE", "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.name.endswith(".prom") or not path.parent.is_dir():
+        raise ConfigError(f"TELEBOT_METRICS_FILE={raw[:80]!r}: name a file ending in .prom in "
+                          "an existing directory (node_exporter's "
+                          "--collector.textfile.directory), e.g. "
+                          "/var/lib/node_exporter/textfile_collector/telebot.prom")
+    return path
 
 
 def parse_zone(name: str | None) -> tzinfo | None:
@@ -141,6 +208,16 @@ def _url(env: dict[str, str], name: str) -> str | None:
     return raw or None
 
 
+def _lang(env: dict[str, str]) -> str | None:
+    from telebot.i18n import LANGS
+
+    raw = env.get("TELEBOT_LANG", "").strip().lower()
+    if raw and raw not in LANGS:
+        raise ConfigError(f"TELEBOT_LANG={raw[:20]!r}: telebot speaks {', '.join(LANGS)}; set "
+                          "one of them, or leave it unset for the owner's Telegram language")
+    return raw or None
+
+
 @dataclass(frozen=True)
 class Settings:
     ikabot_path: Path
@@ -164,6 +241,16 @@ class Settings:
     heartbeat_url: str | None = field(default=None, repr=False)
     heartbeat_minutes: float = 5.0
     tz: str | None = None  # TELEBOT_TZ, checked (`clock`); None: the host's zone
+    topic_id: int | None = None  # TELEBOT_TOPIC_ID: the forum topic this telebot writes in
+    metrics_addr: tuple[str, int] | None = None  # TELEBOT_METRICS_ADDR: /metrics served there
+    metrics_file: Path | None = None  # TELEBOT_METRICS_FILE: node_exporter's textfile
+    # TELEBOT_KEEPALIVE: actions restarted when they end badly ("all": every one)
+    keepalive: frozenset[str] = frozenset()
+    keepalive_max: int = 5  # TELEBOT_KEEPALIVE_MAX: restarts of one chain within an hour
+    keepalive_login: bool = False  # TELEBOT_KEEPALIVE_LOGIN: type IKABOT_PASSWORD at its prompt
+    keepalive_backoff: float = 10.0  # TELEBOT_KEEPALIVE_BACKOFF_SECONDS: the first back-off
+    report_picture: bool = False  # TELEBOT_REPORT_PICTURE: the report carries /timeline's
+    lang: str | None = None  # TELEBOT_LANG (en|es|pt); None: the owner's Telegram language
 
     @property
     def dedicated_token(self) -> bool:
@@ -179,7 +266,7 @@ class Settings:
             email=e.get("IKABOT_EMAIL", "").strip() or None,
             password=e.get("IKABOT_PASSWORD") or None,
             token=e.get("TELEBOT_TOKEN", "").strip() or None,
-            chat_id=e.get("TELEBOT_CHAT_ID", "").strip() or None,
+            chat_id=_chat_id(e),
             api_base_url=e.get("TELEGRAM_API_BASE_URL", "").strip() or DEFAULT_API_BASE,
             state_dir=Path(e["TELEBOT_STATE_DIR"]).expanduser()
             if e.get("TELEBOT_STATE_DIR", "").strip()
@@ -203,6 +290,16 @@ class Settings:
             heartbeat_minutes=_number(e, "TELEBOT_HEARTBEAT_MINUTES", 5.0, minimum=0.01,
                                       maximum=24 * 60),
             tz=_zone(e),
+            topic_id=_topic(e),
+            metrics_addr=_metrics_addr(e),
+            metrics_file=_metrics_file(e),
+            keepalive=_actions(e, "TELEBOT_KEEPALIVE"),
+            keepalive_max=int(_number(e, "TELEBOT_KEEPALIVE_MAX", 5, minimum=1, maximum=1000)),
+            keepalive_login=_flag(e, "TELEBOT_KEEPALIVE_LOGIN", False),
+            keepalive_backoff=_number(e, "TELEBOT_KEEPALIVE_BACKOFF_SECONDS", 10.0,
+                                      minimum=0.1, maximum=1800),
+            report_picture=_flag(e, "TELEBOT_REPORT_PICTURE", False),
+            lang=_lang(e),
         )
 
 
@@ -217,8 +314,9 @@ def config_env_file() -> Path:
 
 
 def load_settings_files() -> list[Path]:
-    """Read `./.env` (DESIGN 2), then the canonical `config_env_file()`; what is set first
-    wins (the real environment before both). Returns the files read, for `check` to name."""
+    """Read `./.env` (docs/contract.md section 2), then the canonical `config_env_file()`; what
+    is set first wins (the real environment before both). Returns the files read, for `check`
+    to name."""
     read: list[Path] = []
     for candidate in (Path.cwd() / ".env", config_env_file()):
         if any(candidate.resolve() == p.resolve() for p in read):
@@ -269,6 +367,7 @@ def load_dotenv_file(path: Path | None = None) -> Path | None:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{env_path} is not UTF-8 text; fix it or remove it") from None
+    refuse_malformed_lines(env_path, text)
     values = dotenv_values(stream=io.StringIO(text))
     secret = any(values.get(k) for k in ("IKABOT_PASSWORD", "TELEBOT_TOKEN"))
     if secret and st.st_mode & (stat.S_IRGRP | stat.S_IROTH):
@@ -280,6 +379,24 @@ def load_dotenv_file(path: Path | None = None) -> Path | None:
         if value is not None:
             os.environ.setdefault(key, value)
     return env_path
+
+
+def refuse_malformed_lines(env_path: Path, text: str) -> None:
+    """python-dotenv skips a line it cannot parse (an unclosed quote, a line of garbage) with a
+    warning that names no file, and the setting on it is silently not applied: `check` would
+    then say all is well about a chat id that was never read. Name the file and the line
+    instead (never the line's text: it may hold the token)."""
+    from dotenv.parser import parse_stream
+
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raw = binding.original.string
+            blank = raw[: len(raw) - len(raw.lstrip())]
+            line = binding.original.line + blank.count("\n")
+            raise ConfigError(
+                f"{env_path}, line {line}: not a KEY=value setting (an unclosed quote?); "
+                "fix or remove that line"
+            )
 
 
 def mask_token(token: str | None) -> str:

@@ -1,4 +1,4 @@
-"""The producer API under the name the contract gives it (DESIGN.md section 3).
+"""The producer API under the name the contract gives it (docs/contract.md section 3).
 
 The functions live in `telebot.ikabot.producer` (ikabot's files, nothing else); this is where
 they meet process watching: `cleanup_dead_details` gets liveness's answer by default.

@@ -85,7 +85,7 @@ def fast_settings(ikabot_path: Path, api: FakeBotAPI, state_dir: Path, **kw: Any
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings, api: FakeBotAPI) -> AsyncIterator[Harness]:
     def watching() -> int:  # the start-up message's tries (it goes through the outbox)
-        return sum(c.method == "sendMessage" and "telebot is watching" in str(c.params)
+        return sum(c.method == "sendMessage" and "👀" in str(c.params)  # in any language
                    for c in api.calls)
 
     started_before = watching()

@@ -35,8 +35,9 @@ from ikabot.helpers import sessionStorage
 from ikabot.helpers.aesCipher import AESCipher
 from ikabot.web.session import Session
 
+from telebot.demo.offline_ikabot import stub_game, until  # noqa: F401  (tasks import them here)
 from telebot.demo.sample_tasks import launcher
-from telebot.ikabot.producer import Target, save_process_details
+from telebot.details import Target, save_process_details
 
 
 def building_status(city: str, building: str, level: int, current_s: int, total_s: int) -> str:
@@ -51,8 +52,22 @@ def queue_status(city: str, upgrades: int, total_s: int) -> str:
     return f"{city}: queued {upgrades} upgrades | total {_formatRemainingTime(total_s)}"
 
 
-LAUNCHER = launcher(Path(tempfile.mkdtemp(prefix="ikabot-bin-")))
-atexit.register(shutil.rmtree, LAUNCHER.parent, True)
+BIN_ENV = "TEST_IKABOT_BIN_DIR"  # not TELEBOT_/IKABOT_: clean_env keeps it for children
+
+
+def _launcher_dir() -> Path:
+    """One directory for the whole test session: the task processes that import this module
+    take their parent's (they are killed, so an atexit of theirs would never remove one)."""
+    inherited = os.environ.get(BIN_ENV)
+    if inherited and Path(inherited, "ikabot").is_file():
+        return Path(inherited)
+    made = Path(tempfile.mkdtemp(prefix="ikabot-bin-"))
+    os.environ[BIN_ENV] = str(made)
+    atexit.register(shutil.rmtree, made, True)
+    return made
+
+
+LAUNCHER = launcher(_launcher_dir())
 
 
 @contextmanager
@@ -103,36 +118,6 @@ def _child(template: str, home_dir: Path, account: Account, log: Path, **more: A
     return template.format(tests=str(Path(__file__).parent), log=str(log), home=str(home_dir),
                            email=account.email, username=account.username,
                            world=account.world, server=account.server, **more)
-
-
-def stub_game(gates: str, fortress: bool = True, per_pid: bool = False) -> None:
-    """Inside an ikabot process: stub the internet's edge and nothing else. Telegram's HTTP
-    (`botComm.get`), the game's HTTP (`Session.get`/`post` answer nothing: no captcha, the
-    crew left), the fortress lookup (one city with a fortress, or none), and autoPirate's
-    `wait`: a mission's 150 s last until `gates/run-k` exists (`gates/<pid>-run-k` with
-    `per_pid`, for tasks forked from one menu that must end one by one)."""
-    import ikabot.function.autoPirate as ap
-    from ikabot.helpers import botComm
-
-    botComm.get = lambda *a, **k: None
-    runs = iter(range(1, 10**6))
-
-    def wait(seconds: float, maxrandom: float = 0) -> None:
-        name = f"run-{next(runs)}"
-        until(gates, f"{os.getpid()}-{name}" if per_pid else name)
-
-    ap.wait = wait
-    city = {"id": 1}
-    ap.getPiracyCityById = lambda session, city_id, choice: city if fortress else None
-    ap.getPiracyCities = lambda session, choice: [city] if fortress else []
-    Session.get = lambda self, *a, **k: ""  # type: ignore[method-assign]
-    Session.post = lambda self, *a, **k: ""  # type: ignore[method-assign]
-
-
-def until(gates: str, name: str) -> None:
-    """Block until the test opens the gate `gates/name`."""
-    while not os.path.exists(os.path.join(gates, name)):
-        time.sleep(0.01)
 
 
 REAL_AUTOPIRATE = """

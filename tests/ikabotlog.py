@@ -21,7 +21,9 @@ import ikabot.config
 
 HOST_LOG = Path("/tmp/ikabot.log")
 ENV = "TEST_IKABOT_LOG_FILE"  # not TELEBOT_/IKABOT_: clean_env keeps it for the CLI's children
-_DIR = Path(tempfile.mkdtemp(prefix="telebot-tests-ikabot-log-"))
+_INHERITED = os.environ.get(ENV)  # a test's child process: its parent's directory
+_DIR = (Path(_INHERITED).parent if _INHERITED and Path(_INHERITED).parent.is_dir() else
+        Path(tempfile.mkdtemp(prefix="telebot-tests-ikabot-log-")))
 TEST_IKABOT_LOG = _DIR / "ikabot.log"
 
 _SITECUSTOMIZE = '''"""telebot's tests: ikabot's log into a temp dir (tests/ikabotlog.py)."""
@@ -37,9 +39,11 @@ if os.environ.get("TEST_IKABOT_LOG_FILE"):
 '''
 
 ikabot.config.LOGS_DIRECTORY_FILE = str(TEST_IKABOT_LOG)
-(_DIR / "site").mkdir()
-(_DIR / "site" / "sitecustomize.py").write_text(_SITECUSTOMIZE)
+if _INHERITED is None:
+    (_DIR / "site").mkdir()
+    (_DIR / "site" / "sitecustomize.py").write_text(_SITECUSTOMIZE)
 os.environ[ENV] = str(TEST_IKABOT_LOG)
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(_DIR / "site"), os.environ.get("PYTHONPATH", "")) if p)
-atexit.register(shutil.rmtree, _DIR, True)
+if _INHERITED is None:
+    atexit.register(shutil.rmtree, _DIR, True)

@@ -17,7 +17,7 @@ from ikabotdata import IkabotDir, ikabot_task
 from telebot.alerts import delivery as alerts_module
 from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
-from telebot.ikabot.producer import save_process_details
+from telebot.details import save_process_details
 from telebot.state import StateDB
 
 
@@ -477,3 +477,23 @@ async def test_what_ikabot_wrote_after_the_last_scan_is_kept_bounded_too(ikabot_
                    for _, said in state.tracking.status_history(row.pid, row.start_ticks))
     finally:
         state.close()
+
+
+async def test_the_log_says_each_end_and_each_alert_delivered(ikabot_dir, spawn, api, tmp_path,
+                                                                caplog):
+    """One INFO line per task end (pid, how, where it stopped) and per alert sent."""
+    caplog.set_level("INFO", logger="telebot")
+    p = pirate(ikabot_dir, spawn)
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        p.kill()
+        p.wait()
+        assert await bot.wait(lambda: alerts(api))
+
+        def lines() -> list[str]:
+            return [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+
+        assert await bot.wait(lambda: any("delivered" in x for x in lines()))
+    (end,) = [x for x in lines() if f"task {p.pid} " in x]
+    assert "autoPirate" in end and "killed (signal SIGKILL)" in end
+    assert "last status: Pirating for 5 more runs" in end
+    assert TOKEN not in "\n".join(lines())

@@ -94,6 +94,10 @@ def test_partly_unreadable_data_is_named_and_nothing_readable_is_exit_2(ikabot_d
     r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path))
     assert r.code == 2 and "nothing in" in r.err and "could be read" in r.err
     assert "No ikabot tasks recorded" not in r.out
+    # `check` agrees with `status`: nothing readable is not "all good"
+    r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path))
+    assert r.code == 2 and "all good" not in r.out and "Traceback" not in r.err
+    assert "nothing in" in r.err and "could be read" in r.err
 
 
 async def test_status_in_telegram_names_what_was_skipped(ikabot_dir, good_and_bad, tmp_path):

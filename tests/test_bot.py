@@ -22,8 +22,9 @@ from ikabotdata import IkabotDir, building_status
 from util import until
 
 from telebot.demo.fakeapi import FakeBotAPI
+from telebot.details import save_process_details
 from telebot.errors import ConfigError
-from telebot.ikabot.producer import modify_account, save_process_details
+from telebot.ikabot.producer import modify_account
 from telebot.tasks.model import AccountKey, Task
 from telebot.views import render
 from telebot.views.page import details_html
@@ -504,6 +505,31 @@ async def test_unknown_command_gets_a_hint(world, api, tmp_path, dedicated):
         assert reply["text"] == "I don't know /statsu. /help lists what I can do."
         (reply,) = await bot.ask("/statsu", chat_id=STRANGER)
         assert reply["text"] == "Sorry, this bot answers only its owner."
+
+
+@pytest.mark.parametrize("dedicated", [False, True])
+async def test_a_plain_hello_gets_a_hint_naming_help(world, api, tmp_path, dedicated):
+    """On a bot of telebot's own, the owner's "hello" is answered with /help; on ikabot's
+    shared token a plain text may be the player's answer to ikabot, so nothing is said."""
+    if dedicated:
+        world["dir"].set_telegram(IKABOT_OWN_TOKEN, str(OWNER), ALICE)
+    s = settings_for(world, api, tmp_path, **({"token": TOKEN, "chat_id": str(OWNER)}
+                                              if dedicated else {}))
+    async with running_bot(s, api) as bot:
+        before = len(api.sent(STRANGER))
+        api.add_message("hello", chat_id=STRANGER, user_id=STRANGER)
+        if dedicated:
+            (reply,) = await bot.ask("hello")
+            assert reply["text"] == "Send /help to see what I can do."
+        else:
+            api.add_message("hello", chat_id=OWNER, user_id=OWNER)
+            (reply,) = await bot.ask("/help")  # the hello before it was handled: no answer
+            assert "/status" in reply["text"]
+        await bot.settled()
+        assert len(api.sent(STRANGER)) <= before + 1  # at most the stranger's fixed line
+        assert all("/help to see" not in m["text"] for m in api.sent(STRANGER))
+        hints = [m for m in api.sent(OWNER) if m["text"] == "Send /help to see what I can do."]
+        assert len(hints) == (1 if dedicated else 0)
 
 
 @pytest.mark.parametrize("volume", [False, True])

@@ -35,8 +35,9 @@ def test_the_wire_shapes_stay_the_ones_in_chats():
     assert make(Kind.KILL_ASK, 77, "abc123") == "tb:kq:abc123:77"
     assert decode("tb:kx:abc123:n0nce") == Button(Kind.KILL_CANCEL, "n0nce", "abc123")
     assert decode("tb:e:0") == Button(Kind.STOPPED_LIST, 0)
-    assert make(Kind.AGAIN_RUN, "12.34") == "tb:rr:12.34"
-    assert decode("tb:rr:12.34").pair == ("12", "34")  # type: ignore[union-attr]
+    assert make(Kind.AGAIN_RUN, "n0nce") == "tb:rr:n0nce"  # a one-time nonce (issue 23)
+    # an older telebot's 🔁 Run it (pid.ticks, no nonce): decoded, and refused as expired
+    assert decode("tb:rr:12.34") == Button(Kind.AGAIN_RUN, "12.34")
     assert decode("tb:m:a1b2c3.e").pair == ("a1b2c3", "e")  # type: ignore[union-attr]
 
 
@@ -44,7 +45,7 @@ def test_the_wire_shapes_stay_the_ones_in_chats():
     "tb:zz:1", "tb:r", "tb:r:", "tb:r:x", "tb:r:-1", "tb:r:1:2", "tb:d:١٢", "tb:kq:12",
     "tb:k::n", "tb:", "r:1", "", None, 5, "tb:a:" + "x" * 70,
     # /menu keys and 🔁 Run again carry a pair, pid and ticks in numbers: one codec checks it
-    "tb:m:abc", "tb:m:abc.", "tb:m:.1", "tb:rr:12", "tb:ra:12.x", "tb:rr:²2.3", "tb:ra:1.2.3",
+    "tb:m:abc", "tb:m:abc.", "tb:m:.1", "tb:ra:12", "tb:ra:12.x", "tb:ra:²2.3", "tb:ra:1.2.3",
     "tb:m:abc.²", "tb:m:abc.q"])
 def test_what_no_telebot_makes_is_not_a_button(data):
     assert decode(data) is None

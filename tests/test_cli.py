@@ -187,7 +187,8 @@ def test_usage_errors(run_cli):
 
 
 def test_help_names_every_environment_variable(run_cli):
-    """Each command's --help names the environment variables and .env (DESIGN section 2)."""
+    """Each command's --help names the environment variables and .env (docs/contract.md,
+    section 2)."""
     import inspect
 
     from telebot.config import Settings
@@ -197,7 +198,10 @@ def test_help_names_every_environment_variable(run_cli):
              "TELEBOT_POLL_SECONDS", "TELEBOT_CONFIRM_AFTER_MINUTES", "TELEBOT_SCAN_SECONDS",
              "TELEBOT_REPORT_MINUTES", "TELEBOT_STALL_MINUTES", "TELEBOT_OWNER_IDS",
              "TELEBOT_HOST_LABEL", "TELEBOT_ALLOW_KILL", "TELEBOT_HEARTBEAT_URL",
-             "TELEBOT_HEARTBEAT_MINUTES", "TELEBOT_TZ", "TELEBOT_ALLOW_MENU", "IKABOT_COMMAND"}
+             "TELEBOT_HEARTBEAT_MINUTES", "TELEBOT_TZ", "TELEBOT_ALLOW_MENU", "IKABOT_COMMAND",
+             "TELEBOT_REPORT_PICTURE", "TELEBOT_LANG",
+             "TELEBOT_KEEPALIVE", "TELEBOT_KEEPALIVE_MAX", "TELEBOT_KEEPALIVE_LOGIN",
+             "TELEBOT_KEEPALIVE_BACKOFF_SECONDS"}
     read = set(re.findall(r'"((?:IKABOT|TELEBOT|TELEGRAM)_[A-Z_]+)"',
                           inspect.getsource(Settings.from_env)))
     assert read and read <= names  # a variable Settings reads but the help would not name
@@ -304,3 +308,18 @@ def test_status_prints_each_warning_once(ikabot_dir: IkabotDir, legacy_file: Leg
     assert r.code == 0, r.err
     lines = r.err.splitlines()
     assert lines and len(lines) == len(set(lines)), r.err
+
+
+def test_every_command_help_says_what_it_does_and_dash_v_is_version(capsys):
+    from telebot import __version__, cli
+
+    for name, help_line in (("run", "SIGTERM"), ("status", "/status"), ("check", "set-up"),
+                            ("health", "HEALTHCHECK"), ("demo", "no account")):
+        assert cli.main([name, "--help"]) == 0
+        out = capsys.readouterr().out
+        described = out.split("\n\n")[1]  # argparse: usage, then the description
+        assert described.startswith(f"telebot {name}:") and help_line in described, out
+    assert cli.main(["-V"]) == 0
+    assert capsys.readouterr().out.strip() == f"telebot {__version__}"
+    assert cli.main(["--help"]) == 0
+    assert "beside ikabot)" not in capsys.readouterr().out

@@ -138,3 +138,33 @@ def test_times_are_shown_in_telebot_tz(monkeypatch):
     monkeypatch.setenv("TELEBOT_TZ", "Asia/Tokyo")
     assert clock.stamp(ts) == "2027-01-15 17:00 JST"
     assert clock.clock(ts + 60, ts) == "17:01 JST"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [('TELEBOT_SCAN_SECONDS=7\n\nTELEBOT_CHAT_ID="424242\n', 3), ("# ok\nthis is garbage\n", 2)],
+)
+def test_malformed_env_line_is_named_with_its_file_and_line(tmp_path: Path, run_cli,
+                                                             text: str, line: int):
+    """python-dotenv skips such a line with a warning naming no file: the setting would be
+    dropped in silence and `check` would say all is well."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir(exist_ok=True)
+    env = cwd / ".env"
+    env.write_text(text)
+    env.chmod(0o600)
+    r = run_cli("check")
+    assert r.code == 2 and "Traceback" not in r.err, r.err
+    (said,) = [x for x in r.err.splitlines() if x.strip()]
+    assert f"{env}, line {line}:" in said and "424242" not in said
+
+
+def test_chat_id_is_a_number_or_a_public_name(run_cli):
+    for good in ("424242", "-1001234567890", "@my_channel"):
+        assert Settings.from_env({"TELEBOT_CHAT_ID": good}).chat_id == good
+    for bad in ("424242x", "my chat", "@ab", "1.5"):
+        with pytest.raises(ConfigError) as e:
+            Settings.from_env({"TELEBOT_CHAT_ID": bad})
+        assert "TELEBOT_CHAT_ID" in str(e.value) and "\n" not in str(e.value)
+    r = run_cli("check", TELEBOT_CHAT_ID="chat-of-mine")
+    assert r.code == 2 and "TELEBOT_CHAT_ID" in r.err and "Traceback" not in r.err

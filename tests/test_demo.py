@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -132,3 +134,144 @@ def test_demo_construction_writes_what_ikabot_writes(ikabot_dir):
     target = server["processDetails"]["4242"]["buildings"][0]["target_level"]
     assert status == f"Athens: Academy -> level {target} , current {ikabot_time(3600)} , " \
                      f"total {ikabot_time(3600)}"
+
+
+# Installed in every Python process of a demo under test (its PYTHONPATH): a connection,
+# datagram or name lookup that would leave the machine is written down and refused.
+NET_GUARD = '''
+import ipaddress, os, sys
+
+def _local(host):
+    if host is None or host in ("", "localhost"):
+        return True
+    if not isinstance(host, str):
+        return False
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+def _hook(event, args):
+    if not event.startswith("socket."):
+        return
+    if event in ("socket.connect", "socket.sendto"):
+        if not isinstance(args[1], tuple):
+            return  # a Unix socket (ikabot's multiprocessing manager)
+        host = args[1][0]
+    elif event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex"):
+        host = args[0]
+    else:
+        return
+    if not _local(host):
+        with open(os.environ["TEST_NET_LOG"], "a") as f:
+            f.write(f"pid {os.getpid()} {event} {host!r} {sys.argv[:2]}\\n")
+        raise ConnectionRefusedError("the test lets nothing leave loopback")
+
+sys.addaudithook(_hook)
+'''
+
+
+class Demo:
+    """`telebot demo --keep-running` as a process: its lines collected, lines typed in."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        import threading
+
+        import ikabotlog
+        from conftest import clean_env
+
+        site = tmp_path / "netguard"
+        site.mkdir()
+        (site / "sitecustomize.py").write_text(NET_GUARD + ikabotlog._SITECUSTOMIZE)
+        self.net_log = tmp_path / "net.log"
+        env = clean_env(tmp_path, TEST_NET_LOG=str(self.net_log))
+        env["PYTHONPATH"] = os.pathsep.join([str(site), str(ROOT)])
+        self.lines: list[str] = []
+        self.p = subprocess.Popen([sys.executable, "-m", "telebot", "demo", "--keep-running"],
+                                  env=env, cwd=tmp_path, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.err: list[str] = []
+        threading.Thread(target=self._read, args=(self.p.stdout, self.lines),
+                         daemon=True).start()
+        threading.Thread(target=self._read, args=(self.p.stderr, self.err), daemon=True).start()
+
+    @staticmethod
+    def _read(stream, into: list[str]) -> None:
+        for line in stream:
+            into.append(line)
+
+    @property
+    def out(self) -> str:
+        return "".join(self.lines)
+
+    def shows(self, text: str, after: int = 0, timeout: float = 60) -> int:
+        """Wait for `text` in the output after character `after`; returns where it ends."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.p.poll() is None:
+            at = self.out.find(text, after)
+            if at >= 0:
+                return at + len(text)
+            time.sleep(0.05)
+        raise AssertionError(f"the demo never showed {text!r}:\n{self.out[after:][-3000:]}"
+                             f"\n{''.join(self.err)[-2000:]}")
+
+    def types(self, line: str) -> None:
+        assert self.p.stdin is not None
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def stop(self) -> None:
+        import signal
+
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(30)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def test_demo_menu_is_ikabots_menu_offline_and_nothing_leaves_loopback(tmp_path):
+    """/menu in the demo opens ikabot's own menu with the network stubbed, on the demo's
+    sample data, never the ikabot installed beside telebot (whose login would take what the
+    player types to the game): no socket of the demo, its tasks or its menu leaves loopback."""
+    import psutil
+
+    demo = Demo(tmp_path)
+    try:
+        at = demo.shows("--keep-running")
+        at = demo.shows("never your real ikabot", at)
+        demo.types("/menu")
+        at = demo.shows("📟 ikabot's menu", at)
+        at = demo.shows("Mail:", at)
+        menu = []
+        for c in psutil.Process(demo.p.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):  # a finished task, a zombie
+                if "offline_ikabot" in " ".join(c.cmdline()):
+                    menu.append(c)
+        assert menu, "the menu is not the demo's offline ikabot"
+        demo.types("demo.player@example.org")
+        at = demo.shows("Player:DemoPlayer", at)  # logged in as the sample's account
+        at = demo.shows("(17) Auto-Pirate", at)  # ikabot's own menu
+        demo.types("17")
+        demo.shows("How many pirate missions", at)  # autoPirate's first question
+    finally:
+        demo.stop()
+    assert not demo.net_log.exists(), demo.net_log.read_text()
+    assert "Traceback" not in "".join(demo.err), "".join(demo.err)[-3000:]
+
+
+def test_demo_menu_without_ikabot_says_it_is_not_part_of_the_demo(monkeypatch, tmp_path):
+    """Where ikabot is not installed, /menu in the demo says so (it never looks for an ikabot
+    elsewhere)."""
+    from telebot.demo import offline_ikabot
+    from telebot.demo.run import DemoWorld
+
+    monkeypatch.setattr(offline_ikabot, "available", lambda: False)
+    argv = DemoWorld(tmp_path).menu_command()
+    r = subprocess.run(argv, input="\n", capture_output=True, text=True, timeout=30)
+    assert "its menu is not part of this demo" in r.stdout and r.returncode == 0, r
+    assert not any("ikabot" in Path(a).name for a in argv)

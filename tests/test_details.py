@@ -14,17 +14,16 @@ from conftest import ALICE, BOB
 from ikabotdata import IkabotDir, LegacyFile
 
 from telebot.config import Settings
-from telebot.details import cleanup_dead_details
-from telebot.errors import DataError
-from telebot.ikabot import producer as details_module
-from telebot.ikabot import sidecar
-from telebot.ikabot.producer import (
+from telebot.details import (
     Target,
+    cleanup_dead_details,
     delete_process_details,
     get_process_details,
-    sanitize_email,
     save_process_details,
 )
+from telebot.errors import DataError
+from telebot.ikabot import producer, sidecar
+from telebot.ikabot.producer import sanitize_email
 from telebot.ikabot.store import open_store
 from telebot.tasks.merge import collect
 
@@ -158,8 +157,9 @@ INSIDE_IKABOTS_LOCK = """
 import os, sys, threading
 os.environ["HOME"] = sys.argv[1]
 from ikabot.helpers import sessionStorage
+from telebot import details
 from telebot.errors import DataError
-from telebot.ikabot import producer as details
+from telebot.ikabot import producer
 t = details.Target("alice@example.org", "alice", "59", "en", None, sys.argv[2])
 pid = int(sys.argv[3])
 with sessionStorage.session_data_lock():      # a task inside ikabot's own (re-entrant) lock
@@ -172,7 +172,7 @@ def holder():
         release.wait(30)
 threading.Thread(target=holder, daemon=True).start()
 held.wait(10)
-details.LOCK_TIMEOUT = 0.2                    # another thread of ikabot holds it: bounded wait
+producer.LOCK_TIMEOUT = 0.2                   # another thread of ikabot holds it: bounded wait
 try:
     details.save_process_details(t, pid, {"action": "x"})
 except DataError as e:
@@ -210,7 +210,7 @@ def test_lock_wait_is_bounded(ikabot_dir: IkabotDir, monkeypatch):
         "time.sleep(60)\n"), str(ikabot_dir.path / "session.lock")], stdout=subprocess.PIPE)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
-        monkeypatch.setattr(details_module, "LOCK_TIMEOUT", 0.2)
+        monkeypatch.setattr(producer, "LOCK_TIMEOUT", 0.2)
         with pytest.raises(DataError) as e:
             save_process_details(ikabot_dir.target(ALICE), 4242, MISSIONS)
         assert "locked" in str(e.value)
@@ -244,7 +244,7 @@ def test_concurrent_writers_lose_nothing(ikabot_dir: IkabotDir, tmp_path: Path):
     """Two processes each save 30 pids under ikabot's exclusive lock: all 60 survive."""
     code = (
         "import sys\n"
-        "from telebot.ikabot.producer import Target, save_process_details\n"
+        "from telebot.details import Target, save_process_details\n"
         "t = Target('alice@example.org', 'alice', '59', 'en', None, sys.argv[1])\n"
         "for i in range(30):\n"
         "    save_process_details(t, int(sys.argv[2]) + i,\n"
@@ -261,7 +261,7 @@ def test_concurrent_sidecar_writers_lose_nothing(legacy_file: LegacyFile):
     """Legacy layout: two processes each save 30 pids; the sidecar's own lock keeps all 60."""
     code = (
         "import sys\n"
-        "from telebot.ikabot.producer import Target, save_process_details\n"
+        "from telebot.details import Target, save_process_details\n"
         "t = Target('alice@example.org', 'alice', '59', 'en', None, sys.argv[1])\n"
         "for i in range(30):\n"
         "    save_process_details(t, int(sys.argv[2]) + i,\n"

@@ -200,3 +200,41 @@ async def test_chats_that_refuse_the_bot_answer_as_telegram_does(api, bot):
         await bot.get_chat(-5)
     api.set_chat(100, "open")  # unblocked
     assert (await bot.send_message(100, "x")).text == "x"
+
+
+async def test_forum_topics_are_strict_as_telegram(api, bot):
+    """`message_thread_id` only in a forum supergroup, only for a topic that exists and is
+    open (Telegram's 400s); without one, a forum's message lands in General; a message sent
+    into a topic comes back with its thread, and so does a member's message typed there."""
+    for chat in (42, -100):  # a private chat, a group without topics
+        with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
+            await bot.send_message(chat, "x", message_thread_id=5)
+    assert (await bot.send_message(-100, "plain group")).message_thread_id is None
+    api.make_forum(-200)
+    chat = await bot.get_chat(-200)
+    assert chat.type == "supergroup" and chat.is_forum
+    one = api.add_topic(-200, "pi-home")
+    two = (await bot.create_forum_topic(-200, "vps")).message_thread_id
+    assert one != two
+    sent = await bot.send_message(-200, "in topic", message_thread_id=two)
+    assert sent.message_thread_id == two and sent.is_topic_message
+    assert (await bot.send_message(-200, "general")).message_thread_id is None
+    await bot.send_chat_action(-200, "typing", message_thread_id=one)
+    with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
+        await bot.send_message(-200, "x", message_thread_id=two + 50)
+    with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
+        await bot.send_chat_action(-200, "typing", message_thread_id=two + 50)
+    api.close_topic(-200, one)
+    with pytest.raises(BadRequest, match=r"(?i)topic_closed"):
+        await bot.send_message(-200, "x", message_thread_id=one)
+    api.close_topic(-200, two, delete=True)
+    with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
+        await bot.send_message(-200, "x", message_thread_id=two)
+    with pytest.raises(BadRequest, match=r"(?i)not a forum"):
+        await bot.create_forum_topic(-100, "nope")
+    three = api.add_topic(-200, "pi-2")
+    api.add_message("/status", chat_id=-200, chat_type="supergroup", topic=three)
+    update = (await bot.get_updates())[-1]
+    assert update.message.message_thread_id == three and update.message.is_topic_message
+    assert update.effective_chat.is_forum
+    assert [m["message_thread_id"] for m in api.sent(-200)] == [two, None]

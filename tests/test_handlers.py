@@ -22,7 +22,8 @@ SAMPLE: dict[Kind, tuple[int | str, str]] = {
     Kind.DETAILS: (123, ""), Kind.ALERT_SWITCH: ("died", ""), Kind.KILL_ASK: (123, "m1"),
     Kind.KILL_CONFIRM: ("n0nce", "m1"), Kind.KILL_CANCEL: ("n0nce", "m1"),
     Kind.MENU_KEY: ("a1b2c3.7", ""), Kind.AGAIN_ASK: ("123.456", ""),
-    Kind.AGAIN_RUN: ("123.456", ""), Kind.AGAIN_CANCEL: (123, ""),
+    Kind.AGAIN_RUN: ("n0nce", ""), Kind.AGAIN_CANCEL: (123, ""),
+    Kind.KEEP_ON: ("123.456", ""), Kind.KEEP_OFF: ("123.456", ""),
 }
 
 

@@ -51,3 +51,25 @@ def test_a_child_python_that_imports_ikabots_logging_writes_into_the_temp_dir():
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert Path(r.stdout.strip()) == ikabotlog.TEST_IKABOT_LOG
+
+
+def test_a_test_task_process_makes_no_temp_dirs_of_its_own():
+    """Task processes import the test helpers and are killed (no atexit): they take their
+    parent's directories instead of leaving an `ikabot-bin-*` or a log dir each."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    tmp = Path(tempfile.gettempdir())
+
+    def ours() -> set[str]:
+        return {p.name for p in tmp.glob("ikabot-bin-*")} | \
+            {p.name for p in tmp.glob("telebot-tests-ikabot-log-*")}
+
+    before = ours()
+    tests = str(Path(__file__).parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]))
+    subprocess.run([sys.executable, "-c", "import os, ikabotlog, ikabotdata; os._exit(0)"],
+                   env=env, check=True, timeout=60)
+    assert ours() - before == set()

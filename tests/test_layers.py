@@ -1,7 +1,7 @@
 """Imports follow the data, floor by floor (`docs/architecture.md`):
 
-    errors, logsafe → config → ikabot/ → processes/ → tasks/ → views/ → state/ → alerts/
-        → menu/ → bot/ → details (the producer API's path), demo/, cli
+    errors, logsafe, i18n → config → ikabot/ → processes/ → tasks/ → views/ → state/ → alerts/
+        → metrics/ → menu/ → keepalive/ → bot/ → details (the producer API's path), demo/, cli
 
 A module may use its own floor and the floors below it, never one above: read from the source
 with `ast` (every import, also one inside a function or under TYPE_CHECKING), so a shortcut
@@ -19,7 +19,7 @@ import telebot
 ROOT = Path(telebot.__file__).parent
 
 FLOORS = [
-    ("telebot.errors", "telebot.logsafe", "telebot.compat", "telebot.__init__"),
+    ("telebot.errors", "telebot.logsafe", "telebot.compat", "telebot.i18n", "telebot.__init__"),
     ("telebot.config",),
     ("telebot.ikabot",),
     ("telebot.processes",),
@@ -27,7 +27,9 @@ FLOORS = [
     ("telebot.views",),
     ("telebot.state",),
     ("telebot.alerts",),
+    ("telebot.metrics",),
     ("telebot.menu",),
+    ("telebot.keepalive",),
     ("telebot.bot",),
     ("telebot.details", "telebot.demo", "telebot.cli", "telebot.__main__"),
 ]
@@ -124,6 +126,19 @@ def test_no_import_circle():
     assert circles(all_modules()) == []
 
 
+def test_telegram_is_spoken_only_in_the_bot_stage():
+    """alerts/ decides and hands a typed `Send`/`Edit` to the bot side (`bot/alert_out.py`);
+    neither it nor anything below it (the menu, the state, ikabot's files) imports
+    python-telegram-bot."""
+    bot_floor = floor_of("telebot.bot") or 0
+    below_bot = [name for name in all_modules() if (floor_of(name) or 0) < bot_floor]
+    speaking = [name for name in below_bot
+                if any(m == "telegram" or m.startswith("telegram.")
+                       for m in imports(all_modules()[name], name))]
+    assert speaking == []
+    assert any(m.startswith("telegram") for m in imports(ROOT / "bot" / "alert_out.py"))
+
+
 def test_the_task_model_does_not_import_what_is_computed_from_it():
     modules = all_modules()
     assert telebot_imports("telebot.tasks.model", modules) & {
@@ -133,7 +148,7 @@ def test_the_task_model_does_not_import_what_is_computed_from_it():
 def test_the_check_sees_a_shortcut(tmp_path):
     """The parser itself: relative, lazy and TYPE_CHECKING imports all count; so do a cycle
     and an import up the floors (planted in files of our own, not in telebot)."""
-    assert "telebot.alerts.telegram_errors" in imports(ROOT / "alerts" / "delivery.py")
+    assert "telebot.alerts.sending" in imports(ROOT / "alerts" / "delivery.py")
     code = ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..bot import poller\n"
             "def f():\n    import telebot.bot.app\n")
     assert {"telebot.bot.poller", "telebot.bot.app"} <= imports_of(code, "telebot.alerts")
@@ -199,12 +214,10 @@ def test_no_assert_as_a_runtime_check():
     assert runtime_asserts(sorted(ROOT.rglob("*.py"))) == []
 
 
-def test_the_readme_map_names_every_module():
-    """README's "How it is built" is where a newcomer finds the room for a change: every
-    module of telebot/ is named there."""
-    readme = (ROOT.parent / "README.md").read_text()
-    section = readme[readme.index("## How it is built"):]
-    section = section[:section.find("\n## ", 1)] if "\n## " in section[1:] else section
+def test_the_module_map_names_every_module():
+    """docs/architecture.md ("How it is built", linked from README and CONTRIBUTING) is where
+    a newcomer finds the room for a change: every module of telebot/ is named there."""
+    section = (ROOT.parent / "docs" / "architecture.md").read_text()
     missing = [module_name(p) for p in sorted(ROOT.rglob("*.py"))
                if p.stem not in ("__init__", "__main__")
                and not re.search(rf"\b{re.escape(p.stem)}\b", section)]

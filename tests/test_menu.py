@@ -3,6 +3,7 @@ Telegram through the running bot and the loopback Bot API."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import re
@@ -15,6 +16,7 @@ from conftest import ALICE
 from ikabotdata import IkabotDir
 from menuharness import Player, buttons, no_leftovers, offline_command, open_gate, screen
 
+from telebot.menu.session import MenuSession
 from telebot.processes import liveness
 
 
@@ -389,3 +391,46 @@ async def test_a_password_in_a_group_is_warned_of_before_and_after(menu_settings
         await owner.sees("⏹")
     for f in s.state_dir.iterdir():
         assert secret.encode() not in f.read_bytes(), f
+
+
+@pytest.mark.parametrize("ending", ["/cancel", "idle", "telebot stops"])
+async def test_a_task_whose_configurator_finished_is_recorded_however_the_session_ends(
+        menu_settings, api, tmp_path, ending):
+    """The race of issue 24 (seen: autoPirate answered, ⏎, /cancel a moment later): the
+    session ends before ikabot's menu has shown its main menu again (here it never does: the
+    offline menu waits at its redraw). The task runs, its configurator finished: it is
+    recorded all the same, and its end alert gets 🔁."""
+    gates = tmp_path / "gates"
+    open_gate(gates, "slow-menu")
+    s = menu_settings()
+    async with running_bot(s, api) as bot:
+        me = Player(bot)
+        await bot.ask("/menu")
+        await me.answers("Mail:", ALICE.email)
+        await me.configures_autopirate(runs="1")  # ⏎ pressed
+
+        async def configured() -> bool:  # the task itself runs: its configurator is done
+            (status,) = await bot.ask("/status")
+            return "Pirating for 1 more runs" in status["text"]
+        for _ in range(100):
+            if await configured():
+                break
+        else:
+            raise AssertionError("the task never ran")
+        assert "(24) Reorganize city buildings" not in screen(api)["text"]  # not redrawn
+        if ending == "/cancel":
+            await bot.ask("/cancel", replies=0)
+        elif ending == "idle":
+            (session,) = [o for o in gc.get_objects() if isinstance(o, MenuSession)]
+            session.idle_limit = 0.2  # nobody answered for ten minutes, at once
+        if ending != "telebot stops":
+            await me.sees("⏹")
+            await me.said("started from /menu")
+    (said,) = [m["text"] for m in api.sent(OWNER) if "started from /menu" in m["text"]]
+    pid = started_pid(said)
+    async with running_bot(s, api) as bot:
+        me = Player(bot)
+        open_gate(gates, f"{pid}-run-1")
+        alert = await me.said("autoPirate finished")
+        message = next(m for m in reversed(api.sent(OWNER)) if m["text"] == alert)
+        assert str(pid) in alert and "🔁" in str(message.get("reply_markup")), message

@@ -1,9 +1,11 @@
 """Closed sets are StrEnums stored as the same strings; one AccountKey words an account;
-the store reads an IkabotData, not telebot's settings."""
+the store reads an IkabotData, not telebot's settings; no file name twice; one import path
+for the producer API."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -69,3 +71,41 @@ def test_the_store_reads_a_path_an_email_and_a_password(ikabot_dir):
     by_settings = open_store(Settings(ikabot_path=ikabot_dir.path, email=ALICE.email)).read()
     assert [a.key for a in by_source.accounts] == [a.key for a in by_settings.accounts]
     assert by_source.accounts[0].process_list[0]["pid"] == 4242
+
+
+TELEBOT = Path(__file__).resolve().parent.parent / "telebot"
+
+
+def test_no_file_name_twice():
+    """A file's name says one thing: `records.py` in two packages made a reader ask which."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted(TELEBOT.rglob("*.py")):
+        if path.stem not in ("__init__", "__main__"):
+            seen.setdefault(path.name, []).append(str(path.relative_to(TELEBOT)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
+
+
+def producer_api_uses(text: str) -> list[str]:
+    """The producer API's names reached by a path other than `telebot.details`."""
+    import telebot.details
+
+    api = set(telebot.details.__all__)
+    found = [name for names in re.findall(r"from telebot\.ikabot\.producer import \(?([^)\n]+)",
+                                          text)
+             for name in re.findall(r"\w+", names) if name in api]
+    found += [m for m in re.findall(r"\bproducer\.(\w+)", text) if m in api]
+    return found + re.findall(r"telebot\.ikabot\.details", text)
+
+
+def test_the_producer_api_has_one_import_path():
+    """Tests, benchmarks, the demo and the docs reach the producer API as `telebot.details`,
+    the contract's path; only the package that implements it names its home."""
+    root = TELEBOT.parent
+    files = [*sorted((root / "tests").glob("*.py")), *sorted((root / "bench").glob("*.py")),
+             *sorted(TELEBOT.rglob("*.py")), root / "README.md", root / "CONTRIBUTING.md",
+             *sorted((root / "docs").glob("*.md"))]
+    offenders = {str(p.relative_to(root)): uses for p in files
+                 if p.parent != TELEBOT / "ikabot" and p != TELEBOT / "details.py"
+                 and (uses := producer_api_uses(p.read_text()))}
+    assert offenders == {}
+    assert "from telebot.details import" in (root / "docs" / "producer-api.md").read_text()

@@ -26,8 +26,8 @@ from util import until
 from telebot.alerts.alerter import Alerter
 from telebot.alerts.texts import MARKS
 from telebot.config import Settings
+from telebot.details import save_process_details
 from telebot.ikabot.log import IkabotLog
-from telebot.ikabot.producer import save_process_details
 from telebot.ikabot.store import open_store
 from telebot.state import StateDB
 from telebot.tasks.merge import annotate, build_tasks

@@ -13,10 +13,10 @@ import pytest
 from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE, TOKEN
 from telegram import Bot
-from telegram.constants import ParseMode
 
 from telebot.alerts import delivery as outbox
 from telebot.alerts.delivery import Deliverer, waiting
+from telebot.bot.alert_out import BotOut
 from telebot.demo.fakeapi import FakeBotAPI
 from telebot.state import StateDB
 
@@ -34,9 +34,7 @@ def sends(api: FakeBotAPI) -> int:
 
 
 def deliverer(state: StateDB, bot: Bot, clock: Clock) -> Deliverer:
-    return Deliverer(
-        state, lambda chat, text: bot.send_message(chat, text, parse_mode=ParseMode.HTML),
-        send_plain=lambda chat, text: bot.send_message(chat, text), clock=clock)
+    return Deliverer(state, BotOut(bot), clock=clock)
 
 
 def records(caplog: pytest.LogCaptureFixture, words: str) -> list[str]:

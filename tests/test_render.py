@@ -170,5 +170,5 @@ def test_a_webserver_with_3000_urls_is_one_message():
     dead = task(pid=8, action="webServer", state="dead", progress=None, urls=urls)
     for out in (render.webserver_html([alive, dead], now=NOW), details_html(alive)):
         (chunk,) = render.split_message(out)
-        assert f"+{3000 - render.URLS_SHOWN} more" in chunk
+        assert f"+{3000 - render.URLS_SHOWN:,} more" in chunk  # 2,995: English groups digits
         assert urls[render.URLS_SHOWN - 1] in chunk and urls[render.URLS_SHOWN] not in chunk

@@ -11,23 +11,19 @@ once. Tracking live tasks is `tracking`'s; the texts are `texts`'.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from telegram import InlineKeyboardMarkup
-from telegram.constants import ParseMode
-from telegram.ext import Application, TypeHandler
 
 from telebot.alerts.delivery import Deliverer
-from telebot.alerts.ending import classify
+from telebot.alerts.ending import Ending, classify
+from telebot.alerts.sending import Nowhere, Out
 from telebot.alerts.storms import Storms, text_of
 from telebot.alerts.texts import Ended, stalled_text
 from telebot.alerts.tracker import Tracker
 from telebot.alerts.twice import StopMarkup, TwiceWarnings
+from telebot.i18n import N_
 from telebot.ikabot.log import IkabotLog
 from telebot.processes.exitinfo import ExitInfo
 from telebot.processes.watcher import ProcessWatcher
@@ -46,10 +42,39 @@ def toggle_of(how: str) -> str:
 
 # What each /alerts switch covers, as /alerts says it (`toggle_of` decides it for ends).
 SWITCHES = {
-    "died": "a task failed, was killed, died or was stopped",
-    "finished": "a task finished its work",
-    "stalled": "a running task's status did not change for TELEBOT_STALL_MINUTES",
+    "died": N_("a task failed, was killed, died or was stopped"),
+    "finished": N_("a task finished its work"),
+    "stalled": N_("a running task's status did not change for TELEBOT_STALL_MINUTES"),
 }
+
+
+def tell(listeners: list[Callable[..., None]], *args: object) -> None:
+    """Each listener in turn; a listener's bug is logged and never stops alerts."""
+    for listener in listeners:
+        try:
+            listener(*args)
+        except Exception as e:
+            log.error("alert listener %s failed: %s: %s", getattr(listener, "__name__", "?"),
+                      type(e).__name__, e)
+
+
+def told_end(listeners: list[EndHook], row: Tracked, ending: Ending, at: float,
+             offline: bool) -> None:
+    """One INFO line per end, so the log says what happened (pid, how, where it stopped),
+    then each listener told."""
+    why = ending.cause or (f"signal {ending.signal}" if ending.signal else
+                           f"exit status {ending.exit_status}"
+                           if ending.exit_status is not None else "")
+    log.info("task %d (%s, %s) ended: %s%s%s; last status: %s", row.pid, row.action,
+             row.username, ending.how, f" ({why})" if why else "",
+             " while telebot was not running" if offline else "", row.status or "none")
+    tell(listeners, row.action, str(ending.how), f"end:{row.pid}:{row.start_ticks}", at,
+         offline)
+
+
+# told of every end, on the event loop: (action, how, its alert's outbox key, when it died,
+# whether it ended while telebot was not running)
+EndHook = Callable[[str, str, str, float, bool], None]
 
 
 @dataclass(frozen=True)
@@ -63,41 +88,21 @@ class ProcessExited:
 
 
 @dataclass
-class BotOut:
-    """How alerts reach Telegram through the bot: HTML, buttons as JSON, no link previews."""
-
-    bot: Any
-
-    async def send(self, chat_id: str, text: str, markup: str | None = None) -> Any:
-        buttons = InlineKeyboardMarkup.de_json(json.loads(markup), self.bot) if markup else None
-        return await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                           reply_markup=buttons, disable_web_page_preview=True)
-
-    async def send_plain(self, chat_id: str, text: str) -> Any:
-        return await self.bot.send_message(chat_id, text, disable_web_page_preview=True)
-
-    async def edit(self, chat_id: str, message_id: int, text: str) -> Any:
-        return await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
-                                                parse_mode=ParseMode.HTML,
-                                                disable_web_page_preview=True)
-
-
-@dataclass
 class Alerter:
     state: StateDB
     chat_id: str
-    bot: Any = None
-    send: Any = None
-    edit: Any = None
+    out: Out | None = None  # the way out to Telegram (the bot stage's `BotOut`)
     stall_minutes: float = 0.0
     fallback_interval: float = 15.0
     ikabot_log: IkabotLog | None = None
     exits: Callable[[ProcessExited], None] | None = None
-    # the 🛑 buttons of a task (the /kill flow's, as JSON), or None when stopping is off
-    stop_markup: StopMarkup | None = None
-    # buttons for an alert by its outbox key (JSON, on the writer thread), e.g. /menu's
-    # 🔁 Run again under an end
+    stop_markup: StopMarkup | None = None  # a task's 🛑 (/kill's, JSON); None: stopping off
+    # an end's buttons by its outbox key (JSON; writer thread, in the end's transaction): 🔁
     markup_for: Callable[[str], str | None] | None = None
+    # told of every end once it is recorded, with or without an alert (the metrics, …)
+    on_ended: list[EndHook] = field(default_factory=list)
+    # keep-alive's ♻️ line of an end's alert (writer thread, in the end's transaction)
+    end_note: Callable[[Tracked, str], str | None] | None = None
     watcher: ProcessWatcher = field(init=False)
     tracker: Tracker = field(init=False)
     storms: Storms = field(init=False)
@@ -110,12 +115,7 @@ class Alerter:
         self.tracker = Tracker(self.state, self.watcher, lambda pid, ticks:
                                self._exited(pid, ticks, None), self._stalled, self.stall_minutes)
         self.storms = Storms(self.state, self.chat_id)
-        out = BotOut(self.bot)
-        self.deliverer = Deliverer(self.state, self.send or out.send,
-                                   self.edit or (out.edit if self.bot is not None else None),
-                                   send_plain=out.send_plain if self.bot is not None
-                                   and self.send is None else None,
-                                   markup_for=self.markup_for)
+        self.deliverer = Deliverer(self.state, self.out or Nowhere())
         self.twice = TwiceWarnings(self.state, self.chat_id, self.stop_markup)
 
     # ---- tracking
@@ -165,10 +165,11 @@ class Alerter:
 
     # ---- ends
 
-    async def on_exit(self, event: ProcessExited, last: Task | None = None) -> None:
-        """`last`: the task's entry as ikabot left it, read after the end (what it wrote after
-        the last scan, such as the run it was in when it was killed), if there is one."""
-        row = await self.state.run(self.state.tracking.tracked_one, event.pid, event.start_ticks)
+    async def on_exit(self, event: ProcessExited, last: Task | None = None,
+                      row: Tracked | None = None) -> None:
+        """`last`: ikabot's entry after the end, if any; `row`: the tracked row, if read."""
+        tracking = self.state.tracking
+        row = row or await self.state.run(tracking.tracked_one, event.pid, event.start_ticks)
         if row is None or row.ended_at is not None:
             return
         if self.ikabot_log is not None:
@@ -180,36 +181,42 @@ class Alerter:
         cause = None
         if self.ikabot_log is not None:
             cause = self.ikabot_log.error_cause(row.pid, since=row.started)
-        if await self.state.run(self._write_end, row, exit, cause, at, offline, last):
+        ending, alerted = await self.state.run(self._write_end, row, exit, cause, at, offline,
+                                               last)
+        if alerted:
             self.deliverer.wake()
+        if ending is not None:
+            told_end(self.on_ended, row, ending, at, offline)
 
     def _write_end(self, row: Tracked, exit: ExitInfo | None, cause: str | None, at: float,
-                   offline: bool, last: Task | None) -> bool:
+                   offline: bool, last: Task | None) -> tuple[Ending | None, bool]:
         """On the writer thread: mark the task ended and write its alert, in one transaction
-        (a crash right after leaves both or neither: no alert is ever lost or doubled). True
-        when an alert was written."""
+        (a crash right after leaves both or neither: no alert is ever lost or doubled). How
+        it ended (None if it was recorded before), and whether an alert was written."""
         state = self.state
         changed = self.tracker.last_words(row, last, at) if last is not None else None
         ending = classify(row, exit, cause,
                           stopped=state.control.stop_requested(row.pid, row.start_ticks))
-        e = Ended(row, ending, at, offline=offline)
         with state.db.transaction():
             if changed is not None:
                 self.tracker.keep_last_words(row, changed, at)
             if not state.tracking.end(row.pid, row.start_ticks, ending.how, at,
                                       exit_status=ending.exit_status, signal=ending.signal,
                                       cause=ending.cause):
-                return False
+                return None, False
+            note = self.end_note(row, ending.how) if self.end_note else None
+            e = Ended(row, ending, at, offline=offline, note=note or "")
             if not state.settings.alert_kinds().get(toggle_of(ending.how), True):
-                return False
+                return ending, False
             key = f"end:{row.pid}:{row.start_ticks}"
+            markup = self.markup_for(key) if self.markup_for is not None else None
             mute = state.settings.mute_until()
             if mute > time.time() and ending.how not in URGENT:
                 state.outbox.enqueue(key, self.chat_id, ending.how, text_of([e]),
-                                     not_before=mute)
+                                     not_before=mute, markup=markup)
             else:
-                self.storms.place(e, ending.how, key)
-        return True
+                self.storms.place(e, ending.how, key, markup)
+        return ending, True
 
     async def notice(self, dedup_key: str, text: str) -> None:
         """A message about telebot's own situation, through the durable outbox like alerts."""
@@ -236,9 +243,9 @@ class Alerter:
 EndedView = Callable[[int, float, float], Awaitable[Task | None]]
 
 
-async def _on_process_exited(alerter: Alerter, ended_view: EndedView, update: object) -> None:
-    if not isinstance(update, ProcessExited):  # the TypeHandler lets only these through
-        return
+async def on_process_exited(alerter: Alerter, ended_view: EndedView,
+                            update: ProcessExited) -> None:
+    """A death as the dispatcher hands it over (`telebot.bot.alert_out.attach`)."""
     await alerter.read_log()  # the dead task's last words, read off the event loop
     # what ikabot wrote after the last scan (the run it was in when it was killed) is what the
     # alert states, as /status will: its entry, read once the process is gone
@@ -247,19 +254,7 @@ async def _on_process_exited(alerter: Alerter, ended_view: EndedView, update: ob
     last = None
     if row is not None and row.ended_at is None:
         last = await ended_view(row.pid, row.started, update.at)
-    await alerter.on_exit(update, last)
+    await alerter.on_exit(update, last, row)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded
     await asyncio.sleep(0)
-
-
-def attach(app: Application[Any, Any, Any, Any, Any, Any], alerter: Alerter,
-           ended_view: EndedView) -> None:
-    """Route process deaths through the Application's update queue, like Telegram updates;
-    `ended_view` reads a dead task's entry once its process is gone."""
-    alerter.exits = app.update_queue.put_nowait
-
-    async def on_exit(update: object, context: object) -> None:
-        await _on_process_exited(alerter, ended_view, update)
-
-    app.add_handler(TypeHandler(ProcessExited, on_exit), group=-1)

@@ -13,6 +13,11 @@ after `GIVE_UP_AFTER`) is one log line, not one per retry, and `telebot status` 
 wait (`waiting_line`). A text Telegram cannot parse (400 "can't parse entities") goes out again
 as plain text. Only another 400 (a text Telegram will never take) drops one alert, with an error
 line. The loop survives any exception.
+
+Two parts: the `Courier` keeps the outbox's record (each step one durable commit on the
+state's writer thread), the `Deliverer` runs the loop that hands each item to the way out
+(`sending.Out`, the bot stage's) and reads its outcome. Listeners on `on_delivered` hear of
+every item Telegram took (a metric, a follow-up), the moment it took it.
 """
 
 from __future__ import annotations
@@ -23,16 +28,25 @@ import html
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
-
-from telebot.alerts.telegram_errors import refusal, retry_after_seconds
+from telebot.alerts.sending import (
+    ChatRefuses,
+    Edit,
+    NotModified,
+    Out,
+    Rejected,
+    Send,
+    TokenRejected,
+    TryLater,
+    Unparsable,
+    Unreachable,
+)
+from telebot.i18n import ngettext, number
 from telebot.logsafe import redact
 from telebot.state import OutboxItem, StateDB
-from telebot.state.outbox import OutboxStore
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +58,8 @@ HOLD_MAX = 600.0  # … to at most every 10 minutes
 GIVE_UP_AFTER = 7 * 86400.0  # an alert refused this long is dropped (with an error line)
 
 T = TypeVar("T")
-# (chat, text[, markup=buttons as JSON]) → the sent message's id (or a Message)
-Send = Callable[..., Awaitable[Any]]
-Edit = Callable[[str, int, str], Awaitable[Any]]
+# told of each item Telegram took, after it was marked sent: the item, and when (time.time)
+OnDelivered = Callable[[OutboxItem, float], None]
 
 
 _TAGS = re.compile(r"<[^>]*>")
@@ -55,15 +68,6 @@ _TAGS = re.compile(r"<[^>]*>")
 def plain_text(text_html: str) -> str:
     """What a person reads in an HTML alert, without the markup: tags out, entities decoded."""
     return html.unescape(_TAGS.sub("", text_html))
-
-
-def _unparsable(error: BadRequest) -> bool:
-    return "can't parse entities" in str(error.message).lower()
-
-
-def _message_id(result: Any) -> int | None:
-    mid = getattr(result, "message_id", result)
-    return mid if isinstance(mid, int) and not isinstance(mid, bool) else None
 
 
 @dataclass
@@ -98,6 +102,47 @@ class Wakeup:
             self._waiter = None
             if timer is not None:
                 timer.cancel()
+
+
+class Courier:
+    """The outbox's record of delivery: every step one durable commit on the state's writer
+    thread (what it reads was committed; no commit stalls the event loop)."""
+
+    def __init__(self, state: StateDB) -> None:
+        self.state = state
+        self.outbox = state.outbox
+
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self.state.run(fn, *args, **kwargs)
+
+    async def pending(self, now: float) -> list[OutboxItem]:
+        return await self._db(self.outbox.pending, now)
+
+    async def next_held(self) -> float | None:
+        return await self._db(self.outbox.next_not_before)
+
+    async def sent(self, item: OutboxItem, message_id: int | None) -> bool:
+        """Marked sent; True when its text changed on the way (a storm grew: an edit is
+        queued)."""
+        return await self._db(self.outbox.mark_sent_and_follow, item, message_id)
+
+    async def done(self, item: OutboxItem, message_id: int | None = None) -> None:
+        await self._db(self.outbox.mark_sent, item.id, message_id)
+
+    async def supersede(self, item: OutboxItem) -> None:
+        """Older pending edits of the same message are moot once this one goes."""
+        await self._db(self.outbox.supersede_edits, item.edits or 0, item.id)
+
+    async def head(self, item: OutboxItem) -> OutboxItem | None:
+        """The message an edit is for."""
+        return await self._db(self.outbox.item, item.edits or 0)
+
+    async def retarget(self, item: OutboxItem, head: OutboxItem | None,
+                       message_id: int | None) -> None:
+        await self._db(self.outbox.retarget, item, head, message_id)
+
+    async def failed(self, item: OutboxItem, why: str, *, drop: bool = False) -> None:
+        await self._db(self.outbox.record_failure, item.id, why, drop=drop)
 
 
 @dataclass
@@ -136,6 +181,8 @@ class Hold:
         else:
             self.delay = min(HOLD_MAX, self.delay * 2)
         self.until = now + self.delay
+        log.info("alert %d held (the chat refuses it: %s); next try in %.0f s", item.id, why,
+                 self.delay)
         return self.delay
 
     async def accepted(self, count: int) -> None:
@@ -147,30 +194,18 @@ class Hold:
         await self.state.run(self.state.settings.set_chat_refusal, None)
 
 
-@dataclass
 class Deliverer:
-    state: StateDB
-    send: Send
-    edit: Edit | None = None
-    send_plain: Send | None = None  # no parse mode; else `send` with the plain text escaped
-    clock: Callable[[], float] = time.time
-    # buttons for an item by its key (JSON; on the writer thread), when it has none of its own
-    markup_for: Callable[[str], str | None] | None = None
-    hold: Hold = field(init=False)
-    _wakeup: Wakeup = field(default_factory=lambda: Wakeup())
-    _stopping: bool = False
-    _task: asyncio.Task[None] | None = None
+    """The delivery loop: what the outbox holds, handed to `out` in order, its outcome read."""
 
-    def __post_init__(self) -> None:
-        self.hold = Hold(self.state)
-
-    @property
-    def outbox(self) -> OutboxStore:
-        return self.state.outbox
-
-    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """On the writer thread: what this reads was committed, no commit stalls the loop."""
-        return await self.state.run(fn, *args, **kwargs)
+    def __init__(self, state: StateDB, out: Out, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.state, self.out, self.clock = state, out, clock
+        self.courier = Courier(state)
+        self.hold = Hold(state)
+        self.on_delivered: list[OnDelivered] = []
+        self._wakeup = Wakeup()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Look at the outbox now (`Wakeup.wake`)."""
@@ -203,7 +238,7 @@ class Deliverer:
                 delay = await self._round()
                 if delay is None:
                     backoff = BACKOFF_START
-                    held = await self._db(self.outbox.next_not_before)
+                    held = await self.courier.next_held()
                     if held:
                         delay = max(0.05, held - self.clock())
                 elif delay < 0:  # a failure that backs off
@@ -220,32 +255,30 @@ class Deliverer:
         wait = self.hold.waiting(now)
         if wait is not None:
             return wait  # a refusing chat: not before the next retry
-        items = await self._db(self.outbox.pending, now)
+        items = await self.courier.pending(now)
         latest_edit = {item.edits: item.id for item in items if item.edits is not None}
         for item in items:
             if item.edits is not None and latest_edit[item.edits] != item.id:
                 continue  # a newer text for the same message follows
             try:
                 await self._deliver(item)
-            except RetryAfter as e:
-                await self._db(self.outbox.record_failure, item.id, "429")
-                return retry_after_seconds(e) + 0.05
-            except InvalidToken:
-                await self._db(self.outbox.record_failure, item.id,
-                               "the bot token was rejected (401)")
+            except TryLater as e:
+                await self.courier.failed(item, "429")
+                return e.seconds + 0.05
+            except TokenRejected as e:
+                await self.courier.failed(item, e.why)
                 log.error("Telegram rejects the bot token; alerts are kept until it works "
                           "again (check TELEBOT_TOKEN or ikabot's Telegram settings)")
                 return TOKEN_BACKOFF
-            except (BadRequest, Forbidden) as e:
-                why = refusal(e)
-                if why is not None:  # the chat, not this text: hold them all, in order
-                    return await self.hold.refuse(item, why, now)
-                # this text will never be accepted; don't block the rest
-                log.error("alert %d dropped: %s", item.id, redact(str(e)))
-                await self._db(self.outbox.record_failure, item.id, redact(str(e)), drop=True)
-            except (TelegramError, OSError) as e:
-                await self._db(self.outbox.record_failure, item.id, redact(str(e)))
-                log.warning("alert %d not sent yet (%s); retrying", item.id, redact(str(e)))
+            except ChatRefuses as e:  # the chat, not this text: hold them all, in order
+                return await self.hold.refuse(item, e.why, now)
+            except (Rejected, Unparsable) as e:  # never accepted; don't block the rest
+                log.error("alert %d dropped: %s", item.id, e.why)
+                await self.courier.failed(item, e.why, drop=True)
+            except (Unreachable, OSError) as e:
+                why = e.why if isinstance(e, Unreachable) else redact(str(e))
+                await self.courier.failed(item, why)
+                log.warning("alert %d not sent yet (%s); retrying", item.id, why)
                 return -1
             else:
                 await self.hold.accepted(len(items))
@@ -255,44 +288,49 @@ class Deliverer:
         """One item: an edit, or a new message; a text Telegram cannot parse goes as plain."""
         try:
             if item.edits is not None:
-                await self._db(self.outbox.supersede_edits, item.edits, item.id)
+                await self.courier.supersede(item)
                 await self._edit(item)
                 return
-            markup = item.markup or (await self._db(self.markup_for, item.dedup_key)
-                                     if self.markup_for else None)
-            result = await (self.send(item.chat_id, item.text, markup=markup)
-                            if markup else self.send(item.chat_id, item.text))
-            # a storm grew while it was on its way: its edit is queued
-            if await self._db(self.outbox.mark_sent_and_follow, item, _message_id(result)):
+            mid = await self.out.send(Send(item.chat_id, item.text, item.markup))
+            self._took(item)
+            if await self.courier.sent(item, mid):  # a storm grew on the way: edit queued
                 self._wakeup.woken = True
-        except BadRequest as e:
-            if not _unparsable(e):
-                raise
+        except Unparsable as e:
             log.warning("alert %d: Telegram cannot parse its text (%s); sending it as plain "
-                        "text", item.id, redact(str(e)))
-            text = plain_text(item.text)
-            result = await (self.send_plain(item.chat_id, text) if self.send_plain else
-                            self.send(item.chat_id, html.escape(text, quote=False)))
-            await self._db(self.outbox.mark_sent, item.id, _message_id(result))
+                        "text", item.id, e.why)
+            mid = await self.out.send(Send(item.chat_id, plain_text(item.text), html=False))
+            self._took(item)
+            await self.courier.done(item, mid)
 
     async def _edit(self, item: OutboxItem) -> None:
-        head = await self._db(self.outbox.item, item.edits or 0)
+        head = await self.courier.head(item)
         target = head.message_id if head is not None else None
-        if target is None or self.edit is None:
-            result = await self.send(item.chat_id, item.text)  # nothing to edit: a new message
-            await self._db(self.outbox.retarget, item, head, _message_id(result))
-            return
-        try:
-            await self.edit(item.chat_id, target, item.text)
-        except BadRequest as e:
-            if "not modified" in str(e).lower():
-                await self._db(self.outbox.mark_sent, item.id)
+        if target is not None:
+            try:
+                await self.out.edit(Edit(item.chat_id, target, item.text))
+            except NotModified:
+                pass  # as good as done
+            except (Rejected, Unparsable):  # too old, deleted, …: a new message carries it
+                target = None
+            if target is not None:
+                self._took(item)
+                await self.courier.done(item)
                 return
-            # too old, deleted, …: a new message carries the whole storm
-            result = await self.send(item.chat_id, item.text)
-            await self._db(self.outbox.retarget, item, head, _message_id(result))
-            return
-        await self._db(self.outbox.mark_sent, item.id)
+        mid = await self.out.send(Send(item.chat_id, item.text))  # nothing to edit: anew
+        self._took(item)
+        await self.courier.retarget(item, head, mid)
+
+    def _took(self, item: OutboxItem) -> None:
+        """Telegram took `item` (just now: the alert's latency ends here, before the commit
+        that records it); each listener told, none able to stop delivery."""
+        at = self.clock()
+        log.info("alert %d (%s) delivered, %.0f ms after it was written", item.id, item.kind,
+                 max(0.0, at - item.created_at) * 1000)
+        for listener in self.on_delivered:
+            try:
+                listener(item, at)
+            except Exception as e:
+                log.error("on_delivered listener failed: %s", type(e).__name__)
 
 
 def waiting(state: StateDB, now: float | None = None) -> dict[str, Any] | None:
@@ -309,5 +347,6 @@ def waiting(state: StateDB, now: float | None = None) -> dict[str, Any] | None:
 def waiting_line(held: dict[str, Any], clock_text: str) -> str:
     """`3 alerts waiting since 12:03: the chat refuses them (403: bot was blocked by the user)`"""
     n = held["count"]
-    return (f"{n} alert{'' if n == 1 else 's'} waiting since {clock_text}: the chat refuses "
-            f"them ({held['reason']})")
+    return ngettext("{n} alert waiting since {time}: the chat refuses it ({why})",
+                    "{n} alerts waiting since {time}: the chat refuses them ({why})", n).format(
+        n=number(n), time=clock_text, why=held["reason"])

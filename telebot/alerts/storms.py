@@ -51,12 +51,14 @@ class Storms:
         """The next end starts a message of its own (the offline report at start is one)."""
         self._current = None
 
-    def place(self, e: Ended, kind: str, dedup_key: str) -> None:
-        """Put one ended task into the outbox; call inside the transaction that ended it."""
+    def place(self, e: Ended, kind: str, dedup_key: str, markup: str | None = None) -> None:
+        """Put one ended task into the outbox; call inside the transaction that ended it.
+        `markup`: its buttons (JSON), on a message of its own (an edit keeps the first's)."""
         now = time.monotonic()
         storm = self._current
         if e.ending.how == "finished":  # good news is not a storm
-            self.state.outbox.enqueue(dedup_key, self.chat_id, kind, text_of([e]))
+            self.state.outbox.enqueue(dedup_key, self.chat_id, kind, text_of([e]),
+                                      markup=markup)
             return
         if storm is not None and now - storm.last <= self.gap and \
                 now - storm.started <= self.cap and len(storm.members) < STORM_MAX:
@@ -69,5 +71,6 @@ class Storms:
                     outbox.enqueue(f"edit:{storm.head}:{len(storm.members)}", self.chat_id,
                                    storm.kind, text, edits=storm.head)
                 return
-        head = self.state.outbox.enqueue(dedup_key, self.chat_id, kind, text_of([e]))
+        head = self.state.outbox.enqueue(dedup_key, self.chat_id, kind, text_of([e]),
+                                         markup=markup)
         self._current = None if head is None else _Storm(head, kind, [e], now, now)

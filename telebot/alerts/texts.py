@@ -10,6 +10,7 @@ import html
 from dataclasses import dataclass, replace
 
 from telebot.alerts.ending import Ending
+from telebot.i18n import _, ngettext, number
 from telebot.ikabot.statuses import parse_status
 from telebot.state import Tracked
 from telebot.tasks.doubled import Double
@@ -29,6 +30,7 @@ class Ended:
     ending: Ending
     at: float
     offline: bool = False
+    note: str = ""  # keep-alive's line (♻️ restarting in N s), plain text
 
     @property
     def facts(self) -> Facts:
@@ -57,7 +59,7 @@ def headline(e: Ended) -> str:
     """'finished: 5 of 5 runs done', 'killed (SIGKILL) during run 5 of 10 (4 done)'."""
     text = render.ending_words(e.facts)
     if e.offline:
-        text += " while telebot was offline"
+        text += _(" while telebot was offline")
     return html.escape(render.clip(text, 300))
 
 
@@ -66,17 +68,23 @@ def alert_lines(e: Ended) -> list[str]:
     row, end = e.row, e.ending
     icon = ICON.get(end.how, "💀")
     lines = [f"{icon} <b>{_action(row)}</b> {headline(e)}",
-             f"account {_account(row)} · pid <code>{row.pid}</code> · "
-             f"{render.age_words(e.facts, e.at)}"]
+             _("account {account}").format(account=_account(row)) +
+             f" · pid <code>{row.pid}</code> · {render.age_words(e.facts, e.at)}"]
     if end.cause:
-        lines.append(f"cause: <code>{html.escape(render.clip(end.cause, 300))}</code>")
+        lines.append(_("cause: {cause}").format(
+            cause=f"<code>{html.escape(render.clip(end.cause, 300))}</code>"))
     if e.offline:
-        lines.append(f"last seen alive at {clock.stamp(row.last_seen_alive)}")
+        lines.append(_("last seen alive at {time}").format(
+            time=clock.stamp(row.last_seen_alive)))
     if row.status:
-        lines.append(f"last status: <i>{html.escape(render.clip(row.status, 200))}</i>")
+        lines.append(_("last status: {status}").format(
+            status=f"<i>{html.escape(render.clip(row.status, 200))}</i>"))
     if row.action == "webServer" and end.how != "finished":
         for url in row.urls[:4]:
-            lines.append(f"🌐 {html.escape(render.clip(url, 200))} no longer works")
+            lines.append(_("🌐 {url} no longer works").format(
+                url=html.escape(render.clip(url, 200))))
+    if e.note:
+        lines.append(html.escape(e.note))
     return lines
 
 
@@ -87,23 +95,43 @@ def storm_lines(ended: list[Ended]) -> list[str]:
         counts[e.ending.how] = counts.get(e.ending.how, 0) + 1
     if len(counts) == 1:
         (how,) = counts
-        head = f"{ICON.get(how, '💀')} <b>{len(ended)} ikabot tasks {how} at once</b>"
+        head = f"{ICON.get(how, '💀')} <b>{_at_once(how, len(ended))}</b>"
     else:
-        parts = ", ".join(f"{n} {how}" for how, n in counts.items())
+        parts = ", ".join(render.counted(how, n) for how, n in counts.items())
         icon = "✅" if set(counts) == {"finished"} else "💀"
-        head = f"{icon} <b>{len(ended)} ikabot tasks ended at once</b>: {parts}"
+        head = f"{icon} <b>" + ngettext("{n} ikabot task ended at once",
+                                        "{n} ikabot tasks ended at once", len(ended)).format(
+            n=number(len(ended))) + f"</b>: {parts}"
     lines = [head]
     for e in ended:
         how = render.ending_words(e.facts)
         url = ""
         if e.row.action == "webServer" and e.ending.how != "finished" and e.row.urls:
-            url = f" · {html.escape(render.clip(e.row.urls[0], 200))} no longer works"
+            url = " · " + _("{url} no longer works").format(
+                url=html.escape(render.clip(e.row.urls[0], 200)))
         cause = (f" · <code>{html.escape(render.clip(e.ending.cause, 120))}</code>"
                  if e.ending.cause else "")
         lines.append(f"• {_action(e.row)} <code>{e.row.pid}</code> "
                      f"{html.escape(render.clip(how, 200))} · {_account(e.row)}"
-                     f" · {render.age_words(e.facts, e.at)}{cause}{url}")
+                     f" · {render.age_words(e.facts, e.at)}{cause}{url}"
+                     + (f" · {html.escape(e.note)}" if e.note else ""))
     return lines
+
+
+def _at_once(how: str, n: int) -> str:
+    """'3 ikabot tasks killed at once' (a storm of one kind)."""
+    form = {
+        "finished": ngettext("{n} ikabot task finished at once",
+                             "{n} ikabot tasks finished at once", n),
+        "failed": ngettext("{n} ikabot task failed at once", "{n} ikabot tasks failed at once",
+                           n),
+        "killed": ngettext("{n} ikabot task killed at once", "{n} ikabot tasks killed at once",
+                           n),
+        "died": ngettext("{n} ikabot task died at once", "{n} ikabot tasks died at once", n),
+        "stopped": ngettext("{n} ikabot task stopped at once",
+                            "{n} ikabot tasks stopped at once", n),
+    }.get(how, ngettext("{n} ikabot task ended at once", "{n} ikabot tasks ended at once", n))
+    return form.format(n=number(n))
 
 
 def twice_text(double: Double) -> str:
@@ -111,29 +139,34 @@ def twice_text(double: Double) -> str:
     attack', and what each copy is doing."""
     a = double.account
     pids = [str(t.pid) for t in double.tasks]
-    listed = ", ".join(pids[:-1]) + f" and {pids[-1]}"
-    times = "twice" if len(pids) == 2 else f"{len(pids)} times"
-    harm = double.harm if len(pids) == 2 else double.harm.replace("both ", "all ", 1)
-    lines = [f"⚠️ <b>{html.escape(render.clip(double.action, 60))}</b> runs {times} on "
-             f"{html.escape(render.clip(a.compact, 120))} "
-             f"(pids {listed}): {html.escape(harm)}"]
+    listed = _("{some} and {last}").format(some=", ".join(pids[:-1]), last=pids[-1])
+    harm = double.harm_said
+    lines = [_("⚠️ {action} runs {times} on {account} (pids {pids}): {harm}").format(
+        action=f"<b>{html.escape(render.clip(double.action, 60))}</b>",
+        times=_("twice") if len(pids) == 2 else _("{n} times").format(n=len(pids)),
+        account=html.escape(render.clip(a.compact, 120)), pids=listed,
+        harm=html.escape(harm))]
     for t in double.tasks:
         said = render.figure(facts_of(t))
-        start = f"started {clock.stamp(t.started)}" if facts_of(t).dated else "start unknown"
+        start = _("started {time}").format(time=clock.stamp(t.started)) \
+            if facts_of(t).dated else _("start unknown")
         lines.append(f"• <code>{t.pid}</code> {start}"
                      + (f" · {html.escape(render.clip(said, 120))}" if said else "")
                      + (f" · <i>{html.escape(render.clip(t.status, 120))}</i>"
                         if t.status else ""))
-    lines.append("Stop the copy you do not want (🛑 below, or /kill &lt;pid&gt;).")
+    lines.append(_("Stop the copy you do not want (🛑 below, or /kill &lt;pid&gt;)."))
     return "\n".join(lines)
 
 
 def stalled_text(row: Tracked, now: float) -> str:
     fig = render.figure(row_facts(row))
+    age = render.fmt_age(now - row.last_change)
+    head = _("⏸ {action} stalled at {figure}: no change for {age}").format(
+        action=f"<b>{_action(row)}</b>", figure=html.escape(render.clip(fig, 120)), age=age) \
+        if fig else _("⏸ {action} stalled: no change for {age}").format(
+            action=f"<b>{_action(row)}</b>", age=age)
     return "\n".join([
-        f"⏸ <b>{_action(row)} stalled</b>"
-        + (f" at {html.escape(render.clip(fig, 120))}" if fig else "")
-        + f": no change for {render.fmt_age(now - row.last_change)}",
-        f"account {_account(row)} · pid <code>{row.pid}</code>",
-        f"status: <i>{html.escape(render.clip(row.status, 200))}</i>",
+        head,
+        _("account {account}").format(account=_account(row)) + f" · pid <code>{row.pid}</code>",
+        _("status: {status}").format(status=f"<i>{html.escape(render.clip(row.status, 200))}</i>"),
     ])

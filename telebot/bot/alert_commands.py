@@ -15,6 +15,7 @@ from telebot.bot.context import BotContext
 from telebot.bot.permissions import for_actors, in_bots_chat
 from telebot.bot.replies import reply, send
 from telebot.bot.runtime import Runtime
+from telebot.i18n import _, number
 from telebot.views import render
 
 
@@ -28,24 +29,25 @@ def alert_switches(rt: Runtime) -> dict[str, bool]:
 
 def alerts_markup(kinds: dict[str, bool]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton(f"{'✅' if on else '⬜'} {kind}",
+        InlineKeyboardButton(f"{'✅' if on else '⬜'} {render.how_label(kind)}",
                              callback_data=make(Kind.ALERT_SWITCH, kind))
         for kind, on in kinds.items()]])
 
 
 def alerts_text(rt: Runtime) -> str:
     kinds = alert_switches(rt)
-    lines = ["<b>Alerts</b> (tap to switch):"]
-    lines += [f"{'✅' if on else '⬜'} {kind}: {html.escape(SWITCHES.get(kind, kind))}"
-              for kind, on in kinds.items()]
+    lines = [_("<b>Alerts</b> (tap to switch):")]
+    lines += [f"{'✅' if on else '⬜'} {render.how_label(kind)}: "
+              f"{html.escape(_(SWITCHES.get(kind, kind)))}" for kind, on in kinds.items()]
     mute = rt.state.settings.mute_until()
     if mute > time.time():
-        lines.append(f"🔕 muted for {render.fmt_age(mute - time.time())} more (deaths still "
-                     "come through); /mute 0 to unmute")
+        lines.append(_("🔕 muted for {age} more (deaths still come through); /mute 0 to "
+                       "unmute").format(age=render.fmt_age(mute - time.time())))
     stall = rt.settings.stall_minutes
-    lines.append(f"Stall alerts after {stall:g} min without change." if stall else
-                 "Stall alerts are off: TELEBOT_STALL_MINUTES is not set on the machine running "
-                 "telebot.")
+    lines.append(_("Stall alerts after {minutes} min without change.").format(
+        minutes=number(stall, digits=2)) if stall else
+                 _("Stall alerts are off: TELEBOT_STALL_MINUTES is not set on the machine "
+                   "running telebot."))
     return "\n".join(lines)
 
 
@@ -63,8 +65,8 @@ async def on_alert_switch(update: Update, context: BotContext) -> None:
     settings = rt.state.settings
     kinds = settings.alert_kinds()
     if button.text == "stalled" and not rt.settings.stall_minutes:
-        await query.answer("Stall alerts need TELEBOT_STALL_MINUTES on the machine running "
-                           "telebot.", show_alert=True)
+        await query.answer(_("Stall alerts need TELEBOT_STALL_MINUTES on the machine running "
+                             "telebot."), show_alert=True)
         return
     if button.text in kinds:
         await rt.state.run(settings.set_alert_kind, button.text, not kinds[button.text])
@@ -83,12 +85,13 @@ async def cmd_mute(update: Update, context: BotContext) -> None:
         if not 0 <= minutes <= 7 * 24 * 60:
             raise ValueError
     except ValueError:
-        await send(context, "Usage: /mute &lt;minutes&gt; (0 unmutes). Deaths always come "
-                            "through.")
+        await send(context, _("Usage: /mute &lt;minutes&gt; (0 unmutes). Deaths always come "
+                              "through."))
         return
     await rt.state.run(rt.state.settings.set_mute_until,
                        time.time() + minutes * 60 if minutes else 0.0)
     if rt.alerter:
         await rt.alerter.wake()
-    await send(context, f"🔕 Finished and stalled alerts held for {minutes:g} minutes; deaths "
-                        "still come through." if minutes else "🔔 Alerts unmuted.")
+    await send(context, _("🔕 Finished and stalled alerts held for {minutes} minutes; deaths "
+                          "still come through.").format(minutes=number(minutes, digits=3))
+               if minutes else _("🔔 Alerts unmuted."))

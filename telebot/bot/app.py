@@ -15,19 +15,21 @@ import json
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import ApplicationBuilder, ExtBot, JobQueue
 
-from telebot import logsafe
+from telebot import i18n, logsafe
 from telebot.bot import kill
 from telebot.bot.chatcheck import announce
 from telebot.bot.context import CONTEXT_TYPES, BotApp, BotContext
-from telebot.bot.handlers import add_handlers, bot_commands
+from telebot.bot.handlers import add_handlers, command_lists
 from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
 from telebot.bot.hostlabel import label_for, make_bot
-from telebot.bot.jobs import job_queue, scan, schedule_report
-from telebot.bot.menu_handlers import alert_markup
+from telebot.bot.jobs import job_queue, publish_metrics, scan, schedule_report
+from telebot.bot.keepalive_commands import KeptReplayer, alert_buttons
 from telebot.bot.menu_manager import MenuManager
 from telebot.bot.ordering import PerChatUpdateProcessor
 from telebot.bot.poller import blind_spot_text
@@ -35,21 +37,28 @@ from telebot.bot.runtime import Runtime
 from telebot.bot.sharing import UpdateSource
 from telebot.config import Settings, api_error, for_ikabot, resolve_telegram
 from telebot.errors import ConfigError
+from telebot.i18n import _, ngettext
 from telebot.ikabot.log import IkabotLog
 from telebot.ikabot.safeio import owner_of
 from telebot.ikabot.store import Store, is_empty_dir, open_store
+from telebot.keepalive.keeper import Keeper, Schedule
 from telebot.state import StateDB
 from telebot.tasks.model import Task
 from telebot.views.render import fmt_clock
 
+if TYPE_CHECKING:
+    from telebot.alerts.alerter import Alerter
+    from telebot.metrics.exporter import MetricsExporter
+
 log = logging.getLogger(__name__)
 
 
-def build_application(settings: Settings, token: str, label: str | None = None) -> BotApp:
+def build_application(settings: Settings, token: str, label: str | None = None,
+                      chat_id: str | None = None) -> BotApp:
     """`label`: the machine's name heading every message (see `hostlabel`), or None.
     Chats are handled side by side, each in order (see `ordering`); every handler gets a
-    `BotContext` (see `context`)."""
-    bot: ExtBot[None] = make_bot(settings, token, label)
+    `BotContext` (see `context`); messages to `chat_id` go to its topic (see `topics`)."""
+    bot: ExtBot[None] = make_bot(settings, token, label, chat_id)
     jobs: JobQueue[BotContext] = JobQueue()  # the builder's own, typed for BotContext
     builder = (ApplicationBuilder().bot(bot).context_types(CONTEXT_TYPES).job_queue(jobs)
                .concurrent_updates(PerChatUpdateProcessor()))
@@ -128,25 +137,27 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     pulse = Pulse(settings.state_dir, beat_interval())
     pulse.start()
     try:
-        await _serve(settings, stop or asyncio.Event(), store, ready)
+        await _serve(settings, stop or asyncio.Event(), store, ready, pulse)
     finally:
         await pulse.stop()
 
 
 async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
-                 ready: asyncio.Event | None) -> None:
+                 ready: asyncio.Event | None, pulse: Pulse) -> None:
     store = store or await _wait_for_store(settings, stop)
     if store is None:
         return
     telegram = store.read().telegram
-    token, chat_id, _ = resolve_telegram(settings, telegram)
+    token, chat_id, _source = resolve_telegram(settings, telegram)
     configured, settings = settings, for_ikabot(settings, telegram)
     logsafe.add_secret(token)
     logsafe.add_secret(settings.password)
     logsafe.add_secret(settings.heartbeat_url)  # a push monitor's URL is its secret
     logsafe.install_filter()
     state = StateDB(settings.state_dir)
-    app = build_application(settings, token, label_for(settings, chat_id))
+    # TELEBOT_LANG, else the owner's Telegram language as last seen (`gates.learn_language`)
+    i18n.use(i18n.choose(settings.lang, state.settings.owner_language()))
+    app = build_application(settings, token, label_for(settings, chat_id), chat_id)
     rt = Runtime(settings, store, state, chat_id)
     app.bot_data.runtime = rt
     add_handlers(app)
@@ -158,23 +169,29 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
     if not connected:
         state.close()
         return
-    await announce(app.bot, chat_id)
-    from telebot.alerts.alerter import Alerter, attach
+    await announce(app.bot, chat_id, settings.topic_id)
+    from telebot.alerts.alerter import Alerter
+    from telebot.bot.alert_out import BotOut, attach
 
     menu = app.bot_data.menu = MenuManager(rt, app.bot)
+    keeper: Keeper | None = None
 
     def stop_buttons(tasks: list[Task]) -> str | None:  # the /kill flow's 🛑, for an alert
         markup = kill.stop_markup(rt, tasks, app.bot)
         return None if markup is None else json.dumps(markup.to_dict())
 
-    rt.alerter = Alerter(state, chat_id, app.bot, stall_minutes=settings.stall_minutes,
+    rt.alerter = Alerter(state, chat_id, BotOut(app.bot), stall_minutes=settings.stall_minutes,
                          fallback_interval=settings.scan_seconds,
                          ikabot_log=IkabotLog(settings.ikabot_log,
                                               owner=owner_of(settings.ikabot_path)),
                          stop_markup=stop_buttons,
-                         markup_for=lambda key: alert_markup(menu, key))
+                         markup_for=lambda key: alert_buttons(menu, keeper, key))
     attach(app, rt.alerter, rt.ended_view)
     alerter = rt.alerter
+    keeper = app.bot_data.keeper = Keeper(state, settings, KeptReplayer(menu), rt.refresh,
+                                          _scheduler(app), alerter.deliverer.wake, chat_id)
+    alerter.end_note = keeper.end_note
+    metrics: MetricsExporter | None = None
 
     async def on_blind(head: int, until: float) -> None:
         await alerter.notice(f"blind-spot:{head}", html.escape(blind_spot_text(
@@ -185,13 +202,17 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
     rt.on_telegram = source.follow
     heartbeat: HeartbeatURL | None = None
     try:
+        rt.metrics = metrics = _metrics(settings, alerter, pulse)  # its address, or exit 2
         with contextlib.suppress(TelegramError):
-            await app.bot.set_my_commands(bot_commands(settings))
+            for code, commands in command_lists(settings):  # once per language
+                await app.bot.set_my_commands(commands, language_code=code)
         await app.start()
         tasks = await rt.read()
         await rt.alerter.read_log()  # why the tasks that ended while telebot was down ended
         await rt.alerter.startup(tasks)  # what ended while telebot was down, then the first scan
         await rt.alerter.start()
+        await publish_metrics(rt, tasks)
+        await keeper.resume()  # the restarts that were due when telebot stopped
         await source.start(_dedicated_error_callback())
         job_queue(app).run_repeating(scan, interval=settings.scan_seconds,
                                     first=settings.scan_seconds, name="scan")
@@ -208,8 +229,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         # through the durable outbox, as alerts: a chat that refuses it now gets it once it
         # accepts; one per start
         await rt.alerter.notice(f"watching:{rt.started_at}",
-                                f"👀 telebot is watching {_n(len(running), 'task')} on "
-                                f"{_n(len(accounts), 'account')}. /status")
+                                watching_text(len(running), len(accounts)))
         log.info("telebot running (%s mode), watching %d tasks",
                  "dedicated" if source.dedicated else "shared-token", len(running))
         if ready is not None:
@@ -217,6 +237,8 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         await stop.wait()
     finally:
         await menu.shutdown()  # the menu ends; the tasks it started do not
+        if metrics is not None:
+            metrics.stop()
         rt.on_telegram = None
         await source.stop()
         await rt.alerter.stop()
@@ -228,8 +250,43 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         state.close()
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+def _metrics(settings: Settings, alerter: Alerter, pulse: Pulse) -> MetricsExporter | None:
+    """TELEBOT_METRICS_ADDR's server started (its address taken, or ConfigError), fed by the
+    alerter's ends and deliveries; None when neither metrics setting is set."""
+    if settings.metrics_addr is None and settings.metrics_file is None:
+        return None
+    from telebot.metrics.exporter import MetricsExporter
+
+    metrics = MetricsExporter(settings, lambda: pulse.last_beat)
+    metrics.start()
+    alerter.on_ended.append(metrics.ended)
+    alerter.deliverer.on_delivered.append(metrics.delivered)
+    return metrics
+
+
+def watching_text(tasks: int, accounts: int) -> str:
+    """'👀 telebot is watching 3 tasks on 2 accounts. /status'"""
+    return _("👀 telebot is watching {tasks} on {accounts}. /status").format(
+        tasks=ngettext("{n} task", "{n} tasks", tasks).format(n=i18n.number(tasks)),
+        accounts=ngettext("{n} account", "{n} accounts", accounts).format(
+            n=i18n.number(accounts)))
+
+
+def _scheduler(app: Any) -> Schedule:
+    """Keep-alive's delayed restarts, as jobs of python-telegram-bot's JobQueue (one per
+    task: a newer one replaces it)."""
+    jobs = job_queue(app)
+
+    def schedule(delay: float, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        for old in jobs.get_jobs_by_name(name):
+            old.schedule_removal()
+
+        async def callback(context: object) -> None:
+            await run()
+
+        jobs.run_once(callback, when=delay, name=name)
+
+    return schedule
 
 
 def run_bot(settings: Settings) -> int:

@@ -36,14 +36,17 @@ class Kind(enum.Enum):
     KILL_CANCEL = "kx"  # Cancel (arg: the confirmation's nonce)
     MENU_KEY = "m"  # /menu: a choice, ⏎ or ✖ (arg: "<session token>.<number|e|x>")
     AGAIN_ASK = "ra"  # 🔁 Run again: show the recorded answers (arg: "<pid>.<start ticks>")
-    AGAIN_RUN = "rr"  # 🔁 Run it (arg: "<pid>.<start ticks>")
+    AGAIN_RUN = "rr"  # 🔁 Run it (arg: the confirmation's one-time nonce)
     AGAIN_CANCEL = "rx"  # Cancel a Run again (arg: pid)
+    KEEP_ON = "ka"  # ♻️ Keep alive (arg: "<pid>.<start ticks>")
+    KEEP_OFF = "ko"  # ♻️ off: no longer kept alive (arg: "<pid>.<start ticks>")
 
 
 _INT_ARG = {Kind.STOPPED_LIST, Kind.REFRESH, Kind.STOPPED_PAGE, Kind.DETAILS, Kind.KILL_ASK,
             Kind.AGAIN_CANCEL}
-_PAIR = {Kind.MENU_KEY, Kind.AGAIN_ASK, Kind.AGAIN_RUN}  # arg: "<first>.<second>"
-_NUMBER_PAIR = {Kind.AGAIN_ASK, Kind.AGAIN_RUN}  # both numbers: a pid and its start ticks
+_PAIR = {Kind.MENU_KEY, Kind.AGAIN_ASK, Kind.KEEP_ON, Kind.KEEP_OFF}  # "<first>.<second>"
+# both numbers: a pid and its start ticks
+_NUMBER_PAIR = {Kind.AGAIN_ASK, Kind.KEEP_ON, Kind.KEEP_OFF}
 _MACHINE = {Kind.KILL_ASK, Kind.KILL_CONFIRM, Kind.KILL_CANCEL}  # carry a machine marker
 _BY_CODE = {k.value: k for k in Kind}
 

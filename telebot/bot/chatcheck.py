@@ -25,7 +25,7 @@ from telegram import Bot
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from telebot.alerts.telegram_errors import refusal
+from telebot.bot.telegram_errors import refusal
 from telebot.logsafe import redact
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,14 @@ log = logging.getLogger(__name__)
 TEST_MESSAGE = "✅ telebot check: this chat gets telebot's alerts."
 
 
-def advice(error: BaseException, chat_id: str) -> str:
+def advice(error: BaseException, chat_id: str, topic_id: int | None = None) -> str:
     """One line: what is wrong with the chat, and what the owner does about it."""
     said = str(getattr(error, "message", error)).lower()
     reason = refusal(error) or redact(str(error))
+    if topic_id is not None and ("thread not found" in said or "topic" in said):
+        return (f"the chat {chat_id} has no open topic {topic_id} ({reason}): "
+                "TELEBOT_TOPIC_ID must name a topic of a forum group (Topics turned on in the "
+                "group's settings) that is open; fix it, or leave it unset")
     if "chat not found" in said:
         return (f"Telegram knows no chat {chat_id} for this bot ({reason}): TELEBOT_CHAT_ID "
                 "(or ikabot's chatId) is wrong, or you never wrote to the bot; send the bot a "
@@ -57,29 +61,33 @@ class ChatCheck:
     refused: str | None = None  # the refusal ("403: …") when Telegram refused the chat
 
 
-async def check_chat(bot: Bot, chat_id: str, *, send_test: bool = False) -> ChatCheck:
-    """getChat, then a chat action (or, with `send_test`, one message). Network trouble and
-    other errors propagate: they say nothing about the chat."""
+async def check_chat(bot: Bot, chat_id: str, *, send_test: bool = False,
+                     topic_id: int | None = None) -> ChatCheck:
+    """getChat, then a chat action (or, with `send_test`, one message), into `topic_id` when
+    set (a topic that does not exist, or a chat without topics, refuses it). Network trouble
+    and other errors propagate: they say nothing about the chat."""
     try:
         chat = await bot.get_chat(chat_id)
         if send_test:
-            await bot.send_message(chat_id, TEST_MESSAGE)
+            await bot.send_message(chat_id, TEST_MESSAGE, message_thread_id=topic_id)
         else:
-            await bot.send_chat_action(chat_id, ChatAction.TYPING)
+            await bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=topic_id)
     except (BadRequest, Forbidden) as e:
-        return ChatCheck(False, advice(e, chat_id), refusal(e))
+        return ChatCheck(False, advice(e, chat_id, topic_id), refusal(e))
     kind = chat.type if chat.type != "private" else "private chat"
     name = chat.title or chat.first_name or chat.username or ""
     sent = "a test message sent" if send_test else "it accepts the bot"
-    return ChatCheck(True, f"chat {chat_id}: {kind}{f' {name!r}' if name else ''}, {sent}")
+    where = f", topic {topic_id}" if topic_id is not None else ""
+    return ChatCheck(True, f"chat {chat_id}: {kind}{f' {name!r}' if name else ''}{where}, "
+                           f"{sent}")
 
 
-async def announce(bot: Bot, chat_id: str) -> ChatCheck | None:
+async def announce(bot: Bot, chat_id: str, topic_id: int | None = None) -> ChatCheck | None:
     """`telebot run`'s start: the same check, said loudly (stderr, the journal) when the chat
     refuses the bot; telebot runs on, and its alerts wait in the outbox until the chat works.
     None when the check itself could not be made (the network: the outbox retries anyway)."""
     try:
-        verdict = await check_chat(bot, chat_id)
+        verdict = await check_chat(bot, chat_id, topic_id=topic_id)
     except TelegramError as e:
         log.warning("could not check chat %s yet: %s", chat_id, redact(str(e)))
         return None

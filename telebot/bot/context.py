@@ -10,21 +10,24 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias, cast
 
-from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, Job, JobQueue
 
+from telebot.bot import topics
 from telebot.bot.menu_manager import MenuManager
 from telebot.bot.runtime import Runtime
+from telebot.keepalive.keeper import Keeper
 
 
 class BotData:
     """What the Application keeps for all its handlers: set by `serve` before the first
     update is handled (the runtime when the Application is built, the menu once connected)."""
 
-    __slots__ = ("_runtime", "menu")
+    __slots__ = ("_runtime", "keeper", "menu")
 
     def __init__(self) -> None:  # python-telegram-bot makes it without arguments
         self._runtime: Runtime | None = None
         self.menu: MenuManager | None = None  # /menu's manager, once attached
+        self.keeper: Keeper | None = None  # keep-alive (♻️), once attached
 
     @property
     def runtime(self) -> Runtime:
@@ -38,7 +41,21 @@ class BotData:
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
-    """A handler's context: the bot, the update's arguments, and telebot's runtime."""
+    """A handler's context: the bot, the update's arguments, and telebot's runtime. Made
+    in the task that runs the callback, so it also says where that task's messages go: the
+    topic an update came from, home for a job (`topics`)."""
+
+    @classmethod
+    def from_update(cls, update: object, application: Application[Any, Any, Any, Any, Any,
+                                                                    Any]) -> BotContext:
+        topics.answer_in(update)
+        return super().from_update(update, application)
+
+    @classmethod
+    def from_job(cls, job: Job[Any], application: Application[Any, Any, Any, Any, Any,
+                                                              Any]) -> BotContext:
+        topics.write_home()
+        return super().from_job(job, application)
 
     # python-telegram-bot types `application` with a type variable it never binds (its ST),
     # so mypy cannot see which it is: this says it, as `build_application` made it

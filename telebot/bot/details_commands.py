@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from telebot.bot import kill, menu_handlers
+from telebot.bot import keepalive_commands, kill, menu_handlers
 from telebot.bot.callbacks import pressed
 from telebot.bot.context import BotContext
 from telebot.bot.permissions import in_bots_chat
 from telebot.bot.replies import send
 from telebot.bot.runtime import Runtime
+from telebot.i18n import _
 from telebot.tasks.model import Task
 from telebot.views.page import details_html
 
@@ -26,8 +27,8 @@ def find(tasks: list[Task], pid: int) -> Task | None:
 async def cmd_details(update: Update, context: BotContext) -> None:
     args = context.args or []
     if len(args) != 1 or not args[0].isdigit():
-        await send(context, "Usage: /details &lt;pid&gt;, e.g. /details 12345 "
-                            "(the pids are in /status)")
+        await send(context, _("Usage: /details &lt;pid&gt;, e.g. /details 12345 (the pids are "
+                              "in /status)"))
         return
     await send_details(context, int(args[0]))
 
@@ -46,10 +47,14 @@ async def send_details(context: BotContext, pid: int) -> None:
     if task is None:
         gone = await menu_handlers.gone_details(menu, pid)
         await send(context, *gone) if gone else await send(
-            context, f"No ikabot task with pid {pid}. /status lists them.")
+            context, _("No ikabot task with pid {pid}. /status lists them.").format(pid=pid))
         return
     markup = kill.details_markup(rt, task, context.bot)
     note, buttons = await menu_handlers.details_note(menu, task)
+    kept, keep_buttons = await keepalive_commands.details_note(context.bot_data.keeper, menu,
+                                                                task)
+    note = "\n".join(n for n in (note, kept) if n)
+    buttons = [*buttons, *keep_buttons]
     if buttons:
         rows = list(markup.inline_keyboard) if markup else []
         markup = InlineKeyboardMarkup([*rows, buttons])

@@ -9,24 +9,25 @@ import traceback
 from telegram import Update
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from telebot.alerts.telegram_errors import refusal
 from telebot.bot.context import BotContext
 from telebot.bot.gates import for_this_bot
-from telebot.bot.permissions import in_bots_chat
+from telebot.bot.permissions import in_bots_chat, user_may_act
 from telebot.bot.replies import send
+from telebot.bot.telegram_errors import refusal
+from telebot.i18n import N_, _
 from telebot.logsafe import redact
 from telebot.views import render
 
 log = logging.getLogger(__name__)
 
-OLD_BUTTON = "This button is from an older telebot: send the command again."
+OLD_BUTTON = N_("This button is from an older telebot: send the command again.")
 
 
 @in_bots_chat
 async def on_old_button(update: Update, context: BotContext) -> None:
     """telebot's prefix, but no button this version makes (an older telebot's)."""
     if update.callback_query is not None:
-        await update.callback_query.answer(OLD_BUTTON, show_alert=True)
+        await update.callback_query.answer(_(OLD_BUTTON), show_alert=True)
 
 
 async def on_other_command(update: Update, context: BotContext) -> None:
@@ -40,10 +41,25 @@ async def _unknown_command(update: Update, context: BotContext) -> None:
         return
     if not for_this_bot(message.text, context.bot.username):
         return  # another bot's command
-    command, _, mention = message.text.split(maxsplit=1)[0].partition("@")
+    command, _at, mention = message.text.split(maxsplit=1)[0].partition("@")
     if update.effective_chat and update.effective_chat.type != "private" and not mention:
         return  # a bare command in a group may be another bot's: only ours get a hint
-    await send(context, f"I don't know {render.field(command, 40)}. /help lists what I can do.")
+    await send(context, _("I don't know {command}. /help lists what I can do.").format(
+        command=render.field(command, 40)))
+
+
+async def on_plain_text(update: Update, context: BotContext) -> None:
+    """A text with no /menu open ("hello"): in the owner's private chat, a hint naming /help,
+    as an unknown command gets. Not in a group (people talk there), not from a stranger, and
+    not on ikabot's shared token: there a plain reply may be the player's answer to ikabot."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None or chat.type != "private":
+        return
+    if not context.runtime.settings.dedicated_token or not user_may_act(update, context):
+        return
+    if not context.runtime.permissions.is_bots_chat(chat.id):
+        return
+    await send(context, _("Send /help to see what I can do."))
 
 
 async def on_error(update: object, context: BotContext) -> None:

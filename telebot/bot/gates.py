@@ -12,15 +12,22 @@ import logging
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
+from telebot import i18n
 from telebot.bot.context import BotContext
 from telebot.bot.ordering import MEMBER_ANSWERS_PER_MINUTE, Verdict
 from telebot.bot.poller import is_ikabot_setup
 from telebot.bot.replies import send
+from telebot.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
-TOO_MANY = (f"⏳ At most {MEMBER_ANSWERS_PER_MINUTE} commands a minute per member here; "
-            "the rest are skipped for now.")
+TOO_MANY_TEXT = N_("⏳ At most {n} commands a minute per member here; the rest are skipped "
+                   "for now.")
+TOO_MANY = TOO_MANY_TEXT.format(n=MEMBER_ANSWERS_PER_MINUTE)  # in English
+
+
+def too_many() -> str:
+    return _(TOO_MANY_TEXT).format(n=MEMBER_ANSWERS_PER_MINUTE)
 
 
 async def gate(update: Update, context: BotContext) -> None:
@@ -46,13 +53,29 @@ async def gate(update: Update, context: BotContext) -> None:
             message.date.timestamp() < context.runtime.started_at - 1:
         log.info("ignored a command sent before telebot started (update %s)", update.update_id)
         raise ApplicationHandlerStop
+    await learn_language(update, context)
 
+
+async def learn_language(update: Update, context: BotContext) -> None:
+    """TELEBOT_LANG unset: telebot speaks the language of the owner's Telegram app, learnt
+    from the owner's own updates (`language_code`) and kept in its database."""
+    rt = context.runtime
+    user = update.effective_user
+    if rt.settings.lang or user is None or not user.language_code or \
+            not rt.permissions.may_act(user.id) or \
+            not rt.permissions.is_bots_chat(update.effective_chat.id
+                                            if update.effective_chat else None):
+        return
+    lang = i18n.language_of(user.language_code)
+    if lang is not None and lang != i18n.current():
+        i18n.use(lang)
+        await rt.state.run(rt.state.settings.set_owner_language, user.language_code)
 
 def for_this_bot(text: str, username: str | None) -> bool:
     """A command for this bot: bare, or /command@<this bot> (not another bot's in a group)."""
     if not text.startswith("/"):
         return False
-    _, _, mention = text.split(maxsplit=1)[0].partition("@")
+    _cmd, _at, mention = text.split(maxsplit=1)[0].partition("@")
     return not mention or mention.lower() == (username or "").lower()
 
 
@@ -73,7 +96,7 @@ async def member_limit(update: Update, context: BotContext) -> None:
     log.info("skipped a command of group member %s: over %d a minute", user.id,
              MEMBER_ANSWERS_PER_MINUTE)
     if update.callback_query is not None:
-        await update.callback_query.answer(TOO_MANY if verdict is Verdict.NOTICE else None)
+        await update.callback_query.answer(too_many() if verdict is Verdict.NOTICE else None)
     elif verdict is Verdict.NOTICE:
-        await send(context, TOO_MANY)
+        await send(context, too_many())
     raise ApplicationHandlerStop

@@ -90,14 +90,16 @@ class Pulse:
     interval: float = BEAT_SECONDS
     _task: asyncio.Task[None] | None = None
     _failed: bool = False
+    last_beat: float | None = None  # when the loop last beat (the metrics' heartbeat)
 
     def beat(self) -> None:
+        self.last_beat = time.time()
         path = heartbeat_path(self.state_dir)
         try:
             # before the state database exists too: waiting for ikabot's data is healthy
             private_dir(path.parent)
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(f"{time.time():.3f}\n")
+            tmp.write_text(f"{self.last_beat:.3f}\n")
             os.replace(tmp, path)
             self._failed = False
         except OSError as e:

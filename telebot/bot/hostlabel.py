@@ -22,6 +22,7 @@ from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from telebot.bot import topics
 from telebot.config import HOST_LABEL_MAX, Settings
 
 TAG_ICON = "🖥"
@@ -55,11 +56,27 @@ def untagged(text: str) -> str:
 
 
 class LabelledBot(ExtBot[None]):
-    """An ExtBot whose every message (sent or edited) starts with the machine's tag."""
+    """An ExtBot whose every message (sent or edited, a photo's caption too) starts with the
+    machine's tag, and goes into the right forum topic (`topics`): home (`topic_id` in
+    `chat_id`), or where the command being answered came from."""
 
-    def __init__(self, label: str | None, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, label: str | None, *args: Any, chat_id: str | None = None,
+                 topic_id: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._host_label = label
+        self._home_chat, self._home_topic = chat_id, topic_id
+
+    @property
+    def home_topic(self) -> int | None:
+        return self._home_topic
+
+    async def _post(self, endpoint: str, data: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if data is not None and endpoint in topics.THREADED and \
+                data.get("message_thread_id") is None:
+            thread = topics.thread_for(data.get("chat_id"), self._home_chat, self._home_topic)
+            if thread is not None:
+                data["message_thread_id"] = thread
+        return await super()._post(endpoint, data, *args, **kwargs)
 
     @property
     def host_label(self) -> str | None:
@@ -73,14 +90,23 @@ class LabelledBot(ExtBot[None]):
         return await super().send_message(chat_id, self._tagged(text, kwargs.get("parse_mode")),
                                           *args, **kwargs)
 
+    async def send_photo(self, chat_id: Any, photo: Any, caption: str | None = None,
+                         *args: Any, **kwargs: Any) -> Any:
+        return await super().send_photo(
+            chat_id, photo, self._tagged(caption or "", kwargs.get("parse_mode")) or None,
+            *args, **kwargs)
+
     async def edit_message_text(self, text: str, *args: Any, **kwargs: Any) -> Any:
         return await super().edit_message_text(
             self._tagged(text, kwargs.get("parse_mode")), *args, **kwargs)
 
 
-def make_bot(settings: Settings, token: str, label: str | None) -> LabelledBot:
-    """The bot as ApplicationBuilder would build it (same pools, same rate limiter)."""
+def make_bot(settings: Settings, token: str, label: str | None,
+             chat_id: str | None = None) -> LabelledBot:
+    """The bot as ApplicationBuilder would build it (same pools, same rate limiter), writing
+    into `settings.topic_id` of `chat_id`."""
     return LabelledBot(label, token=token, base_url=settings.api_base_url,
+                       chat_id=chat_id, topic_id=settings.topic_id,
                        request=HTTPXRequest(connection_pool_size=256),
                        get_updates_request=HTTPXRequest(connection_pool_size=1),
                        rate_limiter=AIORateLimiter(max_retries=2))

@@ -11,9 +11,12 @@ import time
 from telegram.constants import ParseMode
 from telegram.ext import JobQueue
 
+from telebot.alerts.delivery import waiting
 from telebot.bot.context import BotApp, BotContext
+from telebot.bot.runtime import Runtime
+from telebot.bot.timeline_commands import picture
 from telebot.tasks.model import Task
-from telebot.views import render
+from telebot.views import render, timeline
 
 REPORT_JOB = "progress-report"
 
@@ -22,7 +25,8 @@ async def scan(context: BotContext) -> None:
     """Re-read ikabot's data: new tasks get tracked, silent ends get noticed."""
     rt = context.runtime
     try:
-        await rt.refresh()  # new tasks tracked, ends noticed (`Alerter.observe`)
+        tasks = await rt.refresh()  # new tasks tracked, ends noticed (`Alerter.observe`)
+        await publish_metrics(rt, tasks)
     except asyncio.CancelledError:
         return  # telebot is stopping: not an error worth a traceback in the log
     news = rt.gone_news()
@@ -31,6 +35,15 @@ async def scan(context: BotContext) -> None:
     db_news = rt.state.take_news()  # its database full, failing or found corrupt: once
     if db_news is not None and rt.alerter is not None:
         await rt.alerter.notice(f"state-db:{time.time()}", "⚠️ " + html.escape(db_news))
+
+
+async def publish_metrics(rt: Runtime, tasks: list[Task]) -> None:
+    """Each scan's figures for Prometheus (`metrics`), with the alerts a refusing chat holds."""
+    if rt.metrics is None:
+        return
+    held = await rt.state.run(waiting, rt.state)
+    gave_up = await rt.state.run(rt.state.keepalive.gave_up_count)
+    await rt.metrics.scanned(tasks, held["count"] if held else 0, gave_up)
 
 
 def _progress_signature(tasks: list[Task]) -> str:
@@ -48,6 +61,9 @@ async def report(context: BotContext) -> None:
         return
     for chunk in render.split_message(render.report_html(tasks)):
         await context.bot.send_message(rt.chat_id, chunk, parse_mode=ParseMode.HTML)
+    if rt.settings.report_picture:  # TELEBOT_REPORT_PICTURE=1: /timeline's picture too
+        pic = await picture(rt.state, timeline.DEFAULT_HOURS)
+        await context.bot.send_photo(rt.chat_id, pic.png, caption=pic.caption)
     await rt.state.run(rt.state.settings.set_report_signature, signature)
 
 

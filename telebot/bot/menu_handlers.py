@@ -15,10 +15,14 @@ import contextlib
 import html
 import json
 import logging
+import secrets
+import time
+from collections.abc import Callable
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 
+from telebot.bot import fallbacks
 from telebot.bot.callbacks import Kind, make, pressed
 from telebot.bot.context import BotContext
 from telebot.bot.menu_manager import BUSY, OFF, MenuManager
@@ -26,13 +30,19 @@ from telebot.bot.permissions import for_actors, in_bots_chat, user_may_act
 from telebot.bot.replies import reply
 from telebot.bot.runtime import Runtime
 from telebot.menu.recorded import Recording, StepKind, from_row
+from telebot.menu.session import NOT_READING
 from telebot.processes import liveness
+from telebot.state import AgainButton
+from telebot.tasks import twin_guard
 from telebot.tasks.model import Task
 from telebot.views import render
 
 log = logging.getLogger(__name__)
 
 GONE = "This /menu session has ended. /menu opens a new one."
+AGAIN_TTL = 300.0  # seconds a 🔁 Run it stays valid (as /kill's confirmation)
+AGAIN_SPENT = "This 🔁 Run it has expired or was used already: press 🔁 Run again for a new one."
+clock: Callable[[], float] = time.time  # the buttons' clock (a test moves it on)
 
 # ---- button data (on the codec of `bot.callbacks`): the menu's keys and 🔁 Run again
 
@@ -128,15 +138,20 @@ async def on_text(update: Update, context: BotContext) -> None:
     session = mgr.open_session()
     message = update.message
     user = update.effective_user
-    if session is None or message is None or message.text is None:
+    if message is None or message.text is None:
+        return
+    if session is None:
+        await fallbacks.on_plain_text(update, context)
         return
     if not mgr.rt.permissions.is_bots_chat(message.chat.id) or \
             not user_may_act(update, context):
         log.info("a text from user %s was not typed into the menu: not an owner",
                  user.id if user else "?")
         return
-    secret = session.answer(message.text, StepKind.TEXT)
-    if secret:
+    typed = session.answer(message.text, StepKind.TEXT)
+    if not typed.typed:
+        await reply(context, NOT_READING)
+    if typed.echo_off:
         try:
             await message.delete()
         except TelegramError as e:
@@ -161,13 +176,14 @@ async def on_menu_key(update: Update, context: BotContext) -> None:
         await query.answer("Ending the session")
         await mgr.close("ended from Telegram")
     elif key == "e":
-        session.answer("", StepKind.ENTER)
-        await query.answer("⏎")
+        typed = session.answer("", StepKind.ENTER)
+        await query.answer("⏎" if typed.typed else NOT_READING, show_alert=not typed.typed)
     elif key.isdigit() and int(key) not in {c.number for c in session.view().question.choices}:
         await query.answer(f"({key}) is not on the screen any more.", show_alert=True)
     elif key.isdigit():
-        session.answer(key, StepKind.CHOICE)
-        await query.answer(f"({key})")
+        typed = session.answer(key, StepKind.CHOICE)
+        await query.answer(f"({key})" if typed.typed else NOT_READING,
+                           show_alert=not typed.typed)
     else:
         await query.answer()
 
@@ -201,15 +217,25 @@ async def on_again_ask(update: Update, context: BotContext) -> None:
 @in_bots_chat
 @for_actors
 async def on_again_run(update: Update, context: BotContext) -> None:
-    """🔁 Run it: a session that replays the recorded answers."""
-    found = await _pressed_recording(update, context)
-    if found is None:
+    """🔁 Run it: its nonce spent (once, in time), then a session that replays the recorded
+    answers; the duplicate check is made again before each answer is typed (`twin_guard`)."""
+    query, button = pressed(update)
+    rt = context.runtime
+    if not rt.settings.allow_menu:
+        await query.answer(OFF, show_alert=True)
         return
-    query, rec = found
+    spent = await rt.state.run(rt.state.control.use_again_button, button.text, clock())
+    rec = None if spent is None else \
+        await context.menu.recording(spent.pid, spent.start_ticks)
+    if spent is None or rec is None:
+        await query.answer(AGAIN_SPENT, show_alert=True)
+        with contextlib.suppress(BadRequest):
+            await query.edit_message_reply_markup(None)
+        return
     await query.answer("Starting ikabot's menu")
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(None)
-    problem = await context.menu.open(rec.steps, rec)
+    problem = await context.menu.open(rec.steps, rec, spent.seen)
     if problem:
         await reply(context, problem)
 
@@ -224,9 +250,10 @@ async def on_again_cancel(update: Update, context: BotContext) -> None:
 
 
 async def confirmation(rt: Runtime, rec: Recording) -> tuple[str, InlineKeyboardMarkup]:
-    """The recorded answers, and a warning when the same action runs on that account."""
-    same = [t for t in await rt.refresh() if t.state == "running" and t.action == rec.action
-            and t.account.player == rec.account.player]
+    """The recorded answers, a warning when the same action runs on that account, and a
+    one-time 🔁 Run it valid `AGAIN_TTL` seconds (the copies warned of are acknowledged by
+    pressing it; one that starts since stops the replay)."""
+    same = twin_guard.twins(await rt.refresh(), rec.action, rec.account)
     lines = [f"🔁 Run {html.escape(rec.action)} again (was pid {rec.pid}) on "
              f"{html.escape(rec.account.label)}? ikabot's menu opens here and gets these answers, "
              "each only if it asks the same question as before:"]
@@ -237,8 +264,12 @@ async def confirmation(rt: Runtime, rec: Recording) -> tuple[str, InlineKeyboard
     if same:
         pids = ", ".join(str(t.pid) for t in same)
         lines.append(f"⚠️ {html.escape(rec.action)} already runs on that account (pid {pids}).")
+    lines.append(f"<i>This button works once, for {AGAIN_TTL / 60:g} minutes.</i>")
+    nonce = secrets.token_urlsafe(9)
+    await rt.state.run(rt.state.control.add_again_button, AgainButton(
+        nonce, rec.pid, rec.start_ticks, " ".join(twin_guard.identity_of(t) for t in same),
+        clock() + AGAIN_TTL, None))
     markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton("🔁 Run it",
-                             callback_data=again_data(Kind.AGAIN_RUN, rec.pid, rec.start_ticks)),
+        InlineKeyboardButton("🔁 Run it", callback_data=make(Kind.AGAIN_RUN, nonce)),
         InlineKeyboardButton("Cancel", callback_data=make(Kind.AGAIN_CANCEL, rec.pid))]])
     return "\n".join(lines), markup

@@ -21,7 +21,7 @@ from telebot.bot.menu_screen import ScreenMessage
 from telebot.bot.runtime import Runtime
 from telebot.menu.launch import menu_command, menu_env
 from telebot.menu.recorded import Recording, Step, from_row, to_row
-from telebot.menu.replay import replay
+from telebot.menu.replay import Guard, no_twin, replay
 from telebot.menu.session import GROUP_INTERVAL, MIN_INTERVAL, MenuSession, View
 from telebot.menu.spotter import Started
 from telebot.tasks.model import Task
@@ -46,6 +46,7 @@ class MenuManager:
         self.screen: ScreenMessage | None = None  # the session's own message
         self._lock = asyncio.Lock()
         self._replays: set[asyncio.Task[None]] = set()
+        self.unattended: set[str] = set()  # sessions of keep-alive: no screen unless shown
 
     # ---- recorded answers (telebot's state, through its writer thread)
 
@@ -78,9 +79,12 @@ class MenuManager:
         return (self.open_session() is not None and message is not None
                 and bool(message.text) and self.rt.permissions.is_bots_chat(message.chat.id))
 
-    async def open(self, steps: tuple[Step, ...] = (), again_of: Recording | None = None
+    async def open(self, steps: tuple[Step, ...] = (), again_of: Recording | None = None,
+                   acknowledged: tuple[str, ...] = (), unattended: bool = False
                    ) -> str | None:
-        """Start a session (replaying `steps`); or say why not."""
+        """Start a session (replaying `steps` of `again_of`; the copies of its action in
+        `acknowledged` were shown to the owner); or say why not. `unattended` (keep-alive's):
+        no screen until `show`, and the caller replays."""
         async with self._lock:
             if not self.rt.settings.allow_menu:
                 return OFF
@@ -93,13 +97,16 @@ class MenuManager:
             screen = ScreenMessage(self.bot, self.rt.chat_id)
 
             async def publish(view: View) -> None:  # this session's screen, to its message
-                await screen.show(session.token, session.end_reason, view)
+                if session.token not in self.unattended:
+                    await screen.show(session.token, session.end_reason, view)
 
             session = MenuSession(argv, menu_env(self.rt.settings), publish,
                                   self.rt.refresh, self._started,
                                   min_interval=GROUP_INTERVAL if group else MIN_INTERVAL)
             if again_of is not None:
                 session.again_of = (again_of.pid, again_of.start_ticks)
+            if unattended:
+                self.unattended.add(session.token)
             try:
                 session.start()
             except OSError as e:
@@ -107,8 +114,9 @@ class MenuManager:
             self.session, self.screen = session, screen
             log.info("menu session %s started (pid %d)", session.token, session.pid)
             self._keep(asyncio.create_task(self._watch_end(session)))
-            if steps:
-                self._keep(asyncio.create_task(self._replay(session, steps, again_of)))
+            if steps and not unattended:
+                self._keep(asyncio.create_task(self._replay(session, steps, again_of,
+                                                            acknowledged)))
             return None
 
     def _keep(self, task: asyncio.Task[None]) -> None:
@@ -141,39 +149,66 @@ class MenuManager:
 
     # ---- tasks started from the menu
 
+    async def show(self, session: MenuSession) -> None:
+        """An unattended session's screen, from now on (the owner is asked something)."""
+        self.unattended.discard(session.token)
+        if self.screen is not None:
+            await self.screen.show(session.token, session.end_reason, session.view())
+
     async def _started(self, session: MenuSession, started: Started) -> None:
-        t = started.task
-        again = session.again_of if not session.started[:-1] else None
-        await self.rt.state.run(self.rt.state.recordings.add, to_row(started.recording(again)))
-        line = (f"▶️ {html.escape(t.action)} started from /menu: pid {started.pid} "
-                f"({html.escape(t.account.label)}).")
-        if again:
-            line += f" 🔁 Run again of pid {again[0]}."
-        line += f" /details {started.pid}"
-        await self.rt.refresh()  # tracked from now on
-        with contextlib.suppress(TelegramError):
-            await self.bot.send_message(self.rt.chat_id, line, parse_mode=ParseMode.HTML)
+        await record_started(self, session, started)
 
     # ---- 🔁 Run again
 
     async def _replay(self, session: MenuSession, steps: tuple[Step, ...],
-                      again_of: Recording | None) -> None:
-        """Replay; once the new task has started, the session ends (its work is done)."""
-        outcome = await replay(session, steps)
-        if outcome.done:
-            deadline = time.monotonic() + STARTED_WAIT
-            while not session.started and not session.ended.is_set() and \
-                    time.monotonic() < deadline:
-                await session.next_settle(session.generation, deadline - time.monotonic())
-            if session.started:
-                text = (f"🔁 Replayed all {len(steps)} recorded answers, and the task runs; "
-                        "ikabot's menu is closed (/menu opens it).")
-                await session.close("Run again done")
-            else:
-                text = (f"🔁 Replayed all {len(steps)} recorded answers, but no task has "
-                        "started (yet): the menu is yours now (answer it, or /cancel).")
-        else:
-            text = (f"⚠️ Run again {html.escape(outcome.explain(len(steps)))}. Nothing more "
-                    "was typed: the menu is yours now (answer it, or /cancel).")
+                      again_of: Recording | None, acknowledged: tuple[str, ...] = ()) -> None:
+        """Replay, and tell the chat how it went."""
+        guard = None if again_of is None else no_twin(
+            session, self.rt.refresh, again_of.action, again_of.account, acknowledged)
+        text = await replay_told(session, steps, guard)
         with contextlib.suppress(TelegramError):
             await self.bot.send_message(self.rt.chat_id, text, parse_mode=ParseMode.HTML)
+
+
+async def record_started(mgr: MenuManager, session: MenuSession, started: Started) -> None:
+    """A task the session started: its answers recorded, the chat told (not for
+    keep-alive's: its end alert is edited instead); tracked from now on."""
+    t = started.task
+    again = session.again_of if not session.started[:-1] else None
+    await mgr.rt.state.run(mgr.rt.state.recordings.add, to_row(started.recording(again)))
+    if session.token in mgr.unattended:  # keep-alive's: its end alert is edited
+        await mgr.rt.refresh()
+        return
+    line = (f"▶️ {html.escape(t.action)} started from /menu: pid {started.pid} "
+            f"({html.escape(t.account.label)}).")
+    if again:
+        line += f" 🔁 Run again of pid {again[0]}."
+    line += f" /details {started.pid}"
+    await mgr.rt.refresh()  # tracked from now on
+    with contextlib.suppress(TelegramError):
+        await mgr.bot.send_message(mgr.rt.chat_id, line, parse_mode=ParseMode.HTML)
+
+
+async def replay_told(session: MenuSession, steps: tuple[Step, ...], guard: Guard | None
+                      ) -> str:
+    """Replay; once the new task has started, the session ends (its work is done); refused
+    by `guard`, it ends at once. What to tell the chat."""
+    outcome = await replay(session, steps, guard)
+    if outcome.refused:
+        await session.close("Run again refused")
+        return (f"⚠️ Run again {html.escape(outcome.explain(len(steps)))}. Nothing more was "
+                "typed, and ikabot's menu is closed (press 🔁 Run again to see it again, or "
+                "/menu).")
+    if not outcome.done:
+        return (f"⚠️ Run again {html.escape(outcome.explain(len(steps)))}. Nothing more "
+                "was typed: the menu is yours now (answer it, or /cancel).")
+    deadline = time.monotonic() + STARTED_WAIT
+    while not session.started and not session.ended.is_set() and \
+            time.monotonic() < deadline:
+        await session.next_settle(session.generation, deadline - time.monotonic())
+    if session.started:
+        await session.close("Run again done")
+        return (f"🔁 Replayed all {len(steps)} recorded answers, and the task runs; "
+                "ikabot's menu is closed (/menu opens it).")
+    return (f"🔁 Replayed all {len(steps)} recorded answers, but no task has "
+            "started (yet): the menu is yours now (answer it, or /cancel).")

@@ -13,8 +13,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
-from telebot.alerts.telegram_errors import retry_after_seconds
 from telebot.bot.callbacks import Kind, make
+from telebot.bot.telegram_errors import retry_after_seconds
 from telebot.menu.session import View
 from telebot.views import render
 

@@ -23,11 +23,13 @@ from typing import Any, Protocol, TypeAlias, TypeVar
 
 from telegram import Bot, Update
 
+from telebot.i18n import N_, _
+
 log = logging.getLogger(__name__)
 
-NOT_AUTHORISED = "Sorry, this bot answers only its owner."
-NOT_AN_OWNER = ("Only an owner can change this (TELEBOT_OWNER_IDS on the machine running "
-                "telebot).")
+NOT_AUTHORISED = N_("Sorry, this bot answers only its owner.")
+NOT_AN_OWNER = N_("Only an owner can change this (TELEBOT_OWNER_IDS on the machine running "
+                  "telebot).")
 
 STRANGER_QUIET = 3600.0  # seconds between two fixed lines to one stranger's chat
 STRANGERS_REMEMBERED = 10_000
@@ -130,10 +132,10 @@ def in_bots_chat(handler: Handler[C]) -> Handler[C]:
         log.info("ignored an update from chat %s (%s) that is not telebot's",
                  chat.id if chat else "?", chat.type if chat else "?")
         if update.callback_query:
-            await update.callback_query.answer(NOT_AUTHORISED)
+            await update.callback_query.answer(_(NOT_AUTHORISED))
         elif chat is not None and chat.type == "private" and update.effective_message and \
                 context.runtime.strangers.tell(chat.id):
-            await update.effective_message.reply_text(NOT_AUTHORISED)
+            await update.effective_message.reply_text(_(NOT_AUTHORISED))
 
     return guarded
 
@@ -147,8 +149,8 @@ def for_actors(handler: Handler[C]) -> Handler[C]:
         if user_may_act(update, context):
             await handler(update, context)
         elif update.callback_query is not None:
-            await update.callback_query.answer(NOT_AN_OWNER, show_alert=True)
+            await update.callback_query.answer(_(NOT_AN_OWNER), show_alert=True)
         elif update.effective_chat is not None:
-            await context.bot.send_message(update.effective_chat.id, NOT_AN_OWNER)
+            await context.bot.send_message(update.effective_chat.id, _(NOT_AN_OWNER))
 
     return guarded

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from telegram import Bot, Update
 from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from telebot.alerts.telegram_errors import retry_after_seconds
+from telebot.bot.telegram_errors import retry_after_seconds
 from telebot.logsafe import redact
 from telebot.state import StateDB
 

@@ -8,6 +8,7 @@ from telebot.bot.context import BotContext
 from telebot.bot.jobs import schedule_report
 from telebot.bot.permissions import NOT_AN_OWNER, in_bots_chat, user_may_act
 from telebot.bot.replies import send
+from telebot.i18n import _, number
 
 MAX_MINUTES = 7 * 24 * 60  # a week
 
@@ -19,12 +20,13 @@ async def cmd_report(update: Update, context: BotContext) -> None:
     args = context.args or []
     if not args:
         minutes = rt.state.settings.report_minutes(rt.settings.report_minutes)
-        now = "off" if not minutes else f"every {minutes:g} minutes (when progress changed)"
-        await send(context, f"Progress report: {now}.\nChange it with /report &lt;minutes&gt; "
-                            "or /report off.")
+        now = _("off") if not minutes else _(
+            "every {minutes} minutes (when progress changed)").format(minutes=_num(minutes))
+        await send(context, _("Progress report: {now}.").format(now=now) + "\n" + _(
+            "Change it with /report &lt;minutes&gt; or /report off."))
         return
     if not user_may_act(update, context):
-        await send(context, NOT_AN_OWNER)
+        await send(context, _(NOT_AN_OWNER))
         return
     word = args[0].lower()
     try:
@@ -32,10 +34,16 @@ async def cmd_report(update: Update, context: BotContext) -> None:
         if not 1 <= minutes <= MAX_MINUTES and minutes != 0:
             raise ValueError
     except ValueError:
-        await send(context, f"Usage: /report &lt;minutes from 1 to {MAX_MINUTES}&gt; or "
-                            "/report off")
+        await send(context, _("Usage: /report &lt;minutes from 1 to {max}&gt; or /report off")
+                   .format(max=MAX_MINUTES))
         return
     await rt.state.run(rt.state.settings.set_report_minutes, minutes)
     schedule_report(context.application, minutes)
-    await send(context, "Progress report off." if not minutes else
-               f"Progress report every {minutes:g} minutes, when some progress changed.")
+    await send(context, _("Progress report off.") if not minutes else
+               _("Progress report every {minutes} minutes, when some progress changed.")
+               .format(minutes=_num(minutes)))
+
+
+def _num(minutes: float) -> str:
+    """30 → '30', 0.5 → '0.5' ('0,5' in Spanish)."""
+    return number(minutes, digits=3)

@@ -27,6 +27,7 @@ from telebot.tasks.model import Snapshot, Task, TelegramConfig
 
 if TYPE_CHECKING:
     from telebot.alerts.alerter import Alerter
+    from telebot.metrics.exporter import MetricsExporter
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Runtime:
     chat_id: str
     started_at: float = field(default_factory=time.time)
     alerter: Alerter | None = None
+    metrics: MetricsExporter | None = None  # TELEBOT_METRICS_ADDR / _FILE, when set
     permissions: Permissions = field(init=False)
     strangers: Strangers = field(default_factory=Strangers)
     warnings: list[str] = field(default_factory=list)  # what the last read could not read

@@ -11,6 +11,7 @@ from telebot.bot.callbacks import Kind, make, pressed
 from telebot.bot.context import BotContext
 from telebot.bot.permissions import in_bots_chat
 from telebot.bot.replies import reply, send
+from telebot.i18n import _, number
 from telebot.tasks.model import Task
 from telebot.views import render
 
@@ -28,9 +29,10 @@ def status_markup(page: int, view: render.StatusPage) -> InlineKeyboardMarkup:
     """Refresh for this page, a details button for each task shown on it, and (on the last
     page) the list of stopped tasks."""
     rows = _detail_rows(view.tasks)
-    last = [InlineKeyboardButton("🔄 Refresh", callback_data=make(Kind.REFRESH, page))]
+    last = [InlineKeyboardButton(_("🔄 Refresh"), callback_data=make(Kind.REFRESH, page))]
     if view.stopped:
-        last.append(InlineKeyboardButton(f"⏹ Not running ({view.stopped})",
+        last.append(InlineKeyboardButton(_("⏹ Not running ({n})").format(
+                                             n=number(view.stopped)),
                                          callback_data=make(Kind.STOPPED_LIST, 0)))
     rows.append(last)
     return InlineKeyboardMarkup(rows)
@@ -84,8 +86,8 @@ async def on_refresh(update: Update, context: BotContext) -> None:
     views = render.status_view(await rt.refresh(), warnings=rt.warnings,
                                email=not rt.permissions.group_chat)
     view = views[page] if page < len(views) else render.StatusPage(
-        "(fewer tasks now: see the pages above)", [])
-    await _edit_page(update, view, status_markup(page, view), "Refreshed")
+        _("(fewer tasks now: see the pages above)"), [])
+    await _edit_page(update, view, status_markup(page, view), _("Refreshed"))
 
 
 @in_bots_chat
@@ -101,7 +103,7 @@ async def on_stopped_page(update: Update, context: BotContext) -> None:
 
 async def _edit_page(update: Update, view: render.StatusPage, markup: InlineKeyboardMarkup,
                      done: str | None) -> None:
-    query, _ = pressed(update)
+    query, _button = pressed(update)
     try:
         await query.edit_message_text(view.text, parse_mode=ParseMode.HTML,
                                       reply_markup=markup, disable_web_page_preview=True)
@@ -109,4 +111,4 @@ async def _edit_page(update: Update, view: render.StatusPage, markup: InlineKeyb
     except BadRequest as e:
         if "not modified" not in e.message.lower():
             raise
-        await query.answer("Already up to date")
+        await query.answer(_("Already up to date"))

@@ -21,6 +21,10 @@ the bot or was set.
 Several bots (`add_bot`) can share one server, as several telebots share one group chat: each
 bot has its own update queue; a group message reaches every bot (privacy mode off), a button
 press only the bot that sent the message, and a bot cannot edit another bot's message.
+
+A group can be a forum (`make_forum`, `add_topic`; `createForumTopic`): messages carry
+`message_thread_id` and `is_topic_message` in their topic, and a send names a topic only in a
+forum, only one that exists and is open (400 "message thread not found" / "TOPIC_CLOSED").
 """
 
 from __future__ import annotations
@@ -183,10 +187,13 @@ class _State:
     sent_order: list[tuple[int, int]] = field(default_factory=list)
     callbacks: dict[str, str] = field(default_factory=dict)  # query id → bot username
     commands: list[dict[str, Any]] = field(default_factory=list)
+    commands_by_lang: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     failures: list[_Failure] = field(default_factory=list)
     poll_generation: int = 0
     chat_states: dict[int, str] = field(default_factory=dict)  # chat id → CHAT_STATES key
+    # forum supergroups: chat id → their topics, thread id → {"name", "closed"}
+    forums: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
 
 
 # What Telegram answers in a chat that refuses the bot: (code, description) for getChat and
@@ -296,12 +303,20 @@ class _Player(_Server):
         """A kept message as Telegram shows it (`FakeBotAPI`'s, which keeps them)."""
         raise NotImplementedError
 
+    def _chat_of(self, chat_id: int) -> dict[str, Any]:
+        """A chat the bot writes to, as Telegram shows it (a negative id is a group)."""
+        return self._chat(chat_id, "group" if chat_id < 0 else "private")
+
     def _user(self, user_id: int) -> dict[str, Any]:
         return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
 
     def _chat(self, chat_id: int, chat_type: str = "private") -> dict[str, Any]:
-        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
-        if chat_type == "private":
+        with self._lock:
+            forum = chat_id in self._state.forums
+        chat: dict[str, Any] = {"id": chat_id, "type": "supergroup" if forum else chat_type}
+        if forum:
+            chat["is_forum"] = True
+        if chat_type == "private" and not forum:
             chat["first_name"] = f"User{chat_id}"
         else:
             chat["title"] = f"Chat {chat_id}"
@@ -317,17 +332,26 @@ class _Player(_Server):
 
     def add_message(self, text: str, chat_id: int = 42, user_id: int = 42,
                     chat_type: str = "private", date: float | None = None,
-                    token: str | None = None, update_id: int | None = None) -> int:
-        """A user's message. In a group it reaches every bot unless `token` names one."""
+                    token: str | None = None, update_id: int | None = None,
+                    topic: int | None = None, language_code: str | None = None) -> int:
+        """A user's message (in forum topic `topic`: see `make_forum`). In a group it
+        reaches every bot unless `token` names one. `language_code`: the user's Telegram
+        app language, as Telegram sends it with the user."""
         with self._lock:
             self._state.chat_states.setdefault(chat_id, "open")  # the chat exists now
+            if topic is not None and topic not in self._state.forums.get(chat_id, {}):
+                raise ValueError(f"chat {chat_id} has no topic {topic}: make_forum, add_topic")
             message_id = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
         message: dict[str, Any] = {
             "message_id": message_id, "date": int(time.time() if date is None else date),
             "chat": self._chat(chat_id, chat_type), "text": text,
         }
+        if topic is not None:
+            message.update(message_thread_id=topic, is_topic_message=True)
         if chat_type != "channel":
             message["from"] = self._user(user_id)
+            if language_code:
+                message["from"]["language_code"] = language_code
         m = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
         if m:
             message["entities"] = [{"type": "bot_command", "offset": 0,
@@ -355,7 +379,7 @@ class _Player(_Server):
             self._state.callbacks[query_id] = self._usernames[token]
         msg = self._message_json(message) if message else {
             "message_id": message_id, "date": int(time.time()),
-            "chat": self._chat(chat_id, "group" if chat_id < 0 else "private"), "text": "?"}
+            "chat": self._chat_of(chat_id), "text": "?"}
         return self.add_update({"callback_query": {
             "id": query_id, "from": self._user(user_id), "message": msg,
             "chat_instance": str(chat_id), "data": data}}, token)
@@ -394,9 +418,13 @@ class _Inspection(_Player):
         with self._lock:
             return list(self._state.deleted)
 
-    def commands(self, token: str | None = None) -> list[dict[str, Any]]:
+    def commands(self, token: str | None = None, language_code: str = ""
+                 ) -> list[dict[str, Any]]:
+        """The command list set for that language (the default list when none was)."""
         with self._lock:
-            return list(self._queues[token or self.token].commands)
+            q = self._queues[token or self.token]
+            return list(q.commands_by_lang.get(language_code, q.commands) if language_code
+                        else q.commands)
 
     def set_chat(self, chat_id: int, state: str) -> None:
         """How a chat treats the bot from now on: one of CHAT_STATES (the test switch)."""
@@ -508,9 +536,13 @@ class _Http(_Inspection):
             out: dict[str, Any] = {}
             for part in msg.iter_parts():
                 name = part.get_param("name", header="content-disposition")
-                if name:
-                    out[str(name)] = part.get_content() if part.get_content_maintype() == \
-                        "text" else part.get_payload(decode=True)
+                if name:  # a form field is UTF-8 text (Telegram reads it so), a file bytes
+                    payload = part.get_payload(decode=True)
+                    data = payload if isinstance(payload, bytes) else b""
+                    out[str(name)] = data.decode(part.get_content_charset() or "utf-8",
+                                                 "replace") \
+                        if part.get_content_maintype() == "text" and not part.get_filename() \
+                        else data
             return out
         return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
@@ -582,13 +614,21 @@ class _Updates(_Http):
             if not re.fullmatch(r"[a-z0-9_]{1,32}", str(c.get("command", ""))) or not \
                     1 <= len(str(c.get("description", ""))) <= 256:
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+        lang = str(params.get("language_code") or "")
+        if lang and not re.fullmatch(r"[a-z]{2}", lang):
+            raise ApiError(400, "Bad Request: invalid language code specified")
         with self._lock:
-            self._queue().commands = commands
+            if lang:
+                self._queue().commands_by_lang[lang] = commands
+            else:
+                self._queue().commands = commands
         return True
 
     def _m_getMyCommands(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        lang = str(params.get("language_code") or "")
         with self._lock:
-            return list(self._queue().commands)
+            q = self._queue()
+            return list(q.commands_by_lang.get(lang, q.commands) if lang else q.commands)
 
     def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = self._int(params, "offset")
@@ -621,13 +661,141 @@ class _Updates(_Http):
         return self._usernames[getattr(self._local, "token", "") or self.token]
 
 
-class FakeBotAPI(_Updates):
+class _Forums(_Updates):
+    """Forum supergroups and their topics, strict as Telegram: `message_thread_id` only in a
+    forum, only for a topic that exists (400 "message thread not found") and is open (400
+    "TOPIC_CLOSED"); without one a message goes to the forum's General topic. A topic's id
+    is the id of the service message that created it, as in Telegram."""
+
+    def make_forum(self, chat_id: int) -> None:
+        """Turn a group (a negative id) into a forum supergroup (Topics on)."""
+        if chat_id >= 0:
+            raise ValueError("only a group can be a forum")
+        with self._cond:
+            self._state.chat_states.setdefault(chat_id, "open")
+            self._state.forums.setdefault(chat_id, {})
+            self._cond.notify_all()
+
+    def add_topic(self, chat_id: int, name: str) -> int:
+        """A new open topic (as an admin creates it); its message_thread_id."""
+        with self._cond:
+            topics = self._state.forums.get(chat_id)
+            if topics is None:
+                raise ApiError(400, "Bad Request: the chat is not a forum")
+            thread = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
+            topics[thread] = {"name": name, "closed": False}
+            self._cond.notify_all()
+            return thread
+
+    def close_topic(self, chat_id: int, thread: int, *, delete: bool = False) -> None:
+        with self._cond:
+            topics = self._state.forums.get(chat_id, {})
+            if delete:
+                topics.pop(thread, None)
+            elif thread in topics:
+                topics[thread]["closed"] = True
+            self._cond.notify_all()
+
+    def _topic_of(self, params: dict[str, Any], chat_id: int) -> int | None:
+        """The `message_thread_id` of a send, checked as Telegram checks it."""
+        thread = self._int(params, "message_thread_id")
+        if thread is None:
+            return None
+        with self._lock:
+            topic = self._state.forums.get(chat_id, {}).get(thread)
+        if topic is None:
+            raise ApiError(400, "Bad Request: message thread not found")
+        if topic["closed"]:
+            raise ApiError(400, "Bad Request: TOPIC_CLOSED")
+        return thread
+
+    def _m_createForumTopic(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._int(params, "chat_id") or 0
+        self._refuse(chat_id)
+        name = str(params.get("name") or "")
+        if not 1 <= len(name) <= 128:
+            raise ApiError(400, "Bad Request: TOPIC_TITLE_EMPTY" if not name else
+                           "Bad Request: TOPIC_TITLE_TOO_LONG")
+        thread = self.add_topic(chat_id, name)
+        return {"message_thread_id": thread, "name": name, "icon_color": 7322096}
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_CAPTION = 1024
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a real PNG: its signature, an IHDR chunk whose CRC matches, and an
+    IEND chunk at the end; ApiError 400 as Telegram words it for anything else."""
+    import struct
+    import zlib
+
+    bad = ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+    if not data.startswith(PNG_SIGNATURE) or len(data) < 8 + 25 + 12:
+        raise bad
+    length, kind = struct.unpack(">I4s", data[8:16])
+    body, crc = data[16:16 + length], data[16 + length:20 + length]
+    if kind != b"IHDR" or length != 13 or struct.pack(">I", zlib.crc32(kind + body)) != crc:
+        raise bad
+    if data[-12:] != b"\x00\x00\x00\x00IEND\xaeB`\x82":
+        raise bad
+    width, height = struct.unpack(">II", body[:8])
+    return width, height
+
+
+class _Media(_Forums):
+    """Photos, validated like Telegram: a real image (here: a PNG, checked), at most 10 MB,
+    width + height at most 10000 and a side ratio of at most 20, a caption of at most 1024
+    characters once its HTML is parsed. A photo message is kept with its caption as `text`
+    (so a test reads it like any message) and `photo` holding the PNG's bytes and size."""
+
+    def _m_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._int(params, "chat_id")
+        if chat_id is None:
+            raise ApiError(400, "Bad Request: chat_id is empty")
+        self._refuse(chat_id)
+        thread = self._topic_of(params, chat_id)
+        data = params.get("photo")
+        if not isinstance(data, bytes) or not data:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        if len(data) > MAX_PHOTO_BYTES:
+            raise ApiError(400, "Bad Request: PHOTO_SAVE_FILE_INVALID")
+        width, height = png_size(data)
+        if width + height > 10000 or max(width, height) > 20 * max(1, min(width, height)):
+            raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        raw = str(params.get("caption") or "")
+        mode = str(params.get("parse_mode") or "")
+        visible = parse_html(raw) if mode.upper() == "HTML" else raw
+        if utf16_len(visible) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        markup = _check_markup(params.get("reply_markup"))
+        return self._keep(chat_id, {"message_thread_id": thread, "text": visible, "html": raw,
+                                    "parse_mode": mode or None,
+                                    "reply_markup": markup,
+                                    "photo": {"png": data, "width": width, "height": height}})
+
+    def _keep(self, chat_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class FakeBotAPI(_Media):
     """The server. See the module docstring; start(), then point a Bot at `base_url`. Its own
     part: messages (send, edit, delete), chats and button answers, validated like Telegram."""
 
     def _message_json(self, m: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {k: m[k] for k in ("message_id", "date", "chat", "text")
-                               if k in m}
+        out: dict[str, Any] = {k: m[k] for k in ("message_id", "date", "chat")}
+        if m.get("photo"):  # a photo message has a caption, not a text
+            p = m["photo"]
+            out["photo"] = [{"file_id": f"photo-{m['message_id']}", "file_unique_id":
+                             f"p{m['message_id']}", "width": p["width"], "height": p["height"],
+                             "file_size": len(p["png"])}]
+            if m.get("text"):
+                out["caption"] = m["text"]
+        elif "text" in m:
+            out["text"] = m["text"]
+        if m.get("message_thread_id") is not None:
+            out.update(message_thread_id=m["message_thread_id"], is_topic_message=True)
         out["from"] = self._bot_user(m.get("bot"))
         if m.get("edit_date"):
             out["edit_date"] = m["edit_date"]
@@ -653,15 +821,20 @@ class FakeBotAPI(_Updates):
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
         self._refuse(chat_id)
+        thread = self._topic_of(params, chat_id)
         raw, visible = self._text(params)
         markup = _check_markup(params.get("reply_markup"))
+        return self._keep(chat_id, {"message_thread_id": thread, "text": visible, "html": raw,
+                                    "parse_mode": params.get("parse_mode"),
+                                    "reply_markup": markup})
+
+    def _keep(self, chat_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """A message this bot sent, kept as the chat shows it."""
         with self._cond:
             message_id = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
             m = {"message_id": message_id, "date": int(time.time()),
-                 "chat": self._chat(chat_id, "group" if chat_id < 0 else "private"),
-                 "text": visible, "html": raw,
-                 "parse_mode": params.get("parse_mode"), "reply_markup": markup,
-                 "edits": 0, "bot": self._queue_name()}
+                 "chat": self._chat_of(chat_id), **fields, "edits": 0,
+                 "bot": self._queue_name()}
             self._state.messages[(chat_id, message_id)] = m
             self._state.sent_order.append((chat_id, message_id))
             self._cond.notify_all()
@@ -720,7 +893,7 @@ class FakeBotAPI(_Updates):
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
         self._refuse(chat_id, sending=False)
-        chat = self._chat(chat_id, "group" if chat_id < 0 else "private")
+        chat = self._chat_of(chat_id)
         return {**chat, "accent_color_id": 0, "max_reaction_count": 11,
                 "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
                                         "unique_gifts": False, "premium_subscription": False,
@@ -737,6 +910,7 @@ class FakeBotAPI(_Updates):
                                                      "record_video_note", "upload_video_note"):
             raise ApiError(400, "Bad Request: wrong parameter action in request")
         self._refuse(chat_id)
+        self._topic_of(params, chat_id)
         return True
 
     def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:

@@ -8,6 +8,7 @@ finishes and one that gets killed), and telebot reading it all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -24,6 +25,7 @@ from typing import Any, TextIO
 
 from telebot.alerts.texts import MARKS
 from telebot.bot import callbacks
+from telebot.demo import offline_ikabot
 from telebot.demo.fakeapi import FakeBotAPI
 from telebot.demo.sample_tasks import MAIN, launcher
 from telebot.ikabot.safeio import atomic_write
@@ -63,11 +65,31 @@ class DemoWorld:
         self.procs[name] = p
         return p.pid
 
+    def menu_command(self) -> tuple[str, ...]:
+        """What /menu starts in the demo: never the player's own ikabot (whose login would
+        reach the game with what is typed), but ikabot's menu offline
+        (`demo.offline_ikabot`) on the sample data; where ikabot is not installed, a stand-in
+        that says /menu is not part of the demo."""
+        if not offline_ikabot.available():
+            return (sys.executable, "-c", offline_ikabot.NOT_INSTALLED)
+        return (sys.executable, str(launcher(self.root / "bin")), offline_ikabot.MAIN,
+                "--home", str(self.root), "--log", str(self.root / "ikabot.log"),
+                "--account", f"{EMAIL},{USERNAME},{WORLD},{SERVER}")
+
     def stop(self) -> None:
+        """The demo's tasks end with it, and so do the ones started from its /menu (ikabot's
+        offline menu forks them, and they outlive the menu by design): every process whose
+        command line names the demo's directory."""
+        import psutil
+
         for p in self.procs.values():
             if p.poll() is None:
                 p.kill()
             p.wait()
+        for other in psutil.process_iter(["cmdline"]):
+            with contextlib.suppress(psutil.Error):
+                if any(str(self.root) in part for part in other.info["cmdline"] or []):
+                    other.kill()
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 10.0,
@@ -131,7 +153,8 @@ def _url_answers(url: str) -> str:
         return f"no answer ({e})"
 
 
-def run_demo(keep_running: bool = False) -> int:
+def run_demo(keep_running: bool = False, lang: str | None = None) -> int:
+    """`lang`: the demo's telebot speaks it (TELEBOT_LANG), whatever the environment says."""
     from telebot.config import Settings
     from telebot.logsafe import install_filter
 
@@ -158,7 +181,9 @@ def run_demo(keep_running: bool = False) -> int:
                                 state_dir=Path(tmp) / "state", poll_seconds=0.1,
                                 scan_seconds=0.5, report_minutes=0,
                                 # its own (empty) ikabot log: never the host's /tmp/ikabot.log
-                                ikabot_log=Path(tmp) / "ikabot.log")
+                                ikabot_log=Path(tmp) / "ikabot.log",
+                                ikabot_command=world.menu_command(),
+                                lang=lang or Settings.from_env().lang)
             from telebot.ikabot.store import open_store
             from telebot.tasks.merge import collect
 
@@ -191,9 +216,9 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
         return lambda msgs: any(word in m["text"] for m in msgs)
 
     try:
-        await expect(has("watching"))
+        await expect(has("👀"))  # telebot is watching …, in whichever language it speaks
         t.say("/status")
-        status = await expect(has("ikabot tasks"))
+        status = await expect(has("👤"))  # an account's header
         await asyncio.to_thread(wait_for, lambda: _mission(world, "pirate") >= 2, 10)
         t.press("🔄 Refresh", callbacks.make(callbacks.Kind.REFRESH, 0), status[0]["message_id"])
         await expect(lambda msgs: any(m["edits"] for m in msgs))
@@ -210,13 +235,19 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
         done = _mission(world, "doomed")
         print(f"   (it was killed during run {done + 1} of 10, with {done} done: the alert "
               "below says the same)")
-        await expect(lambda msgs: has("autoPirate finished")(msgs) and
-                     has("constructionList finished")(msgs) and has("killed")(msgs), 15)
+        from telebot.i18n import _
+        from telebot.views.render import how_word
+
+        finished, killed = how_word("finished"), how_word("killed")
+        await expect(lambda msgs: has(f"autoPirate {finished}")(msgs) and
+                     has(f"constructionList {finished}")(msgs) and has(killed)(msgs), 15)
         t.say(f"/details {world.procs['pirate'].pid}")
-        await expect(has("Ended:"))
+        await expect(has(_("Ended: {how}").split("{")[0]))
         if keep_running:
             print("\n--keep-running: the bot stays up. Type commands (/status, /webserver, "
-                  "/details <pid>, /alerts ...) and press Enter; Ctrl-C to stop.")
+                  "/details <pid>, /alerts, /menu ...) and press Enter; Ctrl-C to stop.")
+            print(_MENU_HINT if offline_ikabot.available() else
+                  "   /menu: ikabot is not installed here, so its menu is not part of the demo.")
             await _interactive(t)
     finally:
         stop.set()
@@ -224,7 +255,7 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
 
 
 def _mission(world: DemoWorld, name: str) -> int:
-    from telebot.ikabot.producer import Target, get_process_details
+    from telebot.details import Target, get_process_details
 
     pid = world.procs[name].pid
     d = get_process_details(Target(EMAIL, USERNAME, WORLD, SERVER, None, world.ikabot_path),
@@ -233,8 +264,20 @@ def _mission(world: DemoWorld, name: str) -> int:
     return int(missions.get("completed", 0))
 
 
+_MENU_HINT = ("   /menu opens ikabot's own menu, offline (on the sample data, never your real "
+              f"ikabot):\n   answer Mail: with {EMAIL}, then a choice's number (17: "
+              "Auto-Pirate); nothing\n   typed there leaves this machine.")
+
+
 async def _interactive(t: Transcript) -> None:
+    """Lines typed are sent as the player's messages. Standard input that is not a terminal
+    (a pipe, /dev/null, a service) may end at once: the demo then keeps running until a
+    signal, and says so, rather than ending silently."""
     loop = asyncio.get_running_loop()
+    tty = sys.stdin.isatty()
+    if not tty:
+        print("   (standard input is not a terminal: lines it gives are typed as commands, "
+              "and the demo keeps running until Ctrl-C or SIGTERM.)", flush=True)
     lines: asyncio.Queue[str | None] = asyncio.Queue()
 
     def reader() -> None:
@@ -250,6 +293,8 @@ async def _interactive(t: Transcript) -> None:
             t.flush()  # alerts and edits arrive on their own
             continue
         if line is None:
-            return
+            if tty:
+                return  # Ctrl-D at the terminal: the player is done
+            continue  # a pipe that ended: keep running until a signal
         if line:
             t.say(line)

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from telebot.ikabot.producer import Target, modify_account, save_process_details
+from telebot.details import Target, save_process_details
+from telebot.ikabot.producer import modify_account
 
 LAUNCHER = """import sys
 if __name__ == "__main__":  # not when a multiprocessing child imports it again

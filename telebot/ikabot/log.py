@@ -1,4 +1,4 @@
-"""ikabot's own log, read to learn why a task ended (DESIGN 1e).
+"""ikabot's own log, read to learn why a task ended (docs/contract.md section 1e).
 
 ikabot logs every Telegram message a task sends, at WARNING (its default level) and from the
 task's own pid, *before* sending it: `MESSAGE TO TG BOT: …`. A task that raises sends

@@ -1,9 +1,11 @@
-"""Producer API: structured `processDetails` written from ikabot's side (DESIGN.md section 3).
+"""Producer API: structured `processDetails` written from ikabot's side (contract section 3).
+
+The contract is docs/contract.md; the import path it names is `telebot.details`.
 
 An ikabot task (or custom module) calls these to publish its progress, so telebot needs no
 per-task parsing::
 
-    from telebot.ikabot.producer import save_process_details
+    from telebot.details import save_process_details
     save_process_details(session, os.getpid(), {"action": "autoPirate",
                          "progress": {"done": 5, "total": 10, "unit": "missions"}})
 

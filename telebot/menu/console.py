@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import termios
+import time
 import tty
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from telebot.menu.launch import menu_command, menu_env
 from telebot.menu.recorded import Recording, StepKind, to_row
 from telebot.menu.replay import FIRST_SCREEN
 from telebot.menu.screen import Question
-from telebot.menu.session import MenuSession, View, one_line
+from telebot.menu.session import QUIET, MenuSession, View, one_line
 from telebot.menu.spotter import Started
 from telebot.state import StateDB
 from telebot.tasks.merge import build_tasks
@@ -89,15 +90,44 @@ def window(fd: int) -> tuple[int, int]:
     return size.lines, size.columns
 
 
+class Keeper:
+    """What telebot keeps of a console session: the tasks it started, with their answers, in
+    telebot's state (as /menu keeps them); and what went wrong doing so, for the player."""
+
+    def __init__(self, settings: Settings, state: StateDB, outcome: Outcome) -> None:
+        self.settings, self.state, self.outcome = settings, state, outcome
+
+    async def read_tasks(self) -> list[Task]:
+        try:
+            return await asyncio.to_thread(lambda: build_tasks(open_store(self.settings).read()))
+        except (UsageError, OSError) as e:
+            problem = f"ikabot's data could not be read ({e}): no task could be recorded"
+            if problem not in self.outcome.problems:
+                self.outcome.problems.append(problem)
+            return []
+
+    async def started(self, session: MenuSession, started: Started) -> None:
+        rec = started.recording()
+        try:
+            await self.state.run(self.state.recordings.add, to_row(rec))
+        except Exception as e:  # never the end of the player's menu
+            self.outcome.problems.append(f"the answers of pid {rec.pid} could not be kept in "
+                                         f"telebot's state ({type(e).__name__}: {e})")
+            return
+        self.outcome.recorded.append(rec)
+
+
 class Console:
     """One run of ikabot's menu in this terminal (a service with a life: a plain class)."""
 
     def __init__(self, settings: Settings, args: list[str], state: StateDB,
                  stdin: int = 0, stdout: int = 1) -> None:
-        self.settings, self.state = settings, state
+        self.settings = settings
         self.args = [one_line(a) for a in args]
         self.stdin, self.stdout = stdin, stdout
         self.outcome = Outcome()
+        self.keeper = Keeper(settings, state, self.outcome)
+        self._shown_at = 0.0  # when ikabot last printed
         self.editor = LineEditor()
         self._question = Question("", ())
         self._held = b""  # keys typed past a line end, waiting for ikabot's next question
@@ -108,12 +138,11 @@ class Console:
     async def run(self, argv: list[str]) -> Outcome:
         env = menu_env(self.settings)
         env["TERM"] = os.environ.get("TERM", env["TERM"])  # the player's own terminal
-        session = MenuSession(argv, env, self._publish, self._read_tasks, self._started,
-                              idle_limit=math.inf, pty_size=window(self.stdin),
-                              tee=self._show)
+        session = MenuSession(argv, env, self._publish, self.keeper.read_tasks,
+                              self.keeper.started, idle_limit=math.inf)
         self.session = session
         loop = asyncio.get_running_loop()
-        session.start()
+        session.start(window(self.stdin), self._show)
         loop.add_reader(self.stdin, self._keys)
         loop.add_signal_handler(signal.SIGWINCH, self._resize)
         for sig in (signal.SIGTERM, signal.SIGHUP):  # telebot told to stop, the window closed
@@ -140,6 +169,7 @@ class Console:
     # ---- ikabot → the player
 
     def _show(self, data: bytes) -> None:
+        self._shown_at = time.monotonic()
         with contextlib.suppress(OSError):  # the window is gone: ikabot goes on regardless
             while data:
                 data = data[os.write(self.stdout, data):]
@@ -183,7 +213,8 @@ class Console:
         terminal = session.terminal
         while self._held:
             if not self.editor.active:
-                if session.settling() and not waited and self._held[0] >= 0x20:
+                settling = time.monotonic() - self._shown_at < QUIET
+                if settling and not waited and self._held[0] >= 0x20:
                     # the question is still being drawn (a control key, ^C, is never held)
                     self._hold(session)
                     return
@@ -196,8 +227,7 @@ class Console:
             used, line = self.editor.take(self._held, keys)
             chunk, self._held = self._held[:used], self._held[used:]
             echo_off = not terminal.echo()
-            with contextlib.suppress(OSError):
-                os.write(terminal.proc.fd, chunk)
+            terminal.type_keys(chunk)
             if line is not None:
                 text = one_line(line)
                 session.record(self._question, text, kind_of(self._question, text), echo_off)
@@ -234,27 +264,6 @@ class Console:
             else:
                 text = self.args.pop(0)
                 session.answer(text, kind_of(view.question, text))
-
-    # ---- what telebot keeps
-
-    async def _read_tasks(self) -> list[Task]:
-        try:
-            return await asyncio.to_thread(lambda: build_tasks(open_store(self.settings).read()))
-        except (UsageError, OSError) as e:
-            problem = f"ikabot's data could not be read ({e}): no task could be recorded"
-            if problem not in self.outcome.problems:
-                self.outcome.problems.append(problem)
-            return []
-
-    async def _started(self, session: MenuSession, started: Started) -> None:
-        rec = started.recording()
-        try:
-            await self.state.run(self.state.recordings.add, to_row(rec))
-        except Exception as e:  # never the end of the player's menu
-            self.outcome.problems.append(f"the answers of pid {rec.pid} could not be kept in "
-                                         f"telebot's state ({type(e).__name__}: {e})")
-            return
-        self.outcome.recorded.append(rec)
 
 
 def run_console(settings: Settings, args: list[str]) -> int:

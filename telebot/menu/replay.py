@@ -4,11 +4,15 @@ stops and says where; the live session stays with the owner."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telebot.menu.recorded import Step, StepKind
 from telebot.menu.screen import Question
-from telebot.menu.session import MenuSession
+from telebot.menu.session import MenuSession, View
+from telebot.menu.spotter import ReadTasks
+from telebot.tasks import twin_guard
+from telebot.tasks.model import AccountKey
 
 PATIENCE = 5.0  # seconds a different screen must stay unchanged to count as a difference
 FIRST_SCREEN = 30.0  # seconds the menu may take to ask its first question
@@ -22,10 +26,13 @@ class Outcome:
     found: Question | None = None
     echo_off: bool = False
     secret: bool = False  # the recorded step was a secret: telebot never kept its text
+    refused: str = ""  # the guard's reason to type nothing more (`twin_guard`)
 
     def explain(self, total: int) -> str:
         if self.done:
             return f"all {total} recorded answers given"
+        if self.refused:
+            return f"refused before step {self.step} of {total}: {self.refused}"
         if self.secret:
             return (f"stopped at step {self.step} of {total}: its answer was a secret "
                     "(a token), which telebot never keeps: type it yourself")
@@ -55,10 +62,43 @@ async def _asked(session: MenuSession, expected: Question, after: int,
         patience = PATIENCE
 
 
-async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...]) -> Outcome:
+# an echo-off question the recording has no answer for (ikabot's password prompt): answered
+# by keep-alive (True: the replay goes on), or not (False: it stops there)
+AtEchoOff = Callable[[View], Awaitable[bool]]
+
+
+Guard = Callable[[], Awaitable[str | None]]  # None: go on; else why nothing more is typed
+
+
+def no_twin(session: MenuSession, read_tasks: ReadTasks, action: str, account: AccountKey,
+            acknowledged: tuple[str, ...] = ()) -> Guard:
+    """The guard 🔁 Run again types behind: a fresh read of ikabot's data before each answer,
+    refused when a copy of `action` runs on `account` that the owner did not see when
+    confirming (`tasks.twin_guard`). The session's own children are left out: ikabot forks
+    the task when its menu's choice is answered and asks the task's questions in it."""
+
+    async def guard() -> str | None:
+        forked = session.spotter.forked(session.pid)
+        tasks = [t for t in await read_tasks() if forked.get(t.pid) != t.start_ticks]
+        refusal = twin_guard.guard(tasks, action, account, acknowledged)
+        return refusal.line() if refusal is not None else None
+
+    return guard
+
+
+async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...],
+                 guard: Guard | None = None, at_echo_off: AtEchoOff | None = None) -> Outcome:
+    """Type `steps`, each when its question is on the screen. `guard` is asked right before
+    each answer is typed (a fresh look at what runs: `tasks.twin_guard`); a reason from it
+    stops the replay there."""
     generation = 0
     for i, step in enumerate(steps, 1):
         matched, found, echo_off = await _asked(session, step.question, generation, i == 1)
+        while not matched and echo_off and at_echo_off is not None and \
+                step.kind is not StepKind.ENTER and not session.ended.is_set() and \
+                await at_echo_off(session.view()):
+            generation = session.generation
+            matched, found, echo_off = await _asked(session, step.question, generation, True)
         if not matched and session.view().question == step.question and \
                 not session.ended.is_set():
             matched = True  # asked already, before the wait began
@@ -67,6 +107,9 @@ async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...]) -> 
                            echo_off and step.kind is not StepKind.ENTER)
         if step.kind is StepKind.SECRET:  # the owner types it: telebot never kept it
             return Outcome(False, i, step.question, found, False, secret=True)
+        if guard is not None and (reason := await guard()):
+            return Outcome(False, i, refused=reason)
         generation = session.generation
-        session.answer(step.answer, step.kind)
+        if not session.answer(step.answer, step.kind).typed:
+            return Outcome(False, i, refused="ikabot's menu did not read what was typed")
     return Outcome(True)

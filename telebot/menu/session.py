@@ -29,12 +29,30 @@ QUIET = 0.15  # seconds without output before the screen is shown
 MIN_INTERVAL = 1.0  # seconds between two edits of the screen message (private chat)
 GROUP_INTERVAL = 3.0  # in a group: Telegram allows 20 messages a minute there
 IDLE_LIMIT = 600.0  # a session nobody answered for this long ends
+CLOSE_WAIT = 5.0  # seconds after the last answer a closing session waits for its new task
 
 
 def one_line(text: str) -> str:
     """A reply as one line of printable text: a message's line breaks would answer the
     questions after this one, and a control character is a signal (^C, ^Z) or an editing key."""
     return "".join(ch for ch in " ".join(text.splitlines()) if ch.isprintable())
+
+
+@dataclass(frozen=True)
+class Typed:
+    """What became of an answer: typed (queued for the terminal) or refused because the menu
+    has not taken what was typed before (`Terminal.type_line`); and whether echo was off."""
+
+    typed: bool
+    echo_off: bool = False
+
+    def __bool__(self) -> bool:
+        raise TypeError("say .typed or .echo_off")
+
+
+REFUSED = Typed(False)
+NOT_READING = ("⚠️ Not typed: ikabot's menu has not read what was typed before (it is busy, "
+               "or not reading at all). Send it again when the screen asks, or /cancel.")
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,20 @@ class View:
     ended: bool = False
 
 
+def step_of(q: Question, text: str, kind: StepKind, echo_off: bool) -> Step | None:
+    """How an answer typed is recorded: never an echo-off one's text."""
+    if not echo_off and looks_secret(text):
+        # typed with echo on, yet a secret (a bot token for ikabot's Telegram set-up):
+        # kept as a step the replay stops at, never as its text
+        return Step(q, "", StepKind.SECRET)
+    if not echo_off:
+        return Step(q, text, kind)
+    if kind is StepKind.ENTER or q.prompt.endswith("[Enter]"):
+        # ikabot's enter(): whatever was typed is thrown away, so it is kept as ⏎ alone
+        return Step(q, "", StepKind.ENTER)
+    return None
+
+
 def started_terminal(session: MenuSession) -> Terminal:
     """The session's terminal; a session used before `start()` is a bug in the caller."""
     if session.terminal is None:
@@ -56,6 +88,7 @@ def started_terminal(session: MenuSession) -> Terminal:
 
 Publish = Callable[[View], Awaitable[None]]
 OnStarted = Callable[["MenuSession", Started], Awaitable[None]]
+Tee = Callable[[bytes], None]  # gets what the menu prints (the console's screen)
 
 
 class MenuSession:
@@ -63,11 +96,8 @@ class MenuSession:
 
     def __init__(self, argv: list[str], env: dict[str, str], publish: Publish,
                  read_tasks: ReadTasks, on_started: OnStarted, *,
-                 min_interval: float = MIN_INTERVAL, idle_limit: float = IDLE_LIMIT,
-                 pty_size: tuple[int, int] | None = None,
-                 tee: Callable[[bytes], None] | None = None) -> None:
+                 min_interval: float = MIN_INTERVAL, idle_limit: float = IDLE_LIMIT) -> None:
         self.argv, self.env = argv, env  # what runs ikabot's menu
-        self.pty_size, self.tee = pty_size, tee  # the console's window and screen (`console`)
         self.publish, self.on_started = publish, on_started
         self.min_interval, self.idle_limit = min_interval, idle_limit
         self.token = secrets.token_hex(3)  # names the session in its buttons
@@ -87,9 +117,10 @@ class MenuSession:
         self._shown_generation = 0
         self._runner: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self.terminal = Terminal(self.argv, self.env, on_output=self._output,
-                                 size=self.pty_size, tee=self.tee)
+    def start(self, size: tuple[int, int] | None = None, tee: Tee | None = None) -> None:
+        """`size` and `tee`: the console's window and screen (`Terminal`, `console`)."""
+        self.terminal = Terminal(self.argv, self.env, on_output=self._output, size=size,
+                                 tee=tee)
         self.pid = self.terminal.pid
         self._runner = asyncio.create_task(self._run(), name=f"menu-{self.token}")
 
@@ -156,36 +187,25 @@ class MenuSession:
 
     # ---- input
 
-    def answer(self, text: str, kind: StepKind) -> bool:
-        """Type an answer and Enter. Recorded unless echo is off (a password); returns
-        whether echo was off (the glue then deletes the message from the chat)."""
+    def answer(self, text: str, kind: StepKind) -> Typed:
+        """Type an answer and Enter; recorded unless echo is off (a password). The glue
+        tells the chat when it was not typed, and deletes it when echo was off."""
         t = self.terminal
         if t is None or not t.alive():
-            return False
+            return REFUSED
         text = one_line(text)
         echo_off = not t.echo()
         q = self.view().question
-        t.type_line(text)
+        if not t.type_line(text):
+            return Typed(False, echo_off)
         self.record(q, text, kind, echo_off)
-        return echo_off
+        return Typed(True, echo_off)
 
     def record(self, q: Question, text: str, kind: StepKind, echo_off: bool) -> None:
-        """Keep an answer typed at question `q` (here or at the console, `console`): never
-        one typed with echo off, never a secret's text."""
+        """Keep an answer typed (here, or at the console: `console`), as `step_of` says."""
         self._last_input = time.monotonic()
-        if not echo_off and looks_secret(text):
-            # typed with echo on, yet a secret (a bot token for ikabot's Telegram set-up):
-            # kept as a step the replay stops at, never as its text
-            self.steps.append(Step(q, "", StepKind.SECRET))
-        elif not echo_off:
-            self.steps.append(Step(q, text, kind))
-        elif kind is StepKind.ENTER or q.prompt.endswith("[Enter]"):
-            # ikabot's enter(): whatever was typed is thrown away, so it is kept as ⏎ alone
-            self.steps.append(Step(q, "", StepKind.ENTER))
-
-    def settling(self) -> bool:
-        """The menu printed within QUIET seconds, or its last output is not settled yet."""
-        return self._changed.is_set() or time.monotonic() - self._last_output < QUIET
+        if (step := step_of(q, text, kind, echo_off)) is not None:
+            self.steps.append(step)
 
     async def next_settle(self, after: int, timeout: float) -> bool:
         """Wait until the screen settled after generation `after`; False on timeout."""
@@ -202,7 +222,10 @@ class MenuSession:
     # ---- the end
 
     async def close(self, reason: str) -> None:
+        """End the session (/cancel, ✖, telebot stopping); a task forked by the last answers
+        first gets its chance to be seen started (`wait_for_started`)."""
         self.end_reason = self.end_reason or reason
+        await wait_for_started(self)
         if self.terminal is not None:
             await self.terminal.close()
         if self._runner is not None:
@@ -212,8 +235,31 @@ class MenuSession:
         if self.ended.is_set():
             return
         await started_terminal(self).close()
+        await record_last(self)
         await self.spotter.end_helpers(self.pid)
         self.ended.set()
         self._settled.set()
         with contextlib.suppress(Exception):
             await self.publish(self.view())
+
+
+async def wait_for_started(session: MenuSession) -> None:
+    """A closing session gives a task forked by its last answers until `CLOSE_WAIT` s after
+    the last answer to be seen started (the menu shows its choices again), so that its
+    recording does not depend on how quickly the owner ended the session."""
+    deadline = session._last_input + CLOSE_WAIT
+    while session.spotter.unresolved() and not session.ended.is_set() and \
+            time.monotonic() < deadline:
+        await session.next_settle(session.generation, deadline - time.monotonic())
+
+
+async def record_last(session: MenuSession) -> None:
+    """After the hangup: a task whose configurator finished is recorded however the session
+    ended, even when the menu never showed its choices again (`Spotter.last_look`)."""
+    try:
+        started = await session.spotter.last_look(session.steps)
+        if started is not None:
+            session.started.append(started)
+            await session.on_started(session, started)
+    except Exception:
+        log.exception("menu session %s: its last task could not be recorded", session.token)

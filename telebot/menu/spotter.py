@@ -11,6 +11,7 @@ started.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -26,6 +27,7 @@ from telebot.processes import liveness
 from telebot.tasks.model import Task
 
 CANDIDATE_LOOKS = 20  # settles a new child of the menu may take to appear in the process list
+HANGUP_GRACE = 1.5  # seconds a configurator still asking takes to die of its terminal's hangup
 
 ReadTasks = Callable[[], Awaitable[list[Task]]]
 
@@ -76,6 +78,12 @@ class Spotter:
                 self.children[pid] = stat.start_ticks
         return new
 
+    def forked(self, menu_pid: int) -> dict[int, int]:
+        """Every child the menu forked so far (pid → start ticks): the tasks this session
+        started itself, which are no copy of what it replays (`tasks.twin_guard`)."""
+        self._new_children(menu_pid)
+        return dict(self.children)
+
     async def observe(self, menu_pid: int, steps: list[Step], q: Question) -> Started | None:
         """After each settle of the screen: the task that has just started, if one has."""
         if self._pending is None:
@@ -111,6 +119,34 @@ class Spotter:
                 del self._candidates[pid]  # no task (it ended, or it is no task at all)
             else:
                 self._candidates[pid] = (home, upto, looks + 1)
+
+    def unresolved(self) -> bool:
+        """A task (or a child that may be one) forked by an answer, not yet seen back at the
+        menu it was chosen from: its configurator may still be asking, or may have finished
+        a moment ago."""
+        return self._pending is not None or bool(self._candidates)
+
+    async def last_look(self, steps: list[Step]) -> Started | None:
+        """After the session's terminal was closed (the menu ended, the terminal hung up),
+        the task whose configurator finished but whose menu never showed its choices again.
+        A configurator still asking dies of the hangup (its read fails: EOF); a task that
+        outlives it by `HANGUP_GRACE` seconds had finished asking. Its answers are those
+        since the last task started (they ended with the configurator's last)."""
+        if self._pending is None and self._candidates:
+            await self._match_candidates()
+        p = self._pending
+        if p is None:
+            return None
+        deadline = time.monotonic() + HANGUP_GRACE
+        while time.monotonic() < deadline:
+            if not liveness.same_process(p.pid, p.start_ticks):
+                self._pending = None
+                return None
+            await asyncio.sleep(0.05)
+        self._pending = None
+        answers = self._login_steps(steps) + steps[self._segment:]
+        self._segment = len(steps)
+        return Started(p.pid, p.start_ticks, p.task, answers)
 
     def _login_steps(self, steps: list[Step]) -> list[Step]:
         if self._segment == 0:

@@ -5,6 +5,12 @@ The menu is started so that the tasks it forks outlive it, the terminal and tele
   sends SIGHUP to the terminal's foreground process group (the menu's, where ikabot's tasks
   live, ignoring only SIGINT) when the menu, the session leader, exits or the master closes;
 - ending a session signals the menu's pid alone, never its process group.
+
+Nothing here blocks the event loop: the terminal's master is non-blocking, and what is typed
+goes into a bounded queue (`INPUT_LIMIT`) that a writer callback drains as the menu reads. A
+menu that reads nothing (busy, hung) fills the terminal's own input buffer (about 4 KiB), then
+the queue; an answer that would not fit is refused (`type_line` returns False, and the chat
+is told), never dropped silently and never waited for.
 """
 
 from __future__ import annotations
@@ -25,10 +31,56 @@ log = logging.getLogger(__name__)
 
 COLUMNS, ROWS = 80, 50
 STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL to the menu
+INPUT_LIMIT = 16 * 1024  # bytes typed but not yet taken by the terminal
 
 
 def _ignore_sighup() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+class InputQueue:
+    """What was typed and the terminal has not taken yet, at most `INPUT_LIMIT` bytes,
+    written to the (non-blocking) master as the menu reads: by a writer callback of the
+    event loop while the terminal's input buffer is full."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.data = bytearray()
+        self._writing = False  # a writer callback waits for room
+
+    def put(self, data: bytes) -> bool:
+        if len(self.data) + len(data) > INPUT_LIMIT:
+            return False
+        self.data += data
+        self._drain()
+        return True
+
+    def _drain(self) -> None:
+        while self.data:
+            try:
+                n = os.write(self.fd, self.data)
+            except BlockingIOError:
+                break
+            except OSError:  # EIO: nobody holds the terminal any more
+                self.data.clear()
+                break
+            del self.data[:n]
+        if self.data and not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().add_writer(self.fd, self._drain)
+        elif not self.data:
+            self._stop_writing()
+
+    def _stop_writing(self) -> None:
+        if self._writing:
+            self._writing = False
+            with contextlib.suppress(ValueError, OSError):
+                asyncio.get_running_loop().remove_writer(self.fd)
+
+    def stop(self) -> None:
+        """The terminal is closing: nothing more is written."""
+        self._stop_writing()
+        self.data.clear()
 
 
 class Terminal:
@@ -53,6 +105,8 @@ class Terminal:
         self.pid: int = self.proc.pid
         self.closed = False
         self.eof = asyncio.Event()
+        os.set_blocking(self.proc.fd, False)  # a full input buffer must never stop the loop
+        self._typed = InputQueue(self.proc.fd)
         loop = asyncio.get_running_loop()
         loop.add_reader(self.proc.fd, self._readable)
         # the terminal stays open after the menu exits (its tasks hold it): its end is known
@@ -90,6 +144,8 @@ class Terminal:
     def _readable(self) -> None:
         try:
             data = os.read(self.proc.fd, 65536)
+        except BlockingIOError:
+            return  # woken, and another read took it
         except OSError:  # EIO: the menu and everything holding the terminal are gone
             data = b""
         if not data:
@@ -108,6 +164,7 @@ class Terminal:
     def _stop_reading(self) -> None:
         with contextlib.suppress(ValueError, OSError):
             asyncio.get_running_loop().remove_reader(self.proc.fd)
+        self._typed.stop()
 
     def lines(self) -> list[str]:
         """The screen's rows as text (colours and attributes dropped)."""
@@ -124,9 +181,18 @@ class Terminal:
         except (OSError, ValueError):
             return True
 
-    def type_line(self, text: str) -> None:
-        """Type `text` and Enter, as the player at a keyboard would."""
-        os.write(self.proc.fd, text.encode("utf-8", "replace") + b"\r")
+    def type_line(self, text: str) -> bool:
+        """Type `text` and Enter, as the player at a keyboard would: queued, and written as
+        the terminal takes it. False (nothing queued) when it would not fit in the queue."""
+        return not self.closed and self._typed.put(text.encode("utf-8", "replace") + b"\r")
+
+    def type_keys(self, data: bytes) -> bool:
+        """Keys as pressed at the console, passed on unchanged (queued as `type_line`)."""
+        return not self.closed and self._typed.put(data)
+
+    def waiting_input(self) -> int:
+        """Bytes typed that the terminal has not taken yet."""
+        return len(self._typed.data)
 
     def alive(self) -> bool:
         return not self.closed and self.proc.isalive()

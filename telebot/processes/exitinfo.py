@@ -1,10 +1,10 @@
 """How a process that is not telebot's child ended: exited with a status, or a signal.
 
 ikabot's tasks are children of ikabot's menu, so telebot cannot `wait()` for them. Two places
-still tell (DESIGN 1e): while the task is a zombie (the menu reaps late) `/proc/<pid>/stat`
-field 52 holds its wait status; once it is reaped (the menu gone, init reaps at once), Linux
-≥ 6.15 answers `PIDFD_GET_INFO` with `PIDFD_INFO_EXIT` on a pidfd opened before the exit.
-Anything else (an older kernel, a pid already reused) is "unknown", never a guess.
+still tell (docs/contract.md section 1e): while the task is a zombie (the menu reaps late)
+`/proc/<pid>/stat` field 52 holds its wait status; once it is reaped (the menu gone, init reaps
+at once), Linux ≥ 6.15 answers `PIDFD_GET_INFO` with `PIDFD_INFO_EXIT` on a pidfd opened
+before the exit. Anything else (an older kernel, a pid already reused) is "unknown", never a guess.
 """
 
 from __future__ import annotations

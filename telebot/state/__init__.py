@@ -8,8 +8,9 @@ migrations are in `schema`):
 - `tracking`: the tasks being tracked (a death while telebot was down is still told) and their
   status history;
 - `outbox`: the alerts, written before they are sent, marked sent after Telegram said ok;
-- `control`: /kill's one-time buttons and stop requests;
-- `recordings`: /menu's recorded answers, for 🔁 Run again.
+- `control`: /kill's and 🔁 Run it's one-time buttons, and stop requests;
+- `recordings`: /menu's recorded answers, for 🔁 Run again;
+- `keepalive`: ♻️ keep alive: the owner's word per task, chains of restarts, restarts due.
 
 Code on the event loop hands store calls to the writer thread: `await state.run(fn, …)`.
 """
@@ -23,9 +24,10 @@ from typing import ParamSpec, TypeVar
 
 from telebot.state.control import ControlStore
 from telebot.state.db import Database
+from telebot.state.keepalive import KeepaliveStore
 from telebot.state.outbox import OutboxStore
 from telebot.state.recordings import RecordingsStore
-from telebot.state.records import KillButton, OutboxItem, StopRequest, Tracked
+from telebot.state.rows import AgainButton, Kept, KillButton, OutboxItem, StopRequest, Tracked
 from telebot.state.schema import SCHEMA_VERSION
 from telebot.state.settings import SettingsStore
 from telebot.state.tracking import HISTORY_KEEP, TrackingStore
@@ -33,8 +35,8 @@ from telebot.state.tracking import HISTORY_KEEP, TrackingStore
 P = ParamSpec("P")
 T = TypeVar("T")
 
-__all__ = ["HISTORY_KEEP", "SCHEMA_VERSION", "KillButton", "OutboxItem", "StateDB",
-           "StopRequest", "Tracked"]
+__all__ = ["HISTORY_KEEP", "SCHEMA_VERSION", "AgainButton", "Kept", "KillButton",
+           "OutboxItem", "StateDB", "StopRequest", "Tracked"]
 
 
 class StateDB:
@@ -47,6 +49,7 @@ class StateDB:
         self.outbox = OutboxStore(self.db)
         self.control = ControlStore(self.db)
         self.recordings = RecordingsStore(self.db)
+        self.keepalive = KeepaliveStore(self.db)
 
     @classmethod
     def open_readonly(cls, directory: Path) -> StateDB | None:

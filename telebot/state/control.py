@@ -1,12 +1,13 @@
-"""Stopping tasks from Telegram (`bot/kill.py`): the one-time confirmation buttons, and the
-stop requests that make an end telebot caused itself be told as *stopped*."""
+"""Acting from Telegram: /kill's one-time confirmation buttons (`bot/kill.py`) and 🔁 Run it's
+(`bot/menu_handlers.py`), and the stop requests that make an end telebot caused itself be told
+as *stopped*."""
 
 from __future__ import annotations
 
 import time
 
 from telebot.state.db import Database
-from telebot.state.records import KillButton, StopRequest
+from telebot.state.rows import AgainButton, KillButton, StopRequest
 
 STOP_REQUESTS_KEPT = 30 * 86400.0
 BUTTONS_KEPT = 86400.0  # past their expiry
@@ -34,6 +35,25 @@ class ControlStore:
             cur = c.execute("UPDATE kill_buttons SET used_at=? WHERE nonce=? AND used_at IS NULL "
                             "AND expires_at>=?", (now, nonce, now))
         return self.kill_button(nonce) if cur.rowcount == 1 else None
+
+    def add_again_button(self, button: AgainButton) -> None:
+        with self.db.transaction() as c:
+            c.execute("DELETE FROM again_buttons WHERE expires_at < ?",
+                      (time.time() - BUTTONS_KEPT,))
+            c.execute("INSERT INTO again_buttons VALUES(:nonce, :pid, :start_ticks, "
+                      ":acknowledged, :expires_at, :used_at)", button.__dict__)
+
+    def again_button(self, nonce: str) -> AgainButton | None:
+        row = self.db.conn.execute("SELECT * FROM again_buttons WHERE nonce=?",
+                                   (nonce,)).fetchone()
+        return None if row is None else AgainButton(**dict(row))
+
+    def use_again_button(self, nonce: str, now: float) -> AgainButton | None:
+        """Spend a 🔁 Run it once: the button if it was unused and not expired, else None."""
+        with self.db.transaction() as c:
+            cur = c.execute("UPDATE again_buttons SET used_at=? WHERE nonce=? AND used_at IS "
+                            "NULL AND expires_at>=?", (now, nonce, now))
+        return self.again_button(nonce) if cur.rowcount == 1 else None
 
     def request_stop(self, pid: int, start_ticks: int, by: str, at: float) -> None:
         """Written (and committed) before the signal: the end is then told as *stopped*."""

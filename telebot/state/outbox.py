@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from telebot.state.db import Database
-from telebot.state.records import OutboxItem
+from telebot.state.rows import OutboxItem
 
 _ITEM_COLUMNS = ("id, dedup_key, chat_id, kind, text, created_at, not_before, attempts, edits, "
                  "message_id, markup")
@@ -40,6 +40,11 @@ class OutboxStore:
     def item(self, item_id: int) -> OutboxItem | None:
         row = self.db.conn.execute(f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE id=?",
                                    (item_id,)).fetchone()
+        return None if row is None else OutboxItem(**dict(row))
+
+    def by_key(self, dedup_key: str) -> OutboxItem | None:
+        row = self.db.conn.execute(f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE dedup_key=?",
+                                   (dedup_key,)).fetchone()
         return None if row is None else OutboxItem(**dict(row))
 
     def pending(self, now: float | None = None) -> list[OutboxItem]:

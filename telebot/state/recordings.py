@@ -39,3 +39,9 @@ class RecordingsStore:
     def again_as(self, pid: int, start_ticks: int) -> dict[str, Any] | None:
         """The task started by 🔁 Run again of this one, if any (the newest)."""
         return self._one("again_of_pid=? AND again_of_ticks=?", (pid, start_ticks))
+
+    def again_links(self) -> dict[tuple[int, int], tuple[int, int]]:
+        """(task → the task it was started again for) for every recorded 🔁 Run again."""
+        return {(r[0], r[1]): (r[2], r[3]) for r in self.db.conn.execute(
+            "SELECT pid, start_ticks, again_of_pid, again_of_ticks FROM menu_recordings "
+            "WHERE again_of_pid IS NOT NULL AND again_of_ticks IS NOT NULL")}

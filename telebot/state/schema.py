@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS kill_buttons (
     nonce TEXT PRIMARY KEY, pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,
     started REAL NOT NULL, action TEXT NOT NULL, account TEXT NOT NULL,
     expires_at REAL NOT NULL, used_at REAL);
+CREATE TABLE IF NOT EXISTS again_buttons (
+    nonce TEXT PRIMARY KEY, pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,
+    acknowledged TEXT NOT NULL, expires_at REAL NOT NULL, used_at REAL);
 CREATE TABLE IF NOT EXISTS stop_requests (
     pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, who TEXT NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (pid, start_ticks));
@@ -38,6 +41,13 @@ CREATE TABLE IF NOT EXISTS menu_recordings (
     username TEXT NOT NULL, world TEXT NOT NULL, server TEXT NOT NULL, steps TEXT NOT NULL,
     recorded_at REAL NOT NULL, again_of_pid INTEGER, again_of_ticks INTEGER,
     PRIMARY KEY (pid, start_ticks));
+CREATE TABLE IF NOT EXISTS keepalive (
+    pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, action TEXT NOT NULL DEFAULT '',
+    want INTEGER, chain TEXT NOT NULL, of_pid INTEGER, of_ticks INTEGER,
+    gave_up INTEGER NOT NULL DEFAULT 0, due_at REAL, alert_id INTEGER, note TEXT,
+    PRIMARY KEY (pid, start_ticks));
+CREATE TABLE IF NOT EXISTS keepalive_restarts (chain TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS keepalive_chain ON keepalive_restarts (chain, at);
 """
 
 # Version 1 keyed tasks by psutil's create time (moved by NTP steps) and knew nothing of how a

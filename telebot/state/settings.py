@@ -92,3 +92,11 @@ class SettingsStore:
 
     def set_boot_id(self, boot: str) -> None:
         self._put("boot_id", boot)
+
+    def owner_language(self) -> str | None:
+        """The owner's Telegram `language_code`, as last seen (for TELEBOT_LANG unset)."""
+        value = self._get("owner_language")
+        return value if isinstance(value, str) else None
+
+    def set_owner_language(self, code: str) -> None:
+        self._put("owner_language", code)

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterable
 
 from telebot.state.db import Database
-from telebot.state.records import Tracked
+from telebot.state.rows import Tracked
 
 HISTORY_KEEP = 50  # status changes remembered per task
 SQL_IN_CHUNK = 500  # values in one `IN (…)`: far below SQLite's limit on bound parameters
@@ -48,6 +48,13 @@ class TrackingStore:
         row = self.db.conn.execute("SELECT * FROM tracked WHERE pid=? AND start_ticks=?",
                                    (pid, start_ticks)).fetchone()
         return None if row is None else _tracked(row)
+
+    def since(self, at: float) -> list[Tracked]:
+        """Every task that was alive at or after `at` (still open, or ended since): what
+        /timeline draws."""
+        return [_tracked(r) for r in self.db.conn.execute(
+            "SELECT * FROM tracked WHERE ended_at IS NULL OR ended_at >= ? "
+            "ORDER BY first_seen, pid", (at,))]
 
     def ended_of(self, pids: Iterable[int]) -> dict[int, list[Tracked]]:
         """The ended rows of these pids only, through the primary key's index: a month of

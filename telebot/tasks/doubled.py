@@ -13,19 +13,32 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from telebot.i18n import N_, _
 from telebot.tasks.model import AccountKey, Task
 
 # A second copy on the same account does harm: what both copies would do, said short.
 HARM: dict[str, str] = {
-    "autoBarbarians": "both will attack",  # two fleets sent at the same barbarian village
-    "alertLowWine": "both will send wine",  # each tops up the same cities (auto transfer)
-    "consolidateResources": "both will ship the same resources",  # same sources and target
-    "research": "both will buy the same experiments",  # automatic mode only, see `_counts`
-    "donationBot": "both will donate",  # every donation twice
-    "webServer": "both want the same port",  # the second one's URL is not the first one's
-    "buyResources": "both will buy",  # the target amount bought twice over
-    "sellResources": "both will sell",  # the amount sold twice over
-    "trainArmy": "both will train",  # the units trained (and paid) twice
+    "autoBarbarians": N_("both will attack"),  # two fleets sent at the same barbarian village
+    "alertLowWine": N_("both will send wine"),  # each tops up the same cities (auto transfer)
+    "consolidateResources": N_("both will ship the same resources"),  # same sources and target
+    "research": N_("both will buy the same experiments"),  # automatic mode only, see `_counts`
+    "donationBot": N_("both will donate"),  # every donation twice
+    "webServer": N_("both want the same port"),  # the second one's URL is not the first one's
+    "buyResources": N_("both will buy"),  # the target amount bought twice over
+    "sellResources": N_("both will sell"),  # the amount sold twice over
+    "trainArmy": N_("both will train"),  # the units trained (and paid) twice
+}
+# the same, said of three copies or more
+HARM_ALL: dict[str, str] = {
+    "autoBarbarians": N_("all will attack"),
+    "alertLowWine": N_("all will send wine"),
+    "consolidateResources": N_("all will ship the same resources"),
+    "research": N_("all will buy the same experiments"),
+    "donationBot": N_("all will donate"),
+    "webServer": N_("all want the same port"),
+    "buyResources": N_("all will buy"),
+    "sellResources": N_("all will sell"),
+    "trainArmy": N_("all will train"),
 }
 # Normal in parallel, so never warned: autoPirate (one per city with a fortress: ikabot's own
 # menu offers to run it for several cities), constructionList (one queue per city), sendResources
@@ -58,7 +71,13 @@ class Double:
 
     @property
     def harm(self) -> str:
-        return HARM[self.action]
+        """What two copies would do, in the language ('both will attack')."""
+        return _(HARM[self.action])
+
+    @property
+    def harm_said(self) -> str:
+        """What these copies would do: 'both will attack', 'all will attack' for three+."""
+        return self.harm if len(self.tasks) == 2 else _(HARM_ALL[self.action])
 
     @property
     def key(self) -> str:

@@ -4,7 +4,7 @@
 render a `Facts`; none of them counts, guesses an end or decides "finished" on its own. So the
 alert and the /status line of one task cannot disagree.
 
-How things are counted (DESIGN 2, "One truth per task"):
+How things are counted (docs/contract.md section 2, "One truth per task"):
 - `Progress.done` counts completed units (runs, levels). `current` is the unit under way, for
   tasks that count runs (ikabot's autoPirate writes `Pirating for N more runs` before each run:
   N counts the run under way, so run `total - N + 1` is in progress and `total - N` are done).
@@ -54,7 +54,7 @@ class End:
 
     @classmethod
     def from_json(cls, ended: dict[str, Any] | None) -> End | None:
-        """The contract's `ended` object (DESIGN 2) back as an End."""
+        """The contract's `ended` object (docs/contract.md section 2) back as an End."""
         if not isinstance(ended, dict) or ended.get("how") not in HOWS:
             return None
         how = How(ended["how"])
@@ -202,7 +202,7 @@ def facts_of(task: Task) -> Facts:
 
 
 def task_json(task: Task) -> dict[str, Any]:
-    """The contract's JSON shape (DESIGN.md section 2), plus a few extra fields: the
+    """The contract's JSON shape (docs/contract.md section 2), plus a few extra fields: the
     same facts every other surface states."""
     f = facts_of(task)
     return {

@@ -27,7 +27,7 @@ Probe = Callable[[int, float], tuple[bool, "int | None"]]
 # What telebot's database keeps of ikabot's free text (the tracker's rows, the status history,
 # written with each change): a task that writes megabytes into its status must not go there
 # whole. Far more than any message shows (render clips a status to 1,000 characters); the
-# task view itself keeps the whole text for `telebot status --json` (DESIGN.md's contract).
+# task view itself keeps the whole text for `telebot status --json` (docs/contract.md).
 STATUS_KEEP = 4000
 ACTION_KEEP = 200  # an action is a function's name
 

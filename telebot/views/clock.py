@@ -13,6 +13,7 @@ import os
 from datetime import datetime, tzinfo
 from functools import lru_cache
 
+from telebot import i18n
 from telebot.config import parse_zone
 from telebot.errors import ConfigError
 
@@ -44,10 +45,26 @@ def zone_name(ts: float) -> str:
     return at(ts).strftime("%Z") or at(ts).strftime("%z")
 
 
+def day(ts: float) -> str:
+    """'Nov 26' in English, '26 nov' in Spanish and Portuguese (Babel's month names)."""
+    from babel.dates import format_date
+
+    lang = i18n.current()
+    return format_date(at(ts), "MMM dd" if lang == "en" else "dd MMM", locale=lang)
+
+
+def weekday(ts: float) -> str:
+    """'Mon 04' / 'lun 04' / 'seg. 04': a day on a week's axis."""
+    from babel.dates import format_date
+
+    return format_date(at(ts), "EEE dd", locale=i18n.current())
+
+
 def clock(ts: float, now: float) -> str:
     """'14:35 CET' today, else 'Nov 26 14:35 CET'."""
     t = at(ts)
-    text = t.strftime("%H:%M") if at(now).date() == t.date() else t.strftime("%b %d %H:%M")
+    text = t.strftime("%H:%M") if at(now).date() == t.date() else \
+        f"{day(ts)} {t.strftime('%H:%M')}"
     return f"{text} {zone_name(ts)}"
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from telebot.i18n import _, number
 from telebot.tasks.facts import facts_of
 from telebot.tasks.model import Task
 from telebot.views import clock
@@ -28,6 +29,7 @@ from telebot.views.render import (
     fmt_age,
     future,
     progress_bar,
+    state_word,
     tg_len,
     url_links,
 )
@@ -50,13 +52,13 @@ def _words(name: str) -> str:
 def plain(value: Any, key: str = "", depth: int = 0) -> str:
     """A JSON value in plain words: yes/no, a time for a timestamp, lists joined."""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if value is None:
-        return "none"
+        return _("none")
     if isinstance(value, (int, float)):
         if _TIME_KEY.search(key) and EPOCHS[0] <= value <= EPOCHS[1]:
             return clock.stamp(float(value))
-        return str(value) if isinstance(value, int) else f"{value:g}"
+        return str(value) if isinstance(value, int) else number(value, digits=6)
     if depth >= 2:
         return "…"
     if isinstance(value, dict):
@@ -78,17 +80,19 @@ def _hours(value: Any) -> str | None:
 def schedule_line(schedule: dict[str, Any]) -> str:
     """'day: mission 3, 10:00–18:00 · night: mission 7, 19:00–09:00', or 'off'."""
     if schedule.get("enabled") is False:
-        return "off (runs at any hour)"
+        return _("off (runs at any hour)")
     parts = []
     for part in ("day", "night"):
         mission, hours = schedule.get(f"{part}_mission"), _hours(schedule.get(f"{part}_hours"))
-        bits = [f"mission {plain(mission)}" if mission is not None else "", hours or ""]
+        bits = [_("mission {n}").format(n=plain(mission)) if mission is not None else "",
+                hours or ""]
         if any(bits):
-            parts.append(f"{part}: " + ", ".join(b for b in bits if b))
+            name = _("day") if part == "day" else _("night")
+            parts.append(f"{name}: " + ", ".join(b for b in bits if b))
     rest = {k: v for k, v in schedule.items() if k != "enabled" and not
             re.fullmatch(r"(day|night)_(mission|hours)", str(k))}
     parts += [f"{_words(str(k))} {plain(v, str(k))}" for k, v in list(rest.items())[:6]]
-    return " · ".join(parts) or "on"
+    return " · ".join(parts) or _("on")
 
 
 def queue_lines(buildings: list[Any]) -> list[str]:
@@ -98,14 +102,15 @@ def queue_lines(buildings: list[Any]) -> list[str]:
         if not isinstance(b, dict):
             continue
         now, target = b.get("current_level"), b.get("target_level")
-        levels = f"level {plain(now)} → {plain(target)}" if now is not None and \
-            target is not None else (f"level {plain(target)}" if target is not None else "")
+        levels = _("level {a} → {b}").format(a=plain(now), b=plain(target)) \
+            if now is not None and target is not None else \
+            (_("level {n}").format(n=plain(target)) if target is not None else "")
         status = f" ({clip(b['status'], 40)})" if isinstance(b.get("status"), str) and \
             b["status"] else ""
         lines.append(f"  • {field(b.get('name', '?'))}: {html.escape(levels)}"
                      f"{html.escape(status)}")
     if len(buildings) > QUEUE_SHOWN:
-        lines.append(f"  …and {len(buildings) - QUEUE_SHOWN} more")
+        lines.append("  " + _("…and {n} more").format(n=number(len(buildings) - QUEUE_SHOWN)))
     return lines
 
 
@@ -113,27 +118,29 @@ def _moment(ts: float, now: float) -> str:
     """'14:35:02' today, else 'Dec 04 14:35:02' (the zone is said in the heading)."""
     t = clock.at(ts)
     return t.strftime("%H:%M:%S") if clock.at(now).date() == t.date() else \
-        t.strftime("%b %d %H:%M:%S")
+        clock.day(ts) + t.strftime(" %H:%M:%S")
 
 
 def _detail_lines(d: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     schedule = d.get("schedule")
     if isinstance(schedule, dict) and schedule:
-        lines.append(f"Schedule: {html.escape(schedule_line(schedule))}")
+        lines.append(_("Schedule: {schedule}").format(
+            schedule=html.escape(schedule_line(schedule))))
     city = d.get("city")
     name = city.get("name") if isinstance(city, dict) else city if isinstance(city, str) else None
     buildings = d.get("buildings")
     if isinstance(buildings, list) and buildings:
-        lines.append(f"Building queue{f' in {field(name)}' if name else ''}:")
+        lines.append(_("Building queue in {city}:").format(city=field(name)) if name
+                     else _("Building queue:"))
         lines += queue_lines(buildings)
     elif name:
-        lines.append(f"City: {field(name)}")
+        lines.append(_("City: {city}").format(city=field(name)))
     other = [(k, v) for k, v in d.items() if str(k) not in KNOWN]
     for k, v in other[:OTHER_SHOWN]:
         lines.append(f"{html.escape(_words(str(k)))}: {html.escape(clip(plain(v, str(k)), 300))}")
     if len(other) > OTHER_SHOWN:
-        lines.append(f"…and {len(other) - OTHER_SHOWN} more fields")
+        lines.append(_("…and {n} more fields").format(n=number(len(other) - OTHER_SHOWN)))
     return lines
 
 
@@ -145,33 +152,37 @@ def details_html(task: Task, now: float | None = None,
     f = facts_of(task)
     icon = STATE_ICON.get(task.state, "❔")
     lines = [
-        f"🔎 <b>{field(task.action)}</b> · pid <code>{task.pid}</code> · {icon} {task.state}",
-        f"Account: {field(task.account.label, 120)}",
-        (f"Started: {clock.stamp(task.started)}" if f.dated else "Started: unknown")
+        f"🔎 <b>{field(task.action)}</b> · pid <code>{task.pid}</code> · {icon} "
+        f"{state_word(task.state)}",
+        _("Account: {account}").format(account=field(task.account.label, 120)),
+        (_("Started: {time}").format(time=clock.stamp(task.started)) if f.dated
+         else _("Started: unknown"))
         + ("" if f.end is not None or not f.dated else f" · {age_words(f, now)}"),
     ]
     fig = " · ".join(b for b in [figure(f), *future(f, now)] if b)
     bar = f"{progress_bar(f.progress)} " if f.progress is not None else ""
     if fig and f.end is None:
-        lines.append(f"Progress: {bar}{html.escape(fig)}")
+        lines.append(_("Progress: {figure}").format(figure=bar + html.escape(fig)))
     if f.end is not None:  # the figure it ended at is in the end's words
         when = "" if f.end.at is None else f" · {clock.stamp(f.end.at)}" + (
-            f" · ran {fmt_age(f.ran(now))}" if f.dated else "")
-        lines.append(f"Ended: {bar}{html.escape(ending_words(f))}{when}")
+            " · " + _("ran {age}").format(age=fmt_age(f.ran(now))) if f.dated else "")
+        lines.append(_("Ended: {how}").format(how=bar + html.escape(ending_words(f))) + when)
         if f.end.cause:
-            lines.append(f"Cause: <code>{html.escape(clip(f.end.cause, 300))}</code>")
+            lines.append(_("Cause: {cause}").format(
+                cause=f"<code>{html.escape(clip(f.end.cause, 300))}</code>"))
     elif f.state == "dead":
-        lines.append("Ended: not running; telebot did not see how it ended")
+        lines.append(_("Ended: not running; telebot did not see how it ended"))
     elif f.state == "finished":
-        lines.append("Ended: finished, as its last status says (telebot did not see it end)")
+        lines.append(_("Ended: finished, as its last status says (telebot did not see it end)"))
     if f.doing and f.running:
-        lines.append(f"Working on: {html.escape(clip(f.doing, 120))}")
-    lines += [f"URL: {link}" for link in url_links(task.urls)]
-    lines.append(f"Status: <i>{html.escape(clip(task.status, 1000))}</i>")
+        lines.append(_("Working on: {what}").format(what=html.escape(clip(f.doing, 120))))
+    lines += [_("URL: {link}").format(link=link) for link in url_links(task.urls)]
+    lines.append(_("Status: {status}").format(
+        status=f"<i>{html.escape(clip(task.status, 1000))}</i>"))
     changes: list[str] = []
     seen = list(task.history if history is None else history)
     if len(seen) > 1:
-        changes.append(f"Status changes ({clock.zone_name(now)}):")
+        changes.append(_("Status changes ({zone}):").format(zone=clock.zone_name(now)))
         for at, status in seen[-HISTORY_SHOWN:]:
             changes.append(f"  {_moment(at, now)} <i>{html.escape(clip(status, 120))}</i>")
     fields = _detail_lines(task.details)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from telebot.i18n import N_, _, ngettext, number, pgettext
 from telebot.tasks.doubled import doubled_pids
 from telebot.tasks.facts import Facts, How, facts_of, task_json
 from telebot.tasks.model import AccountKey, Progress, Task
@@ -40,17 +41,18 @@ def tg_len(text: str) -> int:
 
 
 def fmt_age(seconds: float) -> str:
+    """'42 s', '5 m', '3 h 12 m', '2 d 4 h' (the units as the language writes them)."""
     seconds = max(0, int(seconds))
     if seconds < 60:
-        return f"{seconds} s"
-    minutes, _ = divmod(seconds, 60)
+        return _("{s} s").format(s=seconds)
+    minutes = seconds // 60
     if minutes < 60:
-        return f"{minutes} m"
+        return _("{m} m").format(m=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
-        return f"{hours} h {minutes} m"
+        return _("{h} h {m} m").format(h=hours, m=minutes)
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    return _("{d} d {h} h").format(d=number(days), h=hours)
 
 
 def progress_bar(progress: Progress, width: int = 10) -> str:
@@ -69,7 +71,19 @@ def fmt_clock(ts: float, now: float) -> str:
 
 
 def _unit(n: int, unit: str) -> str:
+    """A unit for `n` of it: telebot's own units in the language ('1 run', '2 ejecuciones'), a
+    unit a task named itself (the producer API's `progress.unit`) as it wrote it."""
     unit = clip(unit, 40)
+    known = {
+        "runs": lambda: ngettext("run", "runs", n), "run": lambda: ngettext("run", "runs", n),
+        "missions": lambda: ngettext("mission", "missions", n),
+        "levels": lambda: ngettext("level", "levels", n),
+        "upgrades": lambda: ngettext("upgrade", "upgrades", n),
+        "activations": lambda: ngettext("activation", "activations", n),
+        "experiments": lambda: ngettext("experiment", "experiments", n),
+    }.get(unit.lower())
+    if known is not None:
+        return known()
     return unit[:-1] if n == 1 and unit.endswith("s") and len(unit) > 1 else unit
 
 
@@ -79,15 +93,21 @@ def figure(f: Facts) -> str:
     p = f.progress
     if p is not None:
         if p.current is not None:
-            return f"run {min(p.current, p.total)} of {p.total} ({p.done} done)"
+            return _("run {current} of {total} ({done} done)").format(
+                current=number(min(p.current, p.total)), total=number(p.total),
+                done=number(p.done))
         unit = _unit(p.total, p.unit)
-        return f"{p.done} of {p.total}{' ' + unit if unit else ''} done"
+        if unit:
+            return _("{done} of {total} {unit} done").format(
+                done=number(p.done), total=number(p.total), unit=unit)
+        return _("{done} of {total} done").format(done=number(p.done), total=number(p.total))
     if f.left is None or f.state == "finished":
         return ""
     unit = _unit(f.left, f.left_unit)
-    text = f"{f.left} {unit} left" if unit else f"{f.left} left"
+    text = _("{n} {unit} left").format(n=number(f.left), unit=unit) if unit else \
+        _("{n} left").format(n=number(f.left))
     if f.running and f.left_unit == "runs":
-        text += ", this one included"  # ikabot's `N more runs` counts the run under way
+        text += _(", this one included")  # ikabot's `N more runs` counts the run under way
     return text
 
 
@@ -96,13 +116,14 @@ def future(f: Facts, now: float) -> list[str]:
     2 h 10 m (05:12 CET)'; and a running total it states ('total sent 48,000')."""
     bits: list[str] = []
     if f.eta is not None:
-        bits.append(f"ETA {fmt_clock(f.eta, now)}")
+        bits.append(_("ETA {time}").format(time=fmt_clock(f.eta, now)))
     if f.time_left is not None:
-        bits.append(f"{fmt_age(f.time_left)} left")
+        bits.append(_("{age} left").format(age=fmt_age(f.time_left)))
     if f.next_at is not None:
         wait = f.next_at - now
-        bits.append(f"next run in {fmt_age(wait)} ({fmt_clock(f.next_at, now)})"
-                    if wait >= 60 else "next run due")
+        bits.append(_("next run in {age} ({time})").format(
+            age=fmt_age(wait), time=fmt_clock(f.next_at, now)) if wait >= 60
+            else _("next run due"))
     if f.total:
         bits.append(clip(f.total, 60))
     return bits
@@ -117,27 +138,61 @@ def ending_words(f: Facts) -> str:
         return ""
     fig = figure(f)
     if e.how is How.FINISHED:
-        text = "finished" + (f": {fig}" if fig else "")
-        return f"probably {text} (no error logged; how it exited is unknown)" if e.probably \
-            else text
-    head = {How.KILLED: f"killed ({e.signal})" if e.signal else "killed",
-            How.STOPPED: "stopped from Telegram"}.get(e.how, e.how.value)
+        if e.probably:
+            return (_("probably finished: {figure} (no error logged; how it exited is "
+                      "unknown)").format(figure=fig) if fig else
+                    _("probably finished (no error logged; how it exited is unknown)"))
+        return _("finished: {figure}").format(figure=fig) if fig else how_word(How.FINISHED)
+    head = _("killed ({signal})").format(signal=e.signal) if e.how is How.KILLED and e.signal \
+        else _("stopped from Telegram") if e.how is How.STOPPED else how_word(e.how)
     if fig:
         under_way = f.progress is not None and f.progress.current is not None
-        return f"{head} {'during' if under_way else 'with'} {fig}"
-    return f"{head} at {clip(f.doing, 120)}" if f.doing else head
+        return (_("{how} during {figure}") if under_way else _("{how} with {figure}")).format(
+            how=head, figure=fig)
+    return _("{how} at {doing}").format(how=head, doing=clip(f.doing, 120)) if f.doing \
+        else head
+
+
+def how_word(how: str) -> str:
+    """The word of an alert's first line ('finished', 'failed', 'killed', 'died', 'stopped',
+    'stalled') in the language."""
+    return {"finished": _("finished"), "failed": _("failed"), "killed": _("killed"),
+            "died": _("died"), "stopped": _("stopped"), "stalled": _("stalled")
+            }.get(str(how), str(how))
+
+
+def how_label(how: str) -> str:
+    """The same word as a label beside a colour or a count ('terminada', not 'terminó')."""
+    return {"finished": pgettext("label", "finished"), "failed": pgettext("label", "failed"),
+            "killed": pgettext("label", "killed"), "died": pgettext("label", "died"),
+            "stopped": pgettext("label", "stopped"), "stalled": pgettext("label", "stalled"),
+            "running": pgettext("label", "running")}.get(str(how), str(how))
+
+
+def counted(outcome: str, n: int) -> str:
+    """'11 finished', '2 killed', '1 still running': a count of one way of ending."""
+    form = {
+        "finished": ngettext("{n} finished", "{n} finished", n),
+        "failed": ngettext("{n} failed", "{n} failed", n),
+        "killed": ngettext("{n} killed", "{n} killed", n),
+        "died": ngettext("{n} died", "{n} died", n),
+        "stopped": ngettext("{n} stopped", "{n} stopped", n),
+        "stalled": ngettext("{n} stalled", "{n} stalled", n),
+        "running": ngettext("{n} still running", "{n} still running", n),
+    }[outcome]
+    return form.format(n=number(n))
 
 
 def age_words(f: Facts, now: float) -> str:
     """'up 3 h 12 m' (running), 'ran 2 h 0 m' (ended), 'started 3 d 1 h ago'; 'start
     unknown' for an undated entry (never an age counted from 1970)."""
     if not f.dated:
-        return "start unknown"
+        return _("start unknown")
     if f.running:
-        return f"up {fmt_age(f.ran(now))}"
+        return _("up {age}").format(age=fmt_age(f.ran(now)))
     if f.end is not None and f.end.at is not None:
-        return f"ran {fmt_age(f.ran(now))}"
-    return f"started {fmt_age(now - f.started)} ago"
+        return _("ran {age}").format(age=fmt_age(f.ran(now)))
+    return _("started {age} ago").format(age=fmt_age(now - f.started))
 
 
 def said(task: Task, now: float) -> str:
@@ -183,8 +238,8 @@ def status_table(tasks: Sequence[Task], now: float | None = None) -> str:
     """The CLI's `telebot status`: one row a task, columns sized to their content."""
     now = time.time() if now is None else now
     if not tasks:
-        return "No ikabot tasks recorded."
-    header = ("PID", "ACCOUNT", "TASK", "STATE", "PROGRESS", "AGE", "STATUS")
+        return _("No ikabot tasks recorded.")
+    header = ("PID", _("ACCOUNT"), _("TASK"), _("STATE"), _("PROGRESS"), _("AGE"), _("STATUS"))
     twice = doubled_pids(tasks)
     rows = []
     for t in tasks:
@@ -192,13 +247,14 @@ def status_table(tasks: Sequence[Task], now: float | None = None) -> str:
         bar = ""
         if f.progress is not None:
             bar = f"[{progress_bar(f.progress).replace('█', '#').replace('░', '.')}] "
-        mark = f" · runs twice: {twice[t.pid].harm}" if t.pid in twice else ""
+        mark = _(" · runs twice: {harm}").format(harm=twice[t.pid].harm) if t.pid in twice \
+            else ""
         rows.append(
             (
                 str(t.pid),
                 clip(t.account.label, 120),
                 clip(t.action, NAME_CLIP),
-                t.state,
+                state_word(t.state),
                 clip(bar + said(t, now) + mark, 160),
                 age_words(f, now),
                 clip(t.status, 80),
@@ -215,18 +271,22 @@ def status_table(tasks: Sequence[Task], now: float | None = None) -> str:
 # ---------------------------------------------------------------- Telegram HTML
 
 
+def state_word(state: str) -> str:
+    """'running', 'finished', 'dead': a task's state in the language (the JSON keeps these)."""
+    return {"running": pgettext("state", "running"), "finished": pgettext("state", "finished"),
+            "dead": pgettext("state", "dead")}.get(state, state)
+
+
 def _account_header(key: AccountKey, continued: bool = False, *, email: bool = True) -> str:
     """'👤 player1 · world 59 · en · e-mail': the e-mail only in a private chat (a group's
     members need not learn the login)."""
-    more = " <i>(continued)</i>" if continued else ""
+    more = " <i>" + _("(continued)") + "</i>" if continued else ""
     mail = f" · {field(key.email, 120)}" if key.email and email else ""
-    return (
-        f"👤 <b>{field(key.username)}</b> · world {field(key.world, 20)} · "
-        f"{field(key.server, 20)}{mail}{more}"
-    )
+    world = _("world {world}").format(world=field(key.world, 20))
+    return f"👤 <b>{field(key.username)}</b> · {world} · {field(key.server, 20)}{mail}{more}"
 
 
-TWICE_MARK = "⚠️ runs twice"
+TWICE_MARK = N_("⚠️ runs twice")
 
 
 def task_line(task: Task, now: float, *, with_status: bool = True,
@@ -241,7 +301,7 @@ def task_line(task: Task, now: float, *, with_status: bool = True,
         parts.append(html.escape(words))
     parts.append(age_words(f, now))
     if twice:
-        parts.append(TWICE_MARK)
+        parts.append(_(TWICE_MARK))
     line = " · ".join(parts)
     if task.status and with_status:
         line += f"\n    <i>{html.escape(clip(task.status))}</i>"
@@ -268,8 +328,10 @@ def _stopped_summary(stopped: Sequence[Task]) -> list[str]:
         icons = " ".join(f"{STATE_ICON.get(state, '❔')}{n}" for state, n in sorted(counts.items()))
         parts.append(f"{html.escape(clip(action, 40))} {icons}")
     if len(ranked) > 12:
-        parts.append(f"…and {len(ranked) - 12} more kinds")
-    return [f"⏹ <b>{len(stopped)} not running</b> (still in ikabot's list): " + " · ".join(parts)]
+        parts.append(_("…and {n} more kinds").format(n=number(len(ranked) - 12)))
+    head = ngettext("⏹ <b>{n} not running</b> (still in ikabot's list): ",
+                    "⏹ <b>{n} not running</b> (still in ikabot's list): ", len(stopped))
+    return [head.format(n=number(len(stopped))) + " · ".join(parts)]
 
 
 def status_view(tasks: Sequence[Task], now: float | None = None,
@@ -284,13 +346,13 @@ def status_view(tasks: Sequence[Task], now: float | None = None,
     """
     now = time.time() if now is None else now
     if not tasks:
-        return [StatusPage("\n".join(["No ikabot tasks are recorded. Start one from ikabot's "
-                                      "menu.", *warning_lines(warnings)]), [])]
+        return [StatusPage("\n".join([_("No ikabot tasks are recorded. Start one from "
+                                        "ikabot's menu."), *warning_lines(warnings)]), [])]
     running = [t for t in tasks if t.state == "running"]
     stopped = [t for t in tasks if t.state != "running"]
     twice = doubled_pids(running)
-    title = "\n".join([f"<b>ikabot tasks</b>: {len(running)} running, {len(stopped)} stopped",
-                       *warning_lines(warnings)])
+    title = "\n".join([_("<b>ikabot tasks</b>: {running} running, {stopped} stopped").format(
+        running=number(len(running)), stopped=number(len(stopped))), *warning_lines(warnings)])
     pages: list[tuple[list[str], list[Task]]] = [([title], [])]
     size = tg_len(title)
     for key, group in _grouped(running).items():
@@ -335,12 +397,14 @@ def stopped_page(tasks: Sequence[Task], page: int, now: float | None = None) -> 
     pages = max(1, -(-len(stopped) // STOPPED_PER_PAGE))
     page = max(0, min(page, pages - 1))
     shown = stopped[page * STOPPED_PER_PAGE:(page + 1) * STOPPED_PER_PAGE]
-    lines = [f"⏹ <b>Not running</b>: {len(stopped)} tasks, page {page + 1}/{pages}"]
+    lines = [ngettext("⏹ <b>Not running</b>: {n} task, page {page}/{pages}",
+                      "⏹ <b>Not running</b>: {n} tasks, page {page}/{pages}", len(stopped))
+             .format(n=number(len(stopped)), page=page + 1, pages=pages)]
     for t in shown:
         lines.append(f"{task_line(t, now, with_status=False)} · "
                      f"{html.escape(clip(t.account.label, 80))}")
     if not shown:
-        lines.append("None: every recorded task is running.")
+        lines.append(_("None: every recorded task is running."))
     return StatusPage("\n".join(lines), shown, len(stopped))
 
 
@@ -356,7 +420,7 @@ def url_links(urls: Sequence[str], note: Callable[[str], str | None] = lambda _:
         why = note(u)
         out.append(link + (f" <i>({html.escape(why)})</i>" if why else ""))
     if len(urls) > URLS_SHOWN:
-        out.append(f"+{len(urls) - URLS_SHOWN} more")
+        out.append(_("+{n} more").format(n=number(len(urls) - URLS_SHOWN)))
     return out
 
 
@@ -367,11 +431,11 @@ def _local_only(url: str) -> str | None:
         host = urlsplit(url).hostname or ""
         ip = ipaddress.ip_address(host)
     except ValueError:
-        return "only on that machine" if host == "localhost" else None
+        return _("only on that machine") if host == "localhost" else None
     if ip.is_loopback:
-        return "only on that machine"
+        return _("only on that machine")
     if ip in _DOCKER_NETS:
-        return "a container's address: only from the machine running it"
+        return _("a container's address: only from the machine running it")
     return None
 
 
@@ -386,7 +450,8 @@ def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
     running = [t for t in servers if t.state == "running"]
     lines: list[str] = []
     if not running:
-        lines.append("No ikabot web server is running. Start one from ikabot's menu (webServer).")
+        lines.append(_("No ikabot web server is running. Start one from ikabot's menu "
+                       "(webServer)."))
     hints: set[str] = set()
     for t in running:
         lines.append(
@@ -394,28 +459,30 @@ def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
             f"{age_words(facts_of(t), now)}"
         )
         if not t.urls:
-            lines.append(f"    (no URL known yet; status: <i>{html.escape(clip(t.status))}</i>)")
+            lines.append("    " + _("(no URL known yet; status: <i>{status}</i>)").format(
+                status=html.escape(clip(t.status))))
         notes = {u: _local_only(u) for u in t.urls[:URLS_SHOWN]}
         hints.update(why for why in notes.values() if why)
         lines += [f"    {link}" for link in url_links(t.urls, notes.get)]
     if hints:
-        lines.append("💡 Away from that machine, open a URL through an SSH tunnel "
-                     "(ssh -L 8080:127.0.0.1:PORT you@host, then http://127.0.0.1:8080), or "
-                     "start the web server with its LAN address.")
+        lines.append(_("💡 Away from that machine, open a URL through an SSH tunnel "
+                       "(ssh -L 8080:127.0.0.1:PORT you@host, then http://127.0.0.1:8080), or "
+                       "start the web server with its LAN address."))
     gone = [t for t in servers if t.state != "running"]
     if gone:
         pids = ", ".join(str(t.pid) for t in gone[:10]) + (" …" if len(gone) > 10 else "")
-        many = len(gone) > 1
-        lines.append(f"⚠️ {len(gone)} web server{'s' if many else ''} recorded but gone "
-                     f"(pid {pids}): {'their URLs' if many else 'its URL'} no longer "
-                     f"work{'' if many else 's'}.")
+        lines.append(ngettext("⚠️ {n} web server recorded but gone (pid {pids}): its URL no "
+                              "longer works.",
+                              "⚠️ {n} web servers recorded but gone (pid {pids}): their URLs "
+                              "no longer work.", len(gone)).format(n=number(len(gone)),
+                                                                   pids=pids))
     return "\n".join(lines)
 
 
 def report_html(tasks: Sequence[Task], now: float | None = None) -> str:
     """The scheduled progress report: one line a task that has something to show."""
     now = time.time() if now is None else now
-    lines = ["📊 <b>Progress report</b>"]
+    lines = [_("📊 <b>Progress report</b>")]
     for t in tasks:
         if t.state != "running":
             continue
@@ -428,7 +495,9 @@ def report_html(tasks: Sequence[Task], now: float | None = None) -> str:
         )
     stopped = [t for t in tasks if t.state != "running"]
     if stopped:
-        lines.append(f"{len(stopped)} task(s) not running; /status for all.")
+        lines.append(ngettext("{n} task not running; /status for all.",
+                              "{n} tasks not running; /status for all.", len(stopped))
+                     .format(n=number(len(stopped))))
     return "\n".join(lines)
 
 
@@ -491,8 +560,8 @@ def html_to_text(markup: str) -> str:
 
 
 def as_json(tasks: Sequence[Task]) -> dict[str, Any]:
-    """`telebot status --json`: the contract's shape (DESIGN.md section 2), strict JSON: a NaN
-    or Infinity from ikabot's details (Python's json writes them) becomes null."""
+    """`telebot status --json`: the contract's shape (docs/contract.md section 2), strict JSON:
+    a NaN or Infinity from ikabot's details (Python's json writes them) becomes null."""
     return _finite({"processes": [task_json(t) for t in tasks]})
 
 
@@ -510,5 +579,6 @@ def warning_lines(warnings: Sequence[str], limit: int = 3) -> list[str]:
     """What could not be read, for /status: the player should know the list is partial."""
     lines = [f"⚠️ {html.escape(clip(w, 200))}" for w in warnings[:limit]]
     if len(warnings) > limit:
-        lines.append(f"⚠️ and {len(warnings) - limit} more (telebot status shows them all)")
+        lines.append(_("⚠️ and {n} more (telebot status shows them all)").format(
+            n=number(len(warnings) - limit)))
     return lines

@@ -43,7 +43,8 @@ class Tracked:
         return AccountKey(self.email, self.username, self.world, self.server)
 
     def ended_json(self) -> dict[str, Any] | None:
-        """The contract's `ended` object (DESIGN 2), once telebot saw the task end."""
+        """The contract's `ended` object (docs/contract.md section 2), once telebot saw the
+        task end."""
         if self.ended_at is None:
             return None
         return {"how": self.end_kind, "exit_status": self.exit_status, "signal": self.signal,
@@ -62,6 +63,24 @@ class KillButton:
     account: str
     expires_at: float
     used_at: float | None
+
+
+@dataclass(frozen=True)
+class AgainButton:
+    """A 🔁 Run it confirmation: which recording it replays, the copies of that action the
+    owner was shown as already running (`twin_guard.identity_of`, space-separated), until
+    when it is valid, and whether it was used."""
+
+    nonce: str
+    pid: int
+    start_ticks: int
+    acknowledged: str
+    expires_at: float
+    used_at: float | None
+
+    @property
+    def seen(self) -> tuple[str, ...]:
+        return tuple(self.acknowledged.split())
 
 
 @dataclass(frozen=True)
@@ -87,3 +106,22 @@ class OutboxItem:
     edits: int | None = None  # an edit of this outbox item's message, not a new message
     message_id: int | None = None
     markup: str | None = None  # the message's buttons (Bot API JSON), if it has any
+
+
+@dataclass
+class Kept:
+    """A task's keep-alive (♻️) record: the owner's word on it (`want`: None follows
+    TELEBOT_KEEPALIVE), the chain of restarts it belongs to (named by its first task), the task
+    it was restarted from, and a restart that is due (with the alert that announced it)."""
+
+    pid: int
+    start_ticks: int
+    action: str
+    want: bool | None
+    chain: str
+    of_pid: int | None
+    of_ticks: int | None
+    gave_up: bool
+    due_at: float | None
+    alert_id: int | None
+    note: str | None

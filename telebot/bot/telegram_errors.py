@@ -1,5 +1,5 @@
-"""What Telegram's errors mean for whoever talks to it (the alert outbox, the shared poller):
-a neutral module, so the alerts stage does not reach into the bot stage for it."""
+"""What Telegram's errors mean for whoever talks to it in the bot stage (the alerts' way out,
+`alert_out`; the shared poller; the chat check): one reading of python-telegram-bot's errors."""
 
 from __future__ import annotations
 
@@ -22,4 +22,10 @@ def refusal(error: BaseException) -> str | None:
         return "403: " + redact(said.removeprefix("Forbidden: "))
     if isinstance(error, BadRequest) and "chat not found" in said.lower():
         return "400: chat not found"
+    # TELEBOT_TOPIC_ID's topic deleted or closed (or the group no forum any more): held like
+    # a refusing chat, since an admin reopening the topic makes the same send work again
+    if isinstance(error, BadRequest) and any(
+            s in said.lower() for s in ("message thread not found", "topic_closed",
+                                        "topic_deleted")):
+        return "400: " + redact(said.removeprefix("Bad Request: "))
     return None

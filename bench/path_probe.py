@@ -1,0 +1,88 @@
+"""`python bench/path_probe.py TRACE`: `telebot run`, with a stopwatch on each stage of the death →
+alert path (for bench_path.py). Every mark is (stage, pid, time.time()) kept in memory and
+written to TRACE when telebot stops; nothing is written on the path itself."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from telebot.alerts.alerter import Alerter
+from telebot.alerts.sending import Send
+from telebot.bot import alert_out
+from telebot.bot.alert_out import BotOut
+from telebot.bot.runtime import Runtime
+from telebot.processes.watcher import ProcessWatcher
+
+MARKS: list[tuple[str, int, float]] = []
+HANDLING = [0]  # the pid whose death the handler is on (the log read has none of its own)
+
+
+def handling(pid: int) -> int:
+    HANDLING[0] = pid
+    return pid
+
+
+def mark(stage: str, pid: int) -> None:
+    MARKS.append((stage, pid, time.time()))
+
+
+def around(cls: Any, name: str, stage: str, pid_of: Callable[..., int]) -> None:
+    """Marks `stage:in` and `stage:out` around `cls.name` (a coroutine function or not)."""
+    original = getattr(cls, name)
+    if hasattr(original, "__code__") and original.__code__.co_flags & 0x80:  # async
+        @functools.wraps(original)
+        async def awrapped(*args: Any, **kw: Any) -> Any:
+            pid = pid_of(*args, **kw)
+            mark(f"{stage}:in", pid)
+            try:
+                return await original(*args, **kw)
+            finally:
+                mark(f"{stage}:out", pid)
+        setattr(cls, name, awrapped)
+    else:
+        @functools.wraps(original)
+        def wrapped(*args: Any, **kw: Any) -> Any:
+            pid = pid_of(*args, **kw)
+            mark(f"{stage}:in", pid)
+            try:
+                return original(*args, **kw)
+            finally:
+                mark(f"{stage}:out", pid)
+        setattr(cls, name, wrapped)
+
+
+def _send_pid(self: BotOut, message: Send) -> int:
+    import re
+
+    found = re.search(r"<code>(\d+)</code>", message.text)
+    return int(found.group(1)) if found else 0
+
+
+def install() -> None:
+    around(ProcessWatcher, "_fired", "wake", lambda self, pid: pid)
+    around(alert_out, "on_process_exited", "handler", lambda a, v, update: handling(update.pid))
+    around(Alerter, "read_log", "read_log", lambda self: HANDLING[0])
+    around(Runtime, "ended_view", "ended_view", lambda self, pid, started, at: pid)
+    around(Alerter, "_write_end", "write_end", lambda self, row, *a: row.pid)
+    around(Alerter, "_end", "end", lambda self, row, *a, **k: row.pid)
+    around(BotOut, "send", "send", _send_pid)
+
+
+def main() -> int:
+    trace = sys.argv[1]
+    install()
+    atexit.register(lambda: Path(trace).write_text(json.dumps(MARKS)))
+    from telebot.cli import main as cli
+
+    return cli(["run"])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,241 @@
+"""Keep alive (♻️) in Telegram: /keepalive (the kept tasks, each with an off button),
+/keepalive <pid> on|off, the ♻️ buttons under /details and end alerts, and the replayer the
+keeper (`keepalive.keeper`) drives: ikabot's menu run unattended, its screen shown only when
+the owner must type the password (the 🔒 screen, 10 minutes)."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import logging
+import time
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+
+from telebot.bot.callbacks import Kind, make, pressed
+from telebot.bot.context import BotContext
+from telebot.bot.menu_handlers import alert_markup
+from telebot.bot.menu_manager import STARTED_WAIT, MenuManager
+from telebot.bot.permissions import for_actors, in_bots_chat
+from telebot.bot.replies import reply
+from telebot.keepalive.chain import is_kept
+from telebot.keepalive.keeper import Keeper, Restart
+from telebot.menu.recorded import Recording, from_row
+from telebot.menu.replay import no_twin, replay
+from telebot.menu.session import MenuSession, View, started_terminal
+from telebot.tasks.model import Task
+from telebot.views import render
+
+log = logging.getLogger(__name__)
+
+PASSWORD_WAIT = 600.0  # seconds the owner has to type the password a restart needs
+USAGE = ("Usage: /keepalive lists the kept tasks; /keepalive &lt;pid&gt; on|off keeps one alive "
+         "(or not). Only a task with recorded answers (started from /menu) can be kept alive.")
+
+
+def _data(kind: Kind, pid: int, ticks: int) -> str:
+    return make(kind, f"{pid}.{ticks}")
+
+
+def on_button(rec: Recording) -> InlineKeyboardButton:
+    return InlineKeyboardButton("♻️ Keep alive",
+                                callback_data=_data(Kind.KEEP_ON, rec.pid, rec.start_ticks))
+
+
+def off_button(rec: Recording, label: str = "♻️ off") -> InlineKeyboardButton:
+    return InlineKeyboardButton(label,
+                                callback_data=_data(Kind.KEEP_OFF, rec.pid, rec.start_ticks))
+
+
+class KeptReplayer:
+    """What the keeper replays through: the /menu manager's one session, unattended."""
+
+    def __init__(self, mgr: MenuManager, password_wait: float = PASSWORD_WAIT) -> None:
+        self.mgr, self.password_wait = mgr, password_wait
+
+    def busy(self) -> bool:
+        return self.mgr.open_session() is not None
+
+    async def replay_kept(self, rec: Recording) -> Restart:
+        problem = await self.mgr.open(rec.steps, rec, unattended=True)
+        session = self.mgr.open_session()
+        if problem or session is None:
+            return Restart(reason=html.unescape(problem or "ikabot's menu did not start"))
+        why: list[str] = []
+
+        async def at_echo_off(view: View) -> bool:
+            return await self._password(session, rec, view, why)
+
+        try:
+            # the harm-twice guard of 🔁 Run it, right before each answer is typed
+            guard = no_twin(session, self.mgr.rt.refresh, rec.action, rec.account)
+            outcome = await replay(session, rec.steps, guard, at_echo_off)
+            deadline = time.monotonic() + STARTED_WAIT
+            while outcome.done and not session.started and not session.ended.is_set() and \
+                    time.monotonic() < deadline:
+                await session.next_settle(session.generation, deadline - time.monotonic())
+            log.info("keep-alive replay of pid %d: %s; session %s", rec.pid,
+                     outcome.explain(len(rec.steps)), session.end_reason or "open")
+            if session.started:
+                return Restart(session.started[0].pid, session.started[0].start_ticks)
+            if outcome.done:
+                return Restart(reason="all recorded answers given, but no task started")
+            return Restart(reason=why[0] if why else outcome.explain(len(rec.steps)))
+        finally:
+            await session.close("♻️ keep-alive's replay is over")
+
+    async def _password(self, session: MenuSession, rec: Recording, view: View,
+                        why: list[str]) -> bool:
+        """ikabot's own password prompt (echo off, `Password:`), and only it: typed from
+        IKABOT_PASSWORD with TELEBOT_KEEPALIVE_LOGIN=1, else asked of the owner."""
+        if not view.echo_off or view.question.choices or \
+                not view.question.prompt.strip().endswith("Password:"):
+            return False
+        settings = self.mgr.rt.settings
+        terminal = started_terminal(session)
+        if settings.keepalive_login and settings.password:
+            if terminal.echo():
+                return False
+            terminal.type_line(settings.password)  # echo off: never shown, never recorded
+            return True
+        before = terminal_inputs(session)
+        await self.mgr.show(session)
+        with contextlib.suppress(TelegramError):
+            await self.mgr.bot.send_message(
+                self.mgr.rt.chat_id,
+                f"♻️ Restarting {html.escape(rec.action)} (was pid {rec.pid}): ikabot asks the "
+                f"password of {html.escape(rec.account.label)}. Type it here within "
+                f"{round(self.password_wait / 60)} minutes (telebot deletes it from the chat), "
+                "or /cancel. With TELEBOT_KEEPALIVE_LOGIN=1 telebot types IKABOT_PASSWORD "
+                "itself.", parse_mode="HTML")
+        deadline = time.monotonic() + self.password_wait
+        while terminal_inputs(session) == before and not session.ended.is_set() and \
+                time.monotonic() < deadline:
+            await session.next_settle(session.generation, min(5.0, deadline - time.monotonic()))
+        if terminal_inputs(session) == before:
+            why.append("the password was needed, and nobody typed it within "
+                       f"{round(self.password_wait / 60)} minutes")
+            return False
+        return not session.ended.is_set()
+
+
+def terminal_inputs(session: MenuSession) -> float:
+    """When the session was last typed into (the owner's reply moves it)."""
+    return session._last_input
+
+
+async def details_note(keeper: Keeper | None, mgr: MenuManager | None,
+                       task: Task) -> tuple[str, list[InlineKeyboardButton]]:
+    """For /details: the task's keep-alive and its chain, and its ♻️ button."""
+    if keeper is None or mgr is None:
+        return "", []
+    rec = await mgr.recording_of(task)
+    if rec is None:
+        return "", []
+    ks = keeper.state.keepalive
+    kept = await keeper.state.run(ks.get, rec.pid, rec.start_ticks)
+    on = is_kept(rec.action, kept.want if kept else None, keeper.settings.keepalive)
+    lines = [f"♻️ Kept alive{' (TELEBOT_KEEPALIVE)' if on and not (kept and kept.want) else ''}"
+             if on else "♻️ Not kept alive."]
+    if kept is not None and kept.of_pid is not None:
+        lines.append(f"♻️ Restarted from pid {kept.of_pid}: /details {kept.of_pid}")
+    if kept is not None and kept.note:
+        lines.append(html.escape(kept.note))
+    return "\n".join(lines), [off_button(rec, "♻️ Stop keeping alive") if on else on_button(rec)]
+
+
+def alert_buttons(mgr: MenuManager | None, keeper: Keeper | None, dedup_key: str) -> str | None:
+    """An end alert's buttons: 🔁 Run again (`menu_handlers.alert_markup`) and ♻️ Keep alive
+    for a task with answers that is not kept. On the state's writer thread."""
+    base = alert_markup(mgr, dedup_key)
+    kind, _, rest = dedup_key.partition(":")
+    pid, _, ticks = rest.partition(":")
+    if keeper is None or kind != "end" or not (pid.isdigit() and ticks.isdigit()):
+        return base
+    rec = from_row(keeper.state.recordings.get(int(pid), int(ticks)))
+    kept = keeper.state.keepalive.get(int(pid), int(ticks))
+    if rec is None or is_kept(rec.action, kept.want if kept else None, keeper.settings.keepalive):
+        return base
+    rows = json.loads(base)["inline_keyboard"] if base else []
+    rows.append([on_button(rec).to_dict()])
+    return json.dumps({"inline_keyboard": rows})
+
+
+# ---- handlers (registered in `bot.handlers`)
+
+
+@in_bots_chat
+@for_actors
+async def cmd_keepalive(update: Update, context: BotContext) -> None:
+    keeper, mgr = context.bot_data.keeper, context.menu
+    args = context.args or []
+    if keeper is None:
+        await reply(context, "Keep-alive is not running yet.")
+        return
+    if not args:
+        await reply(context, *await kept_list(keeper, mgr))
+        return
+    if len(args) != 2 or not args[0].isdigit() or args[1].lower() not in ("on", "off"):
+        await reply(context, USAGE)
+        return
+    pid = int(args[0])
+    tasks = [t for t in await context.runtime.refresh() if t.pid == pid]
+    rec = None
+    for task in sorted(tasks, key=lambda t: (t.alive, t.started), reverse=True):
+        rec = rec or await mgr.recording_of(task)
+    rec = rec or await mgr.newest(pid)
+    if rec is None:
+        await reply(context, f"pid {pid} has no recorded answers, so it cannot be kept alive: "
+                             "a task started from /menu (or 🔁 Run again) has them.")
+        return
+    await reply(context, html.escape(await keeper.turn(rec, args[1].lower() == "on")))
+
+
+async def kept_list(keeper: Keeper, mgr: MenuManager) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The running tasks kept alive (by TELEBOT_KEEPALIVE or an owner's word), and those
+    whose restart is due; each with its off button."""
+    lines, rows = ["♻️ <b>Kept alive</b>"], []
+    ks = keeper.state.keepalive
+    for task in await mgr.rt.refresh():
+        rec = await mgr.recording_of(task) if task.state == "running" else None
+        kept = await keeper.state.run(ks.get, rec.pid, rec.start_ticks) if rec else None
+        if rec is None or not is_kept(rec.action, kept.want if kept else None,
+                                      keeper.settings.keepalive):
+            continue
+        lines.append(f"• {html.escape(render.clip(rec.action, 40))} <code>{rec.pid}</code> · "
+                     f"{html.escape(render.clip(rec.account.label, 60))}")
+        rows.append([off_button(rec, f"♻️ off: {render.clip(rec.action, 24)} {rec.pid}")])
+    for kept in await keeper.state.run(ks.due):
+        lines.append(f"• {html.escape(kept.action)} <code>{kept.pid}</code> ended: "
+                     f"{html.escape(kept.note or '')}")
+    if len(lines) == 1:
+        lines.append("None. /keepalive &lt;pid&gt; on keeps a task alive (one started from "
+                     "/menu); TELEBOT_KEEPALIVE names actions kept alive always.")
+    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
+
+
+async def _pressed(update: Update, context: BotContext, on: bool) -> None:
+    query, button = pressed(update)
+    pid, ticks = button.pair
+    keeper, mgr = context.bot_data.keeper, context.menu
+    rec = await mgr.recording(int(pid), int(ticks))
+    if keeper is None or rec is None:
+        await query.answer("Nothing recorded: it cannot be kept alive.", show_alert=True)
+        return
+    said = await keeper.turn(rec, on)
+    await query.answer(render.clip(said, 190))
+    await reply(context, html.escape(said))
+
+
+@in_bots_chat
+@for_actors
+async def on_keep_on(update: Update, context: BotContext) -> None:
+    await _pressed(update, context, True)
+
+
+@in_bots_chat
+@for_actors
+async def on_keep_off(update: Update, context: BotContext) -> None:
+    await _pressed(update, context, False)
