@@ -11,7 +11,7 @@ from pathlib import Path
 
 import ikabotlog  # noqa: F401  (first: ikabot's log into a temp dir, not /tmp/ikabot.log)
 import pytest
-from ikabotdata import Account, IkabotDir, LegacyFile, other_program, spawn_task
+from ikabotdata import Account, IkabotDir, LegacyFile, building_status, other_program, spawn_task
 
 from telebot.demo.fakeapi import FakeBotAPI
 
@@ -61,6 +61,17 @@ def ikabot_dir(tmp_path: Path) -> IkabotDir:
     d = IkabotDir(tmp_path / "home")
     d.set_telegram(TOKEN, CHAT, ALICE)
     return d
+
+
+@pytest.fixture
+def world(ikabot_dir: IkabotDir, spawn):
+    """Alice pirating (5/10 via processDetails) and running a web server; Bob building."""
+    pirate, web, builder = spawn(), spawn(), spawn()
+    ikabot_dir.add_pirate(ALICE, pirate.pid)
+    ikabot_dir.add_webserver(ALICE, web.pid)
+    ikabot_dir.add_task(BOB, builder.pid, "constructionList",
+                        building_status("Athens", "Academy", 4, 3720, 11040))
+    return {"dir": ikabot_dir, "pirate": pirate, "web": web, "builder": builder}
 
 
 @pytest.fixture

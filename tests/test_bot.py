@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from botharness import OWNER, fast_settings, running_bot
-from conftest import ALICE, BOB, TOKEN
+from conftest import ALICE, TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ikabotdata import IkabotDir, building_status
+from ikabotdata import IkabotDir
 from util import until
 
 from telebot.demo.fakeapi import FakeBotAPI
@@ -30,17 +30,6 @@ from telebot.views import render
 from telebot.views.page import details_html
 
 STRANGER = 666
-
-
-@pytest.fixture
-def world(ikabot_dir: IkabotDir, spawn):
-    """Alice pirating (5/10 via processDetails) and running a web server; Bob building."""
-    pirate, web, builder = spawn(), spawn(), spawn()
-    ikabot_dir.add_pirate(ALICE, pirate.pid)
-    ikabot_dir.add_webserver(ALICE, web.pid)
-    ikabot_dir.add_task(BOB, builder.pid, "constructionList",
-                        building_status("Athens", "Academy", 4, 3720, 11040))
-    return {"dir": ikabot_dir, "pirate": pirate, "web": web, "builder": builder}
 
 
 def settings_for(world, api, tmp_path: Path, **kw):

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 from botharness import fast_settings, running_bot
-from conftest import ALICE, BOB
-from ikabotdata import IkabotDir, building_status
 from telegram import Bot
 from telegram.error import BadRequest
 
@@ -128,16 +126,6 @@ async def test_loopback_api_accepts_only_a_real_png_and_a_short_caption(api: Fak
         with pytest.raises(BadRequest, match="parse entities"):
             await bot.send_photo(42, pic.png, caption="<b>open", parse_mode="HTML")
     assert api.sent()[-1]["photo"]["png"] == pic.png
-
-
-@pytest.fixture
-def world(ikabot_dir: IkabotDir, spawn):
-    pirate, web, builder = spawn(), spawn(), spawn()
-    ikabot_dir.add_pirate(ALICE, pirate.pid)
-    ikabot_dir.add_webserver(ALICE, web.pid)
-    ikabot_dir.add_task(BOB, builder.pid, "constructionList",
-                        building_status("Athens", "Academy", 4, 3720, 11040))
-    return {"dir": ikabot_dir, "pirate": pirate, "web": web, "builder": builder}
 
 
 async def test_timeline_command_sends_the_picture_of_what_telebot_saw(world, api, tmp_path):

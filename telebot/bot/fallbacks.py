@@ -50,12 +50,13 @@ async def _unknown_command(update: Update, context: BotContext) -> None:
 
 async def on_plain_text(update: Update, context: BotContext) -> None:
     """A text with no /menu open ("hello"): in the owner's private chat, a hint naming /help,
-    as an unknown command gets. Not in a group (people talk there), not from a stranger, and
-    not on ikabot's shared token: there a plain reply may be the player's answer to ikabot."""
+    as an unknown command gets. Not in a group (people talk there), not from a stranger. On
+    ikabot's shared token no such text reaches here: the poller leaves it to ikabot (it may be
+    the player's answer to ikabot's question)."""
     chat, message = update.effective_chat, update.effective_message
     if chat is None or message is None or chat.type != "private":
         return
-    if not context.runtime.settings.dedicated_token or not user_may_act(update, context):
+    if not user_may_act(update, context):
         return
     if not context.runtime.permissions.is_bots_chat(chat.id):
         return

@@ -5,6 +5,7 @@ as *stopped*."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from telebot.state.db import Database
 from telebot.state.rows import AgainButton, KillButton, StopRequest
@@ -18,42 +19,45 @@ class ControlStore:
         self.db = db
 
     def add_kill_button(self, button: KillButton) -> None:
-        with self.db.transaction() as c:
-            c.execute("DELETE FROM kill_buttons WHERE expires_at < ?",
-                      (time.time() - BUTTONS_KEPT,))
-            c.execute("INSERT INTO kill_buttons VALUES(:nonce, :pid, :start_ticks, :started, "
-                      ":action, :account, :expires_at, :used_at)", button.__dict__)
+        self._add("kill_buttons", button.__dict__)
 
     def kill_button(self, nonce: str) -> KillButton | None:
-        row = self.db.conn.execute("SELECT * FROM kill_buttons WHERE nonce=?",
-                                   (nonce,)).fetchone()
-        return None if row is None else KillButton(**dict(row))
+        row = self._row("kill_buttons", nonce)
+        return None if row is None else KillButton(**row)
 
     def use_kill_button(self, nonce: str, now: float) -> KillButton | None:
         """Spend a button once: the button if it was unused and not expired, else None."""
-        with self.db.transaction() as c:
-            cur = c.execute("UPDATE kill_buttons SET used_at=? WHERE nonce=? AND used_at IS NULL "
-                            "AND expires_at>=?", (now, nonce, now))
-        return self.kill_button(nonce) if cur.rowcount == 1 else None
+        return self.kill_button(nonce) if self._spend("kill_buttons", nonce, now) else None
 
     def add_again_button(self, button: AgainButton) -> None:
-        with self.db.transaction() as c:
-            c.execute("DELETE FROM again_buttons WHERE expires_at < ?",
-                      (time.time() - BUTTONS_KEPT,))
-            c.execute("INSERT INTO again_buttons VALUES(:nonce, :pid, :start_ticks, "
-                      ":acknowledged, :expires_at, :used_at)", button.__dict__)
+        self._add("again_buttons", button.__dict__)
 
     def again_button(self, nonce: str) -> AgainButton | None:
-        row = self.db.conn.execute("SELECT * FROM again_buttons WHERE nonce=?",
-                                   (nonce,)).fetchone()
-        return None if row is None else AgainButton(**dict(row))
+        row = self._row("again_buttons", nonce)
+        return None if row is None else AgainButton(**row)
 
     def use_again_button(self, nonce: str, now: float) -> AgainButton | None:
         """Spend a 🔁 Run it once: the button if it was unused and not expired, else None."""
+        return self.again_button(nonce) if self._spend("again_buttons", nonce, now) else None
+
+    # /kill's and 🔁 Run it's confirmations are one kind of thing: a nonce used once, before
+    # it expires; `table` is one of those two names, never outside input
+    def _add(self, table: str, fields: dict[str, Any]) -> None:
+        names = ", ".join(fields)
+        values = ", ".join(f":{name}" for name in fields)
         with self.db.transaction() as c:
-            cur = c.execute("UPDATE again_buttons SET used_at=? WHERE nonce=? AND used_at IS "
-                            "NULL AND expires_at>=?", (now, nonce, now))
-        return self.again_button(nonce) if cur.rowcount == 1 else None
+            c.execute(f"DELETE FROM {table} WHERE expires_at < ?", (time.time() - BUTTONS_KEPT,))
+            c.execute(f"INSERT INTO {table}({names}) VALUES({values})", fields)
+
+    def _row(self, table: str, nonce: str) -> dict[str, Any] | None:
+        row = self.db.conn.execute(f"SELECT * FROM {table} WHERE nonce=?", (nonce,)).fetchone()
+        return None if row is None else dict(row)
+
+    def _spend(self, table: str, nonce: str, now: float) -> bool:
+        with self.db.transaction() as c:
+            cur = c.execute(f"UPDATE {table} SET used_at=? WHERE nonce=? AND used_at IS NULL "
+                            "AND expires_at>=?", (now, nonce, now))
+        return bool(cur.rowcount == 1)
 
     def request_stop(self, pid: int, start_ticks: int, by: str, at: float) -> None:
         """Written (and committed) before the signal: the end is then told as *stopped*."""
