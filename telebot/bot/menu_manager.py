@@ -203,9 +203,7 @@ async def record_started(mgr: MenuManager, session: MenuSession, started: Starte
     keep-alive's: its end alert is edited instead); tracked from now on."""
     t = started.task
     again = session.again_of if not session.started[:-1] else None
-    await mgr.rt.state.run(mgr.rt.state.recordings.add, to_row(Recording(
-        started.pid, started.start_ticks, t.action, t.account, tuple(started.steps),
-        time.time(), again)))
+    await mgr.rt.state.run(mgr.rt.state.recordings.add, to_row(started.recording(again)))
     if session.token in mgr.unattended:  # keep-alive's: its end alert is edited
         await mgr.rt.refresh()
         return

@@ -121,12 +121,19 @@ class Terminal:
     """One running menu process and what its screen shows now."""
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path | None = None,
-                 on_output: Callable[[], None] | None = None) -> None:
+                 on_output: Callable[[], None] | None = None, *,
+                 size: tuple[int, int] | None = None,
+                 tee: Callable[[bytes], None] | None = None) -> None:
+        """`size` (rows, columns) is the terminal's as ikabot sees it (the player's window at
+        the console); the emulated screen stays COLUMNS × ROWS, as /menu reads it, so a
+        question reads the same at any window size. `tee` gets every byte the menu prints
+        (the console passes them on to the player's terminal)."""
         self.screen = pyte.Screen(COLUMNS, ROWS)
         self._stream = pyte.ByteStream(self.screen)
         self._on_output = on_output
+        self._tee = tee
         self.proc = PtyProcess.spawn(argv, env=env, cwd=str(cwd) if cwd else None,
-                                     dimensions=(ROWS, COLUMNS),
+                                     dimensions=size or (ROWS, COLUMNS),
                                      preexec_fn=child_setup(os.getpid()))
         self.proc.delayafterclose = 0  # close() would block the event loop for it
         self.pid: int = self.proc.pid
@@ -162,7 +169,7 @@ class Terminal:
                 data = os.read(self.proc.fd, 65536)
                 if not data:
                     break
-                self._stream.feed(data)
+                self._feed(data)
         self._stop_reading()
         self.eof.set()
         if self._on_output is not None:
@@ -179,9 +186,14 @@ class Terminal:
             self._stop_reading()
             self.eof.set()
         else:
-            self._stream.feed(data)
+            self._feed(data)
         if self._on_output is not None:
             self._on_output()
+
+    def _feed(self, data: bytes) -> None:
+        self._stream.feed(data)  # first the screen, then the player: what they see, it has
+        if self._tee is not None:
+            self._tee(data)
 
     def _stop_reading(self) -> None:
         with contextlib.suppress(ValueError, OSError):
@@ -207,6 +219,10 @@ class Terminal:
         """Type `text` and Enter, as the player at a keyboard would: queued, and written as
         the terminal takes it. False (nothing queued) when it would not fit in the queue."""
         return not self.closed and self._typed.put(text.encode("utf-8", "replace") + b"\r")
+
+    def type_keys(self, data: bytes) -> bool:
+        """Keys as pressed at the console, passed on unchanged (queued as `type_line`)."""
+        return not self.closed and self._typed.put(data)
 
     def waiting_input(self) -> int:
         """Bytes typed that the terminal has not taken yet."""
