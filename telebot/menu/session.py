@@ -169,8 +169,10 @@ class MenuSession:
                     view = self.view()
                     if view != self._published:
                         self._published = view
-                        self._last_publish = time.monotonic()
                         await self.publish(view)
+                        # from the end of the edit: one that waited out a 429 is not
+                        # followed by another at once
+                        self._last_publish = time.monotonic()
         except Exception:
             log.exception("menu session %s failed", self.token)
             self.end_reason = self.end_reason or "telebot's side of the session failed"
