@@ -4,7 +4,15 @@ The menu is started so that the tasks it forks outlive it, the terminal and tele
 - SIGHUP ignored (set in the child before exec, inherited through ikabot's fork): the kernel
   sends SIGHUP to the terminal's foreground process group (the menu's, where ikabot's tasks
   live, ignoring only SIGINT) when the menu, the session leader, exits or the master closes;
-- ending a session signals the menu's pid alone, never its process group.
+- ending a session signals the menu's pid alone, never its process group;
+- no menu outlives telebot: the menu asks the kernel for SIGTERM when telebot dies
+  (`PR_SET_PDEATHSIG`, set in the child before exec; it survives the exec, and is not
+  inherited by what the menu forks, so ikabot's tasks are not touched). The kernel sends it
+  when the *thread* that forked the menu ends: that is the event loop's (a `Terminal` is made
+  on the loop), which in `telebot run` is the main thread (`asyncio.run`), alive as long as
+  telebot is; a loop run in another thread ends only after `serve` has closed the menu. A
+  telebot killed before the menu's record is gone leaves that record, and the next telebot
+  ends the menu by pid and identity (`bot.menu_manager.end_leftovers`).
 
 Nothing here blocks the event loop: the terminal's master is non-blocking, and what is typed
 goes into a bounded queue (`INPUT_LIMIT`) that a writer callback drains as the menu reads. A
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import select
@@ -34,8 +43,33 @@ STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL to the menu
 INPUT_LIMIT = 16 * 1024  # bytes typed but not yet taken by the terminal
 
 
-def _ignore_sighup() -> None:
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _libc_prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up in telebot (never in the forked child); None off Linux."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
+
+
+def child_setup(parent: int) -> Callable[[], None]:
+    """What the menu's child does before exec: SIGHUP ignored (its tasks inherit that), and
+    SIGTERM when telebot (`parent`) dies. A telebot that died between the fork and the
+    prctl is noticed by the child's new parent, and the child does not go on."""
+
+    def setup() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        if _PRCTL is not None:
+            _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return setup
 
 
 class InputQueue:
@@ -100,7 +134,7 @@ class Terminal:
         self._tee = tee
         self.proc = PtyProcess.spawn(argv, env=env, cwd=str(cwd) if cwd else None,
                                      dimensions=size or (ROWS, COLUMNS),
-                                     preexec_fn=_ignore_sighup)
+                                     preexec_fn=child_setup(os.getpid()))
         self.proc.delayafterclose = 0  # close() would block the event loop for it
         self.pid: int = self.proc.pid
         self.closed = False
