@@ -25,6 +25,8 @@ from telebot.menu.recorded import Recording, Step, from_row, to_row
 from telebot.menu.replay import Guard, no_twin, replay
 from telebot.menu.session import GROUP_INTERVAL, MIN_INTERVAL, MenuSession, View
 from telebot.menu.spotter import Started
+from telebot.processes import leftover, liveness
+from telebot.state import MenuProcess
 from telebot.tasks.model import Task
 
 log = logging.getLogger(__name__)
@@ -115,7 +117,8 @@ class MenuManager:
                     why=html.escape(e.strerror or str(e)))
             self.session, self.screen = session, screen
             log.info("menu session %s started (pid %d)", session.token, session.pid)
-            self._keep(asyncio.create_task(self._watch_end(session)))
+            proc = await remember(self.rt, session.pid)
+            self._keep(asyncio.create_task(self._watch_end(session, proc)))
             if steps and not unattended:
                 self._keep(asyncio.create_task(self._replay(session, steps, again_of,
                                                             acknowledged)))
@@ -125,9 +128,11 @@ class MenuManager:
         self._replays.add(task)
         task.add_done_callback(self._replays.discard)
 
-    async def _watch_end(self, session: MenuSession) -> None:
-        await session.ended.wait()
+    async def _watch_end(self, session: MenuSession, proc: MenuProcess | None) -> None:
+        await session.ended.wait()  # the menu's process has ended (`Terminal.close`)
         log.info("menu session %s ended: %s", session.token, session.end_reason)
+        if proc is not None:
+            await self.rt.state.run(self.rt.state.menus.remove, proc)
 
     async def close(self, reason: str) -> bool:
         session = self.open_session()
@@ -172,14 +177,35 @@ class MenuManager:
             await self.bot.send_message(self.rt.chat_id, text, parse_mode=ParseMode.HTML)
 
 
+async def remember(rt: Runtime, pid: int) -> MenuProcess | None:
+    """The menu's process recorded (pid + identity) until it ends: a telebot killed
+    meanwhile leaves the record, and the next one ends that menu (`end_leftovers`)."""
+    ticks = liveness.start_ticks(pid)
+    if ticks is None:
+        return None  # ended already
+    proc = MenuProcess(pid, ticks, liveness.boot_id(), time.time())
+    await rt.state.run(rt.state.menus.add, proc)
+    return proc
+
+
+async def end_leftovers(rt: Runtime) -> None:
+    """At start: the menus a previous telebot left running (it was killed before it could end
+    them, and the kernel's parent-death signal did not), each ended by its pid and identity
+    only (`processes.leftover`): a pid taken by another process since is never touched, and
+    the tasks such a menu started are not its pid, so they go on."""
+    for proc in await rt.state.run(rt.state.menus.all):
+        how = await leftover.end_recorded(proc.pid, proc.start_ticks, proc.boot_id)
+        log.info("a menu left by an earlier telebot (pid %d): %s", proc.pid, how)
+        if how is not leftover.Leftover.STAYS:
+            await rt.state.run(rt.state.menus.remove, proc)
+
+
 async def record_started(mgr: MenuManager, session: MenuSession, started: Started) -> None:
     """A task the session started: its answers recorded, the chat told (not for
     keep-alive's: its end alert is edited instead); tracked from now on."""
     t = started.task
     again = session.again_of if not session.started[:-1] else None
-    await mgr.rt.state.run(mgr.rt.state.recordings.add, to_row(Recording(
-        started.pid, started.start_ticks, t.action, t.account, tuple(started.steps),
-        time.time(), again)))
+    await mgr.rt.state.run(mgr.rt.state.recordings.add, to_row(started.recording(again)))
     if session.token in mgr.unattended:  # keep-alive's: its end alert is edited
         await mgr.rt.refresh()
         return

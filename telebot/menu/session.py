@@ -90,6 +90,7 @@ def started_terminal(session: MenuSession) -> Terminal:
 
 Publish = Callable[[View], Awaitable[None]]
 OnStarted = Callable[["MenuSession", Started], Awaitable[None]]
+Tee = Callable[[bytes], None]  # gets what the menu prints (the console's screen)
 
 
 class MenuSession:
@@ -118,8 +119,10 @@ class MenuSession:
         self._shown_generation = 0
         self._runner: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self.terminal = Terminal(self.argv, self.env, on_output=self._output)
+    def start(self, size: tuple[int, int] | None = None, tee: Tee | None = None) -> None:
+        """`size` and `tee`: the console's window and screen (`Terminal`, `console`)."""
+        self.terminal = Terminal(self.argv, self.env, on_output=self._output, size=size,
+                                 tee=tee)
         self.pid = self.terminal.pid
         self._runner = asyncio.create_task(self._run(), name=f"menu-{self.token}")
 
@@ -197,11 +200,14 @@ class MenuSession:
         q = self.view().question
         if not t.type_line(text):
             return Typed(False, echo_off)
-        self._last_input = time.monotonic()
-        step = step_of(q, text, kind, echo_off)
-        if step is not None:
-            self.steps.append(step)
+        self.record(q, text, kind, echo_off)
         return Typed(True, echo_off)
+
+    def record(self, q: Question, text: str, kind: StepKind, echo_off: bool) -> None:
+        """Keep an answer typed (here, or at the console: `console`), as `step_of` says."""
+        self._last_input = time.monotonic()
+        if (step := step_of(q, text, kind, echo_off)) is not None:
+            self.steps.append(step)
 
     async def next_settle(self, after: int, timeout: float) -> bool:
         """Wait until the screen settled after generation `after`; False on timeout."""
