@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -33,9 +34,23 @@ IDLE_LIMIT = 600.0  # a session nobody answered for this long ends
 CLOSE_WAIT = 5.0  # seconds after the last answer a closing session waits for its new task
 
 
+# A terminal control sequence, whole (ECMA-48), 7-bit or 8-bit: a string one (OSC, DCS, SOS,
+# PM, APC) up to its BEL or ST (or the ESC of the next, or the end of the text), a CSI with
+# its parameter, intermediate and final bytes, SS2/SS3 with the character it shifts, any
+# other escape with its intermediates and final byte. Dropping only the ESC would leave `[A`
+# (the rest of an arrow key) for ikabot to read.
+CONTROL_SEQUENCE = re.compile(
+    r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[NO]|[\x8e\x8f]).?"
+    r"|\x1b[ -/]*[0-~]?")
+
+
 def one_line(text: str) -> str:
     """A reply as one line of printable text: a message's line breaks would answer the
-    questions after this one, and a control character is a signal (^C, ^Z) or an editing key."""
+    questions after this one, a control character is a signal (^C, ^Z) or an editing key,
+    and a control sequence (an arrow key, a title) goes whole, never in pieces."""
+    text = CONTROL_SEQUENCE.sub("", text)
     return "".join(ch for ch in " ".join(text.splitlines()) if ch.isprintable())
 
 
