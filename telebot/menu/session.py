@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from telebot.i18n import N_
 from telebot.logsafe import looks_secret
 from telebot.menu.recorded import Step, StepKind
 from telebot.menu.screen import Question, question, text_for_chat
@@ -66,8 +67,9 @@ class Typed:
 
 
 REFUSED = Typed(False)
-NOT_READING = ("⚠️ Not typed: ikabot's menu has not read what was typed before (it is busy, "
-               "or not reading at all). Send it again when the screen asks, or /cancel.")
+NOT_READING = N_("⚠️ Not typed: ikabot's menu has not read what was typed before (it is "
+                 "busy, or not reading at all). Send it again when the screen asks, or "
+                 "/cancel.")
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ class MenuSession:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout)
                 if time.monotonic() - self._last_input > self.idle_limit:
-                    self.end_reason = "nobody answered for 10 minutes"
+                    self.end_reason = N_("nobody answered for 10 minutes")
                     break
                 if self._changed.is_set():
                     await self._quiet()
@@ -188,10 +190,10 @@ class MenuSession:
                         await self.publish(view)
         except Exception:
             log.exception("menu session %s failed", self.token)
-            self.end_reason = self.end_reason or "telebot's side of the session failed"
+            self.end_reason = self.end_reason or N_("telebot's side of the session failed")
         finally:
             if not self.end_reason and terminal.eof.is_set():
-                self.end_reason = "ikabot's menu exited"
+                self.end_reason = N_("ikabot's menu exited")
             await self._finish()
 
     async def _quiet(self) -> None:
