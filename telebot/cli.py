@@ -1,4 +1,4 @@
-"""The `telebot` command: run | status | check | demo.
+"""The `telebot` command: run | status | check | health | ikabot | demo.
 
 Expected failures end with one line on stderr and exit status 2 (docs/contract.md section 2); the
 line says what to fix. Nothing here writes ikabot's files.
@@ -254,6 +254,12 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ikabot(args: argparse.Namespace) -> int:
+    from telebot.menu.console import run_console
+
+    return run_console(_settings()[0], list(args.args))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from telebot.demo.run import run_demo
 
@@ -322,6 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("health", help="exit 0 when telebot's loop beat within a minute "
                        "(a container HEALTHCHECK)", **documented)
     p.set_defaults(func=cmd_health)
+    p = sub.add_parser("ikabot", help="ikabot's own menu in this terminal, its answers "
+                       "recorded for Run again (start ikabot this way)", **documented)
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
+                   help="ikabot's answers given ahead, as `ikabot` takes them")
+    p.set_defaults(func=cmd_ikabot)
     p = sub.add_parser("demo", help="see the whole thing work, no account or Telegram needed")
     p.add_argument("--keep-running", action="store_true",
                    help="leave the demo up until Ctrl-C, to watch it")

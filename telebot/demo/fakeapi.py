@@ -155,10 +155,10 @@ def _check_markup(markup: Any) -> dict[str, Any] | None:
         except ValueError:
             raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object") \
                 from None
-    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
-    if not isinstance(rows, list):
+    if not isinstance(markup, dict) or not isinstance(markup.get("inline_keyboard"), list):
         raise ApiError(400, "Bad Request: can't parse inline keyboard button: field "
                             "\"inline_keyboard\" must be an Array")
+    rows = markup["inline_keyboard"]
     if sum(len(row) if isinstance(row, list) else 1 for row in rows) > 100:
         raise ApiError(400, "Bad Request: reply markup is too long")
     for row in rows:
@@ -328,7 +328,7 @@ class _Player(_Server):
             update.setdefault("update_id", next(self._ids))
             self._queues[token or self.token].updates.append(update)
             self._cond.notify_all()
-            return update["update_id"]
+            return int(update["update_id"])
 
     def add_message(self, text: str, chat_id: int = 42, user_id: int = 42,
                     chat_type: str = "private", date: float | None = None,

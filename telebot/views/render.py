@@ -562,7 +562,7 @@ def html_to_text(markup: str) -> str:
 def as_json(tasks: Sequence[Task]) -> dict[str, Any]:
     """`telebot status --json`: the contract's shape (docs/contract.md section 2), strict JSON:
     a NaN or Infinity from ikabot's details (Python's json writes them) becomes null."""
-    return _finite({"processes": [task_json(t) for t in tasks]})
+    return {"processes": [_finite(task_json(t)) for t in tasks]}
 
 
 def _finite(value: Any) -> Any:
