@@ -32,6 +32,7 @@ from telegram import Bot, Update
 from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from telebot.bot.telegram_errors import retry_after_seconds
+from telebot.i18n import _, number
 from telebot.logsafe import redact
 from telebot.state import StateDB
 
@@ -172,7 +173,7 @@ class SharedPoller:
     async def tick(self) -> int:
         """One poll; returns how many of telebot's updates it handed over."""
         handed = 0
-        for _ in range(5):  # a full batch that the janitor shortened: look again at once
+        for _try in range(5):  # a full batch that the janitor shortened: look again at once
             try:
                 updates = await self.bot.get_updates(timeout=0, limit=BATCH)
             except Conflict:
@@ -266,10 +267,10 @@ class SharedPoller:
 
 def blind_spot_text(until_clock: str, confirm_minutes: float) -> str:
     """What the owner is told once when the shared token's queue hides their commands."""
-    return ("⚠️ telebot cannot see your commands for now (until about "
-            f"{until_clock}). It shares ikabot's bot token: Telegram shows both only the first "
-            "100 waiting updates, and the first of them is a message ikabot may still need (a "
-            "captcha answer or a reply), which telebot must not take away before it is "
-            f"{confirm_minutes:.0f} minutes old; more than 100 messages from other chats wait "
-            "behind it. Alerts still arrive. A bot of telebot's own (TELEBOT_TOKEN, see "
-            "README) avoids this.")
+    return _("⚠️ telebot cannot see your commands for now (until about {clock}). It shares "
+             "ikabot's bot token: Telegram shows both only the first 100 waiting updates, and "
+             "the first of them is a message ikabot may still need (a captcha answer or a "
+             "reply), which telebot must not take away before it is {minutes} minutes old; "
+             "more than 100 messages from other chats wait behind it. Alerts still arrive. A "
+             "bot of telebot's own (TELEBOT_TOKEN, see README) avoids this.").format(
+        clock=until_clock, minutes=number(round(confirm_minutes)))

@@ -282,7 +282,7 @@ def _account_header(key: AccountKey, continued: bool = False, *, email: bool = T
     members need not learn the login)."""
     more = " <i>" + _("(continued)") + "</i>" if continued else ""
     mail = f" · {field(key.email, 120)}" if key.email and email else ""
-    world = _("world {world}").format(world=field(key.world, 20))
+    world = _("world {world}").format(world=field(key.world_number, 20))
     return f"👤 <b>{field(key.username)}</b> · {world} · {field(key.server, 20)}{mail}{more}"
 
 
