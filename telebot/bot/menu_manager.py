@@ -19,6 +19,7 @@ from telegram.error import TelegramError
 
 from telebot.bot.menu_screen import ScreenMessage
 from telebot.bot.runtime import Runtime
+from telebot.i18n import N_, _, ngettext, number
 from telebot.menu.launch import menu_command, menu_env
 from telebot.menu.recorded import Recording, Step, from_row, to_row
 from telebot.menu.replay import Guard, no_twin, replay
@@ -30,10 +31,10 @@ from telebot.tasks.model import Task
 
 log = logging.getLogger(__name__)
 
-OFF = "/menu is turned off on this machine (TELEBOT_ALLOW_MENU=0)."
-NO_COMMAND = ("ikabot's command was not found beside telebot nor on PATH: set IKABOT_COMMAND "
-              "to what starts ikabot's menu.")
-BUSY = "A /menu session is open already (its screen is above); /cancel ends it."
+OFF = N_("/menu is turned off on this machine (TELEBOT_ALLOW_MENU=0).")
+NO_COMMAND = N_("ikabot's command was not found beside telebot nor on PATH: set "
+                "IKABOT_COMMAND to what starts ikabot's menu.")
+BUSY = N_("A /menu session is open already (its screen is above); /cancel ends it.")
 STARTED_WAIT = 30.0  # seconds after the last replayed answer for the new task to start
 
 
@@ -112,7 +113,8 @@ class MenuManager:
             try:
                 session.start()
             except OSError as e:
-                return f"Could not start ikabot's menu ({html.escape(e.strerror or str(e))})."
+                return _("Could not start ikabot's menu ({why}).").format(
+                    why=html.escape(e.strerror or str(e)))
             self.session, self.screen = session, screen
             log.info("menu session %s started (pid %d)", session.token, session.pid)
             proc = await remember(self.rt, session.pid)
@@ -143,7 +145,7 @@ class MenuManager:
         """telebot stops: the menu ends (its tasks do not)."""
         for task in list(self._replays):
             task.cancel()
-        await self.close("telebot stopped")
+        await self.close(N_("telebot stopped"))
 
     async def reshow(self) -> None:
         """A new message with the current screen (the old one scrolled away)."""
@@ -207,10 +209,10 @@ async def record_started(mgr: MenuManager, session: MenuSession, started: Starte
     if session.token in mgr.unattended:  # keep-alive's: its end alert is edited
         await mgr.rt.refresh()
         return
-    line = (f"▶️ {html.escape(t.action)} started from /menu: pid {started.pid} "
-            f"({html.escape(t.account.label)}).")
+    line = _("▶️ {action} started from /menu: pid {pid} ({account}).").format(
+        action=html.escape(t.action), pid=started.pid, account=html.escape(t.account.label))
     if again:
-        line += f" 🔁 Run again of pid {again[0]}."
+        line += " " + _("🔁 Run again of pid {pid}.").format(pid=again[0])
     line += f" /details {started.pid}"
     await mgr.rt.refresh()  # tracked from now on
     with contextlib.suppress(TelegramError):
@@ -223,20 +225,26 @@ async def replay_told(session: MenuSession, steps: tuple[Step, ...], guard: Guar
     by `guard`, it ends at once. What to tell the chat."""
     outcome = await replay(session, steps, guard)
     if outcome.refused:
-        await session.close("Run again refused")
-        return (f"⚠️ Run again {html.escape(outcome.explain(len(steps)))}. Nothing more was "
-                "typed, and ikabot's menu is closed (press 🔁 Run again to see it again, or "
-                "/menu).")
+        await session.close(N_("Run again refused"))
+        return _("⚠️ Run again {how}. Nothing more was typed, and ikabot's menu is closed "
+                 "(press 🔁 Run again to see it again, or /menu).").format(
+            how=html.escape(outcome.explain(len(steps))))
     if not outcome.done:
-        return (f"⚠️ Run again {html.escape(outcome.explain(len(steps)))}. Nothing more "
-                "was typed: the menu is yours now (answer it, or /cancel).")
+        return _("⚠️ Run again {how}. Nothing more was typed: the menu is yours now (answer "
+                 "it, or /cancel).").format(how=html.escape(outcome.explain(len(steps))))
     deadline = time.monotonic() + STARTED_WAIT
     while not session.started and not session.ended.is_set() and \
             time.monotonic() < deadline:
         await session.next_settle(session.generation, deadline - time.monotonic())
     if session.started:
-        await session.close("Run again done")
-        return (f"🔁 Replayed all {len(steps)} recorded answers, and the task runs; "
-                "ikabot's menu is closed (/menu opens it).")
-    return (f"🔁 Replayed all {len(steps)} recorded answers, but no task has "
-            "started (yet): the menu is yours now (answer it, or /cancel).")
+        await session.close(N_("Run again done"))
+        return ngettext("🔁 Replayed the {n} recorded answer, and the task runs; ikabot's menu "
+                        "is closed (/menu opens it).",
+                        "🔁 Replayed all {n} recorded answers, and the task runs; ikabot's "
+                        "menu is closed (/menu opens it).", len(steps)).format(
+            n=number(len(steps)))
+    return ngettext("🔁 Replayed the {n} recorded answer, but no task has started (yet): the "
+                    "menu is yours now (answer it, or /cancel).",
+                    "🔁 Replayed all {n} recorded answers, but no task has started (yet): the "
+                    "menu is yours now (answer it, or /cancel).", len(steps)).format(
+        n=number(len(steps)))
