@@ -186,10 +186,8 @@ class MenuSession:
                     view = self.view()
                     if view != self._published:
                         self._published = view
-                        await self.publish(view)
-                        # from the end of the edit: one that waited out a 429 is not
-                        # followed by another at once
-                        self._last_publish = time.monotonic()
+                        await self.publish(view)  # (it may wait out a 429)
+                        self._last_publish = time.monotonic()  # counted from its end
         except Exception:
             log.exception("menu session %s failed", self.token)
             self.end_reason = self.end_reason or N_("telebot's side of the session failed")
