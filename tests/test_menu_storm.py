@@ -10,6 +10,7 @@ for the presses."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -17,10 +18,20 @@ from pathlib import Path
 
 import psutil
 import pytest
-from botharness import OWNER, fast_settings, running_bot
+from botharness import ALERT_MARKS, OWNER, fast_settings, running_bot
+from conftest import ALICE
 from ikabotdata import IkabotDir
-from menuharness import no_leftovers, screen
+from menuharness import (
+    SCREEN_HEADS,
+    Player,
+    buttons,
+    no_leftovers,
+    offline_command,
+    screen,
+)
 from util import until
+
+from telebot.bot.hostlabel import untagged
 
 MENU = r"""
 import os, sys
@@ -124,3 +135,89 @@ async def test_fifty_opens_in_a_row_one_session_at_a_time_nothing_left(
     for pid in seen:
         assert not psutil.pid_exists(pid) or \
             psutil.Process(pid).status() != psutil.STATUS_ZOMBIE, f"menu {pid} not reaped"
+
+
+@pytest.fixture
+def menu_settings(ikabot_dir: IkabotDir, api, tmp_path: Path):
+    command = offline_command(ikabot_dir.home, tmp_path / "ikabot.log", tmp_path / "gates",
+                              ALICE)
+    with no_leftovers(tmp_path):
+        yield fast_settings(ikabot_dir.path, api, tmp_path / "state", ikabot_command=command)
+
+
+PRESSES = 1000
+
+
+async def test_a_thousand_presses_at_once_act_once_and_hold_nothing_up(
+        menu_settings, api, ikabot_dir: IkabotDir, spawn, tmp_path: Path):
+    """ikabot's main menu on the screen; then in one moment 1,000 presses: the real
+    "(17) Auto-Pirate" 500 times, and 500 forged (another session's key, a choice not on
+    the screen, ⏎ with echo on, data no telebot makes). Meanwhile a task dies and the owner
+    asks /status. "(17)" is typed once; every press is answered once; the death is alerted
+    and /status answered while the presses are still being worked through."""
+    victim = spawn()
+    ikabot_dir.add_task(ALICE, victim.pid, "autoPirate", "Pirating for 3 more runs")
+    async with running_bot(menu_settings, api) as bot:
+        me = Player(bot)
+        await bot.ask("/menu")
+        await me.answers("Mail:", ALICE.email)
+        main = await me.sees("(17) Auto-Pirate")
+        keys = buttons(main)
+        real = keys["(17) Auto-Pirate"]
+        token = real.split(":")[2].split(".")[0].split("-")[0]
+        forged = [f"tb:m:{token[::-1]}.17", real.rsplit(".", 1)[0] + ".999",
+                  real.rsplit(".", 1)[0] + ".e", "tb:m:" + "9" * 58, "tb:zz:1", "junk"]
+        presses = [real if i % 2 == 0 else forged[i // 2 % len(forged)]
+                   for i in range(PRESSES)]
+        # telebot's to answer: its own prefix (the rest is ikabot's, on the shared token)
+        ours = sum(d.startswith("tb:") for d in presses)
+        answered_before = sum(c.method == "answerCallbackQuery" for c in api.calls)
+        start = time.monotonic()
+        for data in presses:
+            api.add_callback(data, main["message_id"])
+        # the death comes while the presses are being worked through
+        assert await bot.wait(lambda: sum(c.method == "answerCallbackQuery" for c in api.calls)
+                              - answered_before >= 200, 60)
+        taken = time.monotonic() - start
+        victim.send_signal(signal.SIGKILL)
+        killed, killed_at = time.monotonic(), time.time()
+        n = len(api.sent(OWNER))
+        api.add_message("/status")
+
+        def alerted() -> bool:
+            return any(str(victim.pid) in t and "killed" in t for t in bot.texts())
+
+        assert await bot.wait(alerted, 30), "no alert while the presses were handled"
+        alert_after = time.monotonic() - killed
+        assert await bot.wait(lambda: any(  # /status's answer: no alert, no screen
+            not untagged(m["text"]).startswith((*ALERT_MARKS, *SCREEN_HEADS))
+            for m in api.sent(OWNER)[n:]), 60), "/status unanswered"
+        status_after = time.monotonic() - killed
+        pending = ours - (sum(c.method == "answerCallbackQuery" for c in api.calls)
+                             - answered_before)
+
+        def all_answered() -> bool:
+            return sum(c.method == "answerCallbackQuery"
+                       for c in api.calls) - answered_before >= ours
+
+        assert await bot.wait(all_answered, 120), "presses left unanswered"
+        took = time.monotonic() - start
+        await bot.settled()
+        answers = [c for c in api.calls if c.method == "answerCallbackQuery"]
+        assert len(answers) - answered_before == ours  # each once, none twice
+        assert not [c for c in answers if c.status != 200], "an answer Telegram refused"
+        # the alert overtook the presses still queued in the owner's chat (its own lane;
+        # it waited for none of them)
+        alert_at = next(c.time for c in api.calls if c.method == "sendMessage" and
+                        str(victim.pid) in str(c.params.get("text")) and
+                        "killed" in str(c.params.get("text")))
+        overtaken = [c for c in answers if killed_at < c.time < alert_at]
+        assert len(overtaken) < 100 and alert_at < answers[-1].time, \
+            f"the alert waited for {len(overtaken)} presses"
+        # "(17)" was typed once: ikabot asks its first autoPirate question, unanswered
+        # (a second "17" would have answered it, and ikabot would ask "(y/N)")
+        shown = await me.sees("How many pirate missions")
+        assert "(y/N)" not in shown["text"], shown["text"]
+        print(f"{PRESSES} presses taken in {taken:.1f} s, answered in {took:.1f} s; the "
+              f"alert {alert_after:.2f} s after the death ({pending} presses still queued), "
+              f"/status after {status_after:.2f} s")

@@ -81,17 +81,24 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         # a lane lives only while it has updates queued: strangers' chats do not pile up here
         self._lanes: dict[object, tuple[asyncio.Lock, list[int]]] = {}
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Its lane's turn first, then one of the `max_concurrent_updates` slots (the base
+        class takes the slot first): an update waiting for its lane holds no slot, so a chat
+        with a thousand button presses queued holds one slot, not all of them, and a death
+        alert (a lane of its own) never waits behind them."""
         key = _lane(update)
         lock, users = self._lanes.setdefault(key, (asyncio.Lock(), [0]))
         users[0] += 1
         try:
             async with lock:
-                await coroutine
+                await super().process_update(update, coroutine)
         finally:
             users[0] -= 1
             if users[0] == 0:
                 del self._lanes[key]
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        await coroutine  # in its lane's turn, in a slot (`process_update`)
 
     async def initialize(self) -> None:
         pass
