@@ -45,8 +45,10 @@ def seconds_words(seconds: float) -> str:
 
 
 def decide(how: str, *, kept: bool, recorded: bool, restarts: Iterable[float], now: float,
-           limit: int, first: float) -> Decision | None:
-    """None when keep-alive has nothing to say about this end (not kept, or a good end)."""
+           limit: int, first: float, not_before: float = 0.0) -> Decision | None:
+    """None when keep-alive has nothing to say about this end (not kept, or a good end).
+    `not_before`: the earliest time for this restart (the one planned before it goes first:
+    restarts are staggered, never all at once)."""
     if not kept or how not in RESTARTABLE:
         return None
     if not recorded:
@@ -56,5 +58,5 @@ def decide(how: str, *, kept: bool, recorded: bool, restarts: Iterable[float], n
     if len(recent) >= limit:
         return Decision(None, True, f"♻️ gave up: restarted {len(recent)} times within an "
                                     f"hour (TELEBOT_KEEPALIVE_MAX={limit})")
-    delay = backoff(len(recent), first)
+    delay = max(backoff(len(recent), first), not_before - now)
     return Decision(delay, False, f"♻️ restarting in {seconds_words(delay)}")
