@@ -107,6 +107,27 @@ class Marks:
         self.stored = mark
 
 
+def pick_ours(updates: tuple[Update, ...], mark: Mark, is_ours: Callable[[Update], bool],
+              started_at: float) -> tuple[Mark, list[Update]]:
+    """The updates of a batch that are telebot's and new, and the mark they are read from
+    (moved back when Telegram's update ids started again)."""
+    ours = []
+    for update in updates:
+        if update.update_id <= mark.update_id:
+            if not mark.reset_by(update):
+                continue
+            log.warning("Telegram's update ids started again (update %d after %d): "
+                        "reading from there", update.update_id, mark.update_id)
+            mark = Mark(update.update_id - 1, mark.date)
+        if not is_ours(update):
+            continue
+        message = update.message or update.channel_post
+        if message is not None and message.date.timestamp() < started_at - 1:
+            continue  # sent before telebot started: not answered late
+        ours.append(update)
+    return mark, ours
+
+
 @dataclass
 class SharedPoller:
     bot: Bot
@@ -164,23 +185,7 @@ class SharedPoller:
                 log.warning("getUpdates failed, retrying next tick: %s", redact(str(e)))
                 return handed
             now = time.time()
-            mark = self.marks.current()
-            last = mark.update_id
-            ours = []
-            for update in updates:
-                if update.update_id <= last and not mark.reset_by(update):
-                    continue
-                if update.update_id <= last:
-                    log.warning("Telegram's update ids started again (update %d after %d): "
-                                "reading from there", update.update_id, last)
-                    mark = Mark(update.update_id - 1, mark.date)
-                    last = mark.update_id
-                if not self.is_ours(update):
-                    continue
-                message = update.message or update.channel_post
-                if message is not None and message.date.timestamp() < self.started_at - 1:
-                    continue  # sent before telebot started: not answered late
-                ours.append(update)
+            mark, ours = pick_ours(updates, self.marks.current(), self.is_ours, self.started_at)
             new = mark.after(updates)
             if new != self.marks.stored:
                 # recorded before handing over: a crash in between loses an answer, and
