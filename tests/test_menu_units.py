@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyte
 from ikabot.helpers import gui
+from util import DEADLINE, until
 
 from telebot import logsafe
 from telebot.config import Settings
@@ -135,7 +136,7 @@ async def test_a_session_nobody_answers_ends_and_its_menu_with_it():
     session = MenuSession([sys.executable, "-c", "print('<b>&'); input(' >>  ')"],
                           dict(os.environ), publish, no_tasks, started, idle_limit=0.5)
     session.start()
-    await asyncio.wait_for(session.ended.wait(), 20)
+    await asyncio.wait_for(session.ended.wait(), DEADLINE)
     assert session.end_reason == "nobody answered for 10 minutes"
     assert not psutil.pid_exists(session.pid) or \
         psutil.Process(session.pid).status() == psutil.STATUS_ZOMBIE
@@ -155,13 +156,10 @@ async def test_a_reply_is_typed_as_one_line_of_printable_text():
                           nothing)
     session.start()
     try:
-        assert await session.next_settle(0, 20)
+        assert await session.next_settle(0, DEADLINE)
         session.answer("first\nsecond\x03\x1a", "text")
-        for _ in range(200):
-            if any("'first second'" in line for line in session.terminal.lines()):
-                break
-            await asyncio.sleep(0.05)
-        assert any("'first second'" in line for line in session.terminal.lines())
+        assert await until(lambda: any("'first second'" in line
+                                       for line in session.terminal.lines()))
     finally:
         await session.close("test over")
 
@@ -220,7 +218,7 @@ async def test_a_token_typed_with_echo_on_is_never_recorded_and_the_replay_stops
     first = session()
     first.start()
     try:
-        assert await first.next_settle(0, 20)
+        assert await first.next_settle(0, DEADLINE)
         first.answer(token, "text")
         assert [s.kind for s in first.steps] == [SECRET]
         assert all(token not in s.answer for s in first.steps)
