@@ -151,6 +151,22 @@ async def test_data_that_disappears_is_told_once(ikabot_dir, spawn, tmp_path):
             assert "autoPirate" in reply["text"] and "is gone" not in reply["text"]
 
 
+async def test_the_data_gone_notice_speaks_telebot_lang(ikabot_dir, spawn, tmp_path):
+    from botharness import OWNER, fast_settings, running_bot
+    from conftest import TOKEN
+
+    from telebot.demo.fakeapi import FakeBotAPI
+
+    ikabot_dir.add_task(ALICE, spawn().pid, "autoPirate", "Pirating for 3 more runs")
+    with FakeBotAPI(token=TOKEN) as api:
+        s = fast_settings(ikabot_dir.path, api, tmp_path / "s", lang="pt")
+        async with running_bot(s, api) as bot:
+            ikabot_dir.path.rename(ikabot_dir.path.with_name(".ikabot-away"))
+            assert await bot.wait(lambda: any(
+                t.startswith("⚠️ Os dados do ikabot em") and "sumiram" in t
+                for t in bot.texts(OWNER)))
+
+
 def test_safeio_refuses_a_fifo_as_unsafe_never_reads_it_as_empty(tmp_path):
     """A FIFO is refused (`UnsafeFile`, "not a regular file"), which an empty file is not:
     read from a thread with a deadline, so a check that waited on the FIFO fails, not hangs."""

@@ -329,3 +329,20 @@ async def test_kill_speaks_the_language_from_question_to_outcome(
     async with running_bot(s, api) as bot:
         (off,) = await bot.ask("/kill")
         assert w["off"] in off["text"]
+
+
+def test_the_shared_tokens_notice_speaks_the_language():
+    """The notice of the shared token's blind spot (`poller.blind_spot_text`), in each
+    language, with the figure of the language."""
+    from telebot.bot.poller import blind_spot_text
+
+    said = {}
+    for lang in ("en", *LANGS):
+        with i18n.in_language(lang):
+            said[lang] = blind_spot_text("14:05 IST", 30.0)
+    assert said["en"].startswith("⚠️ telebot cannot see your commands for now (until about "
+                                 "14:05 IST)") and "30 minutes old" in said["en"]
+    assert said["es"].startswith("⚠️ Por ahora telebot no ve tus comandos (hasta "
+                                 "aproximadamente 14:05 IST)") and "30 minutos" in said["es"]
+    assert said["pt"].startswith("⚠️ Por enquanto o telebot não vê seus comandos") and \
+        "30 minutos" in said["pt"]
