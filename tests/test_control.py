@@ -293,3 +293,54 @@ async def test_a_non_owners_press_in_the_owners_private_chat_is_refused(ikabot_d
         assert alive(pirate)
         await press(bot, stop_it, confirm)  # the owner's own press still works
         assert await until(lambda: not alive(pirate))
+
+
+OTHER_UID = 65534  # nobody
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a process of another user needs root to start")
+async def test_another_users_task_is_never_offered_nor_stopped(ikabot_dir, api, tmp_path):
+    """An ikabot task entry whose process runs as another user (nobody): /kill refuses it,
+    and a confirmation made for it (as if the process had changed hands) stops nothing."""
+    import shutil
+
+    from ikabotdata import exec_done
+
+    from telebot.bot.runtime import Runtime
+    from telebot.config import Settings
+    from telebot.ikabot.store import open_store
+
+    # a program nobody may run (the tests' Python may be in root's home), named `ikabot`
+    sleep = shutil.which("sleep")
+    assert sleep is not None
+    theirs = exec_done(subprocess.Popen(["ikabot", "600"], executable=sleep,
+                                        stdin=subprocess.DEVNULL, cwd="/",
+                                        user=OTHER_UID, group=OTHER_UID, extra_groups=[]))
+    try:
+        assert psutil.Process(theirs.pid).uids().real == OTHER_UID
+        assert liveness.is_ikabot(theirs.pid)  # ikabot's, by its command line: only the user
+        ikabot_dir.add_pirate(ALICE, theirs.pid, done=3, total=10)
+        async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"),
+                               api) as bot:
+            (reply,) = await bot.ask(f"/kill {theirs.pid}")
+            assert reply["text"] == (f"pid {theirs.pid} runs as another user; telebot stops "
+                                     "only its own user's tasks.")
+            assert reply["reply_markup"] is None
+        settings = Settings(ikabot_path=ikabot_dir.path, state_dir=tmp_path / "s")
+        state = StateDB(settings.state_dir)
+        try:
+            rt = Runtime(settings, open_store(settings), state, str(OWNER))
+            task = next(t for t in await rt.read() if t.pid == theirs.pid)
+            ticks = liveness.start_ticks(theirs.pid)
+            assert ticks is not None and task.alive
+            button = KillButton("n", theirs.pid, ticks, task.started, "autoPirate", "alice",
+                                time.time() + 60, None)
+            result = await kill.begin_stop(rt, button, "User42 (42)")
+            assert isinstance(result, str) and result.startswith("Not stopped"), result
+            assert state.control.stop_request(theirs.pid, ticks) is None
+        finally:
+            state.close()
+        assert alive(theirs)
+    finally:
+        theirs.kill()
+        theirs.wait()

@@ -4,6 +4,7 @@ file behind `telebot health` all come from telebot's event loop, and stop when i
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import threading
@@ -188,3 +189,26 @@ def test_health_says_stuck_or_absent(tmp_path: Path, run_cli):
     r = run_cli("health", TELEBOT_STATE_DIR=str(state))
     assert r.code == 1 and "stuck" in r.err
 
+
+
+@pytest.mark.parametrize(("age", "code", "says"), [(60.5, 1, "stuck"), (59.5, 0, "healthy")])
+def test_health_limit_is_a_minute_to_the_second(tmp_path: Path, monkeypatch, capsys, age, code,
+                                                says):
+    """A beat just older than a minute is stale, just younger is fresh: the clock driven, the
+    limit said as the contract says it (60 s), not as the code's constant."""
+    from telebot import cli
+    from telebot.bot import health
+
+    state, beat = tmp_path / "state", 1_700_000_000.0
+    state.mkdir()
+    heartbeat_path(state).write_text(f"{beat}\n")
+    for name in [k for k in os.environ if k.startswith(("TELEBOT_", "IKABOT_", "TELEGRAM_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("TELEBOT_STATE_DIR", str(state))
+    monkeypatch.setenv("TELEBOT_LANG", "en")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(health, "clock", lambda: beat + age)
+    assert cli.main(["health"]) == code
+    out = capsys.readouterr()
+    assert says in (out.err if code else out.out)

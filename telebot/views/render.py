@@ -282,7 +282,7 @@ def _account_header(key: AccountKey, continued: bool = False, *, email: bool = T
     members need not learn the login)."""
     more = " <i>" + _("(continued)") + "</i>" if continued else ""
     mail = f" · {field(key.email, 120)}" if key.email and email else ""
-    world = _("world {world}").format(world=field(key.world, 20))
+    world = _("world {world}").format(world=field(key.world_number, 20))
     return f"👤 <b>{field(key.username)}</b> · {world} · {field(key.server, 20)}{mail}{more}"
 
 
@@ -562,7 +562,7 @@ def html_to_text(markup: str) -> str:
 def as_json(tasks: Sequence[Task]) -> dict[str, Any]:
     """`telebot status --json`: the contract's shape (docs/contract.md section 2), strict JSON:
     a NaN or Infinity from ikabot's details (Python's json writes them) becomes null."""
-    return _finite({"processes": [task_json(t) for t in tasks]})
+    return {"processes": [_finite(task_json(t)) for t in tasks]}
 
 
 def _finite(value: Any) -> Any:
