@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from util import DEADLINE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,7 +118,7 @@ def test_demo_stops_its_tasks_on_sigterm(tmp_path):
         assert len(children) >= 3  # the demo's ikabot-style tasks
         p.send_signal(signal.SIGTERM)
         p.communicate(timeout=30)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + DEADLINE
         while any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children) \
                 and time.monotonic() < deadline:
             time.sleep(0.05)
