@@ -5,7 +5,7 @@ names in `sys.modules` when it stops), watching ikabot tasks, scanning, answerin
 alerting a death: the modules below must not be among them. Each is loaded where it is needed
 (the menu's terminal emulator at the first /menu, matplotlib at the first /timeline,
 prometheus-client when metrics are on, pycryptodome for ikabot's encrypted legacy data,
-psutil for /kill and /menu), and together they are ~25 MB of an idle telebot's memory
+psutil for /kill and /menu), and together they are ~12 MB of an idle telebot's memory
 (BENCHMARKS.md, "Idle cost").
 """
 
