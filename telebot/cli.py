@@ -40,9 +40,17 @@ if TYPE_CHECKING:
 def _settings() -> tuple[Settings, list[Path]]:
     """The settings, and the `.env` files they were read from."""
     files = load_settings_files()
+    env_language()  # a .env's TELEBOT_LANG: a bad setting below is said in it
     settings = Settings.from_env()
     speak(settings)
     return settings, files
+
+
+def env_language() -> None:
+    """TELEBOT_LANG as the environment (and the .env files read) say it, before the settings
+    are checked: their errors are said in it. A TELEBOT_LANG telebot does not speak is English
+    (and its own error says so, in English)."""
+    i18n.use(i18n.choose(os.environ.get("TELEBOT_LANG"), None))
 
 
 def speak(settings: Settings) -> None:
@@ -145,6 +153,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from telebot.tasks.merge import build_tasks
 
     files = load_settings_files()
+    env_language()
     # first, before any check that can fail: the player sees which file was read
     print(_("settings: {files}").format(files=", ".join(str(f) for f in files)) if files else
           _("settings: environment only (no .env in {cwd} or {file})").format(
@@ -376,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # TELEBOT_LANG from the environment at once (a bad --hours is said in it); `speak` refines
     # it once the settings (.env, the owner's language in the database) are read
-    i18n.use(i18n.choose(os.environ.get("TELEBOT_LANG"), None))
+    env_language()
     try:
         return int(args.func(args) or 0)
     except UsageError as e:

@@ -248,6 +248,26 @@ def test_the_demo_runs_in_each_language(run_cli, lang):
                     "autoPirate concluída")}[lang]
     for word in words:
         assert word in r.out, (word, r.out[-3000:])
+    for english in english_narration(lang):  # the narration too, not only the bot
+        assert english not in r.out, (english, r.out[-3000:])
+    assert "👤 you:" not in r.out and "🔔 push alert" not in r.out
+
+
+def english_narration(lang: str) -> list[str]:
+    """The English words of the demo's narration (its marked texts, each cut at its
+    placeholders), less those the language says the same way."""
+    from babel.messages.extract import extract_from_file
+
+    found = []
+    for name in ("run.py", "offline_ikabot.py"):
+        for _line, message, _comments, _context in extract_from_file(
+                "python", str(ROOT / "telebot" / "demo" / name)):
+            with i18n.in_language(lang):
+                translated = i18n._(message)
+            found += [piece.strip() for piece in re.split(r"\{[^}]*\}", message)
+                      if len(piece.strip()) >= 8 and piece.strip() not in translated]
+    assert len(found) >= 10  # the narration is marked for translation at all
+    return found
 
 
 def test_the_terminal_speaks_telebot_lang_and_its_errors_are_one_line(tmp_path, run_cli):
@@ -329,3 +349,20 @@ async def test_kill_speaks_the_language_from_question_to_outcome(
     async with running_bot(s, api) as bot:
         (off,) = await bot.ask("/kill")
         assert w["off"] in off["text"]
+
+
+def test_the_shared_tokens_notice_speaks_the_language():
+    """The notice of the shared token's blind spot (`poller.blind_spot_text`), in each
+    language, with the figure of the language."""
+    from telebot.bot.poller import blind_spot_text
+
+    said = {}
+    for lang in ("en", *LANGS):
+        with i18n.in_language(lang):
+            said[lang] = blind_spot_text("14:05 IST", 30.0)
+    assert said["en"].startswith("⚠️ telebot cannot see your commands for now (until about "
+                                 "14:05 IST)") and "30 minutes old" in said["en"]
+    assert said["es"].startswith("⚠️ Por ahora telebot no ve tus comandos (hasta "
+                                 "aproximadamente 14:05 IST)") and "30 minutos" in said["es"]
+    assert said["pt"].startswith("⚠️ Por enquanto o telebot não vê seus comandos") and \
+        "30 minutos" in said["pt"]

@@ -45,6 +45,11 @@ STALE_AFTER = 60.0  # `telebot health`: a heartbeat older than this means the lo
 PING_TIMEOUT = 10.0
 MAX_REDIRECTS = 3  # on the heartbeat URL's own host
 HEARTBEAT_FILE = "heartbeat"
+
+
+def clock() -> float:
+    """The wall clock `telebot health` ages a heartbeat by (a test drives it)."""
+    return time.time()
 PING_JOB = "heartbeat-url"
 
 
@@ -85,7 +90,7 @@ def heartbeat_age(state_dir: Path, now: float | None = None) -> float | None:
         beat = float(read_text_capped(heartbeat_path(state_dir), 64).strip())
     except (OSError, ValueError):
         return None
-    return (time.time() if now is None else now) - beat
+    return (clock() if now is None else now) - beat
 
 
 @dataclass

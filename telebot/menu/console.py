@@ -26,6 +26,7 @@ import time
 import tty
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from telebot.config import Settings
 from telebot.errors import ConfigError, UsageError
@@ -40,6 +41,9 @@ from telebot.menu.spotter import Started
 from telebot.state import StateDB
 from telebot.tasks.merge import build_tasks
 from telebot.tasks.model import Task
+
+if TYPE_CHECKING:
+    from ptyprocess import PtyProcess
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +121,17 @@ class Keeper:
         self.outcome.recorded.append(rec)
 
 
+def exit_status(proc: PtyProcess) -> int:
+    """ikabot's exit status as a shell gives it: 128 + the signal that ended it."""
+    if proc.signalstatus:
+        return 128 + int(proc.signalstatus)
+    return int(proc.exitstatus or 0)
+
+
+async def show_nowhere(view: View) -> None:
+    """The screen is the player's terminal itself: nothing to show elsewhere."""
+
+
 class Console:
     """One run of ikabot's menu in this terminal (a service with a life: a plain class)."""
 
@@ -138,7 +153,7 @@ class Console:
     async def run(self, argv: list[str]) -> Outcome:
         env = menu_env(self.settings)
         env["TERM"] = os.environ.get("TERM", env["TERM"])  # the player's own terminal
-        session = MenuSession(argv, env, self._publish, self.keeper.read_tasks,
+        session = MenuSession(argv, env, show_nowhere, self.keeper.read_tasks,
                               self.keeper.started, idle_limit=math.inf)
         self.session = session
         loop = asyncio.get_running_loop()
@@ -159,11 +174,8 @@ class Console:
             for task in (typing, self._releasing):
                 if task is not None:
                     task.cancel()
-        proc = session.terminal.proc if session.terminal is not None else None
-        if proc is not None and proc.signalstatus:
-            self.outcome.status = 128 + int(proc.signalstatus)
-        elif proc is not None:
-            self.outcome.status = int(proc.exitstatus or 0)
+        if session.terminal is not None:
+            self.outcome.status = exit_status(session.terminal.proc)
         return self.outcome
 
     # ---- ikabot → the player
@@ -173,9 +185,6 @@ class Console:
         with contextlib.suppress(OSError):  # the window is gone: ikabot goes on regardless
             while data:
                 data = data[os.write(self.stdout, data):]
-
-    async def _publish(self, view: View) -> None:
-        """The screen is the player's terminal itself: nothing to show elsewhere."""
 
     def _resize(self) -> None:
         session = self.session
