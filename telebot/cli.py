@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -239,9 +240,28 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from telebot.bot.app import run_bot
+    with _without_passport():
+        from telebot.bot.app import run_bot
 
     return run_bot(_settings()[0])
+
+
+@contextlib.contextmanager
+def _without_passport() -> Iterator[None]:
+    """python-telegram-bot imports `cryptography`, when it is installed (ikabot needs it), for
+    Telegram Passport alone, which telebot never uses: ~7.5 MB of an idle telebot's memory
+    (BENCHMARKS.md, idle cost). While python-telegram-bot is first imported, `cryptography`
+    reads as absent (its own `CRYPTO_INSTALLED = False` path); afterwards it is importable
+    again for anything that needs it."""
+    if "telegram" in sys.modules or "cryptography" in sys.modules:
+        yield
+        return
+    sys.modules["cryptography"] = None  # type: ignore[assignment]  # an import raises ImportError
+    try:
+        yield
+    finally:
+        if "cryptography" in sys.modules and sys.modules["cryptography"] is None:
+            del sys.modules["cryptography"]
 
 
 def cmd_health(args: argparse.Namespace) -> int:
