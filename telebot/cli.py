@@ -1,4 +1,4 @@
-"""The `telebot` command: run | status | check | demo.
+"""The `telebot` command: run | status | check | health | ikabot | demo.
 
 Expected failures end with one line on stderr and exit status 2 (docs/contract.md section 2); the
 line says what to fix. Nothing here writes ikabot's files.
@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,9 +40,17 @@ if TYPE_CHECKING:
 def _settings() -> tuple[Settings, list[Path]]:
     """The settings, and the `.env` files they were read from."""
     files = load_settings_files()
+    env_language()  # a .env's TELEBOT_LANG: a bad setting below is said in it
     settings = Settings.from_env()
     speak(settings)
     return settings, files
+
+
+def env_language() -> None:
+    """TELEBOT_LANG as the environment (and the .env files read) say it, before the settings
+    are checked: their errors are said in it. A TELEBOT_LANG telebot does not speak is English
+    (and its own error says so, in English)."""
+    i18n.use(i18n.choose(os.environ.get("TELEBOT_LANG"), None))
 
 
 def speak(settings: Settings) -> None:
@@ -144,6 +153,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from telebot.tasks.merge import build_tasks
 
     files = load_settings_files()
+    env_language()
     # first, before any check that can fail: the player sees which file was read
     print(_("settings: {files}").format(files=", ".join(str(f) for f in files)) if files else
           _("settings: environment only (no .env in {cwd} or {file})").format(
@@ -230,9 +240,28 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from telebot.bot.app import run_bot
+    with _without_passport():
+        from telebot.bot.app import run_bot
 
     return run_bot(_settings()[0])
+
+
+@contextlib.contextmanager
+def _without_passport() -> Iterator[None]:
+    """python-telegram-bot imports `cryptography`, when it is installed (ikabot needs it), for
+    Telegram Passport alone, which telebot never uses: ~7.5 MB of an idle telebot's memory
+    (BENCHMARKS.md, idle cost). While python-telegram-bot is first imported, `cryptography`
+    reads as absent (its own `CRYPTO_INSTALLED = False` path); afterwards it is importable
+    again for anything that needs it."""
+    if "telegram" in sys.modules or "cryptography" in sys.modules:
+        yield
+        return
+    sys.modules["cryptography"] = None  # type: ignore[assignment]  # an import raises ImportError
+    try:
+        yield
+    finally:
+        if "cryptography" in sys.modules and sys.modules["cryptography"] is None:
+            del sys.modules["cryptography"]
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -252,6 +281,12 @@ def cmd_health(args: argparse.Namespace) -> int:
         return 1
     print(_("healthy: its loop beat {s} s ago").format(s=f"{max(0.0, age):.0f}"))
     return 0
+
+
+def cmd_ikabot(args: argparse.Namespace) -> int:
+    from telebot.menu.console import run_console
+
+    return run_console(_settings()[0], list(args.args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -322,6 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("health", help="exit 0 when telebot's loop beat within a minute "
                        "(a container HEALTHCHECK)", **documented)
     p.set_defaults(func=cmd_health)
+    p = sub.add_parser("ikabot", help="ikabot's own menu in this terminal, its answers "
+                       "recorded for Run again (start ikabot this way)", **documented)
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
+                   help="ikabot's answers given ahead, as `ikabot` takes them")
+    p.set_defaults(func=cmd_ikabot)
     p = sub.add_parser("demo", help="see the whole thing work, no account or Telegram needed")
     p.add_argument("--keep-running", action="store_true",
                    help="leave the demo up until Ctrl-C, to watch it")
@@ -345,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # TELEBOT_LANG from the environment at once (a bad --hours is said in it); `speak` refines
     # it once the settings (.env, the owner's language in the database) are read
-    i18n.use(i18n.choose(os.environ.get("TELEBOT_LANG"), None))
+    env_language()
     try:
         return int(args.func(args) or 0)
     except UsageError as e:

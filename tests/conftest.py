@@ -30,6 +30,17 @@ def _zone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TELEBOT_TZ", TEST_TZ)
 
 
+@pytest.fixture(autouse=True)
+def _english_after() -> Iterator[None]:
+    """A bot run in another language (TELEBOT_LANG) sets the process's language: every test
+    starts in English, whatever the one before it spoke."""
+    from telebot import i18n
+
+    i18n.use("en")
+    yield
+    i18n.use("en")
+
+
 @pytest.fixture
 def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start real task processes (`ikabot=False`: another program's process); every one is

@@ -159,7 +159,7 @@ def exec_done(p: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
     sets up the new program's arguments: for a moment `/proc/<pid>/cmdline` is empty, and the
     process is no one's yet (seen 3 times in 300 spawns on a loaded machine).
     """
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # as util.DEADLINE
     while time.monotonic() < deadline and p.poll() is None:
         try:
             if Path(f"/proc/{p.pid}/cmdline").read_bytes():

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ALICE, BOB
 from ikabotdata import IkabotDir
+from util import DEADLINE
 
 from telebot.config import Settings
 from telebot.ikabot.store import open_store
@@ -69,7 +70,7 @@ def test_a_100000_deep_file_is_skipped_alone(ikabot_dir, good_and_bad, run_cli):
 def test_a_fifo_in_users_does_not_hang_anything(ikabot_dir, good_and_bad, run_cli):
     fifo = ikabot_dir.path / "users" / "fifo@example.org.json"
     os.mkfifo(fifo)
-    r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path), timeout=20)
+    r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path), timeout=DEADLINE)
     assert r.code == 0, r.err
     assert "autoPirate" in r.out and "fifo@example.org.json" in r.err
     # the store in-process too, from a thread, with a deadline
@@ -78,7 +79,7 @@ def test_a_fifo_in_users_does_not_hang_anything(ikabot_dir, good_and_bad, run_cl
     threading.Thread(target=lambda: (out.append(len(build_tasks(
         open_store(Settings(ikabot_path=ikabot_dir.path)).read()))), done.set()),
         daemon=True).start()
-    assert done.wait(10) and out == [1]
+    assert done.wait(DEADLINE) and out == [1]
 
 
 def test_partly_unreadable_data_is_named_and_nothing_readable_is_exit_2(ikabot_dir, spawn,
@@ -149,3 +150,45 @@ async def test_data_that_disappears_is_told_once(ikabot_dir, spawn, tmp_path):
             away.rename(ikabot_dir.path)
             (reply,) = await bot.ask("/status")
             assert "autoPirate" in reply["text"] and "is gone" not in reply["text"]
+
+
+async def test_the_data_gone_notice_speaks_telebot_lang(ikabot_dir, spawn, tmp_path):
+    from botharness import OWNER, fast_settings, running_bot
+    from conftest import TOKEN
+
+    from telebot.demo.fakeapi import FakeBotAPI
+
+    ikabot_dir.add_task(ALICE, spawn().pid, "autoPirate", "Pirating for 3 more runs")
+    with FakeBotAPI(token=TOKEN) as api:
+        s = fast_settings(ikabot_dir.path, api, tmp_path / "s", lang="pt")
+        async with running_bot(s, api) as bot:
+            ikabot_dir.path.rename(ikabot_dir.path.with_name(".ikabot-away"))
+            assert await bot.wait(lambda: any(
+                t.startswith("⚠️ Os dados do ikabot em") and "sumiram" in t
+                for t in bot.texts(OWNER)))
+
+
+def test_safeio_refuses_a_fifo_as_unsafe_never_reads_it_as_empty(tmp_path):
+    """A FIFO is refused (`UnsafeFile`, "not a regular file"), which an empty file is not:
+    read from a thread with a deadline, so a check that waited on the FIFO fails, not hangs."""
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as Late
+
+    from telebot.ikabot.safeio import UnsafeFile, read_bytes_capped
+
+    empty, fifo = tmp_path / "empty.json", tmp_path / "fifo.json"
+    empty.write_bytes(b"")
+    os.mkfifo(fifo)
+    assert read_bytes_capped(empty) == b""  # the twin: empty is read, as empty
+    pool = ThreadPoolExecutor(1)
+    reading = pool.submit(read_bytes_capped, fifo)
+    try:
+        with pytest.raises(UnsafeFile, match=r"fifo\.json is not a regular file"):
+            reading.result(timeout=20)
+    except Late:
+        raise AssertionError("reading a FIFO waited for a writer") from None
+    finally:
+        if not reading.done():  # a writer and its end let a hung read return
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.close(fd)
+        pool.shutdown(wait=True)

@@ -104,6 +104,31 @@ def test_check_names_a_chat_that_refuses_the_bot(state: str, says: str,
     assert "all good" not in r.out and TOKEN not in r.out + r.err
 
 
+@pytest.mark.parametrize(("lang", "state", "says"), [
+    ("es", "blocked", "(403: bot was blocked by the user): abre el bot en Telegram y pulsa "
+                      "Iniciar"),
+    ("pt", "missing", "TELEBOT_CHAT_ID (ou o chatId do ikabot) está errado"),
+    ("es", "kicked", "el bot no está en el grupo"),
+    ("pt", "ok", f"chat {CHAT}: chat privado"),
+    ("es", "send-test", "mensaje de prueba enviado"),
+])
+def test_the_chats_verdict_speaks_telebot_lang(lang: str, state: str, says: str,
+                                               ikabot_dir: IkabotDir, run_cli):
+    """The chat check's line, good or bad, and the test message, in TELEBOT_LANG (Telegram's
+    own refusal stays as Telegram said it)."""
+    with FakeBotAPI(token=TOKEN) as api:
+        if state not in ("ok", "send-test"):
+            api.set_chat(int(CHAT), state)
+        extra = ("--send-test",) if state == "send-test" else ()
+        r = run_cli("check", *extra, IKABOT_PATH=str(ikabot_dir.path),
+                    TELEGRAM_API_BASE_URL=api.base_url, TELEBOT_LANG=lang)
+        sent = api.sent(int(CHAT))
+    assert (r.code == 0) == (state in ("ok", "send-test")), r.out + r.err
+    assert says in r.out + r.err, r.out + r.err
+    if sent:
+        assert sent[0]["text"] == "✅ telebot check: este chat recibe las alertas de telebot."
+
+
 def test_check_send_test_sends_one_message_and_reads_the_canonical_env(
         ikabot_dir: IkabotDir, run_cli, tmp_path: Path):
     """`--send-test` sends one message; the settings come from ~/.config/telebot/.env, which

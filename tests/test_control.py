@@ -16,7 +16,7 @@ import pytest
 from botharness import OWNER, Harness, fast_settings, running_bot
 from conftest import ALICE, clean_env
 from ikabotdata import IkabotDir
-from util import booted_ago, buttons, dead_pid, until
+from util import DEADLINE, booted_ago, buttons, dead_pid, until
 
 from telebot.bot import kill
 from telebot.bot.hostlabel import marker, untagged
@@ -241,12 +241,12 @@ def test_after_a_reboot_kill_touches_only_the_task(ikabot_dir, spawn, api, tmp_p
     try:
         ikabot_dir.add_task(ALICE, bot.pid, "autoPirate", date=0)  # telebot's own pid
         assert api.wait_for(lambda: any("telebot is watching" in m["text"]
-                                        for m in api.sent(OWNER)), 20)
+                                        for m in api.sent(OWNER)), DEADLINE)
 
         def ask(text: str) -> dict[str, Any]:
             n = len(api.sent(OWNER))
             api.add_message(text, chat_id=OWNER, user_id=OWNER)
-            assert api.wait_for(lambda: len(api.sent(OWNER)) > n, 20), text
+            assert api.wait_for(lambda: len(api.sent(OWNER)) > n, DEADLINE), text
             return api.sent(OWNER)[n]
 
         for pid in (other.pid, undated.pid, bot.pid, 1):
@@ -257,7 +257,7 @@ def test_after_a_reboot_kill_touches_only_the_task(ikabot_dir, spawn, api, tmp_p
         assert all(alive(p) for p in (task, other, undated, bot))
     finally:
         bot.terminate()
-        _, err = bot.communicate(timeout=20)
+        _, err = bot.communicate(timeout=DEADLINE)
     assert bot.returncode == 0, err.decode()
 
 
@@ -293,3 +293,54 @@ async def test_a_non_owners_press_in_the_owners_private_chat_is_refused(ikabot_d
         assert alive(pirate)
         await press(bot, stop_it, confirm)  # the owner's own press still works
         assert await until(lambda: not alive(pirate))
+
+
+OTHER_UID = 65534  # nobody
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a process of another user needs root to start")
+async def test_another_users_task_is_never_offered_nor_stopped(ikabot_dir, api, tmp_path):
+    """An ikabot task entry whose process runs as another user (nobody): /kill refuses it,
+    and a confirmation made for it (as if the process had changed hands) stops nothing."""
+    import shutil
+
+    from ikabotdata import exec_done
+
+    from telebot.bot.runtime import Runtime
+    from telebot.config import Settings
+    from telebot.ikabot.store import open_store
+
+    # a program nobody may run (the tests' Python may be in root's home), named `ikabot`
+    sleep = shutil.which("sleep")
+    assert sleep is not None
+    theirs = exec_done(subprocess.Popen(["ikabot", "600"], executable=sleep,
+                                        stdin=subprocess.DEVNULL, cwd="/",
+                                        user=OTHER_UID, group=OTHER_UID, extra_groups=[]))
+    try:
+        assert psutil.Process(theirs.pid).uids().real == OTHER_UID
+        assert liveness.is_ikabot(theirs.pid)  # ikabot's, by its command line: only the user
+        ikabot_dir.add_pirate(ALICE, theirs.pid, done=3, total=10)
+        async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"),
+                               api) as bot:
+            (reply,) = await bot.ask(f"/kill {theirs.pid}")
+            assert reply["text"] == (f"pid {theirs.pid} runs as another user; telebot stops "
+                                     "only its own user's tasks.")
+            assert reply["reply_markup"] is None
+        settings = Settings(ikabot_path=ikabot_dir.path, state_dir=tmp_path / "s")
+        state = StateDB(settings.state_dir)
+        try:
+            rt = Runtime(settings, open_store(settings), state, str(OWNER))
+            task = next(t for t in await rt.read() if t.pid == theirs.pid)
+            ticks = liveness.start_ticks(theirs.pid)
+            assert ticks is not None and task.alive
+            button = KillButton("n", theirs.pid, ticks, task.started, "autoPirate", "alice",
+                                time.time() + 60, None)
+            result = await kill.begin_stop(rt, button, "User42 (42)")
+            assert isinstance(result, str) and result.startswith("Not stopped"), result
+            assert state.control.stop_request(theirs.pid, ticks) is None
+        finally:
+            state.close()
+        assert alive(theirs)
+    finally:
+        theirs.kill()
+        theirs.wait()

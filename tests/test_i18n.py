@@ -248,6 +248,26 @@ def test_the_demo_runs_in_each_language(run_cli, lang):
                     "autoPirate concluída")}[lang]
     for word in words:
         assert word in r.out, (word, r.out[-3000:])
+    for english in english_narration(lang):  # the narration too, not only the bot
+        assert english not in r.out, (english, r.out[-3000:])
+    assert "👤 you:" not in r.out and "🔔 push alert" not in r.out
+
+
+def english_narration(lang: str) -> list[str]:
+    """The English words of the demo's narration (its marked texts, each cut at its
+    placeholders), less those the language says the same way."""
+    from babel.messages.extract import extract_from_file
+
+    found = []
+    for name in ("run.py", "offline_ikabot.py"):
+        for _line, message, _comments, _context in extract_from_file(
+                "python", str(ROOT / "telebot" / "demo" / name)):
+            with i18n.in_language(lang):
+                translated = i18n._(message)
+            found += [piece.strip() for piece in re.split(r"\{[^}]*\}", message)
+                      if len(piece.strip()) >= 8 and piece.strip() not in translated]
+    assert len(found) >= 10  # the narration is marked for translation at all
+    return found
 
 
 def test_the_terminal_speaks_telebot_lang_and_its_errors_are_one_line(tmp_path, run_cli):
@@ -257,3 +277,92 @@ def test_the_terminal_speaks_telebot_lang_and_its_errors_are_one_line(tmp_path, 
     assert r.err.count("\n") == 1
     r = run_cli("health", TELEBOT_LANG="es", TELEBOT_STATE_DIR=str(tmp_path / "none"))
     assert r.code == 1 and "no hay latido en" in r.err
+
+
+KILL_WORDS = {
+    "es": {"pick": "¿Qué tarea quieres detener?", "ask": "❓ ¿Detener autoPirate",
+           "grace": "SIGTERM y, pasados 5 s, SIGKILL. Este botón vale durante 5 minutos.",
+           "stop": "🛑 Detenerla", "cancel": "Cancelar", "cancelled": "Cancelado",
+           "kept": "sigue en marcha", "stopping": "Deteniendo autoPirate",
+           "stopped": "🛑 Detenida autoPirate", "by": "a petición de User42 (42)",
+           "spent": "caducó o ya se usó", "usage": "Uso: /kill &lt;pid&gt;",
+           "none": "Ninguna tarea de ikabot en marcha", "list": "🛑 Detener autoPirate",
+           "off": "no se pueden detener tareas"},
+    "pt": {"pick": "Qual tarefa você quer parar?", "ask": "❓ Parar autoPirate",
+           "grace": "SIGTERM e, depois de 5 s, SIGKILL. Este botão vale por 5 minutos.",
+           "stop": "🛑 Parar", "cancel": "Cancelar", "cancelled": "Cancelado",
+           "kept": "continua rodando", "stopping": "Parando autoPirate",
+           "stopped": "🛑 Parada autoPirate", "by": "a pedido de User42 (42)",
+           "spent": "expirou ou já foi usado", "usage": "Uso: /kill &lt;pid&gt;",
+           "none": "Nenhuma tarefa do ikabot rodando", "list": "🛑 Parar autoPirate",
+           "off": "não dá para parar tarefas"},
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_kill_speaks_the_language_from_question_to_outcome(
+        ikabot_dir, spawn, api, tmp_path, lang):
+    """/kill through the strict loopback Bot API in Spanish and Portuguese: the pick, the
+    confirmation and its buttons, Cancel, Stop it, the spent button, the refusals."""
+    from botharness import OWNER, fast_settings, running_bot
+    from conftest import ALICE
+    from util import buttons, dead_pid
+
+    w = KILL_WORDS[lang]
+    pirate = spawn()
+    pid = pirate.pid
+    ikabot_dir.add_pirate(ALICE, pid)
+    s = fast_settings(ikabot_dir.path, api, tmp_path / "state", lang=lang)
+    async with running_bot(s, api) as bot:
+
+        async def press(data: str, message: dict) -> str:
+            n = len(api.calls)
+            api.add_callback(data, message["message_id"], chat_id=OWNER, user_id=OWNER)
+            assert await bot.wait(lambda: any(c.method == "answerCallbackQuery"
+                                              for c in api.calls[n:]))
+            return next(str(c.params.get("text", "")) for c in api.calls[n:]
+                        if c.method == "answerCallbackQuery")
+
+        def now(message: dict) -> str:
+            return next(m for m in api.sent(OWNER)
+                        if m["message_id"] == message["message_id"])["text"]
+
+        (pick,) = await bot.ask("/kill")
+        assert pick["text"].startswith(w["pick"]) and f"🛑 autoPirate {pid}" in buttons(pick)
+        (usage,) = await bot.ask("/kill abc")
+        assert usage["text"].startswith(parse_html(w["usage"]))
+        (none,) = await bot.ask(f"/kill {dead_pid()}")
+        assert none["text"].startswith(w["none"])
+        (details,) = await bot.ask(f"/details {pid}")
+        assert f"{w['list']} {pid}" in buttons(details)
+        (ask,) = await bot.ask(f"/kill {pid}")
+        assert ask["text"].startswith(w["ask"]) and w["grace"] in ask["text"]
+        assert set(buttons(ask)) == {w["stop"], w["cancel"]}
+        assert await press(buttons(ask)[w["cancel"]], ask) == w["cancelled"]
+        assert await bot.wait(lambda: w["kept"] in now(ask))
+        assert w["spent"] in await press(buttons(ask)[w["cancel"]], ask)
+        (ask,) = await bot.ask(f"/kill {pid}")
+        assert (await press(buttons(ask)[w["stop"]], ask)).startswith(w["stopping"])
+        assert await bot.wait(lambda: now(ask).startswith(w["stopped"]), 20), now(ask)
+        assert w["by"] in now(ask)
+    s = fast_settings(ikabot_dir.path, api, tmp_path / "state", lang=lang, allow_kill=False)
+    async with running_bot(s, api) as bot:
+        (off,) = await bot.ask("/kill")
+        assert w["off"] in off["text"]
+
+
+def test_the_shared_tokens_notice_speaks_the_language():
+    """The notice of the shared token's blind spot (`poller.blind_spot_text`), in each
+    language, with the figure of the language."""
+    from telebot.bot.poller import blind_spot_text
+
+    said = {}
+    for lang in ("en", *LANGS):
+        with i18n.in_language(lang):
+            said[lang] = blind_spot_text("14:05 IST", 30.0)
+    assert said["en"].startswith("⚠️ telebot cannot see your commands for now (until about "
+                                 "14:05 IST)") and "30 minutes old" in said["en"]
+    assert said["es"].startswith("⚠️ Por ahora telebot no ve tus comandos (hasta "
+                                 "aproximadamente 14:05 IST)") and "30 minutos" in said["es"]
+    assert said["pt"].startswith("⚠️ Por enquanto o telebot não vê seus comandos") and \
+        "30 minutos" in said["pt"]

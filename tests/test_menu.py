@@ -434,3 +434,38 @@ async def test_a_task_whose_configurator_finished_is_recorded_however_the_sessio
         alert = await me.said("autoPirate finished")
         message = next(m for m in reversed(api.sent(OWNER)) if m["text"] == alert)
         assert str(pid) in alert and "🔁" in str(message.get("reply_markup")), message
+
+
+async def test_menu_speaks_the_language_around_ikabots_own_words(menu_settings, api, tmp_path):
+    """TELEBOT_LANG=pt: telebot's words on and around the screen are Portuguese (its head,
+    its keys, the start, the close); ikabot's own screen stays as ikabot wrote it."""
+    async with running_bot(menu_settings(lang="pt"), api) as bot:
+        me = Player(bot)
+        await bot.ask("/menu")
+        first = await me.sees("Mail:")
+        assert first["text"].startswith("📟 Menu do ikabot · toque numa opção")
+        assert "✖ Encerrar sessão" in buttons(first)
+        me.types(ALICE.email)
+        await me.sees("(17) Auto-Pirate")  # ikabot's words, as ikabot wrote them
+        await me.answers("(17) Auto-Pirate", "(17)", button=True)
+        await me.answers("How many pirate missions", "1")
+        await me.answers("(y/N)", "n")
+        await me.answers("Which pirate mission", "(1)", button=True)
+        await me.answers("capture points", "n")
+        await me.answers("random waiting time", "0")
+        secret = await me.sees("🔒")
+        assert "O ikabot lê isto sem eco" in secret["text"] and "⏎ Enter" in buttons(secret)
+        me.presses("⏎", secret)
+        started = await me.said("iniciada pelo /menu: pid")
+        assert started.startswith("▶️ autoPirate iniciada pelo /menu")
+        pid = int(re.search(r"pid (\d+)", started).group(1))
+        await bot.ask("/menu", replies=0)
+        assert (await me.said("Já há uma sessão do /menu aberta")).startswith("Já há")
+        await bot.ask("/cancel", replies=0)
+        closed = await me.sees("⏹")
+        assert "⏹ Menu do ikabot fechado: encerrado com /cancel." in closed["text"]
+        (none,) = await bot.ask("/cancel")
+        assert none["text"] == "Não há nenhuma sessão do /menu aberta."
+        (details,) = await bot.ask(f"/details {pid}")
+        assert re.search(r"Iniciada pelo /menu com \d+ respostas gravadas\.", details["text"])
+        assert liveness.same_process(pid, liveness.read_stat(pid).start_ticks)

@@ -18,12 +18,13 @@ from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE, BOB, clean_env
 from ikabotdata import IkabotDir
 from menuharness import Player, buttons, no_leftovers, offline_command
-from util import until
+from util import until, wait_until
 
 from telebot.bot import menu_handlers
 from telebot.ikabot.records import AccountKey
 from telebot.menu.terminal import INPUT_LIMIT, Terminal
-from telebot.state import AgainButton, StateDB
+from telebot.processes import liveness
+from telebot.state import AgainButton, MenuProcess, StateDB
 from telebot.tasks import twin_guard
 from telebot.tasks.model import Task
 
@@ -227,7 +228,102 @@ def test_thirty_long_replies_to_a_busy_menu_leave_telebot_answering(ikabot_dir, 
             bot.send_signal(signal.SIGTERM)
             assert bot.wait(30) == 0
             assert not psutil.pid_exists(menu.pid) or menu.status() == psutil.STATUS_ZOMBIE
+            # the menu's record went with it: nothing for the next telebot to end
+            state = StateDB.open_readonly(tmp_path / "state")
+            assert state is not None
+            try:
+                assert state.menus.all() == []
+            finally:
+                state.close()
         finally:
             if bot.poll() is None:
                 bot.kill()
             bot.wait()
+
+
+# ---- no menu outlives telebot (issue 23, item 2)
+
+
+def ticks_of(proc: psutil.Process | subprocess.Popen[bytes]) -> int:
+    ticks = liveness.start_ticks(proc.pid)
+    assert ticks is not None
+    return ticks
+
+
+def test_a_menu_ends_with_a_telebot_killed_by_sigkill(ikabot_dir, api, tmp_path):
+    """The menu open (recorded in telebot's state with its identity), telebot gets SIGKILL:
+    the kernel's parent-death signal ends the menu, which nobody else would."""
+    argv, _gate = busy_menu(tmp_path)
+    with no_leftovers(tmp_path):
+        bot = start_telebot(ikabot_dir, api, tmp_path, argv)
+        try:
+            assert api.wait_for(lambda: said_after(api, 0, "telebot is watching"), 30)
+            api.add_message("/menu", chat_id=OWNER, user_id=OWNER)
+            assert api.wait_for(lambda: said_after(api, 0, "Busy for a while"), 30)
+            menu = next(p for p in psutil.Process(bot.pid).children()
+                        if str(tmp_path) in " ".join(p.cmdline()))
+            bot.kill()
+            bot.wait()
+            assert wait_until(lambda: not menu.is_running()
+                              or menu.status() == psutil.STATUS_ZOMBIE, 30), \
+                "the menu outlived a SIGKILLed telebot"
+            # it was recorded by pid and identity (what the next telebot would end it by)
+            state = StateDB.open_readonly(tmp_path / "state")
+            assert state is not None
+            try:
+                recorded = state.menus.all()
+            finally:
+                state.close()
+            assert [(m.pid, m.start_ticks, m.boot_id) for m in recorded] == [
+                (menu.pid, ticks_of(menu), liveness.boot_id())]
+        finally:
+            if bot.poll() is None:
+                bot.kill()
+            bot.wait()
+
+
+LEFTOVER_MENU = """import os, sys, time
+task = os.fork()
+if task == 0:  # a task the menu started: detached, in a session of its own
+    os.setsid()
+    time.sleep(600)
+    os._exit(0)
+print(task, flush=True)
+time.sleep(600)
+"""
+
+
+async def test_leftover_menus_are_ended_by_pid_and_identity_only(ikabot_dir, api, tmp_path,
+                                                                 spawn):
+    """At start, telebot ends the menu an earlier telebot recorded, and only it: not the task
+    that menu started, not a process that has the recorded pid with another identity (a
+    reused pid), not a process recorded in another boot."""
+    script = tmp_path / "leftover_menu.py"
+    script.write_text(LEFTOVER_MENU, encoding="utf-8")
+    with no_leftovers(tmp_path):
+        left = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                                start_new_session=True)
+        try:
+            assert left.stdout is not None
+            its_task = psutil.Process(int(left.stdout.readline()))
+            reused, old_boot = spawn(ikabot=False), spawn(ikabot=False)
+            boot = liveness.boot_id()
+            state = StateDB(tmp_path / "state")
+            for proc in (MenuProcess(left.pid, ticks_of(left), boot, time.time() - 60),
+                         MenuProcess(reused.pid, ticks_of(reused) - 1, boot, time.time()),
+                         MenuProcess(old_boot.pid, ticks_of(old_boot), "another-boot", 1.0)):
+                state.menus.add(proc)
+            state.close()
+            async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "state"),
+                                   api):
+                assert await until(lambda: left.poll() is not None, 30), "the menu stayed"
+                assert left.returncode == -signal.SIGTERM
+                assert its_task.is_running() and its_task.status() != psutil.STATUS_ZOMBIE
+                assert reused.poll() is None and old_boot.poll() is None
+            state = StateDB(tmp_path / "state")
+            assert state.menus.all() == []  # each looked at once, and forgotten
+            state.close()
+        finally:
+            if left.poll() is None:
+                left.kill()
+            left.wait()

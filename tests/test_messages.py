@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from util import DEADLINE
 
 from telebot.alerts.ending import Ending
 from telebot.alerts.storms import text_of
@@ -44,7 +45,7 @@ def accepted(api: FakeBotAPI, text: str, clean: bool = True) -> None:
     request = urllib.request.Request(f"{api.base_url}{TOKEN}/sendMessage", data=body,
                                      headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=5) as r:
+        with urllib.request.urlopen(request, timeout=DEADLINE) as r:
             assert json.load(r)["ok"]
     except urllib.error.HTTPError as e:  # the failure message says what Telegram refused
         raise AssertionError(f"{e.read()!r}: {text!r}") from None

@@ -109,3 +109,34 @@ def test_the_producer_api_has_one_import_path():
                  and (uses := producer_api_uses(p.read_text()))}
     assert offenders == {}
     assert "from telebot.details import" in (root / "docs" / "producer-api.md").read_text()
+
+
+@pytest.mark.parametrize("world", ["59", "s59", "S59", "s59-en", " s59 "])
+def test_the_world_is_said_once_whatever_form_it_is_written_in(world: str):
+    """ikabot writes `59`; the seed (and Ikariam's host names) `s59`: either is `s59-en`,
+    never `ss59-en`. The record's own field stays as written (it locates the data)."""
+    key = AccountKey(None, "alice", world, "en")
+    assert key.where == "s59-en" and key.label == "alice (s59-en)"
+    assert key.world_number == "59" and key.world == world
+    assert AccountKey(None, "alice", "alpha", "en").where == "salpha-en"  # no number: as is
+
+
+async def test_a_world_written_s59_is_shown_once_in_telegram_and_the_terminal(
+        ikabot_dir, spawn, api, tmp_path, run_cli):
+    """Data written by ikabot's own code under world `s59`: /status and `telebot status` name
+    the account `s59-en`, its header `world 59`, and nowhere `ss59`."""
+    from botharness import fast_settings, running_bot
+    from ikabotdata import Account
+
+    seeded = Account("sam@example.org", "sam", "s59", "en", password="sam-pw")
+    p = spawn()
+    ikabot_dir.add_pirate(seeded, p.pid, done=1, total=4)
+    r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path))
+    assert r.code == 0 and "s59-en" in r.out and "ss59" not in r.out, r.out
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        (reply,) = await bot.ask("/status")
+        (details,) = await bot.ask(f"/details {p.pid}")
+        (kill,) = await bot.ask(f"/kill {p.pid}")
+    shown = " ".join(m["text"] for m in (reply, details, kill))
+    assert "world 59" in reply["text"], reply["text"]
+    assert "s59-en" in shown and "ss59" not in shown and "world s59" not in shown, shown

@@ -92,3 +92,26 @@ async def test_group_without_owner_ids(ikabot_dir: IkabotDir, spawn, tmp_path):
             api.add_message("/status", user_id=OWNER, chat_id=-100999, chat_type="supergroup")
             await bot.settled()
             assert api.sent(-100999) == []
+
+
+async def test_a_stranger_hears_the_line_again_after_an_hour_not_before(
+        ikabot_dir: IkabotDir, api: FakeBotAPI, tmp_path, monkeypatch):
+    """The strangers' quiet hour on a driven clock: a second message 59 minutes after the
+    first gets no answer, one 61 minutes after it does."""
+    import time
+
+    from telebot.bot import permissions
+
+    now = [time.time()]
+    monkeypatch.setattr(permissions, "clock", lambda: now[0])
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        (reply,) = await bot.ask("/status", chat_id=STRANGER)
+        assert reply["text"] == NOT_AUTHORISED
+        now[0] += 59 * 60
+        api.add_message("/status", chat_id=STRANGER, user_id=STRANGER)
+        await bot.settled()
+        assert len(api.sent(STRANGER)) == 1
+        now[0] += 2 * 60  # 61 minutes after the line
+        (reply,) = await bot.ask("/help", chat_id=STRANGER)
+        assert reply["text"] == NOT_AUTHORISED
+        assert len(api.sent(STRANGER)) == 2

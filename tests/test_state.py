@@ -164,3 +164,34 @@ async def test_no_statement_runs_on_the_event_loop(ikabot_dir, spawn, api, tmp_p
         await bot.settled()
     assert "commit elsewhere" in threads and "loop" in threads
     assert "commit on the loop" not in threads
+
+
+async def test_the_outbox_is_read_on_the_writer_thread(ikabot_dir, spawn, api, tmp_path,
+                                                       monkeypatch):
+    """The deliverer's reads of the outbox (what is pending) run on the state's writer
+    thread, as its commits do: never on the event loop (a read waits for a commit too)."""
+    import threading
+
+    from botharness import OWNER, fast_settings, running_bot
+    from conftest import ALICE
+
+    from telebot.alerts.texts import MARKS
+    from telebot.state.outbox import OutboxStore
+
+    reads: list[threading.Thread] = []
+    pending = OutboxStore.pending
+
+    def watched(self, now=None):
+        reads.append(threading.current_thread())
+        return pending(self, now)
+
+    monkeypatch.setattr(OutboxStore, "pending", watched)
+    loop_thread = threading.current_thread()
+    doomed = spawn()
+    ikabot_dir.add_pirate(ALICE, doomed.pid)
+    async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
+        doomed.kill()
+        assert await bot.wait(lambda: any(m["text"].startswith(MARKS) for m in api.sent(OWNER)))
+    assert reads, "the outbox was never read"
+    assert loop_thread not in reads
+    assert {t.name.split("_")[0] for t in reads} == {"telebot-state"}, reads

@@ -30,7 +30,7 @@ from telebot.bot.health import HeartbeatURL, Pulse, beat_interval
 from telebot.bot.hostlabel import label_for, make_bot
 from telebot.bot.jobs import job_queue, publish_metrics, scan, schedule_report
 from telebot.bot.keepalive_commands import KeptReplayer, alert_buttons
-from telebot.bot.menu_manager import MenuManager
+from telebot.bot.menu_manager import MenuManager, end_leftovers
 from telebot.bot.ordering import PerChatUpdateProcessor
 from telebot.bot.poller import blind_spot_text
 from telebot.bot.run_all import run_all_markup
@@ -204,6 +204,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
     rt.on_telegram = source.follow
     heartbeat: HeartbeatURL | None = None
     try:
+        await end_leftovers(rt)  # a menu an earlier telebot left, before any new one opens
         rt.metrics = metrics = _metrics(settings, alerter, pulse)  # its address, or exit 2
         with contextlib.suppress(TelegramError):
             for code, commands in command_lists(settings):  # once per language

@@ -26,11 +26,14 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from telebot.bot.telegram_errors import refusal
+from telebot.i18n import N_, _
 from telebot.logsafe import redact
 
 log = logging.getLogger(__name__)
 
-TEST_MESSAGE = "✅ telebot check: this chat gets telebot's alerts."
+TEST_MESSAGE = N_("✅ telebot check: this chat gets telebot's alerts.")
+KINDS = {"private": N_("private chat"), "group": N_("group"), "supergroup": N_("supergroup"),
+         "channel": N_("channel")}  # Telegram's chat types, as said
 
 
 def advice(error: BaseException, chat_id: str, topic_id: int | None = None) -> str:
@@ -38,20 +41,21 @@ def advice(error: BaseException, chat_id: str, topic_id: int | None = None) -> s
     said = str(getattr(error, "message", error)).lower()
     reason = refusal(error) or redact(str(error))
     if topic_id is not None and ("thread not found" in said or "topic" in said):
-        return (f"the chat {chat_id} has no open topic {topic_id} ({reason}): "
-                "TELEBOT_TOPIC_ID must name a topic of a forum group (Topics turned on in the "
-                "group's settings) that is open; fix it, or leave it unset")
+        return _("the chat {chat} has no open topic {topic} ({reason}): TELEBOT_TOPIC_ID must "
+                 "name a topic of a forum group (Topics turned on in the group's settings) that "
+                 "is open; fix it, or leave it unset").format(chat=chat_id, topic=topic_id,
+                                                              reason=reason)
     if "chat not found" in said:
-        return (f"Telegram knows no chat {chat_id} for this bot ({reason}): TELEBOT_CHAT_ID "
-                "(or ikabot's chatId) is wrong, or you never wrote to the bot; send the bot a "
-                "message and take chat.id from getUpdates")
+        return _("Telegram knows no chat {chat} for this bot ({reason}): TELEBOT_CHAT_ID (or "
+                 "ikabot's chatId) is wrong, or you never wrote to the bot; send the bot a "
+                 "message and take chat.id from getUpdates").format(chat=chat_id, reason=reason)
     if "kicked" in said or "not a member" in said:
-        return (f"the bot is not in the group {chat_id} ({reason}): add the bot to the group "
-                "again, or fix TELEBOT_CHAT_ID")
+        return _("the bot is not in the group {chat} ({reason}): add the bot to the group "
+                 "again, or fix TELEBOT_CHAT_ID").format(chat=chat_id, reason=reason)
     if isinstance(error, Forbidden):
-        return (f"the chat {chat_id} refuses the bot ({reason}): open the bot in Telegram and "
-                "press Start (or unblock it)")
-    return f"Telegram refused the chat {chat_id}: {reason}"
+        return _("the chat {chat} refuses the bot ({reason}): open the bot in Telegram and "
+                 "press Start (or unblock it)").format(chat=chat_id, reason=reason)
+    return _("Telegram refused the chat {chat}: {reason}").format(chat=chat_id, reason=reason)
 
 
 @dataclass(frozen=True)
@@ -69,17 +73,17 @@ async def check_chat(bot: Bot, chat_id: str, *, send_test: bool = False,
     try:
         chat = await bot.get_chat(chat_id)
         if send_test:
-            await bot.send_message(chat_id, TEST_MESSAGE, message_thread_id=topic_id)
+            await bot.send_message(chat_id, _(TEST_MESSAGE), message_thread_id=topic_id)
         else:
             await bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=topic_id)
     except (BadRequest, Forbidden) as e:
         return ChatCheck(False, advice(e, chat_id, topic_id), refusal(e))
-    kind = chat.type if chat.type != "private" else "private chat"
+    kind = _(KINDS.get(chat.type, chat.type))
     name = chat.title or chat.first_name or chat.username or ""
-    sent = "a test message sent" if send_test else "it accepts the bot"
-    where = f", topic {topic_id}" if topic_id is not None else ""
-    return ChatCheck(True, f"chat {chat_id}: {kind}{f' {name!r}' if name else ''}{where}, "
-                           f"{sent}")
+    sent = _("a test message sent") if send_test else _("it accepts the bot")
+    where = _(", topic {topic}").format(topic=topic_id) if topic_id is not None else ""
+    return ChatCheck(True, _("chat {chat}: {kind}{name}{where}, {sent}").format(
+        chat=chat_id, kind=kind, name=f" {name!r}" if name else "", where=where, sent=sent))
 
 
 async def announce(bot: Bot, chat_id: str, topic_id: int | None = None) -> ChatCheck | None:

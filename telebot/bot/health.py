@@ -11,7 +11,12 @@ So every sign of life comes *from the event loop*, and stops when it hangs:
 - `TELEBOT_HEARTBEAT_URL` is requested every `TELEBOT_HEARTBEAT_MINUTES` from a JobQueue job
   (Uptime Kuma's push monitor, healthchecks.io): the owner hears from *them* when telebot or
   its machine is down. The request has a short timeout and runs beside the alerts, never in
-  front of them; its failures are logged once per change, not once per try.
+  front of them; its failures are logged once per change (of reason), not once per try. The
+  whole request has one deadline (a monitor that trickles its answer a byte at a time cannot
+  hold it), its body is never read (a monitor that answers gigabytes costs nothing), and a
+  redirect is followed only on the same host (http may become https, never the reverse): a
+  monitor whose answer sends telebot elsewhere is a failure the log names, not a request to
+  another machine.
 """
 
 from __future__ import annotations
@@ -38,7 +43,13 @@ log = logging.getLogger(__name__)
 BEAT_SECONDS = 10.0  # the heartbeat file and the watchdog, at most this far apart
 STALE_AFTER = 60.0  # `telebot health`: a heartbeat older than this means the loop is stuck
 PING_TIMEOUT = 10.0
+MAX_REDIRECTS = 3  # on the heartbeat URL's own host
 HEARTBEAT_FILE = "heartbeat"
+
+
+def clock() -> float:
+    """The wall clock `telebot health` ages a heartbeat by (a test drives it)."""
+    return time.time()
 PING_JOB = "heartbeat-url"
 
 
@@ -79,7 +90,7 @@ def heartbeat_age(state_dir: Path, now: float | None = None) -> float | None:
         beat = float(read_text_capped(heartbeat_path(state_dir), 64).strip())
     except (OSError, ValueError):
         return None
-    return (time.time() if now is None else now) - beat
+    return (clock() if now is None else now) - beat
 
 
 @dataclass
@@ -126,6 +137,19 @@ class Pulse:
                 await self._task
 
 
+class NotFollowed(Exception):
+    """The heartbeat URL redirects where telebot does not go (its text says where)."""
+
+
+def follows(origin: httpx.URL, target: httpx.URL) -> bool:
+    """May a redirect from `origin` to `target` be followed? Only on the same host, and
+    never from https down to http: the monitor's URL is a secret, and telebot requests no
+    machine the owner did not name."""
+    if target.scheme not in ("http", "https") or target.host.lower() != origin.host.lower():
+        return False
+    return not (origin.scheme == "https" and target.scheme == "http")
+
+
 @dataclass
 class HeartbeatURL:
     """Requests the owner's monitoring URL while the loop runs; quiet while all is well.
@@ -135,6 +159,7 @@ class HeartbeatURL:
 
     url: str
     failing: bool = False
+    _problem: str = ""  # why it failed, as last logged
     _inflight: asyncio.Task[bool] | None = None
 
     async def tick(self, context: BotContext | None = None) -> None:
@@ -143,19 +168,42 @@ class HeartbeatURL:
 
     async def ping(self) -> bool:
         try:
-            async with httpx.AsyncClient(timeout=PING_TIMEOUT, follow_redirects=True) as client:
-                response = await client.get(self.url)
-            response.raise_for_status()
+            await asyncio.wait_for(self._request(), PING_TIMEOUT)
+        except asyncio.TimeoutError:
+            problem = f"no complete answer within {PING_TIMEOUT:g} s"
+        except httpx.HTTPStatusError as e:
+            problem = f"it answered {e.response.status_code}"
+        except NotFollowed as e:
+            problem = str(e)
         except (httpx.HTTPError, OSError) as e:
-            if not self.failing:
-                log.warning("the heartbeat URL does not answer (%s); alerts go on regardless, "
-                            "and it is tried again on schedule", redact(str(e)) or type(e).__name__)
-            self.failing = True
-            return False
-        if self.failing:
-            log.info("the heartbeat URL answers again")
-        self.failing = False
-        return True
+            problem = redact(str(e)) or type(e).__name__
+        else:
+            if self.failing:
+                log.info("the heartbeat URL answers again")
+            self.failing, self._problem = False, ""
+            return True
+        if problem != self._problem:  # once per change: a new failure, or a new reason
+            log.warning("the heartbeat URL does not answer (%s); alerts go on regardless, "
+                        "and it is tried again on schedule", problem)
+        self.failing, self._problem = True, problem
+        return False
+
+    async def _request(self) -> None:
+        """GET the URL, redirects followed by hand (`follows`); the body is left unread."""
+        url = httpx.URL(self.url)
+        async with httpx.AsyncClient(timeout=PING_TIMEOUT, follow_redirects=False) as client:
+            for _ in range(MAX_REDIRECTS + 1):
+                async with client.stream("GET", url) as response:
+                    if not response.has_redirect_location:
+                        response.raise_for_status()
+                        return
+                    target = url.join(response.headers.get("location", ""))
+                if not follows(url, target):
+                    raise NotFollowed(f"it redirects to {target.host or 'nowhere'}, another "
+                                      "host or a downgrade to http, which telebot does not "
+                                      "follow: set TELEBOT_HEARTBEAT_URL to the final address")
+                url = target
+        raise NotFollowed(f"more than {MAX_REDIRECTS} redirects")
 
     def schedule(self, app: BotApp, minutes: float) -> None:
         job_queue(app).run_repeating(self.tick, interval=minutes * 60, first=0, name=PING_JOB)

@@ -35,7 +35,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import psutil
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
@@ -45,6 +44,7 @@ from telebot.bot.callbacks import Button, Kind, make, pressed
 from telebot.bot.context import BotContext
 from telebot.bot.replies import reply
 from telebot.bot.runtime import Runtime
+from telebot.i18n import N_, _, ngettext, number
 from telebot.processes import liveness
 from telebot.processes.watcher import pidfd_supported
 from telebot.state import KillButton
@@ -59,10 +59,11 @@ GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 ASK, CONFIRM, CANCEL = Kind.KILL_ASK, Kind.KILL_CONFIRM, Kind.KILL_CANCEL
 LIST_BUTTONS = 99  # Telegram takes at most 100 buttons a message
 
-OFF = "Stopping tasks from Telegram is turned off on this machine (TELEBOT_ALLOW_KILL=0)."
-NOT_OWNER = "Only an owner can stop tasks (TELEBOT_OWNER_IDS)."
-SPENT = "This button has expired or was used already: send /kill <pid> again."
-USAGE = "Usage: /kill &lt;pid&gt;, e.g. /kill 12345, or /kill alone to pick a running task."
+OFF = N_("Stopping tasks from Telegram is turned off on this machine (TELEBOT_ALLOW_KILL=0).")
+NOT_OWNER = N_("Only an owner can stop tasks (TELEBOT_OWNER_IDS).")
+SPENT = N_("This button has expired or was used already: send /kill <pid> again.")
+USAGE = N_("Usage: /kill &lt;pid&gt;, e.g. /kill 12345, or /kill alone to pick a running "
+           "task.")
 
 
 # ---------------------------------------------------------------- who and what
@@ -80,6 +81,8 @@ def same_identity(pid: int, ticks: int) -> bool:
 
 def same_user(pid: int) -> bool:
     """Does the process run as telebot's own user? telebot stops nobody else's processes."""
+    import psutil  # at the first /kill, not at start (an idle telebot never needs it)
+
     try:
         return psutil.Process(pid).uids().real == os.getuid()
     except (psutil.Error, ValueError, OverflowError):
@@ -121,23 +124,28 @@ async def offer(rt: Runtime, pid: int, mark: str) -> tuple[str, InlineKeyboardMa
     task = running_task(tasks, pid)
     ident = identity(task) if task is not None else None
     if task is None or ident is None or not liveness.may_signal(pid):
-        return (f"No running ikabot task has pid {pid} on this machine; nothing to stop. "
-                "/kill lists the running ones."), None
+        return _("No running ikabot task has pid {pid} on this machine; nothing to stop. "
+                 "/kill lists the running ones.").format(pid=pid), None
     if not same_user(pid):
-        return (f"pid {pid} runs as another user; telebot stops only its own user's "
-                "tasks."), None
+        return _("pid {pid} runs as another user; telebot stops only its own user's "
+                 "tasks.").format(pid=pid), None
     nonce = secrets.token_urlsafe(9)
     a = task.account
     await rt.state.run(rt.state.control.add_kill_button,
                        KillButton(nonce, pid, ident, task.started,
                                   render.clip(task.action, render.NAME_CLIP),
                                   render.clip(a.label, 120), time.time() + NONCE_TTL, None))
-    text = (f"❓ Stop {html.escape(describe(task))}?\n"
-            f"<i>SIGTERM, then SIGKILL after {GRACE:g} s. This button works for "
-            f"{NONCE_TTL / 60:g} minutes.</i>")
+    minutes = round(NONCE_TTL / 60)
+    text = (_("❓ Stop {task}?").format(task=html.escape(describe(task))) + "\n<i>"
+            + ngettext("SIGTERM, then SIGKILL after {grace} s. This button works for {n} "
+                       "minute.",
+                       "SIGTERM, then SIGKILL after {grace} s. This button works for {n} "
+                       "minutes.", minutes).format(grace=number(GRACE, digits=1),
+                                                   n=number(minutes))
+            + "</i>")
     markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton("🛑 Stop it", callback_data=callback(CONFIRM, mark, nonce)),
-        InlineKeyboardButton("Cancel", callback_data=callback(CANCEL, mark, nonce))]])
+        InlineKeyboardButton(_("🛑 Stop it"), callback_data=callback(CONFIRM, mark, nonce)),
+        InlineKeyboardButton(_("Cancel"), callback_data=callback(CANCEL, mark, nonce))]])
     return text, markup
 
 
@@ -159,7 +167,7 @@ def stop_markup(rt: Runtime, tasks: list[Task], bot: Any) -> InlineKeyboardMarku
     if not rt.settings.allow_kill or not running:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(
-        f"🛑 Stop {render.clip(t.action, 30)} {t.pid}",
+        _("🛑 Stop {action} {pid}").format(action=render.clip(t.action, 30), pid=t.pid),
         callback_data=callback(ASK, mark_of(bot), t.pid))] for t in running[:LIST_BUTTONS]])
 
 
@@ -172,17 +180,17 @@ async def kill_command(rt: Runtime, user: User | None, args: list[str],
                        bot: Any) -> tuple[str, InlineKeyboardMarkup | None]:
     """`/kill [pid]`: the answer's text and buttons."""
     if not rt.settings.allow_kill:
-        return OFF, None
+        return _(OFF), None
     if not rt.permissions.may_act(user.id if user else None):
-        return NOT_OWNER, None
+        return _(NOT_OWNER), None
     if not args:
         tasks = await rt.refresh()
         markup = pick_markup(tasks, mark_of(bot))
         if markup is None:
-            return "No ikabot task is running on this machine.", None
-        return "Which task should stop? Tap it; you confirm on the next step.", markup
+            return _("No ikabot task is running on this machine."), None
+        return _("Which task should stop? Tap it; you confirm on the next step."), markup
     if len(args) != 1 or not args[0].isdigit() or not 0 < int(args[0]) < 2**31:
-        return USAGE, None
+        return _(USAGE), None
     return await offer(rt, int(args[0]), mark_of(bot))
 
 
@@ -220,8 +228,9 @@ def _signal(stopping: Stopping, sig: signal.Signals) -> None:
 async def begin_stop(rt: Runtime, button: KillButton, who: str) -> Stopping | str:
     """Check everything again, record the request, send SIGTERM; or say why not."""
     tasks = await rt.refresh()
-    gone = (f"Not stopped: {html.escape(button.action)} {button.pid} is no longer running "
-            "(it ended, or its pid now belongs to another process). Nothing was signalled.")
+    gone = _("Not stopped: {action} {pid} is no longer running (it ended, or its pid now "
+             "belongs to another process). Nothing was signalled.").format(
+        action=html.escape(button.action), pid=button.pid)
     if running_task(tasks, button.pid, button.started) is None:
         return gone
     fd = _open_pidfd(button.pid)
@@ -243,7 +252,8 @@ async def begin_stop(rt: Runtime, button: KillButton, who: str) -> Stopping | st
         pass  # it ended on its own in the meantime: the request explains nothing wrong
     except OSError as e:
         _close(stopping)
-        return f"Not stopped: {html.escape(button.action)} {button.pid}: {e.strerror}."
+        return _("Not stopped: {action} {pid}: {why}.").format(
+            action=html.escape(button.action), pid=button.pid, why=html.escape(str(e.strerror)))
     log.info("stopping %s %d (asked by %s)", button.action, button.pid, who)
     return stopping
 
@@ -285,16 +295,17 @@ async def finish_stop(stopping: Stopping, grace: float | None = None) -> str:
     grace = GRACE if grace is None else grace
     b = stopping.button
     what = f"{html.escape(b.action)} <code>{b.pid}</code> · {html.escape(b.account)}"
-    by = f" for {html.escape(stopping.who)}" if stopping.who else ""
+    by = _(" for {who}").format(who=html.escape(stopping.who)) if stopping.who else ""
     try:
         if await _ended(stopping, grace):
-            return f"🛑 Stopped {what}{by} (SIGTERM, {time.time() - stopping.at:.1f} s)."
+            return _("🛑 Stopped {what}{by} (SIGTERM, {s} s).").format(
+                what=what, by=by, s=number(time.time() - stopping.at, digits=1))
         with contextlib.suppress(ProcessLookupError):
             _signal(stopping, signal.SIGKILL)
         if await _ended(stopping, grace):
-            return (f"🛑 Stopped {what}{by}: it did not end within {grace:g} s of SIGTERM, "
-                    "so it got SIGKILL.")
-        return f"⚠️ Sent SIGKILL to {what}, but it has not ended yet."
+            return _("🛑 Stopped {what}{by}: it did not end within {grace} s of SIGTERM, so it "
+                     "got SIGKILL.").format(what=what, by=by, grace=number(grace, digits=1))
+        return _("⚠️ Sent SIGKILL to {what}, but it has not ended yet.").format(what=what)
     finally:
         _close(stopping)
 
@@ -328,13 +339,13 @@ async def _may_press(update: Update, context: BotContext
     if button.machine != mark_of(context.bot):
         return None  # another machine's button (same bot token): that telebot answers it
     if not rt.settings.allow_kill:
-        await query.answer(OFF, show_alert=True)
+        await query.answer(_(OFF), show_alert=True)
         return None
     user = query.from_user
     if not rt.permissions.may_act(user.id if user else None):
         log.info("refused a stop button pressed by user %s, not an owner",
                  user.id if user else "?")
-        await query.answer(NOT_OWNER, show_alert=True)
+        await query.answer(_(NOT_OWNER), show_alert=True)
         return None
     return query, button
 
@@ -363,11 +374,12 @@ async def _spend(update: Update, context: BotContext
     kill_button = await rt.state.run(rt.state.control.use_kill_button, button.text,
                                      time.time())
     if kill_button is None:
-        await query.answer(SPENT, show_alert=True)
+        await query.answer(_(SPENT), show_alert=True)
         old = await rt.state.run(rt.state.control.kill_button, button.text)
         if old is not None and old.used_at is None:  # expired: take the buttons away
-            await _edit(query, f"⌛ This confirmation for {html.escape(old.action)} "
-                               f"{old.pid} expired; nothing was stopped.")
+            await _edit(query, _("⌛ This confirmation for {action} {pid} expired; nothing "
+                                 "was stopped.").format(action=html.escape(old.action),
+                                                        pid=old.pid))
         return None
     return query, kill_button
 
@@ -378,9 +390,9 @@ async def on_cancel(update: Update, context: BotContext) -> None:
     if spent is None:
         return
     query, button = spent
-    await query.answer("Cancelled")
-    await _edit(query, f"Cancelled: {html.escape(button.action)} {button.pid} keeps "
-                       "running.")
+    await query.answer(_("Cancelled"))
+    await _edit(query, _("Cancelled: {action} {pid} keeps running.").format(
+        action=html.escape(button.action), pid=button.pid))
 
 
 async def on_confirm(update: Update, context: BotContext) -> None:
@@ -391,10 +403,11 @@ async def on_confirm(update: Update, context: BotContext) -> None:
     query, button = spent
     result = await begin_stop(context.runtime, button, who(query.from_user))
     if isinstance(result, str):
-        await query.answer("Not stopped", show_alert=False)
+        await query.answer(_("Not stopped"), show_alert=False)
         await _edit(query, result)
         return
-    await query.answer(f"Stopping {button.action} {button.pid}…")
+    await query.answer(_("Stopping {action} {pid}…").format(action=button.action,
+                                                             pid=button.pid))
 
     async def complete() -> None:
         await _edit(query, await finish_stop(result))

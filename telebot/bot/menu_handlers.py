@@ -29,6 +29,7 @@ from telebot.bot.menu_manager import BUSY, OFF, MenuManager
 from telebot.bot.permissions import for_actors, in_bots_chat, user_may_act
 from telebot.bot.replies import reply
 from telebot.bot.runtime import Runtime
+from telebot.i18n import N_, _, ngettext, number
 from telebot.menu.recorded import Recording, StepKind, from_row
 from telebot.menu.session import NOT_READING
 from telebot.processes import liveness
@@ -39,9 +40,10 @@ from telebot.views import render
 
 log = logging.getLogger(__name__)
 
-GONE = "This /menu session has ended. /menu opens a new one."
+GONE = N_("This /menu session has ended. /menu opens a new one.")
 AGAIN_TTL = 300.0  # seconds a 🔁 Run it stays valid (as /kill's confirmation)
-AGAIN_SPENT = "This 🔁 Run it has expired or was used already: press 🔁 Run again for a new one."
+AGAIN_SPENT = N_("This 🔁 Run it has expired or was used already: press 🔁 Run again for a "
+                 "new one.")
 clock: Callable[[], float] = time.time  # the buttons' clock (a test moves it on)
 
 # ---- button data (on the codec of `bot.callbacks`): the menu's keys and 🔁 Run again
@@ -59,16 +61,14 @@ async def details_note(mgr: MenuManager | None,
     rec = await mgr.recording_of(task)
     if rec is None:
         return "", []
-    lines = [f"Started from /menu with {len(rec.steps)} recorded answers."]
-    if rec.again_of:
-        lines.append(f"🔁 Run again of pid {rec.again_of[0]}.")
-    later = await mgr.again_as(rec)
-    if later is not None:
-        lines.append(f"Run again as pid {later.pid}: /details {later.pid}")
+    lines = [ngettext("Started from /menu with {n} recorded answer.",
+                      "Started from /menu with {n} recorded answers.",
+                      len(rec.steps)).format(n=number(len(rec.steps)))]
+    lines += await _lineage(mgr, rec)
     buttons = []
     if task.state != "running" and mgr.rt.settings.allow_menu:
         buttons.append(InlineKeyboardButton(
-            "🔁 Run again", callback_data=again_data(Kind.AGAIN_ASK, rec.pid, rec.start_ticks)))
+            _("🔁 Run again"), callback_data=again_data(Kind.AGAIN_ASK, rec.pid, rec.start_ticks)))
     return "\n".join(lines), buttons
 
 
@@ -78,27 +78,37 @@ async def gone_details(mgr: MenuManager | None,
     rec = await mgr.newest(pid) if mgr is not None else None
     if mgr is None or rec is None or liveness.same_process(rec.pid, rec.start_ticks):
         return None
-    lines = [f"<b>{html.escape(rec.action)}</b> {pid} · {html.escape(rec.account.label)} "
-             "has ended; ikabot's menu "
-             f"has dropped its entry. It was started from /menu with {len(rec.steps)} "
-             "recorded answers."]
-    if rec.again_of:
-        lines.append(f"🔁 Run again of pid {rec.again_of[0]}.")
-    later = await mgr.again_as(rec)
-    if later is not None:
-        lines.append(f"Run again as pid {later.pid}: /details {later.pid}")
+    lines = [ngettext("<b>{action}</b> {pid} · {account} has ended; ikabot's menu has dropped "
+                      "its entry. It was started from /menu with {n} recorded answer.",
+                      "<b>{action}</b> {pid} · {account} has ended; ikabot's menu has dropped "
+                      "its entry. It was started from /menu with {n} recorded answers.",
+                      len(rec.steps)).format(
+        action=html.escape(rec.action), pid=pid, account=html.escape(rec.account.label),
+        n=number(len(rec.steps)))]
+    lines += await _lineage(mgr, rec)
     markup = InlineKeyboardMarkup([[InlineKeyboardButton(
-        "🔁 Run again", callback_data=again_data(Kind.AGAIN_ASK, rec.pid, rec.start_ticks))]]) \
+        _("🔁 Run again"), callback_data=again_data(Kind.AGAIN_ASK, rec.pid, rec.start_ticks))]]) \
         if mgr.rt.settings.allow_menu else None
     return "\n".join(lines), markup
+
+
+async def _lineage(mgr: MenuManager, rec: Recording) -> list[str]:
+    """Which task this one ran again, and which ran it again (for /details)."""
+    lines = []
+    if rec.again_of:
+        lines.append(_("🔁 Run again of pid {pid}.").format(pid=rec.again_of[0]))
+    later = await mgr.again_as(rec)
+    if later is not None:
+        lines.append(_("Run again as pid {pid}: /details {pid}").format(pid=later.pid))
+    return lines
 
 
 def alert_markup(mgr: MenuManager | None, dedup_key: str) -> str | None:
     """The 🔁 button under a task's end alert (`end:<pid>:<ticks>`), when it has answers:
     JSON, as the outbox keeps an alert's buttons. Runs on the state's writer thread (the
     outbox's sender calls it there)."""
-    kind, _, rest = dedup_key.partition(":")
-    pid, _, ticks = rest.partition(":")
+    kind, _sep, rest = dedup_key.partition(":")
+    pid, _sep, ticks = rest.partition(":")
     if mgr is None or kind != "end" or not (pid.isdigit() and ticks.isdigit()) or \
             not mgr.rt.settings.allow_menu:
         return None
@@ -107,7 +117,7 @@ def alert_markup(mgr: MenuManager | None, dedup_key: str) -> str | None:
         return None
     # named: in a storm the message tells of several tasks, the button is for this one
     return json.dumps(InlineKeyboardMarkup([[InlineKeyboardButton(
-        f"🔁 Run again: {render.clip(rec.action, 30)} {pid}",
+        _("🔁 Run again: {action} {pid}").format(action=render.clip(rec.action, 30), pid=pid),
         callback_data=again_data(Kind.AGAIN_ASK, pid, ticks))]]).to_dict())
 
 
@@ -122,14 +132,14 @@ async def cmd_menu(update: Update, context: BotContext) -> None:
     if problem == BUSY:
         await mgr.reshow()
     if problem:
-        await reply(context, problem)
+        await reply(context, _(problem))
 
 
 @in_bots_chat
 @for_actors
 async def cmd_cancel(update: Update, context: BotContext) -> None:
-    if not await context.menu.close("ended with /cancel"):
-        await reply(context, "No /menu session is open.")
+    if not await context.menu.close(N_("ended with /cancel")):
+        await reply(context, _("No /menu session is open."))
 
 
 async def on_text(update: Update, context: BotContext) -> None:
@@ -150,15 +160,15 @@ async def on_text(update: Update, context: BotContext) -> None:
         return
     typed = session.answer(message.text, StepKind.TEXT)
     if not typed.typed:
-        await reply(context, NOT_READING)
+        await reply(context, _(NOT_READING))
     if typed.echo_off:
         try:
             await message.delete()
         except TelegramError as e:
             log.warning("could not delete an echo-off reply from the chat: %s",
                         type(e).__name__)
-            await reply(context, "⚠️ Delete your last message yourself: telebot could not "
-                                 "(it was typed with echo off, e.g. a password).")
+            await reply(context, _("⚠️ Delete your last message yourself: telebot could not "
+                                   "(it was typed with echo off, e.g. a password)."))
 
 
 @in_bots_chat
@@ -170,19 +180,20 @@ async def on_menu_key(update: Update, context: BotContext) -> None:
     token, key = button.pair
     session = mgr.open_session()
     if session is None or session.token != token:
-        await query.answer(GONE, show_alert=True)
+        await query.answer(_(GONE), show_alert=True)
         return
     if key == "x":
-        await query.answer("Ending the session")
-        await mgr.close("ended from Telegram")
+        await query.answer(_("Ending the session"))
+        await mgr.close(N_("ended from Telegram"))
     elif key == "e":
         typed = session.answer("", StepKind.ENTER)
-        await query.answer("⏎" if typed.typed else NOT_READING, show_alert=not typed.typed)
+        await query.answer("⏎" if typed.typed else _(NOT_READING), show_alert=not typed.typed)
     elif key.isdigit() and int(key) not in {c.number for c in session.view().question.choices}:
-        await query.answer(f"({key}) is not on the screen any more.", show_alert=True)
+        await query.answer(_("({key}) is not on the screen any more.").format(key=key),
+                           show_alert=True)
     elif key.isdigit():
         typed = session.answer(key, StepKind.CHOICE)
-        await query.answer(f"({key})" if typed.typed else NOT_READING,
+        await query.answer(f"({key})" if typed.typed else _(NOT_READING),
                            show_alert=not typed.typed)
     else:
         await query.answer()
@@ -195,7 +206,7 @@ async def _pressed_recording(update: Update, context: BotContext
     pid, ticks = button.pair
     rec = await context.menu.recording(int(pid), int(ticks))
     if rec is None or not context.runtime.settings.allow_menu:
-        await query.answer("Nothing recorded to run again." if rec is None else OFF,
+        await query.answer(_("Nothing recorded to run again.") if rec is None else _(OFF),
                            show_alert=True)
         return None
     return query, rec
@@ -222,29 +233,29 @@ async def on_again_run(update: Update, context: BotContext) -> None:
     query, button = pressed(update)
     rt = context.runtime
     if not rt.settings.allow_menu:
-        await query.answer(OFF, show_alert=True)
+        await query.answer(_(OFF), show_alert=True)
         return
     spent = await rt.state.run(rt.state.control.use_again_button, button.text, clock())
     rec = None if spent is None else \
         await context.menu.recording(spent.pid, spent.start_ticks)
     if spent is None or rec is None:
-        await query.answer(AGAIN_SPENT, show_alert=True)
+        await query.answer(_(AGAIN_SPENT), show_alert=True)
         with contextlib.suppress(BadRequest):
             await query.edit_message_reply_markup(None)
         return
-    await query.answer("Starting ikabot's menu")
+    await query.answer(_("Starting ikabot's menu"))
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(None)
     problem = await context.menu.open(rec.steps, rec, spent.seen)
     if problem:
-        await reply(context, problem)
+        await reply(context, _(problem))
 
 
 @in_bots_chat
 @for_actors
 async def on_again_cancel(update: Update, context: BotContext) -> None:
-    query, _ = pressed(update)
-    await query.answer("Not run again")
+    query, _button = pressed(update)
+    await query.answer(_("Not run again"))
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(None)
 
@@ -254,22 +265,27 @@ async def confirmation(rt: Runtime, rec: Recording) -> tuple[str, InlineKeyboard
     one-time 🔁 Run it valid `AGAIN_TTL` seconds (the copies warned of are acknowledged by
     pressing it; one that starts since stops the replay)."""
     same = twin_guard.twins(await rt.refresh(), rec.action, rec.account)
-    lines = [f"🔁 Run {html.escape(rec.action)} again (was pid {rec.pid}) on "
-             f"{html.escape(rec.account.label)}? ikabot's menu opens here and gets these answers, "
-             "each only if it asks the same question as before:"]
+    lines = [_("🔁 Run {action} again (was pid {pid}) on {account}? ikabot's menu opens here "
+               "and gets these answers, each only if it asks the same question as before:"
+               ).format(action=html.escape(rec.action), pid=rec.pid,
+                        account=html.escape(rec.account.label))]
     for i, step in enumerate(rec.steps, 1):
         asked = step.question.prompt.splitlines()[0] if step.question.prompt else ""
         lines.append(f"{i}. {html.escape(render.clip(asked, 50))} → "
                      f"{html.escape(render.clip(step.describe(), 50))}")
     if same:
         pids = ", ".join(str(t.pid) for t in same)
-        lines.append(f"⚠️ {html.escape(rec.action)} already runs on that account (pid {pids}).")
-    lines.append(f"<i>This button works once, for {AGAIN_TTL / 60:g} minutes.</i>")
+        lines.append(_("⚠️ {action} already runs on that account (pid {pids}).").format(
+            action=html.escape(rec.action), pids=pids))
+    minutes = round(AGAIN_TTL / 60)
+    lines.append("<i>" + ngettext("This button works once, for {n} minute.",
+                                  "This button works once, for {n} minutes.", minutes).format(
+        n=number(minutes)) + "</i>")
     nonce = secrets.token_urlsafe(9)
     await rt.state.run(rt.state.control.add_again_button, AgainButton(
         nonce, rec.pid, rec.start_ticks, " ".join(twin_guard.identity_of(t) for t in same),
         clock() + AGAIN_TTL, None))
     markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton("🔁 Run it", callback_data=make(Kind.AGAIN_RUN, nonce)),
-        InlineKeyboardButton("Cancel", callback_data=make(Kind.AGAIN_CANCEL, rec.pid))]])
+        InlineKeyboardButton(_("🔁 Run it"), callback_data=make(Kind.AGAIN_RUN, nonce)),
+        InlineKeyboardButton(_("Cancel"), callback_data=make(Kind.AGAIN_CANCEL, rec.pid))]])
     return "\n".join(lines), markup

@@ -19,19 +19,22 @@ from telegram.error import TelegramError
 
 from telebot.bot.menu_screen import ScreenMessage
 from telebot.bot.runtime import Runtime
+from telebot.i18n import N_, _, ngettext, number
 from telebot.menu.launch import menu_command, menu_env
 from telebot.menu.recorded import Recording, Step, from_row, to_row
 from telebot.menu.replay import Guard, no_twin, replay
 from telebot.menu.session import GROUP_INTERVAL, MIN_INTERVAL, MenuSession, View
 from telebot.menu.spotter import Started
+from telebot.processes import leftover, liveness
+from telebot.state import MenuProcess
 from telebot.tasks.model import Task
 
 log = logging.getLogger(__name__)
 
-OFF = "/menu is turned off on this machine (TELEBOT_ALLOW_MENU=0)."
-NO_COMMAND = ("ikabot's command was not found beside telebot nor on PATH: set IKABOT_COMMAND "
-              "to what starts ikabot's menu.")
-BUSY = "A /menu session is open already (its screen is above); /cancel ends it."
+OFF = N_("/menu is turned off on this machine (TELEBOT_ALLOW_MENU=0).")
+NO_COMMAND = N_("ikabot's command was not found beside telebot nor on PATH: set "
+                "IKABOT_COMMAND to what starts ikabot's menu.")
+BUSY = N_("A /menu session is open already (its screen is above); /cancel ends it.")
 STARTED_WAIT = 30.0  # seconds after the last replayed answer for the new task to start
 
 
@@ -46,6 +49,7 @@ class MenuManager:
         self.screen: ScreenMessage | None = None  # the session's own message
         self._lock = asyncio.Lock()
         self._replays: set[asyncio.Task[None]] = set()
+        self._watchers: set[asyncio.Task[None]] = set()  # each session's end, seen through
         self.unattended: set[str] = set()  # sessions of keep-alive: no screen unless shown
 
     # ---- recorded answers (telebot's state, through its writer thread)
@@ -110,22 +114,28 @@ class MenuManager:
             try:
                 session.start()
             except OSError as e:
-                return f"Could not start ikabot's menu ({html.escape(e.strerror or str(e))})."
+                return _("Could not start ikabot's menu ({why}).").format(
+                    why=html.escape(e.strerror or str(e)))
             self.session, self.screen = session, screen
             log.info("menu session %s started (pid %d)", session.token, session.pid)
-            self._keep(asyncio.create_task(self._watch_end(session)))
+            proc = await remember(self.rt, session.pid)
+            self._keep(asyncio.create_task(self._watch_end(session, proc)), self._watchers)
             if steps and not unattended:
                 self._keep(asyncio.create_task(self._replay(session, steps, again_of,
                                                             acknowledged)))
             return None
 
-    def _keep(self, task: asyncio.Task[None]) -> None:
-        self._replays.add(task)
-        task.add_done_callback(self._replays.discard)
+    def _keep(self, task: asyncio.Task[None],
+              kept: set[asyncio.Task[None]] | None = None) -> None:
+        kept = self._replays if kept is None else kept
+        kept.add(task)
+        task.add_done_callback(kept.discard)
 
-    async def _watch_end(self, session: MenuSession) -> None:
-        await session.ended.wait()
+    async def _watch_end(self, session: MenuSession, proc: MenuProcess | None) -> None:
+        await session.ended.wait()  # the menu's process has ended (`Terminal.close`)
         log.info("menu session %s ended: %s", session.token, session.end_reason)
+        if proc is not None:
+            await self.rt.state.run(self.rt.state.menus.remove, proc)
 
     async def close(self, reason: str) -> bool:
         session = self.open_session()
@@ -135,10 +145,12 @@ class MenuManager:
         return True
 
     async def shutdown(self) -> None:
-        """telebot stops: the menu ends (its tasks do not)."""
+        """telebot stops: the menu ends (its tasks do not), and its record with it."""
         for task in list(self._replays):
             task.cancel()
-        await self.close("telebot stopped")
+        await self.close(N_("telebot stopped"))
+        if self._watchers:  # the menu's record removed before the database closes
+            await asyncio.wait(set(self._watchers), timeout=10)
 
     async def reshow(self) -> None:
         """A new message with the current screen (the old one scrolled away)."""
@@ -170,21 +182,42 @@ class MenuManager:
             await self.bot.send_message(self.rt.chat_id, text, parse_mode=ParseMode.HTML)
 
 
+async def remember(rt: Runtime, pid: int) -> MenuProcess | None:
+    """The menu's process recorded (pid + identity) until it ends: a telebot killed
+    meanwhile leaves the record, and the next one ends that menu (`end_leftovers`)."""
+    ticks = liveness.start_ticks(pid)
+    if ticks is None:
+        return None  # ended already
+    proc = MenuProcess(pid, ticks, liveness.boot_id(), time.time())
+    await rt.state.run(rt.state.menus.add, proc)
+    return proc
+
+
+async def end_leftovers(rt: Runtime) -> None:
+    """At start: the menus a previous telebot left running (it was killed before it could end
+    them, and the kernel's parent-death signal did not), each ended by its pid and identity
+    only (`processes.leftover`): a pid taken by another process since is never touched, and
+    the tasks such a menu started are not its pid, so they go on."""
+    for proc in await rt.state.run(rt.state.menus.all):
+        how = await leftover.end_recorded(proc.pid, proc.start_ticks, proc.boot_id)
+        log.info("a menu left by an earlier telebot (pid %d): %s", proc.pid, how)
+        if how is not leftover.Leftover.STAYS:
+            await rt.state.run(rt.state.menus.remove, proc)
+
+
 async def record_started(mgr: MenuManager, session: MenuSession, started: Started) -> None:
     """A task the session started: its answers recorded, the chat told (not for
     keep-alive's: its end alert is edited instead); tracked from now on."""
     t = started.task
     again = session.again_of if not session.started[:-1] else None
-    await mgr.rt.state.run(mgr.rt.state.recordings.add, to_row(Recording(
-        started.pid, started.start_ticks, t.action, t.account, tuple(started.steps),
-        time.time(), again)))
+    await mgr.rt.state.run(mgr.rt.state.recordings.add, to_row(started.recording(again)))
     if session.token in mgr.unattended:  # keep-alive's: its end alert is edited
         await mgr.rt.refresh()
         return
-    line = (f"▶️ {html.escape(t.action)} started from /menu: pid {started.pid} "
-            f"({html.escape(t.account.label)}).")
+    line = _("▶️ {action} started from /menu: pid {pid} ({account}).").format(
+        action=html.escape(t.action), pid=started.pid, account=html.escape(t.account.label))
     if again:
-        line += f" 🔁 Run again of pid {again[0]}."
+        line += " " + _("🔁 Run again of pid {pid}.").format(pid=again[0])
     line += f" /details {started.pid}"
     await mgr.rt.refresh()  # tracked from now on
     with contextlib.suppress(TelegramError):
@@ -197,20 +230,26 @@ async def replay_told(session: MenuSession, steps: tuple[Step, ...], guard: Guar
     by `guard`, it ends at once. What to tell the chat."""
     outcome = await replay(session, steps, guard)
     if outcome.refused:
-        await session.close("Run again refused")
-        return (f"⚠️ Run again {html.escape(outcome.explain(len(steps)))}. Nothing more was "
-                "typed, and ikabot's menu is closed (press 🔁 Run again to see it again, or "
-                "/menu).")
+        await session.close(N_("Run again refused"))
+        return _("⚠️ Run again {how}. Nothing more was typed, and ikabot's menu is closed "
+                 "(press 🔁 Run again to see it again, or /menu).").format(
+            how=html.escape(outcome.explain(len(steps))))
     if not outcome.done:
-        return (f"⚠️ Run again {html.escape(outcome.explain(len(steps)))}. Nothing more "
-                "was typed: the menu is yours now (answer it, or /cancel).")
+        return _("⚠️ Run again {how}. Nothing more was typed: the menu is yours now (answer "
+                 "it, or /cancel).").format(how=html.escape(outcome.explain(len(steps))))
     deadline = time.monotonic() + STARTED_WAIT
     while not session.started and not session.ended.is_set() and \
             time.monotonic() < deadline:
         await session.next_settle(session.generation, deadline - time.monotonic())
     if session.started:
-        await session.close("Run again done")
-        return (f"🔁 Replayed all {len(steps)} recorded answers, and the task runs; "
-                "ikabot's menu is closed (/menu opens it).")
-    return (f"🔁 Replayed all {len(steps)} recorded answers, but no task has "
-            "started (yet): the menu is yours now (answer it, or /cancel).")
+        await session.close(N_("Run again done"))
+        return ngettext("🔁 Replayed the {n} recorded answer, and the task runs; ikabot's menu "
+                        "is closed (/menu opens it).",
+                        "🔁 Replayed all {n} recorded answers, and the task runs; ikabot's "
+                        "menu is closed (/menu opens it).", len(steps)).format(
+            n=number(len(steps)))
+    return ngettext("🔁 Replayed the {n} recorded answer, but no task has started (yet): the "
+                    "menu is yours now (answer it, or /cancel).",
+                    "🔁 Replayed all {n} recorded answers, but no task has started (yet): the "
+                    "menu is yours now (answer it, or /cancel).", len(steps)).format(
+        n=number(len(steps)))

@@ -15,6 +15,7 @@ from telegram.error import BadRequest, RetryAfter, TelegramError
 
 from telebot.bot.callbacks import Kind, make
 from telebot.bot.telegram_errors import retry_after_seconds
+from telebot.i18n import N_, _
 from telebot.menu.session import View
 from telebot.views import render
 
@@ -38,25 +39,27 @@ def markup(token: str, view: View) -> InlineKeyboardMarkup | None:
     rows = [buttons[i:i + ROW] for i in range(0, len(buttons), ROW)]
     last = []
     if view.echo_off:
-        last.append(InlineKeyboardButton("⏎ Enter", callback_data=key_data(token, "e")))
-    last.append(InlineKeyboardButton("✖ End session", callback_data=key_data(token, "x")))
+        last.append(InlineKeyboardButton(_("⏎ Enter"), callback_data=key_data(token, "e")))
+    last.append(InlineKeyboardButton(_("✖ End session"), callback_data=key_data(token, "x")))
     rows.append(last)
     return InlineKeyboardMarkup(rows)
 
 
-GROUP_SECRET = (" In a group its members see your reply until it is deleted, and telebot can "
-                "delete it only as an admin allowed to delete messages.")
+GROUP_SECRET = N_(" In a group its members see your reply until it is deleted, and telebot "
+                  "can delete it only as an admin allowed to delete messages.")
 
 
 def text(end_reason: str, view: View, group: bool = False) -> str:
     if view.ended:
-        head = f"⏹ ikabot's menu closed: {html.escape(end_reason or 'ended')}."
+        # the reasons are marked N_ where they are set: said here in the chat's language
+        head = _("⏹ ikabot's menu closed: {why}.").format(
+            why=html.escape(_(end_reason) if end_reason else _("ended")))
     elif view.echo_off:
-        head = ("🔒 ikabot reads this with echo off: your reply is typed in, then deleted "
-                "from the chat (never stored). ⏎ answers an [Enter]."
-                + (GROUP_SECRET if group else ""))
+        head = (_("🔒 ikabot reads this with echo off: your reply is typed in, then deleted "
+                  "from the chat (never stored). ⏎ answers an [Enter].")
+                + (_(GROUP_SECRET) if group else ""))
     else:
-        head = "📟 ikabot's menu · tap a choice or reply with text · /cancel ends it"
+        head = _("📟 ikabot's menu · tap a choice or reply with text · /cancel ends it")
     return f"{head}\n<pre>{html.escape(view.text)}</pre>"
 
 
@@ -72,7 +75,7 @@ class ScreenMessage:
         async with self._lock:
             body = text(end_reason, view, group=self.chat_id.startswith("-"))
             keys = markup(token, view)
-            for _ in range(ATTEMPTS):
+            for _attempt in range(ATTEMPTS):
                 try:
                     if self.message_id is None:
                         m = await self.bot.send_message(self.chat_id, body,

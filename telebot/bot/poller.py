@@ -26,12 +26,13 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from telegram import Bot, Update
 from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from telebot.bot.telegram_errors import retry_after_seconds
+from telebot.i18n import _, number
 from telebot.logsafe import redact
 from telebot.state import StateDB
 
@@ -106,25 +107,46 @@ class Marks:
         self.stored = mark
 
 
-@dataclass
-class SharedPoller:
-    bot: Bot
-    queue: asyncio.Queue[object]
-    state: StateDB
-    poll_seconds: float
-    confirm_after: float  # seconds
-    started_at: float = field(default_factory=time.time)
-    callback_prefix: str = "tb:"
-    ikabot_chat: str | None = None  # the chat ikabot reads its answers from
-    _first_seen: dict[int, float] = field(default_factory=dict)
-    handled: int = 0
-    marks: Marks = field(init=False)
-    wants: Callable[[Update], bool] | None = None  # more of telebot's (a /menu session's texts)
-    on_blind: Callable[[int, float], Awaitable[None]] | None = None  # (head id, blind until)
-    _blind_head: int | None = None
+def pick_ours(updates: tuple[Update, ...], mark: Mark, is_ours: Callable[[Update], bool],
+              started_at: float) -> tuple[Mark, list[Update]]:
+    """The updates of a batch that are telebot's and new, and the mark they are read from
+    (moved back when Telegram's update ids started again)."""
+    ours = []
+    for update in updates:
+        if update.update_id <= mark.update_id:
+            if not mark.reset_by(update):
+                continue
+            log.warning("Telegram's update ids started again (update %d after %d): "
+                        "reading from there", update.update_id, mark.update_id)
+            mark = Mark(update.update_id - 1, mark.date)
+        if not is_ours(update):
+            continue
+        message = update.message or update.channel_post
+        if message is not None and message.date.timestamp() < started_at - 1:
+            continue  # sent before telebot started: not answered late
+        ours.append(update)
+    return mark, ours
 
-    def __post_init__(self) -> None:
+
+class SharedPoller:
+    """getUpdates on the token telebot shares with ikabot, taking only telebot's updates
+    (a service with a life: a plain class)."""
+
+    def __init__(self, bot: Bot, queue: asyncio.Queue[object], state: StateDB,
+                 poll_seconds: float, confirm_after: float, *, started_at: float | None = None,
+                 callback_prefix: str = "tb:", ikabot_chat: str | None = None) -> None:
+        self.bot, self.queue, self.state = bot, queue, state
+        self.poll_seconds = poll_seconds
+        self.confirm_after = confirm_after  # seconds
+        self.started_at = time.time() if started_at is None else started_at
+        self.callback_prefix = callback_prefix
+        self.ikabot_chat = ikabot_chat  # the chat ikabot reads its answers from
+        self.handled = 0
         self.marks = Marks(self.state, self.bot.token.partition(":")[0], self.started_at)
+        self.wants: Callable[[Update], bool] | None = None  # more of telebot's (/menu's texts)
+        self.on_blind: Callable[[int, float], Awaitable[None]] | None = None  # (head, until)
+        self._first_seen: dict[int, float] = {}
+        self._blind_head: int | None = None
 
     def is_ours(self, update: Update) -> bool:
         if update.callback_query is not None:
@@ -151,7 +173,7 @@ class SharedPoller:
     async def tick(self) -> int:
         """One poll; returns how many of telebot's updates it handed over."""
         handed = 0
-        for _ in range(5):  # a full batch that the janitor shortened: look again at once
+        for _try in range(5):  # a full batch that the janitor shortened: look again at once
             try:
                 updates = await self.bot.get_updates(timeout=0, limit=BATCH)
             except Conflict:
@@ -163,23 +185,7 @@ class SharedPoller:
                 log.warning("getUpdates failed, retrying next tick: %s", redact(str(e)))
                 return handed
             now = time.time()
-            mark = self.marks.current()
-            last = mark.update_id
-            ours = []
-            for update in updates:
-                if update.update_id <= last and not mark.reset_by(update):
-                    continue
-                if update.update_id <= last:
-                    log.warning("Telegram's update ids started again (update %d after %d): "
-                                "reading from there", update.update_id, last)
-                    mark = Mark(update.update_id - 1, mark.date)
-                    last = mark.update_id
-                if not self.is_ours(update):
-                    continue
-                message = update.message or update.channel_post
-                if message is not None and message.date.timestamp() < self.started_at - 1:
-                    continue  # sent before telebot started: not answered late
-                ours.append(update)
+            mark, ours = pick_ours(updates, self.marks.current(), self.is_ours, self.started_at)
             new = mark.after(updates)
             if new != self.marks.stored:
                 # recorded before handing over: a crash in between loses an answer, and
@@ -261,10 +267,10 @@ class SharedPoller:
 
 def blind_spot_text(until_clock: str, confirm_minutes: float) -> str:
     """What the owner is told once when the shared token's queue hides their commands."""
-    return ("⚠️ telebot cannot see your commands for now (until about "
-            f"{until_clock}). It shares ikabot's bot token: Telegram shows both only the first "
-            "100 waiting updates, and the first of them is a message ikabot may still need (a "
-            "captcha answer or a reply), which telebot must not take away before it is "
-            f"{confirm_minutes:.0f} minutes old; more than 100 messages from other chats wait "
-            "behind it. Alerts still arrive. A bot of telebot's own (TELEBOT_TOKEN, see "
-            "README) avoids this.")
+    return _("⚠️ telebot cannot see your commands for now (until about {clock}). It shares "
+             "ikabot's bot token: Telegram shows both only the first 100 waiting updates, and "
+             "the first of them is a message ikabot may still need (a captcha answer or a "
+             "reply), which telebot must not take away before it is {minutes} minutes old; "
+             "more than 100 messages from other chats wait behind it. Alerts still arrive. A "
+             "bot of telebot's own (TELEBOT_TOKEN, see README) avoids this.").format(
+        clock=until_clock, minutes=number(round(confirm_minutes)))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from telebot.bot.ordering import MemberLimit
 from telebot.bot.permissions import Permissions, Strangers
 from telebot.config import Settings
+from telebot.i18n import _
 from telebot.ikabot.store import Store, open_store
 from telebot.state import StateDB
 from telebot.tasks.merge import DeadTasks, annotate, build_tasks, view_of
@@ -142,6 +143,6 @@ class Runtime:
         if self._told_gone:
             return None
         self._told_gone = True
-        return (f"⚠️ ikabot's data at {self.store.path} is gone: telebot sees no tasks now "
-                "(it still watches the ones it tracked). Was ikabot removed, or its volume "
-                "unmounted? telebot reads it again as soon as it is back.")
+        return _("⚠️ ikabot's data at {path} is gone: telebot sees no tasks now (it still "
+                 "watches the ones it tracked). Was ikabot removed, or its volume unmounted? "
+                 "telebot reads it again as soon as it is back.").format(path=self.store.path)

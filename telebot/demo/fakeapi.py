@@ -155,10 +155,10 @@ def _check_markup(markup: Any) -> dict[str, Any] | None:
         except ValueError:
             raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object") \
                 from None
-    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
-    if not isinstance(rows, list):
+    if not isinstance(markup, dict) or not isinstance(markup.get("inline_keyboard"), list):
         raise ApiError(400, "Bad Request: can't parse inline keyboard button: field "
                             "\"inline_keyboard\" must be an Array")
+    rows = markup["inline_keyboard"]
     if sum(len(row) if isinstance(row, list) else 1 for row in rows) > 100:
         raise ApiError(400, "Bad Request: reply markup is too long")
     for row in rows:
@@ -328,7 +328,7 @@ class _Player(_Server):
             update.setdefault("update_id", next(self._ids))
             self._queues[token or self.token].updates.append(update)
             self._cond.notify_all()
-            return update["update_id"]
+            return int(update["update_id"])
 
     def add_message(self, text: str, chat_id: int = 42, user_id: int = 42,
                     chat_type: str = "private", date: float | None = None,
@@ -779,9 +779,66 @@ class _Media(_Forums):
         raise NotImplementedError
 
 
-class FakeBotAPI(_Media):
+class _Chats(_Media):
+    """Deleting messages, a chat's details and actions, and button answers."""
+
+    def _m_deleteMessage(self, params: dict[str, Any]) -> bool:
+        key = (self._int(params, "chat_id") or 0, self._int(params, "message_id") or 0)
+        with self._cond:
+            user = self._state.user_messages.get(key)
+            if user is not None:
+                # a bot deletes others' messages in a private chat; in a group only as an
+                # admin with that right, which the loopback's bot is not
+                if user["chat"]["type"] != "private":
+                    raise ApiError(400, "Bad Request: message can't be deleted")
+                del self._state.user_messages[key]
+            elif key in self._state.messages:
+                del self._state.messages[key]
+                self._state.sent_order.remove(key)
+            else:
+                raise ApiError(400, "Bad Request: message to delete not found")
+            self._state.deleted.append(key)
+            self._cond.notify_all()
+            return True
+
+    def _m_getChat(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._int(params, "chat_id")
+        if chat_id is None:
+            raise ApiError(400, "Bad Request: chat_id is empty")
+        self._refuse(chat_id, sending=False)
+        chat = self._chat_of(chat_id)
+        return {**chat, "accent_color_id": 0, "max_reaction_count": 11,
+                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
+                                        "unique_gifts": False, "premium_subscription": False,
+                                        "gifts_from_channels": False}}
+
+    def _m_sendChatAction(self, params: dict[str, Any]) -> bool:
+        chat_id = self._int(params, "chat_id")
+        if chat_id is None:
+            raise ApiError(400, "Bad Request: chat_id is empty")
+        if str(params.get("action") or "") not in ("typing", "upload_photo", "record_video",
+                                                     "upload_video", "record_voice",
+                                                     "upload_voice", "upload_document",
+                                                     "choose_sticker", "find_location",
+                                                     "record_video_note", "upload_video_note"):
+            raise ApiError(400, "Bad Request: wrong parameter action in request")
+        self._refuse(chat_id)
+        self._topic_of(params, chat_id)
+        return True
+
+    def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("callback_query_id", ""))
+        with self._lock:
+            if self._state.callbacks.get(query_id) != self._queue_name():
+                raise ApiError(400, "Bad Request: query is too old and response timeout "
+                                    "expired or query ID is invalid")
+            del self._state.callbacks[query_id]
+        return True
+
+
+class FakeBotAPI(_Chats):
     """The server. See the module docstring; start(), then point a Bot at `base_url`. Its own
-    part: messages (send, edit, delete), chats and button answers, validated like Telegram."""
+    part: messages (send and edit), validated like Telegram."""
 
     def _message_json(self, m: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {k: m[k] for k in ("message_id", "date", "chat")}
@@ -868,59 +925,6 @@ class FakeBotAPI(_Media):
             m.update(changes, edits=m["edits"] + 1, edit_date=int(time.time()))
             self._cond.notify_all()
             return self._message_json(m)
-
-    def _m_deleteMessage(self, params: dict[str, Any]) -> bool:
-        key = (self._int(params, "chat_id") or 0, self._int(params, "message_id") or 0)
-        with self._cond:
-            user = self._state.user_messages.get(key)
-            if user is not None:
-                # a bot deletes others' messages in a private chat; in a group only as an
-                # admin with that right, which the loopback's bot is not
-                if user["chat"]["type"] != "private":
-                    raise ApiError(400, "Bad Request: message can't be deleted")
-                del self._state.user_messages[key]
-            elif key in self._state.messages:
-                del self._state.messages[key]
-                self._state.sent_order.remove(key)
-            else:
-                raise ApiError(400, "Bad Request: message to delete not found")
-            self._state.deleted.append(key)
-            self._cond.notify_all()
-            return True
-
-    def _m_getChat(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat_id = self._int(params, "chat_id")
-        if chat_id is None:
-            raise ApiError(400, "Bad Request: chat_id is empty")
-        self._refuse(chat_id, sending=False)
-        chat = self._chat_of(chat_id)
-        return {**chat, "accent_color_id": 0, "max_reaction_count": 11,
-                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
-                                        "unique_gifts": False, "premium_subscription": False,
-                                        "gifts_from_channels": False}}
-
-    def _m_sendChatAction(self, params: dict[str, Any]) -> bool:
-        chat_id = self._int(params, "chat_id")
-        if chat_id is None:
-            raise ApiError(400, "Bad Request: chat_id is empty")
-        if str(params.get("action") or "") not in ("typing", "upload_photo", "record_video",
-                                                     "upload_video", "record_voice",
-                                                     "upload_voice", "upload_document",
-                                                     "choose_sticker", "find_location",
-                                                     "record_video_note", "upload_video_note"):
-            raise ApiError(400, "Bad Request: wrong parameter action in request")
-        self._refuse(chat_id)
-        self._topic_of(params, chat_id)
-        return True
-
-    def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
-        query_id = str(params.get("callback_query_id", ""))
-        with self._lock:
-            if self._state.callbacks.get(query_id) != self._queue_name():
-                raise ApiError(400, "Bad Request: query is too old and response timeout "
-                                    "expired or query ID is invalid")
-            del self._state.callbacks[query_id]
-        return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,8 +84,16 @@ class Record:
 
 
 def _timestamp(text: str, ms: str) -> float:
+    """`2026-12-07 09:35:08` (local time, as ikabot's logging writes it) and its milliseconds.
+    Read field by field, not by `time.strptime`: that imports its module at the first call,
+    which may be the first line read after a death, on the alert's path."""
     try:
-        return time.mktime(time.strptime(text, "%Y-%m-%d %H:%M:%S")) + int(ms) / 1000
+        year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
+        hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
+        if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60
+                and second <= 61):
+            return 0.0
+        return time.mktime((year, month, day, hour, minute, second, 0, 0, -1)) + int(ms) / 1000
     except (ValueError, OverflowError):
         return 0.0
 

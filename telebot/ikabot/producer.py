@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from telebot.errors import DataError
 from telebot.ikabot import sidecar
@@ -127,16 +127,18 @@ def exclusive_lock(directory: Path, timeout: float | None = None) -> Iterator[No
         guard.release()
 
 
-Edit = Callable[[dict[str, Any]], Any]
+R = TypeVar("R")
+Edit = Callable[[dict[str, Any]], R]  # what an edit returns, modify_account returns
 
 
 def _server_data(root: dict[str, Any], t: Target) -> dict[str, Any]:
     worlds = root.setdefault(t.username, {})
     servers = worlds.setdefault(t.world, {})
-    return servers.setdefault(t.server, {})
+    server: dict[str, Any] = servers.setdefault(t.server, {})
+    return server
 
 
-def modify_account(target: Target, edit: Edit) -> Any:
+def modify_account(target: Target, edit: Edit[R]) -> R:
     """Run `edit` on this account's username/world/server dict, under the layout's rules."""
     path = target.path
     if path.is_dir():
@@ -168,7 +170,7 @@ def _read_users_file(file: Path) -> dict[str, Any]:
     return data
 
 
-def _modify_directory(path: Path, t: Target, edit: Edit) -> Any:
+def _modify_directory(path: Path, t: Target, edit: Edit[R]) -> R:
     users = path / "users"
     file = users / f"{sanitize_email(t.email)}.json"
     with exclusive_lock(path):
@@ -182,7 +184,7 @@ def _modify_directory(path: Path, t: Target, edit: Edit) -> Any:
     return result
 
 
-def _modify_legacy(path: Path, t: Target, edit: Edit) -> Any:
+def _modify_legacy(path: Path, t: Target, edit: Edit[R]) -> R:
     """ikabot ≤ 7.5's file is never written: the details go to telebot's sidecar beside it."""
     return sidecar.update(path, lambda data: edit(_server_data(sidecar.account(data, t.email), t)),
                           LOCK_TIMEOUT)

@@ -4,6 +4,7 @@ them, so nothing in `ikabot/` needs to know what telebot computes later."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -11,6 +12,8 @@ from typing import Any, Literal
 from telebot.config import TelegramConfig
 
 Layout = Literal["legacy", "directory"]
+# a world as some records write it: ikabot's own `59`, Ikariam's host name's `s59`, `s59-en`
+_WORLD = re.compile(r"[sS]?(\d+)(?:-[A-Za-z]+)?")
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,17 @@ class AccountKey:
         return (self.username, self.world, self.server)
 
     @property
+    def world_number(self) -> str:
+        """'59': the world as ikabot writes it, from whichever form the record has (`59`,
+        `s59`, `s59-en`); a world in no such form as it is. Only for showing: the record's
+        own `world` stays what locates its data."""
+        m = _WORLD.fullmatch(self.world.strip())
+        return m.group(1) if m else self.world
+
+    @property
     def where(self) -> str:
         """'s59-en': the world and the server, as Ikariam's host names them."""
-        return f"s{self.world}-{self.server}"
+        return f"s{self.world_number}-{self.server}"
 
     @property
     def label(self) -> str:

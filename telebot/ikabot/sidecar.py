@@ -24,7 +24,7 @@ import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from telebot.errors import DataError
 from telebot.ikabot import legacy
@@ -70,7 +70,8 @@ def load(ikabot_file: Path, owner: int | None = None) -> dict[str, Any]:
 
 def account(data: dict[str, Any], email: str) -> dict[str, Any]:
     """username → world → server → {"processDetails": …} of one e-mail (created if absent)."""
-    return data["accounts"].setdefault(legacy.entry_key(email), {})
+    players: dict[str, Any] = data["accounts"].setdefault(legacy.entry_key(email), {})
+    return players
 
 
 def details_of(data: dict[str, Any], email: str) -> dict[str, Any]:
@@ -79,7 +80,10 @@ def details_of(data: dict[str, Any], email: str) -> dict[str, Any]:
     return mine if isinstance(mine, dict) else {}
 
 
-def update(ikabot_file: Path, edit: Callable[[dict[str, Any]], Any], timeout: float) -> Any:
+R = TypeVar("R")
+
+
+def update(ikabot_file: Path, edit: Callable[[dict[str, Any]], R], timeout: float) -> R:
     """Read-modify-write the sidecar under an exclusive flock on it; `edit`'s result.
 
     A sidecar that is not telebot's data (torn by hand, not JSON) is started afresh: it only

@@ -154,7 +154,8 @@ def _read_legacy_account(path: Path, email: str, key: bytes, owner: int) -> dict
     last_error: Exception | None = None
     for line in reversed(mine):  # the newest line wins if ikabot ever appended one
         try:
-            return clean(legacy.decrypt(key, line.ciphertext))
+            account = legacy.decrypt(key, line.ciphertext)
+            return {clean(k): clean(v) for k, v in account.items()}
         except legacy.DecryptError as e:
             last_error = e
     raise TornRead(str(last_error))

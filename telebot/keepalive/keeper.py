@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from telebot.config import Settings
+from telebot.i18n import _
 from telebot.keepalive.chain import RESTARTABLE, WINDOW, decide, is_kept
 from telebot.menu.recorded import Recording, from_row
 from telebot.processes import liveness
@@ -120,7 +121,7 @@ class Keeper:
         await self.state.run(ks.set_want, rec.pid, rec.start_ticks, rec.action, on)
         name = f"{rec.action} (pid {rec.pid})"
         if not on:
-            return f"♻️ {name} is no longer kept alive."
+            return _("♻️ {task} is no longer kept alive.").format(task=name)
         row = await self.state.run(self.state.tracking.tracked_one, rec.pid, rec.start_ticks)
         if row is not None and row.ended_at is not None and row.end_kind in RESTARTABLE and \
                 (before is None or before.due_at is None) and \
@@ -130,9 +131,9 @@ class Keeper:
             if note and prior is not None:
                 await self.after_end(row)
                 await self.tell(prior, note)
-                return f"♻️ {name} is kept alive: {note}."
-        return (f"♻️ {name} is kept alive: when it fails, is killed or dies, telebot starts "
-                "it again with its recorded answers.")
+                return _("♻️ {task} is kept alive: {note}.").format(task=name, note=note)
+        return _("♻️ {task} is kept alive: when it fails, is killed or dies, telebot starts it "
+                 "again with its recorded answers.").format(task=name)
 
     # ---- the restart
 
@@ -152,26 +153,28 @@ class Keeper:
                 done = await self.replayer.replay_kept(rec)
                 why = done.reason if done.pid is None or done.start_ticks is None else None
                 if why is None and done.pid is not None and done.start_ticks is not None:
-                    note = f"♻️ restarted as pid {done.pid}"
+                    note = _("♻️ restarted as pid {pid}").format(pid=done.pid)
                     await self.state.run(self.state.keepalive.restarted, kept, done.pid,
                                          done.start_ticks, self.clock(), note)
                     await self.tell(kept, note)
                     return
-            note = f"♻️ not restarted: {why}"
+            note = _("♻️ not restarted: {why}").format(why=why)
             await self.state.run(self.state.keepalive.settle, pid, ticks, note)
             await self.tell(kept, note)
 
     async def _why_not(self, kept: Kept, rec: Recording | None) -> str | None:
         if rec is None or (rec.pid, rec.start_ticks) != (kept.pid, kept.start_ticks):
-            return "its recorded answers are gone"
+            return _("its recorded answers are gone")
         if liveness.same_process(kept.pid, kept.start_ticks):
-            return f"pid {kept.pid} is alive again (the same process): nothing to restart"
+            return _("pid {pid} is alive again (the same process): nothing to "
+                     "restart").format(pid=kept.pid)
         if rec.action in HARM:
             same = [t for t in await self.read_tasks() if t.state == "running"
                     and t.action == rec.action and t.account.player == rec.account.player]
             if same:
-                return (f"{rec.action} already runs on that account (pid {same[0].pid}), and "
-                        f"a second copy does harm ({HARM[rec.action]})")
+                return _("{action} already runs on that account (pid {pid}), and a second "
+                         "copy does harm ({harm})").format(action=rec.action, pid=same[0].pid,
+                                                           harm=_(HARM[rec.action]))
         return None
 
     # ---- telling

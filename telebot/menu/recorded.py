@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from telebot.compat import StrEnum
+from telebot.i18n import _
 from telebot.ikabot.records import AccountKey
 from telebot.menu.screen import Choice, Question
 
@@ -53,7 +54,7 @@ class Step:
         if self.kind is StepKind.ENTER:
             return "⏎"
         if self.kind is StepKind.SECRET:
-            return "a secret (never kept: you type it)"
+            return _("a secret (never kept: you type it)")
         for c in self.question.choices:
             if str(c.number) == self.answer:
                 return f"({c.number}) {c.text}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from telebot.i18n import N_, _
 from telebot.menu.recorded import Step, StepKind
 from telebot.menu.screen import Question
 from telebot.menu.session import MenuSession, View
@@ -29,19 +30,22 @@ class Outcome:
     refused: str = ""  # the guard's reason to type nothing more (`twin_guard`)
 
     def explain(self, total: int) -> str:
+        step = {"step": self.step, "total": total}
         if self.done:
-            return f"all {total} recorded answers given"
+            return _("all {total} recorded answers given").format(total=total)
         if self.refused:
-            return f"refused before step {self.step} of {total}: {self.refused}"
+            return _("refused before step {step} of {total}: {why}").format(
+                why=_(self.refused), **step)
         if self.secret:
-            return (f"stopped at step {self.step} of {total}: its answer was a secret "
-                    "(a token), which telebot never keeps: type it yourself")
+            return _("stopped at step {step} of {total}: its answer was a secret (a token), "
+                     "which telebot never keeps: type it yourself").format(**step)
         if self.expected is None or self.found is None:
-            return f"stopped at step {self.step} of {total}: the menu ended or went quiet"
-        what = "a question with echo off (a password?)" if self.echo_off else \
+            return _("stopped at step {step} of {total}: the menu ended or went "
+                     "quiet").format(**step)
+        what = _("a question with echo off (a password?)") if self.echo_off else \
             self.found.describe()
-        return (f"stopped at step {self.step} of {total}: recorded "
-                f"{self.expected.describe()}, the screen asks {what}")
+        return _("stopped at step {step} of {total}: recorded {recorded}, the screen asks "
+                 "{what}").format(recorded=self.expected.describe(), what=what, **step)
 
 
 async def _asked(session: MenuSession, expected: Question, after: int,
@@ -111,5 +115,5 @@ async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...],
             return Outcome(False, i, refused=reason)
         generation = session.generation
         if not session.answer(step.answer, step.kind).typed:
-            return Outcome(False, i, refused="ikabot's menu did not read what was typed")
+            return Outcome(False, i, refused=N_("ikabot's menu did not read what was typed"))
     return Outcome(True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from telebot.i18n import _, ngettext, number
 from telebot.views.render import tg_len
 
 MAX_CHARS = 3500  # of the visible text; Telegram allows 4096 with the HTML taken out
@@ -42,8 +43,11 @@ class Question:
 
     def describe(self) -> str:
         shown = ", ".join(f"({c.number}) {c.text}" for c in self.choices[:6])
-        more = f" … ({len(self.choices)} choices)" if len(self.choices) > 6 else ""
-        return f"“{self.prompt}”" + (f" with {shown}{more}" if self.choices else "")
+        if len(self.choices) > 6:
+            shown += " … " + ngettext("({n} choice)", "({n} choices)", len(self.choices)
+                                      ).format(n=number(len(self.choices)))
+        return f"“{self.prompt}”" + (_(" with {choices}").format(choices=shown)
+                                     if self.choices else "")
 
 
 def visible(lines: list[str]) -> list[str]:

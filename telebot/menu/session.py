@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from telebot.i18n import N_
 from telebot.logsafe import looks_secret
 from telebot.menu.recorded import Step, StepKind
 from telebot.menu.screen import Question, question, text_for_chat
@@ -32,9 +34,23 @@ IDLE_LIMIT = 600.0  # a session nobody answered for this long ends
 CLOSE_WAIT = 5.0  # seconds after the last answer a closing session waits for its new task
 
 
+# A terminal control sequence, whole (ECMA-48), 7-bit or 8-bit: a string one (OSC, DCS, SOS,
+# PM, APC) up to its BEL or ST (or the ESC of the next, or the end of the text), a CSI with
+# its parameter, intermediate and final bytes, SS2/SS3 with the character it shifts, any
+# other escape with its intermediates and final byte. Dropping only the ESC would leave `[A`
+# (the rest of an arrow key) for ikabot to read.
+CONTROL_SEQUENCE = re.compile(
+    r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[NO]|[\x8e\x8f]).?"
+    r"|\x1b[ -/]*[0-~]?")
+
+
 def one_line(text: str) -> str:
     """A reply as one line of printable text: a message's line breaks would answer the
-    questions after this one, and a control character is a signal (^C, ^Z) or an editing key."""
+    questions after this one, a control character is a signal (^C, ^Z) or an editing key,
+    and a control sequence (an arrow key, a title) goes whole, never in pieces."""
+    text = CONTROL_SEQUENCE.sub("", text)
     return "".join(ch for ch in " ".join(text.splitlines()) if ch.isprintable())
 
 
@@ -51,8 +67,9 @@ class Typed:
 
 
 REFUSED = Typed(False)
-NOT_READING = ("⚠️ Not typed: ikabot's menu has not read what was typed before (it is busy, "
-               "or not reading at all). Send it again when the screen asks, or /cancel.")
+NOT_READING = N_("⚠️ Not typed: ikabot's menu has not read what was typed before (it is "
+                 "busy, or not reading at all). Send it again when the screen asks, or "
+                 "/cancel.")
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,7 @@ def started_terminal(session: MenuSession) -> Terminal:
 
 Publish = Callable[[View], Awaitable[None]]
 OnStarted = Callable[["MenuSession", Started], Awaitable[None]]
+Tee = Callable[[bytes], None]  # gets what the menu prints (the console's screen)
 
 
 class MenuSession:
@@ -116,8 +134,10 @@ class MenuSession:
         self._shown_generation = 0
         self._runner: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self.terminal = Terminal(self.argv, self.env, on_output=self._output)
+    def start(self, size: tuple[int, int] | None = None, tee: Tee | None = None) -> None:
+        """`size` and `tee`: the console's window and screen (`Terminal`, `console`)."""
+        self.terminal = Terminal(self.argv, self.env, on_output=self._output, size=size,
+                                 tee=tee)
         self.pid = self.terminal.pid
         self._runner = asyncio.create_task(self._run(), name=f"menu-{self.token}")
 
@@ -146,7 +166,7 @@ class MenuSession:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout)
                 if time.monotonic() - self._last_input > self.idle_limit:
-                    self.end_reason = "nobody answered for 10 minutes"
+                    self.end_reason = N_("nobody answered for 10 minutes")
                     break
                 if self._changed.is_set():
                     await self._quiet()
@@ -170,10 +190,10 @@ class MenuSession:
                         await self.publish(view)
         except Exception:
             log.exception("menu session %s failed", self.token)
-            self.end_reason = self.end_reason or "telebot's side of the session failed"
+            self.end_reason = self.end_reason or N_("telebot's side of the session failed")
         finally:
             if not self.end_reason and terminal.eof.is_set():
-                self.end_reason = "ikabot's menu exited"
+                self.end_reason = N_("ikabot's menu exited")
             await self._finish()
 
     async def _quiet(self) -> None:
@@ -195,11 +215,14 @@ class MenuSession:
         q = self.view().question
         if not t.type_line(text):
             return Typed(False, echo_off)
-        self._last_input = time.monotonic()
-        step = step_of(q, text, kind, echo_off)
-        if step is not None:
-            self.steps.append(step)
+        self.record(q, text, kind, echo_off)
         return Typed(True, echo_off)
+
+    def record(self, q: Question, text: str, kind: StepKind, echo_off: bool) -> None:
+        """Keep an answer typed (here, or at the console: `console`), as `step_of` says."""
+        self._last_input = time.monotonic()
+        if (step := step_of(q, text, kind, echo_off)) is not None:
+            self.steps.append(step)
 
     async def next_settle(self, after: int, timeout: float) -> bool:
         """Wait until the screen settled after generation `after`; False on timeout."""

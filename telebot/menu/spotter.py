@@ -19,9 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import psutil
-
-from telebot.menu.recorded import Step
+from telebot.menu.recorded import Recording, Step
 from telebot.menu.screen import Question
 from telebot.processes import liveness
 from telebot.tasks.model import Task
@@ -40,6 +38,11 @@ class Started:
     start_ticks: int
     task: Task
     steps: list[Step]
+
+    def recording(self, again_of: tuple[int, int] | None = None) -> Recording:
+        """What telebot's state keeps of it (`state.recordings`), from /menu or the console."""
+        return Recording(self.pid, self.start_ticks, self.task.action, self.task.account,
+                         tuple(self.steps), time.time(), again_of)
 
 
 @dataclass
@@ -62,6 +65,8 @@ class Spotter:
     _segment: int = 0  # index of the first answer after the last task started
 
     def _new_children(self, menu_pid: int) -> list[int]:
+        import psutil  # a /menu's, not an idle telebot's
+
         try:
             kids = psutil.Process(menu_pid).children()
         except psutil.Error:

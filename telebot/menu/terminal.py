@@ -4,7 +4,15 @@ The menu is started so that the tasks it forks outlive it, the terminal and tele
 - SIGHUP ignored (set in the child before exec, inherited through ikabot's fork): the kernel
   sends SIGHUP to the terminal's foreground process group (the menu's, where ikabot's tasks
   live, ignoring only SIGINT) when the menu, the session leader, exits or the master closes;
-- ending a session signals the menu's pid alone, never its process group.
+- ending a session signals the menu's pid alone, never its process group;
+- no menu outlives telebot: the menu asks the kernel for SIGTERM when telebot dies
+  (`PR_SET_PDEATHSIG`, set in the child before exec; it survives the exec, and is not
+  inherited by what the menu forks, so ikabot's tasks are not touched). The kernel sends it
+  when the *thread* that forked the menu ends: that is the event loop's (a `Terminal` is made
+  on the loop), which in `telebot run` is the main thread (`asyncio.run`), alive as long as
+  telebot is; a loop run in another thread ends only after `serve` has closed the menu. A
+  telebot killed before the menu's record is gone leaves that record, and the next telebot
+  ends the menu by pid and identity (`bot.menu_manager.end_leftovers`).
 
 Nothing here blocks the event loop: the terminal's master is non-blocking, and what is typed
 goes into a bounded queue (`INPUT_LIMIT`) that a writer callback drains as the menu reads. A
@@ -17,15 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import select
 import signal
 from collections.abc import Callable
 from pathlib import Path
-
-import pyte
-from ptyprocess import PtyProcess
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +40,33 @@ STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL to the menu
 INPUT_LIMIT = 16 * 1024  # bytes typed but not yet taken by the terminal
 
 
-def _ignore_sighup() -> None:
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _libc_prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up in telebot (never in the forked child); None off Linux."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
+
+
+def child_setup(parent: int) -> Callable[[], None]:
+    """What the menu's child does before exec: SIGHUP ignored (its tasks inherit that), and
+    SIGTERM when telebot (`parent`) dies. A telebot that died between the fork and the
+    prctl is noticed by the child's new parent, and the child does not go on."""
+
+    def setup() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        if _PRCTL is not None:
+            _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return setup
 
 
 class InputQueue:
@@ -87,12 +118,25 @@ class Terminal:
     """One running menu process and what its screen shows now."""
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path | None = None,
-                 on_output: Callable[[], None] | None = None) -> None:
+                 on_output: Callable[[], None] | None = None, *,
+                 size: tuple[int, int] | None = None,
+                 tee: Callable[[bytes], None] | None = None) -> None:
+        """`size` (rows, columns) is the terminal's as ikabot sees it (the player's window at
+        the console); the emulated screen stays COLUMNS × ROWS, as /menu reads it, so a
+        question reads the same at any window size. `tee` gets every byte the menu prints
+        (the console passes them on to the player's terminal)."""
+        # imported by the first /menu, not at start: the emulator and its width tables are
+        # ~10 MB that an idle telebot never uses (tests/test_idle.py keeps it so)
+        import pyte
+        from ptyprocess import PtyProcess
+
         self.screen = pyte.Screen(COLUMNS, ROWS)
         self._stream = pyte.ByteStream(self.screen)
         self._on_output = on_output
+        self._tee = tee
         self.proc = PtyProcess.spawn(argv, env=env, cwd=str(cwd) if cwd else None,
-                                     dimensions=(ROWS, COLUMNS), preexec_fn=_ignore_sighup)
+                                     dimensions=size or (ROWS, COLUMNS),
+                                     preexec_fn=child_setup(os.getpid()))
         self.proc.delayafterclose = 0  # close() would block the event loop for it
         self.pid: int = self.proc.pid
         self.closed = False
@@ -127,7 +171,7 @@ class Terminal:
                 data = os.read(self.proc.fd, 65536)
                 if not data:
                     break
-                self._stream.feed(data)
+                self._feed(data)
         self._stop_reading()
         self.eof.set()
         if self._on_output is not None:
@@ -144,9 +188,14 @@ class Terminal:
             self._stop_reading()
             self.eof.set()
         else:
-            self._stream.feed(data)
+            self._feed(data)
         if self._on_output is not None:
             self._on_output()
+
+    def _feed(self, data: bytes) -> None:
+        self._stream.feed(data)  # first the screen, then the player: what they see, it has
+        if self._tee is not None:
+            self._tee(data)
 
     def _stop_reading(self) -> None:
         with contextlib.suppress(ValueError, OSError):
@@ -172,6 +221,10 @@ class Terminal:
         """Type `text` and Enter, as the player at a keyboard would: queued, and written as
         the terminal takes it. False (nothing queued) when it would not fit in the queue."""
         return not self.closed and self._typed.put(text.encode("utf-8", "replace") + b"\r")
+
+    def type_keys(self, data: bytes) -> bool:
+        """Keys as pressed at the console, passed on unchanged (queued as `type_line`)."""
+        return not self.closed and self._typed.put(data)
 
     def waiting_input(self) -> int:
         """Bytes typed that the terminal has not taken yet."""

@@ -10,6 +10,8 @@ migrations are in `schema`):
 - `outbox`: the alerts, written before they are sent, marked sent after Telegram said ok;
 - `control`: /kill's and 🔁 Run it's one-time buttons, and stop requests;
 - `recordings`: /menu's recorded answers, for 🔁 Run again;
+- `menus`: the /menu processes running (pid + identity), so that a menu a killed telebot
+  left behind is ended at the next start;
 - `keepalive`: ♻️ keep alive: the owner's word per task, chains of restarts, restarts due.
 
 Code on the event loop hands store calls to the writer thread: `await state.run(fn, …)`.
@@ -25,9 +27,18 @@ from typing import ParamSpec, TypeVar
 from telebot.state.control import ControlStore
 from telebot.state.db import Database
 from telebot.state.keepalive import KeepaliveStore
+from telebot.state.menu_processes import MenuProcessesStore
 from telebot.state.outbox import OutboxStore
 from telebot.state.recordings import RecordingsStore
-from telebot.state.rows import AgainButton, Kept, KillButton, OutboxItem, StopRequest, Tracked
+from telebot.state.rows import (
+    AgainButton,
+    Kept,
+    KillButton,
+    MenuProcess,
+    OutboxItem,
+    StopRequest,
+    Tracked,
+)
 from telebot.state.schema import SCHEMA_VERSION
 from telebot.state.settings import SettingsStore
 from telebot.state.tracking import HISTORY_KEEP, TrackingStore
@@ -36,7 +47,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 __all__ = ["HISTORY_KEEP", "SCHEMA_VERSION", "AgainButton", "Kept", "KillButton",
-           "OutboxItem", "StateDB", "StopRequest", "Tracked"]
+           "MenuProcess", "OutboxItem", "StateDB", "StopRequest", "Tracked"]
 
 
 class StateDB:
@@ -50,6 +61,7 @@ class StateDB:
         self.control = ControlStore(self.db)
         self.recordings = RecordingsStore(self.db)
         self.keepalive = KeepaliveStore(self.db)
+        self.menus = MenuProcessesStore(self.db)
 
     @classmethod
     def open_readonly(cls, directory: Path) -> StateDB | None:

@@ -65,7 +65,7 @@ class OutboxStore:
     def next_not_before(self) -> float | None:
         row = self.db.conn.execute("SELECT MIN(not_before) FROM outbox WHERE sent_at IS NULL "
                                    "AND dropped=0").fetchone()
-        return row[0]
+        return None if row[0] is None else float(row[0])
 
     def supersede_edits(self, edits: int, newer_than: int) -> None:
         """Older pending edits of one message are moot once a newer text is there."""

@@ -93,6 +93,18 @@ class StopRequest:
     at: float
 
 
+@dataclass(frozen=True)
+class MenuProcess:
+    """A /menu process telebot started and has not seen end: its pid and its identity (start
+    ticks within one boot, `processes.liveness`), for the next telebot to end it if this one
+    was killed first (`processes.leftover`)."""
+
+    pid: int
+    start_ticks: int
+    boot_id: str
+    started_at: float
+
+
 @dataclass
 class OutboxItem:
     id: int

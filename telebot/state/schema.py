@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS keepalive (
     want INTEGER, chain TEXT NOT NULL, of_pid INTEGER, of_ticks INTEGER,
     gave_up INTEGER NOT NULL DEFAULT 0, due_at REAL, alert_id INTEGER, note TEXT,
     PRIMARY KEY (pid, start_ticks));
+CREATE TABLE IF NOT EXISTS menu_processes (
+    pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, boot_id TEXT NOT NULL,
+    started_at REAL NOT NULL, PRIMARY KEY (pid, start_ticks, boot_id));
 CREATE TABLE IF NOT EXISTS keepalive_restarts (chain TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS keepalive_chain ON keepalive_restarts (chain, at);
 """

@@ -41,7 +41,8 @@ class SettingsStore:
 
     def report_signature(self) -> str | None:
         """What the last report showed (the next is sent only when it changed)."""
-        return self._get("report_signature")
+        value = self._get("report_signature")
+        return value if isinstance(value, str) else None
 
     def set_report_signature(self, signature: str) -> None:
         self._put("report_signature", signature)
@@ -88,7 +89,8 @@ class SettingsStore:
     # ---- the machine's boot (start ticks mean nothing across a reboot)
 
     def boot_id(self) -> str | None:
-        return self._get("boot_id")
+        value = self._get("boot_id")
+        return value if isinstance(value, str) else None
 
     def set_boot_id(self, boot: str) -> None:
         self._put("boot_id", boot)

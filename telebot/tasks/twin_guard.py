@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from telebot.i18n import _
 from telebot.tasks.model import AccountKey, Task
 
 
@@ -41,8 +42,9 @@ class Refusal:
     def line(self) -> str:
         """One line for the chat (plain text, no markup)."""
         pids = ", ".join(str(p) for p in self.pids)
-        return (f"{self.action} already runs on {self.account.compact} (pid {pids}), "
-                "and it did not when this was confirmed")
+        return _("{action} already runs on {account} (pid {pids}), and it did not when this "
+                 "was confirmed").format(action=self.action, account=self.account.compact,
+                                         pids=pids)
 
 
 def guard(tasks: Iterable[Task], action: str, account: AccountKey,
