@@ -193,16 +193,22 @@ class Keeper:
             outbox.enqueue(f"keepalive:{kept.pid}:{kept.start_ticks}:{note}", chat, "notice",
                            html.escape(f"{note} ({kept.action}, was pid {kept.pid})"))
             return
-        old, new = html.escape(kept.note or ""), html.escape(note)
         now = outbox.latest_text(alert.id) if shared else None  # as its last edit left it
-        lines = (now or alert.text).split("\n")  # the shared message: this task's line only
-        mine = [i for i, line in enumerate(lines) if f"<code>{kept.pid}</code>" in line
-                and old in line] if shared and old else []
-        if mine:
-            lines[mine[0]] = lines[mine[0]].replace(old, new)
-        text = "\n".join(lines) if mine else alert.text.replace(old, new) \
-            if old and old in alert.text else f"{alert.text}\n{new}"
+        text = retold(now or alert.text, kept.pid, html.escape(kept.note or ""),
+                      html.escape(note), shared)
         if not outbox.retext_pending(alert.id, text):  # the shared one keeps its 🔁 button
             outbox.enqueue(f"edit:{alert.id}:keepalive:{kept.pid}:{kept.start_ticks}:{note}",
                            alert.chat_id, alert.kind,
                            text, edits=alert.id, markup=alert.markup if shared else None)
+
+
+def retold(text: str, pid: int, old: str, new: str, shared: bool) -> str:
+    """An alert's text with its ♻️ note `old` (HTML) now `new`; in a message `shared` by
+    several tasks (after a reboot), in the line of `pid` only."""
+    lines = text.split("\n")
+    mine = [i for i, line in enumerate(lines)
+            if f"<code>{pid}</code>" in line and old in line] if shared and old else []
+    if mine:
+        lines[mine[0]] = lines[mine[0]].replace(old, new)
+        return "\n".join(lines)
+    return text.replace(old, new) if old and old in text else f"{text}\n{new}"
