@@ -366,3 +366,18 @@ def test_the_shared_tokens_notice_speaks_the_language():
                                  "aproximadamente 14:05 IST)") and "30 minutos" in said["es"]
     assert said["pt"].startswith("⚠️ Por enquanto o telebot não vê seus comandos") and \
         "30 minutos" in said["pt"]
+
+
+def test_the_database_notices_speak_the_language():
+    """What the owner is told when telebot's own disk fails: the reason and the notice."""
+    import sqlite3
+
+    from telebot.state.fallback import disk_failure
+
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+    with i18n.in_language("es"):
+        assert disk_failure(full) == "el disco está lleno"
+    with i18n.in_language("pt"):
+        assert disk_failure(full) == "o disco está cheio"
+    assert disk_failure(full) == "the disk is full"
