@@ -26,6 +26,7 @@ from telebot.keepalive.keeper import Keeper, Restart
 from telebot.menu.recorded import Recording, from_row
 from telebot.menu.replay import no_twin, replay
 from telebot.menu.session import MenuSession, View, started_terminal
+from telebot.tasks.doubled import HARM
 from telebot.tasks.model import Task
 from telebot.views import render
 
@@ -72,8 +73,10 @@ class KeptReplayer:
             return await self._password(session, rec, view, why)
 
         try:
-            # the harm-twice guard of 🔁 Run it, right before each answer is typed
-            guard = no_twin(session, self.mgr.rt.refresh, rec.action, rec.account)
+            # the harm-twice guard of 🔁 Run it, right before each answer is typed, for an
+            # action that does harm twice (`tasks.doubled`); another's copy is the owner's own
+            guard = no_twin(session, self.mgr.rt.refresh, rec.action, rec.account) \
+                if rec.action in HARM else None
             outcome = await replay(session, rec.steps, guard, at_echo_off)
             deadline = time.monotonic() + STARTED_WAIT
             while outcome.done and not session.started and not session.ended.is_set() and \

@@ -47,8 +47,10 @@ def seconds_words(seconds: float) -> str:
 
 
 def decide(how: str, *, kept: bool, recorded: bool, restarts: Iterable[float], now: float,
-           limit: int, first: float) -> Decision | None:
-    """None when keep-alive has nothing to say about this end (not kept, or a good end)."""
+           limit: int, first: float, not_before: float = 0.0) -> Decision | None:
+    """None when keep-alive has nothing to say about this end (not kept, or a good end).
+    `not_before`: the earliest time for this restart (the one planned before it goes first:
+    restarts are staggered, never all at once)."""
     if not kept or how not in RESTARTABLE:
         return None
     if not recorded:
@@ -60,6 +62,6 @@ def decide(how: str, *, kept: bool, recorded: bool, restarts: Iterable[float], n
             "♻️ gave up: restarted {n} time within an hour (TELEBOT_KEEPALIVE_MAX={limit})",
             "♻️ gave up: restarted {n} times within an hour (TELEBOT_KEEPALIVE_MAX={limit})",
             len(recent)).format(n=len(recent), limit=limit))
-    delay = backoff(len(recent), first)
+    delay = max(backoff(len(recent), first), not_before - now)
     return Decision(delay, False, _("♻️ restarting in {delay}").format(
         delay=seconds_words(delay)))

@@ -63,7 +63,8 @@ class Keeper:
         self.chat_id = chat_id
         self.read_tasks, self.schedule, self.wake, self.clock = (read_tasks, schedule, wake,
                                                                  clock)
-        self._one = asyncio.Lock()  # one replay at a time
+        self._one = asyncio.Lock()  # one replay at a time, in the order they were due
+        self._last_due = 0.0  # the latest restart planned: the next is one back-off later
         self._loop = asyncio.get_running_loop()  # end_note runs on the state's writer thread
 
     # ---- at the end (on the state's writer thread, inside the end's transaction)
@@ -78,10 +79,12 @@ class Keeper:
         d = decide(how, kept=is_kept(row.action, want, self.settings.keepalive),
                    recorded=self.state.recordings.get(row.pid, row.start_ticks) is not None,
                    restarts=ks.restarts_since(chain, now - WINDOW), now=now,
-                   limit=self.settings.keepalive_max, first=self.settings.keepalive_backoff)
+                   limit=self.settings.keepalive_max, first=self.settings.keepalive_backoff,
+                   not_before=self._last_due + self.settings.keepalive_backoff)
         if d is None:
             return None
         if d.restart_in is not None:
+            self._last_due = now + d.restart_in  # (ikabot logs in each time: one by one)
             ks.plan(row.pid, row.start_ticks, row.action, now + d.restart_in, None, d.note)
             # scheduled on the event loop; a rolled-back plan leaves nothing due to restart
             self._loop.call_soon_threadsafe(self._schedule_row, row.pid, row.start_ticks,
@@ -135,10 +138,11 @@ class Keeper:
     # ---- the restart
 
     async def restart(self, pid: int, ticks: int) -> None:
-        if self.replayer.busy():  # a /menu session (the owner's, or another replay)
-            self.schedule(MENU_WAIT, f"keepalive-{pid}-{ticks}", lambda: self.restart(pid, ticks))
-            return
-        async with self._one:
+        async with self._one:  # first come first served: a replay before waits its turn
+            if self.replayer.busy():  # a /menu session (the owner's, or 🔁 Run again's)
+                self.schedule(MENU_WAIT, f"keepalive-{pid}-{ticks}",
+                              lambda: self.restart(pid, ticks))
+                return
             kept = await self.state.run(self.state.keepalive.get, pid, ticks)
             if kept is None or kept.due_at is None:
                 return  # turned off meanwhile, or tried already
@@ -183,13 +187,28 @@ class Keeper:
     def _tell(self, kept: Kept, note: str) -> None:
         outbox, chat = self.state.outbox, self.chat_id
         alert = outbox.by_key(f"end:{kept.pid}:{kept.start_ticks}")
+        shared = alert is None and kept.alert_id is not None  # after a reboot: one message
+        alert = outbox.item(kept.alert_id or 0) if shared else alert
         if alert is None:
             outbox.enqueue(f"keepalive:{kept.pid}:{kept.start_ticks}:{note}", chat, "notice",
                            html.escape(f"{note} ({kept.action}, was pid {kept.pid})"))
             return
-        old, new = html.escape(kept.note or ""), html.escape(note)
-        text = alert.text.replace(old, new) if old and old in alert.text else \
-            f"{alert.text}\n{new}"
-        if not outbox.retext_pending(alert.id, text):
-            outbox.enqueue(f"edit:{alert.id}:keepalive:{note}", alert.chat_id, alert.kind,
-                           text, edits=alert.id)
+        now = outbox.latest_text(alert.id) if shared else None  # as its last edit left it
+        text = retold(now or alert.text, kept.pid, html.escape(kept.note or ""),
+                      html.escape(note), shared)
+        if not outbox.retext_pending(alert.id, text):  # the shared one keeps its 🔁 button
+            outbox.enqueue(f"edit:{alert.id}:keepalive:{kept.pid}:{kept.start_ticks}:{note}",
+                           alert.chat_id, alert.kind,
+                           text, edits=alert.id, markup=alert.markup if shared else None)
+
+
+def retold(text: str, pid: int, old: str, new: str, shared: bool) -> str:
+    """An alert's text with its ♻️ note `old` (HTML) now `new`; in a message `shared` by
+    several tasks (after a reboot), in the line of `pid` only."""
+    lines = text.split("\n")
+    mine = [i for i, line in enumerate(lines)
+            if f"<code>{pid}</code>" in line and old in line] if shared and old else []
+    if mine:
+        lines[mine[0]] = lines[mine[0]].replace(old, new)
+        return "\n".join(lines)
+    return text.replace(old, new) if old and old in text else f"{text}\n{new}"
