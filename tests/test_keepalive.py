@@ -137,7 +137,7 @@ async def test_gives_up_after_the_limit_in_an_hour(kept_settings, api, tmp_path)
         new = await restarted_as(bot, api, old)
         os.kill(new, signal.SIGKILL)
         alert = await me.said(f"· pid {new} ·")
-        assert "♻️ gave up: restarted 1 times within an hour (TELEBOT_KEEPALIVE_MAX=1)" in \
+        assert "♻️ gave up: restarted 1 time within an hour (TELEBOT_KEEPALIVE_MAX=1)" in \
             alert, alert
 
 

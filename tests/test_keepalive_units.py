@@ -143,3 +143,27 @@ async def test_a_harmful_copy_alive_blocks_the_restart(tmp_path: Path, spawn, ik
         assert replayer.asked == [dead]
     finally:
         state.close()
+
+
+def test_keepalives_notes_speak_the_language():
+    """The notes under an end alert (restarting, gave up, not restarted), in es and pt, with
+    the language's plural forms."""
+    from telebot import i18n
+
+    def note(lang: str, **kw) -> str:
+        args = {"kept": True, "recorded": True, "restarts": [], "now": 0.0, "limit": 5,
+                "first": 10.0, **kw}
+        with i18n.in_language(lang):
+            d = decide("killed", **args)
+        assert d is not None
+        return d.note
+
+    assert note("es") == "♻️ se reinicia en 10 s"
+    assert note("pt") == "♻️ reinicia em 10 s"
+    assert note("es", restarts=[-60.0], limit=1) == \
+        "♻️ se rindió: reiniciada 1 vez en una hora (TELEBOT_KEEPALIVE_MAX=1)"
+    assert note("pt", restarts=[-60.0, -30.0], limit=2) == \
+        "♻️ desistiu: reiniciada 2 vezes em uma hora (TELEBOT_KEEPALIVE_MAX=2)"
+    assert note("en", restarts=[-60.0], limit=1) == \
+        "♻️ gave up: restarted 1 time within an hour (TELEBOT_KEEPALIVE_MAX=1)"
+    assert note("pt", recorded=False).startswith("♻️ não foi reiniciada: não tem respostas")

@@ -42,6 +42,14 @@ class OutboxStore:
                                    (item_id,)).fetchone()
         return None if row is None else OutboxItem(**dict(row))
 
+    def latest_text(self, item_id: int) -> str | None:
+        """What the message of `item_id` says now, or will once its edits are sent: the
+        newest of its edits, else its own text (a message several writers edit in turn)."""
+        row = self.db.conn.execute("SELECT text FROM outbox WHERE (id=? OR edits=?) AND "
+                                   "dropped=0 ORDER BY id DESC LIMIT 1",
+                                   (item_id, item_id)).fetchone()
+        return None if row is None else str(row[0])
+
     def by_key(self, dedup_key: str) -> OutboxItem | None:
         row = self.db.conn.execute(f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE dedup_key=?",
                                    (dedup_key,)).fetchone()
