@@ -200,20 +200,34 @@ def reboot_lines(ended: list[Ended], restarting: int, runnable: int) -> list[str
     by_account: dict[str, list[Ended]] = {}
     for e in ended:
         by_account.setdefault(_account(e.row), []).append(e)
-    body: list[str] = []
+    body: list[tuple[str, int]] = []  # a line, and the room its later edit may take
     for account, members in by_account.items():
-        body.append(ngettext("<b>{account}</b>: {n} task", "<b>{account}</b>: {n} tasks",
-                             len(members)).format(account=account, n=number(len(members))))
-        body.extend(reboot_line(e) for e in members)
+        body.append((ngettext("<b>{account}</b>: {n} task", "<b>{account}</b>: {n} tasks",
+                              len(members)).format(account=account, n=number(len(members))),
+                     0))
+        body.extend((reboot_line(e), NOTE_ROOM if e.note else 0) for e in members)
     room = render.TELEGRAM_LIMIT - render.tg_len("\n".join(head + foot)) - 80
-    shown = 0
-    while shown < len(body) and render.tg_len("\n".join(body[:shown + 1])) < room:
+    shown, used = 0, 0
+    while shown < len(body) and used + render.tg_len(body[shown][0]) + body[shown][1] + 1 < room:
+        used += render.tg_len(body[shown][0]) + body[shown][1] + 1
         shown += 1
+    lines = [line for line, _ in body[:shown]]
     if shown < len(body):
-        left = sum(1 for line in body[shown:] if line.startswith("•"))
-        body = [*body[:shown], ngettext("… and {n} more task", "… and {n} more tasks",
-                                        left).format(n=number(left))]
-    return head + body + foot
+        left = sum(1 for line, _ in body[shown:] if line.startswith("•"))
+        lines.append(ngettext("… and {n} more task", "… and {n} more tasks", left).format(
+            n=number(left)))
+    return head + lines + foot
+
+
+NOTE_ROOM = 240  # a kept task's line in the reboot message: what keep-alive's edit may add
+
+
+def note_html(note: str, room: int = NOTE_ROOM) -> str:
+    """Keep-alive's note as HTML that fits `room` (escaping lengthens it: clipped after)."""
+    limit = room
+    while render.tg_len(text := html.escape(render.clip(note, limit))) > room and limit > 1:
+        limit = limit * 3 // 4
+    return text
 
 
 def reboot_line(e: Ended) -> str:

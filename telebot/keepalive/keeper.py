@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from telebot.alerts.texts import note_html
 from telebot.config import Settings
 from telebot.i18n import _
 from telebot.keepalive.chain import RESTARTABLE, WINDOW, decide, is_kept
@@ -196,7 +197,9 @@ class Keeper:
             return
         now = outbox.latest_text(alert.id) if shared else None  # as its last edit left it
         text = retold(now or alert.text, kept.pid, html.escape(kept.note or ""),
-                      html.escape(note), shared)
+                      note_html(note) if shared else html.escape(note), shared)
+        if shared and text == (now or alert.text):
+            return
         if not outbox.retext_pending(alert.id, text):  # the shared one keeps its 🔁 button
             outbox.enqueue(f"edit:{alert.id}:keepalive:{kept.pid}:{kept.start_ticks}:{note}",
                            alert.chat_id, alert.kind,
@@ -212,4 +215,6 @@ def retold(text: str, pid: int, old: str, new: str, shared: bool) -> str:
     if mine:
         lines[mine[0]] = lines[mine[0]].replace(old, new)
         return "\n".join(lines)
+    if shared:  # its line did not fit the message ("… and N more"): nothing to change
+        return text
     return text.replace(old, new) if old and old in text else f"{text}\n{new}"
