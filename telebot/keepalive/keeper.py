@@ -140,6 +140,7 @@ class Keeper:
     async def restart(self, pid: int, ticks: int) -> None:
         async with self._one:  # first come first served: a replay before waits its turn
             if self.replayer.busy():  # a /menu session (the owner's, or 🔁 Run again's)
+                log.info("keep-alive: the restart of pid %d waits for the open /menu", pid)
                 self.schedule(MENU_WAIT, f"keepalive-{pid}-{ticks}",
                               lambda: self.restart(pid, ticks))
                 return
