@@ -27,6 +27,7 @@ from conftest import ALICE, BOB, clean_env
 from ikabotdata import IkabotDir
 from menuharness import buttons, no_leftovers, offline_command
 from test_keepalive import pirate_from_menu
+from util import DEADLINE
 
 from telebot.processes import liveness
 from telebot.state import StateDB
@@ -112,12 +113,12 @@ async def test_a_reboot_is_one_message_run_all_works_once_kept_ones_restart_one_
                 assert "is kept alive" in said["text"], said["text"]
             builder = spawn()
             ikabot_dir.add_task(BOB, builder.pid, "constructionList", "building")
-            assert await bot.wait(lambda: tracked(tmp_path, builder.pid), 20)
+            assert await bot.wait(lambda: tracked(tmp_path, builder.pid))
         # ---- the machine goes down: telebot first, then every task with it
         for pid in (kept1, kept2, other, builder.pid):
             os.kill(pid, signal.SIGKILL)
         builder.wait()
-        assert api.wait_for(lambda: all(gone(p) for p in (kept1, kept2, other)), 20)
+        assert api.wait_for(lambda: all(gone(p) for p in (kept1, kept2, other)), DEADLINE)
         before = len(api.sent(OWNER))
         # ---- it comes back: a new boot id, booted a minute ago
         env = clean_env(tmp_path, IKABOT_PATH=str(ikabot_dir.path),

@@ -388,21 +388,8 @@ class DirectoryStore(Store):
         self._cache: dict[Path, _Cached] = {}
         self._keys = _KeyCache()
         self._legacy_last: dict[str, dict[str, Any]] = {}
-        path = self.path
-        if not (path / "global.json").exists() and not (path / "users").is_dir():
-            if is_empty_dir(path):
-                raise DataError(_("{path} is empty: ikabot has saved nothing there yet (log "
-                                  "in to ikabot once), or IKABOT_PATH points elsewhere").format(
-                    path=path))
-            raise DataError(_("{path} is a directory but not ikabot's (no global.json, no "
-                              "users/); check IKABOT_PATH").format(path=path))
-        first = self.read()
-        email = source.email
-        if email and email.lower() not in {e.lower() for e in first.emails}:
-            skipped = "".join(f" ({w})" for w in first.warnings)  # e.g. a file not trusted
-            raise DataError(_("no account for IKABOT_EMAIL={email} in {path}{skipped}; use the "
-                              "e-mail you log in to ikabot with, or unset IKABOT_EMAIL for "
-                              "all").format(email=email, path=f"{path}/users", skipped=skipped))
+        refuse_not_ikabots(self.path)
+        refuse_unknown_email(self.read(), source.email)
 
     def _json(self, file: Path, warnings: list[str]) -> dict[str, Any] | None:
         """A JSON file's content, parsed again only when it changed; last good if broken."""
@@ -507,6 +494,27 @@ class DirectoryStore(Store):
                 return []
         return accounts_from(email, {k: v for k, v in data.items() if k != "shared"},
                              warnings)
+
+
+def refuse_not_ikabots(path: Path) -> None:
+    """A directory that is not ikabot's (yet) is said at start, with what to check."""
+    if not (path / "global.json").exists() and not (path / "users").is_dir():
+        if is_empty_dir(path):
+            raise DataError(_("{path} is empty: ikabot has saved nothing there yet (log "
+                              "in to ikabot once), or IKABOT_PATH points elsewhere").format(
+                path=path))
+        raise DataError(_("{path} is a directory but not ikabot's (no global.json, no "
+                          "users/); check IKABOT_PATH").format(path=path))
+
+
+def refuse_unknown_email(first: Snapshot, email: str | None) -> None:
+    """IKABOT_EMAIL names an account ikabot's data does not have: said at start."""
+    if email and email.lower() not in {e.lower() for e in first.emails}:
+        skipped = "".join(f" ({w})" for w in first.warnings)  # e.g. a file not trusted
+        raise DataError(_("no account for IKABOT_EMAIL={email} in {path}{skipped}; use the "
+                          "e-mail you log in to ikabot with, or unset IKABOT_EMAIL for "
+                          "all").format(email=email, path=f"{first.path}/users",
+                                        skipped=skipped))
 
 
 def is_empty_dir(path: Path) -> bool:
