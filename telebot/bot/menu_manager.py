@@ -12,6 +12,8 @@ import contextlib
 import html
 import logging
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from telegram import Bot, Update
 from telegram.constants import ParseMode
@@ -124,6 +126,11 @@ class MenuManager:
                 self._keep(asyncio.create_task(self._replay(session, steps, again_of,
                                                             acknowledged)))
             return None
+
+    def run_beside(self, job: Coroutine[Any, Any, None]) -> None:
+        """A job that opens sessions in turn (🔁 Run all again): cancelled when telebot stops,
+        before it could open one more."""
+        self._keep(asyncio.create_task(job))
 
     def _keep(self, task: asyncio.Task[None],
               kept: set[asyncio.Task[None]] | None = None) -> None:

@@ -133,7 +133,7 @@ async def on_all_run(update: Update, context: BotContext) -> None:
                              "all again for a new one."), show_alert=True)
         return
     await query.answer(_("Starting ikabot's menu"))
-    context.application.create_task(one_after_another(context.menu, spent))
+    context.menu.run_beside(one_after_another(context.menu, spent))
 
 
 async def one_after_another(mgr: MenuManager, spent: list[AgainButton]) -> None:
