@@ -67,6 +67,7 @@ class Keeper:
         self._one = asyncio.Lock()  # one replay at a time, in the order they were due
         self._last_due = 0.0  # the latest restart planned: the next is one back-off later
         self._loop = asyncio.get_running_loop()  # end_note runs on the state's writer thread
+        self.notes = AlertNotes(state, chat_id, wake)
 
     # ---- at the end (on the state's writer thread, inside the end's transaction)
 
@@ -131,7 +132,7 @@ class Keeper:
             note = await self.state.run(self.end_note, row, row.end_kind or "died")
             if note and prior is not None:
                 await self.after_end(row)
-                await self.tell(prior, note)
+                await self.notes.tell(prior, note)
                 return _("♻️ {task} is kept alive: {note}.").format(task=name, note=note)
         return _("♻️ {task} is kept alive: when it fails, is killed or dies, telebot starts it "
                  "again with its recorded answers.").format(task=name)
@@ -149,7 +150,7 @@ class Keeper:
             if kept is None or kept.due_at is None:
                 return  # turned off meanwhile, or tried already
             rec = from_row(await self.state.run(self.state.recordings.get, pid, ticks))
-            why = await self._why_not(kept, rec)
+            why = await why_not(kept, rec, self.read_tasks)
             if why is None and rec is not None:
                 log.info("keep-alive: replaying %s of pid %d", rec.action, pid)
                 done = await self.replayer.replay_kept(rec)
@@ -158,28 +159,36 @@ class Keeper:
                     note = _("♻️ restarted as pid {pid}").format(pid=done.pid)
                     await self.state.run(self.state.keepalive.restarted, kept, done.pid,
                                          done.start_ticks, self.clock(), note)
-                    await self.tell(kept, note)
+                    await self.notes.tell(kept, note)
                     return
             note = _("♻️ not restarted: {why}").format(why=why)
             await self.state.run(self.state.keepalive.settle, pid, ticks, note)
-            await self.tell(kept, note)
+            await self.notes.tell(kept, note)
 
-    async def _why_not(self, kept: Kept, rec: Recording | None) -> str | None:
-        if rec is None or (rec.pid, rec.start_ticks) != (kept.pid, kept.start_ticks):
-            return _("its recorded answers are gone")
-        if liveness.same_process(kept.pid, kept.start_ticks):
-            return _("pid {pid} is alive again (the same process): nothing to "
-                     "restart").format(pid=kept.pid)
-        if rec.action in HARM:
-            same = [t for t in await self.read_tasks() if t.state == "running"
-                    and t.action == rec.action and t.account.player == rec.account.player]
-            if same:
-                return _("{action} already runs on that account (pid {pid}), and a second "
-                         "copy does harm ({harm})").format(action=rec.action, pid=same[0].pid,
-                                                           harm=_(HARM[rec.action]))
-        return None
 
-    # ---- telling
+async def why_not(kept: Kept, rec: Recording | None, read_tasks: ReadTasks) -> str | None:
+    """Why this restart must not happen (/kill's identity checks, harm twice), or None."""
+    if rec is None or (rec.pid, rec.start_ticks) != (kept.pid, kept.start_ticks):
+        return _("its recorded answers are gone")
+    if liveness.same_process(kept.pid, kept.start_ticks):
+        return _("pid {pid} is alive again (the same process): nothing to "
+                 "restart").format(pid=kept.pid)
+    if rec.action in HARM:
+        same = [t for t in await read_tasks() if t.state == "running"
+                and t.action == rec.action and t.account.player == rec.account.player]
+        if same:
+            return _("{action} already runs on that account (pid {pid}), and a second "
+                     "copy does harm ({harm})").format(action=rec.action, pid=same[0].pid,
+                                                       harm=_(HARM[rec.action]))
+    return None
+
+
+class AlertNotes:
+    """The ♻️ line of a kept task's end alert, edited as its restart goes (a plain class:
+    it writes to the outbox, on the state's writer thread)."""
+
+    def __init__(self, state: StateDB, chat_id: str, wake: Callable[[], None]) -> None:
+        self.state, self.chat_id, self.wake = state, chat_id, wake
 
     async def tell(self, kept: Kept, note: str) -> None:
         """Edit the end alert's ♻️ line (its own message), else say it in a message."""
