@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,9 +40,17 @@ if TYPE_CHECKING:
 def _settings() -> tuple[Settings, list[Path]]:
     """The settings, and the `.env` files they were read from."""
     files = load_settings_files()
+    env_language()  # a .env's TELEBOT_LANG: a bad setting below is said in it
     settings = Settings.from_env()
     speak(settings)
     return settings, files
+
+
+def env_language() -> None:
+    """TELEBOT_LANG as the environment (and the .env files read) say it, before the settings
+    are checked: their errors are said in it. A TELEBOT_LANG telebot does not speak is English
+    (and its own error says so, in English)."""
+    i18n.use(i18n.choose(os.environ.get("TELEBOT_LANG"), None))
 
 
 def speak(settings: Settings) -> None:
@@ -129,11 +138,11 @@ async def _ask_bot_api(token: str, base_url: str, chat: str, send_test: bool,
     except InvalidToken as e:
         raise api_error(e, base_url) from None
     except NetworkError:
-        raise ConfigError(f"cannot reach the Bot API at {redact(base_url)}: check the network "
-                          "or TELEGRAM_API_BASE_URL") from None
+        raise ConfigError(_("cannot reach the Bot API at {url}: check the network or "
+                            "TELEGRAM_API_BASE_URL").format(url=redact(base_url))) from None
     except TelegramError as e:
-        raise ConfigError("the Bot API answered with an error: "
-                          f"{redact(e.message)}") from None
+        raise ConfigError(_("the Bot API answered with an error: {why}").format(
+            why=redact(e.message))) from None
     return (f"@{me.username}" if me.username else str(me.id)), verdict
 
 
@@ -144,6 +153,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from telebot.tasks.merge import build_tasks
 
     files = load_settings_files()
+    env_language()
     # first, before any check that can fail: the player sees which file was read
     print(_("settings: {files}").format(files=", ".join(str(f) for f in files)) if files else
           _("settings: environment only (no .env in {cwd} or {file})").format(
@@ -230,9 +240,28 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from telebot.bot.app import run_bot
+    with _without_passport():
+        from telebot.bot.app import run_bot
 
     return run_bot(_settings()[0])
+
+
+@contextlib.contextmanager
+def _without_passport() -> Iterator[None]:
+    """python-telegram-bot imports `cryptography`, when it is installed (ikabot needs it), for
+    Telegram Passport alone, which telebot never uses: ~7.5 MB of an idle telebot's memory
+    (BENCHMARKS.md, idle cost). While python-telegram-bot is first imported, `cryptography`
+    reads as absent (its own `CRYPTO_INSTALLED = False` path); afterwards it is importable
+    again for anything that needs it."""
+    if "telegram" in sys.modules or "cryptography" in sys.modules:
+        yield
+        return
+    sys.modules["cryptography"] = None  # type: ignore[assignment]  # an import raises ImportError
+    try:
+        yield
+    finally:
+        if "cryptography" in sys.modules and sys.modules["cryptography"] is None:
+            del sys.modules["cryptography"]
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -356,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # TELEBOT_LANG from the environment at once (a bad --hours is said in it); `speak` refines
     # it once the settings (.env, the owner's language in the database) are read
-    i18n.use(i18n.choose(os.environ.get("TELEBOT_LANG"), None))
+    env_language()
     try:
         return int(args.func(args) or 0)
     except UsageError as e:

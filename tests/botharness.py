@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from util import DEADLINE
+
 from telebot.alerts.texts import MARKS
 from telebot.bot.app import serve
 from telebot.bot.hostlabel import untagged
@@ -26,11 +28,11 @@ class Harness:
     stop: asyncio.Event
     task: asyncio.Task[None]
 
-    async def wait(self, predicate: Any, timeout: float = 10.0) -> bool:
+    async def wait(self, predicate: Any, timeout: float = DEADLINE) -> bool:
         return await asyncio.to_thread(self.api.wait_for, predicate, timeout)
 
     async def ask(self, text: str, chat_id: int = OWNER, replies: int = 1,
-                  timeout: float = 10.0, **kw: Any) -> list[dict[str, Any]]:
+                  timeout: float = DEADLINE, **kw: Any) -> list[dict[str, Any]]:
         """Send `text` as the player; return the bot's new answers to that chat.
 
         Push alerts that arrive meanwhile are not answers, and are left out.
@@ -92,7 +94,7 @@ async def running_bot(settings: Settings, api: FakeBotAPI) -> AsyncIterator[Harn
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(serve(settings, stop=stop, ready=ready))
     waiter = asyncio.create_task(ready.wait())
-    done, _ = await asyncio.wait({task, waiter}, timeout=20,
+    done, _ = await asyncio.wait({task, waiter}, timeout=DEADLINE,
                                  return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         waiter.cancel()
@@ -101,9 +103,9 @@ async def running_bot(settings: Settings, api: FakeBotAPI) -> AsyncIterator[Harn
     h = Harness(api, settings, stop, task)
     # the start-up message was offered to the chat (sent, or refused and held): a test's
     # own messages and failures come after it, as they did when it was sent directly
-    assert await h.wait(lambda: watching() > started_before, 20), "no start-up message"
+    assert await h.wait(lambda: watching() > started_before), "no start-up message"
     try:
         yield h
     finally:
         stop.set()
-        await asyncio.wait_for(task, 20)
+        await asyncio.wait_for(task, DEADLINE)

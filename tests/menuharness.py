@@ -12,6 +12,7 @@ from typing import Any
 import psutil
 from botharness import OWNER, Harness
 from ikabotdata import Account
+from util import DEADLINE
 
 from telebot.bot.hostlabel import untagged
 from telebot.demo.fakeapi import FakeBotAPI
@@ -61,13 +62,13 @@ class Player:
         self.bot, self.api, self.chat_id, self.user_id = bot, bot.api, chat_id, user_id
         self.token = token  # a dedicated bot's (TELEBOT_TOKEN); None: ikabot's
 
-    async def sees(self, text: str, timeout: float = 20.0) -> dict[str, Any]:
+    async def sees(self, text: str, timeout: float = DEADLINE) -> dict[str, Any]:
         ok = await self.bot.wait(lambda: text in screen(self.api, self.chat_id)["text"],
                                  timeout)
         assert ok, f"the screen never showed {text!r}:\n{screen(self.api, self.chat_id)['text']}"
         return screen(self.api, self.chat_id)
 
-    async def said(self, text: str, timeout: float = 20.0) -> str:
+    async def said(self, text: str, timeout: float = DEADLINE) -> str:
         """The bot's message (not the screen) containing `text`."""
         def found() -> list[str]:
             return [m["text"] for m in self.api.sent(self.chat_id)

@@ -178,7 +178,7 @@ HOPS = {
     "writer TrackingStore.tracked_one": 1,
     "worker Runtime._snapshot": 1,  # ikabot's data after the end
     "writer Alerter._write_end": 1,  # classify, end, alert: one transaction
-    "writer OutboxStore.pending": 1,
+    "writer OutboxReads.pending": 1,
 }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ALICE, BOB
 from ikabotdata import IkabotDir
+from util import DEADLINE
 
 from telebot.config import Settings
 from telebot.ikabot.store import open_store
@@ -69,7 +70,7 @@ def test_a_100000_deep_file_is_skipped_alone(ikabot_dir, good_and_bad, run_cli):
 def test_a_fifo_in_users_does_not_hang_anything(ikabot_dir, good_and_bad, run_cli):
     fifo = ikabot_dir.path / "users" / "fifo@example.org.json"
     os.mkfifo(fifo)
-    r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path), timeout=20)
+    r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path), timeout=DEADLINE)
     assert r.code == 0, r.err
     assert "autoPirate" in r.out and "fifo@example.org.json" in r.err
     # the store in-process too, from a thread, with a deadline
@@ -78,7 +79,7 @@ def test_a_fifo_in_users_does_not_hang_anything(ikabot_dir, good_and_bad, run_cl
     threading.Thread(target=lambda: (out.append(len(build_tasks(
         open_store(Settings(ikabot_path=ikabot_dir.path)).read()))), done.set()),
         daemon=True).start()
-    assert done.wait(10) and out == [1]
+    assert done.wait(DEADLINE) and out == [1]
 
 
 def test_partly_unreadable_data_is_named_and_nothing_readable_is_exit_2(ikabot_dir, spawn,

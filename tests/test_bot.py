@@ -19,7 +19,7 @@ from conftest import ALICE, TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ikabotdata import IkabotDir
-from util import until
+from util import DEADLINE, until
 
 from telebot.demo.fakeapi import FakeBotAPI
 from telebot.details import save_process_details
@@ -123,7 +123,7 @@ async def test_details_button(world, api, tmp_path):
 
 def _ikabot_reads_updates(api: FakeBotAPI) -> list[dict]:
     """What ikabot's getUserResponse sees: a plain GET without offset."""
-    with urllib.request.urlopen(f"{api.base_url}{TOKEN}/getUpdates", timeout=5) as r:
+    with urllib.request.urlopen(f"{api.base_url}{TOKEN}/getUpdates", timeout=DEADLINE) as r:
         return json.load(r)["result"]
 
 
@@ -406,7 +406,7 @@ def test_any_status_renders_to_messages_telegram_accepts(statuses, action, api):
             request = urllib.request.Request(f"{api.base_url}{TOKEN}/sendMessage", data=body,
                                              headers={"Content-Type": "application/json"})
             try:
-                with urllib.request.urlopen(request, timeout=5) as r:
+                with urllib.request.urlopen(request, timeout=DEADLINE) as r:
                     assert json.load(r)["ok"]
             except urllib.error.HTTPError as e:  # pragma: no cover - the failure message
                 raise AssertionError(f"{e.read()!r}: {chunk!r}") from None
@@ -422,7 +422,7 @@ async def test_dedicated_token_held_by_another_poller_says_so(world, api, tmp_pa
         while not stop.is_set():
             with contextlib.suppress(OSError):
                 urllib.request.urlopen(f"{api.base_url}{TOKEN}/getUpdates?timeout=1",
-                                       timeout=5).read()
+                                       timeout=DEADLINE).read()
 
     caplog.set_level(logging.WARNING)
     world["dir"].set_telegram(IKABOT_OWN_TOKEN, str(OWNER), ALICE)
@@ -521,6 +521,18 @@ async def test_a_plain_hello_gets_a_hint_naming_help(world, api, tmp_path, dedic
         assert len(hints) == (1 if dedicated else 0)
 
 
+class Looked(type(Path())):  # type: ignore[misc]
+    """IKABOT_PATH that counts telebot's looks for it (`exists()` on the path itself), so a
+    test can tell "looked again and said nothing" from "has not looked yet"."""
+
+    looks = 0
+
+    def exists(self, *args, **kwargs) -> bool:
+        if self.name == ".ikabot":  # not the paths made from it
+            type(self).looks += 1
+        return super().exists(*args, **kwargs)
+
+
 @pytest.mark.parametrize("volume", [False, True])
 async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, caplog,
                                                     volume, run_cli):
@@ -537,30 +549,29 @@ async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, 
     home.mkdir()
     if volume:
         (home / ".ikabot").mkdir()  # what Docker mounts before ikabot's first login
-    s = fast_settings(home / ".ikabot", api, tmp_path / "state")
+    s = fast_settings(Looked(home / ".ikabot"), api, tmp_path / "state")
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(app_module.serve(s, stop=stop, ready=ready))
     try:
-        for _ in range(200):
-            if "waiting for ikabot's data" in caplog.text:
-                break
-            await asyncio.sleep(0.05)
-        assert "waiting for ikabot's data" in caplog.text and not task.done()
+        assert await until(lambda: "waiting for ikabot's data" in caplog.text)
+        assert not task.done()
         # waiting is healthy (README): the heartbeat is there before the state database is,
         # in a directory as private as the database makes it
         health = await asyncio.to_thread(run_cli, "health", TELEBOT_STATE_DIR=str(s.state_dir))
         assert health.code == 0 and "healthy" in health.out, health.err
         assert s.state_dir.stat().st_mode & 0o777 == 0o700
-        await asyncio.sleep(0.3)  # several more looks: still said once
+        looked = Looked.looks
+        assert await until(lambda: Looked.looks >= looked + 3)  # three more looks…
+        assert caplog.text.count("waiting for ikabot's data") == 1  # …still said once
         assert caplog.text.count("waiting for ikabot's data") == 1
         d = IkabotDir(home)  # ikabot's first login
         d.set_telegram(TOKEN, str(OWNER), ALICE)
-        await asyncio.wait_for(ready.wait(), 20)
+        await asyncio.wait_for(ready.wait(), DEADLINE)
         assert await until(lambda: any("telebot is watching" in m["text"]
                                        for m in api.sent(OWNER)))
     finally:
         stop.set()
-        await asyncio.wait_for(task, 20)
+        await asyncio.wait_for(task, DEADLINE)
 
 
 @pytest.mark.parametrize("dedicated", [False, True])

@@ -168,3 +168,43 @@ def test_chat_id_is_a_number_or_a_public_name(run_cli):
         assert "TELEBOT_CHAT_ID" in str(e.value) and "\n" not in str(e.value)
     r = run_cli("check", TELEBOT_CHAT_ID="chat-of-mine")
     assert r.code == 2 and "TELEBOT_CHAT_ID" in r.err and "Traceback" not in r.err
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"TELEBOT_LANG": "es", "TELEBOT_TZ": "Marte/Olimpo"},
+     "telebot: TELEBOT_TZ='Marte/Olimpo' no es una zona horaria"),
+    ({"TELEBOT_LANG": "pt", "TELEBOT_ALLOW_KILL": "talvez"},
+     "telebot: TELEBOT_ALLOW_KILL='talvez' não é uma chave liga/desliga; coloque 1 ou 0"),
+    ({"TELEBOT_LANG": "es", "TELEBOT_SCAN_SECONDS": "1e9"},
+     "telebot: TELEBOT_SCAN_SECONDS='1e9' debe ser un número de 0.05 a 3600, p. ej. 15"),
+    # the language itself misconfigured: English, and the other errors in English too
+    ({"TELEBOT_LANG": "fr"}, "telebot: TELEBOT_LANG='fr': telebot speaks en, es, pt"),
+    ({"TELEBOT_LANG": "klingon", "TELEBOT_CHAT_ID": "abc"},
+     "telebot: TELEBOT_CHAT_ID must be a chat's number"),
+])
+def test_a_bad_setting_is_said_in_telebot_lang(env: dict[str, str], says: str, run_cli):
+    r = run_cli("status", **env)
+    assert r.code == 2 and r.err.startswith(says) and r.err.count("\n") == 1, r.err
+
+
+def test_a_dotenvs_language_says_the_dotenvs_errors(tmp_path: Path, run_cli):
+    """TELEBOT_LANG in the .env: the settings' errors are in it. A .env that cannot be read
+    says so in the environment's TELEBOT_LANG (its own is not read)."""
+    (tmp_path / "cwd").mkdir(exist_ok=True)
+    env = tmp_path / "cwd" / ".env"
+    env.write_text("TELEBOT_LANG=pt\nTELEBOT_OWNER_IDS=eu\n")
+    env.chmod(0o600)
+    r = run_cli("status")
+    assert r.code == 2 and r.err.startswith(
+        "telebot: TELEBOT_OWNER_IDS: escreva ids de usuário do Telegram"), r.err
+    env.write_text("TELEBOT_LANG=pt\nTELEBOT_CHAT_ID=\"424242\n")
+    r = run_cli("check", TELEBOT_LANG="es")
+    assert r.code == 2 and f"{env}, línea 2: no es un ajuste CLAVE=valor" in r.err, r.err
+
+
+def test_ikabots_missing_data_is_said_in_telebot_lang(tmp_path: Path, run_cli):
+    """What to fix about IKABOT_PATH, in the language (ikabot's words would stay ikabot's)."""
+    r = run_cli("status", IKABOT_PATH=str(tmp_path / "nowhere"), TELEBOT_LANG="es")
+    assert r.code == 2 and r.err.startswith(
+        f"telebot: {tmp_path / 'nowhere'} no existe: pon en IKABOT_PATH los datos de ikabot"), \
+        r.err

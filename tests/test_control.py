@@ -16,7 +16,7 @@ import pytest
 from botharness import OWNER, Harness, fast_settings, running_bot
 from conftest import ALICE, clean_env
 from ikabotdata import IkabotDir
-from util import booted_ago, buttons, dead_pid, until
+from util import DEADLINE, booted_ago, buttons, dead_pid, until
 
 from telebot.bot import kill
 from telebot.bot.hostlabel import marker, untagged
@@ -241,12 +241,12 @@ def test_after_a_reboot_kill_touches_only_the_task(ikabot_dir, spawn, api, tmp_p
     try:
         ikabot_dir.add_task(ALICE, bot.pid, "autoPirate", date=0)  # telebot's own pid
         assert api.wait_for(lambda: any("telebot is watching" in m["text"]
-                                        for m in api.sent(OWNER)), 20)
+                                        for m in api.sent(OWNER)), DEADLINE)
 
         def ask(text: str) -> dict[str, Any]:
             n = len(api.sent(OWNER))
             api.add_message(text, chat_id=OWNER, user_id=OWNER)
-            assert api.wait_for(lambda: len(api.sent(OWNER)) > n, 20), text
+            assert api.wait_for(lambda: len(api.sent(OWNER)) > n, DEADLINE), text
             return api.sent(OWNER)[n]
 
         for pid in (other.pid, undated.pid, bot.pid, 1):
@@ -257,7 +257,7 @@ def test_after_a_reboot_kill_touches_only_the_task(ikabot_dir, spawn, api, tmp_p
         assert all(alive(p) for p in (task, other, undated, bot))
     finally:
         bot.terminate()
-        _, err = bot.communicate(timeout=20)
+        _, err = bot.communicate(timeout=DEADLINE)
     assert bot.returncode == 0, err.decode()
 
 

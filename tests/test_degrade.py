@@ -90,7 +90,7 @@ async def test_a_full_disk_still_lets_a_death_alert_out(ikabot_dir, spawn, api, 
         assert "autoPirate" in reply["text"]
         fill(tiny_disk)
         p.kill()
-        assert await bot.wait(lambda: alerts(api), 20), bot.texts()
+        assert await bot.wait(lambda: alerts(api)), bot.texts()
         (text,) = alerts(api)
         assert str(p.pid) in text and "killed" in text.split("\n")[0]
         (reply,) = await bot.ask("/status")  # still answering
@@ -99,7 +99,7 @@ async def test_a_full_disk_still_lets_a_death_alert_out(ikabot_dir, spawn, api, 
         def told() -> list[str]:
             return [t for t in bot.texts(OWNER) if FULL in t]
 
-        assert await bot.wait(told, 20)
+        assert await bot.wait(told)
         for _ in range(3):  # more scans, more answers: told once
             await bot.ask("/status")
         assert len(told()) == 1 and "disk is full" in told()[0]
@@ -149,6 +149,6 @@ async def test_the_owner_hears_which_file_was_corrupt(ikabot_dir, spawn, api, tm
         def told() -> list[str]:
             return [t for t in bot.texts(OWNER) if "was corrupt" in t]
 
-        assert await bot.wait(told, 20)
+        assert await bot.wait(told)
     (aside,) = state_dir.glob("telebot.sqlite3.corrupt-*")
     assert aside.name in told()[0]

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from util import DEADLINE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,6 +21,14 @@ def test_demo_shows_the_whole_product(run_cli):
     assert r.code == 0, r.err
     out = r.out
     assert "👤 you: /status" in out and "ikabot tasks: 4 running" in out
+    # the tasks are listed in the order the demo started them, the same on every run
+    started = re.search(r"autoPirate \(pid (\d+), 5 runs\), webServer \(pid (\d+)\), "
+                        r"constructionList, and a second autoPirate \(pid (\d+)\)", out)
+    assert started, out
+    status = out[out.index("👤 you: /status"):out.index("[taps")]
+    listed = [int(pid) for pid in re.findall(r"🟢 \w+ (\d+)", status)]
+    first, web, doomed = (int(pid) for pid in started.groups())
+    assert listed[0] == first and listed[1] == web and listed[3] == doomed, status
     assert re.search(r"run \d+ of (5|10) \(\d+ done\)", out)  # a progress figure
     assert "(edited its message)" in out  # Refresh edited in place
     assert re.search(r"http://127\.0\.0\.1:\d+ really answers: HTTP 200", out)  # a live URL
@@ -32,7 +41,11 @@ def test_demo_shows_the_whole_product(run_cli):
     assert "✅ constructionList finished: 3 of 3 levels done" in out
     # /details a person reads: the same figure, no JSON, no epoch number
     details = out[out.index("👤 you: /details"):]
-    assert "Ended: ██████████ finished: 5 of 5 runs done" in details
+    # the bar on a line of its own, after the sentence, never inside it
+    ended = next(line for line in details.splitlines() if "Ended:" in line)
+    assert ended.strip().startswith("Ended: finished: 5 of 5 runs done") and "█" not in ended
+    below = details.splitlines()[details.splitlines().index(ended) + 1]
+    assert below.strip() == "██████████"
     assert "{" not in details and not re.search(r"\b1[789]\d{8}\b", details)
     assert " died" not in out  # nothing that ended by itself is reported as a death
     assert "Traceback" not in r.err and "123456:DEMO" not in out + r.err
@@ -105,7 +118,7 @@ def test_demo_stops_its_tasks_on_sigterm(tmp_path):
         assert len(children) >= 3  # the demo's ikabot-style tasks
         p.send_signal(signal.SIGTERM)
         p.communicate(timeout=30)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + DEADLINE
         while any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children) \
                 and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -171,7 +171,7 @@ def holder():
         held.set()
         release.wait(30)
 threading.Thread(target=holder, daemon=True).start()
-held.wait(10)
+held.wait(30)
 producer.LOCK_TIMEOUT = 0.2                   # another thread of ikabot holds it: bounded wait
 try:
     details.save_process_details(t, pid, {"action": "x"})

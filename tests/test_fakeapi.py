@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter
+from util import DEADLINE
 
 from telebot.demo.fakeapi import FakeBotAPI, parse_html
 
@@ -50,15 +51,15 @@ async def test_limit_is_at_most_100(api, bot):
 async def test_long_poll_returns_when_an_update_arrives(api, bot):
     timer = threading.Timer(0.1, lambda: api.add_message("late"))
     timer.start()
-    updates = await bot.get_updates(timeout=10, read_timeout=15)
+    updates = await bot.get_updates(timeout=10, read_timeout=10 + DEADLINE)
     assert [u.message.text for u in updates] == ["late"]
 
 
 async def test_second_poll_terminates_the_first_with_409(api, bot):
-    first = asyncio.create_task(bot.get_updates(timeout=10, read_timeout=15))
+    first = asyncio.create_task(bot.get_updates(timeout=10, read_timeout=10 + DEADLINE))
     assert await asyncio.to_thread(api.wait_for, lambda: api._state.poll_generation == 1)
     async with Bot("123:TEST", base_url=api.base_url) as other:
-        second = asyncio.create_task(other.get_updates(timeout=1, read_timeout=5))
+        second = asyncio.create_task(other.get_updates(timeout=1, read_timeout=DEADLINE))
         with pytest.raises(Conflict):
             await first
         assert await second == ()
@@ -67,7 +68,7 @@ async def test_second_poll_terminates_the_first_with_409(api, bot):
 def test_plain_get_without_offset_like_ikabot(api):
     api.add_message("captcha answer")
     url = f"{api.base_url}123:TEST/getUpdates"
-    with urllib.request.urlopen(url, timeout=5) as r:
+    with urllib.request.urlopen(url, timeout=DEADLINE) as r:
         data = json.load(r)
     assert data["ok"] and data["result"][0]["message"]["text"] == "captcha answer"
     assert len(api.unconfirmed()) == 1

@@ -25,6 +25,7 @@ from botharness import Harness, fast_settings, running_bot
 from conftest import ALICE, BOB
 from ikabotdata import Account, IkabotDir
 from test_metrics import samples, scrape, value
+from util import DEADLINE
 
 from telebot.demo.fakeapi import FakeBotAPI
 
@@ -105,7 +106,7 @@ def prometheus(tmp_path: Path, ports: list[int]) -> Iterator[str | None]:
     finally:
         proc.terminate()
         try:
-            proc.wait(20)
+            proc.wait(DEADLINE)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -115,7 +116,7 @@ def prometheus(tmp_path: Path, ports: list[int]) -> Iterator[str | None]:
 def query(base: str, expr: str) -> list[dict[str, Any]]:
     url = f"{base}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
     try:
-        with urllib.request.urlopen(url, timeout=5) as r:
+        with urllib.request.urlopen(url, timeout=DEADLINE) as r:
             return list(json.load(r)["data"]["result"])
     except OSError:  # not listening yet
         return []
@@ -123,7 +124,7 @@ def query(base: str, expr: str) -> list[dict[str, Any]]:
 
 def alerts(base: str) -> list[dict[str, Any]]:
     try:
-        with urllib.request.urlopen(f"{base}/api/v1/alerts", timeout=5) as r:
+        with urllib.request.urlopen(f"{base}/api/v1/alerts", timeout=DEADLINE) as r:
             return list(json.load(r)["data"]["alerts"])
     except OSError:
         return []

@@ -228,6 +228,13 @@ def test_thirty_long_replies_to_a_busy_menu_leave_telebot_answering(ikabot_dir, 
             bot.send_signal(signal.SIGTERM)
             assert bot.wait(30) == 0
             assert not psutil.pid_exists(menu.pid) or menu.status() == psutil.STATUS_ZOMBIE
+            # the menu's record went with it: nothing for the next telebot to end
+            state = StateDB.open_readonly(tmp_path / "state")
+            assert state is not None
+            try:
+                assert state.menus.all() == []
+            finally:
+                state.close()
         finally:
             if bot.poll() is None:
                 bot.kill()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyte
 import pytest
 from ikabot.helpers import gui
-from util import until
+from util import DEADLINE, until
 
 from telebot import logsafe
 from telebot.config import Settings
@@ -137,7 +137,7 @@ async def test_a_session_nobody_answers_ends_and_its_menu_with_it():
     session = MenuSession([sys.executable, "-c", "print('<b>&'); input(' >>  ')"],
                           dict(os.environ), publish, no_tasks, started, idle_limit=0.5)
     session.start()
-    await asyncio.wait_for(session.ended.wait(), 20)
+    await asyncio.wait_for(session.ended.wait(), DEADLINE)
     assert session.end_reason == "nobody answered for 10 minutes"
     assert not psutil.pid_exists(session.pid) or \
         psutil.Process(session.pid).status() == psutil.STATUS_ZOMBIE
@@ -157,13 +157,10 @@ async def test_a_reply_is_typed_as_one_line_of_printable_text():
                           nothing)
     session.start()
     try:
-        assert await session.next_settle(0, 20)
+        assert await session.next_settle(0, DEADLINE)
         session.answer("first\nsecond\x03\x1a", "text")
-        for _ in range(200):
-            if any("'first second'" in line for line in session.terminal.lines()):
-                break
-            await asyncio.sleep(0.05)
-        assert any("'first second'" in line for line in session.terminal.lines())
+        assert await until(lambda: any("'first second'" in line
+                                       for line in session.terminal.lines()))
     finally:
         await session.close("test over")
 
@@ -205,11 +202,11 @@ async def test_an_arrow_key_and_a_title_never_reach_the_menu_in_pieces():
         return [line.strip() for line in session.terminal.lines() if line.startswith("read ")]
 
     try:
-        assert await session.next_settle(0, 20)
+        assert await session.next_settle(0, DEADLINE)
         for reply in ("\x1b[A", "\x1b]0;pwned title\x07ok", "2\x1b[B"):
             n = len(read())
             assert session.answer(reply, "text").typed
-            assert await until(lambda n=n: len(read()) > n, 20), session.terminal.lines()
+            assert await until(lambda n=n: len(read()) > n), session.terminal.lines()
         assert read() == ["read ''", "read 'ok'", "read '2'"]
         assert not any("[A" in line or "pwned" in line for line in session.terminal.lines())
     finally:
@@ -270,7 +267,7 @@ async def test_a_token_typed_with_echo_on_is_never_recorded_and_the_replay_stops
     first = session()
     first.start()
     try:
-        assert await first.next_settle(0, 20)
+        assert await first.next_settle(0, DEADLINE)
         first.answer(token, "text")
         assert [s.kind for s in first.steps] == [SECRET]
         assert all(token not in s.answer for s in first.steps)

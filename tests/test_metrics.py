@@ -14,6 +14,7 @@ import pytest
 from botharness import fast_settings, running_bot
 from conftest import ALICE, BOB, CHAT, TOKEN
 from prometheus_client.parser import text_string_to_metric_families
+from util import DEADLINE
 
 from telebot.config import Settings
 from telebot.errors import ConfigError
@@ -43,11 +44,11 @@ def free_port() -> int:
 
 
 def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=DEADLINE) as r:
         return r.read().decode()
 
 
-async def until_scraped(port: int, check, timeout: float = 20.0) -> Samples:
+async def until_scraped(port: int, check, timeout: float = DEADLINE) -> Samples:
     """Scrape until `check(samples)` holds (a scan made it so), or fail at the deadline."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -147,7 +147,7 @@ async def test_cli_bot_and_alert_survive_an_odd_field(spawn, run_cli, tmp_path, 
             (reply,) = await bot.ask("/status")
             assert str(p.pid) in reply["text"] or "constructionList" in reply["text"]
             p.kill()
-            assert await bot.wait(lambda: alerts(api), 20)
+            assert await bot.wait(lambda: alerts(api))
     (text,) = alerts(api)
     assert "killed" in text.split("\n")[0] and str(p.pid) in text
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from telegram import Chat, Message, Update, User
+from util import DEADLINE
 
 from telebot.bot.ordering import MemberLimit, PerChatUpdateProcessor, Verdict
 
@@ -38,11 +39,11 @@ async def test_one_chat_in_order_other_chats_and_events_meanwhile():
     owner_second = asyncio.create_task(proc.process_update(update(2, 42), quick("owner /help")))
     stranger = asyncio.create_task(proc.process_update(update(3, 7), quick("stranger")))
     event = asyncio.create_task(proc.process_update(object(), quick("process exited")))
-    await asyncio.wait_for(asyncio.gather(stranger, event), 5)
+    await asyncio.wait_for(asyncio.gather(stranger, event), DEADLINE)
     assert done == ["stranger", "process exited"]  # not held up by the owner's slow /status
     assert not owner_second.done()                # but the owner's next command waits its turn
     release.set()
-    await asyncio.wait_for(asyncio.gather(owner_first, owner_second), 5)
+    await asyncio.wait_for(asyncio.gather(owner_first, owner_second), DEADLINE)
     assert done[2:] == ["owner /status", "owner /help"]
     assert proc._lanes == {}  # lanes of chats with nothing queued are gone
 
@@ -82,10 +83,10 @@ async def test_in_a_group_each_member_is_in_order_and_none_waits_for_another():
                                                       slow(f"member {i}"))) for i in range(30)]
     owner = asyncio.create_task(proc.process_update(group_update(99, -100, 42),
                                                     quick("owner /help")))
-    await asyncio.wait_for(owner, 5)
+    await asyncio.wait_for(owner, DEADLINE)
     assert done == ["owner /help"]
     release.set()
-    await asyncio.wait_for(asyncio.gather(*member), 5)
+    await asyncio.wait_for(asyncio.gather(*member), DEADLINE)
     assert done[1:] == [f"member {i}" for i in range(30)]
 
 

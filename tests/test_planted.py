@@ -69,7 +69,7 @@ async def test_a_planted_log_neither_hangs_nor_forges_a_failure(ikabot_dir, spaw
     s = fast_settings(ikabot_dir.path, api, tmp_path / "s", ikabot_log=log)
     async with running_bot(s, api) as bot:
         trigger.touch()
-        assert await bot.wait(lambda: alerts(api), 20)
+        assert await bot.wait(lambda: alerts(api))
         (reply,) = await bot.ask("/status")  # still answering
         assert "autoPirate" in reply["text"]
     (text,) = alerts(api)

@@ -13,6 +13,7 @@ import pytest
 from botharness import OWNER, fast_settings, running_bot
 from conftest import ALICE
 from ikabotdata import IkabotDir, real_autopirate
+from util import DEADLINE
 
 from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
@@ -62,10 +63,10 @@ async def test_a_completed_autopirate_is_finished(ikabot_dir, api, tmp_path, pir
         assert await status_shows(bot, "run 1 of 3 (0 done)")
         for k in (1, 2, 3):
             gate(tmp_path, f"run-{k}")
-        assert await bot.wait(lambda: alerts(api), 20)
+        assert await bot.wait(lambda: alerts(api))
         await bot.ask("/status")  # a later answer: no second alert came first
         (text,) = alerts(api)
-    assert p.wait(10) == 0  # ikabot's logout(): os._exit(0)
+    assert p.wait(DEADLINE) == 0  # ikabot's logout(): os._exit(0)
     assert text.startswith("✅ autoPirate finished") and "finished: 3 of 3 runs done" in text, text
     assert "probably" not in text
 
@@ -82,7 +83,7 @@ async def test_a_sigkilled_autopirate_is_killed_where_it_stopped(ikabot_dir, api
         assert await status_shows(bot, "run 3 of 5 (2 done)")
         p.send_signal(signal.SIGKILL)  # ikabot's Kill tasks menu, the OOM killer, kill -9
         p.wait()
-        assert await bot.wait(lambda: alerts(api), 20)
+        assert await bot.wait(lambda: alerts(api))
         await bot.ask("/status")
         (text,) = alerts(api)
     assert text.startswith("💀 autoPirate killed (SIGKILL) during run 3 of 5 (2 done)"), text
@@ -94,10 +95,10 @@ async def test_an_autopirate_without_a_fortress_failed_with_its_cause(ikabot_dir
     s = fast_settings(ikabot_dir.path, api, tmp_path / "s", ikabot_log=tmp_path / "ikabot.log")
     async with running_bot(s, api) as bot:
         gate(tmp_path, "start")
-        assert await bot.wait(lambda: alerts(api), 20)
+        assert await bot.wait(lambda: alerts(api))
         await bot.ask("/status")
         (text,) = alerts(api)
-    assert p.wait(10) == 0  # a raise ends in logout() too: the exit status says nothing
+    assert p.wait(DEADLINE) == 0  # a raise ends in logout() too: the exit status says nothing
     assert text.startswith("❌ autoPirate failed"), text
     assert ("cause: Exception: No city with pirate fortress capable of executing selected "
             "mission") in text and "Traceback" not in text

@@ -90,10 +90,17 @@ def test_webserver_lists_running_urls_and_notes_dead_ones():
     assert "1 web server recorded but gone (pid 8): its URL no longer works" in out
     assert "only on that machine" in out  # 127.0.0.1 from a phone: the hint
     assert out.count("only on that machine") == 1  # the LAN address needs none
+    # the tunnel names the port the URL has, not a PORT to fill in (issue 29, item 6)
+    assert "ssh -L 43527:127.0.0.1:43527 you@host, then http://127.0.0.1:43527/" in out
+    assert "PORT" not in out
     docker = task(pid=9, action="webServer", progress=None, urls=["http://172.17.0.2:8000"])
     gone = [task(pid=20 + i, action="webServer", state="dead", progress=None) for i in range(3)]
     out = render.webserver_html([docker, *gone], now=NOW)
     assert "(a container's address: only from the machine running it)" in render.html_to_text(out)
+    assert "ssh -L 8000:172.17.0.2:8000 you@host, then http://127.0.0.1:8000/" in out
+    low = task(pid=10, action="webServer", progress=None, urls=["http://localhost/admin"])
+    assert "ssh -L 8080:localhost:80 you@host, then http://127.0.0.1:8080/admin" in \
+        render.webserver_html([low], now=NOW)  # no port in the URL: 80, tunnelled from 8080
     assert "⚠️ 3 web servers recorded but gone (pid 20, 21, 22): their URLs no longer work." in out
     assert out.count("⚠️") == 1  # one line for all that are gone
     none = render.webserver_html([task()], now=NOW)
@@ -172,3 +179,15 @@ def test_a_webserver_with_3000_urls_is_one_message():
         (chunk,) = render.split_message(out)
         assert f"+{3000 - render.URLS_SHOWN:,} more" in chunk  # 2,995: English groups digits
         assert urls[render.URLS_SHOWN - 1] in chunk and urls[render.URLS_SHOWN] not in chunk
+
+
+def test_details_of_an_ended_task_draw_the_bar_below_the_sentence():
+    """'Ended: killed (SIGKILL) during run 5 of 10 …', then the bar on a line of its own: the
+    bar never sits between 'Ended:' and the words (issue 29, item 6)."""
+    t = task(state="dead", progress=Progress(4, 10, "runs", current=5))
+    t.ended = {"how": "killed", "exit_status": None, "signal": "SIGKILL", "at": NOW - 60}
+    lines = render.html_to_text(details_html(t, now=NOW)).splitlines()
+    (ended,) = [i for i, line in enumerate(lines) if line.startswith("Ended: ")]
+    assert lines[ended].startswith("Ended: killed (SIGKILL) during run 5 of 10 (4 done) · ")
+    assert "█" not in lines[ended] and "░" not in lines[ended]
+    assert lines[ended + 1] == "████░░░░░░"

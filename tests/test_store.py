@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ALICE, BOB, CHAT, TOKEN
 from ikabotdata import Account, IkabotDir, LegacyFile, building_status, home
-from util import dead_pid, wait_until
+from util import DEADLINE, dead_pid, wait_until
 
 from telebot.config import Settings
 from telebot.errors import DataError
@@ -146,17 +146,36 @@ def test_torn_reads_never_lose_tasks(legacy_file: LegacyFile, spawn, monkeypatch
 
 
 def test_directory_read_takes_a_shared_lock_and_waits_for_a_writer(ikabot_dir: IkabotDir,
-                                                                    spawn):
+                                                                    spawn, monkeypatch):
     ikabot_dir.add_task(ALICE, spawn().pid, "autoPirate")
     s = open_store(Settings(ikabot_path=ikabot_dir.path))
     lock = ikabot_dir.path / "session.lock"
     fd = os.open(lock, os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX)  # an ikabot writer in the middle of an update
+    events: list[str] = []  # in order: the reader's tries, the writer's release, the read
+    real_flock = fcntl.flock
+
+    def flock(f: int, how: int) -> None:
+        if threading.current_thread() is threading.main_thread():
+            return real_flock(f, how)
+        try:
+            real_flock(f, how)
+        except BlockingIOError:
+            events.append("refused")
+            raise
+        events.append("held")
+
+    monkeypatch.setattr(fcntl, "flock", flock)
     done = threading.Event()
-    threading.Thread(target=lambda: (s.read(), done.set())).start()
-    assert not done.wait(0.2)  # the reader waits for the writer...
+    threading.Thread(target=lambda: (s.read(), events.append("read"), done.set())).start()
+    # the reader waits for the writer: told by what it did, not by a pause
+    assert wait_until(lambda: events.count("refused") >= 2)
+    events.append("released")
     os.close(fd)
-    assert done.wait(5)  # ...and proceeds when it is done
+    assert done.wait(DEADLINE)  # ...and proceeds when it is done, under the lock
+    assert "held" not in events[:events.index("released")], events
+    assert events[-2:] == ["held", "read"], events[-5:]
+    monkeypatch.undo()
     # and the reader's lock is shared: it coexists with another shared holder
     fd = os.open(lock, os.O_RDONLY)
     fcntl.flock(fd, fcntl.LOCK_SH)

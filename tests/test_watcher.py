@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from util import DEADLINE
 
 from telebot.processes.liveness import start_ticks as create_time
 from telebot.processes.watcher import ProcessWatcher, pidfd_supported
@@ -32,7 +33,7 @@ async def exits_of(watcher_kwargs: dict, procs, action) -> list[tuple[int, float
     for p in procs:
         w.watch(p.pid, create_time(p.pid))
     await loop.run_in_executor(None, action)
-    await asyncio.wait_for(done.wait(), 10)
+    await asyncio.wait_for(done.wait(), DEADLINE)
     w.close()
     return seen
 
@@ -87,7 +88,7 @@ async def test_reused_pid_is_reported_gone_at_once(spawn):
     done = asyncio.Event()
     w = ProcessWatcher(lambda pid, ct, ex: (seen.append(pid), done.set()))
     w.watch(p.pid, create_time(p.pid) - 3600)  # the task we tracked was an older process
-    await asyncio.wait_for(done.wait(), 5)
+    await asyncio.wait_for(done.wait(), DEADLINE)
     assert seen == [p.pid] and w.watched() == {}
     w.close()
 

@@ -9,14 +9,21 @@ from typing import Any
 
 from telebot.demo.run import wait_for
 
+# How long a test waits for what it expects before it fails. A wait returns as soon as the
+# thing happens, so a passing test never pays for this: it is sized for a machine whose cores
+# are all busy (a CPU hog, a coverage run beside other work), where a scan or a process start
+# that takes milliseconds on a quiet machine can take seconds. Every default wait of the test
+# helpers (here, tests/botharness.py, tests/menuharness.py) is this one.
+DEADLINE = 30.0
 
-def wait_until(predicate: Callable[[], object], timeout: float = 5.0,
+
+def wait_until(predicate: Callable[[], object], timeout: float = DEADLINE,
                interval: float = 0.005) -> bool:
     """Poll until `predicate()` is true or `timeout` passes: synchronisation, not a delay."""
     return wait_for(predicate, timeout, interval)
 
 
-async def until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
+async def until(predicate: Callable[[], object], timeout: float = DEADLINE) -> bool:
     """Poll a condition the Bot API does not see (a process ending), off the bot's way."""
     deadline = time.monotonic() + timeout
     while not predicate():

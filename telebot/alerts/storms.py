@@ -13,6 +13,7 @@ transaction that ends a task), so one storm is never changed from two threads.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from telebot.alerts.texts import Ended, alert_lines, storm_lines
@@ -45,6 +46,7 @@ class Storms:
     chat_id: str
     gap: float = field(default_factory=lambda: STORM_GAP)
     cap: float = field(default_factory=lambda: STORM_CAP)
+    clock: Callable[[], float] = time.monotonic  # injected by tests: the gap is a parameter
     _current: _Storm | None = None
 
     def close(self) -> None:
@@ -54,7 +56,7 @@ class Storms:
     def place(self, e: Ended, kind: str, dedup_key: str, markup: str | None = None) -> None:
         """Put one ended task into the outbox; call inside the transaction that ended it.
         `markup`: its buttons (JSON), on a message of its own (an edit keeps the first's)."""
-        now = time.monotonic()
+        now = self.clock()
         storm = self._current
         if e.ending.how == "finished":  # good news is not a storm
             self.state.outbox.enqueue(dedup_key, self.chat_id, kind, text_of([e]),

@@ -35,7 +35,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import psutil
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
@@ -82,6 +81,8 @@ def same_identity(pid: int, ticks: int) -> bool:
 
 def same_user(pid: int) -> bool:
     """Does the process run as telebot's own user? telebot stops nobody else's processes."""
+    import psutil  # at the first /kill, not at start (an idle telebot never needs it)
+
     try:
         return psutil.Process(pid).uids().real == os.getuid()
     except (psutil.Error, ValueError, OverflowError):

@@ -12,6 +12,8 @@ import contextlib
 import html
 import logging
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from telegram import Bot, Update
 from telegram.constants import ParseMode
@@ -49,6 +51,7 @@ class MenuManager:
         self.screen: ScreenMessage | None = None  # the session's own message
         self._lock = asyncio.Lock()
         self._replays: set[asyncio.Task[None]] = set()
+        self._watchers: set[asyncio.Task[None]] = set()  # each session's end, seen through
         self.unattended: set[str] = set()  # sessions of keep-alive: no screen unless shown
 
     # ---- recorded answers (telebot's state, through its writer thread)
@@ -118,15 +121,22 @@ class MenuManager:
             self.session, self.screen = session, screen
             log.info("menu session %s started (pid %d)", session.token, session.pid)
             proc = await remember(self.rt, session.pid)
-            self._keep(asyncio.create_task(self._watch_end(session, proc)))
+            self._keep(asyncio.create_task(self._watch_end(session, proc)), self._watchers)
             if steps and not unattended:
                 self._keep(asyncio.create_task(self._replay(session, steps, again_of,
                                                             acknowledged)))
             return None
 
-    def _keep(self, task: asyncio.Task[None]) -> None:
-        self._replays.add(task)
-        task.add_done_callback(self._replays.discard)
+    def run_beside(self, job: Coroutine[Any, Any, None]) -> None:
+        """A job that opens sessions in turn (🔁 Run all again): cancelled when telebot stops,
+        before it could open one more."""
+        self._keep(asyncio.create_task(job))
+
+    def _keep(self, task: asyncio.Task[None],
+              kept: set[asyncio.Task[None]] | None = None) -> None:
+        kept = self._replays if kept is None else kept
+        kept.add(task)
+        task.add_done_callback(kept.discard)
 
     async def _watch_end(self, session: MenuSession, proc: MenuProcess | None) -> None:
         await session.ended.wait()  # the menu's process has ended (`Terminal.close`)
@@ -142,10 +152,12 @@ class MenuManager:
         return True
 
     async def shutdown(self) -> None:
-        """telebot stops: the menu ends (its tasks do not)."""
+        """telebot stops: the menu ends (its tasks do not), and its record with it."""
         for task in list(self._replays):
             task.cancel()
         await self.close(N_("telebot stopped"))
+        if self._watchers:  # the menu's record removed before the database closes
+            await asyncio.wait(set(self._watchers), timeout=10)
 
     async def reshow(self) -> None:
         """A new message with the current screen (the old one scrolled away)."""

@@ -26,7 +26,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from telegram import Bot, Update
 from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -128,25 +128,32 @@ def pick_ours(updates: tuple[Update, ...], mark: Mark, is_ours: Callable[[Update
     return mark, ours
 
 
-@dataclass
-class SharedPoller:
-    bot: Bot
-    queue: asyncio.Queue[object]
-    state: StateDB
-    poll_seconds: float
-    confirm_after: float  # seconds
-    started_at: float = field(default_factory=time.time)
-    callback_prefix: str = "tb:"
-    ikabot_chat: str | None = None  # the chat ikabot reads its answers from
-    _first_seen: dict[int, float] = field(default_factory=dict)
-    handled: int = 0
-    marks: Marks = field(init=False)
-    wants: Callable[[Update], bool] | None = None  # more of telebot's (a /menu session's texts)
-    on_blind: Callable[[int, float], Awaitable[None]] | None = None  # (head id, blind until)
-    _blind_head: int | None = None
+def happened(update: Update, now: float, first_seen: dict[int, float]) -> float:
+    """When the update happened: the message date, else when telebot first saw it."""
+    first = first_seen.setdefault(update.update_id, now)
+    message = update.message or update.edited_message or update.channel_post
+    return message.date.timestamp() if message is not None and message.date else first
 
-    def __post_init__(self) -> None:
+
+class SharedPoller:
+    """getUpdates on the token telebot shares with ikabot, taking only telebot's updates
+    (a service with a life: a plain class)."""
+
+    def __init__(self, bot: Bot, queue: asyncio.Queue[object], state: StateDB,
+                 poll_seconds: float, confirm_after: float, *, started_at: float | None = None,
+                 callback_prefix: str = "tb:", ikabot_chat: str | None = None) -> None:
+        self.bot, self.queue, self.state = bot, queue, state
+        self.poll_seconds = poll_seconds
+        self.confirm_after = confirm_after  # seconds
+        self.started_at = time.time() if started_at is None else started_at
+        self.callback_prefix = callback_prefix
+        self.ikabot_chat = ikabot_chat  # the chat ikabot reads its answers from
+        self.handled = 0
         self.marks = Marks(self.state, self.bot.token.partition(":")[0], self.started_at)
+        self.wants: Callable[[Update], bool] | None = None  # more of telebot's (/menu's texts)
+        self.on_blind: Callable[[int, float], Awaitable[None]] | None = None  # (head, until)
+        self._first_seen: dict[int, float] = {}
+        self._blind_head: int | None = None
 
     def is_ours(self, update: Update) -> bool:
         if update.callback_query is not None:
@@ -163,12 +170,6 @@ class SharedPoller:
             return mention.lower() == self.bot.username.lower()
         except RuntimeError:  # not initialised yet: the name is unknown, take it
             return True
-
-    def _age_base(self, update: Update, now: float) -> float:
-        """When the update happened: the message date, else when telebot first saw it."""
-        first = self._first_seen.setdefault(update.update_id, now)
-        message = update.message or update.edited_message or update.channel_post
-        return message.date.timestamp() if message is not None and message.date else first
 
     async def tick(self) -> int:
         """One poll; returns how many of telebot's updates it handed over."""
@@ -220,7 +221,8 @@ class SharedPoller:
         mark = self.marks.current()
         upto = None
         for update in sorted(updates, key=lambda u: u.update_id):
-            if self._age_base(update, now) > limit and self.ikabot_may_use(update, mark):
+            recent = happened(update, now, self._first_seen) > limit
+            if recent and self.ikabot_may_use(update, mark):
                 break
             upto = update.update_id
         for uid in [u for u in self._first_seen if upto is not None and u <= upto]:
@@ -244,7 +246,7 @@ class SharedPoller:
             self._blind_head = None
             return
         head = min(updates, key=lambda u: u.update_id)
-        until = self._age_base(head, now) + self.confirm_after
+        until = happened(head, now, self._first_seen) + self.confirm_after
         if until <= now or self._blind_head == head.update_id:
             return
         self._blind_head = head.update_id

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from telegram import Update
 
@@ -27,20 +26,25 @@ from telebot.tasks.model import TelegramConfig
 log = logging.getLogger(__name__)
 
 
-@dataclass
 class UpdateSource:
-    app: BotApp
-    settings: Settings  # as configured: `token` is TELEBOT_TOKEN, None in shared mode
-    state: StateDB
-    chat_id: str
-    started_at: float
-    telegram: TelegramConfig  # ikabot's settings, as last read
-    on_blind: Callable[[int, float], Awaitable[None]] | None = None  # `SharedPoller.on_blind`
-    wants: Callable[[Update], bool] | None = None  # `SharedPoller.wants` (/menu's texts)
-    poller: SharedPoller | None = None
-    _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _poller_task: asyncio.Task[None] | None = None
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Where telebot's updates come from: its own token (python-telegram-bot's polling) or
+    the token it shares with ikabot (`SharedPoller`), switched as ikabot's settings change
+    (a service with a life: a plain class)."""
+
+    def __init__(self, app: BotApp, settings: Settings, state: StateDB, chat_id: str,
+                 started_at: float, telegram: TelegramConfig, *,
+                 on_blind: Callable[[int, float], Awaitable[None]] | None = None,
+                 wants: Callable[[Update], bool] | None = None) -> None:
+        self.app = app
+        self.settings = settings  # as configured: `token` is TELEBOT_TOKEN, None in shared mode
+        self.state, self.chat_id, self.started_at = state, chat_id, started_at
+        self.telegram = telegram  # ikabot's settings, as last read
+        self.on_blind = on_blind  # `SharedPoller.on_blind`
+        self.wants = wants  # `SharedPoller.wants` (/menu's texts)
+        self.poller: SharedPoller | None = None
+        self._stop = asyncio.Event()
+        self._poller_task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
 
     @property
     def dedicated(self) -> bool:

@@ -37,14 +37,16 @@ from typing import Any
 MAIN = ("import sys; from telebot.demo.offline_ikabot import main; "
         "raise SystemExit(main(sys.argv[1:]))")
 
-# what /menu shows in a demo where ikabot is not installed: a stand-in that says so
-NOT_INSTALLED = (
-    "print('ikabot is not installed beside telebot, so its menu is not part of this demo.')\n"
-    "print('With ikabot installed in the same environment (pip install ikabot), /menu in the')\n"
-    "print('demo opens ikabot\\'s own menu, offline: nothing you type there leaves the machine.')\n"
-    "print()\n"
-    "input('[Enter] or /cancel closes this.')\n"
-)
+def not_installed() -> str:
+    """What /menu shows in a demo where ikabot is not installed: a stand-in that says so (in
+    the demo's language: these are telebot's words, not ikabot's)."""
+    from telebot.i18n import _
+
+    said = _("ikabot is not installed beside telebot, so its menu is not part of this demo.\n"
+             "With ikabot installed in the same environment (pip install ikabot), /menu in the\n"
+             "demo opens ikabot's own menu, offline: nothing you type there leaves the machine.")
+    prompt = _("[Enter] or /cancel closes this.")
+    return f"print({said!r})\nprint()\ninput({prompt!r})\n"
 
 
 def available() -> bool:

@@ -28,6 +28,7 @@ from telebot.bot import callbacks
 from telebot.demo import offline_ikabot
 from telebot.demo.fakeapi import FakeBotAPI
 from telebot.demo.sample_tasks import MAIN, launcher
+from telebot.i18n import N_, _
 from telebot.ikabot.safeio import atomic_write
 from telebot.views import render
 
@@ -58,12 +59,24 @@ class DemoWorld:
         return self
 
     def start(self, name: str, kind: str, total: int = 10, step: float = 1.0) -> int:
+        """Start a task and wait until its entry is in the process list (as ikabot's menu
+        has written it by the time it shows the next screen): one at a time, the tasks are
+        listed in the order they were started, the same on every run."""
         p = subprocess.Popen(
             [sys.executable, str(launcher(self.root / "bin")), MAIN, kind,
              str(self.ikabot_path), EMAIL, USERNAME, WORLD, SERVER, str(total), str(step)],
             stdin=subprocess.DEVNULL)
         self.procs[name] = p
+        wait_for(lambda: p.pid in self.recorded() or p.poll() is not None, 20)
         return p.pid
+
+    def recorded(self) -> set[int]:
+        """The pids in the sample data's process list."""
+        from telebot.config import Settings
+        from telebot.ikabot.store import open_store
+
+        snap = open_store(Settings(ikabot_path=self.ikabot_path)).read()
+        return {e["pid"] for a in snap.accounts for e in a.process_list}
 
     def menu_command(self) -> tuple[str, ...]:
         """What /menu starts in the demo: never the player's own ikabot (whose login would
@@ -71,7 +84,7 @@ class DemoWorld:
         (`demo.offline_ikabot`) on the sample data; where ikabot is not installed, a stand-in
         that says /menu is not part of the demo."""
         if not offline_ikabot.available():
-            return (sys.executable, "-c", offline_ikabot.NOT_INSTALLED)
+            return (sys.executable, "-c", offline_ikabot.not_installed())
         return (sys.executable, str(launcher(self.root / "bin")), offline_ikabot.MAIN,
                 "--home", str(self.root), "--log", str(self.root / "ikabot.log"),
                 "--account", f"{EMAIL},{USERNAME},{WORLD},{SERVER}")
@@ -110,11 +123,12 @@ class Transcript:
         self._seen: dict[int, int] = {}  # message_id → edits printed
 
     def say(self, text: str) -> None:
-        print(f"\n👤 you: {text}", file=self.out, flush=True)
+        print("\n" + _("👤 you: {text}").format(text=text), file=self.out, flush=True)
         self.api.add_message(text, chat_id=self.chat_id, user_id=self.chat_id)
 
     def press(self, label: str, data: str, message_id: int) -> None:
-        print(f"\n👤 you: [taps {label}]", file=self.out, flush=True)
+        print("\n" + _("👤 you: [taps {label}]").format(label=label), file=self.out,
+              flush=True)
         self.api.add_callback(data, message_id, chat_id=self.chat_id, user_id=self.chat_id)
 
     def new(self) -> list[dict[str, Any]]:
@@ -128,8 +142,8 @@ class Transcript:
             self._seen[m["message_id"]] = m["edits"]
             text = render.html_to_text(m["html"]) if m.get("parse_mode") == "HTML" else m["text"]
             alert = text.startswith(MARKS)
-            who = "🔔 push alert" if alert else ("🤖 telebot (edited its message)" if edited
-                                               else "🤖 telebot")
+            who = _("🔔 push alert") if alert else (_("🤖 telebot (edited its message)")
+                                                   if edited else "🤖 telebot")
             body = "\n".join("   " + line for line in text.splitlines())
             print(f"\n{who}:\n{body}", file=self.out, flush=True)
             buttons = [b["text"] for row in (m.get("reply_markup") or {}).get(
@@ -150,13 +164,18 @@ def _url_answers(url: str) -> str:
         with urllib.request.urlopen(url, timeout=3) as r:
             return f"HTTP {r.status}"
     except OSError as e:
-        return f"no answer ({e})"
+        return _("no answer ({why})").format(why=e)
 
 
 def run_demo(keep_running: bool = False, lang: str | None = None) -> int:
-    """`lang`: the demo's telebot speaks it (TELEBOT_LANG), whatever the environment says."""
+    """`lang`: the demo's telebot speaks it (TELEBOT_LANG), whatever the environment says;
+    the narration too."""
+    from telebot import i18n
     from telebot.config import Settings
     from telebot.logsafe import install_filter
+
+    lang = lang or Settings.from_env().lang
+    i18n.use(i18n.choose(lang, None))
 
     install_filter()
     logging.getLogger("telebot").setLevel(logging.WARNING)
@@ -169,10 +188,11 @@ def run_demo(keep_running: bool = False, lang: str | None = None) -> int:
             FakeBotAPI(token=DEMO_TOKEN) as api:
         world = DemoWorld(Path(tmp)).create()
         t = Transcript(api)
-        print("telebot demo: a sample ikabot data set (directory layout, "
-              f"{world.ikabot_path}),\nreal task processes, and a Telegram Bot API on "
-              f"loopback ({api.base_url.rsplit('/', 1)[0]}). Nothing leaves this machine.")
+        print(_("telebot demo: a sample ikabot data set (directory layout, {path}),\nreal task "
+                "processes, and a Telegram Bot API on loopback ({url}). Nothing leaves this "
+                "machine.").format(path=world.ikabot_path, url=api.base_url.rsplit("/", 1)[0]))
         try:
+            # one at a time, each recorded before the next starts: the same order every run
             pirate = world.start("pirate", "autoPirate", 5, 0.6)
             web = world.start("web", "webServer")
             world.start("builder", "constructionList", 3, 1.0)
@@ -183,15 +203,16 @@ def run_demo(keep_running: bool = False, lang: str | None = None) -> int:
                                 # its own (empty) ikabot log: never the host's /tmp/ikabot.log
                                 ikabot_log=Path(tmp) / "ikabot.log",
                                 ikabot_command=world.menu_command(),
-                                lang=lang or Settings.from_env().lang)
+                                lang=lang)
             from telebot.ikabot.store import open_store
             from telebot.tasks.merge import collect
 
             wait_for(lambda: len(collect(open_store(settings))) == 4 and all(
                 t.urls for t in collect(open_store(settings)) if t.action == "webServer"))
-            print(f"\nStarted 4 ikabot tasks: autoPirate (pid {pirate}, 5 runs), webServer "
-                  f"(pid {web}), constructionList, and a second autoPirate (pid {doomed}) that "
-                  "will be killed.")
+            print("\n" + _("Started 4 ikabot tasks: autoPirate (pid {pirate}, 5 runs), "
+                            "webServer (pid {web}), constructionList, and a second autoPirate "
+                            "(pid {doomed}) that will be killed.").format(
+                pirate=pirate, web=web, doomed=doomed))
             asyncio.run(_conversation(settings, world, t, keep_running))
         except KeyboardInterrupt:
             pass
@@ -219,23 +240,24 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
         await expect(has("👀"))  # telebot is watching …, in whichever language it speaks
         t.say("/status")
         status = await expect(has("👤"))  # an account's header
-        await asyncio.to_thread(wait_for, lambda: _mission(world, "pirate") >= 2, 10)
-        t.press("🔄 Refresh", callbacks.make(callbacks.Kind.REFRESH, 0), status[0]["message_id"])
+        shown = _mission(world, "pirate")  # a run later, Refresh has something to show
+        await asyncio.to_thread(wait_for, lambda: _mission(world, "pirate") > shown, 10)
+        t.press(_("🔄 Refresh"), callbacks.make(callbacks.Kind.REFRESH, 0), status[0]["message_id"])
         await expect(lambda msgs: any(m["edits"] for m in msgs))
         t.say("/webserver")
         (reply,) = await expect(has("http://127.0.0.1"))
         url = next(w for w in reply["text"].split() if w.startswith("http://127.0.0.1"))
-        print(f"   (and {url} really answers: {_url_answers(url)})")
-        print("\n... the first autoPirate completes its 5 runs, a constructionList finishes its "
-              "queue, and the second autoPirate is killed (kill -9, as ikabot's Kill tasks "
-              "menu does) partway through ...")
+        print("   " + _("(and {url} really answers: {answer})").format(
+            url=url, answer=_url_answers(url)))
+        print("\n" + _("... the first autoPirate completes its 5 runs, a constructionList "
+                      "finishes its queue, and the second autoPirate is killed (kill -9, as "
+                      "ikabot's Kill tasks menu does) partway through ..."))
         await asyncio.to_thread(wait_for, lambda: _mission(world, "doomed") >= 3, 10)
         world.procs["doomed"].kill()
         world.procs["doomed"].wait()
         done = _mission(world, "doomed")
-        print(f"   (it was killed during run {done + 1} of 10, with {done} done: the alert "
-              "below says the same)")
-        from telebot.i18n import _
+        print("   " + _("(it was killed during run {run} of 10, with {done} done: the alert "
+                        "below says the same)").format(run=done + 1, done=done))
         from telebot.views.render import how_word
 
         finished, killed = how_word("finished"), how_word("killed")
@@ -244,10 +266,12 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
         t.say(f"/details {world.procs['pirate'].pid}")
         await expect(has(_("Ended: {how}").split("{")[0]))
         if keep_running:
-            print("\n--keep-running: the bot stays up. Type commands (/status, /webserver, "
-                  "/details <pid>, /alerts, /menu ...) and press Enter; Ctrl-C to stop.")
-            print(_MENU_HINT if offline_ikabot.available() else
-                  "   /menu: ikabot is not installed here, so its menu is not part of the demo.")
+            print("\n" + _("--keep-running: the bot stays up. Type commands (/status, "
+                          "/webserver, /details <pid>, /alerts, /menu ...) and press Enter; "
+                          "Ctrl-C to stop."))
+            print(_(_MENU_HINT).format(email=EMAIL) if offline_ikabot.available() else
+                  "   " + _("/menu: ikabot is not installed here, so its menu is not part of "
+                            "the demo."))
             await _interactive(t)
     finally:
         stop.set()
@@ -264,9 +288,9 @@ def _mission(world: DemoWorld, name: str) -> int:
     return int(missions.get("completed", 0))
 
 
-_MENU_HINT = ("   /menu opens ikabot's own menu, offline (on the sample data, never your real "
-              f"ikabot):\n   answer Mail: with {EMAIL}, then a choice's number (17: "
-              "Auto-Pirate); nothing\n   typed there leaves this machine.")
+_MENU_HINT = N_("   /menu opens ikabot's own menu, offline (on the sample data, never your "
+                "real ikabot):\n   answer Mail: with {email}, then a choice's number (17: "
+                "Auto-Pirate); nothing\n   typed there leaves this machine.")
 
 
 async def _interactive(t: Transcript) -> None:
@@ -276,8 +300,9 @@ async def _interactive(t: Transcript) -> None:
     loop = asyncio.get_running_loop()
     tty = sys.stdin.isatty()
     if not tty:
-        print("   (standard input is not a terminal: lines it gives are typed as commands, "
-              "and the demo keeps running until Ctrl-C or SIGTERM.)", flush=True)
+        print("   " + _("(standard input is not a terminal: lines it gives are typed as "
+                        "commands, and the demo keeps running until Ctrl-C or SIGTERM.)"),
+              flush=True)
     lines: asyncio.Queue[str | None] = asyncio.Queue()
 
     def reader() -> None:

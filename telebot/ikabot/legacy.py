@@ -15,8 +15,6 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from Crypto.Cipher import AES
-
 NONCE = 16
 TAG = 16
 
@@ -44,6 +42,8 @@ def decrypt(key: bytes, ciphertext_b64: str) -> dict[str, Any]:
     if len(raw) < NONCE + TAG:
         raise DecryptError("too short")
     nonce, body, tag = raw[:NONCE], raw[NONCE:-TAG], raw[-TAG:]
+    from Crypto.Cipher import AES  # only for encrypted (legacy) data: ~5 MB with cffi
+
     try:
         plain = AES.new(key, AES.MODE_GCM, nonce=nonce).decrypt_and_verify(body, tag)
     except ValueError as e:
@@ -58,6 +58,8 @@ def decrypt(key: bytes, ciphertext_b64: str) -> dict[str, Any]:
 
 
 def encrypt(key: bytes, data: dict[str, Any]) -> str:
+    from Crypto.Cipher import AES
+
     nonce = os.urandom(NONCE)
     cipher = AES.new(key, AES.MODE_GCM, nonce=nonce)
     body, tag = cipher.encrypt_and_digest(json.dumps(data).encode("utf-8"))

@@ -19,8 +19,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import psutil
-
 from telebot.menu.recorded import Recording, Step
 from telebot.menu.screen import Question
 from telebot.processes import liveness
@@ -67,6 +65,8 @@ class Spotter:
     _segment: int = 0  # index of the first answer after the last task started
 
     def _new_children(self, menu_pid: int) -> list[int]:
+        import psutil  # a /menu's, not an idle telebot's
+
         try:
             kids = psutil.Process(menu_pid).children()
         except psutil.Error:

@@ -38,9 +38,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pyte
-from ptyprocess import PtyProcess
-
 from telebot.menu.bounded import OutputFilter
 
 log = logging.getLogger(__name__)
@@ -181,6 +178,11 @@ class Terminal:
         the console); the emulated screen stays COLUMNS × ROWS, as /menu reads it, so a
         question reads the same at any window size. `tee` gets every byte the menu prints
         (the console passes them on to the player's terminal)."""
+        # imported by the first /menu, not at start: the emulator and its width tables are
+        # ~10 MB that an idle telebot never uses (tests/test_idle.py keeps it so)
+        import pyte
+        from ptyprocess import PtyProcess
+
         self.screen = pyte.Screen(COLUMNS, ROWS)
         self._stream = pyte.Stream(self.screen)
         self._bounded = OutputFilter()  # what pyte would keep without bound, bounded

@@ -160,13 +160,16 @@ def details_html(task: Task, now: float | None = None,
         + ("" if f.end is not None or not f.dated else f" · {age_words(f, now)}"),
     ]
     fig = " · ".join(b for b in [figure(f), *future(f, now)] if b)
-    bar = f"{progress_bar(f.progress)} " if f.progress is not None else ""
+    bar = progress_bar(f.progress) if f.progress is not None else ""
     if fig and f.end is None:
-        lines.append(_("Progress: {figure}").format(figure=bar + html.escape(fig)))
+        lines.append(_("Progress: {figure}").format(
+            figure=(bar + " " if bar else "") + html.escape(fig)))
     if f.end is not None:  # the figure it ended at is in the end's words
         when = "" if f.end.at is None else f" · {clock.stamp(f.end.at)}" + (
             " · " + _("ran {age}").format(age=fmt_age(f.ran(now))) if f.dated else "")
-        lines.append(_("Ended: {how}").format(how=bar + html.escape(ending_words(f))) + when)
+        lines.append(_("Ended: {how}").format(how=html.escape(ending_words(f))) + when)
+        if bar:  # where it stopped, drawn on a line of its own: not inside the sentence
+            lines.append(bar)
         if f.end.cause:
             lines.append(_("Cause: {cause}").format(
                 cause=f"<code>{html.escape(clip(f.end.cause, 300))}</code>"))

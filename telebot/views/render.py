@@ -93,7 +93,8 @@ def figure(f: Facts) -> str:
     p = f.progress
     if p is not None:
         if p.current is not None:
-            return _("run {current} of {total} ({done} done)").format(
+            return ngettext("run {current} of {total} ({done} done)",
+                            "run {current} of {total} ({done} done)", p.done).format(
                 current=number(min(p.current, p.total)), total=number(p.total),
                 done=number(p.done))
         unit = _unit(p.total, p.unit)
@@ -442,6 +443,21 @@ def _local_only(url: str) -> str | None:
 _DOCKER_NETS = ipaddress.ip_network("172.16.0.0/12")  # Docker's bridge networks
 
 
+def tunnel_hint(url: str) -> str:
+    """How to open `url`, which works only on that machine, from elsewhere: the SSH tunnel
+    with its real address and port (the same port here, unless it is a privileged one)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    here = port if port >= 1024 else 8080  # ssh -L binds a port below 1024 only as root
+    there = f"{parts.scheme}://127.0.0.1:{here}{parts.path or '/'}"
+    host = parts.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address, as ssh -L writes it
+    return _("💡 Away from that machine, open {url} through an SSH tunnel (ssh -L "
+             "{here}:{host}:{port} you@host, then {there}), or start the web server with its "
+             "LAN address.").format(url=html.escape(url), here=here, host=html.escape(host),
+                                    port=port, there=html.escape(there))
+
+
 def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
     """The `/webserver` answer: tappable URLs of running web servers, those that are gone
     summed up in one line, and a hint where a URL works only on the machine itself."""
@@ -452,7 +468,7 @@ def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
     if not running:
         lines.append(_("No ikabot web server is running. Start one from ikabot's menu "
                        "(webServer)."))
-    hints: set[str] = set()
+    hints: list[str] = []  # the URLs that work only on that machine
     for t in running:
         lines.append(
             f"🌐 <b>{field(t.account.label, 120)}</b> · pid <code>{t.pid}</code> · "
@@ -462,12 +478,10 @@ def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
             lines.append("    " + _("(no URL known yet; status: <i>{status}</i>)").format(
                 status=html.escape(clip(t.status))))
         notes = {u: _local_only(u) for u in t.urls[:URLS_SHOWN]}
-        hints.update(why for why in notes.values() if why)
+        hints += [u for u, why in notes.items() if why]
         lines += [f"    {link}" for link in url_links(t.urls, notes.get)]
     if hints:
-        lines.append(_("💡 Away from that machine, open a URL through an SSH tunnel "
-                       "(ssh -L 8080:127.0.0.1:PORT you@host, then http://127.0.0.1:8080), or "
-                       "start the web server with its LAN address."))
+        lines.append(tunnel_hint(hints[0]))
     gone = [t for t in servers if t.state != "running"]
     if gone:
         pids = ", ".join(str(t.pid) for t in gone[:10]) + (" …" if len(gone) > 10 else "")
