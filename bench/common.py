@@ -79,8 +79,13 @@ def task_process() -> subprocess.Popen[bytes]:
     """A real, idle process standing for an ikabot task: `sleep`, with ikabot's name as its
     argv[0] (telebot takes only ikabot's processes for tasks)."""
     import shutil
+    import sys
 
-    return subprocess.Popen(["ikabot", "3600"], executable=shutil.which("sleep"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from sessionguard import die_with_parent  # it ends with the benchmark, even a killed one
+
+    return subprocess.Popen(["ikabot", "3600"], executable=shutil.which("sleep"),
+                            preexec_fn=die_with_parent())
 
 
 @contextmanager

@@ -138,11 +138,11 @@ async def _ask_bot_api(token: str, base_url: str, chat: str, send_test: bool,
     except InvalidToken as e:
         raise api_error(e, base_url) from None
     except NetworkError:
-        raise ConfigError(f"cannot reach the Bot API at {redact(base_url)}: check the network "
-                          "or TELEGRAM_API_BASE_URL") from None
+        raise ConfigError(_("cannot reach the Bot API at {url}: check the network or "
+                            "TELEGRAM_API_BASE_URL").format(url=redact(base_url))) from None
     except TelegramError as e:
-        raise ConfigError("the Bot API answered with an error: "
-                          f"{redact(e.message)}") from None
+        raise ConfigError(_("the Bot API answered with an error: {why}").format(
+            why=redact(e.message))) from None
     return (f"@{me.username}" if me.username else str(me.id)), verdict
 
 

@@ -438,9 +438,9 @@ def resolve_telegram(settings: Settings, ikabot_telegram: TelegramConfig) -> tup
     """(token, chat id, where the token came from): TELEBOT_* wins over ikabot's own config."""
     token = settings.token or ikabot_telegram.bot_token
     chat = settings.chat_id or ikabot_telegram.chat_id
-    source = ("TELEBOT_TOKEN, the same as ikabot's" if shares_ikabots_token(
+    source = (_("TELEBOT_TOKEN, the same as ikabot's") if shares_ikabots_token(
         settings, ikabot_telegram) else "TELEBOT_TOKEN" if settings.token
-        else "ikabot's shared.telegram")
+        else _("ikabot's shared.telegram"))
     if not token:
         raise ConfigError(_("no Telegram bot token: set up Telegram in ikabot's menu, or set "
                             "TELEBOT_TOKEN (and TELEBOT_CHAT_ID) in the environment or .env"))

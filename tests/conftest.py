@@ -9,11 +9,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import ikabotlog  # noqa: F401  (first: ikabot's log into a temp dir, not /tmp/ikabot.log)
+import ikabotdata
+import ikabotlog  # ikabot's log into a temp dir, not /tmp/ikabot.log (ikabotdata's first)
 import pytest
+import sessionguard
 from ikabotdata import Account, IkabotDir, LegacyFile, building_status, other_program, spawn_task
 
 from telebot.demo.fakeapi import FakeBotAPI
+
+# nothing of the session outlives it, even a pytest killed mid-test: its processes, its dirs
+sessionguard.start([d for d in (ikabotlog.MADE, ikabotdata.MADE) if d is not None])
 
 TOKEN = "123:TEST"
 CHAT = "42"

@@ -29,11 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ikabotlog  # noqa: F401  (before ikabot's: its log into a temp dir, not /tmp/ikabot.log)
 from ikabot.function.constructionList import _formatRemainingTime
 from ikabot.helpers import process as ika_process
 from ikabot.helpers import sessionStorage
 from ikabot.helpers.aesCipher import AESCipher
 from ikabot.web.session import Session
+from sessionguard import die_with_parent
 
 from telebot.demo.offline_ikabot import stub_game, until  # noqa: F401  (tasks import them here)
 from telebot.demo.sample_tasks import launcher
@@ -55,19 +57,22 @@ def queue_status(city: str, upgrades: int, total_s: int) -> str:
 BIN_ENV = "TEST_IKABOT_BIN_DIR"  # not TELEBOT_/IKABOT_: clean_env keeps it for children
 
 
-def _launcher_dir() -> Path:
+def _launcher_dir() -> tuple[Path, bool]:
     """One directory for the whole test session: the task processes that import this module
-    take their parent's (they are killed, so an atexit of theirs would never remove one)."""
+    take their parent's (they are killed, so an atexit of theirs would never remove one).
+    True: this process made it (and removes it, even when killed: tests/sessionguard.py)."""
     inherited = os.environ.get(BIN_ENV)
     if inherited and Path(inherited, "ikabot").is_file():
-        return Path(inherited)
+        return Path(inherited), False
     made = Path(tempfile.mkdtemp(prefix="ikabot-bin-"))
     os.environ[BIN_ENV] = str(made)
     atexit.register(shutil.rmtree, made, True)
-    return made
+    return made, True
 
 
-LAUNCHER = launcher(_launcher_dir())
+_BIN, _MADE = _launcher_dir()
+LAUNCHER = launcher(_BIN)
+MADE = _BIN if _MADE else None
 
 
 @contextmanager
@@ -174,12 +179,13 @@ def spawn_task(code: str = "import time; time.sleep(600)") -> subprocess.Popen[b
     """A real task process, named like the test process (ikabot checks process names), with
     ikabot's command line (telebot checks it)."""
     return exec_done(subprocess.Popen([sys.executable, str(LAUNCHER), code],
-                                      stdin=subprocess.DEVNULL))
+                                      stdin=subprocess.DEVNULL, preexec_fn=die_with_parent()))
 
 
 def other_program(code: str = "import time; time.sleep(600)") -> subprocess.Popen[bytes]:
     """A process that is not ikabot's (a pid reused by another program)."""
-    return exec_done(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL))
+    return exec_done(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                                      preexec_fn=die_with_parent()))
 
 
 @dataclass(frozen=True)

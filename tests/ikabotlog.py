@@ -24,6 +24,9 @@ ENV = "TEST_IKABOT_LOG_FILE"  # not TELEBOT_/IKABOT_: clean_env keeps it for the
 _INHERITED = os.environ.get(ENV)  # a test's child process: its parent's directory
 _DIR = (Path(_INHERITED).parent if _INHERITED and Path(_INHERITED).parent.is_dir() else
         Path(tempfile.mkdtemp(prefix="telebot-tests-ikabot-log-")))
+# the directory this process made (None: its parent's), removed when it ends, even by SIGKILL
+# (tests/sessionguard.py)
+MADE = None if (Path(_INHERITED).parent if _INHERITED else None) == _DIR else _DIR
 TEST_IKABOT_LOG = _DIR / "ikabot.log"
 
 _SITECUSTOMIZE = '''"""telebot's tests: ikabot's log into a temp dir (tests/ikabotlog.py)."""
@@ -39,11 +42,11 @@ if os.environ.get("TEST_IKABOT_LOG_FILE"):
 '''
 
 ikabot.config.LOGS_DIRECTORY_FILE = str(TEST_IKABOT_LOG)
-if _INHERITED is None:
+if MADE is not None:
     (_DIR / "site").mkdir()
     (_DIR / "site" / "sitecustomize.py").write_text(_SITECUSTOMIZE)
 os.environ[ENV] = str(TEST_IKABOT_LOG)
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(_DIR / "site"), os.environ.get("PYTHONPATH", "")) if p)
-if _INHERITED is None:
+if MADE is not None:
     atexit.register(shutil.rmtree, _DIR, True)

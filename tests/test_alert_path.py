@@ -178,7 +178,7 @@ HOPS = {
     "worker IkabotLog.poll": 1,
     "worker Runtime._snapshot": 1,
     "writer Alerter._write_end": 1,  # the row, classify, end, alert: one step, one commit
-    "writer OutboxStore.pending": 1,
+    "writer OutboxReads.pending": 1,
 }
 
 

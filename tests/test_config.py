@@ -200,3 +200,11 @@ def test_a_dotenvs_language_says_the_dotenvs_errors(tmp_path: Path, run_cli):
     env.write_text("TELEBOT_LANG=pt\nTELEBOT_CHAT_ID=\"424242\n")
     r = run_cli("check", TELEBOT_LANG="es")
     assert r.code == 2 and f"{env}, línea 2: no es un ajuste CLAVE=valor" in r.err, r.err
+
+
+def test_ikabots_missing_data_is_said_in_telebot_lang(tmp_path: Path, run_cli):
+    """What to fix about IKABOT_PATH, in the language (ikabot's words would stay ikabot's)."""
+    r = run_cli("status", IKABOT_PATH=str(tmp_path / "nowhere"), TELEBOT_LANG="es")
+    assert r.code == 2 and r.err.startswith(
+        f"telebot: {tmp_path / 'nowhere'} no existe: pon en IKABOT_PATH los datos de ikabot"), \
+        r.err

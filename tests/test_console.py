@@ -154,6 +154,9 @@ def test_without_a_terminal_one_line_and_status_2(run_cli, ikabot_dir):
     r = run_cli("ikabot", IKABOT_PATH=str(ikabot_dir.path))
     assert r.code == 2 and "terminal" in r.err and "Traceback" not in r.err
     assert len(r.err.strip().splitlines()) == 1
+    r = run_cli("ikabot", IKABOT_PATH=str(ikabot_dir.path), TELEBOT_LANG="pt")
+    assert r.code == 2 and r.err.startswith("telebot: telebot ikabot abre o menu do ikabot "
+                                            "neste terminal"), r.err
 
 
 async def test_a_task_started_at_the_console_gets_run_again(console, api, ikabot_dir,

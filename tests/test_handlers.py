@@ -24,6 +24,7 @@ SAMPLE: dict[Kind, tuple[int | str, str]] = {
     Kind.MENU_KEY: ("a1b2c3.7", ""), Kind.AGAIN_ASK: ("123.456", ""),
     Kind.AGAIN_RUN: ("n0nce", ""), Kind.AGAIN_CANCEL: (123, ""),
     Kind.KEEP_ON: ("123.456", ""), Kind.KEEP_OFF: ("123.456", ""),
+    Kind.ALL_ASK: ("1765100000", ""), Kind.ALL_RUN: ("n0nce", ""),
 }
 
 

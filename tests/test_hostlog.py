@@ -61,11 +61,11 @@ def test_a_test_task_process_makes_no_temp_dirs_of_its_own():
     import sys
     import tempfile
 
-    tmp = Path(tempfile.gettempdir())
+    temps = {Path(tempfile.gettempdir()), Path(os.environ["TMPDIR"])}  # ours, the children's
 
-    def ours() -> set[str]:
-        return {p.name for p in tmp.glob("ikabot-bin-*")} | \
-            {p.name for p in tmp.glob("telebot-tests-ikabot-log-*")}
+    def ours() -> set[Path]:
+        return {p for tmp in temps for pattern in ("ikabot-bin-*", "telebot-tests-ikabot-log-*")
+                for p in tmp.glob(pattern)}
 
     before = ours()
     tests = str(Path(__file__).parent)

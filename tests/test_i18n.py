@@ -108,9 +108,13 @@ def test_the_compiled_catalogs_are_the_po_files(lang):
 
 def test_plural_forms_and_numbers_are_the_languages():
     from telebot.tasks.facts import Facts
+    from telebot.tasks.model import Progress
     from telebot.views.render import _unit, figure
 
     left = Facts("running", 0.0, None, 2, "runs")  # type: ignore[arg-type]
+
+    def running(done: int) -> Facts:
+        return Facts("running", 0.0, Progress(done, 5, "runs", current=done + 1))  # type: ignore[arg-type]
     with i18n.in_language("en"):
         assert (_unit(1, "runs"), _unit(2, "runs")) == ("run", "runs")
         assert i18n.number(48000) == "48,000" and i18n.number(2.5, digits=1) == "2.5"
@@ -119,6 +123,8 @@ def test_plural_forms_and_numbers_are_the_languages():
         assert (_unit(1, "runs"), _unit(2, "runs")) == ("ejecución", "ejecuciones")
         assert i18n.number(48000) == "48.000" and i18n.number(2.5, digits=1) == "2,5"
         assert figure(left) == "faltan 2 ejecuciones, incluida la actual"
+        assert figure(running(1)) == "ejecución 2 de 5 (1 hecha)"  # not "1 hechas"
+        assert figure(running(3)) == "ejecución 4 de 5 (3 hechas)"
     with i18n.in_language("pt"):
         assert (_unit(1, "runs"), _unit(2, "runs")) == ("execução", "execuções")
         assert i18n.number(48000) == "48.000"
@@ -366,3 +372,18 @@ def test_the_shared_tokens_notice_speaks_the_language():
                                  "aproximadamente 14:05 IST)") and "30 minutos" in said["es"]
     assert said["pt"].startswith("⚠️ Por enquanto o telebot não vê seus comandos") and \
         "30 minutos" in said["pt"]
+
+
+def test_the_database_notices_speak_the_language():
+    """What the owner is told when telebot's own disk fails: the reason and the notice."""
+    import sqlite3
+
+    from telebot.state.fallback import disk_failure
+
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+    with i18n.in_language("es"):
+        assert disk_failure(full) == "el disco está lleno"
+    with i18n.in_language("pt"):
+        assert disk_failure(full) == "o disco está cheio"
+    assert disk_failure(full) == "the disk is full"

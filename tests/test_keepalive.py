@@ -4,6 +4,7 @@ signals, replayed through a fresh menu prompt by prompt."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -137,7 +138,7 @@ async def test_gives_up_after_the_limit_in_an_hour(kept_settings, api, tmp_path)
         new = await restarted_as(bot, api, old)
         os.kill(new, signal.SIGKILL)
         alert = await me.said(f"· pid {new} ·")
-        assert "♻️ gave up: restarted 1 times within an hour (TELEBOT_KEEPALIVE_MAX=1)" in \
+        assert "♻️ gave up: restarted 1 time within an hour (TELEBOT_KEEPALIVE_MAX=1)" in \
             alert, alert
 
 
@@ -199,3 +200,31 @@ async def test_without_the_login_the_owner_is_asked_on_the_lock_screen(kept_sett
         assert await bot.wait(lambda: (OWNER, message_id) in api.deleted())
         new = await restarted_as(bot, api, old)
         assert psutil.pid_exists(new)
+
+
+async def test_a_restart_waits_while_a_menu_session_is_open(kept_settings, api, tmp_path,
+                                                            caplog, monkeypatch):
+    """The owner is in /menu when a kept task dies: the restart waits (the keeper looks
+    again every MENU_WAIT, shortened here), and goes ahead once the session is closed."""
+    from telebot.keepalive import keeper
+
+    monkeypatch.setattr(keeper, "MENU_WAIT", 0.5)
+    caplog.set_level(logging.INFO, logger="telebot.keepalive.keeper")
+    async with running_bot(kept_settings(), api) as bot:
+        me, old = await pirate_from_menu(bot, runs="2")
+        await bot.ask(f"/keepalive {old} on")
+        await bot.ask("/menu", replies=0)
+        await me.sees("Mail:")
+        os.kill(old, signal.SIGKILL)
+        assert "♻️ restarting in 1 s" in await me.said(f"· pid {old} ·")
+
+        def waits() -> int:
+            return sum(f"restart of pid {old} waits for the open /menu" in r.getMessage()
+                       for r in caplog.records)
+        assert await bot.wait(lambda: waits() >= 2, 30)  # it looked twice, and waited
+        assert not texts_with(api, "restarted as pid")
+        assert "Mail:" in (await me.sees("Mail:"))["text"]  # the owner's screen, untouched
+        await bot.ask("/cancel", replies=0)
+        await me.sees("⏹")
+        new = await restarted_as(bot, api, old)
+        assert new != old and psutil.pid_exists(new)

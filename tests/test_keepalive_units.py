@@ -143,3 +143,68 @@ async def test_a_harmful_copy_alive_blocks_the_restart(tmp_path: Path, spawn, ik
         assert replayer.asked == [dead]
     finally:
         state.close()
+
+
+def test_keepalives_notes_speak_the_language():
+    """The notes under an end alert (restarting, gave up, not restarted), in es and pt, with
+    the language's plural forms."""
+    from telebot import i18n
+
+    def note(lang: str, **kw) -> str:
+        args = {"kept": True, "recorded": True, "restarts": [], "now": 0.0, "limit": 5,
+                "first": 10.0, **kw}
+        with i18n.in_language(lang):
+            d = decide("killed", **args)
+        assert d is not None
+        return d.note
+
+    assert note("es") == "♻️ se reinicia en 10 s"
+    assert note("pt") == "♻️ reinicia em 10 s"
+    assert note("es", restarts=[-60.0], limit=1) == \
+        "♻️ se rindió: reiniciada 1 vez en una hora (TELEBOT_KEEPALIVE_MAX=1)"
+    assert note("pt", restarts=[-60.0, -30.0], limit=2) == \
+        "♻️ desistiu: reiniciada 2 vezes em uma hora (TELEBOT_KEEPALIVE_MAX=2)"
+    assert note("en", restarts=[-60.0], limit=1) == \
+        "♻️ gave up: restarted 1 time within an hour (TELEBOT_KEEPALIVE_MAX=1)"
+    assert note("pt", recorded=False).startswith("♻️ não foi reiniciada: não tem respostas")
+
+
+async def test_restarts_planned_together_are_staggered_one_back_off_apart(tmp_path: Path):
+    """Four kept tasks end in the same second (a reboot, ikabot killed): their restarts are
+    due one first back-off after another, in the order they ended, and each alert's note
+    says its own delay; a later end, after a quiet spell, waits the plain back-off again."""
+    from telebot.config import Settings
+    from telebot.keepalive.keeper import Keeper
+    from telebot.menu.recorded import Recording, to_row
+    from telebot.state import Tracked
+    from telebot.tasks.model import AccountKey
+
+    now = [1000.0]
+    settings = Settings(ikabot_path=tmp_path, state_dir=tmp_path / "s", keepalive_backoff=10.0,
+                        keepalive=frozenset({"autoPirate"}))
+    state = StateDB(tmp_path / "s")
+    try:
+        keeper = Keeper(state, settings, _Replayer(), _no_tasks, lambda *a: None,
+                        lambda: None, "42", clock=lambda: now[0])
+        account = AccountKey("a@b.c", "alice", "59", "en")
+
+        def ended(pid: int) -> str | None:
+            state.recordings.add(to_row(Recording(pid, pid, "autoPirate", account, (), 0.0,
+                                                  None)))
+            row = Tracked(pid, pid, now[0] - 60, "a@b.c", "alice", "59", "en", "autoPirate",
+                          "s", None, None, [], now[0] - 60, now[0], now[0], None, None, None)
+            return keeper.end_note(row, "killed")
+
+        notes = [ended(pid) for pid in (11, 12, 13, 14)]
+        assert notes == ["♻️ restarting in 10 s", "♻️ restarting in 20 s",
+                         "♻️ restarting in 30 s", "♻️ restarting in 40 s"]
+        assert [state.keepalive.get(p, p).due_at for p in (11, 12, 13, 14)] == \
+            [1010.0, 1020.0, 1030.0, 1040.0]
+        now[0] += 600
+        assert ended(15) == "♻️ restarting in 10 s"
+    finally:
+        state.close()
+
+
+async def _no_tasks() -> list:
+    return []

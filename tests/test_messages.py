@@ -113,3 +113,34 @@ def test_split_message_never_cuts_a_tag_or_an_entity(api, text):
     for chunk in render.split_message(line, limit=200):
         accepted(api, chunk, clean=False)
         assert utf16_len(chunk) <= 200
+
+
+@given(actions=st.lists(TEXT, min_size=1, max_size=3), users=st.lists(TEXT, min_size=1,
+       max_size=4), n=st.integers(1, 300), lang=st.sampled_from(["en", "es", "pt"]),
+       why=TEXT)
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_reboot_message_is_one_message_telegram_accepts(api, actions, users, n, lang,
+                                                           why):
+    """After a reboot, however many tasks ended and whatever ikabot wrote: one message
+    (never split), within Telegram's limits, also once keep-alive has edited every kept
+    task's line with the longest reason it can give."""
+    from telebot import i18n
+    from telebot.alerts.texts import note_html, reboot_lines
+    from telebot.keepalive.keeper import retold
+
+    now = time.time()
+    ends = []
+    for i in range(n):
+        row = tracked(100 + i, actions[i % len(actions)], users[i % len(users)], why, now)
+        ends.append(Ended(row, Ending("died", None, None, None), now, offline=True,
+                          note="♻️ restarting in 10 s" if i % 2 else ""))
+    with i18n.in_language(lang):
+        text = "\n".join(reboot_lines(ends, (n + 1) // 3, n // 3))
+    assert render.tg_len(text) <= render.TELEGRAM_LIMIT
+    accepted(api, text)
+    for e in ends[1::2]:
+        note = "♻️ not restarted: " + why * 50
+        text = retold(text, e.row.pid, "♻️ restarting in 10 s", note_html(note), True)
+    assert render.tg_len(text) <= render.TELEGRAM_LIMIT, render.tg_len(text)
+    accepted(api, text)

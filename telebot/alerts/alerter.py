@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from telebot.alerts.delivery import Deliverer
 from telebot.alerts.ending import Ending, classify
+from telebot.alerts.reboot import RebootReport
 from telebot.alerts.sending import Nowhere, Out
 from telebot.alerts.storms import Storms, text_of
 from telebot.alerts.texts import Ended, stalled_text
@@ -77,6 +78,16 @@ def told_end(listeners: list[EndHook], row: Tracked, ending: Ending, at: float,
 EndHook = Callable[[str, str, str, float, bool], None]
 
 
+def write_stalled(state: StateDB, chat_id: str, row: Tracked, now: float) -> bool:
+    """A stall's alert; on the writer thread, inside the scan's transaction."""
+    kind = "stalled"
+    if not state.settings.alert_kinds().get(kind, True):
+        return False
+    state.outbox.enqueue(f"stalled:{row.pid}:{row.start_ticks}:{row.last_change}", chat_id,
+                         kind, stalled_text(row, now), not_before=state.settings.mute_until())
+    return True
+
+
 @dataclass(frozen=True)
 class ProcessExited:
     """An update of telebot's own: a watched task process is gone."""
@@ -108,15 +119,20 @@ class Alerter:
     storms: Storms = field(init=False)
     deliverer: Deliverer = field(init=False)
     twice: TwiceWarnings = field(init=False)
+    reboot: RebootReport = field(init=False)  # the one message after a reboot
     _ending: set[asyncio.Task[None]] = field(default_factory=set)  # ends told without an app
 
     def __post_init__(self) -> None:
         self.watcher = ProcessWatcher(self._exited, fallback_interval=self.fallback_interval)
         self.tracker = Tracker(self.state, self.watcher, lambda pid, ticks:
-                               self._exited(pid, ticks, None), self._stalled, self.stall_minutes)
+                               self._exited(pid, ticks, None),
+                               lambda row, now: write_stalled(self.state, self.chat_id, row, now),
+                               self.stall_minutes)
         self.storms = Storms(self.state, self.chat_id)
         self.deliverer = Deliverer(self.state, self.out or Nowhere())
         self.twice = TwiceWarnings(self.state, self.chat_id, self.stop_markup)
+        self.reboot = RebootReport(self.state, self.chat_id, self.tracker, self.ikabot_log,
+                                   lambda row, how: self.end_note and self.end_note(row, how))
 
     # ---- tracking
 
@@ -142,22 +158,17 @@ class Alerter:
         if await self.state.run(self.twice.observe, tasks) or stalled:
             self.deliverer.wake()
 
-    def _stalled(self, row: Tracked, now: float) -> bool:
-        """On the writer thread, inside the scan's transaction."""
-        kind = "stalled"
-        if not self.state.settings.alert_kinds().get(kind, True):
-            return False
-        self.state.outbox.enqueue(f"stalled:{row.pid}:{row.start_ticks}:{row.last_change}",
-                                  self.chat_id, kind, stalled_text(row, now),
-                                  not_before=self.state.settings.mute_until())
-        return True
-
     async def startup(self, tasks: list[Task]) -> None:
-        """Report, once, the tracked tasks that ended while telebot was not running."""
+        """Report, once, the tracked tasks that ended while telebot was not running (after a
+        reboot in one message: `reboot`)."""
         now = time.time()
-        gone = {t.pid: t for t in tasks if not t.alive}
-        for row in await self.tracker.gone_at_start():
-            # what ikabot wrote last, maybe after telebot stopped
+        gone = {t.pid: t for t in tasks if not t.alive}  # what ikabot wrote last
+        rows = await self.tracker.gone_at_start()
+        if self.tracker.rebooted and rows:
+            for row, ending in await self.reboot.report(rows, gone, now):
+                told_end(self.on_ended, row, ending, now, True)
+            self.deliverer.wake()
+        for row in [] if self.tracker.rebooted else rows:
             await self._end(ProcessExited(row.pid, row.start_ticks, now), row,
                             gone.get(row.pid), offline=True)
         await self.state.run(self.storms.close)  # what ended meanwhile is a message of its own

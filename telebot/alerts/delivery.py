@@ -307,7 +307,7 @@ class Deliverer:
         target = head.message_id if head is not None else None
         if target is not None:
             try:
-                await self.out.edit(Edit(item.chat_id, target, item.text))
+                await self.out.edit(Edit(item.chat_id, target, item.text, item.markup))
             except NotModified:
                 pass  # as good as done
             except (Rejected, Unparsable):  # too old, deleted, …: a new message carries it
@@ -316,7 +316,7 @@ class Deliverer:
                 self._took(item)
                 await self.courier.done(item)
                 return
-        mid = await self.out.send(Send(item.chat_id, item.text))  # nothing to edit: anew
+        mid = await self.out.send(Send(item.chat_id, item.text, item.markup))  # anew
         self._took(item)
         await self.courier.retarget(item, head, mid)
 

@@ -47,6 +47,7 @@ class Edit:
     chat_id: str
     message_id: int
     text: str
+    markup: str | None = None  # its buttons (JSON) to keep; None: an edit drops them
 
 
 class Out(Protocol):

@@ -170,3 +170,68 @@ def stalled_text(row: Tracked, now: float) -> str:
         _("account {account}").format(account=_account(row)) + f" · pid <code>{row.pid}</code>",
         _("status: {status}").format(status=f"<i>{html.escape(render.clip(row.status, 200))}</i>"),
     ])
+
+
+def reboot_lines(ended: list[Ended], restarting: int, runnable: int) -> list[str]:
+    """After a reboot: every task that ended with the machine, by account, in one message;
+    `restarting` of them are kept alive (♻️), `runnable` others can be run again (🔁).
+    Task lines that do not fit Telegram's limit are counted instead."""
+    n = len(ended)
+    head = ["🔌 <b>" + ngettext("The machine restarted: {n} ikabot task ended with it",
+                               "The machine restarted: {n} ikabot tasks ended with it",
+                               n).format(n=number(n)) + "</b>"]
+    foot = []
+    if restarting:
+        foot.append(ngettext("♻️ {n} task kept alive restarts by itself.",
+                             "♻️ {n} tasks kept alive restart by themselves, one after "
+                             "another.", restarting).format(n=number(restarting)))
+    if runnable:
+        foot.append(ngettext("🔁 Run all again starts the {n} other task with recorded "
+                             "answers again.",
+                             "🔁 Run all again starts the {n} other tasks with recorded "
+                             "answers again, one after another.", runnable).format(
+            n=number(runnable)))
+    if n - restarting - runnable > 0:
+        rest = n - restarting - runnable
+        foot.append(ngettext("{n} task is not restarted: start it again in ikabot's menu "
+                             "(/menu).",
+                             "{n} tasks are not restarted: start them again in ikabot's "
+                             "menu (/menu).", rest).format(n=number(rest)))
+    by_account: dict[str, list[Ended]] = {}
+    for e in ended:
+        by_account.setdefault(_account(e.row), []).append(e)
+    body: list[tuple[str, int]] = []  # a line, and the room its later edit may take
+    for account, members in by_account.items():
+        body.append((ngettext("<b>{account}</b>: {n} task", "<b>{account}</b>: {n} tasks",
+                              len(members)).format(account=account, n=number(len(members))),
+                     0))
+        body.extend((reboot_line(e), NOTE_ROOM if e.note else 0) for e in members)
+    room = render.TELEGRAM_LIMIT - render.tg_len("\n".join(head + foot)) - 80
+    shown, used = 0, 0
+    while shown < len(body) and used + render.tg_len(body[shown][0]) + body[shown][1] + 1 < room:
+        used += render.tg_len(body[shown][0]) + body[shown][1] + 1
+        shown += 1
+    lines = [line for line, _ in body[:shown]]
+    if shown < len(body):
+        left = sum(1 for line, _ in body[shown:] if line.startswith("•"))
+        lines.append(ngettext("… and {n} more task", "… and {n} more tasks", left).format(
+            n=number(left)))
+    return head + lines + foot
+
+
+NOTE_ROOM = 240  # a kept task's line in the reboot message: what keep-alive's edit may add
+
+
+def note_html(note: str, room: int = NOTE_ROOM) -> str:
+    """Keep-alive's note as HTML that fits `room` (escaping lengthens it: clipped after)."""
+    limit = room
+    while render.tg_len(text := html.escape(render.clip(note, limit))) > room and limit > 1:
+        limit = limit * 3 // 4
+    return text
+
+
+def reboot_line(e: Ended) -> str:
+    """One task of the reboot message; keep-alive's note last, so its edit finds it."""
+    how = html.escape(render.clip(render.ending_words(e.facts), 120))
+    return (f"• {_action(e.row)} <code>{e.row.pid}</code> {how}"
+            + (f" · {html.escape(e.note)}" if e.note else ""))

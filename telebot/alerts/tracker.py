@@ -47,6 +47,7 @@ class Tracker:
     on_gone: Gone  # a tracked task found gone by a scan rather than by its pidfd
     on_stall: Stalled  # on the writer thread, inside the scan's transaction: write the alert
     stall_minutes: float = 0.0
+    rebooted: bool = False  # set by `gone_at_start`: the machine booted since telebot last ran
     _pruned: float = field(default=0.0)
     # each open row's `started` as the last scan left it: a death's handler looks up ikabot's
     # entry with it at once, the row itself read in the end's own step (one writer hop)
@@ -169,6 +170,7 @@ class Tracker:
         """
         boot = liveness.boot_id()
         same_boot = self.state.settings.boot_id() in (None, boot)
+        self.rebooted = not same_boot
         await self.state.run(self.state.settings.set_boot_id, boot)
         gone = []
         for row in await self.state.run(self.state.tracking.tracked):

@@ -71,10 +71,12 @@ class BotOut:
         return mid if isinstance(mid, int) else None
 
     async def edit(self, message: Edit) -> None:
+        buttons = (InlineKeyboardMarkup.de_json(json.loads(message.markup), self.bot)
+                   if message.markup else None)
         try:
             await self.bot.edit_message_text(message.text, chat_id=message.chat_id,
                                              message_id=message.message_id,
-                                             parse_mode=ParseMode.HTML,
+                                             parse_mode=ParseMode.HTML, reply_markup=buttons,
                                              disable_web_page_preview=True)
         except TelegramError as e:
             raise outcome(e) from None

@@ -33,6 +33,7 @@ from telebot.bot.keepalive_commands import KeptReplayer, alert_buttons
 from telebot.bot.menu_manager import MenuManager, end_leftovers
 from telebot.bot.ordering import PerChatUpdateProcessor
 from telebot.bot.poller import blind_spot_text
+from telebot.bot.run_all import run_all_markup
 from telebot.bot.runtime import Runtime
 from telebot.bot.sharing import UpdateSource
 from telebot.config import Settings, api_error, for_ikabot, resolve_telegram
@@ -191,6 +192,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
     keeper = app.bot_data.keeper = Keeper(state, settings, KeptReplayer(menu), rt.refresh,
                                           _scheduler(app), alerter.deliverer.wake, chat_id)
     alerter.end_note = keeper.end_note
+    alerter.reboot.run_all = lambda tag, n: run_all_markup(settings.allow_menu, tag, n)
     metrics: MetricsExporter | None = None
 
     async def on_blind(head: int, until: float) -> None:

@@ -40,6 +40,8 @@ class Kind(enum.Enum):
     AGAIN_CANCEL = "rx"  # Cancel a Run again (arg: pid)
     KEEP_ON = "ka"  # ♻️ Keep alive (arg: "<pid>.<start ticks>")
     KEEP_OFF = "ko"  # ♻️ off: no longer kept alive (arg: "<pid>.<start ticks>")
+    ALL_ASK = "ba"  # 🔁 Run all again, after a reboot (arg: the reboot's tag)
+    ALL_RUN = "br"  # 🔁 Run them (arg: the confirmation's one-time batch nonce)
 
 
 _INT_ARG = {Kind.STOPPED_LIST, Kind.REFRESH, Kind.STOPPED_PAGE, Kind.DETAILS, Kind.KILL_ASK,

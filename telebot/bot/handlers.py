@@ -33,6 +33,7 @@ from telebot.bot import (
     kill,
     menu_handlers,
     report_commands,
+    run_all,
     status_commands,
     timeline_commands,
 )
@@ -112,6 +113,8 @@ def add_handlers(app: BotApp) -> None:
             (Kind.AGAIN_CANCEL, menu_handlers.on_again_cancel),
             (Kind.KEEP_ON, keepalive_commands.on_keep_on),
             (Kind.KEEP_OFF, keepalive_commands.on_keep_off),
+            (Kind.ALL_ASK, run_all.on_all_ask),
+            (Kind.ALL_RUN, run_all.on_all_run),
             (Kind.STOPPED_LIST, status_commands.on_stopped_list),
             (Kind.REFRESH, status_commands.on_refresh),
             (Kind.STOPPED_PAGE, status_commands.on_stopped_page),

@@ -20,19 +20,22 @@ from telebot.bot.menu_handlers import alert_markup
 from telebot.bot.menu_manager import STARTED_WAIT, MenuManager
 from telebot.bot.permissions import for_actors, in_bots_chat
 from telebot.bot.replies import reply
+from telebot.i18n import N_, _
 from telebot.keepalive.chain import is_kept
 from telebot.keepalive.keeper import Keeper, Restart
 from telebot.menu.recorded import Recording, from_row
 from telebot.menu.replay import no_twin, replay
 from telebot.menu.session import MenuSession, View, started_terminal
+from telebot.tasks.doubled import HARM
 from telebot.tasks.model import Task
 from telebot.views import render
 
 log = logging.getLogger(__name__)
 
 PASSWORD_WAIT = 600.0  # seconds the owner has to type the password a restart needs
-USAGE = ("Usage: /keepalive lists the kept tasks; /keepalive &lt;pid&gt; on|off keeps one alive "
-         "(or not). Only a task with recorded answers (started from /menu) can be kept alive.")
+USAGE = N_("Usage: /keepalive lists the kept tasks; /keepalive &lt;pid&gt; on|off keeps one "
+           "alive (or not). Only a task with recorded answers (started from /menu) can be kept "
+           "alive.")
 
 
 def _data(kind: Kind, pid: int, ticks: int) -> str:
@@ -40,12 +43,12 @@ def _data(kind: Kind, pid: int, ticks: int) -> str:
 
 
 def on_button(rec: Recording) -> InlineKeyboardButton:
-    return InlineKeyboardButton("♻️ Keep alive",
+    return InlineKeyboardButton(_("♻️ Keep alive"),
                                 callback_data=_data(Kind.KEEP_ON, rec.pid, rec.start_ticks))
 
 
-def off_button(rec: Recording, label: str = "♻️ off") -> InlineKeyboardButton:
-    return InlineKeyboardButton(label,
+def off_button(rec: Recording, label: str | None = None) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label or _("♻️ off"),
                                 callback_data=_data(Kind.KEEP_OFF, rec.pid, rec.start_ticks))
 
 
@@ -62,15 +65,18 @@ class KeptReplayer:
         problem = await self.mgr.open(rec.steps, rec, unattended=True)
         session = self.mgr.open_session()
         if problem or session is None:
-            return Restart(reason=html.unescape(problem or "ikabot's menu did not start"))
+            return Restart(reason=html.unescape(_(problem) if problem else
+                                                _("ikabot's menu did not start")))
         why: list[str] = []
 
         async def at_echo_off(view: View) -> bool:
             return await self._password(session, rec, view, why)
 
         try:
-            # the harm-twice guard of 🔁 Run it, right before each answer is typed
-            guard = no_twin(session, self.mgr.rt.refresh, rec.action, rec.account)
+            # the harm-twice guard of 🔁 Run it, right before each answer is typed, for an
+            # action that does harm twice (`tasks.doubled`); another's copy is the owner's own
+            guard = no_twin(session, self.mgr.rt.refresh, rec.action, rec.account) \
+                if rec.action in HARM else None
             outcome = await replay(session, rec.steps, guard, at_echo_off)
             deadline = time.monotonic() + STARTED_WAIT
             while outcome.done and not session.started and not session.ended.is_set() and \
@@ -81,10 +87,10 @@ class KeptReplayer:
             if session.started:
                 return Restart(session.started[0].pid, session.started[0].start_ticks)
             if outcome.done:
-                return Restart(reason="all recorded answers given, but no task started")
+                return Restart(reason=_("all recorded answers given, but no task started"))
             return Restart(reason=why[0] if why else outcome.explain(len(rec.steps)))
         finally:
-            await session.close("♻️ keep-alive's replay is over")
+            await session.close(N_("♻️ keep-alive's replay is over"))
 
     async def _password(self, session: MenuSession, rec: Recording, view: View,
                         why: list[str]) -> bool:
@@ -105,18 +111,20 @@ class KeptReplayer:
         with contextlib.suppress(TelegramError):
             await self.mgr.bot.send_message(
                 self.mgr.rt.chat_id,
-                f"♻️ Restarting {html.escape(rec.action)} (was pid {rec.pid}): ikabot asks the "
-                f"password of {html.escape(rec.account.label)}. Type it here within "
-                f"{round(self.password_wait / 60)} minutes (telebot deletes it from the chat), "
-                "or /cancel. With TELEBOT_KEEPALIVE_LOGIN=1 telebot types IKABOT_PASSWORD "
-                "itself.", parse_mode="HTML")
+                _("♻️ Restarting {action} (was pid {pid}): ikabot asks the password of "
+                  "{account}. Type it here within {minutes} minutes (telebot deletes it from the "
+                  "chat), or /cancel. With TELEBOT_KEEPALIVE_LOGIN=1 telebot types "
+                  "IKABOT_PASSWORD itself.").format(
+                    action=html.escape(rec.action), pid=rec.pid,
+                    account=html.escape(rec.account.label),
+                    minutes=round(self.password_wait / 60)), parse_mode="HTML")
         deadline = time.monotonic() + self.password_wait
         while terminal_inputs(session) == before and not session.ended.is_set() and \
                 time.monotonic() < deadline:
             await session.next_settle(session.generation, min(5.0, deadline - time.monotonic()))
         if terminal_inputs(session) == before:
-            why.append("the password was needed, and nobody typed it within "
-                       f"{round(self.password_wait / 60)} minutes")
+            why.append(_("the password was needed, and nobody typed it within {minutes} "
+                         "minutes").format(minutes=round(self.password_wait / 60)))
             return False
         return not session.ended.is_set()
 
@@ -137,21 +145,23 @@ async def details_note(keeper: Keeper | None, mgr: MenuManager | None,
     ks = keeper.state.keepalive
     kept = await keeper.state.run(ks.get, rec.pid, rec.start_ticks)
     on = is_kept(rec.action, kept.want if kept else None, keeper.settings.keepalive)
-    lines = [f"♻️ Kept alive{' (TELEBOT_KEEPALIVE)' if on and not (kept and kept.want) else ''}"
-             if on else "♻️ Not kept alive."]
+    by_setting = on and not (kept and kept.want)
+    lines = [(_("♻️ Kept alive (TELEBOT_KEEPALIVE)") if by_setting else _("♻️ Kept alive"))
+             if on else _("♻️ Not kept alive.")]
     if kept is not None and kept.of_pid is not None:
-        lines.append(f"♻️ Restarted from pid {kept.of_pid}: /details {kept.of_pid}")
+        lines.append(_("♻️ Restarted from pid {pid}: /details {pid}").format(pid=kept.of_pid))
     if kept is not None and kept.note:
         lines.append(html.escape(kept.note))
-    return "\n".join(lines), [off_button(rec, "♻️ Stop keeping alive") if on else on_button(rec)]
+    return "\n".join(lines), [off_button(rec, _("♻️ Stop keeping alive")) if on
+                              else on_button(rec)]
 
 
 def alert_buttons(mgr: MenuManager | None, keeper: Keeper | None, dedup_key: str) -> str | None:
     """An end alert's buttons: 🔁 Run again (`menu_handlers.alert_markup`) and ♻️ Keep alive
     for a task with answers that is not kept. On the state's writer thread."""
     base = alert_markup(mgr, dedup_key)
-    kind, _, rest = dedup_key.partition(":")
-    pid, _, ticks = rest.partition(":")
+    kind, _sep, rest = dedup_key.partition(":")
+    pid, _sep, ticks = rest.partition(":")
     if keeper is None or kind != "end" or not (pid.isdigit() and ticks.isdigit()):
         return base
     rec = from_row(keeper.state.recordings.get(int(pid), int(ticks)))
@@ -172,13 +182,13 @@ async def cmd_keepalive(update: Update, context: BotContext) -> None:
     keeper, mgr = context.bot_data.keeper, context.menu
     args = context.args or []
     if keeper is None:
-        await reply(context, "Keep-alive is not running yet.")
+        await reply(context, _("Keep-alive is not running yet."))
         return
     if not args:
         await reply(context, *await kept_list(keeper, mgr))
         return
     if len(args) != 2 or not args[0].isdigit() or args[1].lower() not in ("on", "off"):
-        await reply(context, USAGE)
+        await reply(context, _(USAGE))
         return
     pid = int(args[0])
     tasks = [t for t in await context.runtime.refresh() if t.pid == pid]
@@ -187,8 +197,9 @@ async def cmd_keepalive(update: Update, context: BotContext) -> None:
         rec = rec or await mgr.recording_of(task)
     rec = rec or await mgr.newest(pid)
     if rec is None:
-        await reply(context, f"pid {pid} has no recorded answers, so it cannot be kept alive: "
-                             "a task started from /menu (or 🔁 Run again) has them.")
+        await reply(context, _("pid {pid} has no recorded answers, so it cannot be kept "
+                               "alive: a task started from /menu (or 🔁 Run again) has "
+                               "them.").format(pid=pid))
         return
     await reply(context, html.escape(await keeper.turn(rec, args[1].lower() == "on")))
 
@@ -196,7 +207,7 @@ async def cmd_keepalive(update: Update, context: BotContext) -> None:
 async def kept_list(keeper: Keeper, mgr: MenuManager) -> tuple[str, InlineKeyboardMarkup | None]:
     """The running tasks kept alive (by TELEBOT_KEEPALIVE or an owner's word), and those
     whose restart is due; each with its off button."""
-    lines, rows = ["♻️ <b>Kept alive</b>"], []
+    lines, rows = [_("♻️ <b>Kept alive</b>")], []
     ks = keeper.state.keepalive
     for task in await mgr.rt.refresh():
         rec = await mgr.recording_of(task) if task.state == "running" else None
@@ -206,13 +217,14 @@ async def kept_list(keeper: Keeper, mgr: MenuManager) -> tuple[str, InlineKeyboa
             continue
         lines.append(f"• {html.escape(render.clip(rec.action, 40))} <code>{rec.pid}</code> · "
                      f"{html.escape(render.clip(rec.account.label, 60))}")
-        rows.append([off_button(rec, f"♻️ off: {render.clip(rec.action, 24)} {rec.pid}")])
+        rows.append([off_button(rec, _("♻️ off: {action} {pid}").format(
+            action=render.clip(rec.action, 24), pid=rec.pid))])
     for kept in await keeper.state.run(ks.due):
-        lines.append(f"• {html.escape(kept.action)} <code>{kept.pid}</code> ended: "
-                     f"{html.escape(kept.note or '')}")
+        lines.append(_("• {action} <code>{pid}</code> ended: {note}").format(
+            action=html.escape(kept.action), pid=kept.pid, note=html.escape(kept.note or "")))
     if len(lines) == 1:
-        lines.append("None. /keepalive &lt;pid&gt; on keeps a task alive (one started from "
-                     "/menu); TELEBOT_KEEPALIVE names actions kept alive always.")
+        lines.append(_("None. /keepalive &lt;pid&gt; on keeps a task alive (one started from "
+                       "/menu); TELEBOT_KEEPALIVE names actions kept alive always."))
     return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
 
 
@@ -222,7 +234,7 @@ async def _pressed(update: Update, context: BotContext, on: bool) -> None:
     keeper, mgr = context.bot_data.keeper, context.menu
     rec = await mgr.recording(int(pid), int(ticks))
     if keeper is None or rec is None:
-        await query.answer("Nothing recorded: it cannot be kept alive.", show_alert=True)
+        await query.answer(_("Nothing recorded: it cannot be kept alive."), show_alert=True)
         return
     said = await keeper.turn(rec, on)
     await query.answer(render.clip(said, 190))

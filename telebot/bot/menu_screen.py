@@ -75,7 +75,7 @@ class ScreenMessage:
         async with self._lock:
             body = text(end_reason, view, group=self.chat_id.startswith("-"))
             keys = markup(token, view)
-            for _ in range(ATTEMPTS):
+            for _attempt in range(ATTEMPTS):
                 try:
                     if self.message_id is None:
                         m = await self.bot.send_message(self.chat_id, body,

@@ -128,6 +128,13 @@ def pick_ours(updates: tuple[Update, ...], mark: Mark, is_ours: Callable[[Update
     return mark, ours
 
 
+def happened(update: Update, now: float, first_seen: dict[int, float]) -> float:
+    """When the update happened: the message date, else when telebot first saw it."""
+    first = first_seen.setdefault(update.update_id, now)
+    message = update.message or update.edited_message or update.channel_post
+    return message.date.timestamp() if message is not None and message.date else first
+
+
 class SharedPoller:
     """getUpdates on the token telebot shares with ikabot, taking only telebot's updates
     (a service with a life: a plain class)."""
@@ -163,12 +170,6 @@ class SharedPoller:
             return mention.lower() == self.bot.username.lower()
         except RuntimeError:  # not initialised yet: the name is unknown, take it
             return True
-
-    def _age_base(self, update: Update, now: float) -> float:
-        """When the update happened: the message date, else when telebot first saw it."""
-        first = self._first_seen.setdefault(update.update_id, now)
-        message = update.message or update.edited_message or update.channel_post
-        return message.date.timestamp() if message is not None and message.date else first
 
     async def tick(self) -> int:
         """One poll; returns how many of telebot's updates it handed over."""
@@ -220,7 +221,8 @@ class SharedPoller:
         mark = self.marks.current()
         upto = None
         for update in sorted(updates, key=lambda u: u.update_id):
-            if self._age_base(update, now) > limit and self.ikabot_may_use(update, mark):
+            recent = happened(update, now, self._first_seen) > limit
+            if recent and self.ikabot_may_use(update, mark):
                 break
             upto = update.update_id
         for uid in [u for u in self._first_seen if upto is not None and u <= upto]:
@@ -244,7 +246,7 @@ class SharedPoller:
             self._blind_head = None
             return
         head = min(updates, key=lambda u: u.update_id)
-        until = self._age_base(head, now) + self.confirm_after
+        until = happened(head, now, self._first_seen) + self.confirm_after
         if until <= now or self._blind_head == head.update_id:
             return
         self._blind_head = head.update_id

@@ -55,7 +55,8 @@ def read_tasks(store: Store, settings: Settings, data_gone: bool, dead: DeadTask
     if not store.path.exists():
         # removed (a volume gone, ikabot reinstalled): no tasks to read, and the owner is
         # told once (`Runtime.gone_news`); tracked tasks are still watched
-        return Read([], [f"ikabot's data at {store.path} is gone"], True, fresh)
+        return Read([], [_("ikabot's data at {path} is gone").format(path=store.path)], True,
+                    fresh)
     if data_gone and store.layout == "directory":
         store = fresh = open_store(settings)  # back: read it afresh
     snap = store.read()

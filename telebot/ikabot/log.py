@@ -28,6 +28,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from telebot.i18n import _
 from telebot.ikabot.clean import clean_text
 from telebot.ikabot.safeio import UnsafeFile, open_trusted
 
@@ -126,14 +127,17 @@ class IkabotLog:
             try:
                 fd, st = open_trusted(self.path, self.owner)
             except FileNotFoundError:
-                self._set_problem(f"{self.path} does not exist (yet): ikabot has logged "
-                                  "nothing there; set IKABOT_LOG to ikabot's log file")
+                self._set_problem(_("{file} does not exist (yet): ikabot has logged nothing "
+                                    "there; set IKABOT_LOG to ikabot's log file").format(
+                    file=self.path))
                 return
             except UnsafeFile as e:
-                self._set_problem(f"{self.path} skipped: {e}", warn=True)
+                self._set_problem(_("{file} skipped: {why}").format(file=self.path, why=e),
+                                  warn=True)
                 return
             except OSError as e:
-                self._set_problem(f"cannot read {self.path}: {e.strerror}")
+                self._set_problem(_("cannot read {file}: {why}").format(file=self.path,
+                                                                        why=e.strerror))
                 return
             try:
                 if self._ino is None:
@@ -148,7 +152,8 @@ class IkabotLog:
                     self._read(fd, max_bytes)
                 self.problem = None
             except OSError as e:
-                self._set_problem(f"cannot read {self.path}: {e.strerror}")
+                self._set_problem(_("cannot read {file}: {why}").format(file=self.path,
+                                                                        why=e.strerror))
             finally:
                 os.close(fd)
 

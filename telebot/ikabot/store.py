@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from telebot.config import TelegramConfig
 from telebot.errors import DataError, TornRead
+from telebot.i18n import _, ngettext
 from telebot.ikabot import legacy, sidecar
 from telebot.ikabot.clean import clean, clean_text, loads_clean
 from telebot.ikabot.records import AccountData, AccountKey, Layout, Snapshot
@@ -101,14 +102,19 @@ def accounts_from(email: str | None, players: Any,
                 out.append(AccountData(AccountKey(email, str(username), str(world), str(server)),
                                        entries, details))
     if dropped and warnings is not None:
-        warnings.append(f"skipped {dropped} processList entr{'y' if dropped == 1 else 'ies'} "
-                        f"of {email or 'an account'} with no usable pid or date")
+        warnings.append(ngettext("skipped {n} processList entry of {account} with no usable pid "
+                                 "or date",
+                                 "skipped {n} processList entries of {account} with no usable "
+                                 "pid or date", dropped).format(
+            n=dropped, account=email or _("an account")))
     if undated and warnings is not None:
         # ikabot's menu always records a date; without one an ikabot process that got the
         # pid later cannot be told from the task
-        warnings.append(f"{undated} processList entr{'y' if undated == 1 else 'ies'} of "
-                        f"{email or 'an account'} without a date: a live ikabot process with "
-                        "that pid is taken for the task")
+        warnings.append(ngettext("{n} processList entry of {account} without a date: a live "
+                                 "ikabot process with that pid is taken for the task",
+                                 "{n} processList entries of {account} without a date: a live "
+                                 "ikabot process with that pid is taken for the task",
+                                 undated).format(n=undated, account=email or _("an account")))
     return out
 
 
@@ -231,10 +237,9 @@ class LegacyStore(Store):
     def __init__(self, source: IkabotData) -> None:
         super().__init__(source, "legacy")
         if not source.email or not source.password:
-            raise DataError(
-                f"{source.path} is ikabot's encrypted file (ikabot ≤ 7.5): set "
-                "IKABOT_EMAIL and IKABOT_PASSWORD to the account ikabot logs in with"
-            )
+            raise DataError(_("{path} is ikabot's encrypted file (ikabot ≤ 7.5): set "
+                              "IKABOT_EMAIL and IKABOT_PASSWORD to the account ikabot logs in "
+                              "with").format(path=source.path))
         self._keys = _KeyCache()
         self._last: Snapshot | None = None
         self._check_at_open()
@@ -245,24 +250,26 @@ class LegacyStore(Store):
         try:
             text = _retry(lambda: _nonempty(path, self.owner))
         except UnsafeFile as e:
-            raise DataError(f"{path} is not read: {e}; check IKABOT_PATH") from None
+            raise DataError(_("{path} is not read: {why}; check IKABOT_PATH").format(
+                path=path, why=e)) from None
         except TornRead:
-            raise DataError(f"{path} is empty: it is not ikabot data, or ikabot never saved "
-                            "a session there; check IKABOT_PATH") from None
+            raise DataError(_("{path} is empty: it is not ikabot data, or ikabot never saved a "
+                              "session there; check IKABOT_PATH").format(path=path)) from None
         lines, _bad = legacy.parse_lines(text)
         if not lines:
-            raise DataError(f"{path} is not an ikabot data file (no valid lines); check "
-                            "IKABOT_PATH") from None
+            raise DataError(_("{path} is not an ikabot data file (no valid lines); check "
+                              "IKABOT_PATH").format(path=path)) from None
         if legacy.entry_key(email) not in {ln.key for ln in lines}:
-            raise DataError(f"no account for IKABOT_EMAIL={email} in {path}; use the e-mail "
-                            "you log in to ikabot with")
+            raise DataError(_("no account for IKABOT_EMAIL={email} in {path}; use the e-mail "
+                              "you log in to ikabot with").format(email=email, path=path))
         key = self._keys.get(email, self.source.password or "")
         try:
             self._last = self._snapshot(_retry(lambda: _read_legacy_account(path, email, key,
                                                                             self.owner)))
         except TornRead:
-            raise DataError(f"cannot decrypt the account of {email} in {path}: IKABOT_PASSWORD "
-                            "does not match (or the file is corrupt)") from None
+            raise DataError(_("cannot decrypt the account of {email} in {path}: "
+                              "IKABOT_PASSWORD does not match (or the file is corrupt)").format(
+                email=email, path=path)) from None
 
     def _snapshot(self, data: dict[str, Any]) -> Snapshot:
         email = self.source.email
@@ -279,11 +286,14 @@ class LegacyStore(Store):
             data = _retry(lambda: _read_legacy_account(self.path, email, key, self.owner))
         except (TornRead, UnsafeFile) as e:
             if self._last is None:
-                raise DataError(f"cannot read {self.path}: {e}") from None
+                raise DataError(_("cannot read {file}: {why}").format(file=self.path,
+                                                                      why=e)) from None
             last = self._last
-            why = f"skipped: {e}" if isinstance(e, UnsafeFile) else "it was being rewritten"
+            why = _("skipped: {why}").format(why=e) if isinstance(e, UnsafeFile) else \
+                _("it was being rewritten")
             return Snapshot(last.layout, last.path, last.telegram, last.accounts, last.emails,
-                            last.read_at, [f"kept the last good read of {self.path}: {why}"])
+                            last.read_at, [_("kept the last good read of {path}: {why}").format(
+                                path=self.path, why=why)])
         self._last = self._snapshot(data)
         return self._last
 
@@ -378,20 +388,8 @@ class DirectoryStore(Store):
         self._cache: dict[Path, _Cached] = {}
         self._keys = _KeyCache()
         self._legacy_last: dict[str, dict[str, Any]] = {}
-        path = self.path
-        if not (path / "global.json").exists() and not (path / "users").is_dir():
-            if is_empty_dir(path):
-                raise DataError(f"{path} is empty: ikabot has saved nothing there yet (log in "
-                                "to ikabot once), or IKABOT_PATH points elsewhere")
-            raise DataError(f"{path} is a directory but not ikabot's (no global.json, no "
-                            "users/); check IKABOT_PATH")
-        first = self.read()
-        email = source.email
-        if email and email.lower() not in {e.lower() for e in first.emails}:
-            skipped = "".join(f" ({w})" for w in first.warnings)  # e.g. a file not trusted
-            raise DataError(f"no account for IKABOT_EMAIL={email} in {path}/users{skipped}; "
-                            "use the e-mail you log in to ikabot with, or unset IKABOT_EMAIL "
-                            "for all")
+        refuse_not_ikabots(self.path)
+        refuse_unknown_email(self.read(), source.email)
 
     def _json(self, file: Path, warnings: list[str]) -> dict[str, Any] | None:
         """A JSON file's content, parsed again only when it changed; last good if broken."""
@@ -409,12 +407,14 @@ class DirectoryStore(Store):
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
         except UnsafeFile as e:
-            warnings.append(f"{e}: skipped")
+            warnings.append(_("{why}: skipped").format(why=e))
             self._cache.pop(file, None)  # what it said before is not trusted either
             return None
         except (OSError, ValueError, RecursionError):  # RecursionError: nested 100,000 deep
-            warnings.append(f"{file.name} is unreadable or not JSON; "
-                            + ("kept its last good read" if cached else "skipped"))
+            warnings.append(_("{file} is unreadable or not JSON; kept its last good "
+                              "read").format(file=file.name) if cached else
+                            _("{file} is unreadable or not JSON; skipped").format(
+                                file=file.name))
             return cached.data if cached else None
         self._cache[file] = _Cached(stamp, data)
         return data
@@ -470,8 +470,8 @@ class DirectoryStore(Store):
             return []
         email, password = self.source.email, self.source.password
         if not email or not password:
-            warnings.append(".legacy_migration.enc holds accounts not migrated yet; set "
-                            "IKABOT_EMAIL and IKABOT_PASSWORD to include them")
+            warnings.append(_(".legacy_migration.enc holds accounts not migrated yet; set "
+                              "IKABOT_EMAIL and IKABOT_PASSWORD to include them"))
             return []
         if email.lower() in {e.lower() for e in known}:
             return []
@@ -480,20 +480,41 @@ class DirectoryStore(Store):
             data = _retry(lambda: _read_legacy_account(file, email, key, self.owner))
             self._legacy_last[email] = data
         except UnsafeFile as e:
-            warnings.append(f"{e}: its accounts were skipped")
+            warnings.append(_("{why}: its accounts were skipped").format(why=e))
             return []
         except OSError as e:
-            warnings.append(f".legacy_migration.enc is unreadable ({e.strerror or e}); its "
-                            "accounts were skipped")
+            warnings.append(_(".legacy_migration.enc is unreadable ({why}); its accounts "
+                              "were skipped").format(why=e.strerror or e))
             return []
         except TornRead:
             data = self._legacy_last.get(email)
             if data is None:
-                warnings.append(".legacy_migration.enc could not be read with IKABOT_EMAIL and "
-                                "IKABOT_PASSWORD; its accounts were skipped")
+                warnings.append(_(".legacy_migration.enc could not be read with IKABOT_EMAIL "
+                                  "and IKABOT_PASSWORD; its accounts were skipped"))
                 return []
         return accounts_from(email, {k: v for k, v in data.items() if k != "shared"},
                              warnings)
+
+
+def refuse_not_ikabots(path: Path) -> None:
+    """A directory that is not ikabot's (yet) is said at start, with what to check."""
+    if not (path / "global.json").exists() and not (path / "users").is_dir():
+        if is_empty_dir(path):
+            raise DataError(_("{path} is empty: ikabot has saved nothing there yet (log "
+                              "in to ikabot once), or IKABOT_PATH points elsewhere").format(
+                path=path))
+        raise DataError(_("{path} is a directory but not ikabot's (no global.json, no "
+                          "users/); check IKABOT_PATH").format(path=path))
+
+
+def refuse_unknown_email(first: Snapshot, email: str | None) -> None:
+    """IKABOT_EMAIL names an account ikabot's data does not have: said at start."""
+    if email and email.lower() not in {e.lower() for e in first.emails}:
+        skipped = "".join(f" ({w})" for w in first.warnings)  # e.g. a file not trusted
+        raise DataError(_("no account for IKABOT_EMAIL={email} in {path}{skipped}; use the "
+                          "e-mail you log in to ikabot with, or unset IKABOT_EMAIL for "
+                          "all").format(email=email, path=f"{first.path}/users",
+                                        skipped=skipped))
 
 
 def is_empty_dir(path: Path) -> bool:
@@ -509,12 +530,12 @@ def open_store(given: IkabotData | GivesIkabotData) -> Store:
     source = ikabot_data(given)
     path = source.path
     if not path.exists():
-        raise DataError(
-            f"{path} does not exist: set IKABOT_PATH to ikabot's data, the ~/.ikabot file "
-            "(ikabot ≤ 7.5) or directory (ikabot ≥ 7.6)"
-        )
+        raise DataError(_("{path} does not exist: set IKABOT_PATH to ikabot's data, the "
+                          "~/.ikabot file (ikabot ≤ 7.5) or directory (ikabot ≥ 7.6)").format(
+            path=path))
     if path.is_dir():
         return DirectoryStore(source)
     if not os.access(path, os.R_OK):
-        raise DataError(f"{path} is not readable by this user; run telebot as ikabot's user")
+        raise DataError(_("{path} is not readable by this user; run telebot as ikabot's "
+                          "user").format(path=path))
     return LegacyStore(source)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from telebot.config import Settings
 from telebot.errors import ConfigError, UsageError
+from telebot.i18n import N_, _
 from telebot.ikabot.store import open_store
 from telebot.menu.keys import Controls, LineEditor
 from telebot.menu.launch import menu_command, menu_env
@@ -47,10 +48,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NOT_A_TERMINAL = ("telebot ikabot runs ikabot's menu in this terminal, and this is none (stdin "
-                  "or stdout is not a terminal): run it in a terminal")
-NO_COMMAND = ("ikabot's command was not found beside telebot nor on PATH: set IKABOT_COMMAND to "
-              "what starts ikabot's menu")
+NOT_A_TERMINAL = N_("telebot ikabot runs ikabot's menu in this terminal, and this is none "
+                    "(stdin or stdout is not a terminal): run it in a terminal")
+NO_COMMAND = N_("ikabot's command was not found beside telebot nor on PATH: set IKABOT_COMMAND "
+                "to what starts ikabot's menu")
 HOLD = 1.0  # seconds keys typed ahead wait for ikabot to show the next question
 
 
@@ -72,10 +73,10 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        out = [f"telebot: the answers that started {r.action} (pid {r.pid}, {r.account.label}) "
-               f"are recorded: /details {r.pid} has 🔁 Run again once it ends"
-               for r in self.recorded]
-        return out + [f"telebot: warning: {p}" for p in self.problems]
+        out = [_("telebot: the answers that started {action} (pid {pid}, {account}) are "
+                 "recorded: /details {pid} has 🔁 Run again once it ends").format(
+            action=r.action, pid=r.pid, account=r.account.label) for r in self.recorded]
+        return out + [_("telebot: warning: {problem}").format(problem=p) for p in self.problems]
 
 
 @contextlib.contextmanager
@@ -105,7 +106,8 @@ class Keeper:
         try:
             return await asyncio.to_thread(lambda: build_tasks(open_store(self.settings).read()))
         except (UsageError, OSError) as e:
-            problem = f"ikabot's data could not be read ({e}): no task could be recorded"
+            problem = _("ikabot's data could not be read ({why}): no task could be "
+                        "recorded").format(why=e)
             if problem not in self.outcome.problems:
                 self.outcome.problems.append(problem)
             return []
@@ -115,8 +117,9 @@ class Keeper:
         try:
             await self.state.run(self.state.recordings.add, to_row(rec))
         except Exception as e:  # never the end of the player's menu
-            self.outcome.problems.append(f"the answers of pid {rec.pid} could not be kept in "
-                                         f"telebot's state ({type(e).__name__}: {e})")
+            self.outcome.problems.append(_("the answers of pid {pid} could not be kept in "
+                                           "telebot's state ({why})").format(
+                pid=rec.pid, why=f"{type(e).__name__}: {e}"))
             return
         self.outcome.recorded.append(rec)
 
@@ -194,7 +197,7 @@ class Console:
 
     def _stop(self) -> None:
         if self.session is not None and self._closing is None:
-            self._closing = asyncio.create_task(self.session.close("telebot was stopped"))
+            self._closing = asyncio.create_task(self.session.close(N_("telebot was stopped")))
 
     # ---- the player → ikabot
 
@@ -278,10 +281,10 @@ class Console:
 def run_console(settings: Settings, args: list[str]) -> int:
     """The command: ikabot's menu here until it exits; its exit status is ikabot's."""
     if not (os.isatty(0) and os.isatty(1)):
-        raise UsageError(NOT_A_TERMINAL)
+        raise UsageError(_(NOT_A_TERMINAL))
     argv = menu_command(settings)
     if argv is None:
-        raise ConfigError(NO_COMMAND)
+        raise ConfigError(_(NO_COMMAND))
     state = StateDB(settings.state_dir)
     try:
         console = Console(settings, args, state)

@@ -35,6 +35,7 @@ from prometheus_client import (
 from telebot import __version__
 from telebot.config import Settings
 from telebot.errors import ConfigError
+from telebot.i18n import _
 from telebot.metrics.collector import TelebotCollector
 from telebot.metrics.snapshot import ScanFigures, scan_figures
 from telebot.state import OutboxItem
@@ -79,9 +80,9 @@ class MetricsExporter:
             self._server, self._thread = start_http_server(port, addr=host,
                                                            registry=self.registry)
         except OSError as e:
-            raise ConfigError(f"TELEBOT_METRICS_ADDR={host}:{port}: cannot listen there "
-                              f"({e.strerror or e}); choose a free port, or an address of "
-                              "this machine") from None
+            raise ConfigError(_("TELEBOT_METRICS_ADDR={addr}: cannot listen there ({why}); "
+                                "choose a free port, or an address of this machine").format(
+                addr=f"{host}:{port}", why=e.strerror or e)) from None
         log.info("Prometheus metrics at http://%s:%d/metrics", host, self.port)
 
     def stop(self) -> None:

@@ -40,6 +40,24 @@ class ControlStore:
         """Spend a 🔁 Run it once: the button if it was unused and not expired, else None."""
         return self.again_button(nonce) if self._spend("again_buttons", nonce, now) else None
 
+    def add_again_buttons(self, buttons: list[AgainButton]) -> None:
+        """One confirmation for several replays (🔁 Run all again): nonces `<batch>.<i>`."""
+        with self.db.transaction():
+            for button in buttons:
+                self.add_again_button(button)
+
+    def use_again_batch(self, batch: str, now: float) -> list[AgainButton]:
+        """Spend every `<batch>.<i>` at once (once, in time); in their order, or []."""
+        prefix = f"{batch}."
+        with self.db.transaction() as c:
+            rows = c.execute("SELECT * FROM again_buttons WHERE substr(nonce, 1, ?)=? AND "
+                             "used_at IS NULL AND expires_at>=?",
+                             (len(prefix), prefix, now)).fetchall()
+            c.execute("UPDATE again_buttons SET used_at=? WHERE substr(nonce, 1, ?)=? AND "
+                      "used_at IS NULL AND expires_at>=?", (now, len(prefix), prefix, now))
+        spent = [AgainButton(**{**dict(r), "used_at": now}) for r in rows]
+        return sorted(spent, key=lambda b: int(b.nonce.rpartition(".")[2]))
+
     # /kill's and 🔁 Run it's confirmations are one kind of thing: a nonce used once, before
     # it expires; `table` is one of those two names, never outside input
     def _add(self, table: str, fields: dict[str, Any]) -> None:

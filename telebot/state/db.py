@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from telebot.errors import ConfigError
+from telebot.i18n import _
 from telebot.state import schema
 from telebot.state.fallback import Connection, FallbackConnection, disk_failure, primary_code
 
@@ -78,17 +79,19 @@ class Database:
                 if _corrupt(e):
                     aside = self._move_aside()
                     self._open(directory)
-                    self._news = (f"telebot's database {self.path} was corrupt ({e}): it was "
-                                  f"moved aside to {aside} and a new one started; the tasks it "
-                                  "tracked and the alerts not yet sent in it are lost.")
+                    self._news = _("telebot's database {file} was corrupt ({why}): it was "
+                                   "moved aside to {aside} and a new one started; the tasks it "
+                                   "tracked and the alerts not yet sent in it are lost.").format(
+                        file=self.path, why=e, aside=aside)
                 elif primary_code(e) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
                     self._open_in_memory(e)
                 else:
                     raise
         except (OSError, sqlite3.Error, _Corrupt) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            raise ConfigError(f"cannot keep telebot's state in {directory} ({reason}): set "
-                              "TELEBOT_STATE_DIR to a directory you can write") from None
+            raise ConfigError(_("cannot keep telebot's state in {dir} ({why}): set "
+                                "TELEBOT_STATE_DIR to a directory you can write").format(
+                dir=directory, why=reason)) from None
         self.conn.armed = True
         if self._news:
             log.warning("%s", self._news)

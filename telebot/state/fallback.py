@@ -20,16 +20,18 @@ from collections.abc import Callable, Iterable
 from contextlib import suppress
 from typing import Any, Protocol
 
+from telebot.i18n import N_, _
+
 log = logging.getLogger(__name__)
 
 # primary result codes that mean "the disk failed us", not "the query is wrong" or "busy"
 DISK_FAILURES = {
-    sqlite3.SQLITE_FULL: "the disk is full",
-    sqlite3.SQLITE_IOERR: "an I/O error",
-    sqlite3.SQLITE_READONLY: "the database became read-only",
-    sqlite3.SQLITE_CORRUPT: "the database is corrupt",
-    sqlite3.SQLITE_NOTADB: "the file is not a database",
-    sqlite3.SQLITE_CANTOPEN: "the database file cannot be opened",
+    sqlite3.SQLITE_FULL: N_("the disk is full"),
+    sqlite3.SQLITE_IOERR: N_("an I/O error"),
+    sqlite3.SQLITE_READONLY: N_("the database became read-only"),
+    sqlite3.SQLITE_CORRUPT: N_("the database is corrupt"),
+    sqlite3.SQLITE_NOTADB: N_("the file is not a database"),
+    sqlite3.SQLITE_CANTOPEN: N_("the database file cannot be opened"),
 }
 
 
@@ -42,7 +44,8 @@ def primary_code(e: BaseException) -> int | None:
 def disk_failure(e: BaseException) -> str | None:
     """What the disk did wrong, or None when `e` is not the disk's fault."""
     code = primary_code(e)
-    return None if code is None else DISK_FAILURES.get(code)
+    said = None if code is None else DISK_FAILURES.get(code)
+    return _(said) if said else None
 
 
 class Connection(Protocol):
@@ -116,7 +119,7 @@ class FallbackConnection:
                 disk.execute("ROLLBACK")
         memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         memory.row_factory = disk.row_factory
-        kept = "what it had recorded is kept"
+        kept = _("what it had recorded is kept")
         try:
             disk.backup(memory)
         except sqlite3.Error:
@@ -125,13 +128,13 @@ class FallbackConnection:
                                      check_same_thread=False)
             memory.row_factory = disk.row_factory
             self._fresh(memory)
-            kept = "it started afresh"
+            kept = _("it started afresh")
         with suppress(sqlite3.Error):
             disk.close()
-        self.problem = (f"telebot cannot write its database {self._where} ({why}). It keeps "
-                        f"working from memory ({kept}): alerts still go out, but what it "
-                        "records now is lost when it restarts. Free the disk, or move "
-                        "TELEBOT_STATE_DIR, and restart telebot.")
+        self.problem = _("telebot cannot write its database {file} ({why}). It keeps working "
+                         "from memory ({kept}): alerts still go out, but what it records now "
+                         "is lost when it restarts. Free the disk, or move TELEBOT_STATE_DIR, "
+                         "and restart telebot.").format(file=self._where, why=why, kept=kept)
         log.warning("%s", self.problem)
         self._conn = memory
 

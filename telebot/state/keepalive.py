@@ -78,6 +78,13 @@ class KeepaliveStore:
             c.execute("UPDATE keepalive SET due_at=?, alert_id=?, note=? WHERE pid=? AND "
                       "start_ticks=?", (due_at, alert_id, note, pid, start_ticks))
 
+    def point_at(self, pid: int, start_ticks: int, alert_id: int) -> None:
+        """The message that announced the planned restart, when it is not the task's own end
+        alert (after a reboot: the one message of every task that ended with the machine)."""
+        with self.db.transaction() as c:
+            c.execute("UPDATE keepalive SET alert_id=? WHERE pid=? AND start_ticks=?",
+                      (alert_id, pid, start_ticks))
+
     def give_up(self, pid: int, start_ticks: int, action: str, note: str) -> None:
         with self.db.transaction() as c:
             self._ensure(c, pid, start_ticks, action)

@@ -13,9 +13,55 @@ _ITEM_COLUMNS = ("id, dedup_key, chat_id, kind, text, created_at, not_before, at
                  "message_id, markup")
 
 
-class OutboxStore:
+class OutboxReads:
+    """What the outbox holds: its reads, one statement each (the writes: `OutboxStore`)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    def item(self, item_id: int) -> OutboxItem | None:
+        row = self.db.conn.execute(f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE id=?",
+                                   (item_id,)).fetchone()
+        return None if row is None else OutboxItem(**dict(row))
+
+    def latest_text(self, item_id: int) -> str | None:
+        """What the message of `item_id` says now, or will once its edits are sent: the
+        newest of its edits, else its own text (a message several writers edit in turn)."""
+        row = self.db.conn.execute("SELECT text FROM outbox WHERE (id=? OR edits=?) AND "
+                                   "dropped=0 ORDER BY id DESC LIMIT 1",
+                                   (item_id, item_id)).fetchone()
+        return None if row is None else str(row[0])
+
+    def by_key(self, dedup_key: str) -> OutboxItem | None:
+        row = self.db.conn.execute(f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE dedup_key=?",
+                                   (dedup_key,)).fetchone()
+        return None if row is None else OutboxItem(**dict(row))
+
+    def pending(self, now: float | None = None) -> list[OutboxItem]:
+        now = time.time() if now is None else now
+        rows = self.db.conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE sent_at IS NULL AND dropped=0 AND "
+            "not_before<=? ORDER BY id", (now,)).fetchall()
+        return [OutboxItem(**dict(r)) for r in rows]
+
+    def next_not_before(self) -> float | None:
+        row = self.db.conn.execute("SELECT MIN(not_before) FROM outbox WHERE sent_at IS NULL "
+                                   "AND dropped=0").fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def unsent(self) -> tuple[int, float | None]:
+        """How many alerts wait to be sent (held by a mute too), and the oldest one's time."""
+        row = self.db.conn.execute("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE sent_at "
+                                   "IS NULL AND dropped=0").fetchone()
+        return int(row[0]), row[1]
+
+    def sent(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.conn.execute(
+            "SELECT * FROM outbox WHERE sent_at IS NOT NULL ORDER BY id")]
+
+
+class OutboxStore(OutboxReads):
+    """The outbox's writes, each one transaction."""
 
     def enqueue(self, dedup_key: str, chat_id: str, kind: str, text: str,
                 not_before: float = 0.0, *, edits: int | None = None,
@@ -36,28 +82,6 @@ class OutboxStore:
             cur = c.execute("UPDATE outbox SET text=? WHERE id=? AND sent_at IS NULL AND "
                             "dropped=0", (text, item_id))
         return cur.rowcount == 1
-
-    def item(self, item_id: int) -> OutboxItem | None:
-        row = self.db.conn.execute(f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE id=?",
-                                   (item_id,)).fetchone()
-        return None if row is None else OutboxItem(**dict(row))
-
-    def by_key(self, dedup_key: str) -> OutboxItem | None:
-        row = self.db.conn.execute(f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE dedup_key=?",
-                                   (dedup_key,)).fetchone()
-        return None if row is None else OutboxItem(**dict(row))
-
-    def pending(self, now: float | None = None) -> list[OutboxItem]:
-        now = time.time() if now is None else now
-        rows = self.db.conn.execute(
-            f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE sent_at IS NULL AND dropped=0 AND "
-            "not_before<=? ORDER BY id", (now,)).fetchall()
-        return [OutboxItem(**dict(r)) for r in rows]
-
-    def next_not_before(self) -> float | None:
-        row = self.db.conn.execute("SELECT MIN(not_before) FROM outbox WHERE sent_at IS NULL "
-                                   "AND dropped=0").fetchone()
-        return None if row[0] is None else float(row[0])
 
     def supersede_edits(self, edits: int, newer_than: int) -> None:
         """Older pending edits of one message are moot once a newer text is there."""
@@ -95,12 +119,6 @@ class OutboxStore:
             c.execute("UPDATE outbox SET attempts=attempts+1, last_error=?, dropped=? WHERE id=?",
                       (error[:500], 1 if drop else 0, item_id))
 
-    def unsent(self) -> tuple[int, float | None]:
-        """How many alerts wait to be sent (held by a mute too), and the oldest one's time."""
-        row = self.db.conn.execute("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE sent_at "
-                                   "IS NULL AND dropped=0").fetchone()
-        return int(row[0]), row[1]
-
     def drop_pending_before(self, created_before: float, error: str) -> int:
         """Give up on unsent alerts created before this time; how many."""
         with self.db.transaction() as c:
@@ -112,10 +130,6 @@ class OutboxStore:
         """Unmuted: alerts held back until the mute's end may go now."""
         with self.db.transaction() as c:
             c.execute("UPDATE outbox SET not_before=0 WHERE sent_at IS NULL AND dropped=0")
-
-    def sent(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.conn.execute(
-            "SELECT * FROM outbox WHERE sent_at IS NOT NULL ORDER BY id")]
 
     def prune(self, older_than: float) -> None:
         """Forget alerts sent (or dropped) before this."""

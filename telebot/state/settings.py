@@ -95,6 +95,16 @@ class SettingsStore:
     def set_boot_id(self, boot: str) -> None:
         self._put("boot_id", boot)
 
+    def reboot_ended(self) -> tuple[str, list[tuple[int, int]]] | None:
+        """The last reboot's tasks that 🔁 Run all again replays: (its tag, [(pid, ticks)])."""
+        value = self._get("reboot_ended")
+        if not isinstance(value, dict):
+            return None
+        return str(value["tag"]), [(int(p), int(t)) for p, t in value["tasks"]]
+
+    def set_reboot_ended(self, tag: str, tasks: list[tuple[int, int]]) -> None:
+        self._put("reboot_ended", {"tag": tag, "tasks": [list(t) for t in tasks]})
+
     def owner_language(self) -> str | None:
         """The owner's Telegram `language_code`, as last seen (for TELEBOT_LANG unset)."""
         value = self._get("owner_language")

@@ -93,7 +93,8 @@ def figure(f: Facts) -> str:
     p = f.progress
     if p is not None:
         if p.current is not None:
-            return _("run {current} of {total} ({done} done)").format(
+            return ngettext("run {current} of {total} ({done} done)",
+                            "run {current} of {total} ({done} done)", p.done).format(
                 current=number(min(p.current, p.total)), total=number(p.total),
                 done=number(p.done))
         unit = _unit(p.total, p.unit)
