@@ -32,6 +32,10 @@ import select
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ptyprocess import PtyProcess
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +116,19 @@ class InputQueue:
         """The terminal is closing: nothing more is written."""
         self._stop_writing()
         self.data.clear()
+
+
+async def end_menu(proc: PtyProcess) -> None:
+    """SIGTERM to the menu's pid (never its group), SIGKILL after a grace time."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not proc.isalive():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, sig)
+        for _ in range(int(STOP_GRACE / 0.05)):
+            if not proc.isalive():
+                break
+            await asyncio.sleep(0.05)
 
 
 class Terminal:
@@ -242,15 +259,7 @@ class Terminal:
         self._stop_reading()
         if self._poll is not None:
             self._poll.cancel()
-        for sig, wait in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, STOP_GRACE)):
-            if not self.proc.isalive():
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
-            for _ in range(int(wait / 0.05)):
-                if not self.proc.isalive():
-                    break
-                await asyncio.sleep(0.05)
+        await end_menu(self.proc)
         if self._pidfd is not None:
             self._menu_exited()
         with contextlib.suppress(OSError):
