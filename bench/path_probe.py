@@ -70,8 +70,8 @@ def install() -> None:
     around(alert_out, "on_process_exited", "handler", lambda a, v, update: handling(update.pid))
     around(Alerter, "read_log", "read_log", lambda self: HANDLING[0])
     around(Runtime, "ended_view", "ended_view", lambda self, pid, started, at: pid)
-    around(Alerter, "_write_end", "write_end", lambda self, row, *a: row.pid)
-    around(Alerter, "_end", "end", lambda self, row, *a, **k: row.pid)
+    around(Alerter, "_write_end", "write_end", lambda self, event, *a: event.pid)
+    around(Alerter, "_end", "end", lambda self, event, *a, **k: event.pid)
     around(BotOut, "send", "send", _send_pid)
 
 

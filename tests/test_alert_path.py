@@ -144,9 +144,8 @@ OPENS = {
     # how it ended: a zombie's wait status (its /proc stat field 52), or, once reaped, the
     # pidfd's PIDFD_INFO_EXIT (an ioctl, no file)
     "open /proc/<pid>/stat": 1,
-    # ikabot's last words for that pid (the cause of a failure): the new tail, read once by
-    # the handler, and once more right before the end is classified (usually nothing new)
-    "open <ikabot's log>": 2,
+    # ikabot's last words for that pid (the cause of a failure): the new tail, read once
+    "open <ikabot's log>": 1,
     # ikabot's data after the end (issue 18, one truth: what ikabot wrote after the last
     # scan); unchanged files cost a stat each, the directory's lock and listing an open each
     "open <ikabot's data>/session.lock": 1,
@@ -154,7 +153,8 @@ OPENS = {
 }
 
 SQL = {
-    "SELECT * FROM tracked WHERE pid=? AND start_ticks=?": 1,  # the dead task's row
+    # the dead task's row, read in the end's own step (its `started` was known before)
+    "SELECT * FROM tracked WHERE pid=? AND start_ticks=?": 1,
     "SELECT * FROM stop_requests WHERE pid=? AND start_ticks=?": 1,  # stopped, or killed?
     "BEGIN": 1,
     "UPDATE tracked SET ended_at=?, end_kind=?, exit_status=?, signal=?, cause=? "
@@ -174,10 +174,10 @@ SQL = {
 }
 
 HOPS = {
-    "worker IkabotLog.poll": 1,  # the log's tail, off the loop
-    "writer TrackingStore.tracked_one": 1,
-    "worker Runtime._snapshot": 1,  # ikabot's data after the end
-    "writer Alerter._write_end": 1,  # classify, end, alert: one transaction
+    # ikabot's files, off the loop, side by side: the log's tail, and its data after the end
+    "worker IkabotLog.poll": 1,
+    "worker Runtime._snapshot": 1,
+    "writer Alerter._write_end": 1,  # the row, classify, end, alert: one step, one commit
     "writer OutboxReads.pending": 1,
 }
 

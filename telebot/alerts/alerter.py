@@ -169,7 +169,8 @@ class Alerter:
                 told_end(self.on_ended, row, ending, now, True)
             self.deliverer.wake()
         for row in [] if self.tracker.rebooted else rows:
-            await self._end(row, None, now, offline=True, last=gone.get(row.pid))
+            await self._end(ProcessExited(row.pid, row.start_ticks, now), row,
+                            gone.get(row.pid), offline=True)
         await self.state.run(self.storms.close)  # what ended meanwhile is a message of its own
         if await self.tracker.observe(tasks, now):
             self.deliverer.wake()
@@ -177,33 +178,33 @@ class Alerter:
     # ---- ends
 
     async def on_exit(self, event: ProcessExited, last: Task | None = None,
-                      row: Tracked | None = None) -> None:
-        """`last`: ikabot's entry after the end, if any; `row`: the tracked row, if read."""
-        tracking = self.state.tracking
-        row = row or await self.state.run(tracking.tracked_one, event.pid, event.start_ticks)
-        if row is None or row.ended_at is not None:
-            return
-        if self.ikabot_log is not None:
-            self.ikabot_log.poll()  # what is left since `read_log`: usually nothing
-        await self._end(row, event.exit, event.at, last=last)
+                      row: Tracked | None = None, *, log_read: bool = False) -> None:
+        """`last`: ikabot's entry after the end, if any; `row`: the tracked row, if read (else
+        the end's own step on the writer thread reads it); `log_read`: the log's new tail was
+        read just now (`on_process_exited`), else it is read here."""
+        if self.ikabot_log is not None and not log_read:
+            self.ikabot_log.poll()
+        await self._end(event, row, last)
 
-    async def _end(self, row: Tracked, exit: ExitInfo | None, at: float, *,
-                   offline: bool = False, last: Task | None = None) -> None:
-        cause = None
-        if self.ikabot_log is not None:
-            cause = self.ikabot_log.error_cause(row.pid, since=row.started)
-        ending, alerted = await self.state.run(self._write_end, row, exit, cause, at, offline,
-                                               last)
+    async def _end(self, event: ProcessExited, row: Tracked | None, last: Task | None,
+                   offline: bool = False) -> None:
+        row, ending, alerted = await self.state.run(self._write_end, event, row, last, offline)
         if alerted:
             self.deliverer.wake()
-        if ending is not None:
-            told_end(self.on_ended, row, ending, at, offline)
+        if row is not None and ending is not None:
+            told_end(self.on_ended, row, ending, event.at, offline)
 
-    def _write_end(self, row: Tracked, exit: ExitInfo | None, cause: str | None, at: float,
-                   offline: bool, last: Task | None) -> tuple[Ending | None, bool]:
-        """On the writer thread: mark the task ended and write its alert, in one transaction
-        (a crash right after leaves both or neither: no alert is ever lost or doubled). How
-        it ended (None if it was recorded before), and whether an alert was written."""
+    def _write_end(self, event: ProcessExited, row: Tracked | None, last: Task | None,
+                   offline: bool) -> tuple[Tracked | None, Ending | None, bool]:
+        """On the writer thread, one step: the dead task's row (unless given) and ikabot's
+        cause, then its end and its alert in one transaction (a crash right after leaves both
+        or neither: no alert is ever lost or doubled). The row, how it ended (None if it was
+        recorded before), and whether an alert was written."""
+        row = row or self.state.tracking.tracked_one(event.pid, event.start_ticks)
+        if row is None or row.ended_at is not None:
+            return None, None, False
+        log, exit, at = self.ikabot_log, event.exit, event.at
+        cause = log.error_cause(row.pid, since=row.started) if log is not None else None
         state = self.state
         changed = self.tracker.last_words(row, last, at) if last is not None else None
         ending = classify(row, exit, cause,
@@ -214,11 +215,11 @@ class Alerter:
             if not state.tracking.end(row.pid, row.start_ticks, ending.how, at,
                                       exit_status=ending.exit_status, signal=ending.signal,
                                       cause=ending.cause):
-                return None, False
+                return row, None, False
             note = self.end_note(row, ending.how) if self.end_note else None
             e = Ended(row, ending, at, offline=offline, note=note or "")
             if not state.settings.alert_kinds().get(toggle_of(ending.how), True):
-                return ending, False
+                return row, ending, False
             key = f"end:{row.pid}:{row.start_ticks}"
             markup = self.markup_for(key) if self.markup_for is not None else None
             mute = state.settings.mute_until()
@@ -227,7 +228,7 @@ class Alerter:
                                      not_before=mute, markup=markup)
             else:
                 self.storms.place(e, ending.how, key, markup)
-        return ending, True
+        return row, ending, True
 
     async def notice(self, dedup_key: str, text: str) -> None:
         """A message about telebot's own situation, through the durable outbox like alerts."""
@@ -257,15 +258,19 @@ EndedView = Callable[[int, float, float], Awaitable[Task | None]]
 async def on_process_exited(alerter: Alerter, ended_view: EndedView,
                             update: ProcessExited) -> None:
     """A death as the dispatcher hands it over (`telebot.bot.alert_out.attach`)."""
-    await alerter.read_log()  # the dead task's last words, read off the event loop
-    # what ikabot wrote after the last scan (the run it was in when it was killed) is what the
-    # alert states, as /status will: its entry, read once the process is gone
-    state = alerter.state
-    row = await state.run(state.tracking.tracked_one, update.pid, update.start_ticks)
-    last = None
-    if row is not None and row.ended_at is None:
-        last = await ended_view(row.pid, row.started, update.at)
-    await alerter.on_exit(update, last, row)
+    started = alerter.tracker.started_of(update.pid, update.start_ticks)  # known before
+    if started is None:  # not seen by a scan of this run: its row tells
+        state = alerter.state
+        row = await state.run(state.tracking.tracked_one, update.pid, update.start_ticks)
+        if row is None or row.ended_at is not None:
+            return
+        started = row.started
+    # the dead task's last words in ikabot's log, and what ikabot wrote after the last scan
+    # (the run it was in when it was killed: what the alert states, as /status will), read
+    # side by side off the event loop
+    _, last = await asyncio.gather(alerter.read_log(),
+                                   ended_view(update.pid, started, update.at))
+    await alerter.on_exit(update, last, log_read=True)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded
     await asyncio.sleep(0)

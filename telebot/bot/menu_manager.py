@@ -40,21 +40,12 @@ BUSY = N_("A /menu session is open already (its screen is above); /cancel ends i
 STARTED_WAIT = 30.0  # seconds after the last replayed answer for the new task to start
 
 
-class MenuManager:
-    """At most one /menu session: opens it, routes its screen to one message, records the
-    tasks it starts and replays recorded answers (🔁 Run again)."""
+class RecordedAnswers:
+    """The answers recorded for 🔁 Run again and ♻️, read from telebot's state (through its
+    writer thread)."""
 
-    def __init__(self, rt: Runtime, bot: Bot) -> None:
+    def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.bot = bot
-        self.session: MenuSession | None = None
-        self.screen: ScreenMessage | None = None  # the session's own message
-        self._lock = asyncio.Lock()
-        self._replays: set[asyncio.Task[None]] = set()
-        self._watchers: set[asyncio.Task[None]] = set()  # each session's end, seen through
-        self.unattended: set[str] = set()  # sessions of keep-alive: no screen unless shown
-
-    # ---- recorded answers (telebot's state, through its writer thread)
 
     async def recording(self, pid: int, ticks: int) -> Recording | None:
         return from_row(await self.rt.state.run(self.rt.state.recordings.get, pid, ticks))
@@ -73,6 +64,21 @@ class MenuManager:
                                           task.started)
             ticks = row.start_ticks if row is not None else None
         return await self.recording(task.pid, ticks) if ticks is not None else None
+
+
+class MenuManager(RecordedAnswers):
+    """At most one /menu session: opens it, routes its screen to one message, records the
+    tasks it starts and replays recorded answers (🔁 Run again)."""
+
+    def __init__(self, rt: Runtime, bot: Bot) -> None:
+        super().__init__(rt)
+        self.bot = bot
+        self.session: MenuSession | None = None
+        self.screen: ScreenMessage | None = None  # the session's own message
+        self._lock = asyncio.Lock()
+        self._replays: set[asyncio.Task[None]] = set()
+        self._watchers: set[asyncio.Task[None]] = set()  # each session's end, seen through
+        self.unattended: set[str] = set()  # sessions of keep-alive: no screen unless shown
 
     def open_session(self) -> MenuSession | None:
         s = self.session

@@ -37,6 +37,10 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ptyprocess import PtyProcess
 
 from telebot.menu.bounded import OutputFilter
 
@@ -165,6 +169,19 @@ class PacedReader:
             self._resume = None
         with contextlib.suppress(ValueError, OSError):
             asyncio.get_running_loop().remove_reader(self.fd)
+
+
+async def end_menu(proc: PtyProcess) -> None:
+    """SIGTERM to the menu's pid (never its group), SIGKILL after a grace time."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not proc.isalive():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, sig)
+        for _ in range(int(STOP_GRACE / 0.05)):
+            if not proc.isalive():
+                break
+            await asyncio.sleep(0.05)
 
 
 class Terminal:
@@ -299,15 +316,7 @@ class Terminal:
         self._stop_reading()
         if self._poll is not None:
             self._poll.cancel()
-        for sig, wait in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, STOP_GRACE)):
-            if not self.proc.isalive():
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
-            for _ in range(int(wait / 0.05)):
-                if not self.proc.isalive():
-                    break
-                await asyncio.sleep(0.05)
+        await end_menu(self.proc)
         if self._pidfd is not None:
             self._menu_exited()
         with contextlib.suppress(OSError):
