@@ -48,6 +48,23 @@ async def test_one_chat_in_order_other_chats_and_events_meanwhile():
     assert proc._lanes == {}  # lanes of chats with nothing queued are gone
 
 
+async def test_a_chat_with_a_thousand_updates_queued_holds_one_slot():
+    """1,000 presses queued in the owner's chat (more than the processor's slots, 256): a
+    process event and another chat still go at once, not after the queue (issue 23)."""
+    proc = PerChatUpdateProcessor()
+    steps = Steps()
+    queued = [asyncio.create_task(proc.process_update(update(i, 42), steps.slow(f"press {i}")))
+              for i in range(1000)]
+    await asyncio.sleep(0)  # every one of them has asked for its turn
+    event = asyncio.create_task(proc.process_update(object(), steps.quick("process exited")))
+    other = asyncio.create_task(proc.process_update(update(2000, 7), steps.quick("stranger")))
+    await asyncio.wait_for(asyncio.gather(event, other), 5)
+    assert steps.done == ["process exited", "stranger"]
+    steps.release.set()
+    await asyncio.wait_for(asyncio.gather(*queued), 10)
+    assert steps.done[2:] == [f"press {i}" for i in range(1000)]  # in order
+
+
 def group_update(update_id: int, chat_id: int, user_id: int) -> Update:
     chat = Chat(chat_id, "supergroup")
     return Update(update_id, message=Message(update_id, None, chat,  # type: ignore[arg-type]

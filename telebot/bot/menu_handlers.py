@@ -26,12 +26,13 @@ from telebot.bot import fallbacks
 from telebot.bot.callbacks import Kind, make, pressed
 from telebot.bot.context import BotContext
 from telebot.bot.menu_manager import BUSY, OFF, MenuManager
+from telebot.bot.menu_screen import key_of
 from telebot.bot.permissions import for_actors, in_bots_chat, user_may_act
 from telebot.bot.replies import reply
 from telebot.bot.runtime import Runtime
 from telebot.i18n import N_, _, ngettext, number
 from telebot.menu.recorded import Recording, StepKind, from_row
-from telebot.menu.session import NOT_READING
+from telebot.menu.session import ANSWERED, NOT_READING, press_refusal
 from telebot.processes import liveness
 from telebot.state import AgainButton
 from telebot.tasks import twin_guard
@@ -177,26 +178,24 @@ async def on_menu_key(update: Update, context: BotContext) -> None:
     """A key under the menu's screen: a choice, ⏎ or ✖ (the codec allows only these)."""
     query, button = pressed(update)
     mgr = context.menu
-    token, key = button.pair
+    first, key = button.pair
+    token, screen = key_of(first)
     session = mgr.open_session()
-    if session is None or session.token != token:
+    if session is None or session.token != token or screen < 0:
         await query.answer(_(GONE), show_alert=True)
         return
     if key == "x":
         await query.answer(_("Ending the session"))
         await mgr.close(N_("ended from Telegram"))
-    elif key == "e":
-        typed = session.answer("", StepKind.ENTER)
-        await query.answer("⏎" if typed.typed else _(NOT_READING), show_alert=not typed.typed)
-    elif key.isdigit() and int(key) not in {c.number for c in session.view().question.choices}:
-        await query.answer(_("({key}) is not on the screen any more.").format(key=key),
-                           show_alert=True)
-    elif key.isdigit():
-        typed = session.answer(key, StepKind.CHOICE)
-        await query.answer(f"({key})" if typed.typed else _(NOT_READING),
-                           show_alert=not typed.typed)
-    else:
-        await query.answer()
+        return
+    refusal = press_refusal(session, screen, key)
+    if refusal is not None:  # another screen, or answered already: nothing typed
+        await query.answer(_(refusal).format(key=key), show_alert=refusal != ANSWERED)
+        return
+    kind = StepKind.ENTER if key == "e" else StepKind.CHOICE
+    typed = session.answer("" if key == "e" else key, kind)
+    shown = "⏎" if key == "e" else f"({key})"
+    await query.answer(shown if typed.typed else _(NOT_READING), show_alert=not typed.typed)
 
 
 async def _pressed_recording(update: Update, context: BotContext

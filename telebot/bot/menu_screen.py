@@ -25,22 +25,32 @@ ROW = 3  # choice buttons a row
 ATTEMPTS = 3
 
 
-def key_data(token: str, key: str | int) -> str:
-    """A key of session `token`: a choice's number, `e` (⏎) or `x` (✖)."""
-    return make(Kind.MENU_KEY, f"{token}.{key}")
+def key_data(token: str, screen: int, key: str | int) -> str:
+    """A key of session `token` under its screen number `screen` (`session.Screens`): a
+    choice's number, `e` (⏎) or `x` (✖)."""
+    return make(Kind.MENU_KEY, f"{token}-{screen}.{key}")
+
+
+def key_of(first: str) -> tuple[str, int]:
+    """(session token, screen number) of a key's first half; -1: no number (an older
+    telebot's key)."""
+    token, _, screen = first.partition("-")
+    return token, int(screen) if screen.isascii() and screen.isdigit() else -1
 
 
 def markup(token: str, view: View) -> InlineKeyboardMarkup | None:
     if view.ended:
         return None
     buttons = [InlineKeyboardButton(f"({c.number}) {render.clip(c.text, 24)}",
-                                    callback_data=key_data(token, c.number))
+                                    callback_data=key_data(token, view.screen, c.number))
                for c in view.question.choices]
     rows = [buttons[i:i + ROW] for i in range(0, len(buttons), ROW)]
     last = []
     if view.echo_off:
-        last.append(InlineKeyboardButton(_("⏎ Enter"), callback_data=key_data(token, "e")))
-    last.append(InlineKeyboardButton(_("✖ End session"), callback_data=key_data(token, "x")))
+        last.append(InlineKeyboardButton(_("⏎ Enter"),
+                                         callback_data=key_data(token, view.screen, "e")))
+    last.append(InlineKeyboardButton(_("✖ End session"),
+                                     callback_data=key_data(token, view.screen, "x")))
     rows.append(last)
     return InlineKeyboardMarkup(rows)
 

@@ -25,7 +25,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-MAX_CONCURRENT = 256
+MAX_CONCURRENT = 256  # updates handled at once (each in its lane's turn)
+UNLIMITED = 2 ** 31 - 1  # python-telegram-bot's own count of updates in flight: no limit
 
 
 def _lane(update: object) -> object:
@@ -76,8 +77,15 @@ class MemberLimit:
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT) -> None:
-        super().__init__(max_concurrent_updates)
+    """Each lane in order, the lanes side by side, at most `max_concurrent` updates handled
+    at once. Its lane's turn comes first, then one of those slots (python-telegram-bot's own
+    limit, taken before `do_process_update`, is set out of reach): an update waiting for its
+    lane holds no slot, so a chat with a thousand button presses queued holds one slot, not
+    all of them, and a death alert (a lane of its own) never waits behind them."""
+
+    def __init__(self, max_concurrent: int = MAX_CONCURRENT) -> None:
+        super().__init__(UNLIMITED)
+        self._slots = asyncio.BoundedSemaphore(max_concurrent)
         # a lane lives only while it has updates queued: strangers' chats do not pile up here
         self._lanes: dict[object, tuple[asyncio.Lock, list[int]]] = {}
 
@@ -86,7 +94,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         lock, users = self._lanes.setdefault(key, (asyncio.Lock(), [0]))
         users[0] += 1
         try:
-            async with lock:
+            async with lock, self._slots:
                 await coroutine
         finally:
             users[0] -= 1

@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telebot.i18n import N_
 from telebot.logsafe import looks_secret
@@ -80,6 +80,7 @@ class View:
     question: Question
     echo_off: bool
     ended: bool = False
+    screen: int = 0  # which distinct screen of the session this is (`Screens`)
 
 
 def step_of(q: Question, text: str, kind: StepKind, echo_off: bool) -> Step | None:
@@ -93,6 +94,43 @@ def step_of(q: Question, text: str, kind: StepKind, echo_off: bool) -> Step | No
     if kind is StepKind.ENTER or q.prompt.endswith("[Enter]"):
         # ikabot's enter(): whatever was typed is thrown away, so it is kept as ⏎ alone
         return Step(q, "", StepKind.ENTER)
+    return None
+
+
+SCREEN_CHANGED = N_("The screen has changed since: press on the new one.")
+ANSWERED = N_("Answered already: wait for the next screen.")
+NOT_ON_SCREEN = N_("({key}) is not on the screen any more.")
+
+
+class Screens:
+    """Numbers the distinct screens of a session (a `View` that differs from the one before
+    is the next number), and remembers when an answer was last typed: a button acts only on
+    the screen it was pressed under, once (`press_refusal`). A double tap, a press of an
+    older message, or a thousand of either type one answer."""
+
+    def __init__(self) -> None:
+        self.number = 0
+        self.answered_at = -1  # the session's generation when an answer was last typed
+        self._last: View | None = None
+
+    def numbered(self, view: View) -> View:
+        if view != self._last:
+            self.number, self._last = self.number + 1, view
+        return replace(view, screen=self.number)
+
+
+def press_refusal(session: MenuSession, screen: int, key: str) -> str | None:
+    """Why a press of `key` (a choice's number, or `e` for ⏎) under screen `screen` must
+    not be typed, in English (the glue translates it), or None: the terminal shows another
+    screen now; an answer was typed since the screen last settled (its answer is on its way);
+    ⏎ while echo is on (its button is shown only while echo is off); a choice not offered."""
+    view = session.view()
+    if screen != view.screen or (key == "e" and not view.echo_off):
+        return SCREEN_CHANGED
+    if session.screens.answered_at >= session.generation:
+        return ANSWERED
+    if key != "e" and int(key) not in {c.number for c in view.question.choices}:
+        return NOT_ON_SCREEN
     return None
 
 
@@ -121,17 +159,16 @@ class MenuSession:
         self.steps: list[Step] = []  # the answers typed, as recorded
         self.started: list[Started] = []  # the tasks it started
         self.again_of: tuple[int, int] | None = None  # a replay: the task run again
-        self.end_reason = ""
+        self.end_reason, self.pid = "", 0  # why it ended; the menu's pid, once started
         self.terminal: Terminal | None = None
-        self.pid = 0  # the menu's, once started
-        self.generation = 0  # how many times the screen settled (output, then QUIET s of none)
+        self.generation = self._shown_generation = 0  # times it settled; the last shown
+        self.screens = Screens()
         self.spotter = Spotter(read_tasks)
         self.ended = asyncio.Event()
         self._changed, self._settled = asyncio.Event(), asyncio.Event()
         self._last_output = self._last_publish = 0.0
         self._last_input = time.monotonic()
         self._published: View | None = None
-        self._shown_generation = 0
         self._runner: asyncio.Task[None] | None = None
 
     def start(self, size: tuple[int, int] | None = None, tee: Tee | None = None) -> None:
@@ -151,8 +188,8 @@ class MenuSession:
     def view(self) -> View:
         t = started_terminal(self)
         lines = t.lines()
-        return View(text_for_chat(lines), question(lines, t.cursor_row()), not t.echo(),
-                    ended=self.ended.is_set())
+        return self.screens.numbered(View(text_for_chat(lines), question(
+            lines, t.cursor_row()), not t.echo(), ended=self.ended.is_set()))
 
     async def _run(self) -> None:
         """Settle after each burst of output (a task seen, the replay told), and publish the
@@ -186,8 +223,8 @@ class MenuSession:
                     view = self.view()
                     if view != self._published:
                         self._published = view
-                        self._last_publish = time.monotonic()
-                        await self.publish(view)
+                        await self.publish(view)  # (it may wait out a 429)
+                        self._last_publish = time.monotonic()  # counted from its end
         except Exception:
             log.exception("menu session %s failed", self.token)
             self.end_reason = self.end_reason or N_("telebot's side of the session failed")
@@ -221,6 +258,7 @@ class MenuSession:
     def record(self, q: Question, text: str, kind: StepKind, echo_off: bool) -> None:
         """Keep an answer typed (here, or at the console: `console`), as `step_of` says."""
         self._last_input = time.monotonic()
+        self.screens.answered_at = self.generation
         if (step := step_of(q, text, kind, echo_off)) is not None:
             self.steps.append(step)
 

@@ -18,7 +18,11 @@ Nothing here blocks the event loop: the terminal's master is non-blocking, and w
 goes into a bounded queue (`INPUT_LIMIT`) that a writer callback drains as the menu reads. A
 menu that reads nothing (busy, hung) fills the terminal's own input buffer (about 4 KiB), then
 the queue; an answer that would not fit is refused (`type_line` returns False, and the chat
-is told), never dropped silently and never waited for.
+is told), never dropped silently and never waited for. Nor does what the menu prints: it is
+read `READ_CHUNK` bytes at a time, at most `READ_BUDGET` a second (`PacedReader`; a menu that
+prints more waits on its full terminal), and bounded before pyte (`menu.bounded`), whose
+screen has a fixed size: a menu that prints without end costs telebot a bounded share of one
+core and no memory beyond the screen.
 """
 
 from __future__ import annotations
@@ -30,14 +34,24 @@ import logging
 import os
 import select
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ptyprocess import PtyProcess
+
+from telebot.menu.bounded import OutputFilter
 
 log = logging.getLogger(__name__)
 
 COLUMNS, ROWS = 80, 50
 STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL to the menu
 INPUT_LIMIT = 16 * 1024  # bytes typed but not yet taken by the terminal
+READ_CHUNK = 16 * 1024  # bytes read at a time: pyte takes ~30 ms of the loop for them
+READ_BUDGET = 256 * 1024  # bytes of output read a second (`PacedReader`)
+DRAIN_MAX = 256 * 1024  # bytes read after the menu exited (its tasks may print on)
 
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -114,6 +128,62 @@ class InputQueue:
         self.data.clear()
 
 
+class PacedReader:
+    """The terminal's reader on the event loop, at most `per_second` bytes of output a second:
+    pyte takes about 0.1 s of the loop for 64 KiB, so a menu printing megabytes a second
+    would otherwise hold a core (and the alerts' loop) for as long as it prints. Over the
+    budget, reading stops until the second is over (the menu waits on its full terminal, as
+    on a slow one). ikabot's screens are a few KiB."""
+
+    def __init__(self, fd: int, readable: Callable[[], None],
+                 per_second: int = READ_BUDGET) -> None:
+        self.fd, self.readable, self.per_second = fd, readable, per_second
+        self._window, self._spent = float("-inf"), 0
+        self._resume: asyncio.TimerHandle | None = None
+        self.stopped = False
+        asyncio.get_running_loop().add_reader(fd, readable)
+
+    def spend(self, size: int, now: float | None = None) -> float:
+        """`size` bytes were read: the pause before the next read (0: none), taken here."""
+        now = time.monotonic() if now is None else now
+        if now - self._window >= 1.0:
+            self._window, self._spent = now, 0
+        self._spent += size
+        pause = 0.0 if self._spent < self.per_second else max(0.0, self._window + 1.0 - now)
+        if pause > 0 and not self.stopped:
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(ValueError, OSError):
+                loop.remove_reader(self.fd)
+            self._resume = loop.call_later(pause, self._read_again)
+        return pause
+
+    def _read_again(self) -> None:
+        self._resume = None
+        if not self.stopped:
+            asyncio.get_running_loop().add_reader(self.fd, self.readable)
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self._resume is not None:
+            self._resume.cancel()
+            self._resume = None
+        with contextlib.suppress(ValueError, OSError):
+            asyncio.get_running_loop().remove_reader(self.fd)
+
+
+async def end_menu(proc: PtyProcess) -> None:
+    """SIGTERM to the menu's pid (never its group), SIGKILL after a grace time."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not proc.isalive():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, sig)
+        for _ in range(int(STOP_GRACE / 0.05)):
+            if not proc.isalive():
+                break
+            await asyncio.sleep(0.05)
+
+
 class Terminal:
     """One running menu process and what its screen shows now."""
 
@@ -131,7 +201,8 @@ class Terminal:
         from ptyprocess import PtyProcess
 
         self.screen = pyte.Screen(COLUMNS, ROWS)
-        self._stream = pyte.ByteStream(self.screen)
+        self._stream = pyte.Stream(self.screen)
+        self._bounded = OutputFilter()  # what pyte would keep without bound, bounded
         self._on_output = on_output
         self._tee = tee
         self.proc = PtyProcess.spawn(argv, env=env, cwd=str(cwd) if cwd else None,
@@ -144,7 +215,7 @@ class Terminal:
         os.set_blocking(self.proc.fd, False)  # a full input buffer must never stop the loop
         self._typed = InputQueue(self.proc.fd)
         loop = asyncio.get_running_loop()
-        loop.add_reader(self.proc.fd, self._readable)
+        self._reader = PacedReader(self.proc.fd, self._readable)
         # the terminal stays open after the menu exits (its tasks hold it): its end is known
         # from the process, through a pidfd (or a look twice a second without one)
         self._pidfd: int | None = None
@@ -166,11 +237,13 @@ class Terminal:
                 asyncio.get_running_loop().remove_reader(self._pidfd)
             os.close(self._pidfd)
             self._pidfd = None
-        with contextlib.suppress(OSError):  # what it printed last
-            while select.select([self.proc.fd], [], [], 0)[0]:
-                data = os.read(self.proc.fd, 65536)
+        with contextlib.suppress(OSError):  # what it printed last (its tasks may print on:
+            left = DRAIN_MAX                 # a bounded look, never a loop that waits for
+            while left > 0 and select.select([self.proc.fd], [], [], 0)[0]:  # them to stop)
+                data = os.read(self.proc.fd, min(READ_CHUNK, left))
                 if not data:
                     break
+                left -= len(data)
                 self._feed(data)
         self._stop_reading()
         self.eof.set()
@@ -179,7 +252,7 @@ class Terminal:
 
     def _readable(self) -> None:
         try:
-            data = os.read(self.proc.fd, 65536)
+            data = os.read(self.proc.fd, READ_CHUNK)
         except BlockingIOError:
             return  # woken, and another read took it
         except OSError:  # EIO: the menu and everything holding the terminal are gone
@@ -189,17 +262,18 @@ class Terminal:
             self.eof.set()
         else:
             self._feed(data)
+            self._reader.spend(len(data))
         if self._on_output is not None:
             self._on_output()
 
     def _feed(self, data: bytes) -> None:
-        self._stream.feed(data)  # first the screen, then the player: what they see, it has
+        # first the screen, then the player: what they see, it has
+        self._stream.feed(self._bounded.feed(data))
         if self._tee is not None:
             self._tee(data)
 
     def _stop_reading(self) -> None:
-        with contextlib.suppress(ValueError, OSError):
-            asyncio.get_running_loop().remove_reader(self.proc.fd)
+        self._reader.stop()
         self._typed.stop()
 
     def lines(self) -> list[str]:
@@ -242,15 +316,7 @@ class Terminal:
         self._stop_reading()
         if self._poll is not None:
             self._poll.cancel()
-        for sig, wait in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, STOP_GRACE)):
-            if not self.proc.isalive():
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
-            for _ in range(int(wait / 0.05)):
-                if not self.proc.isalive():
-                    break
-                await asyncio.sleep(0.05)
+        await end_menu(self.proc)
         if self._pidfd is not None:
             self._menu_exited()
         with contextlib.suppress(OSError):
