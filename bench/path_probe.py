@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from telebot.alerts.alerter import Alerter
+from telebot.alerts.alerter import Alerter, EndWriter
 from telebot.alerts.sending import Send
 from telebot.bot import alert_out
 from telebot.bot.alert_out import BotOut
@@ -70,7 +70,7 @@ def install() -> None:
     around(alert_out, "on_process_exited", "handler", lambda a, v, update: handling(update.pid))
     around(Alerter, "read_log", "read_log", lambda self: HANDLING[0])
     around(Runtime, "ended_view", "ended_view", lambda self, pid, started, at: pid)
-    around(Alerter, "_write_end", "write_end", lambda self, event, *a: event.pid)
+    around(EndWriter, "write", "write_end", lambda self, event, *a: event.pid)
     around(Alerter, "_end", "end", lambda self, event, *a, **k: event.pid)
     around(BotOut, "send", "send", _send_pid)
 

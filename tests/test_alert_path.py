@@ -177,7 +177,7 @@ HOPS = {
     # ikabot's files, off the loop, side by side: the log's tail, and its data after the end
     "worker IkabotLog.poll": 1,
     "worker Runtime._snapshot": 1,
-    "writer Alerter._write_end": 1,  # the row, classify, end, alert: one step, one commit
+    "writer EndWriter.write": 1,  # the row, classify, end, alert: one step, one commit
     "writer OutboxReads.pending": 1,
 }
 

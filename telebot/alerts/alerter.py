@@ -98,6 +98,54 @@ class ProcessExited:
     exit: ExitInfo | None = None
 
 
+class EndWriter:
+    """A task's end written on the state's writer thread: the step that decides what the
+    player is told, with its one commit (`write`)."""
+
+    def __init__(self, state: StateDB, chat_id: str, tracker: Tracker, storms: Storms,
+                 ikabot_log: IkabotLog | None,
+                 markup_for: Callable[[str], str | None] | None,
+                 end_note: Callable[[Tracked, str], str | None] | None) -> None:
+        self.state, self.chat_id, self.tracker, self.storms = state, chat_id, tracker, storms
+        self.ikabot_log, self.markup_for, self.end_note = ikabot_log, markup_for, end_note
+
+    def write(self, event: ProcessExited, row: Tracked | None, last: Task | None,
+                   offline: bool) -> tuple[Tracked | None, Ending | None, bool]:
+        """On the writer thread, one step: the dead task's row (unless given) and ikabot's
+        cause, then its end and its alert in one transaction (a crash right after leaves both
+        or neither: no alert is ever lost or doubled). The row, how it ended (None if it was
+        recorded before), and whether an alert was written."""
+        row = row or self.state.tracking.tracked_one(event.pid, event.start_ticks)
+        if row is None or row.ended_at is not None:
+            return None, None, False
+        log, exit, at = self.ikabot_log, event.exit, event.at
+        cause = log.error_cause(row.pid, since=row.started) if log is not None else None
+        state = self.state
+        changed = self.tracker.last_words(row, last, at) if last is not None else None
+        ending = classify(row, exit, cause,
+                          stopped=state.control.stop_requested(row.pid, row.start_ticks))
+        with state.db.transaction():
+            if changed is not None:
+                self.tracker.keep_last_words(row, changed, at)
+            if not state.tracking.end(row.pid, row.start_ticks, ending.how, at,
+                                      exit_status=ending.exit_status, signal=ending.signal,
+                                      cause=ending.cause):
+                return row, None, False
+            note = self.end_note(row, ending.how) if self.end_note else None
+            e = Ended(row, ending, at, offline=offline, note=note or "")
+            if not state.settings.alert_kinds().get(toggle_of(ending.how), True):
+                return row, ending, False
+            key = f"end:{row.pid}:{row.start_ticks}"
+            markup = self.markup_for(key) if self.markup_for is not None else None
+            mute = state.settings.mute_until()
+            if mute > time.time() and ending.how not in URGENT:
+                state.outbox.enqueue(key, self.chat_id, ending.how, text_of([e]),
+                                     not_before=mute, markup=markup)
+            else:
+                self.storms.place(e, ending.how, key, markup)
+        return row, ending, True
+
+
 @dataclass
 class Alerter:
     state: StateDB
@@ -120,6 +168,7 @@ class Alerter:
     deliverer: Deliverer = field(init=False)
     twice: TwiceWarnings = field(init=False)
     reboot: RebootReport = field(init=False)  # the one message after a reboot
+    ends: EndWriter = field(init=False)
     _ending: set[asyncio.Task[None]] = field(default_factory=set)  # ends told without an app
 
     def __post_init__(self) -> None:
@@ -131,8 +180,14 @@ class Alerter:
         self.storms = Storms(self.state, self.chat_id)
         self.deliverer = Deliverer(self.state, self.out or Nowhere())
         self.twice = TwiceWarnings(self.state, self.chat_id, self.stop_markup)
+        self.ends = EndWriter(self.state, self.chat_id, self.tracker, self.storms,
+                              self.ikabot_log, self.markup_for, self._note)
         self.reboot = RebootReport(self.state, self.chat_id, self.tracker, self.ikabot_log,
-                                   lambda row, how: self.end_note and self.end_note(row, how))
+                                   self._note)
+
+    def _note(self, row: Tracked, how: str) -> str | None:
+        """keep-alive's ♻️ line, as set when the bot stage is built (after this)."""
+        return self.end_note(row, how) if self.end_note is not None else None
 
     # ---- tracking
 
@@ -188,47 +243,11 @@ class Alerter:
 
     async def _end(self, event: ProcessExited, row: Tracked | None, last: Task | None,
                    offline: bool = False) -> None:
-        row, ending, alerted = await self.state.run(self._write_end, event, row, last, offline)
+        row, ending, alerted = await self.state.run(self.ends.write, event, row, last, offline)
         if alerted:
             self.deliverer.wake()
         if row is not None and ending is not None:
             told_end(self.on_ended, row, ending, event.at, offline)
-
-    def _write_end(self, event: ProcessExited, row: Tracked | None, last: Task | None,
-                   offline: bool) -> tuple[Tracked | None, Ending | None, bool]:
-        """On the writer thread, one step: the dead task's row (unless given) and ikabot's
-        cause, then its end and its alert in one transaction (a crash right after leaves both
-        or neither: no alert is ever lost or doubled). The row, how it ended (None if it was
-        recorded before), and whether an alert was written."""
-        row = row or self.state.tracking.tracked_one(event.pid, event.start_ticks)
-        if row is None or row.ended_at is not None:
-            return None, None, False
-        log, exit, at = self.ikabot_log, event.exit, event.at
-        cause = log.error_cause(row.pid, since=row.started) if log is not None else None
-        state = self.state
-        changed = self.tracker.last_words(row, last, at) if last is not None else None
-        ending = classify(row, exit, cause,
-                          stopped=state.control.stop_requested(row.pid, row.start_ticks))
-        with state.db.transaction():
-            if changed is not None:
-                self.tracker.keep_last_words(row, changed, at)
-            if not state.tracking.end(row.pid, row.start_ticks, ending.how, at,
-                                      exit_status=ending.exit_status, signal=ending.signal,
-                                      cause=ending.cause):
-                return row, None, False
-            note = self.end_note(row, ending.how) if self.end_note else None
-            e = Ended(row, ending, at, offline=offline, note=note or "")
-            if not state.settings.alert_kinds().get(toggle_of(ending.how), True):
-                return row, ending, False
-            key = f"end:{row.pid}:{row.start_ticks}"
-            markup = self.markup_for(key) if self.markup_for is not None else None
-            mute = state.settings.mute_until()
-            if mute > time.time() and ending.how not in URGENT:
-                state.outbox.enqueue(key, self.chat_id, ending.how, text_of([e]),
-                                     not_before=mute, markup=markup)
-            else:
-                self.storms.place(e, ending.how, key, markup)
-        return row, ending, True
 
     async def notice(self, dedup_key: str, text: str) -> None:
         """A message about telebot's own situation, through the durable outbox like alerts."""
