@@ -146,6 +146,34 @@ OnStarted = Callable[["MenuSession", Started], Awaitable[None]]
 Tee = Callable[[bytes], None]  # gets what the menu prints (the console's screen)
 
 
+class Shown:
+    """The screen as the chat was last shown it: a settled screen that differs is shown, no
+    more often than `min_interval` (counted from the end of the last edit, which may have
+    waited out a 429)."""
+
+    def __init__(self, publish: Publish, min_interval: float) -> None:
+        self.publish, self.min_interval = publish, min_interval
+        self.generation = 0  # the session's generation last shown
+        self.view: View | None = None
+        self.at = 0.0
+
+    def wait(self, generation: int, idle_limit: float) -> float:
+        """How long the session may wait for output before showing what settled."""
+        if generation != self.generation:
+            return max(0.01, self.at + self.min_interval - time.monotonic())
+        return min(5.0, idle_limit)
+
+    async def if_due(self, generation: int, view: Callable[[], View]) -> None:
+        if generation == self.generation or time.monotonic() < self.at + self.min_interval:
+            return
+        self.generation = generation
+        now = view()
+        if now != self.view:
+            self.view = now
+            await self.publish(now)
+            self.at = time.monotonic()
+
+
 class MenuSession:
     """A service with a life (start, answers, close), not a value: a plain class."""
 
@@ -154,21 +182,21 @@ class MenuSession:
                  min_interval: float = MIN_INTERVAL, idle_limit: float = IDLE_LIMIT) -> None:
         self.argv, self.env = argv, env  # what runs ikabot's menu
         self.publish, self.on_started = publish, on_started
-        self.min_interval, self.idle_limit = min_interval, idle_limit
+        self.shown = Shown(publish, min_interval)
+        self.idle_limit = idle_limit
         self.token = secrets.token_hex(3)  # names the session in its buttons
         self.steps: list[Step] = []  # the answers typed, as recorded
         self.started: list[Started] = []  # the tasks it started
         self.again_of: tuple[int, int] | None = None  # a replay: the task run again
         self.end_reason, self.pid = "", 0  # why it ended; the menu's pid, once started
         self.terminal: Terminal | None = None
-        self.generation = self._shown_generation = 0  # times it settled; the last shown
+        self.generation = 0  # how many times the screen settled (output, then QUIET s of none)
         self.screens = Screens()
         self.spotter = Spotter(read_tasks)
         self.ended = asyncio.Event()
         self._changed, self._settled = asyncio.Event(), asyncio.Event()
-        self._last_output = self._last_publish = 0.0
+        self._last_output = 0.0
         self._last_input = time.monotonic()
-        self._published: View | None = None
         self._runner: asyncio.Task[None] | None = None
 
     def start(self, size: tuple[int, int] | None = None, tee: Tee | None = None) -> None:
@@ -197,11 +225,9 @@ class MenuSession:
         terminal = started_terminal(self)
         try:
             while not terminal.eof.is_set():
-                due = self._last_publish + self.min_interval - time.monotonic()
-                unshown = self.generation != self._shown_generation
-                timeout = max(0.01, due) if unshown else min(5.0, self.idle_limit)
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout)
+                    await asyncio.wait_for(self._changed.wait(),
+                                           self.shown.wait(self.generation, self.idle_limit))
                 if time.monotonic() - self._last_input > self.idle_limit:
                     self.end_reason = N_("nobody answered for 10 minutes")
                     break
@@ -217,14 +243,7 @@ class MenuSession:
                         await self.on_started(self, started)
                     self.generation += 1
                     self._settled.set()
-                if self.generation != self._shown_generation and \
-                        time.monotonic() >= self._last_publish + self.min_interval:
-                    self._shown_generation = self.generation
-                    view = self.view()
-                    if view != self._published:
-                        self._published = view
-                        await self.publish(view)  # (it may wait out a 429)
-                        self._last_publish = time.monotonic()  # counted from its end
+                await self.shown.if_due(self.generation, self.view)
         except Exception:
             log.exception("menu session %s failed", self.token)
             self.end_reason = self.end_reason or N_("telebot's side of the session failed")
