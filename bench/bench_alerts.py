@@ -57,31 +57,50 @@ EMAIL = "bench@example.org"
 
 def make_data(root: Path, pids: list[int], entries: int = 0) -> Path:
     now = time.time()
-    plist = [{"pid": pid, "action": "autoPirate", "date": now,  # as ikabot's autoPirate writes
-              "status": f"Pirating for {1 + i % 9} more runs"} for i, pid in enumerate(pids)]
-    gone = [{"pid": pid, "action": "autoPirate", "date": now - 86400 * 30,
-             "status": "Pirating for 1 more runs"} for pid in gone_pids(entries)]
+    plist = [
+        {
+            "pid": pid,
+            "action": "autoPirate",
+            "date": now,  # as ikabot's autoPirate writes
+            "status": f"Pirating for {1 + i % 9} more runs",
+        }
+        for i, pid in enumerate(pids)
+    ]
+    gone = [
+        {
+            "pid": pid,
+            "action": "autoPirate",
+            "date": now - 86400 * 30,
+            "status": "Pirating for 1 more runs",
+        }
+        for pid in gone_pids(entries)
+    ]
     accounts = [(EMAIL, "bench", plist + gone[::10])]
-    accounts += [(f"old{k}@example.org", f"old{k}", gone[k::10]) for k in range(1, 10)
-                 if gone[k::10]]
+    accounts += [
+        (f"old{k}@example.org", f"old{k}", gone[k::10]) for k in range(1, 10) if gone[k::10]
+    ]
     return write_directory(root, TOKEN, CHAT, accounts)
 
 
 def hog() -> list[subprocess.Popen[bytes]]:
     """One busy loop per core, at the same priority as telebot."""
-    return [subprocess.Popen([sys.executable, "-c", "while 1: pass"])
-            for _ in range(os.cpu_count() or 1)]
+    return [
+        subprocess.Popen([sys.executable, "-c", "while 1: pass"])
+        for _ in range(os.cpu_count() or 1)
+    ]
 
 
-STAGES = [("wake (pidfd read) → handler", "wake:in", "handler:in"),
-          ("read_log (thread hop)", "read_log:in", "read_log:out"),
-          ("ended_view (re-read ikabot's data)", "ended_view:in", "ended_view:out"),
-          ("handler → _end", "handler:in", "end:in"),
-          ("_end → writer thread starts", "end:in", "write_end:in"),
-          ("writer: classify + commit", "write_end:in", "write_end:out"),
-          ("commit → send starts", "write_end:out", "send:in"),
-          ("send → Bot API has it", "send:in", "api"),
-          ("kill → wake", "kill", "wake:in")]
+STAGES = [
+    ("wake (pidfd read) → handler", "wake:in", "handler:in"),
+    ("read_log (thread hop)", "read_log:in", "read_log:out"),
+    ("ended_view (re-read ikabot's data)", "ended_view:in", "ended_view:out"),
+    ("handler → _end", "handler:in", "end:in"),
+    ("_end → writer thread starts", "end:in", "write_end:in"),
+    ("writer: classify + commit", "write_end:in", "write_end:out"),
+    ("commit → send starts", "write_end:out", "send:in"),
+    ("send → Bot API has it", "send:in", "api"),
+    ("kill → wake", "kill", "wake:in"),
+]
 
 
 def profile(trace: Path, killed: dict[int, float], arrived: dict[int, float]) -> list[str]:
@@ -108,13 +127,20 @@ def spawn(n: int) -> list[subprocess.Popen[bytes]]:
 
 
 def monit_config(root: Path, pids: list[int]) -> Path:
-    lines = ["set daemon 1", f"set log {root / 'monit.log'}", f"set idfile {root / 'monit.id'}",
-             f"set statefile {root / 'monit.state'}", f"set pidfile {root / 'monit.pid'}"]
+    lines = [
+        "set daemon 1",
+        f"set log {root / 'monit.log'}",
+        f"set idfile {root / 'monit.id'}",
+        f"set statefile {root / 'monit.state'}",
+        f"set pidfile {root / 'monit.pid'}",
+    ]
     for i, pid in enumerate(pids):
         (root / f"t{i}.pid").write_text(f"{pid}\n")
-        lines += [f"check process t{i} with pidfile {root / f't{i}.pid'}",
-                  f"  if does not exist then exec \"/bin/sh -c 'echo t{i} $(date +%s.%N) "
-                  f">> {root / 'events'}'\""]
+        lines += [
+            f"check process t{i} with pidfile {root / f't{i}.pid'}",
+            f"  if does not exist then exec \"/bin/sh -c 'echo t{i} $(date +%s.%N) "
+            f">> {root / 'events'}'\"",
+        ]
     conf = root / "monitrc"
     conf.write_text("\n".join(lines) + "\n")
     conf.chmod(0o600)
@@ -146,10 +172,14 @@ def main() -> int:
     args = ap.parse_args()
     use_monit = not args.no_monit and shutil.which("monit") is not None
     print(machine_line())
-    print(f"command: python bench/bench_alerts.py --kills {args.kills} --storm {args.storm} "
-          f"--idle {args.idle:g}" + (" --no-monit" if args.no_monit else "")
-          + (" --hog" if args.hog else "") + (f" --entries {args.entries}" if args.entries
-                                              else "") + (" --profile" if args.profile else ""))
+    print(
+        f"command: python bench/bench_alerts.py --kills {args.kills} --storm {args.storm} "
+        f"--idle {args.idle:g}"
+        + (" --no-monit" if args.no_monit else "")
+        + (" --hog" if args.hog else "")
+        + (f" --entries {args.entries}" if args.entries else "")
+        + (" --profile" if args.profile else "")
+    )
     with tempfile.TemporaryDirectory() as tmp, FakeBotAPI(token=TOKEN) as api:
         root = Path(tmp)
         arrivals: dict[int, float] = {}
@@ -175,27 +205,37 @@ def main() -> int:
         data = make_data(root, [p.pid for p in everything], args.entries)
         ikabot_log = root / "ikabot.log"
         make_log(ikabot_log)  # ikabot's 10 MB log: each death reads its new tail
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("TELEBOT_",
-                                                                          "IKABOT_"))},
-               "IKABOT_PATH": str(data), "TELEGRAM_API_BASE_URL": api.base_url,
-               "TELEBOT_STATE_DIR": str(root / "state"), "HOME": str(root),
-               "IKABOT_LOG": str(ikabot_log)}
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TELEBOT_", "IKABOT_"))},
+            "IKABOT_PATH": str(data),
+            "TELEGRAM_API_BASE_URL": api.base_url,
+            "TELEBOT_STATE_DIR": str(root / "state"),
+            "HOME": str(root),
+            "IKABOT_LOG": str(ikabot_log),
+        }
         trace = root / "trace.json"
         here = Path(__file__).parent
-        command = ([sys.executable, str(here / "path_probe.py"), str(trace)] if args.profile
-                   else [sys.executable, "-m", "telebot", "run"])
+        command = (
+            [sys.executable, str(here / "path_probe.py"), str(trace)]
+            if args.profile
+            else [sys.executable, "-m", "telebot", "run"]
+        )
         if args.profile:
             env["PYTHONPATH"] = os.pathsep.join([str(here.parent), env.get("PYTHONPATH", "")])
-        bot = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+        bot = subprocess.Popen(
+            command, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         monit = None
         hogs: list[subprocess.Popen[bytes]] = []
         try:
             assert api.wait_for(lambda: any("watching" in m["text"] for m in api.sent()), 30)
             if use_monit:
                 conf = monit_config(root, [p.pid for p in kill_procs])
-                monit = subprocess.Popen(["monit", "-c", str(conf), "-I"],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                monit = subprocess.Popen(
+                    ["monit", "-c", str(conf), "-I"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 time.sleep(2.5)  # monit's first cycles register the processes
             # ---- idle cost: 50 + kills tracked tasks, nothing happening
             proc = psutil.Process(bot.pid)
@@ -204,9 +244,11 @@ def main() -> int:
             cpu1, t1 = proc.cpu_times(), time.monotonic()
             used = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
             rss = proc.memory_info().rss / 2**20
-            idle = (f"idle over {t1 - t0:.0f} s with {len(everything)} tracked tasks: CPU "
-                    f"{100 * used / (t1 - t0):.2f} % of one core ({used * 1000:.0f} ms), "
-                    f"RSS {rss:.1f} MB")
+            idle = (
+                f"idle over {t1 - t0:.0f} s with {len(everything)} tracked tasks: CPU "
+                f"{100 * used / (t1 - t0):.2f} % of one core ({used * 1000:.0f} ms), "
+                f"RSS {rss:.1f} MB"
+            )
             # ---- one kill at a time
             if args.hog:
                 hogs = hog()
@@ -226,13 +268,14 @@ def main() -> int:
             if monit is not None:
                 names = [f"t{i}" for i in range(len(kill_procs))]
                 deadline = time.monotonic() + 10
-                while not set(names) <= set(monit_events(root)) and \
-                        time.monotonic() < deadline:
+                while not set(names) <= set(monit_events(root)) and time.monotonic() < deadline:
                     time.sleep(0.05)
                 events = monit_events(root)
-                monit_ms = [(events[name] - killed) * 1000
-                            for name, killed in zip(names, killed_at, strict=True)
-                            if name in events]
+                monit_ms = [
+                    (events[name] - killed) * 1000
+                    for name, killed in zip(names, killed_at, strict=True)
+                    if name in events
+                ]
             # ---- a storm: all at once
             time.sleep(3)  # well past the last storm window
             with lock:
@@ -249,16 +292,25 @@ def main() -> int:
                 log = list(storm_log)
             sends = [e for e in log if e[1] == "sendMessage"]
             complete = [t for t, _, n in log if n >= len(storm_pids)]
-            listed = sorted(int(x) for m in api.sent(CHAT) for x in
-                            re.findall(r"\b(\d+)\b", m["text"]) if int(x) in storm_pids)
-            storm = (f"storm of {len(storm_pids)} killed at once: first alert "
-                     f"{(sends[0][0] - first_kill) * 1000:.1f} ms after the first kill, "
-                     + (f"one message listing all {len(storm_pids)} after "
-                        f"{(complete[0] - first_kill) * 1000:.0f} ms"
-                        if complete else "never one message listing all")
-                     + f"; {len(sends)} message(s) sent, "
-                     f"{sum(e[1] == 'editMessageText' for e in log)} edit(s); each task listed "
-                     f"{'once' if listed == sorted(storm_pids) else 'NOT once'} in the end")
+            listed = sorted(
+                int(x)
+                for m in api.sent(CHAT)
+                for x in re.findall(r"\b(\d+)\b", m["text"])
+                if int(x) in storm_pids
+            )
+            storm = (
+                f"storm of {len(storm_pids)} killed at once: first alert "
+                f"{(sends[0][0] - first_kill) * 1000:.1f} ms after the first kill, "
+                + (
+                    f"one message listing all {len(storm_pids)} after "
+                    f"{(complete[0] - first_kill) * 1000:.0f} ms"
+                    if complete
+                    else "never one message listing all"
+                )
+                + f"; {len(sends)} message(s) sent, "
+                f"{sum(e[1] == 'editMessageText' for e in log)} edit(s); each task listed "
+                f"{'once' if listed == sorted(storm_pids) else 'NOT once'} in the end"
+            )
             print(f"- telebot death → alert at the Bot API: {summary(telebot_ms)}")
             if monit_ms:
                 print(f"- Monit (set daemon 1, exec action) death → action: {summary(monit_ms)}")
@@ -269,9 +321,11 @@ def main() -> int:
             print(f"- {storm}")
             print(f"- {idle}")
             if monit_ms:
-                print("- the Monit rule, per process: `check process tN with pidfile …` / "
-                      "`if does not exist then exec \"/bin/sh -c 'echo tN $(date +%s.%N) >> "
-                      "events'\"` under `set daemon 1`")
+                print(
+                    "- the Monit rule, per process: `check process tN with pidfile …` / "
+                    "`if does not exist then exec \"/bin/sh -c 'echo tN $(date +%s.%N) >> "
+                    "events'\"` under `set daemon 1`"
+                )
             if args.profile:
                 bot.terminate()
                 bot.wait(20)

@@ -46,16 +46,21 @@ def make_data(root: Path, live: list[int]) -> Path:
         for i in range(40):
             live_one = i < 8  # 40 live processes over 5 accounts, the rest long gone
             pid = live[(a * 8 + i) % len(live)] if live_one else gone[a * 40 + i]
-            plist.append({"pid": pid,
-                          "action": ("autoPirate", "webServer", "constructionList")[i % 3],
-                          "date": started_at(pid) if live_one else now - 86400,
-                          "status": f"Pirating for {1 + i % 9} more runs"})
+            plist.append(
+                {
+                    "pid": pid,
+                    "action": ("autoPirate", "webServer", "constructionList")[i % 3],
+                    "date": started_at(pid) if live_one else now - 86400,
+                    "status": f"Pirating for {1 + i % 9} more runs",
+                }
+            )
         accounts.append((f"p{a}@example.org", f"player{a}", plist))
     return write_directory(root, IKABOT_TOKEN, CHAT, accounts)
 
 
-def measure(data: Path, root: Path, samples: int, extra: dict[str, str],
-            pause: float = 0.0) -> tuple[list[float], list[float], int, int]:
+def measure(
+    data: Path, root: Path, samples: int, extra: dict[str, str], pause: float = 0.0
+) -> tuple[list[float], list[float], int, int]:
     """(end to end, the bot's own handling, pages a /status, running tasks)."""
     with FakeBotAPI(token=extra.get("TELEBOT_TOKEN", IKABOT_TOKEN)) as api:
         replies: list[float] = []
@@ -76,16 +81,23 @@ def measure(data: Path, root: Path, samples: int, extra: dict[str, str],
                     replies.append(time.time())
 
         api.on_request = on_request
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("TELEBOT_",
-                                                                          "IKABOT_"))},
-               "IKABOT_PATH": str(data), "TELEGRAM_API_BASE_URL": api.base_url,
-               "TELEBOT_STATE_DIR": str(root / f"state{len(extra)}"), "HOME": str(root),
-               **extra}
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TELEBOT_", "IKABOT_"))},
+            "IKABOT_PATH": str(data),
+            "TELEGRAM_API_BASE_URL": api.base_url,
+            "TELEBOT_STATE_DIR": str(root / f"state{len(extra)}"),
+            "HOME": str(root),
+            **extra,
+        }
         prof = os.environ.get("BENCH_PROFILE")
-        cmd = [sys.executable, *(["-m", "cProfile", "-o", prof] if prof else []), "-m",
-               "telebot", "run"]
-        bot = subprocess.Popen(cmd, env=env,
-                               stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cmd = [
+            sys.executable,
+            *(["-m", "cProfile", "-o", prof] if prof else []),
+            "-m",
+            "telebot",
+            "run",
+        ]
+        bot = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             assert api.wait_for(lambda: any("watching" in m["text"] for m in api.sent()), 30)
             out, handling = [], []
@@ -98,8 +110,13 @@ def measure(data: Path, root: Path, samples: int, extra: dict[str, str],
                     out.append((replies[before] - sent) * 1000)
                     # the bot's own part: from the getUpdates answer that carried the
                     # command (recorded as it is answered) to the reply's arrival
-                    answered = [c.time for c in api.calls if c.method == "getUpdates"
-                                and sent <= c.time <= replies[before] and c.status == 200]
+                    answered = [
+                        c.time
+                        for c in api.calls
+                        if c.method == "getUpdates"
+                        and sent <= c.time <= replies[before]
+                        and c.status == 200
+                    ]
                     if answered:
                         handling.append((replies[before] - max(answered)) * 1000)
                 # all pages of this answer, then a person's pause: back-to-back commands
@@ -120,18 +137,29 @@ def flood(data: Path, root: Path, samples: int, strangers: int = 300) -> list[fl
         replies: list[float] = []
 
         def on_request(method: str, params: dict[str, Any]) -> None:
-            if method == "sendMessage" and str(params.get("chat_id")) == str(CHAT) and \
-                    "ikabot tasks" in str(params.get("text", "")):
+            if (
+                method == "sendMessage"
+                and str(params.get("chat_id")) == str(CHAT)
+                and "ikabot tasks" in str(params.get("text", ""))
+            ):
                 replies.append(time.time())
 
         api.on_request = on_request
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("TELEBOT_",
-                                                                          "IKABOT_"))},
-               "IKABOT_PATH": str(data), "TELEGRAM_API_BASE_URL": api.base_url,
-               "TELEBOT_STATE_DIR": str(root / "state-flood"), "HOME": str(root),
-               "TELEBOT_TOKEN": TOKEN, "TELEBOT_CHAT_ID": str(CHAT)}
-        bot = subprocess.Popen([sys.executable, "-m", "telebot", "run"], env=env,
-                               stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TELEBOT_", "IKABOT_"))},
+            "IKABOT_PATH": str(data),
+            "TELEGRAM_API_BASE_URL": api.base_url,
+            "TELEBOT_STATE_DIR": str(root / "state-flood"),
+            "HOME": str(root),
+            "TELEBOT_TOKEN": TOKEN,
+            "TELEBOT_CHAT_ID": str(CHAT),
+        }
+        bot = subprocess.Popen(
+            [sys.executable, "-m", "telebot", "run"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             assert api.wait_for(lambda: any("watching" in m["text"] for m in api.sent()), 30)
             out = []
@@ -161,25 +189,39 @@ def main() -> int:
         root = Path(tmp)
         data = make_data(root, [p.pid for p in live])
         print(machine_line())
-        print(f"command: python bench/bench_bot.py --samples {args.samples} "
-              f"--poll {args.poll:g}")
-        ded, own, pages, running = measure(data, root, args.samples,
-                                           {"TELEBOT_TOKEN": TOKEN, "TELEBOT_CHAT_ID": str(CHAT)})
-        print(f"- /status of 200 tasks ({running} running) is {pages} page(s); the figures "
-              "are to the first page")
-        print(f"- dedicated token, the bot's own handling (getUpdates answered → reply "
-              f"arrives): {summary(own)}; target ≤ 30 ms")
-        print(f"- dedicated token (long polling), end to end (queued → reply arrives): "
-              f"{summary(ded)}")
+        print(f"command: python bench/bench_bot.py --samples {args.samples} --poll {args.poll:g}")
+        ded, own, pages, running = measure(
+            data, root, args.samples, {"TELEBOT_TOKEN": TOKEN, "TELEBOT_CHAT_ID": str(CHAT)}
+        )
+        print(
+            f"- /status of 200 tasks ({running} running) is {pages} page(s); the figures "
+            "are to the first page"
+        )
+        print(
+            f"- dedicated token, the bot's own handling (getUpdates answered → reply "
+            f"arrives): {summary(own)}; target ≤ 30 ms"
+        )
+        print(
+            f"- dedicated token (long polling), end to end (queued → reply arrives): {summary(ded)}"
+        )
         flooded = flood(data, root, max(5, args.samples // 5))
-        print(f"- dedicated token, the owner's /status queued right after 300 strangers' "
-              f"commands (300 chats), end to end: {summary(flooded)}; "
-              f"{statistics.median(flooded) - statistics.median(ded):.0f} ms more than "
-              "without them (median); target ≤ 1000 ms")
-        shared, _, _, _ = measure(data, root, max(10, args.samples // 3),
-                                  {"TELEBOT_POLL_SECONDS": str(args.poll)}, pause=args.poll)
-        print(f"- shared token, TELEBOT_POLL_SECONDS={args.poll:g}, end to end: "
-              f"{summary(shared)}; target ≤ {args.poll * 1000 + 50:.0f} ms")
+        print(
+            f"- dedicated token, the owner's /status queued right after 300 strangers' "
+            f"commands (300 chats), end to end: {summary(flooded)}; "
+            f"{statistics.median(flooded) - statistics.median(ded):.0f} ms more than "
+            "without them (median); target ≤ 1000 ms"
+        )
+        shared, _, _, _ = measure(
+            data,
+            root,
+            max(10, args.samples // 3),
+            {"TELEBOT_POLL_SECONDS": str(args.poll)},
+            pause=args.poll,
+        )
+        print(
+            f"- shared token, TELEBOT_POLL_SECONDS={args.poll:g}, end to end: "
+            f"{summary(shared)}; target ≤ {args.poll * 1000 + 50:.0f} ms"
+        )
     return 0
 
 

@@ -69,8 +69,7 @@ class Events(logging.Handler):
         return next((t for t, m in self.seen if t >= after and re.search(pattern, m)), None)
 
 
-def listed(store: Store, seen: set[int], deadline: float
-           ) -> tuple[int, float, float] | None:
+def listed(store: Store, seen: set[int], deadline: float) -> tuple[int, float, float] | None:
     """The first autoPirate pid not in `seen` that is in the process list and alive: (pid,
     when it was first seen listed, when its status said it works: ikabot writes the entry
     when the task's process starts, before its questions, and "Pirating for …" once they
@@ -80,8 +79,12 @@ def listed(store: Store, seen: set[int], deadline: float
         for account in store.read().accounts:
             for e in account.process_list:
                 pid = e.get("pid")
-                if e.get("action") == "autoPirate" and isinstance(pid, int) and \
-                        pid not in seen and liveness.probe(pid, float(e.get("date", 0)))[0]:
+                if (
+                    e.get("action") == "autoPirate"
+                    and isinstance(pid, int)
+                    and pid not in seen
+                    and liveness.probe(pid, float(e.get("date", 0)))[0]
+                ):
                     now = time.time()
                     first.setdefault(pid, now)
                     if str(e.get("status", "")).startswith("Pirating"):
@@ -103,13 +106,15 @@ def recording_of(state_dir: Path, pid: int) -> Recording:
     return rec
 
 
-def alone(command: tuple[str, ...], rec: Recording, store: Store, seen: set[int]
-          ) -> tuple[float, float]:
+def alone(
+    command: tuple[str, ...], rec: Recording, store: Store, seen: set[int]
+) -> tuple[float, float]:
     """ikabot by itself: spawn → the task listed, → working; each answer typed as soon as
     its prompt appears."""
     started = time.time()
-    child = pexpect.spawn(command[0], list(command[1:]), encoding="utf-8", timeout=60,
-                          dimensions=(50, 120))
+    child = pexpect.spawn(
+        command[0], list(command[1:]), encoding="utf-8", timeout=60, dimensions=(50, 120)
+    )
     try:
         for step in rec.steps:
             last = [ln.strip() for ln in step.question.prompt.splitlines() if ln.strip()]
@@ -135,8 +140,14 @@ async def run(kills: int, alone_runs: int) -> None:
         data = IkabotDir(root / "home")
         data.set_telegram(TOKEN, str(OWNER), ME)
         command = offline_command(data.home, root / "ikabot.log", root / "gates", ME)
-        settings = fast_settings(data.path, api, root / "state", ikabot_command=command,
-                                 keepalive_backoff=BACKOFF, keepalive_max=1000)
+        settings = fast_settings(
+            data.path,
+            api,
+            root / "state",
+            ikabot_command=command,
+            keepalive_backoff=BACKOFF,
+            keepalive_max=1000,
+        )
         store = open_store(settings)
         seen: set[int] = set()
         totals, working, detect, wait, replay = [], [], [], [], []
@@ -150,8 +161,9 @@ async def run(kills: int, alone_runs: int) -> None:
                 raise SystemExit("the first autoPirate never appeared")
             pid = got[0]
             seen.add(pid)
-            assert await bot.wait(lambda: any("started from /menu" in m["text"]
-                                              for m in api.sent(OWNER)), 30)
+            assert await bot.wait(
+                lambda: any("started from /menu" in m["text"] for m in api.sent(OWNER)), 30
+            )
             await bot.ask("/cancel", replies=0)
             await bot.ask(f"/keepalive {pid} on")
             rec = recording_of(root / "state", pid)
@@ -173,8 +185,12 @@ async def run(kills: int, alone_runs: int) -> None:
                     replay.append((at - began) * 1000)
                 # the replay is over (its menu closed) before the next kill; the chain's
                 # restarts forgotten: the next waits the first back-off again
-                assert await bot.wait(lambda new=new: any(
-                    f"restarted as pid {new}" in m["text"] for m in api.sent(OWNER)), 60)
+                assert await bot.wait(
+                    lambda new=new: any(
+                        f"restarted as pid {new}" in m["text"] for m in api.sent(OWNER)
+                    ),
+                    60,
+                )
                 with sqlite3.connect(root / "state" / "telebot.sqlite3") as db:
                     db.execute("DELETE FROM keepalive_restarts")
                 pid = new
@@ -182,20 +198,26 @@ async def run(kills: int, alone_runs: int) -> None:
         alone_listed = [a * 1000 for a, _ in alone_s]
         alone_working = [w * 1000 for _, w in alone_s]
         print(machine_line())
-        print(f"death → restarted task listed and alive ({kills} SIGKILLs, back-off "
-              f"{BACKOFF} s): {summary(totals)}")
+        print(
+            f"death → restarted task listed and alive ({kills} SIGKILLs, back-off "
+            f"{BACKOFF} s): {summary(totals)}"
+        )
         print(f"death → restarted task working (its answers given): {summary(working)}")
         print(f"  death → end recorded (telebot): {summary(detect)}")
         print(f"  end → replay begins (the back-off, telebot): {summary(wait)}")
         print(f"  replay begins → listed (menu start-up, first answers): {summary(replay)}")
         print(f"ikabot alone, spawn → listed, answers typed at once: {summary(alone_listed)}")
         print(f"ikabot alone, spawn → working: {summary(alone_working)}")
-        for name, ours, own in (("listed", totals, alone_listed),
-                                ("working", working, alone_working)):
+        for name, ours, own in (
+            ("listed", totals, alone_listed),
+            ("working", working, alone_working),
+        ):
             total, base = statistics.median(ours), statistics.median(own)
-            print(f"shares of the median to {name}: ikabot's own {base:.0f} ms "
-                  f"({base / total:.0%}), telebot's {total - base:.0f} ms "
-                  f"({(total - base) / total:.0%})")
+            print(
+                f"shares of the median to {name}: ikabot's own {base:.0f} ms "
+                f"({base / total:.0%}), telebot's {total - base:.0f} ms "
+                f"({(total - base) / total:.0%})"
+            )
 
 
 def main() -> None:

@@ -28,16 +28,23 @@ SIZE = 10 * 1024 * 1024
 
 def line(pid: int, n: int, level: str = "WARNING", msg: str | None = None) -> str:
     at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - 3600 + n % 3600))
-    return (f"{at},{n % 1000:03d} - player{pid % 7} - pid={pid} - ikabot - {level} - "
-            f"{msg or f'MESSAGE TO TG BOT: the fleet of task {pid} arrived ({n})'}\n")
+    return (
+        f"{at},{n % 1000:03d} - player{pid % 7} - pid={pid} - ikabot - {level} - "
+        f"{msg or f'MESSAGE TO TG BOT: the fleet of task {pid} arrived ({n})'}\n"
+    )
 
 
 def error(pid: int, n: int) -> str:
-    return line(pid, n, msg=(
-        "MESSAGE TO TG BOT: Error in:\ndo_pirate_missions\nCause:\nTraceback (most recent "
-        "call last):\n  File \"ikabot/helpers/decorators.py\", line 110, in wrapper\n"
-        "    return func(*args, **kwargs)\nException: No city with pirate fortress capable "
-        "of executing selected mission"))
+    return line(
+        pid,
+        n,
+        msg=(
+            "MESSAGE TO TG BOT: Error in:\ndo_pirate_missions\nCause:\nTraceback (most recent "
+            'call last):\n  File "ikabot/helpers/decorators.py", line 110, in wrapper\n'
+            "    return func(*args, **kwargs)\nException: No city with pirate fortress capable "
+            "of executing selected mission"
+        ),
+    )
 
 
 def make_log(path: Path) -> int:
@@ -81,14 +88,18 @@ def main() -> int:
             found = log.error_cause(pid)
             cause.append((time.perf_counter() - t0) * 1000)
             assert found and found.startswith("Exception: No city"), found
-        print(f"- log: {path.stat().st_size / 2**20:.1f} MB, {records} records of {PIDS} pids "
-              "(1 in 500 a task's error with its traceback)")
+        print(
+            f"- log: {path.stat().st_size / 2**20:.1f} MB, {records} records of {PIDS} pids "
+            "(1 in 500 a task's error with its traceback)"
+        )
         print(f"- first poll (a start beside a full log: the last 1 MB): {summary(first)}")
         print(f"- a poll with nothing new (every scan): {summary(idle)}")
         print(f"- a poll after one more error record (what a death reads): {summary(death)}")
         print(f"- the cause of that pid's failure, looked up: {summary(cause)}")
-        print(f"- ratio, first poll / a death's poll (medians): "
-              f"{statistics.median(first) / statistics.median(death):.0f}×")
+        print(
+            f"- ratio, first poll / a death's poll (medians): "
+            f"{statistics.median(first) / statistics.median(death):.0f}×"
+        )
     return 0
 
 

@@ -52,9 +52,12 @@ input(" >>  ")
 
 def screen_edits(api: FakeBotAPI) -> list[tuple[float, str]]:
     """(arrival, text) of every screen with a stamp that reached the Bot API."""
-    return [(c.time, str(c.params.get("text", ""))) for c in api.calls
-            if c.method in ("sendMessage", "editMessageText")
-            and "stamp=" in str(c.params.get("text", ""))]
+    return [
+        (c.time, str(c.params.get("text", "")))
+        for c in api.calls
+        if c.method in ("sendMessage", "editMessageText")
+        and "stamp=" in str(c.params.get("text", ""))
+    ]
 
 
 async def run(samples: int, scroll: float) -> None:
@@ -64,14 +67,20 @@ async def run(samples: int, scroll: float) -> None:
         data.set_telegram(TOKEN, str(OWNER), Account("bench@example.org", "bench"))
         script = root / "screens.py"
         script.write_text(SCREENS, encoding="utf-8")
-        settings = fast_settings(data.path, api, root / "state", ikabot_command=(
-            sys.executable, str(script), str(samples), str(scroll)))
+        settings = fast_settings(
+            data.path,
+            api,
+            root / "state",
+            ikabot_command=(sys.executable, str(script), str(samples), str(scroll)),
+        )
         async with running_bot(settings, api) as bot:
             api.add_message("/menu")
             latencies = []
             for i in range(samples):
+
                 def shown(i: int = i) -> bool:
                     return any(f"screen {i} " in t for _, t in screen_edits(api))
+
                 assert await bot.wait(shown, 20), f"screen {i} never shown"
                 at, text = next((t, x) for t, x in screen_edits(api) if f"screen {i} " in x)
                 stamp = float(re.search(r"stamp=([0-9.]+)", text).group(1))
@@ -79,16 +88,22 @@ async def run(samples: int, scroll: float) -> None:
                 await asyncio.sleep(1.1)  # the next screen after the edit limit's second
                 api.add_message("1")
             before = len(api.calls)
-            assert await bot.wait(lambda: any("scrolled" in str(c.params.get("text", ""))
-                                              for c in api.calls[before:]), scroll + 30)
+            assert await bot.wait(
+                lambda: any(
+                    "scrolled" in str(c.params.get("text", "")) for c in api.calls[before:]
+                ),
+                scroll + 30,
+            )
             edits = [c.time for c in api.calls[before:] if c.method == "editMessageText"]
             window = max((sum(1 for t in edits if s <= t < s + 1) for s in edits), default=0)
             span = (edits[-1] - edits[0]) if len(edits) > 1 else 0.0
             api.add_message("/cancel")
     print(machine_line())
     print(f"screen → Bot API: {summary(latencies)}")
-    print(f"fast scroll for {scroll:g} s: {len(edits)} edits over {span:.1f} s "
-          f"({len(edits) / span if span else 0:.2f}/s), at most {window} in any 1 s window")
+    print(
+        f"fast scroll for {scroll:g} s: {len(edits)} edits over {span:.1f} s "
+        f"({len(edits) / span if span else 0:.2f}/s), at most {window} in any 1 s window"
+    )
 
 
 def main() -> None:

@@ -82,7 +82,7 @@ while True:
 
 
 def rss_mb() -> float:
-    return psutil.Process().memory_info().rss / 2 ** 20
+    return psutil.Process().memory_info().rss / 2**20
 
 
 def descriptors() -> tuple[int, int]:
@@ -125,15 +125,24 @@ class Lag:
 
 
 def edits(api: FakeBotAPI, since: int = 0) -> list[float]:
-    return [c.time for c in api.calls[since:] if c.method in ("sendMessage", "editMessageText")
-            and "📟" in str(c.params.get("text", "")) and c.status == 200]
+    return [
+        c.time
+        for c in api.calls[since:]
+        if c.method in ("sendMessage", "editMessageText")
+        and "📟" in str(c.params.get("text", ""))
+        and c.status == 200
+    ]
 
 
 async def flood(root: Path, api: FakeBotAPI, data: IkabotDir, seconds: float) -> None:
     script, counter = root / "flood.py", root / "written"
     script.write_text(FLOOD, encoding="utf-8")
-    settings = fast_settings(data.path, api, root / "state-flood", ikabot_command=(
-        sys.executable, str(script), str(seconds), str(counter)))
+    settings = fast_settings(
+        data.path,
+        api,
+        root / "state-flood",
+        ikabot_command=(sys.executable, str(script), str(seconds), str(counter)),
+    )
     async with running_bot(settings, api) as bot:
         await bot.ask("/status")
         rss = [rss_mb()]
@@ -156,8 +165,12 @@ async def flood(root: Path, api: FakeBotAPI, data: IkabotDir, seconds: float) ->
         cpu = cpu_seconds() - cpu0
         wall = time.monotonic() - t0
         lag.stop()
-        shown = await bot.wait(lambda: any("the flood is over" in str(c.params.get("text"))
-                                           for c in api.calls[calls0:]), 120)
+        shown = await bot.wait(
+            lambda: any(
+                "the flood is over" in str(c.params.get("text")) for c in api.calls[calls0:]
+            ),
+            120,
+        )
         after = time.monotonic() - t0 - seconds
         api.add_message("/cancel")
         await bot.wait(lambda: any("⏹" in str(c.params.get("text")) for c in api.calls[calls0:]))
@@ -170,25 +183,32 @@ async def flood(root: Path, api: FakeBotAPI, data: IkabotDir, seconds: float) ->
     gaps = [b - a for a, b in itertools.pairwise(times)]
     refused = [c.time for c in api.calls[calls0:] if c.status == 429]
     after_429 = min((t - refused[0] for t in times if refused and t > refused[0]), default=0)
-    print(f"flood for {seconds:g} s: the menu got {written / 2 ** 20:.1f} MB written "
-          f"({written / 2 ** 20 / seconds:.2f} MB/s, what telebot read; the menu blocks on "
-          f"its full terminal beyond)")
-    print(f"  RSS: {rss[0]:.1f} MB before, max {max(rss):.1f} MB during, {rss[-1]:.1f} MB "
-          f"after; samples {', '.join(f'{r:.1f}' for r in rss)}")
+    print(
+        f"flood for {seconds:g} s: the menu got {written / 2**20:.1f} MB written "
+        f"({written / 2**20 / seconds:.2f} MB/s, what telebot read; the menu blocks on "
+        f"its full terminal beyond)"
+    )
+    print(
+        f"  RSS: {rss[0]:.1f} MB before, max {max(rss):.1f} MB during, {rss[-1]:.1f} MB "
+        f"after; samples {', '.join(f'{r:.1f}' for r in rss)}"
+    )
     print(f"  CPU of this process during the flood: {cpu / wall * 100:.0f} % of one core")
     print(f"  event-loop lag: {summary(lag.samples)}")
     print(f"  /status during the flood: {summary(status)}")
-    print(f"  screen edits: {len(times)} over {wall:.0f} s, at most {window} in any 1 s "
-          f"window, shortest gap {min(gaps):.2f} s; first edit {after_429:.2f} s after the "
-          f"429 (retry_after 3); last screen shown {after:.1f} s after the flood: {shown}")
+    print(
+        f"  screen edits: {len(times)} over {wall:.0f} s, at most {window} in any 1 s "
+        f"window, shortest gap {min(gaps):.2f} s; first edit {after_429:.2f} s after the "
+        f"429 (retry_after 3); last screen shown {after:.1f} s after the flood: {shown}"
+    )
     print(f"  descriptors (all, non-socket): {fds_before} before, {fds_after} after")
 
 
 async def session(root: Path, api: FakeBotAPI, data: IkabotDir, minutes: float) -> None:
     script = root / "ticking.py"
     script.write_text(TICKING, encoding="utf-8")
-    settings = fast_settings(data.path, api, root / "state-session",
-                             ikabot_command=(sys.executable, str(script)))
+    settings = fast_settings(
+        data.path, api, root / "state-session", ikabot_command=(sys.executable, str(script))
+    )
     async with running_bot(settings, api) as bot:
         await bot.ask("/status")
         api.add_message("/menu")
@@ -213,12 +233,16 @@ async def session(root: Path, api: FakeBotAPI, data: IkabotDir, minutes: float) 
     xs, ys = [m for m, _ in later], [r for _, r in later]
     slope = statistics.linear_regression(xs, ys).slope if len(later) > 1 else 0.0
     print(f"session of {minutes:g} min: {answers} answers, a line printed every 100 ms")
-    print(f"  RSS: {samples[0][1]:.1f} MB at the start, {samples[-1][1]:.1f} MB at the end, "
-          f"max {max(r for _, r, _ in samples):.1f} MB; slope after the first minute "
-          f"{slope * 1024:+.0f} KB/min → {slope * 30:+.1f} MB over a 30-minute session "
-          "(extrapolated)")
-    print(f"  descriptors (all, non-socket): {samples[0][2]} at the start, {samples[-1][2]} "
-          f"at the end, max {max(d[0] for _, _, d in samples)}")
+    print(
+        f"  RSS: {samples[0][1]:.1f} MB at the start, {samples[-1][1]:.1f} MB at the end, "
+        f"max {max(r for _, r, _ in samples):.1f} MB; slope after the first minute "
+        f"{slope * 1024:+.0f} KB/min → {slope * 30:+.1f} MB over a 30-minute session "
+        "(extrapolated)"
+    )
+    print(
+        f"  descriptors (all, non-socket): {samples[0][2]} at the start, {samples[-1][2]} "
+        f"at the end, max {max(d[0] for _, _, d in samples)}"
+    )
 
 
 async def run(flood_seconds: float, session_minutes: float) -> None:

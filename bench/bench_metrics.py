@@ -45,8 +45,9 @@ def scrape(port: int) -> bytes:
         return bytes(r.read())
 
 
-def costs(tasks: list[Task], exporter: MetricsExporter, port: int, prom: Path,
-          rounds: int) -> dict[str, list[float]]:
+def costs(
+    tasks: list[Task], exporter: MetricsExporter, port: int, prom: Path, rounds: int
+) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"loop": [], "thread": [], "scrape": [], "file": []}
     size = 0
     for _ in range(rounds):
@@ -61,15 +62,20 @@ def costs(tasks: list[Task], exporter: MetricsExporter, port: int, prom: Path,
         t3 = time.perf_counter()
         exporter.write_file(prom)
         t4 = time.perf_counter()
-        for key, (a, b) in {"loop": (t0, t1), "thread": (t1, t2), "scrape": (t2, t3),
-                            "file": (t3, t4)}.items():
+        for key, (a, b) in {
+            "loop": (t0, t1),
+            "thread": (t1, t2),
+            "scrape": (t2, t3),
+            "file": (t3, t4),
+        }.items():
             out[key].append((b - a) * 1000)
     out["bytes"] = [float(size), float(prom.stat().st_size)]
     return out
 
 
-async def worst_block(tasks: list[Task], exporter: MetricsExporter, port: int,
-                      seconds: float, scraped: bool) -> list[float]:
+async def worst_block(
+    tasks: list[Task], exporter: MetricsExporter, port: int, seconds: float, scraped: bool
+) -> list[float]:
     """The loop's worst block per second, while it scans every 2 s (each scan's share on the
     loop included) and, if `scraped`, a client scrapes every second."""
     stop = threading.Event()
@@ -120,16 +126,22 @@ async def main() -> None:
             print(f"tasks: {len(tasks)} ({sum(t.alive for t in tasks)} running)")
             print(f"- scan, on the event loop (scan_figures): {summary(c['loop'])}")
             print(f"- scan, in its worker thread (families built): {summary(c['thread'])}")
-            print(f"- one scrape of /metrics over HTTP: {summary(c['scrape'])}; "
-                  f"{c['bytes'][0] / 1e6:.2f} MB")
+            print(
+                f"- one scrape of /metrics over HTTP: {summary(c['scrape'])}; "
+                f"{c['bytes'][0] / 1e6:.2f} MB"
+            )
             print(f"- one textfile write: {summary(c['file'])}; {c['bytes'][1] / 1e6:.2f} MB")
             quiet = await worst_block(tasks, exporter, port, args.seconds, scraped=False)
             busy = await worst_block(tasks, exporter, port, args.seconds, scraped=True)
-            print(f"- event loop's worst block per second, scanning every 2 s, no scrapes: "
-                  f"{summary(quiet)}")
-            print(f"- the same, scraped every second: {summary(busy)}; ratio of medians "
-                  f"{statistics.median(busy) / max(statistics.median(quiet), 1e-9):.2f}, of "
-                  f"maxima {max(busy) / max(max(quiet), 1e-9):.2f}")
+            print(
+                f"- event loop's worst block per second, scanning every 2 s, no scrapes: "
+                f"{summary(quiet)}"
+            )
+            print(
+                f"- the same, scraped every second: {summary(busy)}; ratio of medians "
+                f"{statistics.median(busy) / max(statistics.median(quiet), 1e-9):.2f}, of "
+                f"maxima {max(busy) / max(max(quiet), 1e-9):.2f}"
+            )
         finally:
             exporter.stop()
 

@@ -28,8 +28,9 @@ EMAIL = "player{}@example.org"
 PASSWORD = "bench-password"
 
 
-def _processes(live_pids: list[int], account: int, now: float,
-               gone: list[int]) -> tuple[list, dict]:
+def _processes(
+    live_pids: list[int], account: int, now: float, gone: list[int]
+) -> tuple[list, dict]:
     plist, details = [], {}
     for i in range(TASKS_PER_ACCOUNT):
         n = account * TASKS_PER_ACCOUNT + i
@@ -38,29 +39,37 @@ def _processes(live_pids: list[int], account: int, now: float,
         status = {
             "autoPirate": f"Pirating for {1 + i % 9} more runs",
             "webServer": f"running on http://127.0.0.1:{40000 + n} "
-                         f"and http://192.168.1.9:{40000 + n}",
+            f"and http://192.168.1.9:{40000 + n}",
             "constructionList": "Athens: Academy -> level 4 , current 1h 2m , total 3h 4m",
         }[action]
         date = started_at(pid) if n < LIVE else now - 86400  # live ones judged running
         plist.append({"pid": pid, "action": action, "date": date, "status": status})
         if n % 2:
-            details[str(pid)] = {"action": action, "timestamp": now - 30,
-                                 "progress": {"done": i % 10, "total": 10, "unit": "missions"}}
+            details[str(pid)] = {
+                "action": action,
+                "timestamp": now - 30,
+                "progress": {"done": i % 10, "total": 10, "unit": "missions"},
+            }
     return plist, details
 
 
 def make_directory(root: Path, live: list[int]) -> Path:
     path = root / ".ikabot"
     (path / "users").mkdir(parents=True)
-    (path / "global.json").write_text(json.dumps({"telegram": {"botToken": "123:TEST",
-                                                               "chatId": "42"}}))
+    (path / "global.json").write_text(
+        json.dumps({"telegram": {"botToken": "123:TEST", "chatId": "42"}})
+    )
     now = time.time()
     gone = gone_pids(ACCOUNTS * TASKS_PER_ACCOUNT)
     for a in range(ACCOUNTS):
         plist, details = _processes(live, a, now, gone)
-        data = {"email": EMAIL.format(a), "shared": {},
-                "players": {f"user{a}": {"59": {"en": {"processList": plist,
-                                                      "processDetails": details}}}}}
+        data = {
+            "email": EMAIL.format(a),
+            "shared": {},
+            "players": {
+                f"user{a}": {"59": {"en": {"processList": plist, "processDetails": details}}}
+            },
+        }
         name = EMAIL.format(a).replace("@", "_")
         (path / "users" / f"{name}.json").write_text(json.dumps(data, indent=2))
     return path
@@ -97,8 +106,10 @@ def measure(settings: Settings, repeat: int, cold: bool = False) -> tuple[list[f
 def row(name: str, times: list[float], count: int) -> str:
     q = statistics.quantiles(times, n=20)
     tails = f" (p5 {q[0]:.1f}, p95 {q[-1]:.1f})" if len(times) > 20 else ""  # else min/max
-    return (f"| {name} | {count} | {statistics.median(times):.1f} ms | "
-            f"{min(times):.1f}–{max(times):.1f} ms{tails} |")
+    return (
+        f"| {name} | {count} | {statistics.median(times):.1f} ms | "
+        f"{min(times):.1f}–{max(times):.1f} ms{tails} |"
+    )
 
 
 def main() -> int:
@@ -119,8 +130,10 @@ def main() -> int:
         print(row("directory layout (7.6+), full read+merge+liveness", t, n))
         t, n = measure(Settings(ikabot_path=directory, state_dir=state), args.repeat, True)
         print(row("directory layout, every file changed since the last read", t, n))
-        t, n = measure(Settings(ikabot_path=legacy_path, email=email, password=PASSWORD,
-                                state_dir=state), args.repeat)
+        t, n = measure(
+            Settings(ikabot_path=legacy_path, email=email, password=PASSWORD, state_dir=state),
+            args.repeat,
+        )
         print(row("legacy file (≤ 7.5), full read+merge+liveness", t, n))
         kd = []
         for _ in range(max(5, args.repeat // 5)):

@@ -44,10 +44,14 @@ def make_data(root: Path, live: list[int], total: int) -> Path:
         for i in range(per):
             n = a * per + i
             pid = live[n] if n < len(live) else gone[n]  # past pid_max: long gone
-            plist.append({"pid": pid, "action": ("autoPirate", "constructionList",
-                                                 "webServer")[n % 3],
-                          "date": started_at(pid) if n < len(live) else now - 86400 * 30,
-                          "status": f"Pirating for {1 + n % 9} more runs"})
+            plist.append(
+                {
+                    "pid": pid,
+                    "action": ("autoPirate", "constructionList", "webServer")[n % 3],
+                    "date": started_at(pid) if n < len(live) else now - 86400 * 30,
+                    "status": f"Pirating for {1 + n % 9} more runs",
+                }
+            )
         accounts.append((f"p{a}@example.org", f"player{a}", plist))
     return write_directory(root, IKABOT_TOKEN, CHAT, accounts)
 
@@ -73,21 +77,28 @@ class LoopMonitor:
         return worst * 1000
 
 
-async def measure(total: int, samples: int, procs: list[subprocess.Popen[bytes]],
-                  root: Path) -> dict[str, list[float]]:
+async def measure(
+    total: int, samples: int, procs: list[subprocess.Popen[bytes]], root: Path
+) -> dict[str, list[float]]:
     data = make_data(root / f"d{total}", [p.pid for p in procs], total)
     out: dict[str, list[float]] = {"handling": [], "block": [], "messages": [], "alert": []}
     with FakeBotAPI(token=TOKEN) as api:
-        settings = Settings(ikabot_path=data, api_base_url=api.base_url, token=TOKEN,
-                            chat_id=str(CHAT), state_dir=root / f"state{total}",
-                            scan_seconds=15, report_minutes=0,
-                            ikabot_log=root / "no-ikabot.log")
+        settings = Settings(
+            ikabot_path=data,
+            api_base_url=api.base_url,
+            token=TOKEN,
+            chat_id=str(CHAT),
+            state_dir=root / f"state{total}",
+            scan_seconds=15,
+            report_minutes=0,
+            ikabot_log=root / "no-ikabot.log",
+        )
         stop, ready = asyncio.Event(), asyncio.Event()
         bot = asyncio.create_task(serve(settings, stop=stop, ready=ready))
         await asyncio.wait_for(ready.wait(), 60)
         monitor = LoopMonitor()
         monitor.start()
-        victims = iter(procs[:samples + 3])
+        victims = iter(procs[: samples + 3])
 
         def wait(pred: Any, timeout: float = 30.0) -> Any:
             return asyncio.to_thread(api.wait_for, pred, timeout)
@@ -103,24 +114,31 @@ async def measure(total: int, samples: int, procs: list[subprocess.Popen[bytes]]
                 sent = time.perf_counter()
                 victim.kill()
                 killed = time.perf_counter()
-                assert await wait(lambda b=before: any("ikabot tasks" in m["text"]
-                                                       for m in api.sent(CHAT)[b:]))
+                assert await wait(
+                    lambda b=before: any("ikabot tasks" in m["text"] for m in api.sent(CHAT)[b:])
+                )
                 replied = time.perf_counter()
-                assert await wait(lambda a=alerts_before: sum(
-                    "killed" in m["text"] for m in api.sent(CHAT)) > a)
-                alert_at = next(c.time for c in reversed(api.calls) if c.method ==
-                                "sendMessage" and "killed" in str(c.params.get("text")))
+                assert await wait(
+                    lambda a=alerts_before: sum("killed" in m["text"] for m in api.sent(CHAT)) > a
+                )
+                alert_at = next(
+                    c.time
+                    for c in reversed(api.calls)
+                    if c.method == "sendMessage" and "killed" in str(c.params.get("text"))
+                )
                 await asyncio.sleep(0.2)  # every page of the answer
                 victim.wait()
                 if i < 3:
                     continue  # warm-up
                 out["handling"].append((replied - sent) * 1000)
                 out["block"].append(monitor.take())
-                out["messages"].append(float(sum("killed" not in m["text"]
-                                                 for m in api.sent(CHAT)[before:])))
+                out["messages"].append(
+                    float(sum("killed" not in m["text"] for m in api.sent(CHAT)[before:]))
+                )
                 # the API records wall time; kill() was taken on the perf clock
-                out["alert"].append((alert_at - (time.time() - (time.perf_counter() - killed)))
-                                    * 1000)
+                out["alert"].append(
+                    (alert_at - (time.time() - (time.perf_counter() - killed))) * 1000
+                )
         finally:
             stop.set()
             await bot
@@ -144,8 +162,9 @@ async def main_async(samples: int) -> None:
                 print(f"  a death during that /status, kill → alert: {summary(r['alert'])}")
             rss = psutil.Process().memory_info().rss / 2**20
             print(f"- RSS of this process (bot + loopback API + data) after both: {rss:.1f} MB")
-            ratio = statistics.median(results[10_000]["handling"]) / \
-                statistics.median(results[200]["handling"])
+            ratio = statistics.median(results[10_000]["handling"]) / statistics.median(
+                results[200]["handling"]
+            )
             print(f"- 10,000 vs 200 tasks, /status handling, ratio of medians: {ratio:.1f}×")
     finally:
         for p in procs:

@@ -83,8 +83,9 @@ def slow_commits(ms: float, on_loop: bool) -> Iterator[CommitLog]:
     async def inline(self: Database, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         return fn(*args, **kw)
 
-    def logged_enqueue(self: OutboxStore, key: str, chat: str, kind: str, text: str,
-                       *args: Any, **kw: Any) -> Any:
+    def logged_enqueue(
+        self: OutboxStore, key: str, chat: str, kind: str, text: str, *args: Any, **kw: Any
+    ) -> Any:
         log.wrote(text)
         return enqueue(self, key, chat, kind, text, *args, **kw)
 
@@ -100,9 +101,13 @@ def slow_commits(ms: float, on_loop: bool) -> Iterator[CommitLog]:
         log.check(message.text)
         return await edit(self, message)
 
-    patches = [(Database, "commit", slow_commit), (OutboxStore, "enqueue", logged_enqueue),
-               (OutboxStore, "retext_pending", logged_retext), (BotOut, "send", checked_send),
-               (BotOut, "edit", checked_edit)]
+    patches = [
+        (Database, "commit", slow_commit),
+        (OutboxStore, "enqueue", logged_enqueue),
+        (OutboxStore, "retext_pending", logged_retext),
+        (BotOut, "send", checked_send),
+        (BotOut, "edit", checked_edit),
+    ]
     if on_loop:
         patches.append((Database, "run", inline))
     originals = [(cls, name, getattr(cls, name)) for cls, name, _ in patches]
@@ -116,15 +121,29 @@ def slow_commits(ms: float, on_loop: bool) -> Iterator[CommitLog]:
 
 
 def storm_data(root: Path, pids: list[int]) -> Path:
-    plist = [{"pid": pid, "action": "autoPirate", "date": started_at(pid),
-              "status": f"Pirating for {1 + i % 9} more runs"} for i, pid in enumerate(pids)]
+    plist = [
+        {
+            "pid": pid,
+            "action": "autoPirate",
+            "date": started_at(pid),
+            "status": f"Pirating for {1 + i % 9} more runs",
+        }
+        for i, pid in enumerate(pids)
+    ]
     return write_directory(root, IKABOT_TOKEN, CHAT, [("bench@example.org", "bench", plist)])
 
 
 def settings_for(data: Path, api: FakeBotAPI, state_dir: Path, scan: float) -> Settings:
-    return Settings(ikabot_path=data, api_base_url=api.base_url, token=TOKEN, chat_id=str(CHAT),
-                    state_dir=state_dir, scan_seconds=scan, report_minutes=0,
-                    ikabot_log=state_dir.parent / "no-ikabot.log")
+    return Settings(
+        ikabot_path=data,
+        api_base_url=api.base_url,
+        token=TOKEN,
+        chat_id=str(CHAT),
+        state_dir=state_dir,
+        scan_seconds=scan,
+        report_minutes=0,
+        ikabot_log=state_dir.parent / "no-ikabot.log",
+    )
 
 
 @asynccontextmanager
@@ -175,8 +194,11 @@ async def status(root: Path, samples: int, tag: str) -> list[float]:
                 monitor.take()
                 before = len(api.sent(CHAT))
                 api.add_message("/status", chat_id=CHAT, user_id=CHAT)
-                assert await asyncio.to_thread(api.wait_for, lambda b=before: any(
-                    "ikabot tasks" in m["text"] for m in api.sent(CHAT)[b:]), 30)
+                assert await asyncio.to_thread(
+                    api.wait_for,
+                    lambda b=before: any("ikabot tasks" in m["text"] for m in api.sent(CHAT)[b:]),
+                    30,
+                )
                 await asyncio.sleep(0.2)  # every page of the answer
                 if i >= 2:  # warm-up
                     blocks.append(monitor.take())
@@ -198,13 +220,15 @@ async def main_async(samples: int, commit_ms: float) -> None:
             print(f"- {mode}, commits +{commit_ms:g} ms:")
             print(f"  storm of {STORM} deaths, worst loop block: {summary(r['storm'])}")
             print(f"  /status at 10,000 tasks, worst loop block: {summary(r['status'])}")
-            print(f"  alerts and edits handed to the Bot API: {check.checked}, of them not "
-                  f"committed yet: {check.uncommitted}")
+            print(
+                f"  alerts and edits handed to the Bot API: {check.checked}, of them not "
+                f"committed yet: {check.uncommitted}"
+            )
     for kind in ("storm", "status"):
-        ratio = statistics.median(results["on the loop (before)"][kind]) / \
-            statistics.median(results["writer thread"][kind])
-        print(f"- {kind}: worst block on the loop vs writer thread, ratio of medians: "
-              f"{ratio:.1f}×")
+        ratio = statistics.median(results["on the loop (before)"][kind]) / statistics.median(
+            results["writer thread"][kind]
+        )
+        print(f"- {kind}: worst block on the loop vs writer thread, ratio of medians: {ratio:.1f}×")
 
 
 def main() -> int:

@@ -37,21 +37,49 @@ def fill(state: StateDB, n: int, hours: float, now: float, seed: int = 7) -> Non
     for i in range(n):
         pid, ticks = 10_000 + i, 50_000 + i
         start = now - rng.uniform(0, hours * 3600)
-        row = Tracked(pid, ticks, start, f"p{i % 4}@example.org", f"player{i % 4}", "59",
-                      "en", rng.choice(("autoPirate", "webServer", "constructionList",
-                                        "donationBot")), "s", None, None, [], start + 5,
-                      now - 20, start, None, None, None)
+        row = Tracked(
+            pid,
+            ticks,
+            start,
+            f"p{i % 4}@example.org",
+            f"player{i % 4}",
+            "59",
+            "en",
+            rng.choice(("autoPirate", "webServer", "constructionList", "donationBot")),
+            "s",
+            None,
+            None,
+            [],
+            start + 5,
+            now - 20,
+            start,
+            None,
+            None,
+            None,
+        )
         if i % 3 == 0 and rng.random() < 0.3:
             row.stalled_at = now - 600
         state.tracking.track(row)
         if i % 3:
-            state.tracking.end(pid, ticks, rng.choice(ENDS),
-                               min(now - 1, start + rng.uniform(60, 8 * 3600)))
+            state.tracking.end(
+                pid, ticks, rng.choice(ENDS), min(now - 1, start + rng.uniform(60, 8 * 3600))
+            )
         if i % 7 == 0 and i:
-            state.recordings.add({"pid": pid, "start_ticks": ticks, "action": row.action,
-                                  "email": None, "username": row.username, "world": "59",
-                                  "server": "en", "steps": "[]", "recorded_at": start,
-                                  "again_of_pid": pid - 1, "again_of_ticks": ticks - 1})
+            state.recordings.add(
+                {
+                    "pid": pid,
+                    "start_ticks": ticks,
+                    "action": row.action,
+                    "email": None,
+                    "username": row.username,
+                    "world": "59",
+                    "server": "en",
+                    "steps": "[]",
+                    "recorded_at": start,
+                    "again_of_pid": pid - 1,
+                    "again_of_ticks": ticks - 1,
+                }
+            )
 
 
 async def blocked(state: StateDB, hours: float, rounds: int) -> tuple[float, float]:
@@ -86,8 +114,10 @@ def main() -> None:
                 if first:
                     t = time.perf_counter()
                     timeline.png(gather(state, now, hours), now, hours)
-                    print(f"- first picture of the process (imports matplotlib): "
-                          f"{(time.perf_counter() - t) * 1000:.0f} ms")
+                    print(
+                        f"- first picture of the process (imports matplotlib): "
+                        f"{(time.perf_counter() - t) * 1000:.0f} ms"
+                    )
                     first = False
                 times, size = [], 0
                 for _ in range(args.samples):
@@ -96,17 +126,25 @@ def main() -> None:
                     times.append((time.perf_counter() - t) * 1000)
                     size = len(pic.png)
                 results[(n, hours)] = statistics.median(times)
-                print(f"- {n} tasks over {hours:g} h ({pic.drawn} rows drawn, +{pic.more} "
-                      f"more): {summary(times)}; {size / 1024:.0f} KB PNG")
+                print(
+                    f"- {n} tasks over {hours:g} h ({pic.drawn} rows drawn, +{pic.more} "
+                    f"more): {summary(times)}; {size / 1024:.0f} KB PNG"
+                )
                 worst, idle = asyncio.run(blocked(state, hours, 3))
-                print(f"  - event loop's worst block while 3 pictures were drawn: "
-                      f"{worst:.1f} ms (idle for as long: {idle:.1f} ms)")
+                print(
+                    f"  - event loop's worst block while 3 pictures were drawn: "
+                    f"{worst:.1f} ms (idle for as long: {idle:.1f} ms)"
+                )
                 state.close()
     for hours in (24.0, 168.0):
-        print(f"- ratio of medians, 200 / 20 tasks over {hours:g} h: "
-              f"{results[(200, hours)] / results[(20, hours)]:.2f}×")
-    print(f"- ratio of medians, 168 h / 24 h at 200 tasks: "
-          f"{results[(200, 168.0)] / results[(200, 24.0)]:.2f}×")
+        print(
+            f"- ratio of medians, 200 / 20 tasks over {hours:g} h: "
+            f"{results[(200, hours)] / results[(20, hours)]:.2f}×"
+        )
+    print(
+        f"- ratio of medians, 168 h / 24 h at 200 tasks: "
+        f"{results[(200, 168.0)] / results[(200, 24.0)]:.2f}×"
+    )
 
 
 if __name__ == "__main__":

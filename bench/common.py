@@ -49,21 +49,33 @@ def summary(xs: list[float]) -> str:
 
 
 def machine_line() -> str:
-    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, {platform.system()} {platform.release()}")
+    return (
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
-def write_directory(root: Path, token: str, chat: int,
-                    accounts: list[tuple[str, str, list[dict[str, Any]]]]) -> Path:
+def write_directory(
+    root: Path, token: str, chat: int, accounts: list[tuple[str, str, list[dict[str, Any]]]]
+) -> Path:
     """An ikabot ≥ 7.6 data directory: (e-mail, username, processList) per account."""
     path = root / ".ikabot"
     (path / "users").mkdir(parents=True)
-    atomic_write(path / "global.json", json.dumps(
-        {"telegram": {"botToken": token, "chatId": str(chat)}}))
+    atomic_write(
+        path / "global.json", json.dumps({"telegram": {"botToken": token, "chatId": str(chat)}})
+    )
     for email, username, plist in accounts:
-        atomic_write(path / "users" / f"{sanitize_email(email)}.json", json.dumps(
-            {"email": email, "shared": {}, "players": {username: {"59": {"en": {
-                "processList": plist}}}}}, indent=2))
+        atomic_write(
+            path / "users" / f"{sanitize_email(email)}.json",
+            json.dumps(
+                {
+                    "email": email,
+                    "shared": {},
+                    "players": {username: {"59": {"en": {"processList": plist}}}},
+                },
+                indent=2,
+            ),
+        )
     return path
 
 
@@ -84,8 +96,9 @@ def task_process() -> subprocess.Popen[bytes]:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from sessionguard import die_with_parent  # it ends with the benchmark, even a killed one
 
-    return subprocess.Popen(["ikabot", "3600"], executable=shutil.which("sleep"),
-                            preexec_fn=die_with_parent())
+    return subprocess.Popen(
+        ["ikabot", "3600"], executable=shutil.which("sleep"), preexec_fn=die_with_parent()
+    )
 
 
 @contextmanager

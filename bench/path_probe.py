@@ -37,6 +37,7 @@ def around(cls: Any, name: str, stage: str, pid_of: Callable[..., int]) -> None:
     """Marks `stage:in` and `stage:out` around `cls.name` (a coroutine function or not)."""
     original = getattr(cls, name)
     if hasattr(original, "__code__") and original.__code__.co_flags & 0x80:  # async
+
         @functools.wraps(original)
         async def awrapped(*args: Any, **kw: Any) -> Any:
             pid = pid_of(*args, **kw)
@@ -45,8 +46,10 @@ def around(cls: Any, name: str, stage: str, pid_of: Callable[..., int]) -> None:
                 return await original(*args, **kw)
             finally:
                 mark(f"{stage}:out", pid)
+
         setattr(cls, name, awrapped)
     else:
+
         @functools.wraps(original)
         def wrapped(*args: Any, **kw: Any) -> Any:
             pid = pid_of(*args, **kw)
@@ -55,6 +58,7 @@ def around(cls: Any, name: str, stage: str, pid_of: Callable[..., int]) -> None:
                 return original(*args, **kw)
             finally:
                 mark(f"{stage}:out", pid)
+
         setattr(cls, name, wrapped)
 
 

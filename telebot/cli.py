@@ -74,8 +74,11 @@ def speak(settings: Settings) -> None:
 def _require_readable(snap: Snapshot) -> None:
     """`check` and `status` fail alike when ikabot's data is there but none of it reads."""
     if snap.warnings and not snap.accounts:
-        raise DataError(_("nothing in {path} could be read ({why})").format(
-            path=snap.path, why=snap.warnings[0]))
+        raise DataError(
+            _("nothing in {path} could be read ({why})").format(
+                path=snap.path, why=snap.warnings[0]
+            )
+        )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -104,16 +107,21 @@ def cmd_status(args: argparse.Namespace) -> int:
             kept = [keepalive_json(state, settings, t) for t in tasks]
         except sqlite3.Error as e:  # busy past the short wait, or an older database
             tasks = build_tasks(snap)
-            print(_("telebot: warning: telebot's state in {dir} could not be read ({why}); "
-                    "how tasks ended is not shown").format(dir=settings.state_dir, why=e),
-                  file=sys.stderr)
+            print(
+                _(
+                    "telebot: warning: telebot's state in {dir} could not be read ({why}); "
+                    "how tasks ended is not shown"
+                ).format(dir=settings.state_dir, why=e),
+                file=sys.stderr,
+            )
         finally:
             state.close()
     if args.json:
         shown = render.as_json(tasks)
         for i, entry in enumerate(shown["processes"]):
-            entry["keepalive"] = kept[i] if i < len(kept) else keepalive_json(None, settings,
-                                                                              tasks[i])
+            entry["keepalive"] = (
+                kept[i] if i < len(kept) else keepalive_json(None, settings, tasks[i])
+            )
         print(json.dumps({**shown, "waiting_alerts": held}, indent=2, ensure_ascii=False))
     else:
         print(render.status_table(tasks))
@@ -122,8 +130,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _ask_bot_api(token: str, base_url: str, chat: str, send_test: bool,
-                       topic_id: int | None = None) -> tuple[str, ChatCheck]:
+async def _ask_bot_api(
+    token: str, base_url: str, chat: str, send_test: bool, topic_id: int | None = None
+) -> tuple[str, ChatCheck]:
     """getMe (the token), then the chat (`chatcheck`): who the bot is, and the chat's verdict."""
     from telegram import Bot
     from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -138,11 +147,15 @@ async def _ask_bot_api(token: str, base_url: str, chat: str, send_test: bool,
     except InvalidToken as e:
         raise api_error(e, base_url) from None
     except NetworkError:
-        raise ConfigError(_("cannot reach the Bot API at {url}: check the network or "
-                            "TELEGRAM_API_BASE_URL").format(url=redact(base_url))) from None
+        raise ConfigError(
+            _(
+                "cannot reach the Bot API at {url}: check the network or TELEGRAM_API_BASE_URL"
+            ).format(url=redact(base_url))
+        ) from None
     except TelegramError as e:
-        raise ConfigError(_("the Bot API answered with an error: {why}").format(
-            why=redact(e.message))) from None
+        raise ConfigError(
+            _("the Bot API answered with an error: {why}").format(why=redact(e.message))
+        ) from None
     return (f"@{me.username}" if me.username else str(me.id)), verdict
 
 
@@ -155,9 +168,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     files = load_settings_files()
     env_language()
     # first, before any check that can fail: the player sees which file was read
-    print(_("settings: {files}").format(files=", ".join(str(f) for f in files)) if files else
-          _("settings: environment only (no .env in {cwd} or {file})").format(
-              cwd=Path.cwd(), file=config_env_file()), flush=True)
+    print(
+        _("settings: {files}").format(files=", ".join(str(f) for f in files))
+        if files
+        else _("settings: environment only (no .env in {cwd} or {file})").format(
+            cwd=Path.cwd(), file=config_env_file()
+        ),
+        flush=True,
+    )
     settings = Settings.from_env()
     speak(settings)
     store = open_store(settings)
@@ -165,31 +183,47 @@ def cmd_check(args: argparse.Namespace) -> int:
     tasks = build_tasks(snap)
     running = sum(t.state == "running" for t in tasks)
     print(_("ikabot data: {layout} layout at {path}").format(layout=snap.layout, path=snap.path))
-    print(_("accounts: {n}").format(n=len(snap.accounts))
-          + (f" ({', '.join(a.key.label for a in snap.accounts)})" if snap.accounts else ""))
+    print(
+        _("accounts: {n}").format(n=len(snap.accounts))
+        + (f" ({', '.join(a.key.label for a in snap.accounts)})" if snap.accounts else "")
+    )
     print(_("tasks: {n} recorded, {running} running").format(n=len(tasks), running=running))
     for w in snap.warnings:
         print(_("warning: {warning}").format(warning=w))
     _require_readable(snap)
     ikalog = IkabotLog(settings.ikabot_log, owner=owner_of(settings.ikabot_path))
     ikalog.poll()
-    print(_("ikabot's log: {path} (read to tell failed tasks from finished ones)").format(
-        path=settings.ikabot_log) if ikalog.available else
-          _("warning: ikabot's log: {problem}; telebot works without it, but cannot tell a "
-            "task that failed from one that finished").format(problem=ikalog.problem))
+    print(
+        _("ikabot's log: {path} (read to tell failed tasks from finished ones)").format(
+            path=settings.ikabot_log
+        )
+        if ikalog.available
+        else _(
+            "warning: ikabot's log: {problem}; telebot works without it, but cannot tell a "
+            "task that failed from one that finished"
+        ).format(problem=ikalog.problem)
+    )
     token, chat, source = resolve_telegram(settings, snap.telegram)
-    print(_("telegram: token {token} (from {source}), chat {chat}").format(
-        token=mask_token(token), source=source, chat=chat))
-    mode = _("dedicated bot (long polling)") if for_ikabot(
-        settings, snap.telegram).dedicated_token else \
-        _("shared with ikabot (polling without confirming young updates)")
+    print(
+        _("telegram: token {token} (from {source}), chat {chat}").format(
+            token=mask_token(token), source=source, chat=chat
+        )
+    )
+    mode = (
+        _("dedicated bot (long polling)")
+        if for_ikabot(settings, snap.telegram).dedicated_token
+        else _("shared with ikabot (polling without confirming young updates)")
+    )
     if shares_ikabots_token(settings, snap.telegram):
-        mode += _("; TELEBOT_TOKEN is ikabot's own token, so telebot reads it the shared way "
-                  "(ikabot keeps its captcha answers): leave TELEBOT_TOKEN unset, or give "
-                  "telebot a bot of its own")
+        mode += _(
+            "; TELEBOT_TOKEN is ikabot's own token, so telebot reads it the shared way "
+            "(ikabot keeps its captcha answers): leave TELEBOT_TOKEN unset, or give "
+            "telebot a bot of its own"
+        )
     print(_("mode: {mode}").format(mode=mode))
-    who, verdict = asyncio.run(_ask_bot_api(token, settings.api_base_url, chat,
-                                             args.send_test, settings.topic_id))
+    who, verdict = asyncio.run(
+        _ask_bot_api(token, settings.api_base_url, chat, args.send_test, settings.topic_id)
+    )
     print(_("Bot API: getMe ok, the bot is {who}").format(who=who))
     print(_("state: {dir}").format(dir=settings.state_dir))
     if not verdict.ok:
@@ -208,33 +242,45 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     try:
         hours = timeline.hours_arg(args.hours)
     except ValueError:
-        raise UsageError(_("--hours {value}: give a number of hours from 1 to {max}, e.g. "
-                           "--hours 48").format(value=repr(args.hours), max=timeline.MAX_HOURS)
-                         ) from None
+        raise UsageError(
+            _("--hours {value}: give a number of hours from 1 to {max}, e.g. --hours 48").format(
+                value=repr(args.hours), max=timeline.MAX_HOURS
+            )
+        ) from None
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
-        raise UsageError(_("--out {file}: name a file in an existing directory, e.g. --out "
-                           "timeline.png").format(file=out))
+        raise UsageError(
+            _("--out {file}: name a file in an existing directory, e.g. --out timeline.png").format(
+                file=out
+            )
+        )
     settings, _files = _settings()
     state = StateDB.open_readonly(settings.state_dir)
     if state is None:
-        raise ConfigError(_("no telebot database in {dir}: the picture is drawn from what a "
-                            "running telebot saw (telebot run), or set TELEBOT_STATE_DIR")
-                          .format(dir=settings.state_dir))
+        raise ConfigError(
+            _(
+                "no telebot database in {dir}: the picture is drawn from what a "
+                "running telebot saw (telebot run), or set TELEBOT_STATE_DIR"
+            ).format(dir=settings.state_dir)
+        )
     now = time.time()
     try:
         spans = gather(state, now, hours)
     except sqlite3.Error as e:
-        raise ConfigError(_("telebot's state in {dir} could not be read ({why})").format(
-            dir=settings.state_dir, why=e)) from None
+        raise ConfigError(
+            _("telebot's state in {dir} could not be read ({why})").format(
+                dir=settings.state_dir, why=e
+            )
+        ) from None
     finally:
         state.close()
     pic = timeline.png(spans, now, hours)
     try:
         out.write_bytes(pic.png)
     except OSError as e:
-        raise UsageError(_("cannot write {file} ({why}): choose another --out").format(
-            file=out, why=e.strerror)) from None
+        raise UsageError(
+            _("cannot write {file} ({why}): choose another --out").format(file=out, why=e.strerror)
+        ) from None
     print(f"{out}: {pic.caption}")
     return 0
 
@@ -271,13 +317,19 @@ def cmd_health(args: argparse.Namespace) -> int:
     settings, _files = _settings()
     age = heartbeat_age(settings.state_dir)
     if age is None:
-        print(_("telebot: no heartbeat at {path}: telebot is not running with this "
-                "TELEBOT_STATE_DIR").format(path=heartbeat_path(settings.state_dir)),
-              file=sys.stderr)
+        print(
+            _(
+                "telebot: no heartbeat at {path}: telebot is not running with this "
+                "TELEBOT_STATE_DIR"
+            ).format(path=heartbeat_path(settings.state_dir)),
+            file=sys.stderr,
+        )
         return 1
     if age > STALE_AFTER:
-        print(_("telebot: stuck: its loop last beat {s} s ago").format(s=f"{age:.0f}"),
-              file=sys.stderr)
+        print(
+            _("telebot: stuck: its loop last beat {s} s ago").format(s=f"{age:.0f}"),
+            file=sys.stderr,
+        )
         return 1
     print(_("healthy: its loop beat {s} s ago").format(s=f"{max(0.0, age):.0f}"))
     return 0
@@ -333,40 +385,64 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="telebot",
         description="Telegram status, web-server URLs and death alerts for ikabot tasks.",
-        epilog=ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-V", "--version", action="version", version=f"telebot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    documented: dict[str, Any] = {"epilog": ENVIRONMENT,
-                                  "formatter_class": argparse.RawDescriptionHelpFormatter}
+    documented: dict[str, Any] = {
+        "epilog": ENVIRONMENT,
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
     p = sub.add_parser("run", help="run the bot until SIGINT/SIGTERM", **documented)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("status", help="print every ikabot task (what /status shows)", **documented)
     p.add_argument("--json", action="store_true", help="print the contract's JSON")
     p.set_defaults(func=cmd_status)
-    p = sub.add_parser("check", help="check the set-up: ikabot data, Telegram config, Bot API, "
-                       "the chat", **documented)
-    p.add_argument("--send-test", action="store_true",
-                   help="also send one test message to the chat")
+    p = sub.add_parser(
+        "check",
+        help="check the set-up: ikabot data, Telegram config, Bot API, the chat",
+        **documented,
+    )
+    p.add_argument(
+        "--send-test", action="store_true", help="also send one test message to the chat"
+    )
     p.set_defaults(func=cmd_check)
-    p = sub.add_parser("timeline", help="draw /timeline's picture of what ran into a PNG file",
-                       **documented)
+    p = sub.add_parser(
+        "timeline", help="draw /timeline's picture of what ran into a PNG file", **documented
+    )
     p.add_argument("--hours", default=None, help="how far back, 1 to 168 (24)")
     p.add_argument("--out", required=True, help="the PNG file to write")
     p.set_defaults(func=cmd_timeline)
-    p = sub.add_parser("health", help="exit 0 when telebot's loop beat within a minute "
-                       "(a container HEALTHCHECK)", **documented)
+    p = sub.add_parser(
+        "health",
+        help="exit 0 when telebot's loop beat within a minute (a container HEALTHCHECK)",
+        **documented,
+    )
     p.set_defaults(func=cmd_health)
-    p = sub.add_parser("ikabot", help="ikabot's own menu in this terminal, its answers "
-                       "recorded for Run again (start ikabot this way)", **documented)
-    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
-                   help="ikabot's answers given ahead, as `ikabot` takes them")
+    p = sub.add_parser(
+        "ikabot",
+        help="ikabot's own menu in this terminal, its answers "
+        "recorded for Run again (start ikabot this way)",
+        **documented,
+    )
+    p.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        metavar="ARGS",
+        help="ikabot's answers given ahead, as `ikabot` takes them",
+    )
     p.set_defaults(func=cmd_ikabot)
     p = sub.add_parser("demo", help="see the whole thing work, no account or Telegram needed")
-    p.add_argument("--keep-running", action="store_true",
-                   help="leave the demo up until Ctrl-C, to watch it")
-    p.add_argument("--lang", choices=("en", "es", "pt"), default=None,
-                   help="the language telebot speaks in the demo (TELEBOT_LANG)")
+    p.add_argument(
+        "--keep-running", action="store_true", help="leave the demo up until Ctrl-C, to watch it"
+    )
+    p.add_argument(
+        "--lang",
+        choices=("en", "es", "pt"),
+        default=None,
+        help="the language telebot speaks in the demo (TELEBOT_LANG)",
+    )
     p.set_defaults(func=cmd_demo)
     for action in sub._choices_actions:  # each command's --help says what it does, too
         command = sub.choices[action.dest]
@@ -398,7 +474,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         from telebot.logsafe import redact
 
-        print(_("telebot: internal error ({kind}): {what}; set TELEBOT_DEBUG=1 for the "
-                "traceback").format(kind=type(e).__name__, what=redact(str(e))),
-              file=sys.stderr)
+        print(
+            _(
+                "telebot: internal error ({kind}): {what}; set TELEBOT_DEBUG=1 for the traceback"
+            ).format(kind=type(e).__name__, what=redact(str(e))),
+            file=sys.stderr,
+        )
         return 1

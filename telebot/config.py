@@ -44,13 +44,24 @@ def _chat_id(e: dict[str, str]) -> str | None:
     Anything else would only fail later, at the first alert, as "chat not found"."""
     value = e.get("TELEBOT_CHAT_ID", "").strip()
     if value and not CHAT_ID.fullmatch(value):
-        raise ConfigError(_("TELEBOT_CHAT_ID must be a chat's number (a user or group id, such "
-                            "as -1001234567890) or a public @name; fix it in your .env"))
+        raise ConfigError(
+            _(
+                "TELEBOT_CHAT_ID must be a chat's number (a user or group id, such "
+                "as -1001234567890) or a public @name; fix it in your .env"
+            )
+        )
     return value or None
 
 
-def _number(env: dict[str, str], name: str, default: float, *, minimum: float = 0,
-            maximum: float, why: str = "") -> float:
+def _number(
+    env: dict[str, str],
+    name: str,
+    default: float,
+    *,
+    minimum: float = 0,
+    maximum: float,
+    why: str = "",
+) -> float:
     """A number within sane bounds: `1e308` seconds would overflow the scheduler, not wait.
     `why`: what the bounds protect, said with the error."""
     raw = env.get(name, "").strip()
@@ -59,14 +70,22 @@ def _number(env: dict[str, str], name: str, default: float, *, minimum: float = 
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(_("{setting} is not a number; set it to e.g. {default}").format(
-            setting=f"{name}={raw!r}", default=f"{default:g}")) from None
+        raise ConfigError(
+            _("{setting} is not a number; set it to e.g. {default}").format(
+                setting=f"{name}={raw!r}", default=f"{default:g}"
+            )
+        ) from None
     if not minimum <= value <= maximum:  # NaN fails both
         # the figures as the setting is written (a point, never a comma), in any language
-        raise ConfigError(_("{setting} must be a number from {minimum} to {maximum}, e.g. "
-                            "{default}").format(setting=f"{name}={raw[:40]!r}",
-                                                minimum=f"{minimum:g}", maximum=f"{maximum:g}",
-                                                default=f"{default:g}") + (_(why) if why else ""))
+        raise ConfigError(
+            _("{setting} must be a number from {minimum} to {maximum}, e.g. {default}").format(
+                setting=f"{name}={raw[:40]!r}",
+                minimum=f"{minimum:g}",
+                maximum=f"{maximum:g}",
+                default=f"{default:g}",
+            )
+            + (_(why) if why else "")
+        )
     return value
 
 
@@ -77,12 +96,19 @@ def api_error(error: Exception, base_url: str) -> ConfigError:
 
     said = f"{error} {error.__cause__ or ''}".lower()  # Bot.initialize wraps get_me's error
     if "not found" in said:
-        return ConfigError(_("the Bot API at {url} answered 404 Not Found: check "
-                             "TELEGRAM_API_BASE_URL (Telegram's is https://api.telegram.org/bot) "
-                             "and the token's form (digits:letters)").format(
-            url=redact(base_url)))
-    return ConfigError(_("Telegram rejected the bot token (401): check TELEBOT_TOKEN or "
-                         "ikabot's Telegram settings"))
+        return ConfigError(
+            _(
+                "the Bot API at {url} answered 404 Not Found: check "
+                "TELEGRAM_API_BASE_URL (Telegram's is https://api.telegram.org/bot) "
+                "and the token's form (digits:letters)"
+            ).format(url=redact(base_url))
+        )
+    return ConfigError(
+        _(
+            "Telegram rejected the bot token (401): check TELEBOT_TOKEN or "
+            "ikabot's Telegram settings"
+        )
+    )
 
 
 # ikabot reads the player's captcha answers and `pid:action` replies every 3 minutes
@@ -101,8 +127,9 @@ def _flag(env: dict[str, str], name: str, default: bool) -> bool:
         return True
     if raw in ("0", "false", "no", "off"):
         return False
-    raise ConfigError(_("{setting} is not a switch; set it to 1 or 0").format(
-        setting=f"{name}={raw!r}"))
+    raise ConfigError(
+        _("{setting} is not a switch; set it to 1 or 0").format(setting=f"{name}={raw!r}")
+    )
 
 
 def _actions(env: dict[str, str], name: str) -> frozenset[str]:
@@ -110,10 +137,13 @@ def _actions(env: dict[str, str], name: str) -> frozenset[str]:
     names = [n.strip() for n in env.get(name, "").split(",") if n.strip()]
     bad = [n for n in names if not (n.isascii() and n.replace("_", "").isalnum())]
     if bad:
-        raise ConfigError(_("{name}: {bad} is no ikabot action name; list them comma-separated "
-                            "as ikabot's process list names them (e.g. "
-                            "autoPirate,constructionList), or write all").format(
-            name=name, bad=repr(bad[0][:40])))
+        raise ConfigError(
+            _(
+                "{name}: {bad} is no ikabot action name; list them comma-separated "
+                "as ikabot's process list names them (e.g. "
+                "autoPirate,constructionList), or write all"
+            ).format(name=name, bad=repr(bad[0][:40]))
+        )
     return frozenset(names)
 
 
@@ -124,17 +154,24 @@ def _command(env: dict[str, str]) -> tuple[str, ...] | None:
     try:
         argv = tuple(shlex.split(raw))
     except ValueError as e:
-        raise ConfigError(_("IKABOT_COMMAND: {why}; write it as in a shell, e.g. "
-                            "IKABOT_COMMAND='/home/me/venv/bin/ikabot'").format(why=e)) from None
+        raise ConfigError(
+            _(
+                "IKABOT_COMMAND: {why}; write it as in a shell, e.g. "
+                "IKABOT_COMMAND='/home/me/venv/bin/ikabot'"
+            ).format(why=e)
+        ) from None
     return argv or None
 
 
 def _label(env: dict[str, str]) -> str | None:
     raw = " ".join(env.get("TELEBOT_HOST_LABEL", "").split())
     if len(raw) > HOST_LABEL_MAX or any(not c.isprintable() for c in raw):
-        raise ConfigError(_("TELEBOT_HOST_LABEL={value}: use a short name for this machine (at "
-                            "most {n} printable characters), e.g. pi-kitchen").format(
-            value=repr(raw), n=HOST_LABEL_MAX))
+        raise ConfigError(
+            _(
+                "TELEBOT_HOST_LABEL={value}: use a short name for this machine (at "
+                "most {n} printable characters), e.g. pi-kitchen"
+            ).format(value=repr(raw), n=HOST_LABEL_MAX)
+        )
     return raw or None
 
 
@@ -143,10 +180,13 @@ def _topic(env: dict[str, str]) -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or not 1 <= int(raw) < 2**31:
-        raise ConfigError(_("TELEBOT_TOPIC_ID={value}: use the number of a topic of the forum "
-                            "group (the number after the group in a topic's link, "
-                            "t.me/c/<group>/<topic>), or leave it unset").format(
-            value=repr(raw[:40])))
+        raise ConfigError(
+            _(
+                "TELEBOT_TOPIC_ID={value}: use the number of a topic of the forum "
+                "group (the number after the group in a topic's link, "
+                "t.me/c/<group>/<topic>), or leave it unset"
+            ).format(value=repr(raw[:40]))
+        )
     return int(raw)
 
 
@@ -154,11 +194,20 @@ def parse_metrics_addr(raw: str) -> tuple[str, int]:
     """`host:port` (`[::1]:9464` for IPv6) as (host, port); ConfigError when it is not one."""
     host, sep, port = raw.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or \
-            any(c.isspace() or c in "/[]" for c in host):
-        raise ConfigError(_("TELEBOT_METRICS_ADDR={value}: write host:port, e.g. 127.0.0.1:9464 "
-                            "(0.0.0.0:9464 to let another machine's Prometheus scrape "
-                            "it)").format(value=repr(raw[:60])))
+    if (
+        not sep
+        or not host
+        or not port.isdigit()
+        or not 0 < int(port) < 65536
+        or any(c.isspace() or c in "/[]" for c in host)
+    ):
+        raise ConfigError(
+            _(
+                "TELEBOT_METRICS_ADDR={value}: write host:port, e.g. 127.0.0.1:9464 "
+                "(0.0.0.0:9464 to let another machine's Prometheus scrape "
+                "it)"
+            ).format(value=repr(raw[:60]))
+        )
     return host, int(port)
 
 
@@ -173,11 +222,14 @@ def _metrics_file(env: dict[str, str]) -> Path | None:
         return None
     path = Path(raw).expanduser()
     if not path.name.endswith(".prom") or not path.parent.is_dir():
-        raise ConfigError(_("TELEBOT_METRICS_FILE={value}: name a file ending in .prom in an "
-                            "existing directory (node_exporter's "
-                            "--collector.textfile.directory), e.g. "
-                            "/var/lib/node_exporter/textfile_collector/telebot.prom").format(
-            value=repr(raw[:80])))
+        raise ConfigError(
+            _(
+                "TELEBOT_METRICS_FILE={value}: name a file ending in .prom in an "
+                "existing directory (node_exporter's "
+                "--collector.textfile.directory), e.g. "
+                "/var/lib/node_exporter/textfile_collector/telebot.prom"
+            ).format(value=repr(raw[:80]))
+        )
     return path
 
 
@@ -191,9 +243,13 @@ def parse_zone(name: str | None) -> tzinfo | None:
             raise ValueError(name)  # a name, not a path to some file
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ConfigError(_("TELEBOT_TZ={value} is not a time zone: use an IANA name such as "
-                            "Europe/Berlin or UTC (or leave it unset for the host's "
-                            "zone)").format(value=repr(name[:60]))) from None
+        raise ConfigError(
+            _(
+                "TELEBOT_TZ={value} is not a time zone: use an IANA name such as "
+                "Europe/Berlin or UTC (or leave it unset for the host's "
+                "zone)"
+            ).format(value=repr(name[:60]))
+        ) from None
 
 
 def _zone(env: dict[str, str]) -> str | None:
@@ -206,16 +262,24 @@ def _owner_ids(env: dict[str, str]) -> frozenset[int]:
     # a stand-in until the bottrust branch's TELEBOT_OWNER_IDS lands (theirs wins at merge)
     raw = [x.strip() for x in env.get("TELEBOT_OWNER_IDS", "").split(",") if x.strip()]
     if not all(x.isdigit() for x in raw):
-        raise ConfigError(_("TELEBOT_OWNER_IDS: list Telegram user ids separated by commas, "
-                            "e.g. 123456789,987654321"))
+        raise ConfigError(
+            _(
+                "TELEBOT_OWNER_IDS: list Telegram user ids separated by commas, "
+                "e.g. 123456789,987654321"
+            )
+        )
     return frozenset(int(x) for x in raw)
 
 
 def _url(env: dict[str, str], name: str) -> str | None:
     raw = env.get(name, "").strip()
     if raw and not raw.startswith(("http://", "https://")):
-        raise ConfigError(_("{name} must be an http:// or https:// URL (an Uptime Kuma push "
-                            "URL or a healthchecks.io ping URL)").format(name=name))
+        raise ConfigError(
+            _(
+                "{name} must be an http:// or https:// URL (an Uptime Kuma push "
+                "URL or a healthchecks.io ping URL)"
+            ).format(name=name)
+        )
     return raw or None
 
 
@@ -223,8 +287,10 @@ def _lang(env: dict[str, str]) -> str | None:
     raw = env.get("TELEBOT_LANG", "").strip().lower()
     if raw and raw not in LANGS:
         # in English, always: the setting that would choose the language is what is wrong
-        raise ConfigError(f"TELEBOT_LANG={raw[:20]!r}: telebot speaks {', '.join(LANGS)}; set "
-                          "one of them, or leave it unset for the owner's Telegram language")
+        raise ConfigError(
+            f"TELEBOT_LANG={raw[:20]!r}: telebot speaks {', '.join(LANGS)}; set "
+            "one of them, or leave it unset for the owner's Telegram language"
+        )
     return raw or None
 
 
@@ -283,9 +349,16 @@ class Settings:
             else _state_dir_default(),
             poll_seconds=_number(e, "TELEBOT_POLL_SECONDS", 3.0, minimum=0.05, maximum=3600),
             confirm_after_minutes=_number(
-                e, "TELEBOT_CONFIRM_AFTER_MINUTES", 30.0, minimum=CONFIRM_AFTER_MIN_MINUTES,
-                maximum=24 * 60, why=N_(" (ikabot reads captcha answers only every 3 "
-                                        "minutes: confirming sooner takes them away)")),
+                e,
+                "TELEBOT_CONFIRM_AFTER_MINUTES",
+                30.0,
+                minimum=CONFIRM_AFTER_MIN_MINUTES,
+                maximum=24 * 60,
+                why=N_(
+                    " (ikabot reads captcha answers only every 3 "
+                    "minutes: confirming sooner takes them away)"
+                ),
+            ),
             scan_seconds=_number(e, "TELEBOT_SCAN_SECONDS", 15.0, minimum=0.05, maximum=3600),
             report_minutes=_number(e, "TELEBOT_REPORT_MINUTES", 60.0, maximum=7 * 24 * 60),
             stall_minutes=_number(e, "TELEBOT_STALL_MINUTES", 0.0, maximum=7 * 24 * 60),
@@ -294,11 +367,13 @@ class Settings:
             allow_menu=_flag(e, "TELEBOT_ALLOW_MENU", True),
             ikabot_command=_command(e),
             owner_ids=_owner_ids(e),
-            ikabot_log=Path(e["IKABOT_LOG"]).expanduser() if e.get("IKABOT_LOG", "").strip()
+            ikabot_log=Path(e["IKABOT_LOG"]).expanduser()
+            if e.get("IKABOT_LOG", "").strip()
             else Path("/tmp/ikabot.log"),
             heartbeat_url=_url(e, "TELEBOT_HEARTBEAT_URL"),
-            heartbeat_minutes=_number(e, "TELEBOT_HEARTBEAT_MINUTES", 5.0, minimum=0.01,
-                                      maximum=24 * 60),
+            heartbeat_minutes=_number(
+                e, "TELEBOT_HEARTBEAT_MINUTES", 5.0, minimum=0.01, maximum=24 * 60
+            ),
             tz=_zone(e),
             topic_id=_topic(e),
             metrics_addr=_metrics_addr(e),
@@ -306,8 +381,9 @@ class Settings:
             keepalive=_actions(e, "TELEBOT_KEEPALIVE"),
             keepalive_max=int(_number(e, "TELEBOT_KEEPALIVE_MAX", 5, minimum=1, maximum=1000)),
             keepalive_login=_flag(e, "TELEBOT_KEEPALIVE_LOGIN", False),
-            keepalive_backoff=_number(e, "TELEBOT_KEEPALIVE_BACKOFF_SECONDS", 10.0,
-                                      minimum=0.1, maximum=1800),
+            keepalive_backoff=_number(
+                e, "TELEBOT_KEEPALIVE_BACKOFF_SECONDS", 10.0, minimum=0.1, maximum=1800
+            ),
             report_picture=_flag(e, "TELEBOT_REPORT_PICTURE", False),
             lang=_lang(e),
         )
@@ -355,8 +431,11 @@ def load_dotenv_file(path: Path | None = None) -> Path | None:
     except FileNotFoundError:
         return None
     except OSError as e:
-        raise ConfigError(_("cannot read {file} ({why}); fix it or remove it").format(
-            file=env_path, why=e.strerror)) from None
+        raise ConfigError(
+            _("cannot read {file} ({why}); fix it or remove it").format(
+                file=env_path, why=e.strerror
+            )
+        ) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -364,29 +443,44 @@ def load_dotenv_file(path: Path | None = None) -> Path | None:
                 return None
             raise ConfigError(_("{file} is not a regular file; remove it").format(file=env_path))
         if st.st_uid != os.getuid():
-            raise ConfigError(_("{file} belongs to another user (uid {uid}), so telebot will not "
-                                "take settings from it; remove it, or create your own").format(
-                file=env_path, uid=st.st_uid))
+            raise ConfigError(
+                _(
+                    "{file} belongs to another user (uid {uid}), so telebot will not "
+                    "take settings from it; remove it, or create your own"
+                ).format(file=env_path, uid=st.st_uid)
+            )
         if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise ConfigError(_("other users can change {file}, so telebot will not take "
-                                "settings from it; run: chmod go-w {file}").format(file=env_path))
+            raise ConfigError(
+                _(
+                    "other users can change {file}, so telebot will not take "
+                    "settings from it; run: chmod go-w {file}"
+                ).format(file=env_path)
+            )
         raw = os.read(fd, ENV_MAX_BYTES + 1)
     finally:
         os.close(fd)
     if len(raw) > ENV_MAX_BYTES:
-        raise ConfigError(_("{file} is over {kb} KB; is it really a .env?").format(
-            file=env_path, kb=ENV_MAX_BYTES // 1024))
+        raise ConfigError(
+            _("{file} is over {kb} KB; is it really a .env?").format(
+                file=env_path, kb=ENV_MAX_BYTES // 1024
+            )
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(_("{file} is not UTF-8 text; fix it or remove it").format(
-            file=env_path)) from None
+        raise ConfigError(
+            _("{file} is not UTF-8 text; fix it or remove it").format(file=env_path)
+        ) from None
     refuse_malformed_lines(env_path, text)
     values = dotenv_values(stream=io.StringIO(text))
     secret = any(values.get(k) for k in ("IKABOT_PASSWORD", "TELEBOT_TOKEN"))
     if secret and st.st_mode & (stat.S_IRGRP | stat.S_IROTH):
-        raise ConfigError(_("{file} holds a password or token but other users can read it; "
-                            "run: chmod 600 {file}").format(file=env_path))
+        raise ConfigError(
+            _(
+                "{file} holds a password or token but other users can read it; "
+                "run: chmod 600 {file}"
+            ).format(file=env_path)
+        )
     for key, value in values.items():
         if value is not None:
             os.environ.setdefault(key, value)
@@ -405,9 +499,12 @@ def refuse_malformed_lines(env_path: Path, text: str) -> None:
             raw = binding.original.string
             blank = raw[: len(raw) - len(raw.lstrip())]
             line = binding.original.line + blank.count("\n")
-            raise ConfigError(_("{file}, line {line}: not a KEY=value setting (an unclosed "
-                                "quote?); fix or remove that line").format(file=env_path,
-                                                                           line=line))
+            raise ConfigError(
+                _(
+                    "{file}, line {line}: not a KEY=value setting (an unclosed "
+                    "quote?); fix or remove that line"
+                ).format(file=env_path, line=line)
+            )
 
 
 def mask_token(token: str | None) -> str:
@@ -438,13 +535,22 @@ def resolve_telegram(settings: Settings, ikabot_telegram: TelegramConfig) -> tup
     """(token, chat id, where the token came from): TELEBOT_* wins over ikabot's own config."""
     token = settings.token or ikabot_telegram.bot_token
     chat = settings.chat_id or ikabot_telegram.chat_id
-    source = (_("TELEBOT_TOKEN, the same as ikabot's") if shares_ikabots_token(
-        settings, ikabot_telegram) else "TELEBOT_TOKEN" if settings.token
-        else _("ikabot's shared.telegram"))
+    source = (
+        _("TELEBOT_TOKEN, the same as ikabot's")
+        if shares_ikabots_token(settings, ikabot_telegram)
+        else "TELEBOT_TOKEN"
+        if settings.token
+        else _("ikabot's shared.telegram")
+    )
     if not token:
-        raise ConfigError(_("no Telegram bot token: set up Telegram in ikabot's menu, or set "
-                            "TELEBOT_TOKEN (and TELEBOT_CHAT_ID) in the environment or .env"))
+        raise ConfigError(
+            _(
+                "no Telegram bot token: set up Telegram in ikabot's menu, or set "
+                "TELEBOT_TOKEN (and TELEBOT_CHAT_ID) in the environment or .env"
+            )
+        )
     if not chat:
-        raise ConfigError(_("no Telegram chat id: set up Telegram in ikabot's menu, or set "
-                            "TELEBOT_CHAT_ID"))
+        raise ConfigError(
+            _("no Telegram chat id: set up Telegram in ikabot's menu, or set TELEBOT_CHAT_ID")
+        )
     return token, str(chat), source

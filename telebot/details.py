@@ -23,8 +23,9 @@ def pid_alive(pid: int, started: float) -> bool:
     return liveness.probe(pid, started)[0]
 
 
-def cleanup_dead_details(session: Any, *, ikabot_path: Path | None = None,
-                         alive: Alive = pid_alive) -> list[int]:
+def cleanup_dead_details(
+    session: Any, *, ikabot_path: Path | None = None, alive: Alive = pid_alive
+) -> list[int]:
     """Drop the details of every pid that is no longer its task's process; the pids dropped."""
     return _cleanup(session, alive=alive, ikabot_path=ikabot_path)
 

@@ -31,8 +31,14 @@ class Harness:
     async def wait(self, predicate: Any, timeout: float = DEADLINE) -> bool:
         return await asyncio.to_thread(self.api.wait_for, predicate, timeout)
 
-    async def ask(self, text: str, chat_id: int = OWNER, replies: int = 1,
-                  timeout: float = DEADLINE, **kw: Any) -> list[dict[str, Any]]:
+    async def ask(
+        self,
+        text: str,
+        chat_id: int = OWNER,
+        replies: int = 1,
+        timeout: float = DEADLINE,
+        **kw: Any,
+    ) -> list[dict[str, Any]]:
         """Send `text` as the player; return the bot's new answers to that chat.
 
         Push alerts that arrive meanwhile are not answers, and are left out.
@@ -40,8 +46,11 @@ class Harness:
         before = len(self.api.sent(chat_id))
 
         def answers() -> list[dict[str, Any]]:
-            return [m for m in self.api.sent(chat_id)[before:]
-                    if not untagged(m["text"]).startswith(ALERT_MARKS)]
+            return [
+                m
+                for m in self.api.sent(chat_id)[before:]
+                if not untagged(m["text"]).startswith(ALERT_MARKS)
+            ]
 
         kw.setdefault("user_id", chat_id)
         self.api.add_message(text, chat_id=chat_id, **kw)
@@ -75,11 +84,16 @@ class Harness:
 
 
 def fast_settings(ikabot_path: Path, api: FakeBotAPI, state_dir: Path, **kw: Any) -> Settings:
-    values: dict[str, Any] = {"ikabot_path": ikabot_path, "api_base_url": api.base_url,
-                              "state_dir": state_dir, "poll_seconds": 0.05,
-                              "scan_seconds": 0.2, "report_minutes": 0,
-                              # never the host's real /tmp/ikabot.log
-                              "ikabot_log": state_dir.parent / "ikabot.log"}
+    values: dict[str, Any] = {
+        "ikabot_path": ikabot_path,
+        "api_base_url": api.base_url,
+        "state_dir": state_dir,
+        "poll_seconds": 0.05,
+        "scan_seconds": 0.2,
+        "report_minutes": 0,
+        # never the host's real /tmp/ikabot.log
+        "ikabot_log": state_dir.parent / "ikabot.log",
+    }
     values.update(kw)
     return Settings(**values)
 
@@ -87,15 +101,18 @@ def fast_settings(ikabot_path: Path, api: FakeBotAPI, state_dir: Path, **kw: Any
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings, api: FakeBotAPI) -> AsyncIterator[Harness]:
     def watching() -> int:  # the start-up message's tries (it goes through the outbox)
-        return sum(c.method == "sendMessage" and "👀" in str(c.params)  # in any language
-                   for c in api.calls)
+        return sum(
+            c.method == "sendMessage" and "👀" in str(c.params)  # in any language
+            for c in api.calls
+        )
 
     started_before = watching()
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(serve(settings, stop=stop, ready=ready))
     waiter = asyncio.create_task(ready.wait())
-    done, _ = await asyncio.wait({task, waiter}, timeout=DEADLINE,
-                                 return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait(
+        {task, waiter}, timeout=DEADLINE, return_when=asyncio.FIRST_COMPLETED
+    )
     if task in done:
         waiter.cancel()
         task.result()  # raises what serve raised

@@ -52,8 +52,9 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     killed and reaped at teardown."""
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(code: str = "import time; time.sleep(600)",
-              ikabot: bool = True) -> subprocess.Popen[bytes]:
+    def start(
+        code: str = "import time; time.sleep(600)", ikabot: bool = True
+    ) -> subprocess.Popen[bytes]:
         p = spawn_task(code) if ikabot else other_program(code)
         procs.append(p)
         return p
@@ -85,8 +86,9 @@ def world(ikabot_dir: IkabotDir, spawn):
     pirate, web, builder = spawn(), spawn(), spawn()
     ikabot_dir.add_pirate(ALICE, pirate.pid)
     ikabot_dir.add_webserver(ALICE, web.pid)
-    ikabot_dir.add_task(BOB, builder.pid, "constructionList",
-                        building_status("Athens", "Academy", 4, 3720, 11040))
+    ikabot_dir.add_task(
+        BOB, builder.pid, "constructionList", building_status("Athens", "Academy", 4, 3720, 11040)
+    )
     return {"dir": ikabot_dir, "pirate": pirate, "web": web, "builder": builder}
 
 
@@ -106,8 +108,11 @@ class Result:
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """An environment with no TELEBOT_/IKABOT_ leftovers from the developer's shell."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEBOT_", "IKABOT_", "TELEGRAM_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEBOT_", "IKABOT_", "TELEGRAM_"))
+    }
     env["HOME"] = str(tmp_path / "clihome")
     env["TELEBOT_TZ"] = TEST_TZ
     env["TELEBOT_STATE_DIR"] = str(tmp_path / "state")
@@ -123,9 +128,15 @@ def run_cli(tmp_path: Path) -> Callable[..., Result]:
     cwd.mkdir(exist_ok=True)
 
     def run(*args: str, timeout: float = 60, **env: str) -> Result:
-        p = subprocess.run([sys.executable, "-m", "telebot", *args], cwd=cwd,
-                           env=clean_env(tmp_path, **env), capture_output=True, text=True,
-                           timeout=timeout, stdin=subprocess.DEVNULL)
+        p = subprocess.run(
+            [sys.executable, "-m", "telebot", *args],
+            cwd=cwd,
+            env=clean_env(tmp_path, **env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         return Result(p.returncode, p.stdout, p.stderr)
 
     return run

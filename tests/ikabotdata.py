@@ -110,19 +110,33 @@ os.environ["HOME"] = {home!r}
 """
 
 
-def ikabot_task(home_dir: Path, account: Account, log: Path, trigger: Path, body: str,
-                action: str = "autoPirate") -> subprocess.Popen[bytes]:
+def ikabot_task(
+    home_dir: Path,
+    account: Account,
+    log: Path,
+    trigger: Path,
+    body: str,
+    action: str = "autoPirate",
+) -> subprocess.Popen[bytes]:
     """A task run through ikabot's own `@task` wrapper: on an exception it sends (and so logs,
     with ikabot's logging) `Error in:…Cause:…`, then `session.logout()` = `os._exit(0)`."""
-    return spawn_task(_child(IKABOT_TASK, home_dir, account, log, trigger=str(trigger),
-                             body=body, action=action))
+    return spawn_task(
+        _child(IKABOT_TASK, home_dir, account, log, trigger=str(trigger), body=body, action=action)
+    )
 
 
 def _child(template: str, home_dir: Path, account: Account, log: Path, **more: Any) -> str:
     """A child task's code: ikabot's logging into `log`, $HOME and the account filled in."""
-    return template.format(tests=str(Path(__file__).parent), log=str(log), home=str(home_dir),
-                           email=account.email, username=account.username,
-                           world=account.world, server=account.server, **more)
+    return template.format(
+        tests=str(Path(__file__).parent),
+        log=str(log),
+        home=str(home_dir),
+        email=account.email,
+        username=account.username,
+        world=account.world,
+        server=account.server,
+        **more,
+    )
 
 
 REAL_AUTOPIRATE = """
@@ -146,15 +160,19 @@ ap.do_pirate_missions(session, pirateCount={runs!r}, pirateSchedule=False,
 """
 
 
-def real_autopirate(home_dir: Path, account: Account, log: Path, gates: Path, runs: int,
-                    fortress: bool = True) -> subprocess.Popen[bytes]:
+def real_autopirate(
+    home_dir: Path, account: Account, log: Path, gates: Path, runs: int, fortress: bool = True
+) -> subprocess.Popen[bytes]:
     """ikabot's own autoPirate task (`do_pirate_missions` through its `@task` wrapper, its
     `setStatus`, its logging, its `logout()`), with only the game stubbed: the fortress
     lookup, `session.post`, and `wait`, which holds run k until `gates/run-k` exists. The task
     starts once `gates/start` exists (after the test recorded it as ikabot's menu would)."""
     gates.mkdir(parents=True, exist_ok=True)
-    return spawn_task(_child(REAL_AUTOPIRATE, home_dir, account, log, gates=str(gates),
-                             fortress=fortress, runs=runs))
+    return spawn_task(
+        _child(
+            REAL_AUTOPIRATE, home_dir, account, log, gates=str(gates), fortress=fortress, runs=runs
+        )
+    )
 
 
 def exec_done(p: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
@@ -178,14 +196,22 @@ def exec_done(p: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
 def spawn_task(code: str = "import time; time.sleep(600)") -> subprocess.Popen[bytes]:
     """A real task process, named like the test process (ikabot checks process names), with
     ikabot's command line (telebot checks it)."""
-    return exec_done(subprocess.Popen([sys.executable, str(LAUNCHER), code],
-                                      stdin=subprocess.DEVNULL, preexec_fn=die_with_parent()))
+    return exec_done(
+        subprocess.Popen(
+            [sys.executable, str(LAUNCHER), code],
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),
+        )
+    )
 
 
 def other_program(code: str = "import time; time.sleep(600)") -> subprocess.Popen[bytes]:
     """A process that is not ikabot's (a pid reused by another program)."""
-    return exec_done(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
-                                      preexec_fn=die_with_parent()))
+    return exec_done(
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.DEVNULL, preexec_fn=die_with_parent()
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -218,13 +244,24 @@ class IkabotDir:
     def set_telegram(self, token: str, chat_id: str, account: Account | None = None) -> None:
         acc = account or Account("telegram@example.org", "nobody")
         with home(self.home):
-            sessionStorage.set_session_data(acc.session(), {
-                "telegram": {"botToken": token, "chatId": chat_id}}, shared=True)
+            sessionStorage.set_session_data(
+                acc.session(), {"telegram": {"botToken": token, "chatId": chat_id}}, shared=True
+            )
 
-    def add_task(self, account: Account, pid: int, action: str, status: str = "started",
-                 date: float | None = None) -> None:
-        entry = {"pid": pid, "action": action, "date": time.time() if date is None else date,
-                 "status": status}
+    def add_task(
+        self,
+        account: Account,
+        pid: int,
+        action: str,
+        status: str = "started",
+        date: float | None = None,
+    ) -> None:
+        entry = {
+            "pid": pid,
+            "action": action,
+            "date": time.time() if date is None else date,
+            "status": status,
+        }
         with home(self.home):
             ika_process.updateProcessList(account.session(), programprocesslist=[entry])
 
@@ -233,20 +270,34 @@ class IkabotDir:
             account.session().updateProcessEntry(pid, status=status)
 
     def target(self, account: Account) -> Target:
-        return Target(account.email, account.username, account.world, account.server,
-                      account.password, self.path)
+        return Target(
+            account.email,
+            account.username,
+            account.world,
+            account.server,
+            account.password,
+            self.path,
+        )
 
-    def add_pirate(self, account: Account, pid: int, done: int = 5, total: int = 10,
-                   status: str | None = None) -> None:
+    def add_pirate(
+        self, account: Account, pid: int, done: int = 5, total: int = 10, status: str | None = None
+    ) -> None:
         """An autoPirate whose progress is in processDetails (the producer API)."""
-        self.add_task(account, pid, "autoPirate",
-                      status or f"Pirating for {total - done} more runs")
-        save_process_details(self.target(account), pid, {
-            "action": "autoPirate",
-            "missions": {"total": total, "completed": done, "remaining": total - done}})
+        self.add_task(
+            account, pid, "autoPirate", status or f"Pirating for {total - done} more runs"
+        )
+        save_process_details(
+            self.target(account),
+            pid,
+            {
+                "action": "autoPirate",
+                "missions": {"total": total, "completed": done, "remaining": total - done},
+            },
+        )
 
-    def add_webserver(self, account: Account, pid: int, port: int = 43527,
-                      lan: str | None = "192.168.1.100") -> None:
+    def add_webserver(
+        self, account: Account, pid: int, port: int = 43527, lan: str | None = "192.168.1.100"
+    ) -> None:
         """A webServer with ikabot's own status string (set through setStatus's path)."""
         self.add_task(account, pid, "webServer")
         also = f"and http://{lan}:{port}" if lan else ""
@@ -286,14 +337,28 @@ class LegacyFile:
 
     def server(self, account: Account) -> dict[str, Any]:
         data = self._data(account)
-        return (data.setdefault(account.username, {}).setdefault(account.world, {})
-                .setdefault(account.server, {"processList": [], "cookies": {}}))
+        return (
+            data.setdefault(account.username, {})
+            .setdefault(account.world, {})
+            .setdefault(account.server, {"processList": [], "cookies": {}})
+        )
 
-    def add_task(self, account: Account, pid: int, action: str, status: str = "started",
-                 date: float | None = None) -> None:
-        self.server(account)["processList"].append({
-            "pid": pid, "action": action, "date": time.time() if date is None else date,
-            "status": status})
+    def add_task(
+        self,
+        account: Account,
+        pid: int,
+        action: str,
+        status: str = "started",
+        date: float | None = None,
+    ) -> None:
+        self.server(account)["processList"].append(
+            {
+                "pid": pid,
+                "action": action,
+                "date": time.time() if date is None else date,
+                "status": status,
+            }
+        )
         self.write()
 
     def set_status(self, account: Account, pid: int, status: str) -> None:
@@ -303,9 +368,11 @@ class LegacyFile:
         self.write()
 
     def lines(self) -> list[str]:
-        return [f"{entry_key(email)} "
-                f"{AESCipher(email, self.passwords[email]).encrypt(json.dumps(data))}"
-                for email, data in self.data.items()] + self.extra_lines
+        return [
+            f"{entry_key(email)} "
+            f"{AESCipher(email, self.passwords[email]).encrypt(json.dumps(data))}"
+            for email, data in self.data.items()
+        ] + self.extra_lines
 
     def write(self) -> None:
         """In place, like ikabot ≤ 7.5: open("w") then write, no lock, not atomic."""
@@ -313,13 +380,20 @@ class LegacyFile:
             f.write("\n".join(self.lines()) + "\n")
 
     def target(self, account: Account) -> Target:
-        return Target(account.email, account.username, account.world, account.server,
-                      account.password, self.path)
+        return Target(
+            account.email,
+            account.username,
+            account.world,
+            account.server,
+            account.password,
+            self.path,
+        )
 
     def decrypt(self, account: Account) -> dict[str, Any]:
         """Read the account back with ikabot's own cipher."""
         for line in self.path.read_text().splitlines():
             if line.startswith(entry_key(account.email)):
-                return json.loads(AESCipher(account.email, account.password)
-                                  .decrypt(line[64:].strip()))
+                return json.loads(
+                    AESCipher(account.email, account.password).decrypt(line[64:].strip())
+                )
         raise KeyError(account.email)

@@ -22,8 +22,11 @@ import ikabot.config
 HOST_LOG = Path("/tmp/ikabot.log")
 ENV = "TEST_IKABOT_LOG_FILE"  # not TELEBOT_/IKABOT_: clean_env keeps it for the CLI's children
 _INHERITED = os.environ.get(ENV)  # a test's child process: its parent's directory
-_DIR = (Path(_INHERITED).parent if _INHERITED and Path(_INHERITED).parent.is_dir() else
-        Path(tempfile.mkdtemp(prefix="telebot-tests-ikabot-log-")))
+_DIR = (
+    Path(_INHERITED).parent
+    if _INHERITED and Path(_INHERITED).parent.is_dir()
+    else Path(tempfile.mkdtemp(prefix="telebot-tests-ikabot-log-"))
+)
 # the directory this process made (None: its parent's), removed when it ends, even by SIGKILL
 # (tests/sessionguard.py)
 MADE = None if (Path(_INHERITED).parent if _INHERITED else None) == _DIR else _DIR
@@ -47,6 +50,7 @@ if MADE is not None:
     (_DIR / "site" / "sitecustomize.py").write_text(_SITECUSTOMIZE)
 os.environ[ENV] = str(TEST_IKABOT_LOG)
 os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(_DIR / "site"), os.environ.get("PYTHONPATH", "")) if p)
+    p for p in (str(_DIR / "site"), os.environ.get("PYTHONPATH", "")) if p
+)
 if MADE is not None:
     atexit.register(shutil.rmtree, _DIR, True)

@@ -22,14 +22,20 @@ def test_a_session_that_starts_everything(spawn, tmp_path: Path) -> None:
     out = Path(os.environ["SESSION_CHILD_OUT"])
     grandchild = tmp_path / "grandchild.pid"
     task, other = spawn(), spawn(ikabot=False)
-    parent = spawn("import pathlib, subprocess, time\n"  # a task's own child: no parent-death
-                   f"p = subprocess.Popen(['sleep', '600'])\n"
-                   f"pathlib.Path({str(grandchild)!r}).write_text(str(p.pid))\n"
-                   "time.sleep(600)")
-    apart = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
-                             start_new_session=True)  # setsid(): out of pytest's group
-    subprocess.run([sys.executable, "-c", "import tempfile; tempfile.mkdtemp(prefix='left-')"],
-                   check=True, timeout=DEADLINE)  # a child's temp dir, never removed by it
+    parent = spawn(
+        "import pathlib, subprocess, time\n"  # a task's own child: no parent-death
+        f"p = subprocess.Popen(['sleep', '600'])\n"
+        f"pathlib.Path({str(grandchild)!r}).write_text(str(p.pid))\n"
+        "time.sleep(600)"
+    )
+    apart = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True
+    )  # setsid(): out of pytest's group
+    subprocess.run(
+        [sys.executable, "-c", "import tempfile; tempfile.mkdtemp(prefix='left-')"],
+        check=True,
+        timeout=DEADLINE,
+    )  # a child's temp dir, never removed by it
     assert wait_until(lambda: grandchild.exists() and grandchild.read_text())
     pids = [task.pid, other.pid, parent.pid, int(grandchild.read_text()), apart.pid]
     out.write_text(json.dumps({"mark": os.environ[sessionguard.MARK], "pids": pids}))

@@ -64,8 +64,12 @@ def start(directories: list[Path]) -> str:
     # a session of its own: a Ctrl-C or hang-up of pytest's terminal does not end the guard
     # not measured by a coverage run (it outlives pytest: its data file would come late)
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
-    _guard = subprocess.Popen([sys.executable, __file__, mark, *map(str, directories)],
-                              stdin=read, start_new_session=True, env=env)
+    _guard = subprocess.Popen(
+        [sys.executable, __file__, mark, *map(str, directories)],
+        stdin=read,
+        start_new_session=True,
+        env=env,
+    )
     os.close(read)
     return mark
 

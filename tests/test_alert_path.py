@@ -137,7 +137,6 @@ def window(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Window:
     return w
 
 
-
 # ---- the budgets: what the path may do for one death, and why
 
 OPENS = {
@@ -192,9 +191,11 @@ def statement_shape(sql: str) -> str:
 
 def differs(kind: str, seen: Counter[str], budget: dict[str, int]) -> str:
     more, fewer = seen - Counter(budget), Counter(budget) - seen
-    return "\n".join([f"the path's {kind} differ from the budget:"]
-                     + [f"  +{n} {what}" for what, n in sorted(more.items())]
-                     + [f"  -{n} {what}" for what, n in sorted(fewer.items())])
+    return "\n".join(
+        [f"the path's {kind} differ from the budget:"]
+        + [f"  +{n} {what}" for what, n in sorted(more.items())]
+        + [f"  -{n} {what}" for what, n in sorted(fewer.items())]
+    )
 
 
 def pidfd_keeps_exit() -> bool:
@@ -212,8 +213,9 @@ def pidfd_keeps_exit() -> bool:
 
 
 @pytest.mark.parametrize("reaped", [False, True], ids=["zombie", "reaped"])
-async def test_the_path_after_the_wake_does_only_its_budgeted_work(ikabot_dir, api, tmp_path,
-                                                                  window, reaped):
+async def test_the_path_after_the_wake_does_only_its_budgeted_work(
+    ikabot_dir, api, tmp_path, window, reaped
+):
     """One SIGKILL of a watched ikabot task; the task stays a zombie until the alert is out
     (ikabot's menu reaps late), or is reaped before telebot's loop runs again (init reaps
     at once: the test's loop is blocked in `wait()` meanwhile)."""
@@ -221,13 +223,17 @@ async def test_the_path_after_the_wake_does_only_its_budgeted_work(ikabot_dir, a
         pytest.skip("this kernel's pidfd forgets a reaped process's exit (Linux < 6.15)")
     log, trigger = tmp_path / "ikabot.log", tmp_path / "go"
     trigger.touch()  # the task logs a line with ikabot's logging, then waits to be killed
-    p = ikabot_task(ikabot_dir.home, ALICE, log, trigger,
-                    "import ikabot.helpers.logging as l; l.getLogger(__name__).warning('on "
-                    "its way'); time.sleep(600)")
+    p = ikabot_task(
+        ikabot_dir.home,
+        ALICE,
+        log,
+        trigger,
+        "import ikabot.helpers.logging as l; l.getLogger(__name__).warning('on "
+        "its way'); time.sleep(600)",
+    )
     try:
         ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Pirating for 3 more runs")
-        s = fast_settings(ikabot_dir.path, api, tmp_path / "s", ikabot_log=log,
-                          scan_seconds=3600)
+        s = fast_settings(ikabot_dir.path, api, tmp_path / "s", ikabot_log=log, scan_seconds=3600)
         async with running_bot(s, api) as bot:
             await bot.settled()  # the start-up message sent and marked: nothing pending
             assert await until(lambda: log.exists() and log.stat().st_size > 0)
@@ -241,8 +247,11 @@ async def test_the_path_after_the_wake_does_only_its_budgeted_work(ikabot_dir, a
         if p.poll() is None:
             p.kill()
         p.wait()
-    names = {f"/proc/{p.pid}/": "/proc/<pid>/", str(log): "<ikabot's log>",
-             str(ikabot_dir.path): "<ikabot's data>"}
+    names = {
+        f"/proc/{p.pid}/": "/proc/<pid>/",
+        str(log): "<ikabot's log>",
+        str(ikabot_dir.path): "<ikabot's data>",
+    }
 
     def named(line: str) -> str:
         for real, name in names.items():

@@ -24,8 +24,7 @@ from telebot.state import StateDB
 
 
 def alerts(api: FakeBotAPI, word: str = "") -> list[str]:
-    return [m["text"] for m in api.sent(OWNER)
-            if m["text"].startswith(MARKS) and word in m["text"]]
+    return [m["text"] for m in api.sent(OWNER) if m["text"].startswith(MARKS) and word in m["text"]]
 
 
 def tracked_progress(state_dir: Path, pid: int) -> dict | None:
@@ -51,8 +50,10 @@ def pirate(d: IkabotDir, spawn, done: int = 5, total: int = 10, account=ALICE, c
 def exits_when(trigger: Path, status: int = 0) -> str:
     """Code for a task process that ends by itself (`os._exit`, as ikabot's tasks do) once
     `trigger` exists."""
-    return (f"import os, time\nwhile not os.path.exists({str(trigger)!r}): time.sleep(0.01)\n"
-            f"os._exit({status})")
+    return (
+        f"import os, time\nwhile not os.path.exists({str(trigger)!r}): time.sleep(0.01)\n"
+        f"os._exit({status})"
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
@@ -82,11 +83,15 @@ async def test_finished_is_not_died(ikabot_dir, spawn, api, tmp_path):
     trigger = tmp_path / "go"
     p = pirate(ikabot_dir, spawn, done=2, total=3, code=exits_when(trigger))
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
-        save_process_details(ikabot_dir.target(ALICE), p.pid, {
-            "missions": {"total": 3, "completed": 3, "remaining": 0}})
+        save_process_details(
+            ikabot_dir.target(ALICE),
+            p.pid,
+            {"missions": {"total": 3, "completed": 3, "remaining": 0}},
+        )
         # a scan saw the last progress (an event, not a pause: a loaded machine's scan is late)
-        assert await bot.wait(lambda: (tracked_progress(tmp_path / "s", p.pid) or {}).get(
-            "done") == 3)
+        assert await bot.wait(
+            lambda: (tracked_progress(tmp_path / "s", p.pid) or {}).get("done") == 3
+        )
         trigger.touch()
         assert await bot.wait(lambda: alerts(api))
         (text,) = alerts(api)
@@ -105,8 +110,7 @@ async def test_nonzero_exit_is_failed(ikabot_dir, spawn, api, tmp_path):
         assert f"pid {p.pid}" in text
 
 
-async def test_storm_of_20_deaths_is_one_message(ikabot_dir, spawn, api, tmp_path,
-                                                 monkeypatch):
+async def test_storm_of_20_deaths_is_one_message(ikabot_dir, spawn, api, tmp_path, monkeypatch):
     """The first death is sent at once; the other 19 edit that message into one list.
 
     Which deaths are one storm is a matter of the gap between them (tests/test_storms.py
@@ -121,8 +125,9 @@ async def test_storm_of_20_deaths_is_one_message(ikabot_dir, spawn, api, tmp_pat
 
         def complete() -> bool:
             found = alerts(api)
-            return len(found) == 1 and all(f"pid {p.pid}" in found[0] or
-                                           f" {p.pid} " in found[0] for p in procs)
+            return len(found) == 1 and all(
+                f"pid {p.pid}" in found[0] or f" {p.pid} " in found[0] for p in procs
+            )
 
         assert await bot.wait(complete), alerts(api)
         await bot.settled()
@@ -132,12 +137,16 @@ async def test_storm_of_20_deaths_is_one_message(ikabot_dir, spawn, api, tmp_pat
         assert all(f"<code>{p.pid}</code>" in message["html"] for p in procs)
         assert message["edits"] >= 1
         # one message sent, the rest were edits of it: nothing repeated
-        assert sum(c.method == "sendMessage" and str(c.params.get("text")).startswith(MARKS)
-                   for c in api.calls) == 1
+        assert (
+            sum(
+                c.method == "sendMessage" and str(c.params.get("text")).startswith(MARKS)
+                for c in api.calls
+            )
+            == 1
+        )
 
 
-async def test_outage_then_delivered_exactly_once(ikabot_dir, spawn, api, tmp_path,
-                                                  monkeypatch):
+async def test_outage_then_delivered_exactly_once(ikabot_dir, spawn, api, tmp_path, monkeypatch):
     monkeypatch.setattr(alerts_module, "BACKOFF_START", 0.05)  # same backoff, shorter
     p = pirate(ikabot_dir, spawn)
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
@@ -195,13 +204,18 @@ async def test_alerts_toggle(ikabot_dir, spawn, api, tmp_path):
         # each switch says what it covers: *died* silences failed, killed and stopped too
         assert "✅ died: a task failed, was killed, died or was stopped" in reply["text"]
         # no TELEBOT_STALL_MINUTES here: *stalled* is off, whatever was chosen, and says why
-        assert "⬜ stalled: " in reply["text"] and "TELEBOT_STALL_MINUTES is not set" in \
-            reply["text"]
+        assert (
+            "⬜ stalled: " in reply["text"] and "TELEBOT_STALL_MINUTES is not set" in reply["text"]
+        )
         labels = [b["text"] for row in reply["reply_markup"]["inline_keyboard"] for b in row]
         assert "⬜ stalled" in labels and "✅ died" in labels
         api.add_callback("tb:a:died", reply["message_id"], chat_id=OWNER)
-        assert await bot.wait(lambda: "⬜ died" in api.sent(OWNER)[-1]["text"] or any(
-            "⬜ died" in m["text"] for m in api.sent(OWNER)))
+        assert await bot.wait(
+            lambda: (
+                "⬜ died" in api.sent(OWNER)[-1]["text"]
+                or any("⬜ died" in m["text"] for m in api.sent(OWNER))
+            )
+        )
         p.kill()
         p.wait()
 
@@ -210,8 +224,9 @@ async def test_alerts_toggle(ikabot_dir, spawn, api, tmp_path):
             if state is None:
                 return False
             try:
-                return any(r.pid == p.pid and r.ended_at for r in
-                           state.tracking.tracked(open_only=False))
+                return any(
+                    r.pid == p.pid and r.ended_at for r in state.tracking.tracked(open_only=False)
+                )
             finally:
                 state.close()
 
@@ -236,20 +251,30 @@ async def test_stall_alert(ikabot_dir, spawn, api, tmp_path):
 
 
 def start_telebot(d: IkabotDir, api: FakeBotAPI, tmp_path: Path) -> subprocess.Popen[bytes]:
-    env = clean_env(tmp_path, IKABOT_PATH=str(d.path), TELEGRAM_API_BASE_URL=api.base_url,
-                    TELEBOT_POLL_SECONDS="0.05", TELEBOT_SCAN_SECONDS="0.2",
-                    TELEBOT_STATE_DIR=str(tmp_path / "state"))
-    return subprocess.Popen([sys.executable, "-m", "telebot", "run"], env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    env = clean_env(
+        tmp_path,
+        IKABOT_PATH=str(d.path),
+        TELEGRAM_API_BASE_URL=api.base_url,
+        TELEBOT_POLL_SECONDS="0.05",
+        TELEBOT_SCAN_SECONDS="0.2",
+        TELEBOT_STATE_DIR=str(tmp_path / "state"),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "telebot", "run"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def started(api: FakeBotAPI, count: int) -> bool:
     return sum("telebot is watching" in m["text"] for m in api.sent(OWNER)) >= count
 
 
-def test_killed_during_outage_then_restarted_delivers_each_death_once(ikabot_dir, spawn, api,
-                                                                      tmp_path):
+def test_killed_during_outage_then_restarted_delivers_each_death_once(
+    ikabot_dir, spawn, api, tmp_path
+):
     procs = [pirate(ikabot_dir, spawn, done=i) for i in range(3)]
     bot = start_telebot(ikabot_dir, api, tmp_path)
     try:
@@ -277,8 +302,7 @@ def test_killed_during_outage_then_restarted_delivers_each_death_once(ikabot_dir
         # a positive event first: a /status answered after the start (so the start's look at
         # what ended meanwhile is done) and nothing left in the outbox
         api.add_message("/status", chat_id=OWNER)
-        assert api.wait_for(lambda: any("ikabot tasks" in m["text"]
-                                        for m in api.sent(OWNER)), 20)
+        assert api.wait_for(lambda: any("ikabot tasks" in m["text"] for m in api.sent(OWNER)), 20)
         assert api.wait_for(lambda: not state.outbox.pending(), DEADLINE)
         texts = alerts(api)
         assert len(texts) == 3, "\n---\n".join(texts)
@@ -299,8 +323,7 @@ def test_sigterm_and_sigint_exit_0(ikabot_dir, api, tmp_path):
     for sig in (signal.SIGTERM, signal.SIGINT):
         n = len(api.calls)
         bot = start_telebot(ikabot_dir, api, tmp_path)
-        assert api.wait_for(lambda n=n: any(c.method == "getUpdates" for c in api.calls[n:]),
-                            20)
+        assert api.wait_for(lambda n=n: any(c.method == "getUpdates" for c in api.calls[n:]), 20)
         os.kill(bot.pid, sig)
         assert bot.wait(DEADLINE) == 0
 
@@ -324,8 +347,9 @@ async def test_unchanged_tasks_are_not_rewritten_every_scan(ikabot_dir, spawn, t
         await alerter.observe(collect(store))
     assert state.db.conn.total_changes == before
     p = pirate(ikabot_dir, spawn, done=1)  # a new task: written once
-    save_process_details(ikabot_dir.target(ALICE), p.pid, {"missions": {
-        "total": 10, "completed": 2, "remaining": 8}})
+    save_process_details(
+        ikabot_dir.target(ALICE), p.pid, {"missions": {"total": 10, "completed": 2, "remaining": 8}}
+    )
     await alerter.observe(collect(store))
     assert state.db.conn.total_changes == before + 2  # its row, and its first status in history
     alerter.watcher.close()
@@ -337,8 +361,9 @@ async def test_raise_is_failed_with_the_cause_from_ikabots_log(ikabot_dir, api, 
     (`MESSAGE TO TG BOT: Error in: … Cause: <traceback>`) tells the failure apart."""
     log, trigger = tmp_path / "ikabot.log", tmp_path / "go"
     cause = "Exception: No city with pirate fortress capable of executing selected mission"
-    p = ikabot_task(ikabot_dir.home, ALICE, log, trigger,
-                    f"raise Exception({cause.split(': ', 1)[1]!r})")
+    p = ikabot_task(
+        ikabot_dir.home, ALICE, log, trigger, f"raise Exception({cause.split(': ', 1)[1]!r})"
+    )
     try:
         ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Pirating for 3 more runs")
         s = fast_settings(ikabot_dir.path, api, tmp_path / "s", ikabot_log=log)
@@ -348,8 +373,12 @@ async def test_raise_is_failed_with_the_cause_from_ikabots_log(ikabot_dir, api, 
             (text,) = alerts(api)
         assert p.wait(DEADLINE) == 0  # ikabot's logout(): os._exit(0), as after a success
         # telebot saw it start with 3 runs to go, so it knows the total
-        assert text.startswith(("❌ autoPirate failed during run 1 of 3 (0 done)",
-                                "❌ autoPirate failed with 3 runs left")), text  # before a scan
+        assert text.startswith(
+            (
+                "❌ autoPirate failed during run 1 of 3 (0 done)",
+                "❌ autoPirate failed with 3 runs left",
+            )
+        ), text  # before a scan
         assert f"cause: {cause}" in text and "Traceback" not in text
     finally:
         if p.poll() is None:
@@ -378,7 +407,8 @@ async def test_ikabot_task_that_returns_is_finished(ikabot_dir, api, tmp_path):
 
 
 async def test_status_shows_mission_k_of_n_for_a_pirate_seen_from_its_start(
-        ikabot_dir, spawn, api, tmp_path):
+    ikabot_dir, spawn, api, tmp_path
+):
     """ikabot writes only `Pirating for N more runs`; telebot saw the first one, so N is the
     total and the run under way is shown as `run k of N (k-1 done)`."""
     p = spawn()
@@ -397,8 +427,10 @@ async def test_status_shows_mission_k_of_n_for_a_pirate_seen_from_its_start(
             if state is None:
                 return False
             try:
-                return any(len(state.tracking.status_history(r.pid, r.start_ticks)) >= n
-                           for r in state.tracking.tracked())
+                return any(
+                    len(state.tracking.status_history(r.pid, r.start_ticks)) >= n
+                    for r in state.tracking.tracked()
+                )
             finally:
                 state.close()
 
@@ -412,11 +444,13 @@ async def test_status_shows_mission_k_of_n_for_a_pirate_seen_from_its_start(
         p.kill()
         assert await bot.wait(lambda: alerts(api))
         assert alerts(api)[0].startswith(
-            "💀 autoPirate killed (SIGKILL) during run 2 of 5 (1 done)")
+            "💀 autoPirate killed (SIGKILL) during run 2 of 5 (1 done)"
+        )
 
 
-async def test_an_alert_for_a_task_with_a_5000_character_action_arrives(ikabot_dir, spawn, api,
-                                                                         tmp_path):
+async def test_an_alert_for_a_task_with_a_5000_character_action_arrives(
+    ikabot_dir, spawn, api, tmp_path
+):
     """Telegram refuses a message over 4096 characters: every field is clipped, so the alert
     (and /status) still go out."""
     p = spawn()
@@ -431,7 +465,8 @@ async def test_an_alert_for_a_task_with_a_5000_character_action_arrives(ikabot_d
 
 
 async def test_a_task_gone_while_telebot_was_down_after_its_last_run_is_probably_finished(
-        ikabot_dir, spawn, api, tmp_path):
+    ikabot_dir, spawn, api, tmp_path
+):
     """No exit information for a death telebot did not see (it was down), no error in
     ikabot's log: an autoPirate whose last status said 1 more run is *probably* finished;
     one with runs left died."""
@@ -452,8 +487,9 @@ async def test_a_task_gone_while_telebot_was_down_after_its_last_run_is_probably
     assert "died" in died and "finished" not in died
 
 
-async def test_a_runaway_status_is_kept_bounded_in_telebots_database(ikabot_dir, spawn, api,
-                                                                     tmp_path):
+async def test_a_runaway_status_is_kept_bounded_in_telebots_database(
+    ikabot_dir, spawn, api, tmp_path
+):
     """A task that writes megabytes into its status (and its action): telebot's database
     keeps STATUS_KEEP / ACTION_KEEP characters of them, once, not the whole text per change."""
     from telebot.tasks.merge import ACTION_KEEP, STATUS_KEEP
@@ -473,8 +509,9 @@ async def test_a_runaway_status_is_kept_bounded_in_telebots_database(ikabot_dir,
         state.close()
 
 
-async def test_what_ikabot_wrote_after_the_last_scan_is_kept_bounded_too(ikabot_dir, spawn,
-                                                                         api, tmp_path):
+async def test_what_ikabot_wrote_after_the_last_scan_is_kept_bounded_too(
+    ikabot_dir, spawn, api, tmp_path
+):
     """The last words of a task read once its process is gone (`Tracker.last_words`): a
     runaway status and a page of URLs are kept as bounded as a scan keeps them."""
     from telebot.tasks.merge import STATUS_KEEP
@@ -496,14 +533,17 @@ async def test_what_ikabot_wrote_after_the_last_scan_is_kept_bounded_too(ikabot_
         (row,) = state.tracking.tracked(open_only=False)
         assert row.ended_at is not None and len(row.status) == STATUS_KEEP
         assert row.urls == [f"http://10.0.0.{i}:43527" for i in range(1, URLS_SHOWN + 1)]
-        assert all(len(said) <= STATUS_KEEP
-                   for _, said in state.tracking.status_history(row.pid, row.start_ticks))
+        assert all(
+            len(said) <= STATUS_KEEP
+            for _, said in state.tracking.status_history(row.pid, row.start_ticks)
+        )
     finally:
         state.close()
 
 
-async def test_the_log_says_each_end_and_each_alert_delivered(ikabot_dir, spawn, api, tmp_path,
-                                                                caplog):
+async def test_the_log_says_each_end_and_each_alert_delivered(
+    ikabot_dir, spawn, api, tmp_path, caplog
+):
     """One INFO line per task end (pid, how, where it stopped) and per alert sent."""
     caplog.set_level("INFO", logger="telebot")
     p = pirate(ikabot_dir, spawn)

@@ -19,8 +19,11 @@ from telebot.tasks.merge import build_tasks
 
 
 def users_file(d: IkabotDir, email: str) -> Path:
-    (f,) = [p for p in (d.path / "users").glob("*.json")
-            if json.loads(p.read_text()).get("email") == email]
+    (f,) = [
+        p
+        for p in (d.path / "users").glob("*.json")
+        if json.loads(p.read_text()).get("email") == email
+    ]
     return f
 
 
@@ -39,13 +42,17 @@ def add_raw_entries(d: IkabotDir, email: str, entries: list[object]) -> None:
 def good_and_bad(ikabot_dir: IkabotDir, spawn):
     p = spawn()
     ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Pirating for 3 more runs")
-    add_raw_entries(ikabot_dir, ALICE.email, [
-        {"pid": 2147483648, "action": "past pid_max", "date": 1.0, "status": ""},
-        {"pid": "²", "action": "superscript two", "date": 1.0, "status": ""},
-        {"pid": 4242, "action": "nan date", "date": float("nan"), "status": ""},
-        {"pid": 4243, "action": "infinite date", "date": float("inf"), "status": ""},
-        "not even an object",
-    ])
+    add_raw_entries(
+        ikabot_dir,
+        ALICE.email,
+        [
+            {"pid": 2147483648, "action": "past pid_max", "date": 1.0, "status": ""},
+            {"pid": "²", "action": "superscript two", "date": 1.0, "status": ""},
+            {"pid": 4242, "action": "nan date", "date": float("nan"), "status": ""},
+            {"pid": 4243, "action": "infinite date", "date": float("inf"), "status": ""},
+            "not even an object",
+        ],
+    )
     return p
 
 
@@ -59,8 +66,7 @@ def test_one_bad_entry_never_breaks_a_read(ikabot_dir, good_and_bad, run_cli):
 
 
 def test_a_100000_deep_file_is_skipped_alone(ikabot_dir, good_and_bad, run_cli):
-    (ikabot_dir.path / "users" / "deep@example.org.json").write_text(
-        "[" * 100_000 + "]" * 100_000)
+    (ikabot_dir.path / "users" / "deep@example.org.json").write_text("[" * 100_000 + "]" * 100_000)
     r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path))
     assert r.code == 0, r.err
     assert "autoPirate" in r.out and "deep@example.org.json" in r.err
@@ -76,14 +82,17 @@ def test_a_fifo_in_users_does_not_hang_anything(ikabot_dir, good_and_bad, run_cl
     # the store in-process too, from a thread, with a deadline
     done = threading.Event()
     out: list[int] = []
-    threading.Thread(target=lambda: (out.append(len(build_tasks(
-        open_store(Settings(ikabot_path=ikabot_dir.path)).read()))), done.set()),
-        daemon=True).start()
+    threading.Thread(
+        target=lambda: (
+            out.append(len(build_tasks(open_store(Settings(ikabot_path=ikabot_dir.path)).read()))),
+            done.set(),
+        ),
+        daemon=True,
+    ).start()
     assert done.wait(DEADLINE) and out == [1]
 
 
-def test_partly_unreadable_data_is_named_and_nothing_readable_is_exit_2(ikabot_dir, spawn,
-                                                                         run_cli):
+def test_partly_unreadable_data_is_named_and_nothing_readable_is_exit_2(ikabot_dir, spawn, run_cli):
     ikabot_dir.add_task(ALICE, spawn().pid, "autoPirate")
     ikabot_dir.add_task(BOB, spawn().pid, "webServer")
     alice, bob = users_file(ikabot_dir, ALICE.email), users_file(ikabot_dir, BOB.email)
@@ -118,8 +127,9 @@ def test_an_undated_entry_on_a_live_pid_is_said(ikabot_dir, spawn, run_cli):
     """Without a date a reused pid cannot be told from the task: shown, and said."""
     p = spawn()
     ikabot_dir.add_task(ALICE, spawn().pid, "autoPirate")
-    add_raw_entries(ikabot_dir, ALICE.email, [{"pid": p.pid, "action": "undated",
-                                               "status": "no date"}])
+    add_raw_entries(
+        ikabot_dir, ALICE.email, [{"pid": p.pid, "action": "undated", "status": "no date"}]
+    )
     r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path))
     assert r.code == 0 and "undated" in r.out
     assert "1 processList entry of alice@example.org without a date" in r.err
@@ -163,9 +173,12 @@ async def test_the_data_gone_notice_speaks_telebot_lang(ikabot_dir, spawn, tmp_p
         s = fast_settings(ikabot_dir.path, api, tmp_path / "s", lang="pt")
         async with running_bot(s, api) as bot:
             ikabot_dir.path.rename(ikabot_dir.path.with_name(".ikabot-away"))
-            assert await bot.wait(lambda: any(
-                t.startswith("⚠️ Os dados do ikabot em") and "sumiram" in t
-                for t in bot.texts(OWNER)))
+            assert await bot.wait(
+                lambda: any(
+                    t.startswith("⚠️ Os dados do ikabot em") and "sumiram" in t
+                    for t in bot.texts(OWNER)
+                )
+            )
 
 
 def test_safeio_refuses_a_fifo_as_unsafe_never_reads_it_as_empty(tmp_path):

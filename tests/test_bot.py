@@ -51,8 +51,9 @@ async def test_status_shows_progress_grouped_by_account(world, api, tmp_path):
         assert "👤 alice" in text and "👤 bob" in text
         assert str(world["pirate"].pid) in text
         assert reply["parse_mode"] == "HTML"
-        buttons = [b["callback_data"] for row in reply["reply_markup"]["inline_keyboard"]
-                   for b in row]
+        buttons = [
+            b["callback_data"] for row in reply["reply_markup"]["inline_keyboard"] for b in row
+        ]
         assert "tb:r:0" in buttons and f"tb:d:{world['pirate'].pid}" in buttons
 
 
@@ -102,11 +103,13 @@ async def test_stranger_gets_nothing(world, api, tmp_path):
 async def test_refresh_edits_in_place(world, api, tmp_path):
     async with running_bot(settings_for(world, api, tmp_path), api) as bot:
         (reply,) = await bot.ask("/status")
-        save_process_details(world["dir"].target(ALICE), world["pirate"].pid, {
-            "missions": {"total": 10, "completed": 6, "remaining": 4}})
+        save_process_details(
+            world["dir"].target(ALICE),
+            world["pirate"].pid,
+            {"missions": {"total": 10, "completed": 6, "remaining": 4}},
+        )
         api.add_callback("tb:r:0", reply["message_id"], chat_id=OWNER)
-        assert await bot.wait(lambda: any(c.method == "answerCallbackQuery"
-                                          for c in api.calls))
+        assert await bot.wait(lambda: any(c.method == "answerCallbackQuery" for c in api.calls))
         edited = next(m for m in api.sent(OWNER) if m["message_id"] == reply["message_id"])
         assert edited["edits"] == 1 and "run 7 of 10 (6 done)" in edited["text"]
         assert any(c.method == "editMessageText" and c.status == 200 for c in api.calls)
@@ -137,8 +140,11 @@ async def test_shared_token_leaves_ikabot_its_updates(world, api, tmp_path):
         assert captcha in seen and reply_to_alert in seen
         assert seen[captcha]["message"]["text"] == "xk4d"
         # nothing young was confirmed: no offset ever passed beyond an old update
-        offsets = [int(c.params["offset"]) for c in api.calls
-                   if c.method == "getUpdates" and "offset" in c.params]
+        offsets = [
+            int(c.params["offset"])
+            for c in api.calls
+            if c.method == "getUpdates" and "offset" in c.params
+        ]
         assert offsets == []
 
 
@@ -149,12 +155,14 @@ async def test_janitor_keeps_the_queue_from_filling(world, api, tmp_path):
         young = api.add_message("young captcha answer", chat_id=OWNER)
         (reply,) = await bot.ask("/status")
         assert "run 6 of 10 (5 done)" in reply["text"]
-        assert await bot.wait(lambda: all(u["update_id"] > old_ids[-1]
-                                          for u in api.unconfirmed()))
+        assert await bot.wait(lambda: all(u["update_id"] > old_ids[-1] for u in api.unconfirmed()))
         remaining = [u["update_id"] for u in api.unconfirmed()]
         assert young in remaining  # young ones stay for ikabot
-        offsets = [int(c.params["offset"]) for c in api.calls
-                   if c.method == "getUpdates" and "offset" in c.params]
+        offsets = [
+            int(c.params["offset"])
+            for c in api.calls
+            if c.method == "getUpdates" and "offset" in c.params
+        ]
         assert offsets and max(offsets) <= old_ids[-1] + 1
 
 
@@ -192,8 +200,9 @@ async def test_the_shared_tokens_blind_spot_is_said_once(world, api, tmp_path, c
 
         assert await bot.wait(notices)
         polls = sum(c.method == "getUpdates" for c in api.calls)
-        assert await bot.wait(lambda: sum(c.method == "getUpdates" for c in api.calls)
-                              >= polls + 5)  # several more looks at the same queue
+        assert await bot.wait(
+            lambda: sum(c.method == "getUpdates" for c in api.calls) >= polls + 5
+        )  # several more looks at the same queue
         (text,) = notices()
         until = datetime.fromtimestamp(head + 30 * 60, ZoneInfo("Asia/Kolkata"))  # TELEBOT_TZ
         assert f"until about {until:%H:%M} IST" in text
@@ -202,8 +211,7 @@ async def test_the_shared_tokens_blind_spot_is_said_once(world, api, tmp_path, c
     assert len([r for r in caplog.records if "cannot see commands" in r.getMessage()]) == 1
 
 
-async def test_update_ids_kept_per_bot_and_a_restart_of_the_ids_is_followed(
-        world, api, tmp_path):
+async def test_update_ids_kept_per_bot_and_a_restart_of_the_ids_is_followed(world, api, tmp_path):
     """Telegram numbers updates per bot and, after a week without any, starts again lower."""
     from telebot.state import StateDB
 
@@ -257,8 +265,7 @@ async def test_telebot_token_equal_to_ikabots_stays_shared(world, api, tmp_path)
     async with running_bot(s, api) as bot:
         (reply,) = await bot.ask("/status")
         assert "run 6 of 10 (5 done)" in reply["text"]
-    assert any(u.get("message", {}).get("text") == "the captcha answer"
-               for u in api.unconfirmed())
+    assert any(u.get("message", {}).get("text") == "the captcha answer" for u in api.unconfirmed())
 
 
 async def test_dedicated_mode_answers_only_recent_commands_never_edits(world, api, tmp_path):
@@ -270,11 +277,19 @@ async def test_dedicated_mode_answers_only_recent_commands_never_edits(world, ap
     async with running_bot(s, api) as bot:
         (reply,) = await bot.ask("/help")
         assert "/status" in reply["text"] and len(api.sent(OWNER)) == 2  # hello + help
-        api.add_update({"edited_message": {
-            "message_id": 99, "date": int(time.time()), "edit_date": int(time.time()),
-            "chat": {"id": OWNER, "type": "private", "first_name": "o"},
-            "from": {"id": OWNER, "is_bot": False, "first_name": "o"}, "text": "/status",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 7}]}})
+        api.add_update(
+            {
+                "edited_message": {
+                    "message_id": 99,
+                    "date": int(time.time()),
+                    "edit_date": int(time.time()),
+                    "chat": {"id": OWNER, "type": "private", "first_name": "o"},
+                    "from": {"id": OWNER, "is_bot": False, "first_name": "o"},
+                    "text": "/status",
+                    "entities": [{"type": "bot_command", "offset": 0, "length": 7}],
+                }
+            }
+        )
         await bot.ask("/help")  # answered in order (one chat): the edit was handled before
         assert len(api.sent(OWNER)) == 3
 
@@ -304,8 +319,11 @@ async def test_scheduled_report_only_when_progress_changed(world, api, tmp_path)
     s = settings_for(world, api, tmp_path, report_minutes=0.005)  # every 0.3 s
     async with running_bot(s, api) as bot:
         assert await bot.wait(lambda: any("Progress report" in t for t in bot.texts()))
-        save_process_details(world["dir"].target(ALICE), world["pirate"].pid, {
-            "missions": {"total": 10, "completed": 7, "remaining": 3}})
+        save_process_details(
+            world["dir"].target(ALICE),
+            world["pirate"].pid,
+            {"missions": {"total": 10, "completed": 7, "remaining": 3}},
+        )
         assert await bot.wait(lambda: sum("Progress report" in t for t in bot.texts()) >= 2)
         n = len(api.calls)
         # many more report intervals, no change: no more reports
@@ -326,8 +344,10 @@ async def test_token_never_logged(world, api, tmp_path, caplog):
 
 
 async def test_rejected_token_is_a_config_error(world, tmp_path):
-    with FakeBotAPI(token="999:OTHER") as other, pytest.raises(ConfigError,
-                                                                match="rejected the bot token"):
+    with (
+        FakeBotAPI(token="999:OTHER") as other,
+        pytest.raises(ConfigError, match="rejected the bot token"),
+    ):
         async with running_bot(settings_for(world, other, tmp_path), other):
             pass
 
@@ -344,8 +364,14 @@ async def test_300_tasks_the_stopped_summed_up_and_listed_page_by_page(tmp_path,
 
     def dead_entries(server: dict) -> None:
         server["processList"] += [
-            {"pid": 4_000_000 + i, "action": "autoPirate", "date": now - 600,
-             "status": f"Mission {i % 10}/10 complete <&> " + "x" * 40} for i in range(290)]
+            {
+                "pid": 4_000_000 + i,
+                "action": "autoPirate",
+                "date": now - 600,
+                "status": f"Mission {i % 10}/10 complete <&> " + "x" * 40,
+            }
+            for i in range(290)
+        ]
 
     modify_account(d.target(ALICE), dead_entries)
     expected = render.status_pages(bot_tasks(d))
@@ -356,27 +382,38 @@ async def test_300_tasks_the_stopped_summed_up_and_listed_page_by_page(tmp_path,
         shown = pages[0]["text"]
         assert "10 running, 290 stopped" in shown and "290 not running" in shown
         assert all(f"autoPirate {p.pid} " in shown for p in live)
-        buttons = [b["callback_data"] for row in pages[0]["reply_markup"]["inline_keyboard"]
-                   for b in row]
+        buttons = [
+            b["callback_data"] for row in pages[0]["reply_markup"]["inline_keyboard"] for b in row
+        ]
         assert all(f"tb:d:{p.pid}" in buttons for p in live) and "tb:e:0" in buttons
         # the list behind the button: every stopped task once, 15 a page, ◀ ▶ to move
         api.add_callback("tb:e:0", pages[0]["message_id"], chat_id=OWNER)
-        assert await bot.wait(lambda: any("Not running" in m["text"] and "page 1/20" in
-                                          m["text"] for m in api.sent(OWNER)))
+        assert await bot.wait(
+            lambda: any(
+                "Not running" in m["text"] and "page 1/20" in m["text"] for m in api.sent(OWNER)
+            )
+        )
         listing = next(m for m in api.sent(OWNER) if "page 1/20" in m["text"])
         seen = set()
         for page in range(20):
             if page:
                 api.add_callback(f"tb:n:{page}", listing["message_id"], chat_id=OWNER)
-                assert await bot.wait(lambda page=page: f"page {page + 1}/20" in next(
-                    m for m in api.sent(OWNER) if m["message_id"] == listing["message_id"]
-                )["text"])
-            text = next(m for m in api.sent(OWNER)
-                        if m["message_id"] == listing["message_id"])["text"]
+                assert await bot.wait(
+                    lambda page=page: (
+                        f"page {page + 1}/20"
+                        in next(
+                            m for m in api.sent(OWNER) if m["message_id"] == listing["message_id"]
+                        )["text"]
+                    )
+                )
+            text = next(m for m in api.sent(OWNER) if m["message_id"] == listing["message_id"])[
+                "text"
+            ]
             seen |= {i for i in range(290) if f"autoPirate {4_000_000 + i} " in text}
         assert seen == set(range(290))
-        assert all(c.status == 200 for c in api.calls
-                   if c.method in ("sendMessage", "editMessageText"))
+        assert all(
+            c.status == 200 for c in api.calls if c.method in ("sendMessage", "editMessageText")
+        )
 
 
 def bot_tasks(d: IkabotDir) -> list[Task]:
@@ -387,24 +424,45 @@ def bot_tasks(d: IkabotDir) -> list[Task]:
     return collect(open_store(Settings(ikabot_path=d.path)))
 
 
-@given(statuses=st.lists(st.text(max_size=400), min_size=1, max_size=5),
-       action=st.text(max_size=40))
-@settings(max_examples=50, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    statuses=st.lists(st.text(max_size=400), min_size=1, max_size=5), action=st.text(max_size=40)
+)
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_any_status_renders_to_messages_telegram_accepts(statuses, action, api):
     """Whatever ikabot writes, every message telebot builds is accepted by the server."""
     key = AccountKey("a@b.c", "<user>", "1", "en")
-    tasks = [Task(pid=i + 1, action=action, account=key, status=s, started=time.time() - 99,
-                  details={"note": s}, progress=None, remaining=None,
-                  urls=["http://127.0.0.1:5"], alive=bool(i % 2),
-                  state="running" if i % 2 else "dead") for i, s in enumerate(statuses)]
-    messages = [*render.status_pages(tasks), render.webserver_html(tasks),
-                render.report_html(tasks), *(details_html(t) for t in tasks)]
+    tasks = [
+        Task(
+            pid=i + 1,
+            action=action,
+            account=key,
+            status=s,
+            started=time.time() - 99,
+            details={"note": s},
+            progress=None,
+            remaining=None,
+            urls=["http://127.0.0.1:5"],
+            alive=bool(i % 2),
+            state="running" if i % 2 else "dead",
+        )
+        for i, s in enumerate(statuses)
+    ]
+    messages = [
+        *render.status_pages(tasks),
+        render.webserver_html(tasks),
+        render.report_html(tasks),
+        *(details_html(t) for t in tasks),
+    ]
     for m in messages:
         for chunk in render.split_message(m):
             body = json.dumps({"chat_id": OWNER, "text": chunk, "parse_mode": "HTML"}).encode()
-            request = urllib.request.Request(f"{api.base_url}{TOKEN}/sendMessage", data=body,
-                                             headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                f"{api.base_url}{TOKEN}/sendMessage",
+                data=body,
+                headers={"Content-Type": "application/json"},
+            )
             try:
                 with urllib.request.urlopen(request, timeout=DEADLINE) as r:
                     assert json.load(r)["ok"]
@@ -421,8 +479,9 @@ async def test_dedicated_token_held_by_another_poller_says_so(world, api, tmp_pa
     def rival() -> None:  # another telebot, say, on the same token
         while not stop.is_set():
             with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{api.base_url}{TOKEN}/getUpdates?timeout=1",
-                                       timeout=DEADLINE).read()
+                urllib.request.urlopen(
+                    f"{api.base_url}{TOKEN}/getUpdates?timeout=1", timeout=DEADLINE
+                ).read()
 
     caplog.set_level(logging.WARNING)
     world["dir"].set_telegram(IKABOT_OWN_TOKEN, str(OWNER), ALICE)
@@ -461,15 +520,19 @@ async def test_legacy_layout_bot(legacy_file, spawn, api, tmp_path):
     p = spawn()
     legacy_file.set_telegram(ALICE, TOKEN, str(OWNER))
     legacy_file.add_task(ALICE, p.pid, "autoPirate", "Pirating for 5 more runs")
-    s = fast_settings(legacy_file.path, api, tmp_path / "state", email=ALICE.email,
-                      password=ALICE.password)
+    s = fast_settings(
+        legacy_file.path, api, tmp_path / "state", email=ALICE.email, password=ALICE.password
+    )
     async with running_bot(s, api) as bot:
         (reply,) = await bot.ask("/status")
         assert "Pirating for 5 more runs" in reply["text"]
         p.kill()
         # first seen within its first run with 5 to go: 5 is the total, the first run is on
-        assert await bot.wait(lambda: any(
-            "autoPirate killed (SIGKILL) during run 1 of 5 (0 done)" in t for t in bot.texts()))
+        assert await bot.wait(
+            lambda: any(
+                "autoPirate killed (SIGKILL) during run 1 of 5 (0 done)" in t for t in bot.texts()
+            )
+        )
     assert ALICE.password not in json.dumps(api.sent())
 
 
@@ -487,8 +550,9 @@ async def test_reply_rides_out_a_bot_api_hiccup(world, api, tmp_path):
 async def test_unknown_command_gets_a_hint(world, api, tmp_path, dedicated):
     if dedicated:
         world["dir"].set_telegram(IKABOT_OWN_TOKEN, str(OWNER), ALICE)
-    s = settings_for(world, api, tmp_path, **({"token": TOKEN, "chat_id": str(OWNER)}
-                                              if dedicated else {}))
+    s = settings_for(
+        world, api, tmp_path, **({"token": TOKEN, "chat_id": str(OWNER)} if dedicated else {})
+    )
     async with running_bot(s, api) as bot:
         (reply,) = await bot.ask("/statsu")
         assert reply["text"] == "I don't know /statsu. /help lists what I can do."
@@ -502,8 +566,9 @@ async def test_a_plain_hello_gets_a_hint_naming_help(world, api, tmp_path, dedic
     shared token a plain text may be the player's answer to ikabot, so nothing is said."""
     if dedicated:
         world["dir"].set_telegram(IKABOT_OWN_TOKEN, str(OWNER), ALICE)
-    s = settings_for(world, api, tmp_path, **({"token": TOKEN, "chat_id": str(OWNER)}
-                                              if dedicated else {}))
+    s = settings_for(
+        world, api, tmp_path, **({"token": TOKEN, "chat_id": str(OWNER)} if dedicated else {})
+    )
     async with running_bot(s, api) as bot:
         before = len(api.sent(STRANGER))
         api.add_message("hello", chat_id=STRANGER, user_id=STRANGER)
@@ -534,8 +599,9 @@ class Looked(type(Path())):  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("volume", [False, True])
-async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, caplog,
-                                                    volume, run_cli):
+async def test_run_waits_for_ikabots_data_to_appear(
+    tmp_path, api, monkeypatch, caplog, volume, run_cli
+):
     """Before ikabot's first login there is no data (nothing there; in Docker, an empty
     volume directory): telebot says so once and starts when it appears, instead of a
     restart loop on exit 2."""
@@ -567,23 +633,24 @@ async def test_run_waits_for_ikabots_data_to_appear(tmp_path, api, monkeypatch, 
         d = IkabotDir(home)  # ikabot's first login
         d.set_telegram(TOKEN, str(OWNER), ALICE)
         await asyncio.wait_for(ready.wait(), DEADLINE)
-        assert await until(lambda: any("telebot is watching" in m["text"]
-                                       for m in api.sent(OWNER)))
+        assert await until(lambda: any("telebot is watching" in m["text"] for m in api.sent(OWNER)))
     finally:
         stop.set()
         await asyncio.wait_for(task, DEADLINE)
 
 
 @pytest.mark.parametrize("dedicated", [False, True])
-async def test_ikabots_setup_command_is_never_answered_nor_confirmed(world, api, tmp_path,
-                                                                    dedicated, caplog):
+async def test_ikabots_setup_command_is_never_answered_nor_confirmed(
+    world, api, tmp_path, dedicated, caplog
+):
     """ikabot's menu 21 -> 1 waits for `/ikabot NNNN` (`botComm.updateTelegramData`: the
     text, stripped, equal to it) by getUpdates without offset, from a chat it does not know
     yet: telebot must neither answer it nor take it away."""
     if dedicated:
         world["dir"].set_telegram(IKABOT_OWN_TOKEN, str(OWNER), ALICE)
-    s = settings_for(world, api, tmp_path, **({"token": TOKEN, "chat_id": str(OWNER)}
-                                              if dedicated else {}))
+    s = settings_for(
+        world, api, tmp_path, **({"token": TOKEN, "chat_id": str(OWNER)} if dedicated else {})
+    )
     async with running_bot(s, api) as bot:
         # first from a chat ikabot does not know yet: the janitor confirms only a head run
         other = api.add_message(" /ikabot 7301 ", chat_id=STRANGER, user_id=STRANGER)

@@ -19,9 +19,12 @@ def test_numbered_buttons_round_trip(kind, n):
     assert decode(make(kind, n)) == Button(kind, n)
 
 
-@given(st.sampled_from([Kind.KILL_CONFIRM, Kind.KILL_CANCEL]),
-       st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", min_size=1,
-               max_size=40))
+@given(
+    st.sampled_from([Kind.KILL_CONFIRM, Kind.KILL_CANCEL]),
+    st.text(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", min_size=1, max_size=40
+    ),
+)
 def test_stop_buttons_round_trip_with_their_machine(kind, nonce):
     mark = marker("pi")
     assert decode(make(kind, nonce, mark)) == Button(kind, nonce, mark)
@@ -41,29 +44,56 @@ def test_the_wire_shapes_stay_the_ones_in_chats():
     assert decode("tb:m:a1b2c3.e").pair == ("a1b2c3", "e")  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("data", [
-    "tb:zz:1", "tb:r", "tb:r:", "tb:r:x", "tb:r:-1", "tb:r:1:2", "tb:d:١٢", "tb:kq:12",
-    "tb:k::n", "tb:", "r:1", "", None, 5, "tb:a:" + "x" * 70,
-    # /menu keys and 🔁 Run again carry a pair, pid and ticks in numbers: one codec checks it
-    "tb:m:abc", "tb:m:abc.", "tb:m:.1", "tb:ra:12", "tb:ra:12.x", "tb:ra:²2.3", "tb:ra:1.2.3",
-    "tb:m:abc.²", "tb:m:abc.q"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "tb:zz:1",
+        "tb:r",
+        "tb:r:",
+        "tb:r:x",
+        "tb:r:-1",
+        "tb:r:1:2",
+        "tb:d:١٢",
+        "tb:kq:12",
+        "tb:k::n",
+        "tb:",
+        "r:1",
+        "",
+        None,
+        5,
+        "tb:a:" + "x" * 70,
+        # /menu keys and 🔁 Run again carry a pair, pid and ticks in numbers: one codec checks it
+        "tb:m:abc",
+        "tb:m:abc.",
+        "tb:m:.1",
+        "tb:ra:12",
+        "tb:ra:12.x",
+        "tb:ra:²2.3",
+        "tb:ra:1.2.3",
+        "tb:m:abc.²",
+        "tb:m:abc.q",
+    ],
+)
 def test_what_no_telebot_makes_is_not_a_button(data):
     assert decode(data) is None
 
 
-@pytest.mark.parametrize("button", [
-    Button(Kind.REFRESH, "0"),  # a page is a number
-    Button(Kind.ALERT_SWITCH, 1),  # a switch is a word
-    Button(Kind.REFRESH, -1),
-    Button(Kind.REFRESH, True),
-    Button(Kind.KILL_ASK, 5),  # no machine marker
-    Button(Kind.DETAILS, 5, "abc"),  # a marker where none belongs
-    Button(Kind.KILL_CONFIRM, "a:b", "abc"),
-    Button(Kind.ALERT_SWITCH, ""),
-    Button(Kind.KILL_CONFIRM, "n" * MAX_BYTES, "abc"),  # over Telegram's 64 bytes
-    Button(Kind.AGAIN_ASK, "12"),  # a pid without its start ticks
-    Button(Kind.MENU_KEY, "a1b2c3"),  # a session without its key
-])
+@pytest.mark.parametrize(
+    "button",
+    [
+        Button(Kind.REFRESH, "0"),  # a page is a number
+        Button(Kind.ALERT_SWITCH, 1),  # a switch is a word
+        Button(Kind.REFRESH, -1),
+        Button(Kind.REFRESH, True),
+        Button(Kind.KILL_ASK, 5),  # no machine marker
+        Button(Kind.DETAILS, 5, "abc"),  # a marker where none belongs
+        Button(Kind.KILL_CONFIRM, "a:b", "abc"),
+        Button(Kind.ALERT_SWITCH, ""),
+        Button(Kind.KILL_CONFIRM, "n" * MAX_BYTES, "abc"),  # over Telegram's 64 bytes
+        Button(Kind.AGAIN_ASK, "12"),  # a pid without its start ticks
+        Button(Kind.MENU_KEY, "a1b2c3"),  # a session without its key
+    ],
+)
 def test_encode_refuses_what_would_not_come_back(button):
     with pytest.raises(ValueError):
         encode(button)

@@ -33,23 +33,43 @@ def gone(pid: int) -> bool:
 def child_session(tmp_path: Path, hold: bool) -> tuple[subprocess.Popen[bytes], Path, Path]:
     temp, out = tmp_path / "tmp", tmp_path / "started.json"
     temp.mkdir()
-    env = {k: v for k, v in os.environ.items()  # a session of its own: its own directories
-           if k not in (sessionguard.MARK, "TEST_IKABOT_LOG_FILE", "TEST_IKABOT_BIN_DIR")}
+    env = {
+        k: v
+        for k, v in os.environ.items()  # a session of its own: its own directories
+        if k not in (sessionguard.MARK, "TEST_IKABOT_LOG_FILE", "TEST_IKABOT_BIN_DIR")
+    }
     env.update(TMPDIR=str(temp), SESSION_CHILD_OUT=str(out))
     if hold:
         env["SESSION_CHILD_HOLD"] = "1"
-    p = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          "-o", "addopts=", f"--basetemp={tmp_path / 'basetemp'}", str(CHILD)],
-                         cwd=TESTS.parent, env=env, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            f"--basetemp={tmp_path / 'basetemp'}",
+            str(CHILD),
+        ],
+        cwd=TESTS.parent,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     return p, temp, out
 
 
 def assert_nothing_left(started: dict, temp: Path) -> None:
-    assert wait_until(lambda: all(gone(pid) for pid in started["pids"])), \
-        [pid for pid in started["pids"] if not gone(pid)]
-    assert wait_until(lambda: not sessionguard.marked(started["mark"])), \
-        sessionguard.marked(started["mark"])
+    assert wait_until(lambda: all(gone(pid) for pid in started["pids"])), [
+        pid for pid in started["pids"] if not gone(pid)
+    ]
+    assert wait_until(lambda: not sessionguard.marked(started["mark"])), sessionguard.marked(
+        started["mark"]
+    )
     assert wait_until(lambda: not any(temp.iterdir())), sorted(temp.iterdir())
 
 
@@ -57,8 +77,9 @@ def assert_nothing_left(started: dict, temp: Path) -> None:
 def test_a_session_stopped_mid_test_leaves_nothing(tmp_path: Path, how: signal.Signals) -> None:
     p, temp, out = child_session(tmp_path, hold=True)
     try:
-        assert wait_until(lambda: out.exists() and out.read_text(), 4 * DEADLINE), \
+        assert wait_until(lambda: out.exists() and out.read_text(), 4 * DEADLINE), (
             p.stdout.read().decode() if p.poll() is not None and p.stdout else "not started"
+        )
         started = json.loads(out.read_text())
         assert not any(gone(pid) for pid in started["pids"])  # all of them ran
         p.send_signal(how)
@@ -80,12 +101,15 @@ def test_a_session_that_ends_leaves_nothing(tmp_path: Path) -> None:
 def test_a_task_dies_with_its_parent_at_once(tmp_path: Path) -> None:
     """The parent-death signal alone (no guard in this parent): a task the `spawn` helpers
     started ends when the process that started it is killed."""
-    code = ("import ikabotdata, sys, time\n"
-            "print(ikabotdata.spawn_task().pid, ikabotdata.other_program().pid, flush=True)\n"
-            "time.sleep(600)")
+    code = (
+        "import ikabotdata, sys, time\n"
+        "print(ikabotdata.spawn_task().pid, ikabotdata.other_program().pid, flush=True)\n"
+        "time.sleep(600)"
+    )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ["PYTHONPATH"]]))
-    parent = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                              stdin=subprocess.DEVNULL)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
     try:
         assert parent.stdout is not None
         pids = [int(x) for x in parent.stdout.readline().split()]

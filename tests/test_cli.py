@@ -35,13 +35,19 @@ def test_status_json_directory_layout(ikabot_dir: IkabotDir, spawn, run_cli):
     procs = {p["pid"]: p for p in json.loads(r.out)["processes"]}
     assert set(procs) == {pirate.pid, web.pid, dead.pid, reused.pid}
     p = procs[pirate.pid]
-    assert (p["action"], p["username"], p["world"], p["server"]) == ("autoPirate", "alice",
-                                                                     "59", "en")
+    assert (p["action"], p["username"], p["world"], p["server"]) == (
+        "autoPirate",
+        "alice",
+        "59",
+        "en",
+    )
     assert p["alive"] and p["state"] == "running"
     assert p["progress"]["done"] == 5 and p["progress"]["total"] == 10
     w = procs[web.pid]
-    assert w["username"] == "bob" and w["urls"] == ["http://127.0.0.1:43527",
-                                                    "http://192.168.1.100:43527"]
+    assert w["username"] == "bob" and w["urls"] == [
+        "http://127.0.0.1:43527",
+        "http://192.168.1.100:43527",
+    ]
     assert not procs[dead.pid]["alive"] and procs[dead.pid]["state"] == "dead"
     assert procs[dead.pid]["progress"]["done"] == 3
     assert not procs[reused.pid]["alive"]
@@ -51,12 +57,16 @@ def test_status_json_directory_layout(ikabot_dir: IkabotDir, spawn, run_cli):
 def test_status_json_legacy_layout(legacy_file: LegacyFile, spawn, run_cli):
     p = spawn()
     legacy_file.add_task(ALICE, p.pid, "autoPirate", "Mission 5/10 complete")
-    r = run_cli("status", "--json", IKABOT_PATH=str(legacy_file.path), IKABOT_EMAIL=ALICE.email,
-                IKABOT_PASSWORD=ALICE.password)
+    r = run_cli(
+        "status",
+        "--json",
+        IKABOT_PATH=str(legacy_file.path),
+        IKABOT_EMAIL=ALICE.email,
+        IKABOT_PASSWORD=ALICE.password,
+    )
     assert r.code == 0, r.err
     (proc,) = json.loads(r.out)["processes"]
-    assert proc["pid"] == p.pid and proc["progress"] == {"done": 5, "total": 10,
-                                                         "unit": "missions"}
+    assert proc["pid"] == p.pid and proc["progress"] == {"done": 5, "total": 10, "unit": "missions"}
     assert ALICE.password not in r.out + r.err
 
 
@@ -71,8 +81,7 @@ def test_status_table(ikabot_dir: IkabotDir, spawn, run_cli):
 def test_check_reports_everything_and_asks_getme(ikabot_dir: IkabotDir, spawn, run_cli):
     ikabot_dir.add_task(ALICE, spawn().pid, "autoPirate")
     with FakeBotAPI(token=TOKEN) as api:
-        r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path),
-                    TELEGRAM_API_BASE_URL=api.base_url)
+        r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path), TELEGRAM_API_BASE_URL=api.base_url)
         # the chat is asked too, and nothing is sent to it without --send-test
         assert [c.method for c in api.calls] == ["getMe", "getChat", "sendChatAction"]
         assert not api.sent()
@@ -84,44 +93,62 @@ def test_check_reports_everything_and_asks_getme(ikabot_dir: IkabotDir, spawn, r
     assert TOKEN not in r.out + r.err
 
 
-@pytest.mark.parametrize(("state", "says"), [
-    ("missing", "TELEBOT_CHAT_ID (or ikabot's chatId) is wrong"),
-    ("blocked", "(403: bot was blocked by the user): open the bot in Telegram and press Start"),
-    ("unstarted", "(403: bot can't initiate conversation with a user): open the bot in "
-                  "Telegram and press Start"),
-    ("kicked", "the bot is not in the group"),
-])
-def test_check_names_a_chat_that_refuses_the_bot(state: str, says: str,
-                                                 ikabot_dir: IkabotDir, run_cli):
+@pytest.mark.parametrize(
+    ("state", "says"),
+    [
+        ("missing", "TELEBOT_CHAT_ID (or ikabot's chatId) is wrong"),
+        ("blocked", "(403: bot was blocked by the user): open the bot in Telegram and press Start"),
+        (
+            "unstarted",
+            "(403: bot can't initiate conversation with a user): open the bot in "
+            "Telegram and press Start",
+        ),
+        ("kicked", "the bot is not in the group"),
+    ],
+)
+def test_check_names_a_chat_that_refuses_the_bot(
+    state: str, says: str, ikabot_dir: IkabotDir, run_cli
+):
     """A wrong chat id, a bot never started or blocked, a group without the bot: `check`
     says which, in one line, with what to do, and exits 2."""
     with FakeBotAPI(token=TOKEN) as api:
         api.set_chat(int(CHAT), state)
-        r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path),
-                    TELEGRAM_API_BASE_URL=api.base_url)
+        r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path), TELEGRAM_API_BASE_URL=api.base_url)
     assert r.code == 2, r.out + r.err
     assert r.err.startswith("telebot: ") and r.err.count("\n") == 1 and says in r.err, r.err
     assert "all good" not in r.out and TOKEN not in r.out + r.err
 
 
-@pytest.mark.parametrize(("lang", "state", "says"), [
-    ("es", "blocked", "(403: bot was blocked by the user): abre el bot en Telegram y pulsa "
-                      "Iniciar"),
-    ("pt", "missing", "TELEBOT_CHAT_ID (ou o chatId do ikabot) está errado"),
-    ("es", "kicked", "el bot no está en el grupo"),
-    ("pt", "ok", f"chat {CHAT}: chat privado"),
-    ("es", "send-test", "mensaje de prueba enviado"),
-])
-def test_the_chats_verdict_speaks_telebot_lang(lang: str, state: str, says: str,
-                                               ikabot_dir: IkabotDir, run_cli):
+@pytest.mark.parametrize(
+    ("lang", "state", "says"),
+    [
+        (
+            "es",
+            "blocked",
+            "(403: bot was blocked by the user): abre el bot en Telegram y pulsa Iniciar",
+        ),
+        ("pt", "missing", "TELEBOT_CHAT_ID (ou o chatId do ikabot) está errado"),
+        ("es", "kicked", "el bot no está en el grupo"),
+        ("pt", "ok", f"chat {CHAT}: chat privado"),
+        ("es", "send-test", "mensaje de prueba enviado"),
+    ],
+)
+def test_the_chats_verdict_speaks_telebot_lang(
+    lang: str, state: str, says: str, ikabot_dir: IkabotDir, run_cli
+):
     """The chat check's line, good or bad, and the test message, in TELEBOT_LANG (Telegram's
     own refusal stays as Telegram said it)."""
     with FakeBotAPI(token=TOKEN) as api:
         if state not in ("ok", "send-test"):
             api.set_chat(int(CHAT), state)
         extra = ("--send-test",) if state == "send-test" else ()
-        r = run_cli("check", *extra, IKABOT_PATH=str(ikabot_dir.path),
-                    TELEGRAM_API_BASE_URL=api.base_url, TELEBOT_LANG=lang)
+        r = run_cli(
+            "check",
+            *extra,
+            IKABOT_PATH=str(ikabot_dir.path),
+            TELEGRAM_API_BASE_URL=api.base_url,
+            TELEBOT_LANG=lang,
+        )
         sent = api.sent(int(CHAT))
     assert (r.code == 0) == (state in ("ok", "send-test")), r.out + r.err
     assert says in r.out + r.err, r.out + r.err
@@ -130,7 +157,8 @@ def test_the_chats_verdict_speaks_telebot_lang(lang: str, state: str, says: str,
 
 
 def test_check_send_test_sends_one_message_and_reads_the_canonical_env(
-        ikabot_dir: IkabotDir, run_cli, tmp_path: Path):
+    ikabot_dir: IkabotDir, run_cli, tmp_path: Path
+):
     """`--send-test` sends one message; the settings come from ~/.config/telebot/.env, which
     `check` names."""
     env_file = tmp_path / "clihome" / ".config" / "telebot" / ".env"
@@ -148,19 +176,26 @@ def test_check_send_test_sends_one_message_and_reads_the_canonical_env(
 def test_check_names_ikabots_log(ikabot_dir: IkabotDir, tmp_path: Path, run_cli):
     log = tmp_path / "ikabot.log"
     with FakeBotAPI(token=TOKEN) as api:
-        missing = run_cli("check", IKABOT_PATH=str(ikabot_dir.path), IKABOT_LOG=str(log),
-                          TELEGRAM_API_BASE_URL=api.base_url)
+        missing = run_cli(
+            "check",
+            IKABOT_PATH=str(ikabot_dir.path),
+            IKABOT_LOG=str(log),
+            TELEGRAM_API_BASE_URL=api.base_url,
+        )
         log.write_text("")
-        present = run_cli("check", IKABOT_PATH=str(ikabot_dir.path), IKABOT_LOG=str(log),
-                          TELEGRAM_API_BASE_URL=api.base_url)
+        present = run_cli(
+            "check",
+            IKABOT_PATH=str(ikabot_dir.path),
+            IKABOT_LOG=str(log),
+            TELEGRAM_API_BASE_URL=api.base_url,
+        )
     assert missing.code == 0 and f"warning: ikabot's log: {log} does not exist" in missing.out
     assert present.code == 0 and f"ikabot's log: {log} (read to tell" in present.out
 
 
 def test_check_rejected_token(ikabot_dir: IkabotDir, run_cli):
     with FakeBotAPI(token="999:OTHER") as api:
-        r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path),
-                    TELEGRAM_API_BASE_URL=api.base_url)
+        r = run_cli("check", IKABOT_PATH=str(ikabot_dir.path), TELEGRAM_API_BASE_URL=api.base_url)
     assert r.code == 2 and "rejected the bot token" in r.err
     assert TOKEN not in r.out + r.err and "Traceback" not in r.err
 
@@ -172,13 +207,18 @@ def test_check_without_telegram_config(tmp_path: Path, run_cli):
     assert r.err.count("\n") == 1 and "TELEBOT_TOKEN" in r.err and "Traceback" not in r.err
 
 
-@pytest.mark.parametrize("case", ["missing", "wrong_password", "unknown_email", "empty",
-                                  "corrupt", "bad_number"])
-def test_bad_input_exit_2_one_line(case: str, legacy_file: LegacyFile, spawn, run_cli,
-                                   tmp_path: Path):
+@pytest.mark.parametrize(
+    "case", ["missing", "wrong_password", "unknown_email", "empty", "corrupt", "bad_number"]
+)
+def test_bad_input_exit_2_one_line(
+    case: str, legacy_file: LegacyFile, spawn, run_cli, tmp_path: Path
+):
     legacy_file.add_task(ALICE, spawn().pid, "autoPirate")
-    env = {"IKABOT_PATH": str(legacy_file.path), "IKABOT_EMAIL": ALICE.email,
-           "IKABOT_PASSWORD": ALICE.password}
+    env = {
+        "IKABOT_PATH": str(legacy_file.path),
+        "IKABOT_EMAIL": ALICE.email,
+        "IKABOT_PASSWORD": ALICE.password,
+    }
     secret = "Wr0ng-Secret"
     if case == "missing":
         env["IKABOT_PATH"] = str(tmp_path / "nowhere")
@@ -199,8 +239,11 @@ def test_bad_input_exit_2_one_line(case: str, legacy_file: LegacyFile, spawn, ru
         assert r.err.startswith("telebot: ") and r.err.count("\n") == 1
         assert "Traceback" not in r.err
         # `check` names the settings file it read before anything (#17), then stops
-        assert r.out == "" if command != ["check"] else \
-            r.out.startswith("settings: ") and r.out.count("\n") == 1, r.out
+        assert (
+            r.out == ""
+            if command != ["check"]
+            else r.out.startswith("settings: ") and r.out.count("\n") == 1
+        ), r.out
         assert secret not in r.err and ALICE.password not in r.err
     assert files_of(legacy_file.path) == before
 
@@ -218,17 +261,38 @@ def test_help_names_every_environment_variable(run_cli):
 
     from telebot.config import Settings
 
-    names = {"IKABOT_PATH", "IKABOT_EMAIL", "IKABOT_PASSWORD", "IKABOT_LOG", "TELEBOT_TOKEN",
-             "TELEBOT_CHAT_ID", "TELEGRAM_API_BASE_URL", "TELEBOT_STATE_DIR",
-             "TELEBOT_POLL_SECONDS", "TELEBOT_CONFIRM_AFTER_MINUTES", "TELEBOT_SCAN_SECONDS",
-             "TELEBOT_REPORT_MINUTES", "TELEBOT_STALL_MINUTES", "TELEBOT_OWNER_IDS",
-             "TELEBOT_HOST_LABEL", "TELEBOT_ALLOW_KILL", "TELEBOT_HEARTBEAT_URL",
-             "TELEBOT_HEARTBEAT_MINUTES", "TELEBOT_TZ", "TELEBOT_ALLOW_MENU", "IKABOT_COMMAND",
-             "TELEBOT_REPORT_PICTURE", "TELEBOT_LANG",
-             "TELEBOT_KEEPALIVE", "TELEBOT_KEEPALIVE_MAX", "TELEBOT_KEEPALIVE_LOGIN",
-             "TELEBOT_KEEPALIVE_BACKOFF_SECONDS"}
-    read = set(re.findall(r'"((?:IKABOT|TELEBOT|TELEGRAM)_[A-Z_]+)"',
-                          inspect.getsource(Settings.from_env)))
+    names = {
+        "IKABOT_PATH",
+        "IKABOT_EMAIL",
+        "IKABOT_PASSWORD",
+        "IKABOT_LOG",
+        "TELEBOT_TOKEN",
+        "TELEBOT_CHAT_ID",
+        "TELEGRAM_API_BASE_URL",
+        "TELEBOT_STATE_DIR",
+        "TELEBOT_POLL_SECONDS",
+        "TELEBOT_CONFIRM_AFTER_MINUTES",
+        "TELEBOT_SCAN_SECONDS",
+        "TELEBOT_REPORT_MINUTES",
+        "TELEBOT_STALL_MINUTES",
+        "TELEBOT_OWNER_IDS",
+        "TELEBOT_HOST_LABEL",
+        "TELEBOT_ALLOW_KILL",
+        "TELEBOT_HEARTBEAT_URL",
+        "TELEBOT_HEARTBEAT_MINUTES",
+        "TELEBOT_TZ",
+        "TELEBOT_ALLOW_MENU",
+        "IKABOT_COMMAND",
+        "TELEBOT_REPORT_PICTURE",
+        "TELEBOT_LANG",
+        "TELEBOT_KEEPALIVE",
+        "TELEBOT_KEEPALIVE_MAX",
+        "TELEBOT_KEEPALIVE_LOGIN",
+        "TELEBOT_KEEPALIVE_BACKOFF_SECONDS",
+    }
+    read = set(
+        re.findall(r'"((?:IKABOT|TELEBOT|TELEGRAM)_[A-Z_]+)"', inspect.getsource(Settings.from_env))
+    )
     assert read and read <= names  # a variable Settings reads but the help would not name
     for command in ("run", "status", "check"):
         r = run_cli(command, "--help")
@@ -236,13 +300,13 @@ def test_help_names_every_environment_variable(run_cli):
         assert all(n in r.out for n in names), command
 
 
-def test_status_keeps_terminal_escapes_and_long_fields_out(ikabot_dir: IkabotDir, spawn,
-                                                           run_cli):
+def test_status_keeps_terminal_escapes_and_long_fields_out(ikabot_dir: IkabotDir, spawn, run_cli):
     """A status can hold anything: it must not retitle the terminal, clear it, or turn text
     around (U+202E), and a 5,000-character action stays one short cell."""
     p = spawn()
-    ikabot_dir.add_task(ALICE, p.pid, "x" * 5000,
-                        "\x1b]0;pwned\x07\x1b[2J\u202eevil\u202c Pirating for 3 more runs")
+    ikabot_dir.add_task(
+        ALICE, p.pid, "x" * 5000, "\x1b]0;pwned\x07\x1b[2J\u202eevil\u202c Pirating for 3 more runs"
+    )
     r = run_cli("status", IKABOT_PATH=str(ikabot_dir.path))
     assert r.code == 0, r.err
     assert not any(c in r.out for c in ("\x1b", "\x07", "\u202e", "\u202c"))
@@ -266,15 +330,25 @@ def test_check_tells_a_wrong_base_url_from_a_wrong_token(ikabot_dir: IkabotDir, 
     assert secret not in r.out + r.err and secret.split(":")[1] not in r.out + r.err
 
 
-@pytest.mark.parametrize("env", [{"TELEBOT_SCAN_SECONDS": "1e308"},
-                                 {"TELEBOT_REPORT_MINUTES": "1e308"},
-                                 {"TELEBOT_POLL_SECONDS": "nan"},
-                                 {"TELEBOT_STALL_MINUTES": "-1"},
-                                 {"TELEBOT_STATE_DIR": "/dev/null/x"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"TELEBOT_SCAN_SECONDS": "1e308"},
+        {"TELEBOT_REPORT_MINUTES": "1e308"},
+        {"TELEBOT_POLL_SECONDS": "nan"},
+        {"TELEBOT_STALL_MINUTES": "-1"},
+        {"TELEBOT_STATE_DIR": "/dev/null/x"},
+    ],
+)
 def test_bad_settings_are_one_line_and_exit_2(ikabot_dir: IkabotDir, run_cli, env):
     with FakeBotAPI(token=TOKEN) as api:
-        r = run_cli("run", IKABOT_PATH=str(ikabot_dir.path), TELEGRAM_API_BASE_URL=api.base_url,
-                    timeout=30, **env)
+        r = run_cli(
+            "run",
+            IKABOT_PATH=str(ikabot_dir.path),
+            TELEGRAM_API_BASE_URL=api.base_url,
+            timeout=30,
+            **env,
+        )
     (name,) = env
     assert r.code == 2 and r.err.count("\n") == 1, r.err
     assert name in r.err and "Traceback" not in r.err and "internal error" not in r.err
@@ -298,10 +372,12 @@ def test_undated_entries_are_not_aged_from_1970(ikabot_dir: IkabotDir, spawn, ru
     tasks = build_tasks(open_store(Settings(ikabot_path=ikabot_dir.path)).read())
     assert {live.pid, gone} <= {t.pid for t in tasks}
     now = time.time()
-    shown = {"telebot status": r.out,
-             "/status": "\n".join(p.text for p in render.status_view(tasks, now)),
-             "stopped": render.stopped_page(tasks, 0, now).text,
-             **{f"/details {t.pid}": details_html(t, now) for t in tasks}}
+    shown = {
+        "telebot status": r.out,
+        "/status": "\n".join(p.text for p in render.status_view(tasks, now)),
+        "stopped": render.stopped_page(tasks, 0, now).text,
+        **{f"/details {t.pid}": details_html(t, now) for t in tasks},
+    }
     for where, text in shown.items():
         assert not re.search(r"\b\d{4,} d\b|1970", text), f"{where}: {text}"
     assert r.out.count("start unknown") == 2, r.out
@@ -309,8 +385,7 @@ def test_undated_entries_are_not_aged_from_1970(ikabot_dir: IkabotDir, spawn, ru
 
 
 @pytest.mark.parametrize("line", ["TELEBOT_SCAN_SECONDS=soon", "IKABOT_PATH={missing}"])
-def test_check_names_the_settings_file_before_a_check_fails(tmp_path: Path, run_cli,
-                                                            line: str):
+def test_check_names_the_settings_file_before_a_check_fails(tmp_path: Path, run_cli, line: str):
     """#17: whatever `check` finds wrong, it first says which settings file it read."""
     env_file = tmp_path / "clihome" / ".config" / "telebot" / ".env"
     env_file.parent.mkdir(parents=True)
@@ -324,12 +399,18 @@ def test_check_names_the_settings_file_before_a_check_fails(tmp_path: Path, run_
 
 @pytest.mark.parametrize("layout", ["directory", "legacy"])
 @pytest.mark.parametrize("json_flag", [True, False])
-def test_status_prints_each_warning_once(ikabot_dir: IkabotDir, legacy_file: LegacyFile,
-                                         spawn, run_cli, layout: str, json_flag: bool):
+def test_status_prints_each_warning_once(
+    ikabot_dir: IkabotDir, legacy_file: LegacyFile, spawn, run_cli, layout: str, json_flag: bool
+):
     data = ikabot_dir if layout == "directory" else legacy_file
     data.add_task(ALICE, spawn().pid, "autoPirate", "Pirating for 3 more runs", date=0)
-    r = run_cli("status", *(["--json"] if json_flag else []), IKABOT_PATH=str(data.path),
-                IKABOT_EMAIL=ALICE.email, IKABOT_PASSWORD=ALICE.password)
+    r = run_cli(
+        "status",
+        *(["--json"] if json_flag else []),
+        IKABOT_PATH=str(data.path),
+        IKABOT_EMAIL=ALICE.email,
+        IKABOT_PASSWORD=ALICE.password,
+    )
     assert r.code == 0, r.err
     lines = r.err.splitlines()
     assert lines and len(lines) == len(set(lines)), r.err
@@ -338,8 +419,13 @@ def test_status_prints_each_warning_once(ikabot_dir: IkabotDir, legacy_file: Leg
 def test_every_command_help_says_what_it_does_and_dash_v_is_version(capsys):
     from telebot import __version__, cli
 
-    for name, help_line in (("run", "SIGTERM"), ("status", "/status"), ("check", "set-up"),
-                            ("health", "HEALTHCHECK"), ("demo", "no account")):
+    for name, help_line in (
+        ("run", "SIGTERM"),
+        ("status", "/status"),
+        ("check", "set-up"),
+        ("health", "HEALTHCHECK"),
+        ("demo", "no account"),
+    ):
         assert cli.main([name, "--help"]) == 0
         out = capsys.readouterr().out
         described = out.split("\n\n")[1]  # argparse: usage, then the description

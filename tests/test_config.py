@@ -18,8 +18,14 @@ def test_defaults_and_overrides(tmp_path: Path):
     assert s.poll_seconds == 3 and s.confirm_after_minutes == 30 and s.scan_seconds == 15
     assert s.report_minutes == 60 and s.stall_minutes == 0
     assert not s.dedicated_token
-    s = Settings.from_env({"IKABOT_PATH": str(tmp_path / "x"), "TELEBOT_TOKEN": "123:TEST",
-                           "TELEBOT_POLL_SECONDS": "0.5", "TELEBOT_STATE_DIR": str(tmp_path)})
+    s = Settings.from_env(
+        {
+            "IKABOT_PATH": str(tmp_path / "x"),
+            "TELEBOT_TOKEN": "123:TEST",
+            "TELEBOT_POLL_SECONDS": "0.5",
+            "TELEBOT_STATE_DIR": str(tmp_path),
+        }
+    )
     assert s.ikabot_path == tmp_path / "x" and s.dedicated_token and s.poll_seconds == 0.5
     assert s.state_dir == tmp_path
 
@@ -54,8 +60,9 @@ def test_mask_token_keeps_only_the_bot_id():
     assert mask_token(None) == "(none)"
 
 
-def test_world_readable_env_with_password_is_refused(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch):
+def test_world_readable_env_with_password_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     env = tmp_path / ".env"
     env.write_text(f"IKABOT_PASSWORD={SECRET}\n")
     env.chmod(0o644)
@@ -70,8 +77,9 @@ def test_world_readable_env_with_password_is_refused(tmp_path: Path,
     assert os.environ["IKABOT_PASSWORD"] == SECRET
 
 
-def test_world_readable_env_without_secrets_is_fine(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch):
+def test_world_readable_env_without_secrets_is_fine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     env = tmp_path / ".env"
     env.write_text("TELEBOT_SCAN_SECONDS=7\n")
     env.chmod(0o644)
@@ -144,8 +152,9 @@ def test_times_are_shown_in_telebot_tz(monkeypatch):
     ("text", "line"),
     [('TELEBOT_SCAN_SECONDS=7\n\nTELEBOT_CHAT_ID="424242\n', 3), ("# ok\nthis is garbage\n", 2)],
 )
-def test_malformed_env_line_is_named_with_its_file_and_line(tmp_path: Path, run_cli,
-                                                             text: str, line: int):
+def test_malformed_env_line_is_named_with_its_file_and_line(
+    tmp_path: Path, run_cli, text: str, line: int
+):
     """python-dotenv skips such a line with a warning naming no file: the setting would be
     dropped in silence and `check` would say all is well."""
     cwd = tmp_path / "cwd"
@@ -170,18 +179,29 @@ def test_chat_id_is_a_number_or_a_public_name(run_cli):
     assert r.code == 2 and "TELEBOT_CHAT_ID" in r.err and "Traceback" not in r.err
 
 
-@pytest.mark.parametrize(("env", "says"), [
-    ({"TELEBOT_LANG": "es", "TELEBOT_TZ": "Marte/Olimpo"},
-     "telebot: TELEBOT_TZ='Marte/Olimpo' no es una zona horaria"),
-    ({"TELEBOT_LANG": "pt", "TELEBOT_ALLOW_KILL": "talvez"},
-     "telebot: TELEBOT_ALLOW_KILL='talvez' não é uma chave liga/desliga; coloque 1 ou 0"),
-    ({"TELEBOT_LANG": "es", "TELEBOT_SCAN_SECONDS": "1e9"},
-     "telebot: TELEBOT_SCAN_SECONDS='1e9' debe ser un número de 0.05 a 3600, p. ej. 15"),
-    # the language itself misconfigured: English, and the other errors in English too
-    ({"TELEBOT_LANG": "fr"}, "telebot: TELEBOT_LANG='fr': telebot speaks en, es, pt"),
-    ({"TELEBOT_LANG": "klingon", "TELEBOT_CHAT_ID": "abc"},
-     "telebot: TELEBOT_CHAT_ID must be a chat's number"),
-])
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        (
+            {"TELEBOT_LANG": "es", "TELEBOT_TZ": "Marte/Olimpo"},
+            "telebot: TELEBOT_TZ='Marte/Olimpo' no es una zona horaria",
+        ),
+        (
+            {"TELEBOT_LANG": "pt", "TELEBOT_ALLOW_KILL": "talvez"},
+            "telebot: TELEBOT_ALLOW_KILL='talvez' não é uma chave liga/desliga; coloque 1 ou 0",
+        ),
+        (
+            {"TELEBOT_LANG": "es", "TELEBOT_SCAN_SECONDS": "1e9"},
+            "telebot: TELEBOT_SCAN_SECONDS='1e9' debe ser un número de 0.05 a 3600, p. ej. 15",
+        ),
+        # the language itself misconfigured: English, and the other errors in English too
+        ({"TELEBOT_LANG": "fr"}, "telebot: TELEBOT_LANG='fr': telebot speaks en, es, pt"),
+        (
+            {"TELEBOT_LANG": "klingon", "TELEBOT_CHAT_ID": "abc"},
+            "telebot: TELEBOT_CHAT_ID must be a chat's number",
+        ),
+    ],
+)
 def test_a_bad_setting_is_said_in_telebot_lang(env: dict[str, str], says: str, run_cli):
     r = run_cli("status", **env)
     assert r.code == 2 and r.err.startswith(says) and r.err.count("\n") == 1, r.err
@@ -196,8 +216,9 @@ def test_a_dotenvs_language_says_the_dotenvs_errors(tmp_path: Path, run_cli):
     env.chmod(0o600)
     r = run_cli("status")
     assert r.code == 2 and r.err.startswith(
-        "telebot: TELEBOT_OWNER_IDS: escreva ids de usuário do Telegram"), r.err
-    env.write_text("TELEBOT_LANG=pt\nTELEBOT_CHAT_ID=\"424242\n")
+        "telebot: TELEBOT_OWNER_IDS: escreva ids de usuário do Telegram"
+    ), r.err
+    env.write_text('TELEBOT_LANG=pt\nTELEBOT_CHAT_ID="424242\n')
     r = run_cli("check", TELEBOT_LANG="es")
     assert r.code == 2 and f"{env}, línea 2: no es un ajuste CLAVE=valor" in r.err, r.err
 
@@ -206,5 +227,5 @@ def test_ikabots_missing_data_is_said_in_telebot_lang(tmp_path: Path, run_cli):
     """What to fix about IKABOT_PATH, in the language (ikabot's words would stay ikabot's)."""
     r = run_cli("status", IKABOT_PATH=str(tmp_path / "nowhere"), TELEBOT_LANG="es")
     assert r.code == 2 and r.err.startswith(
-        f"telebot: {tmp_path / 'nowhere'} no existe: pon en IKABOT_PATH los datos de ikabot"), \
-        r.err
+        f"telebot: {tmp_path / 'nowhere'} no existe: pon en IKABOT_PATH los datos de ikabot"
+    ), r.err

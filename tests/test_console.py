@@ -33,14 +33,26 @@ def console(ikabot_dir: IkabotDir, tmp_path: Path):
     children: list[pexpect.spawn] = []
 
     def start(*args: str, rows: int = 40, columns: int = 120, **env: str) -> pexpect.spawn:
-        command = offline_command(ikabot_dir.home, tmp_path / "ikabot.log", tmp_path / "gates",
-                                  ALICE)
-        environment = clean_env(tmp_path, IKABOT_PATH=str(ikabot_dir.path),
-                                IKABOT_COMMAND=shlex.join(command), TERM="xterm-256color",
-                                **env)
-        child = pexpect.spawn(sys.executable, ["-m", "telebot", "ikabot", *args],
-                              env=environment, cwd=str(tmp_path), dimensions=(rows, columns),
-                              timeout=WAIT, encoding="utf-8", codec_errors="replace")
+        command = offline_command(
+            ikabot_dir.home, tmp_path / "ikabot.log", tmp_path / "gates", ALICE
+        )
+        environment = clean_env(
+            tmp_path,
+            IKABOT_PATH=str(ikabot_dir.path),
+            IKABOT_COMMAND=shlex.join(command),
+            TERM="xterm-256color",
+            **env,
+        )
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "telebot", "ikabot", *args],
+            env=environment,
+            cwd=str(tmp_path),
+            dimensions=(rows, columns),
+            timeout=WAIT,
+            encoding="utf-8",
+            codec_errors="replace",
+        )
         children.append(child)
         return child
 
@@ -61,9 +73,14 @@ def recordings(tmp_path: Path) -> list[dict]:
 
 def configure_autopirate(child: pexpect.spawn, runs: str = "1") -> None:
     """ikabot 7.7.2's autoPirate questions (function/autoPirate.py), typed at the keyboard."""
-    for asked, typed in (("Auto-Pirate", "17"), ("How many pirate missions", runs),
-                         (r"\(y/N\)", "n"), ("Which pirate mission", "1"),
-                         ("capture points", "n"), ("random waiting time", "0")):
+    for asked, typed in (
+        ("Auto-Pirate", "17"),
+        ("How many pirate missions", runs),
+        (r"\(y/N\)", "n"),
+        ("Which pirate mission", "1"),
+        ("capture points", "n"),
+        ("random waiting time", "0"),
+    ):
         child.expect(asked)
         child.sendline(typed)
     child.expect(r"\[Enter\]")
@@ -71,16 +88,20 @@ def configure_autopirate(child: pexpect.spawn, runs: str = "1") -> None:
 
 
 def menu_pid_of(child: pexpect.spawn) -> int:
-    (menu,) = [p for p in psutil.Process(child.pid).children() if "offline" in " ".join(
-        p.cmdline()) or "ikabot" in " ".join(p.cmdline())]
+    (menu,) = [
+        p
+        for p in psutil.Process(child.pid).children()
+        if "offline" in " ".join(p.cmdline()) or "ikabot" in " ".join(p.cmdline())
+    ]
     return menu.pid
 
 
 def window_of(pid: int) -> tuple[int, int]:
     """The size of the terminal process `pid` reads from (its stdin)."""
     with open(f"/proc/{pid}/fd/0", "rb", buffering=0) as tty_file:
-        rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(tty_file, termios.TIOCGWINSZ,
-                                                             b"\0" * 8))
+        rows, cols, _, _ = struct.unpack(
+            "HHHH", fcntl.ioctl(tty_file, termios.TIOCGWINSZ, b"\0" * 8)
+        )
     return rows, cols
 
 
@@ -104,8 +125,15 @@ def test_the_console_passes_ikabot_through_and_records_what_menu_records(console
     (rec,) = recordings(tmp_path)
     steps = json.loads(rec["steps"])
     assert [(s["answer"], s["kind"]) for s in steps] == [
-        (ALICE.email, "text"), ("17", "choice"), ("2", "text"), ("n", "text"),
-        ("1", "choice"), ("n", "text"), ("0", "text"), ("", "enter")]
+        (ALICE.email, "text"),
+        ("17", "choice"),
+        ("2", "text"),
+        ("n", "text"),
+        ("1", "choice"),
+        ("n", "text"),
+        ("0", "text"),
+        ("", "enter"),
+    ]
     assert steps[0]["prompt"] == "Mail:"
     assert [17, "Auto-Pirate"] in steps[1]["choices"]
     assert rec["action"] == "autoPirate" and rec["username"] == ALICE.username
@@ -145,7 +173,15 @@ def test_answers_given_ahead_are_typed_and_recorded(console, tmp_path):
         psutil.time.sleep(0.1)
     (rec,) = recordings(tmp_path)
     assert [s["answer"] for s in json.loads(rec["steps"])] == [
-        ALICE.email, "17", "1", "n", "1", "n", "0", ""]
+        ALICE.email,
+        "17",
+        "1",
+        "n",
+        "1",
+        "n",
+        "0",
+        "",
+    ]
     child.sendline("0")
     child.expect(pexpect.EOF)
 
@@ -155,12 +191,12 @@ def test_without_a_terminal_one_line_and_status_2(run_cli, ikabot_dir):
     assert r.code == 2 and "terminal" in r.err and "Traceback" not in r.err
     assert len(r.err.strip().splitlines()) == 1
     r = run_cli("ikabot", IKABOT_PATH=str(ikabot_dir.path), TELEBOT_LANG="pt")
-    assert r.code == 2 and r.err.startswith("telebot: telebot ikabot abre o menu do ikabot "
-                                            "neste terminal"), r.err
+    assert r.code == 2 and r.err.startswith(
+        "telebot: telebot ikabot abre o menu do ikabot neste terminal"
+    ), r.err
 
 
-async def test_a_task_started_at_the_console_gets_run_again(console, api, ikabot_dir,
-                                                            tmp_path):
+async def test_a_task_started_at_the_console_gets_run_again(console, api, ikabot_dir, tmp_path):
     child = console()
     child.expect("Mail:")
     child.sendline(ALICE.email)
@@ -170,8 +206,7 @@ async def test_a_task_started_at_the_console_gets_run_again(console, api, ikabot
     child.expect(pexpect.EOF)
     (rec,) = recordings(tmp_path)
     old = rec["pid"]
-    command = offline_command(ikabot_dir.home, tmp_path / "ikabot.log", tmp_path / "gates",
-                              ALICE)
+    command = offline_command(ikabot_dir.home, tmp_path / "ikabot.log", tmp_path / "gates", ALICE)
     settings = fast_settings(ikabot_dir.path, api, tmp_path / "state", ikabot_command=command)
     async with running_bot(settings, api) as bot:
         me = Player(bot)
@@ -182,8 +217,7 @@ async def test_a_task_started_at_the_console_gets_run_again(console, api, ikabot
         assert "8 recorded answers" in details["text"]
         me.presses("🔁", details)
         await me.said("Run autoPirate again")
-        confirm = next(m for m in reversed(api.sent(OWNER)) if "Run autoPirate again" in
-                       m["text"])
+        confirm = next(m for m in reversed(api.sent(OWNER)) if "Run autoPirate again" in m["text"])
         me.presses("🔁 Run it", confirm)
         await me.said("Replayed all 8 recorded answers, and the task runs")
 

@@ -41,13 +41,13 @@ async def quiet(bot: Harness, polls: int = 5) -> None:
     await bot.wait(lambda: sum(c.method == "getUpdates" for c in bot.api.calls[n:]) >= polls)
 
 
-async def press(bot: Harness, data: str, message: dict[str, Any], user_id: int = OWNER,
-                chat_id: int = OWNER) -> str:
+async def press(
+    bot: Harness, data: str, message: dict[str, Any], user_id: int = OWNER, chat_id: int = OWNER
+) -> str:
     """Press a button; return the text of the bot's answer to that press (its toast)."""
     n = len(bot.api.calls)
     bot.api.add_callback(data, message["message_id"], chat_id=chat_id, user_id=user_id)
-    assert await bot.wait(lambda: any(c.method == "answerCallbackQuery"
-                                      for c in bot.api.calls[n:]))
+    assert await bot.wait(lambda: any(c.method == "answerCallbackQuery" for c in bot.api.calls[n:]))
     call = next(c for c in bot.api.calls[n:] if c.method == "answerCallbackQuery")
     return str(call.params.get("text", ""))
 
@@ -75,17 +75,22 @@ async def test_owner_stops_a_task_in_two_taps(ikabot_dir, pirate, api, tmp_path)
         assert await bot.wait(lambda: len(api.sent(OWNER)) > before)
         confirm = api.sent(OWNER)[-1]
         assert confirm["text"].startswith(
-            f"❓ Stop autoPirate {pirate.pid} · run 4 of 10 (3 done) · alice s59-en?")
+            f"❓ Stop autoPirate {pirate.pid} · run 4 of 10 (3 done) · alice s59-en?"
+        )
         assert alive(pirate)
         stop_it = buttons(confirm)["🛑 Stop it"]
         await press(bot, stop_it, confirm)  # tap 2
         assert await until(lambda: not alive(pirate))
         assert pirate.returncode == -signal.SIGTERM
-        assert await bot.wait(lambda: message(api, confirm["message_id"])["text"]
-                              .startswith(f"🛑 Stopped autoPirate {pirate.pid}"))
+        assert await bot.wait(
+            lambda: message(api, confirm["message_id"])["text"].startswith(
+                f"🛑 Stopped autoPirate {pirate.pid}"
+            )
+        )
         assert message(api, confirm["message_id"])["reply_markup"] is None
-        assert await bot.wait(lambda: any(t.startswith("🛑 autoPirate stopped")
-                                          for t in bot.texts()))
+        assert await bot.wait(
+            lambda: any(t.startswith("🛑 autoPirate stopped") for t in bot.texts())
+        )
         # the same button again: spent
         assert "used already" in await press(bot, stop_it, confirm)
         await quiet(bot)
@@ -104,21 +109,26 @@ async def test_owner_stops_a_task_in_two_taps(ikabot_dir, pirate, api, tmp_path)
 async def test_sigkill_after_the_grace_time(ikabot_dir, spawn, api, tmp_path, monkeypatch):
     """A task that ignores SIGTERM gets SIGKILL once the grace time is over."""
     monkeypatch.setattr(kill, "GRACE", 0.3)
-    stubborn = spawn("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-                     "print('ready', flush=True)\ntime.sleep(600)")
+    stubborn = spawn(
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ready', flush=True)\ntime.sleep(600)"
+    )
     ikabot_dir.add_task(ALICE, stubborn.pid, "autoPirate", "Pirating for 4 more runs")
     # wait until the handler is installed: a SIGTERM before that would end it at once
-    assert await until(lambda: psutil.Process(stubborn.pid).cmdline() and _ignores_term(
-        stubborn.pid))
+    assert await until(
+        lambda: psutil.Process(stubborn.pid).cmdline() and _ignores_term(stubborn.pid)
+    )
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
         confirm = await confirmation(bot, stubborn.pid)
         await press(bot, buttons(confirm)["🛑 Stop it"], confirm)
         assert await until(lambda: not alive(stubborn))
         assert stubborn.returncode == -signal.SIGKILL
-        assert await bot.wait(lambda: "so it got SIGKILL" in
-                              message(api, confirm["message_id"])["text"])
-        assert await bot.wait(lambda: any(t.startswith("🛑 autoPirate stopped")
-                                          for t in bot.texts()))
+        assert await bot.wait(
+            lambda: "so it got SIGKILL" in message(api, confirm["message_id"])["text"]
+        )
+        assert await bot.wait(
+            lambda: any(t.startswith("🛑 autoPirate stopped") for t in bot.texts())
+        )
 
 
 def _ignores_term(pid: int) -> bool:
@@ -127,8 +137,9 @@ def _ignores_term(pid: int) -> bool:
     return bool(ignored & (1 << (signal.SIGTERM - 1)))
 
 
-async def test_refusals_leave_the_process_running(ikabot_dir, pirate, spawn, api, tmp_path,
-                                                  monkeypatch):
+async def test_refusals_leave_the_process_running(
+    ikabot_dir, pirate, spawn, api, tmp_path, monkeypatch
+):
     other = spawn()  # a process of ours that is no ikabot task
     reused = spawn(ikabot=False)  # another program, at a pid in an entry an hour old
     ikabot_dir.add_task(ALICE, reused.pid, "constructionList", date=time.time() - 3600)
@@ -144,30 +155,31 @@ async def test_refusals_leave_the_process_running(ikabot_dir, pirate, spawn, api
         confirm = await confirmation(bot, pirate.pid)
         stop_it = buttons(confirm)["🛑 Stop it"]
         # a stranger's forged press (from their own chat) and the owner's button data
-        assert await press(bot, stop_it, confirm, user_id=STRANGER, chat_id=STRANGER) == \
-            "Sorry, this bot answers only its owner."
+        assert (
+            await press(bot, stop_it, confirm, user_id=STRANGER, chat_id=STRANGER)
+            == "Sorry, this bot answers only its owner."
+        )
         # a button of a made-up nonce
         forged = stop_it.rsplit(":", 1)[0] + ":AAAAAAAAAAAA"
         assert "used already" in await press(bot, forged, confirm)
         # cancel spends the button
         assert await press(bot, buttons(confirm)["Cancel"], confirm) == "Cancelled"
-        assert await bot.wait(lambda: message(api, confirm["message_id"])["text"]
-                              .startswith("Cancelled"))
+        assert await bot.wait(
+            lambda: message(api, confirm["message_id"])["text"].startswith("Cancelled")
+        )
         assert "used already" in await press(bot, stop_it, confirm)
 
         monkeypatch.setattr(kill, "NONCE_TTL", 0.0)  # every new button is expired at once
         expired = await confirmation(bot, pirate.pid)
         assert "expired" in await press(bot, buttons(expired)["🛑 Stop it"], expired)
-        assert await bot.wait(lambda: "expired" in
-                              message(api, expired["message_id"])["text"])
+        assert await bot.wait(lambda: "expired" in message(api, expired["message_id"])["text"])
         await quiet(bot)
     for p in (pirate, other, reused):
         assert alive(p)
     assert not any(t.startswith(("🛑", "💀")) for t in bot.texts())
 
 
-async def test_a_press_after_the_pid_changed_hands_is_refused(ikabot_dir, pirate, api,
-                                                              tmp_path):
+async def test_a_press_after_the_pid_changed_hands_is_refused(ikabot_dir, pirate, api, tmp_path):
     """What a reused pid looks like to the check: the process behind the pid is not the one
     the button was made for (another start time). Nothing is signalled."""
     from telebot.bot.runtime import Runtime
@@ -209,7 +221,8 @@ async def test_kill_off_and_the_list(ikabot_dir, pirate, api, tmp_path):
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
         (listing,) = await bot.ask("/kill")
         assert buttons(listing) == {
-            f"🛑 autoPirate {pirate.pid}": f"tb:kq:{marker(None)}:{pirate.pid}"}
+            f"🛑 autoPirate {pirate.pid}": f"tb:kq:{marker(None)}:{pirate.pid}"
+        }
         (hello,) = await bot.ask("/help")
         assert "/kill" in hello["text"]
         assert "kill" in {c["command"] for c in api.commands()}
@@ -232,16 +245,25 @@ def test_after_a_reboot_kill_touches_only_the_task(ikabot_dir, spawn, api, tmp_p
     ikabot_dir.add_pirate(ALICE, task.pid, done=3, total=10)
     ikabot_dir.add_task(ALICE, other.pid, "webServer", date=stale)
     ikabot_dir.add_task(ALICE, undated.pid, "constructionList", date=0)
-    env = clean_env(tmp_path, IKABOT_PATH=str(ikabot_dir.path),
-                    TELEGRAM_API_BASE_URL=api.base_url, TELEBOT_POLL_SECONDS="0.05",
-                    TELEBOT_SCAN_SECONDS="0.2")
-    bot = subprocess.Popen([*prefix, sys.executable, "-m", "telebot", "run"], env=env,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE)
+    env = clean_env(
+        tmp_path,
+        IKABOT_PATH=str(ikabot_dir.path),
+        TELEGRAM_API_BASE_URL=api.base_url,
+        TELEBOT_POLL_SECONDS="0.05",
+        TELEBOT_SCAN_SECONDS="0.2",
+    )
+    bot = subprocess.Popen(
+        [*prefix, sys.executable, "-m", "telebot", "run"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         ikabot_dir.add_task(ALICE, bot.pid, "autoPirate", date=0)  # telebot's own pid
-        assert api.wait_for(lambda: any("telebot is watching" in m["text"]
-                                        for m in api.sent(OWNER)), DEADLINE)
+        assert api.wait_for(
+            lambda: any("telebot is watching" in m["text"] for m in api.sent(OWNER)), DEADLINE
+        )
 
         def ask(text: str) -> dict[str, Any]:
             n = len(api.sent(OWNER))
@@ -277,8 +299,9 @@ async def test_the_kill_confirmation_reaches_telegram_escaped(ikabot_dir, spawn,
     assert alive(p)
 
 
-async def test_a_non_owners_press_in_the_owners_private_chat_is_refused(ikabot_dir, pirate,
-                                                                        api, tmp_path):
+async def test_a_non_owners_press_in_the_owners_private_chat_is_refused(
+    ikabot_dir, pirate, api, tmp_path
+):
     """In a private-chat set-up the chat check passes for any press that claims the owner's
     chat: the user check must refuse a press from anyone but the owner."""
     async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
@@ -313,18 +336,26 @@ async def test_another_users_task_is_never_offered_nor_stopped(ikabot_dir, api, 
     # a program nobody may run (the tests' Python may be in root's home), named `ikabot`
     sleep = shutil.which("sleep")
     assert sleep is not None
-    theirs = exec_done(subprocess.Popen(["ikabot", "600"], executable=sleep,
-                                        stdin=subprocess.DEVNULL, cwd="/",
-                                        user=OTHER_UID, group=OTHER_UID, extra_groups=[]))
+    theirs = exec_done(
+        subprocess.Popen(
+            ["ikabot", "600"],
+            executable=sleep,
+            stdin=subprocess.DEVNULL,
+            cwd="/",
+            user=OTHER_UID,
+            group=OTHER_UID,
+            extra_groups=[],
+        )
+    )
     try:
         assert psutil.Process(theirs.pid).uids().real == OTHER_UID
         assert liveness.is_ikabot(theirs.pid)  # ikabot's, by its command line: only the user
         ikabot_dir.add_pirate(ALICE, theirs.pid, done=3, total=10)
-        async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"),
-                               api) as bot:
+        async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "s"), api) as bot:
             (reply,) = await bot.ask(f"/kill {theirs.pid}")
-            assert reply["text"] == (f"pid {theirs.pid} runs as another user; telebot stops "
-                                     "only its own user's tasks.")
+            assert reply["text"] == (
+                f"pid {theirs.pid} runs as another user; telebot stops only its own user's tasks."
+            )
             assert reply["reply_markup"] is None
         settings = Settings(ikabot_path=ikabot_dir.path, state_dir=tmp_path / "s")
         state = StateDB(settings.state_dir)
@@ -333,8 +364,9 @@ async def test_another_users_task_is_never_offered_nor_stopped(ikabot_dir, api, 
             task = next(t for t in await rt.read() if t.pid == theirs.pid)
             ticks = liveness.start_ticks(theirs.pid)
             assert ticks is not None and task.alive
-            button = KillButton("n", theirs.pid, ticks, task.started, "autoPirate", "alice",
-                                time.time() + 60, None)
+            button = KillButton(
+                "n", theirs.pid, ticks, task.started, "autoPirate", "alice", time.time() + 60, None
+            )
             result = await kill.begin_stop(rt, button, "User42 (42)")
             assert isinstance(result, str) and result.startswith("Not stopped"), result
             assert state.control.stop_request(theirs.pid, ticks) is None

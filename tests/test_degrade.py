@@ -28,8 +28,11 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB filesystem of its own; `fill(path)` then takes every byte left."""
     mount = tmp_path / "tiny"
     mount.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs",
-                        str(mount)], capture_output=True, text=True)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
     try:
@@ -81,8 +84,9 @@ def test_a_disk_full_at_start_starts_in_memory(tiny_disk):
         state.close()
 
 
-async def test_a_full_disk_still_lets_a_death_alert_out(ikabot_dir, spawn, api, tmp_path,
-                                                         tiny_disk):
+async def test_a_full_disk_still_lets_a_death_alert_out(
+    ikabot_dir, spawn, api, tmp_path, tiny_disk
+):
     p = pirate(ikabot_dir, spawn)
     s = fast_settings(ikabot_dir.path, api, tiny_disk / "state")
     async with running_bot(s, api) as bot:

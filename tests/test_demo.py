@@ -22,10 +22,13 @@ def test_demo_shows_the_whole_product(run_cli):
     out = r.out
     assert "👤 you: /status" in out and "ikabot tasks: 4 running" in out
     # the tasks are listed in the order the demo started them, the same on every run
-    started = re.search(r"autoPirate \(pid (\d+), 5 runs\), webServer \(pid (\d+)\), "
-                        r"constructionList, and a second autoPirate \(pid (\d+)\)", out)
+    started = re.search(
+        r"autoPirate \(pid (\d+), 5 runs\), webServer \(pid (\d+)\), "
+        r"constructionList, and a second autoPirate \(pid (\d+)\)",
+        out,
+    )
     assert started, out
-    status = out[out.index("👤 you: /status"):out.index("[taps")]
+    status = out[out.index("👤 you: /status") : out.index("[taps")]
     listed = [int(pid) for pid in re.findall(r"🟢 \w+ (\d+)", status)]
     first, web, doomed = (int(pid) for pid in started.groups())
     assert listed[0] == first and listed[1] == web and listed[3] == doomed, status
@@ -40,7 +43,7 @@ def test_demo_shows_the_whole_product(run_cli):
     assert "✅ autoPirate finished: 5 of 5 runs done" in out  # ended by itself, no error
     assert "✅ constructionList finished: 3 of 3 levels done" in out
     # /details a person reads: the same figure, no JSON, no epoch number
-    details = out[out.index("👤 you: /details"):]
+    details = out[out.index("👤 you: /details") :]
     # the bar on a line of its own, after the sentence, never inside it
     ended = next(line for line in details.splitlines() if "Ended:" in line)
     assert ended.strip().startswith("Ended: finished: 5 of 5 runs done") and "█" not in ended
@@ -71,13 +74,27 @@ def test_systemd_unit_parses():
     assert "pypi.org" not in (ROOT / "deploy" / "telebot.service").read_text()  # not there
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze not installed")
-    r = subprocess.run(["systemd-analyze", "verify", "--user", "--man=no",
-                        str(ROOT / "deploy" / "telebot.service")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            "systemd-analyze",
+            "verify",
+            "--user",
+            "--man=no",
+            str(ROOT / "deploy" / "telebot.service"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     # the binary path exists only once installed; every other complaint is a real error
-    problems = [ln for ln in (r.stdout + r.stderr).splitlines()
-                if ln.strip() and "is not executable" not in ln and "No such file" not in ln
-                and "Failed to " not in ln and "systemd-analyze" not in ln]
+    problems = [
+        ln
+        for ln in (r.stdout + r.stderr).splitlines()
+        if ln.strip()
+        and "is not executable" not in ln
+        and "No such file" not in ln
+        and "Failed to " not in ln
+        and "systemd-analyze" not in ln
+    ]
     assert problems == []
 
 
@@ -92,10 +109,10 @@ def test_refuses_world_readable_env_with_password(run_cli, tmp_path):
 
 
 def test_python_dash_m_works():
-    r = subprocess.run([sys.executable, "-m", "telebot", "--version"], capture_output=True,
-                       text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "telebot", "--version"], capture_output=True, text=True
+    )
     assert r.returncode == 0 and r.stdout.startswith("telebot ")
-
 
 
 def test_demo_stops_its_tasks_on_sigterm(tmp_path):
@@ -106,9 +123,14 @@ def test_demo_stops_its_tasks_on_sigterm(tmp_path):
     import psutil
     from conftest import clean_env
 
-    p = subprocess.Popen([sys.executable, "-m", "telebot", "demo", "--keep-running"],
-                         env=clean_env(tmp_path), stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "telebot", "demo", "--keep-running"],
+        env=clean_env(tmp_path),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert p.stdout is not None
         for line in p.stdout:
@@ -119,11 +141,14 @@ def test_demo_stops_its_tasks_on_sigterm(tmp_path):
         p.send_signal(signal.SIGTERM)
         p.communicate(timeout=30)
         deadline = time.monotonic() + DEADLINE
-        while any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children) \
-                and time.monotonic() < deadline:
+        while (
+            any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
-        assert not [c.pid for c in children
-                    if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+        assert not [
+            c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE
+        ]
     finally:
         if p.poll() is None:
             p.kill()
@@ -145,13 +170,15 @@ def test_demo_construction_writes_what_ikabot_writes(ikabot_dir):
     server = ikabot_dir.session_data(ALICE)
     status = server["processList"][0]["status"]
     target = server["processDetails"]["4242"]["buildings"][0]["target_level"]
-    assert status == f"Athens: Academy -> level {target} , current {ikabot_time(3600)} , " \
-                     f"total {ikabot_time(3600)}"
+    assert (
+        status == f"Athens: Academy -> level {target} , current {ikabot_time(3600)} , "
+        f"total {ikabot_time(3600)}"
+    )
 
 
 # Installed in every Python process of a demo under test (its PYTHONPATH): a connection,
 # datagram or name lookup that would leave the machine is written down and refused.
-NET_GUARD = '''
+NET_GUARD = """
 import ipaddress, os, sys
 
 def _local(host):
@@ -181,7 +208,7 @@ def _hook(event, args):
         raise ConnectionRefusedError("the test lets nothing leave loopback")
 
 sys.addaudithook(_hook)
-'''
+"""
 
 
 class Demo:
@@ -200,12 +227,17 @@ class Demo:
         env = clean_env(tmp_path, TEST_NET_LOG=str(self.net_log))
         env["PYTHONPATH"] = os.pathsep.join([str(site), str(ROOT)])
         self.lines: list[str] = []
-        self.p = subprocess.Popen([sys.executable, "-m", "telebot", "demo", "--keep-running"],
-                                  env=env, cwd=tmp_path, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen(
+            [sys.executable, "-m", "telebot", "demo", "--keep-running"],
+            env=env,
+            cwd=tmp_path,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.err: list[str] = []
-        threading.Thread(target=self._read, args=(self.p.stdout, self.lines),
-                         daemon=True).start()
+        threading.Thread(target=self._read, args=(self.p.stdout, self.lines), daemon=True).start()
         threading.Thread(target=self._read, args=(self.p.stderr, self.err), daemon=True).start()
 
     @staticmethod
@@ -227,8 +259,10 @@ class Demo:
             if at >= 0:
                 return at + len(text)
             time.sleep(0.05)
-        raise AssertionError(f"the demo never showed {text!r}:\n{self.out[after:][-3000:]}"
-                             f"\n{''.join(self.err)[-2000:]}")
+        raise AssertionError(
+            f"the demo never showed {text!r}:\n{self.out[after:][-3000:]}"
+            f"\n{''.join(self.err)[-2000:]}"
+        )
 
     def types(self, line: str) -> None:
         assert self.p.stdin is not None

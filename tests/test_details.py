@@ -51,8 +51,7 @@ def test_directory_save_get_delete(ikabot_dir: IkabotDir, spawn):
     # telebot shows it
     task = collect(open_store(Settings(ikabot_path=ikabot_dir.path)))[0]
     assert (task.progress.done, task.progress.total) == (5, 10)
-    save_process_details(target, p.pid, {"missions": {"total": 10, "completed": 6,
-                                                      "remaining": 4}})
+    save_process_details(target, p.pid, {"missions": {"total": 10, "completed": 6, "remaining": 4}})
     assert get_process_details(target, p.pid)["action"] == "autoPirate"  # merged
     assert delete_process_details(target, p.pid) is True
     assert get_process_details(target, p.pid) is None
@@ -64,8 +63,9 @@ def test_directory_session_like_object(ikabot_dir: IkabotDir, spawn):
     p = spawn()
     ikabot_dir.add_task(ALICE, p.pid, "webServer")
     session = ALICE.session()
-    save_process_details(session, p.pid, {"action": "webServer", "port": 4444},
-                         ikabot_path=ikabot_dir.path)
+    save_process_details(
+        session, p.pid, {"action": "webServer", "port": 4444}, ikabot_path=ikabot_dir.path
+    )
     assert get_process_details(Target.of(session, ikabot_dir.path), p.pid)["port"] == 4444
 
 
@@ -97,8 +97,11 @@ def test_legacy_file_is_never_written(legacy_file: LegacyFile, spawn):
     assert sorted(os.listdir(legacy_file.path.parent)) == [legacy_file.path.name, side.name]
     assert ALICE.email not in side.read_text() and ALICE.password not in side.read_text()
     assert get_process_details(legacy_file.target(ALICE), p.pid)["missions"]["total"] == 10
-    task = collect(open_store(Settings(ikabot_path=legacy_file.path, email=ALICE.email,
-                                       password=ALICE.password)))[0]
+    task = collect(
+        open_store(
+            Settings(ikabot_path=legacy_file.path, email=ALICE.email, password=ALICE.password)
+        )
+    )[0]
     assert (task.progress.done, task.progress.total) == (5, 10)
     assert delete_process_details(legacy_file.target(ALICE), p.pid) is True
     assert legacy_file.path.read_bytes() == before
@@ -134,8 +137,9 @@ def test_legacy_in_place_rewriter_races_the_producer_api(legacy_file: LegacyFile
     thread.start()
     try:
         for i in range(40):
-            save_process_details(legacy_file.target(ALICE), p.pid,
-                                 {"progress": {"done": i, "total": 41}})
+            save_process_details(
+                legacy_file.target(ALICE), p.pid, {"progress": {"done": i, "total": 41}}
+            )
         raced = len(written)
     finally:
         stop.set()
@@ -148,8 +152,11 @@ def test_legacy_in_place_rewriter_races_the_producer_api(legacy_file: LegacyFile
     assert legacy_file.decrypt(BOB)["bob"]["12"]["de"]["processList"][0]["pid"] == other.pid
     assert legacy_file.decrypt(ALICE)["shared"]["telegram"]["chatId"] == "42"
     assert get_process_details(legacy_file.target(ALICE), p.pid)["progress"]["done"] == 40
-    task = collect(open_store(Settings(ikabot_path=legacy_file.path, email=ALICE.email,
-                                       password=ALICE.password)))[0]
+    task = collect(
+        open_store(
+            Settings(ikabot_path=legacy_file.path, email=ALICE.email, password=ALICE.password)
+        )
+    )[0]
     assert (task.pid, task.progress.done) == (p.pid, 40)
 
 
@@ -188,9 +195,19 @@ def test_called_inside_ikabots_own_lock(ikabot_dir: IkabotDir, spawn):
     p = spawn()
     ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Pirating for 5 more runs")
     try:
-        run = subprocess.run([sys.executable, "-c", INSIDE_IKABOTS_LOCK, str(ikabot_dir.home),
-                              str(ikabot_dir.path), str(p.pid)],
-                             capture_output=True, text=True, timeout=30)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                INSIDE_IKABOTS_LOCK,
+                str(ikabot_dir.home),
+                str(ikabot_dir.path),
+                str(p.pid),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("the producer API deadlocked inside ikabot's lock")
     assert run.returncode == 0, run.stderr
@@ -202,12 +219,21 @@ def test_called_inside_ikabots_own_lock(ikabot_dir: IkabotDir, spawn):
 
 def test_lock_wait_is_bounded(ikabot_dir: IkabotDir, monkeypatch):
     """Another process holding session.lock for good gives a clear error, not a hang."""
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys, time\n"
-        "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
-        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-        "print('held', flush=True)\n"
-        "time.sleep(60)\n"), str(ikabot_dir.path / "session.lock")], stdout=subprocess.PIPE)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, os, sys, time\n"
+                "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+                "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+                "print('held', flush=True)\n"
+                "time.sleep(60)\n"
+            ),
+            str(ikabot_dir.path / "session.lock"),
+        ],
+        stdout=subprocess.PIPE,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
         monkeypatch.setattr(producer, "LOCK_TIMEOUT", 0.2)
@@ -250,8 +276,10 @@ def test_concurrent_writers_lose_nothing(ikabot_dir: IkabotDir, tmp_path: Path):
         "    save_process_details(t, int(sys.argv[2]) + i,\n"
         "                         {'progress': {'done': i, 'total': 30}})\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(ikabot_dir.path), str(base)])
-             for base in (100000, 200000)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(ikabot_dir.path), str(base)])
+        for base in (100000, 200000)
+    ]
     assert [p.wait(60) for p in procs] == [0, 0]
     data = ikabot_dir.session_data(ALICE)
     assert len(data["processDetails"]) == 60
@@ -268,8 +296,10 @@ def test_concurrent_sidecar_writers_lose_nothing(legacy_file: LegacyFile):
         "                         {'progress': {'done': i, 'total': 30}})\n"
     )
     before = legacy_file.path.read_bytes()
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(legacy_file.path), str(base)])
-             for base in (100000, 200000)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(legacy_file.path), str(base)])
+        for base in (100000, 200000)
+    ]
     assert [p.wait(60) for p in procs] == [0, 0]
     data = sidecar.load(legacy_file.path)
     server = sidecar.details_of(data, ALICE.email)["alice"]["59"]["en"]

@@ -22,8 +22,11 @@ def compose() -> dict:
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
     text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
-    return [(ln.split(None, 1)[0].upper(), ln.split(None, 1)[1] if " " in ln.strip() else "")
-            for ln in (x.strip() for x in text.splitlines()) if ln and not ln.startswith("#")]
+    return [
+        (ln.split(None, 1)[0].upper(), ln.split(None, 1)[1] if " " in ln.strip() else "")
+        for ln in (x.strip() for x in text.splitlines())
+        if ln and not ln.startswith("#")
+    ]
 
 
 def test_neither_ikabot_nor_telebot_owns_the_shared_pid_namespace():
@@ -50,8 +53,9 @@ def test_compose_shares_data_and_log_read_only_and_sets_the_time_zone():
     assert all(isinstance(f, str) for f in tb.get("env_file", []))
     data_volume = services["ikabot"]["volumes"][0].split(":")[0]
     assert any(v.startswith(f"{data_volume}:") and v.endswith(":ro") for v in tb["volumes"])
-    tmp_volume = next(v.split(":")[0] for v in services["ikabot"]["volumes"]
-                      if v.split(":")[1] == "/tmp")
+    tmp_volume = next(
+        v.split(":")[0] for v in services["ikabot"]["volumes"] if v.split(":")[1] == "/tmp"
+    )
     mount = next(v for v in tb["volumes"] if v.startswith(f"{tmp_volume}:"))
     assert mount.endswith(":ro")
     assert tb["environment"]["IKABOT_LOG"] == mount.split(":")[1] + "/ikabot.log"
@@ -76,8 +80,11 @@ def test_dockerfile_builds_in_a_stage_with_a_compiler_and_runs_without_it():
     # every file the build copies is in the context, and .dockerignore keeps it out of nothing
     copied = [w for op, arg in build if op == "COPY" for w in arg.split()[:-1]]
     assert copied and all((ROOT / c).exists() for c in copied)
-    ignored = [ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines()
-               if ln.strip() and not ln.startswith("#")]
+    ignored = [
+        ln.strip()
+        for ln in (ROOT / ".dockerignore").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     assert {".venv", ".git", ".env"} <= set(ignored)
     assert not set(copied) & set(ignored)
 
@@ -90,8 +97,9 @@ def healthcheck() -> list[str]:
     return cmd
 
 
-async def test_the_healthcheck_command_says_a_live_telebot_is_healthy(ikabot_dir, api,
-                                                                       tmp_path: Path):
+async def test_the_healthcheck_command_says_a_live_telebot_is_healthy(
+    ikabot_dir, api, tmp_path: Path
+):
     cmd = [sys.executable, "-m", *healthcheck()]  # `telebot …` as the console script runs it
     s = fast_settings(ikabot_dir.path, api, tmp_path / "state")
     from conftest import clean_env

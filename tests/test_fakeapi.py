@@ -74,24 +74,29 @@ def test_plain_get_without_offset_like_ikabot(api):
     assert len(api.unconfirmed()) == 1
 
 
-@pytest.mark.parametrize("markup", [
-    "<b>bold</b> <i>it</i> <u>u</u> <s>s</s> <code>c</code> <pre>p</pre>",
-    '<a href="http://127.0.0.1:1">link</a> &lt;tag&gt; &amp; &quot; &#65; &#x42;',
-    "<b>nested <i>fine</i></b>", '<pre><code class="language-python">x</code></pre>',
-])
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<b>bold</b> <i>it</i> <u>u</u> <s>s</s> <code>c</code> <pre>p</pre>",
+        '<a href="http://127.0.0.1:1">link</a> &lt;tag&gt; &amp; &quot; &#65; &#x42;',
+        "<b>nested <i>fine</i></b>",
+        '<pre><code class="language-python">x</code></pre>',
+    ],
+)
 async def test_html_accepted(bot, markup):
     await bot.send_message(42, markup, parse_mode="HTML")
 
 
-@pytest.mark.parametrize("markup", ["<script>x</script>", "<b>unclosed", "a & b", "1 < 2",
-                                    "<b><i>crossed</b></i>", "</b>"])
+@pytest.mark.parametrize(
+    "markup",
+    ["<script>x</script>", "<b>unclosed", "a & b", "1 < 2", "<b><i>crossed</b></i>", "</b>"],
+)
 async def test_html_rejected(bot, markup):
     with pytest.raises(BadRequest, match="parse entities"):
         await bot.send_message(42, markup, parse_mode="HTML")
 
 
-@pytest.mark.parametrize("text,mode", [("\r\r\r\r", None), (" \n\t", None),
-                                       ("<b> </b>\r", "HTML")])
+@pytest.mark.parametrize("text,mode", [("\r\r\r\r", None), (" \n\t", None), ("<b> </b>\r", "HTML")])
 async def test_blank_text_is_refused_like_telegram(bot, text, mode):
     """Telegram trims a message and refuses it when nothing is left."""
     with pytest.raises(BadRequest, match=r"(?i)message text is empty"):
@@ -133,17 +138,24 @@ async def test_injected_failures(api, bot):
 async def test_edit_and_not_modified(api, bot):
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("Refresh", callback_data="tb:r")]])
     m = await bot.send_message(42, "<b>one</b>", parse_mode="HTML", reply_markup=markup)
-    await bot.edit_message_text("<b>two</b>", 42, m.message_id, parse_mode="HTML",
-                                reply_markup=markup)
+    await bot.edit_message_text(
+        "<b>two</b>", 42, m.message_id, parse_mode="HTML", reply_markup=markup
+    )
     assert api.sent()[0]["text"] == "two" and api.sent()[0]["edits"] == 1
     with pytest.raises(BadRequest, match="not modified"):
-        await bot.edit_message_text("<b>two</b>", 42, m.message_id, parse_mode="HTML",
-                                    reply_markup=markup)
+        await bot.edit_message_text(
+            "<b>two</b>", 42, m.message_id, parse_mode="HTML", reply_markup=markup
+        )
 
 
 async def test_callback_query_flow(api, bot):
-    m = await bot.send_message(42, "x", reply_markup=InlineKeyboardMarkup(
-        [[InlineKeyboardButton("Refresh", callback_data="tb:refresh")]]))
+    m = await bot.send_message(
+        42,
+        "x",
+        reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton("Refresh", callback_data="tb:refresh")]]
+        ),
+    )
     api.add_callback("tb:refresh", m.message_id)
     (update,) = await bot.get_updates()
     q = update.callback_query
@@ -155,13 +167,20 @@ async def test_callback_query_flow(api, bot):
 
 async def test_button_data_limit(bot):
     with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
-        await bot.send_message(42, "x", reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton("b", callback_data="x" * 65)]]))
+        await bot.send_message(
+            42,
+            "x",
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton("b", callback_data="x" * 65)]]
+            ),
+        )
 
 
 async def test_at_most_100_buttons(bot):
-    many = [[InlineKeyboardButton(f"b{r}{c}", callback_data=f"{r}:{c}") for c in range(8)]
-            for r in range(13)]
+    many = [
+        [InlineKeyboardButton(f"b{r}{c}", callback_data=f"{r}:{c}") for c in range(8)]
+        for r in range(13)
+    ]
     with pytest.raises(BadRequest, match=r"(?i)reply markup is too long"):
         await bot.send_message(42, "x", reply_markup=InlineKeyboardMarkup(many))
 
@@ -187,8 +206,10 @@ async def test_chats_that_refuse_the_bot_answer_as_telegram_does(api, bot):
                 await b.get_chat(7)  # never wrote to the bot
             strict.add_message("hi", chat_id=7)
             assert (await b.get_chat(7)).id == 7  # now it exists
-    refusals = {"blocked": "Forbidden: bot was blocked by the user",
-                "unstarted": "Forbidden: bot can't initiate conversation with a user"}
+    refusals = {
+        "blocked": "Forbidden: bot was blocked by the user",
+        "unstarted": "Forbidden: bot can't initiate conversation with a user",
+    }
     for chat, (state, said) in enumerate(refusals.items(), start=100):
         api.set_chat(chat, state)
         assert (await bot.get_chat(chat)).id == chat

@@ -32,9 +32,11 @@ from telebot.demo.fakeapi import FakeBotAPI
 FORUM = -1009876
 OWNER = 42
 CAROL = Account("carol@example.org", "carol", "7", "fr", password="carol-pw")
-MACHINES = {"a": ("111:ALPHA", "alpha_telebot", ALICE),
-            "b": ("222:BETA", "beta_telebot", BOB),
-            "c": ("333:GAMMA", "gamma_telebot", CAROL)}
+MACHINES = {
+    "a": ("111:ALPHA", "alpha_telebot", ALICE),
+    "b": ("222:BETA", "beta_telebot", BOB),
+    "c": ("333:GAMMA", "gamma_telebot", CAROL),
+}
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "prometheus"
 PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
 
@@ -67,13 +69,27 @@ async def fleet(api: FakeBotAPI, tmp_path: Path, spawn) -> AsyncIterator[dict[st
             port = free_port()
             textfile = tmp_path / f"{host}-textfile" / "telebot.prom"
             textfile.parent.mkdir()
-            settings = fast_settings(data.path, api, tmp_path / f"state-{host}", token=token,
-                                     chat_id=str(FORUM), host_label=host, topic_id=topic,
-                                     owner_ids=frozenset({OWNER}),
-                                     metrics_addr=("127.0.0.1", port), metrics_file=textfile)
+            settings = fast_settings(
+                data.path,
+                api,
+                tmp_path / f"state-{host}",
+                token=token,
+                chat_id=str(FORUM),
+                host_label=host,
+                topic_id=topic,
+                owner_ids=frozenset({OWNER}),
+                metrics_addr=("127.0.0.1", port),
+                metrics_file=textfile,
+            )
             bot = await stack.enter_async_context(running_bot(settings, api))
-            machines[host] = {"bot": bot, "name": name, "task": task, "topic": topic,
-                              "port": port, "textfile": textfile}
+            machines[host] = {
+                "bot": bot,
+                "name": name,
+                "task": task,
+                "topic": topic,
+                "port": port,
+                "textfile": textfile,
+            }
         yield machines
 
 
@@ -87,20 +103,29 @@ def prometheus(tmp_path: Path, ports: list[int]) -> Iterator[str | None]:
     shutil.copy(DEPLOY / "rules.yml", tmp_path / "rules.yml")
     config = tmp_path / "prometheus.yml"
     targets = ", ".join(f"'127.0.0.1:{p}'" for p in ports)
-    config.write_text(textwrap.dedent(f"""\
+    config.write_text(
+        textwrap.dedent(f"""\
         global: {{scrape_interval: 1s, evaluation_interval: 1s}}
         rule_files: [rules.yml]
         scrape_configs:
           - job_name: telebot
             honor_labels: true
             static_configs: [{{targets: [{targets}]}}]
-        """))
+        """)
+    )
     port = free_port()
     log = (tmp_path / "prometheus.log").open("w")
-    proc = subprocess.Popen([PROMETHEUS, f"--config.file={config}",
-                             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                             f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -146,8 +171,10 @@ def promtool_test(tmp_path: Path, labels: dict[str, str]) -> subprocess.Complete
     tmp_path.mkdir()
     shutil.copy(DEPLOY / "rules.yml", tmp_path / "rules.yml")
     selector = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    expected = "\n".join(f"              {k}: {json.dumps(v)}"
-                         for k, v in sorted({**labels, "severity": "warning"}.items()))
+    expected = "\n".join(
+        f"              {k}: {json.dumps(v)}"
+        for k, v in sorted({**labels, "severity": "warning"}.items())
+    )
     (tmp_path / "fleet.test.yml").write_text(f"""\
 rule_files: [rules.yml]
 evaluation_interval: 1m
@@ -167,13 +194,22 @@ tests:
 {expected}
             exp_annotations:
               summary: {json.dumps(f"autoPirate {labels['pid']} is down on b")}
-              description: {json.dumps(
-                  f"ikabot's autoPirate (pid {labels['pid']}) of bob (s12-de) on b has not "
-                  f"been running for 5 minutes. /details {labels['pid']} in that machine's "
-                  "topic says how it ended; 🔁 Run again starts it.", ensure_ascii=False)}
+              description: {
+        json.dumps(
+            f"ikabot's autoPirate (pid {labels['pid']}) of bob (s12-de) on b has not "
+            f"been running for 5 minutes. /details {labels['pid']} in that machine's "
+            "topic says how it ended; 🔁 Run again starts it.",
+            ensure_ascii=False,
+        )
+    }
 """)
-    return subprocess.run([PROMTOOL or "promtool", "test", "rules", "fleet.test.yml"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [PROMTOOL or "promtool", "test", "rules", "fleet.test.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def in_topic(api: FakeBotAPI, topic: int) -> list[dict[str, Any]]:
@@ -185,37 +221,41 @@ async def next_scans(path: Path, count: int) -> str:
     into place), as the last of them wrote it."""
     seen = path.stat().st_ino
     for _ in range(count):
+
         def replaced(old: int = seen) -> int | None:
             ino = path.stat().st_ino
             return ino if ino != old else None
+
         seen = await eventually(replaced, 30)
     return path.read_text()
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (apt-get install "
-                    "prometheus)")
+@pytest.mark.skipif(
+    PROMTOOL is None, reason="promtool is not installed (apt-get install prometheus)"
+)
 async def test_a_task_killed_on_b_is_bs_alone(api, tmp_path, spawn):
     async with fleet(api, tmp_path, spawn) as machines:
         a, b, c = machines["a"], machines["b"], machines["c"]
         with prometheus(tmp_path / "prom", [m["port"] for m in machines.values()]) as prom:
             if prom is not None:  # the real one sees all three machines' tasks running
-                assert await eventually(lambda: len(query(
-                    prom, "ikabot_task_up == 1")) == 3)
+                assert await eventually(lambda: len(query(prom, "ikabot_task_up == 1")) == 3)
             victim = b["task"]
             victim.kill()
             victim.wait()
             harness: Harness = b["bot"]
-            assert await harness.wait(lambda: any(
-                "💀 autoPirate killed" in m["text"] for m in api.sent(FORUM)), 30)
+            assert await harness.wait(
+                lambda: any("💀 autoPirate killed" in m["text"] for m in api.sent(FORUM)), 30
+            )
 
             # told in B's topic only, by B's bot
             deaths = [m for m in api.sent(FORUM) if "💀" in m["text"]]
-            assert [(m["bot"], m["message_thread_id"]) for m in deaths] == \
-                [(b["name"], b["topic"])]
+            assert [(m["bot"], m["message_thread_id"]) for m in deaths] == [(b["name"], b["topic"])]
             assert str(victim.pid) in deaths[0]["text"]
             for other in (a, c):
-                assert all("💀" not in m["text"] and m["bot"] == other["name"]
-                           for m in in_topic(api, other["topic"]))
+                assert all(
+                    "💀" not in m["text"] and m["bot"] == other["name"]
+                    for m in in_topic(api, other["topic"])
+                )
 
             # B's metrics by the next full scan (a scan under way may have read before)
             text = await next_scans(b["textfile"], 2)
@@ -224,19 +264,31 @@ async def test_a_task_killed_on_b_is_bs_alone(api, tmp_path, spawn):
             assert value(down, "ikabot_task_ends_total", host="b", how="killed") == 1
             for other, account in ((a, ALICE), (c, CAROL)):  # the others: untouched
                 theirs = samples(await asyncio.to_thread(scrape, other["port"]))
-                assert value(theirs, "ikabot_task_up", pid=str(other["task"].pid),
-                             username=account.username) == 1
+                assert (
+                    value(
+                        theirs,
+                        "ikabot_task_up",
+                        pid=str(other["task"].pid),
+                        username=account.username,
+                    )
+                    == 1
+                )
                 assert (value(theirs, "ikabot_task_ends_total", how="killed") or 0) == 0
-            labels = next(dict(ls) for (n, ls), v in down.items()
-                          if n == "ikabot_task_up" and v == 0)
+            labels = next(
+                dict(ls) for (n, ls), v in down.items() if n == "ikabot_task_up" and v == 0
+            )
 
             if prom is not None:  # the real Prometheus: B's series down, its rule pending
                 result = await eventually(lambda: query(prom, "ikabot_task_up == 0"))
                 assert [r["metric"]["host"] for r in result] == ["b"]
-                pending = await eventually(lambda: [
-                    x for x in alerts(prom) if x["labels"]["alertname"] == "IkabotTaskDown"])
-                assert [(x["state"], x["labels"]["pid"]) for x in pending] == \
-                    [("pending", str(victim.pid))]
+                pending = await eventually(
+                    lambda: [
+                        x for x in alerts(prom) if x["labels"]["alertname"] == "IkabotTaskDown"
+                    ]
+                )
+                assert [(x["state"], x["labels"]["pid"]) for x in pending] == [
+                    ("pending", str(victim.pid))
+                ]
                 labels["job"] = "telebot"  # what Prometheus adds when scraping
 
     done = promtool_test(tmp_path / "rules-test", labels)

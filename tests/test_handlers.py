@@ -18,13 +18,22 @@ from telebot.config import Settings
 
 # a valid argument for each kind of button, as the keyboards make them
 SAMPLE: dict[Kind, tuple[int | str, str]] = {
-    Kind.STOPPED_LIST: (0, ""), Kind.REFRESH: (1, ""), Kind.STOPPED_PAGE: (2, ""),
-    Kind.DETAILS: (123, ""), Kind.ALERT_SWITCH: ("died", ""), Kind.KILL_ASK: (123, "m1"),
-    Kind.KILL_CONFIRM: ("n0nce", "m1"), Kind.KILL_CANCEL: ("n0nce", "m1"),
-    Kind.MENU_KEY: ("a1b2c3.7", ""), Kind.AGAIN_ASK: ("123.456", ""),
-    Kind.AGAIN_RUN: ("n0nce", ""), Kind.AGAIN_CANCEL: (123, ""),
-    Kind.KEEP_ON: ("123.456", ""), Kind.KEEP_OFF: ("123.456", ""),
-    Kind.ALL_ASK: ("1765100000", ""), Kind.ALL_RUN: ("n0nce", ""),
+    Kind.STOPPED_LIST: (0, ""),
+    Kind.REFRESH: (1, ""),
+    Kind.STOPPED_PAGE: (2, ""),
+    Kind.DETAILS: (123, ""),
+    Kind.ALERT_SWITCH: ("died", ""),
+    Kind.KILL_ASK: (123, "m1"),
+    Kind.KILL_CONFIRM: ("n0nce", "m1"),
+    Kind.KILL_CANCEL: ("n0nce", "m1"),
+    Kind.MENU_KEY: ("a1b2c3.7", ""),
+    Kind.AGAIN_ASK: ("123.456", ""),
+    Kind.AGAIN_RUN: ("n0nce", ""),
+    Kind.AGAIN_CANCEL: (123, ""),
+    Kind.KEEP_ON: ("123.456", ""),
+    Kind.KEEP_OFF: ("123.456", ""),
+    Kind.ALL_ASK: ("1765100000", ""),
+    Kind.ALL_RUN: ("n0nce", ""),
 }
 
 
@@ -36,8 +45,12 @@ def app(tmp_path: Path):
 
 
 def button_handlers(app) -> list[CallbackQueryHandler]:
-    return [h for handlers in app.handlers.values() for h in handlers
-            if isinstance(h, CallbackQueryHandler) and h.pattern is not is_ours]
+    return [
+        h
+        for handlers in app.handlers.values()
+        for h in handlers
+        if isinstance(h, CallbackQueryHandler) and h.pattern is not is_ours
+    ]
 
 
 def test_each_kind_of_button_has_exactly_one_handler(app):
@@ -50,8 +63,13 @@ def test_each_kind_of_button_has_exactly_one_handler(app):
 
 
 def test_every_listed_command_is_registered(app):
-    registered = {c for handlers in app.handlers.values() for h in handlers
-                  if isinstance(h, CommandHandler) for c in h.commands}
+    registered = {
+        c
+        for handlers in app.handlers.values()
+        for h in handlers
+        if isinstance(h, CommandHandler)
+        for c in h.commands
+    }
     assert registered == set(COMMANDS)
 
 
@@ -65,9 +83,12 @@ def test_handlers_get_a_typed_context(app):
 def test_no_string_keyed_bot_data():
     """The runtime and the menu are reached through `BotContext`, never bot_data["..."]."""
     root = Path(telebot.__file__).parent
-    found = [f"{p.relative_to(root)}:{n}" for p in sorted(root.rglob("*.py"))
-             for n, line in enumerate(p.read_text().splitlines(), 1)
-             if re.search(r"bot_data\s*(\[|\.get\()", line)]
+    found = [
+        f"{p.relative_to(root)}:{n}"
+        for p in sorted(root.rglob("*.py"))
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"bot_data\s*(\[|\.get\()", line)
+    ]
     assert found == []
 
 

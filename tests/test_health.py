@@ -106,7 +106,7 @@ class Systemd:
 
     def between(self, first: str, last: str) -> list[str]:
         said = self.said()
-        return said[said.index(first) + 1:said.index(last)]
+        return said[said.index(first) + 1 : said.index(last)]
 
     def close(self) -> None:
         self._stop = True
@@ -133,9 +133,11 @@ def systemd(tmp_path: Path, monkeypatch) -> Iterator[Systemd]:
 
 
 async def test_heartbeat_and_watchdog_while_healthy_and_silent_while_the_loop_hangs(
-        ikabot_dir, api, tmp_path: Path, hits: Hits, systemd: Systemd, run_cli):
-    s = fast_settings(ikabot_dir.path, api, tmp_path / "state", heartbeat_url=hits.url,
-                      heartbeat_minutes=0.01)  # every 0.6 s
+    ikabot_dir, api, tmp_path: Path, hits: Hits, systemd: Systemd, run_cli
+):
+    s = fast_settings(
+        ikabot_dir.path, api, tmp_path / "state", heartbeat_url=hits.url, heartbeat_minutes=0.01
+    )  # every 0.6 s
     async with running_bot(s, api) as bot:
         assert systemd.wait(lambda said: said and said[0].startswith("READY=1"))
         assert await asyncio.to_thread(hits.wait, 2)
@@ -164,14 +166,20 @@ async def test_heartbeat_and_watchdog_while_healthy_and_silent_while_the_loop_ha
     assert systemd.wait(lambda said: "STOPPING=1" in said[-1])
 
 
-async def test_a_hanging_heartbeat_url_never_holds_up_an_alert(ikabot_dir, spawn, api,
-                                                               tmp_path: Path):
+async def test_a_hanging_heartbeat_url_never_holds_up_an_alert(
+    ikabot_dir, spawn, api, tmp_path: Path
+):
     stuck = Hits(answer=False)
     try:
         p = spawn()
         ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Pirating for 3 more runs")
-        s = fast_settings(ikabot_dir.path, api, tmp_path / "state", heartbeat_url=stuck.url,
-                          heartbeat_minutes=0.01)
+        s = fast_settings(
+            ikabot_dir.path,
+            api,
+            tmp_path / "state",
+            heartbeat_url=stuck.url,
+            heartbeat_minutes=0.01,
+        )
         async with running_bot(s, api) as bot:
             assert await asyncio.to_thread(stuck.wait, 1)  # a request hangs on the monitor
             p.send_signal(signal.SIGKILL)
@@ -190,10 +198,10 @@ def test_health_says_stuck_or_absent(tmp_path: Path, run_cli):
     assert r.code == 1 and "stuck" in r.err
 
 
-
 @pytest.mark.parametrize(("age", "code", "says"), [(60.5, 1, "stuck"), (59.5, 0, "healthy")])
-def test_health_limit_is_a_minute_to_the_second(tmp_path: Path, monkeypatch, capsys, age, code,
-                                                says):
+def test_health_limit_is_a_minute_to_the_second(
+    tmp_path: Path, monkeypatch, capsys, age, code, says
+):
     """A beat just older than a minute is stale, just younger is fresh: the clock driven, the
     limit said as the contract says it (60 s), not as the code's constant."""
     from telebot import cli

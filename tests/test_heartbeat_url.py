@@ -66,7 +66,7 @@ class Monitor:
                     return
                 self.send_response(500 if mode == "500" else 200)
                 if mode == "endless":
-                    self.send_header("Content-Length", str(10 ** 12))
+                    self.send_header("Content-Length", str(10**12))
                     self.end_headers()
                     chunk = b"x" * 65536
                     try:
@@ -152,7 +152,8 @@ def test_a_redirect_is_followed_on_the_same_host_only():
 
 
 async def test_500_and_a_redirect_elsewhere_are_failures_and_nothing_leaves_the_host(
-        monitor: Monitor, elsewhere: Monitor, caplog: pytest.LogCaptureFixture):
+    monitor: Monitor, elsewhere: Monitor, caplog: pytest.LogCaptureFixture
+):
     caplog.set_level(logging.INFO, logger="telebot.bot.health")
     beat = HeartbeatURL(monitor.url)
     monitor.mode = "500"
@@ -178,8 +179,7 @@ async def test_500_and_a_redirect_elsewhere_are_failures_and_nothing_leaves_the_
     assert SECRET not in caplog.text and TOKEN not in caplog.text
 
 
-async def test_a_monitor_that_trickles_or_answers_without_end_costs_one_deadline(
-        monitor: Monitor):
+async def test_a_monitor_that_trickles_or_answers_without_end_costs_one_deadline(monitor: Monitor):
     beat = HeartbeatURL(monitor.url)
     monitor.mode = "trickle"
     ok, took = await ping(beat)
@@ -188,12 +188,18 @@ async def test_a_monitor_that_trickles_or_answers_without_end_costs_one_deadline
     monitor.mode = "endless"
     ok, took = await ping(beat)
     assert ok is True and took < 6, took  # 200 is all it takes; the body is never read
-    assert monitor.body_sent < 16 * 2 ** 20, f"{monitor.body_sent} bytes of its body read"
+    assert monitor.body_sent < 16 * 2**20, f"{monitor.body_sent} bytes of its body read"
 
 
 async def test_alerts_and_pings_go_on_while_the_monitor_misbehaves(
-        ikabot_dir, spawn, api, tmp_path: Path, monitor: Monitor, elsewhere: Monitor,
-        caplog: pytest.LogCaptureFixture):
+    ikabot_dir,
+    spawn,
+    api,
+    tmp_path: Path,
+    monitor: Monitor,
+    elsewhere: Monitor,
+    caplog: pytest.LogCaptureFixture,
+):
     """The running bot with a heartbeat every 0.6 s: a monitor that trickles, then redirects
     to another host, then answers 500. Each time a death is alerted, the pings go on (one
     at a time: a trickling one is cut at its deadline), nothing reaches the other host, and
@@ -203,16 +209,18 @@ async def test_alerts_and_pings_go_on_while_the_monitor_misbehaves(
     victims = [spawn() for _ in range(3)]
     for p in victims:
         ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Pirating for 3 more runs")
-    s = fast_settings(ikabot_dir.path, api, tmp_path / "state", heartbeat_url=monitor.url,
-                      heartbeat_minutes=0.01)
+    s = fast_settings(
+        ikabot_dir.path, api, tmp_path / "state", heartbeat_url=monitor.url, heartbeat_minutes=0.01
+    )
     async with running_bot(s, api) as bot:
         for mode, victim in zip(("trickle", "redirect", "500"), victims, strict=True):
             monitor.mode = mode
             seen = len(monitor.requests)
             assert await asyncio.to_thread(monitor.wait, seen + 1)  # it misbehaves now
             victim.send_signal(signal.SIGKILL)
-            assert await bot.wait(lambda v=victim: any(
-                str(v.pid) in t and "killed" in t for t in bot.texts()), 20), mode
+            assert await bot.wait(
+                lambda v=victim: any(str(v.pid) in t and "killed" in t for t in bot.texts()), 20
+            ), mode
             # and the heartbeat is tried again: the loop's job was never held
             assert await asyncio.to_thread(monitor.wait, seen + 2), mode
         await bot.settled()

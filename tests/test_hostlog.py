@@ -16,8 +16,11 @@ def test_ikabots_logging_in_the_test_process_writes_into_a_temp_dir():
     handler = ikabot_logging.rotatingFileHandler
     assert Path(handler.baseFilename) == ikabotlog.TEST_IKABOT_LOG
     assert Path(handler.baseFilename) != ikabotlog.HOST_LOG
-    files = {Path(h.baseFilename) for h in logging.getLogger().handlers
-             if isinstance(h, logging.FileHandler)}
+    files = {
+        Path(h.baseFilename)
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.FileHandler)
+    }
     assert ikabotlog.HOST_LOG not in files
 
 
@@ -45,10 +48,8 @@ def test_a_child_python_that_imports_ikabots_logging_writes_into_the_temp_dir():
     import subprocess
     import sys
 
-    code = ("import ikabot.helpers.logging as l; "
-            "print(l.rotatingFileHandler.baseFilename)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       timeout=60)
+    code = "import ikabot.helpers.logging as l; print(l.rotatingFileHandler.baseFilename)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert Path(r.stdout.strip()) == ikabotlog.TEST_IKABOT_LOG
 
@@ -64,12 +65,20 @@ def test_a_test_task_process_makes_no_temp_dirs_of_its_own():
     temps = {Path(tempfile.gettempdir()), Path(os.environ["TMPDIR"])}  # ours, the children's
 
     def ours() -> set[Path]:
-        return {p for tmp in temps for pattern in ("ikabot-bin-*", "telebot-tests-ikabot-log-*")
-                for p in tmp.glob(pattern)}
+        return {
+            p
+            for tmp in temps
+            for pattern in ("ikabot-bin-*", "telebot-tests-ikabot-log-*")
+            for p in tmp.glob(pattern)
+        }
 
     before = ours()
     tests = str(Path(__file__).parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]))
-    subprocess.run([sys.executable, "-c", "import os, ikabotlog, ikabotdata; os._exit(0)"],
-                   env=env, check=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", "import os, ikabotlog, ikabotdata; os._exit(0)"],
+        env=env,
+        check=True,
+        timeout=60,
+    )
     assert ours() - before == set()

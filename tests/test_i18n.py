@@ -30,7 +30,8 @@ def in_code() -> set[tuple[str | None, str]]:
     """(context, English text) of every text the code marks, as Babel extracts it."""
     found = set()
     for _file, _line, message, _comments, context in extract_from_dir(
-            str(ROOT / "telebot"), method_map=[("**.py", "python")]):
+        str(ROOT / "telebot"), method_map=[("**.py", "python")]
+    ):
         found.add((context, message if isinstance(message, str) else message[0]))
     return found
 
@@ -115,6 +116,7 @@ def test_plural_forms_and_numbers_are_the_languages():
 
     def running(done: int) -> Facts:
         return Facts("running", 0.0, Progress(done, 5, "runs", current=done + 1))  # type: ignore[arg-type]
+
     with i18n.in_language("en"):
         assert (_unit(1, "runs"), _unit(2, "runs")) == ("run", "runs")
         assert i18n.number(48000) == "48,000" and i18n.number(2.5, digits=1) == "2.5"
@@ -146,13 +148,25 @@ def test_a_built_wheel_carries_the_compiled_catalogs(tmp_path):
     import shutil
 
     src = tmp_path / "src"
-    shutil.copytree(ROOT / "telebot", src / "telebot",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "telebot", src / "telebot", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, src / name)
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                        str(tmp_path / "dist"), str(src)],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     (wheel,) = (tmp_path / "dist").glob("*telebot-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -172,9 +186,26 @@ def test_alerts_in_every_language_are_html_telegram_accepts(lang):
     from telebot.tasks.facts import How
 
     now = _time.time()
-    row = Tracked(7, 70, now - 3600, "a@b.c", "alice", "59", "en", "autoPirate",
-                  "Pirating for 3 more runs", {"done": 7, "total": 10, "unit": "runs"}, 3,
-                  [], now - 3600, now - 5, now - 900, None, None, None)
+    row = Tracked(
+        7,
+        70,
+        now - 3600,
+        "a@b.c",
+        "alice",
+        "59",
+        "en",
+        "autoPirate",
+        "Pirating for 3 more runs",
+        {"done": 7, "total": 10, "unit": "runs"},
+        3,
+        [],
+        now - 3600,
+        now - 5,
+        now - 900,
+        None,
+        None,
+        None,
+    )
     killed = texts.Ended(row, Ending(How.KILLED, None, "SIGKILL", None), now)
     failed = texts.Ended(row, Ending(How.FAILED, 1, None, "Error <in> & out"), now)
     with i18n.in_language(lang):
@@ -185,8 +216,11 @@ def test_alerts_in_every_language_are_html_telegram_accepts(lang):
         parse_html(text)
     word = {"en": "killed", "es": "eliminada", "pt": "encerrada à força"}[lang]
     assert word in parse_html(one).split("\n")[0]
-    run = {"en": "with 7 of 10 runs done", "es": "con 7 de 10 ejecuciones",
-           "pt": "com 7 de 10 execuções"}[lang]
+    run = {
+        "en": "with 7 of 10 runs done",
+        "es": "con 7 de 10 ejecuciones",
+        "pt": "com 7 de 10 execuções",
+    }[lang]
     assert run in one
 
 
@@ -202,8 +236,7 @@ def world(ikabot_dir, spawn):
     return ikabot_dir
 
 
-async def test_the_bot_speaks_telebot_lang_and_sets_its_commands_per_language(
-        world, api, tmp_path):
+async def test_the_bot_speaks_telebot_lang_and_sets_its_commands_per_language(world, api, tmp_path):
     from botharness import fast_settings, running_bot
 
     s = fast_settings(world.path, api, tmp_path / "state", lang="es")
@@ -217,16 +250,18 @@ async def test_the_bot_speaks_telebot_lang_and_sets_its_commands_per_language(
         assert reply["text"].startswith("Uso: /report")
         (reply,) = await bot.ask("/nada")
         assert "No conozco /nada" in reply["text"]
-    described = {lang: {c["command"]: c["description"] for c in api.commands(language_code=lang)}
-                 for lang in ("", "en", "es", "pt")}
-    assert described[""]["status"] == described["en"]["status"] == \
-        "every ikabot task, with progress"
+    described = {
+        lang: {c["command"]: c["description"] for c in api.commands(language_code=lang)}
+        for lang in ("", "en", "es", "pt")
+    }
+    assert (
+        described[""]["status"] == described["en"]["status"] == "every ikabot task, with progress"
+    )
     assert described["es"]["status"] == "todas las tareas de ikabot, con su progreso"
     assert described["pt"]["status"] == "todas as tarefas do ikabot, com o progresso"
 
 
-async def test_unset_the_owners_telegram_language_chooses_and_is_remembered(
-        world, api, tmp_path):
+async def test_unset_the_owners_telegram_language_chooses_and_is_remembered(world, api, tmp_path):
     from botharness import OWNER, fast_settings, running_bot
 
     s = fast_settings(world.path, api, tmp_path / "state")
@@ -249,9 +284,10 @@ def test_the_demo_runs_in_each_language(run_cli, lang):
     r = run_cli("demo", "--lang", lang, timeout=90)
     assert r.code == 0, r.err[-2000:]
     assert "Traceback" not in r.err
-    words = {"es": ("Tareas de ikabot", "eliminada (SIGKILL)", "autoPirate terminó"),
-             "pt": ("Tarefas do ikabot", "encerrada à força (SIGKILL)",
-                    "autoPirate concluída")}[lang]
+    words = {
+        "es": ("Tareas de ikabot", "eliminada (SIGKILL)", "autoPirate terminó"),
+        "pt": ("Tarefas do ikabot", "encerrada à força (SIGKILL)", "autoPirate concluída"),
+    }[lang]
     for word in words:
         assert word in r.out, (word, r.out[-3000:])
     for english in english_narration(lang):  # the narration too, not only the bot
@@ -267,11 +303,15 @@ def english_narration(lang: str) -> list[str]:
     found = []
     for name in ("run.py", "offline_ikabot.py"):
         for _line, message, _comments, _context in extract_from_file(
-                "python", str(ROOT / "telebot" / "demo" / name)):
+            "python", str(ROOT / "telebot" / "demo" / name)
+        ):
             with i18n.in_language(lang):
                 translated = i18n._(message)
-            found += [piece.strip() for piece in re.split(r"\{[^}]*\}", message)
-                      if len(piece.strip()) >= 8 and piece.strip() not in translated]
+            found += [
+                piece.strip()
+                for piece in re.split(r"\{[^}]*\}", message)
+                if len(piece.strip()) >= 8 and piece.strip() not in translated
+            ]
     assert len(found) >= 10  # the narration is marked for translation at all
     return found
 
@@ -286,28 +326,47 @@ def test_the_terminal_speaks_telebot_lang_and_its_errors_are_one_line(tmp_path, 
 
 
 KILL_WORDS = {
-    "es": {"pick": "¿Qué tarea quieres detener?", "ask": "❓ ¿Detener autoPirate",
-           "grace": "SIGTERM y, pasados 5 s, SIGKILL. Este botón vale durante 5 minutos.",
-           "stop": "🛑 Detenerla", "cancel": "Cancelar", "cancelled": "Cancelado",
-           "kept": "sigue en marcha", "stopping": "Deteniendo autoPirate",
-           "stopped": "🛑 Detenida autoPirate", "by": "a petición de User42 (42)",
-           "spent": "caducó o ya se usó", "usage": "Uso: /kill &lt;pid&gt;",
-           "none": "Ninguna tarea de ikabot en marcha", "list": "🛑 Detener autoPirate",
-           "off": "no se pueden detener tareas"},
-    "pt": {"pick": "Qual tarefa você quer parar?", "ask": "❓ Parar autoPirate",
-           "grace": "SIGTERM e, depois de 5 s, SIGKILL. Este botão vale por 5 minutos.",
-           "stop": "🛑 Parar", "cancel": "Cancelar", "cancelled": "Cancelado",
-           "kept": "continua rodando", "stopping": "Parando autoPirate",
-           "stopped": "🛑 Parada autoPirate", "by": "a pedido de User42 (42)",
-           "spent": "expirou ou já foi usado", "usage": "Uso: /kill &lt;pid&gt;",
-           "none": "Nenhuma tarefa do ikabot rodando", "list": "🛑 Parar autoPirate",
-           "off": "não dá para parar tarefas"},
+    "es": {
+        "pick": "¿Qué tarea quieres detener?",
+        "ask": "❓ ¿Detener autoPirate",
+        "grace": "SIGTERM y, pasados 5 s, SIGKILL. Este botón vale durante 5 minutos.",
+        "stop": "🛑 Detenerla",
+        "cancel": "Cancelar",
+        "cancelled": "Cancelado",
+        "kept": "sigue en marcha",
+        "stopping": "Deteniendo autoPirate",
+        "stopped": "🛑 Detenida autoPirate",
+        "by": "a petición de User42 (42)",
+        "spent": "caducó o ya se usó",
+        "usage": "Uso: /kill &lt;pid&gt;",
+        "none": "Ninguna tarea de ikabot en marcha",
+        "list": "🛑 Detener autoPirate",
+        "off": "no se pueden detener tareas",
+    },
+    "pt": {
+        "pick": "Qual tarefa você quer parar?",
+        "ask": "❓ Parar autoPirate",
+        "grace": "SIGTERM e, depois de 5 s, SIGKILL. Este botão vale por 5 minutos.",
+        "stop": "🛑 Parar",
+        "cancel": "Cancelar",
+        "cancelled": "Cancelado",
+        "kept": "continua rodando",
+        "stopping": "Parando autoPirate",
+        "stopped": "🛑 Parada autoPirate",
+        "by": "a pedido de User42 (42)",
+        "spent": "expirou ou já foi usado",
+        "usage": "Uso: /kill &lt;pid&gt;",
+        "none": "Nenhuma tarefa do ikabot rodando",
+        "list": "🛑 Parar autoPirate",
+        "off": "não dá para parar tarefas",
+    },
 }
 
 
 @pytest.mark.parametrize("lang", LANGS)
 async def test_kill_speaks_the_language_from_question_to_outcome(
-        ikabot_dir, spawn, api, tmp_path, lang):
+    ikabot_dir, spawn, api, tmp_path, lang
+):
     """/kill through the strict loopback Bot API in Spanish and Portuguese: the pick, the
     confirmation and its buttons, Cancel, Stop it, the spent button, the refusals."""
     from botharness import OWNER, fast_settings, running_bot
@@ -324,14 +383,19 @@ async def test_kill_speaks_the_language_from_question_to_outcome(
         async def press(data: str, message: dict) -> str:
             n = len(api.calls)
             api.add_callback(data, message["message_id"], chat_id=OWNER, user_id=OWNER)
-            assert await bot.wait(lambda: any(c.method == "answerCallbackQuery"
-                                              for c in api.calls[n:]))
-            return next(str(c.params.get("text", "")) for c in api.calls[n:]
-                        if c.method == "answerCallbackQuery")
+            assert await bot.wait(
+                lambda: any(c.method == "answerCallbackQuery" for c in api.calls[n:])
+            )
+            return next(
+                str(c.params.get("text", ""))
+                for c in api.calls[n:]
+                if c.method == "answerCallbackQuery"
+            )
 
         def now(message: dict) -> str:
-            return next(m for m in api.sent(OWNER)
-                        if m["message_id"] == message["message_id"])["text"]
+            return next(m for m in api.sent(OWNER) if m["message_id"] == message["message_id"])[
+                "text"
+            ]
 
         (pick,) = await bot.ask("/kill")
         assert pick["text"].startswith(w["pick"]) and f"🛑 autoPirate {pid}" in buttons(pick)
@@ -366,12 +430,20 @@ def test_the_shared_tokens_notice_speaks_the_language():
     for lang in ("en", *LANGS):
         with i18n.in_language(lang):
             said[lang] = blind_spot_text("14:05 IST", 30.0)
-    assert said["en"].startswith("⚠️ telebot cannot see your commands for now (until about "
-                                 "14:05 IST)") and "30 minutes old" in said["en"]
-    assert said["es"].startswith("⚠️ Por ahora telebot no ve tus comandos (hasta "
-                                 "aproximadamente 14:05 IST)") and "30 minutos" in said["es"]
-    assert said["pt"].startswith("⚠️ Por enquanto o telebot não vê seus comandos") and \
-        "30 minutos" in said["pt"]
+    assert (
+        said["en"].startswith("⚠️ telebot cannot see your commands for now (until about 14:05 IST)")
+        and "30 minutes old" in said["en"]
+    )
+    assert (
+        said["es"].startswith(
+            "⚠️ Por ahora telebot no ve tus comandos (hasta aproximadamente 14:05 IST)"
+        )
+        and "30 minutos" in said["es"]
+    )
+    assert (
+        said["pt"].startswith("⚠️ Por enquanto o telebot não vê seus comandos")
+        and "30 minutos" in said["pt"]
+    )
 
 
 def test_the_database_notices_speak_the_language():

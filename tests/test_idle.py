@@ -45,29 +45,40 @@ runpy.run_module("telebot", run_name="__main__", alter_sys=True)
 
 
 def test_an_idle_telebot_has_not_imported_the_menu_the_timeline_or_metrics(
-        ikabot_dir, spawn, api, tmp_path):
+    ikabot_dir, spawn, api, tmp_path
+):
     tasks = [pirate(ikabot_dir, spawn, done=i) for i in range(3)]
     ikabot_dir.add_task(ALICE, spawn().pid, "constructionList", "Athens: queued 2 upgrades")
     loaded_file = tmp_path / "modules"
-    env = clean_env(tmp_path, IKABOT_PATH=str(ikabot_dir.path),
-                    TELEGRAM_API_BASE_URL=api.base_url, TELEBOT_POLL_SECONDS="0.05",
-                    TELEBOT_SCAN_SECONDS="0.2", TELEBOT_STATE_DIR=str(tmp_path / "state"))
-    bot = subprocess.Popen([sys.executable, "-c", PROBE, str(loaded_file)], env=env,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    env = clean_env(
+        tmp_path,
+        IKABOT_PATH=str(ikabot_dir.path),
+        TELEGRAM_API_BASE_URL=api.base_url,
+        TELEBOT_POLL_SECONDS="0.05",
+        TELEBOT_SCAN_SECONDS="0.2",
+        TELEBOT_STATE_DIR=str(tmp_path / "state"),
+    )
+    bot = subprocess.Popen(
+        [sys.executable, "-c", PROBE, str(loaded_file)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        assert api.wait_for(lambda: any("telebot is watching" in m["text"]
-                                        for m in api.sent(OWNER)), 30)
+        assert api.wait_for(
+            lambda: any("telebot is watching" in m["text"] for m in api.sent(OWNER)), 30
+        )
         api.add_message("/status", chat_id=OWNER)
-        assert api.wait_for(lambda: any("ikabot tasks" in m["text"]
-                                        for m in api.sent(OWNER)), 30)
+        assert api.wait_for(lambda: any("ikabot tasks" in m["text"] for m in api.sent(OWNER)), 30)
         tasks[0].kill()
         tasks[0].wait()
         assert api.wait_for(lambda: alerts(api, "killed"), 30)
         # and a few idle scans (every 0.2 s) and polls after it: 40 polls ≈ 2 s
         polls = sum(c.method == "getUpdates" for c in api.calls)
-        assert api.wait_for(lambda: sum(c.method == "getUpdates" for c in api.calls)
-                            >= polls + 40, 60)
+        assert api.wait_for(
+            lambda: sum(c.method == "getUpdates" for c in api.calls) >= polls + 40, 60
+        )
     finally:
         bot.send_signal(signal.SIGTERM)
         assert bot.wait(30) == 0

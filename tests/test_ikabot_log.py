@@ -52,8 +52,12 @@ def test_a_traceback_longer_than_a_record_keeps_its_cause(ikabot_dir, tmp_path):
     """A record keeps its first and last lines: the cause ends the traceback."""
     log = tmp_path / "ikabot.log"
     depth = RECORD_LINES + 50  # one frame line each, more than a record keeps
-    source = "\n".join([*(f"def f{i}(): return f{i + 1}()" for i in range(depth)),
-                         f"def f{depth}(): raise ValueError('deep')"])
+    source = "\n".join(
+        [
+            *(f"def f{i}(): return f{i + 1}()" for i in range(depth)),
+            f"def f{depth}(): raise ValueError('deep')",
+        ]
+    )
     body = f"exec({source!r}, globals()); f0()"
     pid = _raise_in(ikabot_dir, log, tmp_path, body)
     reader = IkabotLog(log)

@@ -36,20 +36,35 @@ def test_readme_install_runs_verbatim_in_a_fresh_home(tmp_path: Path, api: FakeB
     home.mkdir()
     IkabotDir(home).set_telegram(TOKEN, CHAT, ALICE)  # ikabot set up with Telegram there
     env = clean_env(tmp_path)
-    env.update(HOME=str(home), TELEGRAM_API_BASE_URL=api.base_url,
-               # the machine's pip cache (this test's HOME is empty): PyPI only when it misses
-               PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR")
-               or str(Path.home() / ".cache" / "pip"))
-    for name in ("TELEBOT_STATE_DIR", "VIRTUAL_ENV", "PYTHONPATH", "XDG_CONFIG_HOME",
-                 "XDG_STATE_HOME"):
+    env.update(
+        HOME=str(home),
+        TELEGRAM_API_BASE_URL=api.base_url,
+        # the machine's pip cache (this test's HOME is empty): PyPI only when it misses
+        PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip"),
+    )
+    for name in (
+        "TELEBOT_STATE_DIR",
+        "VIRTUAL_ENV",
+        "PYTHONPATH",
+        "XDG_CONFIG_HOME",
+        "XDG_STATE_HOME",
+    ):
         env.pop(name, None)  # as on a fresh machine
-    r = subprocess.run(["bash", "-euo", "pipefail", "-c", install_block()], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+    r = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", install_block()],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     env_file = home / ".config" / "telebot" / ".env"
     assert (env_file.stat().st_mode & 0o777) == 0o600
-    assert (home / ".local" / "bin" / "telebot").resolve() == \
-        home / ".local" / "share" / "telebot" / "venv" / "bin" / "telebot"
+    assert (
+        home / ".local" / "bin" / "telebot"
+    ).resolve() == home / ".local" / "share" / "telebot" / "venv" / "bin" / "telebot"
     assert "usage: telebot" in r.stdout  # --help, from the installed command
     assert f"settings: {env_file}" in r.stdout and "all good" in r.stdout
     assert f"chat {CHAT}: private chat" in r.stdout

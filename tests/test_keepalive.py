@@ -29,8 +29,8 @@ def kept_settings(ikabot_dir: IkabotDir, api, tmp_path: Path):
         home = kw.pop("home", ikabot_dir.home)
         command = offline_command(home, tmp_path / "ikabot.log", tmp_path / "gates", ALICE)
         kw.setdefault("keepalive_backoff", 0.3)
-        return fast_settings(ikabot_dir.path, api, tmp_path / "state", ikabot_command=command,
-                             **kw)
+        return fast_settings(ikabot_dir.path, api, tmp_path / "state", ikabot_command=command, **kw)
+
     with no_leftovers(tmp_path):
         yield make
 
@@ -64,9 +64,11 @@ async def restarted_as(bot, api, old: int) -> int:
     found: list[int] = []
 
     def edited() -> bool:
-        found[:] = [int(m.group(1)) for t in texts_with(api, "restarted as pid")
-                    if (m := pattern.search(t))]
+        found[:] = [
+            int(m.group(1)) for t in texts_with(api, "restarted as pid") if (m := pattern.search(t))
+        ]
         return bool(found)
+
     assert await bot.wait(edited, 60), "\n---\n".join(bot.texts())
     return found[-1]
 
@@ -76,8 +78,7 @@ async def status_of(bot, pid: int) -> str:
     return status["text"]
 
 
-async def test_a_kept_task_killed_comes_back_with_the_same_answers(kept_settings, api,
-                                                                   tmp_path):
+async def test_a_kept_task_killed_comes_back_with_the_same_answers(kept_settings, api, tmp_path):
     async with running_bot(kept_settings(), api) as bot:
         me, old = await pirate_from_menu(bot, runs="2")
         (said,) = await bot.ask(f"/keepalive {old} on")
@@ -108,8 +109,9 @@ async def test_a_kept_task_killed_comes_back_with_the_same_answers(kept_settings
         os.kill(new, signal.SIGKILL)
         await me.said(f"· pid {new} ·")
         await bot.settled()
-        assert not texts_with(api, "restarting in") or \
-            all(str(new) not in t for t in texts_with(api, "restarting in"))
+        assert not texts_with(api, "restarting in") or all(
+            str(new) not in t for t in texts_with(api, "restarting in")
+        )
 
 
 async def test_finished_and_stopped_tasks_stay_down(kept_settings, api, tmp_path):
@@ -131,15 +133,17 @@ async def test_finished_and_stopped_tasks_stay_down(kept_settings, api, tmp_path
 
 async def test_gives_up_after_the_limit_in_an_hour(kept_settings, api, tmp_path):
     """TELEBOT_KEEPALIVE_MAX=1: the first death restarts, the second gives up."""
-    async with running_bot(kept_settings(keepalive=frozenset({"all"}), keepalive_max=1),
-                           api) as bot:
+    async with running_bot(
+        kept_settings(keepalive=frozenset({"all"}), keepalive_max=1), api
+    ) as bot:
         me, old = await pirate_from_menu(bot, runs="2")
         os.kill(old, signal.SIGKILL)
         new = await restarted_as(bot, api, old)
         os.kill(new, signal.SIGKILL)
         alert = await me.said(f"· pid {new} ·")
-        assert "♻️ gave up: restarted 1 time within an hour (TELEBOT_KEEPALIVE_MAX=1)" in \
-            alert, alert
+        assert "♻️ gave up: restarted 1 time within an hour (TELEBOT_KEEPALIVE_MAX=1)" in alert, (
+            alert
+        )
 
 
 def forget_the_login(ikabot_dir: IkabotDir) -> None:
@@ -158,8 +162,9 @@ async def killed_and_forgotten(bot, me: Player, pid: int, ikabot_dir: IkabotDir)
     forget_the_login(ikabot_dir)
 
 
-async def test_the_login_types_the_password_only_at_ikabots_prompt(kept_settings, api,
-                                                                    tmp_path, ikabot_dir):
+async def test_the_login_types_the_password_only_at_ikabots_prompt(
+    kept_settings, api, tmp_path, ikabot_dir
+):
     """TELEBOT_KEEPALIVE_LOGIN=1 and no saved session (ikabot asks the password): telebot
     types IKABOT_PASSWORD at the echo-off prompt; it is nowhere else: not in a command line
     or the environment of ikabot's processes, not in a message or a Bot API call, not in a
@@ -170,8 +175,11 @@ async def test_the_login_types_the_password_only_at_ikabots_prompt(kept_settings
         await bot.ask(f"/keepalive {old} on")
         await killed_and_forgotten(bot, me, old, ikabot_dir)
         new = await restarted_as(bot, api, old)
-        mine = [p for p in psutil.process_iter(["cmdline", "environ"])
-                if any(str(tmp_path) in part for part in (p.info["cmdline"] or []))]
+        mine = [
+            p
+            for p in psutil.process_iter(["cmdline", "environ"])
+            if any(str(tmp_path) in part for part in (p.info["cmdline"] or []))
+        ]
         assert any(p.pid == new for p in mine)
         for p in mine:
             assert PASSWORD not in " ".join(p.info["cmdline"] or [])
@@ -188,8 +196,9 @@ async def test_the_login_types_the_password_only_at_ikabots_prompt(kept_settings
             assert PASSWORD.encode() not in f.read_bytes(), f
 
 
-async def test_without_the_login_the_owner_is_asked_on_the_lock_screen(kept_settings, api,
-                                                                        tmp_path, ikabot_dir):
+async def test_without_the_login_the_owner_is_asked_on_the_lock_screen(
+    kept_settings, api, tmp_path, ikabot_dir
+):
     async with running_bot(kept_settings(keepalive_backoff=5.0), api) as bot:
         me, old = await pirate_from_menu(bot, runs="2")
         await bot.ask(f"/keepalive {old} on")
@@ -202,8 +211,9 @@ async def test_without_the_login_the_owner_is_asked_on_the_lock_screen(kept_sett
         assert psutil.pid_exists(new)
 
 
-async def test_a_restart_waits_while_a_menu_session_is_open(kept_settings, api, tmp_path,
-                                                            caplog, monkeypatch):
+async def test_a_restart_waits_while_a_menu_session_is_open(
+    kept_settings, api, tmp_path, caplog, monkeypatch
+):
     """The owner is in /menu when a kept task dies: the restart waits (the keeper looks
     again every MENU_WAIT, shortened here), and goes ahead once the session is closed."""
     from telebot.keepalive import keeper
@@ -219,8 +229,11 @@ async def test_a_restart_waits_while_a_menu_session_is_open(kept_settings, api, 
         assert "♻️ restarting in 1 s" in await me.said(f"· pid {old} ·")
 
         def waits() -> int:
-            return sum(f"restart of pid {old} waits for the open /menu" in r.getMessage()
-                       for r in caplog.records)
+            return sum(
+                f"restart of pid {old} waits for the open /menu" in r.getMessage()
+                for r in caplog.records
+            )
+
         assert await bot.wait(lambda: waits() >= 2, 30)  # it looked twice, and waited
         assert not texts_with(api, "restarted as pid")
         assert "Mail:" in (await me.sees("Mail:"))["text"]  # the owner's screen, untouched

@@ -17,13 +17,11 @@ def test_backoff_is_ten_seconds_then_three_times_longer_up_to_half_an_hour():
 
 def test_only_faults_restart_never_finished_or_stopped():
     for how in ("finished", "stopped"):
-        assert decide(how, kept=True, recorded=True, restarts=[], now=0, limit=5,
-                      first=10) is None
+        assert decide(how, kept=True, recorded=True, restarts=[], now=0, limit=5, first=10) is None
     for how in ("failed", "killed", "died"):
         d = decide(how, kept=True, recorded=True, restarts=[], now=0, limit=5, first=10)
         assert d is not None and d.restart_in == 10 and d.note == "♻️ restarting in 10 s"
-    assert decide("died", kept=False, recorded=True, restarts=[], now=0, limit=5,
-                  first=10) is None
+    assert decide("died", kept=False, recorded=True, restarts=[], now=0, limit=5, first=10) is None
     d = decide("died", kept=True, recorded=False, restarts=[], now=0, limit=5, first=10)
     assert d is not None and d.restart_in is None and "no recorded answers" in d.note
 
@@ -31,14 +29,12 @@ def test_only_faults_restart_never_finished_or_stopped():
 def test_gives_up_after_max_restarts_within_an_hour_and_forgets_older_ones():
     now = 100 * HOUR
     restarts = [now - 50 * 60, now - 30 * 60, now - 20 * 60, now - 10 * 60, now - 60]
-    d = decide("killed", kept=True, recorded=True, restarts=restarts, now=now, limit=5,
-               first=10)
+    d = decide("killed", kept=True, recorded=True, restarts=restarts, now=now, limit=5, first=10)
     assert d is not None and d.gave_up and d.restart_in is None
     assert "restarted 5 times within an hour (TELEBOT_KEEPALIVE_MAX=5)" in d.note
     # an hour later the oldest count for nothing: the back-off of the ones left
     later = now + 50 * 60 + 1
-    d = decide("killed", kept=True, recorded=True, restarts=restarts, now=later, limit=5,
-               first=10)
+    d = decide("killed", kept=True, recorded=True, restarts=restarts, now=later, limit=5, first=10)
     assert d is not None and not d.gave_up and d.restart_in == backoff(1, 10)
 
 
@@ -97,6 +93,7 @@ class _Replayer:
 
     async def replay_kept(self, rec):
         from telebot.keepalive.keeper import Restart
+
         self.asked.append(rec.pid)
         return Restart(reason="not in this test")
 
@@ -120,8 +117,9 @@ async def test_a_harmful_copy_alive_blocks_the_restart(tmp_path: Path, spawn, ik
     dead = 2**22 + 7  # above any pid_max default: no process has it
     state = StateDB(tmp_path / "s")
     try:
-        state.recordings.add(to_row(Recording(dead, 1, "alertLowWine", running.account, (),
-                                              0.0, None)))
+        state.recordings.add(
+            to_row(Recording(dead, 1, "alertLowWine", running.account, (), 0.0, None))
+        )
         state.keepalive.plan(dead, 1, "alertLowWine", 0.0, None, "♻️ restarting in 10 s")
         replayer = _Replayer()
 
@@ -151,8 +149,15 @@ def test_keepalives_notes_speak_the_language():
     from telebot import i18n
 
     def note(lang: str, **kw) -> str:
-        args = {"kept": True, "recorded": True, "restarts": [], "now": 0.0, "limit": 5,
-                "first": 10.0, **kw}
+        args = {
+            "kept": True,
+            "recorded": True,
+            "restarts": [],
+            "now": 0.0,
+            "limit": 5,
+            "first": 10.0,
+            **kw,
+        }
         with i18n.in_language(lang):
             d = decide("killed", **args)
         assert d is not None
@@ -160,12 +165,18 @@ def test_keepalives_notes_speak_the_language():
 
     assert note("es") == "♻️ se reinicia en 10 s"
     assert note("pt") == "♻️ reinicia em 10 s"
-    assert note("es", restarts=[-60.0], limit=1) == \
-        "♻️ se rindió: reiniciada 1 vez en una hora (TELEBOT_KEEPALIVE_MAX=1)"
-    assert note("pt", restarts=[-60.0, -30.0], limit=2) == \
-        "♻️ desistiu: reiniciada 2 vezes em uma hora (TELEBOT_KEEPALIVE_MAX=2)"
-    assert note("en", restarts=[-60.0], limit=1) == \
-        "♻️ gave up: restarted 1 time within an hour (TELEBOT_KEEPALIVE_MAX=1)"
+    assert (
+        note("es", restarts=[-60.0], limit=1)
+        == "♻️ se rindió: reiniciada 1 vez en una hora (TELEBOT_KEEPALIVE_MAX=1)"
+    )
+    assert (
+        note("pt", restarts=[-60.0, -30.0], limit=2)
+        == "♻️ desistiu: reiniciada 2 vezes em uma hora (TELEBOT_KEEPALIVE_MAX=2)"
+    )
+    assert (
+        note("en", restarts=[-60.0], limit=1)
+        == "♻️ gave up: restarted 1 time within an hour (TELEBOT_KEEPALIVE_MAX=1)"
+    )
     assert note("pt", recorded=False).startswith("♻️ não foi reiniciada: não tem respostas")
 
 
@@ -180,26 +191,63 @@ async def test_restarts_planned_together_are_staggered_one_back_off_apart(tmp_pa
     from telebot.tasks.model import AccountKey
 
     now = [1000.0]
-    settings = Settings(ikabot_path=tmp_path, state_dir=tmp_path / "s", keepalive_backoff=10.0,
-                        keepalive=frozenset({"autoPirate"}))
+    settings = Settings(
+        ikabot_path=tmp_path,
+        state_dir=tmp_path / "s",
+        keepalive_backoff=10.0,
+        keepalive=frozenset({"autoPirate"}),
+    )
     state = StateDB(tmp_path / "s")
     try:
-        keeper = Keeper(state, settings, _Replayer(), _no_tasks, lambda *a: None,
-                        lambda: None, "42", clock=lambda: now[0])
+        keeper = Keeper(
+            state,
+            settings,
+            _Replayer(),
+            _no_tasks,
+            lambda *a: None,
+            lambda: None,
+            "42",
+            clock=lambda: now[0],
+        )
         account = AccountKey("a@b.c", "alice", "59", "en")
 
         def ended(pid: int) -> str | None:
-            state.recordings.add(to_row(Recording(pid, pid, "autoPirate", account, (), 0.0,
-                                                  None)))
-            row = Tracked(pid, pid, now[0] - 60, "a@b.c", "alice", "59", "en", "autoPirate",
-                          "s", None, None, [], now[0] - 60, now[0], now[0], None, None, None)
+            state.recordings.add(to_row(Recording(pid, pid, "autoPirate", account, (), 0.0, None)))
+            row = Tracked(
+                pid,
+                pid,
+                now[0] - 60,
+                "a@b.c",
+                "alice",
+                "59",
+                "en",
+                "autoPirate",
+                "s",
+                None,
+                None,
+                [],
+                now[0] - 60,
+                now[0],
+                now[0],
+                None,
+                None,
+                None,
+            )
             return keeper.end_note(row, "killed")
 
         notes = [ended(pid) for pid in (11, 12, 13, 14)]
-        assert notes == ["♻️ restarting in 10 s", "♻️ restarting in 20 s",
-                         "♻️ restarting in 30 s", "♻️ restarting in 40 s"]
-        assert [state.keepalive.get(p, p).due_at for p in (11, 12, 13, 14)] == \
-            [1010.0, 1020.0, 1030.0, 1040.0]
+        assert notes == [
+            "♻️ restarting in 10 s",
+            "♻️ restarting in 20 s",
+            "♻️ restarting in 30 s",
+            "♻️ restarting in 40 s",
+        ]
+        assert [state.keepalive.get(p, p).due_at for p in (11, 12, 13, 14)] == [
+            1010.0,
+            1020.0,
+            1030.0,
+            1040.0,
+        ]
         now[0] += 600
         assert ended(15) == "♻️ restarting in 10 s"
     finally:

@@ -34,6 +34,7 @@ FLOORS = [
     ("telebot.details", "telebot.demo", "telebot.cli", "telebot.__main__"),
 ]
 
+
 def floor_of(module: str) -> int | None:
     for i, names in enumerate(FLOORS):
         if any(module == n or module.startswith(n + ".") for n in names):
@@ -62,7 +63,7 @@ def imports_of(source: str, package: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([base] if base else [])])
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
@@ -92,9 +93,12 @@ def upward(modules: dict[str, Path]) -> list[str]:
 def circles(modules: dict[str, Path]) -> list[list[str]]:
     """Import cycles between telebot's modules (a package's __init__ re-exporting its own
     modules is no cycle: it is the package)."""
-    graph = {name: {u for u in telebot_imports(name, modules)
-                    if u != name and not name.startswith(u + ".")}
-             for name in modules}
+    graph = {
+        name: {
+            u for u in telebot_imports(name, modules) if u != name and not name.startswith(u + ".")
+        }
+        for name in modules
+    }
     found, state = [], {}
 
     def visit(node: str, stack: list[str]) -> None:
@@ -102,7 +106,7 @@ def circles(modules: dict[str, Path]) -> list[list[str]]:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                found.append([*stack[stack.index(nxt):], nxt])
+                found.append([*stack[stack.index(nxt) :], nxt])
             elif nxt not in state:
                 visit(nxt, stack)
         stack.pop()
@@ -132,34 +136,49 @@ def test_telegram_is_spoken_only_in_the_bot_stage():
     python-telegram-bot."""
     bot_floor = floor_of("telebot.bot") or 0
     below_bot = [name for name in all_modules() if (floor_of(name) or 0) < bot_floor]
-    speaking = [name for name in below_bot
-                if any(m == "telegram" or m.startswith("telegram.")
-                       for m in imports(all_modules()[name], name))]
+    speaking = [
+        name
+        for name in below_bot
+        if any(
+            m == "telegram" or m.startswith("telegram.") for m in imports(all_modules()[name], name)
+        )
+    ]
     assert speaking == []
     assert any(m.startswith("telegram") for m in imports(ROOT / "bot" / "alert_out.py"))
 
 
 def test_the_task_model_does_not_import_what_is_computed_from_it():
     modules = all_modules()
-    assert telebot_imports("telebot.tasks.model", modules) & {
-        "telebot.tasks.facts", "telebot.tasks.merge", "telebot.tasks.progress"} == set()
+    assert (
+        telebot_imports("telebot.tasks.model", modules)
+        & {"telebot.tasks.facts", "telebot.tasks.merge", "telebot.tasks.progress"}
+        == set()
+    )
 
 
 def test_the_check_sees_a_shortcut(tmp_path):
     """The parser itself: relative, lazy and TYPE_CHECKING imports all count; so do a cycle
     and an import up the floors (planted in files of our own, not in telebot)."""
     assert "telebot.alerts.sending" in imports(ROOT / "alerts" / "delivery.py")
-    code = ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..bot import poller\n"
-            "def f():\n    import telebot.bot.app\n")
+    code = (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..bot import poller\n"
+        "def f():\n    import telebot.bot.app\n"
+    )
     assert {"telebot.bot.poller", "telebot.bot.app"} <= imports_of(code, "telebot.alerts")
     (tmp_path / "a.py").write_text("def f():\n    import telebot.tasks.b\n")
     (tmp_path / "b.py").write_text("from telebot.tasks import a\n")
     (tmp_path / "c.py").write_text("from telebot.bot import app\n")
-    planted = {"telebot.tasks.a": tmp_path / "a.py", "telebot.tasks.b": tmp_path / "b.py",
-               "telebot.ikabot.c": tmp_path / "c.py", "telebot.bot.app": tmp_path / "a.py"}
+    planted = {
+        "telebot.tasks.a": tmp_path / "a.py",
+        "telebot.tasks.b": tmp_path / "b.py",
+        "telebot.ikabot.c": tmp_path / "c.py",
+        "telebot.bot.app": tmp_path / "a.py",
+    }
     assert [set(c) for c in circles(planted)] == [{"telebot.tasks.a", "telebot.tasks.b"}]
-    assert any(line.startswith("telebot.ikabot.c (floor 2) imports telebot.bot.app")
-               for line in upward(planted))
+    assert any(
+        line.startswith("telebot.ikabot.c (floor 2) imports telebot.bot.app")
+        for line in upward(planted)
+    )
 
 
 async def test_a_handler_bug_is_logged_with_its_stack_without_the_token(caplog):
@@ -193,10 +212,10 @@ def long_classes(paths: list[Path]) -> list[str]:
     out = []
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ClassDef) and \
-                    node.end_lineno - node.lineno + 1 > LONGEST_CLASS:  # type: ignore[operator]
-                out.append(f"{module_name(path)}.{node.name}: "
-                           f"{node.end_lineno - node.lineno + 1} lines")  # type: ignore[operator]
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > LONGEST_CLASS:  # type: ignore[operator]
+                out.append(
+                    f"{module_name(path)}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
+                )  # type: ignore[operator]
     return out
 
 
@@ -206,8 +225,12 @@ def test_every_class_reads_on_one_page():
 
 def runtime_asserts(paths: list[Path]) -> list[str]:
     """`assert` statements: `python -O` drops them, so none may guard a runtime path."""
-    return [f"{module_name(path)}:{node.lineno}" for path in paths
-            for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Assert)]
+    return [
+        f"{module_name(path)}:{node.lineno}"
+        for path in paths
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Assert)
+    ]
 
 
 def test_no_assert_as_a_runtime_check():
@@ -218,7 +241,10 @@ def test_the_module_map_names_every_module():
     """docs/architecture.md ("How it is built", linked from README and CONTRIBUTING) is where
     a newcomer finds the room for a change: every module of telebot/ is named there."""
     section = (ROOT.parent / "docs" / "architecture.md").read_text()
-    missing = [module_name(p) for p in sorted(ROOT.rglob("*.py"))
-               if p.stem not in ("__init__", "__main__")
-               and not re.search(rf"\b{re.escape(p.stem)}\b", section)]
+    missing = [
+        module_name(p)
+        for p in sorted(ROOT.rglob("*.py"))
+        if p.stem not in ("__init__", "__main__")
+        and not re.search(rf"\b{re.escape(p.stem)}\b", section)
+    ]
     assert missing == []

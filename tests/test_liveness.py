@@ -61,8 +61,12 @@ print(json.dumps({pid: liveness.probe(int(pid), date)[0]
 
 def probes(prefix: list[str], entries: dict[int, float]) -> dict[str, bool]:
     """`probe` for each (pid, entry date), run under `prefix` (a moved boot clock)."""
-    r = subprocess.run([*prefix, sys.executable, "-c", PROBES, json.dumps(entries)],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [*prefix, sys.executable, "-c", PROBES, json.dumps(entries)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -75,9 +79,13 @@ def test_after_a_reboot_only_ikabot_is_taken_for_a_stale_entry(spawn):
     task, other = spawn(), spawn(ikabot=False)
     stale = time.time() - 2 * 86400
     assert probes(prefix, {task.pid: stale, other.pid: stale}) == {
-        str(task.pid): True, str(other.pid): False}
+        str(task.pid): True,
+        str(other.pid): False,
+    }
     assert probes(prefix, {task.pid: 0, other.pid: 0}) == {
-        str(task.pid): True, str(other.pid): False}
+        str(task.pid): True,
+        str(other.pid): False,
+    }
     assert probes(prefix, {os.getpid(): stale, 1: 0}) == {str(os.getpid()): False, "1": False}
 
 
@@ -97,31 +105,56 @@ liveness.uptime = lambda: real() + 86400  # a day later
 print(json.dumps([first, liveness.probe({seen.pid}, {stale})[0],
                   liveness.probe({later.pid}, {stale})[0]]))
 """
-    r = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [*prefix, sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == [True, True, False]
 
 
-@pytest.mark.parametrize(("argv", "comm", "ikabot"), [
-    (["/venv/bin/python3", "/venv/bin/ikabot"], "ikabot", True),  # console script
-    (["/usr/bin/python3.11", "/home/u/.local/bin/ikabot", "me@x.org", "17"], "python3.11", True),
-    (["python3", "-u", "-m", "ikabot"], "python3", True),
-    (["python3", "-W", "ignore", "-mikabot"], "python3", True),
-    (["python", "/site-packages/ikabot/__main__.py"], "python", True),
-    (["./ikabot"], "ikabot", True),  # a frozen binary
-    (["/usr/bin/python3", "-c", "from multiprocessing.forkserver import main; main(3, 4, "
-      "['__main__'], **{'sys_path': ['/v'], 'main_path': '/venv/bin/ikabot'})"], "python3", True),
-    (["/usr/bin/python3", "-c", "from multiprocessing.spawn import spawn_main; "
-      "spawn_main(tracker_fd=5, pipe_handle=7)", "--multiprocessing-fork"], "python3", None),
-    (["python3", "-c", "import time; time.sleep(600)"], "python3", False),
-    (["python3", "-m", "telebot", "run"], "python3", False),
-    (["python3", "-m", "ikabot_helper"], "python3", False),
-    (["vim", "ikabot"], "vim", False),
-    (["python3", "/home/u/ikabot.log"], "python3", False),
-    (["sleep", "3600"], "sleep", False),
-    ([], "kworker/0:1", False),
-])
+@pytest.mark.parametrize(
+    ("argv", "comm", "ikabot"),
+    [
+        (["/venv/bin/python3", "/venv/bin/ikabot"], "ikabot", True),  # console script
+        (
+            ["/usr/bin/python3.11", "/home/u/.local/bin/ikabot", "me@x.org", "17"],
+            "python3.11",
+            True,
+        ),
+        (["python3", "-u", "-m", "ikabot"], "python3", True),
+        (["python3", "-W", "ignore", "-mikabot"], "python3", True),
+        (["python", "/site-packages/ikabot/__main__.py"], "python", True),
+        (["./ikabot"], "ikabot", True),  # a frozen binary
+        (
+            [
+                "/usr/bin/python3",
+                "-c",
+                "from multiprocessing.forkserver import main; main(3, 4, "
+                "['__main__'], **{'sys_path': ['/v'], 'main_path': '/venv/bin/ikabot'})",
+            ],
+            "python3",
+            True,
+        ),
+        (
+            [
+                "/usr/bin/python3",
+                "-c",
+                "from multiprocessing.spawn import spawn_main; "
+                "spawn_main(tracker_fd=5, pipe_handle=7)",
+                "--multiprocessing-fork",
+            ],
+            "python3",
+            None,
+        ),
+        (["python3", "-c", "import time; time.sleep(600)"], "python3", False),
+        (["python3", "-m", "telebot", "run"], "python3", False),
+        (["python3", "-m", "ikabot_helper"], "python3", False),
+        (["vim", "ikabot"], "vim", False),
+        (["python3", "/home/u/ikabot.log"], "python3", False),
+        (["sleep", "3600"], "sleep", False),
+        ([], "kworker/0:1", False),
+    ],
+)
 def test_ikabot_command_lines(argv, comm, ikabot):
     assert liveness.looks_like_ikabot(argv, comm) is ikabot
 
@@ -137,14 +170,19 @@ def test_ikabot_processes(spawn, tmp_path):
     direct = exec_done(subprocess.Popen([str(script)]))
     kids: list[psutil.Process] = []
     try:
-        parent = spawn("import multiprocessing as mp, time\n"
-                       "c = mp.get_context('spawn').Process(target=time.sleep, args=(600,))\n"
-                       "c.start(); c.join()")
+        parent = spawn(
+            "import multiprocessing as mp, time\n"
+            "c = mp.get_context('spawn').Process(target=time.sleep, args=(600,))\n"
+            "c.start(); c.join()"
+        )
         task, other = spawn(), spawn(ikabot=False)
 
         def spawned() -> list[psutil.Process]:  # not the resource tracker, also a child
-            return [c for c in psutil.Process(parent.pid).children()
-                    if "--multiprocessing-fork" in c.cmdline()]
+            return [
+                c
+                for c in psutil.Process(parent.pid).children()
+                if "--multiprocessing-fork" in c.cmdline()
+            ]
 
         assert wait_until(spawned, 20)
         kids = psutil.Process(parent.pid).children()  # the resource tracker too
@@ -169,11 +207,14 @@ def test_never_itself_even_when_it_looks_like_ikabot(tmp_path):
     itself, its parent or pid 1 for something it may signal."""
     from ikabotdata import LAUNCHER
 
-    code = ("import json, os\nfrom telebot.processes import liveness\n"
-            "print(json.dumps([liveness.is_ikabot(os.getpid()), liveness.may_signal(os.getpid()),"
-            " liveness.may_signal(os.getppid()), liveness.may_signal(1)]))")
-    r = subprocess.run([sys.executable, str(LAUNCHER), code], capture_output=True, text=True,
-                       timeout=60)
+    code = (
+        "import json, os\nfrom telebot.processes import liveness\n"
+        "print(json.dumps([liveness.is_ikabot(os.getpid()), liveness.may_signal(os.getpid()),"
+        " liveness.may_signal(os.getppid()), liveness.may_signal(1)]))"
+    )
+    r = subprocess.run(
+        [sys.executable, str(LAUNCHER), code], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == [True, False, False, False]
 
@@ -183,8 +224,7 @@ def test_zombie_wait_status_is_read(spawn):
 
     p = spawn("import os; os._exit(3)")
     ticks = None
-    assert wait_until(lambda: (liveness.read_stat(p.pid) or liveness.ProcStat("", 0, 0, 0))
-                      .zombie)
+    assert wait_until(lambda: (liveness.read_stat(p.pid) or liveness.ProcStat("", 0, 0, 0)).zombie)
     ticks = liveness.start_ticks(p.pid)
     info = read_zombie(p.pid, ticks)
     assert info is not None and info.exit_status == 3 and info.signal is None

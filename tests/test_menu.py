@@ -24,10 +24,15 @@ from telebot.processes import liveness
 def menu_settings(ikabot_dir: IkabotDir, api, tmp_path: Path):
     def make(**kw):
         home = kw.pop("home", ikabot_dir.home)  # where the offline ikabot looks for its data
-        command = offline_command(home, tmp_path / "ikabot.log", tmp_path / "gates",
-                                  ALICE, fortress=kw.pop("fortress", True))
-        return fast_settings(ikabot_dir.path, api, tmp_path / "state", ikabot_command=command,
-                             **kw)
+        command = offline_command(
+            home,
+            tmp_path / "ikabot.log",
+            tmp_path / "gates",
+            ALICE,
+            fortress=kw.pop("fortress", True),
+        )
+        return fast_settings(ikabot_dir.path, api, tmp_path / "state", ikabot_command=command, **kw)
+
     with no_leftovers(tmp_path):
         yield make
 
@@ -36,8 +41,9 @@ def ours(tmp_path: Path) -> set[int]:
     """Live processes started from the offline ikabot of this test."""
     found = set()
     for p in psutil.process_iter(["cmdline", "status"]):
-        if p.info["status"] != psutil.STATUS_ZOMBIE and \
-                any(str(tmp_path) in part for part in p.info["cmdline"] or []):
+        if p.info["status"] != psutil.STATUS_ZOMBIE and any(
+            str(tmp_path) in part for part in p.info["cmdline"] or []
+        ):
             found.add(p.pid)
     return found
 
@@ -49,7 +55,8 @@ def started_pid(text: str) -> int:
 
 
 async def test_an_autopirate_started_from_menu_outlives_the_session_and_telebot(
-        menu_settings, api, tmp_path):
+    menu_settings, api, tmp_path
+):
     s = menu_settings()
     async with running_bot(s, api) as bot:
         me = Player(bot)
@@ -61,8 +68,12 @@ async def test_an_autopirate_started_from_menu_outlives_the_session_and_telebot(
         (status,) = await bot.ask("/status")
         assert str(pid) in status["text"] and "autoPirate" in status["text"]
         # the screen message was edited at most once a second (Telegram's limit in a chat)
-        edits = [c.time for c in api.calls if c.method == "editMessageText"
-                 and str(c.params.get("message_id")) == str(screen(api)["message_id"])]
+        edits = [
+            c.time
+            for c in api.calls
+            if c.method == "editMessageText"
+            and str(c.params.get("message_id")) == str(screen(api)["message_id"])
+        ]
         assert len(edits) >= 5 and min(b - a for a, b in itertools.pairwise(edits)) >= 0.95
         menu_pid = psutil.Process(pid).ppid()
         await bot.ask("/cancel", replies=0)
@@ -104,8 +115,11 @@ async def test_a_task_outlives_the_menus_own_exit(menu_settings, api, tmp_path):
 
 async def run_again(me: Player, old_pid: int) -> str:
     """Press 🔁 under the end alert, then confirm; returns the confirmation's text."""
-    alert = next(m for m in reversed(me.api.sent(OWNER))
-                 if str(old_pid) in m["text"] and "finished" in m["text"])
+    alert = next(
+        m
+        for m in reversed(me.api.sent(OWNER))
+        if str(old_pid) in m["text"] and "finished" in m["text"]
+    )
     me.presses("🔁", alert)
     confirm = await me.said("Run autoPirate again")
     message = next(m for m in reversed(me.api.sent(OWNER)) if m["text"] == confirm)
@@ -114,7 +128,8 @@ async def run_again(me: Player, old_pid: int) -> str:
 
 
 async def test_run_again_starts_an_identical_task_through_the_same_prompts(
-        menu_settings, api, tmp_path, ikabot_dir):
+    menu_settings, api, tmp_path, ikabot_dir
+):
     async with running_bot(menu_settings(), api) as bot:
         me, old = await start_pirate_from_menu(bot, runs="3")
         await bot.ask("/cancel", replies=0)
@@ -167,7 +182,8 @@ async def test_a_changed_prompt_stops_the_replay_at_that_step(menu_settings, api
 
 
 async def test_an_echo_off_reply_is_typed_then_deleted_and_never_kept(
-        menu_settings, api, tmp_path, caplog):
+    menu_settings, api, tmp_path, caplog
+):
     secret = "s3cret-Pw-771"
     caplog.set_level(logging.DEBUG, logger="telebot")
     s = menu_settings()
@@ -190,8 +206,7 @@ async def test_an_echo_off_reply_is_typed_then_deleted_and_never_kept(
     assert all(secret not in m["text"] for m in api.sent())
 
 
-async def test_strangers_and_group_members_cannot_open_see_or_type(menu_settings, api,
-                                                                   tmp_path):
+async def test_strangers_and_group_members_cannot_open_see_or_type(menu_settings, api, tmp_path):
     group, member = -100555, 7
     s = menu_settings(chat_id=str(group), owner_ids=frozenset({OWNER}))
     async with running_bot(s, api) as bot:
@@ -213,8 +228,7 @@ async def test_strangers_and_group_members_cannot_open_see_or_type(menu_settings
         owner.presses("(21)")  # had any of them been typed, this would answer autoPirate
         await owner.sees("Kill tasks")  # ikabot's Options menu: the owner's (21), first
         assert not api.sent(99) or all("menu" not in m["text"] for m in api.sent(99))
-        await bot.ask("/cancel", chat_id=group, user_id=OWNER, chat_type="supergroup",
-                      replies=0)
+        await bot.ask("/cancel", chat_id=group, user_id=OWNER, chat_type="supergroup", replies=0)
         await owner.sees("⏹")
 
 
@@ -224,8 +238,9 @@ async def test_ikabots_own_setup_command_is_left_to_ikabot(menu_settings, api):
         await bot.settled()
         assert not [t for t in bot.texts() if "ikabot" in t.lower() and "4711" in t]
         assert not [t for t in bot.texts() if "don't know" in t]
-        assert any(u["message"]["text"] == "/ikabot 4711" for u in api.unconfirmed()
-                   if "message" in u)
+        assert any(
+            u["message"]["text"] == "/ikabot 4711" for u in api.unconfirmed() if "message" in u
+        )
 
 
 async def test_menu_can_be_turned_off(menu_settings, api):
@@ -254,8 +269,7 @@ async def test_menu_on_a_dedicated_token(menu_settings, api, tmp_path):
         await me.sees("⏹")
 
 
-async def test_a_password_asked_on_replay_stops_it_and_is_the_owners(menu_settings, api,
-                                                                      tmp_path):
+async def test_a_password_asked_on_replay_stops_it_and_is_the_owners(menu_settings, api, tmp_path):
     """The saved session is gone (cookies expired): ikabot asks for the password where the
     recorded answers went straight to its menu. The replay stops there; the owner answers."""
     old = await a_pirate_that_ran(menu_settings(), api, tmp_path)
@@ -271,15 +285,15 @@ async def test_a_password_asked_on_replay_stops_it_and_is_the_owners(menu_settin
         await me.sees("(17) Auto-Pirate")  # logged in: the session is the owner's
 
 
-async def test_two_tasks_from_one_session_each_keep_their_own_answers(menu_settings, api,
-                                                                      tmp_path):
+async def test_two_tasks_from_one_session_each_keep_their_own_answers(menu_settings, api, tmp_path):
     async with running_bot(menu_settings(), api) as bot:
         me, first = await start_pirate_from_menu(bot, runs="1")
         await me.sees("(24) Reorganize city buildings")
         await me.configures_autopirate(runs="2")
         assert await bot.wait(lambda: " ".join(bot.texts()).count("started from /menu") == 2)
-        second = max(int(p) for p in re.findall(r"started from /menu: pid (\d+)",
-                                                " ".join(bot.texts())))
+        second = max(
+            int(p) for p in re.findall(r"started from /menu: pid (\d+)", " ".join(bot.texts()))
+        )
         assert second != first
         await bot.ask("/cancel", replies=0)
         await me.sees("⏹")
@@ -294,12 +308,15 @@ async def test_two_tasks_from_one_session_each_keep_their_own_answers(menu_setti
         assert "\n8. " in confirm and "\n9. " not in confirm and "“1”" not in confirm, confirm
 
 
-async def test_cancel_without_a_session_and_a_command_that_is_not_there(ikabot_dir, api,
-                                                                       tmp_path):
+async def test_cancel_without_a_session_and_a_command_that_is_not_there(ikabot_dir, api, tmp_path):
     """/cancel with nothing open, and IKABOT_COMMAND naming a file that is gone: one clear
     line in the chat each, no session left open."""
-    s = fast_settings(ikabot_dir.path, api, tmp_path / "state",
-                      ikabot_command=(str(tmp_path / "gone" / "ikabot"),))
+    s = fast_settings(
+        ikabot_dir.path,
+        api,
+        tmp_path / "state",
+        ikabot_command=(str(tmp_path / "gone" / "ikabot"),),
+    )
     async with running_bot(s, api) as bot:
         (answer,) = await bot.ask("/cancel")
         assert answer["text"] == "No /menu session is open."
@@ -310,23 +327,25 @@ async def test_cancel_without_a_session_and_a_command_that_is_not_there(ikabot_d
         assert answer["text"] == "No /menu session is open."
 
 
-async def toast(bot, data: str, message: dict, user_id: int = OWNER,
-                chat_id: int = OWNER) -> str:
+async def toast(bot, data: str, message: dict, user_id: int = OWNER, chat_id: int = OWNER) -> str:
     """Press a button's data on `message`; the bot's answer to the press."""
     n = len(bot.api.calls)
     bot.api.add_callback(data, message["message_id"], chat_id=chat_id, user_id=user_id)
-    assert await bot.wait(lambda: any(c.method == "answerCallbackQuery"
-                                      for c in bot.api.calls[n:]))
-    return str(next(c for c in bot.api.calls[n:]
-                    if c.method == "answerCallbackQuery").params.get("text", ""))
+    assert await bot.wait(lambda: any(c.method == "answerCallbackQuery" for c in bot.api.calls[n:]))
+    return str(
+        next(c for c in bot.api.calls[n:] if c.method == "answerCallbackQuery").params.get(
+            "text", ""
+        )
+    )
 
 
 async def test_turned_off_means_no_run_again_either(menu_settings, api, tmp_path):
     """TELEBOT_ALLOW_MENU=0: /details offers no 🔁, and the 🔁 already in the chat (and its
     🔁 Run it, forged) open no menu."""
     old = await a_pirate_that_ran(menu_settings(), api, tmp_path)
-    alert = next(m for m in reversed(api.sent(OWNER))
-                 if str(old) in m["text"] and "finished" in m["text"])
+    alert = next(
+        m for m in reversed(api.sent(OWNER)) if str(old) in m["text"] and "finished" in m["text"]
+    )
     ask = next(d for label, d in buttons(alert).items() if label.startswith("🔁"))
     async with running_bot(menu_settings(allow_menu=False), api) as bot:
         (details,) = await bot.ask(f"/details {old}")
@@ -359,7 +378,8 @@ async def test_a_key_of_an_ended_session_does_nothing_in_the_next(menu_settings,
 
 
 async def test_telebot_stopped_during_a_session_ends_the_menu_and_keeps_its_task(
-        menu_settings, api, tmp_path):
+    menu_settings, api, tmp_path
+):
     async with running_bot(menu_settings(), api) as bot:
         me, pid = await start_pirate_from_menu(bot)
         ticks = liveness.read_stat(pid).start_ticks
@@ -386,8 +406,7 @@ async def test_a_password_in_a_group_is_warned_of_before_and_after(menu_settings
         assert "Password:" in locked["text"] and "admin allowed to delete" in locked["text"]
         owner.types(secret)
         await owner.said("Delete your last message yourself")
-        await bot.ask("/cancel", chat_id=group, user_id=OWNER, chat_type="supergroup",
-                      replies=0)
+        await bot.ask("/cancel", chat_id=group, user_id=OWNER, chat_type="supergroup", replies=0)
         await owner.sees("⏹")
     for f in s.state_dir.iterdir():
         assert secret.encode() not in f.read_bytes(), f
@@ -395,7 +414,8 @@ async def test_a_password_in_a_group_is_warned_of_before_and_after(menu_settings
 
 @pytest.mark.parametrize("ending", ["/cancel", "idle", "telebot stops"])
 async def test_a_task_whose_configurator_finished_is_recorded_however_the_session_ends(
-        menu_settings, api, tmp_path, ending):
+    menu_settings, api, tmp_path, ending
+):
     """The race of issue 24 (seen: autoPirate answered, ⏎, /cancel a moment later): the
     session ends before ikabot's menu has shown its main menu again (here it never does: the
     offline menu waits at its redraw). The task runs, its configurator finished: it is
@@ -412,6 +432,7 @@ async def test_a_task_whose_configurator_finished_is_recorded_however_the_sessio
         async def configured() -> bool:  # the task itself runs: its configurator is done
             (status,) = await bot.ask("/status")
             return "Pirating for 1 more runs" in status["text"]
+
         for _ in range(100):
             if await configured():
                 break

@@ -53,8 +53,11 @@ def test_an_osc_without_end_is_dropped_then_abandoned():
     # without an end: nothing of it is kept, and after OSC_MAX characters it is over
     assert f.feed(b"\x1b]0;" + b"A" * (OSC_MAX - 2)) == ""
     assert f.feed(b"A" * 10) == "A" * 9  # the rest is text again
-    assert shown(b"\x1b]0;" + b"x" * (10 * OSC_MAX), b"\x1b[2J\x1b[Hvisible").display[0] \
+    assert (
+        shown(b"\x1b]0;" + b"x" * (10 * OSC_MAX), b"\x1b[2J\x1b[Hvisible")
+        .display[0]
         .startswith("visible")
+    )
 
 
 def test_a_csi_of_endless_digits_is_dropped_whole():
@@ -120,15 +123,20 @@ def flooder(tmp_path: Path):
 
 
 def screen_edits(api) -> list[float]:
-    return [c.time for c in api.calls if c.method in ("sendMessage", "editMessageText")
-            and "📟" in str(c.params.get("text", ""))]
+    return [
+        c.time
+        for c in api.calls
+        if c.method in ("sendMessage", "editMessageText") and "📟" in str(c.params.get("text", ""))
+    ]
 
 
 async def test_a_flooding_menu_edits_once_a_second_within_telegram_limits(
-        ikabot_dir, api, tmp_path: Path, flooder, monkeypatch):
+    ikabot_dir, api, tmp_path: Path, flooder, monkeypatch
+):
     seconds = 8.0
-    s = fast_settings(ikabot_dir.path, api, tmp_path / "state",
-                      ikabot_command=(*flooder, str(seconds)))
+    s = fast_settings(
+        ikabot_dir.path, api, tmp_path / "state", ikabot_command=(*flooder, str(seconds))
+    )
     async with running_bot(s, api) as bot:
         await bot.ask("/menu")
         assert await bot.wait(lambda: len(screen_edits(api)) >= 2, 20)
@@ -167,8 +175,9 @@ async def test_the_screen_is_right_after_the_flood(tmp_path: Path, flooder, kind
         longest = 0  # the longest cell seen while the flood lasts
         while "the flood is over" not in "\n".join(t.lines()):
             assert time.monotonic() < deadline, t.lines()[:3]
-            longest = max([longest, *(len(c.data) for row in t.screen.buffer.values()
-                                      for c in row.values())])
+            longest = max(
+                [longest, *(len(c.data) for row in t.screen.buffer.values() for c in row.values())]
+            )
             await asyncio.sleep(0.02)
         assert await until(lambda: t.lines()[2].startswith("(0) Exit"))
         assert longest <= 1 + MARKS_MAX

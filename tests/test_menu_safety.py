@@ -32,10 +32,15 @@ from telebot.tasks.model import Task
 @pytest.fixture
 def menu_settings(ikabot_dir: IkabotDir, api, tmp_path: Path):
     def make(**kw):
-        command = offline_command(ikabot_dir.home, tmp_path / "ikabot.log", tmp_path / "gates",
-                                  ALICE, fortress=kw.pop("fortress", True))
-        return fast_settings(ikabot_dir.path, api, tmp_path / "state", ikabot_command=command,
-                             **kw)
+        command = offline_command(
+            ikabot_dir.home,
+            tmp_path / "ikabot.log",
+            tmp_path / "gates",
+            ALICE,
+            fortress=kw.pop("fortress", True),
+        )
+        return fast_settings(ikabot_dir.path, api, tmp_path / "state", ikabot_command=command, **kw)
+
     with no_leftovers(tmp_path):
         yield make
 
@@ -45,25 +50,49 @@ def menu_settings(ikabot_dir: IkabotDir, api, tmp_path: Path):
 KEY = AccountKey("alice@example.org", "alice", "59", "en")
 
 
-def task(pid: int, action: str = "autoPirate", account: AccountKey = KEY, ticks: int = 7,
-         state: str = "running") -> Task:
-    return Task(pid, action, account, "started", 1000.0 + pid, {}, None, None, [],
-                state == "running", state, start_ticks=ticks)  # type: ignore[arg-type]
+def task(
+    pid: int,
+    action: str = "autoPirate",
+    account: AccountKey = KEY,
+    ticks: int = 7,
+    state: str = "running",
+) -> Task:
+    return Task(
+        pid,
+        action,
+        account,
+        "started",
+        1000.0 + pid,
+        {},
+        None,
+        None,
+        [],
+        state == "running",
+        state,
+        start_ticks=ticks,
+    )  # type: ignore[arg-type]
 
 
 def test_the_guard_refuses_a_copy_that_was_not_acknowledged():
     seen = task(10)
     other_mail = AccountKey("other@example.org", "alice", "59", "en")  # the same player
-    tasks = [seen, task(11, account=other_mail), task(12, action="autoBarbarians"),
-             task(13, account=AccountKey(None, "alice", "60", "en")),  # another world
-             task(14, state="dead"), task(15, state="finished")]
+    tasks = [
+        seen,
+        task(11, account=other_mail),
+        task(12, action="autoBarbarians"),
+        task(13, account=AccountKey(None, "alice", "60", "en")),  # another world
+        task(14, state="dead"),
+        task(15, state="finished"),
+    ]
     refusal = twin_guard.guard(tasks, "autoPirate", KEY, [twin_guard.identity_of(seen)])
     assert refusal is not None and refusal.pids == (11,)
     assert refusal.line().startswith("autoPirate already runs on alice s59-en (pid 11)")
     assert twin_guard.guard(tasks[2:], "autoPirate", KEY) is None
     # the same pid, another process since (other start ticks): not what was acknowledged
-    assert twin_guard.guard([task(10, ticks=8)], "autoPirate", KEY,
-                            [twin_guard.identity_of(seen)]) is not None
+    assert (
+        twin_guard.guard([task(10, ticks=8)], "autoPirate", KEY, [twin_guard.identity_of(seen)])
+        is not None
+    )
     # an unattended restart acknowledges nothing: any live copy refuses
     assert twin_guard.guard([seen], "autoPirate", KEY) is not None
 
@@ -86,22 +115,28 @@ def test_a_run_it_is_spent_once_and_expires_on_the_clock(tmp_path: Path):
 
 
 def confirmation_of(api, old: int) -> dict:
-    return next(m for m in reversed(api.sent(OWNER))
-                if m["text"].startswith(f"🔁 Run autoPirate again (was pid {old})"))
+    return next(
+        m
+        for m in reversed(api.sent(OWNER))
+        if m["text"].startswith(f"🔁 Run autoPirate again (was pid {old})")
+    )
 
 
 async def ask_again(me: Player, old: int) -> dict:
-    alert = next(m for m in reversed(me.api.sent(OWNER))
-                 if str(old) in m["text"] and "finished" in m["text"])
+    alert = next(
+        m for m in reversed(me.api.sent(OWNER)) if str(old) in m["text"] and "finished" in m["text"]
+    )
     n = len(me.api.sent(OWNER))
     me.presses("🔁", alert)
-    assert await me.bot.wait(lambda: any(
-        m["text"].startswith("🔁 Run autoPirate again") for m in me.api.sent(OWNER)[n:]))
+    assert await me.bot.wait(
+        lambda: any(m["text"].startswith("🔁 Run autoPirate again") for m in me.api.sent(OWNER)[n:])
+    )
     return confirmation_of(me.api, old)
 
 
-async def test_a_run_it_works_once_and_not_after_it_expired(menu_settings, api, tmp_path,
-                                                            monkeypatch):
+async def test_a_run_it_works_once_and_not_after_it_expired(
+    menu_settings, api, tmp_path, monkeypatch
+):
     old = await menu_tests.a_pirate_that_ran(menu_settings(), api, tmp_path)
     async with running_bot(menu_settings(), api) as bot:
         me = Player(bot)
@@ -120,13 +155,15 @@ async def test_a_run_it_works_once_and_not_after_it_expired(menu_settings, api, 
         fresh = await ask_again(me, old)
         monkeypatch.setattr(menu_handlers, "clock", lambda: time.time() + 301)
         assert "expired or was used" in await menu_tests.toast(
-            bot, buttons(fresh)["🔁 Run it"], fresh)
+            bot, buttons(fresh)["🔁 Run it"], fresh
+        )
         await bot.settled()
         assert " ".join(bot.texts()).count("Run again of pid") == 1
 
 
 async def test_a_copy_started_after_the_confirmation_stops_the_replay_before_it_types(
-        menu_settings, api, tmp_path, ikabot_dir, spawn):
+    menu_settings, api, tmp_path, ikabot_dir, spawn
+):
     old = await menu_tests.a_pirate_that_ran(menu_settings(), api, tmp_path)
     async with running_bot(menu_settings(), api) as bot:
         me = Player(bot)
@@ -183,29 +220,42 @@ async def test_typing_into_a_menu_that_does_not_read_never_blocks_and_drains_lat
             gate.touch()  # the menu reads: the queue drains through the writer callback
             assert await until(lambda: t.waiting_input() == 0, 30), t.waiting_input()
             assert t.type_line("z")  # room again
-            assert await until(lambda: f"read {accepted + 1} lines" in "".join(t.lines())
-                               or f"read {accepted + 2} lines" in "".join(t.lines()), 30), \
-                t.lines()[-5:]
+            assert await until(
+                lambda: (
+                    f"read {accepted + 1} lines" in "".join(t.lines())
+                    or f"read {accepted + 2} lines" in "".join(t.lines())
+                ),
+                30,
+            ), t.lines()[-5:]
         finally:
             await t.close()
 
 
-def start_telebot(ikabot_dir: IkabotDir, api, tmp_path: Path, command: list[str]
-                  ) -> subprocess.Popen[bytes]:
-    env = clean_env(tmp_path, IKABOT_PATH=str(ikabot_dir.path),
-                    TELEGRAM_API_BASE_URL=api.base_url, TELEBOT_POLL_SECONDS="0.05",
-                    TELEBOT_SCAN_SECONDS="0.2", IKABOT_COMMAND=shlex.join(command))
-    return subprocess.Popen([sys.executable, "-m", "telebot", "run"], env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+def start_telebot(
+    ikabot_dir: IkabotDir, api, tmp_path: Path, command: list[str]
+) -> subprocess.Popen[bytes]:
+    env = clean_env(
+        tmp_path,
+        IKABOT_PATH=str(ikabot_dir.path),
+        TELEGRAM_API_BASE_URL=api.base_url,
+        TELEBOT_POLL_SECONDS="0.05",
+        TELEBOT_SCAN_SECONDS="0.2",
+        IKABOT_COMMAND=shlex.join(command),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "telebot", "run"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def said_after(api, n: int, text: str) -> bool:
     return any(text in m["text"] for m in api.sent(OWNER)[n:])
 
 
-def test_thirty_long_replies_to_a_busy_menu_leave_telebot_answering(ikabot_dir, api,
-                                                                     tmp_path):
+def test_thirty_long_replies_to_a_busy_menu_leave_telebot_answering(ikabot_dir, api, tmp_path):
     """Issue 23, item 1: the menu busy (not reading), 30 owner replies of 4,000 characters
     through the loopback Bot API; /status is still answered, what did not fit is refused
     with a line in the chat, and SIGTERM still stops telebot."""
@@ -218,13 +268,17 @@ def test_thirty_long_replies_to_a_busy_menu_leave_telebot_answering(ikabot_dir, 
             assert api.wait_for(lambda: said_after(api, 0, "Busy for a while"), 30)
             for _ in range(30):
                 api.add_message("x" * 4000, chat_id=OWNER, user_id=OWNER)
-            assert api.wait_for(lambda: said_after(api, 0, "Not typed: ikabot's menu has not "
-                                                           "read"), 30)
+            assert api.wait_for(
+                lambda: said_after(api, 0, "Not typed: ikabot's menu has not read"), 30
+            )
             n = len(api.sent(OWNER))
             api.add_message("/status", chat_id=OWNER, user_id=OWNER)
             assert api.wait_for(lambda: said_after(api, n, "ikabot tasks"), 30)
-            menu = next(p for p in psutil.Process(bot.pid).children()
-                        if str(tmp_path) in " ".join(p.cmdline()))
+            menu = next(
+                p
+                for p in psutil.Process(bot.pid).children()
+                if str(tmp_path) in " ".join(p.cmdline())
+            )
             bot.send_signal(signal.SIGTERM)
             assert bot.wait(30) == 0
             assert not psutil.pid_exists(menu.pid) or menu.status() == psutil.STATUS_ZOMBIE
@@ -260,13 +314,16 @@ def test_a_menu_ends_with_a_telebot_killed_by_sigkill(ikabot_dir, api, tmp_path)
             assert api.wait_for(lambda: said_after(api, 0, "telebot is watching"), 30)
             api.add_message("/menu", chat_id=OWNER, user_id=OWNER)
             assert api.wait_for(lambda: said_after(api, 0, "Busy for a while"), 30)
-            menu = next(p for p in psutil.Process(bot.pid).children()
-                        if str(tmp_path) in " ".join(p.cmdline()))
+            menu = next(
+                p
+                for p in psutil.Process(bot.pid).children()
+                if str(tmp_path) in " ".join(p.cmdline())
+            )
             bot.kill()
             bot.wait()
-            assert wait_until(lambda: not menu.is_running()
-                              or menu.status() == psutil.STATUS_ZOMBIE, 30), \
-                "the menu outlived a SIGKILLed telebot"
+            assert wait_until(
+                lambda: not menu.is_running() or menu.status() == psutil.STATUS_ZOMBIE, 30
+            ), "the menu outlived a SIGKILLed telebot"
             # it was recorded by pid and identity (what the next telebot would end it by)
             state = StateDB.open_readonly(tmp_path / "state")
             assert state is not None
@@ -275,7 +332,8 @@ def test_a_menu_ends_with_a_telebot_killed_by_sigkill(ikabot_dir, api, tmp_path)
             finally:
                 state.close()
             assert [(m.pid, m.start_ticks, m.boot_id) for m in recorded] == [
-                (menu.pid, ticks_of(menu), liveness.boot_id())]
+                (menu.pid, ticks_of(menu), liveness.boot_id())
+            ]
         finally:
             if bot.poll() is None:
                 bot.kill()
@@ -293,29 +351,30 @@ time.sleep(600)
 """
 
 
-async def test_leftover_menus_are_ended_by_pid_and_identity_only(ikabot_dir, api, tmp_path,
-                                                                 spawn):
+async def test_leftover_menus_are_ended_by_pid_and_identity_only(ikabot_dir, api, tmp_path, spawn):
     """At start, telebot ends the menu an earlier telebot recorded, and only it: not the task
     that menu started, not a process that has the recorded pid with another identity (a
     reused pid), not a process recorded in another boot."""
     script = tmp_path / "leftover_menu.py"
     script.write_text(LEFTOVER_MENU, encoding="utf-8")
     with no_leftovers(tmp_path):
-        left = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
-                                start_new_session=True)
+        left = subprocess.Popen(
+            [sys.executable, str(script)], stdout=subprocess.PIPE, start_new_session=True
+        )
         try:
             assert left.stdout is not None
             its_task = psutil.Process(int(left.stdout.readline()))
             reused, old_boot = spawn(ikabot=False), spawn(ikabot=False)
             boot = liveness.boot_id()
             state = StateDB(tmp_path / "state")
-            for proc in (MenuProcess(left.pid, ticks_of(left), boot, time.time() - 60),
-                         MenuProcess(reused.pid, ticks_of(reused) - 1, boot, time.time()),
-                         MenuProcess(old_boot.pid, ticks_of(old_boot), "another-boot", 1.0)):
+            for proc in (
+                MenuProcess(left.pid, ticks_of(left), boot, time.time() - 60),
+                MenuProcess(reused.pid, ticks_of(reused) - 1, boot, time.time()),
+                MenuProcess(old_boot.pid, ticks_of(old_boot), "another-boot", 1.0),
+            ):
                 state.menus.add(proc)
             state.close()
-            async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "state"),
-                                   api):
+            async with running_bot(fast_settings(ikabot_dir.path, api, tmp_path / "state"), api):
                 assert await until(lambda: left.poll() is not None, 30), "the menu stayed"
                 assert left.returncode == -signal.SIGTERM
                 assert its_task.is_running() and its_task.status() != psutil.STATUS_ZOMBIE

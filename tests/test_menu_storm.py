@@ -76,18 +76,22 @@ def small_menu(ikabot_dir: IkabotDir, api, tmp_path: Path):
     script = tmp_path / "menu.py"
     script.write_text(MENU)
     with no_leftovers(tmp_path):
-        yield fast_settings(ikabot_dir.path, api, tmp_path / "state",
-                            ikabot_command=(sys.executable, str(script)))
+        yield fast_settings(
+            ikabot_dir.path, api, tmp_path / "state", ikabot_command=(sys.executable, str(script))
+        )
 
 
 async def test_fifty_opens_in_a_row_one_session_at_a_time_nothing_left(
-        small_menu, api, tmp_path: Path):
+    small_menu, api, tmp_path: Path
+):
     async with running_bot(small_menu, api) as bot:
+
         async def round_trip(i: int) -> None:
             n = len(api.sent(OWNER))
             api.add_message("/menu")
-            assert await bot.wait(lambda: any("menu pid=" in m["text"]
-                                              for m in api.sent(OWNER)[n:]), 20), i
+            assert await bot.wait(
+                lambda: any("menu pid=" in m["text"] for m in api.sent(OWNER)[n:]), 20
+            ), i
             api.add_message("/cancel")
             assert await bot.wait(lambda: "⏹" in screen(api)["text"], 20), i
             assert await until(lambda: not menus(tmp_path), 20), i
@@ -120,8 +124,9 @@ async def test_fifty_opens_in_a_row_one_session_at_a_time_nothing_left(
                 api.add_message("/menu")
                 api.add_message("/cancel")
             busy = "A /menu session is open already"
-            assert await bot.wait(lambda: sum(busy in m["text"]
-                                              for m in api.sent(OWNER)[n:]) >= 25, 60)
+            assert await bot.wait(
+                lambda: sum(busy in m["text"] for m in api.sent(OWNER)[n:]) >= 25, 60
+            )
             await bot.settled()
             assert await until(lambda: not menus(tmp_path), 20)
         finally:
@@ -133,14 +138,14 @@ async def test_fifty_opens_in_a_row_one_session_at_a_time_nothing_left(
         assert after[0] - before[0] == set(), f"left open: {sorted(after[0] - before[0])}"
         assert after[1] <= before[1] + 8, f"sockets: {before[1]} before, {after[1]} after"
     for pid in seen:
-        assert not psutil.pid_exists(pid) or \
-            psutil.Process(pid).status() != psutil.STATUS_ZOMBIE, f"menu {pid} not reaped"
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() != psutil.STATUS_ZOMBIE, (
+            f"menu {pid} not reaped"
+        )
 
 
 @pytest.fixture
 def menu_settings(ikabot_dir: IkabotDir, api, tmp_path: Path):
-    command = offline_command(ikabot_dir.home, tmp_path / "ikabot.log", tmp_path / "gates",
-                              ALICE)
+    command = offline_command(ikabot_dir.home, tmp_path / "ikabot.log", tmp_path / "gates", ALICE)
     with no_leftovers(tmp_path):
         yield fast_settings(ikabot_dir.path, api, tmp_path / "state", ikabot_command=command)
 
@@ -149,7 +154,8 @@ PRESSES = 1000
 
 
 async def test_a_thousand_presses_at_once_act_once_and_hold_nothing_up(
-        menu_settings, api, ikabot_dir: IkabotDir, spawn, tmp_path: Path):
+    menu_settings, api, ikabot_dir: IkabotDir, spawn, tmp_path: Path
+):
     """ikabot's main menu on the screen; then in one moment 1,000 presses: the real
     "(17) Auto-Pirate" 500 times, and 500 forged (another session's key, a choice not on
     the screen, ⏎ with echo on, data no telebot makes). Meanwhile a task dies and the owner
@@ -165,10 +171,15 @@ async def test_a_thousand_presses_at_once_act_once_and_hold_nothing_up(
         keys = buttons(main)
         real = keys["(17) Auto-Pirate"]
         token = real.split(":")[2].split(".")[0].split("-")[0]
-        forged = [f"tb:m:{token[::-1]}.17", real.rsplit(".", 1)[0] + ".999",
-                  real.rsplit(".", 1)[0] + ".e", "tb:m:" + "9" * 58, "tb:zz:1", "junk"]
-        presses = [real if i % 2 == 0 else forged[i // 2 % len(forged)]
-                   for i in range(PRESSES)]
+        forged = [
+            f"tb:m:{token[::-1]}.17",
+            real.rsplit(".", 1)[0] + ".999",
+            real.rsplit(".", 1)[0] + ".e",
+            "tb:m:" + "9" * 58,
+            "tb:zz:1",
+            "junk",
+        ]
+        presses = [real if i % 2 == 0 else forged[i // 2 % len(forged)] for i in range(PRESSES)]
         # telebot's to answer: its own prefix (the rest is ikabot's, on the shared token)
         ours = sum(d.startswith("tb:") for d in presses)
         answered_before = sum(c.method == "answerCallbackQuery" for c in api.calls)
@@ -176,8 +187,12 @@ async def test_a_thousand_presses_at_once_act_once_and_hold_nothing_up(
         for data in presses:
             api.add_callback(data, main["message_id"])
         # the death comes while the presses are being worked through
-        assert await bot.wait(lambda: sum(c.method == "answerCallbackQuery" for c in api.calls)
-                              - answered_before >= 200, 60)
+        assert await bot.wait(
+            lambda: (
+                sum(c.method == "answerCallbackQuery" for c in api.calls) - answered_before >= 200
+            ),
+            60,
+        )
         taken = time.monotonic() - start
         victim.send_signal(signal.SIGKILL)
         killed, killed_at = time.monotonic(), time.time()
@@ -189,16 +204,22 @@ async def test_a_thousand_presses_at_once_act_once_and_hold_nothing_up(
 
         assert await bot.wait(alerted, 30), "no alert while the presses were handled"
         alert_after = time.monotonic() - killed
-        assert await bot.wait(lambda: any(  # /status's answer: no alert, no screen
-            not untagged(m["text"]).startswith((*ALERT_MARKS, *SCREEN_HEADS))
-            for m in api.sent(OWNER)[n:]), 60), "/status unanswered"
+        assert await bot.wait(
+            lambda: any(  # /status's answer: no alert, no screen
+                not untagged(m["text"]).startswith((*ALERT_MARKS, *SCREEN_HEADS))
+                for m in api.sent(OWNER)[n:]
+            ),
+            60,
+        ), "/status unanswered"
         status_after = time.monotonic() - killed
-        pending = ours - (sum(c.method == "answerCallbackQuery" for c in api.calls)
-                             - answered_before)
+        pending = ours - (
+            sum(c.method == "answerCallbackQuery" for c in api.calls) - answered_before
+        )
 
         def all_answered() -> bool:
-            return sum(c.method == "answerCallbackQuery"
-                       for c in api.calls) - answered_before >= ours
+            return (
+                sum(c.method == "answerCallbackQuery" for c in api.calls) - answered_before >= ours
+            )
 
         assert await bot.wait(all_answered, 120), "presses left unanswered"
         took = time.monotonic() - start
@@ -208,16 +229,23 @@ async def test_a_thousand_presses_at_once_act_once_and_hold_nothing_up(
         assert not [c for c in answers if c.status != 200], "an answer Telegram refused"
         # the alert overtook the presses still queued in the owner's chat (its own lane;
         # it waited for none of them)
-        alert_at = next(c.time for c in api.calls if c.method == "sendMessage" and
-                        str(victim.pid) in str(c.params.get("text")) and
-                        "killed" in str(c.params.get("text")))
+        alert_at = next(
+            c.time
+            for c in api.calls
+            if c.method == "sendMessage"
+            and str(victim.pid) in str(c.params.get("text"))
+            and "killed" in str(c.params.get("text"))
+        )
         overtaken = [c for c in answers if killed_at < c.time < alert_at]
-        assert len(overtaken) < 100 and alert_at < answers[-1].time, \
+        assert len(overtaken) < 100 and alert_at < answers[-1].time, (
             f"the alert waited for {len(overtaken)} presses"
+        )
         # "(17)" was typed once: ikabot asks its first autoPirate question, unanswered
         # (a second "17" would have answered it, and ikabot would ask "(y/N)")
         shown = await me.sees("How many pirate missions")
         assert "(y/N)" not in shown["text"], shown["text"]
-        print(f"{PRESSES} presses taken in {taken:.1f} s, answered in {took:.1f} s; the "
-              f"alert {alert_after:.2f} s after the death ({pending} presses still queued), "
-              f"/status after {status_after:.2f} s")
+        print(
+            f"{PRESSES} presses taken in {taken:.1f} s, answered in {took:.1f} s; the "
+            f"alert {alert_after:.2f} s after the death ({pending} presses still queued), "
+            f"/status after {status_after:.2f} s"
+        )

@@ -46,8 +46,10 @@ def test_the_banner_art_is_dropped_and_ikabots_text_kept(capsys, monkeypatch):
 
 
 def test_choices_and_the_question_of_a_menu(capsys, monkeypatch):
-    screen = (banner_text(capsys, monkeypatch) + "| pid | task |\n|  1  | x    |\n\n(0)  Exit\n"
-              "(17) Auto-Pirate\n >>  ")
+    screen = (
+        banner_text(capsys, monkeypatch) + "| pid | task |\n|  1  | x    |\n\n(0)  Exit\n"
+        "(17) Auto-Pirate\n >>  "
+    )
     lines, cursor = rendered(screen)
     assert choices(lines) == [Choice(0, "Exit"), Choice(17, "Auto-Pirate")]
     q = question(lines, cursor)
@@ -58,8 +60,9 @@ def test_choices_and_the_question_of_a_menu(capsys, monkeypatch):
 
 
 def test_a_question_with_its_title_and_a_wrapped_line():
-    lines, cursor = rendered("Which pirate mission should I do?\n    (1) 2m 30s\n    (2) 7m\n"
-                             "\n >>  ")
+    lines, cursor = rendered(
+        "Which pirate mission should I do?\n    (1) 2m 30s\n    (2) 7m\n\n >>  "
+    )
     q = question(lines, cursor)
     assert q.prompt == "Which pirate mission should I do?\n>>"  # the title belongs to it
     assert [c.number for c in q.choices] == [1, 2]
@@ -87,8 +90,9 @@ def test_under_systemd_the_menu_gets_a_scope_of_its_own(tmp_path: Path):
     tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "bus").touch()
-    settings = Settings(ikabot_path=tmp_path / "home" / ".ikabot",
-                        ikabot_command=("/opt/ikabot/bin/ikabot",))
+    settings = Settings(
+        ikabot_path=tmp_path / "home" / ".ikabot", ikabot_command=("/opt/ikabot/bin/ikabot",)
+    )
     env = {"PATH": str(tool.parent), "XDG_RUNTIME_DIR": str(tmp_path / "run")}
     assert menu_command(settings, env) == ["/opt/ikabot/bin/ikabot"]  # not a service
     argv = menu_command(settings, {**env, "INVOCATION_ID": "abc"})
@@ -111,8 +115,10 @@ def test_a_bad_ikabot_command_is_one_clear_line():
 
     with pytest.raises(ConfigError, match="IKABOT_COMMAND"):
         Settings.from_env({"IKABOT_COMMAND": "'/opt/ikabot/bin/ikabot"})
-    assert Settings.from_env({"IKABOT_COMMAND": "python3 '/a b/ikabot'"}).ikabot_command == \
-        ("python3", "/a b/ikabot")
+    assert Settings.from_env({"IKABOT_COMMAND": "python3 '/a b/ikabot'"}).ikabot_command == (
+        "python3",
+        "/a b/ikabot",
+    )
     assert Settings.from_env({"TELEBOT_ALLOW_MENU": "0"}).allow_menu is False
 
 
@@ -134,13 +140,21 @@ async def test_a_session_nobody_answers_ends_and_its_menu_with_it():
     async def started(*args):
         raise AssertionError("no task here")
 
-    session = MenuSession([sys.executable, "-c", "print('<b>&'); input(' >>  ')"],
-                          dict(os.environ), publish, no_tasks, started, idle_limit=0.5)
+    session = MenuSession(
+        [sys.executable, "-c", "print('<b>&'); input(' >>  ')"],
+        dict(os.environ),
+        publish,
+        no_tasks,
+        started,
+        idle_limit=0.5,
+    )
     session.start()
     await asyncio.wait_for(session.ended.wait(), DEADLINE)
     assert session.end_reason == "nobody answered for 10 minutes"
-    assert not psutil.pid_exists(session.pid) or \
-        psutil.Process(session.pid).status() == psutil.STATUS_ZOMBIE
+    assert (
+        not psutil.pid_exists(session.pid)
+        or psutil.Process(session.pid).status() == psutil.STATUS_ZOMBIE
+    )
     assert shown[-1].ended and "<b>&" in shown[-1].text  # the glue escapes it, once
 
 
@@ -153,30 +167,33 @@ async def test_a_reply_is_typed_as_one_line_of_printable_text():
         return []
 
     code = "import sys; print(repr(input(' >>  ')), flush=True); input(' >>  ')"
-    session = MenuSession([sys.executable, "-c", code], dict(os.environ), nothing, nothing,
-                          nothing)
+    session = MenuSession([sys.executable, "-c", code], dict(os.environ), nothing, nothing, nothing)
     session.start()
     try:
         assert await session.next_settle(0, DEADLINE)
         session.answer("first\nsecond\x03\x1a", "text")
-        assert await until(lambda: any("'first second'" in line
-                                       for line in session.terminal.lines()))
+        assert await until(
+            lambda: any("'first second'" in line for line in session.terminal.lines())
+        )
     finally:
         await session.close("test over")
 
 
-@pytest.mark.parametrize(("reply", "typed"), [
-    ("\x1b[A", ""),  # an arrow key: the whole CSI, not `[A`
-    ("1\x1b[1;5C2", "12"),  # with parameters
-    ("\x9b31mred", "red"),  # the 8-bit CSI
-    ("\x1b]0;pwned title\x07ok", "ok"),  # an OSC title, ended by BEL
-    ("\x1b]2;pwned\x1b\\ok", "ok"),  # … by ST
-    ("ok\x1b]0;never ended", "ok"),  # … by the end of the reply
-    ("\x1bP1$r\x1b\\z", "z"),  # a DCS string
-    ("\x1bOAy", "y"),  # SS3 and the key it shifts
-    ("\x1b(By\x1b", "y"),  # a charset designation; a lone ESC
-    ("5\n6\x03", "5 6"),
-])
+@pytest.mark.parametrize(
+    ("reply", "typed"),
+    [
+        ("\x1b[A", ""),  # an arrow key: the whole CSI, not `[A`
+        ("1\x1b[1;5C2", "12"),  # with parameters
+        ("\x9b31mred", "red"),  # the 8-bit CSI
+        ("\x1b]0;pwned title\x07ok", "ok"),  # an OSC title, ended by BEL
+        ("\x1b]2;pwned\x1b\\ok", "ok"),  # … by ST
+        ("ok\x1b]0;never ended", "ok"),  # … by the end of the reply
+        ("\x1bP1$r\x1b\\z", "z"),  # a DCS string
+        ("\x1bOAy", "y"),  # SS3 and the key it shifts
+        ("\x1b(By\x1b", "y"),  # a charset designation; a lone ESC
+        ("5\n6\x03", "5 6"),
+    ],
+)
 def test_a_reply_loses_whole_control_sequences(reply: str, typed: str):
     from telebot.menu.session import one_line
 
@@ -193,9 +210,8 @@ async def test_an_arrow_key_and_a_title_never_reach_the_menu_in_pieces():
     async def nothing(*args):
         return []
 
-    code = ("import sys\nfor _ in range(3): print('read', repr(input(' >>  ')), flush=True)\n")
-    session = MenuSession([sys.executable, "-c", code], dict(os.environ), nothing, nothing,
-                          nothing)
+    code = "import sys\nfor _ in range(3): print('read', repr(input(' >>  ')), flush=True)\n"
+    session = MenuSession([sys.executable, "-c", code], dict(os.environ), nothing, nothing, nothing)
     session.start()
 
     def read() -> list[str]:
@@ -241,8 +257,7 @@ def test_no_ikabot_command_anywhere_is_said(tmp_path: Path, monkeypatch):
     """Neither IKABOT_COMMAND, nor `ikabot` beside telebot's Python, nor on PATH: None (the
     chat is told what to set)."""
     monkeypatch.setattr("sys.executable", str(tmp_path / "python3"))
-    assert menu_command(Settings(ikabot_path=tmp_path / ".ikabot"), {"PATH": str(tmp_path)}) \
-        is None
+    assert menu_command(Settings(ikabot_path=tmp_path / ".ikabot"), {"PATH": str(tmp_path)}) is None
 
 
 async def test_a_token_typed_with_echo_on_is_never_recorded_and_the_replay_stops_there():
@@ -261,8 +276,9 @@ async def test_a_token_typed_with_echo_on_is_never_recorded_and_the_replay_stops
     code = "input(' token >>  '); input(' >>  ')"
 
     def session() -> MenuSession:
-        return MenuSession([sys.executable, "-c", code], dict(os.environ), nothing, nothing,
-                           nothing)
+        return MenuSession(
+            [sys.executable, "-c", code], dict(os.environ), nothing, nothing, nothing
+        )
 
     first = session()
     first.start()

@@ -25,14 +25,16 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 def samples(text: str) -> Samples:
     """Every sample of an exposition: (name, its labels) → value."""
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def value(found: Samples, name: str, **labels: str) -> float | None:
     """The value of the one sample of `name` whose labels include `labels` (None: none)."""
-    hits = [v for (n, ls), v in found.items()
-            if n == name and set(labels.items()) <= set(ls)]
+    hits = [v for (n, ls), v in found.items() if n == name and set(labels.items()) <= set(ls)]
     assert len(hits) <= 1, f"{name} {labels}: {len(hits)} samples"
     return hits[0] if hits else None
 
@@ -69,13 +71,25 @@ async def test_the_metrics_are_the_tasks_figures(ikabot_dir, spawn, api, tmp_pat
     ikabot_dir.add_pirate(BOB, done.pid, done=3, total=3)  # finished before telebot came
     port, prom = free_port(), tmp_path / "textfile" / "telebot.prom"
     prom.parent.mkdir()
-    settings = fast_settings(ikabot_dir.path, api, tmp_path / "s", host_label="pi-home",
-                             metrics_addr=("127.0.0.1", port), metrics_file=prom)
+    settings = fast_settings(
+        ikabot_dir.path,
+        api,
+        tmp_path / "s",
+        host_label="pi-home",
+        metrics_addr=("127.0.0.1", port),
+        metrics_file=prom,
+    )
     async with running_bot(settings, api) as bot:
-        ours = {"host": "pi-home", "username": "alice", "world": "59", "server": "en",
-                "action": "autoPirate"}
-        first = await until_scraped(port, lambda s: value(
-            s, "ikabot_task_up", pid=str(killed.pid)) == 1)
+        ours = {
+            "host": "pi-home",
+            "username": "alice",
+            "world": "59",
+            "server": "en",
+            "action": "autoPirate",
+        }
+        first = await until_scraped(
+            port, lambda s: value(s, "ikabot_task_up", pid=str(killed.pid)) == 1
+        )
         assert value(first, "ikabot_task_up", pid=str(running.pid), **ours) == 1
         assert value(first, "ikabot_tasks", host="pi-home", state="running") == 2
         assert value(first, "ikabot_tasks", host="pi-home", state="finished") == 1
@@ -91,10 +105,15 @@ async def test_the_metrics_are_the_tasks_figures(ikabot_dir, spawn, api, tmp_pat
         killed.kill()
         killed.wait()
         assert await bot.wait(lambda: any("💀 autoPirate killed" in t for t in bot.texts()))
-        after = await until_scraped(port, lambda s: value(
-            s, "ikabot_task_up", pid=str(killed.pid)) == 0)
-        assert value(after, "ikabot_task_ends_total", host="pi-home", action="autoPirate",
-                     how="killed") == 1
+        after = await until_scraped(
+            port, lambda s: value(s, "ikabot_task_up", pid=str(killed.pid)) == 0
+        )
+        assert (
+            value(
+                after, "ikabot_task_ends_total", host="pi-home", action="autoPirate", how="killed"
+            )
+            == 1
+        )
         assert value(after, "ikabot_tasks", host="pi-home", state="dead") == 1
         # its alert's latency, death → Telegram accepted: one observation, a sane one
         assert value(after, "telebot_alert_seconds_count", host="pi-home") == 1
@@ -120,22 +139,23 @@ async def test_alerts_held_for_a_refusing_chat_are_counted(ikabot_dir, spawn, ap
     task = spawn()
     ikabot_dir.add_pirate(ALICE, task.pid, done=1, total=4)
     port = free_port()
-    settings = fast_settings(ikabot_dir.path, api, tmp_path / "s", host_label="h",
-                             metrics_addr=("127.0.0.1", port))
+    settings = fast_settings(
+        ikabot_dir.path, api, tmp_path / "s", host_label="h", metrics_addr=("127.0.0.1", port)
+    )
     async with running_bot(settings, api):
         api.set_chat(int(CHAT), "blocked")
         task.kill()
         task.wait()
-        found = await until_scraped(port, lambda s: (value(
-            s, "telebot_alerts_waiting", host="h") or 0) >= 1)
+        found = await until_scraped(
+            port, lambda s: (value(s, "telebot_alerts_waiting", host="h") or 0) >= 1
+        )
         assert value(found, "telebot_alert_seconds_count", host="h") == 0
 
 
 def test_metrics_settings():
     s = Settings.from_env({"TELEBOT_METRICS_ADDR": "0.0.0.0:9464"})
     assert s.metrics_addr == ("0.0.0.0", 9464) and s.metrics_file is None
-    assert Settings.from_env({"TELEBOT_METRICS_ADDR": "[::1]:9464"}).metrics_addr == \
-        ("::1", 9464)
+    assert Settings.from_env({"TELEBOT_METRICS_ADDR": "[::1]:9464"}).metrics_addr == ("::1", 9464)
     for bad in ("9464", "localhost", "host:99999", "host:http", ":9464", "a b:1"):
         with pytest.raises(ConfigError, match="TELEBOT_METRICS_ADDR"):
             Settings.from_env({"TELEBOT_METRICS_ADDR": bad})
@@ -150,6 +170,9 @@ def test_a_port_already_taken_is_one_clear_line(tmp_path: Path):
         taken.listen()
         port = taken.getsockname()[1]
         settings = Settings(ikabot_path=tmp_path, metrics_addr=("127.0.0.1", port))
-        with pytest.raises(ConfigError, match=rf"TELEBOT_METRICS_ADDR=127\.0\.0\.1:{port}: "
-                                              "cannot listen there"):
+        with pytest.raises(
+            ConfigError,
+            match=rf"TELEBOT_METRICS_ADDR=127\.0\.0\.1:{port}: "
+            "cannot listen there",
+        ):
             MetricsExporter(settings).start()

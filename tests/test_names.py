@@ -33,11 +33,33 @@ def test_how_a_task_ended_is_one_of_five_words_stored_as_before(tmp_path: Path):
     assert f"{How.FAILED}" == str(How.FAILED) == "failed"
     db = StateDB(tmp_path)
     now = time.time()
-    db.tracking.track(Tracked(7, 70, now, "a@b.c", "u", "1", "en", "autoPirate", "s", None,
-                              None, [], now, now, now, None, None, None))
+    db.tracking.track(
+        Tracked(
+            7,
+            70,
+            now,
+            "a@b.c",
+            "u",
+            "1",
+            "en",
+            "autoPirate",
+            "s",
+            None,
+            None,
+            [],
+            now,
+            now,
+            now,
+            None,
+            None,
+            None,
+        )
+    )
     assert db.tracking.end(7, 70, How.DIED, now)
-    assert db.db.conn.execute("SELECT typeof(end_kind), end_kind FROM tracked").fetchone()[:] \
-        == ("text", "died")
+    assert db.db.conn.execute("SELECT typeof(end_kind), end_kind FROM tracked").fetchone()[:] == (
+        "text",
+        "died",
+    )
     db.close()
 
 
@@ -90,9 +112,12 @@ def producer_api_uses(text: str) -> list[str]:
     import telebot.details
 
     api = set(telebot.details.__all__)
-    found = [name for names in re.findall(r"from telebot\.ikabot\.producer import \(?([^)\n]+)",
-                                          text)
-             for name in re.findall(r"\w+", names) if name in api]
+    found = [
+        name
+        for names in re.findall(r"from telebot\.ikabot\.producer import \(?([^)\n]+)", text)
+        for name in re.findall(r"\w+", names)
+        if name in api
+    ]
     found += [m for m in re.findall(r"\bproducer\.(\w+)", text) if m in api]
     return found + re.findall(r"telebot\.ikabot\.details", text)
 
@@ -101,12 +126,21 @@ def test_the_producer_api_has_one_import_path():
     """Tests, benchmarks, the demo and the docs reach the producer API as `telebot.details`,
     the contract's path; only the package that implements it names its home."""
     root = TELEBOT.parent
-    files = [*sorted((root / "tests").glob("*.py")), *sorted((root / "bench").glob("*.py")),
-             *sorted(TELEBOT.rglob("*.py")), root / "README.md", root / "CONTRIBUTING.md",
-             *sorted((root / "docs").glob("*.md"))]
-    offenders = {str(p.relative_to(root)): uses for p in files
-                 if p.parent != TELEBOT / "ikabot" and p != TELEBOT / "details.py"
-                 and (uses := producer_api_uses(p.read_text()))}
+    files = [
+        *sorted((root / "tests").glob("*.py")),
+        *sorted((root / "bench").glob("*.py")),
+        *sorted(TELEBOT.rglob("*.py")),
+        root / "README.md",
+        root / "CONTRIBUTING.md",
+        *sorted((root / "docs").glob("*.md")),
+    ]
+    offenders = {
+        str(p.relative_to(root)): uses
+        for p in files
+        if p.parent != TELEBOT / "ikabot"
+        and p != TELEBOT / "details.py"
+        and (uses := producer_api_uses(p.read_text()))
+    }
     assert offenders == {}
     assert "from telebot.details import" in (root / "docs" / "producer-api.md").read_text()
 
@@ -122,7 +156,8 @@ def test_the_world_is_said_once_whatever_form_it_is_written_in(world: str):
 
 
 async def test_a_world_written_s59_is_shown_once_in_telegram_and_the_terminal(
-        ikabot_dir, spawn, api, tmp_path, run_cli):
+    ikabot_dir, spawn, api, tmp_path, run_cli
+):
     """Data written by ikabot's own code under world `s59`: /status and `telebot status` name
     the account `s59-en`, its header `world 59`, and nowhere `ss59`."""
     from botharness import fast_settings, running_bot

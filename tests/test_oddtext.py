@@ -42,14 +42,17 @@ def write(home: Path, pid: int, date: float, field: str, value: str) -> Path:
     """ikabot's data with one task of Carol's; `field` set to `value` (JSON-escaped)."""
     d = IkabotDir(home)
     d.set_telegram(TOKEN, CHAT)
-    d.add_task(CAROL, pid, "constructionList", queue_status("Athens", 3, 3 * 3600),
-               date=date)
+    d.add_task(CAROL, pid, "constructionList", queue_status("Athens", 3, 3 * 3600), date=date)
     file = d.user_file(CAROL)
     data = json.loads(file.read_text())
     server = data["players"]["carol"]["59"]["en"]
-    server["processDetails"] = {str(pid): {"action": "constructionList", "timestamp": date,
-                                           "progress": {"done": 1, "total": 3,
-                                                        "unit": "levels"}}}
+    server["processDetails"] = {
+        str(pid): {
+            "action": "constructionList",
+            "timestamp": date,
+            "progress": {"done": 1, "total": 3, "unit": "levels"},
+        }
+    }
     entry = server["processList"][0]
     if field in ("status", "action"):
         entry[field] = value
@@ -81,8 +84,9 @@ def surfaces(ikabot_path: Path, state_dir: Path) -> tuple[Any, ...]:
         try:
             await alerter.observe(tasks, NOW)  # tracked in SQLite
             (task,) = tasks
-            await alerter.on_exit(ProcessExited(task.pid, task.start_ticks or 0, NOW,
-                                                ExitInfo(signal=9)))
+            await alerter.on_exit(
+                ProcessExited(task.pid, task.start_ticks or 0, NOW, ExitInfo(signal=9))
+            )
             return [item.text for item in state.outbox.pending(NOW + 1)]
         finally:
             alerter.watcher.close()
@@ -98,13 +102,20 @@ def expected(value: str) -> str:
     return re.sub("[\ud800-\udfff\x00]", "\ufffd", json.loads(json.dumps(value)))
 
 
-odd_text = st.lists(st.one_of(st.characters(codec="utf-8"),
-                              st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
-                              st.just("\x00")), min_size=1, max_size=12).map("".join)
+odd_text = st.lists(
+    st.one_of(
+        st.characters(codec="utf-8"),
+        st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+        st.just("\x00"),
+    ),
+    min_size=1,
+    max_size=12,
+).map("".join)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(field=st.sampled_from(FIELDS), value=odd_text)
 def test_an_odd_string_changes_only_its_field(spawn_once, field, value):
     p, date = spawn_once
@@ -156,8 +167,13 @@ def test_the_legacy_layout_is_cleaned_too(legacy_file, spawn, run_cli):
     """ikabot ≤ 7.5 encrypted JSON written with json.dumps: a lone surrogate as "\\ud83d"."""
     p = spawn()
     legacy_file.add_task(CAROL, p.pid, "autoPirate", ODD)
-    r = run_cli("status", "--json", IKABOT_PATH=str(legacy_file.path), IKABOT_EMAIL=CAROL.email,
-                IKABOT_PASSWORD=CAROL.password)
+    r = run_cli(
+        "status",
+        "--json",
+        IKABOT_PATH=str(legacy_file.path),
+        IKABOT_EMAIL=CAROL.email,
+        IKABOT_PASSWORD=CAROL.password,
+    )
     assert r.code == 0, r.err
     (proc,) = json.loads(r.out)["processes"]
     assert proc["status"] == "x\ufffdy\ufffdz" and proc["state"] == "running"

@@ -45,11 +45,19 @@ def building(level: int, left_h: int) -> str:  # ikabot 7.7.2's constructionList
 
 def queue(done: int, total: int = 3) -> dict[str, Any]:
     """constructionList's processDetails (the seed's shape, plus the generic progress)."""
-    return {"action": "constructionList", "city": {"id": "1", "name": "Athens"},
-            "buildings": [{"name": "Academy", "current_level": 3 + done,
-                           "target_level": 3 + total,
-                           "status": "building" if done < total else "done"}],
-            "progress": {"done": done, "total": total, "unit": "levels"}}
+    return {
+        "action": "constructionList",
+        "city": {"id": "1", "name": "Athens"},
+        "buildings": [
+            {
+                "name": "Academy",
+                "current_level": 3 + done,
+                "target_level": 3 + total,
+                "status": "building" if done < total else "done",
+            }
+        ],
+        "progress": {"done": done, "total": total, "unit": "levels"},
+    }
 
 
 @dataclass
@@ -67,43 +75,93 @@ class Case:
 
 
 CASES = [
-    Case("autoPirate seen from its start", "autoPirate",
-         [("started", None), (pirating(5), None), (pirating(4), None)], None,
-         "run 2 of 5 (1 done)", {"done": 1, "total": 5, "unit": "runs", "current": 2}),
-    Case("autoPirate seen midway", "autoPirate", [(pirating(6), None), (pirating(6), None)],
-         None, "6 runs left, this one included", None, seen_after=3600),
-    Case("autoPirate finished", "autoPirate",
-         [("started", None), (pirating(3), None), (pirating(2), None), (pirating(1), None)],
-         "exit", "finished: 3 of 3 runs done", {"done": 3, "total": 3, "unit": "runs"},
-         state="finished", ended={"how": "finished", "exit_status": 0, "signal": None}),
-    Case("autoPirate killed mid-run", "autoPirate",
-         [("started", None)] + [(pirating(n), None) for n in (10, 9, 8, 7, 6)], "kill",
-         "killed (SIGKILL) during run 5 of 10 (4 done)",
-         {"done": 4, "total": 10, "unit": "runs", "current": 5}, state="dead",
-         ended={"how": "killed", "exit_status": None, "signal": "SIGKILL"}),
-    Case("constructionList finishing its queue", "constructionList",
-         [(queue_status("Athens", 3, 3 * 3600), queue(0)), (building(4, 3), queue(0)),
-          (building(5, 2), queue(1)), (building(6, 1), queue(2))], "exit",
-         "finished: 3 of 3 levels done", {"done": 3, "total": 3, "unit": "levels"},
-         state="finished", last_details=queue(3),
-         ended={"how": "finished", "exit_status": 0, "signal": None}),
-    Case("constructionList midway: the queue's time left, not the building's",
-         "constructionList",
-         [(queue_status("Athens", 3, 3 * 3600), queue(0)), (building(4, 3), queue(0)),
-          (building(5, 2), queue(1))], None, "1 of 3 levels done · 2 h 0 m left",
-         {"done": 1, "total": 3, "unit": "levels"}),
-    Case("webServer gone", "webServer",
-         [("running on http://127.0.0.1:43527 ", None)], "kill", "killed (SIGKILL)", None,
-         state="dead", ended={"how": "killed", "exit_status": None, "signal": "SIGKILL"}),
+    Case(
+        "autoPirate seen from its start",
+        "autoPirate",
+        [("started", None), (pirating(5), None), (pirating(4), None)],
+        None,
+        "run 2 of 5 (1 done)",
+        {"done": 1, "total": 5, "unit": "runs", "current": 2},
+    ),
+    Case(
+        "autoPirate seen midway",
+        "autoPirate",
+        [(pirating(6), None), (pirating(6), None)],
+        None,
+        "6 runs left, this one included",
+        None,
+        seen_after=3600,
+    ),
+    Case(
+        "autoPirate finished",
+        "autoPirate",
+        [("started", None), (pirating(3), None), (pirating(2), None), (pirating(1), None)],
+        "exit",
+        "finished: 3 of 3 runs done",
+        {"done": 3, "total": 3, "unit": "runs"},
+        state="finished",
+        ended={"how": "finished", "exit_status": 0, "signal": None},
+    ),
+    Case(
+        "autoPirate killed mid-run",
+        "autoPirate",
+        [("started", None)] + [(pirating(n), None) for n in (10, 9, 8, 7, 6)],
+        "kill",
+        "killed (SIGKILL) during run 5 of 10 (4 done)",
+        {"done": 4, "total": 10, "unit": "runs", "current": 5},
+        state="dead",
+        ended={"how": "killed", "exit_status": None, "signal": "SIGKILL"},
+    ),
+    Case(
+        "constructionList finishing its queue",
+        "constructionList",
+        [
+            (queue_status("Athens", 3, 3 * 3600), queue(0)),
+            (building(4, 3), queue(0)),
+            (building(5, 2), queue(1)),
+            (building(6, 1), queue(2)),
+        ],
+        "exit",
+        "finished: 3 of 3 levels done",
+        {"done": 3, "total": 3, "unit": "levels"},
+        state="finished",
+        last_details=queue(3),
+        ended={"how": "finished", "exit_status": 0, "signal": None},
+    ),
+    Case(
+        "constructionList midway: the queue's time left, not the building's",
+        "constructionList",
+        [
+            (queue_status("Athens", 3, 3 * 3600), queue(0)),
+            (building(4, 3), queue(0)),
+            (building(5, 2), queue(1)),
+        ],
+        None,
+        "1 of 3 levels done · 2 h 0 m left",
+        {"done": 1, "total": 3, "unit": "levels"},
+    ),
+    Case(
+        "webServer gone",
+        "webServer",
+        [("running on http://127.0.0.1:43527 ", None)],
+        "kill",
+        "killed (SIGKILL)",
+        None,
+        state="dead",
+        ended={"how": "killed", "exit_status": None, "signal": "SIGKILL"},
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-async def test_every_surface_states_the_same_figures(case: Case, ikabot_dir: IkabotDir, spawn,
-                                                     tmp_path: Path, run_cli):
+async def test_every_surface_states_the_same_figures(
+    case: Case, ikabot_dir: IkabotDir, spawn, tmp_path: Path, run_cli
+):
     trigger = tmp_path / "go"
-    proc = spawn(f"import os, time\nwhile not os.path.exists({str(trigger)!r}): "
-                 "time.sleep(0.01)\nos._exit(0)")
+    proc = spawn(
+        f"import os, time\nwhile not os.path.exists({str(trigger)!r}): "
+        "time.sleep(0.01)\nos._exit(0)"
+    )
     status, details = case.steps[0]
     ikabot_dir.add_task(ALICE, proc.pid, case.action, status)
     target = ikabot_dir.target(ALICE)
@@ -136,8 +194,9 @@ async def test_every_surface_states_the_same_figures(case: Case, ikabot_dir: Ika
             trigger.touch()
 
         def ended() -> bool:
-            return any(r.pid == proc.pid and r.ended_at
-                       for r in state.tracking.tracked(open_only=False))
+            return any(
+                r.pid == proc.pid and r.ended_at for r in state.tracking.tracked(open_only=False)
+            )
 
         if case.end:
             assert await until(ended), "telebot did not see it end"
@@ -153,8 +212,11 @@ async def test_every_surface_states_the_same_figures(case: Case, ikabot_dir: Ika
             surfaces["/status line"] = render.status_view(tasks, now)[0].text
             surfaces["report"] = render.report_html(tasks, now)
         surfaces["/details"] = details_html(task, now)
-        env = {"IKABOT_PATH": str(ikabot_dir.path), "TELEBOT_STATE_DIR": str(tmp_path / "state"),
-               "IKABOT_LOG": str(log)}
+        env = {
+            "IKABOT_PATH": str(ikabot_dir.path),
+            "TELEBOT_STATE_DIR": str(tmp_path / "state"),
+            "IKABOT_LOG": str(log),
+        }
         table = await asyncio.to_thread(run_cli, "status", **env)
         out = await asyncio.to_thread(run_cli, "status", "--json", **env)
         assert table.code == 0 and out.code == 0, table.err + out.err
@@ -182,6 +244,7 @@ async def test_every_surface_states_the_same_figures(case: Case, ikabot_dir: Ika
 
 async def _alert_and_details(bot: Any, api: Any, pid: int) -> tuple[str, str]:
     """The one alert, once it came, and /details of that task after it."""
+
     def alerts() -> list[str]:
         return [m["text"] for m in api.sent(OWNER) if m["text"].startswith(MARKS)]
 
@@ -199,8 +262,9 @@ async def _pirate_at_run_4(ikabot_dir: IkabotDir, spawn: Any, bot: Any) -> Any:
     return p
 
 
-async def test_the_alert_states_what_ikabot_wrote_after_the_last_scan(ikabot_dir, spawn, api,
-                                                                       tmp_path: Path):
+async def test_the_alert_states_what_ikabot_wrote_after_the_last_scan(
+    ikabot_dir, spawn, api, tmp_path: Path
+):
     """A run begins, then the task is killed before any scan saw it: the alert reads the
     entry once the process is gone, so it states the run /status states afterwards."""
     s = fast_settings(ikabot_dir.path, api, tmp_path / "s", scan_seconds=3600)  # no scans
@@ -215,7 +279,8 @@ async def test_the_alert_states_what_ikabot_wrote_after_the_last_scan(ikabot_dir
 
 
 async def test_an_end_while_telebot_was_down_states_what_ikabot_wrote_last(
-        ikabot_dir, spawn, api, tmp_path: Path):
+    ikabot_dir, spawn, api, tmp_path: Path
+):
     s = fast_settings(ikabot_dir.path, api, tmp_path / "s")
     async with running_bot(s, api) as bot:
         p = await _pirate_at_run_4(ikabot_dir, spawn, bot)
@@ -229,8 +294,9 @@ async def test_an_end_while_telebot_was_down_states_what_ikabot_wrote_last(
     assert words in details, details
 
 
-async def test_a_pid_in_two_accounts_stays_with_its_own_entry(ikabot_dir: IkabotDir, spawn,
-                                                              tmp_path: Path):
+async def test_a_pid_in_two_accounts_stays_with_its_own_entry(
+    ikabot_dir: IkabotDir, spawn, tmp_path: Path
+):
     """The same live pid under alice (dated, the process's own entry) and under bob (undated,
     another status): one process is one running task, alice's, with alice's statuses only;
     `/kill` alone offers one 🛑 for it."""
@@ -263,8 +329,9 @@ async def test_a_pid_in_two_accounts_stays_with_its_own_entry(ikabot_dir: Ikabot
         assert "run 2 of 5 (1 done)" in render.said(running, time.time())
         markup = pick_markup(tasks, "a1b2c3")
         assert markup is not None
-        assert [b.text for row in markup.inline_keyboard for b in row] == \
-            [f"🛑 autoPirate {proc.pid}"]
+        assert [b.text for row in markup.inline_keyboard for b in row] == [
+            f"🛑 autoPirate {proc.pid}"
+        ]
     finally:
         alerter.watcher.close()
         state.close()

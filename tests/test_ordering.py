@@ -41,7 +41,7 @@ async def test_one_chat_in_order_other_chats_and_events_meanwhile():
     event = asyncio.create_task(proc.process_update(object(), quick("process exited")))
     await asyncio.wait_for(asyncio.gather(stranger, event), DEADLINE)
     assert done == ["stranger", "process exited"]  # not held up by the owner's slow /status
-    assert not owner_second.done()                # but the owner's next command waits its turn
+    assert not owner_second.done()  # but the owner's next command waits its turn
     release.set()
     await asyncio.wait_for(asyncio.gather(owner_first, owner_second), DEADLINE)
     assert done[2:] == ["owner /status", "owner /help"]
@@ -53,8 +53,10 @@ async def test_a_chat_with_a_thousand_updates_queued_holds_one_slot():
     process event and another chat still go at once, not after the queue (issue 23)."""
     proc = PerChatUpdateProcessor()
     steps = Steps()
-    queued = [asyncio.create_task(proc.process_update(update(i, 42), steps.slow(f"press {i}")))
-              for i in range(1000)]
+    queued = [
+        asyncio.create_task(proc.process_update(update(i, 42), steps.slow(f"press {i}")))
+        for i in range(1000)
+    ]
     await asyncio.sleep(0)  # every one of them has asked for its turn
     event = asyncio.create_task(proc.process_update(object(), steps.quick("process exited")))
     other = asyncio.create_task(proc.process_update(update(2000, 7), steps.quick("stranger")))
@@ -67,9 +69,16 @@ async def test_a_chat_with_a_thousand_updates_queued_holds_one_slot():
 
 def group_update(update_id: int, chat_id: int, user_id: int) -> Update:
     chat = Chat(chat_id, "supergroup")
-    return Update(update_id, message=Message(update_id, None, chat,  # type: ignore[arg-type]
-                                             from_user=User(user_id, "u", False),
-                                             text="/status"))
+    return Update(
+        update_id,
+        message=Message(
+            update_id,
+            None,
+            chat,  # type: ignore[arg-type]
+            from_user=User(user_id, "u", False),
+            text="/status",
+        ),
+    )
 
 
 async def test_in_a_group_each_member_is_in_order_and_none_waits_for_another():
@@ -79,10 +88,13 @@ async def test_in_a_group_each_member_is_in_order_and_none_waits_for_another():
     steps = Steps()
     slow, quick, release, done = steps.slow, steps.quick, steps.release, steps.done
 
-    member = [asyncio.create_task(proc.process_update(group_update(i, -100, 7),
-                                                      slow(f"member {i}"))) for i in range(30)]
-    owner = asyncio.create_task(proc.process_update(group_update(99, -100, 42),
-                                                    quick("owner /help")))
+    member = [
+        asyncio.create_task(proc.process_update(group_update(i, -100, 7), slow(f"member {i}")))
+        for i in range(30)
+    ]
+    owner = asyncio.create_task(
+        proc.process_update(group_update(99, -100, 42), quick("owner /help"))
+    )
     await asyncio.wait_for(owner, DEADLINE)
     assert done == ["owner /help"]
     release.set()

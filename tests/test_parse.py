@@ -14,8 +14,9 @@ from telebot.tasks.model import Progress
 
 
 def test_webserver_local_and_lan():
-    p = parse_status("webServer",
-                     "running on http://127.0.0.1:43527 and http://192.168.1.100:43527")
+    p = parse_status(
+        "webServer", "running on http://127.0.0.1:43527 and http://192.168.1.100:43527"
+    )
     assert p.urls == ("http://127.0.0.1:43527", "http://192.168.1.100:43527")
     assert p.progress is None
 
@@ -37,13 +38,21 @@ def test_pirating_remaining_runs():
 
 def test_mission_progress_from_the_seed():
     assert parse_status("autoPirate", "Mission 5/10 complete").progress == Progress(
-        5, 10, "missions")
+        5, 10, "missions"
+    )
 
 
-@pytest.mark.parametrize("status", ["Resolving captcha 3/20", "Retrying captcha 4/20",
-                                    "Got captcha: 12/34 missions",
-                                    "Outside of scheduled hours, waiting for the next range",
-                                    "started on 12/05", "ratio 3/4"])
+@pytest.mark.parametrize(
+    "status",
+    [
+        "Resolving captcha 3/20",
+        "Retrying captcha 4/20",
+        "Got captcha: 12/34 missions",
+        "Outside of scheduled hours, waiting for the next range",
+        "started on 12/05",
+        "ratio 3/4",
+    ],
+)
 def test_not_progress(status: str):
     p = parse_status("autoPirate", status)
     assert p.progress is None and p.remaining is None
@@ -56,8 +65,9 @@ def test_construction_list_building():
     assert (p.remaining_time, p.total_time) == ("1H 2M", "3H 4M")
 
 
-@pytest.mark.parametrize("current,total", [(0, 0), (3600, 10800), (59, 86400 + 1),
-                                           (3720, 93784), (300, 86400)])
+@pytest.mark.parametrize(
+    "current,total", [(0, 0), (3600, 10800), (59, 86400 + 1), (3720, 93784), (300, 86400)]
+)
 def test_construction_list_reads_ikabots_durations(current: int, total: int):
     """ikabot's `_formatRemainingTime`: upper case, zero parts left out, `0S`, days."""
     p = parse_status("constructionList", building_status("Athens", "Academy", 4, current, total))
@@ -82,8 +92,10 @@ def test_non_strings_give_nothing(status: object):
     assert parse_status("autoPirate", status) == parse_status("", "")
 
 
-@given(action=st.sampled_from(["autoPirate", "webServer", "constructionList", "", "x"]),
-       status=st.text(max_size=300))
+@given(
+    action=st.sampled_from(["autoPirate", "webServer", "constructionList", "", "x"]),
+    status=st.text(max_size=300),
+)
 @settings(max_examples=400, deadline=None)
 def test_never_raises_and_never_invents(action: str, status: str):
     p = parse_status(action, status)
@@ -120,8 +132,7 @@ def test_parse_cache_keeps_clipped_statuses_only():
     try:
         for i in range(PARSE_CACHE):
             status = f"Mission {i % 10}/10 " + f"{i:06d}" * (20_000 // 6)
-            assert parse_status("autoPirate", status).progress == Progress(i % 10, 10,
-                                                                            "missions")
+            assert parse_status("autoPirate", status).progress == Progress(i % 10, 10, "missions")
         held, _peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

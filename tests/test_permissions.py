@@ -43,8 +43,10 @@ async def test_private_chat(ikabot_dir: IkabotDir, spawn, api: FakeBotAPI, tmp_p
         assert reply["text"] == NOT_AUTHORISED
         bot.api.add_message("/status", chat_id=STRANGER)
         (alerts,) = await bot.ask("/alerts")
-        assert await press(bot, "tb:a:died", alerts, user_id=STRANGER,
-                           chat_id=STRANGER) == NOT_AUTHORISED
+        assert (
+            await press(bot, "tb:a:died", alerts, user_id=STRANGER, chat_id=STRANGER)
+            == NOT_AUTHORISED
+        )
         await bot.settled()
         assert bot.texts(STRANGER) == [NOT_AUTHORISED]
         # the user check: the owner of the private chat may change things
@@ -74,8 +76,14 @@ async def test_group_without_owner_ids(ikabot_dir: IkabotDir, spawn, tmp_path):
     pirate = spawn()
     ikabot_dir.add_pirate(ALICE, pirate.pid)
     with FakeBotAPI(token="111:ALPHA", bot_username="alpha_telebot") as api:
-        s = fast_settings(ikabot_dir.path, api, tmp_path / "s", token="111:ALPHA",
-                          chat_id=str(GROUP), host_label="alpha")
+        s = fast_settings(
+            ikabot_dir.path,
+            api,
+            tmp_path / "s",
+            token="111:ALPHA",
+            chat_id=str(GROUP),
+            host_label="alpha",
+        )
         group = {"chat_id": GROUP, "chat_type": "supergroup"}
         async with running_bot(s, api) as bot:
             for user in (MEMBER, OWNER):
@@ -86,8 +94,10 @@ async def test_group_without_owner_ids(ikabot_dir: IkabotDir, spawn, tmp_path):
                 (reply,) = await bot.ask(f"/kill {pirate.pid}", user_id=user, **group)
                 assert "Only an owner can stop tasks" in reply["text"]
                 (alerts,) = await bot.ask("/alerts", user_id=user, **group)
-                assert await press(bot, "tb:a:died", alerts, user_id=user,
-                                   chat_id=GROUP) == NOT_AN_OWNER
+                assert (
+                    await press(bot, "tb:a:died", alerts, user_id=user, chat_id=GROUP)
+                    == NOT_AN_OWNER
+                )
             # another group is not telebot's chat, whoever writes there
             api.add_message("/status", user_id=OWNER, chat_id=-100999, chat_type="supergroup")
             await bot.settled()
@@ -95,7 +105,8 @@ async def test_group_without_owner_ids(ikabot_dir: IkabotDir, spawn, tmp_path):
 
 
 async def test_a_stranger_hears_the_line_again_after_an_hour_not_before(
-        ikabot_dir: IkabotDir, api: FakeBotAPI, tmp_path, monkeypatch):
+    ikabot_dir: IkabotDir, api: FakeBotAPI, tmp_path, monkeypatch
+):
     """The strangers' quiet hour on a driven clock: a second message 59 minutes after the
     first gets no answer, one 61 minutes after it does."""
     import time

@@ -54,14 +54,17 @@ def plant(path: Path, text: str, how: str) -> None:
 def forged_log(pid: int) -> str:
     """A record in ikabot's format saying that `pid` failed, with a link of the attacker's."""
     at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
-    return (f"{at},000 - alice - pid={pid} - ikabot - WARNING - MESSAGE TO TG BOT: Error in:\n"
-            f"autoPirate\nCause:\nException: log in again at {PHISH}\n"
-            f"{at},001 - alice - pid=1 - ikabot - WARNING - next record\n")
+    return (
+        f"{at},000 - alice - pid={pid} - ikabot - WARNING - MESSAGE TO TG BOT: Error in:\n"
+        f"autoPirate\nCause:\nException: log in again at {PHISH}\n"
+        f"{at},001 - alice - pid=1 - ikabot - WARNING - next record\n"
+    )
 
 
 @pytest.mark.parametrize("how", ["trusted", "other", "writable", "fifo"])
-async def test_a_planted_log_neither_hangs_nor_forges_a_failure(ikabot_dir, spawn, api,
-                                                                tmp_path, how):
+async def test_a_planted_log_neither_hangs_nor_forges_a_failure(
+    ikabot_dir, spawn, api, tmp_path, how
+):
     trigger, log = tmp_path / "go", tmp_path / "ikabot.log"
     p = spawn(exits_when(trigger, 0))
     ikabot_dir.add_task(ALICE, p.pid, "autoPirate", "Pirating for 3 more runs")
@@ -88,8 +91,16 @@ def legacy_webserver(f: LegacyFile, pid: int) -> None:
 
 def sidecar_text(pid: int) -> str:
     details = {str(pid): {"action": "webServer", "timestamp": time.time(), "urls": [PHISH]}}
-    return json.dumps({"version": 1, "accounts": {entry_key(ALICE.email): {
-        ALICE.username: {ALICE.world: {ALICE.server: {"processDetails": details}}}}}})
+    return json.dumps(
+        {
+            "version": 1,
+            "accounts": {
+                entry_key(ALICE.email): {
+                    ALICE.username: {ALICE.world: {ALICE.server: {"processDetails": details}}}
+                }
+            },
+        }
+    )
 
 
 @pytest.mark.parametrize("how", ["trusted", "other", "writable", "fifo", "symlink"])
@@ -102,8 +113,9 @@ async def test_a_planted_sidecar_is_not_shown(legacy_file, spawn, api, tmp_path,
         path.symlink_to(tmp_path / "elsewhere.json")
     else:
         plant(path, sidecar_text(p.pid), how)
-    s = fast_settings(legacy_file.path, api, tmp_path / "s", email=ALICE.email,
-                      password=ALICE.password)
+    s = fast_settings(
+        legacy_file.path, api, tmp_path / "s", email=ALICE.email, password=ALICE.password
+    )
     async with running_bot(s, api) as bot:
         (reply,) = await bot.ask("/webserver")
     assert "http://127.0.0.1:43527" in reply["text"] or how == "trusted"
@@ -126,8 +138,14 @@ def test_a_planted_migration_file(ikabot_dir: IkabotDir, spawn, run_cli, tmp_pat
     p = spawn()
     ikabot_dir.add_task(ALICE, spawn().pid, "autoPirate")
     plant(ikabot_dir.path / ".legacy_migration.enc", migration_lines(tmp_path, p.pid), how)
-    r = run_cli("status", "--json", IKABOT_PATH=str(ikabot_dir.path), IKABOT_EMAIL=BOB.email,
-                IKABOT_PASSWORD=BOB.password, timeout=30)
+    r = run_cli(
+        "status",
+        "--json",
+        IKABOT_PATH=str(ikabot_dir.path),
+        IKABOT_EMAIL=BOB.email,
+        IKABOT_PASSWORD=BOB.password,
+        timeout=30,
+    )
     if how == "trusted":
         assert r.code == 0, r.err
         assert PHISH in [u for proc in json.loads(r.out)["processes"] for u in proc["urls"]]
@@ -142,10 +160,31 @@ def test_a_planted_users_file(ikabot_dir: IkabotDir, spawn, run_cli, how):
         pytest.skip("root's group has members on this host")
     ikabot_dir.add_task(ALICE, spawn().pid, "autoPirate")
     p = spawn()
-    plant(ikabot_dir.path / "users" / "mallory_example.org.json", json.dumps(
-        {"email": "mallory@example.org", "players": {"mallory": {"1": {"en": {"processList": [
-            {"pid": p.pid, "action": "webServer", "date": time.time(),
-             "status": f"running on {PHISH} "}]}}}}}), how)
+    plant(
+        ikabot_dir.path / "users" / "mallory_example.org.json",
+        json.dumps(
+            {
+                "email": "mallory@example.org",
+                "players": {
+                    "mallory": {
+                        "1": {
+                            "en": {
+                                "processList": [
+                                    {
+                                        "pid": p.pid,
+                                        "action": "webServer",
+                                        "date": time.time(),
+                                        "status": f"running on {PHISH} ",
+                                    }
+                                ]
+                            }
+                        }
+                    }
+                },
+            }
+        ),
+        how,
+    )
     r = run_cli("status", "--json", IKABOT_PATH=str(ikabot_dir.path), timeout=30)
     assert r.code == 0, r.err
     urls = [u for proc in json.loads(r.out)["processes"] for u in proc["urls"]]

@@ -15,13 +15,16 @@ T0 = 1_800_000_000.0
 def update(update_id: int, at: float, text: str = "/status") -> Update:
     when = dt.datetime.fromtimestamp(at, dt.timezone.utc)
     chat = Chat(42, "private")
-    return Update(update_id, message=Message(update_id, when, chat, text=text,
-                                             from_user=User(42, "owner", False)))
+    return Update(
+        update_id,
+        message=Message(update_id, when, chat, text=text, from_user=User(42, "owner", False)),
+    )
 
 
 def test_ids_seen_are_skipped_and_new_ones_taken():
-    mark, ours = pick_ours((update(10, T0), update(11, T0 + 1)), Mark(10, T0), lambda u: True,
-                           started_at=T0 - 60)
+    mark, ours = pick_ours(
+        (update(10, T0), update(11, T0 + 1)), Mark(10, T0), lambda u: True, started_at=T0 - 60
+    )
     assert [u.update_id for u in ours] == [11]
     assert mark == Mark(10, T0)
 
@@ -36,6 +39,7 @@ def test_a_lower_id_with_a_newer_date_is_telegram_starting_again():
 
 def test_not_ours_and_sent_before_the_start_are_left():
     batch = (update(1, T0), update(2, T0 + 120, "hello ikabot"), update(3, T0 + 120))
-    _, ours = pick_ours(batch, Mark(0, 0.0), lambda u: u.message.text.startswith("/"),
-                        started_at=T0 + 60)
+    _, ours = pick_ours(
+        batch, Mark(0, 0.0), lambda u: u.message.text.startswith("/"), started_at=T0 + 60
+    )
     assert [u.update_id for u in ours] == [3]

@@ -12,9 +12,15 @@ def pirating(n: int) -> str:
 
 
 def test_seen_from_the_start_gives_the_total():
-    history = [(T0, "started"), (T0 + 1, pirating(10)), (T0 + 301, pirating(9)),
-               (T0 + 601, pirating(8)), (T0 + 901, pirating(7)), (T0 + 1201, pirating(6)),
-               (T0 + 1501, pirating(5))]
+    history = [
+        (T0, "started"),
+        (T0 + 1, pirating(10)),
+        (T0 + 301, pirating(9)),
+        (T0 + 601, pirating(8)),
+        (T0 + 901, pirating(7)),
+        (T0 + 1201, pirating(6)),
+        (T0 + 1501, pirating(5)),
+    ]
     p = runs_progress(history, started=T0)
     assert p is not None and (p.current, p.total, p.done) == (6, 10, 5)
     assert p.eta is not None and abs(p.eta - (T0 + 1501 + 5 * 300)) < 1
@@ -31,13 +37,16 @@ def test_first_seen_within_the_first_run():
 
 
 def test_one_run_is_no_pace():
-    p = runs_progress([(T0, "started"), (T0 + 1, pirating(4)), (T0 + 300, pirating(3))],
-                      started=T0)
+    p = runs_progress([(T0, "started"), (T0 + 1, pirating(4)), (T0 + 300, pirating(3))], started=T0)
     assert p is not None and p.current == 2 and p.eta is None
 
 
 def test_captcha_between_runs_changes_nothing():
-    history = [(T0, "started"), (T0 + 1, pirating(4)), (T0 + 50, "Resolving captcha 3/20"),
-               (T0 + 300, pirating(3))]
+    history = [
+        (T0, "started"),
+        (T0 + 1, pirating(4)),
+        (T0 + 50, "Resolving captcha 3/20"),
+        (T0 + 300, pirating(3)),
+    ]
     p = runs_progress(history, started=T0)
     assert p is not None and (p.current, p.total) == (2, 4)

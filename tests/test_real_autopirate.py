@@ -28,8 +28,9 @@ def pirate(ikabot_dir: IkabotDir, tmp_path: Path):
     started = []
 
     def start(runs: int, fortress: bool = True):
-        p = real_autopirate(ikabot_dir.home, ALICE, tmp_path / "ikabot.log", tmp_path / "gates",
-                            runs, fortress)
+        p = real_autopirate(
+            ikabot_dir.home, ALICE, tmp_path / "ikabot.log", tmp_path / "gates", runs, fortress
+        )
         started.append(p)
         ikabot_dir.add_task(ALICE, p.pid, "autoPirate")  # as ikabot's menu records it
         return p
@@ -71,8 +72,7 @@ async def test_a_completed_autopirate_is_finished(ikabot_dir, api, tmp_path, pir
     assert "probably" not in text
 
 
-async def test_a_sigkilled_autopirate_is_killed_where_it_stopped(ikabot_dir, api, tmp_path,
-                                                                  pirate):
+async def test_a_sigkilled_autopirate_is_killed_where_it_stopped(ikabot_dir, api, tmp_path, pirate):
     p = pirate(5)
     s = fast_settings(ikabot_dir.path, api, tmp_path / "s", ikabot_log=tmp_path / "ikabot.log")
     async with running_bot(s, api) as bot:
@@ -89,8 +89,9 @@ async def test_a_sigkilled_autopirate_is_killed_where_it_stopped(ikabot_dir, api
     assert text.startswith("💀 autoPirate killed (SIGKILL) during run 3 of 5 (2 done)"), text
 
 
-async def test_an_autopirate_without_a_fortress_failed_with_its_cause(ikabot_dir, api, tmp_path,
-                                                                       pirate):
+async def test_an_autopirate_without_a_fortress_failed_with_its_cause(
+    ikabot_dir, api, tmp_path, pirate
+):
     p = pirate(5, fortress=False)
     s = fast_settings(ikabot_dir.path, api, tmp_path / "s", ikabot_log=tmp_path / "ikabot.log")
     async with running_bot(s, api) as bot:
@@ -100,5 +101,6 @@ async def test_an_autopirate_without_a_fortress_failed_with_its_cause(ikabot_dir
         (text,) = alerts(api)
     assert p.wait(DEADLINE) == 0  # a raise ends in logout() too: the exit status says nothing
     assert text.startswith("❌ autoPirate failed"), text
-    assert ("cause: Exception: No city with pirate fortress capable of executing selected "
-            "mission") in text and "Traceback" not in text
+    assert (
+        "cause: Exception: No city with pirate fortress capable of executing selected mission"
+    ) in text and "Traceback" not in text

@@ -41,12 +41,23 @@ def rebooted_prefix(tmp_path: Path) -> tuple[list[str], str]:
     boot = str(uuid.uuid4())
     (tmp_path / "boot_id").write_text(boot + "\n")
     offset = -int(time.clock_gettime(time.CLOCK_BOOTTIME) - JUST_BOOTED)
-    prefix = ["unshare", "-rmT", "--boottime", str(offset), "sh", "-c",
-              'mount --bind "$0" /proc/sys/kernel/random/boot_id && exec "$@"',
-              str(tmp_path / "boot_id")]
+    prefix = [
+        "unshare",
+        "-rmT",
+        "--boottime",
+        str(offset),
+        "sh",
+        "-c",
+        'mount --bind "$0" /proc/sys/kernel/random/boot_id && exec "$@"',
+        str(tmp_path / "boot_id"),
+    ]
     try:
-        probe = subprocess.run([*prefix, "cat", "/proc/sys/kernel/random/boot_id",
-                                "/proc/uptime"], capture_output=True, text=True, timeout=20)
+        probe = subprocess.run(
+            [*prefix, "cat", "/proc/sys/kernel/random/boot_id", "/proc/uptime"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         pytest.skip(f"no unshare here: {e}")
     if probe.returncode != 0:
@@ -81,8 +92,10 @@ def press(api, label: str, message: dict) -> str:
 
 
 def answered(api, text: str) -> bool:
-    return any(c.method == "answerCallbackQuery" and text in str(c.params.get("text", ""))
-               for c in api.calls)
+    return any(
+        c.method == "answerCallbackQuery" and text in str(c.params.get("text", ""))
+        for c in api.calls
+    )
 
 
 def newest_with(api, text: str, since: int = 0) -> dict | None:
@@ -96,12 +109,13 @@ def menu_sessions(log: str) -> list[str]:
 
 
 async def test_a_reboot_is_one_message_run_all_works_once_kept_ones_restart_one_by_one(
-        ikabot_dir: IkabotDir, api, tmp_path, spawn):
+    ikabot_dir: IkabotDir, api, tmp_path, spawn
+):
     prefix, boot = rebooted_prefix(tmp_path)
-    command = offline_command(ikabot_dir.home, tmp_path / "ikabot.log", tmp_path / "gates",
-                              ALICE)
-    settings = fast_settings(ikabot_dir.path, api, tmp_path / "state", ikabot_command=command,
-                             keepalive_backoff=0.3)
+    command = offline_command(ikabot_dir.home, tmp_path / "ikabot.log", tmp_path / "gates", ALICE)
+    settings = fast_settings(
+        ikabot_dir.path, api, tmp_path / "state", ikabot_command=command, keepalive_backoff=0.3
+    )
     with no_leftovers(tmp_path):
         # ---- before: three tasks from /menu (two kept alive), one of Bob's without answers
         async with running_bot(settings, api) as bot:
@@ -121,18 +135,28 @@ async def test_a_reboot_is_one_message_run_all_works_once_kept_ones_restart_one_
         assert api.wait_for(lambda: all(gone(p) for p in (kept1, kept2, other)), DEADLINE)
         before = len(api.sent(OWNER))
         # ---- it comes back: a new boot id, booted a minute ago
-        env = clean_env(tmp_path, IKABOT_PATH=str(ikabot_dir.path),
-                        TELEGRAM_API_BASE_URL=api.base_url, TELEBOT_POLL_SECONDS="0.05",
-                        TELEBOT_SCAN_SECONDS="0.2", IKABOT_COMMAND=shlex.join(command),
-                        TELEBOT_KEEPALIVE_BACKOFF_SECONDS="0.3")
+        env = clean_env(
+            tmp_path,
+            IKABOT_PATH=str(ikabot_dir.path),
+            TELEGRAM_API_BASE_URL=api.base_url,
+            TELEBOT_POLL_SECONDS="0.05",
+            TELEBOT_SCAN_SECONDS="0.2",
+            IKABOT_COMMAND=shlex.join(command),
+            TELEBOT_KEEPALIVE_BACKOFF_SECONDS="0.3",
+        )
         log_path = tmp_path / "telebot-after-reboot.log"
         with log_path.open("wb") as log_file:
-            after = subprocess.Popen([*prefix, sys.executable, "-m", "telebot", "run"],
-                                     env=env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=log_file)
+            after = subprocess.Popen(
+                [*prefix, sys.executable, "-m", "telebot", "run"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log_file,
+            )
         try:
-            await rebooted_telebot(api, tmp_path, before, boot, kept1, kept2, other,
-                                   builder.pid, log_path)
+            await rebooted_telebot(
+                api, tmp_path, before, boot, kept1, kept2, other, builder.pid, log_path
+            )
         finally:
             after.send_signal(signal.SIGTERM)
             try:
@@ -142,8 +166,17 @@ async def test_a_reboot_is_one_message_run_all_works_once_kept_ones_restart_one_
                 after.wait()
 
 
-async def rebooted_telebot(api, tmp_path: Path, before: int, boot: str, kept1: int,
-                           kept2: int, other: int, builder: int, log_path: Path) -> None:
+async def rebooted_telebot(
+    api,
+    tmp_path: Path,
+    before: int,
+    boot: str,
+    kept1: int,
+    kept2: int,
+    other: int,
+    builder: int,
+    log_path: Path,
+) -> None:
     def log() -> str:
         return log_path.read_text(errors="replace")
 
@@ -165,8 +198,9 @@ async def rebooted_telebot(api, tmp_path: Path, before: int, boot: str, kept1: i
     confirm = newest_with(api, "again, as it was configured?", before)
     assert f"was pid {other})" in confirm["text"] and str(kept1) not in confirm["text"]
     run_them = press(api, "🔁 Run them", confirm)
-    assert api.wait_for(lambda: newest_with(api, f"Run again of pid {other}", before), 90), \
-        log()[-3000:]
+    assert api.wait_for(lambda: newest_with(api, f"Run again of pid {other}", before), 90), log()[
+        -3000:
+    ]
     # the kept ones restarted by themselves: their lines in the one message edited
     restarted = re.compile(r"(\d+) .*♻️ restarted as pid (\d+)")
 
@@ -174,6 +208,7 @@ async def rebooted_telebot(api, tmp_path: Path, before: int, boot: str, kept1: i
         m = newest_with(api, "ended with it", before) or {"text": ""}
         pairs = {int(a): int(b) for a, b in restarted.findall(m["text"])}
         return pairs if {kept1, kept2} <= set(pairs) else {}
+
     if not api.wait_for(both_restarted, 120):
         print(newest_with(api, "ended with it")["text"], log(), sep="\n----\n")
         raise AssertionError("the kept tasks were not restarted (printed above)")
@@ -189,17 +224,20 @@ async def rebooted_telebot(api, tmp_path: Path, before: int, boot: str, kept1: i
     assert menu_sessions(log()) == ["started", "ended"] * 3, menu_sessions(log())
     replays = [int(p) for p in re.findall(r"keep-alive: replaying \w+ of pid (\d+)", log())]
     assert replays == [kept1, kept2], replays
-    assert len([m for m in api.sent(OWNER)[before:] if f"Run again of pid {other}" in
-                m["text"]]) == 1
+    assert (
+        len([m for m in api.sent(OWNER)[before:] if f"Run again of pid {other}" in m["text"]]) == 1
+    )
     assert len([m for m in api.sent(OWNER)[before:] if "ended with it" in m["text"]]) == 1
     # the new tasks live on the rebooted machine's clock: started a minute or two after boot
     state = StateDB.open_readonly(tmp_path / "state")
     try:
         assert state.settings.boot_id() == boot
-        olds = {r.pid: r for r in state.tracking.tracked(open_only=False)
-                if r.pid in (kept1, kept2)}
-        ticks = [state.keepalive.successor(p, olds[p].start_ticks).start_ticks
-                 for p in (kept1, kept2)]
+        olds = {
+            r.pid: r for r in state.tracking.tracked(open_only=False) if r.pid in (kept1, kept2)
+        }
+        ticks = [
+            state.keepalive.successor(p, olds[p].start_ticks).start_ticks for p in (kept1, kept2)
+        ]
         assert all(t / liveness.clock_ticks() < JUST_BOOTED + 600 for t in ticks), ticks
         assert ticks == sorted(ticks)
         assert all(psutil.pid_exists(p) for p in new.values())

@@ -42,7 +42,8 @@ def records(caplog: pytest.LogCaptureFixture, words: str) -> list[str]:
 
 
 async def test_blocked_chat_holds_alerts_then_delivers_each_once_in_order(
-        api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
     caplog.set_level(logging.INFO)
     state, clock = StateDB(tmp_path / "state"), Clock()
     for i in range(3):
@@ -75,7 +76,8 @@ async def test_blocked_chat_holds_alerts_then_delivers_each_once_in_order(
 
 
 async def test_an_alert_refused_for_7_days_is_given_up_with_an_error_line(
-        api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
     state, clock = StateDB(tmp_path / "state"), Clock()
     state.outbox.enqueue("old", str(OWNER), "died", "old alert")
     api.set_chat(OWNER, "missing")
@@ -98,8 +100,9 @@ async def test_an_alert_refused_for_7_days_is_given_up_with_an_error_line(
 
 async def test_unparsable_text_is_sent_again_as_plain_text(api: FakeBotAPI, tmp_path: Path):
     state = StateDB(tmp_path / "state")
-    state.outbox.enqueue("bad", str(OWNER), "died",
-                         "💀 <b>autoPirate</i> died &amp; <code>x</code>")
+    state.outbox.enqueue(
+        "bad", str(OWNER), "died", "💀 <b>autoPirate</i> died &amp; <code>x</code>"
+    )
     async with Bot(TOKEN, base_url=api.base_url) as bot:
         assert await deliverer(state, bot, Clock())._round() is None
     (sent,) = api.sent(OWNER)
@@ -109,8 +112,14 @@ async def test_unparsable_text_is_sent_again_as_plain_text(api: FakeBotAPI, tmp_
 
 
 async def test_run_says_the_chat_refuses_and_status_shows_why_alerts_wait(
-        ikabot_dir, spawn, api: FakeBotAPI, tmp_path: Path, run_cli, monkeypatch,
-        caplog: pytest.LogCaptureFixture):
+    ikabot_dir,
+    spawn,
+    api: FakeBotAPI,
+    tmp_path: Path,
+    run_cli,
+    monkeypatch,
+    caplog: pytest.LogCaptureFixture,
+):
     """`run` checks the chat at start and says loudly that it refuses, runs on, holds the
     alert of a task that died and the start-up message; `status` says why; once the chat
     accepts, both arrive, once each."""
@@ -139,7 +148,8 @@ async def test_run_says_the_chat_refuses_and_status_shows_why_alerts_wait(
         assert r.code == 0, r.err
         assert "2 alerts waiting since " in r.out  # the start-up message and the alert
         assert r.out.rstrip().endswith(
-            ": the chat refuses them (403: bot was blocked by the user)"), r.out
+            ": the chat refuses them (403: bot was blocked by the user)"
+        ), r.out
         held = json.loads(run_cli("status", "--json", **env).out)["waiting_alerts"]
         assert held["count"] == 2 and held["reason"] == "403: bot was blocked by the user"
         api.set_chat(OWNER, "open")
@@ -151,8 +161,8 @@ async def test_run_says_the_chat_refuses_and_status_shows_why_alerts_wait(
 
 @pytest.mark.parametrize("chat", ["blocked", "missing"])
 async def test_an_answer_into_a_refusing_chat_is_one_log_line(
-        ikabot_dir, api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-        chat: str):
+    ikabot_dir, api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture, chat: str
+):
     """A command whose answer the chat refuses (403, chat not found) is the chat's doing,
     not a bug: one redacted line, no traceback."""
     caplog.set_level(logging.INFO)

@@ -17,12 +17,29 @@ ACC = AccountKey("a@example.org", "player1", "59", "en")
 HALF = Progress(5, 10, "missions")
 
 
-def task(pid: int = 100, action: str = "autoPirate", status: str = "Mission 5/10 complete",
-         state: str = "running", progress: Progress | None = HALF,
-         urls: list[str] | None = None, account: AccountKey = ACC, details=None) -> Task:
-    return Task(pid=pid, action=action, account=account, status=status, started=NOW - 3720,
-                details=details or {}, progress=progress, remaining=None, urls=urls or [],
-                alive=state == "running", state=state)  # type: ignore[arg-type]
+def task(
+    pid: int = 100,
+    action: str = "autoPirate",
+    status: str = "Mission 5/10 complete",
+    state: str = "running",
+    progress: Progress | None = HALF,
+    urls: list[str] | None = None,
+    account: AccountKey = ACC,
+    details=None,
+) -> Task:
+    return Task(
+        pid=pid,
+        action=action,
+        account=account,
+        status=status,
+        started=NOW - 3720,
+        details=details or {},
+        progress=progress,
+        remaining=None,
+        urls=urls or [],
+        alive=state == "running",
+        state=state,
+    )  # type: ignore[arg-type]
 
 
 def test_fmt_age_units():
@@ -64,8 +81,10 @@ def _balanced(markup: str) -> bool:
 
 def test_300_tasks_page_under_limit_with_every_task_once():
     accounts = [AccountKey(f"u{i}@x.org", f"user{i}", str(i), "en") for i in range(5)]
-    tasks = [task(pid=1000 + i, account=accounts[i % 5], status="Mission 5/10 complete " * 8)
-             for i in range(300)]
+    tasks = [
+        task(pid=1000 + i, account=accounts[i % 5], status="Mission 5/10 complete " * 8)
+        for i in range(300)
+    ]
     pages = render.status_pages(tasks, now=NOW)
     assert len(pages) > 1
     for page in pages:
@@ -80,10 +99,16 @@ def test_300_tasks_page_under_limit_with_every_task_once():
 
 
 def test_webserver_lists_running_urls_and_notes_dead_ones():
-    alive = task(pid=7, action="webServer", status="running on http://127.0.0.1:43527",
-                 progress=None, urls=["http://127.0.0.1:43527", "http://192.168.1.100:43527"])
-    dead = task(pid=8, action="webServer", state="dead", progress=None,
-                urls=["http://127.0.0.1:5000"])
+    alive = task(
+        pid=7,
+        action="webServer",
+        status="running on http://127.0.0.1:43527",
+        progress=None,
+        urls=["http://127.0.0.1:43527", "http://192.168.1.100:43527"],
+    )
+    dead = task(
+        pid=8, action="webServer", state="dead", progress=None, urls=["http://127.0.0.1:5000"]
+    )
     out = render.webserver_html([alive, dead], now=NOW)
     assert '<a href="http://127.0.0.1:43527">http://127.0.0.1:43527</a>' in out
     assert "http://192.168.1.100:43527" in out
@@ -99,8 +124,10 @@ def test_webserver_lists_running_urls_and_notes_dead_ones():
     assert "(a container's address: only from the machine running it)" in render.html_to_text(out)
     assert "ssh -L 8000:172.17.0.2:8000 you@host, then http://127.0.0.1:8000/" in out
     low = task(pid=10, action="webServer", progress=None, urls=["http://localhost/admin"])
-    assert "ssh -L 8080:localhost:80 you@host, then http://127.0.0.1:8080/admin" in \
-        render.webserver_html([low], now=NOW)  # no port in the URL: 80, tunnelled from 8080
+    assert (
+        "ssh -L 8080:localhost:80 you@host, then http://127.0.0.1:8080/admin"
+        in render.webserver_html([low], now=NOW)
+    )  # no port in the URL: 80, tunnelled from 8080
     assert "⚠️ 3 web servers recorded but gone (pid 20, 21, 22): their URLs no longer work." in out
     assert out.count("⚠️") == 1  # one line for all that are gone
     none = render.webserver_html([task()], now=NOW)
@@ -108,10 +135,15 @@ def test_webserver_lists_running_urls_and_notes_dead_ones():
 
 
 def test_details_include_process_details_and_fit():
-    details = {"action": "constructionList", "city": {"id": "1", "name": "Athens"},
-               "buildings": [{"name": "Academy", "current_level": 3, "target_level": 8,
-                              "status": "building"}] * 40,
-               "blob": "x" * 10_000}
+    details = {
+        "action": "constructionList",
+        "city": {"id": "1", "name": "Athens"},
+        "buildings": [
+            {"name": "Academy", "current_level": 3, "target_level": 8, "status": "building"}
+        ]
+        * 40,
+        "blob": "x" * 10_000,
+    }
     t = task(action="constructionList", details=details, progress=None)
     out = details_html(t, now=NOW)
     assert "Building queue in Athens:" in out and "• Academy: level 3 → 8 (building)" in out
@@ -139,8 +171,19 @@ def test_html_to_text_shows_links_and_unescapes():
 def test_json_shape_has_contract_keys():
     data = render.as_json([task(urls=["http://127.0.0.1:1"])])
     proc = data["processes"][0]
-    for key in ("pid", "action", "username", "world", "server", "status", "started", "alive",
-                "state", "progress", "urls"):
+    for key in (
+        "pid",
+        "action",
+        "username",
+        "world",
+        "server",
+        "status",
+        "started",
+        "alive",
+        "state",
+        "progress",
+        "urls",
+    ):
         assert key in proc
     assert proc["progress"]["done"] == 5 and proc["progress"]["total"] == 10
 
@@ -148,14 +191,27 @@ def test_json_shape_has_contract_keys():
 def test_details_a_person_reads():
     """/details: labelled lines, plain words, times in TELEBOT_TZ with the zone said; no JSON,
     no epoch numbers, no Python reprs (issue 18, item 3)."""
-    details = {"action": "autoPirate", "timestamp": NOW - 100,
-               "missions": {"total": 10, "completed": 4, "remaining": 6},
-               "schedule": {"enabled": True, "day_mission": 3, "day_hours": [10, 18],
-                            "night_mission": 7, "night_hours": [19, 9]},
-               "custom_port": False, "last_run_at": NOW - 600, "convertPerMission": 2,
-               "targets": {"city": "Athens", "limit": None}}
-    t = task(details=details, status="Pirating for 6 more runs",
-             progress=Progress(4, 10, "runs", current=5))
+    details = {
+        "action": "autoPirate",
+        "timestamp": NOW - 100,
+        "missions": {"total": 10, "completed": 4, "remaining": 6},
+        "schedule": {
+            "enabled": True,
+            "day_mission": 3,
+            "day_hours": [10, 18],
+            "night_mission": 7,
+            "night_hours": [19, 9],
+        },
+        "custom_port": False,
+        "last_run_at": NOW - 600,
+        "convertPerMission": 2,
+        "targets": {"city": "Athens", "limit": None},
+    }
+    t = task(
+        details=details,
+        status="Pirating for 6 more runs",
+        progress=Progress(4, 10, "runs", current=5),
+    )
     t.history = [(NOW - 900, "started"), (NOW - 800, "Pirating for 6 more runs")]
     out = details_html(t, now=NOW)
     text = render.html_to_text(out)

@@ -10,9 +10,26 @@ from telebot.state import StateDB, Tracked
 
 def row(pid: int, ended: float | None = None) -> Tracked:
     now = time.time()
-    return Tracked(pid, 1000 + pid, now - 60, "a@b.c", "u", "1", "en", "autoPirate", "s",
-                   {"done": 1, "total": 2, "unit": ""}, 1, ["http://127.0.0.1:1"], now, now,
-                   now, None, None, None)
+    return Tracked(
+        pid,
+        1000 + pid,
+        now - 60,
+        "a@b.c",
+        "u",
+        "1",
+        "en",
+        "autoPirate",
+        "s",
+        {"done": 1, "total": 2, "unit": ""},
+        1,
+        ["http://127.0.0.1:1"],
+        now,
+        now,
+        now,
+        None,
+        None,
+        None,
+    )
 
 
 def test_survives_reopen_and_dedups(tmp_path: Path):
@@ -109,9 +126,11 @@ CREATE TABLE outbox (
     last_error TEXT, dropped INTEGER NOT NULL DEFAULT 0);
 """)
     now = time.time()
-    db.execute("INSERT INTO tracked VALUES(?, ?, ?, 'a@b.c', 'u', '1', 'en', 'autoPirate', 's', "
-               "NULL, NULL, '[]', ?, ?, ?, NULL, NULL, NULL)",
-               (p.pid, psutil.Process(p.pid).create_time(), now, now, now, now))
+    db.execute(
+        "INSERT INTO tracked VALUES(?, ?, ?, 'a@b.c', 'u', '1', 'en', 'autoPirate', 's', "
+        "NULL, NULL, '[]', ?, ?, ?, NULL, NULL, NULL)",
+        (p.pid, psutil.Process(p.pid).create_time(), now, now, now, now),
+    )
     db.commit()
     db.close()
     state = StateDB(tmp_path)
@@ -120,8 +139,7 @@ CREATE TABLE outbox (
     state.close()
 
 
-async def test_no_statement_runs_on_the_event_loop(ikabot_dir, spawn, api, tmp_path,
-                                                   monkeypatch):
+async def test_no_statement_runs_on_the_event_loop(ikabot_dir, spawn, api, tmp_path, monkeypatch):
     """Every commit (an fsync, slow on an SD card) and every query of the running bot happen
     on the state's writer thread, never on the event loop's: through a death, its alert,
     /status, /mute, an /alerts switch and a /kill."""
@@ -142,8 +160,11 @@ async def test_no_statement_runs_on_the_event_loop(ikabot_dir, spawn, api, tmp_p
         return await run(self, fn, *args, **kwargs)
 
     def watched_commit(self):
-        threads.add("commit on the loop" if threading.current_thread() is loop_thread
-                     else "commit elsewhere")
+        threads.add(
+            "commit on the loop"
+            if threading.current_thread() is loop_thread
+            else "commit elsewhere"
+        )
         commit(self)
 
     monkeypatch.setattr(Database, "commit", watched_commit)
@@ -166,8 +187,9 @@ async def test_no_statement_runs_on_the_event_loop(ikabot_dir, spawn, api, tmp_p
     assert "commit on the loop" not in threads
 
 
-async def test_the_outbox_is_read_on_the_writer_thread(ikabot_dir, spawn, api, tmp_path,
-                                                       monkeypatch):
+async def test_the_outbox_is_read_on_the_writer_thread(
+    ikabot_dir, spawn, api, tmp_path, monkeypatch
+):
     """The deliverer's reads of the outbox (what is pending) run on the state's writer
     thread, as its commits do: never on the event loop (a read waits for a commit too)."""
     import threading

@@ -16,8 +16,9 @@ from ikabotdata import ikabot_task
 from telebot.alerts.texts import MARKS
 
 
-async def test_status_apart_from_the_bot_says_how_tasks_ended(ikabot_dir, spawn, api,
-                                                              tmp_path: Path, run_cli):
+async def test_status_apart_from_the_bot_says_how_tasks_ended(
+    ikabot_dir, spawn, api, tmp_path: Path, run_cli
+):
     log, trigger = tmp_path / "ikabot.log", tmp_path / "go"
     done = ikabot_task(ikabot_dir.home, ALICE, log, trigger, "return None")  # ikabot's @task
     try:
@@ -25,15 +26,19 @@ async def test_status_apart_from_the_bot_says_how_tasks_ended(ikabot_dir, spawn,
         doomed = spawn()
         ikabot_dir.add_pirate(ALICE, doomed.pid, done=4, total=10)
         state_dir = tmp_path / "s"
-        env = {"IKABOT_PATH": str(ikabot_dir.path), "TELEBOT_STATE_DIR": str(state_dir),
-               "IKABOT_LOG": str(log)}
+        env = {
+            "IKABOT_PATH": str(ikabot_dir.path),
+            "TELEBOT_STATE_DIR": str(state_dir),
+            "IKABOT_LOG": str(log),
+        }
         s = fast_settings(ikabot_dir.path, api, state_dir, ikabot_log=log)
         async with running_bot(s, api) as bot:
             await bot.ask("/status")  # both seen alive
             trigger.touch()
             doomed.kill()
-            assert await bot.wait(lambda: len([m for m in api.sent(OWNER)
-                                               if m["text"].startswith(MARKS)]) == 2)
+            assert await bot.wait(
+                lambda: len([m for m in api.sent(OWNER) if m["text"].startswith(MARKS)]) == 2
+            )
             await bot.settled()
             # a writer holds the bot's database meanwhile: a reader neither waits for it
             # nor makes it wait

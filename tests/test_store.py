@@ -31,15 +31,19 @@ def test_directory_layout_every_account_and_task(ikabot_dir: IkabotDir, spawn):
     ikabot_dir.add_task(ALICE, a1.pid, "autoPirate", "Mission 5/10 complete")
     ikabot_dir.add_task(alice2, a2.pid, "webServer")
     ikabot_dir.set_status(alice2, a2.pid, "running on http://127.0.0.1:43527 ")
-    ikabot_dir.add_task(BOB, b.pid, "constructionList",
-                        building_status("Athens", "Academy", 4, 3720, 11040))
+    ikabot_dir.add_task(
+        BOB, b.pid, "constructionList", building_status("Athens", "Academy", 4, 3720, 11040)
+    )
     snap = open_store(Settings(ikabot_path=ikabot_dir.path)).read()
     assert snap.layout == "directory"
     assert snap.telegram.bot_token == TOKEN and snap.telegram.chat_id == CHAT
     assert sorted(snap.emails) == [ALICE.email, BOB.email]
     keys = {(a.key.email, a.key.username, a.key.world, a.key.server) for a in snap.accounts}
-    assert keys == {(ALICE.email, "alice", "59", "en"), (ALICE.email, "alice-second", "7", "es"),
-                    (BOB.email, "bob", "12", "de")}
+    assert keys == {
+        (ALICE.email, "alice", "59", "en"),
+        (ALICE.email, "alice-second", "7", "es"),
+        (BOB.email, "bob", "12", "de"),
+    }
     tasks = by_pid(build_tasks(snap))
     assert tasks[a1.pid].progress.done == 5 and tasks[a1.pid].progress.total == 10
     assert tasks[a2.pid].urls == ["http://127.0.0.1:43527"]
@@ -59,11 +63,16 @@ def test_email_filter_and_unknown_email(ikabot_dir: IkabotDir, spawn):
 def test_legacy_layout(legacy_file: LegacyFile, spawn):
     p, q = spawn(), spawn()
     legacy_file.add_task(ALICE, p.pid, "autoPirate", "Pirating for 3 more runs")
-    legacy_file.add_task(Account(ALICE.email, "alt", "3", "fr", ALICE.password), q.pid,
-                         "webServer", "running on http://127.0.0.1:1234 and http://10.0.0.2:1234")
+    legacy_file.add_task(
+        Account(ALICE.email, "alt", "3", "fr", ALICE.password),
+        q.pid,
+        "webServer",
+        "running on http://127.0.0.1:1234 and http://10.0.0.2:1234",
+    )
     legacy_file.add_task(BOB, spawn().pid, "autoPirate")  # another e-mail's line
-    snap = open_store(Settings(ikabot_path=legacy_file.path, email=ALICE.email,
-                               password=ALICE.password)).read()
+    snap = open_store(
+        Settings(ikabot_path=legacy_file.path, email=ALICE.email, password=ALICE.password)
+    ).read()
     assert snap.layout == "legacy" and snap.telegram.bot_token == TOKEN
     assert {a.key.username for a in snap.accounts} == {"alice", "alt"}
     tasks = by_pid(build_tasks(snap))
@@ -76,8 +85,11 @@ def test_legacy_garbage_line_costs_only_itself(legacy_file: LegacyFile, spawn):
     legacy_file.add_task(ALICE, spawn().pid, "autoPirate")
     legacy_file.extra_lines = ["garbage", "f" * 64 + " bm90IGEgdmFsaWQgbGluZQ=="]
     legacy_file.write()
-    tasks = collect(open_store(Settings(ikabot_path=legacy_file.path, email=ALICE.email,
-                                        password=ALICE.password)))
+    tasks = collect(
+        open_store(
+            Settings(ikabot_path=legacy_file.path, email=ALICE.email, password=ALICE.password)
+        )
+    )
     assert len(tasks) == 1
 
 
@@ -86,8 +98,9 @@ def test_legacy_key_derived_once(legacy_file: LegacyFile, spawn, monkeypatch):
     calls = []
     real = legacy.derive_key
     monkeypatch.setattr(legacy, "derive_key", lambda e, p: calls.append(e) or real(e, p))
-    s = open_store(Settings(ikabot_path=legacy_file.path, email=ALICE.email,
-                            password=ALICE.password))
+    s = open_store(
+        Settings(ikabot_path=legacy_file.path, email=ALICE.email, password=ALICE.password)
+    )
     for _ in range(20):
         s.read()
     assert calls == [ALICE.email]
@@ -102,22 +115,23 @@ def test_legacy_migration_file_is_read(tmp_path: Path, spawn):
     old.add_task(ALICE, p.pid, "autoPirate", "Mission 2/4 complete")
     IkabotDir(home_dir)  # ikabot's init_storage performs the move
     assert (home_dir / ".ikabot" / ".legacy_migration.enc").is_file()
-    s = open_store(Settings(ikabot_path=home_dir / ".ikabot", email=ALICE.email,
-                            password=ALICE.password))
+    s = open_store(
+        Settings(ikabot_path=home_dir / ".ikabot", email=ALICE.email, password=ALICE.password)
+    )
     tasks = collect(s)
     assert [t.pid for t in tasks] == [p.pid] and tasks[0].progress.done == 2
     no_creds = open_store(Settings(ikabot_path=home_dir / ".ikabot")).read()
     assert no_creds.accounts == [] and "legacy_migration" in no_creds.warnings[0]
 
 
-def test_torn_reads_never_lose_tasks(legacy_file: LegacyFile, spawn, monkeypatch,
-                                    tmp_path: Path):
+def test_torn_reads_never_lose_tasks(legacy_file: LegacyFile, spawn, monkeypatch, tmp_path: Path):
     """A writer rewrites the file in place, as ikabot does, while 1,000 reads run."""
     monkeypatch.setattr(store, "BACKOFF", 0.001)  # the same retries, less waiting
     for i in range(5):
         legacy_file.add_task(ALICE, spawn().pid, "autoPirate", f"Mission {i}/10 complete")
-    s = open_store(Settings(ikabot_path=legacy_file.path, email=ALICE.email,
-                            password=ALICE.password))
+    s = open_store(
+        Settings(ikabot_path=legacy_file.path, email=ALICE.email, password=ALICE.password)
+    )
     payload = tmp_path / "payload"
     payload.write_text("\n".join(legacy_file.lines()) + "\n")
     counter = tmp_path / "writes"
@@ -145,8 +159,9 @@ def test_torn_reads_never_lose_tasks(legacy_file: LegacyFile, spawn, monkeypatch
     assert len({snap.read_at for snap in fresh}) == len(fresh)
 
 
-def test_directory_read_takes_a_shared_lock_and_waits_for_a_writer(ikabot_dir: IkabotDir,
-                                                                    spawn, monkeypatch):
+def test_directory_read_takes_a_shared_lock_and_waits_for_a_writer(
+    ikabot_dir: IkabotDir, spawn, monkeypatch
+):
     ikabot_dir.add_task(ALICE, spawn().pid, "autoPirate")
     s = open_store(Settings(ikabot_path=ikabot_dir.path))
     lock = ikabot_dir.path / "session.lock"
@@ -173,7 +188,7 @@ def test_directory_read_takes_a_shared_lock_and_waits_for_a_writer(ikabot_dir: I
     events.append("released")
     os.close(fd)
     assert done.wait(DEADLINE)  # ...and proceeds when it is done, under the lock
-    assert "held" not in events[:events.index("released")], events
+    assert "held" not in events[: events.index("released")], events
     assert events[-2:] == ["held", "read"], events[-5:]
     monkeypatch.undo()
     # and the reader's lock is shared: it coexists with another shared holder
@@ -229,8 +244,18 @@ def snapshot_files(path: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in path.rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("case", ["missing", "wrong_password", "unknown_email", "empty",
-                                  "corrupt", "no_credentials", "not_ikabot_dir"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "wrong_password",
+        "unknown_email",
+        "empty",
+        "corrupt",
+        "no_credentials",
+        "not_ikabot_dir",
+    ],
+)
 def test_bad_input_one_line(case: str, tmp_path: Path, spawn):
     f = LegacyFile(tmp_path / "legacy")
     f.set_telegram(ALICE, TOKEN, CHAT)
@@ -265,12 +290,30 @@ def test_store_shapes_are_defensive(tmp_path: Path):
     d = tmp_path / ".ikabot"
     (d / "users").mkdir(parents=True)
     (d / "global.json").write_text(json.dumps({"telegram": "not a dict"}))
-    (d / "users" / "x.json").write_text(json.dumps({
-        "email": "x@example.org",
-        "players": {"u": {"1": {"en": {"processList": [
-            {"pid": str(gone), "action": 5}, {"pid": None}, "junk", {"pid": True},
-            {"pid": gone2, "action": "a", "date": "yesterday", "status": 7}],
-            "processDetails": ["not", "a", "dict"]}}, "2": "junk"}}}))
+    (d / "users" / "x.json").write_text(
+        json.dumps(
+            {
+                "email": "x@example.org",
+                "players": {
+                    "u": {
+                        "1": {
+                            "en": {
+                                "processList": [
+                                    {"pid": str(gone), "action": 5},
+                                    {"pid": None},
+                                    "junk",
+                                    {"pid": True},
+                                    {"pid": gone2, "action": "a", "date": "yesterday", "status": 7},
+                                ],
+                                "processDetails": ["not", "a", "dict"],
+                            }
+                        },
+                        "2": "junk",
+                    }
+                },
+            }
+        )
+    )
     snap = open_store(Settings(ikabot_path=d)).read()
     assert [e["pid"] for e in snap.accounts[0].process_list] == [gone, gone2]
     assert snap.telegram.bot_token is None
@@ -286,8 +329,9 @@ def test_home_context_restores(tmp_path: Path):
 
 def test_retry_gives_up_to_last_good(legacy_file: LegacyFile, spawn, monkeypatch):
     legacy_file.add_task(ALICE, spawn().pid, "autoPirate")
-    s = open_store(Settings(ikabot_path=legacy_file.path, email=ALICE.email,
-                            password=ALICE.password))
+    s = open_store(
+        Settings(ikabot_path=legacy_file.path, email=ALICE.email, password=ALICE.password)
+    )
     monkeypatch.setattr(store, "BACKOFF", 0.0001)
     legacy_file.path.write_text("")  # ikabot died mid-write: empty for good
     snap = s.read()

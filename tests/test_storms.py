@@ -30,9 +30,26 @@ class Clock:
 
 def ended(pid: int, how: str = How.KILLED) -> Ended:
     now = time.time()
-    row = Tracked(pid, pid * 10, now - 3600, "a@b.c", "alice", "59", "en", "autoPirate",
-                  "Pirating for 3 more runs", {"done": 7, "total": 10, "unit": "runs"}, 3,
-                  [], now - 3600, now - 5, now - 900, None, None, None)
+    row = Tracked(
+        pid,
+        pid * 10,
+        now - 3600,
+        "a@b.c",
+        "alice",
+        "59",
+        "en",
+        "autoPirate",
+        "Pirating for 3 more runs",
+        {"done": 7, "total": 10, "unit": "runs"},
+        3,
+        [],
+        now - 3600,
+        now - 5,
+        now - 900,
+        None,
+        None,
+        None,
+    )
     return Ended(row, Ending(how, None, "SIGKILL" if how == How.KILLED else None, None), now)
 
 

@@ -27,11 +27,23 @@ def spans(n: int, now: float, hours: float = 24, *, seed: int = 1) -> list[Span]
     for i in range(n):
         start = now - rng.uniform(0, hours * 3600)
         outcome = rng.choice(timeline.OUTCOMES)
-        end = now if outcome in ("running", "stalled") else \
-            min(now, start + rng.uniform(60, 6 * 3600))
-        out.append(Span((1000 + i, i), f"player{i % 3} (s59-en)",
-                        rng.choice(["autoPirate", "webServer", "constructionList"]), start,
-                        start + 30, end, outcome, (999 + i, i - 1) if i % 7 == 0 else None))
+        end = (
+            now
+            if outcome in ("running", "stalled")
+            else min(now, start + rng.uniform(60, 6 * 3600))
+        )
+        out.append(
+            Span(
+                (1000 + i, i),
+                f"player{i % 3} (s59-en)",
+                rng.choice(["autoPirate", "webServer", "constructionList"]),
+                start,
+                start + 30,
+                end,
+                outcome,
+                (999 + i, i - 1) if i % 7 == 0 else None,
+            )
+        )
     return out
 
 
@@ -40,7 +52,7 @@ def pixels(png: bytes, colour: str) -> int:
     from matplotlib import image
 
     rgb = (image.imread(io.BytesIO(png), format="png")[..., :3] * 255).round().astype(int)
-    want = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    want = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
     return int((rgb == want).all(axis=-1).sum())
 
 
@@ -63,8 +75,9 @@ def test_each_way_of_ending_has_its_own_colour_in_the_bars():
     empty = timeline.png([], now, 24).png
     base = {o: pixels(empty, c) for o, c in COLOURS.items()}
     for outcome in timeline.OUTCOMES:
-        one = [Span((1, 1), "alice (s59-en)", "autoPirate", now - 7200, now - 7200, now - 600,
-                    outcome)]
+        one = [
+            Span((1, 1), "alice (s59-en)", "autoPirate", now - 7200, now - 7200, now - 600, outcome)
+        ]
         png = timeline.png(one, now, 24).png
         grown = {o: pixels(png, c) - base[o] for o, c in COLOURS.items()}
         assert grown[outcome] > 1000, outcome
@@ -73,8 +86,10 @@ def test_each_way_of_ending_has_its_own_colour_in_the_bars():
 
 def test_caption_counts_every_way_of_ending():
     now = time.time()
-    rows = [Span((i, i), "a", "autoPirate", now - 100, now - 100, now, o)
-            for i, o in enumerate(["finished"] * 11 + ["killed"] * 2 + ["failed"])]
+    rows = [
+        Span((i, i), "a", "autoPirate", now - 100, now - 100, now, o)
+        for i, o in enumerate(["finished"] * 11 + ["killed"] * 2 + ["failed"])
+    ]
     assert timeline.caption(rows, 24) == "14 ran · 11 finished · 1 failed · 2 killed (last 24 h)"
     assert "Nothing ran" in timeline.caption([], 24)
 
@@ -88,8 +103,26 @@ def test_hours_argument():
 
 def _tracked(pid: int, now: float, ended: str | None, *, hours_ago: float) -> Tracked:
     start = now - hours_ago * 3600
-    return Tracked(pid, 5000 + pid, start, "a@b.c", "alice", "59", "en", "autoPirate", "s",
-                   None, None, [], start, now - 30, start, None, None, None)
+    return Tracked(
+        pid,
+        5000 + pid,
+        start,
+        "a@b.c",
+        "alice",
+        "59",
+        "en",
+        "autoPirate",
+        "s",
+        None,
+        None,
+        [],
+        start,
+        now - 30,
+        start,
+        None,
+        None,
+        None,
+    )
 
 
 def test_gather_reads_what_telebot_tracked_and_the_run_again_links(tmp_path):
@@ -100,10 +133,21 @@ def test_gather_reads_what_telebot_tracked_and_the_run_again_links(tmp_path):
             state.tracking.track(_tracked(pid, now, ended, hours_ago=ago))
             if ended:
                 state.tracking.end(pid, 5000 + pid, ended, now - (ago - 1) * 3600)
-        state.recordings.add({"pid": 2, "start_ticks": 5002, "action": "autoPirate",
-                              "email": "a@b.c", "username": "alice", "world": "59",
-                              "server": "en", "steps": "[]", "recorded_at": now,
-                              "again_of_pid": 1, "again_of_ticks": 5001})
+        state.recordings.add(
+            {
+                "pid": 2,
+                "start_ticks": 5002,
+                "action": "autoPirate",
+                "email": "a@b.c",
+                "username": "alice",
+                "world": "59",
+                "server": "en",
+                "steps": "[]",
+                "recorded_at": now,
+                "again_of_pid": 1,
+                "again_of_ticks": 5001,
+            }
+        )
         got = {s.pid: s for s in gather(state, now, 24)}
     finally:
         state.close()
@@ -119,8 +163,11 @@ async def test_loopback_api_accepts_only_a_real_png_and_a_short_caption(api: Fak
     async with Bot(api.token, base_url=api.base_url) as bot:
         m = await bot.send_photo(42, pic.png, caption=pic.caption)
         assert m.caption == pic.caption and m.photo[0].width == 1088
-        for photo, caption in ((b"GIF89a not a png", "x"), (bytes(broken), "x"),
-                               (pic.png, "x" * 1025)):
+        for photo, caption in (
+            (b"GIF89a not a png", "x"),
+            (bytes(broken), "x"),
+            (pic.png, "x" * 1025),
+        ):
             with pytest.raises(BadRequest):
                 await bot.send_photo(42, photo, caption=caption)
         with pytest.raises(BadRequest, match="parse entities"):
@@ -144,14 +191,15 @@ async def test_timeline_command_sends_the_picture_of_what_telebot_saw(world, api
 
 
 async def test_the_report_carries_the_picture_when_asked(world, api, tmp_path):
-    s = fast_settings(world["dir"].path, api, tmp_path / "state", report_minutes=0.005,
-                      report_picture=True)
+    s = fast_settings(
+        world["dir"].path, api, tmp_path / "state", report_minutes=0.005, report_picture=True
+    )
     async with running_bot(s, api) as bot:
         assert await bot.wait(lambda: any(m.get("photo") for m in api.sent()), 30)
         photo = next(m for m in api.sent() if m.get("photo"))
         assert "3 ran" in photo["text"]
         texts = bot.texts()
-        assert any("Progress report" in t for t in texts[:texts.index(photo["text"])])
+        assert any("Progress report" in t for t in texts[: texts.index(photo["text"])])
 
 
 def test_cli_writes_the_picture_and_refuses_bad_input(tmp_path: Path, run_cli):
@@ -169,6 +217,7 @@ def test_cli_writes_the_picture_and_refuses_bad_input(tmp_path: Path, run_cli):
     for args in (("--hours", "500"), ("--hours", "x")):
         r = run_cli("timeline", *args, "--out", str(out), TELEBOT_STATE_DIR=str(state_dir))
         assert r.code == 2 and r.err.count("\n") == 1 and "--hours" in r.err
-    r = run_cli("timeline", "--out", str(tmp_path / "nowhere" / "t.png"),
-                TELEBOT_STATE_DIR=str(state_dir))
+    r = run_cli(
+        "timeline", "--out", str(tmp_path / "nowhere" / "t.png"), TELEBOT_STATE_DIR=str(state_dir)
+    )
     assert r.code == 2 and "--out" in r.err

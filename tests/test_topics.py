@@ -47,10 +47,24 @@ async def two_topics(api: FakeBotAPI, tmp_path: Path, spawn):
     a_task, b_task = spawn(), spawn()
     a_dir.add_pirate(ALICE, a_task.pid, done=2, total=10)
     b_dir.add_pirate(BOB, b_task.pid, done=7, total=10)
-    a = fast_settings(a_dir.path, api, tmp_path / "sa", token=TOKEN_A, chat_id=str(FORUM),
-                      host_label="alpha", owner_ids=frozenset({OWNER}), topic_id=topic_a)
-    b = fast_settings(b_dir.path, api, tmp_path / "sb", host_label="beta",
-                      owner_ids=frozenset({OWNER}), topic_id=topic_b)
+    a = fast_settings(
+        a_dir.path,
+        api,
+        tmp_path / "sa",
+        token=TOKEN_A,
+        chat_id=str(FORUM),
+        host_label="alpha",
+        owner_ids=frozenset({OWNER}),
+        topic_id=topic_a,
+    )
+    b = fast_settings(
+        b_dir.path,
+        api,
+        tmp_path / "sb",
+        host_label="beta",
+        owner_ids=frozenset({OWNER}),
+        topic_id=topic_b,
+    )
     async with running_bot(a, api) as bot_a, running_bot(b, api) as bot_b:
         yield bot_a, bot_b, (topic_a, topic_b), (a_task, b_task)
 
@@ -85,19 +99,22 @@ async def test_each_telebot_writes_in_its_topic_and_answers_where_asked(api, tmp
         api.add_message(f"/kill@{BOT_A} {a_task.pid}", **IN_FORUM)
         (confirm,) = await answered(a, BOT_A, n)
         assert confirm["message_thread_id"] is None
-        api.add_callback(buttons(confirm)["🛑 Stop it"], confirm["message_id"], chat_id=FORUM,
-                         user_id=OWNER)
+        api.add_callback(
+            buttons(confirm)["🛑 Stop it"], confirm["message_id"], chat_id=FORUM, user_id=OWNER
+        )
         assert await until(lambda: a_task.poll() is not None)
-        assert await a.wait(lambda: any("🛑 autoPirate stopped" in m["text"]
-                                        for m in said(api, BOT_A, n)))
+        assert await a.wait(
+            lambda: any("🛑 autoPirate stopped" in m["text"] for m in said(api, BOT_A, n))
+        )
         (stopped,) = [m for m in said(api, BOT_A, n) if "🛑 autoPirate stopped" in m["text"]]
         assert stopped["message_thread_id"] == ta
 
         # a task killed on B: in B's topic, and nowhere else
         b_task.kill()
         b_task.wait()
-        assert await a.wait(lambda: any("💀 autoPirate killed" in m["text"]
-                                        for m in api.sent(FORUM)))
+        assert await a.wait(
+            lambda: any("💀 autoPirate killed" in m["text"] for m in api.sent(FORUM))
+        )
         await a.settled()
         deaths = [m for m in api.sent(FORUM) if "💀" in m["text"]]
         assert [(m["bot"], m["message_thread_id"]) for m in deaths] == [(BOT_B, tb)]
@@ -161,13 +178,22 @@ def test_a_job_writes_home_whatever_context_started_it(tmp_path):
     from telebot.bot.app import build_application
     from telebot.bot.context import BotContext
 
-    settings = Settings(ikabot_path=tmp_path, state_dir=tmp_path / "s", topic_id=5,
-                        token=TOKEN_A)
+    settings = Settings(ikabot_path=tmp_path, state_dir=tmp_path / "s", topic_id=5, token=TOKEN_A)
     app = build_application(settings, TOKEN_A, None, str(FORUM))
-    update = Update.de_json({"update_id": 1, "message": {
-        "message_id": 9, "date": 0, "text": "/report 5", "message_thread_id": 9,
-        "is_topic_message": True, "chat": {"id": FORUM, "type": "supergroup",
-                                           "is_forum": True, "title": "f"}}}, app.bot)
+    update = Update.de_json(
+        {
+            "update_id": 1,
+            "message": {
+                "message_id": 9,
+                "date": 0,
+                "text": "/report 5",
+                "message_thread_id": 9,
+                "is_topic_message": True,
+                "chat": {"id": FORUM, "type": "supergroup", "is_forum": True, "title": "f"},
+            },
+        },
+        app.bot,
+    )
 
     def handled() -> None:  # in a context of its own, as PTB's task per update
         BotContext.from_update(update, app)

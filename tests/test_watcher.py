@@ -55,9 +55,10 @@ async def test_exit_status_zombie_or_reaped(code, reap):
     """A process that exits by itself: its status is read while it is a zombie (its parent
     reaps late, like ikabot's menu) or from the pidfd once reaped (Linux ≥ 6.15 keeps it
     there; older kernels say 'unknown', never a wrong answer)."""
-    p = subprocess.Popen([sys.executable, "-c",
-                          f"import os, sys; sys.stdin.read(); os._exit({code})"],
-                         stdin=subprocess.PIPE)
+    p = subprocess.Popen(
+        [sys.executable, "-c", f"import os, sys; sys.stdin.read(); os._exit({code})"],
+        stdin=subprocess.PIPE,
+    )
     exits: list = []
 
     def end() -> None:

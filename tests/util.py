@@ -17,8 +17,9 @@ from telebot.demo.run import wait_for
 DEADLINE = 30.0
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = DEADLINE,
-               interval: float = 0.005) -> bool:
+def wait_until(
+    predicate: Callable[[], object], timeout: float = DEADLINE, interval: float = 0.005
+) -> bool:
     """Poll until `predicate()` is true or `timeout` passes: synchronisation, not a delay."""
     return wait_for(predicate, timeout, interval)
 

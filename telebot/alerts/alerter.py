@@ -55,22 +55,37 @@ def tell(listeners: list[Callable[..., None]], *args: object) -> None:
         try:
             listener(*args)
         except Exception as e:
-            log.error("alert listener %s failed: %s: %s", getattr(listener, "__name__", "?"),
-                      type(e).__name__, e)
+            log.error(
+                "alert listener %s failed: %s: %s",
+                getattr(listener, "__name__", "?"),
+                type(e).__name__,
+                e,
+            )
 
 
-def told_end(listeners: list[EndHook], row: Tracked, ending: Ending, at: float,
-             offline: bool) -> None:
+def told_end(
+    listeners: list[EndHook], row: Tracked, ending: Ending, at: float, offline: bool
+) -> None:
     """One INFO line per end, so the log says what happened (pid, how, where it stopped),
     then each listener told."""
-    why = ending.cause or (f"signal {ending.signal}" if ending.signal else
-                           f"exit status {ending.exit_status}"
-                           if ending.exit_status is not None else "")
-    log.info("task %d (%s, %s) ended: %s%s%s; last status: %s", row.pid, row.action,
-             row.username, ending.how, f" ({why})" if why else "",
-             " while telebot was not running" if offline else "", row.status or "none")
-    tell(listeners, row.action, str(ending.how), f"end:{row.pid}:{row.start_ticks}", at,
-         offline)
+    why = ending.cause or (
+        f"signal {ending.signal}"
+        if ending.signal
+        else f"exit status {ending.exit_status}"
+        if ending.exit_status is not None
+        else ""
+    )
+    log.info(
+        "task %d (%s, %s) ended: %s%s%s; last status: %s",
+        row.pid,
+        row.action,
+        row.username,
+        ending.how,
+        f" ({why})" if why else "",
+        " while telebot was not running" if offline else "",
+        row.status or "none",
+    )
+    tell(listeners, row.action, str(ending.how), f"end:{row.pid}:{row.start_ticks}", at, offline)
 
 
 # told of every end, on the event loop: (action, how, its alert's outbox key, when it died,
@@ -83,8 +98,13 @@ def write_stalled(state: StateDB, chat_id: str, row: Tracked, now: float) -> boo
     kind = "stalled"
     if not state.settings.alert_kinds().get(kind, True):
         return False
-    state.outbox.enqueue(f"stalled:{row.pid}:{row.start_ticks}:{row.last_change}", chat_id,
-                         kind, stalled_text(row, now), not_before=state.settings.mute_until())
+    state.outbox.enqueue(
+        f"stalled:{row.pid}:{row.start_ticks}:{row.last_change}",
+        chat_id,
+        kind,
+        stalled_text(row, now),
+        not_before=state.settings.mute_until(),
+    )
     return True
 
 
@@ -102,15 +122,22 @@ class EndWriter:
     """A task's end written on the state's writer thread: the step that decides what the
     player is told, with its one commit (`write`)."""
 
-    def __init__(self, state: StateDB, chat_id: str, tracker: Tracker, storms: Storms,
-                 ikabot_log: IkabotLog | None,
-                 markup_for: Callable[[str], str | None] | None,
-                 end_note: Callable[[Tracked, str], str | None] | None) -> None:
+    def __init__(
+        self,
+        state: StateDB,
+        chat_id: str,
+        tracker: Tracker,
+        storms: Storms,
+        ikabot_log: IkabotLog | None,
+        markup_for: Callable[[str], str | None] | None,
+        end_note: Callable[[Tracked, str], str | None] | None,
+    ) -> None:
         self.state, self.chat_id, self.tracker, self.storms = state, chat_id, tracker, storms
         self.ikabot_log, self.markup_for, self.end_note = ikabot_log, markup_for, end_note
 
-    def write(self, event: ProcessExited, row: Tracked | None, last: Task | None,
-                   offline: bool) -> tuple[Tracked | None, Ending | None, bool]:
+    def write(
+        self, event: ProcessExited, row: Tracked | None, last: Task | None, offline: bool
+    ) -> tuple[Tracked | None, Ending | None, bool]:
         """On the writer thread, one step: the dead task's row (unless given) and ikabot's
         cause, then its end and its alert in one transaction (a crash right after leaves both
         or neither: no alert is ever lost or doubled). The row, how it ended (None if it was
@@ -122,14 +149,21 @@ class EndWriter:
         cause = log.error_cause(row.pid, since=row.started) if log is not None else None
         state = self.state
         changed = self.tracker.last_words(row, last, at) if last is not None else None
-        ending = classify(row, exit, cause,
-                          stopped=state.control.stop_requested(row.pid, row.start_ticks))
+        ending = classify(
+            row, exit, cause, stopped=state.control.stop_requested(row.pid, row.start_ticks)
+        )
         with state.db.transaction():
             if changed is not None:
                 self.tracker.keep_last_words(row, changed, at)
-            if not state.tracking.end(row.pid, row.start_ticks, ending.how, at,
-                                      exit_status=ending.exit_status, signal=ending.signal,
-                                      cause=ending.cause):
+            if not state.tracking.end(
+                row.pid,
+                row.start_ticks,
+                ending.how,
+                at,
+                exit_status=ending.exit_status,
+                signal=ending.signal,
+                cause=ending.cause,
+            ):
                 return row, None, False
             note = self.end_note(row, ending.how) if self.end_note else None
             e = Ended(row, ending, at, offline=offline, note=note or "")
@@ -139,8 +173,9 @@ class EndWriter:
             markup = self.markup_for(key) if self.markup_for is not None else None
             mute = state.settings.mute_until()
             if mute > time.time() and ending.how not in URGENT:
-                state.outbox.enqueue(key, self.chat_id, ending.how, text_of([e]),
-                                     not_before=mute, markup=markup)
+                state.outbox.enqueue(
+                    key, self.chat_id, ending.how, text_of([e]), not_before=mute, markup=markup
+                )
             else:
                 self.storms.place(e, ending.how, key, markup)
         return row, ending, True
@@ -173,17 +208,28 @@ class Alerter:
 
     def __post_init__(self) -> None:
         self.watcher = ProcessWatcher(self._exited, fallback_interval=self.fallback_interval)
-        self.tracker = Tracker(self.state, self.watcher, lambda pid, ticks:
-                               self._exited(pid, ticks, None),
-                               lambda row, now: write_stalled(self.state, self.chat_id, row, now),
-                               self.stall_minutes)
+        self.tracker = Tracker(
+            self.state,
+            self.watcher,
+            lambda pid, ticks: self._exited(pid, ticks, None),
+            lambda row, now: write_stalled(self.state, self.chat_id, row, now),
+            self.stall_minutes,
+        )
         self.storms = Storms(self.state, self.chat_id)
         self.deliverer = Deliverer(self.state, self.out or Nowhere())
         self.twice = TwiceWarnings(self.state, self.chat_id, self.stop_markup)
-        self.ends = EndWriter(self.state, self.chat_id, self.tracker, self.storms,
-                              self.ikabot_log, self.markup_for, self._note)
-        self.reboot = RebootReport(self.state, self.chat_id, self.tracker, self.ikabot_log,
-                                   self._note)
+        self.ends = EndWriter(
+            self.state,
+            self.chat_id,
+            self.tracker,
+            self.storms,
+            self.ikabot_log,
+            self.markup_for,
+            self._note,
+        )
+        self.reboot = RebootReport(
+            self.state, self.chat_id, self.tracker, self.ikabot_log, self._note
+        )
 
     def _note(self, row: Tracked, how: str) -> str | None:
         """keep-alive's ♻️ line, as set when the bot stage is built (after this)."""
@@ -224,16 +270,23 @@ class Alerter:
                 told_end(self.on_ended, row, ending, now, True)
             self.deliverer.wake()
         for row in [] if self.tracker.rebooted else rows:
-            await self._end(ProcessExited(row.pid, row.start_ticks, now), row,
-                            gone.get(row.pid), offline=True)
+            await self._end(
+                ProcessExited(row.pid, row.start_ticks, now), row, gone.get(row.pid), offline=True
+            )
         await self.state.run(self.storms.close)  # what ended meanwhile is a message of its own
         if await self.tracker.observe(tasks, now):
             self.deliverer.wake()
 
     # ---- ends
 
-    async def on_exit(self, event: ProcessExited, last: Task | None = None,
-                      row: Tracked | None = None, *, log_read: bool = False) -> None:
+    async def on_exit(
+        self,
+        event: ProcessExited,
+        last: Task | None = None,
+        row: Tracked | None = None,
+        *,
+        log_read: bool = False,
+    ) -> None:
         """`last`: ikabot's entry after the end, if any; `row`: the tracked row, if read (else
         the end's own step on the writer thread reads it); `log_read`: the log's new tail was
         read just now (`on_process_exited`), else it is read here."""
@@ -241,8 +294,9 @@ class Alerter:
             self.ikabot_log.poll()
         await self._end(event, row, last)
 
-    async def _end(self, event: ProcessExited, row: Tracked | None, last: Task | None,
-                   offline: bool = False) -> None:
+    async def _end(
+        self, event: ProcessExited, row: Tracked | None, last: Task | None, offline: bool = False
+    ) -> None:
         row, ending, alerted = await self.state.run(self.ends.write, event, row, last, offline)
         if alerted:
             self.deliverer.wake()
@@ -274,8 +328,7 @@ class Alerter:
 EndedView = Callable[[int, float, float], Awaitable[Task | None]]
 
 
-async def on_process_exited(alerter: Alerter, ended_view: EndedView,
-                            update: ProcessExited) -> None:
+async def on_process_exited(alerter: Alerter, ended_view: EndedView, update: ProcessExited) -> None:
     """A death as the dispatcher hands it over (`telebot.bot.alert_out.attach`)."""
     started = alerter.tracker.started_of(update.pid, update.start_ticks)  # known before
     if started is None:  # not seen by a scan of this run: its row tells
@@ -287,8 +340,7 @@ async def on_process_exited(alerter: Alerter, ended_view: EndedView,
     # the dead task's last words in ikabot's log, and what ikabot wrote after the last scan
     # (the run it was in when it was killed: what the alert states, as /status will), read
     # side by side off the event loop
-    _, last = await asyncio.gather(alerter.read_log(),
-                                   ended_view(update.pid, started, update.at))
+    _, last = await asyncio.gather(alerter.read_log(), ended_view(update.pid, started, update.at))
     await alerter.on_exit(update, last, log_read=True)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded

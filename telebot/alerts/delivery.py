@@ -137,8 +137,9 @@ class Courier:
         """The message an edit is for."""
         return await self._db(self.outbox.item, item.edits or 0)
 
-    async def retarget(self, item: OutboxItem, head: OutboxItem | None,
-                       message_id: int | None) -> None:
+    async def retarget(
+        self, item: OutboxItem, head: OutboxItem | None, message_id: int | None
+    ) -> None:
         await self._db(self.outbox.retarget, item, head, message_id)
 
     async def failed(self, item: OutboxItem, why: str, *, drop: bool = False) -> None:
@@ -167,29 +168,38 @@ class Hold:
         """The chat refuses: keep every alert, retry later; say it once per change."""
         outbox, settings = self.state.outbox, self.state.settings
         await self.state.run(outbox.record_failure, item.id, why)
-        expired = await self.state.run(outbox.drop_pending_before, now - GIVE_UP_AFTER,
-                                       f"given up: {why}")
+        expired = await self.state.run(
+            outbox.drop_pending_before, now - GIVE_UP_AFTER, f"given up: {why}"
+        )
         if expired:
             log.error("gave up on %d alert(s) the chat refused for 7 days (%s)", expired, why)
         if self.refused != why:
-            log.error("the chat %s refuses alerts (%s): they are kept and tried again, at "
-                      "most every %d minutes, until it accepts them (open the bot in Telegram "
-                      "and press Start; `telebot check` says more)", item.chat_id, why,
-                      HOLD_MAX // 60)
+            log.error(
+                "the chat %s refuses alerts (%s): they are kept and tried again, at "
+                "most every %d minutes, until it accepts them (open the bot in Telegram "
+                "and press Start; `telebot check` says more)",
+                item.chat_id,
+                why,
+                HOLD_MAX // 60,
+            )
             self.refused, self.delay = why, HOLD_START
             await self.state.run(settings.set_chat_refusal, {"since": now, "reason": why})
         else:
             self.delay = min(HOLD_MAX, self.delay * 2)
         self.until = now + self.delay
-        log.info("alert %d held (the chat refuses it: %s); next try in %.0f s", item.id, why,
-                 self.delay)
+        log.info(
+            "alert %d held (the chat refuses it: %s); next try in %.0f s", item.id, why, self.delay
+        )
         return self.delay
 
     async def accepted(self, count: int) -> None:
         if self.refused is None:
             return
-        log.warning("the chat accepts alerts again (it refused them: %s); sending the %d "
-                    "held, in order", self.refused, count)
+        log.warning(
+            "the chat accepts alerts again (it refused them: %s); sending the %d held, in order",
+            self.refused,
+            count,
+        )
         self.refused, self.until, self.delay = None, 0.0, HOLD_START
         await self.state.run(self.state.settings.set_chat_refusal, None)
 
@@ -197,8 +207,7 @@ class Hold:
 class Deliverer:
     """The delivery loop: what the outbox holds, handed to `out` in order, its outcome read."""
 
-    def __init__(self, state: StateDB, out: Out, *,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, state: StateDB, out: Out, *, clock: Callable[[], float] = time.time) -> None:
         self.state, self.out, self.clock = state, out, clock
         self.courier = Courier(state)
         self.hold = Hold(state)
@@ -244,8 +253,12 @@ class Deliverer:
                 elif delay < 0:  # a failure that backs off
                     delay, backoff = backoff, min(BACKOFF_MAX, backoff * 2)
             except Exception as e:  # a database hiccup must not end delivery for good
-                log.error("alert delivery error (%s: %s); retrying in %.1f s", type(e).__name__,
-                          redact(str(e)), backoff)
+                log.error(
+                    "alert delivery error (%s: %s); retrying in %.1f s",
+                    type(e).__name__,
+                    redact(str(e)),
+                    backoff,
+                )
                 delay, backoff = backoff, min(BACKOFF_MAX, backoff * 2)
             await self._wakeup.sleep(delay)
 
@@ -267,8 +280,10 @@ class Deliverer:
                 return e.seconds + 0.05
             except TokenRejected as e:
                 await self.courier.failed(item, e.why)
-                log.error("Telegram rejects the bot token; alerts are kept until it works "
-                          "again (check TELEBOT_TOKEN or ikabot's Telegram settings)")
+                log.error(
+                    "Telegram rejects the bot token; alerts are kept until it works "
+                    "again (check TELEBOT_TOKEN or ikabot's Telegram settings)"
+                )
                 return TOKEN_BACKOFF
             except ChatRefuses as e:  # the chat, not this text: hold them all, in order
                 return await self.hold.refuse(item, e.why, now)
@@ -296,8 +311,11 @@ class Deliverer:
             if await self.courier.sent(item, mid):  # a storm grew on the way: edit queued
                 self._wakeup.woken = True
         except Unparsable as e:
-            log.warning("alert %d: Telegram cannot parse its text (%s); sending it as plain "
-                        "text", item.id, e.why)
+            log.warning(
+                "alert %d: Telegram cannot parse its text (%s); sending it as plain text",
+                item.id,
+                e.why,
+            )
             mid = await self.out.send(Send(item.chat_id, plain_text(item.text), html=False))
             self._took(item)
             await self.courier.done(item, mid)
@@ -324,8 +342,12 @@ class Deliverer:
         """Telegram took `item` (just now: the alert's latency ends here, before the commit
         that records it); each listener told, none able to stop delivery."""
         at = self.clock()
-        log.info("alert %d (%s) delivered, %.0f ms after it was written", item.id, item.kind,
-                 max(0.0, at - item.created_at) * 1000)
+        log.info(
+            "alert %d (%s) delivered, %.0f ms after it was written",
+            item.id,
+            item.kind,
+            max(0.0, at - item.created_at) * 1000,
+        )
         for listener in self.on_delivered:
             try:
                 listener(item, at)
@@ -347,6 +369,8 @@ def waiting(state: StateDB, now: float | None = None) -> dict[str, Any] | None:
 def waiting_line(held: dict[str, Any], clock_text: str) -> str:
     """`3 alerts waiting since 12:03: the chat refuses them (403: bot was blocked by the user)`"""
     n = held["count"]
-    return ngettext("{n} alert waiting since {time}: the chat refuses it ({why})",
-                    "{n} alerts waiting since {time}: the chat refuses them ({why})", n).format(
-        n=number(n), time=clock_text, why=held["reason"])
+    return ngettext(
+        "{n} alert waiting since {time}: the chat refuses it ({why})",
+        "{n} alerts waiting since {time}: the chat refuses them ({why})",
+        n,
+    ).format(n=number(n), time=clock_text, why=held["reason"])

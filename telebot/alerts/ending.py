@@ -26,8 +26,9 @@ def looks_finished(row: Tracked) -> bool:
     return _looks_finished(row.action, progress_from_row(row.progress), row.remaining)
 
 
-def classify(row: Tracked, exit: ExitInfo | None, cause: str | None, *,
-             stopped: bool = False) -> Ending:
+def classify(
+    row: Tracked, exit: ExitInfo | None, cause: str | None, *, stopped: bool = False
+) -> Ending:
     status = exit.exit_status if exit is not None else None
     signal = exit.signal_name if exit is not None else None
     if stopped:

@@ -33,17 +33,20 @@ class RebootReport:
     end_note: Callable[[Tracked, str], str | None] | None = None
     run_all: RunAll | None = None
 
-    async def report(self, rows: list[Tracked], lasts: dict[int, Task],
-                     at: float) -> list[tuple[Tracked, Ending]]:
+    async def report(
+        self, rows: list[Tracked], lasts: dict[int, Task], at: float
+    ) -> list[tuple[Tracked, Ending]]:
         """Every row ended at `at`, told in one message; the ends recorded (to tell the
         alerter's listeners). `lasts`: ikabot's entries of the gone tasks, by pid."""
         log = self.ikabot_log
-        causes = [log.error_cause(r.pid, since=r.started) if log is not None else None
-                  for r in rows]
+        causes = [
+            log.error_cause(r.pid, since=r.started) if log is not None else None for r in rows
+        ]
         return await self.state.run(self._write, rows, causes, lasts, at)
 
-    def _write(self, rows: list[Tracked], causes: list[str | None], lasts: dict[int, Task],
-               at: float) -> list[tuple[Tracked, Ending]]:
+    def _write(
+        self, rows: list[Tracked], causes: list[str | None], lasts: dict[int, Task], at: float
+    ) -> list[tuple[Tracked, Ending]]:
         state = self.state
         done: list[tuple[Tracked, Ending]] = []
         ended: list[Ended] = []
@@ -55,11 +58,18 @@ class RebootReport:
                 changed = self.tracker.last_words(row, last, at) if last is not None else None
                 if changed is not None:
                     self.tracker.keep_last_words(row, changed, at)
-                ending = classify(row, None, cause, stopped=state.control.stop_requested(
-                    row.pid, row.start_ticks))
-                if not state.tracking.end(row.pid, row.start_ticks, ending.how, at,
-                                          exit_status=ending.exit_status,
-                                          signal=ending.signal, cause=ending.cause):
+                ending = classify(
+                    row, None, cause, stopped=state.control.stop_requested(row.pid, row.start_ticks)
+                )
+                if not state.tracking.end(
+                    row.pid,
+                    row.start_ticks,
+                    ending.how,
+                    at,
+                    exit_status=ending.exit_status,
+                    signal=ending.signal,
+                    cause=ending.cause,
+                ):
                     continue
                 note = (self.end_note(row, ending.how) if self.end_note else None) or ""
                 done.append((row, ending))
@@ -70,15 +80,15 @@ class RebootReport:
                 elif state.recordings.get(row.pid, row.start_ticks) is not None:
                     runnable.append(row)
             kinds = state.settings.alert_kinds()
-            if not any(kinds.get("finished" if e.ending.how == "finished" else "died", True)
-                       for e in ended):
+            if not any(
+                kinds.get("finished" if e.ending.how == "finished" else "died", True) for e in ended
+            ):
                 return done
             tag = f"{int(at)}"
             state.settings.set_reboot_ended(tag, [(r.pid, r.start_ticks) for r in runnable])
             text = "\n".join(reboot_lines(ended, len(restarting), len(runnable)))
             markup = self.run_all(tag, len(runnable)) if self.run_all and runnable else None
-            head = state.outbox.enqueue(f"reboot:{tag}", self.chat_id, "died", text,
-                                        markup=markup)
+            head = state.outbox.enqueue(f"reboot:{tag}", self.chat_id, "died", text, markup=markup)
             for row in restarting if head is not None else []:
                 state.keepalive.point_at(row.pid, row.start_ticks, head or 0)
         return done

@@ -59,20 +59,27 @@ class Storms:
         now = self.clock()
         storm = self._current
         if e.ending.how == "finished":  # good news is not a storm
-            self.state.outbox.enqueue(dedup_key, self.chat_id, kind, text_of([e]),
-                                      markup=markup)
+            self.state.outbox.enqueue(dedup_key, self.chat_id, kind, text_of([e]), markup=markup)
             return
-        if storm is not None and now - storm.last <= self.gap and \
-                now - storm.started <= self.cap and len(storm.members) < STORM_MAX:
+        if (
+            storm is not None
+            and now - storm.last <= self.gap
+            and now - storm.started <= self.cap
+            and len(storm.members) < STORM_MAX
+        ):
             text = text_of([*storm.members, e])
             if render.tg_len(text) <= render.TELEGRAM_LIMIT:
                 storm.members.append(e)
                 storm.last = now
                 outbox = self.state.outbox
                 if not outbox.retext_pending(storm.head, text):
-                    outbox.enqueue(f"edit:{storm.head}:{len(storm.members)}", self.chat_id,
-                                   storm.kind, text, edits=storm.head)
+                    outbox.enqueue(
+                        f"edit:{storm.head}:{len(storm.members)}",
+                        self.chat_id,
+                        storm.kind,
+                        text,
+                        edits=storm.head,
+                    )
                 return
-        head = self.state.outbox.enqueue(dedup_key, self.chat_id, kind, text_of([e]),
-                                         markup=markup)
+        head = self.state.outbox.enqueue(dedup_key, self.chat_id, kind, text_of([e]), markup=markup)
         self._current = None if head is None else _Storm(head, kind, [e], now, now)

@@ -40,6 +40,30 @@ class Scan:
     stalled: bool = False
 
 
+def tracked_row(task: Task, now: float, prev: Tracked | None) -> Tracked:
+    """The row a scan keeps of a live task (`prev`: the row kept before, if any)."""
+    progress = progress_json(task.progress)
+    status = task.status[:STATUS_KEEP]
+    changed = prev is None or prev.status != status or prev.progress != progress
+    return Tracked(
+        task.pid,
+        int(task.start_ticks or 0),
+        task.started,
+        *task.account.fields,
+        task.action[:ACTION_KEEP],
+        status,
+        progress,
+        task.remaining,
+        list(task.urls[: render.URLS_SHOWN]),  # what an alert can show
+        prev.first_seen if prev else now,
+        now,
+        now if changed or prev is None else prev.last_change,
+        None if changed or prev is None else prev.stalled_at,
+        None,
+        None,
+    )
+
+
 @dataclass
 class Tracker:
     state: StateDB
@@ -58,18 +82,6 @@ class Tracker:
         no scan of this run tracked it."""
         return self._started.get((pid, start_ticks))
 
-    def _row(self, task: Task, now: float, prev: Tracked | None) -> Tracked:
-        progress = progress_json(task.progress)
-        status = task.status[:STATUS_KEEP]
-        changed = prev is None or prev.status != status or prev.progress != progress
-        return Tracked(task.pid, int(task.start_ticks or 0), task.started, *task.account.fields,
-                       task.action[:ACTION_KEEP], status, progress, task.remaining,
-                       list(task.urls[:render.URLS_SHOWN]),  # what an alert can show
-                       prev.first_seen if prev else now, now,
-                       now if changed or prev is None else prev.last_change,
-                       None if changed or prev is None else prev.stalled_at,
-                       None, None)
-
     async def observe(self, tasks: list[Task], now: float | None = None) -> bool:
         """After each scan: track new live tasks, keep their last state, spot stalls (True
         when a stall alert was written); the write runs on the state's writer thread."""
@@ -79,8 +91,11 @@ class Tracker:
             self.watcher.watch(pid, ticks)
         watched = self.watcher.watched()
         for key, row in scan.open_rows.items():  # tracked, gone from the live list, not watched
-            if key not in scan.seen and watched.get(row.pid) != row.start_ticks and \
-                    not liveness.same_process(row.pid, row.start_ticks):
+            if (
+                key not in scan.seen
+                and watched.get(row.pid) != row.start_ticks
+                and not liveness.same_process(row.pid, row.start_ticks)
+            ):
                 self.on_gone(row.pid, row.start_ticks)
         return scan.stalled
 
@@ -100,11 +115,14 @@ class Tracker:
                 key = (task.pid, task.start_ticks)
                 scan.seen.add(key)
                 prev = scan.open_rows.get(key)
-                row = self._row(task, now, prev)
+                row = tracked_row(task, now, prev)
                 if prev is None or prev.status != row.status:
                     history.append((row.pid, row.start_ticks, row.status, now))
-                if prev is None or row.last_change != prev.last_change or \
-                        now - prev.last_seen_alive >= SEEN_ALIVE_EVERY:
+                if (
+                    prev is None
+                    or row.last_change != prev.last_change
+                    or now - prev.last_seen_alive >= SEEN_ALIVE_EVERY
+                ):
                     tracking.track(row)
                     started[key] = row.started
                 else:
@@ -145,7 +163,7 @@ class Tracker:
             row.progress, row.remaining = progress, task.remaining
         elif task.remaining is not None:
             row.remaining = task.remaining
-        row.urls = list(task.urls[:render.URLS_SHOWN]) or row.urls
+        row.urls = list(task.urls[: render.URLS_SHOWN]) or row.urls
         return status_changed
 
     def keep_last_words(self, row: Tracked, status_changed: bool, now: float) -> None:

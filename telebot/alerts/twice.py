@@ -31,7 +31,15 @@ class TwiceWarnings:
                 continue
             self._told.add(double.key)
             markup = self.stop_markup(list(double.tasks)) if self.stop_markup else None
-            new |= self.state.outbox.enqueue(
-                double.key, self.chat_id, "twice", twice_text(double),
-                not_before=self.state.settings.mute_until(), markup=markup) is not None
+            new |= (
+                self.state.outbox.enqueue(
+                    double.key,
+                    self.chat_id,
+                    "twice",
+                    twice_text(double),
+                    not_before=self.state.settings.mute_until(),
+                    markup=markup,
+                )
+                is not None
+            )
         return new

@@ -58,32 +58,46 @@ class BotOut:
         self.bot = bot
 
     async def send(self, message: Send) -> int | None:
-        buttons = (InlineKeyboardMarkup.de_json(json.loads(message.markup), self.bot)
-                   if message.markup else None)
+        buttons = (
+            InlineKeyboardMarkup.de_json(json.loads(message.markup), self.bot)
+            if message.markup
+            else None
+        )
         try:
             sent = await self.bot.send_message(
-                message.chat_id, message.text,
-                parse_mode=ParseMode.HTML if message.html else None, reply_markup=buttons,
-                disable_web_page_preview=True)
+                message.chat_id,
+                message.text,
+                parse_mode=ParseMode.HTML if message.html else None,
+                reply_markup=buttons,
+                disable_web_page_preview=True,
+            )
         except TelegramError as e:
             raise outcome(e) from None
         mid = getattr(sent, "message_id", None)
         return mid if isinstance(mid, int) else None
 
     async def edit(self, message: Edit) -> None:
-        buttons = (InlineKeyboardMarkup.de_json(json.loads(message.markup), self.bot)
-                   if message.markup else None)
+        buttons = (
+            InlineKeyboardMarkup.de_json(json.loads(message.markup), self.bot)
+            if message.markup
+            else None
+        )
         try:
-            await self.bot.edit_message_text(message.text, chat_id=message.chat_id,
-                                             message_id=message.message_id,
-                                             parse_mode=ParseMode.HTML, reply_markup=buttons,
-                                             disable_web_page_preview=True)
+            await self.bot.edit_message_text(
+                message.text,
+                chat_id=message.chat_id,
+                message_id=message.message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=buttons,
+                disable_web_page_preview=True,
+            )
         except TelegramError as e:
             raise outcome(e) from None
 
 
-def attach(app: Application[Any, Any, Any, Any, Any, Any], alerter: Alerter,
-           ended_view: EndedView) -> None:
+def attach(
+    app: Application[Any, Any, Any, Any, Any, Any], alerter: Alerter, ended_view: EndedView
+) -> None:
     """Route process deaths through the Application's update queue, like Telegram updates
     (one dispatcher for both); `ended_view` reads a dead task's entry once it is gone."""
     alerter.exits = app.update_queue.put_nowait

@@ -54,15 +54,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def build_application(settings: Settings, token: str, label: str | None = None,
-                      chat_id: str | None = None) -> BotApp:
+def build_application(
+    settings: Settings, token: str, label: str | None = None, chat_id: str | None = None
+) -> BotApp:
     """`label`: the machine's name heading every message (see `hostlabel`), or None.
     Chats are handled side by side, each in order (see `ordering`); every handler gets a
     `BotContext` (see `context`); messages to `chat_id` go to its topic (see `topics`)."""
     bot: ExtBot[None] = make_bot(settings, token, label, chat_id)
     jobs: JobQueue[BotContext] = JobQueue()  # the builder's own, typed for BotContext
-    builder = (ApplicationBuilder().bot(bot).context_types(CONTEXT_TYPES).job_queue(jobs)
-               .concurrent_updates(PerChatUpdateProcessor()))
+    builder = (
+        ApplicationBuilder()
+        .bot(bot)
+        .context_types(CONTEXT_TYPES)
+        .job_queue(jobs)
+        .concurrent_updates(PerChatUpdateProcessor())
+    )
     if not settings.dedicated_token:
         builder = builder.updater(None)
     return builder.build()
@@ -76,9 +82,11 @@ def _dedicated_error_callback() -> object:
         if isinstance(error, Conflict):
             conflicts += 1
             if conflicts == 3:
-                log.error("Telegram keeps answering 409 Conflict: another telebot (or a "
-                          "webhook) is using TELEBOT_TOKEN; stop it, or give this one its "
-                          "own bot")
+                log.error(
+                    "Telegram keeps answering 409 Conflict: another telebot (or a "
+                    "webhook) is using TELEBOT_TOKEN; stop it, or give this one its "
+                    "own bot"
+                )
         else:
             conflicts = 0
             log.warning("polling error: %s", logsafe.redact(str(error)))
@@ -100,8 +108,12 @@ async def _initialize(app: BotApp, settings: Settings, stop: asyncio.Event) -> b
         except InvalidToken as e:
             raise api_error(e, settings.api_base_url) from None
         except NetworkError as e:  # includes 5xx and timeouts
-            log.warning("cannot reach the Bot API at %s yet (%s); trying again in %.0f s",
-                        settings.api_base_url, logsafe.redact(str(e)), delay)
+            log.warning(
+                "cannot reach the Bot API at %s yet (%s); trying again in %.0f s",
+                settings.api_base_url,
+                logsafe.redact(str(e)),
+                delay,
+            )
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
             return False
@@ -120,8 +132,11 @@ async def _wait_for_store(settings: Settings, stop: asyncio.Event) -> Store | No
     told = False
     while (not path.exists() or is_empty_dir(path)) and path.parent.is_dir():
         if not told:
-            log.warning("waiting for ikabot's data at %s: ikabot creates it at its first "
-                        "login (or set IKABOT_PATH)", path)
+            log.warning(
+                "waiting for ikabot's data at %s: ikabot creates it at its first "
+                "login (or set IKABOT_PATH)",
+                path,
+            )
             told = True
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), DATA_POLL)
@@ -131,8 +146,13 @@ async def _wait_for_store(settings: Settings, stop: asyncio.Event) -> Store | No
     return open_store(settings)
 
 
-async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
-                store: Store | None = None, ready: asyncio.Event | None = None) -> None:
+async def serve(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    store: Store | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
     """Run the bot until `stop` is set. Raises ConfigError for what the player must fix.
     The loop's heartbeat (`health`) beats from the first moment, waits included."""
     pulse = Pulse(settings.state_dir, beat_interval())
@@ -143,8 +163,13 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
         await pulse.stop()
 
 
-async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
-                 ready: asyncio.Event | None, pulse: Pulse) -> None:
+async def _serve(
+    settings: Settings,
+    stop: asyncio.Event,
+    store: Store | None,
+    ready: asyncio.Event | None,
+    pulse: Pulse,
+) -> None:
     store = store or await _wait_for_store(settings, stop)
     if store is None:
         return
@@ -181,26 +206,49 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         markup = kill.stop_markup(rt, tasks, app.bot)
         return None if markup is None else json.dumps(markup.to_dict())
 
-    rt.alerter = Alerter(state, chat_id, BotOut(app.bot), stall_minutes=settings.stall_minutes,
-                         fallback_interval=settings.scan_seconds,
-                         ikabot_log=IkabotLog(settings.ikabot_log,
-                                              owner=owner_of(settings.ikabot_path)),
-                         stop_markup=stop_buttons,
-                         markup_for=lambda key: alert_buttons(menu, keeper, key))
+    rt.alerter = Alerter(
+        state,
+        chat_id,
+        BotOut(app.bot),
+        stall_minutes=settings.stall_minutes,
+        fallback_interval=settings.scan_seconds,
+        ikabot_log=IkabotLog(settings.ikabot_log, owner=owner_of(settings.ikabot_path)),
+        stop_markup=stop_buttons,
+        markup_for=lambda key: alert_buttons(menu, keeper, key),
+    )
     attach(app, rt.alerter, rt.ended_view)
     alerter = rt.alerter
-    keeper = app.bot_data.keeper = Keeper(state, settings, KeptReplayer(menu), rt.refresh,
-                                          _scheduler(app), alerter.deliverer.wake, chat_id)
+    keeper = app.bot_data.keeper = Keeper(
+        state,
+        settings,
+        KeptReplayer(menu),
+        rt.refresh,
+        _scheduler(app),
+        alerter.deliverer.wake,
+        chat_id,
+    )
     alerter.end_note = keeper.end_note
     alerter.reboot.run_all = lambda tag, n: run_all_markup(settings.allow_menu, tag, n)
     metrics: MetricsExporter | None = None
 
     async def on_blind(head: int, until: float) -> None:
-        await alerter.notice(f"blind-spot:{head}", html.escape(blind_spot_text(
-            fmt_clock(until, time.time()), settings.confirm_after_minutes)))
+        await alerter.notice(
+            f"blind-spot:{head}",
+            html.escape(
+                blind_spot_text(fmt_clock(until, time.time()), settings.confirm_after_minutes)
+            ),
+        )
 
-    source = UpdateSource(app, configured, state, chat_id, rt.started_at, telegram,
-                          on_blind=on_blind, wants=menu.wants)
+    source = UpdateSource(
+        app,
+        configured,
+        state,
+        chat_id,
+        rt.started_at,
+        telegram,
+        on_blind=on_blind,
+        wants=menu.wants,
+    )
     rt.on_telegram = source.follow
     heartbeat: HeartbeatURL | None = None
     try:
@@ -217,8 +265,9 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         await publish_metrics(rt, tasks)
         await keeper.resume()  # the restarts that were due when telebot stopped
         await source.start(_dedicated_error_callback())
-        job_queue(app).run_repeating(scan, interval=settings.scan_seconds,
-                                    first=settings.scan_seconds, name="scan")
+        job_queue(app).run_repeating(
+            scan, interval=settings.scan_seconds, first=settings.scan_seconds, name="scan"
+        )
         schedule_report(app, state.settings.report_minutes(settings.report_minutes))
         if settings.heartbeat_url:
             heartbeat = HeartbeatURL(settings.heartbeat_url)
@@ -231,10 +280,14 @@ async def _serve(settings: Settings, stop: asyncio.Event, store: Store | None,
         accounts = {t.account for t in running}
         # through the durable outbox, as alerts: a chat that refuses it now gets it once it
         # accepts; one per start
-        await rt.alerter.notice(f"watching:{rt.started_at}",
-                                watching_text(len(running), len(accounts)))
-        log.info("telebot running (%s mode), watching %d tasks",
-                 "dedicated" if source.dedicated else "shared-token", len(running))
+        await rt.alerter.notice(
+            f"watching:{rt.started_at}", watching_text(len(running), len(accounts))
+        )
+        log.info(
+            "telebot running (%s mode), watching %d tasks",
+            "dedicated" if source.dedicated else "shared-token",
+            len(running),
+        )
         if ready is not None:
             ready.set()
         await stop.wait()
@@ -271,8 +324,8 @@ def watching_text(tasks: int, accounts: int) -> str:
     """'👀 telebot is watching 3 tasks on 2 accounts. /status'"""
     return _("👀 telebot is watching {tasks} on {accounts}. /status").format(
         tasks=ngettext("{n} task", "{n} tasks", tasks).format(n=i18n.number(tasks)),
-        accounts=ngettext("{n} account", "{n} accounts", accounts).format(
-            n=i18n.number(accounts)))
+        accounts=ngettext("{n} account", "{n} accounts", accounts).format(n=i18n.number(accounts)),
+    )
 
 
 def _scheduler(app: Any) -> Schedule:

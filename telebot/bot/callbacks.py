@@ -44,8 +44,14 @@ class Kind(enum.Enum):
     ALL_RUN = "br"  # 🔁 Run them (arg: the confirmation's one-time batch nonce)
 
 
-_INT_ARG = {Kind.STOPPED_LIST, Kind.REFRESH, Kind.STOPPED_PAGE, Kind.DETAILS, Kind.KILL_ASK,
-            Kind.AGAIN_CANCEL}
+_INT_ARG = {
+    Kind.STOPPED_LIST,
+    Kind.REFRESH,
+    Kind.STOPPED_PAGE,
+    Kind.DETAILS,
+    Kind.KILL_ASK,
+    Kind.AGAIN_CANCEL,
+}
 _PAIR = {Kind.MENU_KEY, Kind.AGAIN_ASK, Kind.KEEP_ON, Kind.KEEP_OFF}  # "<first>.<second>"
 # both numbers: a pid and its start ticks
 _NUMBER_PAIR = {Kind.AGAIN_ASK, Kind.KEEP_ON, Kind.KEEP_OFF}
@@ -99,8 +105,9 @@ def encode(button: Button) -> str:
     if isinstance(arg, int) and arg < 0:
         raise ValueError(f"{kind.name}: a negative number")
     if (kind in _MACHINE) != bool(button.machine):
-        raise ValueError(f"{kind.name}: a machine marker {'is' if button.machine else 'is not'}"
-                         " expected")
+        raise ValueError(
+            f"{kind.name}: a machine marker {'is' if button.machine else 'is not'} expected"
+        )
     parts = [kind.value, *([button.machine] if button.machine else []), str(arg)]
     if any(":" in p or not p for p in parts[1:]):
         raise ValueError(f"{kind.name}: an empty part or a ':' in {parts[1:]}")
@@ -119,10 +126,9 @@ def make(kind: Kind, arg: int | str, machine: str = "") -> str:
 
 def decode(data: object) -> Button | None:
     """The button `data` stands for, or None for data no telebot of this version makes."""
-    if not isinstance(data, str) or not data.startswith(PREFIX) or \
-            len(data.encode()) > MAX_BYTES:
+    if not isinstance(data, str) or not data.startswith(PREFIX) or len(data.encode()) > MAX_BYTES:
         return None
-    code, _, rest = data[len(PREFIX):].partition(":")
+    code, _, rest = data[len(PREFIX) :].partition(":")
     kind = _BY_CODE.get(code)
     if kind is None:
         return None

@@ -32,8 +32,12 @@ from telebot.logsafe import redact
 log = logging.getLogger(__name__)
 
 TEST_MESSAGE = N_("✅ telebot check: this chat gets telebot's alerts.")
-KINDS = {"private": N_("private chat"), "group": N_("group"), "supergroup": N_("supergroup"),
-         "channel": N_("channel")}  # Telegram's chat types, as said
+KINDS = {
+    "private": N_("private chat"),
+    "group": N_("group"),
+    "supergroup": N_("supergroup"),
+    "channel": N_("channel"),
+}  # Telegram's chat types, as said
 
 
 def advice(error: BaseException, chat_id: str, topic_id: int | None = None) -> str:
@@ -41,20 +45,27 @@ def advice(error: BaseException, chat_id: str, topic_id: int | None = None) -> s
     said = str(getattr(error, "message", error)).lower()
     reason = refusal(error) or redact(str(error))
     if topic_id is not None and ("thread not found" in said or "topic" in said):
-        return _("the chat {chat} has no open topic {topic} ({reason}): TELEBOT_TOPIC_ID must "
-                 "name a topic of a forum group (Topics turned on in the group's settings) that "
-                 "is open; fix it, or leave it unset").format(chat=chat_id, topic=topic_id,
-                                                              reason=reason)
+        return _(
+            "the chat {chat} has no open topic {topic} ({reason}): TELEBOT_TOPIC_ID must "
+            "name a topic of a forum group (Topics turned on in the group's settings) that "
+            "is open; fix it, or leave it unset"
+        ).format(chat=chat_id, topic=topic_id, reason=reason)
     if "chat not found" in said:
-        return _("Telegram knows no chat {chat} for this bot ({reason}): TELEBOT_CHAT_ID (or "
-                 "ikabot's chatId) is wrong, or you never wrote to the bot; send the bot a "
-                 "message and take chat.id from getUpdates").format(chat=chat_id, reason=reason)
+        return _(
+            "Telegram knows no chat {chat} for this bot ({reason}): TELEBOT_CHAT_ID (or "
+            "ikabot's chatId) is wrong, or you never wrote to the bot; send the bot a "
+            "message and take chat.id from getUpdates"
+        ).format(chat=chat_id, reason=reason)
     if "kicked" in said or "not a member" in said:
-        return _("the bot is not in the group {chat} ({reason}): add the bot to the group "
-                 "again, or fix TELEBOT_CHAT_ID").format(chat=chat_id, reason=reason)
+        return _(
+            "the bot is not in the group {chat} ({reason}): add the bot to the group "
+            "again, or fix TELEBOT_CHAT_ID"
+        ).format(chat=chat_id, reason=reason)
     if isinstance(error, Forbidden):
-        return _("the chat {chat} refuses the bot ({reason}): open the bot in Telegram and "
-                 "press Start (or unblock it)").format(chat=chat_id, reason=reason)
+        return _(
+            "the chat {chat} refuses the bot ({reason}): open the bot in Telegram and "
+            "press Start (or unblock it)"
+        ).format(chat=chat_id, reason=reason)
     return _("Telegram refused the chat {chat}: {reason}").format(chat=chat_id, reason=reason)
 
 
@@ -65,8 +76,9 @@ class ChatCheck:
     refused: str | None = None  # the refusal ("403: …") when Telegram refused the chat
 
 
-async def check_chat(bot: Bot, chat_id: str, *, send_test: bool = False,
-                     topic_id: int | None = None) -> ChatCheck:
+async def check_chat(
+    bot: Bot, chat_id: str, *, send_test: bool = False, topic_id: int | None = None
+) -> ChatCheck:
     """getChat, then a chat action (or, with `send_test`, one message), into `topic_id` when
     set (a topic that does not exist, or a chat without topics, refuses it). Network trouble
     and other errors propagate: they say nothing about the chat."""
@@ -82,8 +94,12 @@ async def check_chat(bot: Bot, chat_id: str, *, send_test: bool = False,
     name = chat.title or chat.first_name or chat.username or ""
     sent = _("a test message sent") if send_test else _("it accepts the bot")
     where = _(", topic {topic}").format(topic=topic_id) if topic_id is not None else ""
-    return ChatCheck(True, _("chat {chat}: {kind}{name}{where}, {sent}").format(
-        chat=chat_id, kind=kind, name=f" {name!r}" if name else "", where=where, sent=sent))
+    return ChatCheck(
+        True,
+        _("chat {chat}: {kind}{name}{where}, {sent}").format(
+            chat=chat_id, kind=kind, name=f" {name!r}" if name else "", where=where, sent=sent
+        ),
+    )
 
 
 async def announce(bot: Bot, chat_id: str, topic_id: int | None = None) -> ChatCheck | None:
@@ -98,7 +114,9 @@ async def announce(bot: Bot, chat_id: str, topic_id: int | None = None) -> ChatC
     if verdict.ok:
         log.info("%s", verdict.line)
     else:
-        log.error("TELEBOT CANNOT REACH ITS CHAT: %s. telebot keeps running; its alerts wait "
-                  "and are sent once the chat accepts them (`telebot check` checks again).",
-                  verdict.line)
+        log.error(
+            "TELEBOT CANNOT REACH ITS CHAT: %s. telebot keeps running; its alerts wait "
+            "and are sent once the chat accepts them (`telebot check` checks again).",
+            verdict.line,
+        )
     return verdict

@@ -46,14 +46,16 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
     topic an update came from, home for a job (`topics`)."""
 
     @classmethod
-    def from_update(cls, update: object, application: Application[Any, Any, Any, Any, Any,
-                                                                    Any]) -> BotContext:
+    def from_update(
+        cls, update: object, application: Application[Any, Any, Any, Any, Any, Any]
+    ) -> BotContext:
         topics.answer_in(update)
         return super().from_update(update, application)
 
     @classmethod
-    def from_job(cls, job: Job[Any], application: Application[Any, Any, Any, Any, Any,
-                                                              Any]) -> BotContext:
+    def from_job(
+        cls, job: Job[Any], application: Application[Any, Any, Any, Any, Any, Any]
+    ) -> BotContext:
         topics.write_home()
         return super().from_job(job, application)
 
@@ -77,5 +79,6 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
 
 CONTEXT_TYPES = ContextTypes(context=BotContext, bot_data=BotData)
 
-BotApp: TypeAlias = Application[ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any],
-                                BotData, JobQueue[BotContext]]
+BotApp: TypeAlias = Application[
+    ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], BotData, JobQueue[BotContext]
+]

@@ -27,8 +27,9 @@ def find(tasks: list[Task], pid: int) -> Task | None:
 async def cmd_details(update: Update, context: BotContext) -> None:
     args = context.args or []
     if len(args) != 1 or not args[0].isdigit():
-        await send(context, _("Usage: /details &lt;pid&gt;, e.g. /details 12345 (the pids are "
-                              "in /status)"))
+        await send(
+            context, _("Usage: /details &lt;pid&gt;, e.g. /details 12345 (the pids are in /status)")
+        )
         return
     await send_details(context, int(args[0]))
 
@@ -47,12 +48,12 @@ async def send_details(context: BotContext, pid: int) -> None:
     if task is None:
         gone = await menu_handlers.gone_details(menu, pid)
         await send(context, *gone) if gone else await send(
-            context, _("No ikabot task with pid {pid}. /status lists them.").format(pid=pid))
+            context, _("No ikabot task with pid {pid}. /status lists them.").format(pid=pid)
+        )
         return
     markup = kill.details_markup(rt, task, context.bot)
     note, buttons = await menu_handlers.details_note(menu, task)
-    kept, keep_buttons = await keepalive_commands.details_note(context.bot_data.keeper, menu,
-                                                                task)
+    kept, keep_buttons = await keepalive_commands.details_note(context.bot_data.keeper, menu, task)
     note = "\n".join(n for n in (note, kept) if n)
     buttons = [*buttons, *keep_buttons]
     if buttons:

@@ -44,8 +44,12 @@ async def _unknown_command(update: Update, context: BotContext) -> None:
     command, _at, mention = message.text.split(maxsplit=1)[0].partition("@")
     if update.effective_chat and update.effective_chat.type != "private" and not mention:
         return  # a bare command in a group may be another bot's: only ours get a hint
-    await send(context, _("I don't know {command}. /help lists what I can do.").format(
-        command=render.field(command, 40)))
+    await send(
+        context,
+        _("I don't know {command}. /help lists what I can do.").format(
+            command=render.field(command, 40)
+        ),
+    )
 
 
 async def on_plain_text(update: Update, context: BotContext) -> None:

@@ -21,8 +21,9 @@ from telebot.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
-TOO_MANY_TEXT = N_("⏳ At most {n} commands a minute per member here; the rest are skipped "
-                   "for now.")
+TOO_MANY_TEXT = N_(
+    "⏳ At most {n} commands a minute per member here; the rest are skipped for now."
+)
 TOO_MANY = TOO_MANY_TEXT.format(n=MEMBER_ANSWERS_PER_MINUTE)  # in English
 
 
@@ -45,12 +46,17 @@ async def gate(update: Update, context: BotContext) -> None:
     if message is not None and is_ikabot_setup(message.text):
         if context.application.updater is not None and context.application.updater.running:
             # long polling has confirmed it already: ikabot's set-up cannot see it
-            log.warning("ikabot's set-up command /ikabot reached TELEBOT_TOKEN's bot, which "
-                        "telebot long-polls: ikabot cannot read it there. Set ikabot up with "
-                        "its own bot's token (or stop telebot during ikabot's set-up)")
+            log.warning(
+                "ikabot's set-up command /ikabot reached TELEBOT_TOKEN's bot, which "
+                "telebot long-polls: ikabot cannot read it there. Set ikabot up with "
+                "its own bot's token (or stop telebot during ikabot's set-up)"
+            )
         raise ApplicationHandlerStop
-    if message is not None and message.date is not None and \
-            message.date.timestamp() < context.runtime.started_at - 1:
+    if (
+        message is not None
+        and message.date is not None
+        and message.date.timestamp() < context.runtime.started_at - 1
+    ):
         log.info("ignored a command sent before telebot started (update %s)", update.update_id)
         raise ApplicationHandlerStop
     await learn_language(update, context)
@@ -61,15 +67,21 @@ async def learn_language(update: Update, context: BotContext) -> None:
     from the owner's own updates (`language_code`) and kept in its database."""
     rt = context.runtime
     user = update.effective_user
-    if rt.settings.lang or user is None or not user.language_code or \
-            not rt.permissions.may_act(user.id) or \
-            not rt.permissions.is_bots_chat(update.effective_chat.id
-                                            if update.effective_chat else None):
+    if (
+        rt.settings.lang
+        or user is None
+        or not user.language_code
+        or not rt.permissions.may_act(user.id)
+        or not rt.permissions.is_bots_chat(
+            update.effective_chat.id if update.effective_chat else None
+        )
+    ):
         return
     lang = i18n.language_of(user.language_code)
     if lang is not None and lang != i18n.current():
         i18n.use(lang)
         await rt.state.run(rt.state.settings.set_owner_language, user.language_code)
+
 
 def for_this_bot(text: str, username: str | None) -> bool:
     """A command for this bot: bare, or /command@<this bot> (not another bot's in a group)."""
@@ -86,15 +98,23 @@ async def member_limit(update: Update, context: BotContext) -> None:
     chat, user = update.effective_chat, update.effective_user
     message = update.message or update.channel_post
     counted = update.callback_query is not None or (
-        message is not None and for_this_bot(message.text or "", context.bot.username))
-    if chat is None or user is None or chat.type == "private" or not counted or \
-            not rt.permissions.is_bots_chat(chat.id) or rt.permissions.may_act(user.id):
+        message is not None and for_this_bot(message.text or "", context.bot.username)
+    )
+    if (
+        chat is None
+        or user is None
+        or chat.type == "private"
+        or not counted
+        or not rt.permissions.is_bots_chat(chat.id)
+        or rt.permissions.may_act(user.id)
+    ):
         return
     verdict = rt.member_limit.check(user.id)
     if verdict is Verdict.ANSWER:
         return
-    log.info("skipped a command of group member %s: over %d a minute", user.id,
-             MEMBER_ANSWERS_PER_MINUTE)
+    log.info(
+        "skipped a command of group member %s: over %d a minute", user.id, MEMBER_ANSWERS_PER_MINUTE
+    )
     if update.callback_query is not None:
         await update.callback_query.answer(too_many() if verdict is Verdict.NOTICE else None)
     elif verdict is Verdict.NOTICE:

@@ -60,21 +60,34 @@ COMMANDS = {
 }
 
 # commands a setting turns off: /help and Telegram's command list leave them out then
-_SWITCHED = {"kill": ("allow_kill",), "menu": ("allow_menu",), "cancel": ("allow_menu",),
-             "keepalive": ("allow_menu",)}
+_SWITCHED = {
+    "kill": ("allow_kill",),
+    "menu": ("allow_menu",),
+    "cancel": ("allow_menu",),
+    "keepalive": ("allow_menu",),
+}
 
 
 def commands_for(settings: Any) -> dict[str, str]:
     """The commands this telebot answers, as its settings allow."""
-    return {name: _(desc) for name, desc in COMMANDS.items()
-            if all(getattr(settings, flag, True) for flag in _SWITCHED.get(name, ()))}
+    return {
+        name: _(desc)
+        for name, desc in COMMANDS.items()
+        if all(getattr(settings, flag, True) for flag in _SWITCHED.get(name, ()))
+    }
 
 
 def help_text(settings: Any = None) -> str:
-    return (_("<b>telebot</b> watches the tasks ikabot runs for you (autoPirate, webServer, "
-              "constructionList, …) and tells you here when one dies, finishes or stalls.")
-            + "\n\n" + "\n".join(f"/{name}: {html.escape(desc)}"
-                                 for name, desc in commands_for(settings).items()))
+    return (
+        _(
+            "<b>telebot</b> watches the tasks ikabot runs for you (autoPirate, webServer, "
+            "constructionList, …) and tells you here when one dies, finishes or stalls."
+        )
+        + "\n\n"
+        + "\n".join(
+            f"/{name}: {html.escape(desc)}" for name, desc in commands_for(settings).items()
+        )
+    )
 
 
 HELP = help_text()
@@ -92,37 +105,39 @@ def add_handlers(app: BotApp) -> None:
     app.add_handler(TypeHandler(Update, gates.gate), group=-2)
     app.add_handler(TypeHandler(Update, gates.member_limit), group=-1)
     for name, command in (
-            ("menu", menu_handlers.cmd_menu),
-            ("cancel", menu_handlers.cmd_cancel),
-            ("start", cmd_help),
-            ("help", cmd_help),
-            ("status", status_commands.cmd_status),
-            ("webserver", status_commands.cmd_webserver),
-            ("details", details_commands.cmd_details),
-            ("timeline", timeline_commands.cmd_timeline),
-            ("report", report_commands.cmd_report),
-            ("alerts", alert_commands.cmd_alerts),
-            ("mute", alert_commands.cmd_mute),
-            ("kill", in_bots_chat(kill.cmd_kill)),
-            ("keepalive", keepalive_commands.cmd_keepalive)):
+        ("menu", menu_handlers.cmd_menu),
+        ("cancel", menu_handlers.cmd_cancel),
+        ("start", cmd_help),
+        ("help", cmd_help),
+        ("status", status_commands.cmd_status),
+        ("webserver", status_commands.cmd_webserver),
+        ("details", details_commands.cmd_details),
+        ("timeline", timeline_commands.cmd_timeline),
+        ("report", report_commands.cmd_report),
+        ("alerts", alert_commands.cmd_alerts),
+        ("mute", alert_commands.cmd_mute),
+        ("kill", in_bots_chat(kill.cmd_kill)),
+        ("keepalive", keepalive_commands.cmd_keepalive),
+    ):
         app.add_handler(CommandHandler(name, command))
     for kind, button in (
-            (Kind.MENU_KEY, menu_handlers.on_menu_key),
-            (Kind.AGAIN_ASK, menu_handlers.on_again_ask),
-            (Kind.AGAIN_RUN, menu_handlers.on_again_run),
-            (Kind.AGAIN_CANCEL, menu_handlers.on_again_cancel),
-            (Kind.KEEP_ON, keepalive_commands.on_keep_on),
-            (Kind.KEEP_OFF, keepalive_commands.on_keep_off),
-            (Kind.ALL_ASK, run_all.on_all_ask),
-            (Kind.ALL_RUN, run_all.on_all_run),
-            (Kind.STOPPED_LIST, status_commands.on_stopped_list),
-            (Kind.REFRESH, status_commands.on_refresh),
-            (Kind.STOPPED_PAGE, status_commands.on_stopped_page),
-            (Kind.DETAILS, details_commands.on_details_button),
-            (Kind.ALERT_SWITCH, alert_commands.on_alert_switch),
-            (Kind.KILL_ASK, in_bots_chat(kill.on_ask)),
-            (Kind.KILL_CONFIRM, in_bots_chat(kill.on_confirm)),
-            (Kind.KILL_CANCEL, in_bots_chat(kill.on_cancel))):
+        (Kind.MENU_KEY, menu_handlers.on_menu_key),
+        (Kind.AGAIN_ASK, menu_handlers.on_again_ask),
+        (Kind.AGAIN_RUN, menu_handlers.on_again_run),
+        (Kind.AGAIN_CANCEL, menu_handlers.on_again_cancel),
+        (Kind.KEEP_ON, keepalive_commands.on_keep_on),
+        (Kind.KEEP_OFF, keepalive_commands.on_keep_off),
+        (Kind.ALL_ASK, run_all.on_all_ask),
+        (Kind.ALL_RUN, run_all.on_all_run),
+        (Kind.STOPPED_LIST, status_commands.on_stopped_list),
+        (Kind.REFRESH, status_commands.on_refresh),
+        (Kind.STOPPED_PAGE, status_commands.on_stopped_page),
+        (Kind.DETAILS, details_commands.on_details_button),
+        (Kind.ALERT_SWITCH, alert_commands.on_alert_switch),
+        (Kind.KILL_ASK, in_bots_chat(kill.on_ask)),
+        (Kind.KILL_CONFIRM, in_bots_chat(kill.on_confirm)),
+        (Kind.KILL_CANCEL, in_bots_chat(kill.on_cancel)),
+    ):
         app.add_handler(CallbackQueryHandler(button, pattern=pattern(kind)))
     app.add_handler(CallbackQueryHandler(fallbacks.on_old_button, pattern=is_ours))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, menu_handlers.on_text))

@@ -50,6 +50,8 @@ HEARTBEAT_FILE = "heartbeat"
 def clock() -> float:
     """The wall clock `telebot health` ages a heartbeat by (a test drives it)."""
     return time.time()
+
+
 PING_JOB = "heartbeat-url"
 
 
@@ -115,8 +117,12 @@ class Pulse:
             self._failed = False
         except OSError as e:
             if not self._failed:
-                log.warning("cannot write the heartbeat file %s (%s): `telebot health` will "
-                            "say telebot is stuck", path, e.strerror)
+                log.warning(
+                    "cannot write the heartbeat file %s (%s): `telebot health` will "
+                    "say telebot is stuck",
+                    path,
+                    e.strerror,
+                )
             self._failed = True
         sd_notify("WATCHDOG=1")
 
@@ -183,8 +189,11 @@ class HeartbeatURL:
             self.failing, self._problem = False, ""
             return True
         if problem != self._problem:  # once per change: a new failure, or a new reason
-            log.warning("the heartbeat URL does not answer (%s); alerts go on regardless, "
-                        "and it is tried again on schedule", problem)
+            log.warning(
+                "the heartbeat URL does not answer (%s); alerts go on regardless, "
+                "and it is tried again on schedule",
+                problem,
+            )
         self.failing, self._problem = True, problem
         return False
 
@@ -199,9 +208,11 @@ class HeartbeatURL:
                         return
                     target = url.join(response.headers.get("location", ""))
                 if not follows(url, target):
-                    raise NotFollowed(f"it redirects to {target.host or 'nowhere'}, another "
-                                      "host or a downgrade to http, which telebot does not "
-                                      "follow: set TELEBOT_HEARTBEAT_URL to the final address")
+                    raise NotFollowed(
+                        f"it redirects to {target.host or 'nowhere'}, another "
+                        "host or a downgrade to http, which telebot does not "
+                        "follow: set TELEBOT_HEARTBEAT_URL to the final address"
+                    )
                 url = target
         raise NotFollowed(f"more than {MAX_REDIRECTS} redirects")
 

@@ -60,8 +60,14 @@ class LabelledBot(ExtBot[None]):
     machine's tag, and goes into the right forum topic (`topics`): home (`topic_id` in
     `chat_id`), or where the command being answered came from."""
 
-    def __init__(self, label: str | None, *args: Any, chat_id: str | None = None,
-                 topic_id: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        label: str | None,
+        *args: Any,
+        chat_id: str | None = None,
+        topic_id: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._host_label = label
         self._home_chat, self._home_topic = chat_id, topic_id
@@ -71,8 +77,11 @@ class LabelledBot(ExtBot[None]):
         return self._home_topic
 
     async def _post(self, endpoint: str, data: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if data is not None and endpoint in topics.THREADED and \
-                data.get("message_thread_id") is None:
+        if (
+            data is not None
+            and endpoint in topics.THREADED
+            and data.get("message_thread_id") is None
+        ):
             thread = topics.thread_for(data.get("chat_id"), self._home_chat, self._home_topic)
             if thread is not None:
                 data["message_thread_id"] = thread
@@ -85,28 +94,40 @@ class LabelledBot(ExtBot[None]):
     def _tagged(self, text: str, parse_mode: Any) -> str:
         return text if not self._host_label else tag(self._host_label, parse_mode) + text
 
-    async def send_message(self, chat_id: Any, text: str, *args: Any,
-                           **kwargs: Any) -> Any:
-        return await super().send_message(chat_id, self._tagged(text, kwargs.get("parse_mode")),
-                                          *args, **kwargs)
+    async def send_message(self, chat_id: Any, text: str, *args: Any, **kwargs: Any) -> Any:
+        return await super().send_message(
+            chat_id, self._tagged(text, kwargs.get("parse_mode")), *args, **kwargs
+        )
 
-    async def send_photo(self, chat_id: Any, photo: Any, caption: str | None = None,
-                         *args: Any, **kwargs: Any) -> Any:
+    async def send_photo(
+        self, chat_id: Any, photo: Any, caption: str | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
         return await super().send_photo(
-            chat_id, photo, self._tagged(caption or "", kwargs.get("parse_mode")) or None,
-            *args, **kwargs)
+            chat_id,
+            photo,
+            self._tagged(caption or "", kwargs.get("parse_mode")) or None,
+            *args,
+            **kwargs,
+        )
 
     async def edit_message_text(self, text: str, *args: Any, **kwargs: Any) -> Any:
         return await super().edit_message_text(
-            self._tagged(text, kwargs.get("parse_mode")), *args, **kwargs)
+            self._tagged(text, kwargs.get("parse_mode")), *args, **kwargs
+        )
 
 
-def make_bot(settings: Settings, token: str, label: str | None,
-             chat_id: str | None = None) -> LabelledBot:
+def make_bot(
+    settings: Settings, token: str, label: str | None, chat_id: str | None = None
+) -> LabelledBot:
     """The bot as ApplicationBuilder would build it (same pools, same rate limiter), writing
     into `settings.topic_id` of `chat_id`."""
-    return LabelledBot(label, token=token, base_url=settings.api_base_url,
-                       chat_id=chat_id, topic_id=settings.topic_id,
-                       request=HTTPXRequest(connection_pool_size=256),
-                       get_updates_request=HTTPXRequest(connection_pool_size=1),
-                       rate_limiter=AIORateLimiter(max_retries=2))
+    return LabelledBot(
+        label,
+        token=token,
+        base_url=settings.api_base_url,
+        chat_id=chat_id,
+        topic_id=settings.topic_id,
+        request=HTTPXRequest(connection_pool_size=256),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        rate_limiter=AIORateLimiter(max_retries=2),
+    )

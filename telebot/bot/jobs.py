@@ -47,8 +47,10 @@ async def publish_metrics(rt: Runtime, tasks: list[Task]) -> None:
 
 
 def _progress_signature(tasks: list[Task]) -> str:
-    items = sorted((t.pid, t.started, t.state, t.progress.done if t.progress else None,
-                    t.remaining) for t in tasks)
+    items = sorted(
+        (t.pid, t.started, t.state, t.progress.done if t.progress else None, t.remaining)
+        for t in tasks
+    )
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()
 
 
@@ -70,8 +72,10 @@ async def report(context: BotContext) -> None:
 def job_queue(app: BotApp) -> JobQueue[BotContext]:
     """The Application's JobQueue (None only when PTB lacks its `job-queue` extra)."""
     if app.job_queue is None:
-        raise RuntimeError("python-telegram-bot lacks its job-queue extra: install telebot "
-                           "with its dependencies (pip install telebot)")
+        raise RuntimeError(
+            "python-telegram-bot lacks its job-queue extra: install telebot "
+            "with its dependencies (pip install telebot)"
+        )
     return app.job_queue
 
 
@@ -80,7 +84,4 @@ def schedule_report(app: BotApp, minutes: float) -> None:
     for job in jobs.get_jobs_by_name(REPORT_JOB):
         job.schedule_removal()
     if minutes > 0:
-        jobs.run_repeating(report, interval=minutes * 60, first=minutes * 60,
-                                    name=REPORT_JOB)
-
-
+        jobs.run_repeating(report, interval=minutes * 60, first=minutes * 60, name=REPORT_JOB)

@@ -33,9 +33,11 @@ from telebot.views import render
 log = logging.getLogger(__name__)
 
 PASSWORD_WAIT = 600.0  # seconds the owner has to type the password a restart needs
-USAGE = N_("Usage: /keepalive lists the kept tasks; /keepalive &lt;pid&gt; on|off keeps one "
-           "alive (or not). Only a task with recorded answers (started from /menu) can be kept "
-           "alive.")
+USAGE = N_(
+    "Usage: /keepalive lists the kept tasks; /keepalive &lt;pid&gt; on|off keeps one "
+    "alive (or not). Only a task with recorded answers (started from /menu) can be kept "
+    "alive."
+)
 
 
 def _data(kind: Kind, pid: int, ticks: int) -> str:
@@ -43,13 +45,15 @@ def _data(kind: Kind, pid: int, ticks: int) -> str:
 
 
 def on_button(rec: Recording) -> InlineKeyboardButton:
-    return InlineKeyboardButton(_("♻️ Keep alive"),
-                                callback_data=_data(Kind.KEEP_ON, rec.pid, rec.start_ticks))
+    return InlineKeyboardButton(
+        _("♻️ Keep alive"), callback_data=_data(Kind.KEEP_ON, rec.pid, rec.start_ticks)
+    )
 
 
 def off_button(rec: Recording, label: str | None = None) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label or _("♻️ off"),
-                                callback_data=_data(Kind.KEEP_OFF, rec.pid, rec.start_ticks))
+    return InlineKeyboardButton(
+        label or _("♻️ off"), callback_data=_data(Kind.KEEP_OFF, rec.pid, rec.start_ticks)
+    )
 
 
 class KeptReplayer:
@@ -65,8 +69,9 @@ class KeptReplayer:
         problem = await self.mgr.open(rec.steps, rec, unattended=True)
         session = self.mgr.open_session()
         if problem or session is None:
-            return Restart(reason=html.unescape(_(problem) if problem else
-                                                _("ikabot's menu did not start")))
+            return Restart(
+                reason=html.unescape(_(problem) if problem else _("ikabot's menu did not start"))
+            )
         why: list[str] = []
 
         async def at_echo_off(view: View) -> bool:
@@ -75,15 +80,26 @@ class KeptReplayer:
         try:
             # the harm-twice guard of 🔁 Run it, right before each answer is typed, for an
             # action that does harm twice (`tasks.doubled`); another's copy is the owner's own
-            guard = no_twin(session, self.mgr.rt.refresh, rec.action, rec.account) \
-                if rec.action in HARM else None
+            guard = (
+                no_twin(session, self.mgr.rt.refresh, rec.action, rec.account)
+                if rec.action in HARM
+                else None
+            )
             outcome = await replay(session, rec.steps, guard, at_echo_off)
             deadline = time.monotonic() + STARTED_WAIT
-            while outcome.done and not session.started and not session.ended.is_set() and \
-                    time.monotonic() < deadline:
+            while (
+                outcome.done
+                and not session.started
+                and not session.ended.is_set()
+                and time.monotonic() < deadline
+            ):
                 await session.next_settle(session.generation, deadline - time.monotonic())
-            log.info("keep-alive replay of pid %d: %s; session %s", rec.pid,
-                     outcome.explain(len(rec.steps)), session.end_reason or "open")
+            log.info(
+                "keep-alive replay of pid %d: %s; session %s",
+                rec.pid,
+                outcome.explain(len(rec.steps)),
+                session.end_reason or "open",
+            )
             if session.started:
                 return Restart(session.started[0].pid, session.started[0].start_ticks)
             if outcome.done:
@@ -92,12 +108,16 @@ class KeptReplayer:
         finally:
             await session.close(N_("♻️ keep-alive's replay is over"))
 
-    async def _password(self, session: MenuSession, rec: Recording, view: View,
-                        why: list[str]) -> bool:
+    async def _password(
+        self, session: MenuSession, rec: Recording, view: View, why: list[str]
+    ) -> bool:
         """ikabot's own password prompt (echo off, `Password:`), and only it: typed from
         IKABOT_PASSWORD with TELEBOT_KEEPALIVE_LOGIN=1, else asked of the owner."""
-        if not view.echo_off or view.question.choices or \
-                not view.question.prompt.strip().endswith("Password:"):
+        if (
+            not view.echo_off
+            or view.question.choices
+            or not view.question.prompt.strip().endswith("Password:")
+        ):
             return False
         settings = self.mgr.rt.settings
         terminal = started_terminal(session)
@@ -111,20 +131,32 @@ class KeptReplayer:
         with contextlib.suppress(TelegramError):
             await self.mgr.bot.send_message(
                 self.mgr.rt.chat_id,
-                _("♻️ Restarting {action} (was pid {pid}): ikabot asks the password of "
-                  "{account}. Type it here within {minutes} minutes (telebot deletes it from the "
-                  "chat), or /cancel. With TELEBOT_KEEPALIVE_LOGIN=1 telebot types "
-                  "IKABOT_PASSWORD itself.").format(
-                    action=html.escape(rec.action), pid=rec.pid,
+                _(
+                    "♻️ Restarting {action} (was pid {pid}): ikabot asks the password of "
+                    "{account}. Type it here within {minutes} minutes (telebot deletes it from the "
+                    "chat), or /cancel. With TELEBOT_KEEPALIVE_LOGIN=1 telebot types "
+                    "IKABOT_PASSWORD itself."
+                ).format(
+                    action=html.escape(rec.action),
+                    pid=rec.pid,
                     account=html.escape(rec.account.label),
-                    minutes=round(self.password_wait / 60)), parse_mode="HTML")
+                    minutes=round(self.password_wait / 60),
+                ),
+                parse_mode="HTML",
+            )
         deadline = time.monotonic() + self.password_wait
-        while terminal_inputs(session) == before and not session.ended.is_set() and \
-                time.monotonic() < deadline:
+        while (
+            terminal_inputs(session) == before
+            and not session.ended.is_set()
+            and time.monotonic() < deadline
+        ):
             await session.next_settle(session.generation, min(5.0, deadline - time.monotonic()))
         if terminal_inputs(session) == before:
-            why.append(_("the password was needed, and nobody typed it within {minutes} "
-                         "minutes").format(minutes=round(self.password_wait / 60)))
+            why.append(
+                _("the password was needed, and nobody typed it within {minutes} minutes").format(
+                    minutes=round(self.password_wait / 60)
+                )
+            )
             return False
         return not session.ended.is_set()
 
@@ -134,8 +166,9 @@ def terminal_inputs(session: MenuSession) -> float:
     return session._last_input
 
 
-async def details_note(keeper: Keeper | None, mgr: MenuManager | None,
-                       task: Task) -> tuple[str, list[InlineKeyboardButton]]:
+async def details_note(
+    keeper: Keeper | None, mgr: MenuManager | None, task: Task
+) -> tuple[str, list[InlineKeyboardButton]]:
     """For /details: the task's keep-alive and its chain, and its ♻️ button."""
     if keeper is None or mgr is None:
         return "", []
@@ -146,14 +179,16 @@ async def details_note(keeper: Keeper | None, mgr: MenuManager | None,
     kept = await keeper.state.run(ks.get, rec.pid, rec.start_ticks)
     on = is_kept(rec.action, kept.want if kept else None, keeper.settings.keepalive)
     by_setting = on and not (kept and kept.want)
-    lines = [(_("♻️ Kept alive (TELEBOT_KEEPALIVE)") if by_setting else _("♻️ Kept alive"))
-             if on else _("♻️ Not kept alive.")]
+    lines = [
+        (_("♻️ Kept alive (TELEBOT_KEEPALIVE)") if by_setting else _("♻️ Kept alive"))
+        if on
+        else _("♻️ Not kept alive.")
+    ]
     if kept is not None and kept.of_pid is not None:
         lines.append(_("♻️ Restarted from pid {pid}: /details {pid}").format(pid=kept.of_pid))
     if kept is not None and kept.note:
         lines.append(html.escape(kept.note))
-    return "\n".join(lines), [off_button(rec, _("♻️ Stop keeping alive")) if on
-                              else on_button(rec)]
+    return "\n".join(lines), [off_button(rec, _("♻️ Stop keeping alive")) if on else on_button(rec)]
 
 
 def alert_buttons(mgr: MenuManager | None, keeper: Keeper | None, dedup_key: str) -> str | None:
@@ -197,9 +232,14 @@ async def cmd_keepalive(update: Update, context: BotContext) -> None:
         rec = rec or await mgr.recording_of(task)
     rec = rec or await mgr.newest(pid)
     if rec is None:
-        await reply(context, _("pid {pid} has no recorded answers, so it cannot be kept "
-                               "alive: a task started from /menu (or 🔁 Run again) has "
-                               "them.").format(pid=pid))
+        await reply(
+            context,
+            _(
+                "pid {pid} has no recorded answers, so it cannot be kept "
+                "alive: a task started from /menu (or 🔁 Run again) has "
+                "them."
+            ).format(pid=pid),
+        )
         return
     await reply(context, html.escape(await keeper.turn(rec, args[1].lower() == "on")))
 
@@ -212,19 +252,37 @@ async def kept_list(keeper: Keeper, mgr: MenuManager) -> tuple[str, InlineKeyboa
     for task in await mgr.rt.refresh():
         rec = await mgr.recording_of(task) if task.state == "running" else None
         kept = await keeper.state.run(ks.get, rec.pid, rec.start_ticks) if rec else None
-        if rec is None or not is_kept(rec.action, kept.want if kept else None,
-                                      keeper.settings.keepalive):
+        if rec is None or not is_kept(
+            rec.action, kept.want if kept else None, keeper.settings.keepalive
+        ):
             continue
-        lines.append(f"• {html.escape(render.clip(rec.action, 40))} <code>{rec.pid}</code> · "
-                     f"{html.escape(render.clip(rec.account.label, 60))}")
-        rows.append([off_button(rec, _("♻️ off: {action} {pid}").format(
-            action=render.clip(rec.action, 24), pid=rec.pid))])
+        lines.append(
+            f"• {html.escape(render.clip(rec.action, 40))} <code>{rec.pid}</code> · "
+            f"{html.escape(render.clip(rec.account.label, 60))}"
+        )
+        rows.append(
+            [
+                off_button(
+                    rec,
+                    _("♻️ off: {action} {pid}").format(
+                        action=render.clip(rec.action, 24), pid=rec.pid
+                    ),
+                )
+            ]
+        )
     for kept in await keeper.state.run(ks.due):
-        lines.append(_("• {action} <code>{pid}</code> ended: {note}").format(
-            action=html.escape(kept.action), pid=kept.pid, note=html.escape(kept.note or "")))
+        lines.append(
+            _("• {action} <code>{pid}</code> ended: {note}").format(
+                action=html.escape(kept.action), pid=kept.pid, note=html.escape(kept.note or "")
+            )
+        )
     if len(lines) == 1:
-        lines.append(_("None. /keepalive &lt;pid&gt; on keeps a task alive (one started from "
-                       "/menu); TELEBOT_KEEPALIVE names actions kept alive always."))
+        lines.append(
+            _(
+                "None. /keepalive &lt;pid&gt; on keeps a task alive (one started from "
+                "/menu); TELEBOT_KEEPALIVE names actions kept alive always."
+            )
+        )
     return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
 
 

@@ -62,8 +62,7 @@ LIST_BUTTONS = 99  # Telegram takes at most 100 buttons a message
 OFF = N_("Stopping tasks from Telegram is turned off on this machine (TELEBOT_ALLOW_KILL=0).")
 NOT_OWNER = N_("Only an owner can stop tasks (TELEBOT_OWNER_IDS).")
 SPENT = N_("This button has expired or was used already: send /kill <pid> again.")
-USAGE = N_("Usage: /kill &lt;pid&gt;, e.g. /kill 12345, or /kill alone to pick a running "
-           "task.")
+USAGE = N_("Usage: /kill &lt;pid&gt;, e.g. /kill 12345, or /kill alone to pick a running task.")
 
 
 # ---------------------------------------------------------------- who and what
@@ -92,8 +91,12 @@ def same_user(pid: int) -> bool:
 def running_task(tasks: list[Task], pid: int, started: float | None = None) -> Task | None:
     """The live ikabot task entry with this pid (and this entry date, when given)."""
     for t in tasks:
-        if t.pid == pid and t.alive and t.state == "running" and \
-                (started is None or abs(t.started - started) < 1):
+        if (
+            t.pid == pid
+            and t.alive
+            and t.state == "running"
+            and (started is None or abs(t.started - started) < 1)
+        ):
             return t
     return None
 
@@ -101,9 +104,11 @@ def running_task(tasks: list[Task], pid: int, started: float | None = None) -> T
 def describe(task: Task) -> str:
     """'autoPirate 12345 · run 3 of 10 (2 done) · player1 s59-en' (plain text)."""
     a = task.account
-    parts = [f"{render.clip(task.action, render.NAME_CLIP)} {task.pid}",
-             render.figure(facts_of(task)),
-             render.clip(a.compact, 120)]
+    parts = [
+        f"{render.clip(task.action, render.NAME_CLIP)} {task.pid}",
+        render.figure(facts_of(task)),
+        render.clip(a.compact, 120),
+    ]
     return " · ".join(p for p in parts if p)
 
 
@@ -124,28 +129,48 @@ async def offer(rt: Runtime, pid: int, mark: str) -> tuple[str, InlineKeyboardMa
     task = running_task(tasks, pid)
     ident = identity(task) if task is not None else None
     if task is None or ident is None or not liveness.may_signal(pid):
-        return _("No running ikabot task has pid {pid} on this machine; nothing to stop. "
-                 "/kill lists the running ones.").format(pid=pid), None
+        return _(
+            "No running ikabot task has pid {pid} on this machine; nothing to stop. "
+            "/kill lists the running ones."
+        ).format(pid=pid), None
     if not same_user(pid):
-        return _("pid {pid} runs as another user; telebot stops only its own user's "
-                 "tasks.").format(pid=pid), None
+        return _("pid {pid} runs as another user; telebot stops only its own user's tasks.").format(
+            pid=pid
+        ), None
     nonce = secrets.token_urlsafe(9)
     a = task.account
-    await rt.state.run(rt.state.control.add_kill_button,
-                       KillButton(nonce, pid, ident, task.started,
-                                  render.clip(task.action, render.NAME_CLIP),
-                                  render.clip(a.label, 120), time.time() + NONCE_TTL, None))
+    await rt.state.run(
+        rt.state.control.add_kill_button,
+        KillButton(
+            nonce,
+            pid,
+            ident,
+            task.started,
+            render.clip(task.action, render.NAME_CLIP),
+            render.clip(a.label, 120),
+            time.time() + NONCE_TTL,
+            None,
+        ),
+    )
     minutes = round(NONCE_TTL / 60)
-    text = (_("❓ Stop {task}?").format(task=html.escape(describe(task))) + "\n<i>"
-            + ngettext("SIGTERM, then SIGKILL after {grace} s. This button works for {n} "
-                       "minute.",
-                       "SIGTERM, then SIGKILL after {grace} s. This button works for {n} "
-                       "minutes.", minutes).format(grace=number(GRACE, digits=1),
-                                                   n=number(minutes))
-            + "</i>")
-    markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton(_("🛑 Stop it"), callback_data=callback(CONFIRM, mark, nonce)),
-        InlineKeyboardButton(_("Cancel"), callback_data=callback(CANCEL, mark, nonce))]])
+    text = (
+        _("❓ Stop {task}?").format(task=html.escape(describe(task)))
+        + "\n<i>"
+        + ngettext(
+            "SIGTERM, then SIGKILL after {grace} s. This button works for {n} minute.",
+            "SIGTERM, then SIGKILL after {grace} s. This button works for {n} minutes.",
+            minutes,
+        ).format(grace=number(GRACE, digits=1), n=number(minutes))
+        + "</i>"
+    )
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(_("🛑 Stop it"), callback_data=callback(CONFIRM, mark, nonce)),
+                InlineKeyboardButton(_("Cancel"), callback_data=callback(CANCEL, mark, nonce)),
+            ]
+        ]
+    )
     return text, markup
 
 
@@ -154,9 +179,13 @@ def pick_markup(tasks: list[Task], mark: str) -> InlineKeyboardMarkup | None:
     running = [t for t in tasks if t.state == "running"][:LIST_BUTTONS]
     if not running:
         return None
-    buttons = [InlineKeyboardButton(f"🛑 {render.clip(t.action, 30)} {t.pid}",
-                                    callback_data=callback(ASK, mark, t.pid)) for t in running]
-    return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
+    buttons = [
+        InlineKeyboardButton(
+            f"🛑 {render.clip(t.action, 30)} {t.pid}", callback_data=callback(ASK, mark, t.pid)
+        )
+        for t in running
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
 
 
 def stop_markup(rt: Runtime, tasks: list[Task], bot: Any) -> InlineKeyboardMarkup | None:
@@ -166,9 +195,17 @@ def stop_markup(rt: Runtime, tasks: list[Task], bot: Any) -> InlineKeyboardMarku
     running = [t for t in tasks if t.state == "running"]
     if not rt.settings.allow_kill or not running:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(
-        _("🛑 Stop {action} {pid}").format(action=render.clip(t.action, 30), pid=t.pid),
-        callback_data=callback(ASK, mark_of(bot), t.pid))] for t in running[:LIST_BUTTONS]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("🛑 Stop {action} {pid}").format(action=render.clip(t.action, 30), pid=t.pid),
+                    callback_data=callback(ASK, mark_of(bot), t.pid),
+                )
+            ]
+            for t in running[:LIST_BUTTONS]
+        ]
+    )
 
 
 def details_markup(rt: Runtime, task: Task, bot: Any) -> InlineKeyboardMarkup | None:
@@ -176,8 +213,9 @@ def details_markup(rt: Runtime, task: Task, bot: Any) -> InlineKeyboardMarkup | 
     return stop_markup(rt, [task], bot)
 
 
-async def kill_command(rt: Runtime, user: User | None, args: list[str],
-                       bot: Any) -> tuple[str, InlineKeyboardMarkup | None]:
+async def kill_command(
+    rt: Runtime, user: User | None, args: list[str], bot: Any
+) -> tuple[str, InlineKeyboardMarkup | None]:
     """`/kill [pid]`: the answer's text and buttons."""
     if not rt.settings.allow_kill:
         return _(OFF), None
@@ -228,17 +266,21 @@ def _signal(stopping: Stopping, sig: signal.Signals) -> None:
 async def begin_stop(rt: Runtime, button: KillButton, who: str) -> Stopping | str:
     """Check everything again, record the request, send SIGTERM; or say why not."""
     tasks = await rt.refresh()
-    gone = _("Not stopped: {action} {pid} is no longer running (it ended, or its pid now "
-             "belongs to another process). Nothing was signalled.").format(
-        action=html.escape(button.action), pid=button.pid)
+    gone = _(
+        "Not stopped: {action} {pid} is no longer running (it ended, or its pid now "
+        "belongs to another process). Nothing was signalled."
+    ).format(action=html.escape(button.action), pid=button.pid)
     if running_task(tasks, button.pid, button.started) is None:
         return gone
     fd = _open_pidfd(button.pid)
     if fd is None and pidfd_supported():
         return gone  # the process is gone already
     # after the pidfd is open, this check proves the fd is the very process of the button
-    if not same_identity(button.pid, button.start_ticks) or not same_user(button.pid) or \
-            not liveness.may_signal(button.pid):
+    if (
+        not same_identity(button.pid, button.start_ticks)
+        or not same_user(button.pid)
+        or not liveness.may_signal(button.pid)
+    ):
         if fd is not None:
             os.close(fd)
         return gone
@@ -253,7 +295,8 @@ async def begin_stop(rt: Runtime, button: KillButton, who: str) -> Stopping | st
     except OSError as e:
         _close(stopping)
         return _("Not stopped: {action} {pid}: {why}.").format(
-            action=html.escape(button.action), pid=button.pid, why=html.escape(str(e.strerror)))
+            action=html.escape(button.action), pid=button.pid, why=html.escape(str(e.strerror))
+        )
     log.info("stopping %s %d (asked by %s)", button.action, button.pid, who)
     return stopping
 
@@ -299,12 +342,15 @@ async def finish_stop(stopping: Stopping, grace: float | None = None) -> str:
     try:
         if await _ended(stopping, grace):
             return _("🛑 Stopped {what}{by} (SIGTERM, {s} s).").format(
-                what=what, by=by, s=number(time.time() - stopping.at, digits=1))
+                what=what, by=by, s=number(time.time() - stopping.at, digits=1)
+            )
         with contextlib.suppress(ProcessLookupError):
             _signal(stopping, signal.SIGKILL)
         if await _ended(stopping, grace):
-            return _("🛑 Stopped {what}{by}: it did not end within {grace} s of SIGTERM, so it "
-                     "got SIGKILL.").format(what=what, by=by, grace=number(grace, digits=1))
+            return _(
+                "🛑 Stopped {what}{by}: it did not end within {grace} s of SIGTERM, so it "
+                "got SIGKILL."
+            ).format(what=what, by=by, grace=number(grace, digits=1))
         return _("⚠️ Sent SIGKILL to {what}, but it has not ended yet.").format(what=what)
     finally:
         _close(stopping)
@@ -312,8 +358,9 @@ async def finish_stop(stopping: Stopping, grace: float | None = None) -> str:
 
 async def cmd_kill(update: Update, context: BotContext) -> None:
     """/kill [pid]: a confirmation (or a pick of the running tasks); guarded where registered."""
-    text, markup = await kill_command(context.runtime, update.effective_user,
-                                      context.args or [], context.bot)
+    text, markup = await kill_command(
+        context.runtime, update.effective_user, context.args or [], context.bot
+    )
     await reply(context, text, markup)
 
 
@@ -326,12 +373,12 @@ def who(user: User | None) -> str:
 
 async def _edit(query: Any, text: str) -> None:
     with contextlib.suppress(BadRequest):  # gone, or already says so
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML,
-                                      disable_web_page_preview=True)
+        await query.edit_message_text(
+            text, parse_mode=ParseMode.HTML, disable_web_page_preview=True
+        )
 
 
-async def _may_press(update: Update, context: BotContext
-                     ) -> tuple[CallbackQuery, Button] | None:
+async def _may_press(update: Update, context: BotContext) -> tuple[CallbackQuery, Button] | None:
     """The checks every stop button passes (this machine's, allowed, an owner's press), or
     None once the press is answered with why not (another machine's: not answered here)."""
     query, button = pressed(update)
@@ -343,8 +390,7 @@ async def _may_press(update: Update, context: BotContext
         return None
     user = query.from_user
     if not rt.permissions.may_act(user.id if user else None):
-        log.info("refused a stop button pressed by user %s, not an owner",
-                 user.id if user else "?")
+        log.info("refused a stop button pressed by user %s, not an owner", user.id if user else "?")
         await query.answer(_(NOT_OWNER), show_alert=True)
         return None
     return query, button
@@ -359,27 +405,33 @@ async def on_ask(update: Update, context: BotContext) -> None:
     rt = context.runtime
     await query.answer()
     text, markup = await offer(rt, button.number, button.machine)
-    await context.bot.send_message(rt.chat_id, text, parse_mode=ParseMode.HTML,
-                                   reply_markup=markup, disable_web_page_preview=True)
+    await context.bot.send_message(
+        rt.chat_id,
+        text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=markup,
+        disable_web_page_preview=True,
+    )
 
 
-async def _spend(update: Update, context: BotContext
-                 ) -> tuple[CallbackQuery, KillButton] | None:
+async def _spend(update: Update, context: BotContext) -> tuple[CallbackQuery, KillButton] | None:
     """A confirmation's nonce, used up (once, in time); None once the press is answered."""
     pressed_ = await _may_press(update, context)
     if pressed_ is None:
         return None
     query, button = pressed_
     rt = context.runtime
-    kill_button = await rt.state.run(rt.state.control.use_kill_button, button.text,
-                                     time.time())
+    kill_button = await rt.state.run(rt.state.control.use_kill_button, button.text, time.time())
     if kill_button is None:
         await query.answer(_(SPENT), show_alert=True)
         old = await rt.state.run(rt.state.control.kill_button, button.text)
         if old is not None and old.used_at is None:  # expired: take the buttons away
-            await _edit(query, _("⌛ This confirmation for {action} {pid} expired; nothing "
-                                 "was stopped.").format(action=html.escape(old.action),
-                                                        pid=old.pid))
+            await _edit(
+                query,
+                _("⌛ This confirmation for {action} {pid} expired; nothing was stopped.").format(
+                    action=html.escape(old.action), pid=old.pid
+                ),
+            )
         return None
     return query, kill_button
 
@@ -391,8 +443,12 @@ async def on_cancel(update: Update, context: BotContext) -> None:
         return
     query, button = spent
     await query.answer(_("Cancelled"))
-    await _edit(query, _("Cancelled: {action} {pid} keeps running.").format(
-        action=html.escape(button.action), pid=button.pid))
+    await _edit(
+        query,
+        _("Cancelled: {action} {pid} keeps running.").format(
+            action=html.escape(button.action), pid=button.pid
+        ),
+    )
 
 
 async def on_confirm(update: Update, context: BotContext) -> None:
@@ -406,8 +462,7 @@ async def on_confirm(update: Update, context: BotContext) -> None:
         await query.answer(_("Not stopped"), show_alert=False)
         await _edit(query, result)
         return
-    await query.answer(_("Stopping {action} {pid}…").format(action=button.action,
-                                                             pid=button.pid))
+    await query.answer(_("Stopping {action} {pid}…").format(action=button.action, pid=button.pid))
 
     async def complete() -> None:
         await _edit(query, await finish_stop(result))

@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 
 GONE = N_("This /menu session has ended. /menu opens a new one.")
 AGAIN_TTL = 300.0  # seconds a 🔁 Run it stays valid (as /kill's confirmation)
-AGAIN_SPENT = N_("This 🔁 Run it has expired or was used already: press 🔁 Run again for a "
-                 "new one.")
+AGAIN_SPENT = N_(
+    "This 🔁 Run it has expired or was used already: press 🔁 Run again for a new one."
+)
 clock: Callable[[], float] = time.time  # the buttons' clock (a test moves it on)
 
 # ---- button data (on the codec of `bot.callbacks`): the menu's keys and 🔁 Run again
@@ -54,42 +55,70 @@ def again_data(kind: Kind, pid: int | str, ticks: int | str) -> str:
     return make(kind, f"{pid}.{ticks}")
 
 
-async def details_note(mgr: MenuManager | None,
-                       task: Task) -> tuple[str, list[InlineKeyboardButton]]:
+async def details_note(
+    mgr: MenuManager | None, task: Task
+) -> tuple[str, list[InlineKeyboardButton]]:
     """For /details: how the task relates to /menu, and its 🔁 button when it ended."""
     if mgr is None:
         return "", []
     rec = await mgr.recording_of(task)
     if rec is None:
         return "", []
-    lines = [ngettext("Started from /menu with {n} recorded answer.",
-                      "Started from /menu with {n} recorded answers.",
-                      len(rec.steps)).format(n=number(len(rec.steps)))]
+    lines = [
+        ngettext(
+            "Started from /menu with {n} recorded answer.",
+            "Started from /menu with {n} recorded answers.",
+            len(rec.steps),
+        ).format(n=number(len(rec.steps)))
+    ]
     lines += await _lineage(mgr, rec)
     buttons = []
     if task.state != "running" and mgr.rt.settings.allow_menu:
-        buttons.append(InlineKeyboardButton(
-            _("🔁 Run again"), callback_data=again_data(Kind.AGAIN_ASK, rec.pid, rec.start_ticks)))
+        buttons.append(
+            InlineKeyboardButton(
+                _("🔁 Run again"),
+                callback_data=again_data(Kind.AGAIN_ASK, rec.pid, rec.start_ticks),
+            )
+        )
     return "\n".join(lines), buttons
 
 
-async def gone_details(mgr: MenuManager | None,
-                       pid: int) -> tuple[str, InlineKeyboardMarkup | None] | None:
+async def gone_details(
+    mgr: MenuManager | None, pid: int
+) -> tuple[str, InlineKeyboardMarkup | None] | None:
     """/details of a task started from /menu whose entry ikabot dropped since it ended."""
     rec = await mgr.newest(pid) if mgr is not None else None
     if mgr is None or rec is None or liveness.same_process(rec.pid, rec.start_ticks):
         return None
-    lines = [ngettext("<b>{action}</b> {pid} · {account} has ended; ikabot's menu has dropped "
-                      "its entry. It was started from /menu with {n} recorded answer.",
-                      "<b>{action}</b> {pid} · {account} has ended; ikabot's menu has dropped "
-                      "its entry. It was started from /menu with {n} recorded answers.",
-                      len(rec.steps)).format(
-        action=html.escape(rec.action), pid=pid, account=html.escape(rec.account.label),
-        n=number(len(rec.steps)))]
+    lines = [
+        ngettext(
+            "<b>{action}</b> {pid} · {account} has ended; ikabot's menu has dropped "
+            "its entry. It was started from /menu with {n} recorded answer.",
+            "<b>{action}</b> {pid} · {account} has ended; ikabot's menu has dropped "
+            "its entry. It was started from /menu with {n} recorded answers.",
+            len(rec.steps),
+        ).format(
+            action=html.escape(rec.action),
+            pid=pid,
+            account=html.escape(rec.account.label),
+            n=number(len(rec.steps)),
+        )
+    ]
     lines += await _lineage(mgr, rec)
-    markup = InlineKeyboardMarkup([[InlineKeyboardButton(
-        _("🔁 Run again"), callback_data=again_data(Kind.AGAIN_ASK, rec.pid, rec.start_ticks))]]) \
-        if mgr.rt.settings.allow_menu else None
+    markup = (
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("🔁 Run again"),
+                        callback_data=again_data(Kind.AGAIN_ASK, rec.pid, rec.start_ticks),
+                    )
+                ]
+            ]
+        )
+        if mgr.rt.settings.allow_menu
+        else None
+    )
     return "\n".join(lines), markup
 
 
@@ -110,16 +139,31 @@ def alert_markup(mgr: MenuManager | None, dedup_key: str) -> str | None:
     outbox's sender calls it there)."""
     kind, _sep, rest = dedup_key.partition(":")
     pid, _sep, ticks = rest.partition(":")
-    if mgr is None or kind != "end" or not (pid.isdigit() and ticks.isdigit()) or \
-            not mgr.rt.settings.allow_menu:
+    if (
+        mgr is None
+        or kind != "end"
+        or not (pid.isdigit() and ticks.isdigit())
+        or not mgr.rt.settings.allow_menu
+    ):
         return None
     rec = from_row(mgr.rt.state.recordings.get(int(pid), int(ticks)))
     if rec is None:
         return None
     # named: in a storm the message tells of several tasks, the button is for this one
-    return json.dumps(InlineKeyboardMarkup([[InlineKeyboardButton(
-        _("🔁 Run again: {action} {pid}").format(action=render.clip(rec.action, 30), pid=pid),
-        callback_data=again_data(Kind.AGAIN_ASK, pid, ticks))]]).to_dict())
+    return json.dumps(
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("🔁 Run again: {action} {pid}").format(
+                            action=render.clip(rec.action, 30), pid=pid
+                        ),
+                        callback_data=again_data(Kind.AGAIN_ASK, pid, ticks),
+                    )
+                ]
+            ]
+        ).to_dict()
+    )
 
 
 # ---- handlers (registered in `bot.handlers`)
@@ -154,10 +198,11 @@ async def on_text(update: Update, context: BotContext) -> None:
     if session is None:
         await fallbacks.on_plain_text(update, context)
         return
-    if not mgr.rt.permissions.is_bots_chat(message.chat.id) or \
-            not user_may_act(update, context):
-        log.info("a text from user %s was not typed into the menu: not an owner",
-                 user.id if user else "?")
+    if not mgr.rt.permissions.is_bots_chat(message.chat.id) or not user_may_act(update, context):
+        log.info(
+            "a text from user %s was not typed into the menu: not an owner",
+            user.id if user else "?",
+        )
         return
     typed = session.answer(message.text, StepKind.TEXT)
     if not typed.typed:
@@ -166,10 +211,14 @@ async def on_text(update: Update, context: BotContext) -> None:
         try:
             await message.delete()
         except TelegramError as e:
-            log.warning("could not delete an echo-off reply from the chat: %s",
-                        type(e).__name__)
-            await reply(context, _("⚠️ Delete your last message yourself: telebot could not "
-                                   "(it was typed with echo off, e.g. a password)."))
+            log.warning("could not delete an echo-off reply from the chat: %s", type(e).__name__)
+            await reply(
+                context,
+                _(
+                    "⚠️ Delete your last message yourself: telebot could not "
+                    "(it was typed with echo off, e.g. a password)."
+                ),
+            )
 
 
 @in_bots_chat
@@ -198,15 +247,17 @@ async def on_menu_key(update: Update, context: BotContext) -> None:
     await query.answer(shown if typed.typed else _(NOT_READING), show_alert=not typed.typed)
 
 
-async def _pressed_recording(update: Update, context: BotContext
-                             ) -> tuple[CallbackQuery, Recording] | None:
+async def _pressed_recording(
+    update: Update, context: BotContext
+) -> tuple[CallbackQuery, Recording] | None:
     """The recording a 🔁 button names, or None once the press is answered with why not."""
     query, button = pressed(update)
     pid, ticks = button.pair
     rec = await context.menu.recording(int(pid), int(ticks))
     if rec is None or not context.runtime.settings.allow_menu:
-        await query.answer(_("Nothing recorded to run again.") if rec is None else _(OFF),
-                           show_alert=True)
+        await query.answer(
+            _("Nothing recorded to run again.") if rec is None else _(OFF), show_alert=True
+        )
         return None
     return query, rec
 
@@ -235,8 +286,7 @@ async def on_again_run(update: Update, context: BotContext) -> None:
         await query.answer(_(OFF), show_alert=True)
         return
     spent = await rt.state.run(rt.state.control.use_again_button, button.text, clock())
-    rec = None if spent is None else \
-        await context.menu.recording(spent.pid, spent.start_ticks)
+    rec = None if spent is None else await context.menu.recording(spent.pid, spent.start_ticks)
     if spent is None or rec is None:
         await query.answer(_(AGAIN_SPENT), show_alert=True)
         with contextlib.suppress(BadRequest):
@@ -264,27 +314,55 @@ async def confirmation(rt: Runtime, rec: Recording) -> tuple[str, InlineKeyboard
     one-time 🔁 Run it valid `AGAIN_TTL` seconds (the copies warned of are acknowledged by
     pressing it; one that starts since stops the replay)."""
     same = twin_guard.twins(await rt.refresh(), rec.action, rec.account)
-    lines = [_("🔁 Run {action} again (was pid {pid}) on {account}? ikabot's menu opens here "
-               "and gets these answers, each only if it asks the same question as before:"
-               ).format(action=html.escape(rec.action), pid=rec.pid,
-                        account=html.escape(rec.account.label))]
+    lines = [
+        _(
+            "🔁 Run {action} again (was pid {pid}) on {account}? ikabot's menu opens here "
+            "and gets these answers, each only if it asks the same question as before:"
+        ).format(
+            action=html.escape(rec.action), pid=rec.pid, account=html.escape(rec.account.label)
+        )
+    ]
     for i, step in enumerate(rec.steps, 1):
         asked = step.question.prompt.splitlines()[0] if step.question.prompt else ""
-        lines.append(f"{i}. {html.escape(render.clip(asked, 50))} → "
-                     f"{html.escape(render.clip(step.describe(), 50))}")
+        lines.append(
+            f"{i}. {html.escape(render.clip(asked, 50))} → "
+            f"{html.escape(render.clip(step.describe(), 50))}"
+        )
     if same:
         pids = ", ".join(str(t.pid) for t in same)
-        lines.append(_("⚠️ {action} already runs on that account (pid {pids}).").format(
-            action=html.escape(rec.action), pids=pids))
+        lines.append(
+            _("⚠️ {action} already runs on that account (pid {pids}).").format(
+                action=html.escape(rec.action), pids=pids
+            )
+        )
     minutes = round(AGAIN_TTL / 60)
-    lines.append("<i>" + ngettext("This button works once, for {n} minute.",
-                                  "This button works once, for {n} minutes.", minutes).format(
-        n=number(minutes)) + "</i>")
+    lines.append(
+        "<i>"
+        + ngettext(
+            "This button works once, for {n} minute.",
+            "This button works once, for {n} minutes.",
+            minutes,
+        ).format(n=number(minutes))
+        + "</i>"
+    )
     nonce = secrets.token_urlsafe(9)
-    await rt.state.run(rt.state.control.add_again_button, AgainButton(
-        nonce, rec.pid, rec.start_ticks, " ".join(twin_guard.identity_of(t) for t in same),
-        clock() + AGAIN_TTL, None))
-    markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton(_("🔁 Run it"), callback_data=make(Kind.AGAIN_RUN, nonce)),
-        InlineKeyboardButton(_("Cancel"), callback_data=make(Kind.AGAIN_CANCEL, rec.pid))]])
+    await rt.state.run(
+        rt.state.control.add_again_button,
+        AgainButton(
+            nonce,
+            rec.pid,
+            rec.start_ticks,
+            " ".join(twin_guard.identity_of(t) for t in same),
+            clock() + AGAIN_TTL,
+            None,
+        ),
+    )
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(_("🔁 Run it"), callback_data=make(Kind.AGAIN_RUN, nonce)),
+                InlineKeyboardButton(_("Cancel"), callback_data=make(Kind.AGAIN_CANCEL, rec.pid)),
+            ]
+        ]
+    )
     return "\n".join(lines), markup

@@ -34,8 +34,10 @@ from telebot.tasks.model import Task
 log = logging.getLogger(__name__)
 
 OFF = N_("/menu is turned off on this machine (TELEBOT_ALLOW_MENU=0).")
-NO_COMMAND = N_("ikabot's command was not found beside telebot nor on PATH: set "
-                "IKABOT_COMMAND to what starts ikabot's menu.")
+NO_COMMAND = N_(
+    "ikabot's command was not found beside telebot nor on PATH: set "
+    "IKABOT_COMMAND to what starts ikabot's menu."
+)
 BUSY = N_("A /menu session is open already (its screen is above); /cancel ends it.")
 STARTED_WAIT = 30.0  # seconds after the last replayed answer for the new task to start
 
@@ -54,14 +56,14 @@ class RecordedAnswers:
         return from_row(await self.rt.state.run(self.rt.state.recordings.newest, pid))
 
     async def again_as(self, rec: Recording) -> Recording | None:
-        return from_row(await self.rt.state.run(self.rt.state.recordings.again_as, rec.pid,
-                                                rec.start_ticks))
+        return from_row(
+            await self.rt.state.run(self.rt.state.recordings.again_as, rec.pid, rec.start_ticks)
+        )
 
     async def recording_of(self, task: Task) -> Recording | None:
         ticks = task.start_ticks
         if ticks is None:
-            row = await self.rt.state.run(self.rt.state.tracking.ended_near, task.pid,
-                                          task.started)
+            row = await self.rt.state.run(self.rt.state.tracking.ended_near, task.pid, task.started)
             ticks = row.start_ticks if row is not None else None
         return await self.recording(task.pid, ticks) if ticks is not None else None
 
@@ -88,12 +90,20 @@ class MenuManager(RecordedAnswers):
         """A plain text in the owner's chat while a session is open is telebot's: the poller
         hands it over (ikabot reads only the replies it waits for)."""
         message = update.message
-        return (self.open_session() is not None and message is not None
-                and bool(message.text) and self.rt.permissions.is_bots_chat(message.chat.id))
+        return (
+            self.open_session() is not None
+            and message is not None
+            and bool(message.text)
+            and self.rt.permissions.is_bots_chat(message.chat.id)
+        )
 
-    async def open(self, steps: tuple[Step, ...] = (), again_of: Recording | None = None,
-                   acknowledged: tuple[str, ...] = (), unattended: bool = False
-                   ) -> str | None:
+    async def open(
+        self,
+        steps: tuple[Step, ...] = (),
+        again_of: Recording | None = None,
+        acknowledged: tuple[str, ...] = (),
+        unattended: bool = False,
+    ) -> str | None:
         """Start a session (replaying `steps` of `again_of`; the copies of its action in
         `acknowledged` were shown to the owner); or say why not. `unattended` (keep-alive's):
         no screen until `show`, and the caller replays."""
@@ -112,9 +122,14 @@ class MenuManager(RecordedAnswers):
                 if session.token not in self.unattended:
                     await screen.show(session.token, session.end_reason, view)
 
-            session = MenuSession(argv, menu_env(self.rt.settings), publish,
-                                  self.rt.refresh, self._started,
-                                  min_interval=GROUP_INTERVAL if group else MIN_INTERVAL)
+            session = MenuSession(
+                argv,
+                menu_env(self.rt.settings),
+                publish,
+                self.rt.refresh,
+                self._started,
+                min_interval=GROUP_INTERVAL if group else MIN_INTERVAL,
+            )
             if again_of is not None:
                 session.again_of = (again_of.pid, again_of.start_ticks)
             if unattended:
@@ -123,14 +138,16 @@ class MenuManager(RecordedAnswers):
                 session.start()
             except OSError as e:
                 return _("Could not start ikabot's menu ({why}).").format(
-                    why=html.escape(e.strerror or str(e)))
+                    why=html.escape(e.strerror or str(e))
+                )
             self.session, self.screen = session, screen
             log.info("menu session %s started (pid %d)", session.token, session.pid)
             proc = await remember(self.rt, session.pid)
             self._keep(asyncio.create_task(self._watch_end(session, proc)), self._watchers)
             if steps and not unattended:
-                self._keep(asyncio.create_task(self._replay(session, steps, again_of,
-                                                            acknowledged)))
+                self._keep(
+                    asyncio.create_task(self._replay(session, steps, again_of, acknowledged))
+                )
             return None
 
     def run_beside(self, job: Coroutine[Any, Any, None]) -> None:
@@ -138,8 +155,7 @@ class MenuManager(RecordedAnswers):
         before it could open one more."""
         self._keep(asyncio.create_task(job))
 
-    def _keep(self, task: asyncio.Task[None],
-              kept: set[asyncio.Task[None]] | None = None) -> None:
+    def _keep(self, task: asyncio.Task[None], kept: set[asyncio.Task[None]] | None = None) -> None:
         kept = self._replays if kept is None else kept
         kept.add(task)
         task.add_done_callback(kept.discard)
@@ -185,11 +201,19 @@ class MenuManager(RecordedAnswers):
 
     # ---- 🔁 Run again
 
-    async def _replay(self, session: MenuSession, steps: tuple[Step, ...],
-                      again_of: Recording | None, acknowledged: tuple[str, ...] = ()) -> None:
+    async def _replay(
+        self,
+        session: MenuSession,
+        steps: tuple[Step, ...],
+        again_of: Recording | None,
+        acknowledged: tuple[str, ...] = (),
+    ) -> None:
         """Replay, and tell the chat how it went."""
-        guard = None if again_of is None else no_twin(
-            session, self.rt.refresh, again_of.action, again_of.account, acknowledged)
+        guard = (
+            None
+            if again_of is None
+            else no_twin(session, self.rt.refresh, again_of.action, again_of.account, acknowledged)
+        )
         text = await replay_told(session, steps, guard)
         with contextlib.suppress(TelegramError):
             await self.bot.send_message(self.rt.chat_id, text, parse_mode=ParseMode.HTML)
@@ -228,7 +252,8 @@ async def record_started(mgr: MenuManager, session: MenuSession, started: Starte
         await mgr.rt.refresh()
         return
     line = _("▶️ {action} started from /menu: pid {pid} ({account}).").format(
-        action=html.escape(t.action), pid=started.pid, account=html.escape(t.account.label))
+        action=html.escape(t.action), pid=started.pid, account=html.escape(t.account.label)
+    )
     if again:
         line += " " + _("🔁 Run again of pid {pid}.").format(pid=again[0])
     line += f" /details {started.pid}"
@@ -237,32 +262,37 @@ async def record_started(mgr: MenuManager, session: MenuSession, started: Starte
         await mgr.bot.send_message(mgr.rt.chat_id, line, parse_mode=ParseMode.HTML)
 
 
-async def replay_told(session: MenuSession, steps: tuple[Step, ...], guard: Guard | None
-                      ) -> str:
+async def replay_told(session: MenuSession, steps: tuple[Step, ...], guard: Guard | None) -> str:
     """Replay; once the new task has started, the session ends (its work is done); refused
     by `guard`, it ends at once. What to tell the chat."""
     outcome = await replay(session, steps, guard)
     if outcome.refused:
         await session.close(N_("Run again refused"))
-        return _("⚠️ Run again {how}. Nothing more was typed, and ikabot's menu is closed "
-                 "(press 🔁 Run again to see it again, or /menu).").format(
-            how=html.escape(outcome.explain(len(steps))))
+        return _(
+            "⚠️ Run again {how}. Nothing more was typed, and ikabot's menu is closed "
+            "(press 🔁 Run again to see it again, or /menu)."
+        ).format(how=html.escape(outcome.explain(len(steps))))
     if not outcome.done:
-        return _("⚠️ Run again {how}. Nothing more was typed: the menu is yours now (answer "
-                 "it, or /cancel).").format(how=html.escape(outcome.explain(len(steps))))
+        return _(
+            "⚠️ Run again {how}. Nothing more was typed: the menu is yours now (answer "
+            "it, or /cancel)."
+        ).format(how=html.escape(outcome.explain(len(steps))))
     deadline = time.monotonic() + STARTED_WAIT
-    while not session.started and not session.ended.is_set() and \
-            time.monotonic() < deadline:
+    while not session.started and not session.ended.is_set() and time.monotonic() < deadline:
         await session.next_settle(session.generation, deadline - time.monotonic())
     if session.started:
         await session.close(N_("Run again done"))
-        return ngettext("🔁 Replayed the {n} recorded answer, and the task runs; ikabot's menu "
-                        "is closed (/menu opens it).",
-                        "🔁 Replayed all {n} recorded answers, and the task runs; ikabot's "
-                        "menu is closed (/menu opens it).", len(steps)).format(
-            n=number(len(steps)))
-    return ngettext("🔁 Replayed the {n} recorded answer, but no task has started (yet): the "
-                    "menu is yours now (answer it, or /cancel).",
-                    "🔁 Replayed all {n} recorded answers, but no task has started (yet): the "
-                    "menu is yours now (answer it, or /cancel).", len(steps)).format(
-        n=number(len(steps)))
+        return ngettext(
+            "🔁 Replayed the {n} recorded answer, and the task runs; ikabot's menu "
+            "is closed (/menu opens it).",
+            "🔁 Replayed all {n} recorded answers, and the task runs; ikabot's "
+            "menu is closed (/menu opens it).",
+            len(steps),
+        ).format(n=number(len(steps)))
+    return ngettext(
+        "🔁 Replayed the {n} recorded answer, but no task has started (yet): the "
+        "menu is yours now (answer it, or /cancel).",
+        "🔁 Replayed all {n} recorded answers, but no task has started (yet): the "
+        "menu is yours now (answer it, or /cancel).",
+        len(steps),
+    ).format(n=number(len(steps)))

@@ -41,33 +41,43 @@ def key_of(first: str) -> tuple[str, int]:
 def markup(token: str, view: View) -> InlineKeyboardMarkup | None:
     if view.ended:
         return None
-    buttons = [InlineKeyboardButton(f"({c.number}) {render.clip(c.text, 24)}",
-                                    callback_data=key_data(token, view.screen, c.number))
-               for c in view.question.choices]
-    rows = [buttons[i:i + ROW] for i in range(0, len(buttons), ROW)]
+    buttons = [
+        InlineKeyboardButton(
+            f"({c.number}) {render.clip(c.text, 24)}",
+            callback_data=key_data(token, view.screen, c.number),
+        )
+        for c in view.question.choices
+    ]
+    rows = [buttons[i : i + ROW] for i in range(0, len(buttons), ROW)]
     last = []
     if view.echo_off:
-        last.append(InlineKeyboardButton(_("⏎ Enter"),
-                                         callback_data=key_data(token, view.screen, "e")))
-    last.append(InlineKeyboardButton(_("✖ End session"),
-                                     callback_data=key_data(token, view.screen, "x")))
+        last.append(
+            InlineKeyboardButton(_("⏎ Enter"), callback_data=key_data(token, view.screen, "e"))
+        )
+    last.append(
+        InlineKeyboardButton(_("✖ End session"), callback_data=key_data(token, view.screen, "x"))
+    )
     rows.append(last)
     return InlineKeyboardMarkup(rows)
 
 
-GROUP_SECRET = N_(" In a group its members see your reply until it is deleted, and telebot "
-                  "can delete it only as an admin allowed to delete messages.")
+GROUP_SECRET = N_(
+    " In a group its members see your reply until it is deleted, and telebot "
+    "can delete it only as an admin allowed to delete messages."
+)
 
 
 def text(end_reason: str, view: View, group: bool = False) -> str:
     if view.ended:
         # the reasons are marked N_ where they are set: said here in the chat's language
         head = _("⏹ ikabot's menu closed: {why}.").format(
-            why=html.escape(_(end_reason) if end_reason else _("ended")))
+            why=html.escape(_(end_reason) if end_reason else _("ended"))
+        )
     elif view.echo_off:
-        head = (_("🔒 ikabot reads this with echo off: your reply is typed in, then deleted "
-                  "from the chat (never stored). ⏎ answers an [Enter].")
-                + (_(GROUP_SECRET) if group else ""))
+        head = _(
+            "🔒 ikabot reads this with echo off: your reply is typed in, then deleted "
+            "from the chat (never stored). ⏎ answers an [Enter]."
+        ) + (_(GROUP_SECRET) if group else "")
     else:
         head = _("📟 ikabot's menu · tap a choice or reply with text · /cancel ends it")
     return f"{head}\n<pre>{html.escape(view.text)}</pre>"
@@ -88,15 +98,18 @@ class ScreenMessage:
             for _attempt in range(ATTEMPTS):
                 try:
                     if self.message_id is None:
-                        m = await self.bot.send_message(self.chat_id, body,
-                                                        parse_mode=ParseMode.HTML,
-                                                        reply_markup=keys)
+                        m = await self.bot.send_message(
+                            self.chat_id, body, parse_mode=ParseMode.HTML, reply_markup=keys
+                        )
                         self.message_id = m.message_id
                     else:
-                        await self.bot.edit_message_text(body, chat_id=self.chat_id,
-                                                         message_id=self.message_id,
-                                                         parse_mode=ParseMode.HTML,
-                                                         reply_markup=keys)
+                        await self.bot.edit_message_text(
+                            body,
+                            chat_id=self.chat_id,
+                            message_id=self.message_id,
+                            parse_mode=ParseMode.HTML,
+                            reply_markup=keys,
+                        )
                     return
                 except RetryAfter as e:
                     await asyncio.sleep(retry_after_seconds(e))

@@ -26,7 +26,7 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 MAX_CONCURRENT = 256  # updates handled at once (each in its lane's turn)
-UNLIMITED = 2 ** 31 - 1  # python-telegram-bot's own count of updates in flight: no limit
+UNLIMITED = 2**31 - 1  # python-telegram-bot's own count of updates in flight: no limit
 
 
 def _lane(update: object) -> object:

@@ -28,8 +28,9 @@ from telebot.i18n import N_, _
 log = logging.getLogger(__name__)
 
 NOT_AUTHORISED = N_("Sorry, this bot answers only its owner.")
-NOT_AN_OWNER = N_("Only an owner can change this (TELEBOT_OWNER_IDS on the machine running "
-                  "telebot).")
+NOT_AN_OWNER = N_(
+    "Only an owner can change this (TELEBOT_OWNER_IDS on the machine running telebot)."
+)
 
 STRANGER_QUIET = 3600.0  # seconds between two fixed lines to one stranger's chat
 STRANGERS_REMEMBERED = 10_000
@@ -39,7 +40,6 @@ STRANGER_LINES_PER_MINUTE = 10  # fixed lines to all strangers together
 def clock() -> float:
     """The clock strangers' quiet hour is measured on (a test drives it)."""
     return time.time()
-
 
 
 @dataclass(frozen=True)
@@ -134,12 +134,19 @@ def in_bots_chat(handler: Handler[C]) -> Handler[C]:
         if chat is not None and context.runtime.permissions.is_bots_chat(chat.id):
             await handler(update, context)
             return
-        log.info("ignored an update from chat %s (%s) that is not telebot's",
-                 chat.id if chat else "?", chat.type if chat else "?")
+        log.info(
+            "ignored an update from chat %s (%s) that is not telebot's",
+            chat.id if chat else "?",
+            chat.type if chat else "?",
+        )
         if update.callback_query:
             await update.callback_query.answer(_(NOT_AUTHORISED))
-        elif chat is not None and chat.type == "private" and update.effective_message and \
-                context.runtime.strangers.tell(chat.id):
+        elif (
+            chat is not None
+            and chat.type == "private"
+            and update.effective_message
+            and context.runtime.strangers.tell(chat.id)
+        ):
             await update.effective_message.reply_text(_(NOT_AUTHORISED))
 
     return guarded

@@ -96,19 +96,22 @@ class Marks:
             else:
                 # before marks were kept per bot: adopt the old one, dated at this start, so
                 # that only a message sent since can count as a restart of the ids
-                self.stored = Mark(self.state.settings.legacy_last_update() or 0,
-                                   self.started_at - 2)
+                self.stored = Mark(
+                    self.state.settings.legacy_last_update() or 0, self.started_at - 2
+                )
         return self.stored
 
     async def store(self, mark: Mark) -> None:
         """Committed before the updates it covers are handed over (`SharedPoller.tick`)."""
-        await self.state.run(self.state.settings.set_update_mark, self.bot_id, mark.update_id,
-                             mark.date)
+        await self.state.run(
+            self.state.settings.set_update_mark, self.bot_id, mark.update_id, mark.date
+        )
         self.stored = mark
 
 
-def pick_ours(updates: tuple[Update, ...], mark: Mark, is_ours: Callable[[Update], bool],
-              started_at: float) -> tuple[Mark, list[Update]]:
+def pick_ours(
+    updates: tuple[Update, ...], mark: Mark, is_ours: Callable[[Update], bool], started_at: float
+) -> tuple[Mark, list[Update]]:
     """The updates of a batch that are telebot's and new, and the mark they are read from
     (moved back when Telegram's update ids started again)."""
     ours = []
@@ -116,8 +119,11 @@ def pick_ours(updates: tuple[Update, ...], mark: Mark, is_ours: Callable[[Update
         if update.update_id <= mark.update_id:
             if not mark.reset_by(update):
                 continue
-            log.warning("Telegram's update ids started again (update %d after %d): "
-                        "reading from there", update.update_id, mark.update_id)
+            log.warning(
+                "Telegram's update ids started again (update %d after %d): reading from there",
+                update.update_id,
+                mark.update_id,
+            )
             mark = Mark(update.update_id - 1, mark.date)
         if not is_ours(update):
             continue
@@ -139,9 +145,18 @@ class SharedPoller:
     """getUpdates on the token telebot shares with ikabot, taking only telebot's updates
     (a service with a life: a plain class)."""
 
-    def __init__(self, bot: Bot, queue: asyncio.Queue[object], state: StateDB,
-                 poll_seconds: float, confirm_after: float, *, started_at: float | None = None,
-                 callback_prefix: str = "tb:", ikabot_chat: str | None = None) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        queue: asyncio.Queue[object],
+        state: StateDB,
+        poll_seconds: float,
+        confirm_after: float,
+        *,
+        started_at: float | None = None,
+        callback_prefix: str = "tb:",
+        ikabot_chat: str | None = None,
+    ) -> None:
         self.bot, self.queue, self.state = bot, queue, state
         self.poll_seconds = poll_seconds
         self.confirm_after = confirm_after  # seconds
@@ -234,12 +249,16 @@ class SharedPoller:
         except TelegramError as e:
             log.info("could not confirm old updates yet: %s", redact(str(e)))
             return False
-        log.info("confirmed Telegram updates up to %s (ikabot cannot use them, or older than "
-                 "%.0f min)", upto, self.confirm_after / 60)
+        log.info(
+            "confirmed Telegram updates up to %s (ikabot cannot use them, or older than %.0f min)",
+            upto,
+            self.confirm_after / 60,
+        )
         return True
 
-    async def _watch_blind_spot(self, updates: tuple[Update, ...], now: float,
-                                confirmed: bool) -> None:
+    async def _watch_blind_spot(
+        self, updates: tuple[Update, ...], now: float, confirmed: bool
+    ) -> None:
         """A full page whose head could not be confirmed: updates past it are out of sight
         until the head is old enough. Said once per head."""
         if confirmed or len(updates) < BATCH:
@@ -250,10 +269,13 @@ class SharedPoller:
         if until <= now or self._blind_head == head.update_id:
             return
         self._blind_head = head.update_id
-        log.warning("shared token: a message ikabot may still need heads Telegram's queue with "
-                    "%d+ updates behind it; telebot cannot see commands behind them until %s "
-                    "(a TELEBOT_TOKEN of its own avoids this)", len(updates),
-                    time.strftime("%H:%M", time.localtime(until)))
+        log.warning(
+            "shared token: a message ikabot may still need heads Telegram's queue with "
+            "%d+ updates behind it; telebot cannot see commands behind them until %s "
+            "(a TELEBOT_TOKEN of its own avoids this)",
+            len(updates),
+            time.strftime("%H:%M", time.localtime(until)),
+        )
         if self.on_blind is not None:
             await self.on_blind(head.update_id, until)
 
@@ -269,10 +291,11 @@ class SharedPoller:
 
 def blind_spot_text(until_clock: str, confirm_minutes: float) -> str:
     """What the owner is told once when the shared token's queue hides their commands."""
-    return _("⚠️ telebot cannot see your commands for now (until about {clock}). It shares "
-             "ikabot's bot token: Telegram shows both only the first 100 waiting updates, and "
-             "the first of them is a message ikabot may still need (a captcha answer or a "
-             "reply), which telebot must not take away before it is {minutes} minutes old; "
-             "more than 100 messages from other chats wait behind it. Alerts still arrive. A "
-             "bot of telebot's own (TELEBOT_TOKEN, see README) avoids this.").format(
-        clock=until_clock, minutes=number(round(confirm_minutes)))
+    return _(
+        "⚠️ telebot cannot see your commands for now (until about {clock}). It shares "
+        "ikabot's bot token: Telegram shows both only the first 100 waiting updates, and "
+        "the first of them is a message ikabot may still need (a captcha answer or a "
+        "reply), which telebot must not take away before it is {minutes} minutes old; "
+        "more than 100 messages from other chats wait behind it. Alerts still arrive. A "
+        "bot of telebot's own (TELEBOT_TOKEN, see README) avoids this."
+    ).format(clock=until_clock, minutes=number(round(confirm_minutes)))

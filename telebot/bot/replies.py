@@ -21,17 +21,20 @@ def runtime(context: BotContext) -> Runtime:
     return context.runtime
 
 
-async def reply(context: BotContext, text: str,
-                markup: InlineKeyboardMarkup | None = None) -> None:
+async def reply(context: BotContext, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     """Send one message to the owner, riding out a brief Bot API hiccup (5xx, a reset).
 
     429 is handled by the rate limiter; errors Telegram means (400, 403) are not retried.
     """
     for attempt in range(REPLY_RETRIES + 1):
         try:
-            await context.bot.send_message(runtime(context).chat_id, text,
-                                           parse_mode=ParseMode.HTML, reply_markup=markup,
-                                           disable_web_page_preview=True)
+            await context.bot.send_message(
+                runtime(context).chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                disable_web_page_preview=True,
+            )
             return
         except (BadRequest, Forbidden):
             raise
@@ -41,7 +44,6 @@ async def reply(context: BotContext, text: str,
             await asyncio.sleep(0.5 * 2**attempt)
 
 
-async def send(context: BotContext, text: str,
-               markup: InlineKeyboardMarkup | None = None) -> None:
+async def send(context: BotContext, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     for chunk in render.split_message(text):
         await reply(context, chunk, markup)

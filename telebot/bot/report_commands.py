@@ -20,10 +20,17 @@ async def cmd_report(update: Update, context: BotContext) -> None:
     args = context.args or []
     if not args:
         minutes = rt.state.settings.report_minutes(rt.settings.report_minutes)
-        now = _("off") if not minutes else _(
-            "every {minutes} minutes (when progress changed)").format(minutes=_num(minutes))
-        await send(context, _("Progress report: {now}.").format(now=now) + "\n" + _(
-            "Change it with /report &lt;minutes&gt; or /report off."))
+        now = (
+            _("off")
+            if not minutes
+            else _("every {minutes} minutes (when progress changed)").format(minutes=_num(minutes))
+        )
+        await send(
+            context,
+            _("Progress report: {now}.").format(now=now)
+            + "\n"
+            + _("Change it with /report &lt;minutes&gt; or /report off."),
+        )
         return
     if not user_may_act(update, context):
         await send(context, _(NOT_AN_OWNER))
@@ -34,14 +41,23 @@ async def cmd_report(update: Update, context: BotContext) -> None:
         if not 1 <= minutes <= MAX_MINUTES and minutes != 0:
             raise ValueError
     except ValueError:
-        await send(context, _("Usage: /report &lt;minutes from 1 to {max}&gt; or /report off")
-                   .format(max=MAX_MINUTES))
+        await send(
+            context,
+            _("Usage: /report &lt;minutes from 1 to {max}&gt; or /report off").format(
+                max=MAX_MINUTES
+            ),
+        )
         return
     await rt.state.run(rt.state.settings.set_report_minutes, minutes)
     schedule_report(context.application, minutes)
-    await send(context, _("Progress report off.") if not minutes else
-               _("Progress report every {minutes} minutes, when some progress changed.")
-               .format(minutes=_num(minutes)))
+    await send(
+        context,
+        _("Progress report off.")
+        if not minutes
+        else _("Progress report every {minutes} minutes, when some progress changed.").format(
+            minutes=_num(minutes)
+        ),
+    )
 
 
 def _num(minutes: float) -> str:

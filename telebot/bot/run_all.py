@@ -44,8 +44,17 @@ def run_all_markup(allow_menu: bool, tag: str, n: int) -> str | None:
     if not allow_menu or n <= 0:
         return None
     label = ngettext("🔁 Run all again ({n} task)", "🔁 Run all again ({n} tasks)", n)
-    return json.dumps(InlineKeyboardMarkup([[InlineKeyboardButton(
-        label.format(n=number(n)), callback_data=make(Kind.ALL_ASK, tag))]]).to_dict())
+    return json.dumps(
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        label.format(n=number(n)), callback_data=make(Kind.ALL_ASK, tag)
+                    )
+                ]
+            ]
+        ).to_dict()
+    )
 
 
 async def runnable(mgr: MenuManager, tag: str) -> list[Recording] | None:
@@ -59,9 +68,12 @@ async def runnable(mgr: MenuManager, tag: str) -> list[Recording] | None:
     for pid, ticks in listed[1]:
         rec = await mgr.recording(pid, ticks)
         kept = await state.run(state.keepalive.get, pid, ticks)
-        if rec is None or (kept is not None and kept.due_at is not None) or \
-                await state.run(state.keepalive.successor, pid, ticks) is not None or \
-                await mgr.again_as(rec) is not None:
+        if (
+            rec is None
+            or (kept is not None and kept.due_at is not None)
+            or await state.run(state.keepalive.successor, pid, ticks) is not None
+            or await mgr.again_as(rec) is not None
+        ):
             continue
         out.append(rec)
     return out
@@ -79,40 +91,74 @@ async def on_all_ask(update: Update, context: BotContext) -> None:
     recs = await runnable(mgr, button.text)
     recs = recs[:AT_ONCE] if recs is not None else None
     if not recs:
-        await query.answer(_("Nothing left to run again from this reboot.") if recs is not None
-                           else _("This list is of an earlier reboot."), show_alert=True)
+        await query.answer(
+            _("Nothing left to run again from this reboot.")
+            if recs is not None
+            else _("This list is of an earlier reboot."),
+            show_alert=True,
+        )
         return
     await query.answer()
     tasks = await rt.refresh()
     batch = secrets.token_urlsafe(9)
     expires = menu_handlers.clock() + menu_handlers.AGAIN_TTL
-    lines = [ngettext("🔁 Run {n} task again, as it was configured? ikabot's menu opens here and "
-                      "gets its recorded answers, each only if it asks the same question as "
-                      "before:",
-                      "🔁 Run {n} tasks again, one after another, as they were configured? "
-                      "ikabot's menu opens here for each and gets its recorded answers, each "
-                      "only if it asks the same question as before:", len(recs)).format(
-        n=number(len(recs)))]
+    lines = [
+        ngettext(
+            "🔁 Run {n} task again, as it was configured? ikabot's menu opens here and "
+            "gets its recorded answers, each only if it asks the same question as "
+            "before:",
+            "🔁 Run {n} tasks again, one after another, as they were configured? "
+            "ikabot's menu opens here for each and gets its recorded answers, each "
+            "only if it asks the same question as before:",
+            len(recs),
+        ).format(n=number(len(recs)))
+    ]
     buttons = []
     for i, rec in enumerate(recs):
         same = twin_guard.twins(tasks, rec.action, rec.account)
         line = _("{i}. {action} (was pid {pid}) on {account}").format(
-            i=i + 1, action=f"<b>{html.escape(render.clip(rec.action, 40))}</b>", pid=rec.pid,
-            account=html.escape(render.clip(rec.account.label, 60)))
+            i=i + 1,
+            action=f"<b>{html.escape(render.clip(rec.action, 40))}</b>",
+            pid=rec.pid,
+            account=html.escape(render.clip(rec.account.label, 60)),
+        )
         if same:
             line += " · " + _("⚠️ already runs (pid {pids})").format(
-                pids=", ".join(str(t.pid) for t in same))
+                pids=", ".join(str(t.pid) for t in same)
+            )
         lines.append(line)
-        buttons.append(AgainButton(f"{batch}.{i}", rec.pid, rec.start_ticks,
-                                   " ".join(twin_guard.identity_of(t) for t in same), expires,
-                                   None))
-    lines.append("<i>" + _("This button works once, for {n} minutes.").format(
-        n=number(menu_handlers.AGAIN_TTL / 60)) + "</i>")
+        buttons.append(
+            AgainButton(
+                f"{batch}.{i}",
+                rec.pid,
+                rec.start_ticks,
+                " ".join(twin_guard.identity_of(t) for t in same),
+                expires,
+                None,
+            )
+        )
+    lines.append(
+        "<i>"
+        + _("This button works once, for {n} minutes.").format(
+            n=number(menu_handlers.AGAIN_TTL / 60)
+        )
+        + "</i>"
+    )
     await rt.state.run(rt.state.control.add_again_buttons, buttons)
-    await reply(context, "\n".join(lines), InlineKeyboardMarkup([[
-        InlineKeyboardButton(_("🔁 Run them"), callback_data=make(Kind.ALL_RUN, batch)),
-        InlineKeyboardButton(_("Cancel"), callback_data=make(Kind.AGAIN_CANCEL,
-                                                             recs[0].pid))]]))
+    await reply(
+        context,
+        "\n".join(lines),
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(_("🔁 Run them"), callback_data=make(Kind.ALL_RUN, batch)),
+                    InlineKeyboardButton(
+                        _("Cancel"), callback_data=make(Kind.AGAIN_CANCEL, recs[0].pid)
+                    ),
+                ]
+            ]
+        ),
+    )
 
 
 @in_bots_chat
@@ -124,13 +170,17 @@ async def on_all_run(update: Update, context: BotContext) -> None:
     if not rt.settings.allow_menu:
         await query.answer(OFF, show_alert=True)
         return
-    spent = await rt.state.run(rt.state.control.use_again_batch, button.text,
-                               menu_handlers.clock())
+    spent = await rt.state.run(rt.state.control.use_again_batch, button.text, menu_handlers.clock())
     with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(None)
     if not spent:
-        await query.answer(_("This 🔁 Run them has expired or was used already: press 🔁 Run "
-                             "all again for a new one."), show_alert=True)
+        await query.answer(
+            _(
+                "This 🔁 Run them has expired or was used already: press 🔁 Run "
+                "all again for a new one."
+            ),
+            show_alert=True,
+        )
         return
     await query.answer(_("Starting ikabot's menu"))
     context.menu.run_beside(one_after_another(context.menu, spent))

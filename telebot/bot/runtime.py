@@ -55,8 +55,7 @@ def read_tasks(store: Store, settings: Settings, data_gone: bool, dead: DeadTask
     if not store.path.exists():
         # removed (a volume gone, ikabot reinstalled): no tasks to read, and the owner is
         # told once (`Runtime.gone_news`); tracked tasks are still watched
-        return Read([], [_("ikabot's data at {path} is gone").format(path=store.path)], True,
-                    fresh)
+        return Read([], [_("ikabot's data at {path} is gone").format(path=store.path)], True, fresh)
     if data_gone and store.layout == "directory":
         store = fresh = open_store(settings)  # back: read it afresh
     snap = store.read()
@@ -144,6 +143,8 @@ class Runtime:
         if self._told_gone:
             return None
         self._told_gone = True
-        return _("⚠️ ikabot's data at {path} is gone: telebot sees no tasks now (it still "
-                 "watches the ones it tracked). Was ikabot removed, or its volume unmounted? "
-                 "telebot reads it again as soon as it is back.").format(path=self.store.path)
+        return _(
+            "⚠️ ikabot's data at {path} is gone: telebot sees no tasks now (it still "
+            "watches the ones it tracked). Was ikabot removed, or its volume unmounted? "
+            "telebot reads it again as soon as it is back."
+        ).format(path=self.store.path)

@@ -31,10 +31,18 @@ class UpdateSource:
     the token it shares with ikabot (`SharedPoller`), switched as ikabot's settings change
     (a service with a life: a plain class)."""
 
-    def __init__(self, app: BotApp, settings: Settings, state: StateDB, chat_id: str,
-                 started_at: float, telegram: TelegramConfig, *,
-                 on_blind: Callable[[int, float], Awaitable[None]] | None = None,
-                 wants: Callable[[Update], bool] | None = None) -> None:
+    def __init__(
+        self,
+        app: BotApp,
+        settings: Settings,
+        state: StateDB,
+        chat_id: str,
+        started_at: float,
+        telegram: TelegramConfig,
+        *,
+        on_blind: Callable[[int, float], Awaitable[None]] | None = None,
+        wants: Callable[[Update], bool] | None = None,
+    ) -> None:
         self.app = app
         self.settings = settings  # as configured: `token` is TELEBOT_TOKEN, None in shared mode
         self.state, self.chat_id, self.started_at = state, chat_id, started_at
@@ -51,26 +59,30 @@ class UpdateSource:
         return self.poller is None
 
     async def start(self, error_callback: object) -> None:
-        if self.settings.dedicated_token and not shares_ikabots_token(self.settings,
-                                                                      self.telegram):
+        if self.settings.dedicated_token and not shares_ikabots_token(self.settings, self.telegram):
             if self.app.updater is None:
                 raise RuntimeError("dedicated mode needs python-telegram-bot's Updater")
             await self.app.updater.start_polling(
                 error_callback=error_callback,  # type: ignore[arg-type]
-                drop_pending_updates=False)
+                drop_pending_updates=False,
+            )
         else:
             self._start_shared()
 
     def _start_shared(self) -> None:
-        self.poller = SharedPoller(self.app.bot, self.app.update_queue, self.state,
-                                   self.settings.poll_seconds,
-                                   self.settings.confirm_after_minutes * 60,
-                                   started_at=self.started_at, callback_prefix=CALLBACK_PREFIX,
-                                   ikabot_chat=self.telegram.chat_id or self.chat_id)
+        self.poller = SharedPoller(
+            self.app.bot,
+            self.app.update_queue,
+            self.state,
+            self.settings.poll_seconds,
+            self.settings.confirm_after_minutes * 60,
+            started_at=self.started_at,
+            callback_prefix=CALLBACK_PREFIX,
+            ikabot_chat=self.telegram.chat_id or self.chat_id,
+        )
         self.poller.on_blind = self.on_blind
         self.poller.wants = self.wants
-        self._poller_task = asyncio.create_task(self.poller.run(self._stop),
-                                                name="shared-poller")
+        self._poller_task = asyncio.create_task(self.poller.run(self._stop), name="shared-poller")
 
     async def follow(self, telegram: TelegramConfig) -> None:
         """ikabot's Telegram settings as just read: switch to the shared way when TELEBOT_TOKEN
@@ -84,8 +96,10 @@ class UpdateSource:
                 return
             if not shares_ikabots_token(self.settings, telegram):
                 return
-            log.warning("ikabot now uses TELEBOT_TOKEN too: telebot reads its updates the "
-                        "shared way from now on, leaving ikabot its captcha answers")
+            log.warning(
+                "ikabot now uses TELEBOT_TOKEN too: telebot reads its updates the "
+                "shared way from now on, leaving ikabot its captcha answers"
+            )
             if self.app.updater is not None and self.app.updater.running:
                 await self.app.updater.stop()
             self._start_shared()

@@ -19,10 +19,13 @@ DETAIL_BUTTONS_PER_PAGE = 99  # Telegram takes at most 100 buttons; one is Refre
 
 
 def _detail_rows(tasks: list[Task]) -> list[list[InlineKeyboardButton]]:
-    buttons = [InlineKeyboardButton(f"🔎 {render.clip(t.action, 30)} {t.pid}",
-                                    callback_data=make(Kind.DETAILS, t.pid))
-               for t in tasks[:DETAIL_BUTTONS_PER_PAGE]]
-    return [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
+    buttons = [
+        InlineKeyboardButton(
+            f"🔎 {render.clip(t.action, 30)} {t.pid}", callback_data=make(Kind.DETAILS, t.pid)
+        )
+        for t in tasks[:DETAIL_BUTTONS_PER_PAGE]
+    ]
+    return [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
 
 
 def status_markup(page: int, view: render.StatusPage) -> InlineKeyboardMarkup:
@@ -31,9 +34,12 @@ def status_markup(page: int, view: render.StatusPage) -> InlineKeyboardMarkup:
     rows = _detail_rows(view.tasks)
     last = [InlineKeyboardButton(_("🔄 Refresh"), callback_data=make(Kind.REFRESH, page))]
     if view.stopped:
-        last.append(InlineKeyboardButton(_("⏹ Not running ({n})").format(
-                                             n=number(view.stopped)),
-                                         callback_data=make(Kind.STOPPED_LIST, 0)))
+        last.append(
+            InlineKeyboardButton(
+                _("⏹ Not running ({n})").format(n=number(view.stopped)),
+                callback_data=make(Kind.STOPPED_LIST, 0),
+            )
+        )
     rows.append(last)
     return InlineKeyboardMarkup(rows)
 
@@ -55,8 +61,9 @@ def stopped_markup(page: int, view: render.StatusPage) -> InlineKeyboardMarkup:
 async def cmd_status(update: Update, context: BotContext) -> None:
     rt = context.runtime
     tasks = await rt.refresh()
-    for i, view in enumerate(render.status_view(tasks, warnings=rt.warnings,
-                                                 email=not rt.permissions.group_chat)):
+    for i, view in enumerate(
+        render.status_view(tasks, warnings=rt.warnings, email=not rt.permissions.group_chat)
+    ):
         await reply(context, view.text, status_markup(i, view))
 
 
@@ -83,10 +90,14 @@ async def on_refresh(update: Update, context: BotContext) -> None:
         await query.answer()
         return
     page = button.number
-    views = render.status_view(await rt.refresh(), warnings=rt.warnings,
-                               email=not rt.permissions.group_chat)
-    view = views[page] if page < len(views) else render.StatusPage(
-        _("(fewer tasks now: see the pages above)"), [])
+    views = render.status_view(
+        await rt.refresh(), warnings=rt.warnings, email=not rt.permissions.group_chat
+    )
+    view = (
+        views[page]
+        if page < len(views)
+        else render.StatusPage(_("(fewer tasks now: see the pages above)"), [])
+    )
     await _edit_page(update, view, status_markup(page, view), _("Refreshed"))
 
 
@@ -101,12 +112,14 @@ async def on_stopped_page(update: Update, context: BotContext) -> None:
     await _edit_page(update, view, stopped_markup(button.number, view), None)
 
 
-async def _edit_page(update: Update, view: render.StatusPage, markup: InlineKeyboardMarkup,
-                     done: str | None) -> None:
+async def _edit_page(
+    update: Update, view: render.StatusPage, markup: InlineKeyboardMarkup, done: str | None
+) -> None:
     query, _button = pressed(update)
     try:
-        await query.edit_message_text(view.text, parse_mode=ParseMode.HTML,
-                                      reply_markup=markup, disable_web_page_preview=True)
+        await query.edit_message_text(
+            view.text, parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
+        )
         await query.answer(done)
     except BadRequest as e:
         if "not modified" not in e.message.lower():

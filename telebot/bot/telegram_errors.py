@@ -25,7 +25,7 @@ def refusal(error: BaseException) -> str | None:
     # TELEBOT_TOPIC_ID's topic deleted or closed (or the group no forum any more): held like
     # a refusing chat, since an admin reopening the topic makes the same send work again
     if isinstance(error, BadRequest) and any(
-            s in said.lower() for s in ("message thread not found", "topic_closed",
-                                        "topic_deleted")):
+        s in said.lower() for s in ("message thread not found", "topic_closed", "topic_deleted")
+    ):
         return "400: " + redact(said.removeprefix("Bad Request: "))
     return None

@@ -35,16 +35,27 @@ def span_of(row: Tracked, links: dict[tuple[int, int], tuple[int, int]]) -> Span
         outcome = "stalled" if row.stalled_at is not None else "running"
         end = row.last_seen_alive
     start = row.started if row.started > 0 else row.first_seen
-    return Span(row.key, row.account.label, row.action, min(start, row.first_seen),
-                row.first_seen, end, str(outcome), links.get(row.key))
+    return Span(
+        row.key,
+        row.account.label,
+        row.action,
+        min(start, row.first_seen),
+        row.first_seen,
+        end,
+        str(outcome),
+        links.get(row.key),
+    )
 
 
 def gather(state: StateDB, now: float, hours: float) -> list[Span]:
     """Every task telebot saw alive in the last `hours` (blocking: the state's thread)."""
     since = now - hours * 3600
     links = state.recordings.again_links()
-    return [span_of(r, links) for r in state.tracking.since(since)
-            if min(r.started or r.first_seen, r.first_seen) <= now]
+    return [
+        span_of(r, links)
+        for r in state.tracking.since(since)
+        if min(r.started or r.first_seen, r.first_seen) <= now
+    ]
 
 
 async def picture(state: StateDB, hours: float, now: float | None = None) -> Picture:
@@ -66,9 +77,12 @@ async def cmd_timeline(update: Update, context: BotContext) -> None:
     try:
         hours = timeline.hours_arg(args[0] if args else None)
     except ValueError:
-        await send(context, _("Usage: /timeline [hours from 1 to {max}], e.g. /timeline 48 "
-                              "(default {default})").format(max=timeline.MAX_HOURS,
-                                                            default=timeline.DEFAULT_HOURS))
+        await send(
+            context,
+            _(
+                "Usage: /timeline [hours from 1 to {max}], e.g. /timeline 48 (default {default})"
+            ).format(max=timeline.MAX_HOURS, default=timeline.DEFAULT_HOURS),
+        )
         return
     rt = runtime(context)
     await context.bot.send_chat_action(rt.chat_id, ChatAction.UPLOAD_PHOTO)

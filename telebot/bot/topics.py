@@ -24,10 +24,25 @@ from dataclasses import dataclass
 from telegram import Update
 
 # Bot API methods that take `message_thread_id` (those telebot uses, and their kin)
-THREADED = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendChatAction",
-                      "sendMediaGroup", "sendAnimation", "sendVideo", "sendAudio",
-                      "sendVoice", "sendSticker", "sendLocation", "sendPoll", "sendDice",
-                      "copyMessage", "forwardMessage"})
+THREADED = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendChatAction",
+        "sendMediaGroup",
+        "sendAnimation",
+        "sendVideo",
+        "sendAudio",
+        "sendVoice",
+        "sendSticker",
+        "sendLocation",
+        "sendPoll",
+        "sendDice",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -47,8 +62,7 @@ def asked_in(update: object) -> Asked | None:
     if not isinstance(update, Update) or update.effective_chat is None:
         return None
     message = update.effective_message
-    topic = message.message_thread_id if message is not None and message.is_topic_message \
-        else None
+    topic = message.message_thread_id if message is not None and message.is_topic_message else None
     return Asked(update.effective_chat.id, topic)
 
 

@@ -76,10 +76,28 @@ class _Failure:
 
 # ---------------------------------------------------------------- HTML like Telegram
 
-_ALLOWED = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
-            "a", "code", "pre", "blockquote", "tg-emoji"}
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|"
-                  r"[^\s>\"']+))?)*)\s*(/?)>")
+_ALLOWED = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+}
+_TAG = re.compile(
+    r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|"
+    r"[^\s>\"']+))?)*)\s*(/?)>"
+)
 _ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
 _ENTITY_CHARS = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 
@@ -102,20 +120,30 @@ def parse_html(text: str) -> str:
         if c == "<":
             m = _TAG.match(text, i)
             if not m:
-                raise ApiError(400, "Bad Request: can't parse entities: Unsupported start tag "
-                                    f"at byte offset {offset(i)}")
+                raise ApiError(
+                    400,
+                    "Bad Request: can't parse entities: Unsupported start tag "
+                    f"at byte offset {offset(i)}",
+                )
             closing, name = m.group(1), m.group(2).lower()
             if name not in _ALLOWED:
                 kind = "end" if closing else "start"
-                raise ApiError(400, f'Bad Request: can\'t parse entities: Unsupported {kind} tag '
-                                    f'"{name}" at byte offset {offset(i)}')
+                raise ApiError(
+                    400,
+                    f"Bad Request: can't parse entities: Unsupported {kind} tag "
+                    f'"{name}" at byte offset {offset(i)}',
+                )
             if closing:
                 if not stack or stack[-1] != name:
-                    raise ApiError(400, "Bad Request: can't parse entities: Unmatched end tag at "
-                                        f'byte offset {offset(i)}, expected "</{stack[-1]}>", '
-                                        f'found "</{name}>"' if stack else
-                                        "Bad Request: can't parse entities: Unmatched end tag "
-                                        f'at byte offset {offset(i)}, found "</{name}>"')
+                    raise ApiError(
+                        400,
+                        "Bad Request: can't parse entities: Unmatched end tag at "
+                        f'byte offset {offset(i)}, expected "</{stack[-1]}>", '
+                        f'found "</{name}>"'
+                        if stack
+                        else "Bad Request: can't parse entities: Unmatched end tag "
+                        f'at byte offset {offset(i)}, found "</{name}>"',
+                    )
                 stack.pop()
             else:
                 stack.append(name)
@@ -123,9 +151,12 @@ def parse_html(text: str) -> str:
         elif c == "&":
             m = _ENTITY.match(text, i)
             if not m:
-                raise ApiError(400, "Bad Request: can't parse entities: Character '&' is "
-                                    "reserved and must be escaped with the preceding '\\' at "
-                                    f"byte offset {offset(i)}")
+                raise ApiError(
+                    400,
+                    "Bad Request: can't parse entities: Character '&' is "
+                    "reserved and must be escaped with the preceding '\\' at "
+                    f"byte offset {offset(i)}",
+                )
             ent = m.group(1)
             if ent.startswith("#x"):
                 out.append(chr(int(ent[2:], 16)))
@@ -135,14 +166,20 @@ def parse_html(text: str) -> str:
                 out.append(_ENTITY_CHARS[ent])
             i = m.end()
         elif c == ">":
-            raise ApiError(400, "Bad Request: can't parse entities: Character '>' is reserved "
-                                f"and must be escaped at byte offset {offset(i)}")
+            raise ApiError(
+                400,
+                "Bad Request: can't parse entities: Character '>' is reserved "
+                f"and must be escaped at byte offset {offset(i)}",
+            )
         else:
             out.append(c)
             i += 1
     if stack:
-        raise ApiError(400, "Bad Request: can't parse entities: Can't find end tag "
-                            f'corresponding to start tag "{stack[-1]}"')
+        raise ApiError(
+            400,
+            "Bad Request: can't parse entities: Can't find end tag "
+            f'corresponding to start tag "{stack[-1]}"',
+        )
     return "".join(out)
 
 
@@ -153,25 +190,35 @@ def _check_markup(markup: Any) -> dict[str, Any] | None:
         try:
             markup = json.loads(markup)
         except ValueError:
-            raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object") \
-                from None
+            raise ApiError(
+                400, "Bad Request: can't parse reply keyboard markup JSON object"
+            ) from None
     if not isinstance(markup, dict) or not isinstance(markup.get("inline_keyboard"), list):
-        raise ApiError(400, "Bad Request: can't parse inline keyboard button: field "
-                            "\"inline_keyboard\" must be an Array")
+        raise ApiError(
+            400,
+            "Bad Request: can't parse inline keyboard button: field "
+            '"inline_keyboard" must be an Array',
+        )
     rows = markup["inline_keyboard"]
     if sum(len(row) if isinstance(row, list) else 1 for row in rows) > 100:
         raise ApiError(400, "Bad Request: reply markup is too long")
     for row in rows:
         for button in row if isinstance(row, list) else [None]:
             if not isinstance(button, dict) or not button.get("text"):
-                raise ApiError(400, "Bad Request: can't parse inline keyboard button: Text "
-                                    "buttons are unallowed in the inline keyboard")
+                raise ApiError(
+                    400,
+                    "Bad Request: can't parse inline keyboard button: Text "
+                    "buttons are unallowed in the inline keyboard",
+                )
             data = button.get("callback_data")
             if data is not None and not 1 <= len(str(data).encode()) <= 64:
                 raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
             if data is None and not button.get("url"):
-                raise ApiError(400, "Bad Request: can't parse inline keyboard button: "
-                                    "InlineKeyboardButton must have exactly one optional field")
+                raise ApiError(
+                    400,
+                    "Bad Request: can't parse inline keyboard button: "
+                    "InlineKeyboardButton must have exactly one optional field",
+                )
     return markup
 
 
@@ -203,8 +250,10 @@ CHAT_STATES: dict[str, tuple[tuple[int, str] | None, tuple[int, str] | None]] = 
     "missing": ((400, "Bad Request: chat not found"), (400, "Bad Request: chat not found")),
     "blocked": (None, (403, "Forbidden: bot was blocked by the user")),
     "unstarted": (None, (403, "Forbidden: bot can't initiate conversation with a user")),
-    "kicked": ((403, "Forbidden: bot was kicked from the group chat"),
-               (403, "Forbidden: bot was kicked from the group chat")),
+    "kicked": (
+        (403, "Forbidden: bot was kicked from the group chat"),
+        (403, "Forbidden: bot was kicked from the group chat"),
+    ),
 }
 
 
@@ -212,8 +261,15 @@ class _Server:
     """The server's life: its state under one lock, its bots, start and stop. The classes
     below add one side each; `FakeBotAPI` is the whole."""
 
-    def __init__(self, token: str = "123:TEST", host: str = "127.0.0.1", port: int = 0,
-                 bot_username: str = "telebot_test_bot", *, strict_chats: bool = False) -> None:
+    def __init__(
+        self,
+        token: str = "123:TEST",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bot_username: str = "telebot_test_bot",
+        *,
+        strict_chats: bool = False,
+    ) -> None:
         self.token = token
         self.strict_chats = strict_chats
         self.bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 1
@@ -263,9 +319,12 @@ class _Server:
         return f"http://127.0.0.1:{self.port}/bot"
 
     def start(self) -> Self:
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True,
-                                        name="fake-bot-api")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name="fake-bot-api",
+        )
         self._thread.start()
         return self
 
@@ -330,10 +389,18 @@ class _Player(_Server):
             self._cond.notify_all()
             return int(update["update_id"])
 
-    def add_message(self, text: str, chat_id: int = 42, user_id: int = 42,
-                    chat_type: str = "private", date: float | None = None,
-                    token: str | None = None, update_id: int | None = None,
-                    topic: int | None = None, language_code: str | None = None) -> int:
+    def add_message(
+        self,
+        text: str,
+        chat_id: int = 42,
+        user_id: int = 42,
+        chat_type: str = "private",
+        date: float | None = None,
+        token: str | None = None,
+        update_id: int | None = None,
+        topic: int | None = None,
+        language_code: str | None = None,
+    ) -> int:
         """A user's message (in forum topic `topic`: see `make_forum`). In a group it
         reaches every bot unless `token` names one. `language_code`: the user's Telegram
         app language, as Telegram sends it with the user."""
@@ -343,8 +410,10 @@ class _Player(_Server):
                 raise ValueError(f"chat {chat_id} has no topic {topic}: make_forum, add_topic")
             message_id = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
         message: dict[str, Any] = {
-            "message_id": message_id, "date": int(time.time() if date is None else date),
-            "chat": self._chat(chat_id, chat_type), "text": text,
+            "message_id": message_id,
+            "date": int(time.time() if date is None else date),
+            "chat": self._chat(chat_id, chat_type),
+            "text": text,
         }
         if topic is not None:
             message.update(message_thread_id=topic, is_topic_message=True)
@@ -354,8 +423,9 @@ class _Player(_Server):
                 message["from"]["language_code"] = language_code
         m = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
         if m:
-            message["entities"] = [{"type": "bot_command", "offset": 0,
-                                    "length": utf16_len(m.group(0))}]
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(m.group(0))}
+            ]
         key = "channel_post" if chat_type == "channel" else "message"
         with self._lock:
             self._state.user_messages[(chat_id, message_id)] = message
@@ -369,25 +439,39 @@ class _Player(_Server):
             update["update_id"] = update_id
         return self.add_update(update, token)
 
-    def add_callback(self, data: str, message_id: int, chat_id: int = 42,
-                     user_id: int = 42) -> int:
+    def add_callback(self, data: str, message_id: int, chat_id: int = 42, user_id: int = 42) -> int:
         """A press on a button of message `message_id`: only the bot that sent it hears it."""
         with self._lock:
             message = self._state.messages.get((chat_id, message_id))
             token = self.token_of(message["bot"]) if message else self.token
             query_id = str(next(self._cb_ids))
             self._state.callbacks[query_id] = self._usernames[token]
-        msg = self._message_json(message) if message else {
-            "message_id": message_id, "date": int(time.time()),
-            "chat": self._chat_of(chat_id), "text": "?"}
-        return self.add_update({"callback_query": {
-            "id": query_id, "from": self._user(user_id), "message": msg,
-            "chat_instance": str(chat_id), "data": data}}, token)
+        msg = (
+            self._message_json(message)
+            if message
+            else {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": self._chat_of(chat_id),
+                "text": "?",
+            }
+        )
+        return self.add_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": self._user(user_id),
+                    "message": msg,
+                    "chat_instance": str(chat_id),
+                    "data": data,
+                }
+            },
+            token,
+        )
 
 
 class _Inspection(_Player):
     """What a test looks at and sets: calls, messages sent, chat states, failures to inject."""
-
 
     def unconfirmed(self, token: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -418,13 +502,13 @@ class _Inspection(_Player):
         with self._lock:
             return list(self._state.deleted)
 
-    def commands(self, token: str | None = None, language_code: str = ""
-                 ) -> list[dict[str, Any]]:
+    def commands(self, token: str | None = None, language_code: str = "") -> list[dict[str, Any]]:
         """The command list set for that language (the default list when none was)."""
         with self._lock:
             q = self._queues[token or self.token]
-            return list(q.commands_by_lang.get(language_code, q.commands) if language_code
-                        else q.commands)
+            return list(
+                q.commands_by_lang.get(language_code, q.commands) if language_code else q.commands
+            )
 
     def set_chat(self, chat_id: int, state: str) -> None:
         """How a chat treats the bot from now on: one of CHAT_STATES (the test switch)."""
@@ -436,8 +520,7 @@ class _Inspection(_Player):
 
     def _chat_state(self, chat_id: int) -> str:
         with self._lock:
-            return self._state.chat_states.get(chat_id, "missing" if self.strict_chats
-                                               else "open")
+            return self._state.chat_states.get(chat_id, "missing" if self.strict_chats else "open")
 
     def _refuse(self, chat_id: int, *, sending: bool = True) -> None:
         """Raise what Telegram answers in a chat that refuses the bot (see CHAT_STATES)."""
@@ -446,8 +529,14 @@ class _Inspection(_Player):
         if refusal is not None:
             raise ApiError(*refusal)
 
-    def fail(self, method: str | None = None, status: int = 502, times: int = 1,
-             retry_after: int | None = None, drop: bool = False) -> None:
+    def fail(
+        self,
+        method: str | None = None,
+        status: int = 502,
+        times: int = 1,
+        retry_after: int | None = None,
+        drop: bool = False,
+    ) -> None:
         with self._lock:
             self._state.failures.append(_Failure(method, status, times, retry_after, drop))
 
@@ -463,7 +552,6 @@ class _Inspection(_Player):
 
 class _Http(_Inspection):
     """One request: the token and method from the URL, the body, injected failures, the log."""
-
 
     def _serve(self, h: BaseHTTPRequestHandler, verb: str) -> None:
         url = urlsplit(h.path)
@@ -483,12 +571,17 @@ class _Http(_Inspection):
             return
         try:
             if failure:
-                raise ApiError(failure.status, {
-                    429: f"Too Many Requests: retry after {failure.retry_after or 1}",
-                    500: "Internal Server Error", 502: "Bad Gateway",
-                    503: "Service Unavailable", 504: "Gateway Timeout",
-                }.get(failure.status, "Error"), failure.retry_after or (
-                    1 if failure.status == 429 else None))
+                raise ApiError(
+                    failure.status,
+                    {
+                        429: f"Too Many Requests: retry after {failure.retry_after or 1}",
+                        500: "Internal Server Error",
+                        502: "Bad Gateway",
+                        503: "Service Unavailable",
+                        504: "Gateway Timeout",
+                    }.get(failure.status, "Error"),
+                    failure.retry_after or (1 if failure.status == 429 else None),
+                )
             if not m:
                 raise ApiError(404, "Not Found")
             if m.group(1) not in self._queues:
@@ -532,17 +625,19 @@ class _Http(_Inspection):
             from email.policy import HTTP
 
             msg = BytesParser(policy=HTTP).parsebytes(
-                b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+                b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+            )
             out: dict[str, Any] = {}
             for part in msg.iter_parts():
                 name = part.get_param("name", header="content-disposition")
                 if name:  # a form field is UTF-8 text (Telegram reads it so), a file bytes
                     payload = part.get_payload(decode=True)
                     data = payload if isinstance(payload, bytes) else b""
-                    out[str(name)] = data.decode(part.get_content_charset() or "utf-8",
-                                                 "replace") \
-                        if part.get_content_maintype() == "text" and not part.get_filename() \
+                    out[str(name)] = (
+                        data.decode(part.get_content_charset() or "utf-8", "replace")
+                        if part.get_content_maintype() == "text" and not part.get_filename()
                         else data
+                    )
             return out
         return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
@@ -568,7 +663,6 @@ class _Updates(_Http):
     """The bot's own methods: getMe, commands, webhooks, and getUpdates with Telegram's offset
     and long-poll semantics."""
 
-
     @staticmethod
     def _int(params: dict[str, Any], name: str, default: int | None = None) -> int | None:
         value = params.get(name)
@@ -584,13 +678,21 @@ class _Updates(_Http):
         return self._queues[getattr(self._local, "token", "") or self.token]
 
     def _bot_user(self, username: str | None = None) -> dict[str, Any]:
-        token = self.token_of(username) if username else \
-            (getattr(self._local, "token", "") or self.token)
+        token = (
+            self.token_of(username)
+            if username
+            else (getattr(self._local, "token", "") or self.token)
+        )
         bot_id = token.split(":", 1)[0]
-        return {"id": int(bot_id) if bot_id.isdigit() else 1, "is_bot": True,
-                "first_name": "telebot test",
-                "username": self._usernames[token], "can_join_groups": True,
-                "can_read_all_group_messages": False, "supports_inline_queries": False}
+        return {
+            "id": int(bot_id) if bot_id.isdigit() else 1,
+            "is_bot": True,
+            "first_name": "telebot test",
+            "username": self._usernames[token],
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
     def _m_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._bot_user()
@@ -611,8 +713,10 @@ class _Updates(_Http):
         if not isinstance(commands, list):
             raise ApiError(400, "Bad Request: can't parse commands JSON object")
         for c in commands:
-            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(c.get("command", ""))) or not \
-                    1 <= len(str(c.get("description", ""))) <= 256:
+            if (
+                not re.fullmatch(r"[a-z0-9_]{1,32}", str(c.get("command", "")))
+                or not 1 <= len(str(c.get("description", ""))) <= 256
+            ):
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
         lang = str(params.get("language_code") or "")
         if lang and not re.fullmatch(r"[a-z]{2}", lang):
@@ -648,8 +752,11 @@ class _Updates(_Http):
             self._cond.notify_all()
             while True:
                 if st.poll_generation != me:
-                    raise ApiError(409, "Conflict: terminated by other getUpdates request; "
-                                        "make sure that only one bot instance is running")
+                    raise ApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; "
+                        "make sure that only one bot instance is running",
+                    )
                 if st.updates or self._stopping:
                     return [dict(u) for u in st.updates[:limit]]
                 left = deadline - time.monotonic()
@@ -714,8 +821,12 @@ class _Forums(_Updates):
         self._refuse(chat_id)
         name = str(params.get("name") or "")
         if not 1 <= len(name) <= 128:
-            raise ApiError(400, "Bad Request: TOPIC_TITLE_EMPTY" if not name else
-                           "Bad Request: TOPIC_TITLE_TOO_LONG")
+            raise ApiError(
+                400,
+                "Bad Request: TOPIC_TITLE_EMPTY"
+                if not name
+                else "Bad Request: TOPIC_TITLE_TOO_LONG",
+            )
         thread = self.add_topic(chat_id, name)
         return {"message_thread_id": thread, "name": name, "icon_color": 7322096}
 
@@ -735,7 +846,7 @@ def png_size(data: bytes) -> tuple[int, int]:
     if not data.startswith(PNG_SIGNATURE) or len(data) < 8 + 25 + 12:
         raise bad
     length, kind = struct.unpack(">I4s", data[8:16])
-    body, crc = data[16:16 + length], data[16 + length:20 + length]
+    body, crc = data[16 : 16 + length], data[16 + length : 20 + length]
     if kind != b"IHDR" or length != 13 or struct.pack(">I", zlib.crc32(kind + body)) != crc:
         raise bad
     if data[-12:] != b"\x00\x00\x00\x00IEND\xaeB`\x82":
@@ -770,10 +881,17 @@ class _Media(_Forums):
         if utf16_len(visible) > MAX_CAPTION:
             raise ApiError(400, "Bad Request: message caption is too long")
         markup = _check_markup(params.get("reply_markup"))
-        return self._keep(chat_id, {"message_thread_id": thread, "text": visible, "html": raw,
-                                    "parse_mode": mode or None,
-                                    "reply_markup": markup,
-                                    "photo": {"png": data, "width": width, "height": height}})
+        return self._keep(
+            chat_id,
+            {
+                "message_thread_id": thread,
+                "text": visible,
+                "html": raw,
+                "parse_mode": mode or None,
+                "reply_markup": markup,
+                "photo": {"png": data, "width": width, "height": height},
+            },
+        )
 
     def _keep(self, chat_id: int, fields: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
@@ -807,20 +925,36 @@ class _Chats(_Media):
             raise ApiError(400, "Bad Request: chat_id is empty")
         self._refuse(chat_id, sending=False)
         chat = self._chat_of(chat_id)
-        return {**chat, "accent_color_id": 0, "max_reaction_count": 11,
-                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
-                                        "unique_gifts": False, "premium_subscription": False,
-                                        "gifts_from_channels": False}}
+        return {
+            **chat,
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        }
 
     def _m_sendChatAction(self, params: dict[str, Any]) -> bool:
         chat_id = self._int(params, "chat_id")
         if chat_id is None:
             raise ApiError(400, "Bad Request: chat_id is empty")
-        if str(params.get("action") or "") not in ("typing", "upload_photo", "record_video",
-                                                     "upload_video", "record_voice",
-                                                     "upload_voice", "upload_document",
-                                                     "choose_sticker", "find_location",
-                                                     "record_video_note", "upload_video_note"):
+        if str(params.get("action") or "") not in (
+            "typing",
+            "upload_photo",
+            "record_video",
+            "upload_video",
+            "record_voice",
+            "upload_voice",
+            "upload_document",
+            "choose_sticker",
+            "find_location",
+            "record_video_note",
+            "upload_video_note",
+        ):
             raise ApiError(400, "Bad Request: wrong parameter action in request")
         self._refuse(chat_id)
         self._topic_of(params, chat_id)
@@ -830,8 +964,11 @@ class _Chats(_Media):
         query_id = str(params.get("callback_query_id", ""))
         with self._lock:
             if self._state.callbacks.get(query_id) != self._queue_name():
-                raise ApiError(400, "Bad Request: query is too old and response timeout "
-                                    "expired or query ID is invalid")
+                raise ApiError(
+                    400,
+                    "Bad Request: query is too old and response timeout "
+                    "expired or query ID is invalid",
+                )
             del self._state.callbacks[query_id]
         return True
 
@@ -844,9 +981,15 @@ class FakeBotAPI(_Chats):
         out: dict[str, Any] = {k: m[k] for k in ("message_id", "date", "chat")}
         if m.get("photo"):  # a photo message has a caption, not a text
             p = m["photo"]
-            out["photo"] = [{"file_id": f"photo-{m['message_id']}", "file_unique_id":
-                             f"p{m['message_id']}", "width": p["width"], "height": p["height"],
-                             "file_size": len(p["png"])}]
+            out["photo"] = [
+                {
+                    "file_id": f"photo-{m['message_id']}",
+                    "file_unique_id": f"p{m['message_id']}",
+                    "width": p["width"],
+                    "height": p["height"],
+                    "file_size": len(p["png"]),
+                }
+            ]
             if m.get("text"):
                 out["caption"] = m["text"]
         elif "text" in m:
@@ -881,17 +1024,29 @@ class FakeBotAPI(_Chats):
         thread = self._topic_of(params, chat_id)
         raw, visible = self._text(params)
         markup = _check_markup(params.get("reply_markup"))
-        return self._keep(chat_id, {"message_thread_id": thread, "text": visible, "html": raw,
-                                    "parse_mode": params.get("parse_mode"),
-                                    "reply_markup": markup})
+        return self._keep(
+            chat_id,
+            {
+                "message_thread_id": thread,
+                "text": visible,
+                "html": raw,
+                "parse_mode": params.get("parse_mode"),
+                "reply_markup": markup,
+            },
+        )
 
     def _keep(self, chat_id: int, fields: dict[str, Any]) -> dict[str, Any]:
         """A message this bot sent, kept as the chat shows it."""
         with self._cond:
             message_id = next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
-            m = {"message_id": message_id, "date": int(time.time()),
-                 "chat": self._chat_of(chat_id), **fields, "edits": 0,
-                 "bot": self._queue_name()}
+            m = {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": self._chat_of(chat_id),
+                **fields,
+                "edits": 0,
+                "bot": self._queue_name(),
+            }
             self._state.messages[(chat_id, message_id)] = m
             self._state.sent_order.append((chat_id, message_id))
             self._cond.notify_all()
@@ -900,15 +1055,22 @@ class FakeBotAPI(_Chats):
     def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
         raw, visible = self._text(params)
         markup = _check_markup(params.get("reply_markup"))
-        return self._edit(params, ("html", "reply_markup"), text=visible, html=raw,
-                          reply_markup=markup, parse_mode=params.get("parse_mode"))
+        return self._edit(
+            params,
+            ("html", "reply_markup"),
+            text=visible,
+            html=raw,
+            reply_markup=markup,
+            parse_mode=params.get("parse_mode"),
+        )
 
     def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
         markup = _check_markup(params.get("reply_markup"))
         return self._edit(params, ("reply_markup",), reply_markup=markup)
 
-    def _edit(self, params: dict[str, Any], compared: tuple[str, ...],
-              **changes: Any) -> dict[str, Any]:
+    def _edit(
+        self, params: dict[str, Any], compared: tuple[str, ...], **changes: Any
+    ) -> dict[str, Any]:
         """An edit of one of this bot's messages; 400 when nothing `compared` changes."""
         chat_id, message_id = self._int(params, "chat_id"), self._int(params, "message_id")
         self._refuse(chat_id or 0)
@@ -919,9 +1081,12 @@ class FakeBotAPI(_Chats):
             if m.get("bot") != self._queue_name():
                 raise ApiError(400, "Bad Request: message can't be edited")
             if all(m.get(k) == changes[k] for k in compared):
-                raise ApiError(400, "Bad Request: message is not modified: specified new "
-                                    "message content and reply markup are exactly the same "
-                                    "as a current content and reply markup of the message")
+                raise ApiError(
+                    400,
+                    "Bad Request: message is not modified: specified new "
+                    "message content and reply markup are exactly the same "
+                    "as a current content and reply markup of the message",
+                )
             m.update(changes, edits=m["edits"] + 1, edit_date=int(time.time()))
             self._cond.notify_all()
             return self._message_json(m)

@@ -34,17 +34,21 @@ from typing import Any
 
 # the code a launcher named `ikabot` runs (`demo.sample_tasks.launcher`): its command line is
 # ikabot's console script's, so telebot takes the menu and its tasks for ikabot's
-MAIN = ("import sys; from telebot.demo.offline_ikabot import main; "
-        "raise SystemExit(main(sys.argv[1:]))")
+MAIN = (
+    "import sys; from telebot.demo.offline_ikabot import main; raise SystemExit(main(sys.argv[1:]))"
+)
+
 
 def not_installed() -> str:
     """What /menu shows in a demo where ikabot is not installed: a stand-in that says so (in
     the demo's language: these are telebot's words, not ikabot's)."""
     from telebot.i18n import _
 
-    said = _("ikabot is not installed beside telebot, so its menu is not part of this demo.\n"
-             "With ikabot installed in the same environment (pip install ikabot), /menu in the\n"
-             "demo opens ikabot's own menu, offline: nothing you type there leaves the machine.")
+    said = _(
+        "ikabot is not installed beside telebot, so its menu is not part of this demo.\n"
+        "With ikabot installed in the same environment (pip install ikabot), /menu in the\n"
+        "demo opens ikabot's own menu, offline: nothing you type there leaves the machine."
+    )
     prompt = _("[Enter] or /cancel closes this.")
     return f"print({said!r})\nprint()\ninput({prompt!r})\n"
 
@@ -85,8 +89,12 @@ def refuse_the_internet() -> None:
             address = args[1]
             if isinstance(address, tuple) and not _loopback(address[0]):
                 raise ConnectionRefusedError(f"offline ikabot: no connection to {address[0]}")
-        elif event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex",
-                       "socket.gethostbyaddr") and not _loopback(args[0]):
+        elif event in (
+            "socket.getaddrinfo",
+            "socket.gethostbyname",
+            "socket.gethostbyname_ex",
+            "socket.gethostbyaddr",
+        ) and not _loopback(args[0]):
             raise ConnectionRefusedError(f"offline ikabot: no name lookup of {args[0]}")
 
     sys.addaudithook(hook)
@@ -105,8 +113,9 @@ def stub_login(identity: dict[str, tuple[str, str, str]]) -> None:
         ws.requests.Session = _no_network
         with contextlib.suppress(_PromptsDone):
             real(self, retries)
-        username, world, server = identity.get((self.mail or "").lower(),
-                                               next(iter(identity.values())))
+        username, world, server = identity.get(
+            (self.mail or "").lower(), next(iter(identity.values()))
+        )
         self.username, self.mundo, self.servidor, self.word = username, world, server, "Alpha"
         config.infoUser = f"Server:{server}, World:Alpha, Player:{username}"
         setLoggedInPlayer(username)
@@ -123,8 +132,9 @@ def until(gates: str, name: str) -> None:
         time.sleep(0.01)
 
 
-def stub_game(gates: str | None, fortress: bool = True, per_pid: bool = False,
-              mission_seconds: float = 3.0) -> None:
+def stub_game(
+    gates: str | None, fortress: bool = True, per_pid: bool = False, mission_seconds: float = 3.0
+) -> None:
     """Inside an ikabot process: stub the internet's edge and nothing else. Telegram's HTTP
     (`botComm.get`), the game's HTTP (`Session.get`/`post` answer nothing: no captcha, the
     crew left), the fortress lookup (one city with a fortress, or none), and autoPirate's
@@ -161,8 +171,9 @@ def prepare(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, Modu
     parser.add_argument("--log", required=True)
     parser.add_argument("--gates")
     parser.add_argument("--mission-seconds", type=float, default=3.0)
-    parser.add_argument("--account", action="append", default=[],
-                        help="email,username,world,server")
+    parser.add_argument(
+        "--account", action="append", default=[], help="email,username,world,server"
+    )
     parser.add_argument("--no-fortress", action="store_true")
     args = parser.parse_args(argv)
     refuse_the_internet()
@@ -172,8 +183,12 @@ def prepare(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, Modu
     config.LOGS_DIRECTORY_FILE = args.log
     import ikabot.helpers.logging  # noqa: F401  ikabot's own log, into --log
 
-    stub_game(args.gates, fortress=not args.no_fortress, per_pid=True,
-              mission_seconds=args.mission_seconds)
+    stub_game(
+        args.gates,
+        fortress=not args.no_fortress,
+        per_pid=True,
+        mission_seconds=args.mission_seconds,
+    )
     import ikabot.command_line as command_line
 
     command_line.checkForUpdate = lambda: None  # `pip search`: the internet

@@ -53,9 +53,18 @@ class DemoWorld:
     def create(self) -> DemoWorld:
         users = self.ikabot_path / "users"
         users.mkdir(parents=True)
-        atomic_write(self.ikabot_path / "global.json", json.dumps({
-            "logLevel": 2, "telegram": {"botToken": DEMO_TOKEN, "chatId": str(DEMO_CHAT)},
-            "discord": {}, "custom_modules": {}}, indent=2))
+        atomic_write(
+            self.ikabot_path / "global.json",
+            json.dumps(
+                {
+                    "logLevel": 2,
+                    "telegram": {"botToken": DEMO_TOKEN, "chatId": str(DEMO_CHAT)},
+                    "discord": {},
+                    "custom_modules": {},
+                },
+                indent=2,
+            ),
+        )
         return self
 
     def start(self, name: str, kind: str, total: int = 10, step: float = 1.0) -> int:
@@ -63,9 +72,21 @@ class DemoWorld:
         has written it by the time it shows the next screen): one at a time, the tasks are
         listed in the order they were started, the same on every run."""
         p = subprocess.Popen(
-            [sys.executable, str(launcher(self.root / "bin")), MAIN, kind,
-             str(self.ikabot_path), EMAIL, USERNAME, WORLD, SERVER, str(total), str(step)],
-            stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                str(launcher(self.root / "bin")),
+                MAIN,
+                kind,
+                str(self.ikabot_path),
+                EMAIL,
+                USERNAME,
+                WORLD,
+                SERVER,
+                str(total),
+                str(step),
+            ],
+            stdin=subprocess.DEVNULL,
+        )
         self.procs[name] = p
         wait_for(lambda: p.pid in self.recorded() or p.poll() is not None, 20)
         return p.pid
@@ -85,9 +106,17 @@ class DemoWorld:
         that says /menu is not part of the demo."""
         if not offline_ikabot.available():
             return (sys.executable, "-c", offline_ikabot.not_installed())
-        return (sys.executable, str(launcher(self.root / "bin")), offline_ikabot.MAIN,
-                "--home", str(self.root), "--log", str(self.root / "ikabot.log"),
-                "--account", f"{EMAIL},{USERNAME},{WORLD},{SERVER}")
+        return (
+            sys.executable,
+            str(launcher(self.root / "bin")),
+            offline_ikabot.MAIN,
+            "--home",
+            str(self.root),
+            "--log",
+            str(self.root / "ikabot.log"),
+            "--account",
+            f"{EMAIL},{USERNAME},{WORLD},{SERVER}",
+        )
 
     def stop(self) -> None:
         """The demo's tasks end with it, and so do the ones started from its /menu (ikabot's
@@ -105,8 +134,9 @@ class DemoWorld:
                     other.kill()
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0,
-             interval: float = 0.05) -> bool:
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05
+) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -127,13 +157,15 @@ class Transcript:
         self.api.add_message(text, chat_id=self.chat_id, user_id=self.chat_id)
 
     def press(self, label: str, data: str, message_id: int) -> None:
-        print("\n" + _("👤 you: [taps {label}]").format(label=label), file=self.out,
-              flush=True)
+        print("\n" + _("👤 you: [taps {label}]").format(label=label), file=self.out, flush=True)
         self.api.add_callback(data, message_id, chat_id=self.chat_id, user_id=self.chat_id)
 
     def new(self) -> list[dict[str, Any]]:
-        return [m for m in self.api.sent(self.chat_id)
-                if self._seen.get(m["message_id"], -1) < m["edits"]]
+        return [
+            m
+            for m in self.api.sent(self.chat_id)
+            if self._seen.get(m["message_id"], -1) < m["edits"]
+        ]
 
     def flush(self) -> list[dict[str, Any]]:
         shown = self.new()
@@ -142,18 +174,25 @@ class Transcript:
             self._seen[m["message_id"]] = m["edits"]
             text = render.html_to_text(m["html"]) if m.get("parse_mode") == "HTML" else m["text"]
             alert = text.startswith(MARKS)
-            who = _("🔔 push alert") if alert else (_("🤖 telebot (edited its message)")
-                                                   if edited else "🤖 telebot")
+            who = (
+                _("🔔 push alert")
+                if alert
+                else (_("🤖 telebot (edited its message)") if edited else "🤖 telebot")
+            )
             body = "\n".join("   " + line for line in text.splitlines())
             print(f"\n{who}:\n{body}", file=self.out, flush=True)
-            buttons = [b["text"] for row in (m.get("reply_markup") or {}).get(
-                "inline_keyboard", []) for b in row]
+            buttons = [
+                b["text"]
+                for row in (m.get("reply_markup") or {}).get("inline_keyboard", [])
+                for b in row
+            ]
             if buttons:
                 print("   " + "  ".join(f"[{b}]" for b in buttons), file=self.out, flush=True)
         return shown
 
-    def expect(self, predicate: Callable[[list[dict[str, Any]]], bool],
-               timeout: float = 10.0) -> list[dict[str, Any]]:
+    def expect(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         """Wait until the new messages satisfy `predicate`, then print them."""
         self.api.wait_for(lambda: predicate(self.new()), timeout)
         return self.flush()
@@ -184,35 +223,56 @@ def run_demo(keep_running: bool = False, lang: str | None = None) -> int:
         raise KeyboardInterrupt  # SIGTERM ends the demo as Ctrl-C does: its tasks stop too
 
     signal.signal(signal.SIGTERM, terminated)
-    with tempfile.TemporaryDirectory(prefix="telebot-demo-") as tmp, \
-            FakeBotAPI(token=DEMO_TOKEN) as api:
+    with (
+        tempfile.TemporaryDirectory(prefix="telebot-demo-") as tmp,
+        FakeBotAPI(token=DEMO_TOKEN) as api,
+    ):
         world = DemoWorld(Path(tmp)).create()
         t = Transcript(api)
-        print(_("telebot demo: a sample ikabot data set (directory layout, {path}),\nreal task "
+        print(
+            _(
+                "telebot demo: a sample ikabot data set (directory layout, {path}),\nreal task "
                 "processes, and a Telegram Bot API on loopback ({url}). Nothing leaves this "
-                "machine.").format(path=world.ikabot_path, url=api.base_url.rsplit("/", 1)[0]))
+                "machine."
+            ).format(path=world.ikabot_path, url=api.base_url.rsplit("/", 1)[0])
+        )
         try:
             # one at a time, each recorded before the next starts: the same order every run
             pirate = world.start("pirate", "autoPirate", 5, 0.6)
             web = world.start("web", "webServer")
             world.start("builder", "constructionList", 3, 1.0)
             doomed = world.start("doomed", "autoPirate", 10, 0.35)
-            settings = Settings(ikabot_path=world.ikabot_path, api_base_url=api.base_url,
-                                state_dir=Path(tmp) / "state", poll_seconds=0.1,
-                                scan_seconds=0.5, report_minutes=0,
-                                # its own (empty) ikabot log: never the host's /tmp/ikabot.log
-                                ikabot_log=Path(tmp) / "ikabot.log",
-                                ikabot_command=world.menu_command(),
-                                lang=lang)
+            settings = Settings(
+                ikabot_path=world.ikabot_path,
+                api_base_url=api.base_url,
+                state_dir=Path(tmp) / "state",
+                poll_seconds=0.1,
+                scan_seconds=0.5,
+                report_minutes=0,
+                # its own (empty) ikabot log: never the host's /tmp/ikabot.log
+                ikabot_log=Path(tmp) / "ikabot.log",
+                ikabot_command=world.menu_command(),
+                lang=lang,
+            )
             from telebot.ikabot.store import open_store
             from telebot.tasks.merge import collect
 
-            wait_for(lambda: len(collect(open_store(settings))) == 4 and all(
-                t.urls for t in collect(open_store(settings)) if t.action == "webServer"))
-            print("\n" + _("Started 4 ikabot tasks: autoPirate (pid {pirate}, 5 runs), "
-                            "webServer (pid {web}), constructionList, and a second autoPirate "
-                            "(pid {doomed}) that will be killed.").format(
-                pirate=pirate, web=web, doomed=doomed))
+            wait_for(
+                lambda: (
+                    len(collect(open_store(settings))) == 4
+                    and all(
+                        t.urls for t in collect(open_store(settings)) if t.action == "webServer"
+                    )
+                )
+            )
+            print(
+                "\n"
+                + _(
+                    "Started 4 ikabot tasks: autoPirate (pid {pirate}, 5 runs), "
+                    "webServer (pid {web}), constructionList, and a second autoPirate "
+                    "(pid {doomed}) that will be killed."
+                ).format(pirate=pirate, web=web, doomed=doomed)
+            )
             asyncio.run(_conversation(settings, world, t, keep_running))
         except KeyboardInterrupt:
             pass
@@ -221,16 +281,16 @@ def run_demo(keep_running: bool = False, lang: str | None = None) -> int:
     return 0
 
 
-async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
-                        keep_running: bool) -> None:
+async def _conversation(settings: Any, world: DemoWorld, t: Transcript, keep_running: bool) -> None:
     from telebot.bot.app import serve
 
     stop, ready = asyncio.Event(), asyncio.Event()
     bot = asyncio.create_task(serve(settings, stop=stop, ready=ready))
     await asyncio.wait_for(ready.wait(), 20)
 
-    async def expect(predicate: Callable[[list[dict[str, Any]]], bool],
-                     timeout: float = 10.0) -> list[dict[str, Any]]:
+    async def expect(
+        predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         return await asyncio.to_thread(t.expect, predicate, timeout)
 
     def has(word: str) -> Callable[[list[dict[str, Any]]], bool]:
@@ -247,31 +307,57 @@ async def _conversation(settings: Any, world: DemoWorld, t: Transcript,
         t.say("/webserver")
         (reply,) = await expect(has("http://127.0.0.1"))
         url = next(w for w in reply["text"].split() if w.startswith("http://127.0.0.1"))
-        print("   " + _("(and {url} really answers: {answer})").format(
-            url=url, answer=_url_answers(url)))
-        print("\n" + _("... the first autoPirate completes its 5 runs, a constructionList "
-                      "finishes its queue, and the second autoPirate is killed (kill -9, as "
-                      "ikabot's Kill tasks menu does) partway through ..."))
+        print(
+            "   "
+            + _("(and {url} really answers: {answer})").format(url=url, answer=_url_answers(url))
+        )
+        print(
+            "\n"
+            + _(
+                "... the first autoPirate completes its 5 runs, a constructionList "
+                "finishes its queue, and the second autoPirate is killed (kill -9, as "
+                "ikabot's Kill tasks menu does) partway through ..."
+            )
+        )
         await asyncio.to_thread(wait_for, lambda: _mission(world, "doomed") >= 3, 10)
         world.procs["doomed"].kill()
         world.procs["doomed"].wait()
         done = _mission(world, "doomed")
-        print("   " + _("(it was killed during run {run} of 10, with {done} done: the alert "
-                        "below says the same)").format(run=done + 1, done=done))
+        print(
+            "   "
+            + _(
+                "(it was killed during run {run} of 10, with {done} done: the alert "
+                "below says the same)"
+            ).format(run=done + 1, done=done)
+        )
         from telebot.views.render import how_word
 
         finished, killed = how_word("finished"), how_word("killed")
-        await expect(lambda msgs: has(f"autoPirate {finished}")(msgs) and
-                     has(f"constructionList {finished}")(msgs) and has(killed)(msgs), 15)
+        await expect(
+            lambda msgs: (
+                has(f"autoPirate {finished}")(msgs)
+                and has(f"constructionList {finished}")(msgs)
+                and has(killed)(msgs)
+            ),
+            15,
+        )
         t.say(f"/details {world.procs['pirate'].pid}")
         await expect(has(_("Ended: {how}").split("{")[0]))
         if keep_running:
-            print("\n" + _("--keep-running: the bot stays up. Type commands (/status, "
-                          "/webserver, /details <pid>, /alerts, /menu ...) and press Enter; "
-                          "Ctrl-C to stop."))
-            print(_(_MENU_HINT).format(email=EMAIL) if offline_ikabot.available() else
-                  "   " + _("/menu: ikabot is not installed here, so its menu is not part of "
-                            "the demo."))
+            print(
+                "\n"
+                + _(
+                    "--keep-running: the bot stays up. Type commands (/status, "
+                    "/webserver, /details <pid>, /alerts, /menu ...) and press Enter; "
+                    "Ctrl-C to stop."
+                )
+            )
+            print(
+                _(_MENU_HINT).format(email=EMAIL)
+                if offline_ikabot.available()
+                else "   "
+                + _("/menu: ikabot is not installed here, so its menu is not part of the demo.")
+            )
             await _interactive(t)
     finally:
         stop.set()
@@ -282,15 +368,19 @@ def _mission(world: DemoWorld, name: str) -> int:
     from telebot.details import Target, get_process_details
 
     pid = world.procs[name].pid
-    d = get_process_details(Target(EMAIL, USERNAME, WORLD, SERVER, None, world.ikabot_path),
-                            pid) or {}
+    d = (
+        get_process_details(Target(EMAIL, USERNAME, WORLD, SERVER, None, world.ikabot_path), pid)
+        or {}
+    )
     missions = d.get("missions") or {}
     return int(missions.get("completed", 0))
 
 
-_MENU_HINT = N_("   /menu opens ikabot's own menu, offline (on the sample data, never your "
-                "real ikabot):\n   answer Mail: with {email}, then a choice's number (17: "
-                "Auto-Pirate); nothing\n   typed there leaves this machine.")
+_MENU_HINT = N_(
+    "   /menu opens ikabot's own menu, offline (on the sample data, never your "
+    "real ikabot):\n   answer Mail: with {email}, then a choice's number (17: "
+    "Auto-Pirate); nothing\n   typed there leaves this machine."
+)
 
 
 async def _interactive(t: Transcript) -> None:
@@ -300,9 +390,14 @@ async def _interactive(t: Transcript) -> None:
     loop = asyncio.get_running_loop()
     tty = sys.stdin.isatty()
     if not tty:
-        print("   " + _("(standard input is not a terminal: lines it gives are typed as "
-                        "commands, and the demo keeps running until Ctrl-C or SIGTERM.)"),
-              flush=True)
+        print(
+            "   "
+            + _(
+                "(standard input is not a terminal: lines it gives are typed as "
+                "commands, and the demo keeps running until Ctrl-C or SIGTERM.)"
+            ),
+            flush=True,
+        )
     lines: asyncio.Queue[str | None] = asyncio.Queue()
 
     def reader() -> None:

@@ -66,10 +66,15 @@ def pirate(target: Target, pid: int, total: int, step: float) -> None:
     set_entry(target, pid, action="autoPirate")
     for done in range(total):
         set_entry(target, pid, status=f"Pirating for {total - done} more runs")
-        save_process_details(target, pid, {
-            "action": "autoPirate",
-            "missions": {"total": total, "completed": done, "remaining": total - done},
-            "schedule": {"enabled": False}})
+        save_process_details(
+            target,
+            pid,
+            {
+                "action": "autoPirate",
+                "missions": {"total": total, "completed": done, "remaining": total - done},
+                "schedule": {"enabled": False},
+            },
+        )
         time.sleep(step)
     os._exit(0)
 
@@ -90,19 +95,39 @@ def construction(target: Target, pid: int, total: int, step: float) -> None:
     """constructionList: a building queue worked through one level at a time, from level 3
     to level 3 + total (a step stands for an hour of building)."""
     hour = 3600.0
-    set_entry(target, pid, action="constructionList",
-              status=f"Athens: queued {total} upgrades | total {remaining_time(total * hour)}")
+    set_entry(
+        target,
+        pid,
+        action="constructionList",
+        status=f"Athens: queued {total} upgrades | total {remaining_time(total * hour)}",
+    )
     for done in range(total + 1):
         level = 3 + done
-        save_process_details(target, pid, {
-            "action": "constructionList", "city": {"id": "1", "name": "Athens"},
-            "buildings": [{"name": "Academy", "current_level": level, "target_level": 3 + total,
-                           "status": "building" if done < total else "done"}],
-            "progress": {"done": done, "total": total, "unit": "levels"}})
+        save_process_details(
+            target,
+            pid,
+            {
+                "action": "constructionList",
+                "city": {"id": "1", "name": "Athens"},
+                "buildings": [
+                    {
+                        "name": "Academy",
+                        "current_level": level,
+                        "target_level": 3 + total,
+                        "status": "building" if done < total else "done",
+                    }
+                ],
+                "progress": {"done": done, "total": total, "unit": "levels"},
+            },
+        )
         if done < total:  # ikabot's status names the level being built, up to the target
-            set_entry(target, pid, status=f"Athens: Academy -> level {level + 1} , current "
-                                          f"{remaining_time(hour)} , total "
-                                          f"{remaining_time((total - done) * hour)}")
+            set_entry(
+                target,
+                pid,
+                status=f"Athens: Academy -> level {level + 1} , current "
+                f"{remaining_time(hour)} , total "
+                f"{remaining_time((total - done) * hour)}",
+            )
             time.sleep(step)
 
 
@@ -124,9 +149,16 @@ def web_server(target: Target, pid: int) -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
     port = server.server_address[1]
     set_entry(target, pid, action="webServer", status=f"running on http://127.0.0.1:{port} ")
-    save_process_details(target, pid, {"action": "webServer", "port": port,
-                                       "custom_port": False,
-                                       "urls": [f"http://127.0.0.1:{port}"]})
+    save_process_details(
+        target,
+        pid,
+        {
+            "action": "webServer",
+            "port": port,
+            "custom_port": False,
+            "urls": [f"http://127.0.0.1:{port}"],
+        },
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     threading.Event().wait()
 

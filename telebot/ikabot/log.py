@@ -49,7 +49,8 @@ RECORD_LINES = 400
 
 _RECORD = re.compile(
     r"^(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(?P<ms>\d{3}) - .*? - pid=(?P<pid>\d{1,10}) - "
-    r".*? - (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) - (?P<msg>.*)$")
+    r".*? - (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) - (?P<msg>.*)$"
+)
 TG_PREFIX = "MESSAGE TO TG BOT: "
 ERROR_HEAD = "Error in:"
 
@@ -68,7 +69,7 @@ class Record:
     @property
     def to_telegram(self) -> str | None:
         first = self.lines[0]
-        return self.message[len(TG_PREFIX):] if first.startswith(TG_PREFIX) else None
+        return self.message[len(TG_PREFIX) :] if first.startswith(TG_PREFIX) else None
 
     def error_cause(self) -> str | None:
         """The traceback's last line when this is the @task wrapper's error report."""
@@ -91,8 +92,7 @@ def _timestamp(text: str, ms: str) -> float:
     try:
         year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
         hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
-        if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60
-                and second <= 61):
+        if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second <= 61):
             return 0.0
         return time.mktime((year, month, day, hour, minute, second, 0, 0, -1)) + int(ms) / 1000
     except (ValueError, OverflowError):
@@ -127,17 +127,22 @@ class IkabotLog:
             try:
                 fd, st = open_trusted(self.path, self.owner)
             except FileNotFoundError:
-                self._set_problem(_("{file} does not exist (yet): ikabot has logged nothing "
-                                    "there; set IKABOT_LOG to ikabot's log file").format(
-                    file=self.path))
+                self._set_problem(
+                    _(
+                        "{file} does not exist (yet): ikabot has logged nothing "
+                        "there; set IKABOT_LOG to ikabot's log file"
+                    ).format(file=self.path)
+                )
                 return
             except UnsafeFile as e:
-                self._set_problem(_("{file} skipped: {why}").format(file=self.path, why=e),
-                                  warn=True)
+                self._set_problem(
+                    _("{file} skipped: {why}").format(file=self.path, why=e), warn=True
+                )
                 return
             except OSError as e:
-                self._set_problem(_("cannot read {file}: {why}").format(file=self.path,
-                                                                        why=e.strerror))
+                self._set_problem(
+                    _("cannot read {file}: {why}").format(file=self.path, why=e.strerror)
+                )
                 return
             try:
                 if self._ino is None:
@@ -152,8 +157,9 @@ class IkabotLog:
                     self._read(fd, max_bytes)
                 self.problem = None
             except OSError as e:
-                self._set_problem(_("cannot read {file}: {why}").format(file=self.path,
-                                                                        why=e.strerror))
+                self._set_problem(
+                    _("cannot read {file}: {why}").format(file=self.path, why=e.strerror)
+                )
             finally:
                 os.close(fd)
 
@@ -186,11 +192,12 @@ class IkabotLog:
         cut = data.rfind(b"\n")
         # the head of an unfinished line, never more: what follows it is appended and clipped
         # again, so the line stays its first LINE_MAX bytes until its newline comes
-        self._partial = data[cut + 1:][:LINE_MAX]
+        self._partial = data[cut + 1 :][:LINE_MAX]
         if cut < 0:
             return
-        lines = [clean_text(b[:LINE_MAX].decode("utf-8", "replace"))
-                 for b in data[:cut].split(b"\n")]
+        lines = [
+            clean_text(b[:LINE_MAX].decode("utf-8", "replace")) for b in data[:cut].split(b"\n")
+        ]
         if self._skip_to_line:
             lines = lines[1:]  # the backlog started mid-line
             self._skip_to_line = False

@@ -58,9 +58,14 @@ class Target:
         """From an ikabot Session (`mail`, `username`, `mundo`, `servidor`, `password`)."""
         if isinstance(session, Target):
             return session
-        return cls(str(getattr(session, "mail", "") or ""), str(session.username),
-                   str(session.mundo), str(session.servidor),
-                   getattr(session, "password", None), ikabot_path)
+        return cls(
+            str(getattr(session, "mail", "") or ""),
+            str(session.username),
+            str(session.mundo),
+            str(session.servidor),
+            getattr(session, "password", None),
+            ikabot_path,
+        )
 
 
 def sanitize_email(email: str) -> str:
@@ -80,8 +85,10 @@ def _flock(lock_path: Path, timeout: float) -> Iterator[None]:
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         if not flock_wait(fd, timeout):
-            raise DataError(f"{lock_path} stayed locked for {timeout:g} s; is an ikabot "
-                            "process stuck? Not writing")
+            raise DataError(
+                f"{lock_path} stayed locked for {timeout:g} s; is an ikabot "
+                "process stuck? Not writing"
+            )
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -151,8 +158,9 @@ def modify_account(target: Target, edit: Edit[R]) -> R:
 def _read_users_file(file: Path) -> dict[str, Any]:
     """This account's users file, or a clear DataError for anything we must not replace."""
     if file.is_symlink():
-        raise DataError(f"{file} is a symlink; not replacing it (ikabot writes a regular "
-                        "file there)")
+        raise DataError(
+            f"{file} is a symlink; not replacing it (ikabot writes a regular file there)"
+        )
     if not os.path.lexists(file):
         return {}
     try:
@@ -186,16 +194,18 @@ def _modify_directory(path: Path, t: Target, edit: Edit[R]) -> R:
 
 def _modify_legacy(path: Path, t: Target, edit: Edit[R]) -> R:
     """ikabot ≤ 7.5's file is never written: the details go to telebot's sidecar beside it."""
-    return sidecar.update(path, lambda data: edit(_server_data(sidecar.account(data, t.email), t)),
-                          LOCK_TIMEOUT)
+    return sidecar.update(
+        path, lambda data: edit(_server_data(sidecar.account(data, t.email), t)), LOCK_TIMEOUT
+    )
 
 
 def _target(session: Any, ikabot_path: Path | None) -> Target:
     return Target.of(session, ikabot_path)
 
 
-def save_process_details(session: Any, pid: int, details: dict[str, Any], *,
-                         ikabot_path: Path | None = None) -> dict[str, Any]:
+def save_process_details(
+    session: Any, pid: int, details: dict[str, Any], *, ikabot_path: Path | None = None
+) -> dict[str, Any]:
     """Merge `details` into this pid's entry (stamped with `timestamp`), and return it."""
 
     def edit(server: dict[str, Any]) -> dict[str, Any]:
@@ -212,8 +222,9 @@ def save_process_details(session: Any, pid: int, details: dict[str, Any], *,
     return modify_account(_target(session, ikabot_path), edit)
 
 
-def get_process_details(session: Any, pid: int, *,
-                        ikabot_path: Path | None = None) -> dict[str, Any] | None:
+def get_process_details(
+    session: Any, pid: int, *, ikabot_path: Path | None = None
+) -> dict[str, Any] | None:
     """This pid's details as stored, or None. Reads only."""
     t = _target(session, ikabot_path)
     path = t.path
@@ -250,8 +261,9 @@ def delete_process_details(session: Any, pid: int, *, ikabot_path: Path | None =
 Alive = Callable[[int, float], bool]  # is pid still the process that started at this time?
 
 
-def cleanup_dead_details(session: Any, *, alive: Alive,
-                         ikabot_path: Path | None = None) -> list[int]:
+def cleanup_dead_details(
+    session: Any, *, alive: Alive, ikabot_path: Path | None = None
+) -> list[int]:
     """Drop the details of every pid that is no longer its task's process; the pids dropped.
 
     `alive` answers for one pid (`telebot.details` passes process watching's answer: this

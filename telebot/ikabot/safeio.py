@@ -55,10 +55,12 @@ def check_trusted(path: Path, st: os.stat_result, owner: int) -> None:
     if not stat.S_ISREG(st.st_mode):
         raise UnsafeFile(f"{path.name} is not a regular file")
     if st.st_uid not in (owner, 0):
-        raise UnsafeFile(f"{path.name} belongs to another user (uid {st.st_uid}), not to "
-                         f"ikabot's (uid {owner})")
-    if st.st_mode & stat.S_IWOTH or (st.st_mode & stat.S_IWGRP and
-                                     not _private_group(st.st_uid, st.st_gid)):
+        raise UnsafeFile(
+            f"{path.name} belongs to another user (uid {st.st_uid}), not to ikabot's (uid {owner})"
+        )
+    if st.st_mode & stat.S_IWOTH or (
+        st.st_mode & stat.S_IWGRP and not _private_group(st.st_uid, st.st_gid)
+    ):
         raise UnsafeFile(f"{path.name} is writable by other users")
 
 

@@ -96,15 +96,18 @@ def update(ikabot_file: Path, edit: Callable[[dict[str, Any]], R], timeout: floa
         try:
             fd = os.open(target, flags, 0o600)
         except OSError as e:
-            raise DataError(f"cannot open {target}: {e.strerror} (it must be a regular file "
-                            "of this user); not writing") from None
+            raise DataError(
+                f"cannot open {target}: {e.strerror} (it must be a regular file "
+                "of this user); not writing"
+            ) from None
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise DataError(f"{target} is not a regular file; not writing")
             if not flock_wait(fd, max(0.0, deadline - time.monotonic())):
-                raise DataError(f"{target} stayed locked for {timeout:g} s; is a task stuck? "
-                                "Not writing")
+                raise DataError(
+                    f"{target} stayed locked for {timeout:g} s; is a task stuck? Not writing"
+                )
             try:
                 now = os.stat(target, follow_symlinks=False)
             except FileNotFoundError:
@@ -116,8 +119,9 @@ def update(ikabot_file: Path, edit: Callable[[dict[str, Any]], R], timeout: floa
             except (OSError, ValueError):
                 data = empty()
             result = edit(data)
-            atomic_write(target, json.dumps(data, indent=1, ensure_ascii=False,
-                                            allow_nan=False), mode=0o600)
+            atomic_write(
+                target, json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False), mode=0o600
+            )
             return result
         finally:
             os.close(fd)  # closing releases the lock

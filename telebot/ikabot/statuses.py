@@ -76,9 +76,14 @@ def _construction(m: re.Match[str]) -> dict[str, Any]:
     queue); `current` is that one building's, kept as `remaining_time`."""
     current = (m["current"] or "").strip() or None
     total = (m["total"] or "").strip() or None
-    return {"city": m["city"].strip(), "building": m["building"].strip(),
-            "level": int(m["level"]), "remaining_time": current, "total_time": total,
-            "time_left": duration(total) if total else None}
+    return {
+        "city": m["city"].strip(),
+        "building": m["building"].strip(),
+        "level": int(m["level"]),
+        "remaining_time": current,
+        "total_time": total,
+        "time_left": duration(total) if total else None,
+    }
 
 
 def _then(m: re.Match[str], group: str | int = "at", plus: float = 0.0) -> float | None:
@@ -87,72 +92,127 @@ def _then(m: re.Match[str], group: str | int = "at", plus: float = 0.0) -> float
 
 
 FORMATS: tuple[Format, ...] = (
-    Format(("Pirating for {} more runs",),
-           re.compile(r"^Pirating for (\d{1,10}) more runs?$", re.I),
-           lambda m: {"remaining": int(m[1]), "remaining_unit": "runs"}),
+    Format(
+        ("Pirating for {} more runs",),
+        re.compile(r"^Pirating for (\d{1,10}) more runs?$", re.I),
+        lambda m: {"remaining": int(m[1]), "remaining_unit": "runs"},
+    ),
     # the `{}` is the line below, built by .format() first; the other two append to it
-    Format(("{}", "{} , free speedup sent", "{} , waiting for zero-cost speedup"),
-           re.compile(r"^(?P<city>[^:]{1,80}):\s*(?P<building>.+?)\s*->\s*level\s+"
-                      r"(?P<level>\d{1,4})(?:\s*,\s*current\s+(?P<current>[^,]+?))?"
-                      r"(?:\s*,\s*total\s+(?P<total>[^,]+?))?\s*(?:,.*)?$"),
-           _construction),
-    Format(("{}: queued {} upgrades | total {}",),
-           re.compile(r"^(?P<city>[^:]{1,80}):\s*queued\s+(?P<n>\d{1,6})\s+upgrades?\s*\|"
-                      r"\s*total\s+(?P<total>.+?)\s*$"),
-           lambda m: {"city": m["city"].strip(), "remaining": int(m["n"]),
-                      "remaining_unit": "upgrades", "total_time": m["total"].strip(),
-                      "time_left": duration(m["total"])}),
+    Format(
+        ("{}", "{} , free speedup sent", "{} , waiting for zero-cost speedup"),
+        re.compile(
+            r"^(?P<city>[^:]{1,80}):\s*(?P<building>.+?)\s*->\s*level\s+"
+            r"(?P<level>\d{1,4})(?:\s*,\s*current\s+(?P<current>[^,]+?))?"
+            r"(?:\s*,\s*total\s+(?P<total>[^,]+?))?\s*(?:,.*)?$"
+        ),
+        _construction,
+    ),
+    Format(
+        ("{}: queued {} upgrades | total {}",),
+        re.compile(
+            r"^(?P<city>[^:]{1,80}):\s*queued\s+(?P<n>\d{1,6})\s+upgrades?\s*\|"
+            r"\s*total\s+(?P<total>.+?)\s*$"
+        ),
+        lambda m: {
+            "city": m["city"].strip(),
+            "remaining": int(m["n"]),
+            "remaining_unit": "upgrades",
+            "total_time": m["total"].strip(),
+            "time_left": duration(m["total"]),
+        },
+    ),
     # ikabot 7.5.1's constructionList
-    Format((),
-           re.compile(rf"^Waiting until {_DT}, (?P<building>.+?) (?P<l>\d{{1,4}}) -> "
-                      r"(?P<level>\d{1,4}) in (?P<city>.+?), final lvl: \d{1,4}$"),
-           lambda m: {"next_at": _then(m, 1), "building": m["building"], "city": m["city"],
-                      "level": int(m["level"])}),
-    Format(("Activated {} @{}, iterations left: {}",),
-           re.compile(rf"^Activated .+ @{_DT}, iterations left: (\d{{1,10}})$"),
-           lambda m: {"remaining": int(m[2]), "remaining_unit": "activations"}),
-    Format(("Miracle {} is activated. Available at: {}",),
-           re.compile(rf"^Miracle .+ is activated\. Available at: {_DT}$"),
-           lambda m: {"next_at": _then(m, 1)}),
+    Format(
+        (),
+        re.compile(
+            rf"^Waiting until {_DT}, (?P<building>.+?) (?P<l>\d{{1,4}}) -> "
+            r"(?P<level>\d{1,4}) in (?P<city>.+?), final lvl: \d{1,4}$"
+        ),
+        lambda m: {
+            "next_at": _then(m, 1),
+            "building": m["building"],
+            "city": m["city"],
+            "level": int(m["level"]),
+        },
+    ),
+    Format(
+        ("Activated {} @{}, iterations left: {}",),
+        re.compile(rf"^Activated .+ @{_DT}, iterations left: (\d{{1,10}})$"),
+        lambda m: {"remaining": int(m[2]), "remaining_unit": "activations"},
+    ),
+    Format(
+        ("Miracle {} is activated. Available at: {}",),
+        re.compile(rf"^Miracle .+ is activated\. Available at: {_DT}$"),
+        lambda m: {"next_at": _then(m, 1)},
+    ),
     # activateShrine builds its status in a variable: `Activated {gods} @{dt}, current favor: {n}`
-    Format(("{}",),
-           re.compile(rf"^Activated .+ @{_DT}, current favor: {_NUM}$"),
-           lambda m: {"total": f"favour {m[2]}"}),
-    Format(("Not enough favor @{}, re-trying in 3h.",),
-           re.compile(rf"^Not enough favor @{_DT}, re-trying in 3h\.$"),
-           lambda m: {"next_at": _then(m, 1, 3 * 3600)}),
-    Format(("Sent {} resources from {} -> {} | Total sent: {} | Next shipment at {}",),
-           re.compile(rf"^Sent {_NUM} resources from .+ -> (?P<dst>.+?) \| Total sent: {_NUM} "
-                      rf"\| Next shipment at {_DT}$"),
-           lambda m: {"city": m["dst"], "total": f"total sent {m[3]}", "next_at": _then(m, 4)}),
-    Format(("Checking cities... | Total Donated: {}",),
-           re.compile(rf"^Checking cities\.\.\. \| Total Donated: {_NUM}$"),
-           lambda m: {"total": f"total donated {m[1]}"}),
-    Format(("Donated: {} | Total: {} @{}",),
-           re.compile(rf"^Donated: {_NUM} \| Total: {_NUM} @{_DT}$"),
-           lambda m: {"total": f"total donated {m[2]}"}),
-    Format(("Last activity @{}, next activity @{}",),
-           re.compile(rf"^Last activity @{_DT}, next activity @{_DT}$"),
-           lambda m: {"next_at": _then(m, 2)}),
-    Format(("Experiment done in {} @{}, left = {} time (s)",),
-           re.compile(rf"^Experiment done in (?P<city>.+?) @{_DT}, left = (\d{{1,10}}) time"
-                      r" ?\(s\)$"),
-           lambda m: {"city": m["city"], "remaining": int(m[3]),
-                      "remaining_unit": "experiments"}),
-    Format(("Experiment done in {} @{}", "Cooldown is still in effect in {} @{}"),
-           re.compile(rf"^(?:Experiment done|Cooldown is still in effect) in (?P<city>.+?) "
-                      rf"@{_DT}$"),
-           lambda m: {"city": m["city"]}),
-    Format(("Experiment skipped in {}, not enough crystal ({}) @{}",),
-           re.compile(rf"^Experiment skipped in (?P<city>.+?), not enough crystal \(.*\) "
-                      rf"@{_DT}$"),
-           lambda m: {"city": m["city"]}),
-    Format(("{} -> {} | Shipments: {} | Next: {}", "{} -> {} cities | Shipments: {} | Next: {}"),
-           re.compile(rf"^.+ -> .+ \| Shipments: {_NUM} \| Next: {_DT}$"),
-           lambda m: {"total": f"{m[1]} shipments", "next_at": _then(m, 2)}),
-    Format(("Workshop upgrade in progress (~{}m)...", "Upgrade in progress (~{}m)..."),
-           re.compile(r"^(?:Workshop u|U)pgrade in progress \(~(\d{1,6})m\)\.\.\.$"),
-           lambda m: {"time_left": int(m[1]) * 60.0}),
+    Format(
+        ("{}",),
+        re.compile(rf"^Activated .+ @{_DT}, current favor: {_NUM}$"),
+        lambda m: {"total": f"favour {m[2]}"},
+    ),
+    Format(
+        ("Not enough favor @{}, re-trying in 3h.",),
+        re.compile(rf"^Not enough favor @{_DT}, re-trying in 3h\.$"),
+        lambda m: {"next_at": _then(m, 1, 3 * 3600)},
+    ),
+    Format(
+        ("Sent {} resources from {} -> {} | Total sent: {} | Next shipment at {}",),
+        re.compile(
+            rf"^Sent {_NUM} resources from .+ -> (?P<dst>.+?) \| Total sent: {_NUM} "
+            rf"\| Next shipment at {_DT}$"
+        ),
+        lambda m: {"city": m["dst"], "total": f"total sent {m[3]}", "next_at": _then(m, 4)},
+    ),
+    Format(
+        ("Checking cities... | Total Donated: {}",),
+        re.compile(rf"^Checking cities\.\.\. \| Total Donated: {_NUM}$"),
+        lambda m: {"total": f"total donated {m[1]}"},
+    ),
+    Format(
+        ("Donated: {} | Total: {} @{}",),
+        re.compile(rf"^Donated: {_NUM} \| Total: {_NUM} @{_DT}$"),
+        lambda m: {"total": f"total donated {m[2]}"},
+    ),
+    Format(
+        ("Last activity @{}, next activity @{}",),
+        re.compile(rf"^Last activity @{_DT}, next activity @{_DT}$"),
+        lambda m: {"next_at": _then(m, 2)},
+    ),
+    Format(
+        ("Experiment done in {} @{}, left = {} time (s)",),
+        re.compile(
+            rf"^Experiment done in (?P<city>.+?) @{_DT}, left = (\d{{1,10}}) time"
+            r" ?\(s\)$"
+        ),
+        lambda m: {"city": m["city"], "remaining": int(m[3]), "remaining_unit": "experiments"},
+    ),
+    Format(
+        ("Experiment done in {} @{}", "Cooldown is still in effect in {} @{}"),
+        re.compile(
+            rf"^(?:Experiment done|Cooldown is still in effect) in (?P<city>.+?) "
+            rf"@{_DT}$"
+        ),
+        lambda m: {"city": m["city"]},
+    ),
+    Format(
+        ("Experiment skipped in {}, not enough crystal ({}) @{}",),
+        re.compile(
+            rf"^Experiment skipped in (?P<city>.+?), not enough crystal \(.*\) "
+            rf"@{_DT}$"
+        ),
+        lambda m: {"city": m["city"]},
+    ),
+    Format(
+        ("{} -> {} | Shipments: {} | Next: {}", "{} -> {} cities | Shipments: {} | Next: {}"),
+        re.compile(rf"^.+ -> .+ \| Shipments: {_NUM} \| Next: {_DT}$"),
+        lambda m: {"total": f"{m[1]} shipments", "next_at": _then(m, 2)},
+    ),
+    Format(
+        ("Workshop upgrade in progress (~{}m)...", "Upgrade in progress (~{}m)..."),
+        re.compile(r"^(?:Workshop u|U)pgrade in progress \(~(\d{1,6})m\)\.\.\.$"),
+        lambda m: {"time_left": int(m[1]) * 60.0},
+    ),
 )
 
 # Formats whose words are all there is: shown as they are, no figure read from them.
@@ -206,8 +266,10 @@ def valid_url(url: str) -> bool:
         port = parts.port
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and (
-        port is None or 0 < port < 65536
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and (port is None or 0 < port < 65536)
     )
 
 

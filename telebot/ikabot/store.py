@@ -71,8 +71,9 @@ def _clean_entry(entry: Any) -> dict[str, Any] | None:
     }
 
 
-def accounts_from(email: str | None, players: Any,
-                  warnings: list[str] | None = None) -> list[AccountData]:
+def accounts_from(
+    email: str | None, players: Any, warnings: list[str] | None = None
+) -> list[AccountData]:
     """username → world → server → {processList, processDetails} into AccountData rows.
 
     A bad entry is dropped alone, and counted in `warnings`: one entry must never break a read.
@@ -96,25 +97,36 @@ def accounts_from(email: str | None, players: Any,
                 dropped += len(raw) - len(entries)
                 undated += sum(e["date"] == 0.0 for e in entries)
                 raw_details = data.get("processDetails")
-                details = {
-                    str(k): v for k, v in (raw_details or {}).items() if isinstance(v, dict)
-                } if isinstance(raw_details, dict) else {}
-                out.append(AccountData(AccountKey(email, str(username), str(world), str(server)),
-                                       entries, details))
+                details = (
+                    {str(k): v for k, v in (raw_details or {}).items() if isinstance(v, dict)}
+                    if isinstance(raw_details, dict)
+                    else {}
+                )
+                out.append(
+                    AccountData(
+                        AccountKey(email, str(username), str(world), str(server)), entries, details
+                    )
+                )
     if dropped and warnings is not None:
-        warnings.append(ngettext("skipped {n} processList entry of {account} with no usable pid "
-                                 "or date",
-                                 "skipped {n} processList entries of {account} with no usable "
-                                 "pid or date", dropped).format(
-            n=dropped, account=email or _("an account")))
+        warnings.append(
+            ngettext(
+                "skipped {n} processList entry of {account} with no usable pid or date",
+                "skipped {n} processList entries of {account} with no usable pid or date",
+                dropped,
+            ).format(n=dropped, account=email or _("an account"))
+        )
     if undated and warnings is not None:
         # ikabot's menu always records a date; without one an ikabot process that got the
         # pid later cannot be told from the task
-        warnings.append(ngettext("{n} processList entry of {account} without a date: a live "
-                                 "ikabot process with that pid is taken for the task",
-                                 "{n} processList entries of {account} without a date: a live "
-                                 "ikabot process with that pid is taken for the task",
-                                 undated).format(n=undated, account=email or _("an account")))
+        warnings.append(
+            ngettext(
+                "{n} processList entry of {account} without a date: a live "
+                "ikabot process with that pid is taken for the task",
+                "{n} processList entries of {account} without a date: a live "
+                "ikabot process with that pid is taken for the task",
+                undated,
+            ).format(n=undated, account=email or _("an account"))
+        )
     return out
 
 
@@ -123,8 +135,10 @@ def telegram_from(shared: Any) -> TelegramConfig:
     if not isinstance(tg, dict):
         return TelegramConfig()
     token, chat = tg.get("botToken"), tg.get("chatId")
-    return TelegramConfig(bot_token=str(token).strip() if token else None,
-                          chat_id=str(chat).strip() if chat not in (None, "") else None)
+    return TelegramConfig(
+        bot_token=str(token).strip() if token else None,
+        chat_id=str(chat).strip() if chat not in (None, "") else None,
+    )
 
 
 class _KeyCache:
@@ -237,9 +251,13 @@ class LegacyStore(Store):
     def __init__(self, source: IkabotData) -> None:
         super().__init__(source, "legacy")
         if not source.email or not source.password:
-            raise DataError(_("{path} is ikabot's encrypted file (ikabot ≤ 7.5): set "
-                              "IKABOT_EMAIL and IKABOT_PASSWORD to the account ikabot logs in "
-                              "with").format(path=source.path))
+            raise DataError(
+                _(
+                    "{path} is ikabot's encrypted file (ikabot ≤ 7.5): set "
+                    "IKABOT_EMAIL and IKABOT_PASSWORD to the account ikabot logs in "
+                    "with"
+                ).format(path=source.path)
+            )
         self._keys = _KeyCache()
         self._last: Snapshot | None = None
         self._check_at_open()
@@ -250,34 +268,57 @@ class LegacyStore(Store):
         try:
             text = _retry(lambda: _nonempty(path, self.owner))
         except UnsafeFile as e:
-            raise DataError(_("{path} is not read: {why}; check IKABOT_PATH").format(
-                path=path, why=e)) from None
+            raise DataError(
+                _("{path} is not read: {why}; check IKABOT_PATH").format(path=path, why=e)
+            ) from None
         except TornRead:
-            raise DataError(_("{path} is empty: it is not ikabot data, or ikabot never saved a "
-                              "session there; check IKABOT_PATH").format(path=path)) from None
+            raise DataError(
+                _(
+                    "{path} is empty: it is not ikabot data, or ikabot never saved a "
+                    "session there; check IKABOT_PATH"
+                ).format(path=path)
+            ) from None
         lines, _bad = legacy.parse_lines(text)
         if not lines:
-            raise DataError(_("{path} is not an ikabot data file (no valid lines); check "
-                              "IKABOT_PATH").format(path=path)) from None
+            raise DataError(
+                _("{path} is not an ikabot data file (no valid lines); check IKABOT_PATH").format(
+                    path=path
+                )
+            ) from None
         if legacy.entry_key(email) not in {ln.key for ln in lines}:
-            raise DataError(_("no account for IKABOT_EMAIL={email} in {path}; use the e-mail "
-                              "you log in to ikabot with").format(email=email, path=path))
+            raise DataError(
+                _(
+                    "no account for IKABOT_EMAIL={email} in {path}; use the e-mail "
+                    "you log in to ikabot with"
+                ).format(email=email, path=path)
+            )
         key = self._keys.get(email, self.source.password or "")
         try:
-            self._last = self._snapshot(_retry(lambda: _read_legacy_account(path, email, key,
-                                                                            self.owner)))
+            self._last = self._snapshot(
+                _retry(lambda: _read_legacy_account(path, email, key, self.owner))
+            )
         except TornRead:
-            raise DataError(_("cannot decrypt the account of {email} in {path}: "
-                              "IKABOT_PASSWORD does not match (or the file is corrupt)").format(
-                email=email, path=path)) from None
+            raise DataError(
+                _(
+                    "cannot decrypt the account of {email} in {path}: "
+                    "IKABOT_PASSWORD does not match (or the file is corrupt)"
+                ).format(email=email, path=path)
+            ) from None
 
     def _snapshot(self, data: dict[str, Any]) -> Snapshot:
         email = self.source.email
         said: list[str] = []
         accounts = accounts_from(email, {k: v for k, v in data.items() if k != "shared"}, said)
         warnings = said + _merge_sidecar(self.path, email or "", accounts, self.owner)
-        return Snapshot("legacy", self.path, telegram_from(data.get("shared")), accounts,
-                        [email] if email else [], time.time(), warnings)
+        return Snapshot(
+            "legacy",
+            self.path,
+            telegram_from(data.get("shared")),
+            accounts,
+            [email] if email else [],
+            time.time(),
+            warnings,
+        )
 
     def read(self) -> Snapshot:
         email = self.source.email or ""
@@ -286,20 +327,29 @@ class LegacyStore(Store):
             data = _retry(lambda: _read_legacy_account(self.path, email, key, self.owner))
         except (TornRead, UnsafeFile) as e:
             if self._last is None:
-                raise DataError(_("cannot read {file}: {why}").format(file=self.path,
-                                                                      why=e)) from None
+                raise DataError(
+                    _("cannot read {file}: {why}").format(file=self.path, why=e)
+                ) from None
             last = self._last
-            why = _("skipped: {why}").format(why=e) if isinstance(e, UnsafeFile) else \
-                _("it was being rewritten")
-            return Snapshot(last.layout, last.path, last.telegram, last.accounts, last.emails,
-                            last.read_at, [_("kept the last good read of {path}: {why}").format(
-                                path=self.path, why=why)])
+            why = (
+                _("skipped: {why}").format(why=e)
+                if isinstance(e, UnsafeFile)
+                else _("it was being rewritten")
+            )
+            return Snapshot(
+                last.layout,
+                last.path,
+                last.telegram,
+                last.accounts,
+                last.emails,
+                last.read_at,
+                [_("kept the last good read of {path}: {why}").format(path=self.path, why=why)],
+            )
         self._last = self._snapshot(data)
         return self._last
 
 
-def _merge_sidecar(path: Path, email: str, accounts: list[AccountData],
-                   owner: int) -> list[str]:
+def _merge_sidecar(path: Path, email: str, accounts: list[AccountData], owner: int) -> list[str]:
     """Details the producer API keeps beside the legacy file (it never writes ikabot's).
 
     An unreadable sidecar costs only the details (a warning names it); the tasks still show.
@@ -411,16 +461,20 @@ class DirectoryStore(Store):
             self._cache.pop(file, None)  # what it said before is not trusted either
             return None
         except (OSError, ValueError, RecursionError):  # RecursionError: nested 100,000 deep
-            warnings.append(_("{file} is unreadable or not JSON; kept its last good "
-                              "read").format(file=file.name) if cached else
-                            _("{file} is unreadable or not JSON; skipped").format(
-                                file=file.name))
+            warnings.append(
+                _("{file} is unreadable or not JSON; kept its last good read").format(
+                    file=file.name
+                )
+                if cached
+                else _("{file} is unreadable or not JSON; skipped").format(file=file.name)
+            )
             return cached.data if cached else None
         self._cache[file] = _Cached(stamp, data)
         return data
 
-    def _accounts(self, file: Path, email: str, data: dict[str, Any],
-                  warnings: list[str]) -> list[AccountData]:
+    def _accounts(
+        self, file: Path, email: str, data: dict[str, Any], warnings: list[str]
+    ) -> list[AccountData]:
         """The rows of one users file, built again only when the file changed: months of
         ikabot leave thousands of entries, and most reads find every file as it was. The rows
         are shared between reads, so nothing downstream may change them."""
@@ -450,8 +504,9 @@ class DirectoryStore(Store):
                 if data is None:
                     continue
                 given = data.get("email")
-                email = given if isinstance(given, str) else \
-                    clean_text(file.stem)  # a file name may hold any bytes
+                email = (
+                    given if isinstance(given, str) else clean_text(file.stem)
+                )  # a file name may hold any bytes
                 if want and email.lower() != want:
                     continue
                 emails.append(email)
@@ -460,8 +515,15 @@ class DirectoryStore(Store):
         for a in accounts:
             if a.key.email and a.key.email not in emails:
                 emails.append(a.key.email)
-        return Snapshot("directory", path, telegram_from(global_cfg), accounts, emails,
-                        time.time(), [clean_text(w) for w in warnings])  # file names in them
+        return Snapshot(
+            "directory",
+            path,
+            telegram_from(global_cfg),
+            accounts,
+            emails,
+            time.time(),
+            [clean_text(w) for w in warnings],
+        )  # file names in them
 
     def _migration(self, path: Path, known: list[str], warnings: list[str]) -> list[AccountData]:
         """Accounts still waiting in `.legacy_migration.enc` (not yet moved to users/)."""
@@ -470,8 +532,12 @@ class DirectoryStore(Store):
             return []
         email, password = self.source.email, self.source.password
         if not email or not password:
-            warnings.append(_(".legacy_migration.enc holds accounts not migrated yet; set "
-                              "IKABOT_EMAIL and IKABOT_PASSWORD to include them"))
+            warnings.append(
+                _(
+                    ".legacy_migration.enc holds accounts not migrated yet; set "
+                    "IKABOT_EMAIL and IKABOT_PASSWORD to include them"
+                )
+            )
             return []
         if email.lower() in {e.lower() for e in known}:
             return []
@@ -483,38 +549,54 @@ class DirectoryStore(Store):
             warnings.append(_("{why}: its accounts were skipped").format(why=e))
             return []
         except OSError as e:
-            warnings.append(_(".legacy_migration.enc is unreadable ({why}); its accounts "
-                              "were skipped").format(why=e.strerror or e))
+            warnings.append(
+                _(".legacy_migration.enc is unreadable ({why}); its accounts were skipped").format(
+                    why=e.strerror or e
+                )
+            )
             return []
         except TornRead:
             data = self._legacy_last.get(email)
             if data is None:
-                warnings.append(_(".legacy_migration.enc could not be read with IKABOT_EMAIL "
-                                  "and IKABOT_PASSWORD; its accounts were skipped"))
+                warnings.append(
+                    _(
+                        ".legacy_migration.enc could not be read with IKABOT_EMAIL "
+                        "and IKABOT_PASSWORD; its accounts were skipped"
+                    )
+                )
                 return []
-        return accounts_from(email, {k: v for k, v in data.items() if k != "shared"},
-                             warnings)
+        return accounts_from(email, {k: v for k, v in data.items() if k != "shared"}, warnings)
 
 
 def refuse_not_ikabots(path: Path) -> None:
     """A directory that is not ikabot's (yet) is said at start, with what to check."""
     if not (path / "global.json").exists() and not (path / "users").is_dir():
         if is_empty_dir(path):
-            raise DataError(_("{path} is empty: ikabot has saved nothing there yet (log "
-                              "in to ikabot once), or IKABOT_PATH points elsewhere").format(
-                path=path))
-        raise DataError(_("{path} is a directory but not ikabot's (no global.json, no "
-                          "users/); check IKABOT_PATH").format(path=path))
+            raise DataError(
+                _(
+                    "{path} is empty: ikabot has saved nothing there yet (log "
+                    "in to ikabot once), or IKABOT_PATH points elsewhere"
+                ).format(path=path)
+            )
+        raise DataError(
+            _(
+                "{path} is a directory but not ikabot's (no global.json, no "
+                "users/); check IKABOT_PATH"
+            ).format(path=path)
+        )
 
 
 def refuse_unknown_email(first: Snapshot, email: str | None) -> None:
     """IKABOT_EMAIL names an account ikabot's data does not have: said at start."""
     if email and email.lower() not in {e.lower() for e in first.emails}:
         skipped = "".join(f" ({w})" for w in first.warnings)  # e.g. a file not trusted
-        raise DataError(_("no account for IKABOT_EMAIL={email} in {path}{skipped}; use the "
-                          "e-mail you log in to ikabot with, or unset IKABOT_EMAIL for "
-                          "all").format(email=email, path=f"{first.path}/users",
-                                        skipped=skipped))
+        raise DataError(
+            _(
+                "no account for IKABOT_EMAIL={email} in {path}{skipped}; use the "
+                "e-mail you log in to ikabot with, or unset IKABOT_EMAIL for "
+                "all"
+            ).format(email=email, path=f"{first.path}/users", skipped=skipped)
+        )
 
 
 def is_empty_dir(path: Path) -> bool:
@@ -530,12 +612,16 @@ def open_store(given: IkabotData | GivesIkabotData) -> Store:
     source = ikabot_data(given)
     path = source.path
     if not path.exists():
-        raise DataError(_("{path} does not exist: set IKABOT_PATH to ikabot's data, the "
-                          "~/.ikabot file (ikabot ≤ 7.5) or directory (ikabot ≥ 7.6)").format(
-            path=path))
+        raise DataError(
+            _(
+                "{path} does not exist: set IKABOT_PATH to ikabot's data, the "
+                "~/.ikabot file (ikabot ≤ 7.5) or directory (ikabot ≥ 7.6)"
+            ).format(path=path)
+        )
     if path.is_dir():
         return DirectoryStore(source)
     if not os.access(path, os.R_OK):
-        raise DataError(_("{path} is not readable by this user; run telebot as ikabot's "
-                          "user").format(path=path))
+        raise DataError(
+            _("{path} is not readable by this user; run telebot as ikabot's user").format(path=path)
+        )
     return LegacyStore(source)

@@ -46,22 +46,38 @@ def seconds_words(seconds: float) -> str:
     return f"{round(seconds / 60)} min"
 
 
-def decide(how: str, *, kept: bool, recorded: bool, restarts: Iterable[float], now: float,
-           limit: int, first: float, not_before: float = 0.0) -> Decision | None:
+def decide(
+    how: str,
+    *,
+    kept: bool,
+    recorded: bool,
+    restarts: Iterable[float],
+    now: float,
+    limit: int,
+    first: float,
+    not_before: float = 0.0,
+) -> Decision | None:
     """None when keep-alive has nothing to say about this end (not kept, or a good end).
     `not_before`: the earliest time for this restart (the one planned before it goes first:
     restarts are staggered, never all at once)."""
     if not kept or how not in RESTARTABLE:
         return None
     if not recorded:
-        return Decision(None, False, _("♻️ not restarted: it has no recorded answers (a task "
-                                       "started from /menu has)"))
+        return Decision(
+            None,
+            False,
+            _("♻️ not restarted: it has no recorded answers (a task started from /menu has)"),
+        )
     recent = [t for t in restarts if t > now - WINDOW]
     if len(recent) >= limit:
-        return Decision(None, True, ngettext(
-            "♻️ gave up: restarted {n} time within an hour (TELEBOT_KEEPALIVE_MAX={limit})",
-            "♻️ gave up: restarted {n} times within an hour (TELEBOT_KEEPALIVE_MAX={limit})",
-            len(recent)).format(n=len(recent), limit=limit))
+        return Decision(
+            None,
+            True,
+            ngettext(
+                "♻️ gave up: restarted {n} time within an hour (TELEBOT_KEEPALIVE_MAX={limit})",
+                "♻️ gave up: restarted {n} times within an hour (TELEBOT_KEEPALIVE_MAX={limit})",
+                len(recent),
+            ).format(n=len(recent), limit=limit),
+        )
     delay = max(backoff(len(recent), first), not_before - now)
-    return Decision(delay, False, _("♻️ restarting in {delay}").format(
-        delay=seconds_words(delay)))
+    return Decision(delay, False, _("♻️ restarting in {delay}").format(delay=seconds_words(delay)))

@@ -47,8 +47,10 @@ def _marks() -> re.Pattern[str]:
                 ranges[-1] = (ranges[-1][0], cp)
             else:
                 ranges.append((cp, cp))
-    cls = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" if a != b else re.escape(chr(a))
-                  for a, b in ranges)
+    cls = "".join(
+        f"{re.escape(chr(a))}-{re.escape(chr(b))}" if a != b else re.escape(chr(a))
+        for a, b in ranges
+    )
     return re.compile(f"[{cls}]+")
 
 
@@ -117,7 +119,7 @@ class OutputFilter:
         lead = marks.match(text)
         if lead is not None:  # a run from the previous chunk goes on
             room = max(0, MARKS_MAX - self._marks_before)
-            text = text[:min(room, lead.end())] + text[lead.end():]
+            text = text[: min(room, lead.end())] + text[lead.end() :]
         text = marks.sub(lambda m: m.group(0)[:MARKS_MAX], text)
         k = 0
         while k < len(text) and k <= MARKS_MAX and unicodedata.combining(text[-1 - k]):
@@ -135,7 +137,7 @@ class OutputFilter:
         while i < n and text[i] in _IN_CSI:
             i += 1
         if self._csi_len <= CSI_MAX:
-            self._csi.append(text[start:i][:CSI_MAX + 1 - self._csi_len])
+            self._csi.append(text[start:i][: CSI_MAX + 1 - self._csi_len])
         self._csi_len += i - start
         if i < n:  # its last character
             if self._csi_len <= CSI_MAX:

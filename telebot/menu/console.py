@@ -48,10 +48,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NOT_A_TERMINAL = N_("telebot ikabot runs ikabot's menu in this terminal, and this is none "
-                    "(stdin or stdout is not a terminal): run it in a terminal")
-NO_COMMAND = N_("ikabot's command was not found beside telebot nor on PATH: set IKABOT_COMMAND "
-                "to what starts ikabot's menu")
+NOT_A_TERMINAL = N_(
+    "telebot ikabot runs ikabot's menu in this terminal, and this is none "
+    "(stdin or stdout is not a terminal): run it in a terminal"
+)
+NO_COMMAND = N_(
+    "ikabot's command was not found beside telebot nor on PATH: set IKABOT_COMMAND "
+    "to what starts ikabot's menu"
+)
 HOLD = 1.0  # seconds keys typed ahead wait for ikabot to show the next question
 
 
@@ -73,9 +77,13 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        out = [_("telebot: the answers that started {action} (pid {pid}, {account}) are "
-                 "recorded: /details {pid} has 🔁 Run again once it ends").format(
-            action=r.action, pid=r.pid, account=r.account.label) for r in self.recorded]
+        out = [
+            _(
+                "telebot: the answers that started {action} (pid {pid}, {account}) are "
+                "recorded: /details {pid} has 🔁 Run again once it ends"
+            ).format(action=r.action, pid=r.pid, account=r.account.label)
+            for r in self.recorded
+        ]
         return out + [_("telebot: warning: {problem}").format(problem=p) for p in self.problems]
 
 
@@ -106,8 +114,9 @@ class Keeper:
         try:
             return await asyncio.to_thread(lambda: build_tasks(open_store(self.settings).read()))
         except (UsageError, OSError) as e:
-            problem = _("ikabot's data could not be read ({why}): no task could be "
-                        "recorded").format(why=e)
+            problem = _(
+                "ikabot's data could not be read ({why}): no task could be recorded"
+            ).format(why=e)
             if problem not in self.outcome.problems:
                 self.outcome.problems.append(problem)
             return []
@@ -117,9 +126,11 @@ class Keeper:
         try:
             await self.state.run(self.state.recordings.add, to_row(rec))
         except Exception as e:  # never the end of the player's menu
-            self.outcome.problems.append(_("the answers of pid {pid} could not be kept in "
-                                           "telebot's state ({why})").format(
-                pid=rec.pid, why=f"{type(e).__name__}: {e}"))
+            self.outcome.problems.append(
+                _("the answers of pid {pid} could not be kept in telebot's state ({why})").format(
+                    pid=rec.pid, why=f"{type(e).__name__}: {e}"
+                )
+            )
             return
         self.outcome.recorded.append(rec)
 
@@ -138,8 +149,9 @@ async def show_nowhere(view: View) -> None:
 class Console:
     """One run of ikabot's menu in this terminal (a service with a life: a plain class)."""
 
-    def __init__(self, settings: Settings, args: list[str], state: StateDB,
-                 stdin: int = 0, stdout: int = 1) -> None:
+    def __init__(
+        self, settings: Settings, args: list[str], state: StateDB, stdin: int = 0, stdout: int = 1
+    ) -> None:
         self.settings = settings
         self.args = [one_line(a) for a in args]
         self.stdin, self.stdout = stdin, stdout
@@ -156,8 +168,14 @@ class Console:
     async def run(self, argv: list[str]) -> Outcome:
         env = menu_env(self.settings)
         env["TERM"] = os.environ.get("TERM", env["TERM"])  # the player's own terminal
-        session = MenuSession(argv, env, show_nowhere, self.keeper.read_tasks,
-                              self.keeper.started, idle_limit=math.inf)
+        session = MenuSession(
+            argv,
+            env,
+            show_nowhere,
+            self.keeper.read_tasks,
+            self.keeper.started,
+            idle_limit=math.inf,
+        )
         self.session = session
         loop = asyncio.get_running_loop()
         session.start(window(self.stdin), self._show)
@@ -187,7 +205,7 @@ class Console:
         self._shown_at = time.monotonic()
         with contextlib.suppress(OSError):  # the window is gone: ikabot goes on regardless
             while data:
-                data = data[os.write(self.stdout, data):]
+                data = data[os.write(self.stdout, data) :]
 
     def _resize(self) -> None:
         session = self.session

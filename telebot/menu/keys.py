@@ -41,16 +41,32 @@ class Controls:
             return None if value in (_NUL, b"") else value
 
         extended = bool(lflag & termios.IEXTEN)
-        ends = [b"\n"] + [k for k in (key(termios.VEOL), key(termios.VEOL2) if extended
-                                      else None) if k is not None]
+        ends = [b"\n"] + [
+            k
+            for k in (key(termios.VEOL), key(termios.VEOL2) if extended else None)
+            if k is not None
+        ]
         if iflag & termios.ICRNL and not iflag & termios.IGNCR:
             ends.append(b"\r")
-        discard = tuple(k for k in (key(termios.VINTR), key(termios.VQUIT), key(termios.VSUSP))
-                        if k is not None) if lflag & termios.ISIG else ()
-        return cls(bool(lflag & termios.ICANON), key(termios.VERASE), key(termios.VKILL),
-                   key(termios.VWERASE) if extended else None,
-                   key(termios.VLNEXT) if extended else None, tuple(ends), discard,
-                   key(termios.VEOF))
+        discard = (
+            tuple(
+                k
+                for k in (key(termios.VINTR), key(termios.VQUIT), key(termios.VSUSP))
+                if k is not None
+            )
+            if lflag & termios.ISIG
+            else ()
+        )
+        return cls(
+            bool(lflag & termios.ICANON),
+            key(termios.VERASE),
+            key(termios.VKILL),
+            key(termios.VWERASE) if extended else None,
+            key(termios.VLNEXT) if extended else None,
+            tuple(ends),
+            discard,
+            key(termios.VEOF),
+        )
 
 
 class LineEditor:
@@ -74,7 +90,7 @@ class LineEditor:
             self.reset()
             return len(data), None
         for i in range(len(data)):
-            b = data[i:i + 1]
+            b = data[i : i + 1]
             self.active = True
             if self._literal:
                 self._literal = False

@@ -30,8 +30,11 @@ def menu_command(settings: Settings, env: dict[str, str] | None = None) -> list[
         argv = list(settings.ikabot_command)
     else:
         beside = Path(sys.executable).parent / "ikabot"
-        found = str(beside) if beside.is_file() and os.access(beside, os.X_OK) else \
-            shutil.which("ikabot", path=env.get("PATH"))
+        found = (
+            str(beside)
+            if beside.is_file() and os.access(beside, os.X_OK)
+            else shutil.which("ikabot", path=env.get("PATH"))
+        )
         if found is None:
             return None
         argv = [found]
@@ -43,11 +46,21 @@ def own_scope(env: dict[str, str]) -> list[str]:
     user manager's bus is there; nothing otherwise (a shell, Docker, a plain process)."""
     runtime_dir = env.get("XDG_RUNTIME_DIR", "")
     tool = shutil.which("systemd-run", path=env.get("PATH"))
-    if not env.get("INVOCATION_ID") or tool is None or not runtime_dir or \
-            not Path(runtime_dir, "bus").exists():
+    if (
+        not env.get("INVOCATION_ID")
+        or tool is None
+        or not runtime_dir
+        or not Path(runtime_dir, "bus").exists()
+    ):
         return []
-    return [tool, "--user", "--scope", "--quiet", "--collect",
-            "--description=ikabot menu started from Telegram by telebot"]
+    return [
+        tool,
+        "--user",
+        "--scope",
+        "--quiet",
+        "--collect",
+        "--description=ikabot menu started from Telegram by telebot",
+    ]
 
 
 def menu_env(settings: Settings) -> dict[str, str]:

@@ -40,14 +40,17 @@ class Step:
         object.__setattr__(self, "kind", StepKind(self.kind))
 
     def to_json(self) -> dict[str, object]:
-        return {"prompt": self.question.prompt, "answer": self.answer, "kind": self.kind,
-                "choices": [[c.number, c.text] for c in self.question.choices]}
+        return {
+            "prompt": self.question.prompt,
+            "answer": self.answer,
+            "kind": self.kind,
+            "choices": [[c.number, c.text] for c in self.question.choices],
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, object]) -> Step:
         choices = tuple(Choice(int(n), str(t)) for n, t in d.get("choices", []))  # type: ignore[attr-defined]
-        return cls(Question(str(d["prompt"]), choices), str(d["answer"]),
-                   StepKind(str(d["kind"])))
+        return cls(Question(str(d["prompt"]), choices), str(d["answer"]), StepKind(str(d["kind"])))
 
     def describe(self) -> str:
         """'(17) Auto-Pirate' for a choice, '“5”' for text, '⏎' for Enter."""
@@ -75,19 +78,36 @@ class Recording:
 def to_row(r: Recording) -> dict[str, object]:
     """A recording as telebot's state keeps it (`state.recordings`)."""
     a = r.account
-    return {"pid": r.pid, "start_ticks": r.start_ticks, "action": r.action, "email": a.email,
-            "username": a.username, "world": a.world, "server": a.server,
-            "steps": json.dumps([s.to_json() for s in r.steps]), "recorded_at": r.recorded_at,
-            "again_of_pid": r.again_of[0] if r.again_of else None,
-            "again_of_ticks": r.again_of[1] if r.again_of else None}
+    return {
+        "pid": r.pid,
+        "start_ticks": r.start_ticks,
+        "action": r.action,
+        "email": a.email,
+        "username": a.username,
+        "world": a.world,
+        "server": a.server,
+        "steps": json.dumps([s.to_json() for s in r.steps]),
+        "recorded_at": r.recorded_at,
+        "again_of_pid": r.again_of[0] if r.again_of else None,
+        "again_of_ticks": r.again_of[1] if r.again_of else None,
+    }
 
 
 def from_row(row: dict[str, Any] | None) -> Recording | None:
     if row is None:
         return None
-    again = (int(row["again_of_pid"]), int(row["again_of_ticks"])) \
-        if row["again_of_pid"] is not None else None
+    again = (
+        (int(row["again_of_pid"]), int(row["again_of_ticks"]))
+        if row["again_of_pid"] is not None
+        else None
+    )
     account = AccountKey(row["email"], row["username"], row["world"], row["server"])
-    return Recording(int(row["pid"]), int(row["start_ticks"]), row["action"], account,
-                     tuple(Step.from_json(s) for s in json.loads(row["steps"])),
-                     float(row["recorded_at"] or time.time()), again)
+    return Recording(
+        int(row["pid"]),
+        int(row["start_ticks"]),
+        row["action"],
+        account,
+        tuple(Step.from_json(s) for s in json.loads(row["steps"])),
+        float(row["recorded_at"] or time.time()),
+        again,
+    )

@@ -35,21 +35,28 @@ class Outcome:
             return _("all {total} recorded answers given").format(total=total)
         if self.refused:
             return _("refused before step {step} of {total}: {why}").format(
-                why=_(self.refused), **step)
+                why=_(self.refused), **step
+            )
         if self.secret:
-            return _("stopped at step {step} of {total}: its answer was a secret (a token), "
-                     "which telebot never keeps: type it yourself").format(**step)
+            return _(
+                "stopped at step {step} of {total}: its answer was a secret (a token), "
+                "which telebot never keeps: type it yourself"
+            ).format(**step)
         if self.expected is None or self.found is None:
-            return _("stopped at step {step} of {total}: the menu ended or went "
-                     "quiet").format(**step)
-        what = _("a question with echo off (a password?)") if self.echo_off else \
-            self.found.describe()
-        return _("stopped at step {step} of {total}: recorded {recorded}, the screen asks "
-                 "{what}").format(recorded=self.expected.describe(), what=what, **step)
+            return _("stopped at step {step} of {total}: the menu ended or went quiet").format(
+                **step
+            )
+        what = (
+            _("a question with echo off (a password?)") if self.echo_off else self.found.describe()
+        )
+        return _(
+            "stopped at step {step} of {total}: recorded {recorded}, the screen asks {what}"
+        ).format(recorded=self.expected.describe(), what=what, **step)
 
 
-async def _asked(session: MenuSession, expected: Question, after: int,
-                 first: bool) -> tuple[bool, Question | None, bool]:
+async def _asked(
+    session: MenuSession, expected: Question, after: int, first: bool
+) -> tuple[bool, Question | None, bool]:
     """Wait for the screen to ask `expected`; (matched, what it asks, echo off)."""
     generation = after
     patience = FIRST_SCREEN if first else PATIENCE
@@ -74,8 +81,13 @@ AtEchoOff = Callable[[View], Awaitable[bool]]
 Guard = Callable[[], Awaitable[str | None]]  # None: go on; else why nothing more is typed
 
 
-def no_twin(session: MenuSession, read_tasks: ReadTasks, action: str, account: AccountKey,
-            acknowledged: tuple[str, ...] = ()) -> Guard:
+def no_twin(
+    session: MenuSession,
+    read_tasks: ReadTasks,
+    action: str,
+    account: AccountKey,
+    acknowledged: tuple[str, ...] = (),
+) -> Guard:
     """The guard 🔁 Run again types behind: a fresh read of ikabot's data before each answer,
     refused when a copy of `action` runs on `account` that the owner did not see when
     confirming (`tasks.twin_guard`). The session's own children are left out: ikabot forks
@@ -90,25 +102,34 @@ def no_twin(session: MenuSession, read_tasks: ReadTasks, action: str, account: A
     return guard
 
 
-async def replay(session: MenuSession, steps: list[Step] | tuple[Step, ...],
-                 guard: Guard | None = None, at_echo_off: AtEchoOff | None = None) -> Outcome:
+async def replay(
+    session: MenuSession,
+    steps: list[Step] | tuple[Step, ...],
+    guard: Guard | None = None,
+    at_echo_off: AtEchoOff | None = None,
+) -> Outcome:
     """Type `steps`, each when its question is on the screen. `guard` is asked right before
     each answer is typed (a fresh look at what runs: `tasks.twin_guard`); a reason from it
     stops the replay there."""
     generation = 0
     for i, step in enumerate(steps, 1):
         matched, found, echo_off = await _asked(session, step.question, generation, i == 1)
-        while not matched and echo_off and at_echo_off is not None and \
-                step.kind is not StepKind.ENTER and not session.ended.is_set() and \
-                await at_echo_off(session.view()):
+        while (
+            not matched
+            and echo_off
+            and at_echo_off is not None
+            and step.kind is not StepKind.ENTER
+            and not session.ended.is_set()
+            and await at_echo_off(session.view())
+        ):
             generation = session.generation
             matched, found, echo_off = await _asked(session, step.question, generation, True)
-        if not matched and session.view().question == step.question and \
-                not session.ended.is_set():
+        if not matched and session.view().question == step.question and not session.ended.is_set():
             matched = True  # asked already, before the wait began
         if not matched:
-            return Outcome(False, i, step.question, found,
-                           echo_off and step.kind is not StepKind.ENTER)
+            return Outcome(
+                False, i, step.question, found, echo_off and step.kind is not StepKind.ENTER
+            )
         if step.kind is StepKind.SECRET:  # the owner types it: telebot never kept it
             return Outcome(False, i, step.question, found, False, secret=True)
         if guard is not None and (reason := await guard()):

@@ -23,8 +23,9 @@ _VERSION_TAG = re.compile(r"^\s{20,}v?\d+(\.\d+)+\S*\s*$")
 
 
 def _is_art(line: str) -> bool:
-    return ("MM" in line and not _CHOICE.match(line) and
-            not re.search(r"[a-z]{3,} [a-z]{3,}", line)) or bool(_VERSION_TAG.match(line))
+    return (
+        "MM" in line and not _CHOICE.match(line) and not re.search(r"[a-z]{3,} [a-z]{3,}", line)
+    ) or bool(_VERSION_TAG.match(line))
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,12 @@ class Question:
     def describe(self) -> str:
         shown = ", ".join(f"({c.number}) {c.text}" for c in self.choices[:6])
         if len(self.choices) > 6:
-            shown += " … " + ngettext("({n} choice)", "({n} choices)", len(self.choices)
-                                      ).format(n=number(len(self.choices)))
-        return f"“{self.prompt}”" + (_(" with {choices}").format(choices=shown)
-                                     if self.choices else "")
+            shown += " … " + ngettext("({n} choice)", "({n} choices)", len(self.choices)).format(
+                n=number(len(self.choices))
+            )
+        return f"“{self.prompt}”" + (
+            _(" with {choices}").format(choices=shown) if self.choices else ""
+        )
 
 
 def visible(lines: list[str]) -> list[str]:
@@ -90,7 +93,7 @@ def question(lines: list[str], cursor_row: int) -> Question:
     `Password:`) with the last text row above it that is no choice and no blank, and the
     choices of the block right above the cursor. Rows ikabot rewrites on every visit (the
     process list, the banner) are outside it, so a menu asks the same question every time."""
-    rows = [line.rstrip() for line in lines[:cursor_row + 1]]
+    rows = [line.rstrip() for line in lines[: cursor_row + 1]]
     here = rows[-1].strip() if rows else ""
     block: list[Choice] = []
     above = ""

@@ -43,7 +43,8 @@ CONTROL_SEQUENCE = re.compile(
     r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
     r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
     r"|(?:\x1b[NO]|[\x8e\x8f]).?"
-    r"|\x1b[ -/]*[0-~]?")
+    r"|\x1b[ -/]*[0-~]?"
+)
 
 
 def one_line(text: str) -> str:
@@ -67,9 +68,11 @@ class Typed:
 
 
 REFUSED = Typed(False)
-NOT_READING = N_("⚠️ Not typed: ikabot's menu has not read what was typed before (it is "
-                 "busy, or not reading at all). Send it again when the screen asks, or "
-                 "/cancel.")
+NOT_READING = N_(
+    "⚠️ Not typed: ikabot's menu has not read what was typed before (it is "
+    "busy, or not reading at all). Send it again when the screen asks, or "
+    "/cancel."
+)
 
 
 @dataclass(frozen=True)
@@ -174,12 +177,27 @@ class Shown:
             self.at = time.monotonic()
 
 
+async def until_quiet(last_output: Callable[[], float]) -> None:
+    """Until the menu has printed nothing for QUIET seconds (or at most a second)."""
+    first = time.monotonic()
+    while time.monotonic() - last_output() < QUIET and time.monotonic() - first < 1:
+        await asyncio.sleep(QUIET - (time.monotonic() - last_output()) + 0.005)
+
+
 class MenuSession:
     """A service with a life (start, answers, close), not a value: a plain class."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], publish: Publish,
-                 read_tasks: ReadTasks, on_started: OnStarted, *,
-                 min_interval: float = MIN_INTERVAL, idle_limit: float = IDLE_LIMIT) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        publish: Publish,
+        read_tasks: ReadTasks,
+        on_started: OnStarted,
+        *,
+        min_interval: float = MIN_INTERVAL,
+        idle_limit: float = IDLE_LIMIT,
+    ) -> None:
         self.argv, self.env = argv, env  # what runs ikabot's menu
         self.publish, self.on_started = publish, on_started
         self.shown = Shown(publish, min_interval)
@@ -201,8 +219,7 @@ class MenuSession:
 
     def start(self, size: tuple[int, int] | None = None, tee: Tee | None = None) -> None:
         """`size` and `tee`: the console's window and screen (`Terminal`, `console`)."""
-        self.terminal = Terminal(self.argv, self.env, on_output=self._output, size=size,
-                                 tee=tee)
+        self.terminal = Terminal(self.argv, self.env, on_output=self._output, size=size, tee=tee)
         self.pid = self.terminal.pid
         self._runner = asyncio.create_task(self._run(), name=f"menu-{self.token}")
 
@@ -216,8 +233,14 @@ class MenuSession:
     def view(self) -> View:
         t = started_terminal(self)
         lines = t.lines()
-        return self.screens.numbered(View(text_for_chat(lines), question(
-            lines, t.cursor_row()), not t.echo(), ended=self.ended.is_set()))
+        return self.screens.numbered(
+            View(
+                text_for_chat(lines),
+                question(lines, t.cursor_row()),
+                not t.echo(),
+                ended=self.ended.is_set(),
+            )
+        )
 
     async def _run(self) -> None:
         """Settle after each burst of output (a task seen, the replay told), and publish the
@@ -226,18 +249,18 @@ class MenuSession:
         try:
             while not terminal.eof.is_set():
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(),
-                                           self.shown.wait(self.generation, self.idle_limit))
+                    await asyncio.wait_for(
+                        self._changed.wait(), self.shown.wait(self.generation, self.idle_limit)
+                    )
                 if time.monotonic() - self._last_input > self.idle_limit:
                     self.end_reason = N_("nobody answered for 10 minutes")
                     break
                 if self._changed.is_set():
-                    await self._quiet()
+                    await until_quiet(lambda: self._last_output)
                     self._changed.clear()
                     if terminal.eof.is_set():
                         break
-                    started = await self.spotter.observe(self.pid, self.steps,
-                                                         self.view().question)
+                    started = await self.spotter.observe(self.pid, self.steps, self.view().question)
                     if started is not None:
                         self.started.append(started)
                         await self.on_started(self, started)
@@ -251,12 +274,6 @@ class MenuSession:
             if not self.end_reason and terminal.eof.is_set():
                 self.end_reason = N_("ikabot's menu exited")
             await self._finish()
-
-    async def _quiet(self) -> None:
-        """Until the menu has printed nothing for QUIET seconds (or at most a second)."""
-        first = time.monotonic()
-        while time.monotonic() - self._last_output < QUIET and time.monotonic() - first < 1:
-            await asyncio.sleep(QUIET - (time.monotonic() - self._last_output) + 0.005)
 
     # ---- input
 
@@ -322,8 +339,9 @@ async def wait_for_started(session: MenuSession) -> None:
     the last answer to be seen started (the menu shows its choices again), so that its
     recording does not depend on how quickly the owner ended the session."""
     deadline = session._last_input + CLOSE_WAIT
-    while session.spotter.unresolved() and not session.ended.is_set() and \
-            time.monotonic() < deadline:
+    while (
+        session.spotter.unresolved() and not session.ended.is_set() and time.monotonic() < deadline
+    ):
         await session.next_settle(session.generation, deadline - time.monotonic())
 
 

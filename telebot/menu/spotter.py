@@ -41,8 +41,15 @@ class Started:
 
     def recording(self, again_of: tuple[int, int] | None = None) -> Recording:
         """What telebot's state keeps of it (`state.recordings`), from /menu or the console."""
-        return Recording(self.pid, self.start_ticks, self.task.action, self.task.account,
-                         tuple(self.steps), time.time(), again_of)
+        return Recording(
+            self.pid,
+            self.start_ticks,
+            self.task.action,
+            self.task.account,
+            tuple(self.steps),
+            time.time(),
+            again_of,
+        )
 
 
 @dataclass
@@ -101,7 +108,7 @@ class Spotter:
         if not (q.choices and q.choices == p.home.choices and len(steps) >= p.upto):
             return None
         self._pending = None
-        answers = self._login_steps(steps) + steps[self._segment:]
+        answers = self._login_steps(steps) + steps[self._segment :]
         self._segment = len(steps)
         return Started(p.pid, p.start_ticks, p.task, answers)
 
@@ -144,7 +151,7 @@ class Spotter:
                 return None
             await asyncio.sleep(0.05)
         self._pending = None
-        answers = self._login_steps(steps) + steps[self._segment:]
+        answers = self._login_steps(steps) + steps[self._segment :]
         self._segment = len(steps)
         return Started(p.pid, p.start_ticks, p.task, answers)
 

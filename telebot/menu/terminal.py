@@ -135,8 +135,9 @@ class PacedReader:
     budget, reading stops until the second is over (the menu waits on its full terminal, as
     on a slow one). ikabot's screens are a few KiB."""
 
-    def __init__(self, fd: int, readable: Callable[[], None],
-                 per_second: int = READ_BUDGET) -> None:
+    def __init__(
+        self, fd: int, readable: Callable[[], None], per_second: int = READ_BUDGET
+    ) -> None:
         self.fd, self.readable, self.per_second = fd, readable, per_second
         self._window, self._spent = float("-inf"), 0
         self._resume: asyncio.TimerHandle | None = None
@@ -187,10 +188,16 @@ async def end_menu(proc: PtyProcess) -> None:
 class Terminal:
     """One running menu process and what its screen shows now."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path | None = None,
-                 on_output: Callable[[], None] | None = None, *,
-                 size: tuple[int, int] | None = None,
-                 tee: Callable[[bytes], None] | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: Path | None = None,
+        on_output: Callable[[], None] | None = None,
+        *,
+        size: tuple[int, int] | None = None,
+        tee: Callable[[bytes], None] | None = None,
+    ) -> None:
         """`size` (rows, columns) is the terminal's as ikabot sees it (the player's window at
         the console); the emulated screen stays COLUMNS × ROWS, as /menu reads it, so a
         question reads the same at any window size. `tee` gets every byte the menu prints
@@ -205,9 +212,13 @@ class Terminal:
         self._bounded = OutputFilter()  # what pyte would keep without bound, bounded
         self._on_output = on_output
         self._tee = tee
-        self.proc = PtyProcess.spawn(argv, env=env, cwd=str(cwd) if cwd else None,
-                                     dimensions=size or (ROWS, COLUMNS),
-                                     preexec_fn=child_setup(os.getpid()))
+        self.proc = PtyProcess.spawn(
+            argv,
+            env=env,
+            cwd=str(cwd) if cwd else None,
+            dimensions=size or (ROWS, COLUMNS),
+            preexec_fn=child_setup(os.getpid()),
+        )
         self.proc.delayafterclose = 0  # close() would block the event loop for it
         self.pid: int = self.proc.pid
         self.closed = False
@@ -238,7 +249,7 @@ class Terminal:
             os.close(self._pidfd)
             self._pidfd = None
         with contextlib.suppress(OSError):  # what it printed last (its tasks may print on:
-            left = DRAIN_MAX                 # a bounded look, never a loop that waits for
+            left = DRAIN_MAX  # a bounded look, never a loop that waits for
             while left > 0 and select.select([self.proc.fd], [], [], 0)[0]:  # them to stop)
                 data = os.read(self.proc.fd, min(READ_CHUNK, left))
                 if not data:

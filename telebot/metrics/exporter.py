@@ -54,8 +54,13 @@ def host_of(settings: Settings) -> str:
 class MetricsExporter:
     """This machine's metrics: the registry, its HTTP server, its textfile."""
 
-    def __init__(self, settings: Settings, heartbeat: Callable[[], float | None] = lambda: None,
-                 *, host: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        heartbeat: Callable[[], float | None] = lambda: None,
+        *,
+        host: str | None = None,
+    ) -> None:
         self.addr, self.file = settings.metrics_addr, settings.metrics_file
         disable_created_metrics()  # no `_created` series: a histogram's start is no news
         self.collector = TelebotCollector(host or host_of(settings), __version__, heartbeat)
@@ -77,12 +82,14 @@ class MetricsExporter:
             return
         host, port = self.addr
         try:
-            self._server, self._thread = start_http_server(port, addr=host,
-                                                           registry=self.registry)
+            self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as e:
-            raise ConfigError(_("TELEBOT_METRICS_ADDR={addr}: cannot listen there ({why}); "
-                                "choose a free port, or an address of this machine").format(
-                addr=f"{host}:{port}", why=e.strerror or e)) from None
+            raise ConfigError(
+                _(
+                    "TELEBOT_METRICS_ADDR={addr}: cannot listen there ({why}); "
+                    "choose a free port, or an address of this machine"
+                ).format(addr=f"{host}:{port}", why=e.strerror or e)
+            ) from None
         log.info("Prometheus metrics at http://%s:%d/metrics", host, self.port)
 
     def stop(self) -> None:
@@ -111,8 +118,9 @@ class MetricsExporter:
         except OSError as e:
             why = e.strerror or str(e)
             if self._file_failed != why:
-                log.warning("cannot write TELEBOT_METRICS_FILE %s (%s); trying again every "
-                            "scan", path, why)
+                log.warning(
+                    "cannot write TELEBOT_METRICS_FILE %s (%s); trying again every scan", path, why
+                )
             self._file_failed = why
             return
         if self._file_failed is not None:

@@ -68,5 +68,6 @@ def scan_figures(tasks: Iterable[Task], host: str, at: float) -> ScanFigures:
         kept = best.get(figures.labels)
         if kept is None or rank[:2] > kept[:2]:
             best[figures.labels] = rank
-    return ScanFigures(host, at, tuple(r[2] for r in best.values()),
-                       tuple((s, counts[s]) for s in STATES))
+    return ScanFigures(
+        host, at, tuple(r[2] for r in best.values()), tuple((s, counts[s]) for s in STATES)
+    )

@@ -67,8 +67,7 @@ def read_pidfd(fd: int) -> ExitInfo | None:
     try:
         fcntl.ioctl(fd, PIDFD_GET_INFO, buf, True)
     except OSError as e:
-        if e.errno not in (errno.ENOTTY, errno.EINVAL, errno.ESRCH, errno.EOPNOTSUPP,
-                           errno.EBADF):
+        if e.errno not in (errno.ENOTTY, errno.EINVAL, errno.ESRCH, errno.EOPNOTSUPP, errno.EBADF):
             raise
         return None
     mask = struct.unpack_from("=Q", buf, 0)[0]

@@ -83,11 +83,12 @@ def read_stat(pid: int) -> ProcStat | None:
     except (OSError, ValueError):
         return None
     # the command name (field 2) is in parentheses and may contain anything, spaces too
-    fields = raw[raw.rfind(b")") + 2:].split()
+    fields = raw[raw.rfind(b")") + 2 :].split()
     try:
         exit_code = int(fields[49]) if len(fields) > 49 else None
-        return ProcStat(fields[0].decode("ascii", "replace"), int(fields[1]), int(fields[19]),
-                        exit_code)
+        return ProcStat(
+            fields[0].decode("ascii", "replace"), int(fields[1]), int(fields[19]), exit_code
+        )
     except (IndexError, ValueError):
         return None
 

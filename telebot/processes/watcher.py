@@ -43,8 +43,9 @@ class _Watch:
 
 
 class ProcessWatcher:
-    def __init__(self, on_exit: OnExit, *, fallback_interval: float = 15.0,
-                 use_pidfd: bool | None = None) -> None:
+    def __init__(
+        self, on_exit: OnExit, *, fallback_interval: float = 15.0, use_pidfd: bool | None = None
+    ) -> None:
         self._on_exit = on_exit
         self._interval = fallback_interval
         self._use_pidfd = pidfd_supported() if use_pidfd is None else use_pidfd
@@ -75,8 +76,12 @@ class ProcessWatcher:
                 self.loop.call_soon(self._on_exit, pid, start_ticks, None)
                 return
             except OSError as e:  # EPERM under some sandboxes, ENOSYS on old kernels
-                log.info("pidfd unavailable (%s); checking pid %d every %.0f s", e.strerror,
-                         pid, self._interval)
+                log.info(
+                    "pidfd unavailable (%s); checking pid %d every %.0f s",
+                    e.strerror,
+                    pid,
+                    self._interval,
+                )
         if not same_process(pid, start_ticks):
             info = read_exit(pid, start_ticks, fd) if fd is not None else None
             if fd is not None:

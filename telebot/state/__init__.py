@@ -46,8 +46,18 @@ from telebot.state.tracking import HISTORY_KEEP, TrackingStore
 P = ParamSpec("P")
 T = TypeVar("T")
 
-__all__ = ["HISTORY_KEEP", "SCHEMA_VERSION", "AgainButton", "Kept", "KillButton",
-           "MenuProcess", "OutboxItem", "StateDB", "StopRequest", "Tracked"]
+__all__ = [
+    "HISTORY_KEEP",
+    "SCHEMA_VERSION",
+    "AgainButton",
+    "Kept",
+    "KillButton",
+    "MenuProcess",
+    "OutboxItem",
+    "StateDB",
+    "StopRequest",
+    "Tracked",
+]
 
 
 class StateDB:

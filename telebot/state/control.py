@@ -50,11 +50,16 @@ class ControlStore:
         """Spend every `<batch>.<i>` at once (once, in time); in their order, or []."""
         prefix = f"{batch}."
         with self.db.transaction() as c:
-            rows = c.execute("SELECT * FROM again_buttons WHERE substr(nonce, 1, ?)=? AND "
-                             "used_at IS NULL AND expires_at>=?",
-                             (len(prefix), prefix, now)).fetchall()
-            c.execute("UPDATE again_buttons SET used_at=? WHERE substr(nonce, 1, ?)=? AND "
-                      "used_at IS NULL AND expires_at>=?", (now, len(prefix), prefix, now))
+            rows = c.execute(
+                "SELECT * FROM again_buttons WHERE substr(nonce, 1, ?)=? AND "
+                "used_at IS NULL AND expires_at>=?",
+                (len(prefix), prefix, now),
+            ).fetchall()
+            c.execute(
+                "UPDATE again_buttons SET used_at=? WHERE substr(nonce, 1, ?)=? AND "
+                "used_at IS NULL AND expires_at>=?",
+                (now, len(prefix), prefix, now),
+            )
         spent = [AgainButton(**{**dict(r), "used_at": now}) for r in rows]
         return sorted(spent, key=lambda b: int(b.nonce.rpartition(".")[2]))
 
@@ -73,21 +78,26 @@ class ControlStore:
 
     def _spend(self, table: str, nonce: str, now: float) -> bool:
         with self.db.transaction() as c:
-            cur = c.execute(f"UPDATE {table} SET used_at=? WHERE nonce=? AND used_at IS NULL "
-                            "AND expires_at>=?", (now, nonce, now))
+            cur = c.execute(
+                f"UPDATE {table} SET used_at=? WHERE nonce=? AND used_at IS NULL AND expires_at>=?",
+                (now, nonce, now),
+            )
         return bool(cur.rowcount == 1)
 
     def request_stop(self, pid: int, start_ticks: int, by: str, at: float) -> None:
         """Written (and committed) before the signal: the end is then told as *stopped*."""
         with self.db.transaction() as c:
             c.execute("DELETE FROM stop_requests WHERE at < ?", (at - STOP_REQUESTS_KEPT,))
-            c.execute("INSERT OR REPLACE INTO stop_requests VALUES(?, ?, ?, ?)",
-                      (pid, start_ticks, by, at))
+            c.execute(
+                "INSERT OR REPLACE INTO stop_requests VALUES(?, ?, ?, ?)",
+                (pid, start_ticks, by, at),
+            )
 
     def stop_request(self, pid: int, start_ticks: int) -> StopRequest | None:
         """Whether telebot itself stopped this process (pid + start ticks), who asked, when."""
-        row = self.db.conn.execute("SELECT * FROM stop_requests WHERE pid=? AND start_ticks=?",
-                                   (pid, start_ticks)).fetchone()
+        row = self.db.conn.execute(
+            "SELECT * FROM stop_requests WHERE pid=? AND start_ticks=?", (pid, start_ticks)
+        ).fetchone()
         return None if row is None else StopRequest(**dict(row))
 
     def stop_requested(self, pid: int, start_ticks: int) -> bool:

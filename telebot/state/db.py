@@ -38,7 +38,6 @@ READONLY_WAIT_MS = 200  # `telebot status` waits this long at most for the bot's
 log = logging.getLogger(__name__)
 
 
-
 def private_dir(directory: Path) -> None:
     """telebot's state directory, created owner-only (0700) if missing: it holds the chat id,
     every alert text and the heartbeat."""
@@ -46,13 +45,16 @@ def private_dir(directory: Path) -> None:
     if directory.stat().st_mode & 0o077:
         os.chmod(directory, 0o700)
 
+
 class _Corrupt(Exception):
     """The database file is damaged (`PRAGMA quick_check` says so, or SQLite cannot read it)."""
 
 
 def _corrupt(e: BaseException) -> bool:
-    return isinstance(e, _Corrupt) or primary_code(e) in (sqlite3.SQLITE_CORRUPT,
-                                                          sqlite3.SQLITE_NOTADB)
+    return isinstance(e, _Corrupt) or primary_code(e) in (
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOTADB,
+    )
 
 
 class Database:
@@ -79,19 +81,23 @@ class Database:
                 if _corrupt(e):
                     aside = self._move_aside()
                     self._open(directory)
-                    self._news = _("telebot's database {file} was corrupt ({why}): it was "
-                                   "moved aside to {aside} and a new one started; the tasks it "
-                                   "tracked and the alerts not yet sent in it are lost.").format(
-                        file=self.path, why=e, aside=aside)
+                    self._news = _(
+                        "telebot's database {file} was corrupt ({why}): it was "
+                        "moved aside to {aside} and a new one started; the tasks it "
+                        "tracked and the alerts not yet sent in it are lost."
+                    ).format(file=self.path, why=e, aside=aside)
                 elif primary_code(e) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
                     self._open_in_memory(e)
                 else:
                     raise
         except (OSError, sqlite3.Error, _Corrupt) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            raise ConfigError(_("cannot keep telebot's state in {dir} ({why}): set "
-                                "TELEBOT_STATE_DIR to a directory you can write").format(
-                dir=directory, why=reason)) from None
+            raise ConfigError(
+                _(
+                    "cannot keep telebot's state in {dir} ({why}): set "
+                    "TELEBOT_STATE_DIR to a directory you can write"
+                ).format(dir=directory, why=reason)
+            ) from None
         self.conn.armed = True
         if self._news:
             log.warning("%s", self._news)
@@ -100,8 +106,7 @@ class Database:
     def _connect(self, target: str | Path, **kw: Any) -> FallbackConnection:
         db = sqlite3.connect(target, isolation_level=None, check_same_thread=False, **kw)
         db.row_factory = sqlite3.Row
-        return FallbackConnection(db, lambda mem: mem.executescript(schema.SCHEMA),
-                                  str(self.path))
+        return FallbackConnection(db, lambda mem: mem.executescript(schema.SCHEMA), str(self.path))
 
     def _open(self, directory: Path) -> None:
         # the database holds the chat id and every alert text: owner-only, and so are the
@@ -133,8 +138,9 @@ class Database:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         for name in FILES:
             with suppress(FileNotFoundError):
-                os.replace(self.path.with_name(name),
-                           self.path.with_name(f"{name}.corrupt-{stamp}"))
+                os.replace(
+                    self.path.with_name(name), self.path.with_name(f"{name}.corrupt-{stamp}")
+                )
         return f"{FILES[0]}.corrupt-{stamp}"
 
     def _open_in_memory(self, e: BaseException) -> None:

@@ -65,8 +65,9 @@ class Connection(Protocol):
 class FallbackConnection:
     """A `sqlite3.Connection` (what StateDB uses of one) that falls back to memory."""
 
-    def __init__(self, disk: sqlite3.Connection, fresh: Callable[[sqlite3.Connection], object],
-                 where: str) -> None:
+    def __init__(
+        self, disk: sqlite3.Connection, fresh: Callable[[sqlite3.Connection], object], where: str
+    ) -> None:
         self._conn = disk
         self._fresh = fresh  # creates the schema in an empty database
         self._where = where  # the database's path, for the owner's message
@@ -124,17 +125,18 @@ class FallbackConnection:
             disk.backup(memory)
         except sqlite3.Error:
             memory.close()
-            memory = sqlite3.connect(":memory:", isolation_level=None,
-                                     check_same_thread=False)
+            memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             memory.row_factory = disk.row_factory
             self._fresh(memory)
             kept = _("it started afresh")
         with suppress(sqlite3.Error):
             disk.close()
-        self.problem = _("telebot cannot write its database {file} ({why}). It keeps working "
-                         "from memory ({kept}): alerts still go out, but what it records now "
-                         "is lost when it restarts. Free the disk, or move TELEBOT_STATE_DIR, "
-                         "and restart telebot.").format(file=self._where, why=why, kept=kept)
+        self.problem = _(
+            "telebot cannot write its database {file} ({why}). It keeps working "
+            "from memory ({kept}): alerts still go out, but what it records now "
+            "is lost when it restarts. Free the disk, or move TELEBOT_STATE_DIR, "
+            "and restart telebot."
+        ).format(file=self._where, why=why, kept=kept)
         log.warning("%s", self.problem)
         self._conn = memory
 

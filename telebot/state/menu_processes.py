@@ -16,16 +16,24 @@ class MenuProcessesStore:
 
     def add(self, proc: MenuProcess) -> None:
         with self.db.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO menu_processes(pid, start_ticks, boot_id, "
-                      "started_at) VALUES(:pid, :start_ticks, :boot_id, :started_at)",
-                      proc.__dict__)
+            c.execute(
+                "INSERT OR REPLACE INTO menu_processes(pid, start_ticks, boot_id, "
+                "started_at) VALUES(:pid, :start_ticks, :boot_id, :started_at)",
+                proc.__dict__,
+            )
 
     def remove(self, proc: MenuProcess) -> None:
         with self.db.transaction() as c:
-            c.execute("DELETE FROM menu_processes WHERE pid=? AND start_ticks=? AND boot_id=?",
-                      (proc.pid, proc.start_ticks, proc.boot_id))
+            c.execute(
+                "DELETE FROM menu_processes WHERE pid=? AND start_ticks=? AND boot_id=?",
+                (proc.pid, proc.start_ticks, proc.boot_id),
+            )
 
     def all(self) -> list[MenuProcess]:
-        return [MenuProcess(**dict(r)) for r in self.db.conn.execute(
-            "SELECT pid, start_ticks, boot_id, started_at FROM menu_processes ORDER BY "
-            "started_at")]
+        return [
+            MenuProcess(**dict(r))
+            for r in self.db.conn.execute(
+                "SELECT pid, start_ticks, boot_id, started_at FROM menu_processes ORDER BY "
+                "started_at"
+            )
+        ]

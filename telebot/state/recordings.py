@@ -9,8 +9,19 @@ from typing import Any
 from telebot.state.db import Database
 
 KEPT = 500  # recordings kept; the oldest go first
-COLUMNS = ("pid", "start_ticks", "action", "email", "username", "world", "server", "steps",
-           "recorded_at", "again_of_pid", "again_of_ticks")
+COLUMNS = (
+    "pid",
+    "start_ticks",
+    "action",
+    "email",
+    "username",
+    "world",
+    "server",
+    "steps",
+    "recorded_at",
+    "again_of_pid",
+    "again_of_ticks",
+)
 
 
 class RecordingsStore:
@@ -19,14 +30,21 @@ class RecordingsStore:
 
     def add(self, row: dict[str, Any]) -> None:
         with self.db.transaction() as c:
-            c.execute(f"INSERT OR REPLACE INTO menu_recordings ({', '.join(COLUMNS)}) VALUES "
-                      f"({', '.join(':' + k for k in COLUMNS)})", row)
-            c.execute("DELETE FROM menu_recordings WHERE rowid NOT IN (SELECT rowid FROM "
-                      "menu_recordings ORDER BY recorded_at DESC LIMIT ?)", (KEPT,))
+            c.execute(
+                f"INSERT OR REPLACE INTO menu_recordings ({', '.join(COLUMNS)}) VALUES "
+                f"({', '.join(':' + k for k in COLUMNS)})",
+                row,
+            )
+            c.execute(
+                "DELETE FROM menu_recordings WHERE rowid NOT IN (SELECT rowid FROM "
+                "menu_recordings ORDER BY recorded_at DESC LIMIT ?)",
+                (KEPT,),
+            )
 
     def _one(self, where: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
-        row = self.db.conn.execute(f"SELECT * FROM menu_recordings WHERE {where} "
-                                   "ORDER BY recorded_at DESC LIMIT 1", args).fetchone()
+        row = self.db.conn.execute(
+            f"SELECT * FROM menu_recordings WHERE {where} ORDER BY recorded_at DESC LIMIT 1", args
+        ).fetchone()
         return None if row is None else dict(row)
 
     def get(self, pid: int, start_ticks: int) -> dict[str, Any] | None:
@@ -42,6 +60,10 @@ class RecordingsStore:
 
     def again_links(self) -> dict[tuple[int, int], tuple[int, int]]:
         """(task → the task it was started again for) for every recorded 🔁 Run again."""
-        return {(r[0], r[1]): (r[2], r[3]) for r in self.db.conn.execute(
-            "SELECT pid, start_ticks, again_of_pid, again_of_ticks FROM menu_recordings "
-            "WHERE again_of_pid IS NOT NULL AND again_of_ticks IS NOT NULL")}
+        return {
+            (r[0], r[1]): (r[2], r[3])
+            for r in self.db.conn.execute(
+                "SELECT pid, start_ticks, again_of_pid, again_of_ticks FROM menu_recordings "
+                "WHERE again_of_pid IS NOT NULL AND again_of_ticks IS NOT NULL"
+            )
+        }

@@ -47,8 +47,13 @@ class Tracked:
         task end."""
         if self.ended_at is None:
             return None
-        return {"how": self.end_kind, "exit_status": self.exit_status, "signal": self.signal,
-                "cause": self.cause, "at": self.ended_at}
+        return {
+            "how": self.end_kind,
+            "exit_status": self.exit_status,
+            "signal": self.signal,
+            "cause": self.cause,
+            "at": self.ended_at,
+        }
 
 
 @dataclass(frozen=True)

@@ -75,11 +75,14 @@ def migrate(conn: Connection) -> None:
     for sql in _MIGRATE_1:
         conn.execute(sql)
     for pid, created in conn.execute(
-            "SELECT pid, start_ticks FROM tracked WHERE ended_at IS NULL").fetchall():
+        "SELECT pid, start_ticks FROM tracked WHERE ended_at IS NULL"
+    ).fetchall():
         ticks = liveness.start_ticks(pid)
         if ticks is not None and abs(liveness.psutil_create_time(pid) - created) < 0.05:
-            conn.execute("UPDATE tracked SET start_ticks=? WHERE pid=? AND start_ticks=?",
-                         (ticks, pid, created))
+            conn.execute(
+                "UPDATE tracked SET start_ticks=? WHERE pid=? AND start_ticks=?",
+                (ticks, pid, created),
+            )
 
 
 def add_columns(conn: Connection) -> None:
@@ -99,5 +102,8 @@ def create(conn: Connection) -> None:
         raise
     conn.executescript(SCHEMA)
     add_columns(conn)
-    conn.execute("INSERT INTO kv(key, value) VALUES('schema_version', ?) ON CONFLICT(key) DO "
-                 "UPDATE SET value=excluded.value", (str(SCHEMA_VERSION),))
+    conn.execute(
+        "INSERT INTO kv(key, value) VALUES('schema_version', ?) ON CONFLICT(key) DO "
+        "UPDATE SET value=excluded.value",
+        (str(SCHEMA_VERSION),),
+    )

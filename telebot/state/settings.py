@@ -19,15 +19,19 @@ class SettingsStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._values: dict[str, Any] = {
-            key: json.loads(value) for key, value in db.conn.execute("SELECT key, value FROM kv")}
+            key: json.loads(value) for key, value in db.conn.execute("SELECT key, value FROM kv")
+        }
 
     def _get(self, key: str, default: Any = None) -> Any:
         return self._values.get(key, default)
 
     def _put(self, key: str, value: Any) -> None:
         with self.db.transaction() as c:
-            c.execute("INSERT INTO kv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE "
-                      "SET value=excluded.value", (key, json.dumps(value)))
+            c.execute(
+                "INSERT INTO kv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE "
+                "SET value=excluded.value",
+                (key, json.dumps(value)),
+            )
         self._values[key] = value
 
     # ---- /report

@@ -13,9 +13,11 @@ from telebot.state.rows import Tracked
 HISTORY_KEEP = 50  # status changes remembered per task
 SQL_IN_CHUNK = 500  # values in one `IN (…)`: far below SQLite's limit on bound parameters
 
-_COLUMNS = (":pid, :start_ticks, :started, :email, :username, :world, :server, :action, "
-            ":status, :progress, :remaining, :urls, :first_seen, :last_seen_alive, "
-            ":last_change, :stalled_at, :ended_at, :end_kind, :exit_status, :signal, :cause")
+_COLUMNS = (
+    ":pid, :start_ticks, :started, :email, :username, :world, :server, :action, "
+    ":status, :progress, :remaining, :urls, :first_seen, :last_seen_alive, "
+    ":last_change, :stalled_at, :ended_at, :end_kind, :exit_status, :signal, :cause"
+)
 
 
 def _tracked(r: sqlite3.Row) -> Tracked:
@@ -37,24 +39,34 @@ class TrackingStore:
                 "remaining=excluded.remaining, urls=excluded.urls, "
                 "last_seen_alive=excluded.last_seen_alive, last_change=excluded.last_change, "
                 "stalled_at=excluded.stalled_at, action=excluded.action",
-                {**row.__dict__, "progress": json.dumps(row.progress),
-                 "urls": json.dumps(row.urls)})
+                {
+                    **row.__dict__,
+                    "progress": json.dumps(row.progress),
+                    "urls": json.dumps(row.urls),
+                },
+            )
 
     def tracked(self, *, open_only: bool = True) -> list[Tracked]:
         sql = "SELECT * FROM tracked" + (" WHERE ended_at IS NULL" if open_only else "")
         return [_tracked(r) for r in self.db.conn.execute(sql + " ORDER BY first_seen, pid")]
 
     def tracked_one(self, pid: int, start_ticks: int) -> Tracked | None:
-        row = self.db.conn.execute("SELECT * FROM tracked WHERE pid=? AND start_ticks=?",
-                                   (pid, start_ticks)).fetchone()
+        row = self.db.conn.execute(
+            "SELECT * FROM tracked WHERE pid=? AND start_ticks=?", (pid, start_ticks)
+        ).fetchone()
         return None if row is None else _tracked(row)
 
     def since(self, at: float) -> list[Tracked]:
         """Every task that was alive at or after `at` (still open, or ended since): what
         /timeline draws."""
-        return [_tracked(r) for r in self.db.conn.execute(
-            "SELECT * FROM tracked WHERE ended_at IS NULL OR ended_at >= ? "
-            "ORDER BY first_seen, pid", (at,))]
+        return [
+            _tracked(r)
+            for r in self.db.conn.execute(
+                "SELECT * FROM tracked WHERE ended_at IS NULL OR ended_at >= ? "
+                "ORDER BY first_seen, pid",
+                (at,),
+            )
+        ]
 
     def ended_of(self, pids: Iterable[int]) -> dict[int, list[Tracked]]:
         """The ended rows of these pids only, through the primary key's index: a month of
@@ -62,10 +74,11 @@ class TrackingStore:
         out: dict[int, list[Tracked]] = {}
         wanted = sorted(set(pids))
         for i in range(0, len(wanted), SQL_IN_CHUNK):
-            chunk = wanted[i:i + SQL_IN_CHUNK]
+            chunk = wanted[i : i + SQL_IN_CHUNK]
             marks = ",".join("?" * len(chunk))
-            for r in self.db.conn.execute(f"SELECT * FROM tracked WHERE pid IN ({marks}) AND "
-                                          "ended_at IS NOT NULL", chunk):
+            for r in self.db.conn.execute(
+                f"SELECT * FROM tracked WHERE pid IN ({marks}) AND ended_at IS NOT NULL", chunk
+            ):
                 out.setdefault(r["pid"], []).append(_tracked(r))
         return out
 
@@ -73,18 +86,29 @@ class TrackingStore:
         """The ended row of the task ikabot recorded with this pid and start date, if any."""
         row = self.db.conn.execute(
             "SELECT * FROM tracked WHERE pid=? AND ended_at IS NOT NULL AND abs(started - ?) < 1"
-            " ORDER BY ended_at DESC LIMIT 1", (pid, started)).fetchone()
+            " ORDER BY ended_at DESC LIMIT 1",
+            (pid, started),
+        ).fetchone()
         return None if row is None else _tracked(row)
 
-    def end(self, pid: int, start_ticks: int, kind: str, at: float, *,
-            exit_status: int | None = None, signal: str | None = None,
-            cause: str | None = None) -> bool:
+    def end(
+        self,
+        pid: int,
+        start_ticks: int,
+        kind: str,
+        at: float,
+        *,
+        exit_status: int | None = None,
+        signal: str | None = None,
+        cause: str | None = None,
+    ) -> bool:
         """Mark a tracked task ended; False if it was already (so it is reported once)."""
         with self.db.transaction() as c:
             cur = c.execute(
                 "UPDATE tracked SET ended_at=?, end_kind=?, exit_status=?, signal=?, cause=? "
                 "WHERE pid=? AND start_ticks=? AND ended_at IS NULL",
-                (at, kind, exit_status, signal, cause, pid, start_ticks))
+                (at, kind, exit_status, signal, cause, pid, start_ticks),
+            )
         return cur.rowcount == 1
 
     # ---- status history
@@ -94,26 +118,34 @@ class TrackingStore:
         if not changes:
             return
         with self.db.transaction() as c:
-            c.executemany("INSERT INTO history VALUES(?, ?, ?, ?)",
-                          [(pid, ticks, at, status) for pid, ticks, status, at in changes])
+            c.executemany(
+                "INSERT INTO history VALUES(?, ?, ?, ?)",
+                [(pid, ticks, at, status) for pid, ticks, status, at in changes],
+            )
             for pid, ticks in dict.fromkeys((pid, ticks) for pid, ticks, _, _ in changes):
-                c.execute("DELETE FROM history WHERE pid=? AND start_ticks=? AND at < (SELECT at "
-                          "FROM history WHERE pid=? AND start_ticks=? ORDER BY at DESC LIMIT 1 "
-                          "OFFSET ?)", (pid, ticks, pid, ticks, HISTORY_KEEP - 1))
+                c.execute(
+                    "DELETE FROM history WHERE pid=? AND start_ticks=? AND at < (SELECT at "
+                    "FROM history WHERE pid=? AND start_ticks=? ORDER BY at DESC LIMIT 1 "
+                    "OFFSET ?)",
+                    (pid, ticks, pid, ticks, HISTORY_KEEP - 1),
+                )
 
     def record_status(self, pid: int, start_ticks: int, status: str, at: float) -> None:
         self.record_statuses([(pid, start_ticks, status, at)])
 
-    def status_history(self, pid: int, start_ticks: int,
-                       limit: int = HISTORY_KEEP) -> list[tuple[float, str]]:
+    def status_history(
+        self, pid: int, start_ticks: int, limit: int = HISTORY_KEEP
+    ) -> list[tuple[float, str]]:
         """Oldest first."""
-        rows = self.db.conn.execute("SELECT at, status FROM history WHERE pid=? AND "
-                                    "start_ticks=? ORDER BY at DESC LIMIT ?",
-                                    (pid, start_ticks, limit)).fetchall()
+        rows = self.db.conn.execute(
+            "SELECT at, status FROM history WHERE pid=? AND start_ticks=? ORDER BY at DESC LIMIT ?",
+            (pid, start_ticks, limit),
+        ).fetchall()
         return [(r[0], r[1]) for r in reversed(rows)]
 
-    def history_of(self, pid: int, started: float,
-                   start_ticks: int | None) -> list[tuple[float, str]]:
+    def history_of(
+        self, pid: int, started: float, start_ticks: int | None
+    ) -> list[tuple[float, str]]:
         """The status history of the task ikabot recorded with this pid and start date; for
         an ended one (no start ticks any more) through its ended row."""
         if start_ticks is None:
@@ -124,7 +156,11 @@ class TrackingStore:
     def prune(self, older_than: float) -> None:
         """Forget tasks that ended before this, and their history (the database stays small)."""
         with self.db.transaction() as c:
-            c.execute("DELETE FROM history WHERE (pid, start_ticks) IN (SELECT pid, start_ticks "
-                      "FROM tracked WHERE ended_at IS NOT NULL AND ended_at < ?)", (older_than,))
-            c.execute("DELETE FROM tracked WHERE ended_at IS NOT NULL AND ended_at < ?",
-                      (older_than,))
+            c.execute(
+                "DELETE FROM history WHERE (pid, start_ticks) IN (SELECT pid, start_ticks "
+                "FROM tracked WHERE ended_at IS NOT NULL AND ended_at < ?)",
+                (older_than,),
+            )
+            c.execute(
+                "DELETE FROM tracked WHERE ended_at IS NOT NULL AND ended_at < ?", (older_than,)
+            )

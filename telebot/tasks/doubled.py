@@ -48,9 +48,11 @@ HARM_ALL: dict[str, str] = {
 # (each copy does its own number of experiments), and custom modules (`lcm_…`), unknown to us.
 
 # research's automatic mode writes these; its counted mode says `…, left = N time (s)`
-_AUTOMATIC = re.compile(r"^(?:Experiment done in .+ @[\d_-]+|Experiment skipped in .+"
-                        r"|(?:Done|No crystal|Cooldown): .+ @[\d_-]+|No experiments possible"
-                        r" @[\d_-]+)$")
+_AUTOMATIC = re.compile(
+    r"^(?:Experiment done in .+ @[\d_-]+|Experiment skipped in .+"
+    r"|(?:Done|No crystal|Cooldown): .+ @[\d_-]+|No experiments possible"
+    r" @[\d_-]+)$"
+)
 
 
 def _counts(task: Task) -> bool:
@@ -93,8 +95,11 @@ def doubles(tasks: Iterable[Task]) -> list[Double]:
     for t in tasks:
         if _counts(t):
             groups.setdefault((t.account, t.action), []).append(t)
-    return [Double(action, account, tuple(sorted(copies, key=lambda t: (t.started, t.pid))))
-            for (account, action), copies in groups.items() if len(copies) > 1]
+    return [
+        Double(action, account, tuple(sorted(copies, key=lambda t: (t.started, t.pid))))
+        for (account, action), copies in groups.items()
+        if len(copies) > 1
+    ]
 
 
 def doubled_pids(tasks: Sequence[Task]) -> dict[int, Double]:

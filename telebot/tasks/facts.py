@@ -62,13 +62,23 @@ class End:
         status = _int_or_none(ended.get("exit_status"))
         # a finish told from the task's last state alone has no exit status (`ending.classify`)
         probably = bool(ended.get("probably")) or (how is How.FINISHED and status is None)
-        return cls(how, status, _str_or_none(ended.get("signal")),
-                   _str_or_none(ended.get("cause")),
-                   float(at) if isinstance(at, (int, float)) else None, probably)
+        return cls(
+            how,
+            status,
+            _str_or_none(ended.get("signal")),
+            _str_or_none(ended.get("cause")),
+            float(at) if isinstance(at, (int, float)) else None,
+            probably,
+        )
 
     def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"how": self.how, "exit_status": self.exit_status,
-                               "signal": self.signal, "cause": self.cause, "at": self.at}
+        out: dict[str, Any] = {
+            "how": self.how,
+            "exit_status": self.exit_status,
+            "signal": self.signal,
+            "cause": self.cause,
+            "at": self.at,
+        }
         if self.probably:
             out["probably"] = True
         return out
@@ -113,8 +123,12 @@ class Facts:
         return max(0.0, until - self.started)
 
 
-def looks_finished(action: str, progress: Progress | None, remaining: int | None,
-                   details: dict[str, Any] | None = None) -> bool:
+def looks_finished(
+    action: str,
+    progress: Progress | None,
+    remaining: int | None,
+    details: dict[str, Any] | None = None,
+) -> bool:
     """Does a task's last known state say its work was done? The one definition of
     "finished" without an exit status: a progress figure at its total, nothing left, a
     producer's own `finished` flag, or an autoPirate whose last status counted its last run
@@ -137,8 +151,16 @@ def state_of(alive: bool, end: End | None, finished: bool) -> State:
     return "finished" if finished else "dead"
 
 
-def figures(*, action: str, state: State, started: float, progress: Progress | None,
-            remaining: int | None, parsed: Parsed, end: End | None = None) -> Facts:
+def figures(
+    *,
+    action: str,
+    state: State,
+    started: float,
+    progress: Progress | None,
+    remaining: int | None,
+    parsed: Parsed,
+    end: End | None = None,
+) -> Facts:
     """The facts of one task from what its data and telebot's memory say."""
     left = remaining
     if left is None and progress is not None:
@@ -154,18 +176,36 @@ def figures(*, action: str, state: State, started: float, progress: Progress | N
     if state == "finished":
         if progress is not None:  # the completed figure, nothing under way
             progress = Progress(progress.total, progress.total, progress.unit)
-        return Facts(state, started, progress, 0 if left is not None else None, left_unit,
-                     total=parsed.total, doing=None, end=end)
+        return Facts(
+            state,
+            started,
+            progress,
+            0 if left is not None else None,
+            left_unit,
+            total=parsed.total,
+            doing=None,
+            end=end,
+        )
     if state != "running":  # the figure it had; no future
         if progress is not None and progress.eta is not None:
             progress = replace(progress, eta=None)
-        return Facts(state, started, progress, left, left_unit, total=parsed.total,
-                     doing=doing, end=end)
+        return Facts(
+            state, started, progress, left, left_unit, total=parsed.total, doing=doing, end=end
+        )
     done = progress is not None and progress.complete  # its work is done: nothing is left
-    return Facts(state, started, progress, left, left_unit,
-                 None if done else parsed.time_left, parsed.next_at,
-                 progress.eta if progress is not None and not done else None, parsed.total,
-                 doing, end)
+    return Facts(
+        state,
+        started,
+        progress,
+        left,
+        left_unit,
+        None if done else parsed.time_left,
+        parsed.next_at,
+        progress.eta if progress is not None and not done else None,
+        parsed.total,
+        doing,
+        end,
+    )
 
 
 def progress_from_row(p: Any) -> Progress | None:
@@ -194,9 +234,15 @@ def facts_of(task: Task) -> Facts:
     cached = task.figures_cache
     if isinstance(cached, Facts):
         return cached
-    made = figures(action=task.action, state=task.state, started=task.started,
-                   progress=task.progress, remaining=task.remaining, parsed=task.parsed,
-                   end=End.from_json(task.ended))
+    made = figures(
+        action=task.action,
+        state=task.state,
+        started=task.started,
+        progress=task.progress,
+        remaining=task.remaining,
+        parsed=task.parsed,
+        end=End.from_json(task.ended),
+    )
     task.figures_cache = made
     return made
 

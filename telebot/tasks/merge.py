@@ -58,8 +58,7 @@ def progress_from_details(details: dict[str, Any]) -> tuple[Progress | None, int
         if total and done is None and left is not None and left <= total:
             done = total - left
         if total and done is not None and done <= total:
-            return Progress(done, total, "runs", done + 1 if done < total else None), \
-                total - done
+            return Progress(done, total, "runs", done + 1 if done < total else None), total - done
         if left is not None:
             return None, left
     return None, None
@@ -92,8 +91,9 @@ def _details_for(entry: dict[str, Any], details: dict[str, dict[str, Any]]) -> d
     return d
 
 
-def build_task(account: Any, entry: dict[str, Any], details: dict[str, Any],
-               alive: bool, ticks: int | None) -> Task:
+def build_task(
+    account: Any, entry: dict[str, Any], details: dict[str, Any], alive: bool, ticks: int | None
+) -> Task:
     parsed = parse_status(entry["action"], entry["status"])
     progress, remaining = progress_from_details(details)
     if progress is None:
@@ -104,11 +104,21 @@ def build_task(account: Any, entry: dict[str, Any], details: dict[str, Any],
             remaining = progress.total - progress.done
     urls = urls_from_details(details) or list(parsed.urls)
     state = state_of(alive, None, looks_finished(entry["action"], progress, remaining, details))
-    return Task(pid=entry["pid"], action=entry["action"], account=account,
-                status=entry["status"], started=entry["date"], details=details,
-                progress=progress, remaining=remaining, urls=urls, alive=alive,
-                state=state, parsed=parsed if isinstance(parsed, Parsed) else Parsed(),
-                start_ticks=ticks if alive else None)
+    return Task(
+        pid=entry["pid"],
+        action=entry["action"],
+        account=account,
+        status=entry["status"],
+        started=entry["date"],
+        details=details,
+        progress=progress,
+        remaining=remaining,
+        urls=urls,
+        alive=alive,
+        state=state,
+        parsed=parsed if isinstance(parsed, Parsed) else Parsed(),
+        start_ticks=ticks if alive else None,
+    )
 
 
 def _in_account_order(t: Task) -> tuple[float, int]:
@@ -155,20 +165,29 @@ class DeadTasks:
 
     def account(self, account: AccountData) -> _AccountViews | None:
         hit = self._accounts.get(_account_order(account))
-        if hit is None or hit.rows is not account.process_list or \
-                hit.details is not account.process_details:
+        if (
+            hit is None
+            or hit.rows is not account.process_list
+            or hit.details is not account.process_details
+        ):
             return None
         return hit
 
-    def keep(self, views: dict[tuple[Any, ...], tuple[dict[str, Any], Task]],
-             accounts: dict[tuple[str, str, str, str], _AccountViews]) -> None:
+    def keep(
+        self,
+        views: dict[tuple[Any, ...], tuple[dict[str, Any], Task]],
+        accounts: dict[tuple[str, str, str, str], _AccountViews],
+    ) -> None:
         # only what this read saw: the cache never outgrows the data
         self._views, self._accounts = views, accounts
 
 
-def _account_tasks(account: AccountData, probe: Probe, dead: DeadTasks | None,
-                   seen_dead: dict[tuple[Any, ...], tuple[dict[str, Any], Task]]
-                   ) -> tuple[list[Task], _AccountViews]:
+def _account_tasks(
+    account: AccountData,
+    probe: Probe,
+    dead: DeadTasks | None,
+    seen_dead: dict[tuple[Any, ...], tuple[dict[str, Any], Task]],
+) -> tuple[list[Task], _AccountViews]:
     """Every view of one account, in order, and what a later read may reuse of them."""
     a = account.key
     who = f"{a.email}\0{a.username}\0{a.world}\0{a.server}"  # cheap to hash, unlike a key
@@ -197,12 +216,12 @@ def _account_tasks(account: AccountData, probe: Probe, dead: DeadTasks | None,
     views.sort(key=_in_account_order)
     gone.sort(key=_in_account_order)
     seen_dead.update(keyed)
-    return views, _AccountViews(account.process_list, account.process_details, gone, again,
-                                keyed)
+    return views, _AccountViews(account.process_list, account.process_details, gone, again, keyed)
 
 
-def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe,
-                dead: DeadTasks | None = None) -> list[Task]:
+def build_tasks(
+    snapshot: Snapshot, *, probe: Probe = liveness.probe, dead: DeadTasks | None = None
+) -> list[Task]:
     """Every task of every account, ordered by account, then start."""
     tasks: list[Task] = []
     seen_dead: dict[tuple[Any, ...], tuple[dict[str, Any], Task]] = {}
@@ -215,8 +234,11 @@ def build_tasks(snapshot: Snapshot, *, probe: Probe = liveness.probe,
             views = list(hit.gone)
             for entry, details in hit.again:
                 alive, ticks = probe(entry["pid"], entry["date"])
-                bisect.insort(views, build_task(account.key, entry, details, alive, ticks),
-                              key=_in_account_order)
+                bisect.insort(
+                    views,
+                    build_task(account.key, entry, details, alive, ticks),
+                    key=_in_account_order,
+                )
             seen_dead.update(hit.keyed)
         kept[_account_order(account)] = hit
         tasks.extend(views)
@@ -239,8 +261,12 @@ def _one_entry_per_process(tasks: list[Task]) -> list[Task]:
                 owner[(t.pid, t.start_ticks)] = t
     if len(owner) == sum(t.alive for t in tasks):
         return tasks
-    return [t if not t.alive or owner[(t.pid, t.start_ticks)] is t
-            else build_task(t.account, _entry_of(t), t.details, False, None) for t in tasks]
+    return [
+        t
+        if not t.alive or owner[(t.pid, t.start_ticks)] is t
+        else build_task(t.account, _entry_of(t), t.details, False, None)
+        for t in tasks
+    ]
 
 
 def _entry_of(task: Task) -> dict[str, Any]:
@@ -269,18 +295,21 @@ class Memory(Protocol):
 
     def tracked_one(self, pid: int, start_ticks: int) -> Any: ...
 
-    def status_history(self, pid: int, start_ticks: int,
-                       limit: int = ...) -> list[tuple[float, str]]: ...
+    def status_history(
+        self, pid: int, start_ticks: int, limit: int = ...
+    ) -> list[tuple[float, str]]: ...
 
 
 def learn_end(task: Task, row: Any) -> None:
     """A task telebot saw end: how it ended, and the figure it had when it ended (the
     runs telebot counted while it ran, which ikabot's data alone no longer says)."""
     progress = progress_from_row(row.progress) if task.progress is None else None
-    task.learn(ended=row.ended_json(),
-               state="finished" if row.end_kind == How.FINISHED else "dead",
-               progress=progress,
-               remaining=row.remaining if task.remaining is None else None)
+    task.learn(
+        ended=row.ended_json(),
+        state="finished" if row.end_kind == How.FINISHED else "dead",
+        progress=progress,
+        remaining=row.remaining if task.remaining is None else None,
+    )
 
 
 def learn_runs(task: Task, history: list[tuple[float, str]], first_seen: float | None) -> None:
@@ -309,8 +338,9 @@ def annotate(tasks: list[Task], state: Memory) -> None:
             if not rows:
                 continue  # most entries: long gone before telebot ever saw them
             a = task.account  # the row of this account's entry: the same pid may be another's
-            row = next((r for r in rows if abs(r.started - task.started) < 1 and
-                        r.account == a), None)
+            row = next(
+                (r for r in rows if abs(r.started - task.started) < 1 and r.account == a), None
+            )
             if row is not None:
                 learn_end(task, row)
             continue
@@ -318,6 +348,9 @@ def annotate(tasks: list[Task], state: Memory) -> None:
             continue
         if task.action == "autoPirate" or task.progress is None:
             history = state.status_history(task.pid, task.start_ticks, limit=50)
-            row = state.tracked_one(task.pid, task.start_ticks) \
-                if task.action == "autoPirate" and task.progress is None and history else None
+            row = (
+                state.tracked_one(task.pid, task.start_ticks)
+                if task.action == "autoPirate" and task.progress is None and history
+                else None
+            )
             learn_runs(task, history, row.first_seen if row else None)

@@ -19,8 +19,17 @@ from telebot.ikabot.records import (
     Snapshot,
 )
 
-__all__ = ["AccountData", "AccountKey", "Layout", "Parsed", "Progress", "Snapshot", "State",
-           "Task", "TelegramConfig"]
+__all__ = [
+    "AccountData",
+    "AccountKey",
+    "Layout",
+    "Parsed",
+    "Progress",
+    "Snapshot",
+    "State",
+    "Task",
+    "TelegramConfig",
+]
 
 State = Literal["running", "finished", "dead"]
 
@@ -52,8 +61,14 @@ class Task:
         """Identity of the task: a pid alone can be reused by an unrelated process."""
         return (self.pid, self.started)
 
-    def learn(self, *, ended: dict[str, Any] | None = None, state: State | None = None,
-              progress: Progress | None = None, remaining: int | None = None) -> None:
+    def learn(
+        self,
+        *,
+        ended: dict[str, Any] | None = None,
+        state: State | None = None,
+        progress: Progress | None = None,
+        remaining: int | None = None,
+    ) -> None:
         """What telebot itself knows beyond ikabot's data (how it ended, the runs it saw):
         the one way a view changes after it was built, so its facts are computed again."""
         if ended is not None:

@@ -16,11 +16,15 @@ from telebot.tasks.model import Progress
 SEEN_AT_START = 60.0
 
 
-def runs_progress(history: list[tuple[float, str]], started: float,
-                  first_seen: float | None = None) -> Progress | None:
+def runs_progress(
+    history: list[tuple[float, str]], started: float, first_seen: float | None = None
+) -> Progress | None:
     """`Mission k/N` (with an ETA once the pace is known) from an autoPirate's history."""
-    counts = [(at, n) for at, status in history
-              if (n := parse_status("autoPirate", status).remaining) is not None]
+    counts = [
+        (at, n)
+        for at, status in history
+        if (n := parse_status("autoPirate", status).remaining) is not None
+    ]
     if not counts:
         return None
     _, total = counts[0]

@@ -27,8 +27,14 @@ def identity_of(task: Task) -> str:
 
 def twins(tasks: Iterable[Task], action: str, account: AccountKey) -> list[Task]:
     """The live copies of `action` on `account` (the same player, whichever e-mail)."""
-    return [t for t in tasks if t.state == "running" and t.alive and t.action == action
-            and t.account.player == account.player]
+    return [
+        t
+        for t in tasks
+        if t.state == "running"
+        and t.alive
+        and t.action == action
+        and t.account.player == account.player
+    ]
 
 
 @dataclass(frozen=True)
@@ -42,13 +48,15 @@ class Refusal:
     def line(self) -> str:
         """One line for the chat (plain text, no markup)."""
         pids = ", ".join(str(p) for p in self.pids)
-        return _("{action} already runs on {account} (pid {pids}), and it did not when this "
-                 "was confirmed").format(action=self.action, account=self.account.compact,
-                                         pids=pids)
+        return _(
+            "{action} already runs on {account} (pid {pids}), and it did not when this "
+            "was confirmed"
+        ).format(action=self.action, account=self.account.compact, pids=pids)
 
 
-def guard(tasks: Iterable[Task], action: str, account: AccountKey,
-          acknowledged: Iterable[str] = ()) -> Refusal | None:
+def guard(
+    tasks: Iterable[Task], action: str, account: AccountKey, acknowledged: Iterable[str] = ()
+) -> Refusal | None:
     """None when `action` may be started on `account` now; else why not. `tasks`: a fresh
     read; `acknowledged`: the `identity_of` the copies shown when it was confirmed."""
     seen = frozenset(acknowledged)

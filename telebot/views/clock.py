@@ -36,8 +36,9 @@ def zone() -> tzinfo | None:
 def at(ts: float) -> datetime:
     """A unix time in the zone shown."""
     z = zone()
-    return datetime.fromtimestamp(ts, z) if z is not None else \
-        datetime.fromtimestamp(ts).astimezone()
+    return (
+        datetime.fromtimestamp(ts, z) if z is not None else datetime.fromtimestamp(ts).astimezone()
+    )
 
 
 def zone_name(ts: float) -> str:
@@ -63,8 +64,7 @@ def weekday(ts: float) -> str:
 def clock(ts: float, now: float) -> str:
     """'14:35 CET' today, else 'Nov 26 14:35 CET'."""
     t = at(ts)
-    text = t.strftime("%H:%M") if at(now).date() == t.date() else \
-        f"{day(ts)} {t.strftime('%H:%M')}"
+    text = t.strftime("%H:%M") if at(now).date() == t.date() else f"{day(ts)} {t.strftime('%H:%M')}"
     return f"{text} {zone_name(ts)}"
 
 

@@ -38,8 +38,21 @@ HISTORY_SHOWN = 6  # the last few status changes
 QUEUE_SHOWN = 20  # buildings of a construction queue
 OTHER_SHOWN = 12  # unknown processDetails fields
 # fields the page says in its own lines (or that only ikabot's side needs)
-KNOWN = {"action", "timestamp", "started_at", "missions", "progress", "schedule", "city",
-         "buildings", "urls", "port", "local_ip", "finished", "state"}
+KNOWN = {
+    "action",
+    "timestamp",
+    "started_at",
+    "missions",
+    "progress",
+    "schedule",
+    "city",
+    "buildings",
+    "urls",
+    "port",
+    "local_ip",
+    "finished",
+    "state",
+}
 _TIME_KEY = re.compile(r"(time|date|_at$|^at$|started|until|since)", re.I)
 EPOCHS = (946_684_800, 4_102_444_800)  # 2000 … 2100: a number under a time-like name is a time
 
@@ -62,17 +75,22 @@ def plain(value: Any, key: str = "", depth: int = 0) -> str:
     if depth >= 2:
         return "…"
     if isinstance(value, dict):
-        return ", ".join(f"{_words(str(k))} {plain(v, str(k), depth + 1)}"
-                         for k, v in list(value.items())[:10])
+        return ", ".join(
+            f"{_words(str(k))} {plain(v, str(k), depth + 1)}" for k, v in list(value.items())[:10]
+        )
     if isinstance(value, (list, tuple)):
-        return ", ".join(plain(v, key, depth + 1) for v in value[:10]) + \
-            (" …" if len(value) > 10 else "")
+        return ", ".join(plain(v, key, depth + 1) for v in value[:10]) + (
+            " …" if len(value) > 10 else ""
+        )
     return clip(value, 200)
 
 
 def _hours(value: Any) -> str | None:
-    if isinstance(value, (list, tuple)) and len(value) == 2 and \
-            all(isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 24 for h in value):
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 24 for h in value)
+    ):
         return f"{value[0]:02d}:00–{value[1]:02d}:00"
     return None
 
@@ -84,13 +102,18 @@ def schedule_line(schedule: dict[str, Any]) -> str:
     parts = []
     for part in ("day", "night"):
         mission, hours = schedule.get(f"{part}_mission"), _hours(schedule.get(f"{part}_hours"))
-        bits = [_("mission {n}").format(n=plain(mission)) if mission is not None else "",
-                hours or ""]
+        bits = [
+            _("mission {n}").format(n=plain(mission)) if mission is not None else "",
+            hours or "",
+        ]
         if any(bits):
             name = _("day") if part == "day" else _("night")
             parts.append(f"{name}: " + ", ".join(b for b in bits if b))
-    rest = {k: v for k, v in schedule.items() if k != "enabled" and not
-            re.fullmatch(r"(day|night)_(mission|hours)", str(k))}
+    rest = {
+        k: v
+        for k, v in schedule.items()
+        if k != "enabled" and not re.fullmatch(r"(day|night)_(mission|hours)", str(k))
+    }
     parts += [f"{_words(str(k))} {plain(v, str(k))}" for k, v in list(rest.items())[:6]]
     return " · ".join(parts) or _("on")
 
@@ -102,13 +125,17 @@ def queue_lines(buildings: list[Any]) -> list[str]:
         if not isinstance(b, dict):
             continue
         now, target = b.get("current_level"), b.get("target_level")
-        levels = _("level {a} → {b}").format(a=plain(now), b=plain(target)) \
-            if now is not None and target is not None else \
-            (_("level {n}").format(n=plain(target)) if target is not None else "")
-        status = f" ({clip(b['status'], 40)})" if isinstance(b.get("status"), str) and \
-            b["status"] else ""
-        lines.append(f"  • {field(b.get('name', '?'))}: {html.escape(levels)}"
-                     f"{html.escape(status)}")
+        levels = (
+            _("level {a} → {b}").format(a=plain(now), b=plain(target))
+            if now is not None and target is not None
+            else (_("level {n}").format(n=plain(target)) if target is not None else "")
+        )
+        status = (
+            f" ({clip(b['status'], 40)})"
+            if isinstance(b.get("status"), str) and b["status"]
+            else ""
+        )
+        lines.append(f"  • {field(b.get('name', '?'))}: {html.escape(levels)}{html.escape(status)}")
     if len(buildings) > QUEUE_SHOWN:
         lines.append("  " + _("…and {n} more").format(n=number(len(buildings) - QUEUE_SHOWN)))
     return lines
@@ -117,22 +144,29 @@ def queue_lines(buildings: list[Any]) -> list[str]:
 def _moment(ts: float, now: float) -> str:
     """'14:35:02' today, else 'Dec 04 14:35:02' (the zone is said in the heading)."""
     t = clock.at(ts)
-    return t.strftime("%H:%M:%S") if clock.at(now).date() == t.date() else \
-        clock.day(ts) + t.strftime(" %H:%M:%S")
+    return (
+        t.strftime("%H:%M:%S")
+        if clock.at(now).date() == t.date()
+        else clock.day(ts) + t.strftime(" %H:%M:%S")
+    )
 
 
 def _detail_lines(d: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     schedule = d.get("schedule")
     if isinstance(schedule, dict) and schedule:
-        lines.append(_("Schedule: {schedule}").format(
-            schedule=html.escape(schedule_line(schedule))))
+        lines.append(
+            _("Schedule: {schedule}").format(schedule=html.escape(schedule_line(schedule)))
+        )
     city = d.get("city")
     name = city.get("name") if isinstance(city, dict) else city if isinstance(city, str) else None
     buildings = d.get("buildings")
     if isinstance(buildings, list) and buildings:
-        lines.append(_("Building queue in {city}:").format(city=field(name)) if name
-                     else _("Building queue:"))
+        lines.append(
+            _("Building queue in {city}:").format(city=field(name))
+            if name
+            else _("Building queue:")
+        )
         lines += queue_lines(buildings)
     elif name:
         lines.append(_("City: {city}").format(city=field(name)))
@@ -144,8 +178,9 @@ def _detail_lines(d: dict[str, Any]) -> list[str]:
     return lines
 
 
-def details_html(task: Task, now: float | None = None,
-                 history: Sequence[tuple[float, str]] | None = None) -> str:
+def details_html(
+    task: Task, now: float | None = None, history: Sequence[tuple[float, str]] | None = None
+) -> str:
     """The `/details <pid>` answer. `history`: the task's status changes telebot saw (oldest
     first); the view's own when not given."""
     now = time.time() if now is None else now
@@ -155,24 +190,35 @@ def details_html(task: Task, now: float | None = None,
         f"🔎 <b>{field(task.action)}</b> · pid <code>{task.pid}</code> · {icon} "
         f"{state_word(task.state)}",
         _("Account: {account}").format(account=field(task.account.label, 120)),
-        (_("Started: {time}").format(time=clock.stamp(task.started)) if f.dated
-         else _("Started: unknown"))
+        (
+            _("Started: {time}").format(time=clock.stamp(task.started))
+            if f.dated
+            else _("Started: unknown")
+        )
         + ("" if f.end is not None or not f.dated else f" · {age_words(f, now)}"),
     ]
     fig = " · ".join(b for b in [figure(f), *future(f, now)] if b)
     bar = progress_bar(f.progress) if f.progress is not None else ""
     if fig and f.end is None:
-        lines.append(_("Progress: {figure}").format(
-            figure=(bar + " " if bar else "") + html.escape(fig)))
+        lines.append(
+            _("Progress: {figure}").format(figure=(bar + " " if bar else "") + html.escape(fig))
+        )
     if f.end is not None:  # the figure it ended at is in the end's words
-        when = "" if f.end.at is None else f" · {clock.stamp(f.end.at)}" + (
-            " · " + _("ran {age}").format(age=fmt_age(f.ran(now))) if f.dated else "")
+        when = (
+            ""
+            if f.end.at is None
+            else f" · {clock.stamp(f.end.at)}"
+            + (" · " + _("ran {age}").format(age=fmt_age(f.ran(now))) if f.dated else "")
+        )
         lines.append(_("Ended: {how}").format(how=html.escape(ending_words(f))) + when)
         if bar:  # where it stopped, drawn on a line of its own: not inside the sentence
             lines.append(bar)
         if f.end.cause:
-            lines.append(_("Cause: {cause}").format(
-                cause=f"<code>{html.escape(clip(f.end.cause, 300))}</code>"))
+            lines.append(
+                _("Cause: {cause}").format(
+                    cause=f"<code>{html.escape(clip(f.end.cause, 300))}</code>"
+                )
+            )
     elif f.state == "dead":
         lines.append(_("Ended: not running; telebot did not see how it ended"))
     elif f.state == "finished":
@@ -180,8 +226,9 @@ def details_html(task: Task, now: float | None = None,
     if f.doing and f.running:
         lines.append(_("Working on: {what}").format(what=html.escape(clip(f.doing, 120))))
     lines += [_("URL: {link}").format(link=link) for link in url_links(task.urls)]
-    lines.append(_("Status: {status}").format(
-        status=f"<i>{html.escape(clip(task.status, 1000))}</i>"))
+    lines.append(
+        _("Status: {status}").format(status=f"<i>{html.escape(clip(task.status, 1000))}</i>")
+    )
     changes: list[str] = []
     seen = list(task.history if history is None else history)
     if len(seen) > 1:

@@ -75,7 +75,8 @@ def _unit(n: int, unit: str) -> str:
     unit a task named itself (the producer API's `progress.unit`) as it wrote it."""
     unit = clip(unit, 40)
     known = {
-        "runs": lambda: ngettext("run", "runs", n), "run": lambda: ngettext("run", "runs", n),
+        "runs": lambda: ngettext("run", "runs", n),
+        "run": lambda: ngettext("run", "runs", n),
         "missions": lambda: ngettext("mission", "missions", n),
         "levels": lambda: ngettext("level", "levels", n),
         "upgrades": lambda: ngettext("upgrade", "upgrades", n),
@@ -93,20 +94,27 @@ def figure(f: Facts) -> str:
     p = f.progress
     if p is not None:
         if p.current is not None:
-            return ngettext("run {current} of {total} ({done} done)",
-                            "run {current} of {total} ({done} done)", p.done).format(
-                current=number(min(p.current, p.total)), total=number(p.total),
-                done=number(p.done))
+            return ngettext(
+                "run {current} of {total} ({done} done)",
+                "run {current} of {total} ({done} done)",
+                p.done,
+            ).format(
+                current=number(min(p.current, p.total)), total=number(p.total), done=number(p.done)
+            )
         unit = _unit(p.total, p.unit)
         if unit:
             return _("{done} of {total} {unit} done").format(
-                done=number(p.done), total=number(p.total), unit=unit)
+                done=number(p.done), total=number(p.total), unit=unit
+            )
         return _("{done} of {total} done").format(done=number(p.done), total=number(p.total))
     if f.left is None or f.state == "finished":
         return ""
     unit = _unit(f.left, f.left_unit)
-    text = _("{n} {unit} left").format(n=number(f.left), unit=unit) if unit else \
-        _("{n} left").format(n=number(f.left))
+    text = (
+        _("{n} {unit} left").format(n=number(f.left), unit=unit)
+        if unit
+        else _("{n} left").format(n=number(f.left))
+    )
     if f.running and f.left_unit == "runs":
         text += _(", this one included")  # ikabot's `N more runs` counts the run under way
     return text
@@ -122,9 +130,13 @@ def future(f: Facts, now: float) -> list[str]:
         bits.append(_("{age} left").format(age=fmt_age(f.time_left)))
     if f.next_at is not None:
         wait = f.next_at - now
-        bits.append(_("next run in {age} ({time})").format(
-            age=fmt_age(wait), time=fmt_clock(f.next_at, now)) if wait >= 60
-            else _("next run due"))
+        bits.append(
+            _("next run in {age} ({time})").format(
+                age=fmt_age(wait), time=fmt_clock(f.next_at, now)
+            )
+            if wait >= 60
+            else _("next run due")
+        )
     if f.total:
         bits.append(clip(f.total, 60))
     return bits
@@ -140,34 +152,53 @@ def ending_words(f: Facts) -> str:
     fig = figure(f)
     if e.how is How.FINISHED:
         if e.probably:
-            return (_("probably finished: {figure} (no error logged; how it exited is "
-                      "unknown)").format(figure=fig) if fig else
-                    _("probably finished (no error logged; how it exited is unknown)"))
+            return (
+                _("probably finished: {figure} (no error logged; how it exited is unknown)").format(
+                    figure=fig
+                )
+                if fig
+                else _("probably finished (no error logged; how it exited is unknown)")
+            )
         return _("finished: {figure}").format(figure=fig) if fig else how_word(How.FINISHED)
-    head = _("killed ({signal})").format(signal=e.signal) if e.how is How.KILLED and e.signal \
-        else _("stopped from Telegram") if e.how is How.STOPPED else how_word(e.how)
+    head = (
+        _("killed ({signal})").format(signal=e.signal)
+        if e.how is How.KILLED and e.signal
+        else _("stopped from Telegram")
+        if e.how is How.STOPPED
+        else how_word(e.how)
+    )
     if fig:
         under_way = f.progress is not None and f.progress.current is not None
         return (_("{how} during {figure}") if under_way else _("{how} with {figure}")).format(
-            how=head, figure=fig)
-    return _("{how} at {doing}").format(how=head, doing=clip(f.doing, 120)) if f.doing \
-        else head
+            how=head, figure=fig
+        )
+    return _("{how} at {doing}").format(how=head, doing=clip(f.doing, 120)) if f.doing else head
 
 
 def how_word(how: str) -> str:
     """The word of an alert's first line ('finished', 'failed', 'killed', 'died', 'stopped',
     'stalled') in the language."""
-    return {"finished": _("finished"), "failed": _("failed"), "killed": _("killed"),
-            "died": _("died"), "stopped": _("stopped"), "stalled": _("stalled")
-            }.get(str(how), str(how))
+    return {
+        "finished": _("finished"),
+        "failed": _("failed"),
+        "killed": _("killed"),
+        "died": _("died"),
+        "stopped": _("stopped"),
+        "stalled": _("stalled"),
+    }.get(str(how), str(how))
 
 
 def how_label(how: str) -> str:
     """The same word as a label beside a colour or a count ('terminada', not 'terminó')."""
-    return {"finished": pgettext("label", "finished"), "failed": pgettext("label", "failed"),
-            "killed": pgettext("label", "killed"), "died": pgettext("label", "died"),
-            "stopped": pgettext("label", "stopped"), "stalled": pgettext("label", "stalled"),
-            "running": pgettext("label", "running")}.get(str(how), str(how))
+    return {
+        "finished": pgettext("label", "finished"),
+        "failed": pgettext("label", "failed"),
+        "killed": pgettext("label", "killed"),
+        "died": pgettext("label", "died"),
+        "stopped": pgettext("label", "stopped"),
+        "stalled": pgettext("label", "stalled"),
+        "running": pgettext("label", "running"),
+    }.get(str(how), str(how))
 
 
 def counted(outcome: str, n: int) -> str:
@@ -208,7 +239,8 @@ def said(task: Task, now: float) -> str:
 
 
 _INVISIBLE = re.compile(  # C0/C1 controls (terminal escapes, bells), bidi overrides, zero-width
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
 NAME_CLIP = 60  # an action, a username: room for any real one, not for a whole message
 
 
@@ -248,8 +280,7 @@ def status_table(tasks: Sequence[Task], now: float | None = None) -> str:
         bar = ""
         if f.progress is not None:
             bar = f"[{progress_bar(f.progress).replace('█', '#').replace('░', '.')}] "
-        mark = _(" · runs twice: {harm}").format(harm=twice[t.pid].harm) if t.pid in twice \
-            else ""
+        mark = _(" · runs twice: {harm}").format(harm=twice[t.pid].harm) if t.pid in twice else ""
         rows.append(
             (
                 str(t.pid),
@@ -274,8 +305,11 @@ def status_table(tasks: Sequence[Task], now: float | None = None) -> str:
 
 def state_word(state: str) -> str:
     """'running', 'finished', 'dead': a task's state in the language (the JSON keeps these)."""
-    return {"running": pgettext("state", "running"), "finished": pgettext("state", "finished"),
-            "dead": pgettext("state", "dead")}.get(state, state)
+    return {
+        "running": pgettext("state", "running"),
+        "finished": pgettext("state", "finished"),
+        "dead": pgettext("state", "dead"),
+    }.get(state, state)
 
 
 def _account_header(key: AccountKey, continued: bool = False, *, email: bool = True) -> str:
@@ -290,8 +324,7 @@ def _account_header(key: AccountKey, continued: bool = False, *, email: bool = T
 TWICE_MARK = N_("⚠️ runs twice")
 
 
-def task_line(task: Task, now: float, *, with_status: bool = True,
-              twice: bool = False) -> str:
+def task_line(task: Task, now: float, *, with_status: bool = True, twice: bool = False) -> str:
     f = facts_of(task)
     icon = STATE_ICON.get(task.state, "❔")
     parts = [f"{icon} <b>{html.escape(clip(task.action, 60))}</b> <code>{task.pid}</code>"]
@@ -330,14 +363,22 @@ def _stopped_summary(stopped: Sequence[Task]) -> list[str]:
         parts.append(f"{html.escape(clip(action, 40))} {icons}")
     if len(ranked) > 12:
         parts.append(_("…and {n} more kinds").format(n=number(len(ranked) - 12)))
-    head = ngettext("⏹ <b>{n} not running</b> (still in ikabot's list): ",
-                    "⏹ <b>{n} not running</b> (still in ikabot's list): ", len(stopped))
+    head = ngettext(
+        "⏹ <b>{n} not running</b> (still in ikabot's list): ",
+        "⏹ <b>{n} not running</b> (still in ikabot's list): ",
+        len(stopped),
+    )
     return [head.format(n=number(len(stopped))) + " · ".join(parts)]
 
 
-def status_view(tasks: Sequence[Task], now: float | None = None,
-                limit: int = TELEGRAM_LIMIT, warnings: Sequence[str] = (), *,
-                email: bool = True) -> list[StatusPage]:
+def status_view(
+    tasks: Sequence[Task],
+    now: float | None = None,
+    limit: int = TELEGRAM_LIMIT,
+    warnings: Sequence[str] = (),
+    *,
+    email: bool = True,
+) -> list[StatusPage]:
     """The `/status` answer: running tasks in full, grouped by account, paged to fit
     Telegram's limit; stopped ones summed up per action (a button lists them). `email`:
     show each account's login (not in a group chat).
@@ -347,13 +388,28 @@ def status_view(tasks: Sequence[Task], now: float | None = None,
     """
     now = time.time() if now is None else now
     if not tasks:
-        return [StatusPage("\n".join([_("No ikabot tasks are recorded. Start one from "
-                                        "ikabot's menu."), *warning_lines(warnings)]), [])]
+        return [
+            StatusPage(
+                "\n".join(
+                    [
+                        _("No ikabot tasks are recorded. Start one from ikabot's menu."),
+                        *warning_lines(warnings),
+                    ]
+                ),
+                [],
+            )
+        ]
     running = [t for t in tasks if t.state == "running"]
     stopped = [t for t in tasks if t.state != "running"]
     twice = doubled_pids(running)
-    title = "\n".join([_("<b>ikabot tasks</b>: {running} running, {stopped} stopped").format(
-        running=number(len(running)), stopped=number(len(stopped))), *warning_lines(warnings)])
+    title = "\n".join(
+        [
+            _("<b>ikabot tasks</b>: {running} running, {stopped} stopped").format(
+                running=number(len(running)), stopped=number(len(stopped))
+            ),
+            *warning_lines(warnings),
+        ]
+    )
     pages: list[tuple[list[str], list[Task]]] = [([title], [])]
     size = tg_len(title)
     for key, group in _grouped(running).items():
@@ -383,8 +439,9 @@ def status_view(tasks: Sequence[Task], now: float | None = None,
     return out
 
 
-def status_pages(tasks: Sequence[Task], now: float | None = None,
-                 limit: int = TELEGRAM_LIMIT) -> list[str]:
+def status_pages(
+    tasks: Sequence[Task], now: float | None = None, limit: int = TELEGRAM_LIMIT
+) -> list[str]:
     return [p.text for p in status_view(tasks, now, limit)]
 
 
@@ -397,27 +454,34 @@ def stopped_page(tasks: Sequence[Task], page: int, now: float | None = None) -> 
     stopped = sorted((t for t in tasks if t.state != "running"), key=lambda t: -t.started)
     pages = max(1, -(-len(stopped) // STOPPED_PER_PAGE))
     page = max(0, min(page, pages - 1))
-    shown = stopped[page * STOPPED_PER_PAGE:(page + 1) * STOPPED_PER_PAGE]
-    lines = [ngettext("⏹ <b>Not running</b>: {n} task, page {page}/{pages}",
-                      "⏹ <b>Not running</b>: {n} tasks, page {page}/{pages}", len(stopped))
-             .format(n=number(len(stopped)), page=page + 1, pages=pages)]
+    shown = stopped[page * STOPPED_PER_PAGE : (page + 1) * STOPPED_PER_PAGE]
+    lines = [
+        ngettext(
+            "⏹ <b>Not running</b>: {n} task, page {page}/{pages}",
+            "⏹ <b>Not running</b>: {n} tasks, page {page}/{pages}",
+            len(stopped),
+        ).format(n=number(len(stopped)), page=page + 1, pages=pages)
+    ]
     for t in shown:
-        lines.append(f"{task_line(t, now, with_status=False)} · "
-                     f"{html.escape(clip(t.account.label, 80))}")
+        lines.append(
+            f"{task_line(t, now, with_status=False)} · {html.escape(clip(t.account.label, 80))}"
+        )
     if not shown:
         lines.append(_("None: every recorded task is running."))
     return StatusPage("\n".join(lines), shown, len(stopped))
 
 
-def url_links(urls: Sequence[str], note: Callable[[str], str | None] = lambda _: None
-              ) -> list[str]:
+def url_links(urls: Sequence[str], note: Callable[[str], str | None] = lambda _: None) -> list[str]:
     """Tappable links for the first URLS_SHOWN URLs, and a "+N more" line for the rest (a
     URL too long to be a real address is shown clipped, not linked). `note`: a few words
     after a URL (why it may not open from the player's phone), or None."""
     out = []
     for u in urls[:URLS_SHOWN]:
-        link = (f'<a href="{html.escape(u, quote=True)}">{html.escape(u)}</a>'
-                if len(u) <= URL_CLIP else html.escape(clip(u, URL_CLIP)))
+        link = (
+            f'<a href="{html.escape(u, quote=True)}">{html.escape(u)}</a>'
+            if len(u) <= URL_CLIP
+            else html.escape(clip(u, URL_CLIP))
+        )
         why = note(u)
         out.append(link + (f" <i>({html.escape(why)})</i>" if why else ""))
     if len(urls) > URLS_SHOWN:
@@ -452,10 +516,13 @@ def tunnel_hint(url: str) -> str:
     there = f"{parts.scheme}://127.0.0.1:{here}{parts.path or '/'}"
     host = parts.hostname or "127.0.0.1"
     host = f"[{host}]" if ":" in host else host  # an IPv6 address, as ssh -L writes it
-    return _("💡 Away from that machine, open {url} through an SSH tunnel (ssh -L "
-             "{here}:{host}:{port} you@host, then {there}), or start the web server with its "
-             "LAN address.").format(url=html.escape(url), here=here, host=html.escape(host),
-                                    port=port, there=html.escape(there))
+    return _(
+        "💡 Away from that machine, open {url} through an SSH tunnel (ssh -L "
+        "{here}:{host}:{port} you@host, then {there}), or start the web server with its "
+        "LAN address."
+    ).format(
+        url=html.escape(url), here=here, host=html.escape(host), port=port, there=html.escape(there)
+    )
 
 
 def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
@@ -466,8 +533,9 @@ def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
     running = [t for t in servers if t.state == "running"]
     lines: list[str] = []
     if not running:
-        lines.append(_("No ikabot web server is running. Start one from ikabot's menu "
-                       "(webServer)."))
+        lines.append(
+            _("No ikabot web server is running. Start one from ikabot's menu (webServer).")
+        )
     hints: list[str] = []  # the URLs that work only on that machine
     for t in running:
         lines.append(
@@ -475,8 +543,12 @@ def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
             f"{age_words(facts_of(t), now)}"
         )
         if not t.urls:
-            lines.append("    " + _("(no URL known yet; status: <i>{status}</i>)").format(
-                status=html.escape(clip(t.status))))
+            lines.append(
+                "    "
+                + _("(no URL known yet; status: <i>{status}</i>)").format(
+                    status=html.escape(clip(t.status))
+                )
+            )
         notes = {u: _local_only(u) for u in t.urls[:URLS_SHOWN]}
         hints += [u for u, why in notes.items() if why]
         lines += [f"    {link}" for link in url_links(t.urls, notes.get)]
@@ -485,11 +557,13 @@ def webserver_html(tasks: Sequence[Task], now: float | None = None) -> str:
     gone = [t for t in servers if t.state != "running"]
     if gone:
         pids = ", ".join(str(t.pid) for t in gone[:10]) + (" …" if len(gone) > 10 else "")
-        lines.append(ngettext("⚠️ {n} web server recorded but gone (pid {pids}): its URL no "
-                              "longer works.",
-                              "⚠️ {n} web servers recorded but gone (pid {pids}): their URLs "
-                              "no longer work.", len(gone)).format(n=number(len(gone)),
-                                                                   pids=pids))
+        lines.append(
+            ngettext(
+                "⚠️ {n} web server recorded but gone (pid {pids}): its URL no longer works.",
+                "⚠️ {n} web servers recorded but gone (pid {pids}): their URLs no longer work.",
+                len(gone),
+            ).format(n=number(len(gone)), pids=pids)
+        )
     return "\n".join(lines)
 
 
@@ -509,9 +583,13 @@ def report_html(tasks: Sequence[Task], now: float | None = None) -> str:
         )
     stopped = [t for t in tasks if t.state != "running"]
     if stopped:
-        lines.append(ngettext("{n} task not running; /status for all.",
-                              "{n} tasks not running; /status for all.", len(stopped))
-                     .format(n=number(len(stopped))))
+        lines.append(
+            ngettext(
+                "{n} task not running; /status for all.",
+                "{n} tasks not running; /status for all.",
+                len(stopped),
+            ).format(n=number(len(stopped)))
+        )
     return "\n".join(lines)
 
 
@@ -593,6 +671,9 @@ def warning_lines(warnings: Sequence[str], limit: int = 3) -> list[str]:
     """What could not be read, for /status: the player should know the list is partial."""
     lines = [f"⚠️ {html.escape(clip(w, 200))}" for w in warnings[:limit]]
     if len(warnings) > limit:
-        lines.append(_("⚠️ and {n} more (telebot status shows them all)").format(
-            n=number(len(warnings) - limit)))
+        lines.append(
+            _("⚠️ and {n} more (telebot status shows them all)").format(
+                n=number(len(warnings) - limit)
+            )
+        )
     return lines

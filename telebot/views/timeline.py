@@ -87,12 +87,13 @@ def chosen(spans: Sequence[Span], limit: int = MAX_ROWS) -> list[Span]:
     quarters of the rows, so the latest ends (what a timeline is for) always show — grouped by
     account (the account with the most recent row first), each account's rows in the order
     they started."""
-    live = sorted((s for s in spans if s.outcome in ("running", "stalled")),
-                  key=lambda s: -s.start)
-    ended = sorted((s for s in spans if s.outcome not in ("running", "stalled")),
-                   key=lambda s: (-s.end, -s.start))
+    live = sorted((s for s in spans if s.outcome in ("running", "stalled")), key=lambda s: -s.start)
+    ended = sorted(
+        (s for s in spans if s.outcome not in ("running", "stalled")),
+        key=lambda s: (-s.end, -s.start),
+    )
     take_live = min(len(live), max(limit - len(ended), limit * 3 // 4))
-    recent = live[:take_live] + ended[:limit - take_live]
+    recent = live[:take_live] + ended[: limit - take_live]
     order: dict[str, int] = {}
     for s in recent:
         order.setdefault(s.account, len(order))
@@ -116,7 +117,8 @@ def caption(spans: Sequence[Span], hours: float, more: int = 0) -> str:
     text = " · ".join(parts) + " " + _("(last {hours} h)").format(hours=h)
     if more:
         text += "\n" + _("+{more} more not drawn: the {rows} most recent are shown").format(
-            more=number(more), rows=MAX_ROWS)
+            more=number(more), rows=MAX_ROWS
+        )
     return text[:CAPTION_LIMIT]
 
 
@@ -125,8 +127,9 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def png(spans: Sequence[Span], now: float, hours: float = DEFAULT_HOURS, *,
-        limit: int = MAX_ROWS) -> Picture:
+def png(
+    spans: Sequence[Span], now: float, hours: float = DEFAULT_HOURS, *, limit: int = MAX_ROWS
+) -> Picture:
     """The picture (blocking: matplotlib draws in the calling thread)."""
     from matplotlib import dates as mdates
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -154,57 +157,114 @@ def png(spans: Sequence[Span], now: float, hours: float = DEFAULT_HOURS, *,
     for i, (text, row) in enumerate(lines):
         y = len(lines) - 1 - i
         if row is None:
-            ax.text(-0.5, y, _clip(text, 34), transform=ax.get_yaxis_transform(),
-                    ha="left", va="center", fontsize=9, fontweight="bold")
+            ax.text(
+                -0.5,
+                y,
+                _clip(text, 34),
+                transform=ax.get_yaxis_transform(),
+                ha="left",
+                va="center",
+                fontsize=9,
+                fontweight="bold",
+            )
             ax.axhline(y - 0.5, color="#dddddd", linewidth=0.6)
             continue
         s = row
         y_of[s.key] = y
         colour = COLOURS.get(s.outcome, "#999999")
-        begin, seen, end = (mdates.date2num(clock.at(max(t, start))) for t in
-                            (s.start, max(s.seen, s.start), max(s.end, s.start)))
+        begin, seen, end = (
+            mdates.date2num(clock.at(max(t, start)))
+            for t in (s.start, max(s.seen, s.start), max(s.end, s.start))
+        )
         if seen > begin:  # before telebot saw it: ikabot's start date, drawn faint
             ax.barh(y, seen - begin, left=begin, height=0.55, color=colour, alpha=0.3)
-        ax.barh(y, max(end - seen, 0.0004), left=seen, height=0.55, color=colour,
-                edgecolor="#8a7d00" if s.outcome == "stalled" else colour, linewidth=0.5)
+        ax.barh(
+            y,
+            max(end - seen, 0.0004),
+            left=seen,
+            height=0.55,
+            color=colour,
+            edgecolor="#8a7d00" if s.outcome == "stalled" else colour,
+            linewidth=0.5,
+        )
     for s in rows:
         if s.replaces in y_of and s.key in y_of:
             old = next(r for r in rows if r.key == s.replaces)
-            ax.annotate("", xy=(mdates.date2num(clock.at(max(s.start, start))), y_of[s.key]),
-                        xytext=(mdates.date2num(clock.at(max(old.end, start))), y_of[old.key]),
-                        arrowprops={"arrowstyle": "->", "color": "#555555", "linewidth": 0.8,
-                                    "linestyle": "--"})
+            ax.annotate(
+                "",
+                xy=(mdates.date2num(clock.at(max(s.start, start))), y_of[s.key]),
+                xytext=(mdates.date2num(clock.at(max(old.end, start))), y_of[old.key]),
+                arrowprops={
+                    "arrowstyle": "->",
+                    "color": "#555555",
+                    "linewidth": 0.8,
+                    "linestyle": "--",
+                },
+            )
     ax.set_yticks([len(lines) - 1 - i for i, (_, s) in enumerate(lines) if s is not None])
     ax.set_yticklabels([_clip(t, 26) for t, s in lines if s is not None], fontsize=9)
     ax.set_ylim(-0.7, max(len(lines), 1) - 0.3)
     ax.set_xlim(mdates.date2num(clock.at(start)), mdates.date2num(clock.at(now)))
     ax.axvline(mdates.date2num(clock.at(now)), color="#CC0000", linewidth=1.2)
-    ax.text(mdates.date2num(clock.at(now)), 1.0, _("now"), color="#CC0000", fontsize=9,
-            ha="right", va="bottom", transform=ax.get_xaxis_transform())
+    ax.text(
+        mdates.date2num(clock.at(now)),
+        1.0,
+        _("now"),
+        color="#CC0000",
+        fontsize=9,
+        ha="right",
+        va="bottom",
+        transform=ax.get_xaxis_transform(),
+    )
     if hours <= 36:
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
     else:  # 'Mon 04' / 'lun 04': the day's name in the language
-        ax.xaxis.set_major_formatter(FuncFormatter(
-            lambda x, _pos: clock.weekday(mdates.num2date(x, tz=zone).timestamp())))
+        ax.xaxis.set_major_formatter(
+            FuncFormatter(lambda x, _pos: clock.weekday(mdates.num2date(x, tz=zone).timestamp()))
+        )
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=zone, minticks=4, maxticks=8))
     ax.tick_params(axis="x", labelsize=9)
     ax.set_xlabel(_("time ({zone})").format(zone=clock.zone_name(now)), fontsize=9)
     ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
     ax.set_axisbelow(True)
     if not rows:
-        ax.text(0.5, 0.5, _("nothing ran in the last {hours} h").format(
-            hours=number(hours, digits=1)), ha="center", va="center",
-                transform=ax.transAxes, fontsize=10, color="#666666")
-    fig.suptitle(_("ikabot tasks, last {hours} h").format(hours=number(hours, digits=1)),
-                 fontsize=11, x=0.02, ha="left",
-                 y=1 - 0.12 / height)
+        ax.text(
+            0.5,
+            0.5,
+            _("nothing ran in the last {hours} h").format(hours=number(hours, digits=1)),
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            fontsize=10,
+            color="#666666",
+        )
+    fig.suptitle(
+        _("ikabot tasks, last {hours} h").format(hours=number(hours, digits=1)),
+        fontsize=11,
+        x=0.02,
+        ha="left",
+        y=1 - 0.12 / height,
+    )
     handles = [Patch(color=COLOURS[o], label=how_label(o)) for o in OUTCOMES]
-    fig.legend(handles=handles, loc="lower left", ncol=4, fontsize=8,
-               frameon=False, bbox_to_anchor=(0.0, 0.0), handlelength=1.2,
-               columnspacing=0.8)
+    fig.legend(
+        handles=handles,
+        loc="lower left",
+        ncol=4,
+        fontsize=8,
+        frameon=False,
+        bbox_to_anchor=(0.0, 0.0),
+        handlelength=1.2,
+        columnspacing=0.8,
+    )
     if more:
-        fig.text(0.98, 0.01, _("+{n} more (older)").format(n=number(more)), ha="right",
-                 va="bottom", fontsize=9)
+        fig.text(
+            0.98,
+            0.01,
+            _("+{n} more (older)").format(n=number(more)),
+            ha="right",
+            va="bottom",
+            fontsize=9,
+        )
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return Picture(out.getvalue(), caption(spans, hours, more), len(rows), more)
@@ -218,4 +278,3 @@ def hours_arg(raw: str | None) -> float:
     if not 1 <= value <= MAX_HOURS:  # NaN fails both
         raise ValueError(raw)
     return value
-
