@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from telebot.alerts.delivery import Deliverer
-from telebot.alerts.ending import Ending, classify
+from telebot.alerts.ending import Ending, classify, record_end
 from telebot.alerts.reboot import RebootReport
 from telebot.alerts.sending import Nowhere, Out
 from telebot.alerts.storms import Storms, text_of
@@ -155,15 +155,7 @@ class EndWriter:
         with state.db.transaction():
             if changed is not None:
                 self.tracker.keep_last_words(row, changed, at)
-            if not state.tracking.end(
-                row.pid,
-                row.start_ticks,
-                ending.how,
-                at,
-                exit_status=ending.exit_status,
-                signal=ending.signal,
-                cause=ending.cause,
-            ):
+            if not record_end(state.tracking, row, ending, at):
                 return row, None, False
             note = self.end_note(row, ending.how) if self.end_note else None
             e = Ended(row, ending, at, offline=offline, note=note or "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from telebot.processes.exitinfo import ExitInfo
 from telebot.state import Tracked
+from telebot.state.tracking import TrackingStore
 from telebot.tasks.facts import HOWS, End, How, progress_from_row
 from telebot.tasks.facts import looks_finished as _looks_finished
 
@@ -44,3 +45,17 @@ def classify(
     if looks_finished(row):
         return Ending(How.FINISHED, probably=True)
     return Ending(How.DIED)
+
+
+def record_end(tracking: TrackingStore, row: Tracked, ending: Ending, at: float) -> bool:
+    """The end of `row`, as `ending` says, written (on the writer thread, inside the caller's
+    transaction); False when it was recorded before."""
+    return tracking.end(
+        row.pid,
+        row.start_ticks,
+        ending.how,
+        at,
+        exit_status=ending.exit_status,
+        signal=ending.signal,
+        cause=ending.cause,
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from telebot.alerts.ending import Ending, classify
+from telebot.alerts.ending import Ending, classify, record_end
 from telebot.alerts.texts import Ended, reboot_lines
 from telebot.alerts.tracker import Tracker
 from telebot.ikabot.log import IkabotLog
@@ -61,15 +61,7 @@ class RebootReport:
                 ending = classify(
                     row, None, cause, stopped=state.control.stop_requested(row.pid, row.start_ticks)
                 )
-                if not state.tracking.end(
-                    row.pid,
-                    row.start_ticks,
-                    ending.how,
-                    at,
-                    exit_status=ending.exit_status,
-                    signal=ending.signal,
-                    cause=ending.cause,
-                ):
+                if not record_end(state.tracking, row, ending, at):
                     continue
                 note = (self.end_note(row, ending.how) if self.end_note else None) or ""
                 done.append((row, ending))
