@@ -92,11 +92,11 @@ def hog() -> list[subprocess.Popen[bytes]]:
 
 STAGES = [
     ("wake (pidfd read) → handler", "wake:in", "handler:in"),
-    ("read_log (thread hop)", "read_log:in", "read_log:out"),
-    ("ended_view (re-read ikabot's data)", "ended_view:in", "ended_view:out"),
     ("handler → _end", "handler:in", "end:in"),
     ("_end → writer thread starts", "end:in", "write_end:in"),
-    ("writer: classify + commit", "write_end:in", "write_end:out"),
+    ("writer: the row + the log's tail", "write_end:in", "ended_entry:in"),
+    ("writer: ikabot's entry after the end", "ended_entry:in", "ended_entry:out"),
+    ("writer: classify + commit + pending", "ended_entry:out", "write_end:out"),
     ("commit → send starts", "write_end:out", "send:in"),
     ("send → Bot API has it", "send:in", "api"),
     ("kill → wake", "kill", "wake:in"),

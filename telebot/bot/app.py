@@ -215,8 +215,9 @@ async def _serve(
         ikabot_log=IkabotLog(settings.ikabot_log, owner=owner_of(settings.ikabot_path)),
         stop_markup=stop_buttons,
         markup_for=lambda key: alert_buttons(menu, keeper, key),
+        entry_after=rt.ended_entry,
     )
-    attach(app, rt.alerter, rt.ended_view)
+    attach(app, rt.alerter)
     alerter = rt.alerter
     keeper = app.bot_data.keeper = Keeper(
         state,
