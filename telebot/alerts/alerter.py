@@ -2,10 +2,12 @@
 
 Flow: the watcher sees a pid die and reads how it ended → a `ProcessExited` enters the
 Application's update queue (process events and Telegram updates share one dispatcher) →
-`Alerter.on_exit` reads the new tail of ikabot's log, tells how the task ended (`ending`), and
-in one transaction marks the task ended and writes its alert into the outbox (`storms`: the
-first death of a storm is a new message, the rest edit it) → the deliverer (`outbox`) sends at
-once. Tracking live tasks is `tracking`'s; the texts are `texts`'.
+`Alerter.on_exit` hands the end to one step on the state's writer thread (`EndWriter.write`):
+it reads the new tail of ikabot's log and ikabot's entry after the end, tells how the task
+ended (`ending`), in one transaction marks the task ended and writes its alert into the outbox
+(`storms`: the first death of a storm is a new message, the rest edit it), and reads what is
+pending → the deliverer (`delivery`), handed that list, sends at once. Tracking live tasks is
+`tracking`'s; the texts are `texts`'.
 """
 
 from __future__ import annotations
