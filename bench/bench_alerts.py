@@ -1,7 +1,7 @@
 """Death → alert latency (telebot vs Monit, same processes, same run), a storm, idle cost.
 
 Run: python bench/bench_alerts.py [--kills 50] [--storm 20] [--idle 60] [--no-monit]
-     [--hog] [--entries 10000] [--profile] [--env TELEBOT_SHORT_SLICE=0]
+     [--hog] [--entries 10000] [--profile]
 
 telebot runs as its own process (`python -m telebot run`) against the loopback Bot API in this
 process; the latency is from `kill()` to the alert's sendMessage arriving at that API. Monit
@@ -169,13 +169,6 @@ def main() -> int:
     ap.add_argument("--hog", action="store_true")
     ap.add_argument("--entries", type=int, default=0)
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="for telebot, e.g. TELEBOT_SHORT_SLICE=0 (an A/B of one setting in one session)",
-    )
     args = ap.parse_args()
     use_monit = not args.no_monit and shutil.which("monit") is not None
     print(machine_line())
@@ -186,7 +179,6 @@ def main() -> int:
         + (" --hog" if args.hog else "")
         + (f" --entries {args.entries}" if args.entries else "")
         + (" --profile" if args.profile else "")
-        + "".join(f" --env {pair}" for pair in args.env)
     )
     with tempfile.TemporaryDirectory() as tmp, FakeBotAPI(token=TOKEN) as api:
         root = Path(tmp)
@@ -220,7 +212,6 @@ def main() -> int:
             "TELEBOT_STATE_DIR": str(root / "state"),
             "HOME": str(root),
             "IKABOT_LOG": str(ikabot_log),
-            **dict(pair.split("=", 1) for pair in args.env),
         }
         trace = root / "trace.json"
         here = Path(__file__).parent

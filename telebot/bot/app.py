@@ -43,7 +43,6 @@ from telebot.ikabot.log import IkabotLog
 from telebot.ikabot.safeio import owner_of
 from telebot.ikabot.store import Store, is_empty_dir, open_store
 from telebot.keepalive.keeper import Keeper, Schedule
-from telebot.processes.sched import short_slice
 from telebot.state import StateDB
 from telebot.tasks.model import Task
 from telebot.views.render import fmt_clock
@@ -254,9 +253,6 @@ async def _serve(
     rt.on_telegram = source.follow
     heartbeat: HeartbeatURL | None = None
     try:
-        if settings.short_slice:  # the event loop and the writer thread: a death's two wakes
-            short_slice()
-            await state.run(short_slice)
         await end_leftovers(rt)  # a menu an earlier telebot left, before any new one opens
         rt.metrics = metrics = _metrics(settings, alerter, pulse)  # its address, or exit 2
         with contextlib.suppress(TelegramError):
