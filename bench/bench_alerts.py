@@ -1,7 +1,7 @@
 """Death → alert latency (telebot vs Monit, same processes, same run), a storm, idle cost.
 
 Run: python bench/bench_alerts.py [--kills 50] [--storm 20] [--idle 60] [--no-monit]
-     [--hog] [--entries 10000] [--profile]
+     [--hog] [--entries 10000] [--profile] [--env NAME=VALUE]
 
 telebot runs as its own process (`python -m telebot run`) against the loopback Bot API in this
 process; the latency is from `kill()` to the alert's sendMessage arriving at that API. Monit
@@ -103,22 +103,53 @@ STAGES = [
 ]
 
 
+# consecutive marks from the kill to the Bot API: the parts of each death's latency add up
+PARTS = [
+    ("kill → pidfd wake", "kill", "wake:in"),
+    ("wake → handler (the update queue)", "wake:in", "handler:in"),
+    ("handler → writer step starts", "handler:in", "write_end:in"),
+    ("the writer step", "write_end:in", "write_end:out"),
+    ("writer step → send starts", "write_end:out", "send:in"),
+    ("send → Bot API has it", "send:in", "api"),
+]
+
+
 def profile(trace: Path, killed: dict[int, float], arrived: dict[int, float]) -> list[str]:
-    """Per stage, the median and max over the lone deaths (ms)."""
+    """Per stage, the median and max over the lone deaths (ms); then the consecutive parts
+    (which add up to each death's latency): their medians, and their means over all deaths
+    and over the slowest 5 %, so a tail is put where it grew."""
     marks: dict[tuple[str, int], float] = {}
     for stage, pid, at in json.loads(trace.read_text()):
         marks.setdefault((stage, pid), at)
+
+    def span(pid: int, a: str, b: str) -> float | None:
+        t = {"kill": killed[pid], "api": arrived.get(pid)}
+        ta = t.get(a) or marks.get((a, pid))
+        tb = t.get(b) or marks.get((b, pid))
+        return (tb - ta) * 1000 if ta and tb else None
+
     out = []
     for name, a, b in STAGES:
-        xs = []
-        for pid, k in killed.items():
-            t = {"kill": k, "api": arrived.get(pid)}
-            ta = t.get(a) or marks.get((a, pid))
-            tb = t.get(b) or marks.get((b, pid))
-            if ta and tb:
-                xs.append((tb - ta) * 1000)
+        xs = [x for pid in killed if (x := span(pid, a, b)) is not None]
         if xs:
             out.append(f"  - {name}: median {statistics.median(xs):.2f} ms, max {max(xs):.2f}")
+    rows = {pid: [span(pid, a, b) for _, a, b in PARTS] for pid in killed}
+    whole = {pid: [x for x in r if x is not None] for pid, r in rows.items()}
+    full = [pid for pid, r in rows.items() if None not in r]
+    if full:
+        full.sort(key=lambda pid: sum(whole[pid]))
+        slow = full[-max(1, len(full) // 20) :]
+        out.append(
+            f"- the parts, which add up (n={len(full)}; the slowest 5 %: n={len(slow)}), "
+            "median / mean / mean of the slowest:"
+        )
+        for i, (name, _, _) in enumerate(PARTS):
+            xs = [whole[pid][i] for pid in full]
+            tail = [whole[pid][i] for pid in slow]
+            out.append(
+                f"  - {name}: {statistics.median(xs):.2f} / {statistics.mean(xs):.2f} / "
+                f"{statistics.mean(tail):.2f} ms"
+            )
     return out
 
 
@@ -169,6 +200,13 @@ def main() -> int:
     ap.add_argument("--hog", action="store_true")
     ap.add_argument("--entries", type=int, default=0)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="for telebot (an A/B of one setting in one session)",
+    )
     args = ap.parse_args()
     use_monit = not args.no_monit and shutil.which("monit") is not None
     print(machine_line())
@@ -179,6 +217,7 @@ def main() -> int:
         + (" --hog" if args.hog else "")
         + (f" --entries {args.entries}" if args.entries else "")
         + (" --profile" if args.profile else "")
+        + "".join(f" --env {pair}" for pair in args.env)
     )
     with tempfile.TemporaryDirectory() as tmp, FakeBotAPI(token=TOKEN) as api:
         root = Path(tmp)
@@ -212,6 +251,7 @@ def main() -> int:
             "TELEBOT_STATE_DIR": str(root / "state"),
             "HOME": str(root),
             "IKABOT_LOG": str(ikabot_log),
+            **dict(pair.split("=", 1) for pair in args.env),
         }
         trace = root / "trace.json"
         here = Path(__file__).parent
