@@ -19,7 +19,9 @@ ikabot's log (a 10 MB log in ikabot's format, as bench_log.py writes it).
 
 `--hog`: during the kills and the storm, one busy loop per core (`python -c 'while 1: pass'`,
 at telebot's own priority, nice 0) keeps every core busy. `--entries N`: ikabot's data also
-holds N entries of long-gone tasks (months of ikabot), over 10 accounts. `--profile`: telebot
+holds N entries of long-gone tasks (months of ikabot), over 10 accounts. `--scan-seconds S`: telebot
+scans every S s (TELEBOT_SCAN_SECONDS; its default 15 s when not given), so that more deaths
+meet a scan. `--profile`: telebot
 runs under `path_probe.py`, which marks each stage of the path, and the medians of each stage
 are printed (where the milliseconds go).
 """
@@ -119,6 +121,79 @@ def profile(trace: Path, killed: dict[int, float], arrived: dict[int, float]) ->
                 xs.append((tb - ta) * 1000)
         if xs:
             out.append(f"  - {name}: median {statistics.median(xs):.2f} ms, max {max(xs):.2f}")
+    return out + slowest(marks, json.loads(trace.read_text()), killed, arrived)
+
+
+SCAN_STEPS = ["scan", "scan:read", "scan:annotate", "scan:observe", "scan:track", "scan:twice"]
+
+
+def slowest(
+    first: dict[tuple[str, int], float],
+    trace: list[tuple[str, int, float]],
+    killed: dict[int, float],
+    arrived: dict[int, float],
+) -> list[str]:
+    """The slowest 3 % of the lone deaths, each with its stages and what else ran meanwhile:
+    the scan's steps that overlapped it (path_probe's `scan*` marks) and the event loop's
+    lag (its `lag` marks: a 2 ms sleep woken late, by how much)."""
+    spans: dict[str, list[tuple[float, float]]] = {s: [] for s in SCAN_STEPS}
+    opened: dict[str, float] = {}
+    lags: list[tuple[float, float]] = []
+    for stage, pid, at in trace:
+        if stage == "lag":
+            lags.append((at - pid / 1e6, at))
+        name, _, edge = stage.rpartition(":")
+        if pid == -1 and edge == "in":
+            opened[name] = at
+        elif pid == -1 and edge == "out" and name in opened:
+            spans[name].append((opened.pop(name), at))
+    out = ["- a scan's steps, each over the run (ms; the step's own thread in brackets):"]
+    where = {
+        "scan": "loop, all of it",
+        "scan:read": "worker",
+        "scan:annotate": "writer",
+        "scan:observe": "loop, all of it",
+        "scan:track": "writer",
+        "scan:twice": "writer",
+    }
+    for name, xs in spans.items():
+        ms = [(b - a) * 1000 for a, b in xs]
+        if ms:
+            out.append(
+                f"  - {name} ({where[name]}): median {statistics.median(ms):.1f}, "
+                f"max {max(ms):.1f} (n={len(ms)})"
+            )
+    late = sorted(((arrived[p] - k) * 1000, p) for p, k in killed.items() if p in arrived)
+    out += [f"- the slowest {max(1, len(late) * 3 // 100)} lone deaths (ms after the kill):"]
+    for ms, pid in late[::-1][: max(1, len(late) * 3 // 100)]:
+        k, a = killed[pid], arrived[pid]
+        stages = ", ".join(
+            f"{s} {(first[(s, pid)] - k) * 1000:.1f}"
+            for s in (
+                "wake:in",
+                "handler:in",
+                "read_log:out",
+                "ended_view:in",
+                "ended_view:out",
+                "end:in",
+                "write_end:in",
+                "write_end:out",
+                "send:in",
+            )
+            if (s, pid) in first
+        )
+        met = [
+            f"{name} {(max(s0, k) - k) * 1000:.1f}–{(min(s1, a) - k) * 1000:.1f}"
+            for name, xs in spans.items()
+            for s0, s1 in xs
+            if s0 < a and s1 > k
+        ]
+        held = [
+            f"{(l0 - k) * 1000:.1f}+{(l1 - l0) * 1000:.1f}" for l0, l1 in lags if l0 < a and l1 > k
+        ]
+        out.append(f"  - {ms:.1f} ms: {stages}, api {ms:.1f}")
+        out.append(f"    scan steps meanwhile: {'; '.join(met) or 'none'}")
+        out.append(f"    event loop held (start+length): {', '.join(held) or 'never > 3 ms'}")
     return out
 
 
@@ -169,6 +244,7 @@ def main() -> int:
     ap.add_argument("--hog", action="store_true")
     ap.add_argument("--entries", type=int, default=0)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--scan-seconds", type=float, default=0.0)
     args = ap.parse_args()
     use_monit = not args.no_monit and shutil.which("monit") is not None
     print(machine_line())
@@ -179,6 +255,7 @@ def main() -> int:
         + (" --hog" if args.hog else "")
         + (f" --entries {args.entries}" if args.entries else "")
         + (" --profile" if args.profile else "")
+        + (f" --scan-seconds {args.scan_seconds:g}" if args.scan_seconds else "")
     )
     with tempfile.TemporaryDirectory() as tmp, FakeBotAPI(token=TOKEN) as api:
         root = Path(tmp)
@@ -213,6 +290,8 @@ def main() -> int:
             "HOME": str(root),
             "IKABOT_LOG": str(ikabot_log),
         }
+        if args.scan_seconds:
+            env["TELEBOT_SCAN_SECONDS"] = str(args.scan_seconds)
         trace = root / "trace.json"
         here = Path(__file__).parent
         command = (
