@@ -1,7 +1,7 @@
 """Death → alert latency (telebot vs Monit, same processes, same run), a storm, idle cost.
 
 Run: python bench/bench_alerts.py [--kills 50] [--storm 20] [--idle 60] [--no-monit]
-     [--hog] [--entries 10000] [--profile]
+     [--hog] [--entries 10000] [--profile] [--env TELEBOT_SHORT_SLICE=0]
 
 telebot runs as its own process (`python -m telebot run`) against the loopback Bot API in this
 process; the latency is from `kill()` to the alert's sendMessage arriving at that API. Monit
@@ -19,11 +19,11 @@ ikabot's log (a 10 MB log in ikabot's format, as bench_log.py writes it).
 
 `--hog`: during the kills and the storm, one busy loop per core (`python -c 'while 1: pass'`,
 at telebot's own priority, nice 0) keeps every core busy. `--entries N`: ikabot's data also
-holds N entries of long-gone tasks (months of ikabot), over 10 accounts. `--scan-seconds S`: telebot
-scans every S s (TELEBOT_SCAN_SECONDS; its default 15 s when not given), so that more deaths
-meet a scan. `--profile`: telebot
-runs under `path_probe.py`, which marks each stage of the path, and the medians of each stage
-are printed (where the milliseconds go).
+holds N entries of long-gone tasks (months of ikabot), over 10 accounts. `--profile`: telebot
+runs under `path_probe.py`, which marks each stage of the path (and a scan's steps, and the
+event loop's lag), and the medians of each stage, each scan step's time and the slowest
+deaths with what met them are printed (where the milliseconds go); with
+`--env TELEBOT_SCAN_SECONDS=1` many deaths meet a scan.
 """
 
 from __future__ import annotations
@@ -94,11 +94,11 @@ def hog() -> list[subprocess.Popen[bytes]]:
 
 STAGES = [
     ("wake (pidfd read) → handler", "wake:in", "handler:in"),
-    ("read_log (thread hop)", "read_log:in", "read_log:out"),
-    ("ended_view (re-read ikabot's data)", "ended_view:in", "ended_view:out"),
     ("handler → _end", "handler:in", "end:in"),
     ("_end → writer thread starts", "end:in", "write_end:in"),
-    ("writer: classify + commit", "write_end:in", "write_end:out"),
+    ("writer: the row + the log's tail", "write_end:in", "ended_entry:in"),
+    ("writer: ikabot's entry after the end", "ended_entry:in", "ended_entry:out"),
+    ("writer: classify + commit + pending", "ended_entry:out", "write_end:out"),
     ("commit → send starts", "write_end:out", "send:in"),
     ("send → Bot API has it", "send:in", "api"),
     ("kill → wake", "kill", "wake:in"),
@@ -172,11 +172,10 @@ def slowest(
             for s in (
                 "wake:in",
                 "handler:in",
-                "read_log:out",
-                "ended_view:in",
-                "ended_view:out",
                 "end:in",
                 "write_end:in",
+                "ended_entry:in",
+                "ended_entry:out",
                 "write_end:out",
                 "send:in",
             )
@@ -244,7 +243,13 @@ def main() -> int:
     ap.add_argument("--hog", action="store_true")
     ap.add_argument("--entries", type=int, default=0)
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--scan-seconds", type=float, default=0.0)
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="for telebot, e.g. TELEBOT_SHORT_SLICE=0 (an A/B of one setting in one session)",
+    )
     args = ap.parse_args()
     use_monit = not args.no_monit and shutil.which("monit") is not None
     print(machine_line())
@@ -255,7 +260,7 @@ def main() -> int:
         + (" --hog" if args.hog else "")
         + (f" --entries {args.entries}" if args.entries else "")
         + (" --profile" if args.profile else "")
-        + (f" --scan-seconds {args.scan_seconds:g}" if args.scan_seconds else "")
+        + "".join(f" --env {pair}" for pair in args.env)
     )
     with tempfile.TemporaryDirectory() as tmp, FakeBotAPI(token=TOKEN) as api:
         root = Path(tmp)
@@ -289,9 +294,8 @@ def main() -> int:
             "TELEBOT_STATE_DIR": str(root / "state"),
             "HOME": str(root),
             "IKABOT_LOG": str(ikabot_log),
+            **dict(pair.split("=", 1) for pair in args.env),
         }
-        if args.scan_seconds:
-            env["TELEBOT_SCAN_SECONDS"] = str(args.scan_seconds)
         trace = root / "trace.json"
         here = Path(__file__).parent
         command = (

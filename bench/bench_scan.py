@@ -11,7 +11,7 @@ fifth round one users file is rewritten first (a status changed), as ikabot does
 
 While a scan runs, three probes ask, every millisecond, for what a death's path needs: a step on
 the state's writer thread (`StateDB.run`, where the end's `EndWriter.write` queues), the
-runtime's read lock (`Runtime._read_lock`, which `ended_view`'s read after the end takes), and
+runtime's read lock (`Runtime._read_lock`, which `ended_entry`'s read after the end takes), and
 the event loop (a 1 ms sleep). Each probe's worst wait in a round is how long a death that met
 that scan would have waited there; the steps' own durations say which step it waited for.
 """
@@ -186,7 +186,7 @@ def main() -> int:
             print(f"- {label}: {summary(ms)}")
     say: dict[str, Callable[[], str]] = {
         "writer": lambda: "a writer step's worst wait (where the end's step queues)",
-        "read lock": lambda: "the read lock's worst wait (where ended_view's read queues)",
+        "read lock": lambda: "the read lock's worst wait (where ended_entry's read queues)",
         "loop": lambda: "the event loop's worst late wake-up",
     }
     for k, ms in waits.items():

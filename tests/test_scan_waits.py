@@ -3,8 +3,9 @@
 Months of ikabot leave thousands of entries of long-gone tasks. A scan every
 TELEBOT_SCAN_SECONDS reads them all; a death that meets it must not queue behind that work:
 not behind the views being built (the death's read of ikabot's data after the end takes the
-store's lock only), and not behind telebot's memory of views that cannot change any more
-(`annotate` on the writer thread, where the end's own step queues, skips settled views).
+store's lock only, not the whole scan's), and not behind telebot's memory of views that cannot
+change any more (`annotate`, on the writer thread where the end's step queues, skips settled
+views).
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ async def test_a_deaths_read_of_ikabots_data_never_waits_for_a_scans_views(
     tmp_path: Path, spawn: Any, monkeypatch: Any
 ) -> None:
     """While a scan builds its views (held here until the death's read is done), the read
-    of ikabot's data after an end (`Runtime.ended_view`) takes only the store's lock: it
+    of ikabot's data after an end (`Runtime.ended_entry`, in the end's step on the
+    writer thread) takes only the store's lock: it
     returns the dead task's entry at once instead of waiting for the scan."""
     ikabot = IkabotDir(tmp_path / "home")
     live, gone = spawn(), spawn()
@@ -129,7 +131,9 @@ async def test_a_deaths_read_of_ikabots_data_never_waits_for_a_scans_views(
     scan = asyncio.create_task(rt.read())
     try:
         assert await asyncio.to_thread(building.wait, 30)
-        view = await asyncio.wait_for(rt.ended_view(gone.pid, started, time.time()), 15)
+        view = await asyncio.wait_for(
+            asyncio.to_thread(rt.ended_entry, gone.pid, started, time.time()), 15
+        )
         assert view is not None and view.status == "Pirating for 2 more runs"
         assert not scan.done()  # the scan was still building meanwhile
     finally:
