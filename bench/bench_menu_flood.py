@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import psutil
 from botharness import OWNER, fast_settings, running_bot
-from common import machine_line, summary
+from common import leaves_no_process, machine_line, summary
 from ikabotdata import Account, IkabotDir
 
 from telebot.demo.fakeapi import FakeBotAPI
@@ -262,7 +262,8 @@ def main() -> None:
     parser.add_argument("--flood-seconds", type=float, default=120.0)
     parser.add_argument("--session-minutes", type=float, default=5.0)
     args = parser.parse_args()
-    asyncio.run(run(args.flood_seconds, args.session_minutes))
+    with leaves_no_process():
+        asyncio.run(run(args.flood_seconds, args.session_minutes))
 
 
 if __name__ == "__main__":
