@@ -1,7 +1,7 @@
 """Death → alert latency (telebot vs Monit, same processes, same run), a storm, idle cost.
 
 Run: python bench/bench_alerts.py [--kills 50] [--storm 20] [--idle 60] [--no-monit]
-     [--hog] [--entries 10000] [--profile]
+     [--hog] [--entries 10000] [--profile] [--env TELEBOT_SHORT_SLICE=0]
 
 telebot runs as its own process (`python -m telebot run`) against the loopback Bot API in this
 process; the latency is from `kill()` to the alert's sendMessage arriving at that API. Monit
@@ -99,11 +99,11 @@ def hog() -> list[subprocess.Popen[bytes]]:
 
 STAGES = [
     ("wake (pidfd read) → handler", "wake:in", "handler:in"),
-    ("read_log (thread hop)", "read_log:in", "read_log:out"),
-    ("ended_view (re-read ikabot's data)", "ended_view:in", "ended_view:out"),
     ("handler → _end", "handler:in", "end:in"),
     ("_end → writer thread starts", "end:in", "write_end:in"),
-    ("writer: classify + commit", "write_end:in", "write_end:out"),
+    ("writer: the row + the log's tail", "write_end:in", "ended_entry:in"),
+    ("writer: ikabot's entry after the end", "ended_entry:in", "ended_entry:out"),
+    ("writer: classify + commit + pending", "ended_entry:out", "write_end:out"),
     ("commit → send starts", "write_end:out", "send:in"),
     ("send → Bot API has it", "send:in", "api"),
     ("kill → wake", "kill", "wake:in"),
@@ -176,6 +176,13 @@ def main() -> int:
     ap.add_argument("--hog", action="store_true")
     ap.add_argument("--entries", type=int, default=0)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="for telebot, e.g. TELEBOT_SHORT_SLICE=0 (an A/B of one setting in one session)",
+    )
     args = ap.parse_args()
     use_monit = not args.no_monit and shutil.which("monit") is not None
     print(machine_line())
@@ -186,6 +193,7 @@ def main() -> int:
         + (" --hog" if args.hog else "")
         + (f" --entries {args.entries}" if args.entries else "")
         + (" --profile" if args.profile else "")
+        + "".join(f" --env {pair}" for pair in args.env)
     )
     with tempfile.TemporaryDirectory() as tmp, FakeBotAPI(token=TOKEN) as api:
         root = Path(tmp)
@@ -219,6 +227,7 @@ def main() -> int:
             "TELEBOT_STATE_DIR": str(root / "state"),
             "HOME": str(root),
             "IKABOT_LOG": str(ikabot_log),
+            **dict(pair.split("=", 1) for pair in args.env),
         }
         trace = root / "trace.json"
         here = Path(__file__).parent

@@ -21,12 +21,6 @@ from telebot.bot.runtime import Runtime
 from telebot.processes.watcher import ProcessWatcher
 
 MARKS: list[tuple[str, int, float]] = []
-HANDLING = [0]  # the pid whose death the handler is on (the log read has none of its own)
-
-
-def handling(pid: int) -> int:
-    HANDLING[0] = pid
-    return pid
 
 
 def mark(stage: str, pid: int) -> None:
@@ -71,9 +65,8 @@ def _send_pid(self: BotOut, message: Send) -> int:
 
 def install() -> None:
     around(ProcessWatcher, "_fired", "wake", lambda self, pid: pid)
-    around(alert_out, "on_process_exited", "handler", lambda a, v, update: handling(update.pid))
-    around(Alerter, "read_log", "read_log", lambda self: HANDLING[0])
-    around(Runtime, "ended_view", "ended_view", lambda self, pid, started, at: pid)
+    around(alert_out, "on_process_exited", "handler", lambda a, update: update.pid)
+    around(Runtime, "ended_entry", "ended_entry", lambda self, pid, started, at: pid)
     around(EndWriter, "write", "write_end", lambda self, event, *a: event.pid)
     around(Alerter, "_end", "end", lambda self, event, *a, **k: event.pid)
     around(BotOut, "send", "send", _send_pid)

@@ -327,6 +327,7 @@ class Settings:
     keepalive_backoff: float = 10.0  # TELEBOT_KEEPALIVE_BACKOFF_SECONDS: the first back-off
     report_picture: bool = False  # TELEBOT_REPORT_PICTURE: the report carries /timeline's
     lang: str | None = None  # TELEBOT_LANG (en|es|pt); None: the owner's Telegram language
+    short_slice: bool = True  # TELEBOT_SHORT_SLICE: the alert's threads preempt at wake-up
 
     @property
     def dedicated_token(self) -> bool:
@@ -386,6 +387,7 @@ class Settings:
             ),
             report_picture=_flag(e, "TELEBOT_REPORT_PICTURE", False),
             lang=_lang(e),
+            short_slice=_flag(e, "TELEBOT_SHORT_SLICE", True),
         )
 
 

@@ -166,18 +166,17 @@ SQL = {
     "INSERT INTO outbox(dedup_key, chat_id, kind, text, created_at, not_before, edits, "
     "markup) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedup_key) DO NOTHING": 1,
     "COMMIT": 1,  # the one durable commit (the fsync) the outbox needs before the send
-    # the deliverer reads what is pending
+    # what is pending after the commit, read in the same step and handed to the deliverer
     "SELECT id, dedup_key, chat_id, kind, text, created_at, not_before, attempts, edits, "
     "message_id, markup FROM outbox WHERE sent_at IS NULL AND dropped=? AND not_before<=? "
     "ORDER BY id": 1,
 }
 
 HOPS = {
-    # ikabot's files, off the loop, side by side: the log's tail, and its data after the end
-    "worker IkabotLog.poll": 1,
-    "worker Runtime._snapshot": 1,
-    "writer EndWriter.write": 1,  # the row, classify, end, alert: one step, one commit
-    "writer OutboxReads.pending": 1,
+    # everything after the wake is the end's one step on the writer thread: the row, the log's
+    # new tail, ikabot's entry after the end, classify, the commit, and what is pending for
+    # the deliverer (handed over, not read again): under load, each hop waits for a core
+    "writer EndWriter.write": 1,
 }
 
 

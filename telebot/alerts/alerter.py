@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from telebot.alerts.delivery import Deliverer
@@ -28,7 +28,7 @@ from telebot.i18n import N_
 from telebot.ikabot.log import IkabotLog
 from telebot.processes.exitinfo import ExitInfo
 from telebot.processes.watcher import ProcessWatcher
-from telebot.state import StateDB, Tracked
+from telebot.state import Pending, StateDB, Tracked
 from telebot.tasks.model import Task
 
 log = logging.getLogger(__name__)
@@ -118,9 +118,17 @@ class ProcessExited:
     exit: ExitInfo | None = None
 
 
+# the entry of a task whose process just ended, as ikabot left it: (pid, started, ended at)
+# → the entry, read from ikabot's data after the end (`Runtime.ended_entry`), or None
+EntryAfter = Callable[[int, float, float], "Task | None"]
+
+
 class EndWriter:
     """A task's end written on the state's writer thread: the step that decides what the
-    player is told, with its one commit (`write`)."""
+    player is told, with its one commit (`write`). For a death just now it is the *only*
+    step after the wake: what ikabot wrote last is read in it too, and what is pending after
+    its commit is handed to the deliverer, so under load a death waits for a core twice (this
+    thread, then the event loop's send), not once per thread it passes through."""
 
     def __init__(
         self,
@@ -131,21 +139,34 @@ class EndWriter:
         ikabot_log: IkabotLog | None,
         markup_for: Callable[[str], str | None] | None,
         end_note: Callable[[Tracked, str], str | None] | None,
+        entry_after: EntryAfter | None = None,
     ) -> None:
         self.state, self.chat_id, self.tracker, self.storms = state, chat_id, tracker, storms
         self.ikabot_log, self.markup_for, self.end_note = ikabot_log, markup_for, end_note
+        self.entry_after = entry_after
 
     def write(
-        self, event: ProcessExited, row: Tracked | None, last: Task | None, offline: bool
-    ) -> tuple[Tracked | None, Ending | None, bool]:
-        """On the writer thread, one step: the dead task's row (unless given) and ikabot's
-        cause, then its end and its alert in one transaction (a crash right after leaves both
+        self,
+        event: ProcessExited,
+        row: Tracked | None,
+        last: Task | None,
+        offline: bool,
+        fresh: bool = False,
+    ) -> tuple[Tracked | None, Ending | None, Pending | None]:
+        """On the writer thread, one step: the dead task's row (unless given); for a death
+        just now (`fresh`) the log's new tail and ikabot's entry after the end; ikabot's
+        cause; then its end and its alert in one transaction (a crash right after leaves both
         or neither: no alert is ever lost or doubled). The row, how it ended (None if it was
-        recorded before), and whether an alert was written."""
+        recorded before), and what is pending once an alert was written (else None)."""
         row = row or self.state.tracking.tracked_one(event.pid, event.start_ticks)
         if row is None or row.ended_at is not None:
-            return None, None, False
+            return None, None, None
         log, exit, at = self.ikabot_log, event.exit, event.at
+        if fresh:  # the dead task's last words, and the run ikabot last wrote it was in
+            if log is not None:
+                log.poll()
+            if self.entry_after is not None:
+                last = self.entry_after(row.pid, row.started, at)
         cause = log.error_cause(row.pid, since=row.started) if log is not None else None
         state = self.state
         changed = self.tracker.last_words(row, last, at) if last is not None else None
@@ -156,11 +177,11 @@ class EndWriter:
             if changed is not None:
                 self.tracker.keep_last_words(row, changed, at)
             if not record_end(state.tracking, row, ending, at):
-                return row, None, False
+                return row, None, None
             note = self.end_note(row, ending.how) if self.end_note else None
             e = Ended(row, ending, at, offline=offline, note=note or "")
             if not state.settings.alert_kinds().get(toggle_of(ending.how), True):
-                return row, ending, False
+                return row, ending, None
             key = f"end:{row.pid}:{row.start_ticks}"
             markup = self.markup_for(key) if self.markup_for is not None else None
             mute = state.settings.mute_until()
@@ -170,7 +191,7 @@ class EndWriter:
                 )
             else:
                 self.storms.place(e, ending.how, key, markup)
-        return row, ending, True
+        return row, ending, state.outbox.pending_now()
 
 
 @dataclass
@@ -189,6 +210,7 @@ class Alerter:
     on_ended: list[EndHook] = field(default_factory=list)
     # keep-alive's ♻️ line of an end's alert (writer thread, in the end's transaction)
     end_note: Callable[[Tracked, str], str | None] | None = None
+    entry_after: EntryAfter | None = None  # ikabot's entry after a death (writer thread)
     watcher: ProcessWatcher = field(init=False)
     tracker: Tracker = field(init=False)
     storms: Storms = field(init=False)
@@ -218,6 +240,7 @@ class Alerter:
             self.ikabot_log,
             self.markup_for,
             self._note,
+            self._entry,
         )
         self.reboot = RebootReport(
             self.state, self.chat_id, self.tracker, self.ikabot_log, self._note
@@ -226,6 +249,10 @@ class Alerter:
     def _note(self, row: Tracked, how: str) -> str | None:
         """keep-alive's ♻️ line, as set when the bot stage is built (after this)."""
         return self.end_note(row, how) if self.end_note is not None else None
+
+    def _entry(self, pid: int, started: float, at: float) -> Task | None:
+        """ikabot's entry after a death, as set when the bot stage is built (after this)."""
+        return self.entry_after(pid, started, at) if self.entry_after is not None else None
 
     # ---- tracking
 
@@ -271,27 +298,24 @@ class Alerter:
 
     # ---- ends
 
-    async def on_exit(
-        self,
-        event: ProcessExited,
-        last: Task | None = None,
-        row: Tracked | None = None,
-        *,
-        log_read: bool = False,
-    ) -> None:
-        """`last`: ikabot's entry after the end, if any; `row`: the tracked row, if read (else
-        the end's own step on the writer thread reads it); `log_read`: the log's new tail was
-        read just now (`on_process_exited`), else it is read here."""
-        if self.ikabot_log is not None and not log_read:
-            self.ikabot_log.poll()
-        await self._end(event, row, last)
+    async def on_exit(self, event: ProcessExited) -> None:
+        """A death just now: everything after the wake is the end's one writer step
+        (`EndWriter.write`), then the send."""
+        await self._end(event, None, None, fresh=True)
 
     async def _end(
-        self, event: ProcessExited, row: Tracked | None, last: Task | None, offline: bool = False
+        self,
+        event: ProcessExited,
+        row: Tracked | None,
+        last: Task | None,
+        offline: bool = False,
+        fresh: bool = False,
     ) -> None:
-        row, ending, alerted = await self.state.run(self.ends.write, event, row, last, offline)
-        if alerted:
-            self.deliverer.wake()
+        row, ending, pending = await self.state.run(
+            self.ends.write, event, row, last, offline, fresh
+        )
+        if pending is not None:
+            self.deliverer.wake(pending)
         if row is not None and ending is not None:
             told_end(self.on_ended, row, ending, event.at, offline)
 
@@ -316,24 +340,9 @@ class Alerter:
         self.watcher.close()
 
 
-# the entry of a task whose process just ended, as ikabot left it (`Runtime.ended_view`)
-EndedView = Callable[[int, float, float], Awaitable[Task | None]]
-
-
-async def on_process_exited(alerter: Alerter, ended_view: EndedView, update: ProcessExited) -> None:
+async def on_process_exited(alerter: Alerter, update: ProcessExited) -> None:
     """A death as the dispatcher hands it over (`telebot.bot.alert_out.attach`)."""
-    started = alerter.tracker.started_of(update.pid, update.start_ticks)  # known before
-    if started is None:  # not seen by a scan of this run: its row tells
-        state = alerter.state
-        row = await state.run(state.tracking.tracked_one, update.pid, update.start_ticks)
-        if row is None or row.ended_at is not None:
-            return
-        started = row.started
-    # the dead task's last words in ikabot's log, and what ikabot wrote after the last scan
-    # (the run it was in when it was killed: what the alert states, as /status will), read
-    # side by side off the event loop
-    _, last = await asyncio.gather(alerter.read_log(), ended_view(update.pid, started, update.at))
-    await alerter.on_exit(update, last, log_read=True)
+    await alerter.on_exit(update)
     # one step of the event loop for the outbox, woken by this end, before the next end is
     # written: in a storm the first alert is on its way while the others are recorded
     await asyncio.sleep(0)

@@ -46,7 +46,7 @@ from telebot.alerts.sending import (
 )
 from telebot.i18n import ngettext, number
 from telebot.logsafe import redact
-from telebot.state import OutboxItem, StateDB
+from telebot.state import OutboxItem, Pending, StateDB
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +204,27 @@ class Hold:
         await self.state.run(self.state.settings.set_chat_refusal, None)
 
 
+class Handover:
+    """What an end's writer step found pending after its commit, kept for the deliverer's next
+    round while it is still what the table holds. Only the deliverer takes items out of the
+    outbox, and it awaits each of those writes before its next round: an unchanged version
+    means none of the handed items was sent or dropped since (never sent twice)."""
+
+    def __init__(self, state: StateDB) -> None:
+        self.outbox = state.outbox
+        self._pending: Pending | None = None
+
+    def give(self, pending: Pending) -> None:
+        self._pending = pending
+
+    def take(self) -> list[OutboxItem] | None:
+        """The handed items if still the table's (once), else None: read them afresh."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending.version != self.outbox.version:
+            return None
+        return pending.items
+
+
 class Deliverer:
     """The delivery loop: what the outbox holds, handed to `out` in order, its outcome read."""
 
@@ -213,11 +234,16 @@ class Deliverer:
         self.hold = Hold(state)
         self.on_delivered: list[OnDelivered] = []
         self._wakeup = Wakeup()
+        self._handed = Handover(state)
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
-    def wake(self) -> None:
-        """Look at the outbox now (`Wakeup.wake`)."""
+    def wake(self, pending: Pending | None = None) -> None:
+        """Look at the outbox now (`Wakeup.wake`). `pending`: what a writer step read after its
+        commit; the next round sends from it instead of reading again, if no write came since
+        (a death's alert then leaves without another trip to the writer thread)."""
+        if pending is not None:
+            self._handed.give(pending)
         self._wakeup.wake()
 
     def start(self) -> None:
@@ -268,7 +294,8 @@ class Deliverer:
         wait = self.hold.waiting(now)
         if wait is not None:
             return wait  # a refusing chat: not before the next retry
-        items = await self.courier.pending(now)
+        handed = self._handed.take()
+        items = handed if handed is not None else await self.courier.pending(now)
         latest_edit = {item.edits: item.id for item in items if item.edits is not None}
         for item in items:
             if item.edits is not None and latest_edit[item.edits] != item.id:
@@ -340,19 +367,23 @@ class Deliverer:
 
     def _took(self, item: OutboxItem) -> None:
         """Telegram took `item` (just now: the alert's latency ends here, before the commit
-        that records it); each listener told, none able to stop delivery."""
-        at = self.clock()
-        log.info(
-            "alert %d (%s) delivered, %.0f ms after it was written",
-            item.id,
-            item.kind,
-            max(0.0, at - item.created_at) * 1000,
-        )
-        for listener in self.on_delivered:
-            try:
-                listener(item, at)
-            except Exception as e:
-                log.error("on_delivered listener failed: %s", type(e).__name__)
+        that records it)."""
+        delivered(item, self.clock(), self.on_delivered)
+
+
+def delivered(item: OutboxItem, at: float, listeners: list[OnDelivered]) -> None:
+    """One log line, and each listener told, none able to stop delivery."""
+    log.info(
+        "alert %d (%s) delivered, %.0f ms after it was written",
+        item.id,
+        item.kind,
+        max(0.0, at - item.created_at) * 1000,
+    )
+    for listener in listeners:
+        try:
+            listener(item, at)
+        except Exception as e:
+            log.error("on_delivered listener failed: %s", type(e).__name__)
 
 
 def waiting(state: StateDB, now: float | None = None) -> dict[str, Any] | None:

@@ -73,14 +73,6 @@ class Tracker:
     stall_minutes: float = 0.0
     rebooted: bool = False  # set by `gone_at_start`: the machine booted since telebot last ran
     _pruned: float = field(default=0.0)
-    # each open row's `started` as the last scan left it: a death's handler looks up ikabot's
-    # entry with it at once, the row itself read in the end's own step (one writer hop)
-    _started: dict[tuple[int, int], float] = field(default_factory=dict)
-
-    def started_of(self, pid: int, start_ticks: int) -> float | None:
-        """When the tracked task (pid, start ticks) started, as telebot recorded it; None if
-        no scan of this run tracked it."""
-        return self._started.get((pid, start_ticks))
 
     async def observe(self, tasks: list[Task], now: float | None = None) -> bool:
         """After each scan: track new live tasks, keep their last state, spot stalls (True
@@ -104,7 +96,6 @@ class Tracker:
         tracking = self.state.tracking
         scan = Scan({r.key: r for r in tracking.tracked()})
         by_pid = {r.pid: r for r in scan.open_rows.values()}
-        started = {key: r.started for key, r in scan.open_rows.items()}
         history: list[tuple[int, int, str, float]] = []
         with self.state.db.transaction():
             for task in tasks:
@@ -124,7 +115,6 @@ class Tracker:
                     or now - prev.last_seen_alive >= SEEN_ALIVE_EVERY
                 ):
                     tracking.track(row)
-                    started[key] = row.started
                 else:
                     row.last_seen_alive = prev.last_seen_alive
                 if prev is None:
@@ -135,7 +125,6 @@ class Tracker:
                 tracking.prune(now - KEEP_DAYS * 86400)
                 self.state.outbox.prune(now - KEEP_DAYS * 86400)
                 self._pruned = now
-        self._started = started  # one assignment: the event loop reads a whole dict
         return scan
 
     def _last_words(self, row: Tracked, task: Task, now: float) -> None:

@@ -14,7 +14,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, TypeHandler
 
-from telebot.alerts.alerter import Alerter, EndedView, ProcessExited, on_process_exited
+from telebot.alerts.alerter import Alerter, ProcessExited, on_process_exited
 from telebot.alerts.sending import (
     ChatRefuses,
     Edit,
@@ -95,15 +95,13 @@ class BotOut:
             raise outcome(e) from None
 
 
-def attach(
-    app: Application[Any, Any, Any, Any, Any, Any], alerter: Alerter, ended_view: EndedView
-) -> None:
+def attach(app: Application[Any, Any, Any, Any, Any, Any], alerter: Alerter) -> None:
     """Route process deaths through the Application's update queue, like Telegram updates
-    (one dispatcher for both); `ended_view` reads a dead task's entry once it is gone."""
+    (one dispatcher for both)."""
     alerter.exits = app.update_queue.put_nowait
 
     async def on_exit(update: object, context: object) -> None:
         if isinstance(update, ProcessExited):  # the TypeHandler lets only these through
-            await on_process_exited(alerter, ended_view, update)
+            await on_process_exited(alerter, update)
 
     app.add_handler(TypeHandler(ProcessExited, on_exit), group=-1)

@@ -43,6 +43,7 @@ from telebot.ikabot.log import IkabotLog
 from telebot.ikabot.safeio import owner_of
 from telebot.ikabot.store import Store, is_empty_dir, open_store
 from telebot.keepalive.keeper import Keeper, Schedule
+from telebot.processes.sched import short_slice
 from telebot.state import StateDB
 from telebot.tasks.model import Task
 from telebot.views.render import fmt_clock
@@ -215,8 +216,9 @@ async def _serve(
         ikabot_log=IkabotLog(settings.ikabot_log, owner=owner_of(settings.ikabot_path)),
         stop_markup=stop_buttons,
         markup_for=lambda key: alert_buttons(menu, keeper, key),
+        entry_after=rt.ended_entry,
     )
-    attach(app, rt.alerter, rt.ended_view)
+    attach(app, rt.alerter)
     alerter = rt.alerter
     keeper = app.bot_data.keeper = Keeper(
         state,
@@ -252,6 +254,9 @@ async def _serve(
     rt.on_telegram = source.follow
     heartbeat: HeartbeatURL | None = None
     try:
+        if settings.short_slice:  # the event loop and the writer thread: a death's two wakes
+            short_slice()
+            await state.run(short_slice)
         await end_leftovers(rt)  # a menu an earlier telebot left, before any new one opens
         rt.metrics = metrics = _metrics(settings, alerter, pulse)  # its address, or exit 2
         with contextlib.suppress(TelegramError):

@@ -76,7 +76,7 @@ class Runtime:
     warnings: list[str] = field(default_factory=list)  # what the last read could not read
     data_gone: bool = False  # ikabot's data disappeared (the last read found nothing there)
     _told_gone: bool = False
-    _after_end: tuple[float, Snapshot] | None = None  # (read at, what) for ended_view
+    _after_end: tuple[float, Snapshot] | None = None  # (read at, what): ended_entry's
     _read_lock: threading.Lock = field(default_factory=threading.Lock)
     _dead: DeadTasks = field(default_factory=DeadTasks)  # touched by the reader only
     member_limit: MemberLimit = field(default_factory=MemberLimit)  # a group member's pace
@@ -121,15 +121,16 @@ class Runtime:
         with self._read_lock:
             return self.store.read()
 
-    async def ended_view(self, pid: int, started: float, ended_at: float) -> Task | None:
-        """The entry of a task whose process just ended, as ikabot left it: one read of
-        ikabot's data after the end (ikabot's unchanged files cost a stat each) serves every
-        end before it, as in a storm. None if it cannot be read: the alert then states what
-        the last scan saw, and goes out anyway."""
+    def ended_entry(self, pid: int, started: float, ended_at: float) -> Task | None:
+        """The entry of a task whose process just ended, as ikabot left it; on the state's
+        writer thread, in the end's one step (`EndWriter.write`). One read of ikabot's data
+        after the end (ikabot's unchanged files cost a stat each) serves every end before it,
+        as in a storm. None if it cannot be read: the alert then states what the last scan
+        saw, and goes out anyway."""
         if self._after_end is None or self._after_end[0] < ended_at:
             try:
                 at = time.time()
-                self._after_end = (at, await asyncio.to_thread(self._snapshot))
+                self._after_end = (at, self._snapshot())
             except Exception as e:  # never in the way of an alert
                 log.warning("reading ikabot's data after an end: %s: %s", type(e).__name__, e)
                 return None

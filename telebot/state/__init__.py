@@ -28,7 +28,7 @@ from telebot.state.control import ControlStore
 from telebot.state.db import Database
 from telebot.state.keepalive import KeepaliveStore
 from telebot.state.menu_processes import MenuProcessesStore
-from telebot.state.outbox import OutboxStore
+from telebot.state.outbox import OutboxStore, Pending
 from telebot.state.recordings import RecordingsStore
 from telebot.state.rows import (
     AgainButton,
@@ -54,6 +54,7 @@ __all__ = [
     "KillButton",
     "MenuProcess",
     "OutboxItem",
+    "Pending",
     "StateDB",
     "StopRequest",
     "Tracked",
