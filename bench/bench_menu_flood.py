@@ -9,10 +9,11 @@ IKABOT_COMMAND is a small program in a pseudo-terminal:
 1. the flood, telebot in this process too: it writes as fast as its terminal takes it, for
    `--flood-seconds`, a mix of what could grow pyte's state without bound (an OSC sequence
    without end, a CSI of endless digits, 30,000 combining marks on one character) and plain
-   screens, counting the bytes it got written. Measured: this process's RSS before the session and each 10 s, its CPU time
-   (telebot, the loopback Bot API's threads, the harness), the event loop's lag (a 50 ms
-   sleep's overshoot, all the time), /status answered every 10 s, the screen's edits (and
-   the most in any 1 s window), one 429 (retry_after 3) injected half-way;
+   screens, counting the bytes it got written. Measured: this process's RSS before the
+   session and each 10 s, its CPU time (telebot, the loopback Bot API's threads, the
+   harness), the event loop's lag (a 50 ms sleep's overshoot, all the time), /status
+   answered every 10 s, the screen's edits (and the most in any 1 s window), one 429
+   (retry_after 3) injected half-way;
 2. the long session, telebot as its own process (`telebot run`, the harness's settings as
    variables: a getUpdates every 50 ms), so that its RSS is its own and not the loopback's
    record of calls: a menu that prints a line every 100 ms and asks a question; an answer
