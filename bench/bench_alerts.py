@@ -45,7 +45,14 @@ from typing import Any
 
 import psutil
 from bench_log import make_log
-from common import gone_pids, machine_line, summary, task_process, write_directory
+from common import (
+    gone_pids,
+    leaves_no_process,
+    machine_line,
+    summary,
+    task_process,
+    write_directory,
+)
 
 from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
@@ -432,4 +439,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with leaves_no_process():
+        raise SystemExit(main())
