@@ -20,8 +20,10 @@ ikabot's log (a 10 MB log in ikabot's format, as bench_log.py writes it).
 `--hog`: during the kills and the storm, one busy loop per core (`python -c 'while 1: pass'`,
 at telebot's own priority, nice 0) keeps every core busy. `--entries N`: ikabot's data also
 holds N entries of long-gone tasks (months of ikabot), over 10 accounts. `--profile`: telebot
-runs under `path_probe.py`, which marks each stage of the path, and the medians of each stage
-are printed (where the milliseconds go).
+runs under `path_probe.py`, which marks each stage of the path (and a scan's steps, and the
+event loop's lag), and the medians of each stage, each scan step's time and the slowest
+deaths with what met them are printed (where the milliseconds go); with
+`--env TELEBOT_SCAN_SECONDS=1` many deaths meet a scan.
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ from typing import Any
 
 import psutil
 from bench_log import make_log
-from common import gone_pids, machine_line, summary, task_process, write_directory
+from common import (
+    gone_pids,
+    leaves_no_process,
+    machine_line,
+    summary,
+    task_process,
+    write_directory,
+)
 
 from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
@@ -150,6 +159,78 @@ def profile(trace: Path, killed: dict[int, float], arrived: dict[int, float]) ->
                 f"  - {name}: {statistics.median(xs):.2f} / {statistics.mean(xs):.2f} / "
                 f"{statistics.mean(tail):.2f} ms"
             )
+    return out + slowest(marks, json.loads(trace.read_text()), killed, arrived)
+
+
+SCAN_STEPS = ["scan", "scan:read", "scan:annotate", "scan:observe", "scan:track", "scan:twice"]
+
+
+def slowest(
+    first: dict[tuple[str, int], float],
+    trace: list[tuple[str, int, float]],
+    killed: dict[int, float],
+    arrived: dict[int, float],
+) -> list[str]:
+    """The slowest 3 % of the lone deaths, each with its stages and what else ran meanwhile:
+    the scan's steps that overlapped it (path_probe's `scan*` marks) and the event loop's
+    lag (its `lag` marks: a 2 ms sleep woken late, by how much)."""
+    spans: dict[str, list[tuple[float, float]]] = {s: [] for s in SCAN_STEPS}
+    opened: dict[str, float] = {}
+    lags: list[tuple[float, float]] = []
+    for stage, pid, at in trace:
+        if stage == "lag":
+            lags.append((at - pid / 1e6, at))
+        name, _, edge = stage.rpartition(":")
+        if pid == -1 and edge == "in":
+            opened[name] = at
+        elif pid == -1 and edge == "out" and name in opened:
+            spans[name].append((opened.pop(name), at))
+    out = ["- a scan's steps, each over the run (ms; the step's own thread in brackets):"]
+    where = {
+        "scan": "loop, all of it",
+        "scan:read": "worker",
+        "scan:annotate": "writer",
+        "scan:observe": "loop, all of it",
+        "scan:track": "writer",
+        "scan:twice": "writer",
+    }
+    for name, xs in spans.items():
+        ms = [(b - a) * 1000 for a, b in xs]
+        if ms:
+            out.append(
+                f"  - {name} ({where[name]}): median {statistics.median(ms):.1f}, "
+                f"max {max(ms):.1f} (n={len(ms)})"
+            )
+    late = sorted(((arrived[p] - k) * 1000, p) for p, k in killed.items() if p in arrived)
+    out += [f"- the slowest {max(1, len(late) * 3 // 100)} lone deaths (ms after the kill):"]
+    for ms, pid in late[::-1][: max(1, len(late) * 3 // 100)]:
+        k, a = killed[pid], arrived[pid]
+        stages = ", ".join(
+            f"{s} {(first[(s, pid)] - k) * 1000:.1f}"
+            for s in (
+                "wake:in",
+                "handler:in",
+                "end:in",
+                "write_end:in",
+                "ended_entry:in",
+                "ended_entry:out",
+                "write_end:out",
+                "send:in",
+            )
+            if (s, pid) in first
+        )
+        met = [
+            f"{name} {(max(s0, k) - k) * 1000:.1f}–{(min(s1, a) - k) * 1000:.1f}"
+            for name, xs in spans.items()
+            for s0, s1 in xs
+            if s0 < a and s1 > k
+        ]
+        held = [
+            f"{(l0 - k) * 1000:.1f}+{(l1 - l0) * 1000:.1f}" for l0, l1 in lags if l0 < a and l1 > k
+        ]
+        out.append(f"  - {ms:.1f} ms: {stages}, api {ms:.1f}")
+        out.append(f"    scan steps meanwhile: {'; '.join(met) or 'none'}")
+        out.append(f"    event loop held (start+length): {', '.join(held) or 'never > 3 ms'}")
     return out
 
 
@@ -389,4 +470,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with leaves_no_process():
+        raise SystemExit(main())

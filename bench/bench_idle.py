@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psutil
 from bench_log import make_log
-from common import machine_line, task_process, write_directory
+from common import leaves_no_process, machine_line, task_process, write_directory
 
 from telebot.demo.fakeapi import FakeBotAPI
 
@@ -138,4 +138,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with leaves_no_process():
+        raise SystemExit(main())

@@ -33,6 +33,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -40,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import pexpect
 from botharness import OWNER, fast_settings, running_bot
-from common import machine_line, summary
+from common import leaves_no_process, machine_line, summary
 from ikabotdata import Account, IkabotDir
 from menuharness import Player, offline_command
 
@@ -53,6 +54,9 @@ from telebot.state import StateDB
 TOKEN = "123:BENCH"
 ME = Account("bench@example.org", "bench", "59", "en", password="bench-pw")
 BACKOFF = 0.1  # TELEBOT_KEEPALIVE_BACKOFF_SECONDS' minimum
+# set when the run ends, however: a `listed` still looking in its thread stops (asyncio.run
+# waits for its threads after a Ctrl-C)
+STOP = threading.Event()
 
 
 class Events(logging.Handler):
@@ -75,7 +79,7 @@ def listed(store: Store, seen: set[int], deadline: float) -> tuple[int, float, f
     when the task's process starts, before its questions, and "Pirating for …" once they
     are answered and the work begins)."""
     first: dict[int, float] = {}
-    while time.time() < deadline:
+    while time.time() < deadline and not STOP.is_set():
         for account in store.read().accounts:
             for e in account.process_list:
                 pid = e.get("pid")
@@ -132,6 +136,13 @@ def alone(
 
 
 async def run(kills: int, alone_runs: int) -> None:
+    try:
+        await measure(kills, alone_runs)
+    finally:
+        STOP.set()
+
+
+async def measure(kills: int, alone_runs: int) -> None:
     events = Events()
     logging.getLogger("telebot").addHandler(events)
     logging.getLogger("telebot").setLevel(logging.INFO)
@@ -225,7 +236,8 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--alone", type=int, default=10)
     args = parser.parse_args()
-    asyncio.run(run(args.kills, args.alone))
+    with leaves_no_process():
+        asyncio.run(run(args.kills, args.alone))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from botharness import OWNER, fast_settings, running_bot
-from common import machine_line, summary
+from common import leaves_no_process, machine_line, summary
 from ikabotdata import Account, IkabotDir
 
 from telebot.demo.fakeapi import FakeBotAPI
@@ -111,7 +111,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--scroll-seconds", type=float, default=5.0)
     args = parser.parse_args()
-    asyncio.run(run(args.samples, args.scroll_seconds))
+    with leaves_no_process():
+        asyncio.run(run(args.samples, args.scroll_seconds))
 
 
 if __name__ == "__main__":

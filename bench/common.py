@@ -1,12 +1,15 @@
-"""What the benchmarks share: the machine line, the summary of a sample, sample data."""
+"""What the benchmarks share: the machine line, the summary of a sample, sample data, and the
+end of every process a benchmark caused."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +17,8 @@ from typing import Any
 
 from telebot.ikabot.producer import sanitize_email
 from telebot.ikabot.safeio import atomic_write
+
+TESTS = Path(__file__).resolve().parent.parent / "tests"
 
 
 def kernel_pid_max() -> int:
@@ -91,9 +96,8 @@ def task_process() -> subprocess.Popen[bytes]:
     """A real, idle process standing for an ikabot task: `sleep`, with ikabot's name as its
     argv[0] (telebot takes only ikabot's processes for tasks)."""
     import shutil
-    import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    sys.path.insert(0, str(TESTS))
     from sessionguard import die_with_parent  # it ends with the benchmark, even a killed one
 
     return subprocess.Popen(
@@ -111,3 +115,34 @@ def live_processes(n: int) -> Iterator[list[subprocess.Popen[bytes]]]:
         for p in procs:
             p.kill()
             p.wait()
+
+
+@contextmanager
+def leaves_no_process() -> Iterator[None]:
+    """Every process the benchmark causes ends with it: at its end, after a failure, a Ctrl-C
+    or a SIGTERM, now (before it returns), and after a SIGKILL just after. Not only its own
+    children: the menus telebot starts, the tasks they fork, the tasks keep-alive restarts
+    are nobody's children once their menu exits. What they share is the environment: each
+    inherits the run's mark (tests/sessionguard.py, as a test session's processes), and
+    each is ended by it, through a pidfd, after its mark is read again (a pid reused meanwhile
+    is another process's). The children's TMPDIR is a directory of the run's, removed after.
+    Entered first, before the benchmark starts anything or builds a child's environment."""
+    sys.path.insert(0, str(TESTS))
+    import sessionguard
+
+    made = [  # ikabot's log and data directories of tests/, when the benchmark uses them
+        d
+        for m in ("ikabotlog", "ikabotdata")
+        if (d := getattr(sys.modules.get(m), "MADE", None)) is not None
+    ]
+    sessionguard.start(made)
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)  # the `finally` below runs, as for a Ctrl-C
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sessionguard.end_own()

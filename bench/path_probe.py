@@ -15,7 +15,9 @@ from typing import Any
 
 from telebot.alerts.alerter import Alerter, EndWriter
 from telebot.alerts.sending import Send
-from telebot.bot import alert_out
+from telebot.alerts.tracker import Tracker
+from telebot.alerts.twice import TwiceWarnings
+from telebot.bot import alert_out, runtime
 from telebot.bot.alert_out import BotOut
 from telebot.bot.runtime import Runtime
 from telebot.processes.watcher import ProcessWatcher
@@ -70,6 +72,39 @@ def install() -> None:
     around(EndWriter, "write", "write_end", lambda self, event, *a: event.pid)
     around(Alerter, "_end", "end", lambda self, event, *a, **k: event.pid)
     around(BotOut, "send", "send", _send_pid)
+    # a scan's steps (pid SCAN: every occurrence kept), to tell whether a slow death met one
+    around(Runtime, "refresh", "scan", lambda self: SCAN)
+    around(Runtime, "_read", "scan:read", lambda self, store, gone: SCAN)
+    around(runtime, "annotate", "scan:annotate", lambda tasks, state: SCAN)
+    around(Alerter, "observe", "scan:observe", lambda self, tasks, now=None: SCAN)
+    around(Tracker, "_write", "scan:track", lambda self, tasks, now: SCAN)
+    around(TwiceWarnings, "observe", "scan:twice", lambda self, tasks: SCAN)
+    around(Alerter, "start", "start", _lag_monitor)
+
+
+SCAN = -1  # the pid of a scan's marks
+LAG = 0.002  # the loop-lag monitor's sleep; a wake-up this much later is a mark
+
+
+def _lag_monitor(self: Alerter) -> int:
+    """Marks each time the event loop woke a 2 ms sleep more than 3 ms late (`lag` marks
+    with the lateness as pid, in µs): when the loop itself was held."""
+    import asyncio
+
+    async def watch() -> None:
+        while True:
+            t0 = time.monotonic()
+            await asyncio.sleep(LAG)
+            late = time.monotonic() - t0 - LAG
+            if late > 0.003:
+                mark("lag", int(late * 1e6))
+
+    task = asyncio.get_running_loop().create_task(watch())
+    KEEP.append(task)
+    return 0
+
+
+KEEP: list[object] = []
 
 
 def main() -> int:

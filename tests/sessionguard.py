@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 MARK = "TEST_SESSION_MARK"  # not TELEBOT_/IKABOT_: conftest's clean_env keeps it
@@ -109,12 +109,12 @@ def marked(mark: str) -> list[int]:
     return found
 
 
-def end_marked(mark: str, spare: int | None = None, deadline: float = 30.0) -> None:
-    """SIGKILL every process carrying `mark` but `spare`, until none is left (a process can
-    fork while its siblings are ended) or `deadline` seconds have passed."""
+def end_marked(mark: str, spare: Collection[int] = (), deadline: float = 30.0) -> None:
+    """SIGKILL every process carrying `mark` but those in `spare`, until none is left (a
+    process can fork while its siblings are ended) or `deadline` seconds have passed."""
     end = time.monotonic() + deadline
     while time.monotonic() < end:
-        pids = [p for p in marked(mark) if p != spare]
+        pids = [p for p in marked(mark) if p not in spare]
         if not pids:
             return
         for pid in pids:
@@ -133,11 +133,20 @@ def end_marked(mark: str, spare: int | None = None, deadline: float = 30.0) -> N
         time.sleep(0.05)  # a killed process's environ stays readable until it is reaped
 
 
+def end_own(deadline: float = 30.0) -> None:
+    """End, now, every process this one's session started (and what they started) but this
+    one and its guard: for a program that ends its session itself, as a benchmark does on
+    its way out, rather than leaving it to the guard just after its end."""
+    spare = {os.getpid()} | ({_guard.pid} if _guard is not None else set())
+    if MARK in os.environ:
+        end_marked(os.environ[MARK], spare, deadline)
+
+
 def _guard_main(mark: str, directories: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while sys.stdin.buffer.read(4096):  # pytest never writes: this returns at its end
         pass
-    end_marked(mark, spare=os.getpid())
+    end_marked(mark, spare={os.getpid()})
     for d in directories:
         shutil.rmtree(d, ignore_errors=True)
 

@@ -118,3 +118,89 @@ def test_a_task_dies_with_its_parent_at_once(tmp_path: Path) -> None:
         parent.kill()
         parent.wait()
     assert wait_until(lambda: all(gone(pid) for pid in pids)), pids
+
+
+BENCH_RUN = r"""
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from common import leaves_no_process
+
+out, how = Path(sys.argv[1]), sys.argv[3]
+# a task as keep-alive restarts one: nobody's child (its starter exits), a session of its
+# own, deaf to SIGINT and SIGTERM (ikabot's tasks ignore both)
+LOST = '''
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+os.setsid()
+if os.fork():
+    os._exit(0)
+open(sys.argv[1], "w").write(str(os.getpid()))
+time.sleep(120)
+'''
+pids = []
+try:
+    with leaves_no_process():
+        lost = Path(str(out) + ".lost")
+        subprocess.run([sys.executable, "-c", LOST, str(lost)], check=True)
+        while not (lost.exists() and lost.read_text()):
+            time.sleep(0.01)
+        pids.append(int(lost.read_text()))
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        pids.append(child.pid)
+        out.write_text(json.dumps({"mark": os.environ["TEST_SESSION_MARK"], "pids": pids}))
+        if how == "error":
+            raise RuntimeError("a benchmark fails")
+        if how == "signal":
+            time.sleep(120)  # until the test's SIGINT or SIGTERM
+finally:
+    # the guard is still waiting (this process lives): only the run's own end can have
+    # ended them
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+    out.with_name("left").write_text(json.dumps([p for p in pids if alive(p)]))
+"""
+
+
+@pytest.mark.parametrize(
+    "how", ["end", "error", signal.SIGINT, signal.SIGTERM], ids=lambda h: getattr(h, "name", h)
+)
+def test_a_benchmark_ends_every_process_it_caused_before_its_end(
+    tmp_path: Path, how: str | signal.Signals
+) -> None:
+    """bench/common.py's leaves_no_process: the processes a benchmark caused, its children and
+    those nobody's children any more (a task keep-alive restarted), end before the
+    benchmark's own end, whether it returns, fails, or is interrupted."""
+    out = tmp_path / "started.json"
+    mode = how if isinstance(how, str) else "signal"
+    p = subprocess.Popen(
+        [sys.executable, "-c", BENCH_RUN, str(out), str(TESTS.parent / "bench"), mode],
+        env={k: v for k, v in os.environ.items() if k != sessionguard.MARK},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    started: dict = {"mark": None, "pids": []}
+    try:
+        assert wait_until(lambda: out.exists() and out.read_text(), 4 * DEADLINE), (
+            p.stdout.read().decode() if p.poll() is not None and p.stdout else "not started"
+        )
+        started = json.loads(out.read_text())
+        assert len(started["pids"]) == 2 and not any(gone(pid) for pid in started["pids"])
+        if isinstance(how, signal.Signals):
+            p.send_signal(how)
+        output, _ = p.communicate(timeout=DEADLINE)
+        assert (p.returncode == 0) == (how == "end"), output.decode()[-3000:]
+        assert json.loads((tmp_path / "left").read_text()) == []
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if started["mark"]:
+            sessionguard.end_marked(started["mark"])
+    assert wait_until(lambda: not sessionguard.marked(started["mark"]))  # its guard too

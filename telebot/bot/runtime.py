@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -44,21 +45,32 @@ class Read:
     telegram: TelegramConfig | None = None  # ikabot's Telegram settings, when read
 
 
-def read_tasks(store: Store, settings: Settings, data_gone: bool, dead: DeadTasks) -> Read:
-    """One read (blocking: for a worker thread). `data_gone`: what the last read found."""
+def read_tasks(
+    store: Store,
+    settings: Settings,
+    data_gone: bool,
+    dead: DeadTasks,
+    store_lock: AbstractContextManager[object] | None = None,
+) -> Read:
+    """One read (blocking: for a worker thread). `data_gone`: what the last read found.
+    `store_lock` is held while the store reads (it keeps caches), not while the views are
+    built: a death's read of ikabot's data (`Runtime.ended_entry`) waits for the files' stat
+    calls of a scan, never for its thousands of views."""
     fresh = None
-    if store.layout == "legacy" and store.path.is_dir():
-        # ikabot was upgraded to 7.6+ while telebot ran: it moved the file into a directory
-        # (the old lines wait in .legacy_migration.enc); follow it
-        log.warning("ikabot's data at %s is now a directory; reading that layout", store.path)
-        store = fresh = open_store(settings)
-    if not store.path.exists():
-        # removed (a volume gone, ikabot reinstalled): no tasks to read, and the owner is
-        # told once (`Runtime.gone_news`); tracked tasks are still watched
-        return Read([], [_("ikabot's data at {path} is gone").format(path=store.path)], True, fresh)
-    if data_gone and store.layout == "directory":
-        store = fresh = open_store(settings)  # back: read it afresh
-    snap = store.read()
+    with store_lock or nullcontext():
+        if store.layout == "legacy" and store.path.is_dir():
+            # ikabot was upgraded to 7.6+ while telebot ran: it moved the file into a
+            # directory (the old lines wait in .legacy_migration.enc); follow it
+            log.warning("ikabot's data at %s is now a directory; reading that layout", store.path)
+            store = fresh = open_store(settings)
+        if not store.path.exists():
+            # removed (a volume gone, ikabot reinstalled): no tasks to read, and the owner is
+            # told once (`Runtime.gone_news`); tracked tasks are still watched
+            gone = _("ikabot's data at {path} is gone").format(path=store.path)
+            return Read([], [gone], True, fresh)
+        if data_gone and store.layout == "directory":
+            store = fresh = open_store(settings)  # back: read it afresh
+        snap = store.read()
     return Read(build_tasks(snap, dead=dead), list(snap.warnings), False, fresh, snap.telegram)
 
 
@@ -77,8 +89,9 @@ class Runtime:
     data_gone: bool = False  # ikabot's data disappeared (the last read found nothing there)
     _told_gone: bool = False
     _after_end: tuple[float, Snapshot] | None = None  # (read at, what): ended_entry's
-    _read_lock: threading.Lock = field(default_factory=threading.Lock)
-    _dead: DeadTasks = field(default_factory=DeadTasks)  # touched by the reader only
+    _read_lock: threading.Lock = field(default_factory=threading.Lock)  # the store's reads
+    _build_lock: threading.Lock = field(default_factory=threading.Lock)  # `_dead`'s builders
+    _dead: DeadTasks = field(default_factory=DeadTasks)  # touched under `_build_lock` only
     member_limit: MemberLimit = field(default_factory=MemberLimit)  # a group member's pace
     # told ikabot's Telegram settings after each read (`sharing.UpdateSource.follow`)
     on_telegram: Callable[[TelegramConfig], Awaitable[None]] | None = None
@@ -87,8 +100,8 @@ class Runtime:
         self.permissions = Permissions(self.chat_id, self.settings.owner_ids)
 
     def _read(self, store: Store, data_gone: bool) -> Read:
-        with self._read_lock:  # the store keeps caches; one reader at a time
-            return read_tasks(store, self.settings, data_gone, self._dead)
+        with self._build_lock:  # one scan's views at a time (`_dead` is reused between them)
+            return read_tasks(store, self.settings, data_gone, self._dead, self._read_lock)
 
     async def read(self) -> list[Task]:
         """ikabot's tasks as they are now, with what telebot's database knows of them."""

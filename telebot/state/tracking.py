@@ -68,17 +68,15 @@ class TrackingStore:
             )
         ]
 
-    def ended_of(self, pids: Iterable[int]) -> dict[int, list[Tracked]]:
-        """The ended rows of these pids only, through the primary key's index: a month of
-        deaths in the table (9,000 rows) costs a scan nothing when few entries are gone."""
+    def rows_of(self, pids: Iterable[int]) -> dict[int, list[Tracked]]:
+        """Every row (open or ended) of these pids only, through the primary key's index: a
+        month of deaths in the table (9,000 rows) costs a scan nothing when few are asked."""
         out: dict[int, list[Tracked]] = {}
         wanted = sorted(set(pids))
         for i in range(0, len(wanted), SQL_IN_CHUNK):
             chunk = wanted[i : i + SQL_IN_CHUNK]
             marks = ",".join("?" * len(chunk))
-            for r in self.db.conn.execute(
-                f"SELECT * FROM tracked WHERE pid IN ({marks}) AND ended_at IS NOT NULL", chunk
-            ):
+            for r in self.db.conn.execute(f"SELECT * FROM tracked WHERE pid IN ({marks})", chunk):
                 out.setdefault(r["pid"], []).append(_tracked(r))
         return out
 

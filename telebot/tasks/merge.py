@@ -291,7 +291,7 @@ class Memory(Protocol):
     """What `annotate` asks of telebot's memory (its state database); rows come back as plain
     values with the fields of `state.Tracked`, so the task model does not depend on it."""
 
-    def ended_of(self, pids: Iterable[int]) -> dict[int, list[Any]]: ...
+    def rows_of(self, pids: Iterable[int]) -> dict[int, list[Any]]: ...
 
     def tracked_one(self, pid: int, start_ticks: int) -> Any: ...
 
@@ -326,25 +326,32 @@ def learn_runs(task: Task, history: list[tuple[float, str]], first_seen: float |
 def annotate(tasks: list[Task], state: Memory) -> None:
     """What telebot itself remembers: how a task it saw end ended, and `run k of N`.
 
-    Runs on the event loop's thread (the database connection is not shared across threads),
-    so it touches only the rows it needs, through indexes: the ended rows of the pids of gone
-    entries (ikabot drops an entry once its process is gone, so these are few), and a history
-    lookup only for live autoPirates that have no structured progress.
+    Runs on the state's writer thread, so it touches only the rows it needs, through indexes:
+    the rows of the pids of gone entries not settled yet, and a history lookup only for live
+    autoPirates that have no structured progress. A gone view is settled once its end is
+    learned or no row of its pid is still open (rows are opened for live tasks only, so none
+    can end for it later): the views a read reuses (`DeadTasks`: months of long-gone entries)
+    then cost a scan nothing here. One that is not (read gone before its end was written) is
+    looked up again at the next scan.
     """
-    ended = state.ended_of(t.pid for t in tasks if not t.alive)
+    gone = [t for t in tasks if not t.alive and not t.settled]
+    rows = state.rows_of(t.pid for t in gone)
+    for task in gone:
+        mine = rows.get(task.pid, ())
+        a = task.account  # the row of this account's entry: the same pid may be another's
+        row = next(
+            (
+                r
+                for r in mine
+                if r.ended_at is not None and abs(r.started - task.started) < 1 and r.account == a
+            ),
+            None,
+        )
+        if row is not None:
+            learn_end(task, row)
+        task.settled = row is not None or all(r.ended_at is not None for r in mine)
     for task in tasks:
-        if not task.alive:
-            rows = ended.get(task.pid)
-            if not rows:
-                continue  # most entries: long gone before telebot ever saw them
-            a = task.account  # the row of this account's entry: the same pid may be another's
-            row = next(
-                (r for r in rows if abs(r.started - task.started) < 1 and r.account == a), None
-            )
-            if row is not None:
-                learn_end(task, row)
-            continue
-        if task.start_ticks is None:
+        if not task.alive or task.start_ticks is None:
             continue
         if task.action == "autoPirate" or task.progress is None:
             history = state.status_history(task.pid, task.start_ticks, limit=50)

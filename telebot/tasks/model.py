@@ -55,6 +55,10 @@ class Task:
     history: list[tuple[float, str]] = field(default_factory=list)  # status changes seen
     # the figures computed from this view (`telebot.tasks.facts.facts_of`), dropped by `learn`
     figures_cache: object = field(default=None, repr=False, compare=False)
+    # a gone view whose memory is final (`merge.annotate`): its end learned, or no tracked
+    # row of its pid left that could still end; a view reused by the next read is not
+    # looked up again
+    settled: bool = field(default=False, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[int, float]:
