@@ -242,7 +242,7 @@ class Alerter:
             self.ikabot_log,
             self.markup_for,
             self._note,
-            self._entry,
+            self.entry_after,
         )
         self.reboot = RebootReport(
             self.state, self.chat_id, self.tracker, self.ikabot_log, self._note
@@ -251,10 +251,6 @@ class Alerter:
     def _note(self, row: Tracked, how: str) -> str | None:
         """keep-alive's ♻️ line, as set when the bot stage is built (after this)."""
         return self.end_note(row, how) if self.end_note is not None else None
-
-    def _entry(self, pid: int, started: float, at: float) -> Task | None:
-        """ikabot's entry after a death, as set when the bot stage is built (after this)."""
-        return self.entry_after(pid, started, at) if self.entry_after is not None else None
 
     # ---- tracking
 
