@@ -1,7 +1,7 @@
 """Death → alert latency (telebot vs Monit, same processes, same run), a storm, idle cost.
 
 Run: python bench/bench_alerts.py [--kills 50] [--storm 20] [--idle 60] [--no-monit]
-     [--hog] [--entries 10000] [--profile] [--env NAME=VALUE]
+     [--hog] [--entries 10000] [--profile] [--env NAME=VALUE] [--nice N]
 
 telebot runs as its own process (`python -m telebot run`) against the loopback Bot API in this
 process; the latency is from `kill()` to the alert's sendMessage arriving at that API. Monit
@@ -23,7 +23,11 @@ holds N entries of long-gone tasks (months of ikabot), over 10 accounts. `--prof
 runs under `path_probe.py`, which marks each stage of the path (and a scan's steps, and the
 event loop's lag), and the medians of each stage, each scan step's time and the slowest
 deaths with what met them are printed (where the milliseconds go); with
-`--env TELEBOT_SCAN_SECONDS=1` many deaths meet a scan.
+`--env TELEBOT_SCAN_SECONDS=1` many deaths meet a scan. `--nice N`: telebot runs at that
+niceness (`nice -n N`; below 0 needs root, as systemd's `Nice=` in a system unit has it),
+the hog stays at 0. Each lone death's CPU is read from the kernel (every telebot thread's
+`/proc/<pid>/task/*/schedstat`, in ns) at the kill and when its alert arrives: the CPU the
+path took, beside the wall time it took.
 """
 
 from __future__ import annotations
@@ -234,6 +238,22 @@ def slowest(
     return out
 
 
+def cpu_ns(pid: int) -> int:
+    """Time on a CPU of every thread of `pid`, in ns (the kernel's schedstat, not ticks)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # a thread that ended meanwhile
+    return total
+
+
 def spawn(n: int) -> list[subprocess.Popen[bytes]]:
     return [task_process() for _ in range(n)]
 
@@ -281,6 +301,7 @@ def main() -> int:
     ap.add_argument("--hog", action="store_true")
     ap.add_argument("--entries", type=int, default=0)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--nice", type=int, default=0, help="telebot's niceness (the hog's is 0)")
     ap.add_argument(
         "--env",
         action="append",
@@ -298,6 +319,7 @@ def main() -> int:
         + (" --hog" if args.hog else "")
         + (f" --entries {args.entries}" if args.entries else "")
         + (" --profile" if args.profile else "")
+        + (f" --nice {args.nice}" if args.nice else "")
         + "".join(f" --env {pair}" for pair in args.env)
     )
     with tempfile.TemporaryDirectory() as tmp, FakeBotAPI(token=TOKEN) as api:
@@ -306,6 +328,9 @@ def main() -> int:
         lock = threading.Lock()
 
         storm_log: list[tuple[float, str, int]] = []  # (time, method, pids listed)
+        cpu_at_kill: dict[int, int] = {}
+        cpu_at_alert: dict[int, int] = {}
+        bot_pid = 0
 
         def on_request(method: str, params: dict[str, Any]) -> None:
             text = str(params.get("text", ""))
@@ -316,6 +341,8 @@ def main() -> int:
                     for pid in pids:
                         arrivals.setdefault(int(pid), now)
                     storm_log.append((now, method, len(pids)))
+                if len(pids) == 1 and int(pids[0]) in cpu_at_kill:
+                    cpu_at_alert.setdefault(int(pids[0]), cpu_ns(bot_pid))
 
         api.on_request = on_request
         idle_procs = spawn(50)
@@ -343,9 +370,12 @@ def main() -> int:
         )
         if args.profile:
             env["PYTHONPATH"] = os.pathsep.join([str(here.parent), env.get("PYTHONPATH", "")])
+        if args.nice:
+            command = ["nice", "-n", str(args.nice), *command]
         bot = subprocess.Popen(
             command, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
+        bot_pid = bot.pid  # `nice` execs telebot: the same pid
         monit = None
         hogs: list[subprocess.Popen[bytes]] = []
         try:
@@ -379,6 +409,7 @@ def main() -> int:
             next_kill = time.monotonic()
             for p in kill_procs:
                 time.sleep(max(0.0, next_kill - time.monotonic()))
+                cpu_at_kill[p.pid] = cpu_ns(bot.pid)
                 killed_at.append(time.time())
                 p.kill()
                 p.wait()
@@ -439,6 +470,16 @@ def main() -> int:
                 print(f"- ratio of medians, Monit / telebot: {ratio:.0f}×")
             else:
                 print("- Monit: not measured (--no-monit, or not installed: apt-get install monit)")
+            spent = [
+                (cpu_at_alert[pid] - cpu_at_kill[pid]) / 1e6
+                for pid in cpu_at_kill
+                if pid in cpu_at_alert
+            ]
+            if spent:
+                print(
+                    "- telebot's CPU from the kill to the alert (all its threads): "
+                    + summary(spent)
+                )
             print(f"- {storm}")
             print(f"- {idle}")
             if monit_ms:
