@@ -126,13 +126,41 @@ PARTS = [
     ("send → Bot API has it", "send:in", "api"),
 ]
 
+# consecutive marks from the wake to the request's return, for the CPU each thread spent
+# between them (path_probe's clocks): the loop's and the writer's add up to the path's
+CPU_STEPS = [
+    ("the pidfd's callback (exit info, the queue)", "wake:in", "wake:out"),
+    ("update queue → PTB's process_update", "wake:out", "ptb:in"),
+    ("process_update → our handler", "ptb:in", "handler:in"),
+    ("handler → the writer step starts", "handler:in", "write_end:in"),
+    ("writer: the row + the log's tail", "write_end:in", "ended_entry:in"),
+    ("writer: ikabot's entry after the end", "ended_entry:in", "ended_entry:out"),
+    ("writer: classify + commit + pending", "ended_entry:out", "write_end:out"),
+    ("writer step → the deliverer woken", "write_end:out", "handed:in"),
+    ("deliverer woken → its round", "handed:in", "round:in"),
+    ("round → BotOut.send", "round:in", "send:in"),
+    ("BotOut.send → bot.send_message", "send:in", "bot:in"),
+    ("send_message → the rate limiter", "bot:in", "limiter:in"),
+    ("rate limiter → HTTPXRequest.do_request", "limiter:in", "request:in"),
+    ("do_request → its bytes to the socket (httpx)", "request:in", "wire:in"),
+    ("the socket write", "wire:in", "wire:out"),
+    ("the write → the API's answer read (httpx)", "wire:out", "request:out"),
+]
+CLOCK = {"loop": 3, "writer": 4, "all": 5}  # where each clock is in a mark
+
+
+def load(trace: Path) -> list[tuple[str, int, float, list[int]]]:
+    """path_probe's marks: (stage, pid, wall, CPU clocks); an older trace has no clocks."""
+    return [(m[0], m[1], m[2], list(m[3:])) for m in json.loads(trace.read_text())]
+
 
 def profile(trace: Path, killed: dict[int, float], arrived: dict[int, float]) -> list[str]:
     """Per stage, the median and max over the lone deaths (ms); then the consecutive parts
     (which add up to each death's latency): their medians, and their means over all deaths
-    and over the slowest 5 %, so a tail is put where it grew."""
+    and over the slowest 5 %, so a tail is put where it grew; then the CPU of each step."""
     marks: dict[tuple[str, int], float] = {}
-    for stage, pid, at in json.loads(trace.read_text()):
+    loaded = load(trace)
+    for stage, pid, at, _ in loaded:
         marks.setdefault((stage, pid), at)
 
     def span(pid: int, a: str, b: str) -> float | None:
@@ -163,7 +191,46 @@ def profile(trace: Path, killed: dict[int, float], arrived: dict[int, float]) ->
                 f"  - {name}: {statistics.median(xs):.2f} / {statistics.mean(xs):.2f} / "
                 f"{statistics.mean(tail):.2f} ms"
             )
-    return out + slowest(marks, json.loads(trace.read_text()), killed, arrived)
+    plain = [(s, p, t) for s, p, t, _ in loaded]
+    return out + cpu_profile(loaded, killed) + slowest(marks, plain, killed, arrived)
+
+
+def cpu_profile(
+    loaded: list[tuple[str, int, float, list[int]]], killed: dict[int, float]
+) -> list[str]:
+    """Per step from the wake to the request's answer, the median CPU (not wall) each thread
+    spent in it over the lone deaths, in µs: the loop's, the writer's, the whole process's."""
+    clocks: dict[tuple[str, int], list[int]] = {}
+    for stage, pid, _, cpu in loaded:
+        if len(cpu) == 3:
+            clocks.setdefault((stage, pid), cpu)
+    if not clocks:
+        return []
+
+    def used(pid: int, a: str, b: str) -> list[float] | None:
+        ca, cb = clocks.get((a, pid)), clocks.get((b, pid))
+        if ca is None or cb is None or min(ca + cb) < 0:
+            return None
+        return [(y - x) / 1000 for x, y in zip(ca, cb, strict=True)]
+
+    out = ["- CPU per step, lone deaths (µs, median: loop thread / writer thread / process):"]
+    totals: list[list[float]] = []
+    for name, a, b in CPU_STEPS:
+        xs = [u for pid in killed if (u := used(pid, a, b)) is not None]
+        if xs:
+            med = [statistics.median(x[i] for x in xs) for i in range(3)]
+            out.append(f"  - {name}: {med[0]:.0f} / {med[1]:.0f} / {med[2]:.0f} (n={len(xs)})")
+    for pid in killed:
+        u = used(pid, "wake:in", "wire:out")
+        if u is not None:
+            totals.append(u)
+    if totals:
+        med = [statistics.median(x[i] for x in totals) for i in range(3)]
+        out.append(
+            f"  - the wake → the request written, in all: {med[0]:.0f} / {med[1]:.0f} / "
+            f"{med[2]:.0f} (n={len(totals)})"
+        )
+    return out
 
 
 SCAN_STEPS = ["scan", "scan:read", "scan:annotate", "scan:observe", "scan:track", "scan:twice"]
