@@ -62,7 +62,9 @@ class Profiles:
 
     def __init__(self, prefix: str | None) -> None:
         self.prefix = prefix
-        self.loop, self.writer = cProfile.Profile(), cProfile.Profile()
+        # CPU, not wall: a commit's fsync wait is not work
+        self.loop = cProfile.Profile(time.thread_time_ns, 1e-9)
+        self.writer = cProfile.Profile(time.thread_time_ns, 1e-9)
         self.on = False
 
     def at(self, stage: str) -> None:
