@@ -2,6 +2,7 @@
 
 Run: python bench/bench_alerts.py [--kills 50] [--storm 20] [--idle 60] [--no-monit]
      [--hog] [--entries 10000] [--profile] [--env NAME=VALUE] [--nice N]
+     [--weight W]
 
 telebot runs as its own process (`python -m telebot run`) against the loopback Bot API in this
 process; the latency is from `kill()` to the alert's sendMessage arriving at that API. Monit
@@ -25,14 +26,20 @@ event loop's lag), and the medians of each stage, each scan step's time and the 
 deaths with what met them are printed (where the milliseconds go); with
 `--env TELEBOT_SCAN_SECONDS=1` many deaths meet a scan. `--nice N`: telebot runs at that
 niceness (`nice -n N`; below 0 needs root, as systemd's `Nice=` in a system unit has it),
-the hog stays at 0. Each lone death's CPU is read from the kernel (every telebot thread's
-`/proc/<pid>/task/*/schedstat`, in ns) at the kill and when its alert arrives: the CPU the
-path took, beside the wall time it took.
+the hog stays at 0. `--weight W`: telebot in a CPU control group of weight W and the hog in
+a sibling of weight 100 (`bench/cpugroups.py`: what `CPUWeight=W` in telebot's unit does
+beside tasks at systemd's default; `--weight 100` is the even baseline); the benchmark's own
+process (the loopback Bot API, which stands for Telegram's servers, and the driver that
+kills) then has a group of the largest weight, so the hog delays neither the kill nor the
+API's reading of the request (which are not the player's machine's work). Each lone death's
+CPU is read from the kernel (every telebot thread's `/proc/<pid>/task/*/schedstat`, in ns)
+at the kill and when its alert arrives: the CPU the path took, beside the wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -57,6 +64,7 @@ from common import (
     task_process,
     write_directory,
 )
+from cpugroups import CpuGroups
 
 from telebot.alerts.texts import MARKS
 from telebot.demo.fakeapi import FakeBotAPI
@@ -370,6 +378,9 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--nice", type=int, default=0, help="telebot's niceness (the hog's is 0)")
     ap.add_argument(
+        "--weight", type=int, default=0, help="telebot's cgroup cpu weight (the hog's is 100)"
+    )
+    ap.add_argument(
         "--env",
         action="append",
         default=[],
@@ -387,10 +398,20 @@ def main() -> int:
         + (f" --entries {args.entries}" if args.entries else "")
         + (" --profile" if args.profile else "")
         + (f" --nice {args.nice}" if args.nice else "")
+        + (f" --weight {args.weight}" if args.weight else "")
         + "".join(f" --env {pair}" for pair in args.env)
     )
-    with tempfile.TemporaryDirectory() as tmp, FakeBotAPI(token=TOKEN) as api:
+    groups = (
+        CpuGroups({"telebot": args.weight, "hog": 100, "bench": 10000}) if args.weight else None
+    )
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeBotAPI(token=TOKEN) as api,
+        groups or contextlib.nullcontext(),
+    ):
         root = Path(tmp)
+        if groups:  # the loopback API stands for Telegram, and the driver's kill() for fate:
+            groups.join("bench", os.getpid())  # neither is on the player's machine's cores
         arrivals: dict[int, float] = {}
         lock = threading.Lock()
 
@@ -443,6 +464,8 @@ def main() -> int:
             command, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         bot_pid = bot.pid  # `nice` execs telebot: the same pid
+        if groups:
+            groups.join("telebot", bot.pid)
         monit = None
         hogs: list[subprocess.Popen[bytes]] = []
         try:
@@ -470,6 +493,9 @@ def main() -> int:
             # ---- one kill at a time
             if args.hog:
                 hogs = hog()
+                for h in hogs:
+                    if groups:
+                        groups.join("hog", h.pid)
                 time.sleep(1)
             telebot_ms, monit_ms = [], []
             killed_at: list[float] = []

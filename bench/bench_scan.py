@@ -1,10 +1,11 @@
 """A scan at 10,000 tracked entries: its steps, and how long a death would wait behind it.
 
-Run: python bench/bench_scan.py [--entries 10000] [--rounds 20]
+Run: python bench/bench_scan.py [--entries 10000] [--rounds 20] [--live 100]
 
 In this process: telebot's own `Runtime` and `Alerter` (no Telegram: a death's alert is not the
 point here) over ikabot's data as months of ikabot leave it (`--entries` long-gone entries and
-100 live task processes over 10 accounts, bench_scale's data), telebot's state in SQLite as the
+`--live` live task processes (100; bench_alerts starts 270) over 10 accounts, bench_scale's
+data), telebot's state in SQLite as the
 bot keeps it. Each round is one `Runtime.refresh`, the scan every TELEBOT_SCAN_SECONDS, with
 ikabot's files unchanged since the last (the usual case: most scans find nothing new); every
 fifth round one users file is rewritten first (a status changed), as ikabot does.
@@ -32,6 +33,7 @@ from typing import Any
 from bench_scale import make_data
 from common import live_processes, machine_line, summary
 
+from telebot.alerts import tracker
 from telebot.alerts.alerter import Alerter
 from telebot.alerts.tracker import Tracker
 from telebot.alerts.twice import TwiceWarnings
@@ -76,11 +78,14 @@ def timed(owner: Any, name: str, label: str) -> None:
 for owner, name, label in [
     (Runtime, "refresh", "the whole scan (on the loop, awaited)"),
     (Runtime, "_read", "read + build the views (worker thread, read lock held)"),
-    (runtime, "annotate", "annotate (writer thread)"),
-    (Tracker, "_write", "track (writer thread)"),
+    (runtime, "annotate", "annotate, one step (writer thread)"),  # before the parts
+    (runtime, "annotate_part", "annotate, a part (writer thread)"),
+    (tracker, "scan_of", "track, the open keys (writer thread)"),
+    (Tracker, "_write", "track, a step (writer thread)"),
     (TwiceWarnings, "observe", "twice (writer thread)"),
 ]:
-    timed(owner, name, label)
+    if hasattr(owner, name):  # the same benchmark measures the code before a change too
+        timed(owner, name, label)
 
 
 class Probes:
@@ -137,8 +142,8 @@ def touch_one(data: Path) -> None:
     atomic_write(file, json.dumps(doc, indent=2))
 
 
-async def measure(entries: int, rounds: int, root: Path) -> dict[str, list[float]]:
-    with live_processes(100) as procs:
+async def measure(entries: int, rounds: int, root: Path, live: int = 100) -> dict[str, list[float]]:
+    with live_processes(live) as procs:
         data = make_data(root, [p.pid for p in procs], entries)
         settings = Settings(
             ikabot_path=data, token="1:X", chat_id="1", state_dir=root / "state", report_minutes=0
@@ -176,11 +181,15 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--entries", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--live", type=int, default=100)
     args = ap.parse_args()
     print(machine_line())
-    print(f"command: python bench/bench_scan.py --entries {args.entries} --rounds {args.rounds}")
+    live = f" --live {args.live}" if args.live != 100 else ""
+    print(
+        f"command: python bench/bench_scan.py --entries {args.entries} --rounds {args.rounds}{live}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        waits = asyncio.run(measure(args.entries, args.rounds, Path(tmp)))
+        waits = asyncio.run(measure(args.entries, args.rounds, Path(tmp), args.live))
     for label, ms in STEPS.items():
         if ms:
             print(f"- {label}: {summary(ms)}")

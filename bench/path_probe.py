@@ -161,9 +161,11 @@ def install() -> None:
     # a scan's steps (pid SCAN: every occurrence kept), to tell whether a slow death met one
     around(Runtime, "refresh", "scan", lambda self: SCAN)
     around(Runtime, "_read", "scan:read", lambda self, store, gone: SCAN)
-    around(runtime, "annotate", "scan:annotate", lambda tasks, state: SCAN)
+    for name in ("annotate", "annotate_part"):  # one step before the parts, or each part
+        if hasattr(runtime, name):
+            around(runtime, name, "scan:annotate", lambda tasks, state: SCAN)
     around(Alerter, "observe", "scan:observe", lambda self, tasks, now=None: SCAN)
-    around(Tracker, "_write", "scan:track", lambda self, tasks, now: SCAN)
+    around(Tracker, "_write", "scan:track", lambda self, tasks, now, *scan: SCAN)
     around(TwiceWarnings, "observe", "scan:twice", lambda self, tasks: SCAN)
     around(Alerter, "start", "start", _lag_monitor)
 

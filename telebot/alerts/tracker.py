@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from telebot.processes import liveness
 from telebot.processes.watcher import ProcessWatcher
 from telebot.state import StateDB, Tracked
+from telebot.state.tracking import TrackingStore
 from telebot.tasks.facts import progress_json
 from telebot.tasks.merge import ACTION_KEEP, STATUS_KEEP
 from telebot.tasks.model import Task
@@ -29,15 +30,30 @@ Gone = Callable[[int, int], None]
 Stalled = Callable[[Tracked, float], bool]
 
 
+PART_TASKS = 50  # tasks one writer step writes (`Tracker._write`): a death waits for one part
+
+
 @dataclass
 class Scan:
-    """What one scan's write found: the rows open before it, the live keys, the new ones, and
-    whether a stall alert was written."""
+    """What one scan's write found: the keys of the rows open before it, the tasks it writes
+    (in parts, `PART_TASKS` each), the live keys, the new ones, and whether a stall alert was
+    written."""
 
-    open_rows: dict[tuple[int, int], Tracked]
+    open_keys: list[tuple[int, int]]
+    parts: list[list[Task]] = field(default_factory=list)
     seen: set[tuple[int, int]] = field(default_factory=set)
     new: list[tuple[int, int]] = field(default_factory=list)
     stalled: bool = False
+
+
+def scan_of(tracking: TrackingStore, tasks: list[Task]) -> Scan:
+    """A scan's first writer step: the keys of the open rows (no row read whole) and the tasks
+    the write is about (the live ones, and the gone ones whose pid a row is open for), in
+    parts in their order."""
+    open_keys = tracking.open_keys()
+    pids = {pid for pid, _ in open_keys}
+    mine = [t for t in tasks if (t.alive and t.start_ticks is not None) or t.pid in pids]
+    return Scan(open_keys, [mine[i : i + PART_TASKS] for i in range(0, len(mine), PART_TASKS)])
 
 
 def tracked_row(task: Task, now: float, prev: Tracked | None) -> Tracked:
@@ -76,26 +92,45 @@ class Tracker:
 
     async def observe(self, tasks: list[Task], now: float | None = None) -> bool:
         """After each scan: track new live tasks, keep their last state, spot stalls (True
-        when a stall alert was written); the write runs on the state's writer thread."""
+        when a stall alert was written). The write runs on the state's writer thread in
+        steps of `PART_TASKS` tasks, each its own transaction, so a death's step (queued on
+        that thread) waits for one part, not the whole scan. A telebot killed between two
+        parts leaves the parts before written and the later ones as the scan before left
+        them: a consistent state (a row, its history and its stall alert commit together)
+        that the next scan, or the first after a restart, brings up to date as it does any
+        scan's changes."""
         now = time.time() if now is None else now
-        scan = await self.state.run(self._write, tasks, now)
-        for pid, ticks in scan.new:
-            self.watcher.watch(pid, ticks)
+        scan = await self.state.run(scan_of, self.state.tracking, tasks)
+        for part in scan.parts:
+            new = len(scan.new)
+            await self.state.run(self._write, part, now, scan)
+            for pid, ticks in scan.new[new:]:
+                self.watcher.watch(pid, ticks)
+        if now - self._pruned >= 3600:  # months of running must not grow the database
+            await self.state.run(self._prune, now)
         watched = self.watcher.watched()
-        for key, row in scan.open_rows.items():  # tracked, gone from the live list, not watched
+        for key in scan.open_keys:  # tracked, gone from the live list, not watched
+            pid, ticks = key
             if (
                 key not in scan.seen
-                and watched.get(row.pid) != row.start_ticks
-                and not liveness.same_process(row.pid, row.start_ticks)
+                and watched.get(pid) != ticks
+                and not liveness.same_process(pid, ticks)
             ):
-                self.on_gone(row.pid, row.start_ticks)
+                self.on_gone(pid, ticks)
         return scan.stalled
 
-    def _write(self, tasks: list[Task], now: float) -> Scan:
-        """One transaction for the whole scan; unchanged tasks are written once a minute."""
+    def _write(self, tasks: list[Task], now: float, scan: Scan) -> None:
+        """One part of a scan (`scan_of`), one transaction, its rows read as they are now (an
+        end written since the scan began is seen); unchanged tasks are written once a
+        minute."""
         tracking = self.state.tracking
-        scan = Scan({r.key: r for r in tracking.tracked()})
-        by_pid = {r.pid: r for r in scan.open_rows.values()}
+        rows = tracking.rows_of(t.pid for t in tasks)
+        opened = sorted(  # as `tracked()` orders them: by_pid keeps the newest
+            (r for mine in rows.values() for r in mine if r.ended_at is None),
+            key=lambda r: (r.first_seen, r.pid),
+        )
+        open_rows = {r.key: r for r in opened}
+        by_pid = {r.pid: r for r in opened}
         history: list[tuple[int, int, str, float]] = []
         with self.state.db.transaction():
             for task in tasks:
@@ -105,7 +140,7 @@ class Tracker:
                     continue
                 key = (task.pid, task.start_ticks)
                 scan.seen.add(key)
-                prev = scan.open_rows.get(key)
+                prev = open_rows.get(key)
                 row = tracked_row(task, now, prev)
                 if prev is None or prev.status != row.status:
                     history.append((row.pid, row.start_ticks, row.status, now))
@@ -121,11 +156,12 @@ class Tracker:
                     scan.new.append(key)
                 scan.stalled |= self._check_stall(row, now)
             tracking.record_statuses(history)
-            if now - self._pruned >= 3600:  # months of running must not grow the database
-                tracking.prune(now - KEEP_DAYS * 86400)
-                self.state.outbox.prune(now - KEEP_DAYS * 86400)
-                self._pruned = now
-        return scan
+
+    def _prune(self, now: float) -> None:
+        with self.state.db.transaction():
+            self.state.tracking.prune(now - KEEP_DAYS * 86400)
+            self.state.outbox.prune(now - KEEP_DAYS * 86400)
+        self._pruned = now
 
     def _last_words(self, row: Tracked, task: Task, now: float) -> None:
         changed = self.last_words(row, task, now)

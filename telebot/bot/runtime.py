@@ -24,7 +24,7 @@ from telebot.config import Settings
 from telebot.i18n import _
 from telebot.ikabot.store import Store, open_store
 from telebot.state import StateDB
-from telebot.tasks.merge import DeadTasks, annotate, build_tasks, view_of
+from telebot.tasks.merge import DeadTasks, annotate_part, annotate_parts, build_tasks, view_of
 from telebot.tasks.model import Snapshot, Task, TelegramConfig
 
 if TYPE_CHECKING:
@@ -74,6 +74,14 @@ def read_tasks(
     return Read(build_tasks(snap, dead=dead), list(snap.warnings), False, fresh, snap.telegram)
 
 
+async def annotate_in_steps(state: StateDB, tasks: list[Task]) -> None:
+    """`merge.annotate` on the state's writer thread, one part a step (`annotate_parts`): a
+    death's step (`EndWriter.write`), queued meanwhile, runs after the part under way, not
+    after the whole scan's."""
+    for part in annotate_parts(tasks):
+        await state.run(annotate_part, part, state.tracking)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -110,7 +118,7 @@ class Runtime:
             self.store = found.store
         self.warnings, self.data_gone = found.warnings, found.data_gone
         try:
-            await self.state.run(annotate, found.tasks, self.state.tracking)
+            await annotate_in_steps(self.state, found.tasks)
         except sqlite3.Error as e:  # a locked database: the tasks as ikabot recorded them
             log.warning("telebot's database could not be read (%s)", e)
         if self.on_telegram is not None and found.telegram is not None:

@@ -27,28 +27,26 @@ def _tracked(r: sqlite3.Row) -> Tracked:
     return Tracked(**d)
 
 
-class TrackingStore:
+class TrackingReads:
+    """The reads of tracked rows and their history (`TrackingStore` adds the writes)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    def track(self, row: Tracked) -> None:
-        with self.db.transaction() as c:
-            c.execute(
-                f"INSERT INTO tracked VALUES({_COLUMNS}) ON CONFLICT(pid, start_ticks) DO "
-                "UPDATE SET status=excluded.status, progress=excluded.progress, "
-                "remaining=excluded.remaining, urls=excluded.urls, "
-                "last_seen_alive=excluded.last_seen_alive, last_change=excluded.last_change, "
-                "stalled_at=excluded.stalled_at, action=excluded.action",
-                {
-                    **row.__dict__,
-                    "progress": json.dumps(row.progress),
-                    "urls": json.dumps(row.urls),
-                },
-            )
 
     def tracked(self, *, open_only: bool = True) -> list[Tracked]:
         sql = "SELECT * FROM tracked" + (" WHERE ended_at IS NULL" if open_only else "")
         return [_tracked(r) for r in self.db.conn.execute(sql + " ORDER BY first_seen, pid")]
+
+    def open_keys(self) -> list[tuple[int, int]]:
+        """(pid, start ticks) of the rows still open, as `tracked()` orders them: a scan's
+        first step reads no more than that."""
+        return [
+            (r[0], r[1])
+            for r in self.db.conn.execute(
+                "SELECT pid, start_ticks FROM tracked WHERE ended_at IS NULL "
+                "ORDER BY first_seen, pid"
+            )
+        ]
 
     def tracked_one(self, pid: int, start_ticks: int) -> Tracked | None:
         row = self.db.conn.execute(
@@ -89,6 +87,67 @@ class TrackingStore:
         ).fetchone()
         return None if row is None else _tracked(row)
 
+    def status_history(
+        self, pid: int, start_ticks: int, limit: int = HISTORY_KEEP
+    ) -> list[tuple[float, str]]:
+        """Oldest first."""
+        rows = self.db.conn.execute(
+            "SELECT at, status FROM history WHERE pid=? AND start_ticks=? ORDER BY at DESC LIMIT ?",
+            (pid, start_ticks, limit),
+        ).fetchall()
+        return [(r[0], r[1]) for r in reversed(rows)]
+
+    def histories(
+        self, keys: Iterable[tuple[int, int]], limit: int = HISTORY_KEEP
+    ) -> dict[tuple[int, int], list[tuple[float, str]]]:
+        """`status_history` of each of these tasks (pid, start ticks), oldest first, in one
+        `IN (…)` per `SQL_IN_CHUNK` pids through the history's index, not a SELECT a task."""
+        wanted = set(keys)
+        out: dict[tuple[int, int], list[tuple[float, str]]] = {}
+        pids = sorted({pid for pid, _ in wanted})
+        for i in range(0, len(pids), SQL_IN_CHUNK):
+            chunk = pids[i : i + SQL_IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for pid, ticks, at, status in self.db.conn.execute(
+                f"SELECT pid, start_ticks, at, status FROM history WHERE pid IN ({marks}) "
+                "ORDER BY pid, start_ticks, at, rowid",
+                chunk,
+            ):
+                if (pid, ticks) in wanted:
+                    out.setdefault((pid, ticks), []).append((at, status))
+        if limit < 0:  # as SQLite's LIMIT: no limit
+            return out
+        return {key: said[max(0, len(said) - limit) :] for key, said in out.items() if limit}
+
+    def history_of(
+        self, pid: int, started: float, start_ticks: int | None
+    ) -> list[tuple[float, str]]:
+        """The status history of the task ikabot recorded with this pid and start date; for
+        an ended one (no start ticks any more) through its ended row."""
+        if start_ticks is None:
+            row = self.ended_near(pid, started)
+            start_ticks = row.start_ticks if row is not None else None
+        return self.status_history(pid, start_ticks) if start_ticks is not None else []
+
+
+class TrackingStore(TrackingReads):
+    """The tracked tasks and their status history: the reads, and the writes."""
+
+    def track(self, row: Tracked) -> None:
+        with self.db.transaction() as c:
+            c.execute(
+                f"INSERT INTO tracked VALUES({_COLUMNS}) ON CONFLICT(pid, start_ticks) DO "
+                "UPDATE SET status=excluded.status, progress=excluded.progress, "
+                "remaining=excluded.remaining, urls=excluded.urls, "
+                "last_seen_alive=excluded.last_seen_alive, last_change=excluded.last_change, "
+                "stalled_at=excluded.stalled_at, action=excluded.action",
+                {
+                    **row.__dict__,
+                    "progress": json.dumps(row.progress),
+                    "urls": json.dumps(row.urls),
+                },
+            )
+
     def end(
         self,
         pid: int,
@@ -109,8 +168,6 @@ class TrackingStore:
             )
         return cur.rowcount == 1
 
-    # ---- status history
-
     def record_statuses(self, changes: list[tuple[int, int, str, float]]) -> None:
         """(pid, start ticks, status, at) for each task whose status changed: one batch."""
         if not changes:
@@ -130,26 +187,6 @@ class TrackingStore:
 
     def record_status(self, pid: int, start_ticks: int, status: str, at: float) -> None:
         self.record_statuses([(pid, start_ticks, status, at)])
-
-    def status_history(
-        self, pid: int, start_ticks: int, limit: int = HISTORY_KEEP
-    ) -> list[tuple[float, str]]:
-        """Oldest first."""
-        rows = self.db.conn.execute(
-            "SELECT at, status FROM history WHERE pid=? AND start_ticks=? ORDER BY at DESC LIMIT ?",
-            (pid, start_ticks, limit),
-        ).fetchall()
-        return [(r[0], r[1]) for r in reversed(rows)]
-
-    def history_of(
-        self, pid: int, started: float, start_ticks: int | None
-    ) -> list[tuple[float, str]]:
-        """The status history of the task ikabot recorded with this pid and start date; for
-        an ended one (no start ticks any more) through its ended row."""
-        if start_ticks is None:
-            row = self.ended_near(pid, started)
-            start_ticks = row.start_ticks if row is not None else None
-        return self.status_history(pid, start_ticks) if start_ticks is not None else []
 
     def prune(self, older_than: float) -> None:
         """Forget tasks that ended before this, and their history (the database stays small)."""

@@ -293,11 +293,16 @@ class Memory(Protocol):
 
     def rows_of(self, pids: Iterable[int]) -> dict[int, list[Any]]: ...
 
-    def tracked_one(self, pid: int, start_ticks: int) -> Any: ...
+    def histories(
+        self, keys: Iterable[tuple[int, int]], limit: int = ...
+    ) -> dict[tuple[int, int], list[tuple[float, str]]]: ...
 
-    def status_history(
-        self, pid: int, start_ticks: int, limit: int = ...
-    ) -> list[tuple[float, str]]: ...
+
+# A scan's `annotate` is handed to the writer thread in parts (`annotate_parts`), so a death's
+# step (`EndWriter.write`, on the same thread) waits for one part, never for the whole: each
+# part is a set-based query or two, whatever the number of tasks.
+PART_LIVE = 50  # live tasks whose history a part reads (one `IN (…)` each: history, rows)
+PART_GONE = 500  # gone views a part looks up (one `IN (…)`, `TrackingStore.rows_of`'s size)
 
 
 def learn_end(task: Task, row: Any) -> None:
@@ -323,19 +328,46 @@ def learn_runs(task: Task, history: list[tuple[float, str]], first_seen: float |
             task.learn(progress=runs)
 
 
-def annotate(tasks: list[Task], state: Memory) -> None:
-    """What telebot itself remembers: how a task it saw end ended, and `run k of N`.
+def _asks_history(task: Task) -> bool:
+    return (
+        task.alive
+        and task.start_ticks is not None
+        and (task.action == "autoPirate" or task.progress is None)
+    )
 
-    Runs on the state's writer thread, so it touches only the rows it needs, through indexes:
-    the rows of the pids of gone entries not settled yet, and a history lookup only for live
-    autoPirates that have no structured progress. A gone view is settled once its end is
-    learned or no row of its pid is still open (rows are opened for live tasks only, so none
-    can end for it later): the views a read reuses (`DeadTasks`: months of long-gone entries)
-    then cost a scan nothing here. One that is not (read gone before its end was written) is
-    looked up again at the next scan.
+
+def annotate_parts(tasks: list[Task]) -> list[list[Task]]:
+    """The tasks `annotate` looks up, in parts of a bounded size (`PART_GONE`, `PART_LIVE`)
+    for `annotate_part`: the gone views not settled yet, then the live tasks that need their
+    history. Each task's outcome depends on its own rows alone, so the parts together do what
+    one `annotate` does."""
+    gone = [t for t in tasks if not t.alive and not t.settled]
+    live = [t for t in tasks if _asks_history(t)]
+    return [gone[i : i + PART_GONE] for i in range(0, len(gone), PART_GONE)] + [
+        live[i : i + PART_LIVE] for i in range(0, len(live), PART_LIVE)
+    ]
+
+
+def annotate(tasks: list[Task], state: Memory) -> None:
+    """What telebot itself remembers: how a task it saw end ended, and `run k of N`. All of
+    it at once (`telebot status`); the bot hands `annotate_parts` over one by one."""
+    for part in annotate_parts(tasks):
+        annotate_part(part, state)
+
+
+def annotate_part(tasks: list[Task], state: Memory) -> None:
+    """`annotate` for these tasks, on the state's writer thread: it touches only the rows it
+    needs, through indexes, a few statements whatever the number of tasks: the rows of the
+    pids of gone entries not settled yet (one `IN`), the histories of live autoPirates and of
+    live tasks without structured progress (one `IN`), and the rows of those whose runs are
+    counted (one `IN`). A gone view is settled once its end is learned or no row of its pid
+    is still open (rows are opened for live tasks only, so none can end for it later): the
+    views a read reuses (`DeadTasks`: months of long-gone entries) then cost a scan nothing
+    here. One that is not (read gone before its end was written) is looked up again at the
+    next scan.
     """
     gone = [t for t in tasks if not t.alive and not t.settled]
-    rows = state.rows_of(t.pid for t in gone)
+    rows = state.rows_of(t.pid for t in gone) if gone else {}
     for task in gone:
         mine = rows.get(task.pid, ())
         a = task.account  # the row of this account's entry: the same pid may be another's
@@ -350,14 +382,17 @@ def annotate(tasks: list[Task], state: Memory) -> None:
         if row is not None:
             learn_end(task, row)
         task.settled = row is not None or all(r.ended_at is not None for r in mine)
-    for task in tasks:
-        if not task.alive or task.start_ticks is None:
-            continue
-        if task.action == "autoPirate" or task.progress is None:
-            history = state.status_history(task.pid, task.start_ticks, limit=50)
-            row = (
-                state.tracked_one(task.pid, task.start_ticks)
-                if task.action == "autoPirate" and task.progress is None and history
-                else None
-            )
-            learn_runs(task, history, row.first_seen if row else None)
+    live = [(t, (t.pid, int(t.start_ticks or 0))) for t in tasks if _asks_history(t)]
+    if not live:
+        return
+    histories = state.histories((key for _, key in live), limit=50)
+    counted = {  # whose `run k of N` needs the row's first sight
+        key
+        for t, key in live
+        if t.action == "autoPirate" and t.progress is None and histories.get(key)
+    }
+    tracked = state.rows_of(pid for pid, _ in counted) if counted else {}
+    for task, key in live:
+        mine = tracked.get(key[0], ()) if key in counted else ()
+        row = next((r for r in mine if r.start_ticks == key[1]), None)
+        learn_runs(task, histories.get(key, []), row.first_seen if row else None)
