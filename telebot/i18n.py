@@ -75,10 +75,18 @@ def N_(message: str) -> str:
 
 def number(value: float, *, digits: int = 0) -> str:
     """A figure written the language's way: 48,000 / 48.000; 2.5 / 2,5 (Babel's CLDR data)."""
+    return _number(value, digits, _current)
+
+
+@lru_cache(maxsize=4096)
+def _number(value: float, digits: int, lang: str) -> str:
+    """Kept once written: a death's alert writes the same few figures (runs, pids, minutes)
+    the scans did, and Babel parses the locale and the pattern on every call (a fifth of the
+    end's writer step, issue 28)."""
     from babel.numbers import format_decimal
 
     pattern = "#,##0" + ("." + "#" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale=_current)
+    return format_decimal(value, format=pattern, locale=lang)
 
 
 def in_language(lang: str) -> _Speaking:
