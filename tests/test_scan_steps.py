@@ -28,7 +28,7 @@ from telebot.bot.runtime import annotate_in_steps
 from telebot.processes.watcher import ProcessWatcher
 from telebot.state import StateDB, Tracked
 from telebot.tasks import merge
-from telebot.tasks.merge import build_tasks, learn_runs
+from telebot.tasks.merge import annotate_parts, build_tasks, learn_runs
 from telebot.tasks.model import Task
 
 LIVE = 300  # live tasks: six parts of 50
@@ -139,7 +139,7 @@ def tracker_of(state: StateDB) -> Tracker:
 
 async def scan(state: StateDB, tasks: list[Task], now: float) -> bool:
     """What a scan hands the writer thread (`Runtime.refresh`): the lookups, then the writes."""
-    await annotate_in_steps(state, tasks)
+    await annotate_in_steps(state, annotate_parts(tasks))
     return await tracker_of(state).observe(tasks, now)
 
 
@@ -180,11 +180,12 @@ async def test_an_end_handed_over_mid_scan_runs_before_the_scans_last_step(
     state, entries = seeded(tmp_path, now)
     tasks = build_tasks(snap(entries), probe=probe)
     if which == "track":
-        await annotate_in_steps(state, tasks)
+        await annotate_in_steps(state, annotate_parts(tasks))
     steps = Steps(state)
     steps.hold, part = threading.Event(), "annotate_part" if which == "annotate" else "_write"
     steps.held = part
-    work = annotate_in_steps(state, tasks) if which == "annotate" else tracker_of(state).observe(
+    parts = annotate_parts(tasks)
+    work = annotate_in_steps(state, parts) if which == "annotate" else tracker_of(state).observe(
         tasks, now
     )  # fmt: skip
     scanning = asyncio.ensure_future(work)
@@ -257,10 +258,10 @@ async def test_a_scan_in_parts_finds_and_writes_what_one_step_did(
             for module, name in [(merge, "PART_LIVE"), (merge, "PART_GONE")]:
                 monkeypatch.setattr(module, name, 10**6)
             monkeypatch.setattr(tracker_module, "PART_TASKS", 10**6)
-        await annotate_in_steps(state, tasks)
+        await annotate_in_steps(state, annotate_parts(tasks))
         if not parts:  # before the writes: what the lookups found, a SELECT per task
             reference = build_tasks(snap(entries), probe=probe)
-            await annotate_in_steps(state, [t for t in reference if not t.alive])
+            await annotate_in_steps(state, annotate_parts([t for t in reference if not t.alive]))
             await state.run(per_task, reference, state)
             assert _seen(reference) == _seen(tasks)
         stalled = await tracker_of(state).observe(tasks, now)
