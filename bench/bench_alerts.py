@@ -2,7 +2,7 @@
 
 Run: python bench/bench_alerts.py [--kills 50] [--storm 20] [--idle 60] [--no-monit]
      [--hog] [--entries 10000] [--profile] [--env NAME=VALUE] [--nice N]
-     [--weight W]
+     [--weight W] [--shelter]
 
 telebot runs as its own process (`python -m telebot run`) against the loopback Bot API in this
 process; the latency is from `kill()` to the alert's sendMessage arriving at that API. Monit
@@ -31,9 +31,11 @@ a sibling of weight 100 (`bench/cpugroups.py`: what `CPUWeight=W` in telebot's u
 beside tasks at systemd's default; `--weight 100` is the even baseline); the benchmark's own
 process (the loopback Bot API, which stands for Telegram's servers, and the driver that
 kills) then has a group of the largest weight, so the hog delays neither the kill nor the
-API's reading of the request (which are not the player's machine's work). Each lone death's
-CPU is read from the kernel (every telebot thread's `/proc/<pid>/task/*/schedstat`, in ns)
-at the kill and when its alert arrives: the CPU the path took, beside the wall time.
+API's reading of the request (which are not the player's machine's work). `--shelter`: that
+group alone, telebot and the hog side by side outside it (one group, as from one shell).
+Each lone death's CPU is read from the kernel (every telebot thread's
+`/proc/<pid>/task/*/schedstat`, in ns) at the kill and when its alert arrives: the CPU the
+path took, beside the wall time.
 """
 
 from __future__ import annotations
@@ -378,6 +380,11 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--nice", type=int, default=0, help="telebot's niceness (the hog's is 0)")
     ap.add_argument(
+        "--shelter",
+        action="store_true",
+        help="only the benchmark's own process in a group of the largest weight",
+    )
+    ap.add_argument(
         "--weight", type=int, default=0, help="telebot's cgroup cpu weight (the hog's is 100)"
     )
     ap.add_argument(
@@ -399,10 +406,15 @@ def main() -> int:
         + (" --profile" if args.profile else "")
         + (f" --nice {args.nice}" if args.nice else "")
         + (f" --weight {args.weight}" if args.weight else "")
+        + (" --shelter" if args.shelter and not args.weight else "")
         + "".join(f" --env {pair}" for pair in args.env)
     )
     groups = (
-        CpuGroups({"telebot": args.weight, "hog": 100, "bench": 10000}) if args.weight else None
+        CpuGroups({"telebot": args.weight, "hog": 100, "bench": 10000})
+        if args.weight
+        else CpuGroups({"bench": 10000})
+        if args.shelter
+        else None
     )
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -464,7 +476,7 @@ def main() -> int:
             command, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         bot_pid = bot.pid  # `nice` execs telebot: the same pid
-        if groups:
+        if args.weight:
             groups.join("telebot", bot.pid)
         monit = None
         hogs: list[subprocess.Popen[bytes]] = []
@@ -494,7 +506,7 @@ def main() -> int:
             if args.hog:
                 hogs = hog()
                 for h in hogs:
-                    if groups:
+                    if args.weight:
                         groups.join("hog", h.pid)
                 time.sleep(1)
             telebot_ms, monit_ms = [], []
