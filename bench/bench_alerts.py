@@ -27,12 +27,13 @@ deaths with what met them are printed (where the milliseconds go); with
 `--env TELEBOT_SCAN_SECONDS=1` many deaths meet a scan. `--nice N`: telebot runs at that
 niceness (`nice -n N`; below 0 needs root, as systemd's `Nice=` in a system unit has it),
 the hog stays at 0. `--weight W`: telebot in a CPU control group of weight W and the hog in
-a sibling of weight 100 (`bench/cpugroups.py`: what `CPUWeight=W` in telebot's unit does
-beside tasks at systemd's default; `--weight 100` is the even baseline); the benchmark's own
+a sibling of weight 100 with ikabot's tasks and Monit (`bench/cpugroups.py`: what
+`CPUWeight=W` in telebot's unit does beside tasks at systemd's default; `--weight 100` is the
+even baseline); the benchmark's own
 process (the loopback Bot API, which stands for Telegram's servers, and the driver that
 kills) then has a group of the largest weight, so the hog delays neither the kill nor the
 API's reading of the request (which are not the player's machine's work). `--shelter`: that
-group alone, telebot and the hog side by side outside it (one group, as from one shell).
+group, and telebot beside the hog and the tasks in one other (one group, as from one shell).
 Each lone death's CPU is read from the kernel (every telebot thread's
 `/proc/<pid>/task/*/schedstat`, in ns) at the kill and when its alert arrives: the CPU the
 path took, beside the wall time.
@@ -410,9 +411,9 @@ def main() -> int:
         + "".join(f" --env {pair}" for pair in args.env)
     )
     groups = (
-        CpuGroups({"telebot": args.weight, "hog": 100, "bench": 10000})
+        CpuGroups({"telebot": args.weight, "others": 100, "bench": 10000})
         if args.weight
-        else CpuGroups({"bench": 10000})
+        else CpuGroups({"others": 100, "bench": 10000})
         if args.shelter
         else None
     )
@@ -476,8 +477,10 @@ def main() -> int:
             command, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         bot_pid = bot.pid  # `nice` execs telebot: the same pid
-        if args.weight:
-            groups.join("telebot", bot.pid)
+        if groups:  # the children of this process start in its group: each to its own
+            groups.join("telebot" if args.weight else "others", bot.pid)
+            for p in everything:  # ikabot's tasks: beside the hog, at the default weight
+                groups.join("others", p.pid)
         monit = None
         hogs: list[subprocess.Popen[bytes]] = []
         try:
@@ -489,6 +492,8 @@ def main() -> int:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
+                if groups:
+                    groups.join("others", monit.pid)
                 time.sleep(2.5)  # monit's first cycles register the processes
             # ---- idle cost: 50 + kills tracked tasks, nothing happening
             proc = psutil.Process(bot.pid)
@@ -506,8 +511,8 @@ def main() -> int:
             if args.hog:
                 hogs = hog()
                 for h in hogs:
-                    if args.weight:
-                        groups.join("hog", h.pid)
+                    if groups:
+                        groups.join("others", h.pid)
                 time.sleep(1)
             telebot_ms, monit_ms = [], []
             killed_at: list[float] = []
