@@ -2,7 +2,7 @@
 
 Run: python bench/bench_alerts.py [--kills 50] [--storm 20] [--idle 60] [--no-monit]
      [--hog] [--entries 10000] [--profile] [--env NAME=VALUE] [--nice N]
-     [--weight W]
+     [--weight W] [--shelter]
 
 telebot runs as its own process (`python -m telebot run`) against the loopback Bot API in this
 process; the latency is from `kill()` to the alert's sendMessage arriving at that API. Monit
@@ -27,13 +27,16 @@ deaths with what met them are printed (where the milliseconds go); with
 `--env TELEBOT_SCAN_SECONDS=1` many deaths meet a scan. `--nice N`: telebot runs at that
 niceness (`nice -n N`; below 0 needs root, as systemd's `Nice=` in a system unit has it),
 the hog stays at 0. `--weight W`: telebot in a CPU control group of weight W and the hog in
-a sibling of weight 100 (`bench/cpugroups.py`: what `CPUWeight=W` in telebot's unit does
-beside tasks at systemd's default; `--weight 100` is the even baseline); the benchmark's own
+a sibling of weight 100 with ikabot's tasks and Monit (`bench/cpugroups.py`: what
+`CPUWeight=W` in telebot's unit does beside tasks at systemd's default; `--weight 100` is the
+even baseline); the benchmark's own
 process (the loopback Bot API, which stands for Telegram's servers, and the driver that
 kills) then has a group of the largest weight, so the hog delays neither the kill nor the
-API's reading of the request (which are not the player's machine's work). Each lone death's
-CPU is read from the kernel (every telebot thread's `/proc/<pid>/task/*/schedstat`, in ns)
-at the kill and when its alert arrives: the CPU the path took, beside the wall time.
+API's reading of the request (which are not the player's machine's work). `--shelter`: that
+group, and telebot beside the hog and the tasks in one other (one group, as from one shell).
+Each lone death's CPU is read from the kernel (every telebot thread's
+`/proc/<pid>/task/*/schedstat`, in ns) at the kill and when its alert arrives: the CPU the
+path took, beside the wall time.
 """
 
 from __future__ import annotations
@@ -134,13 +137,41 @@ PARTS = [
     ("send → Bot API has it", "send:in", "api"),
 ]
 
+# consecutive marks from the wake to the request's return, for the CPU each thread spent
+# between them (path_probe's clocks): the loop's and the writer's add up to the path's
+CPU_STEPS = [
+    ("the pidfd's callback (exit info, the queue)", "wake:in", "wake:out"),
+    ("update queue → PTB's process_update", "wake:out", "ptb:in"),
+    ("process_update → our handler", "ptb:in", "handler:in"),
+    ("handler → the writer step starts", "handler:in", "write_end:in"),
+    ("writer: the row + the log's tail", "write_end:in", "ended_entry:in"),
+    ("writer: ikabot's entry after the end", "ended_entry:in", "ended_entry:out"),
+    ("writer: classify + commit + pending", "ended_entry:out", "write_end:out"),
+    ("writer step → the deliverer woken", "write_end:out", "handed:in"),
+    ("deliverer woken → its round", "handed:in", "round:in"),
+    ("round → BotOut.send", "round:in", "send:in"),
+    ("BotOut.send → bot.send_message", "send:in", "bot:in"),
+    ("send_message → the rate limiter", "bot:in", "limiter:in"),
+    ("rate limiter → HTTPXRequest.do_request", "limiter:in", "request:in"),
+    ("do_request → its bytes to the socket (httpx)", "request:in", "wire:in"),
+    ("the socket write", "wire:in", "wire:out"),
+    ("the write → the API's answer read (httpx)", "wire:out", "request:out"),
+]
+CLOCK = {"loop": 3, "writer": 4, "all": 5}  # where each clock is in a mark
+
+
+def load(trace: Path) -> list[tuple[str, int, float, list[int]]]:
+    """path_probe's marks: (stage, pid, wall, CPU clocks); an older trace has no clocks."""
+    return [(m[0], m[1], m[2], list(m[3:])) for m in json.loads(trace.read_text())]
+
 
 def profile(trace: Path, killed: dict[int, float], arrived: dict[int, float]) -> list[str]:
     """Per stage, the median and max over the lone deaths (ms); then the consecutive parts
     (which add up to each death's latency): their medians, and their means over all deaths
-    and over the slowest 5 %, so a tail is put where it grew."""
+    and over the slowest 5 %, so a tail is put where it grew; then the CPU of each step."""
     marks: dict[tuple[str, int], float] = {}
-    for stage, pid, at in json.loads(trace.read_text()):
+    loaded = load(trace)
+    for stage, pid, at, _ in loaded:
         marks.setdefault((stage, pid), at)
 
     def span(pid: int, a: str, b: str) -> float | None:
@@ -171,7 +202,46 @@ def profile(trace: Path, killed: dict[int, float], arrived: dict[int, float]) ->
                 f"  - {name}: {statistics.median(xs):.2f} / {statistics.mean(xs):.2f} / "
                 f"{statistics.mean(tail):.2f} ms"
             )
-    return out + slowest(marks, json.loads(trace.read_text()), killed, arrived)
+    plain = [(s, p, t) for s, p, t, _ in loaded]
+    return out + cpu_profile(loaded, killed) + slowest(marks, plain, killed, arrived)
+
+
+def cpu_profile(
+    loaded: list[tuple[str, int, float, list[int]]], killed: dict[int, float]
+) -> list[str]:
+    """Per step from the wake to the request's answer, the median CPU (not wall) each thread
+    spent in it over the lone deaths, in µs: the loop's, the writer's, the whole process's."""
+    clocks: dict[tuple[str, int], list[int]] = {}
+    for stage, pid, _, cpu in loaded:
+        if len(cpu) == 3:
+            clocks.setdefault((stage, pid), cpu)
+    if not clocks:
+        return []
+
+    def used(pid: int, a: str, b: str) -> list[float] | None:
+        ca, cb = clocks.get((a, pid)), clocks.get((b, pid))
+        if ca is None or cb is None or min(ca + cb) < 0:
+            return None
+        return [(y - x) / 1000 for x, y in zip(ca, cb, strict=True)]
+
+    out = ["- CPU per step, lone deaths (µs, median: loop thread / writer thread / process):"]
+    totals: list[list[float]] = []
+    for name, a, b in CPU_STEPS:
+        xs = [u for pid in killed if (u := used(pid, a, b)) is not None]
+        if xs:
+            med = [statistics.median(x[i] for x in xs) for i in range(3)]
+            out.append(f"  - {name}: {med[0]:.0f} / {med[1]:.0f} / {med[2]:.0f} (n={len(xs)})")
+    for pid in killed:
+        u = used(pid, "wake:in", "wire:out")
+        if u is not None:
+            totals.append(u)
+    if totals:
+        med = [statistics.median(x[i] for x in totals) for i in range(3)]
+        out.append(
+            f"  - the wake → the request written, in all: {med[0]:.0f} / {med[1]:.0f} / "
+            f"{med[2]:.0f} (n={len(totals)})"
+        )
+    return out
 
 
 SCAN_STEPS = ["scan", "scan:read", "scan:annotate", "scan:observe", "scan:track", "scan:twice"]
@@ -311,6 +381,11 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--nice", type=int, default=0, help="telebot's niceness (the hog's is 0)")
     ap.add_argument(
+        "--shelter",
+        action="store_true",
+        help="only the benchmark's own process in a group of the largest weight",
+    )
+    ap.add_argument(
         "--weight", type=int, default=0, help="telebot's cgroup cpu weight (the hog's is 100)"
     )
     ap.add_argument(
@@ -332,10 +407,15 @@ def main() -> int:
         + (" --profile" if args.profile else "")
         + (f" --nice {args.nice}" if args.nice else "")
         + (f" --weight {args.weight}" if args.weight else "")
+        + (" --shelter" if args.shelter and not args.weight else "")
         + "".join(f" --env {pair}" for pair in args.env)
     )
     groups = (
-        CpuGroups({"telebot": args.weight, "hog": 100, "bench": 10000}) if args.weight else None
+        CpuGroups({"telebot": args.weight, "others": 100, "bench": 10000})
+        if args.weight
+        else CpuGroups({"others": 100, "bench": 10000})
+        if args.shelter
+        else None
     )
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -397,8 +477,10 @@ def main() -> int:
             command, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         bot_pid = bot.pid  # `nice` execs telebot: the same pid
-        if groups:
-            groups.join("telebot", bot.pid)
+        if groups:  # the children of this process start in its group: each to its own
+            groups.join("telebot" if args.weight else "others", bot.pid)
+            for p in everything:  # ikabot's tasks: beside the hog, at the default weight
+                groups.join("others", p.pid)
         monit = None
         hogs: list[subprocess.Popen[bytes]] = []
         try:
@@ -410,6 +492,8 @@ def main() -> int:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
+                if groups:
+                    groups.join("others", monit.pid)
                 time.sleep(2.5)  # monit's first cycles register the processes
             # ---- idle cost: 50 + kills tracked tasks, nothing happening
             proc = psutil.Process(bot.pid)
@@ -428,7 +512,7 @@ def main() -> int:
                 hogs = hog()
                 for h in hogs:
                     if groups:
-                        groups.join("hog", h.pid)
+                        groups.join("others", h.pid)
                 time.sleep(1)
             telebot_ms, monit_ms = [], []
             killed_at: list[float] = []

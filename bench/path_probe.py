@@ -1,13 +1,24 @@
 """`python bench/path_probe.py TRACE`: `telebot run`, with a stopwatch on each stage of the death →
-alert path (for bench_path.py). Every mark is (stage, pid, time.time()) kept in memory and
-written to TRACE when telebot stops; nothing is written on the path itself."""
+alert path (for bench_alerts.py --profile). Every mark is (stage, pid, time.time(), then the CPU
+so far in ns of the event loop's thread, of the state's writer thread, and of the whole process)
+kept in memory and written to TRACE when telebot stops; nothing is written on the path itself.
+The CPU is each thread's own clock (`pthread_getcpuclockid`, the kernel's per-thread time), read
+from whichever thread marks: a stage's CPU is what each thread spent between its two marks.
+
+With PATH_PROBE_CPROFILE=PREFIX in the environment, cProfile runs on the event loop's thread
+from each pidfd wake until the alert's HTTP request returns, and on the writer thread during
+each end's step; their stats go to PREFIX.loop and PREFIX.writer (for attribution only: cProfile
+inflates every call)."""
 
 from __future__ import annotations
 
 import atexit
+import cProfile
 import functools
 import json
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +33,61 @@ from telebot.bot.alert_out import BotOut
 from telebot.bot.runtime import Runtime
 from telebot.processes.watcher import ProcessWatcher
 
-MARKS: list[tuple[str, int, float]] = []
+# (stage, pid, wall, CPU ns of the loop's thread, of the writer's (-1 before it exists), of all)
+MARKS: list[tuple[str, int, float, int, int, int]] = []
+CLOCKS: dict[str, int] = {}  # "loop", "writer" → the thread's CPU clock
+WRITER = "telebot-state"  # the state's writer thread's name (`Database`'s executor)
+CURRENT = [0]  # the pid of the death on its way (the deliverer's marks carry it)
+
+
+def _clock(role: str) -> int:
+    clock = CLOCKS.get(role)
+    if clock is None and role == "writer":
+        for t in threading.enumerate():
+            if t.name.startswith(WRITER) and t.ident is not None:
+                clock = CLOCKS["writer"] = time.pthread_getcpuclockid(t.ident)
+    return -1 if clock is None else time.clock_gettime_ns(clock)
 
 
 def mark(stage: str, pid: int) -> None:
-    MARKS.append((stage, pid, time.time()))
+    MARKS.append(
+        (stage, pid, time.time(), _clock("loop"), _clock("writer"), time.process_time_ns())
+    )
+    PROFILE.at(stage)
+
+
+class Profiles:
+    """cProfile on the loop's thread from a wake until the request returns, and on the writer
+    thread during an end's step (PATH_PROBE_CPROFILE)."""
+
+    def __init__(self, prefix: str | None) -> None:
+        self.prefix = prefix
+        # CPU, not wall: a commit's fsync wait is not work
+        self.loop = cProfile.Profile(time.thread_time_ns, 1e-9)
+        self.writer = cProfile.Profile(time.thread_time_ns, 1e-9)
+        self.on = False
+
+    def at(self, stage: str) -> None:
+        if self.prefix is None:
+            return
+        if stage == "wake:in" and not self.on:
+            self.on = True
+            self.loop.enable()
+        elif stage == "request:out" and self.on:
+            self.loop.disable()
+            self.on = False
+        elif stage == "write_end:in":
+            self.writer.enable()
+        elif stage == "write_end:out":
+            self.writer.disable()
+
+    def dump(self) -> None:
+        if self.prefix is not None:
+            self.loop.dump_stats(f"{self.prefix}.loop")
+            self.writer.dump_stats(f"{self.prefix}.writer")
+
+
+PROFILE = Profiles(os.environ.get("PATH_PROBE_CPROFILE"))
 
 
 def around(cls: Any, name: str, stage: str, pid_of: Callable[..., int]) -> None:
@@ -65,13 +126,38 @@ def _send_pid(self: BotOut, message: Send) -> int:
     return int(found.group(1)) if found else 0
 
 
+def _woken(self: ProcessWatcher, pid: int) -> int:
+    CURRENT[0] = pid
+    return pid
+
+
+def _current(*args: Any, **kw: Any) -> int:
+    return CURRENT[0]
+
+
 def install() -> None:
-    around(ProcessWatcher, "_fired", "wake", lambda self, pid: pid)
+    from httpcore._backends.anyio import AnyIOStream
+    from telegram.ext import AIORateLimiter, Application
+    from telegram.request import HTTPXRequest
+
+    from telebot.alerts.delivery import Deliverer
+    from telebot.bot.hostlabel import LabelledBot
+
+    CLOCKS["loop"] = time.pthread_getcpuclockid(threading.main_thread().ident or 0)
+    around(ProcessWatcher, "_fired", "wake", _woken)
+    around(Application, "process_update", "ptb", lambda self, u: getattr(u, "pid", 0))
     around(alert_out, "on_process_exited", "handler", lambda a, update: update.pid)
     around(Runtime, "ended_entry", "ended_entry", lambda self, pid, started, at: pid)
     around(EndWriter, "write", "write_end", lambda self, event, *a: event.pid)
     around(Alerter, "_end", "end", lambda self, event, *a, **k: event.pid)
     around(BotOut, "send", "send", _send_pid)
+    # after the writer step, on the loop: the deliverer woken, its round, PTB, the request
+    around(Deliverer, "wake", "handed", _current)
+    around(Deliverer, "_round", "round", _current)
+    around(LabelledBot, "send_message", "bot", _current)
+    around(AIORateLimiter, "process_request", "limiter", _current)
+    around(HTTPXRequest, "do_request", "request", _current)
+    around(AnyIOStream, "write", "wire", _current)  # the request's bytes to the socket
     # a scan's steps (pid SCAN: every occurrence kept), to tell whether a slow death met one
     around(Runtime, "refresh", "scan", lambda self: SCAN)
     around(Runtime, "_read", "scan:read", lambda self, store, gone: SCAN)
@@ -113,6 +199,7 @@ def main() -> int:
     trace = sys.argv[1]
     install()
     atexit.register(lambda: Path(trace).write_text(json.dumps(MARKS)))
+    atexit.register(PROFILE.dump)
     from telebot.cli import main as cli
 
     return cli(["run"])

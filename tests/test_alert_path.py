@@ -1,5 +1,5 @@
 """The guard on the death → alert path (issue 28, item 4): the work done between the kernel's
-pidfd wake and the alert's request leaving for the Bot API is *counted*, not timed, and must
+pidfd wake and the alert's request arriving at the Bot API is *counted*, not timed, and must
 equal the budgets below. A benchmark in CI would be noise on a shared machine; a count is the
 same on a loaded machine as on a quiet one, and a later change that adds a read to the path
 (a file, a statement, a thread hop) fails here, naming what it added.
@@ -7,10 +7,15 @@ same on a loaded machine as on a quiet one, and a later change that adds a read 
 The death is real: an ikabot task (ikabot's own `@task` wrapper, logging into ikabot's log with
 ikabot's logging) killed with SIGKILL while telebot watches it, telebot running in full against
 the loopback Bot API. What is counted, from the moment `ProcessWatcher._fired` is entered for
-that pid until the outbox hands the alert to `BotOut.send`:
+that pid until the loopback Bot API has the alert's sendMessage (python-telegram-bot and httpx
+are on the path too):
 
 - files opened: Python's audit events (`sys.addaudithook`: `open`, `os.scandir`, `os.listdir`),
   from any thread (the path runs on the loop, the state's writer thread and worker threads);
+- modules looked for: the `import` audit event (raised only for a module not yet imported):
+  none. A module imported late, or one looked for and missing on every call (httpcore's
+  `import sniffio` searched every sys.path entry four times per request until sniffio was a
+  dependency), is work the path need not do;
 - SQL run on telebot's database: `sqlite3.Connection.set_trace_callback` on its connection;
 - hops: work handed to the state's writer thread (`Database.run`) and to worker threads
   (`asyncio.to_thread`).
@@ -41,7 +46,6 @@ from ikabotdata import ikabot_task
 from test_alerts import alerts
 from util import until
 
-from telebot.bot.alert_out import BotOut
 from telebot.bot.health import HEARTBEAT_FILE
 from telebot.processes.exitinfo import read_pidfd
 from telebot.processes.watcher import ProcessWatcher
@@ -57,11 +61,16 @@ class Window:
     done: bool = False
     opens: list[str] = field(default_factory=list)  # "<kind> <path>", pid and dirs named
     sql: list[str] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)  # modules looked for (not yet imported)
     hops: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def audit(self, event: str, args: tuple[Any, ...]) -> None:
-        if not self.recording or event not in ("open", "os.scandir", "os.listdir"):
+        if not self.recording or event not in ("open", "os.scandir", "os.listdir", "import"):
+            return
+        if event == "import":
+            with self.lock:
+                self.imports.append(str(args[0]))
             return
         target = args[0] if args else None
         if isinstance(target, int) or target is None:  # os.scandir(fd), an fdopen: no new file
@@ -76,6 +85,12 @@ class Window:
         if self.recording:
             with self.lock:
                 self.sql.append(" ".join(sql.split()))
+
+    def arrived(self, method: str, params: dict[str, Any]) -> None:
+        """The Bot API has a request (its thread): the window closes at the pid's alert."""
+        text = str(params.get("text", ""))
+        if self.recording and method == "sendMessage" and f"<code>{self.pid}</code>" in text:
+            self.recording, self.done = False, True
 
 
 WINDOW = Window()
@@ -92,7 +107,8 @@ def _hook_audit() -> None:
 
 @pytest.fixture
 def window(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Window:
-    """Counts from the wake of the watched pid's pidfd until the alert goes to `BotOut.send`."""
+    """Counts from the wake of the watched pid's pidfd until the Bot API has the alert (the
+    test sets `api.on_request` to `Window.arrived`)."""
     global WINDOW
     WINDOW = w = Window()
     _hook_audit()
@@ -106,17 +122,12 @@ def window(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Window:
         return conn
 
     monkeypatch.setattr(sqlite3, "connect", connect)
-    fired, send = ProcessWatcher._fired, BotOut.send
+    fired = ProcessWatcher._fired
 
     def fired_counted(self: ProcessWatcher, pid: int) -> None:
         if pid == w.pid and not w.done:
             w.recording = True
         fired(self, pid)
-
-    async def send_counted(self: BotOut, message: Any) -> int | None:
-        if w.recording and f"<code>{w.pid}</code>" in message.text:
-            w.recording, w.done = False, True
-        return await send(self, message)
 
     run, to_thread = Database.run, asyncio.to_thread
 
@@ -131,7 +142,6 @@ def window(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Window:
         return await to_thread(fn, *args, **kw)
 
     monkeypatch.setattr(ProcessWatcher, "_fired", fired_counted)
-    monkeypatch.setattr(BotOut, "send", send_counted)
     monkeypatch.setattr(Database, "run", run_counted)
     monkeypatch.setattr(asyncio, "to_thread", to_thread_counted)
     return w
@@ -237,6 +247,7 @@ async def test_the_path_after_the_wake_does_only_its_budgeted_work(
             await bot.settled()  # the start-up message sent and marked: nothing pending
             assert await until(lambda: log.exists() and log.stat().st_size > 0)
             window.pid = p.pid
+            api.on_request = window.arrived
             p.send_signal(signal.SIGKILL)
             if reaped:
                 p.wait()
@@ -262,4 +273,5 @@ async def test_the_path_after_the_wake_does_only_its_budgeted_work(
     assert opens == Counter(OPENS), differs("files", opens, OPENS)
     assert sql == Counter(SQL), differs("statements", sql, SQL)
     assert window.hops == Counter(HOPS), differs("thread hops", window.hops, HOPS)
+    assert window.imports == [], f"modules looked for on the path: {window.imports}"
     assert sql["COMMIT"] == 1  # one durable commit before the send, however the rest moves
