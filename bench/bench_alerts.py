@@ -2,7 +2,7 @@
 
 Run: python bench/bench_alerts.py [--kills 50] [--storm 20] [--idle 60] [--no-monit]
      [--hog] [--entries 10000] [--profile] [--env NAME=VALUE] [--nice N]
-     [--weight W]
+     [--weight W] [--shelter]
 
 telebot runs as its own process (`python -m telebot run`) against the loopback Bot API in this
 process; the latency is from `kill()` to the alert's sendMessage arriving at that API. Monit
@@ -27,13 +27,16 @@ deaths with what met them are printed (where the milliseconds go); with
 `--env TELEBOT_SCAN_SECONDS=1` many deaths meet a scan. `--nice N`: telebot runs at that
 niceness (`nice -n N`; below 0 needs root, as systemd's `Nice=` in a system unit has it),
 the hog stays at 0. `--weight W`: telebot in a CPU control group of weight W and the hog in
-a sibling of weight 100 (`bench/cpugroups.py`: what `CPUWeight=W` in telebot's unit does
-beside tasks at systemd's default; `--weight 100` is the even baseline); the benchmark's own
+a sibling of weight 100 with ikabot's tasks and Monit (`bench/cpugroups.py`: what
+`CPUWeight=W` in telebot's unit does beside tasks at systemd's default; `--weight 100` is the
+even baseline); the benchmark's own
 process (the loopback Bot API, which stands for Telegram's servers, and the driver that
 kills) then has a group of the largest weight, so the hog delays neither the kill nor the
-API's reading of the request (which are not the player's machine's work). Each lone death's
-CPU is read from the kernel (every telebot thread's `/proc/<pid>/task/*/schedstat`, in ns)
-at the kill and when its alert arrives: the CPU the path took, beside the wall time.
+API's reading of the request (which are not the player's machine's work). `--shelter`: that
+group, and telebot beside the hog and the tasks in one other (one group, as from one shell).
+Each lone death's CPU is read from the kernel (every telebot thread's
+`/proc/<pid>/task/*/schedstat`, in ns) at the kill and when its alert arrives: the CPU the
+path took, beside the wall time.
 """
 
 from __future__ import annotations
@@ -378,6 +381,11 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--nice", type=int, default=0, help="telebot's niceness (the hog's is 0)")
     ap.add_argument(
+        "--shelter",
+        action="store_true",
+        help="only the benchmark's own process in a group of the largest weight",
+    )
+    ap.add_argument(
         "--weight", type=int, default=0, help="telebot's cgroup cpu weight (the hog's is 100)"
     )
     ap.add_argument(
@@ -399,10 +407,15 @@ def main() -> int:
         + (" --profile" if args.profile else "")
         + (f" --nice {args.nice}" if args.nice else "")
         + (f" --weight {args.weight}" if args.weight else "")
+        + (" --shelter" if args.shelter and not args.weight else "")
         + "".join(f" --env {pair}" for pair in args.env)
     )
     groups = (
-        CpuGroups({"telebot": args.weight, "hog": 100, "bench": 10000}) if args.weight else None
+        CpuGroups({"telebot": args.weight, "others": 100, "bench": 10000})
+        if args.weight
+        else CpuGroups({"others": 100, "bench": 10000})
+        if args.shelter
+        else None
     )
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -464,8 +477,10 @@ def main() -> int:
             command, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         bot_pid = bot.pid  # `nice` execs telebot: the same pid
-        if groups:
-            groups.join("telebot", bot.pid)
+        if groups:  # the children of this process start in its group: each to its own
+            groups.join("telebot" if args.weight else "others", bot.pid)
+            for p in everything:  # ikabot's tasks: beside the hog, at the default weight
+                groups.join("others", p.pid)
         monit = None
         hogs: list[subprocess.Popen[bytes]] = []
         try:
@@ -477,6 +492,8 @@ def main() -> int:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
+                if groups:
+                    groups.join("others", monit.pid)
                 time.sleep(2.5)  # monit's first cycles register the processes
             # ---- idle cost: 50 + kills tracked tasks, nothing happening
             proc = psutil.Process(bot.pid)
@@ -495,7 +512,7 @@ def main() -> int:
                 hogs = hog()
                 for h in hogs:
                     if groups:
-                        groups.join("hog", h.pid)
+                        groups.join("others", h.pid)
                 time.sleep(1)
             telebot_ms, monit_ms = [], []
             killed_at: list[float] = []

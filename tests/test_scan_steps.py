@@ -10,7 +10,11 @@ waits for is one part. Counted here in statements and rows, not milliseconds.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +32,7 @@ from telebot.bot.runtime import annotate_in_steps
 from telebot.processes.watcher import ProcessWatcher
 from telebot.state import StateDB, Tracked
 from telebot.tasks import merge
-from telebot.tasks.merge import build_tasks, learn_runs
+from telebot.tasks.merge import annotate_parts, build_tasks, learn_runs
 from telebot.tasks.model import Task
 
 LIVE = 300  # live tasks: six parts of 50
@@ -139,7 +143,7 @@ def tracker_of(state: StateDB) -> Tracker:
 
 async def scan(state: StateDB, tasks: list[Task], now: float) -> bool:
     """What a scan hands the writer thread (`Runtime.refresh`): the lookups, then the writes."""
-    await annotate_in_steps(state, tasks)
+    await annotate_in_steps(state, annotate_parts(tasks))
     return await tracker_of(state).observe(tasks, now)
 
 
@@ -180,11 +184,12 @@ async def test_an_end_handed_over_mid_scan_runs_before_the_scans_last_step(
     state, entries = seeded(tmp_path, now)
     tasks = build_tasks(snap(entries), probe=probe)
     if which == "track":
-        await annotate_in_steps(state, tasks)
+        await annotate_in_steps(state, annotate_parts(tasks))
     steps = Steps(state)
     steps.hold, part = threading.Event(), "annotate_part" if which == "annotate" else "_write"
     steps.held = part
-    work = annotate_in_steps(state, tasks) if which == "annotate" else tracker_of(state).observe(
+    parts = annotate_parts(tasks)
+    work = annotate_in_steps(state, parts) if which == "annotate" else tracker_of(state).observe(
         tasks, now
     )  # fmt: skip
     scanning = asyncio.ensure_future(work)
@@ -257,10 +262,10 @@ async def test_a_scan_in_parts_finds_and_writes_what_one_step_did(
             for module, name in [(merge, "PART_LIVE"), (merge, "PART_GONE")]:
                 monkeypatch.setattr(module, name, 10**6)
             monkeypatch.setattr(tracker_module, "PART_TASKS", 10**6)
-        await annotate_in_steps(state, tasks)
+        await annotate_in_steps(state, annotate_parts(tasks))
         if not parts:  # before the writes: what the lookups found, a SELECT per task
             reference = build_tasks(snap(entries), probe=probe)
-            await annotate_in_steps(state, [t for t in reference if not t.alive])
+            await annotate_in_steps(state, annotate_parts([t for t in reference if not t.alive]))
             await state.run(per_task, reference, state)
             assert _seen(reference) == _seen(tasks)
         stalled = await tracker_of(state).observe(tasks, now)
@@ -271,3 +276,92 @@ async def test_a_scan_in_parts_finds_and_writes_what_one_step_did(
     assert stalled and len(outbox) > 10  # the stalls were written, in parts too
     assert any(t[3] is not None and t[0] < GONE for t in views)  # some `run k of N` learned
     assert any(t[2] is not None for t in views)  # and some ends
+
+
+CHILD = """
+import asyncio, json, sys, time
+from pathlib import Path
+import test_scan_steps as t
+from telebot.state import StateDB
+from telebot.state.tracking import TrackingStore
+from telebot.tasks.merge import build_tasks
+
+directory, now, data = Path(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3])
+state = StateDB(directory)
+tasks = build_tasks(t.snap(json.loads(data.read_text())), probe=t.probe)
+record, parts = TrackingStore.record_statuses, []
+
+def held(self, changes):
+    parts.append(1)
+    if len(parts) == 3:  # two parts committed, the third's rows written, not yet its history
+        print("killed", flush=True)
+        time.sleep(600)
+    return record(self, changes)
+
+TrackingStore.record_statuses = held
+asyncio.run(t.tracker_of(state).observe(tasks, now))
+"""
+
+
+def _kept(state: StateDB) -> tuple[Any, ...]:
+    """What a scan's write leaves that does not depend on when it ran."""
+    c = state.db.conn
+    rows = [
+        tuple(r)
+        for r in c.execute(
+            "SELECT pid, start_ticks, status, progress, remaining, ended_at, "
+            "stalled_at IS NOT NULL FROM tracked ORDER BY pid, start_ticks"
+        )
+    ]
+    said = [
+        tuple(r)
+        for r in c.execute("SELECT pid, start_ticks, status FROM history ORDER BY 1, 2, at, rowid")
+    ]
+    alerts = sorted(r[0] for r in c.execute("SELECT dedup_key FROM outbox"))
+    return rows, said, alerts
+
+
+async def test_telebot_killed_mid_scan_leaves_what_the_next_scan_completes(
+    tmp_path: Path,
+) -> None:
+    """A telebot SIGKILLed in a scan's third part, its rows written but not yet their
+    history: the two parts before are committed whole (each row with its status history), the
+    third and later ones are as the scan before left them (a part is one transaction); the
+    first scan after the restart writes them, and then the state is what two uninterrupted
+    scans leave (the same rows, statuses, histories and stall alerts; only the redone parts'
+    times are the later scan's)."""
+    now = time.time()
+    state, entries = seeded(tmp_path / "killed", now)
+    state.close()
+    data = tmp_path / "entries.json"
+    data.write_text(json.dumps(entries))
+    tests = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests.parent), str(tests)])}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path / "killed"), repr(now), str(data)],
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 60)
+        assert line.strip() == b"killed"
+    finally:
+        child.kill()
+        child.wait()
+    state = StateDB(tmp_path / "killed")
+    written = [
+        r[0]
+        for r in state.db.conn.execute("SELECT pid FROM tracked WHERE last_seen_alive = ?", (now,))
+    ]
+    tasks = build_tasks(snap(entries), probe=probe)
+    live = [t.pid for t in tasks if t.alive]
+    assert sorted(written) == sorted(live[: 2 * tracker_module.PART_TASKS])  # two parts, whole
+    later = await tracker_of(state).observe(build_tasks(snap(entries), probe=probe), now + 15)
+    reference, _ = seeded(tmp_path / "whole", now)
+    await tracker_of(reference).observe(build_tasks(snap(entries), probe=probe), now)
+    again = await tracker_of(reference).observe(build_tasks(snap(entries), probe=probe), now + 15)
+    assert _kept(state) == _kept(reference)
+    assert later and not again  # the redone parts' stalls, told once
+    state.close()
+    reference.close()

@@ -74,11 +74,11 @@ def read_tasks(
     return Read(build_tasks(snap, dead=dead), list(snap.warnings), False, fresh, snap.telegram)
 
 
-async def annotate_in_steps(state: StateDB, tasks: list[Task]) -> None:
+async def annotate_in_steps(state: StateDB, parts: list[list[Task]]) -> None:
     """`merge.annotate` on the state's writer thread, one part a step (`annotate_parts`): a
     death's step (`EndWriter.write`), queued meanwhile, runs after the part under way, not
     after the whole scan's."""
-    for part in annotate_parts(tasks):
+    for part in parts:
         await state.run(annotate_part, part, state.tracking)
 
 
@@ -111,14 +111,18 @@ class Runtime:
         with self._build_lock:  # one scan's views at a time (`_dead` is reused between them)
             return read_tasks(store, self.settings, data_gone, self._dead, self._read_lock)
 
+    def _read_parts(self, store: Store, data_gone: bool) -> tuple[Read, list[list[Task]]]:
+        found = self._read(store, data_gone)  # and the parts (a pass over every view) too
+        return found, annotate_parts(found.tasks)
+
     async def read(self) -> list[Task]:
         """ikabot's tasks as they are now, with what telebot's database knows of them."""
-        found = await asyncio.to_thread(self._read, self.store, self.data_gone)
+        found, parts = await asyncio.to_thread(self._read_parts, self.store, self.data_gone)
         if found.store is not None:
             self.store = found.store
         self.warnings, self.data_gone = found.warnings, found.data_gone
         try:
-            await annotate_in_steps(self.state, found.tasks)
+            await annotate_in_steps(self.state, parts)
         except sqlite3.Error as e:  # a locked database: the tasks as ikabot recorded them
             log.warning("telebot's database could not be read (%s)", e)
         if self.on_telegram is not None and found.telegram is not None:

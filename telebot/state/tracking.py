@@ -78,6 +78,22 @@ class TrackingReads:
                 out.setdefault(r["pid"], []).append(_tracked(r))
         return out
 
+    def first_seen(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], float]:
+        """When telebot first saw each of these tasks (pid, start ticks) that it tracks: one
+        `IN (…)` per `SQL_IN_CHUNK` pids, no row read whole."""
+        wanted = set(keys)
+        out: dict[tuple[int, int], float] = {}
+        pids = sorted({pid for pid, _ in wanted})
+        for i in range(0, len(pids), SQL_IN_CHUNK):
+            chunk = pids[i : i + SQL_IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for pid, ticks, at in self.db.conn.execute(
+                f"SELECT pid, start_ticks, first_seen FROM tracked WHERE pid IN ({marks})", chunk
+            ):
+                if (pid, ticks) in wanted:
+                    out[(pid, ticks)] = at
+        return out
+
     def ended_near(self, pid: int, started: float) -> Tracked | None:
         """The ended row of the task ikabot recorded with this pid and start date, if any."""
         row = self.db.conn.execute(

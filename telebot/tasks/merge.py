@@ -297,6 +297,8 @@ class Memory(Protocol):
         self, keys: Iterable[tuple[int, int]], limit: int = ...
     ) -> dict[tuple[int, int], list[tuple[float, str]]]: ...
 
+    def first_seen(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], float]: ...
+
 
 # A scan's `annotate` is handed to the writer thread in parts (`annotate_parts`), so a death's
 # step (`EndWriter.write`, on the same thread) waits for one part, never for the whole: each
@@ -359,12 +361,12 @@ def annotate_part(tasks: list[Task], state: Memory) -> None:
     """`annotate` for these tasks, on the state's writer thread: it touches only the rows it
     needs, through indexes, a few statements whatever the number of tasks: the rows of the
     pids of gone entries not settled yet (one `IN`), the histories of live autoPirates and of
-    live tasks without structured progress (one `IN`), and the rows of those whose runs are
-    counted (one `IN`). A gone view is settled once its end is learned or no row of its pid
-    is still open (rows are opened for live tasks only, so none can end for it later): the
-    views a read reuses (`DeadTasks`: months of long-gone entries) then cost a scan nothing
-    here. One that is not (read gone before its end was written) is looked up again at the
-    next scan.
+    live tasks without structured progress (one `IN`), and when telebot first saw those whose
+    runs are counted (one `IN`). A gone view is settled once its end is learned or no row of
+    its pid is still open (rows are opened for live tasks only, so none can end for it
+    later): the views a read reuses (`DeadTasks`: months of long-gone entries) then cost a
+    scan nothing here. One that is not (read gone before its end was written) is looked up
+    again at the next scan.
     """
     gone = [t for t in tasks if not t.alive and not t.settled]
     rows = state.rows_of(t.pid for t in gone) if gone else {}
@@ -391,8 +393,6 @@ def annotate_part(tasks: list[Task], state: Memory) -> None:
         for t, key in live
         if t.action == "autoPirate" and t.progress is None and histories.get(key)
     }
-    tracked = state.rows_of(pid for pid, _ in counted) if counted else {}
+    seen = state.first_seen(counted) if counted else {}
     for task, key in live:
-        mine = tracked.get(key[0], ()) if key in counted else ()
-        row = next((r for r in mine if r.start_ticks == key[1]), None)
-        learn_runs(task, histories.get(key, []), row.first_seen if row else None)
+        learn_runs(task, histories.get(key, []), seen.get(key) if key in counted else None)
