@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from telebot.state.db import Database
 from telebot.state.rows import Tracked
@@ -66,16 +66,21 @@ class TrackingReads:
             )
         ]
 
-    def rows_of(self, pids: Iterable[int]) -> dict[int, list[Tracked]]:
-        """Every row (open or ended) of these pids only, through the primary key's index: a
-        month of deaths in the table (9,000 rows) costs a scan nothing when few are asked."""
-        out: dict[int, list[Tracked]] = {}
+    def _of_pids(self, sql: str, pids: Iterable[int]) -> Iterator[sqlite3.Row]:
+        """The rows of `sql` (its `{pids}` stands for `pid IN (…)`) for these pids, one statement
+        per `SQL_IN_CHUNK` of them, in the order of the pids' chunks."""
         wanted = sorted(set(pids))
         for i in range(0, len(wanted), SQL_IN_CHUNK):
             chunk = wanted[i : i + SQL_IN_CHUNK]
             marks = ",".join("?" * len(chunk))
-            for r in self.db.conn.execute(f"SELECT * FROM tracked WHERE pid IN ({marks})", chunk):
-                out.setdefault(r["pid"], []).append(_tracked(r))
+            yield from self.db.conn.execute(sql.format(pids=f"pid IN ({marks})"), chunk)
+
+    def rows_of(self, pids: Iterable[int]) -> dict[int, list[Tracked]]:
+        """Every row (open or ended) of these pids only, through the primary key's index: a
+        month of deaths in the table (9,000 rows) costs a scan nothing when few are asked."""
+        out: dict[int, list[Tracked]] = {}
+        for r in self._of_pids("SELECT * FROM tracked WHERE {pids}", pids):
+            out.setdefault(r["pid"], []).append(_tracked(r))
         return out
 
     def first_seen(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], float]:
@@ -83,15 +88,10 @@ class TrackingReads:
         `IN (…)` per `SQL_IN_CHUNK` pids, no row read whole."""
         wanted = set(keys)
         out: dict[tuple[int, int], float] = {}
-        pids = sorted({pid for pid, _ in wanted})
-        for i in range(0, len(pids), SQL_IN_CHUNK):
-            chunk = pids[i : i + SQL_IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            for pid, ticks, at in self.db.conn.execute(
-                f"SELECT pid, start_ticks, first_seen FROM tracked WHERE pid IN ({marks})", chunk
-            ):
-                if (pid, ticks) in wanted:
-                    out[(pid, ticks)] = at
+        sql = "SELECT pid, start_ticks, first_seen FROM tracked WHERE {pids}"
+        for pid, ticks, at in self._of_pids(sql, (pid for pid, _ in wanted)):
+            if (pid, ticks) in wanted:
+                out[(pid, ticks)] = at
         return out
 
     def ended_near(self, pid: int, started: float) -> Tracked | None:
@@ -120,17 +120,13 @@ class TrackingReads:
         `IN (…)` per `SQL_IN_CHUNK` pids through the history's index, not a SELECT a task."""
         wanted = set(keys)
         out: dict[tuple[int, int], list[tuple[float, str]]] = {}
-        pids = sorted({pid for pid, _ in wanted})
-        for i in range(0, len(pids), SQL_IN_CHUNK):
-            chunk = pids[i : i + SQL_IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            for pid, ticks, at, status in self.db.conn.execute(
-                f"SELECT pid, start_ticks, at, status FROM history WHERE pid IN ({marks}) "
-                "ORDER BY pid, start_ticks, at, rowid",
-                chunk,
-            ):
-                if (pid, ticks) in wanted:
-                    out.setdefault((pid, ticks), []).append((at, status))
+        sql = (
+            "SELECT pid, start_ticks, at, status FROM history WHERE {pids} "
+            "ORDER BY pid, start_ticks, at, rowid"
+        )
+        for pid, ticks, at, status in self._of_pids(sql, (pid for pid, _ in wanted)):
+            if (pid, ticks) in wanted:
+                out.setdefault((pid, ticks), []).append((at, status))
         if limit < 0:  # as SQLite's LIMIT: no limit
             return out
         return {key: said[max(0, len(said) - limit) :] for key, said in out.items() if limit}
