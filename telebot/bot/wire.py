@@ -78,6 +78,8 @@ class Connection:
             reader, writer = await within(opening, timeout)
         except ssl.SSLError as e:
             raise WireError(f"TLS failed: {e.reason or type(e).__name__}") from None
+        except TimeoutError:  # an OSError too, but the caller's to name
+            raise
         except OSError as e:
             raise WireError(f"connect failed: {e.strerror or type(e).__name__}") from None
         return cls(reader, writer)
@@ -96,6 +98,8 @@ class Connection:
         try:
             self.writer.write(data)
             await within(self.writer.drain(), timeout)
+        except TimeoutError:  # an OSError too, but the caller's to name
+            raise
         except OSError as e:
             raise WireError(f"write failed: {e.strerror or type(e).__name__}") from None
 
@@ -110,6 +114,8 @@ class Connection:
             if event is h11.NEED_DATA:
                 try:
                     chunk = await within(self.reader.read(READ_CHUNK), read_timeout)
+                except TimeoutError:  # an OSError too, but the caller's to name
+                    raise
                 except OSError as e:
                     raise WireError(f"read failed: {e.strerror or type(e).__name__}") from None
                 self.proto.receive_data(chunk)  # b"" is the end of file; h11 then says why
