@@ -469,8 +469,11 @@ def main() -> int:
             if args.profile
             else [sys.executable, "-m", "telebot", "run"]
         )
-        if args.profile:
-            env["PYTHONPATH"] = os.pathsep.join([str(here.parent), env.get("PYTHONPATH", "")])
+        if args.profile:  # path_probe runs from bench/: telebot from PYTHONPATH if given (an
+            # A/B runs another tree's code with this benchmark), else from this tree
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in [env.get("PYTHONPATH", ""), str(here.parent)] if p
+            )
         if args.nice:
             command = ["nice", "-n", str(args.nice), *command]
         bot = subprocess.Popen(

@@ -11,11 +11,12 @@ views).
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from dataclasses import astuple
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from conftest import ALICE
 from ikabotdata import IkabotDir
@@ -26,7 +27,7 @@ from telebot.bot.runtime import Runtime
 from telebot.config import Settings
 from telebot.ikabot.store import open_store
 from telebot.state import StateDB, Tracked
-from telebot.tasks.merge import DeadTasks, annotate, build_tasks
+from telebot.tasks.merge import DeadTasks, annotate, build_tasks, view_of
 
 
 def _row(pid: int, started: float, now: float) -> Tracked:
@@ -140,3 +141,48 @@ async def test_a_deaths_read_of_ikabots_data_never_waits_for_a_scans_views(
         release.set()
         await scan
         rt.state.close()
+
+
+class _Looked(dict[str, Any]):
+    """An entry that notes each read of one of its fields: which entries a look-up touched."""
+
+    touched: ClassVar[set[int]] = set()
+
+    def __getitem__(self, name: str) -> Any:
+        _Looked.touched.add(dict.__getitem__(self, "pid"))
+        return dict.__getitem__(self, name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        _Looked.touched.add(dict.__getitem__(self, "pid"))
+        return dict.get(self, name, default)
+
+
+def test_a_deaths_entry_is_one_look_up_not_a_walk_over_every_entry():
+    """At 10,000 tracked entries, the end's step finds the dead task's entry in ikabot's data
+    after the end (`Runtime.ended_entry` → `merge.view_of`) through the index built with the
+    rows (`AccountData.by_pid`): it reads the fields of that pid's entries only, never those
+    of the 9,999 others (a walk over the list, or an index built per death, would)."""
+    now = time.time()
+    entries = [entry(pid, date=now - 86400 * 30) for pid in range(100_000, 110_000)]
+    entries += [entry(4242, date=now - 7200, status="old run"), entry(4242, date=now - 60)]
+    data = snap([_Looked(e) for e in entries])  # the index is built here, with the rows
+    _Looked.touched = set()
+    view = view_of(data, 4242, now - 60)
+    assert view is not None and view.started == now - 60  # the pid's later run, by its date
+    assert _Looked.touched == {4242}
+    assert view_of(data, 4243, now) is None and _Looked.touched == {4242}
+
+
+def test_the_index_is_built_once_per_users_file_not_per_read(tmp_path: Path):
+    """ikabot's file unchanged between two reads (the usual case: most deaths meet no write
+    of it), the store hands back the very rows and their index; rewritten, a new index has
+    the new entry."""
+    ikabot = IkabotDir(tmp_path / "home")
+    ikabot.add_task(ALICE, os.getpid(), "autoPirate", "Pirating for 3 more runs")
+    store = open_store(Settings(ikabot_path=ikabot.path))
+    first, second = store.read().accounts[0], store.read().accounts[0]
+    assert second.by_pid is first.by_pid
+    assert [e["status"] for e in first.by_pid[os.getpid()]] == ["Pirating for 3 more runs"]
+    ikabot.set_status(ALICE, os.getpid(), "Pirating for 2 more runs")
+    third = store.read().accounts[0]
+    assert [e["status"] for e in third.by_pid[os.getpid()]] == ["Pirating for 2 more runs"]

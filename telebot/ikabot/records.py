@@ -67,6 +67,17 @@ class AccountData:
     key: AccountKey
     process_list: list[dict[str, Any]]
     process_details: dict[str, dict[str, Any]]
+    # pid → its entries (a pid may come back), in the list's order: built once with the rows,
+    # where the store reads them (a worker thread, or the end's writer step; never the loop),
+    # and shared with them between reads while the file is unchanged, so a death's look-up of
+    # its entry (`merge.view_of`) is one dict access, not a walk over months of entries
+    by_pid: dict[int, list[dict[str, Any]]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_pid: dict[int, list[dict[str, Any]]] = {}
+        for entry in self.process_list:
+            by_pid.setdefault(entry["pid"], []).append(entry)
+        self.by_pid = by_pid
 
 
 @dataclass

@@ -274,10 +274,12 @@ def _entry_of(task: Task) -> dict[str, Any]:
 
 
 def view_of(snapshot: Snapshot, pid: int, started: float) -> Task | None:
-    """The view of one entry whose process is known to be gone (not probed), or None."""
+    """The view of one entry whose process is known to be gone (not probed), or None. One
+    look-up per account (`AccountData.by_pid`, built with the rows): a death at 10,000
+    tracked entries looks at its own pid's entries only."""
     for account in snapshot.accounts:
-        for entry in account.process_list:
-            if entry["pid"] == pid and abs(entry["date"] - started) < 1:
+        for entry in account.by_pid.get(pid, ()):
+            if abs(entry["date"] - started) < 1:
                 details = _details_for(entry, account.process_details)
                 return build_task(account.key, entry, details, False, None)
     return None
