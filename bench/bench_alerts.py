@@ -152,10 +152,10 @@ CPU_STEPS = [
     ("round → BotOut.send", "round:in", "send:in"),
     ("BotOut.send → bot.send_message", "send:in", "bot:in"),
     ("send_message → the rate limiter", "bot:in", "limiter:in"),
-    ("rate limiter → HTTPXRequest.do_request", "limiter:in", "request:in"),
-    ("do_request → its bytes to the socket (httpx)", "request:in", "wire:in"),
+    ("rate limiter → the request's do_request", "limiter:in", "request:in"),
+    ("do_request → its bytes to the socket", "request:in", "wire:in"),
     ("the socket write", "wire:in", "wire:out"),
-    ("the write → the API's answer read (httpx)", "wire:out", "request:out"),
+    ("the write → the API's answer read", "wire:out", "request:out"),
 ]
 CLOCK = {"loop": 3, "writer": 4, "all": 5}  # where each clock is in a mark
 

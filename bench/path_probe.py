@@ -136,9 +136,7 @@ def _current(*args: Any, **kw: Any) -> int:
 
 
 def install() -> None:
-    from httpcore._backends.anyio import AnyIOStream
     from telegram.ext import AIORateLimiter, Application
-    from telegram.request import HTTPXRequest
 
     from telebot.alerts.delivery import Deliverer
     from telebot.bot.hostlabel import LabelledBot
@@ -156,8 +154,7 @@ def install() -> None:
     around(Deliverer, "_round", "round", _current)
     around(LabelledBot, "send_message", "bot", _current)
     around(AIORateLimiter, "process_request", "limiter", _current)
-    around(HTTPXRequest, "do_request", "request", _current)
-    around(AnyIOStream, "write", "wire", _current)  # the request's bytes to the socket
+    _around_request(_current)
     # a scan's steps (pid SCAN: every occurrence kept), to tell whether a slow death met one
     around(Runtime, "refresh", "scan", lambda self: SCAN)
     around(Runtime, "_read", "scan:read", lambda self, store, gone: SCAN)
@@ -168,6 +165,22 @@ def install() -> None:
     around(Tracker, "_write", "scan:track", lambda self, tasks, now, *scan: SCAN)
     around(TwiceWarnings, "observe", "scan:twice", lambda self, tasks: SCAN)
     around(Alerter, "start", "start", _lag_monitor)
+
+
+def _around_request(pid: Any) -> None:
+    """The request's marks, whichever client telebot's bot has (this tree's or an older's)."""
+    try:
+        from telebot.bot.lean_request import LeanRequest
+        from telebot.bot.wire import Connection
+    except ImportError:  # before telebot's own client: python-telegram-bot's over httpx
+        from httpcore._backends.anyio import AnyIOStream
+        from telegram.request import HTTPXRequest
+
+        around(HTTPXRequest, "do_request", "request", pid)
+        around(AnyIOStream, "write", "wire", pid)  # the request's bytes to the socket
+        return
+    around(LeanRequest, "do_request", "request", pid)
+    around(Connection, "write", "wire", pid)
 
 
 SCAN = -1  # the pid of a scan's marks

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import Awaitable
 from enum import Enum
+from typing import TypeVar
+
+T = TypeVar("T")
 
 if sys.version_info >= (3, 11):
     from enum import StrEnum
@@ -17,4 +22,16 @@ else:  # pragma: no cover - CI runs 3.11
             return str(self.value)
 
 
-__all__ = ["StrEnum"]
+async def within(awaitable: Awaitable[T], seconds: float | None) -> T:
+    """`awaitable`, cancelled after `seconds` (None: no limit) with TimeoutError. 3.11's
+    `asyncio.timeout` schedules one callback; 3.10's `wait_for` wraps a task around it."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    try:  # pragma: no cover - CI runs 3.11
+        return await asyncio.wait_for(awaitable, seconds)
+    except asyncio.TimeoutError:  # pragma: no cover - 3.10's is not the builtin
+        raise TimeoutError from None
+
+
+__all__ = ["StrEnum", "within"]

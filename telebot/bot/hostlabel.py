@@ -20,9 +20,9 @@ from typing import Any
 
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, ExtBot
-from telegram.request import HTTPXRequest
 
 from telebot.bot import topics
+from telebot.bot.lean_request import LeanRequest
 from telebot.config import HOST_LABEL_MAX, Settings
 
 TAG_ICON = "🖥"
@@ -127,7 +127,7 @@ def make_bot(
         base_url=settings.api_base_url,
         chat_id=chat_id,
         topic_id=settings.topic_id,
-        request=HTTPXRequest(connection_pool_size=256),
-        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        request=LeanRequest(connection_pool_size=256),
+        get_updates_request=LeanRequest(connection_pool_size=1),
         rate_limiter=AIORateLimiter(max_retries=2),
     )
