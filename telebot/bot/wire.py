@@ -2,10 +2,10 @@
 
 Why not httpx, which python-telegram-bot uses by default: a death's alert is one small POST,
 and httpx's client layers around it (URL merging, cookies, auth and redirect hooks, httpcore's
-pool and anyio's checkpoints) cost ≈ 1.3 ms of the event loop's CPU per request, a third of the
-whole death → alert path's ≈ 3.5 ms (BENCHMARKS.md, "The send without httpx"); on a busy Pi that
-CPU is what the other processes share with telebot. h11 (httpx's own HTTP/1.1 parser) and the
-standard library's TLS do the protocol; this module keeps only the connections.
+pool and anyio's checkpoints) were the largest share of the event loop's CPU on the death →
+alert path. Without them a death costs a quarter less CPU where the cores are shared
+(BENCHMARKS.md, "The send without httpx"). h11 (httpx's own HTTP/1.1 parser) and the standard
+library's TLS do the protocol; this module keeps only the connections.
 
 A connection is reused while both sides finished their messages cleanly; one the server closed
 while it sat idle (Telegram closes idle keep-alive connections) is seen at its end of file
