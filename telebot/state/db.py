@@ -4,9 +4,10 @@ An fsync on a Raspberry Pi's SD card can take tens of milliseconds; on the event
 stall every handler and every alert behind it. So every statement runs on one thread of its
 own (`run`: the loop hands it a function and awaits the result). One thread also means one
 order: work is done in the order it was handed over, so whatever the loop reads through `run`
-already sees every write handed over before it (an alert is committed before the outbox's
-sender can read it: the sender awaits that read). `telebot status` opens read-only, and its
-work runs where it is called.
+already sees every write handed over before it, and whatever it writes is committed after
+them (a death's alert is sent while its commit's fsync runs, `EndWriter.write`, but marked sent
+only behind that commit). `telebot status` opens read-only, and its work runs where it is
+called.
 
 The disk failing telebot never silences it: a corrupt file is moved aside (renamed with a time
 stamp) and a new one started; a full or failing disk, at start or later, leaves telebot working
