@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 
 from telebot.alerts.delivery import Deliverer
 from telebot.alerts.ending import Ending, classify, record_end
@@ -323,7 +322,11 @@ class Alerter:
         offline: bool = False,
         fresh: bool = False,
     ) -> None:
-        hand = partial(asyncio.get_running_loop().call_soon_threadsafe, self.deliverer.wake)
+        loop = asyncio.get_running_loop()
+
+        def hand(pending: Pending) -> None:  # from the writer thread, as its commit begins
+            loop.call_soon_threadsafe(self.deliverer.wake, pending)
+
         row, ending, pending = await self.state.run(
             self.ends.write, event, row, last, offline, fresh, hand
         )
