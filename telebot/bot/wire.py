@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -24,11 +26,24 @@ import h11
 from telebot.compat import within
 
 READ_CHUNK = 65536
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class WireError(Exception):
     """The connection failed: refused, reset, closed early, or a malformed answer. Its text
     names the kind of failure, never the URL (a Bot API URL carries the bot's token)."""
+
+
+@contextmanager
+def failing_as(what: str) -> Iterator[None]:
+    """A socket's OSError as a WireError that says `what` failed. A timeout stays the
+    caller's to name (TimeoutError is an OSError too: PTB's TimedOut, not a NetworkError)."""
+    try:
+        yield
+    except TimeoutError:
+        raise
+    except OSError as e:
+        raise WireError(f"{what} failed: {e.strerror or type(e).__name__}") from None
 
 
 @dataclass(frozen=True)
@@ -41,16 +56,16 @@ class Origin:
 
     @property
     def authority(self) -> str:
-        default = 443 if self.scheme == "https" else 80
-        return self.host if self.port == default else f"{self.host}:{self.port}"
+        default = self.port == DEFAULT_PORTS[self.scheme]
+        return self.host if default else f"{self.host}:{self.port}"
 
 
 def split(url: str) -> tuple[Origin, str]:
     """The origin and the request target (path and query) of an absolute http(s) URL."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         raise WireError("not an http(s) URL")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = parts.port or DEFAULT_PORTS[parts.scheme]
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Origin(parts.scheme, parts.hostname, port), target
 
@@ -74,14 +89,11 @@ class Connection:
             ssl=tls if secure else None,
             server_hostname=origin.host if secure else None,
         )
-        try:
-            reader, writer = await within(opening, timeout)
-        except ssl.SSLError as e:
-            raise WireError(f"TLS failed: {e.reason or type(e).__name__}") from None
-        except TimeoutError:  # an OSError too, but the caller's to name
-            raise
-        except OSError as e:
-            raise WireError(f"connect failed: {e.strerror or type(e).__name__}") from None
+        with failing_as("connect"):
+            try:
+                reader, writer = await within(opening, timeout)
+            except ssl.SSLError as e:  # an OSError too, but with a reason of its own
+                raise WireError(f"TLS failed: {e.reason or type(e).__name__}") from None
         return cls(reader, writer)
 
     @property
@@ -95,13 +107,9 @@ class Connection:
         )
 
     async def write(self, data: bytes, timeout: float | None) -> None:
-        try:
+        with failing_as("write"):
             self.writer.write(data)
             await within(self.writer.drain(), timeout)
-        except TimeoutError:  # an OSError too, but the caller's to name
-            raise
-        except OSError as e:
-            raise WireError(f"write failed: {e.strerror or type(e).__name__}") from None
 
     async def answer(self, read_timeout: float | None) -> tuple[int, bytes]:
         """Read one whole response; each read waits at most `read_timeout` (as httpx's)."""
@@ -112,12 +120,8 @@ class Connection:
             except h11.RemoteProtocolError as e:
                 raise WireError(f"bad answer: {e}") from None
             if event is h11.NEED_DATA:
-                try:
+                with failing_as("read"):
                     chunk = await within(self.reader.read(READ_CHUNK), read_timeout)
-                except TimeoutError:  # an OSError too, but the caller's to name
-                    raise
-                except OSError as e:
-                    raise WireError(f"read failed: {e.strerror or type(e).__name__}") from None
                 self.proto.receive_data(chunk)  # b"" is the end of file; h11 then says why
             elif isinstance(event, h11.Response):
                 status = event.status_code
