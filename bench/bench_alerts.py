@@ -120,9 +120,10 @@ STAGES = [
     ("_end → writer thread starts", "end:in", "write_end:in"),
     ("writer: the row + the log's tail", "write_end:in", "ended_entry:in"),
     ("writer: ikabot's entry after the end", "ended_entry:in", "ended_entry:out"),
-    ("writer: classify + commit + pending", "ended_entry:out", "write_end:out"),
-    ("commit → send starts", "write_end:out", "send:in"),
+    ("writer: classify + the alert + pending, to the hand", "ended_entry:out", "handed:in"),
+    ("hand → send starts", "handed:in", "send:in"),
     ("send → Bot API has it", "send:in", "api"),
+    ("the commit (beside the send, not on the path)", "handed:in", "write_end:out"),
     ("kill → wake", "kill", "wake:in"),
 ]
 
@@ -132,8 +133,8 @@ PARTS = [
     ("kill → pidfd wake", "kill", "wake:in"),
     ("wake → handler (the update queue)", "wake:in", "handler:in"),
     ("handler → writer step starts", "handler:in", "write_end:in"),
-    ("the writer step", "write_end:in", "write_end:out"),
-    ("writer step → send starts", "write_end:out", "send:in"),
+    ("the writer step, to the hand", "write_end:in", "handed:in"),
+    ("hand → send starts", "handed:in", "send:in"),
     ("send → Bot API has it", "send:in", "api"),
 ]
 
@@ -146,8 +147,7 @@ CPU_STEPS = [
     ("handler → the writer step starts", "handler:in", "write_end:in"),
     ("writer: the row + the log's tail", "write_end:in", "ended_entry:in"),
     ("writer: ikabot's entry after the end", "ended_entry:in", "ended_entry:out"),
-    ("writer: classify + commit + pending", "ended_entry:out", "write_end:out"),
-    ("writer step → the deliverer woken", "write_end:out", "handed:in"),
+    ("writer: classify + the alert + pending, to the hand", "ended_entry:out", "handed:in"),
     ("deliverer woken → its round", "handed:in", "round:in"),
     ("round → BotOut.send", "round:in", "send:in"),
     ("BotOut.send → bot.send_message", "send:in", "bot:in"),
@@ -296,8 +296,9 @@ def slowest(
                 "write_end:in",
                 "ended_entry:in",
                 "ended_entry:out",
-                "write_end:out",
+                "handed:in",
                 "send:in",
+                "write_end:out",
             )
             if (s, pid) in first
         )
