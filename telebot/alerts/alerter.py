@@ -13,6 +13,7 @@ the commit's fsync runs. Tracking live tasks is `tracking`'s; the texts are `tex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -119,6 +120,9 @@ class ProcessExited:
     at: float
     exit: ExitInfo | None = None
 
+
+# what an end's writer step wrote: the task's row and how it ended (None: nothing new)
+Written = tuple[Tracked | None, Ending | None]
 
 # the entry of a task whose process just ended, as ikabot left it: (pid, started, ended at)
 # → the entry, read from ikabot's data after the end (`Runtime.ended_entry`), or None
@@ -234,6 +238,9 @@ class Alerter:
     reboot: RebootReport = field(init=False)  # the one message after a reboot
     ends: EndWriter = field(init=False)
     _ending: set[asyncio.Task[None]] = field(default_factory=set)  # ends told without an app
+    # a death's writer step, started at its wake, until the dispatcher's `on_exit` takes it
+    _steps: dict[tuple[int, int], asyncio.Future[Written]] = field(default_factory=dict)
+    _writing: int = 0  # end steps handed to the writer thread and not back yet
 
     def __post_init__(self) -> None:
         self.watcher = ProcessWatcher(self._exited, fallback_interval=self.fallback_interval)
@@ -268,7 +275,14 @@ class Alerter:
     # ---- tracking
 
     def _exited(self, pid: int, start_ticks: int, exit: ExitInfo | None) -> None:
+        """A death, at the wake. A lone death's writer step starts now, so it runs while the
+        dispatcher routes the event to `on_exit` (which awaits it and tells the listeners).
+        In a storm only the first starts here; each next one starts once the one before is
+        written (as `on_exit` takes them in turn), so the deliverer's own reads on the writer
+        thread never queue behind every death of the storm (its first alert leaves at once)."""
         event = ProcessExited(pid, start_ticks, time.time(), exit)
+        if not self._writing and not self._steps:
+            self._steps[(pid, start_ticks)] = asyncio.ensure_future(self._write(event, fresh=True))
         if self.exits is not None:
             self.exits(event)  # through the Application's dispatcher
         else:
@@ -311,8 +325,11 @@ class Alerter:
 
     async def on_exit(self, event: ProcessExited) -> None:
         """A death just now: everything after the wake is the end's one writer step
-        (`EndWriter.write`), then the send."""
-        await self._end(event, None, None, fresh=True)
+        (`EndWriter.write`, started at the wake), then the send."""
+        step = self._steps.pop((event.pid, event.start_ticks), None)
+        if step is None:  # not started at the wake: it starts now
+            step = asyncio.ensure_future(self._write(event, fresh=True))
+        self._told(event, await step, offline=False)
 
     async def _end(
         self,
@@ -320,18 +337,35 @@ class Alerter:
         row: Tracked | None,
         last: Task | None,
         offline: bool = False,
-        fresh: bool = False,
     ) -> None:
+        self._told(event, await self._write(event, row, last, offline), offline)
+
+    async def _write(
+        self,
+        event: ProcessExited,
+        row: Tracked | None = None,
+        last: Task | None = None,
+        offline: bool = False,
+        fresh: bool = False,
+    ) -> Written:
         loop = asyncio.get_running_loop()
 
         def hand(pending: Pending) -> None:  # from the writer thread, as its commit begins
             loop.call_soon_threadsafe(self.deliverer.wake, pending)
 
-        row, ending, pending = await self.state.run(
-            self.ends.write, event, row, last, offline, fresh, hand
-        )
+        self._writing += 1
+        try:
+            row, ending, pending = await self.state.run(
+                self.ends.write, event, row, last, offline, fresh, hand
+            )
+        finally:
+            self._writing -= 1
         if pending is not None:
             self.deliverer.wake(pending)
+        return row, ending
+
+    def _told(self, event: ProcessExited, written: Written, offline: bool) -> None:
+        row, ending = written
         if row is not None and ending is not None:
             told_end(self.on_ended, row, ending, event.at, offline)
 
@@ -352,6 +386,10 @@ class Alerter:
         self.deliverer.start()
 
     async def stop(self) -> None:
+        steps, self._steps = list(self._steps.values()), {}
+        for step in steps:  # deaths the dispatcher stopped before handing over: written
+            with contextlib.suppress(Exception):
+                await step
         await self.deliverer.stop()
         self.watcher.close()
 
@@ -359,6 +397,3 @@ class Alerter:
 async def on_process_exited(alerter: Alerter, update: ProcessExited) -> None:
     """A death as the dispatcher hands it over (`telebot.bot.alert_out.attach`)."""
     await alerter.on_exit(update)
-    # one step of the event loop for the outbox, woken by this end, before the next end is
-    # written: in a storm the first alert is on its way while the others are recorded
-    await asyncio.sleep(0)

@@ -205,10 +205,12 @@ class Hold:
 
 
 class Handover:
-    """What an end's writer step found pending after its commit, kept for the deliverer's next
-    round while it is still what the table holds. Only the deliverer takes items out of the
-    outbox, and it awaits each of those writes before its next round: an unchanged version
-    means none of the handed items was sent or dropped since (never sent twice)."""
+    """What an end's writer step found pending (as its commit began), kept for the deliverer's
+    next round. Only the deliverer takes items out of the outbox, and it awaits each of those
+    writes before its next round: an unchanged `taken` count means none of the handed items
+    was sent or dropped since (never sent twice). Other writes do not spoil the list: in a
+    storm the first death's alert leaves while the next deaths are written (one retexting the
+    unsent first: it is sent as handed and then edited)."""
 
     def __init__(self, state: StateDB) -> None:
         self.outbox = state.outbox
@@ -220,7 +222,7 @@ class Handover:
     def take(self) -> list[OutboxItem] | None:
         """The handed items if still the table's (once), else None: read them afresh."""
         pending, self._pending = self._pending, None
-        if pending is None or pending.version != self.outbox.version:
+        if pending is None or pending.taken != self.outbox.taken:
             return None
         return pending.items
 

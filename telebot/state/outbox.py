@@ -18,11 +18,13 @@ _ITEM_COLUMNS = (
 
 @dataclass(frozen=True)
 class Pending:
-    """What was pending at one moment, read on the writer thread, and the outbox's `version`
-    then: the list is still what the table holds while no write came after it."""
+    """What was pending at one moment, read on the writer thread, and the outbox's `taken`
+    count then: while no item was taken out since (sent, dropped, superseded), every item of
+    the list may still be sent (a storm may have retexted one meanwhile: the deliverer's
+    `mark_sent_and_follow` then queues the edit that brings it up to date)."""
 
     items: list[OutboxItem]
-    version: int
+    taken: int
 
 
 class OutboxReads:
@@ -30,9 +32,10 @@ class OutboxReads:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        # one more at the start of every write (writer thread); the event loop reads it to
-        # know whether a `Pending` handed over is still the table's
-        self.version = 0
+        # one more at the start of every write that takes items out of what is pending (sent,
+        # dropped, superseded: the deliverer's; writer thread); the event loop reads it to
+        # know whether a `Pending` handed over may still be sent
+        self.taken = 0
 
     def item(self, item_id: int) -> OutboxItem | None:
         row = self.db.conn.execute(
@@ -66,9 +69,9 @@ class OutboxReads:
         return [OutboxItem(**dict(r)) for r in rows]
 
     def pending_now(self, now: float | None = None) -> Pending:
-        """`pending`, with the version it was read at (for a step that hands it over)."""
-        version = self.version
-        return Pending(self.pending(now), version)
+        """`pending`, with the `taken` count it was read at (for a step that hands it over)."""
+        taken = self.taken
+        return Pending(self.pending(now), taken)
 
     def next_not_before(self) -> float | None:
         row = self.db.conn.execute(
@@ -108,7 +111,6 @@ class OutboxStore(OutboxReads):
     ) -> int | None:
         """Store an alert to send (or, with `edits`, a new text for an alert already sent);
         None when this very alert was stored before. `markup`: its buttons, as JSON."""
-        self.version += 1
         with self.db.transaction() as c:
             cur = c.execute(
                 "INSERT INTO outbox(dedup_key, chat_id, kind, text, created_at, not_before, "
@@ -120,7 +122,6 @@ class OutboxStore(OutboxReads):
 
     def retext_pending(self, item_id: int, text: str) -> bool:
         """Give a not-yet-sent item a new text (a storm grew before its message went out)."""
-        self.version += 1
         with self.db.transaction() as c:
             cur = c.execute(
                 "UPDATE outbox SET text=? WHERE id=? AND sent_at IS NULL AND dropped=0",
@@ -130,7 +131,7 @@ class OutboxStore(OutboxReads):
 
     def supersede_edits(self, edits: int, newer_than: int) -> None:
         """Older pending edits of one message are moot once a newer text is there."""
-        self.version += 1
+        self.taken += 1
         with self.db.transaction() as c:
             c.execute(
                 "UPDATE outbox SET sent_at=?, last_error='superseded' WHERE edits=? AND "
@@ -139,7 +140,7 @@ class OutboxStore(OutboxReads):
             )
 
     def mark_sent(self, item_id: int, message_id: int | None = None) -> None:
-        self.version += 1
+        self.taken += 1
         with self.db.transaction() as c:
             c.execute(
                 "UPDATE outbox SET sent_at=?, attempts=attempts+1, message_id="
@@ -150,7 +151,7 @@ class OutboxStore(OutboxReads):
     def mark_sent_and_follow(self, item: OutboxItem, message_id: int | None) -> bool:
         """Mark `item` sent; if its text changed while it was on its way (a storm grew), queue
         the edit that brings the message up to date (True). One transaction."""
-        self.version += 1
+        self.taken += 1
         with self.db.transaction():
             self.mark_sent(item.id, message_id)
             now = self.item(item.id)
@@ -167,14 +168,14 @@ class OutboxStore(OutboxReads):
 
     def retarget(self, item: OutboxItem, head: OutboxItem | None, message_id: int | None) -> None:
         """An edit went out as a new message: later edits of `head` go to that message."""
-        self.version += 1
+        self.taken += 1
         with self.db.transaction() as c:
             self.mark_sent(item.id, message_id)
             if head is not None and message_id is not None:
                 c.execute("UPDATE outbox SET message_id=? WHERE id=?", (message_id, head.id))
 
     def record_failure(self, item_id: int, error: str, *, drop: bool = False) -> None:
-        self.version += 1
+        self.taken += 1
         with self.db.transaction() as c:
             c.execute(
                 "UPDATE outbox SET attempts=attempts+1, last_error=?, dropped=? WHERE id=?",
@@ -183,7 +184,7 @@ class OutboxStore(OutboxReads):
 
     def drop_pending_before(self, created_before: float, error: str) -> int:
         """Give up on unsent alerts created before this time; how many."""
-        self.version += 1
+        self.taken += 1
         with self.db.transaction() as c:
             cur = c.execute(
                 "UPDATE outbox SET dropped=1, last_error=? WHERE sent_at IS NULL AND "
@@ -194,13 +195,11 @@ class OutboxStore(OutboxReads):
 
     def release_held(self) -> None:
         """Unmuted: alerts held back until the mute's end may go now."""
-        self.version += 1
         with self.db.transaction() as c:
             c.execute("UPDATE outbox SET not_before=0 WHERE sent_at IS NULL AND dropped=0")
 
     def prune(self, older_than: float) -> None:
         """Forget alerts sent (or dropped) before this."""
-        self.version += 1
         with self.db.transaction() as c:
             c.execute(
                 "DELETE FROM outbox WHERE (sent_at IS NOT NULL OR dropped=1) AND created_at < ?",
