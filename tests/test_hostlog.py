@@ -54,31 +54,35 @@ def test_a_child_python_that_imports_ikabots_logging_writes_into_the_temp_dir():
     assert Path(r.stdout.strip()) == ikabotlog.TEST_IKABOT_LOG
 
 
-def test_a_test_task_process_makes_no_temp_dirs_of_its_own():
+def test_a_test_task_process_makes_no_temp_dirs_of_its_own(tmp_path):
     """Task processes import the test helpers and are killed (no atexit): they take their
-    parent's directories instead of leaving an `ikabot-bin-*` or a log dir each."""
+    parent's directories instead of leaving an `ikabot-bin-*` or a log dir each. The child
+    gets a temporary directory of its own, so another suite on this host making such
+    directories in /tmp meanwhile is not counted."""
     import os
     import subprocess
     import sys
-    import tempfile
 
-    temps = {Path(tempfile.gettempdir()), Path(os.environ["TMPDIR"])}  # ours, the children's
+    child_tmp = tmp_path / "tmp"
+    child_tmp.mkdir()
 
-    def ours() -> set[Path]:
+    def made() -> set[Path]:
         return {
             p
-            for tmp in temps
             for pattern in ("ikabot-bin-*", "telebot-tests-ikabot-log-*")
-            for p in tmp.glob(pattern)
+            for p in child_tmp.glob(pattern)
         }
 
-    before = ours()
     tests = str(Path(__file__).parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]),
+        TMPDIR=str(child_tmp),
+    )
     subprocess.run(
         [sys.executable, "-c", "import os, ikabotlog, ikabotdata; os._exit(0)"],
         env=env,
         check=True,
         timeout=60,
     )
-    assert ours() - before == set()
+    assert made() == set()

@@ -105,8 +105,13 @@ async def test_the_metrics_are_the_tasks_figures(ikabot_dir, spawn, api, tmp_pat
         killed.kill()
         killed.wait()
         assert await bot.wait(lambda: any("💀 autoPirate killed" in t for t in bot.texts()))
+        # the latency is observed once both the end was told and Telegram's answer read
         after = await until_scraped(
-            port, lambda s: value(s, "ikabot_task_up", pid=str(killed.pid)) == 0
+            port,
+            lambda s: (
+                value(s, "ikabot_task_up", pid=str(killed.pid)) == 0
+                and value(s, "telebot_alert_seconds_count", host="pi-home") == 1
+            ),
         )
         assert (
             value(
@@ -176,3 +181,28 @@ def test_a_port_already_taken_is_one_clear_line(tmp_path: Path):
             "cannot listen there",
         ):
             MetricsExporter(settings).start()
+
+
+def test_an_alerts_latency_counts_whichever_hook_comes_first():
+    """The send runs beside the end's commit and the end is told after it, so Telegram may
+    take a death's alert before the end is told: the latency is observed either way, once."""
+    from prometheus_client import generate_latest
+
+    from telebot.config import Settings
+    from telebot.metrics.exporter import MetricsExporter
+    from telebot.state import OutboxItem
+
+    def item(key: str) -> OutboxItem:
+        return OutboxItem(1, key, "42", "killed", "💀", 100.0, 0.0, 0)
+
+    exporter = MetricsExporter(Settings(ikabot_path=Path("/nonexistent")), host="h")
+    exporter.delivered(item("end:7:70"), 100.25)  # Telegram took it first …
+    exporter.ended("autoPirate", "killed", "end:7:70", 100.0, False)  # … then the end told
+    exporter.ended("autoPirate", "killed", "end:8:80", 200.0, False)  # the usual order
+    exporter.delivered(item("end:8:80"), 200.5)
+    exporter.delivered(item("notice:start"), 300.0)  # not an end's: no latency
+    exporter.ended("autoPirate", "killed", "end:8:80", 201.0, False)  # told again: nothing
+    text = generate_latest(exporter.registry).decode()
+    found = samples(text)
+    assert value(found, "telebot_alert_seconds_count", host="h") == 2
+    assert value(found, "telebot_alert_seconds_sum", host="h") == 0.75

@@ -69,6 +69,9 @@ class MetricsExporter:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._deaths: OrderedDict[str, float] = OrderedDict()  # outbox key → the death's time
+        # an end's alert Telegram took before the end was told (the send runs beside the
+        # end's commit, the telling after it): outbox key → when Telegram took it
+        self._took: OrderedDict[str, float] = OrderedDict()
         self._file_failed: str | None = None
 
     @property
@@ -133,13 +136,26 @@ class MetricsExporter:
         """A task ended (`key`: its alert's outbox key); an end found at start-up that came
         while telebot was not running counts, but its alert's delay is no latency."""
         self.collector.count_end(action, how)
-        if not offline:
-            self._deaths[key] = at
-            while len(self._deaths) > DEATHS_REMEMBERED:
-                self._deaths.popitem(last=False)
+        took = self._took.pop(key, None)
+        if offline:
+            return
+        if took is not None:
+            self.collector.observe_latency(took - at)
+        else:
+            _remember(self._deaths, key, at)
 
     def delivered(self, item: OutboxItem, at: float) -> None:
-        """Telegram accepted an outbox item: an end's first message closes its latency."""
+        """Telegram accepted an outbox item: an end's first message closes its latency,
+        whichever of the two hooks is told first."""
         died = self._deaths.pop(item.dedup_key, None)
         if died is not None:
             self.collector.observe_latency(at - died)
+        elif item.dedup_key.startswith("end:"):
+            _remember(self._took, item.dedup_key, at)
+
+
+def _remember(seen: OrderedDict[str, float], key: str, at: float) -> None:
+    """`key` kept with its time, the oldest forgotten beyond DEATHS_REMEMBERED."""
+    seen[key] = at
+    while len(seen) > DEATHS_REMEMBERED:
+        seen.popitem(last=False)
