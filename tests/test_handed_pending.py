@@ -97,3 +97,35 @@ async def test_a_list_handed_with_nothing_written_since_is_sent_without_reading_
             await d.stop()
     assert len(reads) == first  # the handed list was the table's: no second read
     state.close()
+
+
+async def test_a_list_handed_then_retexted_by_a_storm_is_sent_as_handed_then_edited(
+    api: FakeBotAPI, tmp_path: Path
+):
+    """A storm's next death retexts the first's unsent alert after its list was handed: only
+    an item taken out spoils a hand, so the first alert still leaves without another read
+    (behind the storm's steps on the writer thread), and the edit brings it up to date."""
+    state = StateDB(tmp_path / "state")
+    async with Bot(TOKEN, base_url=api.base_url) as bot:
+        d = Deliverer(state, BotOut(bot))
+
+        def first_end() -> Any:
+            state.outbox.enqueue("a", str(OWNER), "died", "💀 alone")
+            return state.outbox.pending_now()
+
+        def next_death(item_id: int) -> bool:  # as `Storms.place` does for the storm's second
+            return state.outbox.retext_pending(item_id, "💀 2 at once")
+
+        handed = await state.run(first_end)
+        assert await state.run(next_death, handed.items[0].id)
+        d.start()
+        try:
+            d.wake(handed)
+            assert await until(lambda: texts(api) == ["💀 2 at once"], DEADLINE)
+            assert await until(lambda: not state.outbox.pending(), DEADLINE)
+        finally:
+            await d.stop()
+    sends = [c for c in api.calls if c.method == "sendMessage"]
+    assert [c.params["text"] for c in sends] == ["💀 alone"]  # as handed, then edited
+    assert api.sent(OWNER)[0]["edits"] == 1
+    state.close()
