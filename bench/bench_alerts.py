@@ -115,8 +115,9 @@ def hog() -> list[subprocess.Popen[bytes]]:
 
 
 STAGES = [
-    ("wake (pidfd read) → the writer step starts", "wake:in", "write_end:in"),
-    ("wake → the dispatcher's handler (beside the step)", "wake:in", "handler:in"),
+    ("wake (pidfd read) → handler", "wake:in", "handler:in"),
+    ("handler → _end", "handler:in", "end:in"),
+    ("_end → writer thread starts", "end:in", "write_end:in"),
     ("writer: the row + the log's tail", "write_end:in", "ended_entry:in"),
     ("writer: ikabot's entry after the end", "ended_entry:in", "ended_entry:out"),
     ("writer: classify + the alert + pending, to the hand", "ended_entry:out", "handed:in"),
@@ -130,7 +131,8 @@ STAGES = [
 # consecutive marks from the kill to the Bot API: the parts of each death's latency add up
 PARTS = [
     ("kill → pidfd wake", "kill", "wake:in"),
-    ("wake → writer step starts", "wake:in", "write_end:in"),
+    ("wake → handler (the update queue)", "wake:in", "handler:in"),
+    ("handler → writer step starts", "handler:in", "write_end:in"),
     ("the writer step, to the hand", "write_end:in", "handed:in"),
     ("hand → send starts", "handed:in", "send:in"),
     ("send → Bot API has it", "send:in", "api"),
@@ -140,7 +142,9 @@ PARTS = [
 # between them (path_probe's clocks): the loop's and the writer's add up to the path's
 CPU_STEPS = [
     ("the pidfd's callback (exit info, the queue)", "wake:in", "wake:out"),
-    ("callback → the writer step starts", "wake:out", "write_end:in"),
+    ("update queue → PTB's process_update", "wake:out", "ptb:in"),
+    ("process_update → our handler", "ptb:in", "handler:in"),
+    ("handler → the writer step starts", "handler:in", "write_end:in"),
     ("writer: the row + the log's tail", "write_end:in", "ended_entry:in"),
     ("writer: ikabot's entry after the end", "ended_entry:in", "ended_entry:out"),
     ("writer: classify + the alert + pending, to the hand", "ended_entry:out", "handed:in"),
@@ -287,8 +291,9 @@ def slowest(
             f"{s} {(first[(s, pid)] - k) * 1000:.1f}"
             for s in (
                 "wake:in",
-                "write_end:in",
                 "handler:in",
+                "end:in",
+                "write_end:in",
                 "ended_entry:in",
                 "ended_entry:out",
                 "handed:in",

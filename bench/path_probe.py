@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from telebot.alerts.alerter import Alerter, Deaths, EndWriter
+from telebot.alerts.alerter import Alerter, EndWriter
 from telebot.alerts.sending import Send
 from telebot.alerts.tracker import Tracker
 from telebot.alerts.twice import TwiceWarnings
@@ -147,7 +147,7 @@ def install() -> None:
     around(alert_out, "on_process_exited", "handler", lambda a, update: update.pid)
     around(Runtime, "ended_entry", "ended_entry", lambda self, pid, started, at: pid)
     around(EndWriter, "write", "write_end", lambda self, event, *a: event.pid)
-    around(Deaths, "write", "end", lambda self, event, *a, **k: event.pid)
+    around(Alerter, "_end", "end", lambda self, event, *a, **k: event.pid)
     around(BotOut, "send", "send", _send_pid)
     # after the writer step, on the loop: the deliverer woken, its round, PTB, the request
     around(Deliverer, "wake", "handed", _current)

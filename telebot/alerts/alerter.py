@@ -13,7 +13,6 @@ the commit's fsync runs. Tracking live tasks is `tracking`'s; the texts are `tex
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -121,9 +120,6 @@ class ProcessExited:
     exit: ExitInfo | None = None
 
 
-# what an end's writer step wrote: the task's row and how it ended (None: nothing new)
-Written = tuple[Tracked | None, Ending | None]
-
 # the entry of a task whose process just ended, as ikabot left it: (pid, started, ended at)
 # → the entry, read from ikabot's data after the end (`Runtime.ended_entry`), or None
 EntryAfter = Callable[[int, float, float], "Task | None"]
@@ -213,79 +209,6 @@ class EndWriter:
         return row, ending, pending
 
 
-class Deaths:
-    """A death's end from its wake to its listeners: the end's writer step, what is pending
-    handed to the deliverer as the step's commit begins, then `on_ended` told.
-
-    A lone death's step starts at the wake (`woken`), so it runs while the dispatcher routes
-    the event to `on_exit`, which awaits it. In a storm only the first starts there; each next
-    one starts once the one before is written (as `on_exit` takes them in turn), so the
-    deliverer's own reads on the writer thread never queue behind every death of the storm."""
-
-    def __init__(
-        self, state: StateDB, ends: EndWriter, deliverer: Deliverer, on_ended: list[EndHook]
-    ) -> None:
-        self.state, self.ends, self.deliverer, self.on_ended = state, ends, deliverer, on_ended
-        # a death's step, started at its wake, until `on_exit` takes it
-        self._steps: dict[tuple[int, int], asyncio.Future[Written]] = {}
-        self._writing = 0  # end steps handed to the writer thread and not back yet
-
-    def woken(self, event: ProcessExited) -> None:
-        if not self._writing and not self._steps:
-            key = (event.pid, event.start_ticks)
-            self._steps[key] = asyncio.ensure_future(self.write(event, fresh=True))
-
-    async def on_exit(self, event: ProcessExited) -> None:
-        """A death just now: everything after the wake is the end's one writer step
-        (`EndWriter.write`), then the send."""
-        step = self._steps.pop((event.pid, event.start_ticks), None)
-        if step is None:  # not started at the wake: it starts now
-            step = asyncio.ensure_future(self.write(event, fresh=True))
-        self._told(event, await step, offline=False)
-
-    async def end(
-        self, event: ProcessExited, row: Tracked | None, last: Task | None, offline: bool
-    ) -> None:
-        """An end found otherwise (at start: it came while telebot was not running)."""
-        self._told(event, await self.write(event, row, last, offline), offline)
-
-    async def write(
-        self,
-        event: ProcessExited,
-        row: Tracked | None = None,
-        last: Task | None = None,
-        offline: bool = False,
-        fresh: bool = False,
-    ) -> Written:
-        loop = asyncio.get_running_loop()
-
-        def hand(pending: Pending) -> None:  # from the writer thread, as its commit begins
-            loop.call_soon_threadsafe(self.deliverer.wake, pending)
-
-        self._writing += 1
-        try:
-            row, ending, pending = await self.state.run(
-                self.ends.write, event, row, last, offline, fresh, hand
-            )
-        finally:
-            self._writing -= 1
-        if pending is not None:
-            self.deliverer.wake(pending)
-        return row, ending
-
-    def _told(self, event: ProcessExited, written: Written, offline: bool) -> None:
-        row, ending = written
-        if row is not None and ending is not None:
-            told_end(self.on_ended, row, ending, event.at, offline)
-
-    async def drain(self) -> None:
-        """Deaths the dispatcher stopped before handing over: written, not told."""
-        steps, self._steps = list(self._steps.values()), {}
-        for step in steps:
-            with contextlib.suppress(Exception):
-                await step
-
-
 @dataclass
 class Alerter:
     state: StateDB
@@ -310,7 +233,6 @@ class Alerter:
     twice: TwiceWarnings = field(init=False)
     reboot: RebootReport = field(init=False)  # the one message after a reboot
     ends: EndWriter = field(init=False)
-    deaths: Deaths = field(init=False)
     _ending: set[asyncio.Task[None]] = field(default_factory=set)  # ends told without an app
 
     def __post_init__(self) -> None:
@@ -338,7 +260,6 @@ class Alerter:
         self.reboot = RebootReport(
             self.state, self.chat_id, self.tracker, self.ikabot_log, self._note
         )
-        self.deaths = Deaths(self.state, self.ends, self.deliverer, self.on_ended)
 
     def _note(self, row: Tracked, how: str) -> str | None:
         """keep-alive's ♻️ line, as set when the bot stage is built (after this)."""
@@ -348,7 +269,6 @@ class Alerter:
 
     def _exited(self, pid: int, start_ticks: int, exit: ExitInfo | None) -> None:
         event = ProcessExited(pid, start_ticks, time.time(), exit)
-        self.deaths.woken(event)
         if self.exits is not None:
             self.exits(event)  # through the Application's dispatcher
         else:
@@ -380,7 +300,7 @@ class Alerter:
                 told_end(self.on_ended, row, ending, now, True)
             self.deliverer.wake()
         for row in [] if self.tracker.rebooted else rows:
-            await self.deaths.end(
+            await self._end(
                 ProcessExited(row.pid, row.start_ticks, now), row, gone.get(row.pid), offline=True
             )
         await self.state.run(self.storms.close)  # what ended meanwhile is a message of its own
@@ -390,8 +310,30 @@ class Alerter:
     # ---- ends
 
     async def on_exit(self, event: ProcessExited) -> None:
-        """A death just now, as the dispatcher hands it over (`Deaths.on_exit`)."""
-        await self.deaths.on_exit(event)
+        """A death just now: everything after the wake is the end's one writer step
+        (`EndWriter.write`), then the send."""
+        await self._end(event, None, None, fresh=True)
+
+    async def _end(
+        self,
+        event: ProcessExited,
+        row: Tracked | None,
+        last: Task | None,
+        offline: bool = False,
+        fresh: bool = False,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+
+        def hand(pending: Pending) -> None:  # from the writer thread, as its commit begins
+            loop.call_soon_threadsafe(self.deliverer.wake, pending)
+
+        row, ending, pending = await self.state.run(
+            self.ends.write, event, row, last, offline, fresh, hand
+        )
+        if pending is not None:
+            self.deliverer.wake(pending)
+        if row is not None and ending is not None:
+            told_end(self.on_ended, row, ending, event.at, offline)
 
     async def notice(self, dedup_key: str, text: str) -> None:
         """A message about telebot's own situation, through the durable outbox like alerts."""
@@ -410,7 +352,6 @@ class Alerter:
         self.deliverer.start()
 
     async def stop(self) -> None:
-        await self.deaths.drain()
         await self.deliverer.stop()
         self.watcher.close()
 
@@ -418,3 +359,6 @@ class Alerter:
 async def on_process_exited(alerter: Alerter, update: ProcessExited) -> None:
     """A death as the dispatcher hands it over (`telebot.bot.alert_out.attach`)."""
     await alerter.on_exit(update)
+    # one step of the event loop for the outbox, woken by this end, before the next end is
+    # written: in a storm the first alert is on its way while the others are recorded
+    await asyncio.sleep(0)
