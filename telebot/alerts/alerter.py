@@ -13,6 +13,7 @@ the commit's fsync runs. Tracking live tasks is `tracking`'s; the texts are `tex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -325,7 +326,8 @@ class Alerter:
         loop = asyncio.get_running_loop()
 
         def hand(pending: Pending) -> None:  # from the writer thread, as its commit begins
-            loop.call_soon_threadsafe(self.deliverer.wake, pending)
+            with contextlib.suppress(RuntimeError):  # the loop closed: sent at the next start
+                loop.call_soon_threadsafe(self.deliverer.wake, pending)
 
         row, ending, pending = await self.state.run(
             self.ends.write, event, row, last, offline, fresh, hand
