@@ -155,24 +155,23 @@ class EndWriter:
         row: Tracked | None,
         last: Task | None,
         offline: bool,
+        hand: Callable[[Pending], None],
         fresh: bool = False,
-        hand: Callable[[Pending], None] | None = None,
-    ) -> tuple[Tracked | None, Ending | None, Pending | None]:
+    ) -> tuple[Tracked | None, Ending | None]:
         """On the writer thread, one step: the dead task's row (unless given); for a death
         just now (`fresh`) the log's new tail and ikabot's entry after the end; ikabot's
         cause; then its end and its alert in one transaction (a crash leaves both or
-        neither). The row, how it ended (None if it was recorded before), and what is pending
-        once an alert was written (else None).
+        neither). The row, and how it ended (None if it was recorded before).
 
-        `hand`: given what is pending *before* the commit, so the send does not wait for the
-        fsync (2 ms on a VPS's disk, tens on an SD card); then None is returned for it. Safe:
-        every later write of the deliverer's (the alert marked sent) queues behind this
+        Once an alert was written, `hand` is given what is pending *before* the commit, so
+        the send does not wait for the fsync (2 ms on a VPS's disk, tens on an SD card).
+        Safe: every later write of the deliverer's (the alert marked sent) queues behind this
         commit on this thread, and a crash before the commit leaves the task tracked and
         alive on disk, so the next start finds its pid gone and tells the end again: at least
         once, as delivery itself is (`delivery`), never lost."""
         row = row or self.state.tracking.tracked_one(event.pid, event.start_ticks)
         if row is None or row.ended_at is not None:
-            return None, None, None
+            return None, None
         log, exit, at = self.ikabot_log, event.exit, event.at
         if fresh:  # the dead task's last words, and the run ikabot last wrote it was in
             if log is not None:
@@ -189,11 +188,11 @@ class EndWriter:
             if changed is not None:
                 self.tracker.keep_last_words(row, changed, at)
             if not record_end(state.tracking, row, ending, at):
-                return row, None, None
+                return row, None
             note = self.end_note(row, ending.how) if self.end_note else None
             e = Ended(row, ending, at, offline=offline, note=note or "")
             if not state.settings.alert_kinds().get(toggle_of(ending.how), True):
-                return row, ending, None
+                return row, ending
             key = f"end:{row.pid}:{row.start_ticks}"
             markup = self.markup_for(key) if self.markup_for is not None else None
             mute = state.settings.mute_until()
@@ -203,11 +202,8 @@ class EndWriter:
                 )
             else:
                 self.storms.place(e, ending.how, key, markup)
-            pending = state.outbox.pending_now()
-            if hand is not None:
-                hand(pending)
-                return row, ending, None
-        return row, ending, pending
+            hand(state.outbox.pending_now())
+        return row, ending
 
 
 @dataclass
@@ -329,11 +325,7 @@ class Alerter:
             with contextlib.suppress(RuntimeError):  # the loop closed: sent at the next start
                 loop.call_soon_threadsafe(self.deliverer.wake, pending)
 
-        row, ending, pending = await self.state.run(
-            self.ends.write, event, row, last, offline, fresh, hand
-        )
-        if pending is not None:
-            self.deliverer.wake(pending)
+        row, ending = await self.state.run(self.ends.write, event, row, last, offline, hand, fresh)
         if row is not None and ending is not None:
             told_end(self.on_ended, row, ending, event.at, offline)
 
