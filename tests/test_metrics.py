@@ -188,6 +188,7 @@ def test_an_alerts_latency_counts_whichever_hook_comes_first():
     take a death's alert before the end is told: the latency is observed either way, once."""
     from prometheus_client import generate_latest
 
+    from telebot.alerts.ending import end_key
     from telebot.config import Settings
     from telebot.metrics.exporter import MetricsExporter
     from telebot.state import OutboxItem
@@ -196,12 +197,12 @@ def test_an_alerts_latency_counts_whichever_hook_comes_first():
         return OutboxItem(1, key, "42", "killed", "💀", 100.0, 0.0, 0)
 
     exporter = MetricsExporter(Settings(ikabot_path=Path("/nonexistent")), host="h")
-    exporter.delivered(item("end:7:70"), 100.25)  # Telegram took it first …
-    exporter.ended("autoPirate", "killed", "end:7:70", 100.0, False)  # … then the end told
-    exporter.ended("autoPirate", "killed", "end:8:80", 200.0, False)  # the usual order
-    exporter.delivered(item("end:8:80"), 200.5)
+    exporter.delivered(item(end_key(7, 70)), 100.25)  # Telegram took it first …
+    exporter.ended("autoPirate", "killed", end_key(7, 70), 100.0, False)  # … then the end told
+    exporter.ended("autoPirate", "killed", end_key(8, 80), 200.0, False)  # the usual order
+    exporter.delivered(item(end_key(8, 80)), 200.5)
     exporter.delivered(item("notice:start"), 300.0)  # not an end's: no latency
-    exporter.ended("autoPirate", "killed", "end:8:80", 201.0, False)  # told again: nothing
+    exporter.ended("autoPirate", "killed", end_key(8, 80), 201.0, False)  # told again: nothing
     text = generate_latest(exporter.registry).decode()
     found = samples(text)
     assert value(found, "telebot_alert_seconds_count", host="h") == 2

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from telebot.alerts.ending import Ending
+from telebot.alerts.ending import Ending, end_key, of_end_key
 from telebot.alerts.storms import Storms
 from telebot.alerts.texts import Ended
 from telebot.state import StateDB, Tracked
@@ -108,3 +108,21 @@ def test_a_finished_task_is_never_part_of_a_storm(storms):
     texts = messages(state)
     assert len(texts) == 2 and "finished" in texts[1]
     assert "2 ikabot tasks killed at once" in texts[0]
+
+
+def test_an_end_key_names_one_process_and_nothing_else():
+    """The end alert's outbox key is spelled once (`end_key`) and read back once
+    (`of_end_key`): the 🔁/♻️ buttons, keep-alive's ♻️ edit and the metrics' latency find an
+    end's alert by it, and no other kind of key passes for one."""
+    assert of_end_key(end_key(4321, 98765)) == (4321, 98765)
+    for other in (
+        "edit:12:3",
+        "stalled:4321:98765:1.5",
+        "keepalive:4321:98765:note",
+        "end:4321",
+        "end:x:98765",
+        "end:-1:5",
+        "notice:start",
+        "ended:1:2",
+    ):
+        assert of_end_key(other) is None, other

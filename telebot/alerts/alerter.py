@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from telebot.alerts.delivery import Deliverer
-from telebot.alerts.ending import Ending, classify, record_end
+from telebot.alerts.ending import Ending, classify, end_key, record_end
 from telebot.alerts.reboot import RebootReport
 from telebot.alerts.sending import Nowhere, Out
 from telebot.alerts.storms import Storms, text_of
@@ -88,7 +88,7 @@ def told_end(
         " while telebot was not running" if offline else "",
         row.status or "none",
     )
-    tell(listeners, row.action, str(ending.how), f"end:{row.pid}:{row.start_ticks}", at, offline)
+    tell(listeners, row.action, str(ending.how), end_key(row.pid, row.start_ticks), at, offline)
 
 
 # told of every end, on the event loop: (action, how, its alert's outbox key, when it died,
@@ -193,7 +193,7 @@ class EndWriter:
             e = Ended(row, ending, at, offline=offline, note=note or "")
             if not state.settings.alert_kinds().get(toggle_of(ending.how), True):
                 return row, ending
-            key = f"end:{row.pid}:{row.start_ticks}"
+            key = end_key(row.pid, row.start_ticks)
             markup = self.markup_for(key) if self.markup_for is not None else None
             mute = state.settings.mute_until()
             if mute > time.time() and ending.how not in URGENT:

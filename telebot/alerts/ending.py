@@ -15,10 +15,25 @@ from telebot.state.tracking import TrackingStore
 from telebot.tasks.facts import HOWS, End, How, progress_from_row
 from telebot.tasks.facts import looks_finished as _looks_finished
 
-__all__ = ["HOWS", "Ending", "classify", "looks_finished"]
+__all__ = ["HOWS", "Ending", "classify", "end_key", "looks_finished", "of_end_key"]
 
 
 Ending = End  # how a task ended; its `at` is filled in by whoever records the end
+
+
+def end_key(pid: int, start_ticks: int) -> str:
+    """The outbox key of a task's end alert: one per process (pid and start ticks), so the end
+    is told once however often it is seen (a restart, a reboot report, a scan and a wake)."""
+    return f"end:{pid}:{start_ticks}"
+
+
+def of_end_key(key: str) -> tuple[int, int] | None:
+    """(pid, start ticks) of an end alert's outbox key; None for any other key."""
+    kind, _sep, rest = key.partition(":")
+    pid, _sep, ticks = rest.partition(":")
+    if kind != "end" or not (pid.isdigit() and ticks.isdigit()):
+        return None
+    return int(pid), int(ticks)
 
 
 def looks_finished(row: Tracked) -> bool:

@@ -14,6 +14,7 @@ import time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
+from telebot.alerts.ending import of_end_key
 from telebot.bot.callbacks import Kind, make, pressed
 from telebot.bot.context import BotContext
 from telebot.bot.menu_handlers import alert_markup
@@ -195,12 +196,11 @@ def alert_buttons(mgr: MenuManager | None, keeper: Keeper | None, dedup_key: str
     """An end alert's buttons: 🔁 Run again (`menu_handlers.alert_markup`) and ♻️ Keep alive
     for a task with answers that is not kept. On the state's writer thread."""
     base = alert_markup(mgr, dedup_key)
-    kind, _sep, rest = dedup_key.partition(":")
-    pid, _sep, ticks = rest.partition(":")
-    if keeper is None or kind != "end" or not (pid.isdigit() and ticks.isdigit()):
+    ended = of_end_key(dedup_key)
+    if keeper is None or ended is None:
         return base
-    rec = from_row(keeper.state.recordings.get(int(pid), int(ticks)))
-    kept = keeper.state.keepalive.get(int(pid), int(ticks))
+    rec = from_row(keeper.state.recordings.get(*ended))
+    kept = keeper.state.keepalive.get(*ended)
     if rec is None or is_kept(rec.action, kept.want if kept else None, keeper.settings.keepalive):
         return base
     rows = json.loads(base)["inline_keyboard"] if base else []

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 
+from telebot.alerts.ending import of_end_key
 from telebot.bot import fallbacks
 from telebot.bot.callbacks import Kind, make, pressed
 from telebot.bot.context import BotContext
@@ -137,16 +138,11 @@ def alert_markup(mgr: MenuManager | None, dedup_key: str) -> str | None:
     """The 🔁 button under a task's end alert (`end:<pid>:<ticks>`), when it has answers:
     JSON, as the outbox keeps an alert's buttons. Runs on the state's writer thread (the
     outbox's sender calls it there)."""
-    kind, _sep, rest = dedup_key.partition(":")
-    pid, _sep, ticks = rest.partition(":")
-    if (
-        mgr is None
-        or kind != "end"
-        or not (pid.isdigit() and ticks.isdigit())
-        or not mgr.rt.settings.allow_menu
-    ):
+    ended = of_end_key(dedup_key)
+    if mgr is None or ended is None or not mgr.rt.settings.allow_menu:
         return None
-    rec = from_row(mgr.rt.state.recordings.get(int(pid), int(ticks)))
+    pid, ticks = ended
+    rec = from_row(mgr.rt.state.recordings.get(pid, ticks))
     if rec is None:
         return None
     # named: in a storm the message tells of several tasks, the button is for this one

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from telebot.alerts.ending import end_key
 from telebot.alerts.texts import note_html
 from telebot.config import Settings
 from telebot.i18n import _
@@ -229,7 +230,7 @@ class AlertNotes:
 
     def _tell(self, kept: Kept, note: str) -> None:
         outbox, chat = self.state.outbox, self.chat_id
-        alert = outbox.by_key(f"end:{kept.pid}:{kept.start_ticks}")
+        alert = outbox.by_key(end_key(kept.pid, kept.start_ticks))
         shared = alert is None and kept.alert_id is not None  # after a reboot: one message
         alert = outbox.item(kept.alert_id or 0) if shared else alert
         if alert is None:

@@ -33,6 +33,7 @@ from prometheus_client import (
 )
 
 from telebot import __version__
+from telebot.alerts.ending import of_end_key
 from telebot.config import Settings
 from telebot.errors import ConfigError
 from telebot.i18n import _
@@ -150,7 +151,7 @@ class MetricsExporter:
         died = self._deaths.pop(item.dedup_key, None)
         if died is not None:
             self.collector.observe_latency(at - died)
-        elif item.dedup_key.startswith("end:"):
+        elif of_end_key(item.dedup_key) is not None:
             _remember(self._took, item.dedup_key, at)
 
 
