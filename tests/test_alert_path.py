@@ -184,11 +184,13 @@ SQL = {
     "BEGIN": 1,
     "UPDATE tracked SET ended_at=?, end_kind=?, exit_status=?, signal=?, cause=? "
     "WHERE pid=? AND start_ticks=? AND ended_at IS NULL": 1,
-    # keep-alive's ♻️ line and 🔁's buttons, looked up in the end's transaction
-    "SELECT * FROM keepalive WHERE pid=? AND start_ticks=?": 2,
+    # keep-alive's ♻️ line and the alert's buttons (🔁, ♻️), looked up in the end's
+    # transaction: the recording once for the line's decision and once for both buttons (a
+    # task started from ikabot's console has none, so no keep-alive look-up for ♻️ follows)
+    "SELECT * FROM keepalive WHERE pid=? AND start_ticks=?": 1,
     "SELECT at FROM keepalive_restarts WHERE chain=? AND at>=? ORDER BY at": 1,
     "SELECT * FROM menu_recordings WHERE pid=? AND start_ticks=? "
-    "ORDER BY recorded_at DESC LIMIT ?": 3,
+    "ORDER BY recorded_at DESC LIMIT ?": 2,
     "INSERT INTO outbox(dedup_key, chat_id, kind, text, created_at, not_before, edits, "
     "markup) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedup_key) DO NOTHING": 1,
     # what is pending, read in the same step and handed to the deliverer as the commit begins

@@ -54,6 +54,11 @@ async def pirate_from_menu(bot, runs: str = "2") -> tuple[Player, int]:
     return me, pid
 
 
+def alert_message(api, pid: int) -> dict:
+    """The end alert of `pid` as the chat has it now (its buttons)."""
+    return next(m for m in reversed(api.sent(OWNER)) if f"· pid {pid} ·" in m["text"])
+
+
 def texts_with(api, text: str) -> list[str]:
     return [m["text"] for m in api.sent(OWNER) if text in m["text"]]
 
@@ -88,6 +93,8 @@ async def test_a_kept_task_killed_comes_back_with_the_same_answers(kept_settings
         os.kill(old, signal.SIGKILL)
         alert = await me.said(f"· pid {old} ·")
         assert "killed" in alert and "♻️ restarting in 1 s" in alert, alert
+        # kept already: the alert offers 🔁 alone, no ♻️ Keep alive
+        assert list(buttons(alert_message(api, old))) == [f"🔁 Run again: autoPirate {old}"]
         new = await restarted_as(bot, api, old)
         assert new != old and psutil.pid_exists(new)
         assert await bot.wait(lambda: True)
@@ -109,6 +116,11 @@ async def test_a_kept_task_killed_comes_back_with_the_same_answers(kept_settings
         os.kill(new, signal.SIGKILL)
         await me.said(f"· pid {new} ·")
         await bot.settled()
+        # no longer kept: its alert offers ♻️ Keep alive beside 🔁 (the restart's own answers)
+        assert list(buttons(alert_message(api, new))) == [
+            f"🔁 Run again: autoPirate {new}",
+            "♻️ Keep alive",
+        ]
         assert not texts_with(api, "restarting in") or all(
             str(new) not in t for t in texts_with(api, "restarting in")
         )

@@ -137,6 +137,8 @@ async def test_run_again_starts_an_identical_task_through_the_same_prompts(
         for k in (1, 2, 3):
             open_gate(tmp_path / "gates", f"{old}-run-{k}")
         await me.said("autoPirate finished")
+        alert = next(m for m in reversed(api.sent(OWNER)) if f"· pid {old} ·" in m["text"])
+        assert list(buttons(alert)) == [f"🔁 Run again: autoPirate {old}", "♻️ Keep alive"]
         confirm = await run_again(me, old)
         assert "“3”" in confirm and "(17) Auto-Pirate" in confirm and ALICE.email in confirm
         assert "already runs" not in confirm

@@ -17,7 +17,7 @@ from telegram.error import TelegramError
 from telebot.alerts.ending import of_end_key
 from telebot.bot.callbacks import Kind, make, pressed
 from telebot.bot.context import BotContext
-from telebot.bot.menu_handlers import alert_markup
+from telebot.bot.menu_handlers import again_row
 from telebot.bot.menu_manager import STARTED_WAIT, MenuManager
 from telebot.bot.permissions import for_actors, in_bots_chat
 from telebot.bot.replies import reply
@@ -193,19 +193,23 @@ async def details_note(
 
 
 def alert_buttons(mgr: MenuManager | None, keeper: Keeper | None, dedup_key: str) -> str | None:
-    """An end alert's buttons: 🔁 Run again (`menu_handlers.alert_markup`) and ♻️ Keep alive
-    for a task with answers that is not kept. On the state's writer thread."""
-    base = alert_markup(mgr, dedup_key)
+    """An end alert's buttons (JSON) for a task with answers: 🔁 Run again
+    (`menu_handlers.again_row`) and ♻️ Keep alive if it is not kept. On the state's writer
+    thread, in the end's transaction: its recording is read once for both."""
     ended = of_end_key(dedup_key)
-    if keeper is None or ended is None:
-        return base
-    rec = from_row(keeper.state.recordings.get(*ended))
-    kept = keeper.state.keepalive.get(*ended)
-    if rec is None or is_kept(rec.action, kept.want if kept else None, keeper.settings.keepalive):
-        return base
-    rows = json.loads(base)["inline_keyboard"] if base else []
-    rows.append([on_button(rec).to_dict()])
-    return json.dumps({"inline_keyboard": rows})
+    state = keeper.state if keeper is not None else mgr.rt.state if mgr is not None else None
+    if ended is None or state is None:
+        return None
+    rec = from_row(state.recordings.get(*ended))
+    if rec is None:
+        return None
+    again = again_row(mgr, rec)
+    rows = [again] if again is not None else []
+    if keeper is not None:
+        kept = keeper.state.keepalive.get(*ended)
+        if not is_kept(rec.action, kept.want if kept else None, keeper.settings.keepalive):
+            rows.append([on_button(rec).to_dict()])
+    return json.dumps({"inline_keyboard": rows}) if rows else None
 
 
 # ---- handlers (registered in `bot.handlers`)

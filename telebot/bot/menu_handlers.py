@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import html
-import json
 import logging
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 
-from telebot.alerts.ending import of_end_key
 from telebot.bot import fallbacks
 from telebot.bot.callbacks import Kind, make, pressed
 from telebot.bot.context import BotContext
@@ -32,7 +31,7 @@ from telebot.bot.permissions import for_actors, in_bots_chat, user_may_act
 from telebot.bot.replies import reply
 from telebot.bot.runtime import Runtime
 from telebot.i18n import N_, _, ngettext, number
-from telebot.menu.recorded import Recording, StepKind, from_row
+from telebot.menu.recorded import Recording, StepKind
 from telebot.menu.session import ANSWERED, NOT_READING, press_refusal
 from telebot.processes import liveness
 from telebot.state import AgainButton
@@ -134,32 +133,18 @@ async def _lineage(mgr: MenuManager, rec: Recording) -> list[str]:
     return lines
 
 
-def alert_markup(mgr: MenuManager | None, dedup_key: str) -> str | None:
-    """The 🔁 button under a task's end alert (`end:<pid>:<ticks>`), when it has answers:
-    JSON, as the outbox keeps an alert's buttons. Runs on the state's writer thread (the
-    outbox's sender calls it there)."""
-    ended = of_end_key(dedup_key)
-    if mgr is None or ended is None or not mgr.rt.settings.allow_menu:
-        return None
-    pid, ticks = ended
-    rec = from_row(mgr.rt.state.recordings.get(pid, ticks))
-    if rec is None:
+def again_row(mgr: MenuManager | None, rec: Recording) -> list[dict[str, Any]] | None:
+    """The 🔁 button's row under the end alert of a task with answers (`rec`), as the outbox
+    keeps an alert's buttons (`keepalive_commands.alert_buttons` adds ♻️); None while /menu
+    is off. Runs on the state's writer thread, in the end's transaction."""
+    if mgr is None or not mgr.rt.settings.allow_menu:
         return None
     # named: in a storm the message tells of several tasks, the button is for this one
-    return json.dumps(
-        InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("🔁 Run again: {action} {pid}").format(
-                            action=render.clip(rec.action, 30), pid=pid
-                        ),
-                        callback_data=again_data(Kind.AGAIN_ASK, pid, ticks),
-                    )
-                ]
-            ]
-        ).to_dict()
+    button = InlineKeyboardButton(
+        _("🔁 Run again: {action} {pid}").format(action=render.clip(rec.action, 30), pid=rec.pid),
+        callback_data=again_data(Kind.AGAIN_ASK, rec.pid, rec.start_ticks),
     )
+    return [button.to_dict()]
 
 
 # ---- handlers (registered in `bot.handlers`)
