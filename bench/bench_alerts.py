@@ -36,7 +36,11 @@ API's reading of the request (which are not the player's machine's work). `--she
 group, and telebot beside the hog and the tasks in one other (one group, as from one shell).
 Each lone death's CPU is read from the kernel (every telebot thread's
 `/proc/<pid>/task/*/schedstat`, in ns) at the kill and when its alert arrives: the CPU the
-path took, beside the wall time.
+path took, beside the wall time. Each lone death's latency is also split where the driver's
+`wait()` for the killed task returns (its exit done, the process gone; the driver has the
+largest weight under `--weight`, so it wakes at once): kill → gone is the task's own exit
+(SIGKILL's delivery, its memory torn down, in the tasks' group: none of telebot's work),
+gone → the alert is telebot's part.
 """
 
 from __future__ import annotations
@@ -520,6 +524,7 @@ def main() -> int:
                 time.sleep(1)
             telebot_ms, monit_ms = [], []
             killed_at: list[float] = []
+            gone_at: list[float] = []  # the driver's wait() returned: the task's exit is done
             next_kill = time.monotonic()
             for p in kill_procs:
                 time.sleep(max(0.0, next_kill - time.monotonic()))
@@ -527,10 +532,14 @@ def main() -> int:
                 killed_at.append(time.time())
                 p.kill()
                 p.wait()
+                gone_at.append(time.time())
                 next_kill += KILL_GAP + random.uniform(0.0, MONIT_CYCLE)
-            for p, killed in zip(kill_procs, killed_at, strict=True):
+            exit_ms, after_ms = [], []  # the kill → the process gone; gone → the alert
+            for p, killed, gone in zip(kill_procs, killed_at, gone_at, strict=True):
                 if api.wait_for(lambda p=p: p.pid in arrivals, 10):
                     telebot_ms.append((arrivals[p.pid] - killed) * 1000)
+                    exit_ms.append((gone - killed) * 1000)
+                    after_ms.append((arrivals[p.pid] - gone) * 1000)
             if monit is not None:
                 names = [f"t{i}" for i in range(len(kill_procs))]
                 deadline = time.monotonic() + 10
@@ -578,6 +587,8 @@ def main() -> int:
                 f"{'once' if listed == sorted(storm_pids) else 'NOT once'} in the end"
             )
             print(f"- telebot death → alert at the Bot API: {summary(telebot_ms)}")
+            print(f"  - of which the killed task's own exit (kill → gone): {summary(exit_ms)}")
+            print(f"  - and telebot's part (gone → the alert at the API): {summary(after_ms)}")
             if monit_ms:
                 print(f"- Monit (set daemon 1, exec action) death → action: {summary(monit_ms)}")
                 ratio = statistics.median(monit_ms) / statistics.median(telebot_ms)
