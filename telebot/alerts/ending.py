@@ -23,7 +23,8 @@ Ending = End  # how a task ended; its `at` is filled in by whoever records the e
 
 def end_key(pid: int, start_ticks: int) -> str:
     """The outbox key of a task's end alert: one per process (pid and start ticks), so the end
-    is told once however often it is seen (a restart, a reboot report, a scan and a wake)."""
+    is told once however often it is seen (telebot restarted, a reboot report, a scan and a
+    wake at once)."""
     return f"end:{pid}:{start_ticks}"
 
 
