@@ -10,8 +10,10 @@ at that moment, opened by a new telebot) tells the end again: at least once, nev
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +97,53 @@ async def test_the_alert_leaves_while_its_commit_waits(
                 for text in alerts(api)[-3:]
             )
         ), [m["text"] for m in api.sent(OWNER)[before:]]
+
+
+def test_an_end_whose_event_loop_closed_meanwhile_is_still_committed(tmp_path):
+    """telebot stops while a death's step runs on the writer thread: its event loop is closed
+    by the time the step hands what is pending over. The hand must not fail the step: the end
+    and its alert are committed, the alert still pending, sent at the next start (a failed
+    hand would roll both back, and the next start would tell the end only as if offline)."""
+    from test_messages import tracked
+
+    from telebot.alerts.alerter import Alerter, ProcessExited
+    from telebot.processes.exitinfo import ExitInfo
+    from telebot.state import StateDB
+
+    now = time.time()
+    row = tracked(4321, "autoPirate", "alice", "Pirating", now)
+    state = StateDB(tmp_path / "s")
+    state.tracking.track(row)
+    reached, release = threading.Event(), threading.Event()
+
+    def entry_after(pid: int, started: float, at: float) -> None:
+        """ikabot's entry after the end, read on a slow disk: telebot stops meanwhile."""
+        reached.set()
+        release.wait(DEADLINE)
+
+    loop = asyncio.new_event_loop()
+    try:
+
+        async def started() -> Alerter:
+            return Alerter(state, "42", entry_after=entry_after)
+
+        alerter = loop.run_until_complete(started())
+        died = ProcessExited(row.pid, row.start_ticks, now, ExitInfo(signal=9))
+        step = loop.create_task(alerter.on_exit(died))
+        assert loop.run_until_complete(asyncio.to_thread(reached.wait, DEADLINE))
+        step.cancel()  # telebot stopping: the loop no longer waits for the step
+        loop.run_until_complete(asyncio.gather(step, return_exceptions=True))
+    finally:
+        loop.close()
+    release.set()  # the step goes on, and hands over to a closed loop
+    state.close()  # waits for the writer thread to finish the step
+    seen = StateDB.open_readonly(tmp_path / "s")
+    assert seen is not None
+    try:
+        ended = seen.tracking.tracked_one(row.pid, row.start_ticks)
+        assert ended is not None and ended.end_kind == "killed", ended
+        (pending,) = seen.outbox.pending_now().items
+        assert pending.dedup_key == f"end:{row.pid}:{row.start_ticks}"
+        assert "killed (SIGKILL)" in pending.text
+    finally:
+        seen.close()
