@@ -206,7 +206,7 @@ def alert_buttons(mgr: MenuManager | None, keeper: Keeper | None, dedup_key: str
     again = again_row(mgr, rec)
     rows = [again] if again is not None else []
     if keeper is not None:
-        kept = keeper.state.keepalive.get(*ended)
+        kept = state.keepalive.get(*ended)
         if not is_kept(rec.action, kept.want if kept else None, keeper.settings.keepalive):
             rows.append([on_button(rec).to_dict()])
     return json.dumps({"inline_keyboard": rows}) if rows else None
