@@ -111,7 +111,7 @@ def test_an_end_whose_event_loop_closed_meanwhile_is_still_committed(tmp_path):
     from telebot.state import StateDB
 
     now = time.time()
-    row = tracked(4321, "autoPirate", "alice", "Pirating", now)
+    row = tracked(4321, "autoPirate", "alice", "Pirating for 3 more runs", now)  # autoPirate.py
     state = StateDB(tmp_path / "s")
     state.tracking.track(row)
     reached, release = threading.Event(), threading.Event()
